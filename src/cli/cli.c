@@ -1,0 +1,137 @@
+/*
+ * cli.c - what every subcommand shares (see cli.h): error printing, opening
+ * the store with the schema check, option value parsing, the progress line.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/timeutil.h"
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("scandb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "scandb %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'scandb %s --help'.\n", cmd);
+	return CLI_USAGE;
+}
+
+int cli_open(struct cli *c, int ready)
+{
+	char msg[1024];
+	int r;
+
+	if ((r = store_open(c->db, &c->st, msg, sizeof(msg))) != 0) {
+		cli_err("cannot open database %s: %s", c->db, msg[0] ? msg : sdb_strerror(r));
+		return CLI_FAIL;
+	}
+	if (ready && (r = store_ensure_ready(c->st)) != 0) {
+		cli_err("database %s: %s", c->db, store_errmsg(c->st));
+		cli_close(c);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+void cli_close(struct cli *c)
+{
+	store_close(c->st);
+	c->st = NULL;
+}
+
+int cli_parse_format(const char *cmd, const char *s, enum cli_format *out)
+{
+	static const char *const names[] = {"table", "json", "ndjson", "csv"};
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum cli_format)i;
+			return 0;
+		}
+	}
+	return cli_usage_err(cmd, "unknown format '%s' (use table, json, ndjson or csv)", s);
+}
+
+int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
+                  int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return cli_usage_err(cmd, "%s: '%s' is not a number in %lld..%lld", opt, s,
+		                     (long long)lo, (long long)hi);
+	*out = (int64_t)v;
+	return 0;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void cli_progress_start(struct cli_progress *p, const struct cli *c)
+{
+	p->enabled = c->progress && !c->quiet;
+	p->start = time_mono();
+	p->last = 0;
+	p->shown = 0;
+}
+
+void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+	double now;
+
+	if (!p->enabled)
+		return;
+	now = time_mono();
+	if (now - p->start < 1.0 || now - p->last < 0.1)
+		return;
+	p->last = now;
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " [%.0fs]", now - p->start);
+	fflush(stderr);
+	p->shown = 1;
+}
+
+void cli_progress_done(struct cli_progress *p)
+{
+	if (p->shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	p->shown = 0;
+}

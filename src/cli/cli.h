@@ -1,0 +1,78 @@
+/*
+ * cli.h - what every subcommand shares: the global options, opening the
+ * store with the schema check, error printing, output format selection and
+ * the progress line.  Only code under src/cli/ prints or chooses exit codes.
+ *
+ * Exit statuses: CLI_OK 0, CLI_FAIL 1, CLI_USAGE 2 (diff: 0 same, 1 diff,
+ * 2 error, like ndiff).
+ */
+#ifndef SDB_CLI_CLI_H
+#define SDB_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/store.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+enum cli_format { CLI_FMT_TABLE = 0, CLI_FMT_JSON, CLI_FMT_NDJSON, CLI_FMT_CSV };
+
+struct cli {
+	const char *prog; /* "scandb" */
+	char db[4096];    /* resolved database target */
+	int quiet;        /* -q: no progress, no summaries */
+	int progress;     /* stderr is a terminal and not --no-progress */
+	struct store *st; /* opened by cli_open() */
+};
+
+/* Print "scandb: message" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "scandb COMMAND: message\nTry 'scandb COMMAND --help'." and
+ * return CLI_USAGE. */
+int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Open c->db into c->st.  ready = 1: the schema must be current (a new
+ * database is created and migrated; behind/ahead is refused with the
+ * reason).  ready = 0: just open (for `migrate`).  On failure prints the
+ * reason and returns CLI_FAIL; else CLI_OK.
+ */
+int cli_open(struct cli *c, int ready);
+void cli_close(struct cli *c);
+
+/* "table", "json", "ndjson", "csv" → 0, or CLI_USAGE after printing. */
+int cli_parse_format(const char *cmd, const char *s, enum cli_format *out);
+/* Strict integer option parse; CLI_USAGE after printing on error. */
+int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
+                  int64_t *out);
+
+/* Does argv contain -h/--help before "--"? */
+int cli_wants_help(int argc, char **argv);
+
+/*
+ * Progress line on stderr (only when c->progress): shown once an operation
+ * has run for more than a second, refreshed at most 10 times a second,
+ * erased by cli_progress_done().  Never writes to stdout.
+ */
+struct cli_progress {
+	int enabled;
+	double start;
+	double last;
+	int shown;
+};
+void cli_progress_start(struct cli_progress *p, const struct cli *c);
+void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_progress_done(struct cli_progress *p);
+
+/* Subcommands: argv[0] is the command name. */
+int cmd_migrate(struct cli *c, int argc, char **argv);
+int cmd_import(struct cli *c, int argc, char **argv);
+int cmd_scan(struct cli *c, int argc, char **argv);
+int cmd_hosts(struct cli *c, int argc, char **argv);
+int cmd_host(struct cli *c, int argc, char **argv);
+int cmd_jobs(struct cli *c, int argc, char **argv);
+int cmd_job(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * cmd_import.c - `scandb import [--force] FILE... | -`: each file is one job,
+ * parsed as a stream straight into the job writer (one transaction per
+ * file).  A bad file is reported with file:line:col and leaves nothing
+ * behind; the other files are still imported and the summary says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/timeutil.h"
+#include "ingest/nmap_xml.h"
+#include "store/job_writer.h"
+
+enum import_status { IMP_IMPORTED, IMP_DUPLICATE, IMP_FAILED };
+
+struct import_result {
+	enum import_status status;
+	int64_t job_id;
+	struct job_writer_stats stats;
+	char error[1200];
+};
+
+/* Per-file context: forwards records to the job writer and remembers
+ * whether a failure came from the store (vs. the parser). */
+struct import_ctx {
+	const struct ingest_sink *inner;
+	int store_failed;
+	struct hash_ctx *hash;
+	struct cli_progress *progress;
+	const char *name;
+	uint64_t size;
+	long hosts;
+};
+
+static int fwd_run_begin(void *ctx, const struct rec_run *run)
+{
+	struct import_ctx *ic = ctx;
+	int r = ic->inner->run_begin(ic->inner->ctx, run);
+
+	ic->store_failed |= r != 0;
+	return r;
+}
+
+static int fwd_scaninfo(void *ctx, const struct rec_scaninfo *si)
+{
+	struct import_ctx *ic = ctx;
+	int r = ic->inner->scaninfo(ic->inner->ctx, si);
+
+	ic->store_failed |= r != 0;
+	return r;
+}
+
+static int fwd_host(void *ctx, const struct rec_host *h)
+{
+	struct import_ctx *ic = ctx;
+	int r = ic->inner->host(ic->inner->ctx, h);
+
+	ic->store_failed |= r != 0;
+	ic->hosts++;
+	return r;
+}
+
+static int fwd_run_end(void *ctx, const struct rec_runstats *rs)
+{
+	struct import_ctx *ic = ctx;
+	int r = ic->inner->run_end(ic->inner->ctx, rs);
+
+	ic->store_failed |= r != 0;
+	return r;
+}
+
+static int on_chunk(void *ctx, const void *data, size_t len, uint64_t total)
+{
+	struct import_ctx *ic = ctx;
+	int r;
+
+	if ((r = hash_update(ic->hash, data, len)) != 0)
+		return r;
+	if (ic->size > 0)
+		cli_progress_update(ic->progress, "importing %s: %.0f%%, %ld hosts", ic->name,
+		                    100.0 * (double)total / (double)ic->size, ic->hosts);
+	else
+		cli_progress_update(ic->progress, "importing %s: %.1f MB, %ld hosts", ic->name,
+		                    (double)total / 1e6, ic->hosts);
+	return 0;
+}
+
+static void import_one(struct cli *c, const char *path, int force, struct import_result *res)
+{
+	struct job_writer *w = NULL;
+	struct job_writer_opts o;
+	struct import_ctx ic;
+	struct ingest_sink sink;
+	struct cli_progress prog;
+	struct stat sb;
+	char source[PATH_MAX], perr[1024], hex[HASH_HEX_LEN + 1];
+	const char *name;
+	int64_t existing = 0;
+	int fd = -1, r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&ic, 0, sizeof(ic));
+	res->status = IMP_FAILED;
+	perr[0] = '\0';
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+		name = "<stdin>";
+		snprintf(source, sizeof(source), "<stdin>");
+	} else {
+		name = path;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(res->error, sizeof(res->error), "%s: cannot open: %s", path,
+			         strerror(errno));
+			return;
+		}
+		if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			snprintf(res->error, sizeof(res->error), "%s: is a directory", path);
+			goto out;
+		}
+		if (!realpath(path, source))
+			snprintf(source, sizeof(source), "%s", path);
+	}
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		ic.size = (uint64_t)sb.st_size;
+	memset(&o, 0, sizeof(o));
+	o.kind = STORE_JOB_IMPORT;
+	o.source = source;
+	o.forced = force;
+	if ((r = job_writer_begin(c->st, &o, &w)) != 0) {
+		snprintf(res->error, sizeof(res->error), "%s: %s", name, store_errmsg(c->st));
+		goto out;
+	}
+	if (!(ic.hash = hash_new())) {
+		snprintf(res->error, sizeof(res->error), "%s: out of memory", name);
+		goto out;
+	}
+	cli_progress_start(&prog, c);
+	ic.inner = job_writer_sink(w);
+	ic.progress = &prog;
+	ic.name = name;
+	sink = (struct ingest_sink){
+	    .ctx = &ic,
+	    .run_begin = fwd_run_begin,
+	    .scaninfo = fwd_scaninfo,
+	    .host = fwd_host,
+	    .run_end = fwd_run_end,
+	};
+	r = nmap_xml_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
+	if (r == 0) {
+		cli_progress_update(&prog, "importing %s: committing", name);
+		r = hash_final(ic.hash, hex);
+		ic.hash = NULL;
+		if (r == 0)
+			r = job_writer_commit(w, hex, &existing);
+		ic.store_failed = r != 0;
+	}
+	cli_progress_done(&prog);
+	if (r == SDB_EEXISTS) {
+		res->status = IMP_DUPLICATE;
+		res->job_id = existing;
+	} else if (r != 0) {
+		snprintf(res->error, sizeof(res->error), "%s",
+		         ic.store_failed || !perr[0] ? store_errmsg(c->st) : perr);
+		if (ic.store_failed) {
+			char tmp[sizeof(res->error)];
+			snprintf(tmp, sizeof(tmp), "%s", res->error);
+			snprintf(res->error, sizeof(res->error), "%s: %s", name, tmp);
+		}
+	} else {
+		res->status = IMP_IMPORTED;
+		res->job_id = job_writer_job_id(w);
+		job_writer_stats(w, &res->stats);
+	}
+out:
+	hash_free(ic.hash);
+	job_writer_free(w);
+	if (fd > STDIN_FILENO)
+		close(fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: scandb import [--force] [--format table|json] FILE... | -\n\n"
+	           "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
+	           "one transaction: a file that fails to parse leaves nothing behind, and\n"
+	           "the other files are still imported.  '-' reads standard input.\n\n"
+	           "  --force        import even if the same content was imported before\n"
+	           "  --format FMT   table (default) or json: one result per file on stdout\n\n"
+	           "Exit status: 0 if every file was imported (or already was), 1 if any\n"
+	           "file failed, 2 on usage errors.\n");
+}
+
+int cmd_import(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum cli_format fmt = CLI_FMT_TABLE;
+	int force = 0, opt, nstdin = 0, n_ok = 0, n_dup = 0, n_fail = 0, rc;
+	long hosts = 0, ports = 0;
+	double t0;
+	json_t *arr = NULL;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			force = 1;
+			break;
+		case 'F':
+			if ((rc = cli_parse_format("import", optarg, &fmt)) != 0)
+				return rc;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_err("import", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err("import", "no files given");
+	if (fmt == CLI_FMT_CSV || fmt == CLI_FMT_NDJSON)
+		return cli_usage_err("import", "--format must be table or json");
+	for (int i = optind; i < argc; i++)
+		nstdin += strcmp(argv[i], "-") == 0;
+	if (nstdin > 1)
+		return cli_usage_err("import", "'-' (standard input) given more than once");
+	if ((rc = cli_open(c, 1)) != CLI_OK)
+		return rc;
+	if (fmt == CLI_FMT_JSON && !(arr = json_array())) {
+		cli_err("out of memory");
+		return CLI_FAIL;
+	}
+	t0 = time_mono();
+	for (int i = optind; i < argc; i++) {
+		struct import_result res;
+
+		import_one(c, argv[i], force, &res);
+		switch (res.status) {
+		case IMP_IMPORTED:
+			n_ok++;
+			hosts += res.stats.hosts;
+			ports += res.stats.ports;
+			if (fmt == CLI_FMT_TABLE)
+				printf("%s: imported as job %lld: %ld hosts (%ld up), %ld ports "
+				       "(%ld open)\n",
+				       argv[i], (long long)res.job_id, res.stats.hosts,
+				       res.stats.hosts_up, res.stats.ports, res.stats.ports_open);
+			break;
+		case IMP_DUPLICATE:
+			n_dup++;
+			if (fmt == CLI_FMT_TABLE)
+				printf("%s: already imported as job %lld (use --force to import it "
+				       "again)\n",
+				       argv[i], (long long)res.job_id);
+			break;
+		case IMP_FAILED:
+			n_fail++;
+			cli_err("%s", res.error);
+			break;
+		}
+		if (arr) {
+			static const char *const st[] = {"imported", "duplicate", "failed"};
+			json_t *o = json_pack(
+			    "{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "file", argv[i], "status",
+			    st[res.status], "job_id",
+			    res.status == IMP_FAILED ? json_null() : json_integer(res.job_id),
+			    "hosts", (json_int_t)res.stats.hosts, "hosts_up",
+			    (json_int_t)res.stats.hosts_up, "ports", (json_int_t)res.stats.ports,
+			    "ports_open", (json_int_t)res.stats.ports_open, "error",
+			    res.status == IMP_FAILED ? json_string(res.error) : json_null());
+			if (o)
+				json_array_append_new(arr, o);
+		}
+	}
+	if (arr) {
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(arr);
+	}
+	if (!c->quiet && argc - optind > 1)
+		fprintf(stderr,
+		        "scandb: %d file%s: %d imported, %d already imported, %d failed "
+		        "(%ld hosts, %ld ports in %.2f s)\n",
+		        argc - optind, argc - optind == 1 ? "" : "s", n_ok, n_dup, n_fail, hosts,
+		        ports, time_mono() - t0);
+	return n_fail ? CLI_FAIL : CLI_OK;
+}

@@ -1,0 +1,141 @@
+/*
+ * main.c - scandb's entry point: global options (--db, -q, --no-progress),
+ * the database location default, and dispatch to one cmd_*() per
+ * subcommand.  The only place besides cmd_*.c that chooses exit statuses.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+struct command {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+    {"import", cmd_import, "import nmap XML files (or '-' for stdin)"},
+    {"scan", cmd_scan, "run nmap and store its results"},
+    {"hosts", cmd_hosts, "list hosts and their ports"},
+    {"host", cmd_host, "show one host"},
+    {"jobs", cmd_jobs, "list scans and imports"},
+    {"job", cmd_job, "show one job"},
+    {"migrate", cmd_migrate, "show, apply or revert schema migrations"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: scandb [--db PATH] [-q] [--no-progress] COMMAND [options]\n"
+	           "       scandb COMMAND --help\n\n"
+	           "Keeps the history of a network: imports nmap XML, runs nmap, stores\n"
+	           "every scan, and answers what is on the network.\n\n"
+	           "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nOptions:\n"
+	           "  --db PATH       database file (default: $SCANDB_DB, else\n"
+	           "                  $XDG_DATA_HOME/scandb/scandb.db, i.e.\n"
+	           "                  ~/.local/share/scandb/scandb.db)\n"
+	           "  -q, --quiet     no progress line, no summaries on stderr\n"
+	           "  --no-progress   no progress line\n"
+	           "  --version       print the version\n\n"
+	           "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+/* $SCANDB_DB, else $XDG_DATA_HOME/scandb/scandb.db, else
+ * $HOME/.local/share/scandb/scandb.db. */
+static int default_db(char *out, size_t len)
+{
+	const char *v = getenv("SCANDB_DB");
+	int n;
+
+	if (v && *v)
+		n = snprintf(out, len, "%s", v);
+	else if ((v = getenv("XDG_DATA_HOME")) && *v == '/')
+		n = snprintf(out, len, "%s/scandb/scandb.db", v);
+	else if ((v = getenv("HOME")) && *v)
+		n = snprintf(out, len, "%s/.local/share/scandb/scandb.db", v);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	const char *db = NULL;
+	int i;
+
+	memset(&c, 0, sizeof(c));
+	c.prog = "scandb";
+	c.progress = isatty(STDERR_FILENO);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--db") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "scandb: --db needs a value\n");
+				return CLI_USAGE;
+			}
+			db = argv[++i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			db = a + 5;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			c.quiet = 1;
+		} else if (strcmp(a, "--no-progress") == 0) {
+			c.progress = 0;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("scandb %s\n", SCANDB_VERSION);
+			return CLI_OK;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "scandb: unknown option '%s'\n", a);
+			usage(stderr);
+			return CLI_USAGE;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (db) {
+		if (snprintf(c.db, sizeof(c.db), "%s", db) >= (int)sizeof(c.db)) {
+			fprintf(stderr, "scandb: --db value too long\n");
+			return CLI_USAGE;
+		}
+	} else if (default_db(c.db, sizeof(c.db)) != 0) {
+		fprintf(stderr, "scandb: no database: set --db, SCANDB_DB or HOME\n");
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		if (i + 1 < argc) {
+			char *hargv[] = {argv[i + 1], "--help", NULL};
+			for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+				if (strcmp(commands[k].name, argv[i + 1]) == 0)
+					return commands[k].fn(&c, 2, hargv);
+		}
+		usage(stdout);
+		return CLI_OK;
+	}
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(commands[k].name, argv[i]) == 0) {
+			int rc = commands[k].fn(&c, argc - i, argv + i);
+			cli_close(&c);
+			fflush(stdout);
+			if (ferror(stdout)) {
+				cli_err("error writing output");
+				return CLI_FAIL;
+			}
+			return rc;
+		}
+	}
+	fprintf(stderr, "scandb: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return CLI_USAGE;
+}

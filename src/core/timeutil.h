@@ -1,0 +1,23 @@
+/*
+ * timeutil.h - wall-clock time, ISO 8601 formatting and parsing of the time
+ * expressions users type ("7d", "90d", "2026-11-01", "2026-11-01T10:00:00Z").
+ */
+#ifndef SDB_CORE_TIMEUTIL_H
+#define SDB_CORE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIME_ISO_LEN 21 /* "2026-11-22T21:54:03Z" + NUL */
+
+int64_t time_now(void);
+/* Monotonic seconds, for measuring durations. */
+double time_mono(void);
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC) into out[TIME_ISO_LEN]; "" for t == 0. */
+void time_format_iso(int64_t t, char out[TIME_ISO_LEN]);
+/* A duration "90s", "15m", "12h", "7d", "2w" into seconds; 0 or SDB_EPARSE. */
+int time_parse_duration(const char *s, int64_t *secs);
+/* "7d" (= now - 7 days) or an ISO date/time (UTC) into Unix seconds. */
+int time_parse_since(const char *s, int64_t now, int64_t *out);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * nmap_xml.h - streaming parser for nmap's XML output (-oX), built on expat.
+ *
+ * Owns: turning bytes into records pushed to a sink, validation of every
+ * value (ranges, enumerations, address syntax), and refusing hostile XML
+ * (entity declarations, external entities, oversized tokens).  Does not own:
+ * storage, file handling beyond the convenience reader below.
+ *
+ * Memory stays flat: only the current <host> is held, and every string is
+ * length-capped (NMAP_XML_MAX_*), so memory does not grow with file size.
+ */
+#ifndef SDB_INGEST_NMAP_XML_H
+#define SDB_INGEST_NMAP_XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/sink.h"
+
+/* Limits on untrusted input; exceeding one is a parse error naming it. */
+#define NMAP_XML_MAX_FIELD   4096          /* names, products, reasons, ... */
+#define NMAP_XML_MAX_ARGS    65536         /* nmaprun args (command line) */
+#define NMAP_XML_MAX_OUTPUT  (4u << 20)    /* one script's output */
+#define NMAP_XML_MAX_TOKEN   (8u << 20)    /* bytes fed with no event at all */
+#define NMAP_XML_MAX_DEPTH   64
+#define NMAP_XML_MAX_PORTS   (4 * 65536)   /* ports in one host */
+#define NMAP_XML_MAX_SCRIPTS 65536         /* scripts in one host */
+#define NMAP_XML_MAX_NAMES   1024          /* hostnames/cpes/extraports per host */
+
+struct nmap_parser;
+
+/* Counters, read with nmap_parser_stats(). */
+struct nmap_parser_stats {
+	uint64_t bytes;
+	uint64_t hosts;
+	uint64_t ports;
+};
+
+/*
+ * Create a parser that pushes to *sink (copied; sink->ctx is borrowed).
+ * `name` (a file name or "<stdin>") is used in error messages and copied.
+ * On success *out is set; free with nmap_parser_free().
+ */
+int nmap_parser_new(const struct ingest_sink *sink, const char *name, struct nmap_parser **out);
+
+/*
+ * Feed the next `len` bytes; `final` = 1 on the last call (len may be 0).
+ * Returns 0, SDB_EPARSE/SDB_ETOOBIG/SDB_ENOMEM/SDB_ERANGE (message from
+ * nmap_parser_errmsg), or the non-zero code a sink callback returned.
+ * After an error, further feeds return the same error.  A document that ends
+ * before </nmaprun> is an error ("truncated").
+ */
+int nmap_parser_feed(struct nmap_parser *p, const void *data, size_t len, int final);
+
+/* "NAME:LINE:COL: what is wrong"; "" if no error.  Owned by the parser. */
+const char *nmap_parser_errmsg(const struct nmap_parser *p);
+void nmap_parser_stats(const struct nmap_parser *p, struct nmap_parser_stats *out);
+void nmap_parser_free(struct nmap_parser *p);
+
+/*
+ * Convenience: read `fd` to EOF in chunks and parse it.  `on_chunk`
+ * (optional) is called after every chunk with the bytes so far and the raw
+ * chunk (used for hashing and progress); a non-zero return stops parsing.
+ * `err`/`errlen` receive the message on failure.
+ */
+int nmap_xml_parse_fd(int fd, const char *name, const struct ingest_sink *sink,
+                      int (*on_chunk)(void *ctx, const void *data, size_t len, uint64_t total),
+                      void *chunk_ctx, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * sink.h - where sources push records (ARCHITECTURE: sources never touch the
+ * database).  A sink is a context pointer plus callbacks; any callback may be
+ * NULL.  A callback returning non-zero stops the source, which returns that
+ * code unchanged.  Records are valid only during the call (see record.h).
+ *
+ * Call order for one scan: run_begin, scaninfo*, (host | progress)*, run_end.
+ */
+#ifndef SDB_INGEST_SINK_H
+#define SDB_INGEST_SINK_H
+
+#include "core/record.h"
+
+struct ingest_sink {
+	void *ctx;
+	int (*run_begin)(void *ctx, const struct rec_run *run);
+	int (*scaninfo)(void *ctx, const struct rec_scaninfo *si);
+	int (*host)(void *ctx, const struct rec_host *h);
+	/* nmap's <taskprogress>: percent 0-100 of the named task. */
+	int (*progress)(void *ctx, const char *task, double percent);
+	int (*run_end)(void *ctx, const struct rec_runstats *rs);
+};
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * job_writer.h - the one write path (ARCHITECTURE "One write path").
+ *
+ * A job writer is a sink: a source (nmap XML parser, nmap runner) pushes a
+ * job's records into it and it stores them inside ONE transaction, opened at
+ * job_writer_begin() and committed once at job_writer_commit(), together
+ * with the job's final status.  Readers never see a half-written job; a
+ * process killed in between leaves no row of it (invariant 1).
+ *
+ *   import:  begin (tx + job row 'running') → records → commit ('completed')
+ *   scan:    job row committed earlier as 'running' (cmd_scan), then
+ *            begin (tx) → records → commit ('completed')
+ *   failure: job_writer_abort() rolls everything of this tx back.
+ */
+#ifndef SDB_STORE_JOB_WRITER_H
+#define SDB_STORE_JOB_WRITER_H
+
+#include <stdint.h>
+
+#include "ingest/sink.h"
+#include "store/store.h"
+
+struct job_writer;
+
+struct job_writer_opts {
+	enum store_job_kind kind;
+	const char *source;      /* file name, "<stdin>", "nmap" */
+	const char *args;        /* for scans: the command line we ran */
+	int forced;              /* --force: store even if content seen */
+	int64_t existing_job_id; /* scan: its row is already committed */
+};
+
+struct job_writer_stats {
+	long hosts;
+	long hosts_up;
+	long ports;
+	long ports_open;
+};
+
+/* Open the transaction (and insert the job row for an import).  On
+ * success *out must be finished with commit or abort, then freed. */
+int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct job_writer **out);
+/* The sink to hand to a source; valid until job_writer_free(). */
+const struct ingest_sink *job_writer_sink(struct job_writer *w);
+int64_t job_writer_job_id(const struct job_writer *w);
+void job_writer_stats(const struct job_writer *w, struct job_writer_stats *out);
+/*
+ * Finish the job as completed and commit.  `content_hash` may be NULL.  If
+ * the same content is already stored (unforced), rolls back, returns
+ * SDB_EEXISTS and sets *existing_id.  On any error the transaction is rolled
+ * back.
+ */
+int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *existing_id);
+/* Roll back everything this writer did (safe after a failed commit). */
+void job_writer_abort(struct job_writer *w);
+void job_writer_free(struct job_writer *w);
+
+/* "HOSTNAME:PID" of this process, for jobs.worker_id; static storage. */
+const char *job_writer_worker_id(void);
+/* This machine's host name (the HOSTNAME part above); static storage. */
+const char *job_writer_hostname(void);
+
+#endif

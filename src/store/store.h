@@ -1,0 +1,269 @@
+/*
+ * store.h - the storage interface: everything outside src/store/ calls these
+ * wrappers, never a backend directly (ARCHITECTURE "Stores are backends
+ * behind one interface"; STYLE: curl's vtls).  The wrappers check arguments,
+ * keep the handle's error message, and are where tests inject faults.
+ *
+ * Backends: SQLite (store_sqlite.c).  PostgreSQL comes next behind the same
+ * ops table (store_int.h); until then a postgresql:// URL is refused with
+ * SDB_EUNSUPPORTED and a message saying so.
+ *
+ * Ownership: every struct a query returns is a heap copy owned by the caller
+ * and freed with the one free function named beside it; it stays valid after
+ * the statement, transaction and connection are gone (invariant 8).
+ * Times are Unix seconds; 0 means "absent".  Optional ints are -1 if absent.
+ */
+#ifndef SDB_STORE_STORE_H
+#define SDB_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/record.h"
+
+struct store;
+
+/* Job kinds and statuses: C enums mirrored by CHECK constraints. */
+enum store_job_kind { STORE_JOB_IMPORT = 0, STORE_JOB_SCAN };
+enum store_job_status {
+	STORE_JOB_QUEUED = 0,
+	STORE_JOB_RUNNING,
+	STORE_JOB_COMPLETED,
+	STORE_JOB_FAILED,
+	STORE_JOB_CANCELLED,
+};
+const char *store_job_kind_name(enum store_job_kind k);
+const char *store_job_status_name(enum store_job_status s);
+int store_job_status_parse(const char *s, enum store_job_status *out);
+
+/* ---- opening ---------------------------------------------------------- */
+
+/*
+ * Open the database named by `target`: a file path (SQLite, created if
+ * missing along with its directory), "sqlite:PATH", or a postgresql:// URL.
+ * Does not migrate.  On failure returns an error and, if errmsg is non-NULL,
+ * writes the reason into errmsg[errlen].  Close with store_close().
+ */
+int store_open(const char *target, struct store **out, char *errmsg, size_t errlen);
+void store_close(struct store *st);
+/* Last error detail of this handle: what failed and what the driver said. */
+const char *store_errmsg(const struct store *st);
+const char *store_backend_name(const struct store *st);
+
+/* ---- migrations (invariant 6) ---------------------------------------- */
+
+struct store_migration {
+	int version;
+	char name[64];
+	char checksum[65];  /* sha256 hex of the embedded up script */
+	int applied;        /* 1 if recorded in schema_migrations */
+	int64_t applied_at; /* 0 if not applied */
+	int checksum_ok;    /* applied and stored checksum == embedded */
+	int known;          /* 0: applied in the db but unknown to this binary */
+};
+
+/* All migrations known to the binary or recorded in the database, by
+ * version.  *out is malloc'ed; free() it. */
+int store_migrate_status(struct store *st, struct store_migration **out, size_t *n);
+/* Apply pending migrations up to `target` (0 = latest), each in its own
+ * transaction with its bookkeeping row, under the backend's lock; safe to
+ * run concurrently.  *applied (optional) = how many this call applied. */
+int store_migrate_up(struct store *st, int target, int *applied);
+/* Revert applied migrations above `target` (default: one step when
+ * target < 0).  *reverted (optional) = how many. */
+int store_migrate_down(struct store *st, int target, int *reverted);
+/* 0 if every applied migration's checksum matches; else SDB_ESCHEMA. */
+int store_migrate_verify(struct store *st);
+/*
+ * What every command except `migrate` calls after opening: a brand-new empty
+ * database is migrated to latest in one transaction; otherwise the schema
+ * must be exactly current, or SDB_ESCHEMA with a message naming
+ * `scandb migrate up` (behind), "newer than this scandb" (ahead), or the
+ * changed migration (checksum).
+ */
+int store_ensure_ready(struct store *st);
+
+/* ---- the job write path (used by store/job_writer.c) ---------------- */
+
+struct store_job_new {
+	enum store_job_kind kind;
+	enum store_job_status status; /* RUNNING for both paths */
+	const char *source;
+	const char *args;
+	const char *worker_id;
+	int64_t created_at;
+	int64_t timeout_at;
+	int forced;
+};
+
+struct store_job_final {
+	enum store_job_status status;
+	const char *error; /* NULL unless failed */
+	const char *scanner;
+	const char *scanner_version;
+	const char *args;
+	const char *content_hash; /* 64 hex chars or NULL */
+	const char *probed_scope;
+	int64_t started_at;
+	int64_t completed_at;
+	double elapsed; /* -1 absent */
+	long hosts_up, hosts_down, hosts_total; /* -1 absent */
+	long ports_open;
+};
+
+/* Transactions: begin takes the write lock at once (SQLite: BEGIN
+ * IMMEDIATE), retrying SDB_EBUSY with backoff and jitter. */
+int store_tx_begin(struct store *st);
+int store_tx_commit(struct store *st);
+int store_tx_rollback(struct store *st);
+
+int store_job_insert(struct store *st, const struct store_job_new *j, int64_t *id);
+/* Heartbeat of a running job: progress 0-100 and a new timeout_at. */
+int store_job_progress(struct store *st, int64_t id, int progress, int64_t timeout_at);
+/* Final state.  If content_hash is already held by another unforced job,
+ * returns SDB_EEXISTS and sets *existing_id (optional). */
+int store_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
+                     int64_t *existing_id);
+/* Found-or-created in one statement (invariant 2); the latest-by-scan-time
+ * observation wins the host's current fields. */
+int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const struct rec_host *h,
+                      int64_t *host_id);
+int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
+                           const struct rec_host *h);
+int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p);
+int store_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
+                            const struct rec_extraports *e);
+/* port == NULL: a host script. */
+int store_script_insert(struct store *st, int64_t job_id, int64_t host_id,
+                        const struct rec_port *port, const struct rec_script *s);
+
+/* Mark `running` jobs whose timeout_at has passed, or whose worker_id names
+ * this machine (`hostname`) and a pid that no longer exists, as failed.
+ * *reaped (optional) = how many.  Runs in its own transaction. */
+int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped);
+/* Completed unforced job holding this content hash, or SDB_ENOTFOUND. */
+int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
+
+/* ---- queries (owned copies, invariant 8) ------------------------------ */
+
+struct store_script {
+	char *id;
+	char *output;
+};
+
+struct store_port {
+	char *protocol;
+	int port;
+	char *state;
+	char *reason;
+	int reason_ttl;
+	char *service;
+	char *product;
+	char *version;
+	char *extrainfo;
+	char *ostype;
+	char *method;
+	int conf;
+	char *tunnel;
+	char **cpes;
+	size_t ncpes;
+	struct store_script *scripts;
+	size_t nscripts;
+};
+
+struct store_extraports {
+	char *state;
+	long count;
+	char *reasons;
+};
+
+struct store_host {
+	int64_t id;
+	char *addr;
+	int family;
+	char *status; /* in the job shown */
+	char *reason;
+	char **hostnames;
+	size_t nhostnames;
+	char *mac;
+	char *mac_vendor;
+	char *os;       /* best OS match name */
+	int os_accuracy;
+	char *os_family;
+	char *os_vendor;
+	char *os_gen;
+	char *os_type;
+	char *os_cpe;
+	int64_t uptime;
+	char *lastboot;
+	int distance;
+	int64_t first_seen; /* across all jobs */
+	int64_t last_seen;
+	int64_t job_id;     /* the job whose view this is */
+	int64_t scanned_at; /* that job's time for this host */
+	struct store_port *ports;   /* every port that job recorded, any state */
+	size_t nports;
+	struct store_extraports *extraports;
+	size_t nextraports;
+	struct store_script *scripts; /* host scripts */
+	size_t nscripts;
+};
+void store_host_free(struct store_host *h);
+
+struct store_host_filter {
+	int64_t job_id;          /* 0: each host's most recent job */
+	const char *addr;        /* exact canonical address, or NULL */
+	int port;                /* -1: any; else host must have it open */
+	const char *protocol;    /* with port: "tcp"/"udp"/...; NULL = any */
+	const char *service;     /* host must have an open port with this service */
+	const char *status;      /* host status in the job shown */
+	int has_net;
+	unsigned char net_lo[16]; /* inclusive addr_key range (see core/addr.h) */
+	unsigned char net_hi[16];
+};
+
+/*
+ * Call cb once per matching host, in address order, with an owned host that
+ * cb must free with store_host_free() (also on its error path).  A non-zero
+ * return from cb stops the walk and is returned.
+ */
+int store_hosts_each(struct store *st, const struct store_host_filter *f,
+                     int (*cb)(void *ctx, struct store_host *h), void *ctx);
+
+struct store_job {
+	int64_t id;
+	char *kind;
+	char *source;
+	char *status;
+	char *args;
+	char *scanner;
+	char *scanner_version;
+	int progress;
+	char *worker_id;
+	int64_t created_at;
+	int64_t started_at;
+	int64_t completed_at;
+	int64_t timeout_at;
+	char *error;
+	char *content_hash;
+	int forced;
+	char *probed_scope;
+	long hosts_up, hosts_down, hosts_total; /* -1 absent */
+	long ports_open;                        /* -1 absent */
+	double elapsed;                         /* -1 absent */
+};
+void store_job_free(struct store_job *j);
+
+/* Jobs newest first; status NULL = all.  cb owns each job (store_job_free). */
+int store_jobs_each(struct store *st, const char *status,
+                    int (*cb)(void *ctx, struct store_job *j), void *ctx);
+/* One job or SDB_ENOTFOUND.  Free *out with store_job_free(). */
+int store_job_get(struct store *st, int64_t id, struct store_job **out);
+
+/* ---- test hooks -------------------------------------------------------- */
+
+/* Make the next `count` wrapper calls named `op` (e.g. "port_insert",
+ * "tx_commit", or "*") fail with `err`.  For fault-injection tests. */
+void store_inject_fault(struct store *st, const char *op, int count, int err);
+
+#endif
