@@ -29,7 +29,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Contents as a C string; "" when empty.  Valid until the next change. */
 const char *buf_str(const struct buf *b);
 /* Hand the contents to the caller (free() it); the buffer becomes empty. */

@@ -15,7 +15,7 @@ static const char *const port_state_names[] = {
 
 const char *rec_host_status_name(enum rec_host_status s)
 {
-	return (unsigned)s < NELEM(host_status_names) ? host_status_names[s] : "unknown";
+	return (unsigned)s < NELEM(host_status_names) ? host_status_names[s] : "?";
 }
 
 const char *rec_proto_name(enum rec_proto p)

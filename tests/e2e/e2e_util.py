@@ -117,3 +117,10 @@ def iso(t):
     import datetime
     return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
+
+
+def write(path, text):
+    """Write `text` (UTF-8) to `path`; returns path."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path

@@ -5,7 +5,7 @@ database exactly as it was; other files in the same command still import."""
 import os
 import sqlite3
 
-from e2e_util import Tests, check, data, eq, run, tmpdir
+from e2e_util import Tests, check, data, eq, newdb, run, tmpdir, write
 
 t = Tests("import")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -28,16 +28,6 @@ def count(db, sql):
         return con.execute(sql).fetchone()[0]
     finally:
         con.close()
-
-
-def newdb():
-    return os.path.join(tmpdir(), "t.db")
-
-
-def write(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
 
 
 def read(name):

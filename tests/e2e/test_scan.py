@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from e2e_util import REPO, SCANDB, Tests, check, eq, run, skip, tmpdir
+from e2e_util import REPO, SCANDB, Tests, check, eq, newdb, run, skip
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from loopback_scan import Listeners  # noqa: E402
@@ -30,10 +30,6 @@ def free_ports(n):
     for s in socks:
         s.close()
     return ports
-
-
-def newdb():
-    return os.path.join(tmpdir(), "t.db")
 
 
 def jobs(db):

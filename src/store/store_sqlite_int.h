@@ -1,0 +1,94 @@
+/*
+ * store_sqlite_int.h - private to the SQLite backend (store_sqlite.c: connection,
+ * transactions, migrations bookkeeping and the write path; store_sqlite_query.c:
+ * the read queries).  Nothing outside these two files includes it.
+ *
+ * Statements are prepared once per connection, lazily, into a fixed slot of
+ * struct store_sqlite, and reused (store__sqlite_stmt resets and clears them);
+ * every use ends with store__sqlite_done so no statement stays active and holds
+ * a read snapshot or blocks a DROP in a migration.
+ */
+#ifndef SDB_STORE_STORE_SQLITE_INT_H
+#define SDB_STORE_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+/* One slot per cached statement. */
+enum sq_stmt {
+	SQ_BEGIN = 0,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_JOB_INSERT,
+	SQ_JOB_PROGRESS,
+	SQ_JOB_FINISH,
+	SQ_JOB_BY_HASH_ANY,
+	SQ_JOB_BY_HASH_DONE,
+	SQ_HOST_UPSERT,
+	SQ_HOST_SCAN_INSERT,
+	SQ_PORT_INSERT,
+	SQ_EXTRAPORTS_INSERT,
+	SQ_SCRIPT_INSERT,
+	SQ_REAP_TIMEOUTS,
+	SQ_REAP_RUNNING,
+	SQ_REAP_ONE,
+	/* queries (store_sqlite_query.c) */
+	SQ_HOSTS_LATEST,
+	SQ_HOSTS_JOB,
+	SQ_HOST_PORTS,
+	SQ_HOST_SCRIPTS,
+	SQ_HOST_EXTRAPORTS,
+	SQ_JOBS_ALL,
+	SQ_JOBS_BY_STATUS,
+	SQ_JOB_GET,
+	SQ__COUNT
+};
+
+struct store_sqlite {
+	struct store base; /* first: a struct store * is a struct store_sqlite * */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQ__COUNT];
+};
+
+/* The backend handle behind a store handle. */
+static inline struct store_sqlite *store__sqlite(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
+
+/*
+ * The cached statement for `id`, prepared from `sql` on first use (sql must
+ * be the same constant text every time).  Returned reset, without bindings.
+ * The statement stays owned by the handle (finalized in close).
+ */
+int store__sqlite_stmt(struct store_sqlite *s, enum sq_stmt id, const char *sql,
+                       sqlite3_stmt **out);
+/* End a use of a cached statement: reset it and clear its bindings. */
+void store__sqlite_done(sqlite3_stmt *stmt);
+/*
+ * Record a failure: map SQLite's result code `rc` to an SDB_E* code, set the
+ * handle's message to "<what we were doing>: <sqlite's message>" (fmt and its
+ * arguments say what we were doing) and return the code.  Call it before
+ * resetting the failed statement, while sqlite3_errmsg() still describes it.
+ */
+int store__sqlite_err(struct store_sqlite *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Map an SQLite result code (primary or extended) to an SDB_E* code. */
+int store__sqlite_code(int rc);
+
+/* Binding helpers: absent values (NULL string, negative optional int, 0
+ * time) become SQL NULL.  Strings are bound SQLITE_STATIC: the caller keeps
+ * them alive until store__sqlite_done. */
+int store__sqlite_bind_text(sqlite3_stmt *st, int idx, const char *v);
+int store__sqlite_bind_opt_int(sqlite3_stmt *st, int idx, long v);
+int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t);
+
+/* Query slots (store_sqlite_query.c). */
+int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
+                             int (*cb)(void *ctx, struct store_host *h), void *ctx);
+int store__sqlite_jobs_each(struct store *st, const char *status,
+                            int (*cb)(void *ctx, struct store_job *j), void *ctx);
+int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * store_sqlite_query.c - the SQLite backend's read queries: hosts as seen by
+ * one job (or each host's latest job) with their ports, scripts and
+ * extraports, and jobs.  Results are owned heap copies (invariant 8) freed
+ * with store_host_free / store_job_free (store_result.c).
+ *
+ * hosts_each streams: one row of the host query at a time, and per host three
+ * cached child queries (ports, scripts, extraports) that read the same
+ * snapshot because the host query keeps its read transaction open.
+ */
+#include "store/store_sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/error.h"
+
+/* ---- column helpers ------------------------------------------------------- */
+
+/* Owned copy of a text column; NULL for SQL NULL.  Sets *oom on failure. */
+static char *col_dup(sqlite3_stmt *q, int i, int *oom)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+	char *c;
+
+	if (!v) {
+		/* NULL column, or an allocation failure inside SQLite. */
+		if (sqlite3_column_type(q, i) != SQLITE_NULL)
+			*oom = 1;
+		return NULL;
+	}
+	if (!(c = strdup((const char *)v)))
+		*oom = 1;
+	return c;
+}
+
+/* Optional integer column: -1 for NULL. */
+static long col_opt(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(q, i);
+}
+
+/* A JSON array of strings (hostnames, cpes) into an owned char *[]. */
+static int json_to_strings(const char *text, char ***out, size_t *n)
+{
+	json_t *a = NULL;
+	char **v = NULL;
+	size_t cnt = 0, len;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (!text || strcmp(text, "[]") == 0)
+		return 0;
+	if (!(a = json_loads(text, JSON_DECODE_ANY, NULL)) || !json_is_array(a)) {
+		r = SDB_EDB;
+		goto out;
+	}
+	len = json_array_size(a);
+	if (len == 0) {
+		r = 0;
+		goto out;
+	}
+	if (!(v = calloc(len, sizeof(*v)))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		const char *sv = json_string_value(json_array_get(a, i));
+		if (!sv)
+			continue; /* not a string: not ours, skip it */
+		if (!(v[cnt] = strdup(sv))) {
+			r = SDB_ENOMEM;
+			goto out;
+		}
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	r = 0;
+out:
+	if (v) {
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+	}
+	json_decref(a);
+	return r;
+}
+
+/* Set the handle's message for a failure of `r` while reading host data. */
+static int host_fail(struct store_sqlite *s, int r, const char *addr, const char *what)
+{
+	if (r == SDB_ENOMEM)
+		return store__set_err(&s->base, r, "reading host %s: out of memory", addr);
+	return store__set_err(&s->base, r, "reading host %s: %s", addr,
+	                      what ? what : sdb_strerror(r));
+}
+
+/* ---- one host's children ---------------------------------------------------- */
+
+static int load_ports(struct store_sqlite *s, struct store_host *h)
+{
+	sqlite3_stmt *q;
+	size_t cap = 0;
+	int rc, r;
+
+	if ((r = store__sqlite_stmt(
+	         s, SQ_HOST_PORTS,
+	         "SELECT protocol, port, state, reason, reason_ttl, service,"
+	         " product, version, extrainfo, ostype, method, conf, tunnel, cpe"
+	         " FROM ports WHERE job_id = ?1 AND host_id = ?2"
+	         " ORDER BY protocol, port",
+	         &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, h->job_id);
+	sqlite3_bind_int64(q, 2, h->id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_port *p;
+		int oom = 0;
+
+		if (h->nports == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *np = sdb_reallocarray(h->ports, ncap, sizeof(*h->ports));
+			if (!np) {
+				r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+				goto out;
+			}
+			h->ports = np;
+			cap = ncap;
+		}
+		p = &h->ports[h->nports++];
+		memset(p, 0, sizeof(*p));
+		p->protocol = col_dup(q, 0, &oom);
+		p->port = sqlite3_column_int(q, 1);
+		p->state = col_dup(q, 2, &oom);
+		p->reason = col_dup(q, 3, &oom);
+		p->reason_ttl = (int)col_opt(q, 4);
+		p->service = col_dup(q, 5, &oom);
+		p->product = col_dup(q, 6, &oom);
+		p->version = col_dup(q, 7, &oom);
+		p->extrainfo = col_dup(q, 8, &oom);
+		p->ostype = col_dup(q, 9, &oom);
+		p->method = col_dup(q, 10, &oom);
+		p->conf = (int)col_opt(q, 11);
+		p->tunnel = col_dup(q, 12, &oom);
+		if (oom) {
+			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+			goto out;
+		}
+		if ((r = json_to_strings((const char *)sqlite3_column_text(q, 13), &p->cpes,
+		                         &p->ncpes)) != 0) {
+			r = host_fail(s, r, h->addr, "a port's cpe is not a JSON array");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading the ports of host %s", h->addr);
+	else
+		r = 0;
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+/* The recorded port that a port script belongs to (ports are sorted by
+ * protocol, port: the order of the ports primary key, memcmp on text). */
+static struct store_port *find_port(struct store_host *h, const char *proto, int port)
+{
+	size_t lo = 0, hi = h->nports;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct store_port *p = &h->ports[mid];
+		int c = strcmp(p->protocol, proto);
+
+		if (c == 0)
+			c = p->port < port ? -1 : p->port > port;
+		if (c == 0)
+			return p;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int script_add(struct store_script **v, size_t *n, sqlite3_stmt *q)
+{
+	struct store_script *sc;
+	void *nv;
+	int oom = 0;
+
+	/* Per port and per host there are few scripts: grow by one. */
+	if (!(nv = sdb_reallocarray(*v, *n + 1, sizeof(**v))))
+		return SDB_ENOMEM;
+	*v = nv;
+	sc = &(*v)[*n];
+	sc->id = col_dup(q, 2, &oom);
+	sc->output = col_dup(q, 3, &oom);
+	(*n)++;
+	return oom ? SDB_ENOMEM : 0;
+}
+
+static int load_scripts(struct store_sqlite *s, struct store_host *h)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((r = store__sqlite_stmt(s, SQ_HOST_SCRIPTS,
+	                            "SELECT protocol, port, script_id, output FROM scripts"
+	                            " WHERE job_id = ?1 AND host_id = ?2 ORDER BY id",
+	                            &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, h->job_id);
+	sqlite3_bind_int64(q, 2, h->id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *proto = (const char *)sqlite3_column_text(q, 0);
+
+		if (!proto) {
+			r = script_add(&h->scripts, &h->nscripts, q);
+		} else {
+			struct store_port *p = find_port(h, proto, sqlite3_column_int(q, 1));
+			/* The job writer stores a port before its scripts, so a
+			 * script without its port cannot come from it: skip. */
+			r = p ? script_add(&p->scripts, &p->nscripts, q) : 0;
+		}
+		if (r != 0) {
+			r = host_fail(s, r, h->addr, NULL);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading the scripts of host %s", h->addr);
+	else
+		r = 0;
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+static int load_extraports(struct store_sqlite *s, struct store_host *h)
+{
+	sqlite3_stmt *q;
+	size_t cap = 0;
+	int rc, r;
+
+	if ((r = store__sqlite_stmt(s, SQ_HOST_EXTRAPORTS,
+	                            "SELECT state, count, reasons FROM extraports"
+	                            " WHERE job_id = ?1 AND host_id = ?2",
+	                            &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, h->job_id);
+	sqlite3_bind_int64(q, 2, h->id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_extraports *e;
+		int oom = 0;
+
+		if (h->nextraports == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			void *nv = sdb_reallocarray(h->extraports, ncap, sizeof(*h->extraports));
+			if (!nv) {
+				r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+				goto out;
+			}
+			h->extraports = nv;
+			cap = ncap;
+		}
+		e = &h->extraports[h->nextraports++];
+		e->state = col_dup(q, 0, &oom);
+		e->count = (long)sqlite3_column_int64(q, 1);
+		e->reasons = col_dup(q, 2, &oom);
+		if (oom) {
+			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading the extraports of host %s", h->addr);
+	else
+		r = 0;
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+/* ---- hosts ---------------------------------------------------------------- */
+
+/* Columns of both host queries; load_host reads them by position. */
+#define HOST_COLS                                                                                  \
+	"h.id, h.addr, h.family, h.first_seen, h.last_seen, hs.job_id, hs.status, hs.reason,"      \
+	" hs.hostnames, hs.mac, hs.mac_vendor, hs.os_name, hs.os_accuracy, hs.os_family,"          \
+	" hs.os_vendor, hs.os_gen, hs.os_type, hs.os_cpe, hs.uptime, hs.lastboot,"                 \
+	" hs.distance, hs.scanned_at"
+
+/* Filters of both host queries.  ?2/?3: addr_key range (whole space when
+ * unfiltered; narrowed to one key for an exact address); ?4 exact addr; ?5
+ * status; ?6/?7 open port/protocol; ?8 open service.  The port checks
+ * probe the ports primary key (job_id, host_id, ...) of this one host;
+ * `+p.service` keeps the planner off ports_service, which would scan every
+ * port of that service in the database for each host. */
+#define HOST_FILTERS                                                                               \
+	" h.addr_key BETWEEN ?2 AND ?3"                                                            \
+	" AND (?4 IS NULL OR h.addr = ?4)"                                                         \
+	" AND (?5 IS NULL OR hs.status = ?5)"                                                      \
+	" AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (SELECT 1 FROM ports p"                       \
+	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
+	"  AND (?6 IS NULL OR p.port = ?6) AND (?7 IS NULL OR p.protocol = ?7)"                    \
+	"  AND p.state = 'open'))"                                                                 \
+	" AND (?8 IS NULL OR EXISTS (SELECT 1 FROM ports p"                                        \
+	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
+	"  AND +p.service = ?8 AND p.state = 'open'))"
+
+/* Each host as its latest job saw it: walk hosts in key order and look up
+ * that one host_scans row by its primary key.  (No ?1 here.) */
+static const char sql_hosts_latest[] =
+    "SELECT " HOST_COLS " FROM hosts h"
+    " CROSS JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"
+    " WHERE" HOST_FILTERS " ORDER BY h.addr_key";
+
+/* The hosts of one job. */
+static const char sql_hosts_job[] = "SELECT " HOST_COLS " FROM host_scans hs"
+                                    " JOIN hosts h ON h.id = hs.host_id"
+                                    " WHERE hs.job_id = ?1 AND" HOST_FILTERS " ORDER BY h.addr_key";
+
+/* Build one owned host from the current row of q, with its children. */
+static int load_host(struct store_sqlite *s, sqlite3_stmt *q, struct store_host **out)
+{
+	struct store_host *h;
+	int oom = 0, r;
+
+	*out = NULL;
+	if (!(h = calloc(1, sizeof(*h))))
+		return store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+	h->id = sqlite3_column_int64(q, 0);
+	h->addr = col_dup(q, 1, &oom);
+	h->family = sqlite3_column_int(q, 2);
+	h->first_seen = sqlite3_column_int64(q, 3);
+	h->last_seen = sqlite3_column_int64(q, 4);
+	h->job_id = sqlite3_column_int64(q, 5);
+	h->status = col_dup(q, 6, &oom);
+	h->reason = col_dup(q, 7, &oom);
+	h->mac = col_dup(q, 9, &oom);
+	h->mac_vendor = col_dup(q, 10, &oom);
+	h->os = col_dup(q, 11, &oom);
+	h->os_accuracy = (int)col_opt(q, 12);
+	h->os_family = col_dup(q, 13, &oom);
+	h->os_vendor = col_dup(q, 14, &oom);
+	h->os_gen = col_dup(q, 15, &oom);
+	h->os_type = col_dup(q, 16, &oom);
+	h->os_cpe = col_dup(q, 17, &oom);
+	h->uptime = col_opt(q, 18);
+	h->lastboot = col_dup(q, 19, &oom);
+	h->distance = (int)col_opt(q, 20);
+	h->scanned_at = sqlite3_column_int64(q, 21);
+	if (oom || !h->addr) {
+		r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+		goto out;
+	}
+	if ((r = json_to_strings((const char *)sqlite3_column_text(q, 8), &h->hostnames,
+	                         &h->nhostnames)) != 0) {
+		r = host_fail(s, r, h->addr, "hostnames is not a JSON array");
+		goto out;
+	}
+	if ((r = load_ports(s, h)) != 0 || (r = load_scripts(s, h)) != 0 ||
+	    (r = load_extraports(s, h)) != 0)
+		goto out;
+	*out = h;
+	h = NULL;
+	r = 0;
+out:
+	store_host_free(h);
+	return r;
+}
+
+int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
+                             int (*cb)(void *ctx, struct store_host *h), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	unsigned char lo[16], hi[16], key[16];
+	sqlite3_stmt *q;
+	int b = 0, rc, r;
+
+	memset(lo, 0x00, sizeof(lo));
+	memset(hi, 0xff, sizeof(hi));
+	if (f->has_net) {
+		memcpy(lo, f->net_lo, sizeof(lo));
+		memcpy(hi, f->net_hi, sizeof(hi));
+	}
+	if (f->addr) {
+		/* Canonical addresses only: one that does not parse is in no
+		 * row.  Otherwise narrow the key range to it, so the lookup
+		 * is one probe of hosts_addr_key. */
+		if (addr_parse(f->addr, NULL, NULL, key) != 0)
+			return 0;
+		if (memcmp(key, lo, sizeof(key)) < 0 || memcmp(key, hi, sizeof(key)) > 0)
+			return 0;
+		memcpy(lo, key, sizeof(lo));
+		memcpy(hi, key, sizeof(hi));
+	}
+	if (f->job_id != 0) {
+		r = store__sqlite_stmt(s, SQ_HOSTS_JOB, sql_hosts_job, &q);
+		if (r == 0)
+			b |= sqlite3_bind_int64(q, 1, f->job_id);
+	} else {
+		r = store__sqlite_stmt(s, SQ_HOSTS_LATEST, sql_hosts_latest, &q);
+	}
+	if (r != 0)
+		return r;
+	b |= sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
+	b |= sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
+	b |= store__sqlite_bind_text(q, 4, f->addr);
+	b |= store__sqlite_bind_text(q, 5, f->status);
+	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
+	b |= store__sqlite_bind_text(q, 7, f->protocol);
+	b |= store__sqlite_bind_text(q, 8, f->service);
+	if (b) {
+		r = store__sqlite_err(s, sqlite3_errcode(s->db), "listing hosts: binding values");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_host *h;
+
+		if ((r = load_host(s, q, &h)) != 0)
+			goto out;
+		if ((r = cb(ctx, h)) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = store__sqlite_err(s, rc, "listing hosts");
+		goto out;
+	}
+	r = 0;
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+/* ---- jobs ------------------------------------------------------------------- */
+
+#define JOB_COLS                                                                                   \
+	"id, kind, source, status, args, scanner, scanner_version, progress, worker_id,"           \
+	" created_at, started_at, completed_at, timeout_at, error, content_hash, forced,"          \
+	" probed_scope, hosts_up, hosts_down, hosts_total, ports_open, elapsed"
+
+static int load_job(struct store_sqlite *s, sqlite3_stmt *q, struct store_job **out)
+{
+	struct store_job *j;
+	int oom = 0;
+
+	*out = NULL;
+	if (!(j = calloc(1, sizeof(*j))))
+		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");
+	j->id = sqlite3_column_int64(q, 0);
+	j->kind = col_dup(q, 1, &oom);
+	j->source = col_dup(q, 2, &oom);
+	j->status = col_dup(q, 3, &oom);
+	j->args = col_dup(q, 4, &oom);
+	j->scanner = col_dup(q, 5, &oom);
+	j->scanner_version = col_dup(q, 6, &oom);
+	j->progress = sqlite3_column_int(q, 7);
+	j->worker_id = col_dup(q, 8, &oom);
+	j->created_at = sqlite3_column_int64(q, 9);
+	j->started_at = sqlite3_column_int64(q, 10);
+	j->completed_at = sqlite3_column_int64(q, 11);
+	j->timeout_at = sqlite3_column_int64(q, 12);
+	j->error = col_dup(q, 13, &oom);
+	j->content_hash = col_dup(q, 14, &oom);
+	j->forced = sqlite3_column_int(q, 15);
+	j->probed_scope = col_dup(q, 16, &oom);
+	j->hosts_up = col_opt(q, 17);
+	j->hosts_down = col_opt(q, 18);
+	j->hosts_total = col_opt(q, 19);
+	j->ports_open = col_opt(q, 20);
+	j->elapsed = sqlite3_column_type(q, 21) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 21);
+	if (oom) {
+		store_job_free(j);
+		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");
+	}
+	*out = j;
+	return 0;
+}
+
+int store__sqlite_jobs_each(struct store *st, const char *status,
+                            int (*cb)(void *ctx, struct store_job *j), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if (status) {
+		if ((r = store__sqlite_stmt(s, SQ_JOBS_BY_STATUS,
+		                            "SELECT " JOB_COLS " FROM jobs WHERE status = ?1"
+		                            " ORDER BY created_at DESC, id DESC",
+		                            &q)) != 0)
+			return r;
+		sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
+	} else if ((r = store__sqlite_stmt(s, SQ_JOBS_ALL,
+	                                   "SELECT " JOB_COLS " FROM jobs"
+	                                   " ORDER BY created_at DESC, id DESC",
+	                                   &q)) != 0) {
+		return r;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_job *j;
+
+		if ((r = load_job(s, q, &j)) != 0)
+			goto out;
+		if ((r = cb(ctx, j)) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = store__sqlite_err(s, rc, "listing jobs");
+		goto out;
+	}
+	r = 0;
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	int rc, r;
+
+	*out = NULL;
+	if ((r = store__sqlite_stmt(s, SQ_JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	                            &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		r = load_job(s, q, out);
+	else if (rc == SQLITE_DONE)
+		r = store__set_err(st, SDB_ENOTFOUND, "no job with id %lld", (long long)id);
+	else
+		r = store__sqlite_err(s, rc, "reading job %lld", (long long)id);
+	store__sqlite_done(q);
+	return r;
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""End-to-end: `scandb import` killed with SIGKILL at random moments
+(ARCHITECTURE invariants 1 and 3: atomic jobs, referential integrity).
+
+A large generated scan (5000 hosts x 10 ports, ~15 MB, about a second) is imported again and
+again into one database and killed at a random moment each time (some aimed
+at the end, where the commit happens).  After every kill the database must be
+intact: integrity_check ok, no foreign key violations, every job completed
+and complete (exactly its file's hosts and ports), no row of the killed job,
+no orphan rows, no host that only the killed import had.  A final clean
+import must succeed.  Prints how many kills landed before / during / after
+the commit."""
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import sqlite3
+
+from e2e_util import SCANDB, Tests, check, eq, skip, tmpdir
+from gen_nmap_xml import generate
+
+t = Tests("crash")
+KILLS = 22
+HOSTS, PORTS = 5000, 10
+MAX_JOBS = 5  # then go on with a fresh database file, to bound each run's cost
+IMPORT_TIMEOUT = 120
+BUDGET = 100  # seconds: stop adding kills beyond 20 once past this
+MAX_RUNS = 40
+
+
+def ro(db):
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+
+
+def q(con, sql, args=()):
+    return con.execute(sql, args).fetchall()
+
+
+def wal_frames(db):
+    """(salts, valid frames, frames after the last commit frame) of db's WAL
+    file.  Frames the killed importer wrote but never committed show as a
+    change of salts or frame count with the job absent: the kill hit the
+    transaction mid-write."""
+    path = db + "-wal"
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None, 0, 0
+    with f:
+        hdr = f.read(32)
+        if len(hdr) < 32:
+            return None, 0, 0
+        _, _, pgsz, _, salt1, salt2, _, _ = struct.unpack(">8I", hdr)
+        if pgsz == 1:
+            pgsz = 65536
+        size = os.fstat(f.fileno()).st_size
+        n = (size - 32) // (24 + pgsz) if pgsz else 0
+        valid, last_commit = 0, -1
+        for i in range(n):
+            f.seek(32 + i * (24 + pgsz))
+            fh = f.read(16)
+            if len(fh) < 16:
+                break
+            _, dbsize, s1, s2 = struct.unpack(">4I", fh)
+            if (s1, s2) != (salt1, salt2):
+                break
+            valid = i + 1
+            if dbsize:
+                last_commit = i
+        return (salt1, salt2), valid, valid - (last_commit + 1)
+
+
+def job_count(db):
+    con = ro(db)
+    try:
+        return q(con, "SELECT count(*) FROM jobs")[0][0]
+    finally:
+        con.close()
+
+
+def verify(db, files, what, full=True):
+    """The database is consistent and holds only complete jobs.  Returns the
+    number of jobs per file."""
+    con = ro(db)
+    try:
+        if full:
+            eq(q(con, "PRAGMA integrity_check"), [("ok",)], f"{what}: integrity_check")
+        else:
+            eq(q(con, "PRAGMA quick_check"), [("ok",)], f"{what}: quick_check")
+        eq(q(con, "PRAGMA foreign_key_check"), [], f"{what}: foreign_key_check")
+        jobs = q(con, "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id")
+        notdone = [j[:3] for j in jobs if j[2] != "completed"]
+        eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
+        unknown = [j[:2] for j in jobs if j[1] not in files]
+        eq(unknown, [], f"{what}: jobs from unknown sources")
+        hosts = dict(q(con, "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"))
+        ports = dict(q(con, "SELECT job_id, count(*) FROM ports GROUP BY job_id"))
+        for jid, src, _, up, popen in jobs:
+            s = files[src]
+            eq((hosts.get(jid, 0), ports.get(jid, 0)), (s.hosts, s.ports),
+               f"{what}: (hosts, ports) of job {jid} from {os.path.basename(src)}")
+            eq((up, popen), (s.hosts_up, s.ports_open),
+               f"{what}: (hosts_up, ports_open) recorded for job {jid}")
+        orphans = q(con, """
+            SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
+            UNION ALL SELECT 'host_scans', count(*) FROM host_scans
+                WHERE job_id NOT IN (SELECT id FROM jobs)
+            UNION ALL SELECT 'scripts', count(*) FROM scripts
+                WHERE job_id NOT IN (SELECT id FROM jobs)
+            UNION ALL SELECT 'extraports', count(*) FROM extraports
+                WHERE job_id NOT IN (SELECT id FROM jobs)
+            UNION ALL SELECT 'host_events', count(*) FROM host_events
+                WHERE job_id NOT IN (SELECT id FROM jobs)
+            UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
+                WHERE id NOT IN (SELECT host_id FROM host_scans)""")
+        eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
+        # hosts: exactly the union of the files that have a completed job
+        want = set()
+        per_file = {}
+        for _, src, _, _, _ in jobs:
+            per_file[src] = per_file.get(src, 0) + 1
+            want.update(files[src].addrs)
+        got = {r[0] for r in q(con, "SELECT addr FROM hosts")}
+        extra, missing = got - want, want - got
+        check(not extra and not missing,
+              f"{what}: hosts should be the union of completed files' hosts; "
+              f"{len(extra)} extra (e.g. {sorted(extra)[:3]}), {len(missing)} missing "
+              f"(e.g. {sorted(missing)[:3]})")
+        return per_file
+    finally:
+        con.close()
+
+
+def import_cmd(db, path, force=True):
+    return [SCANDB, "--db", db, "-q", "--no-progress", "import"] + \
+        (["--force"] if force else []) + [path]
+
+
+@t.case
+def sigkill_during_import():
+    t_start = time.monotonic()
+    d = tmpdir("scandb-crash-")
+    ndb = 0
+    db = os.path.join(d, "crash.db")
+    # three overlapping files and one disjoint: a killed import of the
+    # disjoint one must leave none of its hosts behind
+    specs = [("a.xml", 0, 1), ("b.xml", HOSTS // 2, 2), ("c.xml", 4 * HOSTS, 3)]
+    files = {}
+    order = []
+    for name, first, seed in specs:
+        p = os.path.realpath(os.path.join(d, name))
+        files[p] = generate(p, hosts=HOSTS, ports=PORTS, seed=seed, first_host=first,
+                            start=1700000000 + seed * 86400)
+        order.append(p)
+    size = os.path.getsize(order[0])
+    print(f"     generated {len(files)} files of ~{size / 1e6:.0f} MB "
+          f"({HOSTS} hosts x {PORTS} ports) in {time.monotonic() - t_start:.1f}s", flush=True)
+
+    # calibrate: one clean import, also so the kills happen with data present
+    t0 = time.monotonic()
+    r = subprocess.run(import_cmd(db, order[0], force=False), capture_output=True, text=True,
+                       timeout=IMPORT_TIMEOUT)
+    dur = time.monotonic() - t0
+    eq(r.returncode, 0, f"calibration import (stderr {r.stderr.strip()!r})")
+    verify(db, files, "after the calibration import")
+    print(f"     one import takes {dur:.2f}s", flush=True)
+
+    rng = random.Random(int(os.environ.get("CRASH_SEED", "20261122")))
+    counts = {"before": 0, "during": 0, "after": 0, "finished": 0}
+    kills = 0
+    i = -1
+    while kills < KILLS and i + 1 < MAX_RUNS:
+        i += 1
+        if kills >= 20 and time.monotonic() - t_start > BUDGET:
+            break
+        src = order[i % 3]
+        # mode 0: anywhere in the import; 1: aimed at the end (the commit);
+        # 2: right after the commit became visible (the importer is closing)
+        mode = (0, 1, 0, 2)[i % 4]
+        delay = rng.uniform(0, 0.95 * dur) if mode == 0 else rng.uniform(0.75 * dur, 0.95 * dur)
+        jobs_before = job_count(db)
+        if jobs_before >= MAX_JOBS:
+            ndb += 1
+            db = os.path.join(d, f"crash{ndb}.db")
+            jobs_before = 0
+        wal_before = wal_frames(db)[:2]
+        p = subprocess.Popen(import_cmd(db, src), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        if mode == 2:
+            delay = None
+            while p.poll() is None and time.monotonic() - t0 < IMPORT_TIMEOUT:
+                if job_count(db) > jobs_before:
+                    delay = time.monotonic() - t0
+                    dur = delay
+                    break
+                time.sleep(0.002)
+        else:
+            time.sleep(delay)
+        rc = p.poll()
+        if rc is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        try:
+            out, err = p.communicate(timeout=IMPORT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise AssertionError(f"run {i}: importer did not exit after SIGKILL")
+        elapsed = time.monotonic() - t0
+        salts, valid, uncommitted = wal_frames(db)
+        jobs_after = job_count(db)
+        if p.returncode == 0:
+            kind = "finished"
+            dur = elapsed  # the database grows: keep the estimate current
+            eq(jobs_after, jobs_before + 1, f"run {i}: a finished import adds one job")
+        else:
+            eq(p.returncode, -signal.SIGKILL,
+               f"run {i}: importer exit status (stderr {err.decode(errors='replace')!r})")
+            if jobs_after == jobs_before + 1:
+                kind = "after"
+            else:
+                eq(jobs_after, jobs_before, f"run {i}: jobs after a kill")
+                kind = "during" if (salts, valid) != wal_before and uncommitted else "before"
+        counts[kind] += 1
+        at = "when the job appeared" if mode == 2 else "aimed at the end" if mode == 1 \
+            else "at random"
+        print(f"     run {i:2d}: {os.path.basename(src)} killed at "
+              f"{'-' if delay is None else f'{delay:.2f}s'} ({at}) -> {kind}"
+              f" (WAL: {valid} frames, {uncommitted} uncommitted)", flush=True)
+        verify(db, files, f"run {i} ({kind}, mode {mode})", full=True)
+
+    check(kills >= 20, f"only {kills} imports were actually killed (want >= 20)")
+    print(f"     kills: {counts['before']} before the commit, {counts['during']} during the "
+          f"write/commit (uncommitted frames on disk), {counts['after']} after the commit; "
+          f"{counts['finished']} imports finished before the kill", flush=True)
+
+    # a final clean import (no --force: a file never completed before, or the
+    # duplicate answer for one that was) must succeed, and all is consistent
+    per_file = verify(db, files, "before the final import")
+    fresh = [p for p in order if p not in per_file]
+    final = fresh[0] if fresh else order[1]
+    r = subprocess.run(import_cmd(db, final, force=False), capture_output=True, text=True,
+                       timeout=IMPORT_TIMEOUT)
+    eq(r.returncode, 0, f"final clean import of {os.path.basename(final)} "
+                        f"(stderr {r.stderr.strip()!r})")
+    per_file = verify(db, files, "after the final import")
+    check(final in per_file, f"final import of {final} left no job")
+    r = subprocess.run(import_cmd(db, order[2], force=True), capture_output=True, text=True,
+                       timeout=IMPORT_TIMEOUT)
+    eq(r.returncode, 0, f"final forced import (stderr {r.stderr.strip()!r})")
+    verify(db, files, "after the final forced import")
+    print(f"     total {time.monotonic() - t_start:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.platform != "linux":
+        skip("the crash test needs Linux (SIGKILL, SQLite WAL file layout)")
+    t.main()

@@ -1,0 +1,1843 @@
+/*
+ * test_nmap_xml.c - unit tests of the streaming nmap XML parser
+ * (src/ingest/nmap_xml.c): every field of the shared sample files and of a
+ * modern nmap 7.9x document, chunking independence, validation errors with
+ * their file:line:col messages, and hostile input (entities, truncation,
+ * giant tokens, deep nesting, garbage).  No database: a recording sink
+ * copies what the parser hands it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/record.h"
+#include "ingest/nmap_xml.h"
+#include "ingest/sink.h"
+#include "testutil.h"
+
+/* ---- a recording sink ------------------------------------------------- */
+
+#define MAX_SI   8
+#define MAX_PROG 16
+
+struct scaninfo_copy {
+	char *type;
+	enum rec_proto proto;
+	long numservices;
+	char *services;
+};
+
+struct log {
+	int nbegin, nscaninfo, nprogress, nend;
+	size_t nhosts;
+	char order[256]; /* one letter per callback: B S P H E */
+	size_t norder;
+	char *scanner, *args, *version, *xmlver;
+	int64_t start;
+	struct scaninfo_copy si[MAX_SI];
+	char *task[MAX_PROG];
+	double pct[MAX_PROG];
+	struct rec_host *hosts; /* deep copies */
+	size_t chosts;
+	struct rec_runstats rs; /* deep copy */
+	struct buf dump;        /* canonical text of every callback */
+	/* to make the sink stop: return stop_code from the n-th host call */
+	size_t stop_at_host;
+	int stop_code;
+	int begin_code;
+};
+
+static char *xs(const char *s)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	assert_non_null(d);
+	return d;
+}
+
+/* NULL for n == 0, like the parser's arrays. */
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (n == 0)
+		return NULL;
+	p = calloc(n, size);
+	assert_non_null(p);
+	return p;
+}
+
+static void note(struct log *lg, char c)
+{
+	if (lg->norder < sizeof(lg->order) - 1)
+		lg->order[lg->norder++] = c;
+}
+
+static void dump_str(struct buf *b, const char *k, const char *v)
+{
+	if (v)
+		buf_printf(b, " %s=[%s]", k, v);
+	else
+		buf_printf(b, " %s=NULL", k);
+}
+
+static void dump_scripts(struct buf *b, const struct rec_script *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(b, "\n    script");
+		dump_str(b, "id", s[i].id);
+		dump_str(b, "output", s[i].output);
+	}
+}
+
+static void dump_host(struct buf *b, const struct rec_host *h)
+{
+	buf_printf(b, "host status=%d ttl=%d start=%lld end=%lld fam=%d up=%lld dist=%d",
+	           (int)h->status, h->reason_ttl, (long long)h->starttime, (long long)h->endtime,
+	           h->family, (long long)h->uptime_seconds, h->distance);
+	dump_str(b, "reason", h->reason);
+	dump_str(b, "addr", h->addr);
+	dump_str(b, "mac", h->mac);
+	dump_str(b, "vendor", h->mac_vendor);
+	dump_str(b, "lastboot", h->lastboot);
+	for (size_t i = 0; i < h->nhostnames; i++) {
+		buf_append_str(b, "\n  hostname");
+		dump_str(b, "name", h->hostnames[i].name);
+		dump_str(b, "type", h->hostnames[i].type);
+	}
+	if (h->has_os) {
+		buf_printf(b, "\n  os acc=%d", h->os.accuracy);
+		dump_str(b, "name", h->os.name);
+		dump_str(b, "vendor", h->os.vendor);
+		dump_str(b, "family", h->os.family);
+		dump_str(b, "gen", h->os.gen);
+		dump_str(b, "type", h->os.type);
+		dump_str(b, "cpe", h->os.cpe);
+	}
+	for (size_t i = 0; i < h->nextraports; i++) {
+		buf_printf(b, "\n  extraports state=%d count=%ld", (int)h->extraports[i].state,
+		           h->extraports[i].count);
+		dump_str(b, "reasons", h->extraports[i].reasons);
+	}
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct rec_port *p = &h->ports[i];
+		buf_printf(b, "\n  port %d/%d state=%d ttl=%d svc=%d conf=%d", p->port,
+		           (int)p->proto, (int)p->state, p->reason_ttl, p->has_service,
+		           p->service.conf);
+		dump_str(b, "reason", p->reason);
+		dump_str(b, "name", p->service.name);
+		dump_str(b, "product", p->service.product);
+		dump_str(b, "version", p->service.version);
+		dump_str(b, "extrainfo", p->service.extrainfo);
+		dump_str(b, "ostype", p->service.ostype);
+		dump_str(b, "method", p->service.method);
+		dump_str(b, "tunnel", p->service.tunnel);
+		for (size_t k = 0; k < p->service.ncpes; k++)
+			dump_str(b, "cpe", p->service.cpes[k]);
+		dump_scripts(b, p->scripts, p->nscripts);
+	}
+	buf_append_str(b, "\n  hostscripts");
+	dump_scripts(b, h->scripts, h->nscripts);
+	buf_append_char(b, '\n');
+}
+
+static struct rec_script *copy_scripts(const struct rec_script *s, size_t n)
+{
+	struct rec_script *d = xcalloc(n, sizeof(*d));
+
+	for (size_t i = 0; i < n; i++) {
+		d[i].id = xs(s[i].id);
+		d[i].output = xs(s[i].output);
+	}
+	return d;
+}
+
+static void free_scripts(const struct rec_script *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)s[i].id);
+		free((char *)s[i].output);
+	}
+	free((void *)s);
+}
+
+static void copy_host(struct rec_host *d, const struct rec_host *h)
+{
+	struct rec_hostname *hn;
+	struct rec_extraports *ep;
+	struct rec_port *pt;
+
+	*d = *h;
+	d->reason = xs(h->reason);
+	d->addr = xs(h->addr);
+	d->mac = xs(h->mac);
+	d->mac_vendor = xs(h->mac_vendor);
+	d->lastboot = xs(h->lastboot);
+	d->os.name = xs(h->os.name);
+	d->os.vendor = xs(h->os.vendor);
+	d->os.family = xs(h->os.family);
+	d->os.gen = xs(h->os.gen);
+	d->os.type = xs(h->os.type);
+	d->os.cpe = xs(h->os.cpe);
+	hn = xcalloc(h->nhostnames, sizeof(*hn));
+	for (size_t i = 0; i < h->nhostnames; i++) {
+		hn[i].name = xs(h->hostnames[i].name);
+		hn[i].type = xs(h->hostnames[i].type);
+	}
+	d->hostnames = hn;
+	ep = xcalloc(h->nextraports, sizeof(*ep));
+	for (size_t i = 0; i < h->nextraports; i++) {
+		ep[i] = h->extraports[i];
+		ep[i].reasons = xs(h->extraports[i].reasons);
+	}
+	d->extraports = ep;
+	pt = xcalloc(h->nports, sizeof(*pt));
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct rec_port *s = &h->ports[i];
+		const char **cpes = xcalloc(s->service.ncpes, sizeof(*cpes));
+
+		pt[i] = *s;
+		pt[i].reason = xs(s->reason);
+		pt[i].service.name = xs(s->service.name);
+		pt[i].service.product = xs(s->service.product);
+		pt[i].service.version = xs(s->service.version);
+		pt[i].service.extrainfo = xs(s->service.extrainfo);
+		pt[i].service.ostype = xs(s->service.ostype);
+		pt[i].service.method = xs(s->service.method);
+		pt[i].service.tunnel = xs(s->service.tunnel);
+		for (size_t k = 0; k < s->service.ncpes; k++)
+			cpes[k] = xs(s->service.cpes[k]);
+		pt[i].service.cpes = cpes;
+		pt[i].scripts = copy_scripts(s->scripts, s->nscripts);
+	}
+	d->ports = pt;
+	d->scripts = copy_scripts(h->scripts, h->nscripts);
+}
+
+static void free_host(struct rec_host *h)
+{
+	free((char *)h->reason);
+	free((char *)h->addr);
+	free((char *)h->mac);
+	free((char *)h->mac_vendor);
+	free((char *)h->lastboot);
+	free((char *)h->os.name);
+	free((char *)h->os.vendor);
+	free((char *)h->os.family);
+	free((char *)h->os.gen);
+	free((char *)h->os.type);
+	free((char *)h->os.cpe);
+	for (size_t i = 0; i < h->nhostnames; i++) {
+		free((char *)h->hostnames[i].name);
+		free((char *)h->hostnames[i].type);
+	}
+	free((void *)h->hostnames);
+	for (size_t i = 0; i < h->nextraports; i++)
+		free((char *)h->extraports[i].reasons);
+	free((void *)h->extraports);
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct rec_port *p = &h->ports[i];
+		free((char *)p->reason);
+		free((char *)p->service.name);
+		free((char *)p->service.product);
+		free((char *)p->service.version);
+		free((char *)p->service.extrainfo);
+		free((char *)p->service.ostype);
+		free((char *)p->service.method);
+		free((char *)p->service.tunnel);
+		for (size_t k = 0; k < p->service.ncpes; k++)
+			free((char *)p->service.cpes[k]);
+		free((void *)p->service.cpes);
+		free_scripts(p->scripts, p->nscripts);
+	}
+	free((void *)h->ports);
+	free_scripts(h->scripts, h->nscripts);
+}
+
+static int on_begin(void *ctx, const struct rec_run *run)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'B');
+	lg->nbegin++;
+	free(lg->scanner);
+	free(lg->args);
+	free(lg->version);
+	free(lg->xmlver);
+	lg->scanner = xs(run->scanner);
+	lg->args = xs(run->args);
+	lg->version = xs(run->version);
+	lg->xmlver = xs(run->xmloutputversion);
+	lg->start = run->start;
+	buf_append_str(&lg->dump, "run");
+	dump_str(&lg->dump, "scanner", run->scanner);
+	dump_str(&lg->dump, "args", run->args);
+	dump_str(&lg->dump, "version", run->version);
+	dump_str(&lg->dump, "xmlver", run->xmloutputversion);
+	buf_printf(&lg->dump, " start=%lld\n", (long long)run->start);
+	return lg->begin_code;
+}
+
+static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'S');
+	if (lg->nscaninfo < MAX_SI) {
+		struct scaninfo_copy *c = &lg->si[lg->nscaninfo];
+		c->type = xs(si->type);
+		c->proto = si->proto;
+		c->numservices = si->numservices;
+		c->services = xs(si->services);
+	}
+	lg->nscaninfo++;
+	buf_printf(&lg->dump, "scaninfo proto=%d n=%ld", (int)si->proto, si->numservices);
+	dump_str(&lg->dump, "type", si->type);
+	dump_str(&lg->dump, "services", si->services);
+	buf_append_char(&lg->dump, '\n');
+	return 0;
+}
+
+static int on_progress(void *ctx, const char *task, double pct)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'P');
+	if (lg->nprogress < MAX_PROG) {
+		lg->task[lg->nprogress] = xs(task);
+		lg->pct[lg->nprogress] = pct;
+	}
+	lg->nprogress++;
+	buf_printf(&lg->dump, "progress [%s] %.2f\n", task, pct);
+	return 0;
+}
+
+static int on_host(void *ctx, const struct rec_host *h)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'H');
+	if (lg->nhosts == lg->chosts) {
+		lg->chosts = lg->chosts ? lg->chosts * 2 : 8;
+		lg->hosts = realloc(lg->hosts, lg->chosts * sizeof(*lg->hosts));
+		assert_non_null(lg->hosts);
+	}
+	copy_host(&lg->hosts[lg->nhosts++], h);
+	dump_host(&lg->dump, h);
+	if (lg->stop_at_host && lg->nhosts == lg->stop_at_host)
+		return lg->stop_code;
+	return 0;
+}
+
+static int on_end(void *ctx, const struct rec_runstats *rs)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'E');
+	lg->nend++;
+	free((char *)lg->rs.summary);
+	free((char *)lg->rs.exit);
+	free((char *)lg->rs.errormsg);
+	lg->rs = *rs;
+	lg->rs.summary = xs(rs->summary);
+	lg->rs.exit = xs(rs->exit);
+	lg->rs.errormsg = xs(rs->errormsg);
+	buf_printf(&lg->dump, "end finished=%d end=%lld elapsed=%.3f up=%ld down=%ld total=%ld",
+	           rs->finished, (long long)rs->end, rs->elapsed, rs->hosts_up, rs->hosts_down,
+	           rs->hosts_total);
+	dump_str(&lg->dump, "summary", rs->summary);
+	dump_str(&lg->dump, "exit", rs->exit);
+	dump_str(&lg->dump, "errormsg", rs->errormsg);
+	buf_append_char(&lg->dump, '\n');
+	return 0;
+}
+
+static void log_init(struct log *lg)
+{
+	memset(lg, 0, sizeof(*lg));
+	buf_init(&lg->dump, (size_t)1 << 30);
+}
+
+static void log_free(struct log *lg)
+{
+	free(lg->scanner);
+	free(lg->args);
+	free(lg->version);
+	free(lg->xmlver);
+	for (int i = 0; i < lg->nscaninfo && i < MAX_SI; i++) {
+		free(lg->si[i].type);
+		free(lg->si[i].services);
+	}
+	for (int i = 0; i < lg->nprogress && i < MAX_PROG; i++)
+		free(lg->task[i]);
+	for (size_t i = 0; i < lg->nhosts; i++)
+		free_host(&lg->hosts[i]);
+	free(lg->hosts);
+	free((char *)lg->rs.summary);
+	free((char *)lg->rs.exit);
+	free((char *)lg->rs.errormsg);
+	buf_free(&lg->dump);
+	memset(lg, 0, sizeof(*lg));
+}
+
+static struct ingest_sink log_sink(struct log *lg)
+{
+	struct ingest_sink s = {
+	    .ctx = lg,
+	    .run_begin = on_begin,
+	    .scaninfo = on_scaninfo,
+	    .host = on_host,
+	    .progress = on_progress,
+	    .run_end = on_end,
+	};
+	return s;
+}
+
+/* ---- parse helpers ---------------------------------------------------- */
+
+static char errbuf[2048];
+
+/* Parse `len` bytes in pieces of `chunk` (0 = one piece) with the final
+ * flag on a separate empty feed when `split_final`.  The error message (or
+ * "") is left in errbuf. */
+static int parse_chunked(const char *name, const char *xml, size_t len, size_t chunk,
+                         int split_final, struct log *lg)
+{
+	struct ingest_sink sink = log_sink(lg);
+	struct nmap_parser *p = NULL;
+	size_t off = 0;
+	int r;
+
+	assert_int_equal(nmap_parser_new(&sink, name, &p), 0);
+	if (chunk == 0)
+		chunk = len ? len : 1;
+	do {
+		size_t n = len - off < chunk ? len - off : chunk;
+		int last = !split_final && off + n == len;
+
+		r = nmap_parser_feed(p, xml + off, n, last);
+		off += n;
+		if (r)
+			break;
+	} while (off < len);
+	if (r == 0 && split_final)
+		r = nmap_parser_feed(p, NULL, 0, 1);
+	snprintf(errbuf, sizeof(errbuf), "%s", nmap_parser_errmsg(p));
+	if (r == 0)
+		assert_string_equal(errbuf, "");
+	else
+		assert_true(errbuf[0] != '\0');
+	nmap_parser_free(p);
+	return r;
+}
+
+static int parse_mem(const char *xml, size_t len, struct log *lg)
+{
+	return parse_chunked("test.xml", xml, len, 0, 0, lg);
+}
+
+static int parse_str(const char *xml, struct log *lg)
+{
+	return parse_mem(xml, strlen(xml), lg);
+}
+
+/* Parse; expect error `code` whose message contains `what`. */
+static void expect_fail_mem(const char *xml, size_t len, int code, const char *what)
+{
+	struct log lg;
+	int r;
+
+	log_init(&lg);
+	r = parse_mem(xml, len, &lg);
+	if (r != code || !strstr(errbuf, what))
+		print_error("want %d containing \"%s\", got %d \"%s\"\n", code, what, r, errbuf);
+	assert_int_equal(r, code);
+	assert_non_null(strstr(errbuf, what));
+	assert_int_equal(strncmp(errbuf, "test.xml:", 9), 0);
+	assert_int_equal(lg.nend, 0);
+	log_free(&lg);
+}
+
+static void expect_fail(const char *xml, int code, const char *what)
+{
+	expect_fail_mem(xml, strlen(xml), code, what);
+}
+
+static char *sample(const char *name, size_t *len)
+{
+	return tu_read_nmap_sample(name, len);
+}
+
+static void parse_sample(const char *name, struct log *lg)
+{
+	size_t len;
+	char *xml = sample(name, &len);
+	int r;
+
+	log_init(lg);
+	r = parse_chunked(name, xml, len, 0, 0, lg);
+	if (r)
+		print_error("%s: %s\n", name, errbuf);
+	assert_int_equal(r, 0);
+	free(xml);
+}
+
+/* Build a document around some host XML (printf-style). */
+#define HEAD                                                                                       \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                             \
+	"<nmaprun scanner=\"nmap\" args=\"nmap x\" start=\"100\" version=\"7.94\" "                \
+	"xmloutputversion=\"1.05\">\n"                                                             \
+	"<scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"1\" services=\"80\"/>\n"
+#define TAIL                                                                                       \
+	"<runstats><finished time=\"200\" elapsed=\"1.50\"/>"                                      \
+	"<hosts up=\"1\" down=\"0\" total=\"1\"/></runstats>\n</nmaprun>\n"
+#define HOST_OPEN                                                                                  \
+	"<host starttime=\"100\" endtime=\"101\"><status state=\"up\" reason=\"echo-reply\" "      \
+	"reason_ttl=\"64\"/>\n<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/>\n"
+#define DOC_HOST(body)     HEAD HOST_OPEN body "</host>\n" TAIL
+#define PORT(attrs, inner) "<ports><port " attrs ">" inner "</port></ports>\n"
+#define OPEN_STATE         "<state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>"
+
+/* Host with one tcp/80 port whose <service> has the given attributes. */
+#define DOC_SERVICE(attrs)                                                                         \
+	DOC_HOST(PORT("protocol=\"tcp\" portid=\"80\"", OPEN_STATE "<service " attrs "/>"))
+
+/* ---- the shared samples ----------------------------------------------- */
+
+static void test_simple(void **state)
+{
+	struct log lg;
+	const struct rec_host *h;
+
+	(void)state;
+	parse_sample("simple.xml", &lg);
+	assert_string_equal(lg.order, "BSHE");
+	assert_string_equal(lg.scanner, "nmap");
+	assert_string_equal(lg.args, "nmap -oX simple.xml -p 22,113 scanme.nmap.org");
+	assert_string_equal(lg.version, "4.90RC2");
+	assert_string_equal(lg.xmlver, "1.03");
+	assert_int_equal(lg.start, 1247268210);
+	assert_int_equal(lg.nscaninfo, 1);
+	assert_string_equal(lg.si[0].type, "syn");
+	assert_int_equal(lg.si[0].proto, REC_PROTO_TCP);
+	assert_int_equal(lg.si[0].numservices, 2);
+	assert_string_equal(lg.si[0].services, "22,113");
+
+	assert_int_equal(lg.nhosts, 1);
+	h = &lg.hosts[0];
+	assert_int_equal(h->status, REC_HOST_UP);
+	assert_string_equal(h->reason, "echo-reply");
+	assert_int_equal(h->reason_ttl, -1); /* nmap 4.90 wrote no reason_ttl here */
+	assert_int_equal(h->starttime, 1247268210);
+	assert_int_equal(h->endtime, 1247268210);
+	assert_string_equal(h->addr, "64.13.134.52");
+	assert_int_equal(h->family, 4);
+	assert_null(h->mac);
+	assert_null(h->mac_vendor);
+	assert_int_equal(h->nhostnames, 1);
+	assert_string_equal(h->hostnames[0].name, "scanme.nmap.org");
+	assert_string_equal(h->hostnames[0].type, "PTR");
+	assert_int_equal(h->has_os, 0);
+	assert_int_equal(h->uptime_seconds, -1);
+	assert_null(h->lastboot);
+	assert_int_equal(h->distance, -1);
+	assert_int_equal(h->nextraports, 0);
+	assert_int_equal(h->nscripts, 0);
+	assert_int_equal(h->nports, 2);
+	assert_int_equal(h->ports[0].proto, REC_PROTO_TCP);
+	assert_int_equal(h->ports[0].port, 22);
+	assert_int_equal(h->ports[0].state, REC_PORT_OPEN);
+	assert_string_equal(h->ports[0].reason, "syn-ack");
+	assert_int_equal(h->ports[0].reason_ttl, 52);
+	assert_int_equal(h->ports[0].has_service, 1);
+	assert_string_equal(h->ports[0].service.name, "ssh");
+	assert_string_equal(h->ports[0].service.method, "table");
+	assert_int_equal(h->ports[0].service.conf, 3);
+	assert_null(h->ports[0].service.product);
+	assert_null(h->ports[0].service.version);
+	assert_int_equal(h->ports[0].service.ncpes, 0);
+	assert_int_equal(h->ports[0].nscripts, 0);
+	assert_int_equal(h->ports[1].port, 113);
+	assert_int_equal(h->ports[1].state, REC_PORT_CLOSED);
+	assert_string_equal(h->ports[1].reason, "reset");
+	assert_string_equal(h->ports[1].service.name, "auth");
+
+	assert_int_equal(lg.nend, 1);
+	assert_int_equal(lg.rs.finished, 1);
+	assert_int_equal(lg.rs.end, 1247268210);
+	assert_true(lg.rs.elapsed == 0.56);
+	assert_null(lg.rs.summary);
+	assert_null(lg.rs.exit);
+	assert_null(lg.rs.errormsg);
+	assert_int_equal(lg.rs.hosts_up, 1);
+	assert_int_equal(lg.rs.hosts_down, 0);
+	assert_int_equal(lg.rs.hosts_total, 1);
+	log_free(&lg);
+}
+
+static void test_complex(void **state)
+{
+	struct log lg;
+	const struct rec_host *h;
+	const struct rec_port *p;
+
+	(void)state;
+	parse_sample("complex.xml", &lg);
+	assert_string_equal(lg.order, "BSSHE");
+	/* "-&#45;script" in the file is "--script" */
+	assert_string_equal(lg.args, "nmap -oX complex.xml -sV -sC -O --script=default,whois "
+	                             "--version-light -sS -sU -p T:1-100,U:1-100 scanme.nmap.org");
+	assert_int_equal(lg.nscaninfo, 2);
+	assert_string_equal(lg.si[0].type, "syn");
+	assert_int_equal(lg.si[0].proto, REC_PROTO_TCP);
+	assert_int_equal(lg.si[0].numservices, 100);
+	assert_string_equal(lg.si[0].services, "1-100");
+	assert_string_equal(lg.si[1].type, "udp");
+	assert_int_equal(lg.si[1].proto, REC_PROTO_UDP);
+	assert_int_equal(lg.si[1].numservices, 100);
+	assert_string_equal(lg.si[1].services, "1-100");
+
+	assert_int_equal(lg.nhosts, 1);
+	h = &lg.hosts[0];
+	assert_int_equal(h->starttime, 1247269633);
+	assert_int_equal(h->endtime, 1247269755);
+	assert_string_equal(h->addr, "64.13.134.52");
+
+	assert_int_equal(h->nextraports, 2);
+	assert_int_equal(h->extraports[0].state, REC_PORT_OPEN_FILTERED);
+	assert_int_equal(h->extraports[0].count, 99);
+	assert_string_equal(h->extraports[0].reasons, "no-responses:99");
+	assert_int_equal(h->extraports[1].state, REC_PORT_FILTERED);
+	assert_int_equal(h->extraports[1].count, 95);
+	assert_string_equal(h->extraports[1].reasons, "no-responses:95");
+
+	assert_int_equal(h->nports, 6);
+	p = &h->ports[0];
+	assert_int_equal(p->port, 22);
+	assert_int_equal(p->proto, REC_PROTO_TCP);
+	assert_int_equal(p->state, REC_PORT_OPEN);
+	assert_string_equal(p->service.name, "ssh");
+	assert_string_equal(p->service.product, "OpenSSH");
+	assert_string_equal(p->service.version, "4.3");
+	assert_string_equal(p->service.extrainfo, "protocol 2.0");
+	assert_string_equal(p->service.method, "probed");
+	assert_int_equal(p->service.conf, 10);
+	assert_null(p->service.tunnel);
+	assert_null(p->service.ostype);
+	assert_int_equal(p->nscripts, 1);
+	assert_string_equal(p->scripts[0].id, "ssh-hostkey");
+	assert_string_equal(p->scripts[0].output,
+	                    "1024 03:5f:d3:9d:95:74:8a:d0:8d:70:17:9a:bf:93:84:13 (DSA)\n"
+	                    "2048 fa:af:76:4c:b0:f4:4b:83:a4:6e:70:9f:a1:ec:51:0c (RSA)");
+	p = &h->ports[1];
+	assert_int_equal(p->port, 25);
+	assert_int_equal(p->state, REC_PORT_CLOSED);
+	assert_string_equal(p->service.name, "smtp");
+	assert_int_equal(p->service.conf, 3);
+	assert_int_equal(p->nscripts, 0);
+	p = &h->ports[2];
+	assert_int_equal(p->port, 53);
+	assert_string_equal(p->service.product, "ISC BIND");
+	assert_string_equal(p->service.version, "9.3.4");
+	p = &h->ports[4];
+	assert_int_equal(p->port, 80);
+	assert_string_equal(p->service.product, "Apache httpd");
+	assert_string_equal(p->service.version, "2.2.2");
+	assert_string_equal(p->service.extrainfo, "(Fedora)");
+	assert_int_equal(p->nscripts, 1);
+	assert_string_equal(p->scripts[0].id, "html-title");
+	assert_string_equal(p->scripts[0].output, "Go ahead and ScanMe!");
+	p = &h->ports[5];
+	assert_int_equal(p->port, 53);
+	assert_int_equal(p->proto, REC_PROTO_UDP);
+	assert_int_equal(p->state, REC_PORT_OPEN);
+	assert_string_equal(p->reason, "udp-response");
+	assert_int_equal(p->reason_ttl, 52);
+	assert_int_equal(p->nscripts, 1);
+	assert_string_equal(p->scripts[0].id, "dns-recursion");
+	assert_string_equal(p->scripts[0].output, "Recursion appears to be enabled");
+
+	/* nmap 4.90: <osclass> directly in <os>, before <osmatch> */
+	assert_int_equal(h->has_os, 1);
+	assert_string_equal(h->os.name, "Linux 2.6.9 - 2.6.24");
+	assert_int_equal(h->os.accuracy, 100);
+	assert_string_equal(h->os.vendor, "Linux");
+	assert_string_equal(h->os.family, "Linux");
+	assert_string_equal(h->os.gen, "2.6.X");
+	assert_string_equal(h->os.type, "general purpose");
+	assert_null(h->os.cpe);
+	assert_int_equal(h->uptime_seconds, 687785);
+	assert_string_equal(h->lastboot, "Thu Jul  2 18:46:10 2009");
+	assert_int_equal(h->distance, -1);
+
+	assert_int_equal(h->nscripts, 1);
+	assert_string_equal(h->scripts[0].id, "whois");
+	assert_string_equal(h->scripts[0].output,
+	                    "Record found at whois.arin.net\nnetrange: 64.13.134.0 - 64.13.134.63\n"
+	                    "netname: NET-64-13-143-0-26\norgname: Titan Networks\norgid: INSEC\n"
+	                    "country: US stateprov: CA ");
+
+	assert_int_equal(lg.rs.end, 1247269755);
+	assert_true(lg.rs.elapsed == 122.97);
+	assert_int_equal(lg.rs.hosts_up, 1);
+	assert_int_equal(lg.rs.hosts_total, 1);
+	log_free(&lg);
+}
+
+static void test_os_and_single(void **state)
+{
+	struct log lg;
+	const struct rec_host *h;
+
+	(void)state;
+	parse_sample("os.xml", &lg);
+	assert_int_equal(lg.nhosts, 1);
+	h = &lg.hosts[0];
+	assert_int_equal(h->has_os, 1);
+	assert_string_equal(h->os.name, "Linux 2.6.9 - 2.6.24");
+	assert_int_equal(h->os.accuracy, 100);
+	assert_string_equal(h->os.vendor, "Linux");
+	assert_string_equal(h->os.family, "Linux");
+	assert_string_equal(h->os.gen, "2.6.X");
+	assert_string_equal(h->os.type, "general purpose");
+	assert_int_equal(h->uptime_seconds, 686216);
+	assert_string_equal(h->lastboot, "Thu Jul  2 18:46:10 2009");
+	assert_int_equal(h->nports, 2);
+	assert_true(lg.rs.elapsed == 3.56);
+	assert_int_equal(lg.rs.end, 1247268186);
+	log_free(&lg);
+
+	parse_sample("single.xml", &lg);
+	assert_int_equal(lg.nhosts, 1);
+	h = &lg.hosts[0];
+	assert_int_equal(h->nextraports, 1);
+	assert_int_equal(h->extraports[0].state, REC_PORT_FILTERED);
+	assert_int_equal(h->extraports[0].count, 95);
+	assert_string_equal(h->extraports[0].reasons, "no-responses:95");
+	assert_int_equal(h->nports, 5);
+	assert_int_equal(h->ports[0].port, 22);
+	assert_int_equal(h->ports[1].port, 25);
+	assert_int_equal(h->ports[2].port, 53);
+	assert_int_equal(h->ports[3].port, 70);
+	assert_int_equal(h->ports[4].port, 80);
+	assert_string_equal(h->ports[3].service.name, "gopher");
+	assert_int_equal(h->ports[3].state, REC_PORT_CLOSED);
+	assert_int_equal(h->has_os, 0);
+	log_free(&lg);
+}
+
+static void test_down_and_empty(void **state)
+{
+	struct log lg;
+
+	(void)state;
+	parse_sample("down.xml", &lg);
+	assert_string_equal(lg.order, "BSE");
+	assert_int_equal(lg.nhosts, 0);
+	assert_int_equal(lg.rs.finished, 1);
+	assert_int_equal(lg.rs.end, 1247268099);
+	assert_true(lg.rs.elapsed == 2.33);
+	assert_int_equal(lg.rs.hosts_up, 0);
+	assert_int_equal(lg.rs.hosts_down, 1);
+	assert_int_equal(lg.rs.hosts_total, 1);
+	log_free(&lg);
+
+	parse_sample("empty.xml", &lg);
+	assert_string_equal(lg.order, "BSE");
+	assert_int_equal(lg.nhosts, 0);
+	assert_string_equal(lg.args, "nmap -oX empty.xml -p 1-100");
+	assert_int_equal(lg.rs.end, 1247268128);
+	assert_true(lg.rs.elapsed == 0.28);
+	assert_int_equal(lg.rs.hosts_up, 0);
+	assert_int_equal(lg.rs.hosts_down, 0);
+	assert_int_equal(lg.rs.hosts_total, 0);
+	log_free(&lg);
+}
+
+/* ---- a modern (nmap 7.9x) document ------------------------------------ */
+
+static const char modern_xml[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<!DOCTYPE nmaprun>\n"
+    "<?xml-stylesheet href=\"file:///usr/bin/../share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n"
+    "<!-- Nmap 7.94 scan initiated Tue Nov 14 22:13:20 2023 as: nmap -sV -O -oX - "
+    "192.168.1.0/24 -->\n"
+    "<nmaprun scanner=\"nmap\" args=\"nmap -sV -O -oX - 192.168.1.0/24\" start=\"1700000000\" "
+    "startstr=\"Tue Nov 14 22:13:20 2023\" version=\"7.94\" xmloutputversion=\"1.05\">\n"
+    "<scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"1000\" services=\"1,3-4,6-7,9\"/>\n"
+    "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"
+    "<taskprogress task=\"SYN Stealth Scan\" time=\"1700000005\" percent=\"42.50\" "
+    "remaining=\"7\" etc=\"1700000012\"/>\n"
+    "<hosthint><status state=\"up\" reason=\"arp-response\" reason_ttl=\"0\"/>\n"
+    "<address addr=\"192.168.1.99\" addrtype=\"ipv4\"/>\n"
+    "<address addr=\"00:11:22:33:44:55\" addrtype=\"mac\" vendor=\"Hint\"/>\n"
+    "<hostnames>\n</hostnames>\n</hosthint>\n"
+    "<prescript><script id=\"broadcast-x\" output=\"pre\"/></prescript>\n"
+    "<host starttime=\"1700000001\" endtime=\"1700000020\"><status state=\"up\" "
+    "reason=\"arp-response\" reason_ttl=\"0\"/>\n"
+    "<address addr=\"192.168.1.10\" addrtype=\"ipv4\"/>\n"
+    "<address addr=\"aa:bb:cc:dd:ee:0f\" addrtype=\"mac\" vendor=\"Acme &amp; Sons\"/>\n"
+    "<hostnames>\n<hostname name=\"files.example.org\" type=\"user\"/>\n"
+    "<hostname name=\"files.lan\" type=\"PTR\"/>\n</hostnames>\n"
+    "<ports><extraports state=\"closed\" count=\"993\">\n"
+    "<extrareasons reason=\"reset\" count=\"990\" proto=\"tcp\" ports=\"1-21,23-442\"/>\n"
+    "<extrareasons reason=\"no-response\" count=\"3\" proto=\"tcp\" ports=\"444-446\"/>\n"
+    "</extraports>\n"
+    "<port protocol=\"tcp\" portid=\"443\"><state state=\"open\" reason=\"syn-ack\" "
+    "reason_ttl=\"64\"/><service name=\"http\" product=\"nginx\" version=\"1.24.0\" "
+    "tunnel=\"ssl\" method=\"probed\" conf=\"10\"><cpe>cpe:/a:igor_sysoev:nginx:1.24.0</cpe>"
+    "<cpe>cpe:/o:linux:linux_kernel</cpe></service>"
+    "<script id=\"http-title\" output=\"Site &lt;b&gt;title&#xa;line2\"><elem "
+    "key=\"title\">Site</elem></script>"
+    "<script id=\"ssl-cert\" output=\"Subject: commonName=files\"><table key=\"subject\">"
+    "<elem key=\"commonName\">files</elem></table></script></port>\n"
+    "<port protocol=\"udp\" portid=\"53\"><state state=\"open|filtered\" "
+    "reason=\"no-response\" reason_ttl=\"0\"/><service name=\"domain\" method=\"table\" "
+    "conf=\"3\"/></port>\n"
+    "<port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\" "
+    "reason_ttl=\"64\"/><service name=\"ssh\" product=\"OpenSSH\" version=\"9.2p1 Debian "
+    "2\" extrainfo=\"protocol 2.0\" ostype=\"Linux\" method=\"probed\" conf=\"10\">"
+    "<cpe>cpe:/a:openbsd:openssh:9.2p1</cpe></service></port>\n"
+    "</ports>\n"
+    "<os><portused state=\"open\" proto=\"tcp\" portid=\"22\"/>\n"
+    "<osmatch name=\"Linux 5.0 - 5.14\" accuracy=\"98\" line=\"67000\">\n"
+    "<osclass type=\"general purpose\" vendor=\"Linux\" osfamily=\"Linux\" osgen=\"5.X\" "
+    "accuracy=\"98\"><cpe>cpe:/o:linux:linux_kernel:5</cpe>"
+    "<cpe>cpe:/o:linux:linux_kernel:5.14</cpe></osclass>\n"
+    "<osclass type=\"router\" vendor=\"Other\" osfamily=\"Other\" osgen=\"1.X\" "
+    "accuracy=\"90\"><cpe>cpe:/o:other</cpe></osclass>\n"
+    "</osmatch>\n"
+    "<osmatch name=\"Linux 4.15\" accuracy=\"95\" line=\"66000\">\n"
+    "<osclass type=\"router\" vendor=\"MikroTik\" osfamily=\"RouterOS\" osgen=\"6.X\" "
+    "accuracy=\"95\"/>\n</osmatch>\n"
+    "<osfingerprint fingerprint=\"OS:SCAN(V=7.94)\"/>\n"
+    "</os>\n"
+    "<uptime seconds=\"3600\" lastboot=\"Tue Nov 14 21:13:20 2023\"/>\n"
+    "<distance value=\"1\"/>\n"
+    "<tcpsequence index=\"260\" difficulty=\"Good luck!\" values=\"A,B\"/>\n"
+    "<hostscript><script id=\"smb-os\" output=\"Windows &apos;x&apos;\"/>"
+    "<script id=\"nbstat\" output=\"NetBIOS\"/></hostscript>\n"
+    "<trace><hop ttl=\"1\" ipaddr=\"192.168.1.10\" rtt=\"0.50\" host=\"files.lan\"/></trace>\n"
+    "<times srtt=\"100\" rttvar=\"50\" to=\"100000\"/>\n"
+    "</host>\n"
+    "<host starttime=\"1700000001\" endtime=\"1700000002\"><status state=\"down\" "
+    "reason=\"no-response\" reason_ttl=\"0\"/>\n"
+    "<address addr=\"2001:DB8:0:0::0001\" addrtype=\"ipv6\"/>\n"
+    "<hostnames/>\n</host>\n"
+    "<postscript><script id=\"post\" output=\"post\"/></postscript>\n"
+    "<runstats><finished time=\"1700000030\" timestr=\"Tue Nov 14 22:13:50 2023\" "
+    "summary=\"Nmap done at Tue Nov 14 22:13:50 2023; 256 IP addresses (1 host up) scanned "
+    "in 30.25 seconds\" elapsed=\"30.25\" exit=\"success\"/><hosts up=\"1\" down=\"255\" "
+    "total=\"256\"/>\n</runstats>\n"
+    "</nmaprun>\n";
+
+static void test_modern(void **state)
+{
+	struct log lg;
+	const struct rec_host *h;
+	const struct rec_port *p;
+	int r;
+
+	(void)state;
+	log_init(&lg);
+	r = parse_str(modern_xml, &lg);
+	if (r)
+		print_error("%s\n", errbuf);
+	assert_int_equal(r, 0);
+	/* hosthint is not a host; run_end comes last, once */
+	assert_string_equal(lg.order, "BSPHHE");
+	assert_string_equal(lg.version, "7.94");
+	assert_string_equal(lg.xmlver, "1.05");
+	assert_int_equal(lg.start, 1700000000);
+	assert_string_equal(lg.si[0].services, "1,3-4,6-7,9");
+	assert_int_equal(lg.nprogress, 1);
+	assert_string_equal(lg.task[0], "SYN Stealth Scan");
+	assert_true(lg.pct[0] == 42.5);
+
+	assert_int_equal(lg.nhosts, 2);
+	h = &lg.hosts[0];
+	assert_int_equal(h->status, REC_HOST_UP);
+	assert_string_equal(h->reason, "arp-response");
+	assert_int_equal(h->reason_ttl, 0);
+	assert_string_equal(h->addr, "192.168.1.10");
+	assert_int_equal(h->family, 4);
+	assert_string_equal(h->mac, "AA:BB:CC:DD:EE:0F");
+	assert_string_equal(h->mac_vendor, "Acme & Sons");
+	assert_int_equal(h->nhostnames, 2);
+	assert_string_equal(h->hostnames[0].name, "files.example.org");
+	assert_string_equal(h->hostnames[0].type, "user");
+	assert_string_equal(h->hostnames[1].name, "files.lan");
+	assert_string_equal(h->hostnames[1].type, "PTR");
+	assert_int_equal(h->nextraports, 1);
+	assert_int_equal(h->extraports[0].state, REC_PORT_CLOSED);
+	assert_int_equal(h->extraports[0].count, 993);
+	assert_string_equal(h->extraports[0].reasons, "reset:990,no-response:3");
+
+	assert_int_equal(h->nports, 3);
+	p = &h->ports[0];
+	assert_int_equal(p->port, 443);
+	assert_string_equal(p->service.name, "http");
+	assert_string_equal(p->service.product, "nginx");
+	assert_string_equal(p->service.version, "1.24.0");
+	assert_string_equal(p->service.tunnel, "ssl");
+	assert_int_equal(p->service.ncpes, 2);
+	assert_string_equal(p->service.cpes[0], "cpe:/a:igor_sysoev:nginx:1.24.0");
+	assert_string_equal(p->service.cpes[1], "cpe:/o:linux:linux_kernel");
+	assert_int_equal(p->nscripts, 2);
+	assert_string_equal(p->scripts[0].id, "http-title");
+	assert_string_equal(p->scripts[0].output, "Site <b>title\nline2");
+	assert_string_equal(p->scripts[1].id, "ssl-cert");
+	assert_string_equal(p->scripts[1].output, "Subject: commonName=files");
+	p = &h->ports[1];
+	assert_int_equal(p->port, 53);
+	assert_int_equal(p->proto, REC_PROTO_UDP);
+	assert_int_equal(p->state, REC_PORT_OPEN_FILTERED);
+	assert_int_equal(p->reason_ttl, 0);
+	assert_int_equal(p->service.ncpes, 0);
+	assert_null(p->service.cpes);
+	assert_int_equal(p->nscripts, 0);
+	assert_null(p->scripts);
+	p = &h->ports[2];
+	assert_int_equal(p->port, 22);
+	assert_string_equal(p->service.version, "9.2p1 Debian 2");
+	assert_string_equal(p->service.ostype, "Linux");
+	assert_int_equal(p->service.ncpes, 1);
+	assert_string_equal(p->service.cpes[0], "cpe:/a:openbsd:openssh:9.2p1");
+
+	assert_int_equal(h->has_os, 1);
+	assert_string_equal(h->os.name, "Linux 5.0 - 5.14");
+	assert_int_equal(h->os.accuracy, 98);
+	assert_string_equal(h->os.vendor, "Linux");
+	assert_string_equal(h->os.family, "Linux");
+	assert_string_equal(h->os.gen, "5.X");
+	assert_string_equal(h->os.type, "general purpose");
+	assert_string_equal(h->os.cpe, "cpe:/o:linux:linux_kernel:5");
+	assert_int_equal(h->uptime_seconds, 3600);
+	assert_string_equal(h->lastboot, "Tue Nov 14 21:13:20 2023");
+	assert_int_equal(h->distance, 1);
+	assert_int_equal(h->nscripts, 2);
+	assert_string_equal(h->scripts[0].id, "smb-os");
+	assert_string_equal(h->scripts[0].output, "Windows 'x'");
+	assert_string_equal(h->scripts[1].id, "nbstat");
+
+	h = &lg.hosts[1];
+	assert_int_equal(h->status, REC_HOST_DOWN);
+	assert_string_equal(h->addr, "2001:db8::1");
+	assert_int_equal(h->family, 6);
+	assert_null(h->mac);
+	assert_int_equal(h->nhostnames, 0);
+	assert_null(h->hostnames);
+	assert_int_equal(h->nports, 0);
+	assert_null(h->ports);
+	assert_int_equal(h->has_os, 0);
+	assert_int_equal(h->uptime_seconds, -1);
+	assert_int_equal(h->distance, -1);
+	assert_int_equal(h->nscripts, 0);
+
+	assert_int_equal(lg.rs.finished, 1);
+	assert_int_equal(lg.rs.end, 1700000030);
+	assert_true(lg.rs.elapsed == 30.25);
+	assert_string_equal(lg.rs.exit, "success");
+	assert_string_equal(lg.rs.summary,
+	                    "Nmap done at Tue Nov 14 22:13:50 2023; 256 IP addresses "
+	                    "(1 host up) scanned in 30.25 seconds");
+	assert_null(lg.rs.errormsg);
+	assert_int_equal(lg.rs.hosts_up, 1);
+	assert_int_equal(lg.rs.hosts_down, 255);
+	assert_int_equal(lg.rs.hosts_total, 256);
+	log_free(&lg);
+}
+
+static void test_no_runstats(void **state)
+{
+	struct log lg;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(parse_str(HEAD HOST_OPEN "</host>\n</nmaprun>\n", &lg), 0);
+	assert_string_equal(lg.order, "BSHE");
+	assert_int_equal(lg.rs.finished, 0);
+	assert_int_equal(lg.rs.end, 0);
+	assert_int_equal(lg.rs.hosts_up, -1);
+	assert_int_equal(lg.rs.hosts_down, -1);
+	assert_int_equal(lg.rs.hosts_total, -1);
+	assert_int_equal(lg.hosts[0].nports, 0);
+	assert_int_equal(lg.hosts[0].starttime, 100);
+	log_free(&lg);
+}
+
+/* ---- chunking ----------------------------------------------------------- */
+
+static void same_records(const char *name, const char *xml, size_t len)
+{
+	static const size_t chunks[] = {1, 2, 3, 7, 64, 1000, 4096};
+	struct log whole, part;
+
+	log_init(&whole);
+	assert_int_equal(parse_chunked(name, xml, len, 0, 0, &whole), 0);
+	assert_true(whole.dump.len > 0);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		for (int split = 0; split < 2; split++) {
+			log_init(&part);
+			assert_int_equal(parse_chunked(name, xml, len, chunks[i], split, &part), 0);
+			assert_string_equal(buf_str(&part.dump), buf_str(&whole.dump));
+			assert_string_equal(part.order, whole.order);
+			log_free(&part);
+		}
+	}
+	log_free(&whole);
+}
+
+static void test_byte_at_a_time(void **state)
+{
+	size_t len;
+	char *xml = sample("complex.xml", &len);
+
+	(void)state;
+	same_records("complex.xml", xml, len);
+	free(xml);
+	same_records("modern.xml", modern_xml, strlen(modern_xml));
+}
+
+static int count_chunk(void *ctx, const void *data, size_t len, uint64_t total)
+{
+	uint64_t *seen = ctx;
+
+	assert_non_null(data);
+	*seen += len;
+	assert_int_equal(*seen, total);
+	return 0;
+}
+
+static int stop_chunk(void *ctx, const void *data, size_t len, uint64_t total)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	(void)total;
+	return SDB_EINTR;
+}
+
+static void test_parse_fd(void **state)
+{
+	char *path = tu_path(tu_nmap_data_dir(), "complex.xml");
+	char err[512], *dir, *tpath;
+	struct log lg;
+	struct ingest_sink sink;
+	uint64_t seen = 0;
+	size_t len;
+	char *xml = sample("complex.xml", &len);
+	int fd;
+
+	(void)state;
+	log_init(&lg);
+	sink = log_sink(&lg);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    nmap_xml_parse_fd(fd, "complex.xml", &sink, count_chunk, &seen, err, sizeof(err)), 0);
+	close(fd);
+	assert_string_equal(err, "");
+	assert_int_equal(seen, len);
+	assert_string_equal(lg.order, "BSSHE");
+	assert_int_equal(lg.hosts[0].nports, 6);
+	log_free(&lg);
+
+	/* on_chunk can stop the parse */
+	log_init(&lg);
+	sink = log_sink(&lg);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(
+	    nmap_xml_parse_fd(fd, "complex.xml", &sink, stop_chunk, NULL, err, sizeof(err)),
+	    SDB_EINTR);
+	close(fd);
+	assert_true(err[0] != '\0');
+	assert_int_equal(lg.nend, 0);
+	log_free(&lg);
+
+	/* a truncated file names itself, the line and the problem */
+	dir = tu_mkdtemp("nmap_xml");
+	assert_non_null(dir);
+	tpath = tu_path(dir, "cut.xml");
+	fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, xml, len / 2), (ssize_t)(len / 2));
+	close(fd);
+	log_init(&lg);
+	sink = log_sink(&lg);
+	fd = open(tpath, O_RDONLY);
+	assert_int_equal(nmap_xml_parse_fd(fd, "cut.xml", &sink, NULL, NULL, err, sizeof(err)),
+	                 SDB_EPARSE);
+	close(fd);
+	assert_int_equal(strncmp(err, "cut.xml:", 8), 0);
+	assert_non_null(strstr(err, "unexpected end of file (truncated?)"));
+	assert_int_equal(lg.nend, 0);
+	log_free(&lg);
+
+	/* a read error */
+	fd = open(dir, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(nmap_xml_parse_fd(fd, "dir", NULL, NULL, NULL, err, sizeof(err)), SDB_EIO);
+	close(fd);
+	assert_non_null(strstr(err, "dir: read failed"));
+
+	tu_rmtree(dir);
+	free(tpath);
+	free(dir);
+	free(xml);
+	free(path);
+}
+
+static void test_stats_and_null_sink(void **state)
+{
+	struct nmap_parser *p;
+	struct nmap_parser_stats st;
+	size_t len;
+	char *xml = sample("complex.xml", &len);
+
+	(void)state;
+	/* a NULL sink and NULL callbacks are fine */
+	assert_int_equal(nmap_parser_new(NULL, NULL, &p), 0);
+	assert_int_equal(nmap_parser_feed(p, xml, len, 1), 0);
+	nmap_parser_stats(p, &st);
+	assert_int_equal(st.bytes, len);
+	assert_int_equal(st.hosts, 1);
+	assert_int_equal(st.ports, 6);
+	assert_string_equal(nmap_parser_errmsg(p), "");
+	/* feeding after the final chunk is a usage error, and sticks */
+	assert_int_equal(nmap_parser_feed(p, "x", 1, 0), SDB_EUSAGE);
+	assert_int_equal(nmap_parser_feed(p, NULL, 0, 1), SDB_EUSAGE);
+	nmap_parser_free(p);
+	nmap_parser_free(NULL);
+	free(xml);
+}
+
+/* ---- sink control ------------------------------------------------------- */
+
+static void test_sink_stops(void **state)
+{
+	struct log lg;
+	struct ingest_sink sink;
+	struct nmap_parser *p;
+	int r;
+
+	(void)state;
+	log_init(&lg);
+	lg.stop_at_host = 1;
+	lg.stop_code = 42;
+	sink = log_sink(&lg);
+	assert_int_equal(nmap_parser_new(&sink, "m.xml", &p), 0);
+	r = nmap_parser_feed(p, modern_xml, strlen(modern_xml), 0);
+	assert_int_equal(r, 42);
+	assert_int_equal(lg.nhosts, 1); /* the second host was never delivered */
+	assert_int_equal(lg.nend, 0);
+	assert_true(nmap_parser_errmsg(p)[0] != '\0');
+	/* sticky */
+	assert_int_equal(nmap_parser_feed(p, "<x/>", 4, 0), 42);
+	assert_int_equal(nmap_parser_feed(p, NULL, 0, 1), 42);
+	nmap_parser_free(p);
+	log_free(&lg);
+
+	/* a negative SDB code from run_begin comes back unchanged too */
+	log_init(&lg);
+	lg.begin_code = SDB_EDB;
+	assert_int_equal(parse_str(modern_xml, &lg), SDB_EDB);
+	assert_string_equal(lg.order, "B");
+	log_free(&lg);
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+static void test_bad_numbers(void **state)
+{
+	(void)state;
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"abc\"", OPEN_STATE)), SDB_EPARSE,
+	            "attribute portid of <port> is not a number: \"abc\"");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"70000\"", OPEN_STATE)), SDB_ERANGE,
+	            "portid 70000 of <port> out of range 0-65535");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"-1\"", OPEN_STATE)), SDB_ERANGE,
+	            "out of range 0-65535");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\" 80\"", OPEN_STATE)), SDB_EPARSE,
+	            "not a number");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"80 \"", OPEN_STATE)), SDB_EPARSE,
+	            "not a number");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"+80\"", OPEN_STATE)), SDB_EPARSE,
+	            "not a number");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"0x50\"", OPEN_STATE)), SDB_EPARSE,
+	            "not a number");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"\"", OPEN_STATE)), SDB_EPARSE,
+	            "not a number");
+	expect_fail(
+	    DOC_HOST(PORT("protocol=\"tcp\" portid=\"99999999999999999999999\"", OPEN_STATE)),
+	    SDB_ERANGE, "out of range");
+	expect_fail(DOC_HOST("<os><osmatch name=\"x\" accuracy=\"x\" line=\"1\"/></os>"),
+	            SDB_EPARSE, "attribute accuracy of <osmatch> is not a number: \"x\"");
+	expect_fail(DOC_HOST("<os><osmatch name=\"x\" accuracy=\"101\" line=\"1\"/></os>"),
+	            SDB_ERANGE, "accuracy 101 of <osmatch> out of range 0-100");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"80\"",
+	                          "<state state=\"open\" reason=\"x\" reason_ttl=\"256\"/>")),
+	            SDB_ERANGE, "reason_ttl 256 of <state> out of range 0-255");
+	expect_fail(DOC_SERVICE("name=\"http\" conf=\"11\""), SDB_ERANGE,
+	            "conf 11 of <service> out of range 0-10");
+	expect_fail(DOC_SERVICE("name=\"http\" conf=\"high\""), SDB_EPARSE,
+	            "attribute conf of <service> is not a number");
+	expect_fail(DOC_HOST("<ports><extraports state=\"closed\" count=\"-5\"/></ports>"),
+	            SDB_ERANGE, "count -5 of <extraports> out of range");
+	expect_fail(DOC_HOST("<ports><extraports state=\"closed\" count=\"9\"><extrareasons "
+	                     "reason=\"reset\" count=\"lots\"/></extraports></ports>"),
+	            SDB_EPARSE, "attribute count of <extrareasons> is not a number");
+	expect_fail(DOC_HOST("<distance value=\"256\"/>"), SDB_ERANGE,
+	            "value 256 of <distance> out of range 0-255");
+	expect_fail(DOC_HOST("<uptime seconds=\"-3\"/>"), SDB_ERANGE, "seconds -3 of <uptime>");
+	expect_fail(HEAD "<host starttime=\"yesterday\"/></nmaprun>", SDB_EPARSE,
+	            "attribute starttime of <host> is not a number");
+	expect_fail(HEAD "<taskprogress task=\"x\" time=\"1\" percent=\"120\"/></nmaprun>",
+	            SDB_ERANGE, "percent 120 of <taskprogress> out of range 0-100");
+	expect_fail(HEAD "<taskprogress task=\"x\" time=\"1\" percent=\"1,5\"/></nmaprun>",
+	            SDB_EPARSE, "percent of <taskprogress> is not a number");
+	expect_fail(HEAD "<runstats><finished time=\"1\" elapsed=\"nan\"/></runstats></nmaprun>",
+	            SDB_EPARSE, "attribute elapsed of <finished> is not a number");
+	expect_fail(HEAD "<runstats><finished time=\"1\" elapsed=\"1e3\"/></runstats></nmaprun>",
+	            SDB_EPARSE, "attribute elapsed of <finished> is not a number");
+	expect_fail(HEAD "<runstats><hosts up=\"x\" total=\"1\"/></runstats></nmaprun>", SDB_EPARSE,
+	            "attribute up of <hosts>");
+	expect_fail("<nmaprun scanner=\"nmap\" start=\"-1\"></nmaprun>", SDB_ERANGE,
+	            "start -1 of <nmaprun> out of range");
+	expect_fail(HEAD "<scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"many\" "
+	                 "services=\"1\"/></nmaprun>",
+	            SDB_EPARSE, "numservices");
+	/* messages quote at most ~64 bytes of the offending value */
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"12345678901234567890123456789012345"
+	                          "678901234567890123456789012345678901234567890x\"",
+	                          OPEN_STATE)),
+	            SDB_EPARSE,
+	            "\"1234567890123456789012345678901234567890123456789012345678901234...\"");
+}
+
+static void test_bad_enums_and_structure(void **state)
+{
+	(void)state;
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"80\"",
+	                          "<state state=\"ajar\" reason=\"x\" reason_ttl=\"1\"/>")),
+	            SDB_EPARSE, "unknown port state \"ajar\"");
+	expect_fail(DOC_HOST(PORT("protocol=\"icmp\" portid=\"80\"", OPEN_STATE)), SDB_EPARSE,
+	            "unknown protocol \"icmp\" in <port>");
+	expect_fail(HEAD "<scaninfo type=\"syn\" protocol=\"tcpx\" numservices=\"1\" "
+	                 "services=\"1\"/></nmaprun>",
+	            SDB_EPARSE, "unknown protocol \"tcpx\" in <scaninfo>");
+	expect_fail(HEAD "<host><status state=\"sideways\" reason=\"x\" reason_ttl=\"0\"/>"
+	                 "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host>" TAIL,
+	            SDB_EPARSE, "unknown host state \"sideways\"");
+	expect_fail(DOC_HOST("<ports><extraports state=\"shut\" count=\"1\"/></ports>"), SDB_EPARSE,
+	            "unknown port state \"shut\" in <extraports>");
+	/* no IP address: the error points at the <host> line */
+	expect_fail(HEAD "<host><status state=\"up\" reason=\"x\" reason_ttl=\"0\"/>\n"
+	                 "<address addr=\"00:11:22:33:44:55\" addrtype=\"mac\"/>\n</host>" TAIL,
+	            SDB_EPARSE, "test.xml:4:1: <host> has no IPv4 or IPv6 address");
+	expect_fail(DOC_HOST(PORT("portid=\"80\"", OPEN_STATE)), SDB_EPARSE,
+	            "<port> has no protocol attribute");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\"", OPEN_STATE)), SDB_EPARSE,
+	            "<port> has no portid attribute");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"80\"", "<service name=\"x\"/>")),
+	            SDB_EPARSE, "<port> 80/tcp has no <state>");
+	expect_fail(DOC_HOST(PORT("protocol=\"tcp\" portid=\"80\"",
+	                          "<state reason=\"x\" reason_ttl=\"1\"/>")),
+	            SDB_EPARSE, "<state> has no state attribute");
+	expect_fail(DOC_HOST("<ports><port protocol=\"tcp\" portid=\"80\">" OPEN_STATE "</port>"
+	                     "<port protocol=\"tcp\" portid=\"80\">" OPEN_STATE "</port></ports>"),
+	            SDB_EPARSE, "port 80/tcp listed twice");
+	expect_fail(HEAD "<host><address addr=\"999.1.1.1\" addrtype=\"ipv4\"/></host>" TAIL,
+	            SDB_EPARSE, "invalid ipv4 address \"999.1.1.1\"");
+	expect_fail(HEAD "<host><address addr=\"::1\" addrtype=\"ipv4\"/></host>" TAIL, SDB_EPARSE,
+	            "invalid ipv4 address \"::1\"");
+	expect_fail(HEAD "<host><address addr=\"10.0.0.1\" addrtype=\"ipv5\"/></host>" TAIL,
+	            SDB_EPARSE, "unknown addrtype \"ipv5\"");
+	expect_fail(DOC_HOST("<address addr=\"zz:11:22:33:44:55\" addrtype=\"mac\"/>"), SDB_EPARSE,
+	            "invalid MAC address");
+	expect_fail(DOC_HOST("<hostscript><script output=\"x\"/></hostscript>"), SDB_EPARSE,
+	            "<script> has no id attribute");
+	expect_fail("<?xml version=\"1.0\"?>\n<foo><host/></foo>\n", SDB_EPARSE,
+	            "test.xml:2:1: not an nmap XML file: root element is <foo>");
+	expect_fail("<html><body>hello</body></html>", SDB_EPARSE,
+	            "not an nmap XML file: root element is <html>");
+	expect_fail("this is not XML at all\n", SDB_EPARSE, "malformed XML: syntax error");
+	expect_fail("", SDB_EPARSE, "empty input");
+	expect_fail(HEAD "</nmaprun><nmaprun/>", SDB_EPARSE, "junk after document element");
+}
+
+/* The error position is where the offending element starts (1-based). */
+static void test_error_position(void **state)
+{
+	struct log lg;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(parse_str("<nmaprun>\n<host>\n  <ports>  <port protocol=\"tcp\" "
+	                           "portid=\"70000\"/></ports></host></nmaprun>",
+	                           &lg),
+	                 SDB_ERANGE);
+	assert_string_equal(errbuf, "test.xml:3:12: portid 70000 of <port> out of range 0-65535");
+	log_free(&lg);
+}
+
+/* Unknown elements and elements out of place are skipped, with subtrees. */
+static void test_skips_foreign(void **state)
+{
+	struct log lg;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(
+	    parse_str(DOC_HOST("<extension><port protocol=\"bogus\" portid=\"x\"/><address "
+	                       "addr=\"junk\"/></extension>"
+	                       "<ports><port protocol=\"tcp\" portid=\"80\">" OPEN_STATE
+	                       "<owner name=\"root\"/><script id=\"s\" output=\"o\"><elem>x</elem>"
+	                       "<table><script id=\"inner\"/></table></script></port></ports>"),
+	              &lg),
+	    0);
+	assert_int_equal(lg.nhosts, 1);
+	assert_int_equal(lg.hosts[0].nports, 1);
+	assert_int_equal(lg.hosts[0].ports[0].nscripts, 1);
+	assert_string_equal(lg.hosts[0].ports[0].scripts[0].output, "o");
+	assert_int_equal(lg.hosts[0].ports[0].has_service, 0);
+	assert_string_equal(lg.hosts[0].addr, "10.0.0.1");
+	log_free(&lg);
+}
+
+static void test_sql_and_unicode_verbatim(void **state)
+{
+	static const char sql[] = "'); DROP TABLE hosts;--";
+	struct log lg;
+	const struct rec_host *h;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(
+	    parse_str(DOC_HOST("<hostnames><hostname name=\"&apos;); DROP TABLE hosts;--\" "
+	                       "type=\"user\"/><hostname name=\"caf\xc3\xa9.example\" "
+	                       "type=\"PTR\"/><hostname type=\"PTR\"/></hostnames>"
+	                       "<ports><port protocol=\"tcp\" portid=\"80\">" OPEN_STATE
+	                       "<service name=\"x&quot; OR 1=1 --\" product=\"&lt;script&gt;\"/>"
+	                       "<script id=\"sql\" output=\"'); DROP TABLE hosts;--\"/>"
+	                       "</port></ports>"),
+	              &lg),
+	    0);
+	h = &lg.hosts[0];
+	assert_int_equal(h->nhostnames, 2); /* a hostname without name is skipped */
+	assert_string_equal(h->hostnames[0].name, sql);
+	assert_string_equal(h->hostnames[1].name, "caf\xc3\xa9.example");
+	assert_string_equal(h->ports[0].service.name, "x\" OR 1=1 --");
+	assert_string_equal(h->ports[0].service.product, "<script>");
+	assert_string_equal(h->ports[0].scripts[0].output, sql);
+	log_free(&lg);
+}
+
+/* ---- hostile XML -------------------------------------------------------- */
+
+static void test_billion_laughs(void **state)
+{
+	(void)state;
+	expect_fail("<?xml version=\"1.0\"?>\n"
+	            "<!DOCTYPE nmaprun [\n"
+	            " <!ENTITY lol \"lol\">\n"
+	            " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+	            " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+	            " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+	            " <!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+	            "]>\n"
+	            "<nmaprun scanner=\"nmap\" args=\"&lol9;\"></nmaprun>\n",
+	            SDB_EPARSE, "test.xml:3:");
+	expect_fail("<!DOCTYPE nmaprun [<!ENTITY a \"b\">]><nmaprun/>", SDB_EPARSE,
+	            "entity declarations are not allowed (<!ENTITY a>)");
+	/* quadratic blowup: one big entity referenced many times */
+	expect_fail("<!DOCTYPE nmaprun [<!ENTITY big \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\">]>"
+	            "<nmaprun args=\"&big;&big;&big;&big;&big;&big;&big;\"/>",
+	            SDB_EPARSE, "entity declarations are not allowed");
+}
+
+static void test_external_entities(void **state)
+{
+	struct log lg;
+
+	(void)state;
+	expect_fail("<?xml version=\"1.0\"?>\n"
+	            "<!DOCTYPE nmaprun [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+	            "<nmaprun scanner=\"nmap\"><host><status state=\"up\" reason=\"&xxe;\"/>"
+	            "<address addr=\"10.0.0.1\"/></host></nmaprun>\n",
+	            SDB_EPARSE, "entity declarations are not allowed (<!ENTITY xxe>)");
+	expect_fail("<!DOCTYPE nmaprun [<!ENTITY % pe SYSTEM \"http://127.0.0.1:9/x.dtd\"> %pe;]>"
+	            "<nmaprun/>",
+	            SDB_EPARSE, "entity declarations are not allowed (<!ENTITY % pe>)");
+	expect_fail("<!DOCTYPE nmaprun [<!ENTITY u SYSTEM \"x\" NDATA gif>]><nmaprun/>", SDB_EPARSE,
+	            "entity declarations are not allowed");
+	/* an entity nobody declared */
+	expect_fail("<nmaprun args=\"&xxe;\"/>", SDB_EPARSE, "undefined entity");
+
+	/* real nmap files carry <!DOCTYPE nmaprun>; a SYSTEM/PUBLIC DTD is
+	 * never fetched (the port below is closed: a fetch would fail) */
+	log_init(&lg);
+	assert_int_equal(parse_str("<!DOCTYPE nmaprun>\n<nmaprun/>", &lg), 0);
+	assert_string_equal(lg.order, "BE");
+	log_free(&lg);
+	log_init(&lg);
+	assert_int_equal(parse_str("<!DOCTYPE nmaprun SYSTEM \"http://127.0.0.1:9/nmap.dtd\">\n"
+	                           "<nmaprun/>",
+	                           &lg),
+	                 0);
+	log_free(&lg);
+	log_init(&lg);
+	assert_int_equal(parse_str("<!DOCTYPE nmaprun PUBLIC \"-//IDN nmap.org//DTD Nmap XML "
+	                           "1.04//EN\" \"https://svn.nmap.org/nmap/docs/nmap.dtd\">\n"
+	                           "<nmaprun/>",
+	                           &lg),
+	                 0);
+	log_free(&lg);
+}
+
+/* Every prefix of complex.xml that stops before the end of </nmaprun> is
+ * refused as truncated - whether the final flag comes with the data or on
+ * its own - and run_end is never called for it. */
+static void test_truncation(void **state)
+{
+	size_t len, end;
+	char *xml = sample("complex.xml", &len);
+	const char *close;
+
+	(void)state;
+	close = strstr(xml, "</nmaprun>");
+	assert_non_null(close);
+	end = (size_t)(close - xml) + strlen("</nmaprun>");
+	for (size_t off = 0; off < end; off++) {
+		struct log lg;
+		int r;
+
+		log_init(&lg);
+		r = parse_chunked("cut.xml", xml, off, 0, off % 97 == 0, &lg);
+		if (r != SDB_EPARSE || lg.nend != 0 ||
+		    !(strstr(errbuf, "unexpected end of file (truncated?)") ||
+		      (off == 0 && strstr(errbuf, "empty input"))))
+			print_error("offset %zu: r=%d nend=%d \"%s\"\n", off, r, lg.nend, errbuf);
+		assert_int_equal(r, SDB_EPARSE);
+		assert_int_equal(lg.nend, 0);
+		assert_true(strstr(errbuf, "unexpected end of file (truncated?)") ||
+		            (off == 0 && strstr(errbuf, "empty input")));
+		assert_int_equal(strncmp(errbuf, "cut.xml:", 8), 0);
+		log_free(&lg);
+	}
+	for (size_t off = end; off <= len; off++) { /* only trailing whitespace missing */
+		struct log lg;
+
+		log_init(&lg);
+		assert_int_equal(parse_chunked("cut.xml", xml, off, 0, 0, &lg), 0);
+		assert_int_equal(lg.nend, 1);
+		log_free(&lg);
+	}
+	free(xml);
+}
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Build HEAD HOST_OPEN pre <filler> post "</host>" TAIL in one buffer. */
+static char *doc_with(const char *pre, const char *filler, const char *post, size_t *len)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)1 << 30);
+	assert_int_equal(
+	    buf_printf(&b, "%s%s%s%s%s</host>\n%s", HEAD, HOST_OPEN, pre, filler, post, TAIL), 0);
+	*len = b.len;
+	return buf_steal(&b);
+}
+
+static void test_long_values(void **state)
+{
+	char *big = repeat('a', 1u << 20), *doc;
+	struct log lg;
+	size_t len;
+
+	(void)state;
+	/* a 1 MB hostname */
+	doc = doc_with("<hostnames><hostname name=\"", big, "\" type=\"PTR\"/></hostnames>", &len);
+	expect_fail_mem(doc, len, SDB_ETOOBIG,
+	                "attribute name of <hostname> is 1048576 bytes, limit 4096");
+	free(doc);
+
+	/* exactly at the limit is fine */
+	big[NMAP_XML_MAX_FIELD] = '\0';
+	doc = doc_with("<hostnames><hostname name=\"", big, "\"/></hostnames>", &len);
+	log_init(&lg);
+	assert_int_equal(parse_mem(doc, len, &lg), 0);
+	assert_int_equal(strlen(lg.hosts[0].hostnames[0].name), NMAP_XML_MAX_FIELD);
+	log_free(&lg);
+	free(doc);
+	big[NMAP_XML_MAX_FIELD] = 'a';
+
+	/* a 1 MB script output is legal; one over NMAP_XML_MAX_OUTPUT is not */
+	doc = doc_with("<hostscript><script id=\"big\" output=\"", big, "\"/></hostscript>", &len);
+	log_init(&lg);
+	assert_int_equal(parse_mem(doc, len, &lg), 0);
+	assert_int_equal(strlen(lg.hosts[0].scripts[0].output), 1u << 20);
+	log_free(&lg);
+	free(doc);
+	free(big);
+	big = repeat('o', NMAP_XML_MAX_OUTPUT + 1);
+	doc = doc_with("<hostscript><script id=\"big\" output=\"", big, "\"/></hostscript>", &len);
+	expect_fail_mem(doc, len, SDB_ETOOBIG, "attribute output of <script> is 4194305 bytes");
+	free(doc);
+	free(big);
+
+	/* cpe text and the joined extrareasons are capped too */
+	big = repeat('c', NMAP_XML_MAX_FIELD + 1);
+	doc = doc_with("<ports><port protocol=\"tcp\" portid=\"1\">" OPEN_STATE
+	               "<service name=\"x\"><cpe>",
+	               big, "</cpe></service></port></ports>", &len);
+	expect_fail_mem(doc, len, SDB_ETOOBIG, "text of <cpe> is longer than 4096 bytes");
+	free(doc);
+	big[3000] = '\0';
+	doc = doc_with("<ports><extraports state=\"closed\" count=\"1\"><extrareasons reason=\"a\" "
+	               "count=\"1\"/><extrareasons count=\"1\" reason=\"",
+	               big, "\"/><extrareasons reason=\"b\" count=\"1\"/></extraports></ports>",
+	               &len);
+	log_init(&lg);
+	assert_int_equal(parse_mem(doc, len, &lg), 0);
+	log_free(&lg);
+	free(doc);
+	{
+		struct buf b;
+
+		buf_init(&b, (size_t)1 << 30);
+		buf_printf(&b, "%s%s<ports><extraports state=\"closed\" count=\"1\">", HEAD,
+		           HOST_OPEN);
+		for (int i = 0; i < 3; i++)
+			buf_printf(&b, "<extrareasons reason=\"%s\" count=\"1\"/>", big);
+		buf_printf(&b, "</extraports></ports></host>%s", TAIL);
+		expect_fail_mem(b.data, b.len, SDB_ETOOBIG,
+		                "extrareasons of <extraports> exceed 4096 bytes");
+		buf_free(&b);
+	}
+	free(big);
+}
+
+static void test_token_cap(void **state)
+{
+	size_t n = (size_t)20 << 20, len;
+	char *big = repeat('z', n), *doc;
+	char what[64];
+
+	(void)state;
+	snprintf(what, sizeof(what), "token longer than %u bytes", NMAP_XML_MAX_TOKEN);
+	/* a 20 MB attribute value of an element we ignore */
+	doc = doc_with("<times srtt=\"", big, "\"/>", &len);
+	expect_fail_mem(doc, len, SDB_ETOOBIG, what);
+	free(doc);
+	/* a 20 MB comment */
+	doc = doc_with("<!--", big, "-->", &len);
+	expect_fail_mem(doc, len, SDB_ETOOBIG, what);
+	free(doc);
+	/* 20 MB of text is not one token: expat hands it over in pieces */
+	memset(big, ' ', n);
+	doc = doc_with("<extension>", big, "</extension>", &len);
+	{
+		struct log lg;
+
+		log_init(&lg);
+		assert_int_equal(parse_chunked("text.xml", doc, len, 1u << 20, 0, &lg), 0);
+		log_free(&lg);
+	}
+	free(doc);
+	free(big);
+}
+
+/* expat keeps every distinct element and attribute name for the whole
+ * document: millions of them must not make memory grow without bound. */
+static void test_expat_memory_cap(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD);
+	for (int i = 0; i < 1000000; i++)
+		buf_printf(&b, "<x%d/>", i);
+	buf_append_str(&b, "</nmaprun>");
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "too many distinct element or attribute names");
+	buf_free(&b);
+
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD);
+	for (int i = 0; i < 200000; i++)
+		buf_printf(&b, "<verbose a%d=\"\" b%d=\"\" c%d=\"\" d%d=\"\"/>", i, i, i, i);
+	buf_append_str(&b, "</nmaprun>");
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "too many distinct element or attribute names");
+	buf_free(&b);
+}
+
+static void test_deep_nesting(void **state)
+{
+	struct buf b;
+	struct log lg;
+
+	(void)state;
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN);
+	for (int i = 0; i < 100000; i++)
+		buf_append_str(&b, "<a>");
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "elements nested deeper than 64");
+	buf_free(&b);
+
+	/* 64 levels in all is fine */
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN);
+	for (int i = 0; i < NMAP_XML_MAX_DEPTH - 2; i++)
+		buf_append_str(&b, "<a>");
+	for (int i = 0; i < NMAP_XML_MAX_DEPTH - 2; i++)
+		buf_append_str(&b, "</a>");
+	buf_append_str(&b, "</host>" TAIL);
+	log_init(&lg);
+	assert_int_equal(parse_mem(b.data, b.len, &lg), 0);
+	log_free(&lg);
+	buf_free(&b);
+}
+
+static void test_too_many(void **state)
+{
+	struct buf b;
+	struct log lg;
+
+	(void)state;
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<hostnames>");
+	for (int i = 0; i <= NMAP_XML_MAX_NAMES; i++)
+		buf_printf(&b, "<hostname name=\"h%d\"/>", i);
+	buf_append_str(&b, "</hostnames></host>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "more than 1024 hostnames in one host");
+	buf_free(&b);
+
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<ports><port protocol=\"tcp\" portid=\"1\">" OPEN_STATE
+	                                  "<service name=\"x\">");
+	for (int i = 0; i <= NMAP_XML_MAX_NAMES; i++)
+		buf_printf(&b, "<cpe>cpe:/a:%d</cpe>", i);
+	buf_append_str(&b, "</service></port></ports></host>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "more than 1024 <cpe> in one <service>");
+	buf_free(&b);
+
+	/* every tcp and udp port of one host is fine, and memory is reused
+	 * for the next host */
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD);
+	for (int h = 0; h < 2; h++) {
+		buf_printf(&b, "<host><status state=\"up\"/><address addr=\"10.0.0.%d\"/><ports>",
+		           h + 1);
+		for (int i = 0; i < 65536; i++)
+			buf_printf(&b,
+			           "<port protocol=\"%s\" portid=\"%d\"><state state=\"open\"/>"
+			           "<service name=\"s%d\"/></port>",
+			           i % 2 ? "udp" : "tcp", i, i);
+		buf_append_str(&b, "</ports></host>\n");
+	}
+	buf_append_str(&b, TAIL);
+	log_init(&lg);
+	assert_int_equal(parse_mem(b.data, b.len, &lg), 0);
+	assert_int_equal(lg.nhosts, 2);
+	assert_int_equal(lg.hosts[1].nports, 65536);
+	assert_int_equal(lg.hosts[1].ports[65535].port, 65535);
+	assert_int_equal(lg.hosts[1].ports[65535].proto, REC_PROTO_UDP);
+	assert_string_equal(lg.hosts[1].ports[65535].service.name, "s65535");
+	assert_string_equal(lg.hosts[1].addr, "10.0.0.2");
+	log_free(&lg);
+	buf_free(&b);
+}
+
+static void test_garbage(void **state)
+{
+	static const char bad_utf8[] =
+	    HEAD "<host><status state=\"up\"/><address addr=\"10.0.0.1\"/>"
+	         "<hostnames><hostname name=\"\xff\xfe\xc3\"/>"
+	         "</hostnames></host>" TAIL;
+	char nul[] = HEAD "<host>\0</host>" TAIL;
+	unsigned char rnd[4096];
+	uint32_t x = 2463534242u;
+
+	(void)state;
+	expect_fail(bad_utf8, SDB_EPARSE, "malformed XML: not well-formed (invalid token)");
+	expect_fail_mem(nul, sizeof(nul) - 1, SDB_EPARSE, "malformed XML");
+	/* NUL-less binary garbage, with and without a plausible start */
+	for (int round = 0; round < 50; round++) {
+		struct log lg;
+		size_t off = 0;
+
+		if (round % 2) {
+			memcpy(rnd, HEAD, strlen(HEAD));
+			off = strlen(HEAD);
+		}
+		for (size_t i = off; i < sizeof(rnd); i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			rnd[i] = (unsigned char)(x % 255 + 1);
+		}
+		log_init(&lg);
+		assert_int_not_equal(parse_mem((const char *)rnd, sizeof(rnd), &lg), 0);
+		assert_int_equal(lg.nend, 0);
+		log_free(&lg);
+	}
+	/* a UTF-16 document is fine (expat converts) */
+	{
+		static const char u8[] = "<nmaprun scanner=\"nm\xc3\xa4p\"/>";
+		char u16[2 * sizeof(u8) + 2];
+		struct log lg;
+		size_t n = 0;
+
+		u16[n++] = (char)0xff; /* BOM, little-endian */
+		u16[n++] = (char)0xfe;
+		for (size_t i = 0; u8[i]; i++) {
+			if ((unsigned char)u8[i] == 0xc3) { /* ä = U+00E4 */
+				u16[n++] = (char)0xe4;
+				u16[n++] = 0;
+				i++;
+				continue;
+			}
+			u16[n++] = u8[i];
+			u16[n++] = 0;
+		}
+		log_init(&lg);
+		assert_int_equal(parse_mem(u16, n, &lg), 0);
+		assert_string_equal(lg.scanner, "nm\xc3\xa4p");
+		log_free(&lg);
+	}
+}
+
+/* The static samples in tests/data/hostile (also the fuzz seed corpus). */
+static void test_hostile_samples(void **state)
+{
+	static const struct {
+		const char *file;
+		int code;
+		const char *what;
+	} cases[] = {
+	    {"billion_laughs.xml", SDB_EPARSE, "entity declarations are not allowed"},
+	    {"xxe_file.xml", SDB_EPARSE, "entity declarations are not allowed"},
+	    {"xxe_param.xml", SDB_EPARSE, "entity declarations are not allowed"},
+	    {"truncated.xml", SDB_EPARSE, "unexpected end of file (truncated?)"},
+	    {"port_out_of_range.xml", SDB_ERANGE, "portid 70000 of <port> out of range 0-65535"},
+	    {"port_not_a_number.xml", SDB_EPARSE, "portid of <port> is not a number: \"abc\""},
+	    {"bad_port_state.xml", SDB_EPARSE, "unknown port state \"ajar\""},
+	    {"host_without_address.xml", SDB_EPARSE, "<host> has no IPv4 or IPv6 address"},
+	    {"not_nmap.xml", SDB_EPARSE, "root element is <html>"},
+	    {"deep_nesting.xml", SDB_ETOOBIG, "elements nested deeper than 64"},
+	    {"bad_utf8.xml", SDB_EPARSE, "malformed XML"},
+	    {"nul_byte.xml", SDB_EPARSE, "malformed XML"},
+	    {"sql_in_values.xml", 0, ""},
+	};
+	char dir[4096];
+	const char *slash = strrchr(__FILE__, '/');
+
+	(void)state;
+	/* __FILE__ is absolute in CMake builds: tests/unit/ -> tests/data/hostile */
+	if (!slash || __FILE__[0] != '/')
+		skip();
+	snprintf(dir, sizeof(dir), "%.*s/../data/hostile", (int)(slash - __FILE__), __FILE__);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = tu_path(dir, cases[i].file), *xml;
+		struct log lg;
+		size_t len;
+		int r;
+
+		if (tu_read_file(path, &xml, &len) != 0) {
+			print_error("cannot read %s\n", path);
+			fail();
+		}
+		log_init(&lg);
+		r = parse_chunked(cases[i].file, xml, len, 0, 0, &lg);
+		if (r != cases[i].code || !strstr(errbuf, cases[i].what))
+			print_error("%s: got %d \"%s\"\n", cases[i].file, r, errbuf);
+		assert_int_equal(r, cases[i].code);
+		assert_non_null(strstr(errbuf, cases[i].what));
+		if (r == 0) {
+			assert_string_equal(lg.hosts[0].hostnames[0].name,
+			                    "'); DROP TABLE hosts;--");
+			assert_string_equal(lg.hosts[0].ports[0].service.name, "http\" OR 1=1 --");
+			assert_string_equal(lg.hosts[0].ports[0].scripts[0].output,
+			                    "'); DROP TABLE ports;--\nsecond line");
+		} else {
+			assert_int_equal(lg.nend, 0);
+		}
+		log_free(&lg);
+		free(xml);
+		free(path);
+	}
+}
+
+static void test_sticky_error(void **state)
+{
+	struct nmap_parser *p;
+	const char *bad = DOC_HOST(PORT("protocol=\"tcp\" portid=\"abc\"", OPEN_STATE));
+	char first[1024];
+
+	(void)state;
+	assert_int_equal(nmap_parser_new(NULL, "s.xml", &p), 0);
+	assert_int_equal(nmap_parser_feed(p, bad, strlen(bad), 0), SDB_EPARSE);
+	snprintf(first, sizeof(first), "%s", nmap_parser_errmsg(p));
+	assert_int_equal(nmap_parser_feed(p, "<more/>", 7, 0), SDB_EPARSE);
+	assert_int_equal(nmap_parser_feed(p, NULL, 0, 1), SDB_EPARSE);
+	assert_string_equal(nmap_parser_errmsg(p), first);
+	nmap_parser_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_simple),
+	    cmocka_unit_test(test_complex),
+	    cmocka_unit_test(test_os_and_single),
+	    cmocka_unit_test(test_down_and_empty),
+	    cmocka_unit_test(test_modern),
+	    cmocka_unit_test(test_no_runstats),
+	    cmocka_unit_test(test_byte_at_a_time),
+	    cmocka_unit_test(test_parse_fd),
+	    cmocka_unit_test(test_stats_and_null_sink),
+	    cmocka_unit_test(test_sink_stops),
+	    cmocka_unit_test(test_bad_numbers),
+	    cmocka_unit_test(test_bad_enums_and_structure),
+	    cmocka_unit_test(test_error_position),
+	    cmocka_unit_test(test_skips_foreign),
+	    cmocka_unit_test(test_sql_and_unicode_verbatim),
+	    cmocka_unit_test(test_billion_laughs),
+	    cmocka_unit_test(test_external_entities),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_long_values),
+	    cmocka_unit_test(test_token_cap),
+	    cmocka_unit_test(test_expat_memory_cap),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_too_many),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_hostile_samples),
+	    cmocka_unit_test(test_sticky_error),
+	};
+
+	tu_nmap_data_dir(); /* skip loudly when the samples are missing */
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
