@@ -74,5 +74,10 @@ int cmd_hosts(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
 int cmd_jobs(struct cli *c, int argc, char **argv);
 int cmd_job(struct cli *c, int argc, char **argv);
+int cmd_diff(struct cli *c, int argc, char **argv);
+int cmd_findings(struct cli *c, int argc, char **argv);
+int cmd_finding(struct cli *c, int argc, char **argv);
+int cmd_changes(struct cli *c, int argc, char **argv);
+int cmd_history(struct cli *c, int argc, char **argv);
 
 #endif

@@ -24,21 +24,35 @@
 /* Cap on one formatted line of the `host` view. */
 #define HOST_LINE_MAX (16u << 20)
 
-enum { OPT_PORT = 256, OPT_SERVICE, OPT_STATUS, OPT_NET, OPT_JOB, OPT_ALL_STATES, OPT_FORMAT };
+enum {
+	OPT_PORT = 256,
+	OPT_SERVICE,
+	OPT_STATUS,
+	OPT_NET,
+	OPT_JOB,
+	OPT_ALL_STATES,
+	OPT_FORMAT,
+	OPT_CHANGED_SINCE,
+	OPT_NEW_SINCE
+};
 
 static const char hosts_usage[] =
     "usage: scandb hosts [--port N[/tcp|udp|sctp]] [--service NAME]\n"
     "                    [--status up|down|unknown|skipped] [--net CIDR] [--job ID]\n"
+    "                    [--changed-since WHEN] [--new-since WHEN]\n"
     "                    [--all-states] [--format table|json|ndjson|csv]\n"
     "\n"
-    "List hosts, each as its most recent scan saw it (or as job ID saw it),\n"
-    "in address order.\n"
+    "List hosts in address order, in their current state: each port as the most\n"
+    "recent scan that probed it saw it (a scan of other ports, or one that found\n"
+    "the host down, changes nothing), or exactly as job ID saw them.\n"
     "\n"
     "  --port N[/PROTO]  hosts with port N open (any protocol unless given)\n"
     "  --service NAME    hosts with an open port running service NAME\n"
     "  --status STATUS   hosts whose status in the scan shown is STATUS\n"
     "  --net CIDR        hosts inside CIDR (10.0.0.0/8, 2001:db8::/32, or one address)\n"
     "  --job ID          show hosts as job ID saw them (only hosts in that job)\n"
+    "  --changed-since WHEN  hosts with a change event since WHEN (7d, 12h, a date)\n"
+    "  --new-since WHEN  hosts first seen since WHEN\n"
     "  --all-states      table: list every port with its state, not only open ones\n"
     "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
 
@@ -164,6 +178,8 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	    {"net", required_argument, NULL, OPT_NET},
 	    {"job", required_argument, NULL, OPT_JOB},
 	    {"all-states", no_argument, NULL, OPT_ALL_STATES},
+	    {"changed-since", required_argument, NULL, OPT_CHANGED_SINCE},
+	    {"new-since", required_argument, NULL, OPT_NEW_SINCE},
 	    {"format", required_argument, NULL, OPT_FORMAT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -222,6 +238,24 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		case OPT_ALL_STATES:
 			x.all_states = 1;
 			break;
+		case OPT_CHANGED_SINCE:
+		case OPT_NEW_SINCE: {
+			int64_t t;
+			if (time_parse_since(optarg, time_now(), &t) != 0)
+				return cli_usage_err(cmd,
+				                     "%s: '%s' is not a duration (7d, 12h, 90m, "
+				                     "2w) or a date (2026-11-01)",
+				                     ch == OPT_NEW_SINCE ? "--new-since"
+				                                         : "--changed-since",
+				                     optarg);
+			if (t < 1)
+				t = 1;
+			if (ch == OPT_NEW_SINCE)
+				f.new_since = t;
+			else
+				f.changed_since = t;
+			break;
+		}
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
 				return r;

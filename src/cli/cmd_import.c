@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
+#include "ingest/ingest_pipe.h"
 #include "ingest/nmap_xml.h"
 #include "store/job_writer.h"
 
@@ -156,7 +157,7 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 	    .host = fwd_host,
 	    .run_end = fwd_run_end,
 	};
-	r = nmap_xml_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
+	r = ingest_pipe_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
 	if (r == 0) {
 		cli_progress_update(&prog, "importing %s: committing", name);
 		r = hash_final(ic.hash, hex);

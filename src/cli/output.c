@@ -171,6 +171,11 @@ static json_t *jport(const struct store_port *p)
 	jset(&b, "tunnel", jstr(p->tunnel));
 	jset(&b, "cpe", jstrings(p->cpes, p->ncpes));
 	jset(&b, "scripts", jscripts(p->scripts, p->nscripts));
+	/* history of the port: the current state only (null in a job's view) */
+	jset(&b, "first_seen", jtime(p->first_seen));
+	jset(&b, "last_seen", jtime(p->last_seen));
+	jset(&b, "closed_at", jtime(p->closed_at));
+	jset(&b, "state_job_id", p->state_job_id ? json_integer(p->state_job_id) : json_null());
 	return jobj_done(&b);
 }
 

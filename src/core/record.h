@@ -150,4 +150,30 @@ struct rec_runstats {
 	long hosts_up, hosts_down, hosts_total; /* -1 absent */
 };
 
+/*
+ * Deep copies, for a sink that must keep a record past its callback (e.g.
+ * ingest_pipe.c hands records from the parser thread to the calling one).
+ *
+ * rec_X_copy_size(src) is the number of bytes the strings and arrays that
+ * *src points at need, not counting *src itself; SIZE_MAX if that overflows.
+ * rec_X_copy(dst, src, mem) sets *dst to a copy of *src whose every pointer
+ * points into `mem`, which must hold rec_X_copy_size(src) bytes and be
+ * aligned for any type (a malloc'ed block, or an offset into one that is a
+ * multiple of _Alignof(max_align_t)).  The copy owns nothing: it stays valid
+ * as long as `mem` does and is released by freeing `mem`.  NULL strings stay
+ * NULL and arrays with no elements become NULL.  *src is only read.
+ */
+size_t rec_host_copy_size(const struct rec_host *src);
+void rec_host_copy(struct rec_host *dst, const struct rec_host *src, void *mem);
+size_t rec_run_copy_size(const struct rec_run *src);
+void rec_run_copy(struct rec_run *dst, const struct rec_run *src, void *mem);
+size_t rec_scaninfo_copy_size(const struct rec_scaninfo *src);
+void rec_scaninfo_copy(struct rec_scaninfo *dst, const struct rec_scaninfo *src, void *mem);
+size_t rec_runstats_copy_size(const struct rec_runstats *src);
+void rec_runstats_copy(struct rec_runstats *dst, const struct rec_runstats *src, void *mem);
+
+/* A deep copy of *src in one malloc'ed block (the struct first, then what it
+ * points at); the caller frees it with free().  NULL if out of memory. */
+struct rec_host *rec_host_dup(const struct rec_host *src);
+
 #endif

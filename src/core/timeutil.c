@@ -29,11 +29,11 @@ void time_format_iso(int64_t t, char out[TIME_ISO_LEN])
 	struct tm tm;
 	time_t tt = (time_t)t;
 
-	if (t == 0 || !gmtime_r(&tt, &tm)) {
+	/* strftime returns 0 (and leaves out unterminated) when the text does
+	 * not fit: years past 9999 */
+	if (t == 0 || !gmtime_r(&tt, &tm) ||
+	    strftime(out, TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		out[0] = '\0';
-		return;
-	}
-	strftime(out, TIME_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int time_parse_duration(const char *s, int64_t *secs)

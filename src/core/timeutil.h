@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #define TIME_ISO_LEN 21 /* "2026-11-22T21:54:03Z" + NUL */
+/* The latest time scandb accepts: 9999-12-31T23:59:59Z. */
+#define TIME_MAX INT64_C(253402300799)
 
 int64_t time_now(void);
 /* Monotonic seconds, for measuring durations. */

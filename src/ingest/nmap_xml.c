@@ -46,6 +46,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/timeutil.h"
 
 #if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4)
 #define HAVE_BILLION_LAUGHS_PROTECTION 1
@@ -696,7 +697,7 @@ static int start_nmaprun(struct nmap_parser *p, const char **atts)
 			r = a_len(p, E_NMAPRUN, k, v, NMAP_XML_MAX_FIELD);
 			run.xmloutputversion = v;
 		} else if (strcmp(k, "start") == 0) {
-			if ((r = a_int(p, E_NMAPRUN, k, v, 0, INT64_MAX, &x)) == 0)
+			if ((r = a_int(p, E_NMAPRUN, k, v, 0, TIME_MAX, &x)) == 0)
 				run.start = x;
 		}
 	}
@@ -806,10 +807,10 @@ static int start_host(struct nmap_parser *p, const char **atts)
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "starttime") == 0) {
-			if ((r = a_int(p, E_HOST, k, v, 0, INT64_MAX, &x)) == 0)
+			if ((r = a_int(p, E_HOST, k, v, 0, TIME_MAX, &x)) == 0)
 				p->host.starttime = x;
 		} else if (strcmp(k, "endtime") == 0) {
-			if ((r = a_int(p, E_HOST, k, v, 0, INT64_MAX, &x)) == 0)
+			if ((r = a_int(p, E_HOST, k, v, 0, TIME_MAX, &x)) == 0)
 				p->host.endtime = x;
 		}
 	}
@@ -1321,7 +1322,7 @@ static int start_finished(struct nmap_parser *p, const char **atts)
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "time") == 0) {
-			if ((r = a_int(p, E_FINISHED, k, v, 0, INT64_MAX, &x)) == 0)
+			if ((r = a_int(p, E_FINISHED, k, v, 0, TIME_MAX, &x)) == 0)
 				p->rs.end = x;
 		} else if (strcmp(k, "elapsed") == 0) {
 			r = a_dbl(p, E_FINISHED, k, v, 0, 1e15, &p->rs.elapsed);

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "core/addr.h"
+#include "core/scope.h"
+#include "history/events.h"
+#include "history/findings.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -28,8 +31,9 @@ struct job_writer {
 	/* from the source */
 	char *scanner, *version, *args;
 	int64_t run_start;
-	struct portlist scope[REC_PROTO__COUNT];
-	int have_scope[REC_PROTO__COUNT];
+	struct scan_scope scope;
+	int history; /* derive change events (always, but for benchmarks) */
+	struct findings_rules *rules;
 	int have_runstats;
 	int64_t run_end;
 	double elapsed;
@@ -82,17 +86,13 @@ static int on_run_begin(void *ctx, const struct rec_run *run)
 static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 {
 	struct job_writer *w = ctx;
-	struct portlist pl;
 	int r;
 
 	if ((unsigned)si->proto >= REC_PROTO__COUNT || !si->services)
 		return 0;
-	if (portlist_parse(si->services, &pl) != 0)
+	if ((r = scope_add(&w->scope, si->proto, si->services)) == SDB_EPARSE)
 		return store__set_err(w->st, SDB_EPARSE,
 		                      "scaninfo services '%.64s' is not a port list", si->services);
-	r = portlist_merge(&w->scope[si->proto], &pl);
-	portlist_free(&pl);
-	w->have_scope[si->proto] = 1;
 	return r;
 }
 
@@ -106,37 +106,284 @@ static int64_t host_time(const struct job_writer *w, const struct rec_host *h)
 	return w->created_at;
 }
 
+/* ---- change events (history/events.h) ---------------------------------- */
+
+/* Stores each event of one scan of one host and keeps a copy for the
+ * findings that follow it. */
+struct emit_ctx {
+	struct store *st;
+	int64_t host_id;
+	struct ev_event *ev;
+	size_t n, cap;
+};
+
+static void emit_ctx_clear(struct emit_ctx *ec)
+{
+	for (size_t i = 0; i < ec->n; i++) {
+		free((char *)ec->ev[i].detail);
+		free((char *)ec->ev[i].old_value);
+		free((char *)ec->ev[i].new_value);
+	}
+	ec->n = 0;
+}
+
+static void emit_ctx_free(struct emit_ctx *ec)
+{
+	emit_ctx_clear(ec);
+	free(ec->ev);
+	ec->ev = NULL;
+	ec->cap = 0;
+}
+
+static int emit_event(void *ctx, const struct ev_event *e)
+{
+	struct emit_ctx *ec = ctx;
+	struct ev_event *c;
+	int r;
+
+	if ((r = store_event_insert(ec->st, ec->host_id, e)) != 0)
+		return r;
+	if (ec->n == ec->cap) {
+		size_t ncap = ec->cap ? ec->cap * 2 : 16;
+		struct ev_event *nv = sdb_reallocarray(ec->ev, ncap, sizeof(*nv));
+		if (!nv)
+			return SDB_ENOMEM;
+		ec->ev = nv;
+		ec->cap = ncap;
+	}
+	c = &ec->ev[ec->n];
+	*c = *e;
+	c->detail = sdb_strdup(e->detail);
+	c->old_value = sdb_strdup(e->old_value);
+	c->new_value = sdb_strdup(e->new_value);
+	ec->n++;
+	if ((e->detail && !c->detail) || (e->old_value && !c->old_value) ||
+	    (e->new_value && !c->new_value))
+		return SDB_ENOMEM;
+	return 0;
+}
+
+/* One scan of a host applied: its events, then the findings they cause. */
+static int apply_scan(struct job_writer *w, struct ev_host *state, struct emit_ctx *ec,
+                      int64_t job_id, int64_t at, const struct scan_scope *scope,
+                      const struct rec_host *scan)
+{
+	int r;
+
+	emit_ctx_clear(ec);
+	if ((r = ev_step(state, job_id, at, scope, scan, emit_event, ec)) != 0)
+		return r;
+	return findings_on_scan(w->st, w->rules, ec->host_id, job_id, at, scope, scan, ec->ev,
+	                        ec->n);
+}
+
+/* A stored view of a host (store_host) as the record a source would have
+ * pushed, for replaying its scans; arrays owned by `conv`. */
+struct rec_conv {
+	struct rec_host h;
+	struct rec_port *ports;
+	struct rec_script *scripts;
+	struct rec_hostname *names;
+	struct rec_extraports *extra;
+};
+
+static void rec_conv_free(struct rec_conv *c)
+{
+	free(c->ports);
+	free(c->scripts);
+	free(c->names);
+	free(c->extra);
+}
+
+static int rec_conv_from(struct rec_conv *c, const struct store_host *sh)
+{
+	size_t nscripts = sh->nscripts, k = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < sh->nports; i++)
+		nscripts += sh->ports[i].nscripts;
+	c->ports = calloc(sh->nports + 1, sizeof(*c->ports));
+	c->scripts = calloc(nscripts + 1, sizeof(*c->scripts));
+	c->names = calloc(sh->nhostnames + 1, sizeof(*c->names));
+	c->extra = calloc(sh->nextraports + 1, sizeof(*c->extra));
+	if (!c->ports || !c->scripts || !c->names || !c->extra)
+		return SDB_ENOMEM;
+	if (rec_host_status_parse(sh->status, &c->h.status) != 0)
+		c->h.status = REC_HOST_UNKNOWN;
+	c->h.addr = sh->addr;
+	c->h.mac = sh->mac;
+	c->h.has_os = sh->os != NULL;
+	c->h.os.name = sh->os;
+	for (size_t i = 0; i < sh->nhostnames; i++)
+		c->names[i].name = sh->hostnames[i];
+	c->h.hostnames = c->names;
+	c->h.nhostnames = sh->nhostnames;
+	for (size_t i = 0; i < sh->nextraports; i++) {
+		if (rec_port_state_parse(sh->extraports[i].state, &c->extra[i].state) != 0)
+			return SDB_EPARSE;
+		c->extra[i].count = sh->extraports[i].count;
+	}
+	c->h.extraports = c->extra;
+	c->h.nextraports = sh->nextraports;
+	for (size_t i = 0; i < sh->nscripts; i++, k++) {
+		c->scripts[k].id = sh->scripts[i].id;
+		c->scripts[k].output = sh->scripts[i].output;
+	}
+	c->h.scripts = c->scripts;
+	c->h.nscripts = sh->nscripts;
+	for (size_t i = 0; i < sh->nports; i++) {
+		const struct store_port *sp = &sh->ports[i];
+		struct rec_port *p = &c->ports[i];
+
+		if (rec_proto_parse(sp->protocol, &p->proto) != 0 ||
+		    rec_port_state_parse(sp->state, &p->state) != 0)
+			return SDB_EPARSE;
+		p->port = sp->port;
+		p->reason = sp->reason;
+		p->has_service = sp->service || sp->product || sp->method;
+		p->service.name = sp->service;
+		p->service.product = sp->product;
+		p->service.version = sp->version;
+		p->service.extrainfo = sp->extrainfo;
+		p->service.tunnel = sp->tunnel;
+		p->service.method = sp->method;
+		p->scripts = &c->scripts[k];
+		p->nscripts = sp->nscripts;
+		for (size_t j = 0; j < sp->nscripts; j++, k++) {
+			c->scripts[k].id = sp->scripts[j].id;
+			c->scripts[k].output = sp->scripts[j].output;
+		}
+	}
+	c->h.ports = c->ports;
+	c->h.nports = sh->nports;
+	return 0;
+}
+
+struct replay {
+	struct job_writer *w;
+	struct ev_host *state;
+	struct emit_ctx ec;
+	int64_t job_id, at;
+	const struct scan_scope *scope;
+};
+
+static int replay_host(void *ctx, struct store_host *sh)
+{
+	struct replay *rp = ctx;
+	struct rec_conv c;
+	int r;
+
+	if ((r = rec_conv_from(&c, sh)) == 0)
+		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope, &c.h);
+	rec_conv_free(&c);
+	store_host_free(sh);
+	return r;
+}
+
+/*
+ * A scan older than what is stored for this host arrived: its events must
+ * sit in scan-time order, so forget the host's events and port state and
+ * apply all of its scans again, oldest first.
+ */
+static int replay(struct job_writer *w, int64_t host_id, const char *addr)
+{
+	struct ev_host state;
+	struct replay rp = {.w = w, .state = &state, .ec = {.st = w->st, .host_id = host_id}};
+	int64_t *jobs = NULL, *times = NULL;
+	size_t n = 0;
+	int r;
+
+	ev_host_init(&state);
+	if ((r = store_history_reset(w->st, host_id)) != 0 ||
+	    (r = store_host_jobs(w->st, host_id, &jobs, &times, &n)) != 0)
+		goto out;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct store_host_filter f = {.job_id = jobs[i], .addr = addr, .port = -1};
+		struct store_job *job = NULL;
+		struct scan_scope scope;
+
+		scope_init(&scope);
+		if (jobs[i] != w->job_id) {
+			if ((r = store_job_get(w->st, jobs[i], &job)) != 0)
+				break;
+			r = scope_parse(job->probed_scope, &scope);
+			store_job_free(job);
+			if (r != 0)
+				break;
+		}
+		rp.job_id = jobs[i];
+		rp.at = times[i];
+		rp.scope = jobs[i] == w->job_id ? &w->scope : &scope;
+		r = store_hosts_each(w->st, &f, replay_host, &rp);
+		scope_free(&scope);
+	}
+	if (r == 0) {
+		for (size_t i = 0; i < state.nports; i++)
+			state.ports[i].dirty = EV_DIRTY_FULL;
+		r = store_port_state_save(w->st, host_id, &state);
+	}
+out:
+	free(jobs);
+	free(times);
+	emit_ctx_free(&rp.ec);
+	ev_host_free(&state);
+	return r;
+}
+
 static int on_host(void *ctx, const struct rec_host *h)
 {
 	struct job_writer *w = ctx;
 	struct store *st = w->st;
-	int64_t host_id, seen = host_time(w, h);
-	int r;
+	struct ev_host state;
+	int64_t host_id, known_id = 0, seen = host_time(w, h);
+	int in_order = 1, r;
 
+	ev_host_init(&state);
+	if (w->history) {
+		r = store_history_load(st, h->addr, &known_id, &state);
+		if (r != 0 && r != SDB_ENOTFOUND)
+			goto out;
+		in_order = !state.known || seen > state.at ||
+		           (seen == state.at && w->job_id > state.job_id);
+	}
 	if ((r = store_host_upsert(st, w->job_id, seen, h, &host_id)) != 0)
-		return r;
+		goto out;
 	if ((r = store_host_scan_insert(st, w->job_id, host_id, seen, h)) != 0)
-		return r;
+		goto out;
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct rec_port *p = &h->ports[i];
 		if ((r = store_port_insert(st, w->job_id, host_id, p)) != 0)
-			return r;
+			goto out;
 		for (size_t k = 0; k < p->nscripts; k++)
 			if ((r = store_script_insert(st, w->job_id, host_id, p, &p->scripts[k])) !=
 			    0)
-				return r;
+				goto out;
 		w->stats.ports_open += p->state == REC_PORT_OPEN;
 	}
 	for (size_t i = 0; i < h->nextraports; i++)
 		if ((r = store_extraports_insert(st, w->job_id, host_id, &h->extraports[i])) != 0)
-			return r;
+			goto out;
 	for (size_t i = 0; i < h->nscripts; i++)
 		if ((r = store_script_insert(st, w->job_id, host_id, NULL, &h->scripts[i])) != 0)
-			return r;
+			goto out;
+	if (w->history) {
+		if (in_order) {
+			struct emit_ctx ec = {.st = st, .host_id = host_id};
+			r = apply_scan(w, &state, &ec, w->job_id, seen, &w->scope, h);
+			emit_ctx_free(&ec);
+			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
+				goto out;
+		} else if ((r = replay(w, host_id, h->addr)) != 0) {
+			goto out;
+		}
+	}
 	w->stats.hosts++;
 	w->stats.hosts_up += h->status == REC_HOST_UP;
 	w->stats.ports += (long)h->nports;
-	return 0;
+	r = 0;
+out:
+	ev_host_free(&state);
+	return r;
 }
 
 static int on_run_end(void *ctx, const struct rec_runstats *rs)
@@ -164,6 +411,17 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 		return SDB_ENOMEM;
 	w->st = st;
 	w->created_at = time_now();
+	scope_init(&w->scope);
+	/* Benchmarks only: measure ingest without deriving events.  A
+	 * database written this way has no history for these jobs. */
+	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
+	{
+		char err[512] = "";
+		if ((r = findings_rules_load(&w->rules, err, sizeof(err))) != 0) {
+			store__set_err(st, r, "%s", err[0] ? err : "could not load finding rules");
+			goto fail;
+		}
+	}
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
 	w->sink = (struct ingest_sink){
@@ -218,34 +476,6 @@ void job_writer_stats(const struct job_writer *w, struct job_writer_stats *out)
 	*out = w->stats;
 }
 
-/* "tcp:1-1000;udp:53" from the scaninfo records; NULL if none. */
-static int format_scope(const struct job_writer *w, char **out)
-{
-	struct buf b;
-	int r = 0;
-
-	*out = NULL;
-	buf_init(&b, (size_t)1 << 24);
-	for (int p = 0; p < REC_PROTO__COUNT; p++) {
-		char *s;
-		if (!w->have_scope[p])
-			continue;
-		if (!(s = portlist_format(&w->scope[p]))) {
-			r = SDB_ENOMEM;
-			break;
-		}
-		r = buf_printf(&b, "%s%s:%s", b.len ? ";" : "", rec_proto_name((enum rec_proto)p),
-		               s);
-		free(s);
-		if (r)
-			break;
-	}
-	if (r == 0 && b.len)
-		*out = buf_steal(&b);
-	buf_free(&b);
-	return r;
-}
-
 int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *existing_id)
 {
 	struct store_job_final f;
@@ -254,7 +484,7 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 
 	if (!w || w->state != W_OPEN)
 		return SDB_EUSAGE;
-	if ((r = format_scope(w, &scope)) != 0)
+	if ((r = scope_format(&w->scope, &scope)) != 0)
 		goto fail;
 	memset(&f, 0, sizeof(f));
 	f.status = STORE_JOB_COMPLETED;
@@ -298,8 +528,8 @@ void job_writer_free(struct job_writer *w)
 	if (!w)
 		return;
 	job_writer_abort(w);
-	for (int p = 0; p < REC_PROTO__COUNT; p++)
-		portlist_free(&w->scope[p]);
+	scope_free(&w->scope);
+	findings_rules_free(w->rules);
 	free(w->scanner);
 	free(w->version);
 	free(w->args);

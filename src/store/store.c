@@ -595,6 +595,53 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 	CALL(st, job_find_by_hash, hash, id);
 }
 
+/* ---- history --------------------------------------------------------- */
+
+int store_history_load(struct store *st, const char *addr, int64_t *host_id, struct ev_host *out)
+{
+	if (!addr || !host_id || !out)
+		return SDB_EUSAGE;
+	*host_id = 0;
+	CALL(st, history_load, addr, host_id, out);
+}
+
+int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
+{
+	if (!h)
+		return SDB_EUSAGE;
+	CALL(st, port_state_save, host_id, h);
+}
+
+int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)
+{
+	if (!e || (unsigned)e->kind >= EV__COUNT)
+		return SDB_EUSAGE;
+	CALL(st, event_insert, host_id, e);
+}
+
+int store_history_reset(struct store *st, int64_t host_id)
+{
+	CALL(st, history_reset, host_id);
+}
+
+int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+                    size_t *n)
+{
+	if (!jobs || !times || !n)
+		return SDB_EUSAGE;
+	*jobs = *times = NULL;
+	*n = 0;
+	CALL(st, host_jobs, host_id, jobs, times, n);
+}
+
+int store_events_each(struct store *st, const struct store_event_filter *f,
+                      int (*cb)(void *ctx, struct store_event *e), void *ctx)
+{
+	if (!f || !cb)
+		return SDB_EUSAGE;
+	CALL(st, events_each, f, cb, ctx);
+}
+
 /* ---- queries ------------------------------------------------------------ */
 
 int store_hosts_each(struct store *st, const struct store_host_filter *f,
@@ -623,4 +670,83 @@ int store_job_get(struct store *st, int64_t id, struct store_job **out)
 		return SDB_EUSAGE;
 	*out = NULL;
 	CALL(st, job_get, id, out);
+}
+
+/* ---- findings (history/findings.c, store_<backend>_findings.c) -------- */
+
+void store_finding_refs_free(struct store_finding_ref *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].fingerprint);
+		free(v[i].type);
+		free(v[i].source);
+		free(v[i].key);
+		free(v[i].status);
+	}
+	free(v);
+}
+
+void store_finding_free(struct store_finding *f)
+{
+	if (!f)
+		return;
+	free(f->addr);
+	free(f->protocol);
+	free(f->type);
+	free(f->source);
+	free(f->key);
+	free(f->title);
+	free(f->severity);
+	free(f->status);
+	free(f->fingerprint);
+	free(f->details);
+	free(f->jobs);
+	for (size_t i = 0; i < f->nhistory; i++) {
+		free(f->history[i].old_status);
+		free(f->history[i].new_status);
+		free(f->history[i].note);
+	}
+	free(f->history);
+	free(f);
+}
+
+int store_findings_of_host(struct store *st, int64_t host_id, struct store_finding_ref **out,
+                           size_t *n)
+{
+	if (!out || !n)
+		return SDB_EUSAGE;
+	*out = NULL;
+	*n = 0;
+	CALL(st, findings_of_host, host_id, out, n);
+}
+
+int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
+                         const struct store_finding_new *f, int64_t *id, int *created)
+{
+	if (!f || !id || !created || !f->type || !f->source || !f->title || !f->severity ||
+	    !f->fingerprint || (f->proto < 0) != (f->port < 0))
+		return SDB_EUSAGE;
+	*id = 0;
+	*created = 0;
+	CALL(st, finding_upsert, host_id, job_id, at, f, id, created);
+}
+
+int store_finding_set_status(struct store *st, int64_t id, const char *new_status,
+                             int64_t at, int64_t job_id, const char *note, int64_t scan_at,
+                             int record_creation, char **old)
+{
+	if (!new_status)
+		return SDB_EUSAGE;
+	if (old)
+		*old = NULL;
+	CALL(st, finding_set_status, id, new_status, at, job_id, note, scan_at, record_creation,
+	     old);
+}
+
+int store_findings_each(struct store *st, const struct store_finding_filter *f,
+                        int (*cb)(void *ctx, struct store_finding *x), void *ctx)
+{
+	if (!f || !cb)
+		return SDB_EUSAGE;
+	CALL(st, findings_each, f, cb, ctx);
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/record.h"
+#include "history/events.h"
 
 struct store;
 
@@ -144,6 +145,25 @@ int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, i
 /* Completed unforced job holding this content hash, or SDB_ENOTFOUND. */
 int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
 
+/* ---- history: change events and current state (job writer) ----------- */
+
+/*
+ * What the database knows of host `addr` (canonical text): its id, status,
+ * latest scan (job and time), latest OS/MAC/hostnames, port_state rows and
+ * latest script outputs, loaded into `out` (initialised by the caller).
+ * SDB_ENOTFOUND for a host never seen (out stays empty).
+ */
+int store_history_load(struct store *st, const char *addr, int64_t *host_id, struct ev_host *out);
+/* Upsert the ports of `h` marked dirty as the host's port_state rows. */
+int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);
+int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
+/* Forget a host's events and port state (before replaying its scans). */
+int store_history_reset(struct store *st, int64_t host_id);
+/* The jobs that scanned a host and their scan times, oldest first;
+ * *jobs and *times malloc'ed (free()). */
+int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+                    size_t *n);
+
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 
 struct store_script {
@@ -169,6 +189,12 @@ struct store_port {
 	size_t ncpes;
 	struct store_script *scripts;
 	size_t nscripts;
+	/* Current view only (0 in a job's view): from the port's history. */
+	int64_t first_seen;  /* first scan that saw it open */
+	int64_t last_seen;   /* latest scan that saw it open */
+	int64_t closed_at;   /* scan time it was found no longer open */
+	int64_t state_job_id; /* the latest scan that probed it */
+	int64_t state_seen_at; /* that scan's time */
 };
 
 struct store_extraports {
@@ -211,7 +237,7 @@ struct store_host {
 void store_host_free(struct store_host *h);
 
 struct store_host_filter {
-	int64_t job_id;          /* 0: each host's most recent job */
+	int64_t job_id;          /* 0: current state (see below) */
 	const char *addr;        /* exact canonical address, or NULL */
 	int port;                /* -1: any; else host must have it open */
 	const char *protocol;    /* with port: "tcp"/"udp"/...; NULL = any */
@@ -220,9 +246,16 @@ struct store_host_filter {
 	int has_net;
 	unsigned char net_lo[16]; /* inclusive addr_key range (see core/addr.h) */
 	unsigned char net_hi[16];
+	int64_t changed_since;   /* host has a change event at or after; 0: any */
+	int64_t new_since;       /* host first seen at or after; 0: any */
 };
 
 /*
+ * The current state (job_id 0): each host's fields as its most recent scan
+ * saw them, and each port as the most recent scan that PROBED it saw it
+ * (port_state), with first_seen/last_seen/closed_at; port filters apply to
+ * that state.  Scripts and extraports come from the host's latest scan.
+ *
  * Call cb once per matching host, in address order, with an owned host that
  * cb must free with store_host_free() (also on its error path).  A non-zero
  * return from cb stops the walk and is returned.
@@ -260,10 +293,130 @@ int store_jobs_each(struct store *st, const char *status,
 /* One job or SDB_ENOTFOUND.  Free *out with store_job_free(). */
 int store_job_get(struct store *st, int64_t id, struct store_job **out);
 
+/* Change events (host_events), oldest first (by scan time, then id). */
+struct store_event {
+	int64_t id;
+	int64_t host_id;
+	char *addr;
+	int64_t job_id;
+	int64_t prev_job_id; /* 0: none */
+	char *kind;
+	char *protocol; /* NULL for host-level events */
+	int port;       /* -1 for host-level events */
+	char *detail;   /* script id of script_changed */
+	char *old_value;
+	char *new_value;
+	int64_t at; /* scan time of job_id */
+};
+void store_event_free(struct store_event *e);
+
+struct store_event_filter {
+	int64_t since;      /* at >= since (0: from the start) */
+	const char *addr;   /* one host (canonical address), or NULL */
+	int has_net;
+	unsigned char net_lo[16], net_hi[16];
+	unsigned kinds;     /* bit (1u << enum ev_kind) set = wanted; 0 = all */
+};
+/* cb owns each event (store_event_free). */
+int store_events_each(struct store *st, const struct store_event_filter *f,
+                      int (*cb)(void *ctx, struct store_event *e), void *ctx);
+
 /* ---- test hooks -------------------------------------------------------- */
 
 /* Make the next `count` wrapper calls named `op` (e.g. "port_insert",
  * "tx_commit", or "*") fail with `err`.  For fault-injection tests. */
 void store_inject_fault(struct store *st, const char *op, int count, int err);
+
+/* ---- findings (history/findings.c; docs/FINDINGS.md) -------------------- */
+
+/* What a scan detected: one finding, identified by its fingerprint. */
+struct store_finding_new {
+	const char *type;   /* "nse_vuln" or "rule" */
+	const char *source; /* script id or event kind */
+	const char *key;    /* e.g. a CVE id, or NULL */
+	int proto;          /* enum rec_proto, or -1 for host-level */
+	int port;           /* -1 for host-level */
+	const char *title;
+	const char *severity; /* findings_severity_name() */
+	const char *fingerprint;
+	const char *details; /* JSON text or NULL */
+};
+
+/* A stored finding of a host, as the scan-time logic needs it. */
+struct store_finding_ref {
+	int64_t id;
+	char *fingerprint;
+	char *type;
+	char *source;
+	char *key; /* NULL if none */
+	int proto; /* -1 host-level */
+	int port;
+	char *status;
+	int64_t state_at;
+};
+/* Free an array of n refs (and the array). */
+void store_finding_refs_free(struct store_finding_ref *v, size_t n);
+
+/* Every finding of a host; *out malloc'ed (store_finding_refs_free). */
+int store_findings_of_host(struct store *st, int64_t host_id, struct store_finding_ref **out,
+                           size_t *n);
+/*
+ * Found-or-created by fingerprint in one statement: a new finding is
+ * `open` with first_seen = last_seen = state_at = at; an existing one gets
+ * first_seen = min, last_seen = max, state_at = max and, when `at` is its
+ * newest sighting, the new title/severity/details.  Job `job_id` is added to
+ * its jobs (a set).  *created = 1 if the row is new.
+ */
+int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
+                         const struct store_finding_new *f, int64_t *id, int *created);
+/*
+ * Set a finding's status and record the change (at, job_id or 0 for a
+ * user, note or NULL).  old_status NULL records a creation.  scan_at > 0
+ * also moves state_at to it (a scan-driven decision).  SDB_ENOTFOUND for an
+ * unknown id.  *old (optional, malloc'ed) receives the previous status.
+ */
+int store_finding_set_status(struct store *st, int64_t id, const char *new_status,
+                             int64_t at, int64_t job_id, const char *note, int64_t scan_at,
+                             int record_creation, char **old);
+
+struct store_finding_change {
+	int64_t at;
+	int64_t job_id; /* 0: a user */
+	char *old_status; /* NULL: creation */
+	char *new_status;
+	char *note;
+};
+
+struct store_finding {
+	int64_t id;
+	char *addr;
+	char *protocol; /* NULL: host-level */
+	int port;       /* -1: host-level */
+	char *type;
+	char *source;
+	char *key;
+	char *title;
+	char *severity;
+	char *status;
+	char *fingerprint;
+	int64_t first_seen;
+	int64_t last_seen;
+	char *details; /* JSON text or NULL */
+	int64_t *jobs; /* oldest first */
+	size_t njobs;
+	struct store_finding_change *history; /* oldest first */
+	size_t nhistory;
+};
+void store_finding_free(struct store_finding *f);
+
+struct store_finding_filter {
+	int64_t id;           /* 0: any */
+	const char *status;   /* NULL: any */
+	const char *severity; /* NULL: any */
+	const char *addr;     /* canonical address, or NULL */
+};
+/* Findings by id; cb owns each one (store_finding_free). */
+int store_findings_each(struct store *st, const struct store_finding_filter *f,
+                        int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
 #endif

@@ -75,11 +75,33 @@ struct store_ops {
 	int (*jobs_reap_stale)(struct store *st, int64_t now, const char *hostname, int *reaped);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
+	int (*history_load)(struct store *st, const char *addr, int64_t *host_id,
+	                    struct ev_host *out);
+	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h);
+	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
+	int (*history_reset)(struct store *st, int64_t host_id);
+	int (*host_jobs)(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+	                 size_t *n);
+
+	int (*events_each)(struct store *st, const struct store_event_filter *f,
+	                   int (*cb)(void *ctx, struct store_event *e), void *ctx);
+
 	int (*hosts_each)(struct store *st, const struct store_host_filter *f,
 	                  int (*cb)(void *ctx, struct store_host *h), void *ctx);
 	int (*jobs_each)(struct store *st, const char *status,
 	                 int (*cb)(void *ctx, struct store_job *j), void *ctx);
 	int (*job_get)(struct store *st, int64_t id, struct store_job **out);
+
+	/* ---- findings (store.h "findings") ---- */
+	int (*findings_of_host)(struct store *st, int64_t host_id,
+	                        struct store_finding_ref **out, size_t *n);
+	int (*finding_upsert)(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
+	                      const struct store_finding_new *f, int64_t *id, int *created);
+	int (*finding_set_status)(struct store *st, int64_t id, const char *new_status,
+	                          int64_t at, int64_t job_id, const char *note, int64_t scan_at,
+	                          int record_creation, char **old);
+	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
+	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 };
 
 struct store {

@@ -84,3 +84,16 @@ void store_job_free(struct store_job *j)
 	free(j->probed_scope);
 	free(j);
 }
+
+void store_event_free(struct store_event *e)
+{
+	if (!e)
+		return;
+	free(e->addr);
+	free(e->kind);
+	free(e->protocol);
+	free(e->detail);
+	free(e->old_value);
+	free(e->new_value);
+	free(e);
+}

@@ -26,6 +26,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/timeutil.h"
 
 #define BUSY_TIMEOUT_MS   5000
 #define CACHE_SIZE_PRAGMA "PRAGMA cache_size=-16000" /* 16 MB page cache */
@@ -169,14 +170,35 @@ static int exec_sql(struct store_sqlite *s, const char *sql, const char *what)
 	return rc == SQLITE_OK ? 0 : store__sqlite_err(s, rc, "%s", what);
 }
 
+/* How long a writer waits for the write lock before giving up: writers
+ * queue behind each other (a big import holds the lock while it runs), so
+ * this is generous.  SCANDB_LOCK_TIMEOUT (seconds) overrides it. */
+#define LOCK_WAIT_DEFAULT_S 600
+
+static double lock_wait_seconds(void)
+{
+	const char *v = getenv("SCANDB_LOCK_TIMEOUT");
+	char *end;
+	double d;
+
+	if (v && *v) {
+		d = strtod(v, &end);
+		if (*end == '\0' && d >= 0 && d <= 86400)
+			return d;
+	}
+	return LOCK_WAIT_DEFAULT_S;
+}
+
 /* Run a cached statement that takes no parameters, retrying BUSY with
- * backoff (BEGIN IMMEDIATE / COMMIT); `what` completes "could not ...". */
+ * backoff and jitter until the lock wait runs out (BEGIN IMMEDIATE /
+ * COMMIT); `what` completes "could not ...". */
 static int step_retry(struct store_sqlite *s, enum sq_stmt id, const char *sql, const char *what)
 {
 	sqlite3_stmt *stmt;
-	int rc = SQLITE_OK, r;
+	double start = time_mono(), limit = lock_wait_seconds();
+	int rc = SQLITE_OK, r, attempt;
 
-	for (int attempt = 0; attempt < STORE_RETRY_MAX; attempt++) {
+	for (attempt = 0;; attempt++) {
 		if ((r = store__sqlite_stmt(s, id, sql, &stmt)) != 0)
 			return r;
 		rc = sqlite3_step(stmt);
@@ -190,11 +212,14 @@ static int step_retry(struct store_sqlite *s, enum sq_stmt id, const char *sql, 
 			return r;
 		}
 		store__sqlite_done(stmt);
-		if (attempt + 1 < STORE_RETRY_MAX)
-			store__backoff(attempt);
+		if (time_mono() - start >= limit)
+			break;
+		store__backoff(attempt < STORE_RETRY_MAX ? attempt : STORE_RETRY_MAX);
 	}
-	return store__set_err(&s->base, SDB_EBUSY, "could not %s: %s after %d attempts", what,
-	                      sqlite3_errstr(rc), STORE_RETRY_MAX);
+	return store__set_err(&s->base, SDB_EBUSY,
+	                      "could not %s: %s after waiting %.0f s (%d attempts) for another "
+	                      "writer; SCANDB_LOCK_TIMEOUT sets how long to wait",
+	                      what, sqlite3_errstr(rc), time_mono() - start, attempt + 1);
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -721,7 +746,7 @@ static int job_holding_hash(struct store_sqlite *s, const char *hash, int64_t se
 
 	if ((r = store__sqlite_stmt(s, SQ_JOB_BY_HASH_ANY,
 	                            "SELECT id FROM jobs WHERE content_hash = ?1 AND forced = 0"
-	                            " AND id <> ?2 ORDER BY id LIMIT 1",
+	                            " AND status = 'completed' AND id <> ?2 ORDER BY id LIMIT 1",
 	                            &stmt)) != 0)
 		return r;
 	sqlite3_bind_text(stmt, 1, hash, -1, SQLITE_STATIC);
@@ -1006,7 +1031,8 @@ static const char sql_host_upsert[] =
     "  THEN excluded.mac ELSE hosts.mac END,"
     " mac_vendor = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"
     "  THEN excluded.mac_vendor ELSE hosts.mac_vendor END,"
-    " hostnames = CASE WHEN " NEWER " THEN excluded.hostnames ELSE hosts.hostnames END,"
+    " hostnames = CASE WHEN " NEWER " AND excluded.hostnames <> '[]'"
+    "  THEN excluded.hostnames ELSE hosts.hostnames END,"
     " os_name = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"
     "  THEN excluded.os_name ELSE hosts.os_name END,"
     " os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"
@@ -1241,7 +1267,18 @@ const struct store_ops store_sqlite_ops = {
     .script_insert = sq_script_insert,
     .jobs_reap_stale = sq_jobs_reap_stale,
     .job_find_by_hash = sq_job_find_by_hash,
+    .history_load = store__sqlite_history_load,
+    .port_state_save = store__sqlite_port_state_save,
+    .event_insert = store__sqlite_event_insert,
+    .history_reset = store__sqlite_history_reset,
+    .host_jobs = store__sqlite_host_jobs,
+    .events_each = store__sqlite_events_each,
     .hosts_each = store__sqlite_hosts_each,
     .jobs_each = store__sqlite_jobs_each,
     .job_get = store__sqlite_job_get,
+    /* findings (store_sqlite_findings.c) */
+    .findings_of_host = store__sqlite_findings_of_host,
+    .finding_upsert = store__sqlite_finding_upsert,
+    .finding_set_status = store__sqlite_finding_set_status,
+    .findings_each = store__sqlite_findings_each,
 };

@@ -33,15 +33,34 @@ enum sq_stmt {
 	SQ_REAP_TIMEOUTS,
 	SQ_REAP_RUNNING,
 	SQ_REAP_ONE,
+	SQ_PORT_STATE_PUT, /* history (store_sqlite_history.c) */
+	SQ_PORT_STATE_UPDATE,
+	SQ_PORT_STATE_TOUCH,
+	SQ_PORT_STATE_TOUCH_ALL,
+	SQ_FIND_OF_HOST, /* findings, once per host scan (store_sqlite_findings.c) */
+	SQ_FIND_INSERT,
+	SQ_FIND_SEEN,
+	SQ_FIND_JOB_ADD,
+	SQ_EVENT_INSERT,
 	/* queries (store_sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
 	SQ_HOST_PORTS,
+	SQ_HOST_PORT_STATE,
 	SQ_HOST_SCRIPTS,
 	SQ_HOST_EXTRAPORTS,
 	SQ_JOBS_ALL,
 	SQ_JOBS_BY_STATUS,
 	SQ_JOB_GET,
+	/* history reads (store_sqlite_history.c; SQL in the hot table) */
+	SQ_HIST_HOST,
+	SQ_HIST_PORTS,
+	SQ_HIST_SCRIPTS,
+	SQ_HIST_HOST_JOBS,
+	SQ_HIST_RESET_EVENTS,
+	SQ_HIST_RESET_PORTS,
+	SQ_EVENTS_SINCE,
+	SQ_EVENTS_HOST,
 	SQ__COUNT
 };
 
@@ -84,11 +103,52 @@ int store__sqlite_bind_text(sqlite3_stmt *st, int idx, const char *v);
 int store__sqlite_bind_opt_int(sqlite3_stmt *st, int idx, long v);
 int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t);
 
+/*
+ * The hot read queries (store_sqlite_query.c), indexed by their statement
+ * slot; slots that are not in it have sql == NULL.  The query code prepares
+ * exactly these strings: there is no other copy of their text.
+ * tests/unit/test_sqlite_plans.c runs EXPLAIN QUERY PLAN on each and checks
+ * `plan` ("Indexes follow the questions"): every access path of the plan (a
+ * SEARCH, SCAN, temp b-tree or automatic index line) must start with one of
+ * these fragments, and every fragment must start some such line.  So a full
+ * scan, a sort or an index that is not listed here fails the test, and so
+ * does a listed index the planner stopped using.
+ */
+#define STORE__SQLITE_PLAN_MAX 8
+struct store__sqlite_query {
+	const char *name;
+	const char *sql;
+	const char *plan[STORE__SQLITE_PLAN_MAX]; /* NULL-terminated */
+};
+extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
+
+/* History slots (store_sqlite_history.c). */
+int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host_id,
+                               struct ev_host *out);
+int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);
+int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
+int store__sqlite_history_reset(struct store *st, int64_t host_id);
+int store__sqlite_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+                            size_t *n);
+int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
+                              int (*cb)(void *ctx, struct store_event *e), void *ctx);
+
 /* Query slots (store_sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__sqlite_jobs_each(struct store *st, const char *status,
                             int (*cb)(void *ctx, struct store_job *j), void *ctx);
 int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out);
+
+/* ---- findings slots (store_sqlite_findings.c) ---- */
+int store__sqlite_findings_of_host(struct store *st, int64_t host_id,
+                                   struct store_finding_ref **out, size_t *n);
+int store__sqlite_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
+                                 const struct store_finding_new *f, int64_t *id, int *created);
+int store__sqlite_finding_set_status(struct store *st, int64_t id, const char *new_status,
+                                     int64_t at, int64_t job_id, const char *note,
+                                     int64_t scan_at, int record_creation, char **old);
+int store__sqlite_findings_each(struct store *st, const struct store_finding_filter *f,
+                                int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
 #endif

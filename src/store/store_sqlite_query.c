@@ -102,21 +102,34 @@ static int host_fail(struct store_sqlite *s, int r, const char *addr, const char
 	                      what ? what : sdb_strerror(r));
 }
 
+/* The cached statement of hot query `id`, prepared from its one text in
+ * store__sqlite_hot_queries. */
+static int hot_stmt(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
+{
+	return store__sqlite_stmt(s, id, store__sqlite_hot_queries[id].sql, out);
+}
+
 /* ---- one host's children ---------------------------------------------------- */
 
-static int load_ports(struct store_sqlite *s, struct store_host *h)
+/* A host's children in one job: each probes the (job_id, host_id) prefix of
+ * its table's key. */
+static const char sql_host_ports[] =
+    "SELECT protocol, port, state, reason, reason_ttl, service,"
+    " product, version, extrainfo, ostype, method, conf, tunnel, cpe"
+    " FROM ports WHERE job_id = ?1 AND host_id = ?2"
+    " ORDER BY protocol, port";
+static const char sql_host_scripts[] = "SELECT protocol, port, script_id, output FROM scripts"
+                                       " WHERE job_id = ?1 AND host_id = ?2 ORDER BY id";
+static const char sql_host_extraports[] = "SELECT state, count, reasons FROM extraports"
+                                          " WHERE job_id = ?1 AND host_id = ?2";
+
+static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 {
 	sqlite3_stmt *q;
 	size_t cap = 0;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(
-	         s, SQ_HOST_PORTS,
-	         "SELECT protocol, port, state, reason, reason_ttl, service,"
-	         " product, version, extrainfo, ostype, method, conf, tunnel, cpe"
-	         " FROM ports WHERE job_id = ?1 AND host_id = ?2"
-	         " ORDER BY protocol, port",
-	         &q)) != 0)
+	if ((r = hot_stmt(s, current ? SQ_HOST_PORT_STATE : SQ_HOST_PORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -149,6 +162,13 @@ static int load_ports(struct store_sqlite *s, struct store_host *h)
 		p->method = col_dup(q, 10, &oom);
 		p->conf = (int)col_opt(q, 11);
 		p->tunnel = col_dup(q, 12, &oom);
+		if (current) {
+			p->first_seen = sqlite3_column_int64(q, 14);
+			p->last_seen = sqlite3_column_int64(q, 15);
+			p->closed_at = sqlite3_column_int64(q, 16);
+			p->state_job_id = sqlite3_column_int64(q, 17);
+			p->state_seen_at = sqlite3_column_int64(q, 18);
+		}
 		if (oom) {
 			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
 			goto out;
@@ -213,10 +233,7 @@ static int load_scripts(struct store_sqlite *s, struct store_host *h)
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_HOST_SCRIPTS,
-	                            "SELECT protocol, port, script_id, output FROM scripts"
-	                            " WHERE job_id = ?1 AND host_id = ?2 ORDER BY id",
-	                            &q)) != 0)
+	if ((r = hot_stmt(s, SQ_HOST_SCRIPTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -251,10 +268,7 @@ static int load_extraports(struct store_sqlite *s, struct store_host *h)
 	size_t cap = 0;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_HOST_EXTRAPORTS,
-	                            "SELECT state, count, reasons FROM extraports"
-	                            " WHERE job_id = ?1 AND host_id = ?2",
-	                            &q)) != 0)
+	if ((r = hot_stmt(s, SQ_HOST_EXTRAPORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -302,13 +316,19 @@ out:
 /* Filters of both host queries.  ?2/?3: addr_key range (whole space when
  * unfiltered; narrowed to one key for an exact address); ?4 exact addr; ?5
  * status; ?6/?7 open port/protocol; ?8 open service.  The port checks
- * probe the ports primary key (job_id, host_id, ...) of this one host;
- * `+p.service` keeps the planner off ports_service, which would scan every
- * port of that service in the database for each host. */
-#define HOST_FILTERS                                                                               \
+ * probe the ports primary key (job_id, host_id, ...) of this one host.
+ * `+p.service` keeps the service check there too: without it SQLite 3.40
+ * probes ports_service (service=? AND job_id=? AND host_id=?) instead,
+ * which is as tight, but not the plan test_sqlite_plans expects. */
+#define HOST_FILTERS_COMMON                                                                        \
 	" h.addr_key BETWEEN ?2 AND ?3"                                                            \
 	" AND (?4 IS NULL OR h.addr = ?4)"                                                         \
 	" AND (?5 IS NULL OR hs.status = ?5)"                                                      \
+	" AND (?9 IS NULL OR EXISTS (SELECT 1 FROM host_events e"                                  \
+	"  WHERE e.host_id = h.id AND e.at >= ?9))"                                                \
+	" AND (?10 IS NULL OR h.first_seen >= ?10)"
+#define HOST_FILTERS                                                                               \
+	HOST_FILTERS_COMMON                                                                        \
 	" AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (SELECT 1 FROM ports p"                       \
 	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
 	"  AND (?6 IS NULL OR p.port = ?6) AND (?7 IS NULL OR p.protocol = ?7)"                    \
@@ -316,21 +336,40 @@ out:
 	" AND (?8 IS NULL OR EXISTS (SELECT 1 FROM ports p"                                        \
 	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
 	"  AND +p.service = ?8 AND p.state = 'open'))"
+/* The current state: port filters on port_state, by its key (host_id, ...). */
+#define STATE_FILTERS                                                                              \
+	HOST_FILTERS_COMMON                                                                        \
+	" AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (SELECT 1 FROM port_state ps"                 \
+	"  WHERE ps.host_id = h.id"                                                                \
+	"  AND (?6 IS NULL OR ps.port = ?6) AND (?7 IS NULL OR ps.protocol = ?7)"                  \
+	"  AND ps.state = 'open'))"                                                                \
+	" AND (?8 IS NULL OR EXISTS (SELECT 1 FROM port_state ps"                                  \
+	"  WHERE ps.host_id = h.id AND +ps.service = ?8 AND ps.state = 'open'))"
 
-/* Each host as its latest job saw it: walk hosts in key order and look up
- * that one host_scans row by its primary key.  (No ?1 here.) */
+/* The current state: walk hosts in key order and look up the host_scans row
+ * of each host's latest scan by its primary key.  (No ?1 here.) */
 static const char sql_hosts_latest[] =
     "SELECT " HOST_COLS " FROM hosts h"
     " CROSS JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"
-    " WHERE" HOST_FILTERS " ORDER BY h.addr_key";
+    " WHERE" STATE_FILTERS " ORDER BY h.addr_key";
 
 /* The hosts of one job. */
 static const char sql_hosts_job[] = "SELECT " HOST_COLS " FROM host_scans hs"
                                     " JOIN hosts h ON h.id = hs.host_id"
                                     " WHERE hs.job_id = ?1 AND" HOST_FILTERS " ORDER BY h.addr_key";
 
+/* A host's ports in the current state: each as the latest scan that probed
+ * it saw it, with that scan's full port row when it listed the port. */
+static const char sql_host_port_state[] =
+    "SELECT ps.protocol, ps.port, ps.state, coalesce(p.reason, ps.reason), p.reason_ttl,"
+    " ps.service, ps.product, ps.version, ps.extrainfo, p.ostype, ps.method, p.conf,"
+    " ps.tunnel, p.cpe, ps.first_seen, ps.last_seen, ps.closed_at, ps.job_id, ps.seen_at"
+    " FROM port_state ps LEFT JOIN ports p ON p.job_id = ps.job_id"
+    " AND p.host_id = ps.host_id AND p.protocol = ps.protocol AND p.port = ps.port"
+    " WHERE ps.host_id = ?2 ORDER BY ps.protocol, ps.port";
+
 /* Build one owned host from the current row of q, with its children. */
-static int load_host(struct store_sqlite *s, sqlite3_stmt *q, struct store_host **out)
+static int load_host(struct store_sqlite *s, sqlite3_stmt *q, int current, struct store_host **out)
 {
 	struct store_host *h;
 	int oom = 0, r;
@@ -368,7 +407,7 @@ static int load_host(struct store_sqlite *s, sqlite3_stmt *q, struct store_host 
 		r = host_fail(s, r, h->addr, "hostnames is not a JSON array");
 		goto out;
 	}
-	if ((r = load_ports(s, h)) != 0 || (r = load_scripts(s, h)) != 0 ||
+	if ((r = load_ports(s, h, current)) != 0 || (r = load_scripts(s, h)) != 0 ||
 	    (r = load_extraports(s, h)) != 0)
 		goto out;
 	*out = h;
@@ -405,11 +444,11 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 		memcpy(hi, key, sizeof(hi));
 	}
 	if (f->job_id != 0) {
-		r = store__sqlite_stmt(s, SQ_HOSTS_JOB, sql_hosts_job, &q);
+		r = hot_stmt(s, SQ_HOSTS_JOB, &q);
 		if (r == 0)
 			b |= sqlite3_bind_int64(q, 1, f->job_id);
 	} else {
-		r = store__sqlite_stmt(s, SQ_HOSTS_LATEST, sql_hosts_latest, &q);
+		r = hot_stmt(s, SQ_HOSTS_LATEST, &q);
 	}
 	if (r != 0)
 		return r;
@@ -420,6 +459,8 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
 	b |= store__sqlite_bind_text(q, 7, f->protocol);
 	b |= store__sqlite_bind_text(q, 8, f->service);
+	b |= store__sqlite_bind_time(q, 9, f->changed_since);
+	b |= store__sqlite_bind_time(q, 10, f->new_since);
 	if (b) {
 		r = store__sqlite_err(s, sqlite3_errcode(s->db), "listing hosts: binding values");
 		goto out;
@@ -427,7 +468,7 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_host *h;
 
-		if ((r = load_host(s, q, &h)) != 0)
+		if ((r = load_host(s, q, f->job_id == 0, &h)) != 0)
 			goto out;
 		if ((r = cb(ctx, h)) != 0)
 			goto out;
@@ -448,6 +489,12 @@ out:
 	"id, kind, source, status, args, scanner, scanner_version, progress, worker_id,"           \
 	" created_at, started_at, completed_at, timeout_at, error, content_hash, forced,"          \
 	" probed_scope, hosts_up, hosts_down, hosts_total, ports_open, elapsed"
+
+static const char sql_jobs_all[] = "SELECT " JOB_COLS " FROM jobs"
+                                   " ORDER BY created_at DESC, id DESC";
+static const char sql_jobs_by_status[] = "SELECT " JOB_COLS " FROM jobs WHERE status = ?1"
+                                         " ORDER BY created_at DESC, id DESC";
+static const char sql_job_get[] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
 
 static int load_job(struct store_sqlite *s, sqlite3_stmt *q, struct store_job **out)
 {
@@ -495,16 +542,10 @@ int store__sqlite_jobs_each(struct store *st, const char *status,
 	int rc, r;
 
 	if (status) {
-		if ((r = store__sqlite_stmt(s, SQ_JOBS_BY_STATUS,
-		                            "SELECT " JOB_COLS " FROM jobs WHERE status = ?1"
-		                            " ORDER BY created_at DESC, id DESC",
-		                            &q)) != 0)
+		if ((r = hot_stmt(s, SQ_JOBS_BY_STATUS, &q)) != 0)
 			return r;
 		sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
-	} else if ((r = store__sqlite_stmt(s, SQ_JOBS_ALL,
-	                                   "SELECT " JOB_COLS " FROM jobs"
-	                                   " ORDER BY created_at DESC, id DESC",
-	                                   &q)) != 0) {
+	} else if ((r = hot_stmt(s, SQ_JOBS_ALL, &q)) != 0) {
 		return r;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -532,8 +573,7 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 	int rc, r;
 
 	*out = NULL;
-	if ((r = store__sqlite_stmt(s, SQ_JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
-	                            &q)) != 0)
+	if ((r = hot_stmt(s, SQ_JOB_GET, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);
@@ -546,3 +586,101 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 	store__sqlite_done(q);
 	return r;
 }
+
+/* ---- the hot queries and the plans they must have ---------------------------- */
+
+/* Probing one (job, host) pair: the prefix of a table's key. */
+#define EVENT_COLS                                                                                 \
+	"e.id, e.host_id, h.addr, e.job_id, e.prev_job_id, e.kind, e.protocol, e.port, e.detail,"  \
+	" e.old_value, e.new_value, e.at"
+#define PLAN_JOB_HOST "(job_id=? AND host_id=?)"
+
+const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
+    /* Walk hosts in address order (no sort: rows stream), one host_scans
+     * row each; both port filters probe that host's ports by key. */
+    [SQ_HOSTS_LATEST] = {"hosts_latest",
+                         sql_hosts_latest,
+                         {"SEARCH h USING INDEX hosts_addr_key (addr_key>? AND addr_key<?)",
+                          "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST,
+                          "SEARCH e USING COVERING INDEX host_events_host_at (host_id=? AND at>?)",
+                          "SEARCH ps USING PRIMARY KEY (host_id=?)"}},
+    /* The job's rows of host_scans, each host by id, then sorted by
+     * address: the sort holds one job's hosts, not the database's. */
+    [SQ_HOSTS_JOB] = {"hosts_job",
+                      sql_hosts_job,
+                      {"SEARCH hs USING PRIMARY KEY (job_id=?)",
+                       "SEARCH p USING PRIMARY KEY " PLAN_JOB_HOST,
+                       "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)",
+                       "SEARCH e USING COVERING INDEX host_events_host_at (host_id=? AND at>?)",
+                       "USE TEMP B-TREE FOR ORDER BY"}},
+    /* Key order is (protocol, port) order: no sort. */
+    /* port_state by its key, then the probing scan's row by the ports key. */
+    [SQ_HOST_PORT_STATE] = {"host_port_state",
+                            sql_host_port_state,
+                            {"SEARCH ps USING PRIMARY KEY (host_id=?)",
+                             "SEARCH p USING PRIMARY KEY (job_id=? AND host_id=? AND protocol=? "
+                             "AND port=?)"}},
+    [SQ_HOST_PORTS] = {"host_ports",
+                       sql_host_ports,
+                       {"SEARCH ports USING PRIMARY KEY " PLAN_JOB_HOST}},
+    /* Index entries of one (job, host) are in id order: no sort. */
+    [SQ_HOST_SCRIPTS] = {"host_scripts",
+                         sql_host_scripts,
+                         {"SEARCH scripts USING INDEX scripts_job_host " PLAN_JOB_HOST}},
+    [SQ_HOST_EXTRAPORTS] = {"host_extraports",
+                            sql_host_extraports,
+                            {"SEARCH extraports USING PRIMARY KEY " PLAN_JOB_HOST}},
+    /* Every job, newest first: a scan and a sort of the (small) jobs
+     * table; no index orders all statuses by created_at. */
+    [SQ_JOBS_ALL] = {"jobs_all", sql_jobs_all, {"SCAN jobs", "USE TEMP B-TREE FOR ORDER BY"}},
+    /* (status, created_at, id) read backwards: no sort. */
+    [SQ_JOBS_BY_STATUS] = {"jobs_by_status",
+                           sql_jobs_by_status,
+                           {"SEARCH jobs USING INDEX jobs_status_created (status=?)"}},
+    [SQ_JOB_GET] = {"job_get", sql_job_get, {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
+
+    /* History, once per host of every import (store_sqlite_history.c). */
+    [SQ_HIST_HOST] = {"hist_host",
+                      "SELECT id, status, last_job_id, last_seen, os_name, mac, hostnames"
+                      " FROM hosts WHERE addr = ?1",
+                      {"SEARCH hosts USING INDEX sqlite_autoindex_hosts_1 (addr=?)"}},
+    [SQ_HIST_PORTS] = {"hist_ports",
+                       "SELECT protocol, port, state, reason, service, product, version,"
+                       " extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
+                       " closed_at FROM port_state WHERE host_id = ?1",
+                       {"SEARCH port_state USING PRIMARY KEY (host_id=?)"}},
+    /* The host's scripts of every scan, oldest scan first, so the latest
+     * output of each script wins. */
+    [SQ_HIST_SCRIPTS] = {"hist_scripts",
+                         "SELECT s.protocol, s.port, s.script_id, s.output, s.job_id"
+                         " FROM scripts s JOIN host_scans hs"
+                         " ON hs.job_id = s.job_id AND hs.host_id = s.host_id"
+                         " WHERE s.host_id = ?1 ORDER BY hs.scanned_at, s.job_id, s.id",
+                         {"SEARCH s USING INDEX scripts_host (host_id=?)",
+                          "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST,
+                          "USE TEMP B-TREE FOR ORDER BY"}},
+    /* Index order is (host_id, scanned_at, job_id): no sort. */
+    [SQ_HIST_HOST_JOBS] = {"hist_host_jobs",
+                           "SELECT job_id, scanned_at FROM host_scans WHERE host_id = ?1"
+                           " ORDER BY scanned_at, job_id",
+                           {"SEARCH host_scans USING COVERING INDEX host_scans_host (host_id=?)"}},
+    [SQ_HIST_RESET_EVENTS] = {"hist_reset_events",
+                              "DELETE FROM host_events WHERE host_id = ?1",
+                              {"SEARCH host_events USING INDEX host_events_host_at (host_id=?)"}},
+    /* Events since a time, across hosts: the at index, no sort. */
+    [SQ_EVENTS_SINCE] = {"events_since",
+                         "SELECT " EVENT_COLS " FROM host_events e JOIN hosts h ON h.id = e.host_id"
+                         " WHERE e.at >= ?1 AND +h.addr_key BETWEEN ?2 AND ?3"
+                         " ORDER BY e.at, e.id",
+                         {"SEARCH e USING INDEX host_events_at (at>?)",
+                          "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)"}},
+    /* One host's events: (host_id, at) index, no sort. */
+    [SQ_EVENTS_HOST] = {"events_host",
+                        "SELECT " EVENT_COLS " FROM hosts h JOIN host_events e ON e.host_id = h.id"
+                        " WHERE h.addr = ?4 AND e.at >= ?1 ORDER BY e.at, e.id",
+                        {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
+                         "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
+    [SQ_HIST_RESET_PORTS] = {"hist_reset_ports",
+                             "DELETE FROM port_state WHERE host_id = ?1",
+                             {"SEARCH port_state USING PRIMARY KEY (host_id=?)"}},
+};

@@ -124,3 +124,211 @@ def write(path, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+# ---- appended: nmap XML -> the expected JSON view, and the comparisons ----
+# (moved verbatim from test_query_output.py; also used by test_nmap_live.py)
+
+import ipaddress  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+
+HOST_KEYS = ["addr", "family", "status", "reason", "hostnames", "mac", "mac_vendor", "os",
+             "os_accuracy", "os_family", "os_vendor", "os_gen", "os_type", "os_cpe", "uptime",
+             "lastboot", "distance", "first_seen", "last_seen", "job_id", "scanned_at", "ports",
+             "extraports", "scripts"]
+PORT_KEYS = ["protocol", "port", "state", "reason", "reason_ttl", "service", "product",
+             "version", "extrainfo", "ostype", "method", "conf", "tunnel", "cpe", "scripts"]
+# a port's history: set in the current state, null in a job's view
+HIST_PORT_KEYS = ["first_seen", "last_seen", "closed_at", "state_job_id"]
+JOB_KEYS = ["id", "kind", "source", "status", "args", "scanner", "scanner_version", "progress",
+            "worker_id", "created_at", "started_at", "completed_at", "timeout_at", "error",
+            "content_hash", "forced", "probed_scope", "hosts_up", "hosts_down", "hosts_total",
+            "ports_open", "elapsed"]
+
+
+def opt_int(v):
+    return int(v) if v is not None else None
+
+
+def addr_key(a):
+    """scandb's address order: IPv4 as ::ffff:a.b.c.d, numeric."""
+    ip = ipaddress.ip_address(a)
+    return int(ip) + (0xffff << 32) if ip.version == 4 else int(ip)
+
+
+def parse_nmap(path):
+    """(run, {addr: expected host object without the per-database fields})."""
+    root = ET.parse(path).getroot()
+    fin = root.find("runstats/finished")
+    counts = root.find("runstats/hosts")
+    run_ = {
+        "args": root.get("args"), "scanner": root.get("scanner"),
+        "version": root.get("version"), "start": int(root.get("start")),
+        "end": int(fin.get("time")), "elapsed": float(fin.get("elapsed")),
+        "up": int(counts.get("up")), "down": int(counts.get("down")),
+        "total": int(counts.get("total")), "open": 0,
+    }
+    hosts = {}
+    for h in root.findall("host"):
+        x = {"mac": None, "mac_vendor": None}
+        for a in h.findall("address"):
+            kind = a.get("addrtype")
+            if kind in ("ipv4", "ipv6"):
+                x["addr"] = str(ipaddress.ip_address(a.get("addr")))
+                x["family"] = 4 if kind == "ipv4" else 6
+            elif kind == "mac":
+                x["mac"] = a.get("addr").upper()
+                x["mac_vendor"] = a.get("vendor")
+        st = h.find("status")
+        x["status"] = st.get("state")
+        x["reason"] = st.get("reason")
+        x["hostnames"] = [n.get("name") for n in h.findall("hostnames/hostname")]
+        ports = []
+        for p in h.findall("ports/port"):
+            s = p.find("state")
+            sv = p.find("service")
+            a = sv.attrib if sv is not None else {}
+            ports.append({
+                "protocol": p.get("protocol"), "port": int(p.get("portid")),
+                "state": s.get("state"), "reason": s.get("reason"),
+                "reason_ttl": opt_int(s.get("reason_ttl")),
+                "service": a.get("name"), "product": a.get("product"),
+                "version": a.get("version"), "extrainfo": a.get("extrainfo"),
+                "ostype": a.get("ostype"), "method": a.get("method"),
+                "conf": opt_int(a.get("conf")), "tunnel": a.get("tunnel"),
+                "cpe": [c.text for c in sv.findall("cpe")] if sv is not None else [],
+                "scripts": [{"id": sc.get("id"), "output": sc.get("output")}
+                            for sc in p.findall("script")],
+            })
+            run_["open"] += s.get("state") == "open"
+        x["ports"] = sorted(ports, key=lambda p: (p["protocol"], p["port"]))
+        x["extraports"] = sorted(({
+            "state": e.get("state"), "count": int(e.get("count")),
+            "reasons": ",".join(f"{r.get('reason')}:{r.get('count')}"
+                                for r in e.findall("extrareasons")) or None,
+        } for e in h.findall("ports/extraports")), key=lambda e: e["state"])
+        best = h.find("os/osmatch")
+        cls = None
+        if best is not None:
+            cls = best.find("osclass")
+        if cls is None:
+            cls = h.find("os/osclass")
+        x["os"] = best.get("name") if best is not None else None
+        x["os_accuracy"] = int(best.get("accuracy")) if best is not None else None
+        x["os_family"] = cls.get("osfamily") if cls is not None else None
+        x["os_vendor"] = cls.get("vendor") if cls is not None else None
+        x["os_gen"] = cls.get("osgen") if cls is not None else None
+        x["os_type"] = cls.get("type") if cls is not None else None
+        cpe = cls.find("cpe") if cls is not None else None
+        x["os_cpe"] = cpe.text if cpe is not None else None
+        up = h.find("uptime")
+        x["uptime"] = int(up.get("seconds")) if up is not None else None
+        x["lastboot"] = up.get("lastboot") if up is not None else None
+        dist = h.find("distance")
+        x["distance"] = int(dist.get("value")) if dist is not None else None
+        x["scanned_at"] = iso(h.get("starttime") or root.get("start"))
+        x["scripts"] = [{"id": sc.get("id"), "output": sc.get("output")}
+                        for sc in h.findall("hostscript/script")]
+        hosts[x["addr"]] = x
+    return run_, hosts
+
+
+def check_host(got, exp, job_id, first=None, last=None, current=True, port_jobs=None):
+    """One host object against the XML, field by field.  current: the
+    object is the current state (hosts/host without --job), whose ports
+    carry their history; port_jobs maps (protocol, port) to the job that
+    last probed it when that is not job_id."""
+    a = exp["addr"]
+    eq(list(got.keys()), HOST_KEYS, f"{a}: host object keys (names and order)")
+    for k in HOST_KEYS:
+        if k in ("ports", "extraports", "first_seen", "last_seen", "job_id"):
+            continue
+        eq(got[k], exp[k], f"{a}.{k}")
+    eq(got["job_id"], job_id, f"{a}.job_id")
+    eq(got["first_seen"], first or exp["scanned_at"], f"{a}.first_seen")
+    eq(got["last_seen"], last or exp["scanned_at"], f"{a}.last_seen")
+    eq([(p["protocol"], p["port"]) for p in got["ports"]],
+       [(p["protocol"], p["port"]) for p in exp["ports"]], f"{a}: ports (sorted)")
+    for gp, ep in zip(got["ports"], exp["ports"]):
+        where = f"{a} {ep['port']}/{ep['protocol']}"
+        eq(list(gp.keys()), PORT_KEYS + HIST_PORT_KEYS, f"{a}: port object keys")
+        for k in PORT_KEYS:
+            eq(gp[k], ep[k], f"{where}.{k}")
+        if not current:
+            eq([gp[k] for k in HIST_PORT_KEYS], [None] * 4, f"{where}: no history in a job view")
+            continue
+        want_job = (port_jobs or {}).get((ep["protocol"], ep["port"]), job_id)
+        eq(gp["state_job_id"], want_job, f"{where}.state_job_id")
+        if gp["state"] == "open":
+            check(gp["first_seen"] and gp["last_seen"] and gp["closed_at"] is None,
+                  f"{where}: an open port has first_seen/last_seen and no closed_at: {gp}")
+    eq(sorted(got["extraports"], key=lambda e: e["state"]), exp["extraports"],
+       f"{a}.extraports")
+
+
+def check_job(got, run_, job_id, source):
+    eq(list(got.keys()), JOB_KEYS, "job object keys (names and order)")
+    eq(got["id"], job_id, "job.id")
+    eq(got["kind"], "import", "job.kind")
+    eq(got["status"], "completed", "job.status")
+    check(got["source"].endswith("/" + source), f"job.source {got['source']!r} names {source}")
+    eq(got["args"], run_["args"], "job.args")
+    eq(got["scanner"], run_["scanner"], "job.scanner")
+    eq(got["scanner_version"], run_["version"], "job.scanner_version")
+    eq(got["started_at"], iso(run_["start"]), "job.started_at (nmaprun start)")
+    eq(got["completed_at"], iso(run_["end"]), "job.completed_at (runstats finished)")
+    eq(got["hosts_up"], run_["up"], "job.hosts_up")
+    eq(got["hosts_down"], run_["down"], "job.hosts_down")
+    eq(got["hosts_total"], run_["total"], "job.hosts_total")
+    eq(got["ports_open"], run_["open"], "job.ports_open")
+    check(abs(got["elapsed"] - run_["elapsed"]) < 1e-6, f"job.elapsed {got['elapsed']}")
+    eq(got["forced"], False, "job.forced")
+    eq(got["error"], None, "job.error")
+    check(isinstance(got["content_hash"], str) and len(got["content_hash"]) == 64,
+          f"job.content_hash {got['content_hash']!r}")
+    check(isinstance(got["created_at"], str) and got["created_at"].endswith("Z"),
+          f"job.created_at {got['created_at']!r}")
+
+
+# ---- appended for test_diff.py: ndiff (stock, and with its Python 3 crash fixed) ----
+
+NDIFF = shutil.which("ndiff")
+
+# ndiff 7.93's ScriptResult has no __lt__, so sorting two or more scripts of
+# one host or port raises TypeError under Python 3 and ndiff exits 2 (see
+# docs/DIFF.md).  This runs the installed ndiff with only that fixed: the
+# order it meant, (id, output).
+_NDIFF_FIXED = r'''
+import runpy, sys
+path = sys.argv.pop(1)
+sys.argv[0] = path
+g = runpy.run_path(path, run_name="ndiff_script")
+nd = g["ndiff"]
+nd.ScriptResult.__lt__ = lambda a, b: (a.id, a.output) < (b.id, b.output)
+sys.excepthook = nd.excepthook
+sys.exit(nd.main())
+'''
+
+
+def ndiff_interpreter():
+    """The Python that the installed ndiff script names in its #! line."""
+    with open(NDIFF, "rb") as f:
+        first = f.readline().decode("utf-8", "replace").strip()
+    if first.startswith("#!"):
+        argv = first[2:].split()
+        if argv and argv[0].endswith("/env") and len(argv) > 1:
+            return shutil.which(argv[1]) or argv[1]
+        if argv:
+            return argv[0]
+    return sys.executable
+
+
+def run_ndiff(*args, fixed=False, timeout=600):
+    """Run ndiff ARGS (fixed=True: with the script-sorting crash fixed).
+    Returns a Result (code, out, err)."""
+    if fixed:
+        argv = [ndiff_interpreter(), "-c", _NDIFF_FIXED, NDIFF] + [str(a) for a in args]
+    else:
+        argv = [NDIFF] + [str(a) for a in args]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return Result(argv, p)

@@ -143,6 +143,8 @@ class Summary:
         self.hosts_down = 0
         self.ports = 0
         self.ports_open = 0
+        self.scripts = 0      # <script> elements: port scripts and host scripts
+        self.extraports = 0   # <extraports> elements
         self.addrs = []
         self.ports_by_addr = {}
         self.open_by_addr = {}
@@ -299,20 +301,25 @@ def generate(out, hosts=10, ports=5, seed=1, start=1700000000, states=None, firs
                 plist = _pick_ports(rng, ports)
                 extra = 65535 - len(plist)
                 if extra > 0:
+                    s.extraports += 1
                     w.write(f'<extraports state="closed" count="{extra}">\n'
                             f'<extrareasons reason="reset" count="{extra}"/>\n'
                             f"</extraports>\n")
                 nopen = 0
+                first = {}  # state -> first port listed in it (for <portused>)
                 for port, svc in plist:
                     st = rng.choices(state_names, state_w)[0]
                     nopen += st == "open"
+                    first.setdefault(st, port)
                     reason = STATE_REASON[st]
                     rttl = ttl if reason != "no-response" else 0
                     w.write(f'<port protocol="{proto}" portid="{port}">'
                             f'<state state="{st}" reason="{reason}" reason_ttl="{rttl}"/>')
                     w.write(_service(rng, port, svc, st))
                     if scripts and st == "open":
-                        w.write(_scripts(rng, port, svc, addr))
+                        sc = _scripts(rng, port, svc, addr)
+                        s.scripts += sc.count("<script ")
+                        w.write(sc)
                     w.write("</port>\n")
                 w.write("</ports>\n")
                 s.ports += len(plist)
@@ -322,10 +329,12 @@ def generate(out, hosts=10, ports=5, seed=1, start=1700000000, states=None, firs
                 if os_detect and plist:
                     m = rng.choice(OS_MATCHES)
                     acc = rng.randint(85, 100)
-                    op = plist[0][0]
-                    w.write(f'<os><portused state="open" proto="tcp" portid="{op}"/>\n'
-                            f'<portused state="closed" proto="tcp" portid="1"/>\n'
-                            f'<osmatch name={quoteattr(m[0])} accuracy="{acc}" '
+                    w.write("<os>")
+                    for pst in ("open", "closed"):
+                        if pst in first:
+                            w.write(f'<portused state="{pst}" proto="tcp" '
+                                    f'portid="{first[pst]}"/>\n')
+                    w.write(f'<osmatch name={quoteattr(m[0])} accuracy="{acc}" '
                             f'line="{rng.randint(1000, 99999)}">\n'
                             f'<osclass type={quoteattr(m[4])} vendor={quoteattr(m[1])} '
                             f'osfamily={quoteattr(m[2])} osgen={quoteattr(m[3])} '
@@ -339,6 +348,7 @@ def generate(out, hosts=10, ports=5, seed=1, start=1700000000, states=None, firs
                             f'<ipidsequence class="All zeros" values="0,0,0,0,0,0"/>\n'
                             f'<tcptssequence class="1000HZ" values="8A0B1C2D,8A0B1C91"/>\n')
                 if scripts and rng.random() < 0.1:
+                    s.scripts += 1
                     w.write('<hostscript><script id="clock-skew" output="mean: -1s, '
                             'deviation: 0s, median: -1s"><elem key="mean">-1</elem>'
                             "</script></hostscript>\n")
@@ -399,6 +409,10 @@ def main(argv=None):
     if a.hosts < 0 or a.ports < 0 or a.ports > 65535:
         ap.error("--hosts must be >= 0 and --ports 0..65535")
     addrs = a.addrs.split(",") if a.addrs else None
+    try:
+        parse_states(a.states)
+    except ValueError as e:
+        ap.error(f"--states: {e}")
     out = sys.stdout if a.output == "-" else a.output
     s = generate(out, hosts=a.hosts, ports=a.ports, seed=a.seed, start=a.start,
                  states=a.states, first_host=a.first_host, addrs=addrs, down=a.down,

@@ -32,8 +32,10 @@ def ro(db):
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
 
 
-def query(db, sql, args=()):
-    con = ro(db)
+def query(db, sql, args=(), rw=False):
+    # rw: after a kill the file may hold a hot journal, which only a
+    # read-write connection may roll back (SQLite's recovery, as scandb's own)
+    con = sqlite3.connect(db, timeout=10) if rw else ro(db)
     try:
         return con.execute(sql, args).fetchall()
     finally:
@@ -50,8 +52,9 @@ def rw_exec(db, sql, args=()):
         con.close()
 
 
-def tables(db):
-    return {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+def tables(db, rw=False):
+    return {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type='table'",
+                                rw=rw)}
 
 
 def snapshot(db):
@@ -67,9 +70,9 @@ def snapshot(db):
         con.close()
 
 
-def applied(db):
+def applied(db, rw=False):
     return query(db, "SELECT version, count(*) FROM schema_migrations GROUP BY version "
-                     "ORDER BY version")
+                     "ORDER BY version", rw=rw)
 
 
 def newdb():
@@ -178,6 +181,61 @@ def concurrent_migrate_and_import_on_new_db():
     eq(query(db, "SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0], 5,
        "completed imports")
     run(db, "migrate", "verify", timeout=TIMEOUT, expect=0)
+
+
+@t.case
+def killed_migrate_is_all_or_nothing():
+    """SIGKILL `migrate up` on a new file at random moments: each migration
+    and its bookkeeping row land together or not at all, and a later
+    `migrate up` finishes the job."""
+    import random
+    import signal
+    versions = known_versions()
+    rng = random.Random(7)
+    outcomes = {}
+    for i in range(20):
+        db = newdb()
+        p = subprocess.Popen([SCANDB, "--db", db, "migrate", "up"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, 0.03))
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=TIMEOUT)
+        if not os.path.exists(db):
+            outcomes["no file"] = outcomes.get("no file", 0) + 1
+        else:
+            tb = tables(db, rw=True)
+            rows = [v for v, _ in applied(db, rw=True)] if "schema_migrations" in tb else []
+            if rows:
+                check(DATA_TABLES <= tb, f"kill {i}: migration recorded as applied but "
+                                         f"tables are missing: {sorted(DATA_TABLES - tb)}")
+            else:
+                check(not (tb & DATA_TABLES), f"kill {i}: tables {sorted(tb & DATA_TABLES)} "
+                                              f"exist but no migration is recorded")
+            key = "applied" if rows else "nothing applied"
+            outcomes[key] = outcomes.get(key, 0) + 1
+            eq(query(db, "PRAGMA integrity_check", rw=True)[0][0], "ok",
+               f"kill {i}: integrity_check")
+        done = [v for v, _ in applied(db, rw=True)] if os.path.exists(db) and \
+            "schema_migrations" in tables(db, rw=True) else []
+        if i % 2:
+            run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
+        elif done and done != versions:
+            # killed between two migrations: the database is behind, and
+            # other commands refuse it (never upgraded silently) until an
+            # explicit `migrate up` finishes the job
+            outcomes["between migrations"] = outcomes.get("between migrations", 0) + 1
+            r = run(db, "hosts", timeout=TIMEOUT)
+            eq(r.code, 1, f"kill {i}: `hosts` on a database left behind ({r.err.strip()!r})")
+            check("scandb migrate up" in r.err, f"kill {i}: refusal names the fix: {r.err!r}")
+            run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
+        else:
+            # a first run killed before its first commit leaves a database as
+            # new as before: any command bootstraps it
+            r = run(db, "hosts", timeout=TIMEOUT)
+            eq(r.code, 0, f"kill {i}: `hosts` after a killed first migrate ({r.err.strip()!r})")
+        eq([v for v, _ in applied(db)], versions, f"kill {i}: applied after a new run")
+        run(db, "hosts", timeout=TIMEOUT, expect=0)
+    print(f"     killed migrate up: {outcomes}", flush=True)
 
 
 @t.case

@@ -6,28 +6,17 @@ the "most recent scan wins" view, --job views, terminal-safe tables and
 usage errors.  The output contract is docs/OUTPUT.md."""
 import csv
 import io
-import ipaddress
 import json
 import os
 import socket
 import sqlite3
-import xml.etree.ElementTree as ET
 
-from e2e_util import Tests, check, data, eq, iso, newdb, run, tmpdir, write
+from e2e_util import (JOB_KEYS, Tests, addr_key, check, check_host, check_job, data, eq, iso,
+                      newdb, parse_nmap, run, tmpdir, write)
 
 t = Tests("query_output")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
 
-HOST_KEYS = ["addr", "family", "status", "reason", "hostnames", "mac", "mac_vendor", "os",
-             "os_accuracy", "os_family", "os_vendor", "os_gen", "os_type", "os_cpe", "uptime",
-             "lastboot", "distance", "first_seen", "last_seen", "job_id", "scanned_at", "ports",
-             "extraports", "scripts"]
-PORT_KEYS = ["protocol", "port", "state", "reason", "reason_ttl", "service", "product",
-             "version", "extrainfo", "ostype", "method", "conf", "tunnel", "cpe", "scripts"]
-JOB_KEYS = ["id", "kind", "source", "status", "args", "scanner", "scanner_version", "progress",
-            "worker_id", "created_at", "started_at", "completed_at", "timeout_at", "error",
-            "content_hash", "forced", "probed_scope", "hosts_up", "hosts_down", "hosts_total",
-            "ports_open", "elapsed"]
 HOST_CSV = ["addr", "status", "hostnames", "mac", "os", "first_seen", "last_seen", "job_id",
             "protocol", "port", "state", "service", "product", "version"]
 JOB_CSV = JOB_KEYS
@@ -79,94 +68,7 @@ MULTI = """<?xml version="1.0"?>
 EVIL = "evil\x9b[31m\tx\ny"
 
 
-# ---- the expected view, from the XML -----------------------------------------
-
-def opt_int(v):
-    return int(v) if v is not None else None
-
-
-def addr_key(a):
-    """scandb's address order: IPv4 as ::ffff:a.b.c.d, numeric."""
-    ip = ipaddress.ip_address(a)
-    return int(ip) + (0xffff << 32) if ip.version == 4 else int(ip)
-
-
-def parse_nmap(path):
-    """(run, {addr: expected host object without the per-database fields})."""
-    root = ET.parse(path).getroot()
-    fin = root.find("runstats/finished")
-    counts = root.find("runstats/hosts")
-    run_ = {
-        "args": root.get("args"), "scanner": root.get("scanner"),
-        "version": root.get("version"), "start": int(root.get("start")),
-        "end": int(fin.get("time")), "elapsed": float(fin.get("elapsed")),
-        "up": int(counts.get("up")), "down": int(counts.get("down")),
-        "total": int(counts.get("total")), "open": 0,
-    }
-    hosts = {}
-    for h in root.findall("host"):
-        x = {"mac": None, "mac_vendor": None}
-        for a in h.findall("address"):
-            kind = a.get("addrtype")
-            if kind in ("ipv4", "ipv6"):
-                x["addr"] = str(ipaddress.ip_address(a.get("addr")))
-                x["family"] = 4 if kind == "ipv4" else 6
-            elif kind == "mac":
-                x["mac"] = a.get("addr").upper()
-                x["mac_vendor"] = a.get("vendor")
-        st = h.find("status")
-        x["status"] = st.get("state")
-        x["reason"] = st.get("reason")
-        x["hostnames"] = [n.get("name") for n in h.findall("hostnames/hostname")]
-        ports = []
-        for p in h.findall("ports/port"):
-            s = p.find("state")
-            sv = p.find("service")
-            a = sv.attrib if sv is not None else {}
-            ports.append({
-                "protocol": p.get("protocol"), "port": int(p.get("portid")),
-                "state": s.get("state"), "reason": s.get("reason"),
-                "reason_ttl": opt_int(s.get("reason_ttl")),
-                "service": a.get("name"), "product": a.get("product"),
-                "version": a.get("version"), "extrainfo": a.get("extrainfo"),
-                "ostype": a.get("ostype"), "method": a.get("method"),
-                "conf": opt_int(a.get("conf")), "tunnel": a.get("tunnel"),
-                "cpe": [c.text for c in sv.findall("cpe")] if sv is not None else [],
-                "scripts": [{"id": sc.get("id"), "output": sc.get("output")}
-                            for sc in p.findall("script")],
-            })
-            run_["open"] += s.get("state") == "open"
-        x["ports"] = sorted(ports, key=lambda p: (p["protocol"], p["port"]))
-        x["extraports"] = sorted(({
-            "state": e.get("state"), "count": int(e.get("count")),
-            "reasons": ",".join(f"{r.get('reason')}:{r.get('count')}"
-                                for r in e.findall("extrareasons")) or None,
-        } for e in h.findall("ports/extraports")), key=lambda e: e["state"])
-        best = h.find("os/osmatch")
-        cls = None
-        if best is not None:
-            cls = best.find("osclass")
-        if cls is None:
-            cls = h.find("os/osclass")
-        x["os"] = best.get("name") if best is not None else None
-        x["os_accuracy"] = int(best.get("accuracy")) if best is not None else None
-        x["os_family"] = cls.get("osfamily") if cls is not None else None
-        x["os_vendor"] = cls.get("vendor") if cls is not None else None
-        x["os_gen"] = cls.get("osgen") if cls is not None else None
-        x["os_type"] = cls.get("type") if cls is not None else None
-        cpe = cls.find("cpe") if cls is not None else None
-        x["os_cpe"] = cpe.text if cpe is not None else None
-        up = h.find("uptime")
-        x["uptime"] = int(up.get("seconds")) if up is not None else None
-        x["lastboot"] = up.get("lastboot") if up is not None else None
-        dist = h.find("distance")
-        x["distance"] = int(dist.get("value")) if dist is not None else None
-        x["scanned_at"] = iso(h.get("starttime") or root.get("start"))
-        x["scripts"] = [{"id": sc.get("id"), "output": sc.get("output")}
-                        for sc in h.findall("hostscript/script")]
-        hosts[x["addr"]] = x
-    return run_, hosts
-
+# ---- fixtures (the expected view from the XML: e2e_util.parse_nmap) -----------
 
 def multi_file():
     return write(os.path.join(tmpdir(), "multi.xml"), MULTI)
@@ -179,52 +81,7 @@ def imported(*files):
     return db
 
 
-# ---- comparisons --------------------------------------------------------------
-
-def check_host(got, exp, job_id, first=None, last=None):
-    """One host object against the XML, field by field."""
-    a = exp["addr"]
-    eq(list(got.keys()), HOST_KEYS, f"{a}: host object keys (names and order)")
-    for k in HOST_KEYS:
-        if k in ("ports", "extraports", "first_seen", "last_seen", "job_id"):
-            continue
-        eq(got[k], exp[k], f"{a}.{k}")
-    eq(got["job_id"], job_id, f"{a}.job_id")
-    eq(got["first_seen"], first or exp["scanned_at"], f"{a}.first_seen")
-    eq(got["last_seen"], last or exp["scanned_at"], f"{a}.last_seen")
-    eq([(p["protocol"], p["port"]) for p in got["ports"]],
-       [(p["protocol"], p["port"]) for p in exp["ports"]], f"{a}: ports (sorted)")
-    for gp, ep in zip(got["ports"], exp["ports"]):
-        eq(list(gp.keys()), PORT_KEYS, f"{a}: port object keys")
-        for k in PORT_KEYS:
-            eq(gp[k], ep[k], f"{a} {ep['port']}/{ep['protocol']}.{k}")
-    eq(sorted(got["extraports"], key=lambda e: e["state"]), exp["extraports"],
-       f"{a}.extraports")
-
-
-def check_job(got, run_, job_id, source):
-    eq(list(got.keys()), JOB_KEYS, "job object keys (names and order)")
-    eq(got["id"], job_id, "job.id")
-    eq(got["kind"], "import", "job.kind")
-    eq(got["status"], "completed", "job.status")
-    check(got["source"].endswith("/" + source), f"job.source {got['source']!r} names {source}")
-    eq(got["args"], run_["args"], "job.args")
-    eq(got["scanner"], run_["scanner"], "job.scanner")
-    eq(got["scanner_version"], run_["version"], "job.scanner_version")
-    eq(got["started_at"], iso(run_["start"]), "job.started_at (nmaprun start)")
-    eq(got["completed_at"], iso(run_["end"]), "job.completed_at (runstats finished)")
-    eq(got["hosts_up"], run_["up"], "job.hosts_up")
-    eq(got["hosts_down"], run_["down"], "job.hosts_down")
-    eq(got["hosts_total"], run_["total"], "job.hosts_total")
-    eq(got["ports_open"], run_["open"], "job.ports_open")
-    check(abs(got["elapsed"] - run_["elapsed"]) < 1e-6, f"job.elapsed {got['elapsed']}")
-    eq(got["forced"], False, "job.forced")
-    eq(got["error"], None, "job.error")
-    check(isinstance(got["content_hash"], str) and len(got["content_hash"]) == 64,
-          f"job.content_hash {got['content_hash']!r}")
-    check(isinstance(got["created_at"], str) and got["created_at"].endswith("Z"),
-          f"job.created_at {got['created_at']!r}")
-
+# ---- comparisons (field by field: e2e_util.check_host, check_job) ---------------
 
 def csv_rows(text):
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -476,26 +333,32 @@ def newest_scan_wins_and_job_views():
     a = "64.13.134.52"
     first, last = old[a]["scanned_at"], new[a]["scanned_at"]
     check(first < last, "fixture: simple.xml is older")
+    # The current state is scope-aware: complex.xml probed tcp 1-100 only,
+    # so 113/tcp keeps the state the older simple.xml saw (closed).
+    cur = dict(new[a])
+    old113 = [p for p in old[a]["ports"] if (p["protocol"], p["port"]) == ("tcp", 113)]
+    eq(len(old113), 1, "fixture: simple.xml lists 113/tcp")
+    cur["ports"] = sorted(new[a]["ports"] + old113, key=lambda p: (p["protocol"], p["port"]))
     got = hosts_json(db)
     eq(len(got), 1, "one host across both jobs")
-    check_host(got[0], new[a], 1, first, last)
+    check_host(got[0], cur, 1, first, last, port_jobs={("tcp", 113): 2})
     one = run(db, "host", a, "--format", "json", expect=0).json()
-    check_host(one, new[a], 1, first, last)
+    check_host(one, cur, 1, first, last, port_jobs={("tcp", 113): 2})
     # each job's own view
-    check_host(hosts_json(db, "--job", "2")[0], old[a], 2, first, last)
-    check_host(hosts_json(db, "--job", "1")[0], new[a], 1, first, last)
+    check_host(hosts_json(db, "--job", "2")[0], old[a], 2, first, last, current=False)
+    check_host(hosts_json(db, "--job", "1")[0], new[a], 1, first, last, current=False)
     check_host(run(db, "host", a, "--job", "2", "--format", "json", expect=0).json(),
-               old[a], 2, first, last)
+               old[a], 2, first, last, current=False)
     r = run(db, "host", a, "--job", "2", expect=0)
     check("113/tcp" in r.out and "80/tcp" not in r.out, f"host --job 2 table: {r.out}")
     r = run(db, "host", a, expect=0)
-    check("80/tcp" in r.out and "113/tcp" not in r.out, f"host table, newest: {r.out}")
-    # filters apply to the job shown
+    check("80/tcp" in r.out and "113/tcp" in r.out, f"host table, current: {r.out}")
+    # filters apply to the state shown
     eq(addrs(db, "--port", "80"), [a], "--port 80 matches the newest scan")
     eq(addrs(db, "--port", "80", "--job", "2"), [], "--port 80 not open in job 2")
-    eq(addrs(db, "--port", "113"), [], "113 is closed in the old job, absent in the new")
+    eq(addrs(db, "--port", "113"), [], "113 is closed")
     r = run(db, "hosts", expect=0)
-    check("80/tcp http" in r.out and "113" not in r.out, f"hosts table, newest: {r.out}")
+    check("80/tcp http" in r.out and "113" not in r.out, f"hosts table, open ports: {r.out}")
     r = run(db, "hosts", "--job", "2", "--all-states", expect=0)
     check("113/tcp closed auth" in r.out, f"hosts --job 2 table: {r.out}")
     # jobs: newest first by creation, both listed

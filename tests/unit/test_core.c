@@ -633,6 +633,28 @@ static void test_time_format(void **state)
 	time_format_iso(1700000123, out);
 	assert_int_equal(time_parse_since(out, 0, &back), 0);
 	assert_int_equal(back, 1700000123);
+	/* the last second that fits "YYYY-..." */
+	time_format_iso(253402300799LL, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	/*
+	 * Years past 9999 do not fit out[TIME_ISO_LEN]: whatever is written
+	 * must still be a NUL-terminated string inside the buffer ("" is
+	 * fine).  nmap XML times are untrusted and may be this large.
+	 */
+	{
+		static const int64_t big[] = {253402300800LL, 999999999990LL, 67767976233316800LL,
+		                              INT64_MAX};
+		for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+			memset(out, 'X', sizeof(out));
+			time_format_iso(big[i], out);
+			if (!memchr(out, '\0', sizeof(out)))
+				print_error("time_format_iso(%lld) left out[%d] without a NUL: "
+				            "%.*s\n",
+				            (long long)big[i], TIME_ISO_LEN, TIME_ISO_LEN, out);
+			assert_non_null(memchr(out, '\0', sizeof(out)));
+			assert_true(strlen(out) == 0 || strlen(out) == TIME_ISO_LEN - 1);
+		}
+	}
 	/* now and the monotonic clock are sane */
 	assert_true(time_now() > 1600000000);
 	{

@@ -1543,6 +1543,1010 @@ static void test_scan_existing_job(void **state)
 	assert_int_equal(count_hosts(st), 1);
 }
 
+/* ---- history: change events and the current state (issue 4) ----------------- */
+
+/* One scan of the history tests: its time, probed scope (scaninfo
+ * services per protocol; NULL = that protocol not scanned) and hosts. */
+struct hscan {
+	int64_t start;
+	const char *tcp, *udp;
+	const struct rec_host *hosts;
+	size_t nhosts;
+};
+
+/* job id -> scan time of every job a history test wrote (job ids differ
+ * between import orders; times do not). */
+struct job_times {
+	int64_t id[64], at[64];
+	size_t n;
+};
+
+static int64_t job_time(const struct job_times *jt, int64_t id)
+{
+	if (id == 0)
+		return 0;
+	for (size_t i = 0; i < jt->n; i++)
+		if (jt->id[i] == id)
+			return jt->at[i];
+	print_error("job %lld was not written by this test\n", (long long)id);
+	fail();
+	return -1;
+}
+
+/* Write one scan through the job writer as an importer does. */
+static int write_hscan(struct store *st, const struct hscan *s, int64_t *job_id,
+                       struct job_times *jt)
+{
+	struct job_writer_opts o = {
+	    .kind = STORE_JOB_IMPORT, .source = "history.xml", .args = "nmap -oX - hist"};
+	struct rec_run run = {.scanner = "nmap",
+	                      .args = "nmap -oX - hist",
+	                      .version = "7.94",
+	                      .xmloutputversion = "1.05",
+	                      .start = s->start};
+	struct rec_scaninfo tcp = {
+	    .type = "syn", .proto = REC_PROTO_TCP, .numservices = 1, .services = s->tcp};
+	struct rec_scaninfo udp = {
+	    .type = "udp", .proto = REC_PROTO_UDP, .numservices = 1, .services = s->udp};
+	struct rec_runstats rs = {.finished = 1,
+	                          .end = s->start + 60,
+	                          .elapsed = 60.0,
+	                          .summary = "done",
+	                          .exit = "success",
+	                          .hosts_up = -1,
+	                          .hosts_down = -1,
+	                          .hosts_total = -1};
+	const struct ingest_sink *sink;
+	struct job_writer *w = NULL;
+	int r;
+
+	if (job_id)
+		*job_id = 0;
+	if ((r = job_writer_begin(st, &o, &w)) != 0)
+		return r;
+	sink = job_writer_sink(w);
+	if ((r = sink->run_begin(sink->ctx, &run)) != 0 ||
+	    (s->tcp && (r = sink->scaninfo(sink->ctx, &tcp)) != 0) ||
+	    (s->udp && (r = sink->scaninfo(sink->ctx, &udp)) != 0))
+		goto fail;
+	for (size_t i = 0; i < s->nhosts; i++)
+		if ((r = sink->host(sink->ctx, &s->hosts[i])) != 0)
+			goto fail;
+	if ((r = sink->run_end(sink->ctx, &rs)) != 0)
+		goto fail;
+	if (job_id)
+		*job_id = job_writer_job_id(w);
+	if (jt && jt->n < 64) {
+		jt->id[jt->n] = job_writer_job_id(w);
+		jt->at[jt->n++] = s->start;
+	}
+	r = job_writer_commit(w, NULL, NULL);
+	job_writer_free(w);
+	return r;
+fail:
+	job_writer_abort(w);
+	job_writer_free(w);
+	return r;
+}
+
+/* Write a scan of one host, failing the test on error; returns its job. */
+static int64_t hscan1(struct store *st, int64_t t, const char *tcp, const char *udp,
+                      struct rec_host h, struct job_times *jt)
+{
+	struct hscan s = {t, tcp, udp, &h, 1};
+	int64_t id;
+
+	h.starttime = t;
+	h.endtime = t + 5;
+	assert_ok(st, write_hscan(st, &s, &id, jt));
+	return id;
+}
+
+static struct rec_host hhost(const char *addr, enum rec_host_status s, const struct rec_port *p,
+                             size_t np)
+{
+	struct rec_host h = host_rec(addr, s, 0);
+
+	h.ports = p;
+	h.nports = np;
+	return h;
+}
+
+static struct rec_port hport(enum rec_proto proto, int num, enum rec_port_state s)
+{
+	return port_rec(proto, num, s, NULL);
+}
+
+static struct rec_port hsvc(int num, const char *name, const char *product, const char *version)
+{
+	struct rec_port p = port_rec(REC_PROTO_TCP, num, REC_PORT_OPEN, name);
+
+	p.service.product = product;
+	p.service.version = version;
+	p.service.method = "probed";
+	p.service.conf = 10;
+	return p;
+}
+
+struct ev_list {
+	struct store_event **v;
+	size_t n;
+};
+
+static int collect_event(void *ctx, struct store_event *e)
+{
+	struct ev_list *l = ctx;
+	struct store_event **nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+
+	if (!nv) {
+		store_event_free(e);
+		return SDB_ENOMEM;
+	}
+	l->v = nv;
+	l->v[l->n++] = e;
+	return 0;
+}
+
+static void ev_list_free(struct ev_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		store_event_free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static struct store_event_filter ev_filter(void)
+{
+	struct store_event_filter f;
+
+	memset(&f, 0, sizeof(f));
+	return f;
+}
+
+static struct ev_list get_events(struct store *st, const struct store_event_filter *f)
+{
+	struct ev_list l = {NULL, 0};
+
+	assert_ok(st, store_events_each(st, f, collect_event, &l));
+	return l;
+}
+
+static struct ev_list host_events(struct store *st, const char *addr)
+{
+	struct store_event_filter f = ev_filter();
+
+	f.addr = addr;
+	return get_events(st, &f);
+}
+
+static void print_store_events(const struct ev_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct store_event *e = l->v[i];
+		print_message("  [%zu] %s %s %s/%d detail=%s old=%s new=%s job=%lld prev=%lld "
+		              "at=%lld\n",
+		              i, e->addr, e->kind, e->protocol ? e->protocol : "-", e->port,
+		              e->detail ? e->detail : "NULL", e->old_value ? e->old_value : "NULL",
+		              e->new_value ? e->new_value : "NULL", (long long)e->job_id,
+		              (long long)e->prev_job_id, (long long)e->at);
+	}
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+#define NOCHECK (-12345) /* prev job not checked */
+
+/* Event i is exactly this one (proto NULL and port -1: host-level). */
+static void check_sev(const struct ev_list *l, size_t i, const char *addr, const char *kind,
+                      const char *proto, int port, const char *detail, const char *old_value,
+                      const char *new_value, int64_t job, int64_t prev, int64_t at, int line)
+{
+	const struct store_event *e = i < l->n ? l->v[i] : NULL;
+
+	if (!e || strcmp(e->addr, addr) != 0 || strcmp(e->kind, kind) != 0 ||
+	    !same_str(e->protocol, proto) || e->port != port || !same_str(e->detail, detail) ||
+	    !same_str(e->old_value, old_value) || !same_str(e->new_value, new_value) ||
+	    e->job_id != job || (prev != NOCHECK && e->prev_job_id != prev) || e->at != at) {
+		print_error("line %d: event [%zu]: want %s %s %s/%d detail=%s old=%s new=%s "
+		            "job=%lld prev=%lld at=%lld; have:\n",
+		            line, i, addr, kind, proto ? proto : "-", port, detail ? detail : "NULL",
+		            old_value ? old_value : "NULL", new_value ? new_value : "NULL",
+		            (long long)job, (long long)prev, (long long)at);
+		print_store_events(l);
+		fail();
+	}
+}
+#define CHECK_SEV(l, i, addr, kind, proto, port, detail, o, n, job, prev, at)                      \
+	check_sev(l, i, addr, kind, proto, port, detail, o, n, job, prev, at, __LINE__)
+
+#define assert_nev(l, want)                                                                        \
+	do {                                                                                       \
+		if ((l)->n != (size_t)(want)) {                                                    \
+			print_error("%s:%d: %zu events, want %d:\n", __FILE__, __LINE__, (l)->n,   \
+			            (int)(want));                                                  \
+			print_store_events(l);                                                     \
+		}                                                                                  \
+		assert_int_equal((l)->n, (want));                                                  \
+	} while (0)
+
+/* A port of the current view: state and history. */
+static void check_state(struct store *st, const char *addr, const char *proto, int num,
+                        const char *state, int64_t job, int64_t first, int64_t last,
+                        int64_t closed, int line)
+{
+	struct store_host *h = get_host(st, addr, 0);
+	const struct store_port *p;
+
+	if (!h) {
+		print_error("line %d: host %s not in the current view\n", line, addr);
+		fail();
+	}
+	p = find_port(h, proto, num);
+	if (!p || strcmp(p->state, state) != 0 || p->state_job_id != job ||
+	    p->first_seen != first || p->last_seen != last || p->closed_at != closed) {
+		if (p)
+			print_error("line %d: %s %d/%s: want %s job=%lld first=%lld last=%lld "
+			            "closed=%lld; have %s job=%lld first=%lld last=%lld "
+			            "closed=%lld\n",
+			            line, addr, num, proto, state, (long long)job,
+			            (long long)first, (long long)last, (long long)closed, p->state,
+			            (long long)p->state_job_id, (long long)p->first_seen,
+			            (long long)p->last_seen, (long long)p->closed_at);
+		else
+			print_error("line %d: %s %d/%s not in the current view\n", line, addr, num,
+			            proto);
+		store_host_free(h);
+		fail();
+	}
+	store_host_free(h);
+}
+#define CHECK_STATE(st, addr, proto, num, state, job, first, last, closed)                         \
+	check_state(st, addr, proto, num, state, job, first, last, closed, __LINE__)
+
+#define H0 1800000000
+#define HT(n) (H0 + (int64_t)(n) * 86400)
+
+/* The lifecycle of one host's port, written in time order. */
+static void test_history_port_lifecycle(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	const char *a = "192.0.2.1";
+	struct rec_port p1[] = {hsvc(22, "ssh", "OpenSSH", "8.9p1"),
+	                        hport(REC_PROTO_TCP, 113, REC_PORT_CLOSED)};
+	struct rec_port p2[] = {hsvc(22, "ssh", "OpenSSH", "9.2p1"),
+	                        hport(REC_PROTO_TCP, 80, REC_PORT_OPEN)};
+	struct rec_port p3[] = {hsvc(22, "ssh", "OpenSSH", "9.2p1"),
+	                        hport(REC_PROTO_TCP, 80, REC_PORT_CLOSED)};
+	struct rec_port p5[] = {hsvc(22, "ssh", "OpenSSH", "9.2p1"),
+	                        hport(REC_PROTO_TCP, 80, REC_PORT_OPEN)};
+	struct rec_extraports x2[] = {{REC_PORT_CLOSED, 998, "reset:998"}};
+	struct rec_host h2 = hhost(a, REC_HOST_UP, p2, 2);
+	int64_t j1, j2, j3, j4, j5;
+	struct ev_list l;
+	struct store_host *h;
+
+	h2.extraports = x2;
+	h2.nextraports = 1;
+	j1 = hscan1(st, HT(1), "1-1000", NULL, hhost(a, REC_HOST_UP, p1, 2), NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 1);
+	CHECK_SEV(&l, 0, a, "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 22, "open", j1, HT(1), HT(1), 0);
+	CHECK_STATE(st, a, "tcp", 113, "closed", j1, 0, 0, 0);
+
+	j2 = hscan1(st, HT(2), "1-1000", NULL, h2, NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 3);
+	CHECK_SEV(&l, 1, a, "service_changed", "tcp", 22, NULL, "ssh OpenSSH 8.9p1",
+	          "ssh OpenSSH 9.2p1", j2, j1, HT(2));
+	CHECK_SEV(&l, 2, a, "port_opened", "tcp", 80, NULL, NULL, "open", j2, NOCHECK, HT(2));
+	ev_list_free(&l);
+	/* 113 was not listed but covered: the extraports state */
+	CHECK_STATE(st, a, "tcp", 113, "closed", j2, 0, 0, 0);
+	CHECK_STATE(st, a, "tcp", 80, "open", j2, HT(2), HT(2), 0);
+
+	j3 = hscan1(st, HT(3), "1-1000", NULL, hhost(a, REC_HOST_UP, p3, 2), NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 4);
+	CHECK_SEV(&l, 3, a, "port_closed", "tcp", 80, NULL, "open", "closed", j3, j2, HT(3));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 80, "closed", j3, HT(2), HT(2), HT(3));
+	CHECK_STATE(st, a, "tcp", 22, "open", j3, HT(1), HT(3), 0);
+
+	/* down: one event, ports untouched */
+	j4 = hscan1(st, HT(4), "1-1000", NULL, hhost(a, REC_HOST_DOWN, NULL, 0), NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 5);
+	CHECK_SEV(&l, 4, a, "host_down", NULL, -1, NULL, "up", "down", j4, j3, HT(4));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 80, "closed", j3, HT(2), HT(2), HT(3));
+	CHECK_STATE(st, a, "tcp", 22, "open", j3, HT(1), HT(3), 0);
+	h = get_host(st, a, 0);
+	assert_non_null(h);
+	assert_string_equal(h->status, "down");
+	assert_int_equal(h->job_id, j4);
+	store_host_free(h);
+
+	/* back up, 80 reopened: closed_at cleared, first_seen kept */
+	j5 = hscan1(st, HT(5), "1-1000", NULL, hhost(a, REC_HOST_UP, p5, 2), NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 7);
+	CHECK_SEV(&l, 5, a, "host_up", NULL, -1, NULL, "down", "up", j5, j4, HT(5));
+	CHECK_SEV(&l, 6, a, "port_opened", "tcp", 80, NULL, "closed", "open", j5, j3, HT(5));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 80, "open", j5, HT(2), HT(5), 0);
+	CHECK_STATE(st, a, "tcp", 22, "open", j5, HT(1), HT(5), 0);
+	/* the service of the current view is the probed one */
+	h = get_host(st, a, 0);
+	assert_non_null(h);
+	assert_string_equal(find_port(h, "tcp", 22)->version, "9.2p1");
+	assert_int_equal(find_port(h, "tcp", 22)->state_seen_at, HT(5));
+	store_host_free(h);
+
+	/* a job's view carries no port history */
+	h = get_host(st, a, j3);
+	assert_non_null(h);
+	assert_int_equal(h->nports, 2);
+	for (size_t i = 0; i < h->nports; i++) {
+		assert_int_equal(h->ports[i].first_seen, 0);
+		assert_int_equal(h->ports[i].last_seen, 0);
+		assert_int_equal(h->ports[i].closed_at, 0);
+		assert_int_equal(h->ports[i].state_job_id, 0);
+	}
+	store_host_free(h);
+}
+
+/* A scan that did not probe a port says nothing about it. */
+static void test_history_scope_aware(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	const char *a = "192.0.2.2";
+	struct rec_port p1[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN),
+	                        hport(REC_PROTO_TCP, 443, REC_PORT_OPEN)};
+	struct rec_port p2[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN)};
+	struct rec_extraports x2[] = {{REC_PORT_CLOSED, 99, "reset:99"}};
+	struct rec_extraports x3[] = {{REC_PORT_FILTERED, 999, "no-response:999"}};
+	struct rec_port u4[] = {hport(REC_PROTO_UDP, 53, REC_PORT_OPEN),
+	                        hport(REC_PROTO_UDP, 161, REC_PORT_OPEN)};
+	struct rec_port u5[] = {hport(REC_PROTO_UDP, 53, REC_PORT_OPEN)};
+	struct rec_extraports x5[] = {{REC_PORT_OPEN_FILTERED, 199, "no-response:199"}};
+	struct rec_host h2 = hhost(a, REC_HOST_UP, p2, 1), h3 = hhost(a, REC_HOST_UP, p2, 1),
+	                h5 = hhost(a, REC_HOST_UP, u5, 1);
+	struct store_host_filter f = any_filter();
+	int64_t j1, j2, j3, j4, j5;
+	struct ev_list l;
+	struct store_host *h;
+
+	h2.extraports = x2;
+	h2.nextraports = 1;
+	h3.extraports = x3;
+	h3.nextraports = 1;
+	h5.extraports = x5;
+	h5.nextraports = 1;
+	j1 = hscan1(st, HT(1), "1-1000", NULL, hhost(a, REC_HOST_UP, p1, 2), NULL);
+	j2 = hscan1(st, HT(2), "1-100", NULL, h2, NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 1); /* host_up of scan 1 only */
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 443, "open", j1, HT(1), HT(1), 0);
+	CHECK_STATE(st, a, "tcp", 22, "open", j2, HT(1), HT(2), 0);
+	h = get_host(st, a, 0);
+	assert_int_equal(find_port(h, "tcp", 443)->state_seen_at, HT(1));
+	store_host_free(h);
+	/* the current view's port filter sees 443 open; job 2's view does not */
+	f.port = 443;
+	assert_filter(st, &f, a, "current view --port 443");
+	f.job_id = j2;
+	assert_filter(st, &f, "", "job 2 --port 443");
+
+	j3 = hscan1(st, HT(3), "1-1000", NULL, h3, NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 2);
+	CHECK_SEV(&l, 1, a, "port_closed", "tcp", 443, NULL, "open", "filtered", j3, j1, HT(3));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "tcp", 443, "filtered", j3, HT(1), HT(1), HT(3));
+
+	/* UDP: unresponsive ports fold as open|filtered */
+	j4 = hscan1(st, HT(4), NULL, "53,161", hhost(a, REC_HOST_UP, u4, 2), NULL);
+	j5 = hscan1(st, HT(5), NULL, "1-200", h5, NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 5);
+	assert_string_equal(l.v[2]->kind, "port_opened");
+	assert_int_equal(l.v[2]->port, 53);
+	assert_string_equal(l.v[3]->kind, "port_opened");
+	assert_int_equal(l.v[3]->port, 161);
+	CHECK_SEV(&l, 4, a, "port_closed", "udp", 161, NULL, "open", "open|filtered", j5, j4,
+	          HT(5));
+	ev_list_free(&l);
+	CHECK_STATE(st, a, "udp", 161, "open|filtered", j5, HT(4), HT(4), HT(5));
+	CHECK_STATE(st, a, "udp", 53, "open", j5, HT(4), HT(5), 0);
+	/* the UDP-only scans said nothing about TCP */
+	CHECK_STATE(st, a, "tcp", 22, "open", j3, HT(1), HT(3), 0);
+}
+
+/*
+ * The five scans of one host used by the out-of-order tests; each scan
+ * exercises a different rule.  Expected, in time order:
+ *  S1 up: host_up
+ *  S2 tcp 1-100: service_changed 22, script_changed 80 http-title (443 unprobed)
+ *  S3 down: host_down
+ *  S4 tcp 1-1000 + udp: host_up, port_closed 80, port_opened 8080,
+ *     port_opened 53/udp, port_closed 443 (filtered), os/mac/hostname_changed
+ *  S5 tcp 1-10000: port_opened 80, port_closed 8080
+ */
+#define OOO_N 5
+static const struct rec_script ooo_title1[] = {{"http-title", "Welcome"}};
+static const struct rec_script ooo_title2[] = {{"http-title", "Login"}};
+static const struct rec_hostname ooo_name_a[] = {{"a.example.test", "PTR"}};
+static const struct rec_hostname ooo_name_b[] = {{"b.example.test", "PTR"}};
+static const struct rec_extraports ooo_filt996[] = {{REC_PORT_FILTERED, 996, NULL}};
+static const struct rec_extraports ooo_closed98[] = {{REC_PORT_CLOSED, 98, NULL}};
+static const struct rec_extraports ooo_filt997[] = {{REC_PORT_FILTERED, 997, NULL}};
+static const struct rec_extraports ooo_closed997[] = {{REC_PORT_CLOSED, 997, NULL}};
+
+struct ooo_store {
+	struct rec_port p[OOO_N][6];
+};
+
+static struct hscan ooo_scan(int i, const char *addr, struct ooo_store *m, struct rec_host *h)
+{
+	struct rec_port *p = m->p[i];
+	struct hscan s = {HT(10 + i), "1-1000", NULL, h, 1};
+	size_t n = 0;
+
+	*h = host_rec(addr, REC_HOST_UP, HT(10 + i));
+	switch (i) {
+	case 0:
+		p[n++] = hsvc(22, "ssh", "OpenSSH", "8.9p1");
+		p[n] = hsvc(80, "http", "nginx", "1.22.1");
+		p[n].scripts = ooo_title1;
+		p[n++].nscripts = 1;
+		p[n++] = hport(REC_PROTO_TCP, 113, REC_PORT_CLOSED);
+		p[n++] = hport(REC_PROTO_TCP, 443, REC_PORT_OPEN);
+		h->extraports = ooo_filt996;
+		h->has_os = 1;
+		h->os.name = "Linux 5.X";
+		h->mac = "00:11:22:33:44:55";
+		h->hostnames = ooo_name_a;
+		h->nhostnames = 1;
+		break;
+	case 1:
+		s.tcp = "1-100";
+		p[n++] = hsvc(22, "ssh", "OpenSSH", "9.2p1");
+		p[n] = hsvc(80, "http", "nginx", "1.22.1");
+		p[n].scripts = ooo_title2;
+		p[n++].nscripts = 1;
+		h->extraports = ooo_closed98;
+		h->has_os = 1;
+		h->os.name = "Linux 5.X";
+		h->mac = "00:11:22:33:44:55";
+		h->hostnames = ooo_name_a;
+		h->nhostnames = 1;
+		break;
+	case 2:
+		*h = host_rec(addr, REC_HOST_DOWN, HT(10 + i));
+		break;
+	case 3:
+		s.udp = "53,161";
+		p[n++] = hsvc(22, "ssh", "OpenSSH", "9.2p1");
+		p[n++] = hport(REC_PROTO_TCP, 80, REC_PORT_CLOSED);
+		p[n++] = hport(REC_PROTO_TCP, 8080, REC_PORT_OPEN);
+		p[n++] = hport(REC_PROTO_UDP, 53, REC_PORT_OPEN);
+		p[n++] = hport(REC_PROTO_UDP, 161, REC_PORT_OPEN_FILTERED);
+		h->extraports = ooo_filt997;
+		h->has_os = 1;
+		h->os.name = "Linux 6.X";
+		h->mac = "66:77:88:99:AA:BB";
+		h->hostnames = ooo_name_b;
+		h->nhostnames = 1;
+		break;
+	default:
+		s.tcp = "1-10000";
+		p[n++] = hsvc(22, "ssh", "OpenSSH", "9.2p1");
+		p[n] = hsvc(80, "http", "nginx", "1.22.1");
+		p[n].scripts = ooo_title2;
+		p[n++].nscripts = 1;
+		h->extraports = ooo_closed997;
+		h->has_os = 1;
+		h->os.name = "Linux 6.X";
+		h->mac = "66:77:88:99:AA:BB";
+		h->hostnames = ooo_name_b;
+		h->nhostnames = 1;
+		break;
+	}
+	h->nextraports = h->extraports ? 1 : 0;
+	h->ports = p;
+	h->nports = n;
+	return s;
+}
+
+/* Write the five scans of `addr` in the order given (indexes 0-4). */
+static void ooo_write(struct store *st, const char *addr, const int *order, struct job_times *jt)
+{
+	for (int k = 0; k < OOO_N; k++) {
+		struct ooo_store m;
+		struct rec_host h;
+		struct hscan s = ooo_scan(order[k], addr, &m, &h);
+		assert_ok(st, write_hscan(st, &s, NULL, jt));
+	}
+}
+
+/* One event as text, jobs named by their scan times (ids differ). */
+static void event_text(const struct store_event *e, const struct job_times *jt, char *out,
+                       size_t len)
+{
+	snprintf(out, len, "%s %s/%d detail=%s old=%s new=%s at=%lld job@%lld prev@%lld", e->kind,
+	         e->protocol ? e->protocol : "-", e->port, e->detail ? e->detail : "NULL",
+	         e->old_value ? e->old_value : "NULL", e->new_value ? e->new_value : "NULL",
+	         (long long)e->at, (long long)job_time(jt, e->job_id),
+	         (long long)job_time(jt, e->prev_job_id));
+}
+
+/* One host's whole history and current port state, as text. */
+static char *history_text(struct store *st, const char *addr, const struct job_times *jt)
+{
+	struct ev_list l = host_events(st, addr);
+	struct store_host *h = get_host(st, addr, 0);
+	size_t cap = 16384, off = 0;
+	char *out = malloc(cap), line[1024];
+
+	assert_non_null(out);
+	assert_non_null(h);
+	out[0] = '\0';
+	for (size_t i = 0; i < l.n; i++) {
+		if (i > 0)
+			assert_true(l.v[i]->at >= l.v[i - 1]->at); /* scan-time order */
+		event_text(l.v[i], jt, line, sizeof(line));
+		off += (size_t)snprintf(out + off, cap - off, "%s\n", line);
+		assert_true(off < cap);
+	}
+	off += (size_t)snprintf(out + off, cap - off, "status=%s scanned_at=%lld os=%s mac=%s\n",
+	                        h->status, (long long)h->scanned_at, h->os ? h->os : "NULL",
+	                        h->mac ? h->mac : "NULL");
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct store_port *p = &h->ports[i];
+		off += (size_t)snprintf(
+		    out + off, cap - off,
+		    "%d/%s %s svc=%s %s %s job@%lld seen=%lld first=%lld last=%lld closed=%lld\n",
+		    p->port, p->protocol, p->state, p->service ? p->service : "-",
+		    p->product ? p->product : "-", p->version ? p->version : "-",
+		    (long long)job_time(jt, p->state_job_id), (long long)p->state_seen_at,
+		    (long long)p->first_seen, (long long)p->last_seen, (long long)p->closed_at);
+		assert_true(off < cap);
+	}
+	store_host_free(h);
+	ev_list_free(&l);
+	return out;
+}
+
+static void assert_same_history(const char *what_a, const char *a, const char *what_b,
+                                const char *b)
+{
+	if (strcmp(a, b) != 0)
+		print_error("history differs:\n--- %s\n%s--- %s\n%s", what_a, a, what_b, b);
+	assert_string_equal(a, b);
+}
+
+/* Files imported out of order give the same events and state as in order. */
+static void test_history_out_of_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	static const int in_order[OOO_N] = {0, 1, 2, 3, 4};
+	static const int shuffled[OOO_N] = {2, 0, 4, 1, 3};
+	static const int reversed[OOO_N] = {4, 3, 2, 1, 0};
+	const char *x = "198.51.100.1", *y = "198.51.100.2", *z = "198.51.100.3";
+	struct job_times jt = {.n = 0};
+	struct ev_list l;
+	char *hx, *hy, *hz;
+	int64_t j[OOO_N];
+
+	ooo_write(st, x, in_order, &jt);
+	ooo_write(st, y, shuffled, &jt);
+	ooo_write(st, z, reversed, &jt);
+	for (int i = 0; i < OOO_N; i++)
+		j[i] = jt.id[i]; /* x's jobs, in time order */
+
+	/* the in-order history, event by event */
+	l = host_events(st, x);
+	assert_nev(&l, 14);
+	CHECK_SEV(&l, 0, x, "host_up", NULL, -1, NULL, NULL, "up", j[0], 0, HT(10));
+	CHECK_SEV(&l, 1, x, "service_changed", "tcp", 22, NULL, "ssh OpenSSH 8.9p1",
+	          "ssh OpenSSH 9.2p1", j[1], j[0], HT(11));
+	CHECK_SEV(&l, 2, x, "script_changed", "tcp", 80, "http-title", "Welcome", "Login", j[1],
+	          j[0], HT(11));
+	CHECK_SEV(&l, 3, x, "host_down", NULL, -1, NULL, "up", "down", j[2], j[1], HT(12));
+	CHECK_SEV(&l, 4, x, "host_up", NULL, -1, NULL, "down", "up", j[3], j[2], HT(13));
+	CHECK_SEV(&l, 5, x, "port_closed", "tcp", 80, NULL, "open", "closed", j[3], j[1], HT(13));
+	CHECK_SEV(&l, 6, x, "port_opened", "tcp", 8080, NULL, NULL, "open", j[3], NOCHECK, HT(13));
+	CHECK_SEV(&l, 7, x, "port_opened", "udp", 53, NULL, NULL, "open", j[3], NOCHECK, HT(13));
+	CHECK_SEV(&l, 8, x, "port_closed", "tcp", 443, NULL, "open", "filtered", j[3], j[0],
+	          HT(13));
+	CHECK_SEV(&l, 9, x, "os_changed", NULL, -1, NULL, "Linux 5.X", "Linux 6.X", j[3], j[2],
+	          HT(13));
+	CHECK_SEV(&l, 10, x, "mac_changed", NULL, -1, NULL, "00:11:22:33:44:55",
+	          "66:77:88:99:AA:BB", j[3], j[2], HT(13));
+	CHECK_SEV(&l, 11, x, "hostname_changed", NULL, -1, NULL, "a.example.test",
+	          "b.example.test", j[3], j[2], HT(13));
+	CHECK_SEV(&l, 12, x, "port_opened", "tcp", 80, NULL, "closed", "open", j[4], j[3], HT(14));
+	CHECK_SEV(&l, 13, x, "port_closed", "tcp", 8080, NULL, "open", "closed", j[4], j[3],
+	          HT(14));
+	ev_list_free(&l);
+	CHECK_STATE(st, x, "tcp", 22, "open", j[4], HT(10), HT(14), 0);
+	CHECK_STATE(st, x, "tcp", 80, "open", j[4], HT(10), HT(14), 0);
+	CHECK_STATE(st, x, "tcp", 113, "closed", j[4], 0, 0, 0);
+	CHECK_STATE(st, x, "tcp", 443, "closed", j[4], HT(10), HT(10), HT(13));
+	CHECK_STATE(st, x, "tcp", 8080, "closed", j[4], HT(13), HT(13), HT(14));
+	CHECK_STATE(st, x, "udp", 53, "open", j[3], HT(13), HT(13), 0);
+	CHECK_STATE(st, x, "udp", 161, "open|filtered", j[3], 0, 0, 0);
+
+	hx = history_text(st, x, &jt);
+	hy = history_text(st, y, &jt);
+	hz = history_text(st, z, &jt);
+	assert_same_history("in order", hx, "shuffled 3,1,5,2,4", hy);
+	assert_same_history("in order", hx, "reversed", hz);
+	free(hx);
+	free(hy);
+	free(hz);
+
+	/* across hosts, events come in scan-time order, not import order */
+	{
+		struct store_event_filter f = ev_filter();
+		l = get_events(st, &f);
+		assert_nev(&l, 42);
+		for (size_t i = 1; i < l.n; i++)
+			assert_true(l.v[i]->at >= l.v[i - 1]->at);
+		ev_list_free(&l);
+	}
+}
+
+/*
+ * OS, MAC and hostnames are compared with the latest scan that REPORTED
+ * them (events.h).  Scan B (no OS/MAC/names) arriving before the older
+ * scan A must not lose A's values: a later scan C is compared with A.
+ */
+static void test_history_out_of_order_attributes(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	static const struct rec_hostname na[] = {{"a.example.test", "PTR"}};
+	static const struct rec_hostname nc[] = {{"c.example.test", "PTR"}};
+	const char *addrs[2] = {"198.51.100.10", "198.51.100.11"};
+	static const int orders[2][3] = {{0, 1, 2}, {1, 0, 2}}; /* A B C and B A C */
+	struct job_times jt = {.n = 0};
+	char *text[2];
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 3; i++) {
+			int s = orders[k][i];
+			struct rec_host h = host_rec(addrs[k], REC_HOST_UP, 0);
+			if (s == 0) {
+				h.has_os = 1;
+				h.os.name = "Linux 5.X";
+				h.mac = "00:11:22:33:44:55";
+				h.hostnames = na;
+				h.nhostnames = 1;
+			} else if (s == 2) {
+				h.has_os = 1;
+				h.os.name = "Microsoft Windows 11";
+				h.mac = "66:77:88:99:AA:BB";
+				h.hostnames = nc;
+				h.nhostnames = 1;
+			}
+			hscan1(st, HT(20 + s), "1-1000", NULL, h, &jt);
+		}
+		text[k] = history_text(st, addrs[k], &jt);
+	}
+	/* A B C: events at C compared with A's values, prev = B */
+	{
+		struct ev_list l = host_events(st, addrs[0]);
+		int64_t jb = jt.id[1], jc = jt.id[2];
+		assert_nev(&l, 4);
+		CHECK_SEV(&l, 1, addrs[0], "os_changed", NULL, -1, NULL, "Linux 5.X",
+		          "Microsoft Windows 11", jc, jb, HT(22));
+		CHECK_SEV(&l, 2, addrs[0], "mac_changed", NULL, -1, NULL, "00:11:22:33:44:55",
+		          "66:77:88:99:AA:BB", jc, jb, HT(22));
+		CHECK_SEV(&l, 3, addrs[0], "hostname_changed", NULL, -1, NULL, "a.example.test",
+		          "c.example.test", jc, jb, HT(22));
+		ev_list_free(&l);
+	}
+	assert_same_history("A B C", text[0], "B A C", text[1]);
+	free(text[0]);
+	free(text[1]);
+}
+
+/*
+ * A host that was down says nothing about its names (events.h), even when
+ * nmap wrote the target's name into the down host's record: up(a), down(b),
+ * up(b) is a hostname change a -> b at the third scan, in any import order.
+ */
+static void test_history_down_scan_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	static const struct rec_hostname na[] = {{"a.example.test", "user"}};
+	static const struct rec_hostname nb[] = {{"b.example.test", "user"}};
+	const char *addrs[2] = {"198.51.100.20", "198.51.100.21"};
+	static const int orders[2][3] = {{0, 1, 2}, {2, 0, 1}};
+	struct job_times jt = {.n = 0};
+	char *text[2];
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 3; i++) {
+			int s = orders[k][i];
+			struct rec_host h =
+			    host_rec(addrs[k], s == 1 ? REC_HOST_DOWN : REC_HOST_UP, 0);
+			h.hostnames = s == 0 ? na : nb;
+			h.nhostnames = 1;
+			hscan1(st, HT(30 + s), "1-1000", NULL, h, &jt);
+		}
+		text[k] = history_text(st, addrs[k], &jt);
+	}
+	{
+		struct ev_list l = host_events(st, addrs[0]);
+		int64_t jb = jt.id[1], jc = jt.id[2];
+		assert_nev(&l, 4);
+		CHECK_SEV(&l, 1, addrs[0], "host_down", NULL, -1, NULL, "up", "down", jb, jt.id[0],
+		          HT(31));
+		CHECK_SEV(&l, 2, addrs[0], "host_up", NULL, -1, NULL, "down", "up", jc, jb, HT(32));
+		CHECK_SEV(&l, 3, addrs[0], "hostname_changed", NULL, -1, NULL, "a.example.test",
+		          "b.example.test", jc, jb, HT(32));
+		ev_list_free(&l);
+	}
+	assert_same_history("in order", text[0], "3,1,2", text[1]);
+	free(text[0]);
+	free(text[1]);
+}
+
+/* store_events_each filters, and the hosts filters on history. */
+static void test_history_filters(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct rec_port a1[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN)};
+	struct rec_port b1[] = {hport(REC_PROTO_TCP, 80, REC_PORT_OPEN)};
+	struct rec_port c1[] = {hport(REC_PROTO_TCP, 443, REC_PORT_OPEN)};
+	struct rec_port a2[] = {hport(REC_PROTO_TCP, 22, REC_PORT_CLOSED),
+	                        hport(REC_PROTO_TCP, 23, REC_PORT_OPEN)};
+	struct rec_port c3[] = {hport(REC_PROTO_TCP, 443, REC_PORT_CLOSED)};
+	struct rec_host s1[] = {hhost("10.1.0.1", REC_HOST_UP, a1, 1),
+	                        hhost("10.1.0.2", REC_HOST_UP, b1, 1),
+	                        hhost("10.2.0.1", REC_HOST_UP, c1, 1)};
+	struct rec_host s2[] = {hhost("10.1.0.1", REC_HOST_UP, a2, 2),
+	                        hhost("10.1.0.2", REC_HOST_DOWN, NULL, 0),
+	                        hhost("10.2.0.1", REC_HOST_UP, c1, 1)};
+	struct rec_host s3[] = {hhost("10.2.0.1", REC_HOST_UP, c3, 1),
+	                        hhost("10.3.0.1", REC_HOST_UP, a1, 1)};
+	struct hscan sc1 = {HT(1), "1-1000", NULL, s1, 3}, sc2 = {HT(2), "1-1000", NULL, s2, 3},
+	             sc3 = {HT(3), "1-1000", NULL, s3, 2};
+	struct store_event_filter f = ev_filter();
+	struct store_host_filter hf = any_filter();
+	int64_t j1, j2, j3;
+	struct ev_list l;
+
+	for (size_t i = 0; i < 3; i++) {
+		s1[i].starttime = HT(1);
+		s2[i].starttime = HT(2);
+	}
+	s3[0].starttime = s3[1].starttime = HT(3);
+	assert_ok(st, write_hscan(st, &sc1, &j1, NULL));
+	assert_ok(st, write_hscan(st, &sc2, &j2, NULL));
+	assert_ok(st, write_hscan(st, &sc3, &j3, NULL));
+
+	l = get_events(st, &f);
+	assert_nev(&l, 8);
+	CHECK_SEV(&l, 0, "10.1.0.1", "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	CHECK_SEV(&l, 1, "10.1.0.2", "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	CHECK_SEV(&l, 2, "10.2.0.1", "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	CHECK_SEV(&l, 3, "10.1.0.1", "port_closed", "tcp", 22, NULL, "open", "closed", j2, j1,
+	          HT(2));
+	CHECK_SEV(&l, 4, "10.1.0.1", "port_opened", "tcp", 23, NULL, NULL, "open", j2, NOCHECK,
+	          HT(2));
+	CHECK_SEV(&l, 5, "10.1.0.2", "host_down", NULL, -1, NULL, "up", "down", j2, j1, HT(2));
+	CHECK_SEV(&l, 6, "10.2.0.1", "port_closed", "tcp", 443, NULL, "open", "closed", j3, j2,
+	          HT(3));
+	CHECK_SEV(&l, 7, "10.3.0.1", "host_up", NULL, -1, NULL, NULL, "up", j3, 0, HT(3));
+	ev_list_free(&l);
+
+	/* since: at >= since, the boundary included */
+	f.since = HT(2);
+	l = get_events(st, &f);
+	assert_nev(&l, 5);
+	CHECK_SEV(&l, 0, "10.1.0.1", "port_closed", "tcp", 22, NULL, "open", "closed", j2, j1,
+	          HT(2));
+	ev_list_free(&l);
+	f.since = HT(2) + 1;
+	l = get_events(st, &f);
+	assert_nev(&l, 2);
+	ev_list_free(&l);
+	f.since = HT(3) + 1;
+	l = get_events(st, &f);
+	assert_nev(&l, 0);
+	ev_list_free(&l);
+
+	/* one host; with since */
+	f = ev_filter();
+	f.addr = "10.1.0.1";
+	l = get_events(st, &f);
+	assert_nev(&l, 3);
+	CHECK_SEV(&l, 0, "10.1.0.1", "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	CHECK_SEV(&l, 2, "10.1.0.1", "port_opened", "tcp", 23, NULL, NULL, "open", j2, NOCHECK,
+	          HT(2));
+	ev_list_free(&l);
+	f.since = HT(2);
+	l = get_events(st, &f);
+	assert_nev(&l, 2);
+	ev_list_free(&l);
+	f = ev_filter();
+	f.addr = "10.9.9.9";
+	l = get_events(st, &f);
+	assert_nev(&l, 0);
+	ev_list_free(&l);
+
+	/* a block */
+	f = ev_filter();
+	assert_int_equal(addr_cidr_parse("10.1.0.0/16", f.net_lo, f.net_hi), 0);
+	f.has_net = 1;
+	l = get_events(st, &f);
+	assert_nev(&l, 5);
+	for (size_t i = 0; i < l.n; i++)
+		assert_memory_equal(l.v[i]->addr, "10.1.0.", 7);
+	ev_list_free(&l);
+
+	/* kinds, alone and with a block */
+	f.kinds = (1u << EV_PORT_CLOSED) | (1u << EV_HOST_DOWN);
+	l = get_events(st, &f);
+	assert_nev(&l, 2);
+	CHECK_SEV(&l, 0, "10.1.0.1", "port_closed", "tcp", 22, NULL, "open", "closed", j2, j1,
+	          HT(2));
+	CHECK_SEV(&l, 1, "10.1.0.2", "host_down", NULL, -1, NULL, "up", "down", j2, j1, HT(2));
+	ev_list_free(&l);
+	f.has_net = 0;
+	l = get_events(st, &f);
+	assert_nev(&l, 3);
+	CHECK_SEV(&l, 2, "10.2.0.1", "port_closed", "tcp", 443, NULL, "open", "closed", j3, j2,
+	          HT(3));
+	ev_list_free(&l);
+
+	/* hosts: changed since (a change event at or after), new since */
+	hf.changed_since = HT(2);
+	assert_filter(st, &hf, "10.1.0.1,10.1.0.2,10.2.0.1,10.3.0.1", "changed_since t2");
+	hf.changed_since = HT(3);
+	assert_filter(st, &hf, "10.2.0.1,10.3.0.1", "changed_since t3");
+	hf.changed_since = HT(3) + 1;
+	assert_filter(st, &hf, "", "changed_since t3+1");
+	hf.changed_since = 0;
+	hf.new_since = HT(1);
+	assert_filter(st, &hf, "10.1.0.1,10.1.0.2,10.2.0.1,10.3.0.1", "new_since t1");
+	hf.new_since = HT(1) + 1;
+	assert_filter(st, &hf, "10.3.0.1", "new_since t1+1");
+	hf.new_since = HT(3);
+	assert_filter(st, &hf, "10.3.0.1", "new_since t3");
+	hf.new_since = HT(3) + 1;
+	assert_filter(st, &hf, "", "new_since t3+1");
+	/* with other filters and in a job's view */
+	hf.new_since = 0;
+	hf.changed_since = HT(3);
+	hf.job_id = j2;
+	assert_filter(st, &hf, "10.2.0.1", "job 2, changed_since t3");
+	hf.job_id = 0;
+	hf.changed_since = HT(2);
+	assert_int_equal(addr_cidr_parse("10.1.0.0/16", hf.net_lo, hf.net_hi), 0);
+	hf.has_net = 1;
+	assert_filter(st, &hf, "10.1.0.1,10.1.0.2", "changed_since t2 in 10.1/16");
+	/* the current view: 22 closed, 23 open for 10.1.0.1 */
+	hf = any_filter();
+	hf.port = 22;
+	assert_filter(st, &hf, "10.3.0.1", "current --port 22");
+	hf.port = 443;
+	assert_filter(st, &hf, "", "current --port 443");
+}
+
+static int stop_after_two(void *ctx, struct store_event *e)
+{
+	int *n = ctx;
+
+	store_event_free(e);
+	return ++*n == 2 ? 42 : 0;
+}
+
+static void test_history_events_callback_stop(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct rec_host hs[] = {hhost("10.0.0.1", REC_HOST_UP, NULL, 0),
+	                        hhost("10.0.0.2", REC_HOST_UP, NULL, 0),
+	                        hhost("10.0.0.3", REC_HOST_UP, NULL, 0)};
+	struct hscan s = {HT(1), "1-1000", NULL, hs, 3};
+	struct store_event_filter f = ev_filter();
+	int n = 0;
+
+	assert_ok(st, write_hscan(st, &s, NULL, NULL));
+	assert_int_equal(store_events_each(st, &f, stop_after_two, &n), 42);
+	assert_int_equal(n, 2);
+}
+
+/* Events and port state are written in the job's transaction: a failure
+ * while deriving them leaves nothing of the job. */
+static void test_history_atomic(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	const char *a = "192.0.2.50";
+	struct rec_port p1[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN),
+	                        hport(REC_PROTO_TCP, 80, REC_PORT_OPEN)};
+	struct rec_port p2[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN),
+	                        hport(REC_PROTO_TCP, 80, REC_PORT_CLOSED)};
+	static const char *const ops[] = {"event_insert", "port_state_save", "history_load"};
+	int64_t j1;
+	struct ev_list l;
+
+	j1 = hscan1(st, HT(1), "1-1000", NULL, hhost(a, REC_HOST_UP, p1, 2), NULL);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct rec_host h = hhost(a, REC_HOST_UP, p2, 2);
+		struct hscan s = {HT(2), "1-1000", NULL, &h, 1};
+		h.starttime = HT(2);
+		store_inject_fault(st, ops[i], 1, SDB_EIO);
+		assert_rc(st, write_hscan(st, &s, NULL, NULL), SDB_EIO);
+		store_inject_fault(st, "*", 0, 0);
+		assert_int_equal(count_jobs(st, NULL), 1);
+		l = host_events(st, a);
+		assert_nev(&l, 1);
+		ev_list_free(&l);
+		CHECK_STATE(st, a, "tcp", 80, "open", j1, HT(1), HT(1), 0);
+	}
+	/* an older scan arriving late replays the host: a failure there too */
+	{
+		struct rec_host h = hhost(a, REC_HOST_UP, p2, 2);
+		struct hscan s = {HT(0), "1-1000", NULL, &h, 1};
+		h.starttime = HT(0);
+		store_inject_fault(st, "history_reset", 1, SDB_EIO);
+		assert_rc(st, write_hscan(st, &s, NULL, NULL), SDB_EIO);
+		store_inject_fault(st, "*", 0, 0);
+		assert_int_equal(count_jobs(st, NULL), 1);
+		l = host_events(st, a);
+		assert_nev(&l, 1);
+		CHECK_SEV(&l, 0, a, "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+		ev_list_free(&l);
+		CHECK_STATE(st, a, "tcp", 80, "open", j1, HT(1), HT(1), 0);
+		/* and without the fault it goes in: the old scan is the first */
+		assert_ok(st, write_hscan(st, &s, NULL, NULL));
+		l = host_events(st, a);
+		assert_nev(&l, 2);
+		assert_int_equal(l.v[0]->at, HT(0));
+		assert_string_equal(l.v[0]->kind, "host_up");
+		CHECK_SEV(&l, 1, a, "port_opened", "tcp", 80, NULL, "closed", "open", j1,
+		          l.v[0]->job_id, HT(1));
+		ev_list_free(&l);
+		CHECK_STATE(st, a, "tcp", 80, "open", j1, HT(1), HT(1), 0);
+	}
+}
+
+/* The same scan stored again (--force) changes nothing. */
+static void test_history_same_scan_twice(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	const char *a = "192.0.2.60";
+	struct rec_port p[] = {hport(REC_PROTO_TCP, 22, REC_PORT_OPEN)};
+	int64_t j1;
+	struct ev_list l;
+
+	j1 = hscan1(st, HT(1), "1-1000", NULL, hhost(a, REC_HOST_UP, p, 1), NULL);
+	(void)hscan1(st, HT(1), "1-1000", NULL, hhost(a, REC_HOST_UP, p, 1), NULL);
+	l = host_events(st, a);
+	assert_nev(&l, 1);
+	CHECK_SEV(&l, 0, a, "host_up", NULL, -1, NULL, NULL, "up", j1, 0, HT(1));
+	ev_list_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1562,6 +2566,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fault_injection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reap_stale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_existing_job, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_port_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_scope_aware, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_out_of_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_out_of_order_attributes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_down_scan_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_events_callback_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_history_same_scan_twice, setup, teardown),
 	};
 	size_t total = sizeof(tests) / sizeof(tests[0]);
 	const char *env = getenv("SCANDB_TEST_DB");

@@ -1,0 +1,268 @@
+/*
+ * cmd_changes.c - `scandb changes` (change events across the network, since
+ * a time) and `scandb history ADDRESS` (one host's timeline).  Events are
+ * derived at import (history/events.c); this file only selects and prints
+ * them, oldest first, in table, json, ndjson or csv.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "core/addr.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "history/events.h"
+
+static const char changes_usage[] =
+    "usage: scandb changes [--since 7d|DATE] [--host ADDR] [--net CIDR]\n"
+    "                      [--kind KIND[,KIND...]] [--format table|json|ndjson|csv]\n\n"
+    "What changed on the network, oldest first: hosts that came up or went down,\n"
+    "ports opened or closed, services, OS, MAC, hostnames and script output that\n"
+    "changed.  Times are scan times.  A port is reported closed only by a scan\n"
+    "that probed it while the host was up.\n\n"
+    "  --since WHEN   events at or after WHEN: 90m, 12h, 7d, 2w, or a date\n"
+    "                 (2026-11-01, 2026-11-01T10:00:00Z); default: all\n"
+    "  --host ADDR    one host\n"
+    "  --net CIDR     hosts in a block\n"
+    "  --kind LIST    host_up, host_down, port_opened, port_closed,\n"
+    "                 service_changed, os_changed, mac_changed,\n"
+    "                 hostname_changed, script_changed\n";
+
+static const char history_usage[] =
+    "usage: scandb history ADDRESS [--since WHEN] [--format table|json|ndjson|csv]\n\n"
+    "One host's timeline: every change scandb derived for it, oldest first.\n";
+
+static const char *const cols[] = {"WHEN", "ADDRESS", "EVENT", "PORT", "OLD", "NEW", "JOB"};
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *event_json(const struct store_event *e)
+{
+	char at[TIME_ISO_LEN];
+	json_t *o;
+
+	time_format_iso(e->at, at);
+	o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(e->id));
+	json_object_set_new(o, "at", json_string(at));
+	json_object_set_new(o, "addr", str_or_null(e->addr));
+	json_object_set_new(o, "kind", str_or_null(e->kind));
+	json_object_set_new(o, "protocol", str_or_null(e->protocol));
+	json_object_set_new(o, "port", e->port >= 0 ? json_integer(e->port) : json_null());
+	json_object_set_new(o, "script", str_or_null(e->detail));
+	json_object_set_new(o, "old", str_or_null(e->old_value));
+	json_object_set_new(o, "new", str_or_null(e->new_value));
+	json_object_set_new(o, "job_id", json_integer(e->job_id));
+	json_object_set_new(o, "prev_job_id",
+	                    e->prev_job_id ? json_integer(e->prev_job_id) : json_null());
+	return o;
+}
+
+static int csv_header(FILE *f)
+{
+	static const char *const h[] = {"at",     "addr", "kind", "protocol", "port",
+	                                "script", "old",  "new",  "job_id",   "prev_job_id"};
+	return output_csv_row(f, h, sizeof(h) / sizeof(h[0]));
+}
+
+static int event_row(struct output_list *l, const struct store_event *e)
+{
+	char at[TIME_ISO_LEN], port[32] = "", job[48];
+	char *old = NULL, *new_ = NULL;
+	int r;
+
+	time_format_iso(e->at, at);
+	if (e->port >= 0)
+		snprintf(port, sizeof(port), "%d/%s", e->port, e->protocol ? e->protocol : "?");
+	if (e->prev_job_id)
+		snprintf(job, sizeof(job), "%lld (vs %lld)", (long long)e->job_id,
+		         (long long)e->prev_job_id);
+	else
+		snprintf(job, sizeof(job), "%lld", (long long)e->job_id);
+	if (l->fmt == CLI_FMT_CSV) {
+		char jid[24], pjid[24] = "";
+		const char *v[10];
+		snprintf(jid, sizeof(jid), "%lld", (long long)e->job_id);
+		if (e->prev_job_id)
+			snprintf(pjid, sizeof(pjid), "%lld", (long long)e->prev_job_id);
+		snprintf(port, sizeof(port), "%d", e->port);
+		v[0] = at;
+		v[1] = e->addr;
+		v[2] = e->kind;
+		v[3] = e->protocol ? e->protocol : "";
+		v[4] = e->port >= 0 ? port : "";
+		v[5] = e->detail ? e->detail : "";
+		v[6] = e->old_value ? e->old_value : "";
+		v[7] = e->new_value ? e->new_value : "";
+		v[8] = jid;
+		v[9] = pjid;
+		return output_csv_row(stdout, v, 10);
+	}
+	/* table: one line per event; script output is shortened */
+	old = output_text(e->old_value, 40, "-");
+	new_ = output_text(e->new_value, 40, "-");
+	if (!old || !new_) {
+		r = SDB_ENOMEM;
+	} else {
+		char kind[96];
+		const char *cells[7];
+		snprintf(kind, sizeof(kind), "%s%s%s", e->kind, e->detail ? " " : "",
+		         e->detail ? e->detail : "");
+		cells[0] = at;
+		cells[1] = e->addr;
+		cells[2] = kind;
+		cells[3] = port[0] ? port : "-";
+		cells[4] = old;
+		cells[5] = new_;
+		cells[6] = job;
+		r = output_table_add(&l->tab, cells);
+	}
+	free(old);
+	free(new_);
+	return r;
+}
+
+static int on_event(void *ctx, struct store_event *e)
+{
+	struct output_list *l = ctx;
+	int r;
+
+	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON)
+		r = output_stream_item(&l->js, event_json(e));
+	else
+		r = event_row(l, e);
+	store_event_free(e);
+	l->n++;
+	l->err = r;
+	return r;
+}
+
+static int parse_kinds(const char *cmd, const char *list, unsigned *out)
+{
+	char *copy = strdup(list), *part, *next;
+	int r = 0;
+
+	if (!copy)
+		return cli_usage_err(cmd, "out of memory");
+	*out = 0;
+	for (part = copy; part && r == 0; part = next) {
+		enum ev_kind k;
+		if ((next = strchr(part, ',')))
+			*next++ = '\0';
+		if (ev_kind_parse(part, &k) != 0)
+			r = cli_usage_err(cmd, "--kind: unknown event kind '%s'", part);
+		else
+			*out |= 1u << k;
+	}
+	free(copy);
+	return r;
+}
+
+enum { OPT_SINCE = 256, OPT_HOST, OPT_NET, OPT_KIND, OPT_FORMAT };
+
+static int run(struct cli *c, const char *cmd, int argc, char **argv, int history)
+{
+	static const struct option opts[] = {
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"net", required_argument, NULL, OPT_NET},
+	    {"kind", required_argument, NULL, OPT_KIND},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {NULL, 0, NULL, 0},
+	};
+	struct store_event_filter f;
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct output_list l;
+	char addr[ADDR_TEXT_MAX];
+	const char *host = NULL;
+	int ch, r;
+
+	memset(&f, 0, sizeof(f));
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_SINCE:
+			if (time_parse_since(optarg, time_now(), &f.since) != 0)
+				return cli_usage_err(cmd,
+				                     "--since: '%s' is not a duration (7d, 12h, "
+				                     "90m, 2w) or a date (2026-11-01)",
+				                     optarg);
+			if (f.since < 0)
+				f.since = 0;
+			break;
+		case OPT_HOST:
+			if (history)
+				return output_getopt_err(cmd, '?', argv);
+			host = optarg;
+			break;
+		case OPT_NET:
+			if (history)
+				return output_getopt_err(cmd, '?', argv);
+			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
+				return cli_usage_err(
+				    cmd, "--net: '%s' is not an address or CIDR block", optarg);
+			f.has_net = 1;
+			break;
+		case OPT_KIND:
+			if (history)
+				return output_getopt_err(cmd, '?', argv);
+			if ((r = parse_kinds(cmd, optarg, &f.kinds)) != 0)
+				return r;
+			break;
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
+				return r;
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	if (history) {
+		if (optind >= argc)
+			return cli_usage_err(cmd, "missing ADDRESS");
+		host = argv[optind++];
+	}
+	if (optind < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if (host) {
+		if (addr_parse(host, addr, NULL, NULL) != 0)
+			return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", host);
+		f.addr = addr;
+	}
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	if ((r = output_list_begin(&l, fmt, 7, cols, csv_header)) == 0) {
+		output_table_max(&l.tab, 4, 40);
+		output_table_max(&l.tab, 5, 40);
+		r = store_events_each(c->st, &f, on_event, &l);
+	}
+	return output_list_end(c, &l, r, "change");
+}
+
+int cmd_changes(struct cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(changes_usage, stdout);
+		return CLI_OK;
+	}
+	return run(c, "changes", argc, argv, 0);
+}
+
+int cmd_history(struct cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(history_usage, stdout);
+		return CLI_OK;
+	}
+	return run(c, "history", argc, argv, 1);
+}

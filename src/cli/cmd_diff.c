@@ -1,0 +1,264 @@
+/*
+ * cmd_diff.c - `scandb diff A B`: what changed between two scans, each an
+ * nmap XML file or a stored job (history/diff.h does the work).  Owns: the
+ * arguments, telling files from job ids, opening the database only when a
+ * job is named, reading the two sides in parallel, and the exit status, which
+ * is ndiff's: 0 same, 1 different, 2 error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "history/diff.h"
+
+/* ndiff's exit statuses (CLI_FAIL means "different" here). */
+enum { DIFF_EXIT_SAME = 0, DIFF_EXIT_DIFFERENT = 1, DIFF_EXIT_ERROR = 2 };
+
+enum { OPT_FORMAT = 256, OPT_TEXT, OPT_XML, OPT_JSON };
+
+static const char diff_usage[] =
+    "usage: scandb diff A B [--format text|xml|json] [-v|--verbose]\n"
+    "\n"
+    "Show what changed between two scans, like ndiff.  A and B are each an nmap\n"
+    "XML file (or '-' for standard input), or the id of a stored job: an\n"
+    "argument that names an existing file is a file, else it must be a job id.\n"
+    "Files are read without storing them and need no database.\n"
+    "\n"
+    "  --format FORMAT  text (default; reads like ndiff), xml (ndiff's nmapdiff\n"
+    "                   document) or json (docs/DIFF.md)\n"
+    "  --text, --xml, --json  the same as --format text|xml|json\n"
+    "  -v, --verbose    also show hosts and ports that did not change\n"
+    "\n"
+    "Exit status: 0 no differences, 1 differences, 2 error.\n";
+
+struct side {
+	const char *arg;
+	int is_file;
+	int64_t job_id;
+	struct store *st; /* for a job: the connection it is read on */
+	struct diff_snapshot *snap;
+	int r;
+	char err[1024];
+};
+
+/* A strictly positive decimal job id, or 0. */
+static int64_t job_id_arg(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!*s || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 1)
+		return 0;
+	return (int64_t)v;
+}
+
+/* Is `arg` a file (1), a job id (0), or neither (-1, message printed)? */
+static int classify(struct side *sd)
+{
+	struct stat st;
+
+	if (strcmp(sd->arg, "-") == 0 || stat(sd->arg, &st) == 0) {
+		if (strcmp(sd->arg, "-") != 0 && S_ISDIR(st.st_mode)) {
+			cli_err("diff: %s: is a directory", sd->arg);
+			return -1;
+		}
+		sd->is_file = 1;
+		return 1;
+	}
+	if ((sd->job_id = job_id_arg(sd->arg)) > 0)
+		return 0;
+	cli_err("diff: %s: no such file, and not a job id", sd->arg);
+	return -1;
+}
+
+static void load_job(struct side *sd)
+{
+	sd->r = diff_snapshot_load_job(sd->snap, sd->st, sd->job_id, sd->err, sizeof(sd->err));
+	if (sd->r == 0 && (sd->r = diff_snapshot_finish(sd->snap)) != 0)
+		snprintf(sd->err, sizeof(sd->err), "job %lld: %s", (long long)sd->job_id,
+		         sdb_strerror(sd->r));
+}
+
+/* One side, on whichever thread runs it. */
+static void *load_side(void *arg)
+{
+	struct side *sd = arg;
+	int fd = 0;
+
+	if (!sd->is_file) {
+		load_job(sd);
+		return NULL;
+	}
+
+	if (strcmp(sd->arg, "-") != 0 && (fd = open(sd->arg, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(sd->err, sizeof(sd->err), "%s: %s", sd->arg, strerror(errno));
+		sd->r = SDB_EIO;
+		return NULL;
+	}
+	sd->r = diff_snapshot_load_fd(sd->snap, fd, strcmp(sd->arg, "-") == 0 ? "<stdin>" : sd->arg,
+	                              sd->err, sizeof(sd->err));
+	if (sd->r == 0 && (sd->r = diff_snapshot_finish(sd->snap)) != 0)
+		snprintf(sd->err, sizeof(sd->err), "%s: %s", sd->arg, sdb_strerror(sd->r));
+	if (fd > 0)
+		close(fd);
+	return NULL;
+}
+
+/* Job ids need the database, but asking for one must not create it. */
+static int open_db(struct cli *c)
+{
+	const char *path = c->db;
+	struct stat st;
+
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	if (!strstr(c->db, "://") && stat(path, &st) != 0 && errno == ENOENT) {
+		cli_err("diff: no database %s (job ids are looked up there; use --db)", path);
+		return DIFF_EXIT_ERROR;
+	}
+	return cli_open(c, 1) == CLI_OK ? 0 : DIFF_EXIT_ERROR;
+}
+
+static void warn_dups(const struct side *sd)
+{
+	size_t n = diff_snapshot_duplicates(sd->snap);
+
+	if (n)
+		cli_err("diff: %s: %zu host%s listed more than once; the first of each "
+		        "address is compared",
+		        sd->arg, n, n == 1 ? "" : "s");
+}
+
+int cmd_diff(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"text", no_argument, NULL, OPT_TEXT},
+	    {"xml", no_argument, NULL, OPT_XML},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "diff";
+	enum diff_format fmt = DIFF_FMT_TEXT;
+	struct side sd[2];
+	struct store *a_st = NULL;
+	pthread_t th;
+	int ch, verbose = 0, threaded = 0, different = 0, fmt_set = 0, r;
+
+	memset(sd, 0, sizeof(sd));
+	if (cli_wants_help(argc, argv)) {
+		fputs(diff_usage, stdout);
+		return DIFF_EXIT_SAME;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+		enum diff_format f = fmt;
+
+		switch (ch) {
+		case 'v':
+			verbose = 1;
+			continue;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				f = DIFF_FMT_TEXT;
+			else if (strcmp(optarg, "xml") == 0)
+				f = DIFF_FMT_XML;
+			else if (strcmp(optarg, "json") == 0)
+				f = DIFF_FMT_JSON;
+			else
+				return cli_usage_err(cmd, "unknown format '%s' (use text, xml or json)",
+				                     optarg);
+			break;
+		case OPT_TEXT:
+			f = DIFF_FMT_TEXT;
+			break;
+		case OPT_XML:
+			f = DIFF_FMT_XML;
+			break;
+		case OPT_JSON:
+			f = DIFF_FMT_JSON;
+			break;
+		case ':':
+			return cli_usage_err(cmd, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_err(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+		if (fmt_set && f != fmt)
+			return cli_usage_err(cmd, "contradictory output format options");
+		fmt = f;
+		fmt_set = 1;
+	}
+	if (argc - optind != 2)
+		return cli_usage_err(cmd, "need exactly two scans (files or job ids), got %d",
+		                     argc - optind);
+	sd[0].arg = argv[optind];
+	sd[1].arg = argv[optind + 1];
+	if (classify(&sd[0]) < 0 || classify(&sd[1]) < 0)
+		return DIFF_EXIT_ERROR;
+	if (sd[0].is_file && sd[1].is_file && strcmp(sd[0].arg, "-") == 0 &&
+	    strcmp(sd[1].arg, "-") == 0)
+		return cli_usage_err(cmd, "standard input ('-') can be only one of the two");
+	if ((!sd[0].is_file || !sd[1].is_file) && (r = open_db(c)) != 0)
+		return r;
+	if (diff_snapshot_new(&sd[0].snap) != 0 || diff_snapshot_new(&sd[1].snap) != 0) {
+		cli_err("diff: out of memory");
+		r = DIFF_EXIT_ERROR;
+		goto out;
+	}
+	/*
+	 * Side A loads on a second thread while B loads on this one: a file
+	 * is parsed there, a job read on a second connection when B needs
+	 * c->st too (one connection, one thread).  If that connection or the
+	 * thread cannot be had, A loads here first.
+	 */
+	sd[0].st = sd[1].st = c->st;
+	if (!sd[0].is_file && !sd[1].is_file) {
+		char msg[256];
+
+		if (store_open(c->db, &a_st, msg, sizeof(msg)) == 0)
+			sd[0].st = a_st;
+	}
+	if (sd[0].is_file || sd[1].is_file || sd[0].st != sd[1].st)
+		threaded = pthread_create(&th, NULL, load_side, &sd[0]) == 0;
+	if (!threaded)
+		load_side(&sd[0]);
+	load_side(&sd[1]);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (int i = 0; i < 2; i++) {
+		if (sd[i].r != 0) {
+			cli_err("%s", sd[i].err[0] ? sd[i].err : sdb_strerror(sd[i].r));
+			r = DIFF_EXIT_ERROR;
+			goto out;
+		}
+	}
+	warn_dups(&sd[0]);
+	warn_dups(&sd[1]);
+	if ((r = diff_write(stdout, fmt, sd[0].snap, sd[1].snap, verbose, &different)) != 0 ||
+	    fflush(stdout) != 0 || ferror(stdout)) {
+		cli_err("diff: %s", r == SDB_ENOMEM ? "out of memory" : "error writing output");
+		r = DIFF_EXIT_ERROR;
+		goto out;
+	}
+	r = different ? DIFF_EXIT_DIFFERENT : DIFF_EXIT_SAME;
+out:
+	store_close(a_st);
+	diff_snapshot_free(sd[0].snap);
+	diff_snapshot_free(sd[1].snap);
+	return r;
+}

@@ -1,0 +1,436 @@
+/*
+ * cmd_findings.c - `scandb findings` (things to act on, filtered by status,
+ * severity, host) and `scandb finding ID [set-status STATUS [--note TEXT]]`
+ * (one finding with its history; a user's status change, recorded with its
+ * time and note).  What makes a finding and its lifecycle:
+ * history/findings.c; the JSON shape: docs/FINDINGS.md.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "core/addr.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "history/findings.h"
+
+#define FINDINGS_TITLE_MAX 60
+
+enum { OPT_STATUS = 256, OPT_SEVERITY, OPT_HOST, OPT_FORMAT, OPT_NOTE };
+
+static const char findings_usage[] =
+    "usage: scandb findings [--status STATUS] [--severity SEVERITY] [--host ADDR]\n"
+    "                       [--format table|json|ndjson|csv]\n"
+    "\n"
+    "List findings (vulnerabilities reported by NSE scripts, matches of your\n"
+    "rules on changes), by id.  See docs/FINDINGS.md.\n"
+    "\n"
+    "  --status STATUS     open, pending_validation, confirmed, false_positive,\n"
+    "                      manual_review, skipped, error or resolved\n"
+    "  --severity SEV      info, low, medium, high or critical\n"
+    "  --host ADDR         one host\n"
+    "  --format FORMAT     table (default), json, ndjson or csv\n";
+
+static const char finding_usage[] =
+    "usage: scandb finding ID [--format table|json|ndjson|csv]\n"
+    "       scandb finding ID set-status STATUS [--note TEXT]\n"
+    "\n"
+    "Show one finding with the jobs that saw it and its status history, or set\n"
+    "its status (recorded with the time and the note).\n"
+    "\n"
+    "  STATUS is open, pending_validation, confirmed, false_positive,\n"
+    "  manual_review, skipped, error or resolved.\n";
+
+static const char status_list[] = "open, pending_validation, confirmed, false_positive, "
+                                  "manual_review, skipped, error or resolved";
+
+/* ---- output ------------------------------------------------------------- */
+
+static json_t *time_json(int64_t t)
+{
+	char iso[TIME_ISO_LEN];
+
+	if (!t)
+		return json_null();
+	time_format_iso(t, iso);
+	return json_string(iso);
+}
+
+static json_t *finding_json(const struct store_finding *f)
+{
+	json_t *o = json_object(), *jobs = json_array(), *hist = json_array(), *det = NULL;
+	int bad = !o || !jobs || !hist;
+
+	for (size_t i = 0; !bad && i < f->njobs; i++)
+		bad |= json_array_append_new(jobs, json_integer(f->jobs[i]));
+	for (size_t i = 0; !bad && i < f->nhistory; i++) {
+		const struct store_finding_change *c = &f->history[i];
+		json_t *h =
+		    json_pack("{s:o, s:o, s:s?, s:s, s:s?}", "at", time_json(c->at), "job",
+		              c->job_id ? json_integer(c->job_id) : json_null(), "old_status",
+		              c->old_status, "new_status", c->new_status, "note", c->note);
+		bad |= !h || json_array_append_new(hist, h);
+	}
+	if (f->details)
+		det = json_loads(f->details, 0, NULL);
+	if (!det)
+		det = f->details ? json_string(f->details) : json_null();
+	bad |= json_object_set_new(o, "id", json_integer(f->id));
+	bad |= json_object_set_new(o, "addr", json_string(f->addr));
+	bad |= json_object_set_new(o, "protocol",
+	                           f->protocol ? json_string(f->protocol) : json_null());
+	bad |= json_object_set_new(o, "port", f->port >= 0 ? json_integer(f->port) : json_null());
+	bad |= json_object_set_new(o, "type", json_string(f->type));
+	bad |= json_object_set_new(o, "source", json_string(f->source));
+	bad |= json_object_set_new(o, "title", json_string(f->title));
+	bad |= json_object_set_new(o, "severity", json_string(f->severity));
+	bad |= json_object_set_new(o, "status", json_string(f->status));
+	bad |= json_object_set_new(o, "fingerprint", json_string(f->fingerprint));
+	bad |= json_object_set_new(o, "first_seen", time_json(f->first_seen));
+	bad |= json_object_set_new(o, "last_seen", time_json(f->last_seen));
+	bad |= json_object_set_new(o, "jobs", jobs);
+	jobs = NULL;
+	bad |= json_object_set_new(o, "details", det);
+	bad |= json_object_set_new(o, "history", hist);
+	hist = NULL;
+	json_decref(jobs);
+	json_decref(hist);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static const char *const csv_cols[] = {"id",        "addr",  "protocol",   "port",   "type",
+                                       "source",    "title", "severity",   "status", "first_seen",
+                                       "last_seen", "jobs",  "fingerprint"};
+#define NCSV (sizeof(csv_cols) / sizeof(csv_cols[0]))
+
+static int csv_header(FILE *f)
+{
+	return output_csv_row(f, csv_cols, NCSV);
+}
+
+static int csv_row(FILE *out, const struct store_finding *f)
+{
+	char id[24], port[16], first[TIME_ISO_LEN], last[TIME_ISO_LEN], *jobs;
+	const char *v[NCSV];
+	size_t cap = f->njobs * 21 + 1, len = 0;
+	int r;
+
+	if (!(jobs = malloc(cap)))
+		return SDB_ENOMEM;
+	jobs[0] = '\0';
+	for (size_t i = 0; i < f->njobs; i++)
+		len +=
+		    (size_t)snprintf(jobs + len, cap - len, "%s%" PRId64, i ? " " : "", f->jobs[i]);
+	snprintf(id, sizeof(id), "%" PRId64, f->id);
+	snprintf(port, sizeof(port), "%d", f->port);
+	time_format_iso(f->first_seen, first);
+	time_format_iso(f->last_seen, last);
+	v[0] = id;
+	v[1] = f->addr;
+	v[2] = f->protocol;
+	v[3] = f->port >= 0 ? port : NULL;
+	v[4] = f->type;
+	v[5] = f->source;
+	v[6] = f->title;
+	v[7] = f->severity;
+	v[8] = f->status;
+	v[9] = first;
+	v[10] = last;
+	v[11] = jobs;
+	v[12] = f->fingerprint;
+	r = output_csv_row(out, v, NCSV);
+	free(jobs);
+	return r;
+}
+
+static const char *const table_cols[] = {"ID",     "ADDR",  "PORT",      "SEVERITY",
+                                         "STATUS", "TITLE", "LAST SEEN", "JOBS"};
+
+static int table_row(struct output_list *l, const struct store_finding *f)
+{
+	char id[24], port[32], last[TIME_ISO_LEN], njobs[24];
+	const char *cells[8];
+
+	snprintf(id, sizeof(id), "%" PRId64, f->id);
+	if (f->protocol)
+		snprintf(port, sizeof(port), "%d/%s", f->port, f->protocol);
+	time_format_iso(f->last_seen, last);
+	snprintf(njobs, sizeof(njobs), "%zu", f->njobs);
+	cells[0] = id;
+	cells[1] = f->addr;
+	cells[2] = f->protocol ? port : NULL;
+	cells[3] = f->severity;
+	cells[4] = f->status;
+	cells[5] = f->title;
+	cells[6] = last;
+	cells[7] = njobs;
+	return output_table_add(&l->tab, cells);
+}
+
+static int on_finding(void *ctx, struct store_finding *f)
+{
+	struct output_list *l = ctx;
+	int r;
+
+	switch (l->fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_stream_item(&l->js, finding_json(f));
+		break;
+	case CLI_FMT_CSV:
+		r = csv_row(stdout, f);
+		break;
+	default:
+		r = table_row(l, f);
+		break;
+	}
+	store_finding_free(f);
+	l->n++;
+	l->err = r;
+	return r;
+}
+
+/* ---- findings -------------------------------------------------------------- */
+
+int cmd_findings(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"severity", required_argument, NULL, OPT_SEVERITY},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "findings";
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_finding_filter flt = {0, NULL, NULL, NULL};
+	enum findings_severity sev;
+	enum findings_status stat;
+	struct output_list l;
+	char addr[ADDR_TEXT_MAX];
+	int ch, r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(findings_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
+				return r;
+			break;
+		case OPT_STATUS:
+			if (findings_status_parse(optarg, &stat) != 0)
+				return cli_usage_err(cmd, "--status: unknown status '%s' (use %s)",
+				                     optarg, status_list);
+			flt.status = findings_status_name(stat);
+			break;
+		case OPT_SEVERITY:
+			if (findings_severity_parse(optarg, &sev) != 0)
+				return cli_usage_err(cmd,
+				                     "--severity: unknown severity '%s' (use "
+				                     "info, low, medium, high or critical)",
+				                     optarg);
+			flt.severity = findings_severity_name(sev);
+			break;
+		case OPT_HOST:
+			if (addr_parse(optarg, addr, NULL, NULL) != 0)
+				return cli_usage_err(cmd, "--host: '%s' is not an IP address",
+				                     optarg);
+			flt.addr = addr;
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	if ((r = output_list_begin(&l, fmt, 8, table_cols, csv_header)) == 0) {
+		output_table_max(&l.tab, 5, FINDINGS_TITLE_MAX);
+		r = store_findings_each(c->st, &flt, on_finding, &l);
+	}
+	return output_list_end(c, &l, r, "finding");
+}
+
+/* ---- finding ID ---------------------------------------------------------------- */
+
+struct one {
+	struct store_finding *f;
+};
+
+static int keep_one(void *ctx, struct store_finding *f)
+{
+	struct one *o = ctx;
+
+	store_finding_free(o->f);
+	o->f = f;
+	return 0;
+}
+
+static int print_block(const struct store_finding *f, FILE *out)
+{
+	char first[TIME_ISO_LEN], last[TIME_ISO_LEN], at[TIME_ISO_LEN], port[32];
+	char *safe;
+
+	time_format_iso(f->first_seen, first);
+	time_format_iso(f->last_seen, last);
+	if (f->protocol)
+		snprintf(port, sizeof(port), "%d/%s", f->port, f->protocol);
+	else
+		snprintf(port, sizeof(port), "-");
+	fprintf(out, "id:          %" PRId64 "\naddr:        %s\nport:        %s\n", f->id, f->addr,
+	        port);
+	if (!(safe = output_text(f->title, 0, "-")))
+		return SDB_ENOMEM;
+	fprintf(out, "type:        %s\ntitle:       %s\nseverity:    %s\nstatus:      %s\n",
+	        f->type, safe, f->severity, f->status);
+	free(safe);
+	if (!(safe = output_text(f->fingerprint, 0, "-")))
+		return SDB_ENOMEM;
+	fprintf(out, "fingerprint: %s\nfirst_seen:  %s\nlast_seen:   %s\njobs:       ", safe, first,
+	        last);
+	free(safe);
+	for (size_t i = 0; i < f->njobs; i++)
+		fprintf(out, " %" PRId64, f->jobs[i]);
+	if (!(safe = output_text(f->details, 0, "-")))
+		return SDB_ENOMEM;
+	fprintf(out, "\ndetails:     %s\nhistory:\n", safe);
+	free(safe);
+	for (size_t i = 0; i < f->nhistory; i++) {
+		const struct store_finding_change *h = &f->history[i];
+		time_format_iso(h->at, at);
+		if (!(safe = output_text(h->note, 0, "")))
+			return SDB_ENOMEM;
+		fprintf(out, "  %s  %s -> %s%s%s\n", at, h->old_status ? h->old_status : "(new)",
+		        h->new_status, *safe ? "  " : "", safe);
+		free(safe);
+	}
+	return ferror(out) ? SDB_EIO : 0;
+}
+
+static int set_status(struct cli *c, int64_t id, const char *status, const char *note)
+{
+	char *old = NULL;
+	int r;
+
+	if ((r = store_tx_begin(c->st)) != 0)
+		return output_store_err(c, "cannot change the finding", r);
+	r = store_finding_set_status(c->st, id, status, time_now(), 0, note, 0, 0, &old);
+	if (r == 0)
+		r = store_tx_commit(c->st);
+	if (r != 0) {
+		store_tx_rollback(c->st);
+		free(old);
+		if (r == SDB_ENOTFOUND) {
+			cli_err("no finding %" PRId64 " in the database", id);
+			return CLI_FAIL;
+		}
+		return output_store_err(c, "cannot change the finding", r);
+	}
+	if (!c->quiet)
+		fprintf(stderr, "finding %" PRId64 ": %s -> %s\n", id, old ? old : "?", status);
+	free(old);
+	return CLI_OK;
+}
+
+int cmd_finding(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"note", required_argument, NULL, OPT_NOTE},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "finding", *note = NULL;
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_finding_filter flt = {0, NULL, NULL, NULL};
+	enum findings_status stat;
+	struct one one = {NULL};
+	int64_t id;
+	int ch, r, have_fmt = 0;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(finding_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	/* "+": options may come after the operands only via permutation, which
+	 * getopt_long does by default; keep it (ID set-status S --note T). */
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FORMAT:
+			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
+				return r;
+			have_fmt = 1;
+			break;
+		case OPT_NOTE:
+			note = optarg;
+			break;
+		default:
+			return output_getopt_err(cmd, ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err(cmd, "missing finding ID");
+	if ((r = cli_parse_i64(cmd, "ID", argv[optind], 1, INT64_MAX, &id)) != 0)
+		return r;
+	if (optind + 1 < argc) {
+		if (strcmp(argv[optind + 1], "set-status") != 0)
+			return cli_usage_err(cmd, "unknown action '%s' (use set-status)",
+			                     argv[optind + 1]);
+		if (optind + 2 >= argc)
+			return cli_usage_err(cmd, "set-status: missing STATUS (use %s)",
+			                     status_list);
+		if (optind + 3 < argc)
+			return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 3]);
+		if (findings_status_parse(argv[optind + 2], &stat) != 0)
+			return cli_usage_err(cmd, "set-status: unknown status '%s' (use %s)",
+			                     argv[optind + 2], status_list);
+		if (have_fmt)
+			return cli_usage_err(cmd, "set-status takes no --format");
+		if ((r = cli_open(c, 1)) != CLI_OK)
+			return r;
+		return set_status(c, id, findings_status_name(stat), note);
+	}
+	if (note)
+		return cli_usage_err(cmd, "--note goes with set-status");
+	if ((r = cli_open(c, 1)) != CLI_OK)
+		return r;
+	flt.id = id;
+	if ((r = store_findings_each(c->st, &flt, keep_one, &one)) != 0)
+		return output_store_err(c, "cannot read the finding", r);
+	if (!one.f) {
+		cli_err("no finding %" PRId64 " in the database", id);
+		return CLI_FAIL;
+	}
+	switch (fmt) {
+	case CLI_FMT_JSON:
+	case CLI_FMT_NDJSON:
+		r = output_json_print(stdout, finding_json(one.f));
+		break;
+	case CLI_FMT_CSV:
+		r = csv_header(stdout);
+		if (r == 0)
+			r = csv_row(stdout, one.f);
+		break;
+	default:
+		r = print_block(one.f, stdout);
+		break;
+	}
+	store_finding_free(one.f);
+	return r ? output_err("cannot show the finding", r) : CLI_OK;
+}

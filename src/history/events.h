@@ -1,0 +1,126 @@
+/*
+ * events.h - change events, derived from one host's successive scans.
+ *
+ * Owns: the rules that turn "what we knew about a host" + "what a newer scan
+ * saw" into events (host up/down, port opened/closed, service/OS/MAC/
+ * hostname/script changed) and the host's new scope-aware state.  Pure: no
+ * database, no I/O; the job writer loads the state, calls ev_step() and
+ * stores what it emits, inside the job's transaction.
+ *
+ * No false alarms:
+ *  - a port is closed only by a scan that probed it (its scope covers the
+ *    protocol/port) while the host was up; a port the scan does not list but
+ *    covered takes the state of the scan's `extraports` (nmap never folds
+ *    open ports into extraports, so it is not open);
+ *  - a host that was down says nothing about its ports, OS, names, scripts;
+ *  - services are compared at the same level of detail only (version
+ *    detection on both sides, or on neither); an open port keeps the
+ *    service last detected on it, a port that is no longer open keeps none;
+ *  - OS, MAC, hostnames and script output are compared with the latest scan
+ *    that reported them, not with a scan that did not look (the event's
+ *    previous job is the host's previous scan; for scripts, the scan that
+ *    wrote the old output).
+ * A new host gives one host_up event (old value NULL); its ports are not
+ * each reported as opened.
+ */
+#ifndef SDB_HISTORY_EVENTS_H
+#define SDB_HISTORY_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/record.h"
+#include "core/scope.h"
+
+/* Mirrored by the CHECK on host_events.kind. */
+enum ev_kind {
+	EV_HOST_UP = 0,
+	EV_HOST_DOWN,
+	EV_PORT_OPENED,
+	EV_PORT_CLOSED,
+	EV_SERVICE_CHANGED,
+	EV_OS_CHANGED,
+	EV_MAC_CHANGED,
+	EV_HOSTNAME_CHANGED,
+	EV_SCRIPT_CHANGED,
+	EV__COUNT
+};
+const char *ev_kind_name(enum ev_kind k);
+int ev_kind_parse(const char *s, enum ev_kind *out);
+
+struct ev_event {
+	enum ev_kind kind;
+	int proto;          /* enum rec_proto, or -1 for host-level events */
+	int port;           /* -1 for host-level events */
+	const char *detail; /* script id for script_changed, else NULL */
+	const char *old_value;
+	const char *new_value;
+	int64_t job_id;
+	int64_t prev_job_id; /* 0: none */
+	int64_t at;          /* scan time of job_id */
+};
+
+/* How much of a port changed in the last ev_step: nothing; only which scan
+ * probed it last (job_id, seen_at, last_seen) - the common case of a
+ * re-scan, which the store writes with a narrow update; or more. */
+enum { EV_CLEAN = 0, EV_DIRTY_TOUCH = 1, EV_DIRTY_FULL = 2 };
+
+/* The current state of one port of a host (a port_state row). */
+struct ev_port {
+	enum rec_proto proto;
+	int port;
+	enum rec_port_state state;
+	char *reason;
+	char *service, *product, *version, *extrainfo, *tunnel, *method;
+	int64_t job_id;     /* latest scan that probed it */
+	int64_t seen_at;    /* that scan's time */
+	int64_t first_seen; /* first scan time that saw it open; 0 never */
+	int64_t last_seen;  /* latest scan time that saw it open; 0 never */
+	int64_t closed_at;  /* scan time it was found no longer open; 0 */
+	int dirty;          /* changed by the last ev_step: EV_DIRTY_* */
+	int stored;         /* a port_state row exists (loaded or saved) */
+};
+
+struct ev_script {
+	int proto; /* -1: host script */
+	int port;
+	char *id;
+	char *output;
+	int64_t job_id;
+};
+
+struct ev_host {
+	int known; /* seen by an earlier scan */
+	enum rec_host_status status;
+	int64_t job_id; /* its latest scan */
+	int64_t at;
+	char *os, *mac, *hostnames; /* latest reported; hostnames "a,b" sorted */
+	struct ev_port *ports;      /* sorted by (proto, port) */
+	size_t nports, cap;
+	struct ev_script *scripts; /* latest output per (proto, port, id) */
+	size_t nscripts, scap;
+};
+
+void ev_host_init(struct ev_host *h);
+void ev_host_free(struct ev_host *h);
+/* Loading a stored state: copy `p` in (strings duplicated); any order. */
+int ev_host_put_port(struct ev_host *h, const struct ev_port *p);
+int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, const char *output,
+                       int64_t job_id);
+/* Canonical hostnames text ("a,b", sorted, unique) of a scan; malloc'ed or
+ * NULL when it has none. */
+char *ev_hostnames(const struct rec_host *scan);
+
+typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
+
+/*
+ * Apply one scan (job_id at time `at`, probed `scope`, the host as it saw
+ * it) to the state, calling emit for every change in a fixed order, and
+ * mark changed ports dirty.  The scan must not be older than h->at (the
+ * caller replays a host's scans in time order when an older file comes in
+ * late).  Returns 0, SDB_ENOMEM, or the first non-zero emit return.
+ */
+int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_scope *scope,
+            const struct rec_host *scan, ev_emit_fn emit, void *ctx);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * store_sqlite_history.c - the SQLite backend's history slots: loading what
+ * is known of a host before a scan of it is applied (status, latest
+ * attributes, port_state, latest script outputs), saving its new port
+ * state, inserting change events, and the reads a replay needs.  The rules
+ * that derive events are in history/events.c; read SQL is in the hot-query
+ * table (store_sqlite_query.c) so its plans are tested.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "store/store_sqlite_int.h"
+
+static int hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
+{
+	return store__sqlite_stmt(s, id, store__sqlite_hot_queries[id].sql, out);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+	return (const char *)sqlite3_column_text(q, i);
+}
+
+static int64_t col_time(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, i);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* hosts.hostnames (a JSON array) as events.h's canonical "a,b" text. */
+static int names_text(const char *json, char **out)
+{
+	json_t *arr;
+	const char **v = NULL;
+	struct buf b;
+	size_t n, k = 0;
+	int r = 0;
+
+	*out = NULL;
+	if (!json || strcmp(json, "[]") == 0)
+		return 0; /* most hosts: no names, nothing to parse */
+	arr = json_loads(json, 0, NULL);
+	n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
+	buf_init(&b, (size_t)1 << 20);
+	if (n && !(v = calloc(n, sizeof(*v)))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_array_get(arr, i));
+		if (name && *name)
+			v[k++] = name;
+	}
+	qsort(v, k, sizeof(*v), cmp_cstr);
+	for (size_t i = 0; i < k && r == 0; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		if (b.len)
+			r = buf_append_char(&b, ',');
+		if (r == 0)
+			r = buf_append_str(&b, v[i]);
+	}
+	if (r == 0 && b.len)
+		*out = buf_steal(&b);
+out:
+	buf_free(&b);
+	free(v);
+	json_decref(arr);
+	return r;
+}
+
+static int dupcol(sqlite3_stmt *q, int i, char **dst)
+{
+	const char *v = col_text(q, i);
+
+	*dst = NULL;
+	if (v && !(*dst = strdup(v)))
+		return SDB_ENOMEM;
+	return 0;
+}
+
+static int load_ports(struct store_sqlite *s, int64_t host_id, struct ev_host *out)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((r = hot(s, SQ_HIST_PORTS, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, host_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ev_port p;
+		enum rec_proto proto;
+		enum rec_port_state state;
+
+		if (rec_proto_parse(col_text(q, 0), &proto) != 0 ||
+		    rec_port_state_parse(col_text(q, 2), &state) != 0) {
+			r = store__set_err(&s->base, SDB_EDB,
+			                   "port_state of host %lld has an unknown "
+			                   "protocol or state",
+			                   (long long)host_id);
+			goto out;
+		}
+		memset(&p, 0, sizeof(p));
+		p.proto = proto;
+		p.port = sqlite3_column_int(q, 1);
+		p.state = state;
+		p.reason = (char *)col_text(q, 3);
+		p.service = (char *)col_text(q, 4);
+		p.product = (char *)col_text(q, 5);
+		p.version = (char *)col_text(q, 6);
+		p.extrainfo = (char *)col_text(q, 7);
+		p.tunnel = (char *)col_text(q, 8);
+		p.method = (char *)col_text(q, 9);
+		p.job_id = col_time(q, 10);
+		p.seen_at = col_time(q, 11);
+		p.first_seen = col_time(q, 12);
+		p.last_seen = col_time(q, 13);
+		p.closed_at = col_time(q, 14);
+		p.stored = 1;
+		/* ev_host_put_port copies the strings (they are SQLite's) */
+		if ((r = ev_host_put_port(out, &p)) != 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "loading port state");
+out:
+	store__sqlite_done(q);
+	return r;
+}
+
+static int load_scripts(struct store_sqlite *s, int64_t host_id, struct ev_host *out)
+{
+	sqlite3_stmt *q;
+	int rc, r = 0;
+
+	if ((r = hot(s, SQ_HIST_SCRIPTS, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, host_id);
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int proto = -1, port = -1;
+		enum rec_proto p;
+
+		if (sqlite3_column_type(q, 0) != SQLITE_NULL &&
+		    rec_proto_parse(col_text(q, 0), &p) == 0) {
+			proto = (int)p;
+			port = sqlite3_column_int(q, 1);
+		}
+		r = ev_host_put_script(out, proto, port, col_text(q, 2), col_text(q, 3),
+		                       sqlite3_column_int64(q, 4));
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "loading script history");
+	store__sqlite_done(q);
+	return r;
+}
+
+int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host_id,
+                               struct ev_host *out)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	enum rec_host_status status;
+	int rc, r;
+
+	if ((r = hot(s, SQ_HIST_HOST, &q)) != 0)
+		return r;
+	sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		store__sqlite_done(q);
+		return SDB_ENOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		r = store__sqlite_err(s, rc, "loading host %s", addr);
+		store__sqlite_done(q);
+		return r;
+	}
+	*host_id = sqlite3_column_int64(q, 0);
+	if (rec_host_status_parse(col_text(q, 1), &status) != 0)
+		status = REC_HOST_UNKNOWN;
+	out->known = 1;
+	out->status = status;
+	out->job_id = col_time(q, 2);
+	out->at = col_time(q, 3);
+	if ((r = dupcol(q, 4, &out->os)) != 0 || (r = dupcol(q, 5, &out->mac)) != 0 ||
+	    (r = names_text(col_text(q, 6), &out->hostnames)) != 0) {
+		store__sqlite_done(q);
+		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
+	}
+	store__sqlite_done(q);
+	if ((r = load_ports(s, *host_id, out)) != 0 || (r = load_scripts(s, *host_id, out)) != 0)
+		return r;
+	return 0;
+}
+
+/* A row that exists is updated in place (one seek); a new one inserted.
+ * When only the probing scan moved (a re-scan that changed nothing), only
+ * those columns are written: SQLite then skips the CHECKs and foreign keys
+ * of the columns left alone. */
+/* When the scan probed every port the host has (the common re-scan), one
+ * range walk touches them all; an open port was seen open by it. */
+static const char sql_port_state_touch_all[] =
+    "UPDATE port_state SET job_id = ?2, seen_at = ?3,"
+    " last_seen = CASE WHEN state = 'open' THEN ?3 ELSE last_seen END"
+    " WHERE host_id = ?1";
+
+static const char sql_port_state_touch[] =
+    "UPDATE port_state SET job_id = ?4, seen_at = ?5, last_seen = ?6"
+    " WHERE host_id = ?1 AND protocol = ?2 AND port = ?3";
+
+static const char sql_port_state_update[] =
+    "UPDATE port_state SET state = ?4, reason = ?5, service = ?6, product = ?7, version = ?8,"
+    " extrainfo = ?9, tunnel = ?10, method = ?11, job_id = ?12, seen_at = ?13,"
+    " first_seen = ?14, last_seen = ?15, closed_at = ?16"
+    " WHERE host_id = ?1 AND protocol = ?2 AND port = ?3";
+
+static const char sql_port_state_put[] =
+    "INSERT INTO port_state (host_id, protocol, port, state, reason, service, product,"
+    " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    " ON CONFLICT (host_id, protocol, port) DO UPDATE SET state = excluded.state,"
+    " reason = excluded.reason, service = excluded.service, product = excluded.product,"
+    " version = excluded.version, extrainfo = excluded.extrainfo, tunnel = excluded.tunnel,"
+    " method = excluded.method, job_id = excluded.job_id, seen_at = excluded.seen_at,"
+    " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+    " closed_at = excluded.closed_at";
+
+/* All columns of a port_state row (insert or full update). */
+static int bind_full(sqlite3_stmt *q, int64_t host_id, const struct ev_port *p)
+{
+	int b = 0;
+
+	b |= sqlite3_bind_int64(q, 1, host_id);
+	b |= sqlite3_bind_text(q, 2, rec_proto_name(p->proto), -1, SQLITE_STATIC);
+	b |= sqlite3_bind_int(q, 3, p->port);
+	b |= sqlite3_bind_text(q, 4, rec_port_state_name(p->state), -1, SQLITE_STATIC);
+	b |= store__sqlite_bind_text(q, 5, p->reason);
+	b |= store__sqlite_bind_text(q, 6, p->service);
+	b |= store__sqlite_bind_text(q, 7, p->product);
+	b |= store__sqlite_bind_text(q, 8, p->version);
+	b |= store__sqlite_bind_text(q, 9, p->extrainfo);
+	b |= store__sqlite_bind_text(q, 10, p->tunnel);
+	b |= store__sqlite_bind_text(q, 11, p->method);
+	b |= store__sqlite_bind_time(q, 12, p->job_id);
+	b |= sqlite3_bind_int64(q, 13, p->seen_at);
+	b |= store__sqlite_bind_time(q, 14, p->first_seen);
+	b |= store__sqlite_bind_time(q, 15, p->last_seen);
+	b |= store__sqlite_bind_time(q, 16, p->closed_at);
+	return b;
+}
+
+int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	int r;
+
+	int all = h->nports > 1;
+	int64_t job = 0, at = 0;
+
+	/* Can one statement touch every stored row?  Only if the scan probed
+	 * all of them, each with the same job and time. */
+	for (size_t i = 0; i < h->nports && all; i++) {
+		const struct ev_port *p = &h->ports[i];
+		if (!p->stored)
+			continue;
+		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
+			all = 0;
+		job = p->job_id;
+		at = p->seen_at;
+	}
+	if (all && job) {
+		int rc;
+		if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH_ALL, sql_port_state_touch_all,
+		                            &q)) != 0)
+			return r;
+		sqlite3_bind_int64(q, 1, host_id);
+		sqlite3_bind_int64(q, 2, job);
+		sqlite3_bind_int64(q, 3, at);
+		rc = sqlite3_step(q);
+		store__sqlite_done(q);
+		if (rc != SQLITE_DONE)
+			return store__sqlite_err(s, rc, "saving the port state of host %lld",
+			                         (long long)host_id);
+	}
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct ev_port *p = &h->ports[i];
+		int b = 0, rc;
+
+		if (p->dirty == EV_CLEAN || (all && job && p->stored && p->dirty == EV_DIRTY_TOUCH))
+			continue;
+		if (p->stored && p->dirty == EV_DIRTY_TOUCH) {
+			if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH, sql_port_state_touch,
+			                            &q)) != 0)
+				return r;
+			b |= sqlite3_bind_int64(q, 1, host_id);
+			b |= sqlite3_bind_text(q, 2, rec_proto_name(p->proto), -1, SQLITE_STATIC);
+			b |= sqlite3_bind_int(q, 3, p->port);
+			b |= store__sqlite_bind_time(q, 4, p->job_id);
+			b |= sqlite3_bind_int64(q, 5, p->seen_at);
+			b |= store__sqlite_bind_time(q, 6, p->last_seen);
+		} else {
+			r = p->stored
+			        ? store__sqlite_stmt(s, SQ_PORT_STATE_UPDATE, sql_port_state_update,
+			                             &q)
+			        : store__sqlite_stmt(s, SQ_PORT_STATE_PUT, sql_port_state_put, &q);
+			if (r != 0)
+				return r;
+			b |= bind_full(q, host_id, p);
+		}
+		rc = b ? sqlite3_errcode(s->db) : sqlite3_step(q);
+		if (rc != SQLITE_DONE) {
+			r = store__sqlite_err(s, rc, "saving state of port %d/%s of host %lld",
+			                      p->port, rec_proto_name(p->proto),
+			                      (long long)host_id);
+			store__sqlite_done(q);
+			return r;
+		}
+		store__sqlite_done(q);
+	}
+	return 0;
+}
+
+static const char sql_event_insert[] =
+    "INSERT INTO host_events (host_id, job_id, prev_job_id, kind, protocol, port, old_value,"
+    " new_value, at, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	int b = 0, rc, r;
+
+	if ((r = store__sqlite_stmt(s, SQ_EVENT_INSERT, sql_event_insert, &q)) != 0)
+		return r;
+	b |= sqlite3_bind_int64(q, 1, host_id);
+	b |= sqlite3_bind_int64(q, 2, e->job_id);
+	b |= store__sqlite_bind_time(q, 3, e->prev_job_id);
+	b |= sqlite3_bind_text(q, 4, ev_kind_name(e->kind), -1, SQLITE_STATIC);
+	if (e->proto >= 0) {
+		b |= sqlite3_bind_text(q, 5, rec_proto_name((enum rec_proto)e->proto), -1,
+		                       SQLITE_STATIC);
+		b |= sqlite3_bind_int(q, 6, e->port);
+	}
+	b |= store__sqlite_bind_text(q, 7, e->old_value);
+	b |= store__sqlite_bind_text(q, 8, e->new_value);
+	b |= sqlite3_bind_int64(q, 9, e->at);
+	b |= store__sqlite_bind_text(q, 10, e->detail);
+	rc = b ? sqlite3_errcode(s->db) : sqlite3_step(q);
+	r = rc == SQLITE_DONE ? 0
+	                      : store__sqlite_err(s, rc, "storing a %s event of host %lld",
+	                                          ev_kind_name(e->kind), (long long)host_id);
+	store__sqlite_done(q);
+	return r;
+}
+
+static int exec_host(struct store_sqlite *s, enum sq_stmt id, int64_t host_id, const char *what)
+{
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((r = hot(s, id, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, host_id);
+	rc = sqlite3_step(q);
+	r = rc == SQLITE_DONE
+	        ? 0
+	        : store__sqlite_err(s, rc, "%s of host %lld", what, (long long)host_id);
+	store__sqlite_done(q);
+	return r;
+}
+
+int store__sqlite_history_reset(struct store *st, int64_t host_id)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r;
+
+	if ((r = exec_host(s, SQ_HIST_RESET_EVENTS, host_id, "forgetting the events")) != 0)
+		return r;
+	return exec_host(s, SQ_HIST_RESET_PORTS, host_id, "forgetting the port state");
+}
+
+int store__sqlite_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+                            size_t *n)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int64_t *j = NULL, *t = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((r = hot(s, SQ_HIST_HOST_JOBS, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, host_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			int64_t *nj = sdb_reallocarray(j, ncap, sizeof(*nj)), *nt;
+			if (nj)
+				j = nj;
+			nt = nj ? sdb_reallocarray(t, ncap, sizeof(*nt)) : NULL;
+			if (!nt) {
+				r = store__set_err(&s->base, SDB_ENOMEM,
+				                   "listing scans of host %lld: out "
+				                   "of memory",
+				                   (long long)host_id);
+				goto out;
+			}
+			t = nt;
+			cap = ncap;
+		}
+		j[cnt] = sqlite3_column_int64(q, 0);
+		t[cnt] = sqlite3_column_int64(q, 1);
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = store__sqlite_err(s, rc, "listing scans of host %lld", (long long)host_id);
+		goto out;
+	}
+	*jobs = j;
+	*times = t;
+	*n = cnt;
+	j = t = NULL;
+	r = 0;
+out:
+	store__sqlite_done(q);
+	free(j);
+	free(t);
+	return r;
+}
+
+static int load_event(sqlite3_stmt *q, struct store_event **out)
+{
+	struct store_event *e = calloc(1, sizeof(*e));
+	int r = 0;
+
+	*out = NULL;
+	if (!e)
+		return SDB_ENOMEM;
+	e->id = sqlite3_column_int64(q, 0);
+	e->host_id = sqlite3_column_int64(q, 1);
+	e->job_id = sqlite3_column_int64(q, 3);
+	e->prev_job_id = col_time(q, 4);
+	e->port = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 7);
+	e->at = sqlite3_column_int64(q, 11);
+	if ((r = dupcol(q, 2, &e->addr)) || (r = dupcol(q, 5, &e->kind)) ||
+	    (r = dupcol(q, 6, &e->protocol)) || (r = dupcol(q, 8, &e->detail)) ||
+	    (r = dupcol(q, 9, &e->old_value)) || (r = dupcol(q, 10, &e->new_value))) {
+		store_event_free(e);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
+                              int (*cb)(void *ctx, struct store_event *e), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	unsigned char lo[16], hi[16];
+	sqlite3_stmt *q;
+	int rc, r;
+
+	memset(lo, 0x00, sizeof(lo));
+	memset(hi, 0xff, sizeof(hi));
+	if (f->has_net) {
+		memcpy(lo, f->net_lo, sizeof(lo));
+		memcpy(hi, f->net_hi, sizeof(hi));
+	}
+	if ((r = hot(s, f->addr ? SQ_EVENTS_HOST : SQ_EVENTS_SINCE, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, f->since);
+	if (f->addr) {
+		sqlite3_bind_text(q, 4, f->addr, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_event *e;
+		enum ev_kind kind;
+
+		if (f->kinds) {
+			if (ev_kind_parse(col_text(q, 5), &kind) != 0 || !(f->kinds & (1u << kind)))
+				continue;
+		}
+		if ((r = load_event(q, &e)) != 0) {
+			r = store__set_err(&s->base, r, "reading events: out of memory");
+			goto out;
+		}
+		if ((r = cb(ctx, e)) != 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "reading events");
+out:
+	store__sqlite_done(q);
+	return r;
+}
