@@ -52,17 +52,20 @@ scan() { # scan OUT OPEN CLOSED
 scan "$a" 18001,18002,18003,18004,18005,18006,18007,18008,18009,18010 19001
 scan "$b" 18001,18002,18003,18004,18005,18006,18007,18008,18011,18012 18009,18010,19001
 
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
 # measure N CMD...: "wall cpu maxrss_kb" of the fastest of N runs (rss: the
 # highest seen).  Output goes to $MEASURE_OUT (default /dev/null).
 measure() {
 	local n=$1 best="" cpu="" rss=""
 	shift
 	for _ in $(seq "$n"); do
-		local t
+		local w u s m
 		# (diff exits 1 when the scans differ: not a failure here)
-		t=$( { /usr/bin/time -f '%e %U %S %M' "$@" >"${MEASURE_OUT:-/dev/null}" 2>/dev/null ||
-			true; } 2>&1 | tail -n 1)
-		read -r w u s m <<<"$t"
+		/usr/bin/time -o "$tmp/time" -f '%e %U %S %M' "$@" >"${MEASURE_OUT:-/dev/null}" \
+			2>/dev/null || true
+		read -r w u s m < <(tail -n 1 "$tmp/time")
 		if [ -z "$best" ] || awk -v x="$w" -v y="$best" 'BEGIN{exit !(x<y)}'; then
 			best=$w
 			cpu=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
@@ -75,8 +78,6 @@ mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", a/b; else print "n/a" }'; }
 row() { printf '%-34s %7s s wall  %7s s cpu  peak RSS %7s MB\n' "$1" "$2" "$3" "$(mb "$4")"; }
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 read -r sf_w sf_c sf_kb < <(MEASURE_OUT=$tmp/scandb.txt measure "$runs" "$scandb" diff "$a" "$b")
 read -r sx_w sx_c sx_kb < <(measure "$runs" "$scandb" diff --format xml "$a" "$b")

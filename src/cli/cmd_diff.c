@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +45,7 @@ struct side {
 	int is_file;
 	int64_t job_id;
 	struct store *st; /* for a job: the connection it is read on */
+	int open_errno;   /* a file that could not be opened */
 	struct diff_snapshot *snap;
 	int r;
 	char err[1024];
@@ -103,7 +105,7 @@ static void *load_side(void *arg)
 	}
 
 	if (strcmp(sd->arg, "-") != 0 && (fd = open(sd->arg, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(sd->err, sizeof(sd->err), "%s: %s", sd->arg, strerror(errno));
+		sd->open_errno = errno; /* strerror() is for the main thread */
 		sd->r = SDB_EIO;
 		return NULL;
 	}
@@ -181,8 +183,8 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				f = DIFF_FMT_JSON;
 			else
-				return cli_usage_err(cmd, "unknown format '%s' (use text, xml or json)",
-				                     optarg);
+				return cli_usage_err(
+				    cmd, "unknown format '%s' (use text, xml or json)", optarg);
 			break;
 		case OPT_TEXT:
 			f = DIFF_FMT_TEXT;
@@ -242,6 +244,9 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 		pthread_join(th, NULL);
 	for (int i = 0; i < 2; i++) {
 		if (sd[i].r != 0) {
+			if (sd[i].open_errno)
+				snprintf(sd[i].err, sizeof(sd[i].err), "%s: %s", sd[i].arg,
+				         strerror(sd[i].open_errno));
 			cli_err("%s", sd[i].err[0] ? sd[i].err : sdb_strerror(sd[i].r));
 			r = DIFF_EXIT_ERROR;
 			goto out;
@@ -252,6 +257,11 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	if ((r = diff_write(stdout, fmt, sd[0].snap, sd[1].snap, verbose, &different)) != 0 ||
 	    fflush(stdout) != 0 || ferror(stdout)) {
 		cli_err("diff: %s", r == SDB_ENOMEM ? "out of memory" : "error writing output");
+		/* Reported here, with ndiff's status 2: drop what could not be
+		 * written, so that main() does not fail again and return
+		 * CLI_FAIL, which means "different" for diff. */
+		__fpurge(stdout);
+		clearerr(stdout);
 		r = DIFF_EXIT_ERROR;
 		goto out;
 	}

@@ -256,6 +256,12 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		switch (res.status) {
 		case IMP_IMPORTED:
 			n_ok++;
+			if (res.stats.duplicates && !c->quiet)
+				cli_err(
+				    "%s: %ld host%s listed more than once; the first listing of "
+				    "each was kept",
+				    argv[i], res.stats.duplicates,
+				    res.stats.duplicates == 1 ? "" : "s");
 			hosts += res.stats.hosts;
 			ports += res.stats.ports;
 			if (fmt == CLI_FMT_TABLE)

@@ -40,7 +40,6 @@
 struct arena {
 	char *cur, *end;
 	void *blocks;
-	size_t bytes;
 };
 
 #define BLOCK_HDR ((sizeof(void *) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1))
@@ -53,7 +52,6 @@ static void *arena_block(struct arena *a, size_t size)
 		return NULL;
 	*(void **)blk = a->blocks;
 	a->blocks = blk;
-	a->bytes += BLOCK_HDR + size;
 	return blk + BLOCK_HDR;
 }
 
@@ -312,7 +310,12 @@ static int copy_ports(struct diff_snapshot *s, const struct rec_host *h, struct 
 			return r;
 		s->ptmp[i].seq = (uint32_t)i;
 	}
-	qsort(s->ptmp, h->nports, sizeof(*s->ptmp), cmp_port_tmp);
+	for (k = 1; k < h->nports; k++) /* often in order already */
+		if (cmp_port_tmp(&s->ptmp[k - 1], &s->ptmp[k]) > 0)
+			break;
+	if (k < h->nports)
+		qsort(s->ptmp, h->nports, sizeof(*s->ptmp), cmp_port_tmp);
+	k = 0;
 	if (!(v = arena_array(&s->ar, h->nports, sizeof(*v))))
 		return SDB_ENOMEM;
 	for (size_t i = 0; i < h->nports; i++) {
@@ -417,9 +420,8 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
 	d->os_accuracy = -1;
 	if (h->has_os && h->os.name) {
 		d->os = arena_str(&s->ar, h->os.name, &oom);
-		d->os_accuracy = (int8_t)(h->os.accuracy >= 0 && h->os.accuracy <= 100
-		                              ? h->os.accuracy
-		                              : -1);
+		d->os_accuracy =
+		    (int8_t)(h->os.accuracy >= 0 && h->os.accuracy <= 100 ? h->os.accuracy : -1);
 	}
 	if (oom)
 		return SDB_ENOMEM;
@@ -487,8 +489,8 @@ int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h)
 		    rec_port_state_parse(sp->state, &rp->state) != 0)
 			return SDB_EPARSE;
 		rp->port = sp->port;
-		rp->has_service = sp->service || sp->product || sp->version || sp->extrainfo ||
-		                  sp->tunnel;
+		rp->has_service =
+		    sp->service || sp->product || sp->version || sp->extrainfo || sp->tunnel;
 		rp->service.name = sp->service;
 		rp->service.product = sp->product;
 		rp->service.version = sp->version;
@@ -717,11 +719,6 @@ size_t diff_snapshot_duplicates(const struct diff_snapshot *s)
 	return s->dups;
 }
 
-size_t diff_snapshot_bytes(const struct diff_snapshot *s)
-{
-	return s->ar.bytes + s->cap * sizeof(*s->hosts);
-}
-
 /* ---- comparison ----------------------------------------------------------- */
 
 static int str_eq(const char *a, const char *b)
@@ -906,8 +903,8 @@ static int compare_host(struct walker *w, const struct diff_host *a, const struc
 		hp->changes |= DIFF_CH_OS;
 	if (!extra_eq(a, b))
 		hp->changes |= DIFF_CH_EXTRAPORTS;
-	if ((r = merge_scripts(w, a ? a->scripts : NULL, a ? a->nscripts : 0,
-	                       b ? b->scripts : NULL, b ? b->nscripts : 0, &hs_changed)) != 0)
+	if ((r = merge_scripts(w, a ? a->scripts : NULL, a ? a->nscripts : 0, b ? b->scripts : NULL,
+	                       b ? b->nscripts : 0, &hs_changed)) != 0)
 		return r;
 	hp->nscripts = w->ns;
 	if (hs_changed)
@@ -932,7 +929,10 @@ static int compare_host(struct walker *w, const struct diff_host *a, const struc
 	hp->scripts = hp->nscripts ? w->sp : NULL;
 	hp->ports = w->np ? w->pp : NULL;
 	hp->nports = w->np;
-	hp->kind = !a ? DIFF_ADDED : !b ? DIFF_REMOVED : hp->changes ? DIFF_CHANGED : DIFF_UNCHANGED;
+	hp->kind = !a            ? DIFF_ADDED
+	           : !b          ? DIFF_REMOVED
+	           : hp->changes ? DIFF_CHANGED
+	                         : DIFF_UNCHANGED;
 	return 0;
 }
 
@@ -951,7 +951,9 @@ int diff_walk(const struct diff_snapshot *a, const struct diff_snapshot *b, int 
 	while (i < a->n || j < b->n) {
 		const struct diff_host *ha = NULL, *hb = NULL;
 		struct diff_host_pair hp;
-		int c = i >= a->n ? 1 : j >= b->n ? -1 : memcmp(a->hosts[i].key, b->hosts[j].key, 16);
+		int c = i >= a->n   ? 1
+		        : j >= b->n ? -1
+		                    : memcmp(a->hosts[i].key, b->hosts[j].key, 16);
 
 		if (c <= 0)
 			ha = &a->hosts[i++];
@@ -992,13 +994,14 @@ struct wr {
 	FILE *f;
 	const struct diff_snapshot *a, *b;
 	int verbose;
-	struct buf tmp; /* a line or a cell being built */
+	struct buf tmp;      /* a line or a cell being built */
+	struct buf svc, ver; /* a port row's SERVICE and VERSION */
 	/* text: the port table / script lines of one host */
 	struct buf cells;
 	struct trow {
 		size_t off;
 		unsigned ncells; /* 0: a raw line */
-	} *rows;
+	} * rows;
 	size_t nrows, rows_cap;
 	size_t width[5];
 	/* script lines of the two sides (text) */
@@ -1349,8 +1352,8 @@ static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
 			int eq = i < ma && j < mb && strcmp(LA(pre + i), LB(pre + j)) == 0;
 
 			if (!eq) {
-				if (j >= mb ||
-				    (i < ma && w->lcs[(i + 1) * cols + j] >= w->lcs[i * cols + j + 1])) {
+				if (j >= mb || (i < ma && w->lcs[(i + 1) * cols + j] >=
+				                              w->lcs[i * cols + j + 1])) {
 					if (!dels++)
 						dstart = i;
 					i++;
@@ -1363,9 +1366,11 @@ static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
 					continue;
 			}
 			for (size_t k = 0; k < dels && r == 0; k++)
-				r = tab_raw(w, '-', LA(pre + dstart + k), strlen(LA(pre + dstart + k)));
+				r = tab_raw(w, '-', LA(pre + dstart + k),
+				            strlen(LA(pre + dstart + k)));
 			for (size_t k = 0; k < ins && r == 0; k++)
-				r = tab_raw(w, '+', LB(pre + istart + k), strlen(LB(pre + istart + k)));
+				r = tab_raw(w, '+', LB(pre + istart + k),
+				            strlen(LB(pre + istart + k)));
 			dels = ins = 0;
 			if (eq && r == 0) {
 				r = tab_raw(w, ' ', LA(pre + i), strlen(LA(pre + i)));
@@ -1392,33 +1397,29 @@ static int port_row(struct wr *w, char mark, const struct diff_port *p)
 	const struct diff_port_info *in = port_info(p);
 	char m[2] = {mark, '\0'}, spec[32];
 	const char *c[5];
-	struct buf svc, ver;
 	int r = 0;
 
-	buf_init(&svc, TEXT_MAX);
-	buf_init(&ver, TEXT_MAX);
+	buf_reset(&w->svc);
+	buf_reset(&w->ver);
 	snprintf(spec, sizeof(spec), "%u/%s", (unsigned)p->port, proto_name(p));
 	if (in->tunnel)
-		r = buf_append_str(&svc, in->tunnel);
+		r = buf_append_str(&w->svc, in->tunnel);
 	if (r == 0 && in->name)
-		r = buf_printf(&svc, "%s%s", in->tunnel ? "/" : "", in->name);
+		r = buf_printf(&w->svc, "%s%s", in->tunnel ? "/" : "", in->name);
 	if (r == 0 && in->product)
-		r = buf_append_str(&ver, in->product);
+		r = buf_append_str(&w->ver, in->product);
 	if (r == 0 && in->version)
-		r = buf_printf(&ver, "%s%s", ver.len ? " " : "", in->version);
+		r = buf_printf(&w->ver, "%s%s", w->ver.len ? " " : "", in->version);
 	if (r == 0 && in->extrainfo)
-		r = buf_printf(&ver, "%s(%s)", ver.len ? " " : "", in->extrainfo);
-	if (r == 0) {
-		c[0] = m;
-		c[1] = spec;
-		c[2] = state_name(p);
-		c[3] = in->tunnel || in->name ? buf_str(&svc) : NULL;
-		c[4] = in->product || in->version || in->extrainfo ? buf_str(&ver) : NULL;
-		r = tab_row(w, c);
-	}
-	buf_free(&svc);
-	buf_free(&ver);
-	return r;
+		r = buf_printf(&w->ver, "%s(%s)", w->ver.len ? " " : "", in->extrainfo);
+	if (r != 0)
+		return r;
+	c[0] = m;
+	c[1] = spec;
+	c[2] = state_name(p);
+	c[3] = in->tunnel || in->name ? buf_str(&w->svc) : NULL;
+	c[4] = in->product || in->version || in->extrainfo ? buf_str(&w->ver) : NULL;
+	return tab_row(w, c);
 }
 
 static int text_host(void *ctx, const struct diff_host_pair *hp)
@@ -1709,7 +1710,8 @@ static void xml_port(struct wr *w, const struct diff_port *p, const struct diff_
 {
 	const struct diff_port_info *in = port_info(p);
 
-	fprintf(w->f, "<port portid=\"%u\" protocol=\"%s\"", (unsigned)spec->port, proto_name(spec));
+	fprintf(w->f, "<port portid=\"%u\" protocol=\"%s\"", (unsigned)spec->port,
+	        proto_name(spec));
 	if (!p) {
 		fputs("/>\n", w->f);
 		return;
@@ -1806,7 +1808,9 @@ static void xml_names(struct wr *w, const struct diff_host *a, const struct diff
 		int wrapped = 0;
 
 		for (i = 0, j = 0; i < na || j < nb;) {
-			int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a->hostnames[i], b->hostnames[j]);
+			int c = i >= na   ? 1
+			        : j >= nb ? -1
+			                  : strcmp(a->hostnames[i], b->hostnames[j]);
 			const char *name = NULL;
 
 			if (c == 0) {
@@ -2175,8 +2179,10 @@ static int json_host(void *ctx, const struct diff_host_pair *hp)
 	for (size_t i = 0; i < hp->nports; i++) {
 		const struct diff_port_pair *pp = &hp->ports[i];
 		const struct diff_port *spec = pp->a ? pp->a : pp->b;
-		const char *kind = !pp->a ? "added" : !pp->b ? "removed" : pp->changes ? "changed"
-		                                                                      : "unchanged";
+		const char *kind = !pp->a        ? "added"
+		                   : !pp->b      ? "removed"
+		                   : pp->changes ? "changed"
+		                                 : "unchanged";
 
 		fprintf(w->f, "%s{\"protocol\":\"%s\",\"port\":%u,\"change\":\"%s\",\"changes\":",
 		        i ? "," : "", proto_name(spec), (unsigned)spec->port, kind);
@@ -2213,6 +2219,8 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 	w.verbose = verbose;
 	buf_init(&w.tmp, TEXT_MAX);
 	buf_init(&w.cells, TEXT_MAX);
+	buf_init(&w.svc, TEXT_MAX);
+	buf_init(&w.ver, TEXT_MAX);
 	buf_init(&w.la, TEXT_MAX);
 	buf_init(&w.lb, TEXT_MAX);
 	switch (fmt) {
@@ -2251,6 +2259,8 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 out:
 	buf_free(&w.tmp);
 	buf_free(&w.cells);
+	buf_free(&w.svc);
+	buf_free(&w.ver);
 	buf_free(&w.la);
 	buf_free(&w.lb);
 	free(w.rows);

@@ -30,8 +30,8 @@ struct diff_script {
 	const char *output;
 };
 
-/* What a port has besides its number and state; shared by no one, NULL
- * when the port has neither a service nor scripts. */
+/* What a port has besides its number and state (diff_port.info); a port
+ * with neither a service nor scripts has none (NULL). */
 struct diff_port_info {
 	const char *name; /* service name */
 	const char *product;
@@ -55,20 +55,20 @@ struct diff_extraports {
 };
 
 struct diff_host {
-	unsigned char key[16]; /* addr_parse() key: numeric address order */
-	const char *addr;      /* canonical text */
-	const char *mac;       /* "AA:BB:..", NULL if none */
-	const char *const *hostnames;                /* sorted, no duplicates */
-	const char *os;                              /* best OS match, NULL if none */
-	const struct diff_port *ports;               /* sorted by (port, protocol name) */
-	const struct diff_script *scripts;           /* host scripts, sorted by (id, output) */
-	const struct diff_extraports *extraports;    /* by count, then state name, descending */
+	unsigned char key[16];                    /* addr_parse() key: numeric address order */
+	const char *addr;                         /* canonical text */
+	const char *mac;                          /* "AA:BB:..", NULL if none */
+	const char *const *hostnames;             /* sorted, no duplicates */
+	const char *os;                           /* best OS match, NULL if none */
+	const struct diff_port *ports;            /* sorted by (port, protocol name) */
+	const struct diff_script *scripts;        /* host scripts, sorted by (id, output) */
+	const struct diff_extraports *extraports; /* by count, then state name, descending */
 	uint32_t nports;
 	uint32_t nscripts;
 	uint16_t nhostnames;
 	uint16_t nextraports;
-	uint8_t family; /* 4 or 6 */
-	uint8_t status; /* enum rec_host_status */
+	uint8_t family;     /* 4 or 6 */
+	uint8_t status;     /* enum rec_host_status */
 	int8_t os_accuracy; /* 0-100, -1 absent */
 };
 
@@ -130,8 +130,6 @@ size_t diff_snapshot_nhosts(const struct diff_snapshot *s);
 const struct diff_host *diff_snapshot_host(const struct diff_snapshot *s, size_t i);
 /* Hosts ignored because their address was already in the snapshot. */
 size_t diff_snapshot_duplicates(const struct diff_snapshot *s);
-/* Bytes the snapshot holds (arena and arrays), for benchmarks. */
-size_t diff_snapshot_bytes(const struct diff_snapshot *s);
 
 /* ---- comparing two snapshots --------------------------------------------- */
 
@@ -172,7 +170,7 @@ struct diff_port_pair {
 struct diff_host_pair {
 	const struct diff_host *a, *b; /* NULL: absent from that scan */
 	enum diff_kind kind;
-	unsigned changes; /* DIFF_CH_* */
+	unsigned changes;                   /* DIFF_CH_* */
 	const struct diff_port_pair *ports; /* changed ports (all with verbose) */
 	size_t nports;
 	const struct diff_script_pair *scripts; /* host scripts, likewise */

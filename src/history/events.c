@@ -269,6 +269,12 @@ static int emit(struct step *s, enum ev_kind kind, int proto, int port, const ch
 	return s->emit ? s->emit(s->ctx, &e) : 0;
 }
 
+/* States that do not say whether the port is open. */
+static int ambiguous(enum rec_port_state st)
+{
+	return st == REC_PORT_UNFILTERED || st == REC_PORT_OPEN_FILTERED;
+}
+
 static int is_probed(const char *method)
 {
 	return method && strcmp(method, "probed") == 0;
@@ -351,13 +357,18 @@ static int step_port(struct step *s, const struct rec_port *p, int host_is_new)
 		cur->port = p->port;
 		cur->state = p->state;
 		if (now_open && !host_is_new &&
-		    (r = emit(s, EV_PORT_OPENED, (int)p->proto, p->port, NULL, NULL, "open", 0)) !=
-		        0)
+		    (r = emit(s, EV_PORT_OPENED, (int)p->proto, p->port, NULL, NULL, "open",
+		              s->prev_job)) != 0)
 			return r;
 	} else {
 		cur = &h->ports[i];
 		was_open = cur->state == REC_PORT_OPEN;
 		prev_job = cur->job_id;
+		/* an ACK scan's "unfiltered", a FIN/NULL/Xmas or UDP scan's
+		 * "open|filtered" cannot tell an open port from another: no
+		 * news about a port known open */
+		if (was_open && ambiguous(p->state))
+			return 0;
 		if (now_open && !was_open) {
 			r = emit(s, EV_PORT_OPENED, (int)p->proto, p->port, NULL,
 			         rec_port_state_name(cur->state), "open", prev_job);
@@ -438,6 +449,10 @@ static int step_unlisted(struct step *s, const struct scan_scope *scope,
 		if (listed[i] || !scope_covers(scope, cur->proto, cur->port))
 			continue;
 		st = unlisted_state(scan, cur->proto);
+		if (cur->state == REC_PORT_OPEN && ambiguous(st)) {
+			/* no news: it stays open, untouched */
+			continue;
+		}
 		if (cur->state == REC_PORT_OPEN) {
 			r = emit(s, EV_PORT_CLOSED, (int)cur->proto, cur->port, NULL, "open",
 			         rec_port_state_name(st), cur->job_id);
@@ -505,7 +520,10 @@ int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_sco
 	if (r)
 		goto out;
 	h->known = 1;
-	h->status = scan->status;
+	/* a list scan's "unknown" says nothing about up or down */
+	if (scan->status == REC_HOST_UP || scan->status == REC_HOST_DOWN ||
+	    (h->status != REC_HOST_UP && h->status != REC_HOST_DOWN))
+		h->status = scan->status;
 	h->job_id = job_id;
 	h->at = at;
 	if (scan->status != REC_HOST_UP)

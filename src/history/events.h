@@ -10,8 +10,12 @@
  * No false alarms:
  *  - a port is closed only by a scan that probed it (its scope covers the
  *    protocol/port) while the host was up; a port the scan does not list but
- *    covered takes the state of the scan's `extraports` (nmap never folds
- *    open ports into extraports, so it is not open);
+ *    covered takes the state of the scan's `extraports`;
+ *  - a state that cannot tell open from not open ("unfiltered" of an ACK
+ *    scan, "open|filtered" of FIN/NULL/Xmas/UDP scans) is no news about a
+ *    port known to be open, listed or folded into extraports;
+ *  - a host status other than up or down (a list scan's "unknown") does not
+ *    replace a known up or down;
  *  - a host that was down says nothing about its ports, OS, names, scripts;
  *  - services are compared at the same level of detail only (version
  *    detection on both sides, or on neither); an open port keeps the

@@ -13,6 +13,7 @@
 
 #include "core/addr.h"
 #include "core/scope.h"
+#include "core/strset.h"
 #include "history/events.h"
 #include "history/findings.h"
 #include "core/buf.h"
@@ -34,6 +35,7 @@ struct job_writer {
 	struct scan_scope scope;
 	int history; /* derive change events (always, but for benchmarks) */
 	struct findings_rules *rules;
+	struct strset seen; /* addresses already stored in this job */
 	int have_runstats;
 	int64_t run_end;
 	double elapsed;
@@ -339,6 +341,12 @@ static int on_host(void *ctx, const struct rec_host *h)
 	int in_order = 1, r;
 
 	ev_host_init(&state);
+	/* nmap lists a host twice when it is given twice: keep the first */
+	if ((r = strset_add(&w->seen, h->addr)) <= 0) {
+		if (r == 0)
+			w->stats.duplicates++;
+		goto out;
+	}
 	if (w->history) {
 		r = store_history_load(st, h->addr, &known_id, &state);
 		if (r != 0 && r != SDB_ENOTFOUND)
@@ -412,6 +420,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->st = st;
 	w->created_at = time_now();
 	scope_init(&w->scope);
+	strset_init(&w->seen);
 	/* Benchmarks only: measure ingest without deriving events.  A
 	 * database written this way has no history for these jobs. */
 	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
@@ -529,6 +538,7 @@ void job_writer_free(struct job_writer *w)
 		return;
 	job_writer_abort(w);
 	scope_free(&w->scope);
+	strset_free(&w->seen);
 	findings_rules_free(w->rules);
 	free(w->scanner);
 	free(w->version);

@@ -35,6 +35,7 @@ struct job_writer_stats {
 	long hosts_up;
 	long ports;
 	long ports_open;
+	long duplicates; /* hosts listed again in the same scan, skipped */
 };
 
 /* Open the transaction (and insert the job row for an import).  On

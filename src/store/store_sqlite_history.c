@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/store_sqlite_int.h"
@@ -473,6 +474,13 @@ int store__sqlite_events_each(struct store *st, const struct store_event_filter 
 	if (f->has_net) {
 		memcpy(lo, f->net_lo, sizeof(lo));
 		memcpy(hi, f->net_hi, sizeof(hi));
+	}
+	if (f->addr) {
+		unsigned char key[16];
+		/* one host: it must also be inside the block, if one is given */
+		if (addr_parse(f->addr, NULL, NULL, key) != 0 || memcmp(key, lo, 16) < 0 ||
+		    memcmp(key, hi, 16) > 0)
+			return 0;
 	}
 	if ((r = hot(s, f->addr ? SQ_EVENTS_HOST : SQ_EVENTS_SINCE, &q)) != 0)
 		return r;

@@ -312,6 +312,13 @@ out:
 	" hs.hostnames, hs.mac, hs.mac_vendor, hs.os_name, hs.os_accuracy, hs.os_family,"          \
 	" hs.os_vendor, hs.os_gen, hs.os_type, hs.os_cpe, hs.uptime, hs.lastboot,"                 \
 	" hs.distance, hs.scanned_at"
+/* The current state: the host's latest up/down status (a list scan's
+ * "unknown" does not replace it). */
+#define HOST_COLS_CURRENT                                                                          \
+	"h.id, h.addr, h.family, h.first_seen, h.last_seen, hs.job_id, h.status, hs.reason,"       \
+	" hs.hostnames, hs.mac, hs.mac_vendor, hs.os_name, hs.os_accuracy, hs.os_family,"          \
+	" hs.os_vendor, hs.os_gen, hs.os_type, hs.os_cpe, hs.uptime, hs.lastboot,"                 \
+	" hs.distance, hs.scanned_at"
 
 /* Filters of both host queries.  ?2/?3: addr_key range (whole space when
  * unfiltered; narrowed to one key for an exact address); ?4 exact addr; ?5
@@ -323,12 +330,12 @@ out:
 #define HOST_FILTERS_COMMON                                                                        \
 	" h.addr_key BETWEEN ?2 AND ?3"                                                            \
 	" AND (?4 IS NULL OR h.addr = ?4)"                                                         \
-	" AND (?5 IS NULL OR hs.status = ?5)"                                                      \
 	" AND (?9 IS NULL OR EXISTS (SELECT 1 FROM host_events e"                                  \
 	"  WHERE e.host_id = h.id AND e.at >= ?9))"                                                \
 	" AND (?10 IS NULL OR h.first_seen >= ?10)"
 #define HOST_FILTERS                                                                               \
 	HOST_FILTERS_COMMON                                                                        \
+	" AND (?5 IS NULL OR hs.status = ?5)"                                                      \
 	" AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (SELECT 1 FROM ports p"                       \
 	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
 	"  AND (?6 IS NULL OR p.port = ?6) AND (?7 IS NULL OR p.protocol = ?7)"                    \
@@ -339,6 +346,7 @@ out:
 /* The current state: port filters on port_state, by its key (host_id, ...). */
 #define STATE_FILTERS                                                                              \
 	HOST_FILTERS_COMMON                                                                        \
+	" AND (?5 IS NULL OR h.status = ?5)"                                                       \
 	" AND ((?6 IS NULL AND ?7 IS NULL) OR EXISTS (SELECT 1 FROM port_state ps"                 \
 	"  WHERE ps.host_id = h.id"                                                                \
 	"  AND (?6 IS NULL OR ps.port = ?6) AND (?7 IS NULL OR ps.protocol = ?7)"                  \
@@ -349,7 +357,7 @@ out:
 /* The current state: walk hosts in key order and look up the host_scans row
  * of each host's latest scan by its primary key.  (No ?1 here.) */
 static const char sql_hosts_latest[] =
-    "SELECT " HOST_COLS " FROM hosts h"
+    "SELECT " HOST_COLS_CURRENT " FROM hosts h"
     " CROSS JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"
     " WHERE" STATE_FILTERS " ORDER BY h.addr_key";
 
@@ -640,10 +648,20 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     [SQ_JOB_GET] = {"job_get", sql_job_get, {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
 
     /* History, once per host of every import (store_sqlite_history.c). */
+    /* OS, MAC and names as the latest UP scan that reported them (a scan
+     * that found the host down, or did not look, says nothing): walks the
+     * host's scans newest first. */
     [SQ_HIST_HOST] = {"hist_host",
-                      "SELECT id, status, last_job_id, last_seen, os_name, mac, hostnames"
-                      " FROM hosts WHERE addr = ?1",
-                      {"SEARCH hosts USING INDEX sqlite_autoindex_hosts_1 (addr=?)"}},
+                      "SELECT h.id, h.status, h.last_job_id, h.last_seen,"
+                      " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
+                      "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),"
+                      " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
+                      "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),"
+                      " (SELECT hostnames FROM host_scans WHERE host_id = h.id AND status = 'up'"
+                      "  AND hostnames <> '[]' ORDER BY scanned_at DESC, job_id DESC LIMIT 1)"
+                      " FROM hosts h WHERE h.addr = ?1",
+                      {"SEARCH h USING INDEX sqlite_autoindex_hosts_1 (addr=?)",
+                       "SEARCH host_scans USING INDEX host_scans_host (host_id=?)"}},
     [SQ_HIST_PORTS] = {"hist_ports",
                        "SELECT protocol, port, state, reason, service, product, version,"
                        " extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"

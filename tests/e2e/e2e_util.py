@@ -332,3 +332,42 @@ def run_ndiff(*args, fixed=False, timeout=600):
         argv = [NDIFF] + [str(a) for a in args]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     return Result(argv, p)
+
+
+# ---- appended for test_history.py: cases that skip alone --------------------
+
+class SkipCase(Exception):
+    """Raised by a case that cannot run here (e.g. nmap missing)."""
+
+
+def skip_case(reason):
+    """Skip the current case only, loudly; the other cases still run."""
+    raise SkipCase(reason)
+
+
+class CaseTests(Tests):
+    """Tests whose cases may skip alone (skip_case).  Exit status: 1 if any
+    case failed, else 77 if every case skipped, else 0.  Summary line:
+    "N passed, N failed, N skipped"."""
+
+    def main(self):
+        if not os.path.exists(SCANDB):
+            print(f"FAIL: scandb binary not found at {SCANDB}")
+            sys.exit(1)
+        passed = failed = skipped = 0
+        for fn in self.cases:
+            try:
+                fn()
+            except SkipCase as e:
+                skipped += 1
+                print(f"SKIPPED {self.name}.{fn.__name__}: {e}", flush=True)
+                print(f"*** SKIPPED {self.name}.{fn.__name__}: {e} ***", file=sys.stderr,
+                      flush=True)
+            except Exception:
+                failed += 1
+                print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
+            else:
+                passed += 1
+                print(f"ok   {self.name}.{fn.__name__}", flush=True)
+        print(f"{passed} passed, {failed} failed, {skipped} skipped")
+        sys.exit(1 if failed else 77 if skipped and not passed else 0)

@@ -738,6 +738,16 @@ def errors():
     fails("0", "1", db=db, msg=r"0: no such file, and not a job id")
     r = run(db, "diff", "1", "1")
     eq(r.code, 0, "job against itself")
+    if NMAP:  # a scan whose nmap fails leaves a failed job: not comparable
+        run(db, "scan", "--no-such-nmap-option", LOOPBACK, timeout=NMAP_TIMEOUT, expect=1)
+        fails("1", "2", db=db, msg=r"job 2 is failed, not completed")
+    # output that cannot be written: 2, not 1 ("different")
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([os.environ.get("SCANDB", "scandb"), "diff", data("simple.xml"), cx],
+                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        eq(p.returncode, 2, f"diff > /dev/full: exit status ({p.stderr!r})")
+        check("error writing output" in p.stderr, f"diff > /dev/full: {p.stderr!r}")
     r = run(None, "diff", "--help")
     eq(r.code, 0, "--help")
     check(r.out.startswith("usage: scandb diff"), "--help prints usage")

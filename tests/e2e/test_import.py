@@ -203,6 +203,22 @@ def default_database_location():
 
 
 @t.case
+def host_listed_twice_keeps_the_first():
+    """nmap lists a host twice when the target is given twice: the import
+    keeps the first listing and says so, instead of failing."""
+    d = tmpdir()
+    db = os.path.join(d, "t.db")
+    text = host_xml(port="22")
+    i, j = text.index("<host "), text.index("</host>") + len("</host>")
+    second = text[i:j].replace('portid="22"', 'portid="23"')
+    path = write(os.path.join(d, "twice.xml"), text[:j] + "\n" + second + text[j:])
+    r = run(db, "import", path, expect=0)
+    check("1 host listed more than once" in r.err, f"no warning: {r!r}")
+    h = run(db, "host", "192.0.2.9", "--format", "json", expect=0).json()
+    eq([p["port"] for p in h["ports"]], [22], "the first listing's ports")
+
+
+@t.case
 def json_result_format():
     db = newdb()
     r = run(db, "import", "--format", "json", data("simple.xml"), "/nonexistent.xml", expect=1)

@@ -112,8 +112,11 @@ static void hb_os(struct hb *b, const char *name, int acc)
 static struct diff_snapshot *snap(struct hb *const *hosts, size_t n)
 {
 	struct diff_snapshot *s;
-	struct diff_meta m = {.file = "test.xml", .scanner = "nmap", .version = "7.93",
-	                      .args = "nmap -p 1-100 192.0.2.0/24", .start = 1700000000,
+	struct diff_meta m = {.file = "test.xml",
+	                      .scanner = "nmap",
+	                      .version = "7.93",
+	                      .args = "nmap -p 1-100 192.0.2.0/24",
+	                      .start = 1700000000,
 	                      .end = 1700000100};
 
 	assert_int_equal(diff_snapshot_new(&s), 0);
@@ -375,8 +378,9 @@ static void test_port_state(void **state)
 /* Each service field on its own is a service change; NULL and "" differ. */
 static void test_service_fields(void **state)
 {
-	const char *vals[][2] = {{"ssh", "sshd"}, {"OpenSSH", "Dropbear"}, {"9.2p1", "9.3p1"},
-	                         {"protocol 2.0", "protocol 1.99"}, {NULL, "ssl"}, {NULL, ""}};
+	const char *vals[][2] = {{"ssh", "sshd"},    {"OpenSSH", "Dropbear"},
+	                         {"9.2p1", "9.3p1"}, {"protocol 2.0", "protocol 1.99"},
+	                         {NULL, "ssl"},      {NULL, ""}};
 	struct hb a, b;
 	struct seen s;
 
@@ -429,9 +433,9 @@ static void test_port_scripts(void **state)
 	(void)state;
 	base(&a);
 	base(&b);
-	b.pscripts[0][0].output = "256 aa:bb (ECDSA)";  /* changed */
+	b.pscripts[0][0].output = "256 aa:bb (ECDSA)";               /* changed */
 	port_script(&b.ports[0], "banner", "SSH-2.0-OpenSSH_9.2p1"); /* added */
-	port_script(&a.ports[1], "http-title", "Welcome");            /* removed */
+	port_script(&a.ports[1], "http-title", "Welcome");           /* removed */
 	h = one(&s, &a, &b, 0);
 	assert_non_null(h);
 	assert_int_equal(h->changes, DIFF_CH_PORTS);
@@ -504,7 +508,7 @@ static void test_extraports_rule(void **state)
 	hb_port(&a, REC_PROTO_TCP, 113, REC_PORT_CLOSED, "ident");
 	assert_null(one(&s, &a, &b, 0)); /* closed in a (summarised), unlisted in b */
 	b.extra[0].state = REC_PORT_FILTERED;
-	h = one(&s, &a, &b, 0);          /* closed is no longer summarised in a... */
+	h = one(&s, &a, &b, 0); /* closed is no longer summarised in a... */
 	assert_non_null(h);
 	assert_int_equal(h->changes, DIFF_CH_EXTRAPORTS);
 	a.extra[0].state = REC_PORT_FILTERED; /* ...and now listed as a change */
@@ -517,10 +521,10 @@ static void test_extraports_rule(void **state)
 
 static void test_address_order_ipv6(void **state)
 {
-	static const char *const addrs[] = {"2001:db8::1", "10.0.0.2", "::1", "9.0.0.1",
-	                                    "2001:db8::10", "fe80::1"};
-	static const char *const want[] = {"::1", "9.0.0.1", "10.0.0.2", "2001:db8::1",
-	                                   "2001:db8::10", "fe80::1"};
+	static const char *const addrs[] = {"2001:db8::1", "10.0.0.2",     "::1",
+	                                    "9.0.0.1",     "2001:db8::10", "fe80::1"};
+	static const char *const want[] = {"::1",         "9.0.0.1",      "10.0.0.2",
+	                                   "2001:db8::1", "2001:db8::10", "fe80::1"};
 	struct hb h[6], v6;
 	struct hb *pa[6], *pb[1];
 	struct seen s;
@@ -668,34 +672,33 @@ static void test_text(void **state)
 	struct rec_port *p;
 	int different = -1;
 	char *out;
-	const char *want =
-	    "\n"
-	    " web.example.com (192.0.2.10):\n"
-	    "-Host is up.\n"
-	    "+Host is down.\n"
-	    "-Not shown: 990 closed ports\n"
-	    "+Not shown: 990 closed ports, 7 filtered ports\n"
-	    " PORT   STATE SERVICE  VERSION\n"
-	    "-22/tcp open  ssh      OpenSSH 9.2p1 (protocol 2.0)\n"
-	    "+22/tcp open  ssh      OpenSSH 9.3p1 (protocol 2.0)\n"
-	    " |  ssh-hostkey: 256 aa:bb (ECDSA)\n"
-	    "-|_ 256 cc:dd (ED25519)\n"
-	    "+|  256 ee:ff (ED25519)\n"
-	    "+|_ 3072 gg:hh (RSA)\n"
-	    "-80/tcp open  http\n"
-	    "+80/tcp open  ssl/http\n"
-	    " OS details:\n"
-	    "-  Linux 5.0 - 5.14\n"
-	    "+  Linux 6.1\n"
-	    "\n"
-	    " Host script results:\n"
-	    "-|_ smb-os-discovery: OS: none\n"
-	    "+|_ smb-os-discovery: OS: ?[31m\n"
-	    "\n"
-	    "+192.0.2.20, 00:11:22:AA:BB:CC:\n"
-	    "+Host is up.\n"
-	    "+PORT    STATE SERVICE VERSION\n"
-	    "+443/tcp open\n";
+	const char *want = "\n"
+	                   " web.example.com (192.0.2.10):\n"
+	                   "-Host is up.\n"
+	                   "+Host is down.\n"
+	                   "-Not shown: 990 closed ports\n"
+	                   "+Not shown: 990 closed ports, 7 filtered ports\n"
+	                   " PORT   STATE SERVICE  VERSION\n"
+	                   "-22/tcp open  ssh      OpenSSH 9.2p1 (protocol 2.0)\n"
+	                   "+22/tcp open  ssh      OpenSSH 9.3p1 (protocol 2.0)\n"
+	                   " |  ssh-hostkey: 256 aa:bb (ECDSA)\n"
+	                   "-|_ 256 cc:dd (ED25519)\n"
+	                   "+|  256 ee:ff (ED25519)\n"
+	                   "+|_ 3072 gg:hh (RSA)\n"
+	                   "-80/tcp open  http\n"
+	                   "+80/tcp open  ssl/http\n"
+	                   " OS details:\n"
+	                   "-  Linux 5.0 - 5.14\n"
+	                   "+  Linux 6.1\n"
+	                   "\n"
+	                   " Host script results:\n"
+	                   "-|_ smb-os-discovery: OS: none\n"
+	                   "+|_ smb-os-discovery: OS: ?[31m\n"
+	                   "\n"
+	                   "+192.0.2.20, 00:11:22:AA:BB:CC:\n"
+	                   "+Host is up.\n"
+	                   "+PORT    STATE SERVICE VERSION\n"
+	                   "+443/tcp open\n";
 
 	(void)state;
 	base(&a);
@@ -723,8 +726,9 @@ static void test_text(void **state)
 	out = render(&pa, 1, &pa, 1, DIFF_FMT_TEXT, 1, &different);
 	assert_int_equal(different, 0);
 	assert_non_null(strstr(out, " Nmap 7.93 scan initiated "));
-	assert_non_null(strstr(out, " as: nmap -p 1-100 192.0.2.0/24\n\n web.example.com (192.0.2.10):\n"
-	                            " Host is up.\n Not shown: 990 closed ports\n"));
+	assert_non_null(strstr(out,
+	                       " as: nmap -p 1-100 192.0.2.0/24\n\n web.example.com (192.0.2.10):\n"
+	                       " Host is up.\n Not shown: 990 closed ports\n"));
 	assert_non_null(strstr(out, " 22/tcp open  ssh     OpenSSH 9.2p1 (protocol 2.0)\n"
 	                            " |  ssh-hostkey: 256 aa:bb (ECDSA)\n |_ 256 cc:dd (ED25519)\n"
 	                            " 80/tcp open  http\n OS details:\n   Linux 5.0 - 5.14\n\n"
@@ -794,8 +798,9 @@ static void test_xml(void **state)
 	                            "</a>\n<b>\n<port portid=\"80\" protocol=\"tcp\">\n"
 	                            "<state state=\"closed\"/>\n"));
 	/* 22/tcp: same state, the script as <a>/<b>, escaped */
-	assert_non_null(strstr(out, "<b>\n<script id=\"ssh-hostkey\" output=\"new &amp; &lt;odd&gt; "
-	                            "&quot;key&quot;&#xa;line 2\"/>\n</b>\n"));
+	assert_non_null(strstr(out,
+	                       "<b>\n<script id=\"ssh-hostkey\" output=\"new &amp; &lt;odd&gt; "
+	                       "&quot;key&quot;&#xa;line 2\"/>\n</b>\n"));
 	/* the new IPv6 host, whole, in <b> */
 	assert_non_null(strstr(out, "<hostdiff>\n<b>\n<host>\n<status state=\"up\"/>\n"
 	                            "<address addr=\"2001:db8::5\" addrtype=\"ipv6\"/>\n"));
@@ -836,9 +841,8 @@ static void test_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "a"), "start")),
 	                    "2023-11-14T22:13:20Z");
 	assert_true(json_is_true(json_object_get(doc, "different")));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "summary"),
-	                                                    "changed")),
-	                 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(doc, "summary"), "changed")), 1);
 	h = json_array_get(json_object_get(doc, "hosts"), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "change")), "changed");
 	assert_int_equal(json_array_size(json_object_get(h, "changes")), 3); /* mac ports scripts */
@@ -850,10 +854,9 @@ static void test_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "b"), "version")),
 	                    "9.3p1");
 	/* invalid UTF-8 becomes U+FFFD; control characters are escaped */
-	assert_string_equal(
-	    json_string_value(json_object_get(
-	        json_array_get(json_object_get(h, "scripts"), 0), "b")),
-	    "bad \xef\xbf\xbd byte, tab\t");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(h, "scripts"), 0), "b")),
+	                    "bad \xef\xbf\xbd byte, tab\t");
 	json_decref(doc);
 	free(out);
 }
