@@ -52,9 +52,11 @@ measure() {
 	local best="" rss=""
 	for _ in $(seq "$runs"); do
 		[ -n "${PRE:-}" ] && eval "$PRE"
-		local t
-		t=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-		local s=${t% *} m=${t#* }
+		local tf s m
+		tf=$(mktemp)
+		/usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>&1 || true
+		read -r s m < <(tail -n 1 "$tf")
+		rm -f "$tf"
 		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN{exit !(a<b)}'; then
 			best=$s
 		fi

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	double t0;
 
 	if (argc != 5 || (strcmp(argv[4], "bare") != 0 && strcmp(argv[4], "schema") != 0)) {
-		fprintf(stderr, "usage: %s MIGRATION.sql HOSTS PORTS_PER_HOST bare|schema\n", argv[0]);
+		fprintf(stderr, "usage: %s MIGRATION.sql HOSTS PORTS_PER_HOST bare|schema\n",
+		        argv[0]);
 		return 2;
 	}
 	hosts = strtol(argv[2], NULL, 10);
@@ -74,9 +75,11 @@ int main(int argc, char **argv)
 	remove("sqlite_floor.db-shm");
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	must(NULL, sqlite3_open(dbpath, &db), "open");
-	must(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	                          "PRAGMA cache_size=-16000; PRAGMA foreign_keys=ON",
-	                      NULL, NULL, NULL),
+	must(db,
+	     sqlite3_exec(db,
+	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                  "PRAGMA cache_size=-16000; PRAGMA foreign_keys=ON",
+	                  NULL, NULL, NULL),
 	     "pragmas");
 	if (schema) {
 		if (!(ddl = slurp(argv[1]))) {

@@ -3,7 +3,7 @@
 # packages.  Installs only what is missing; needs root (or sudo) only then.
 set -euo pipefail
 
-pkgs=(build-essential cmake ninja-build pkg-config clang
+pkgs=(build-essential cmake ninja-build pkg-config clang clang-format git
       libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libcmocka-dev
       python3 sqlite3 nmap ndiff python3-libnmap valgrind time)
 [ "${1:-}" = "--runtime-only" ] && pkgs=(build-essential cmake ninja-build pkg-config

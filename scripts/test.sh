@@ -16,6 +16,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
+step "formatting (clang-format, the checked-in .clang-format)"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+echo "all C files formatted"
+
 if [ "${SCANDB_SKIP_SANITIZE:-0}" != 1 ]; then
 	step "sanitizer build (ASan + UBSan)"
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_SANITIZE=ON \

@@ -41,12 +41,12 @@ static int print_status(struct cli *c, enum cli_format fmt)
 			char at[TIME_ISO_LEN];
 			time_format_iso(ms[i].applied_at, at);
 			json_array_append_new(
-			    arr, json_pack("{s:i, s:s, s:s, s:b, s:o, s:b, s:b}", "version",
-			                   ms[i].version, "name", ms[i].name, "checksum",
-			                   ms[i].checksum, "applied", ms[i].applied, "applied_at",
-			                   ms[i].applied ? json_string(at) : json_null(),
-			                   "checksum_ok", ms[i].applied ? ms[i].checksum_ok : 1,
-			                   "known", ms[i].known));
+			    arr,
+			    json_pack("{s:i, s:s, s:s, s:b, s:o, s:b, s:b}", "version",
+			              ms[i].version, "name", ms[i].name, "checksum", ms[i].checksum,
+			              "applied", ms[i].applied, "applied_at",
+			              ms[i].applied ? json_string(at) : json_null(), "checksum_ok",
+			              ms[i].applied ? ms[i].checksum_ok : 1, "known", ms[i].known));
 		}
 		json_dumpf(arr, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
@@ -56,10 +56,10 @@ static int print_status(struct cli *c, enum cli_format fmt)
 		       "CHECKSUM");
 		for (size_t i = 0; i < n; i++) {
 			char at[TIME_ISO_LEN];
-			const char *s = !ms[i].applied      ? "pending"
-			                : !ms[i].known      ? "UNKNOWN"
+			const char *s = !ms[i].applied       ? "pending"
+			                : !ms[i].known       ? "UNKNOWN"
 			                : !ms[i].checksum_ok ? "CHANGED"
-			                                    : "applied";
+			                                     : "applied";
 			time_format_iso(ms[i].applied_at, at);
 			printf("%04d     %-24s %-9s %-21s %.12s\n", ms[i].version, ms[i].name, s,
 			       ms[i].applied ? at : "-", ms[i].checksum);
@@ -87,7 +87,8 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 				if ((rc = cli_parse_format("migrate", argv[++i], &fmt)) != 0)
 					return rc;
 			} else {
-				return cli_usage_err("migrate", "unexpected argument '%s'", argv[i]);
+				return cli_usage_err("migrate", "unexpected argument '%s'",
+				                     argv[i]);
 			}
 		}
 	} else if (strcmp(sub, "up") == 0 || strcmp(sub, "down") == 0) {

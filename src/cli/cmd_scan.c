@@ -104,8 +104,8 @@ static int store_failure(struct cli *c, int64_t id, int64_t created, const char 
 static int store_results(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
                          struct job_writer_stats *stats)
 {
-	struct job_writer_opts o = {.kind = STORE_JOB_SCAN, .source = "nmap",
-	                            .existing_job_id = id};
+	struct job_writer_opts o = {
+	    .kind = STORE_JOB_SCAN, .source = "nmap", .existing_job_id = id};
 	struct job_writer *w = NULL;
 	int r;
 
@@ -152,8 +152,9 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (strncmp(argv[i], "-oX", 3) == 0 || strncmp(argv[i], "-oA", 3) == 0 ||
 		    strcmp(argv[i], "--stats-every") == 0)
-			return cli_usage_err("scan", "'%s' is not allowed: scandb reads nmap's XML "
-			                             "output itself",
+			return cli_usage_err("scan",
+			                     "'%s' is not allowed: scandb reads nmap's XML "
+			                     "output itself",
 			                     argv[i]);
 	if (nmap_run_find(nmap, sizeof(nmap)) != 0) {
 		cli_err("scan: nmap is not installed (or not on PATH). Install it with "
@@ -251,7 +252,8 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 			int pct = sw.percent < 0 ? 0 : sw.percent > 99 ? 99 : (int)sw.percent;
 			last_beat = time_mono();
 			if (store_tx_begin(c->st) == 0) {
-				if (store_job_progress(c->st, id, pct, time_now() + JOB_TIMEOUT_S) == 0)
+				if (store_job_progress(c->st, id, pct,
+				                       time_now() + JOB_TIMEOUT_S) == 0)
 					store_tx_commit(c->st);
 				else
 					store_tx_rollback(c->st);
@@ -295,8 +297,8 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 		cli_err("scan: job %lld failed: %s", (long long)id, err);
 		goto restore;
 	}
-	printf("scan job %lld completed: %ld hosts (%ld up), %ld ports (%ld open)\n",
-	       (long long)id, stats.hosts, stats.hosts_up, stats.ports, stats.ports_open);
+	printf("scan job %lld completed: %ld hosts (%ld up), %ld ports (%ld open)\n", (long long)id,
+	       stats.hosts, stats.hosts_up, stats.ports, stats.ports_open);
 	rc = CLI_OK;
 restore:
 	sigaction(SIGINT, &old_int, NULL);

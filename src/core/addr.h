@@ -33,7 +33,7 @@ int addr_mac_parse(const char *s, char out[18]);
 struct portlist {
 	struct portrange {
 		int lo, hi;
-	} *r;
+	} * r;
 	size_t n;
 };
 

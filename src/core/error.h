@@ -11,21 +11,21 @@
 
 enum sdb_err {
 	SDB_OK = 0,
-	SDB_ENOMEM = -1,      /* allocation failed */
-	SDB_EIO = -2,         /* read/write/open failed (errno kept in detail) */
-	SDB_EPARSE = -3,      /* malformed or hostile input */
-	SDB_EDB = -4,         /* database error (driver message in detail) */
-	SDB_EBUSY = -5,       /* database locked/busy after retries */
-	SDB_ECONSTRAINT = -6, /* a constraint refused the data */
-	SDB_ENOTFOUND = -7,   /* no such row/object */
-	SDB_EEXISTS = -8,     /* already there (e.g. same content imported) */
-	SDB_ESCHEMA = -9,     /* schema behind/ahead of binary, checksum mismatch */
-	SDB_EUSAGE = -10,     /* bad arguments */
+	SDB_ENOMEM = -1,        /* allocation failed */
+	SDB_EIO = -2,           /* read/write/open failed (errno kept in detail) */
+	SDB_EPARSE = -3,        /* malformed or hostile input */
+	SDB_EDB = -4,           /* database error (driver message in detail) */
+	SDB_EBUSY = -5,         /* database locked/busy after retries */
+	SDB_ECONSTRAINT = -6,   /* a constraint refused the data */
+	SDB_ENOTFOUND = -7,     /* no such row/object */
+	SDB_EEXISTS = -8,       /* already there (e.g. same content imported) */
+	SDB_ESCHEMA = -9,       /* schema behind/ahead of binary, checksum mismatch */
+	SDB_EUSAGE = -10,       /* bad arguments */
 	SDB_EUNSUPPORTED = -11, /* backend or build lacks the feature */
-	SDB_ETOOBIG = -12,    /* a bounded buffer/limit was exceeded */
-	SDB_ERANGE = -13,     /* a value out of its allowed range */
-	SDB_ECHILD = -14,     /* a subprocess failed */
-	SDB_EINTR = -15,      /* interrupted by a signal / cancelled */
+	SDB_ETOOBIG = -12,      /* a bounded buffer/limit was exceeded */
+	SDB_ERANGE = -13,       /* a value out of its allowed range */
+	SDB_ECHILD = -14,       /* a subprocess failed */
+	SDB_EINTR = -15,        /* interrupted by a signal / cancelled */
 };
 
 /* Static description of an error code; never NULL. */

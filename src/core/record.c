@@ -11,8 +11,8 @@
 
 static const char *const host_status_names[] = {"unknown", "up", "down", "skipped"};
 static const char *const proto_names[] = {"tcp", "udp", "sctp", "ip"};
-static const char *const port_state_names[] = {
-    "open", "closed", "filtered", "unfiltered", "open|filtered", "closed|filtered"};
+static const char *const port_state_names[] = {"open",       "closed",        "filtered",
+                                               "unfiltered", "open|filtered", "closed|filtered"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -23,13 +23,7 @@ enum rec_host_status {
 	REC_HOST_SKIPPED,
 };
 
-enum rec_proto {
-	REC_PROTO_TCP = 0,
-	REC_PROTO_UDP,
-	REC_PROTO_SCTP,
-	REC_PROTO_IP,
-	REC_PROTO__COUNT
-};
+enum rec_proto { REC_PROTO_TCP = 0, REC_PROTO_UDP, REC_PROTO_SCTP, REC_PROTO_IP, REC_PROTO__COUNT };
 
 enum rec_port_state {
 	REC_PORT_OPEN = 0,

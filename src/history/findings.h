@@ -95,8 +95,8 @@ int findings_vulners_parse(const char *output, struct findings_cve **out, size_t
  *   EVENT PORTS SEVERITY "TITLE"     e.g.  port_opened 3389/tcp,23/tcp high "RDP/telnet"
  * *out is NULL when the text holds no rules.  0, SDB_EPARSE or SDB_ENOMEM.
  */
-int findings_rules_parse(const char *name, const char *text, struct findings_rules **out,
-                         char *err, size_t errlen);
+int findings_rules_parse(const char *name, const char *text, struct findings_rules **out, char *err,
+                         size_t errlen);
 size_t findings_rules_count(const struct findings_rules *r);
 /* The rules file findings_rules_load() reads into path[len]: $SCANDB_RULES,
  * else $XDG_CONFIG_HOME/scandb/rules.conf, else ~/.config/scandb/rules.conf.

@@ -18,7 +18,7 @@ struct nmap_run {
 	pid_t pid;
 	int out_fd;
 	int err_fd;
-	struct buf err; /* nmap's stderr, first NMAP_RUN_STDERR_MAX bytes */
+	struct buf err;  /* nmap's stderr, first NMAP_RUN_STDERR_MAX bytes */
 	int exit_status; /* after nmap_run_wait: exit code, or 128+signal */
 };
 

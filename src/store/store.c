@@ -624,8 +624,7 @@ int store_history_reset(struct store *st, int64_t host_id)
 	CALL(st, history_reset, host_id);
 }
 
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                    size_t *n)
+int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n)
 {
 	if (!jobs || !times || !n)
 		return SDB_EUSAGE;
@@ -731,9 +730,9 @@ int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int6
 	CALL(st, finding_upsert, host_id, job_id, at, f, id, created);
 }
 
-int store_finding_set_status(struct store *st, int64_t id, const char *new_status,
-                             int64_t at, int64_t job_id, const char *note, int64_t scan_at,
-                             int record_creation, char **old)
+int store_finding_set_status(struct store *st, int64_t id, const char *new_status, int64_t at,
+                             int64_t job_id, const char *note, int64_t scan_at, int record_creation,
+                             char **old)
 {
 	if (!new_status)
 		return SDB_EUSAGE;

@@ -107,7 +107,7 @@ struct store_job_final {
 	const char *probed_scope;
 	int64_t started_at;
 	int64_t completed_at;
-	double elapsed; /* -1 absent */
+	double elapsed;                         /* -1 absent */
 	long hosts_up, hosts_down, hosts_total; /* -1 absent */
 	long ports_open;
 };
@@ -161,8 +161,7 @@ int store_event_insert(struct store *st, int64_t host_id, const struct ev_event 
 int store_history_reset(struct store *st, int64_t host_id);
 /* The jobs that scanned a host and their scan times, oldest first;
  * *jobs and *times malloc'ed (free()). */
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                    size_t *n);
+int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 
@@ -190,10 +189,10 @@ struct store_port {
 	struct store_script *scripts;
 	size_t nscripts;
 	/* Current view only (0 in a job's view): from the port's history. */
-	int64_t first_seen;  /* first scan that saw it open */
-	int64_t last_seen;   /* latest scan that saw it open */
-	int64_t closed_at;   /* scan time it was found no longer open */
-	int64_t state_job_id; /* the latest scan that probed it */
+	int64_t first_seen;    /* first scan that saw it open */
+	int64_t last_seen;     /* latest scan that saw it open */
+	int64_t closed_at;     /* scan time it was found no longer open */
+	int64_t state_job_id;  /* the latest scan that probed it */
 	int64_t state_seen_at; /* that scan's time */
 };
 
@@ -213,7 +212,7 @@ struct store_host {
 	size_t nhostnames;
 	char *mac;
 	char *mac_vendor;
-	char *os;       /* best OS match name */
+	char *os; /* best OS match name */
 	int os_accuracy;
 	char *os_family;
 	char *os_vendor;
@@ -225,9 +224,9 @@ struct store_host {
 	int distance;
 	int64_t first_seen; /* across all jobs */
 	int64_t last_seen;
-	int64_t job_id;     /* the job whose view this is */
-	int64_t scanned_at; /* that job's time for this host */
-	struct store_port *ports;   /* every port that job recorded, any state */
+	int64_t job_id;           /* the job whose view this is */
+	int64_t scanned_at;       /* that job's time for this host */
+	struct store_port *ports; /* every port that job recorded, any state */
 	size_t nports;
 	struct store_extraports *extraports;
 	size_t nextraports;
@@ -237,17 +236,17 @@ struct store_host {
 void store_host_free(struct store_host *h);
 
 struct store_host_filter {
-	int64_t job_id;          /* 0: current state (see below) */
-	const char *addr;        /* exact canonical address, or NULL */
-	int port;                /* -1: any; else host must have it open */
-	const char *protocol;    /* with port: "tcp"/"udp"/...; NULL = any */
-	const char *service;     /* host must have an open port with this service */
-	const char *status;      /* host status in the job shown */
+	int64_t job_id;       /* 0: current state (see below) */
+	const char *addr;     /* exact canonical address, or NULL */
+	int port;             /* -1: any; else host must have it open */
+	const char *protocol; /* with port: "tcp"/"udp"/...; NULL = any */
+	const char *service;  /* host must have an open port with this service */
+	const char *status;   /* host status in the job shown */
 	int has_net;
 	unsigned char net_lo[16]; /* inclusive addr_key range (see core/addr.h) */
 	unsigned char net_hi[16];
-	int64_t changed_since;   /* host has a change event at or after; 0: any */
-	int64_t new_since;       /* host first seen at or after; 0: any */
+	int64_t changed_since; /* host has a change event at or after; 0: any */
+	int64_t new_since;     /* host first seen at or after; 0: any */
 };
 
 /*
@@ -288,8 +287,8 @@ struct store_job {
 void store_job_free(struct store_job *j);
 
 /* Jobs newest first; status NULL = all.  cb owns each job (store_job_free). */
-int store_jobs_each(struct store *st, const char *status,
-                    int (*cb)(void *ctx, struct store_job *j), void *ctx);
+int store_jobs_each(struct store *st, const char *status, int (*cb)(void *ctx, struct store_job *j),
+                    void *ctx);
 /* One job or SDB_ENOTFOUND.  Free *out with store_job_free(). */
 int store_job_get(struct store *st, int64_t id, struct store_job **out);
 
@@ -311,11 +310,11 @@ struct store_event {
 void store_event_free(struct store_event *e);
 
 struct store_event_filter {
-	int64_t since;      /* at >= since (0: from the start) */
-	const char *addr;   /* one host (canonical address), or NULL */
+	int64_t since;    /* at >= since (0: from the start) */
+	const char *addr; /* one host (canonical address), or NULL */
 	int has_net;
 	unsigned char net_lo[16], net_hi[16];
-	unsigned kinds;     /* bit (1u << enum ev_kind) set = wanted; 0 = all */
+	unsigned kinds; /* bit (1u << enum ev_kind) set = wanted; 0 = all */
 };
 /* cb owns each event (store_event_free). */
 int store_events_each(struct store *st, const struct store_event_filter *f,
@@ -375,13 +374,13 @@ int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int6
  * also moves state_at to it (a scan-driven decision).  SDB_ENOTFOUND for an
  * unknown id.  *old (optional, malloc'ed) receives the previous status.
  */
-int store_finding_set_status(struct store *st, int64_t id, const char *new_status,
-                             int64_t at, int64_t job_id, const char *note, int64_t scan_at,
-                             int record_creation, char **old);
+int store_finding_set_status(struct store *st, int64_t id, const char *new_status, int64_t at,
+                             int64_t job_id, const char *note, int64_t scan_at, int record_creation,
+                             char **old);
 
 struct store_finding_change {
 	int64_t at;
-	int64_t job_id; /* 0: a user */
+	int64_t job_id;   /* 0: a user */
 	char *old_status; /* NULL: creation */
 	char *new_status;
 	char *note;

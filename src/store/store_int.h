@@ -93,12 +93,12 @@ struct store_ops {
 	int (*job_get)(struct store *st, int64_t id, struct store_job **out);
 
 	/* ---- findings (store.h "findings") ---- */
-	int (*findings_of_host)(struct store *st, int64_t host_id,
-	                        struct store_finding_ref **out, size_t *n);
+	int (*findings_of_host)(struct store *st, int64_t host_id, struct store_finding_ref **out,
+	                        size_t *n);
 	int (*finding_upsert)(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
 	                      const struct store_finding_new *f, int64_t *id, int *created);
-	int (*finding_set_status)(struct store *st, int64_t id, const char *new_status,
-	                          int64_t at, int64_t job_id, const char *note, int64_t scan_at,
+	int (*finding_set_status)(struct store *st, int64_t id, const char *new_status, int64_t at,
+	                          int64_t job_id, const char *note, int64_t scan_at,
 	                          int record_creation, char **old);
 	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
 	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
