@@ -70,6 +70,8 @@ db="$out/bench.db"
 read -r floor_s floor_kb < <(measure ./build/bench_expat_floor "$xml")
 PRE="rm -f $db $db-wal $db-shm"
 read -r imp_s imp_kb < <(measure ./build/scandb --db "$db" -q import "$xml")
+# the same import without deriving change events (a benchmark-only knob)
+read -r noh_s noh_kb < <(SCANDB_BENCH_NO_HISTORY=1 measure ./build/scandb --db "$db" -q import "$xml")
 PRE=""
 rm -f "$db" "$db-wal" "$db-shm"
 ./build/scandb --db "$db" -q import "$xml" >/dev/null
@@ -105,6 +107,8 @@ printf '%-32s %8s s  %10s ports/s  peak RSS %6.1f MB\n' "expat floor (count <por
 	"$(awk -v p="$ports" -v s="$floor_s" 'BEGIN{printf "%.0f", p/s}')" "$(awk -v k="$floor_kb" 'BEGIN{print k/1024}')"
 printf '%-32s %8s s  %10s ports/s  peak RSS %6.1f MB  (%s ports stored)\n' "scandb import (fresh SQLite db)" "$imp_s" \
 	"$(awk -v p="$ports" -v s="$imp_s" 'BEGIN{printf "%.0f", p/s}')" "$(awk -v k="$imp_kb" 'BEGIN{print k/1024}')" "$stored"
+printf '%-32s %8s s  %10s ports/s  peak RSS %6.1f MB  (no change events)\n' "scandb import, history off" "$noh_s" \
+	"$(awk -v p="$ports" -v s="$noh_s" 'BEGIN{printf "%.0f", p/s}')" "$(awk -v k="$noh_kb" 'BEGIN{print k/1024}')"
 if [ -n "$lib_s" ]; then
 	printf '%-32s %8s s  %10s ports/s  peak RSS %6.1f MB\n' "python-libnmap parse only" "$lib_s" \
 		"$(awk -v p="$ports" -v s="$lib_s" 'BEGIN{printf "%.0f", p/s}')" "$(awk -v k="$lib_kb" 'BEGIN{print k/1024}')"
@@ -113,6 +117,7 @@ printf '%-32s %8s s  (%s hosts x %s ports, no parsing)\n' "SQLite floor, bare PK
 printf '%-32s %8s s  (same rows, real schema: CHECKs, FKs, indexes)\n' "SQLite floor, scandb schema" "$sq_schema"
 echo
 echo "import / expat floor:        $(ratio "$imp_s" "$floor_s")x   (target <= 2x)"
-[ -n "$lib_s" ] && echo "python-libnmap / import:     $(ratio "$lib_s" "$imp_s")x   (target >= 5x)"
+[ -n "$lib_s" ] && echo "python-libnmap / import:     $(ratio "$lib_s" "$imp_s")x   (target >= 5x; history off: $(ratio "$lib_s" "$noh_s")x)"
+echo "import, history off / expat floor: $(ratio "$noh_s" "$floor_s")x"
 echo "import / (expat + SQLite schema floor): $(ratio "$imp_s" "$(awk -v a="$floor_s" -v b="$sq_schema" 'BEGIN{print a+b}')")x"
 echo "import peak RSS:             $(awk -v k="$imp_kb" 'BEGIN{printf "%.1f", k/1024}') MB   (target < 64 MB)"

@@ -496,7 +496,7 @@ int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h)
 		rp->service.version = sp->version;
 		rp->service.extrainfo = sp->extrainfo;
 		rp->service.tunnel = sp->tunnel;
-		rp->scripts = s->rscripts + k;
+		rp->scripts = s->rscripts ? s->rscripts + k : NULL;
 		rp->nscripts = sp->nscripts;
 		for (size_t j = 0; j < sp->nscripts; j++, k++) {
 			s->rscripts[k].id = sp->scripts[j].id;
