@@ -7,6 +7,8 @@
  */
 #include "cli/output.h"
 
+#include "core/utf8.h"
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -24,35 +26,6 @@
 #define OUTPUT_TEXT_MAX (64u << 20)
 
 /* ---- JSON ------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence starting at s, or 0 if it is not
- * one (overlong forms, surrogates and code points past U+10FFFF are not).
- * Reads no further than the first byte that is not a continuation byte,
- * so it never passes the terminating NUL. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
 
 /*
  * A JSON string for s, or null for NULL.  JSON text must be UTF-8, and a

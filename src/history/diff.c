@@ -13,6 +13,8 @@
  */
 #include "history/diff.h"
 
+#include "core/utf8.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1013,32 +1015,6 @@ struct wr {
 	size_t nhosts; /* JSON: hosts written so far */
 };
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0; /* overlong, surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 static const char *status_name(const struct diff_host *h)
 {
 	return rec_host_status_name((enum rec_host_status)h->status);
@@ -1563,7 +1539,7 @@ static void xml_text(FILE *f, const char *s)
 
 	while (u[i]) {
 		const char *rep = NULL;
-		size_t n = utf8_len(u + i);
+		size_t n = utf8_seq_len(u + i);
 
 		if (n == 1) {
 			switch (u[i]) {
@@ -1980,7 +1956,7 @@ static void json_str(FILE *f, const char *s)
 	while (u[i]) {
 		char esc[8];
 		const char *rep = NULL;
-		size_t n = utf8_len(u + i);
+		size_t n = utf8_seq_len(u + i);
 
 		if (n == 0) {
 			rep = "\\ufffd";
