@@ -317,6 +317,27 @@ static int check_no_unknown(struct store *st)
 	return r;
 }
 
+/* A brand-new database: every migration in one transaction, so a process
+ * racing with us sees either nothing or the whole schema, never a partly
+ * migrated database it would refuse as "behind". */
+static int bootstrap(struct store *st, int *cnt)
+{
+	const struct store_migration_src *src;
+	size_t nsrc;
+	int r;
+
+	src = migrations(st, &nsrc);
+	if ((r = lock_tx(st)) != 0)
+		return r;
+	for (size_t i = 0; i < nsrc; i++)
+		if ((r = apply_one(st, &src[i], cnt)) != 0)
+			goto fail;
+	return store_tx_commit(st);
+fail:
+	store_tx_rollback(st);
+	return r;
+}
+
 int store_migrate_up(struct store *st, int target, int *applied)
 {
 	const struct store_migration_src *src;
@@ -328,6 +349,18 @@ int store_migrate_up(struct store *st, int target, int *applied)
 	src = migrations(st, &nsrc);
 	if ((r = check_no_unknown(st)) != 0)
 		goto out;
+	if (target <= 0 || (nsrc > 0 && target >= src[nsrc - 1].version)) {
+		/* A brand-new database is migrated in one transaction, as
+		 * store_ensure_ready does: a command racing this one sees no
+		 * schema or all of it, never a database "behind". */
+		int empty = 0;
+		if ((r = st->ops->is_empty(st, &empty)) != 0)
+			goto out;
+		if (empty) {
+			r = bootstrap(st, &cnt);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < nsrc; i++) {
 		if (target > 0 && src[i].version > target)
 			break;
@@ -437,38 +470,17 @@ int store_migrate_verify(struct store *st)
 	return r;
 }
 
-/* A brand-new database: every migration in one transaction, so a process
- * racing with us sees either nothing or the whole schema, never a partly
- * migrated database it would refuse as "behind". */
-static int bootstrap(struct store *st)
-{
-	const struct store_migration_src *src;
-	size_t nsrc;
-	int cnt = 0, r;
-
-	src = migrations(st, &nsrc);
-	if ((r = lock_tx(st)) != 0)
-		return r;
-	for (size_t i = 0; i < nsrc; i++)
-		if ((r = apply_one(st, &src[i], &cnt)) != 0)
-			goto fail;
-	return store_tx_commit(st);
-fail:
-	store_tx_rollback(st);
-	return r;
-}
-
 int store_ensure_ready(struct store *st)
 {
 	struct store_migration *ms = NULL;
 	size_t n = 0;
-	int empty = 0, pending = 0, r;
+	int empty = 0, pending = 0, applied = 0, r;
 
 	if (!st)
 		return SDB_EUSAGE;
 	if ((r = st->ops->is_empty(st, &empty)) != 0)
 		return r;
-	if (empty && (r = bootstrap(st)) != 0)
+	if (empty && (r = bootstrap(st, &applied)) != 0)
 		return r;
 	if ((r = store_migrate_verify(st)) != 0)
 		return r;
