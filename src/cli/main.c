@@ -37,7 +37,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: scandb [--db PATH] [-q] [--no-progress] COMMAND [options]\n"
 	           "       scandb COMMAND --help\n\n"
 	           "Keeps the history of a network: imports nmap XML, runs nmap, stores\n"
-	           "every scan, and answers what is on the network.\n\n"
+	           "every scan, and answers what is on the network now, what changed,\n"
+	           "and since when.\n\n"
 	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
-	           "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	           "Exit status: 0 success, 1 failure, 2 usage error (diff: 0 same,\n"
+	           "1 different, 2 error).\n");
 }
 
 /* $SCANDB_DB, else $XDG_DATA_HOME/scandb/scandb.db, else
