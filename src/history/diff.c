@@ -133,14 +133,7 @@ struct diff_snapshot {
 	/* scratch, reused from host to host */
 	struct port_tmp *ptmp;
 	size_t ptmp_cap;
-	struct rec_hostname *rnames;
-	size_t rnames_cap;
-	struct rec_port *rports;
-	size_t rports_cap;
-	struct rec_script *rscripts;
-	size_t rscripts_cap;
-	struct rec_extraports *rextra;
-	size_t rextra_cap;
+	struct store_host_rec rec; /* a stored host as a record */
 };
 
 int diff_snapshot_new(struct diff_snapshot **out)
@@ -156,10 +149,7 @@ void diff_snapshot_free(struct diff_snapshot *s)
 	arena_free(&s->ar);
 	free(s->hosts);
 	free(s->ptmp);
-	free(s->rnames);
-	free(s->rports);
-	free(s->rscripts);
-	free(s->rextra);
+	store_host_rec_free(&s->rec);
 	free(s);
 }
 
@@ -439,75 +429,11 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
  * path above. */
 int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h)
 {
-	struct rec_host rh;
-	size_t nsc = h->nscripts, k;
 	int r;
 
-	for (size_t i = 0; i < h->nports; i++)
-		nsc += h->ports[i].nscripts;
-	if ((r = scratch(&s->rnames, &s->rnames_cap, h->nhostnames, sizeof(*s->rnames))) != 0 ||
-	    (r = scratch(&s->rports, &s->rports_cap, h->nports, sizeof(*s->rports))) != 0 ||
-	    (r = scratch(&s->rscripts, &s->rscripts_cap, nsc, sizeof(*s->rscripts))) != 0 ||
-	    (r = scratch(&s->rextra, &s->rextra_cap, h->nextraports, sizeof(*s->rextra))) != 0)
+	if ((r = store_host_as_rec(h, &s->rec)) != 0)
 		return r;
-	memset(&rh, 0, sizeof(rh));
-	rh.addr = h->addr;
-	rh.family = h->family;
-	if (rec_host_status_parse(h->status, &rh.status) != 0)
-		return SDB_EPARSE;
-	rh.mac = h->mac;
-	if (h->os) {
-		rh.has_os = 1;
-		rh.os.name = h->os;
-		rh.os.accuracy = h->os_accuracy;
-	}
-	for (size_t i = 0; i < h->nhostnames; i++) {
-		s->rnames[i].name = h->hostnames[i];
-		s->rnames[i].type = NULL;
-	}
-	rh.hostnames = s->rnames;
-	rh.nhostnames = h->nhostnames;
-	for (size_t i = 0; i < h->nextraports; i++) {
-		if (rec_port_state_parse(h->extraports[i].state, &s->rextra[i].state) != 0)
-			return SDB_EPARSE;
-		s->rextra[i].count = h->extraports[i].count;
-		s->rextra[i].reasons = NULL;
-	}
-	rh.extraports = s->rextra;
-	rh.nextraports = h->nextraports;
-	k = 0;
-	for (size_t i = 0; i < h->nscripts; i++, k++) {
-		s->rscripts[k].id = h->scripts[i].id;
-		s->rscripts[k].output = h->scripts[i].output;
-	}
-	rh.scripts = s->rscripts;
-	rh.nscripts = h->nscripts;
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct store_port *sp = &h->ports[i];
-		struct rec_port *rp = &s->rports[i];
-
-		memset(rp, 0, sizeof(*rp));
-		if (rec_proto_parse(sp->protocol, &rp->proto) != 0 ||
-		    rec_port_state_parse(sp->state, &rp->state) != 0)
-			return SDB_EPARSE;
-		rp->port = sp->port;
-		rp->has_service =
-		    sp->service || sp->product || sp->version || sp->extrainfo || sp->tunnel;
-		rp->service.name = sp->service;
-		rp->service.product = sp->product;
-		rp->service.version = sp->version;
-		rp->service.extrainfo = sp->extrainfo;
-		rp->service.tunnel = sp->tunnel;
-		rp->scripts = s->rscripts ? s->rscripts + k : NULL;
-		rp->nscripts = sp->nscripts;
-		for (size_t j = 0; j < sp->nscripts; j++, k++) {
-			s->rscripts[k].id = sp->scripts[j].id;
-			s->rscripts[k].output = sp->scripts[j].output;
-		}
-	}
-	rh.ports = s->rports;
-	rh.nports = h->nports;
-	return diff_snapshot_add_rec(s, &rh);
+	return diff_snapshot_add_rec(s, &s->rec.h);
 }
 
 int diff_snapshot_set_meta(struct diff_snapshot *s, const struct diff_meta *m)

@@ -179,91 +179,10 @@ static int apply_scan(struct job_writer *w, struct ev_host *state, struct emit_c
 	                        ec->n);
 }
 
-/* A stored view of a host (store_host) as the record a source would have
- * pushed, for replaying its scans; arrays owned by `conv`. */
-struct rec_conv {
-	struct rec_host h;
-	struct rec_port *ports;
-	struct rec_script *scripts;
-	struct rec_hostname *names;
-	struct rec_extraports *extra;
-};
-
-static void rec_conv_free(struct rec_conv *c)
-{
-	free(c->ports);
-	free(c->scripts);
-	free(c->names);
-	free(c->extra);
-}
-
-static int rec_conv_from(struct rec_conv *c, const struct store_host *sh)
-{
-	size_t nscripts = sh->nscripts, k = 0;
-
-	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < sh->nports; i++)
-		nscripts += sh->ports[i].nscripts;
-	c->ports = calloc(sh->nports + 1, sizeof(*c->ports));
-	c->scripts = calloc(nscripts + 1, sizeof(*c->scripts));
-	c->names = calloc(sh->nhostnames + 1, sizeof(*c->names));
-	c->extra = calloc(sh->nextraports + 1, sizeof(*c->extra));
-	if (!c->ports || !c->scripts || !c->names || !c->extra)
-		return SDB_ENOMEM;
-	if (rec_host_status_parse(sh->status, &c->h.status) != 0)
-		c->h.status = REC_HOST_UNKNOWN;
-	c->h.addr = sh->addr;
-	c->h.mac = sh->mac;
-	c->h.has_os = sh->os != NULL;
-	c->h.os.name = sh->os;
-	for (size_t i = 0; i < sh->nhostnames; i++)
-		c->names[i].name = sh->hostnames[i];
-	c->h.hostnames = c->names;
-	c->h.nhostnames = sh->nhostnames;
-	for (size_t i = 0; i < sh->nextraports; i++) {
-		if (rec_port_state_parse(sh->extraports[i].state, &c->extra[i].state) != 0)
-			return SDB_EPARSE;
-		c->extra[i].count = sh->extraports[i].count;
-	}
-	c->h.extraports = c->extra;
-	c->h.nextraports = sh->nextraports;
-	for (size_t i = 0; i < sh->nscripts; i++, k++) {
-		c->scripts[k].id = sh->scripts[i].id;
-		c->scripts[k].output = sh->scripts[i].output;
-	}
-	c->h.scripts = c->scripts;
-	c->h.nscripts = sh->nscripts;
-	for (size_t i = 0; i < sh->nports; i++) {
-		const struct store_port *sp = &sh->ports[i];
-		struct rec_port *p = &c->ports[i];
-
-		if (rec_proto_parse(sp->protocol, &p->proto) != 0 ||
-		    rec_port_state_parse(sp->state, &p->state) != 0)
-			return SDB_EPARSE;
-		p->port = sp->port;
-		p->reason = sp->reason;
-		p->has_service = sp->service || sp->product || sp->method;
-		p->service.name = sp->service;
-		p->service.product = sp->product;
-		p->service.version = sp->version;
-		p->service.extrainfo = sp->extrainfo;
-		p->service.tunnel = sp->tunnel;
-		p->service.method = sp->method;
-		p->scripts = &c->scripts[k];
-		p->nscripts = sp->nscripts;
-		for (size_t j = 0; j < sp->nscripts; j++, k++) {
-			c->scripts[k].id = sp->scripts[j].id;
-			c->scripts[k].output = sp->scripts[j].output;
-		}
-	}
-	c->h.ports = c->ports;
-	c->h.nports = sh->nports;
-	return 0;
-}
-
 struct replay {
 	struct job_writer *w;
 	struct ev_host *state;
+	struct store_host_rec rec; /* the stored scan as a record */
 	struct emit_ctx ec;
 	int64_t job_id, at;
 	const struct scan_scope *scope;
@@ -272,12 +191,11 @@ struct replay {
 static int replay_host(void *ctx, struct store_host *sh)
 {
 	struct replay *rp = ctx;
-	struct rec_conv c;
 	int r;
 
-	if ((r = rec_conv_from(&c, sh)) == 0)
-		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope, &c.h);
-	rec_conv_free(&c);
+	if ((r = store_host_as_rec(sh, &rp->rec)) == 0)
+		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope,
+		               &rp->rec.h);
 	store_host_free(sh);
 	return r;
 }
@@ -328,6 +246,7 @@ out:
 	free(jobs);
 	free(times);
 	emit_ctx_free(&rp.ec);
+	store_host_rec_free(&rp.rec);
 	ev_host_free(&state);
 	return r;
 }

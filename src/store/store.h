@@ -235,6 +235,29 @@ struct store_host {
 };
 void store_host_free(struct store_host *h);
 
+/*
+ * A stored host seen as the record a source would have pushed (record.h),
+ * for code that applies one logic to parsed and stored scans (history
+ * replay, diff).  Strings are borrowed from the store_host, which must
+ * outlive the view; the arrays are reused from call to call.  Free the
+ * arrays with store_host_rec_free().
+ */
+struct store_host_rec {
+	struct rec_host h;
+	struct rec_hostname *names;
+	size_t names_cap;
+	struct rec_port *ports;
+	size_t ports_cap;
+	struct rec_script *scripts;
+	size_t scripts_cap;
+	struct rec_extraports *extra;
+	size_t extra_cap;
+};
+/* 0, SDB_ENOMEM, or SDB_EPARSE for a status/protocol/state text that is
+ * not one of the enumerations. */
+int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v);
+void store_host_rec_free(struct store_host_rec *v);
+
 struct store_host_filter {
 	int64_t job_id;       /* 0: current state (see below) */
 	const char *addr;     /* exact canonical address, or NULL */
