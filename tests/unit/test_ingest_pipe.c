@@ -71,83 +71,16 @@ static void check_thread(struct log *lg)
 		lg->wrong_thread = 1;
 }
 
-static void dstr(struct buf *b, const char *k, const char *v)
-{
-	if (v)
-		assert_int_equal(buf_printf(b, " %s=[%s]", k, v), 0);
-	else
-		assert_int_equal(buf_printf(b, " %s=NULL", k), 0);
-}
-
-static void dscripts(struct buf *b, const struct rec_script *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		buf_append_str(b, "\n    script");
-		dstr(b, "id", s[i].id);
-		dstr(b, "output", s[i].output);
-	}
-}
-
-static void dump_host(struct buf *b, const struct rec_host *h)
-{
-	buf_printf(b, "host status=%d ttl=%d start=%lld end=%lld fam=%d up=%lld dist=%d os=%d",
-	           (int)h->status, h->reason_ttl, (long long)h->starttime, (long long)h->endtime,
-	           h->family, (long long)h->uptime_seconds, h->distance, h->has_os);
-	dstr(b, "reason", h->reason);
-	dstr(b, "addr", h->addr);
-	dstr(b, "mac", h->mac);
-	dstr(b, "vendor", h->mac_vendor);
-	dstr(b, "lastboot", h->lastboot);
-	for (size_t i = 0; i < h->nhostnames; i++) {
-		buf_append_str(b, "\n  hostname");
-		dstr(b, "name", h->hostnames[i].name);
-		dstr(b, "type", h->hostnames[i].type);
-	}
-	buf_printf(b, "\n  os acc=%d", h->os.accuracy);
-	dstr(b, "name", h->os.name);
-	dstr(b, "vendor", h->os.vendor);
-	dstr(b, "family", h->os.family);
-	dstr(b, "gen", h->os.gen);
-	dstr(b, "type", h->os.type);
-	dstr(b, "cpe", h->os.cpe);
-	for (size_t i = 0; i < h->nextraports; i++) {
-		buf_printf(b, "\n  extraports state=%d count=%ld", (int)h->extraports[i].state,
-		           h->extraports[i].count);
-		dstr(b, "reasons", h->extraports[i].reasons);
-	}
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct rec_port *p = &h->ports[i];
-
-		buf_printf(b, "\n  port %d/%d state=%d ttl=%d svc=%d conf=%d", p->port,
-		           (int)p->proto, (int)p->state, p->reason_ttl, p->has_service,
-		           p->service.conf);
-		dstr(b, "reason", p->reason);
-		dstr(b, "name", p->service.name);
-		dstr(b, "product", p->service.product);
-		dstr(b, "version", p->service.version);
-		dstr(b, "extrainfo", p->service.extrainfo);
-		dstr(b, "ostype", p->service.ostype);
-		dstr(b, "method", p->service.method);
-		dstr(b, "tunnel", p->service.tunnel);
-		for (size_t k = 0; k < p->service.ncpes; k++)
-			dstr(b, "cpe", p->service.cpes[k]);
-		dscripts(b, p->scripts, p->nscripts);
-	}
-	buf_append_str(b, "\n  hostscripts");
-	dscripts(b, h->scripts, h->nscripts);
-	buf_append_char(b, '\n');
-}
-
 static int on_begin(void *ctx, const struct rec_run *run)
 {
 	struct log *lg = ctx;
 
 	check_thread(lg);
 	buf_append_str(&lg->dump, "run");
-	dstr(&lg->dump, "scanner", run->scanner);
-	dstr(&lg->dump, "args", run->args);
-	dstr(&lg->dump, "version", run->version);
-	dstr(&lg->dump, "xmlver", run->xmloutputversion);
+	tu_dump_str(&lg->dump, "scanner", run->scanner);
+	tu_dump_str(&lg->dump, "args", run->args);
+	tu_dump_str(&lg->dump, "version", run->version);
+	tu_dump_str(&lg->dump, "xmlver", run->xmloutputversion);
 	buf_printf(&lg->dump, " start=%lld\n", (long long)run->start);
 	return lg->begin_code;
 }
@@ -158,8 +91,8 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 
 	check_thread(lg);
 	buf_printf(&lg->dump, "scaninfo proto=%d n=%ld", (int)si->proto, si->numservices);
-	dstr(&lg->dump, "type", si->type);
-	dstr(&lg->dump, "services", si->services);
+	tu_dump_str(&lg->dump, "type", si->type);
+	tu_dump_str(&lg->dump, "services", si->services);
 	buf_append_char(&lg->dump, '\n');
 	return 0;
 }
@@ -171,7 +104,7 @@ static int on_progress(void *ctx, const char *task, double pct)
 	check_thread(lg);
 	lg->nprogress++;
 	buf_append_str(&lg->dump, "progress");
-	dstr(&lg->dump, "task", task);
+	tu_dump_str(&lg->dump, "task", task);
 	buf_printf(&lg->dump, " %.17g\n", pct);
 	return 0;
 }
@@ -181,7 +114,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 	struct log *lg = ctx;
 
 	check_thread(lg);
-	dump_host(&lg->dump, h);
+	tu_dump_host(&lg->dump, h);
 	lg->nhosts++;
 	if (lg->stop_at_host && lg->nhosts == lg->stop_at_host)
 		return lg->stop_code;
@@ -197,9 +130,9 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 	buf_printf(&lg->dump, "end finished=%d end=%lld elapsed=%.17g up=%ld down=%ld total=%ld",
 	           rs->finished, (long long)rs->end, rs->elapsed, rs->hosts_up, rs->hosts_down,
 	           rs->hosts_total);
-	dstr(&lg->dump, "summary", rs->summary);
-	dstr(&lg->dump, "exit", rs->exit);
-	dstr(&lg->dump, "errormsg", rs->errormsg);
+	tu_dump_str(&lg->dump, "summary", rs->summary);
+	tu_dump_str(&lg->dump, "exit", rs->exit);
+	tu_dump_str(&lg->dump, "errormsg", rs->errormsg);
 	buf_append_char(&lg->dump, '\n');
 	return lg->end_code;
 }
@@ -492,8 +425,8 @@ static int dup_host(void *ctx, const struct rec_host *h)
 	char *mem;
 
 	assert_non_null(d);
-	dump_host(&dc->a, h);
-	dump_host(&dc->b, d);
+	tu_dump_host(&dc->a, h);
+	tu_dump_host(&dc->b, d);
 	/* empty arrays are NULL; everything else lies in the one block */
 	assert_true(h->nports || !d->ports);
 	assert_true(h->nhostnames || !d->hostnames);
@@ -512,8 +445,8 @@ static int dup_host(void *ctx, const struct rec_host *h)
 	mem = size ? malloc(size) : NULL;
 	assert_true(!size || mem);
 	rec_host_copy(&c, h, mem);
-	dump_host(&dc->b, &c);
-	dump_host(&dc->a, h);
+	tu_dump_host(&dc->b, &c);
+	tu_dump_host(&dc->a, h);
 	free(mem);
 	dc->hosts++;
 	return 0;

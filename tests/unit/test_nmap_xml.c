@@ -87,74 +87,6 @@ static void note(struct log *lg, char c)
 		lg->order[lg->norder++] = c;
 }
 
-static void dump_str(struct buf *b, const char *k, const char *v)
-{
-	if (v)
-		buf_printf(b, " %s=[%s]", k, v);
-	else
-		buf_printf(b, " %s=NULL", k);
-}
-
-static void dump_scripts(struct buf *b, const struct rec_script *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		buf_append_str(b, "\n    script");
-		dump_str(b, "id", s[i].id);
-		dump_str(b, "output", s[i].output);
-	}
-}
-
-static void dump_host(struct buf *b, const struct rec_host *h)
-{
-	buf_printf(b, "host status=%d ttl=%d start=%lld end=%lld fam=%d up=%lld dist=%d",
-	           (int)h->status, h->reason_ttl, (long long)h->starttime, (long long)h->endtime,
-	           h->family, (long long)h->uptime_seconds, h->distance);
-	dump_str(b, "reason", h->reason);
-	dump_str(b, "addr", h->addr);
-	dump_str(b, "mac", h->mac);
-	dump_str(b, "vendor", h->mac_vendor);
-	dump_str(b, "lastboot", h->lastboot);
-	for (size_t i = 0; i < h->nhostnames; i++) {
-		buf_append_str(b, "\n  hostname");
-		dump_str(b, "name", h->hostnames[i].name);
-		dump_str(b, "type", h->hostnames[i].type);
-	}
-	if (h->has_os) {
-		buf_printf(b, "\n  os acc=%d", h->os.accuracy);
-		dump_str(b, "name", h->os.name);
-		dump_str(b, "vendor", h->os.vendor);
-		dump_str(b, "family", h->os.family);
-		dump_str(b, "gen", h->os.gen);
-		dump_str(b, "type", h->os.type);
-		dump_str(b, "cpe", h->os.cpe);
-	}
-	for (size_t i = 0; i < h->nextraports; i++) {
-		buf_printf(b, "\n  extraports state=%d count=%ld", (int)h->extraports[i].state,
-		           h->extraports[i].count);
-		dump_str(b, "reasons", h->extraports[i].reasons);
-	}
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct rec_port *p = &h->ports[i];
-		buf_printf(b, "\n  port %d/%d state=%d ttl=%d svc=%d conf=%d", p->port,
-		           (int)p->proto, (int)p->state, p->reason_ttl, p->has_service,
-		           p->service.conf);
-		dump_str(b, "reason", p->reason);
-		dump_str(b, "name", p->service.name);
-		dump_str(b, "product", p->service.product);
-		dump_str(b, "version", p->service.version);
-		dump_str(b, "extrainfo", p->service.extrainfo);
-		dump_str(b, "ostype", p->service.ostype);
-		dump_str(b, "method", p->service.method);
-		dump_str(b, "tunnel", p->service.tunnel);
-		for (size_t k = 0; k < p->service.ncpes; k++)
-			dump_str(b, "cpe", p->service.cpes[k]);
-		dump_scripts(b, p->scripts, p->nscripts);
-	}
-	buf_append_str(b, "\n  hostscripts");
-	dump_scripts(b, h->scripts, h->nscripts);
-	buf_append_char(b, '\n');
-}
-
 static struct rec_script *copy_scripts(const struct rec_script *s, size_t n)
 {
 	struct rec_script *d = xcalloc(n, sizeof(*d));
@@ -284,10 +216,10 @@ static int on_begin(void *ctx, const struct rec_run *run)
 	lg->xmlver = xs(run->xmloutputversion);
 	lg->start = run->start;
 	buf_append_str(&lg->dump, "run");
-	dump_str(&lg->dump, "scanner", run->scanner);
-	dump_str(&lg->dump, "args", run->args);
-	dump_str(&lg->dump, "version", run->version);
-	dump_str(&lg->dump, "xmlver", run->xmloutputversion);
+	tu_dump_str(&lg->dump, "scanner", run->scanner);
+	tu_dump_str(&lg->dump, "args", run->args);
+	tu_dump_str(&lg->dump, "version", run->version);
+	tu_dump_str(&lg->dump, "xmlver", run->xmloutputversion);
 	buf_printf(&lg->dump, " start=%lld\n", (long long)run->start);
 	return lg->begin_code;
 }
@@ -306,8 +238,8 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 	}
 	lg->nscaninfo++;
 	buf_printf(&lg->dump, "scaninfo proto=%d n=%ld", (int)si->proto, si->numservices);
-	dump_str(&lg->dump, "type", si->type);
-	dump_str(&lg->dump, "services", si->services);
+	tu_dump_str(&lg->dump, "type", si->type);
+	tu_dump_str(&lg->dump, "services", si->services);
 	buf_append_char(&lg->dump, '\n');
 	return 0;
 }
@@ -337,7 +269,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 		assert_non_null(lg->hosts);
 	}
 	copy_host(&lg->hosts[lg->nhosts++], h);
-	dump_host(&lg->dump, h);
+	tu_dump_host(&lg->dump, h);
 	if (lg->stop_at_host && lg->nhosts == lg->stop_at_host)
 		return lg->stop_code;
 	return 0;
@@ -359,9 +291,9 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 	buf_printf(&lg->dump, "end finished=%d end=%lld elapsed=%.3f up=%ld down=%ld total=%ld",
 	           rs->finished, (long long)rs->end, rs->elapsed, rs->hosts_up, rs->hosts_down,
 	           rs->hosts_total);
-	dump_str(&lg->dump, "summary", rs->summary);
-	dump_str(&lg->dump, "exit", rs->exit);
-	dump_str(&lg->dump, "errormsg", rs->errormsg);
+	tu_dump_str(&lg->dump, "summary", rs->summary);
+	tu_dump_str(&lg->dump, "exit", rs->exit);
+	tu_dump_str(&lg->dump, "errormsg", rs->errormsg);
 	buf_append_char(&lg->dump, '\n');
 	return 0;
 }

@@ -2,6 +2,9 @@
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
+#include "core/buf.h"
+#include "core/record.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -129,4 +132,73 @@ void tu_rmtree(const char *path)
 {
 	if (path)
 		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- records as text, to compare what two code paths delivered --------- */
+
+void tu_dump_str(struct buf *b, const char *k, const char *v)
+{
+	if ((v ? buf_printf(b, " %s=[%s]", k, v) : buf_printf(b, " %s=NULL", k)) != 0) {
+		fprintf(stderr, "tu_dump_str: dump buffer full or out of memory\n");
+		abort();
+	}
+}
+
+void tu_dump_scripts(struct buf *b, const struct rec_script *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(b, "\n    script");
+		tu_dump_str(b, "id", s[i].id);
+		tu_dump_str(b, "output", s[i].output);
+	}
+}
+
+void tu_dump_host(struct buf *b, const struct rec_host *h)
+{
+	buf_printf(b, "host status=%d ttl=%d start=%lld end=%lld fam=%d up=%lld dist=%d os=%d",
+	           (int)h->status, h->reason_ttl, (long long)h->starttime, (long long)h->endtime,
+	           h->family, (long long)h->uptime_seconds, h->distance, h->has_os);
+	tu_dump_str(b, "reason", h->reason);
+	tu_dump_str(b, "addr", h->addr);
+	tu_dump_str(b, "mac", h->mac);
+	tu_dump_str(b, "vendor", h->mac_vendor);
+	tu_dump_str(b, "lastboot", h->lastboot);
+	for (size_t i = 0; i < h->nhostnames; i++) {
+		buf_append_str(b, "\n  hostname");
+		tu_dump_str(b, "name", h->hostnames[i].name);
+		tu_dump_str(b, "type", h->hostnames[i].type);
+	}
+	buf_printf(b, "\n  os acc=%d", h->os.accuracy);
+	tu_dump_str(b, "name", h->os.name);
+	tu_dump_str(b, "vendor", h->os.vendor);
+	tu_dump_str(b, "family", h->os.family);
+	tu_dump_str(b, "gen", h->os.gen);
+	tu_dump_str(b, "type", h->os.type);
+	tu_dump_str(b, "cpe", h->os.cpe);
+	for (size_t i = 0; i < h->nextraports; i++) {
+		buf_printf(b, "\n  extraports state=%d count=%ld", (int)h->extraports[i].state,
+		           h->extraports[i].count);
+		tu_dump_str(b, "reasons", h->extraports[i].reasons);
+	}
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct rec_port *p = &h->ports[i];
+
+		buf_printf(b, "\n  port %d/%d state=%d ttl=%d svc=%d conf=%d", p->port,
+		           (int)p->proto, (int)p->state, p->reason_ttl, p->has_service,
+		           p->service.conf);
+		tu_dump_str(b, "reason", p->reason);
+		tu_dump_str(b, "name", p->service.name);
+		tu_dump_str(b, "product", p->service.product);
+		tu_dump_str(b, "version", p->service.version);
+		tu_dump_str(b, "extrainfo", p->service.extrainfo);
+		tu_dump_str(b, "ostype", p->service.ostype);
+		tu_dump_str(b, "method", p->service.method);
+		tu_dump_str(b, "tunnel", p->service.tunnel);
+		for (size_t k = 0; k < p->service.ncpes; k++)
+			tu_dump_str(b, "cpe", p->service.cpes[k]);
+		tu_dump_scripts(b, p->scripts, p->nscripts);
+	}
+	buf_append_str(b, "\n  hostscripts");
+	tu_dump_scripts(b, h->scripts, h->nscripts);
+	buf_append_char(b, '\n');
 }

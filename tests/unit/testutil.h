@@ -39,4 +39,14 @@ char *tu_mkdtemp(const char *prefix);
 /* Remove a directory tree (best effort; for cleanup only). */
 void tu_rmtree(const char *path);
 
+struct buf;
+struct rec_host;
+struct rec_script;
+/* Append every field of a record to b as text (" key=[value]" or
+ * " key=NULL"), so that two code paths' records compare as strings.
+ * Aborts if b is full. */
+void tu_dump_str(struct buf *b, const char *k, const char *v);
+void tu_dump_scripts(struct buf *b, const struct rec_script *s, size_t n);
+void tu_dump_host(struct buf *b, const struct rec_host *h);
+
 #endif
