@@ -4,10 +4,11 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config clang clang-format git
-      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libcmocka-dev
+      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev libcmocka-dev
+      postgresql
       python3 sqlite3 nmap ndiff python3-libnmap valgrind time)
 [ "${1:-}" = "--runtime-only" ] && pkgs=(build-essential cmake ninja-build pkg-config
-      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev nmap)
+      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev nmap)
 
 missing=()
 for p in "${pkgs[@]}"; do

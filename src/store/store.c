@@ -108,6 +108,12 @@ static int has_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
+int store__is_pg_target(const char *target)
+{
+	return has_prefix(target, "postgresql://") || has_prefix(target, "postgres://") ||
+	       has_prefix(target, "postgresql:") || has_prefix(target, "pg:");
+}
+
 int store_open(const char *target, struct store **out, char *errmsg, size_t errlen)
 {
 	char dummy[8];
@@ -123,12 +129,11 @@ int store_open(const char *target, struct store **out, char *errmsg, size_t errl
 		snprintf(errmsg, errlen, "no database given");
 		return SDB_EUSAGE;
 	}
-	if (has_prefix(target, "postgresql://") || has_prefix(target, "postgres://") ||
-	    has_prefix(target, "postgresql:") || has_prefix(target, "pg:")) {
-		snprintf(errmsg, errlen,
-		         "PostgreSQL databases are not supported by this build yet "
-		         "(the PostgreSQL backend is planned); use an SQLite file path");
-		return SDB_EUNSUPPORTED;
+	if (store__is_pg_target(target)) {
+		r = store_pg_ops.open(target, out, errmsg, errlen);
+		if (r == 0)
+			(*out)->ops = &store_pg_ops;
+		return r;
 	}
 	r = store_sqlite_ops.open(target, out, errmsg, errlen);
 	if (r == 0)
@@ -156,10 +161,8 @@ const char *store_backend_name(const struct store *st)
 
 static const struct store_migration_src *migrations(const struct store *st, size_t *n)
 {
-	/* One backend for now; PostgreSQL will add its own table here. */
-	(void)st;
-	*n = store_sqlite_nmigrations;
-	return store_sqlite_migrations;
+	*n = *st->ops->nmigrations;
+	return st->ops->migrations;
 }
 
 static int checksum_of(const struct store_migration_src *m, char out[65])

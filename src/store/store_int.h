@@ -35,7 +35,7 @@ struct store_applied {
 struct store_ops {
 	const char *name;
 	const struct store_migration_src *migrations; /* sorted by version */
-	size_t nmigrations;
+	const size_t *nmigrations; /* -> the generated count (not a constant expression) */
 
 	/* Allocate and connect; set (*out)->ops.  errmsg on failure. */
 	int (*open)(const char *target, struct store **out, char *errmsg, size_t errlen);
@@ -120,10 +120,17 @@ int store__set_err(struct store *st, int err, const char *fmt, ...)
 
 /* Backends compiled in (store.c picks by URL). */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
+/* 1 if `target` names a PostgreSQL database: "postgresql://..." or
+ * "postgres://..." (libpq URIs), or "postgresql:CONNINFO" / "pg:CONNINFO"
+ * (a libpq key=value connection string, e.g. "pg:host=/run/pg dbname=x"). */
+int store__is_pg_target(const char *target);
 
 /* Generated at build time (cmake/embed_migrations.cmake). */
 extern const struct store_migration_src store_sqlite_migrations[];
 extern const size_t store_sqlite_nmigrations;
+extern const struct store_migration_src store_pg_migrations[];
+extern const size_t store_pg_nmigrations;
 
 /* Retry policy for transient failures (invariant 7): attempt 0.. up to
  * STORE_RETRY_MAX; store__backoff sleeps with exponential backoff + jitter. */

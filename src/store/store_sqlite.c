@@ -1241,12 +1241,10 @@ static int sq_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 
 /* ---- the ops table --------------------------------------------------------- */
 
-/* .nmigrations stays 0: store_sqlite_nmigrations is an extern const, not a
- * constant expression; store.c reads it directly. */
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .migrations = store_sqlite_migrations,
-    .nmigrations = 0,
+    .nmigrations = &store_sqlite_nmigrations,
     .open = sq_open,
     .close = sq_close,
     .tx_begin = sq_tx_begin,
