@@ -355,6 +355,8 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_failed = 0;
+	s->block.valid = 0;
+	s->block.n = 0;
 }
 
 static int reconnect(struct store_pg *s)
@@ -507,6 +509,7 @@ static void pg_close(struct store *st)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_free(&s->copy[i]);
 	store__pg_fcache_clear(s);
+	free(s->block.keys);
 	if (s->password) {
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
@@ -1045,8 +1048,9 @@ static const char sql_stage_hosts_apply[] =
     " u AS (INSERT INTO hosts AS h (" HOST_COLS_INS ")"
     "  SELECT id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"
     "  seen, seen, job_id FROM s ORDER BY id" HOST_MERGE " RETURNING h.id, h.addr)"
-    " SELECT s.addr::text, s.id, u.id FROM u JOIN s ON s.addr = u.addr WHERE u.id <> s.id"
-    " LIMIT 1";
+    /* each host must have the id it was staged with (a hashed subplan:
+     * no join of the two lists) */
+    " SELECT u.addr::text, u.id FROM u WHERE u.id NOT IN (SELECT id FROM s) LIMIT 1";
 
 static const char sql_stage_ps_apply[] =
     "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
@@ -1077,9 +1081,8 @@ static int apply_stage(struct store_pg *s, enum pg_copy c)
 		 * the write lock) created the host since we looked. */
 		r = store__set_err(&s->base, SDB_ETRANSIENT,
 		                   "storing host %s: it was created by another writer at the same "
-		                   "time (id %s, not %s)",
-		                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2),
-		                   PQgetvalue(res, 0, 1));
+		                   "time (as id %s)",
+		                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 		if (s->in_tx)
 			s->tx_failed = 1;
 	}
@@ -1669,6 +1672,8 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	if ((r = hostnames_json(s, h, &names)) != 0)
 		return r;
 	store__pg_key_hex(key, keyhex);
+	if ((r = store__pg_block_add(s, key)) != 0)
+		goto out;
 	if (hinted && s->hint.found) {
 		id = s->hint.id;
 	} else if ((r = next_host_id(s, &id)) != 0) {
@@ -1717,7 +1722,10 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 		store__pg_p_opt(&p, os ? h->os.accuracy : -1);
 		store__pg_p_int(&p, seen_at);
 		store__pg_p_int(&p, job_id);
-		if ((r = store__pg_exec(s, PG_HOST_UPSERT, sql_host_upsert, &p, 0, &res,
+		/* only staged host rows could matter to it (buffered children of
+		 * other hosts cannot) */
+		if ((r = store__pg_exec(s, PG_HOST_UPSERT, sql_host_upsert, &p,
+		                        s->copy[PC_HOSTS].len ? 0 : PGX_NOFLUSH, &res,
 		                        "storing host %s", h->addr)) != 0)
 			goto out;
 		*host_id = store__pg_i64(res, 0, 0);

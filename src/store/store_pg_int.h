@@ -42,6 +42,7 @@ enum pg_stmt {
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
+	PG_HIST_BLOCK,
 	PG_HIST_RESET,
 	PG_HIST_HOST_JOBS,
 	PG_EVENTS_SINCE,
@@ -99,6 +100,16 @@ struct store_pg {
 		int found;
 		int valid;
 	} hint;
+	/* Which hosts exist in one block of 4096 addresses (by addr_key),
+	 * read once under the write lock: history_load answers "never seen"
+	 * for the others without asking the server (a first import of a
+	 * network is all new hosts).  Hosts created since are added. */
+	struct {
+		int valid;
+		unsigned char lo[16], hi[16];
+		unsigned char (*keys)[16]; /* sorted */
+		size_t n, cap;
+	} block;
 	/* the findings of one host, read by history_load with the host */
 	struct {
 		int64_t host_id;
@@ -181,6 +192,9 @@ void store__pg_key_hex(const unsigned char key[16], char out[35]);
 /* A JSON array of strings (hostnames, cpes) into an owned char *[]. */
 int store__pg_json_strings(const char *text, char ***out, size_t *n);
 void store__pg_fcache_clear(struct store_pg *s);
+/* A host now exists: keep the block of known hosts right (no-op if the
+ * key is outside it). */
+int store__pg_block_add(struct store_pg *s, const unsigned char key[16]);
 
 /* History slots (store_pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
