@@ -1220,6 +1220,20 @@ static int doctor_stuck(struct store *st, int fix, int64_t now, struct store_doc
 	                             "scandb doctor --fix (marks them failed)");
 }
 
+/* A check that could not run on this database (a damaged file, a missing
+ * table) is itself a problem to report, not the end of the report. */
+static int check_ran(struct store *st, struct store_doctor_report *rep, const char *name, int r)
+{
+	char what[1200];
+
+	if (r == 0 || r == SDB_ENOMEM || r == SDB_EUSAGE)
+		return r;
+	snprintf(what, sizeof(what), "the %s check could not run: %s", name, st->errmsg);
+	return store__doctor_problem(rep, name, -1, what,
+	                             "repair the database first (see the other problems), or "
+	                             "restore a backup: scandb restore --force FILE");
+}
+
 int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_report *out)
 {
 	struct schema_state ss;
@@ -1236,23 +1250,24 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 		                          "scandb migrate up");
 		goto done;
 	}
-	if ((r = doctor_migrations(st, out)) != 0)
+	if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0)
 		goto fail;
 	if (st->ops->doctor) {
-		if ((r = fault(st, "doctor")) != 0 || (r = st->ops->doctor(st, out)) != 0)
+		if ((r = fault(st, "doctor")) == 0)
+			r = st->ops->doctor(st, out);
+		if ((r = check_ran(st, out, "integrity", r)) != 0)
 			goto fail;
-	} else {
-		r = store__doctor_check(out, "integrity", "skipped",
-		                        "not supported by this backend");
-		if (r != 0)
-			goto fail;
-	}
-	if ((r = doctor_orphans(st, ss.version, out)) != 0)
+	} else if ((r = store__doctor_check(out, "integrity", "skipped",
+	                                    "not supported by this backend")) != 0) {
 		goto fail;
-	if (ss.version >= 1 && (r = doctor_stuck(st, fix, now, out)) != 0)
+	}
+	if ((r = check_ran(st, out, "orphans", doctor_orphans(st, ss.version, out))) != 0)
+		goto fail;
+	if (ss.version >= 1 &&
+	    (r = check_ran(st, out, "stuck_jobs", doctor_stuck(st, fix, now, out))) != 0)
 		goto fail;
 	if (st->ops->doctor_privileges)
-		r = st->ops->doctor_privileges(st, out);
+		r = check_ran(st, out, "privileges", st->ops->doctor_privileges(st, out));
 	else
 		r = store__doctor_check(out, "privileges", "skipped",
 		                        "no roles or grants in this backend");

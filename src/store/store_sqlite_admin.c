@@ -397,7 +397,11 @@ static int doctor_fk(struct store_sqlite *s, struct store_doctor_report *rep)
 			goto out;
 	}
 	if (rc != SQLITE_DONE) {
-		r = store__sqlite_err(s, rc, "PRAGMA foreign_key_check");
+		char what[600];
+		snprintf(what, sizeof(what), "foreign_key_check could not run: %s",
+		         sqlite3_errmsg(s->db));
+		r = store__doctor_problem(rep, "foreign_keys", -1, what,
+		                          "repair the database first (see the integrity problem)");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
