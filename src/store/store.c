@@ -1508,9 +1508,12 @@ int store_prune(struct store *st, const struct store_prune_opts *opts,
 {
 	int r;
 
-	if (!st || !opts || !out || opts->keep_last < 0)
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !opts || !out)
 		return SDB_EUSAGE;
-	memset(out, 0, sizeof(*out));
+	if (opts->keep_last < 0)
+		return store__set_err(st, SDB_EUSAGE, "prune: keep_last must not be negative");
 	if (!st->ops->query_int || !st->ops->exec_params)
 		return store__set_err(st, SDB_EUNSUPPORTED,
 		                      "prune: not supported by the %s backend", st->ops->name);

@@ -540,13 +540,19 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 		r = store__set_err(st, SDB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	/* link() refuses to replace a file that appeared meanwhile. */
+	/* link() refuses to replace a file that appeared meanwhile; a file
+	 * system without hard links gets rename() after one more check. */
 	if (link(tmp, path) != 0) {
-		r = store__set_err(st, errno == EEXIST ? SDB_EEXISTS : SDB_EIO,
-		                   "cannot create %s: %s", path, strerror(errno));
+		int e = errno;
+		if ((e == EPERM || e == EOPNOTSUPP || e == EMLINK) && stat(path, &sb) != 0 &&
+		    errno == ENOENT && rename(tmp, path) == 0)
+			goto done;
+		r = store__set_err(st, e == EEXIST ? SDB_EEXISTS : SDB_EIO, "cannot create %s: %s",
+		                   path, strerror(e));
 		goto fail;
 	}
 	unlink(tmp);
+done:
 	dir_of(path, dir, sizeof(dir));
 	fsync_path(dir, 1);
 	snprintf(info->method, sizeof(info->method), "sqlite3 online backup API, one step");

@@ -2745,6 +2745,44 @@ static void test_prune(void **state)
 	store_prune_result_free(&res);
 }
 
+/* A prune that fails half-way (after its selection) changes nothing and
+ * leaves nothing behind: the next prune works. */
+static void test_prune_fault_atomic(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct rec_port p[] = {hsvc(22, "ssh", "OpenSSH", "9.2p1")};
+	struct store_prune_opts o = {.older_than = PT(1000), .keep_last = 0, .dry_run = 0};
+	struct store_prune_result res;
+	int64_t j1;
+	char *before, *after;
+
+	j1 = hscan1(st, PT(1), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, p, 1), NULL);
+	hscan1(st, PT(2), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, p, 1), NULL);
+	before = dump_state(st);
+	store_inject_fault(st, "query_int", 1, SDB_EIO);
+	assert_rc(st, store_prune(st, &o, &res), SDB_EIO);
+	assert_int_equal(res.njobs, 0);
+	assert_null(res.jobs);
+	assert_int_equal(count_jobs(st, NULL), 2);
+	assert_true(job_exists(st, j1));
+	store_inject_fault(st, "exec_params", 1, SDB_EBUSY);
+	assert_rc(st, store_prune(st, &o, &res), SDB_EBUSY);
+	assert_int_equal(count_jobs(st, NULL), 2);
+	/* and then it works */
+	assert_ok(st, store_prune(st, &o, &res));
+	assert_int_equal(res.njobs, 1);
+	assert_int_equal(res.jobs[0], j1);
+	store_prune_result_free(&res);
+	after = dump_state(st);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	/* bad arguments */
+	o.keep_last = -1;
+	assert_rc(st, store_prune(st, &o, &res), SDB_EUSAGE);
+}
+
 /* A healthy database: every generic check ran and found nothing. */
 static void test_doctor_healthy(void **state)
 {
@@ -2874,6 +2912,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_history_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_history_same_scan_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_fault_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_doctor_healthy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_doctor_stuck_job, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health_and_stats, setup, teardown),
