@@ -293,7 +293,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 			if ((r = cli_parse_i64("backup", "--keep", optarg, 1, 1000000, &keep)) != 0)
 				return r;
 		} else if (ch == 'f') {
-			if ((r = ops_parse_format("backup", optarg, &fmt)) != 0)
+			if ((r = ops_parse_format("backup", optarg, 0, &fmt)) != 0)
 				return r;
 		} else {
 			return output_getopt_err("backup", ch, argv);
@@ -403,7 +403,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		if (ch == 'F') {
 			force = 1;
 		} else if (ch == 'f') {
-			if ((r = ops_parse_format("restore", optarg, &fmt)) != 0)
+			if ((r = ops_parse_format("restore", optarg, 0, &fmt)) != 0)
 				return r;
 		} else {
 			return output_getopt_err("restore", ch, argv);

@@ -21,7 +21,7 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-    "usage: scandb doctor [--fix] [--format table|json]\n"
+    "usage: scandb doctor [--fix] [--format table|json|ndjson|csv]\n"
     "\n"
     "Check the database: applied migrations and their checksums, the\n"
     "engine's integrity check (SQLite: integrity_check, foreign_key_check),\n"
@@ -30,7 +30,8 @@ static const char usage[] =
     "is printed with the command or SQL that fixes it.\n"
     "\n"
     "  --fix             mark stuck jobs failed (in one transaction)\n"
-    "  --format FORMAT   table (default) or json\n"
+    "  --format FORMAT   table (default), json, or ndjson/csv (one row per\n"
+    "                    problem: check, count, what, fix)\n"
     "\n"
     "Exit status: 0 nothing wrong, 1 problems found (or the checks could not\n"
     "run), 2 usage error.\n";
@@ -62,6 +63,21 @@ static int print_json(const struct store_doctor_report *rep)
 	json_object_set_new(o, "problems", problems);
 	json_object_set_new(o, "fixed_stuck_jobs", json_integer(rep->fixed_stuck_jobs));
 	return output_json_print(stdout, o) ? output_err("doctor", SDB_EIO) : CLI_OK;
+}
+
+/* ndjson/csv: one row per problem. */
+static int print_rows(const struct store_doctor_report *rep, enum cli_format fmt)
+{
+	static const char *const keys[] = {"check", "count", "what", "fix"};
+	json_t *rows = json_array();
+
+	for (size_t i = 0; rows && i < rep->nproblems; i++) {
+		const struct store_problem *p = &rep->problems[i];
+		json_array_append_new(rows, json_pack("{s:s, s:o, s:s, s:o}", "check", p->check,
+		                                      "count", ops_json_opt(p->count), "what",
+		                                      p->what, "fix", ops_json_str(p->fix)));
+	}
+	return ops_print_rows(fmt, keys, 4, rows) ? output_err("doctor", SDB_EIO) : CLI_OK;
 }
 
 static int print_table(const struct store_doctor_report *rep)
@@ -119,7 +135,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 		if (ch == 'x')
 			fix = 1;
 		else if (ch == 'f') {
-			if ((r = ops_parse_format("doctor", optarg, &fmt)) != 0)
+			if ((r = ops_parse_format("doctor", optarg, 1, &fmt)) != 0)
 				return r;
 		} else
 			return output_getopt_err("doctor", ch, argv);
@@ -130,7 +146,9 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 		return r;
 	if ((r = store_doctor(c->st, fix, time_now(), &rep)) != 0)
 		return output_store_err(c, "doctor", r);
-	r = fmt == CLI_FMT_JSON ? print_json(&rep) : print_table(&rep);
+	r = fmt == CLI_FMT_JSON    ? print_json(&rep)
+	    : fmt == CLI_FMT_TABLE ? print_table(&rep)
+	                           : print_rows(&rep, fmt);
 	if (r == CLI_OK && !c->quiet) {
 		if (rep.fixed_stuck_jobs)
 			cli_err("marked %d stuck job%s failed", rep.fixed_stuck_jobs,

@@ -86,7 +86,7 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("health", ch, argv);
-		if ((r = ops_parse_format("health", optarg, &fmt)) != 0)
+		if ((r = ops_parse_format("health", optarg, 0, &fmt)) != 0)
 			return r;
 	}
 	if (optind < argc)

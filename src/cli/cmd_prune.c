@@ -20,7 +20,7 @@
 
 static const char usage[] =
     "usage: scandb prune --older-than WHEN [--keep-last N] [--dry-run]\n"
-    "                    [--format table|json]\n"
+    "                    [--format table|json|ndjson|csv]\n"
     "\n"
     "Remove jobs (scans and imports) whose scan time is before WHEN, with all\n"
     "their results, in one transaction, and report what was removed.  Kept\n"
@@ -32,7 +32,8 @@ static const char usage[] =
     "  --older-than WHEN  90d, 12w, 36h, ... or a date (2026-01-01)\n"
     "  --keep-last N      keep the N newest jobs regardless of age\n"
     "  --dry-run          report what would be removed; change nothing\n"
-    "  --format FORMAT    table (default) or json\n";
+    "  --format FORMAT    table (default), json, or ndjson/csv (one row per\n"
+    "                     relation: table, column, action, rows)\n";
 
 /* "1-3, 7, 9" into a growing JSON-free text, capped with "...". */
 static void id_ranges(const int64_t *v, size_t n, char *out, size_t len)
@@ -94,6 +95,22 @@ static int print_json(const struct store_prune_opts *o, const struct store_prune
 	                              (json_int_t)res->kept_unfinished, "keep_last",
 	                              (json_int_t)res->kept_last));
 	return output_json_print(stdout, obj) ? output_err("prune", SDB_EIO) : CLI_OK;
+}
+
+/* ndjson/csv: one row per relation to jobs (and jobs itself). */
+static int print_rows(const struct store_prune_result *res, enum cli_format fmt)
+{
+	static const char *const keys[] = {"table", "column", "action", "rows"};
+	json_t *rows = json_array();
+
+	for (size_t i = 0; rows && i < res->ncounts; i++) {
+		const struct store_prune_count *c = &res->counts[i];
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:I}", "table", c->table,
+		                                      "column", c->column, "action",
+		                                      c->set_null ? "set_null" : "deleted", "rows",
+		                                      (json_int_t)c->rows));
+	}
+	return ops_print_rows(fmt, keys, 4, rows) ? output_err("prune", SDB_EIO) : CLI_OK;
 }
 
 static int print_table(const struct store_prune_opts *o, const struct store_prune_result *res)
@@ -172,7 +189,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 			o.dry_run = 1;
 			break;
 		case 'f':
-			if ((r = ops_parse_format("prune", optarg, &fmt)) != 0)
+			if ((r = ops_parse_format("prune", optarg, 1, &fmt)) != 0)
 				return r;
 			break;
 		default:
@@ -187,7 +204,9 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 		return r;
 	if ((r = store_prune(c->st, &o, &res)) != 0)
 		return output_store_err(c, "prune", r);
-	r = fmt == CLI_FMT_JSON ? print_json(&o, &res) : print_table(&o, &res);
+	r = fmt == CLI_FMT_JSON    ? print_json(&o, &res)
+	    : fmt == CLI_FMT_TABLE ? print_table(&o, &res)
+	                           : print_rows(&res, fmt);
 	if (r == CLI_OK && !c->quiet && o.dry_run)
 		cli_err("dry run: nothing was changed");
 	store_prune_result_free(&res);

@@ -19,12 +19,30 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-    "usage: scandb stats [--format table|json]\n"
+    "usage: scandb stats [--format table|json|ndjson|csv]\n"
     "\n"
     "Rows and on-disk size of every table and index, the database size, jobs\n"
     "by status, and the oldest and newest job (by scan time).\n"
     "\n"
-    "  --format FORMAT   table (default) or json\n";
+    "  --format FORMAT   table (default), json, or ndjson/csv (one row per\n"
+    "                    table and index: kind, name, table, rows, bytes)\n";
+
+/* ndjson/csv: one row per table and index. */
+static int print_rows(const struct store_stats *s, enum cli_format fmt)
+{
+	static const char *const keys[] = {"kind", "name", "table", "rows", "bytes"};
+	json_t *rows = json_array();
+
+	for (size_t i = 0; rows && i < s->nobjs; i++) {
+		const struct store_stat_obj *x = &s->objs[i];
+		json_array_append_new(rows,
+		                      json_pack("{s:s, s:s, s:s, s:o, s:o}", "kind",
+		                                x->is_index ? "index" : "table", "name", x->name,
+		                                "table", x->table, "rows", ops_json_opt(x->rows),
+		                                "bytes", ops_json_opt(x->bytes)));
+	}
+	return ops_print_rows(fmt, keys, 5, rows) ? output_err("stats", SDB_EIO) : CLI_OK;
+}
 
 static int64_t job_time(const struct store_job *j)
 {
@@ -165,7 +183,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("stats", ch, argv);
-		if ((r = ops_parse_format("stats", optarg, &fmt)) != 0)
+		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)
 			return r;
 	}
 	if (optind < argc)
@@ -174,7 +192,9 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 		return r;
 	if ((r = store_stats(c->st, &s)) != 0)
 		return output_store_err(c, "stats", r);
-	r = fmt == CLI_FMT_JSON ? print_json(&s) : print_table(&s);
+	r = fmt == CLI_FMT_JSON    ? print_json(&s)
+	    : fmt == CLI_FMT_TABLE ? print_table(&s)
+	                           : print_rows(&s, fmt);
 	store_stats_free(&s);
 	return r;
 }

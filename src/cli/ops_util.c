@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "core/error.h"
 #include "core/timeutil.h"
 
@@ -79,15 +80,75 @@ json_t *ops_json_time(int64_t t)
 	return json_string(iso);
 }
 
-int ops_parse_format(const char *cmd, const char *s, enum cli_format *out)
+int ops_parse_format(const char *cmd, const char *s, int tabular, enum cli_format *out)
 {
-	if (strcmp(s, "table") == 0) {
-		*out = CLI_FMT_TABLE;
-		return 0;
+	enum cli_format f;
+
+	if (strcmp(s, "table") == 0)
+		f = CLI_FMT_TABLE;
+	else if (strcmp(s, "json") == 0)
+		f = CLI_FMT_JSON;
+	else if (tabular && strcmp(s, "ndjson") == 0)
+		f = CLI_FMT_NDJSON;
+	else if (tabular && strcmp(s, "csv") == 0)
+		f = CLI_FMT_CSV;
+	else
+		return cli_usage_err(cmd, "unknown format '%s' (use table%s)", s,
+		                     tabular ? ", json, ndjson or csv" : " or json");
+	*out = f;
+	return 0;
+}
+
+/* One JSON value as CSV text (null -> NULL, printed empty). */
+static const char *csv_value(const json_t *v, char *num, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(num, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return num;
 	}
-	if (strcmp(s, "json") == 0) {
-		*out = CLI_FMT_JSON;
-		return 0;
+	if (json_is_real(v)) {
+		snprintf(num, len, "%.17g", json_real_value(v));
+		return num;
 	}
-	return cli_usage_err(cmd, "unknown format '%s' (use table or json)", s);
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	return NULL;
+}
+
+int ops_print_rows(enum cli_format fmt, const char *const *keys, size_t nkeys, json_t *rows)
+{
+	struct output_stream js;
+	size_t i;
+	json_t *row;
+	int r = 0;
+
+	if (!rows)
+		return SDB_ENOMEM;
+	if (fmt == CLI_FMT_CSV) {
+		r = output_csv_row(stdout, keys, nkeys);
+		json_array_foreach(rows, i, row)
+		{
+			const char *vals[16];
+			char nums[16][48];
+
+			for (size_t k = 0; k < nkeys && k < 16; k++)
+				vals[k] = csv_value(json_object_get(row, keys[k]), nums[k],
+				                    sizeof(nums[k]));
+			if (r == 0)
+				r = output_csv_row(stdout, vals, nkeys < 16 ? nkeys : 16);
+		}
+	} else {
+		r = output_stream_begin(&js, stdout, fmt);
+		json_array_foreach(rows, i, row)
+		{
+			if (r == 0)
+				r = output_stream_item(&js, json_incref(row));
+		}
+		if (r == 0)
+			r = output_stream_end(&js);
+	}
+	json_decref(rows);
+	return r;
 }

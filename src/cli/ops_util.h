@@ -31,7 +31,16 @@ json_t *ops_json_str(const char *s);
 json_t *ops_json_opt(int64_t v);
 json_t *ops_json_time(int64_t t);
 
-/* "--format table|json" only: CLI_USAGE after printing for others. */
-int ops_parse_format(const char *cmd, const char *s, enum cli_format *out);
+/* "--format table|json", and ndjson|csv when `tabular` (the command has
+ * rows to print); CLI_USAGE after printing for others. */
+int ops_parse_format(const char *cmd, const char *s, int tabular, enum cli_format *out);
+
+/*
+ * The rows of a tabular result as ndjson (each object of `rows`, a JSON
+ * array, on its own line) or CSV (a header of `keys`, then each object's
+ * values in key order: strings verbatim, numbers as numbers, null and
+ * booleans as "", "true", "false").  Takes `rows`.  0 or an SDB_* code.
+ */
+int ops_print_rows(enum cli_format fmt, const char *const *keys, size_t nkeys, json_t *rows);
 
 #endif

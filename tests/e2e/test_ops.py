@@ -6,7 +6,9 @@ restore [--force], prune.
 Damage (orphans, CHECK violations, corrupt pages, stuck jobs) is made with
 Python's sqlite3 module, which scandb never uses; the SQLite file is also
 read with it to compare contents and counts."""
+import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -197,6 +199,12 @@ def stats_json_and_table():
     eq(s["jobs"]["oldest"]["id"], oldest, "oldest job")
     r = run(db, "stats", expect=0)
     check("port_state_job" in r.out and "TABLE" in r.out, f"table output {r.out[:300]}")
+    rows = list(csv.DictReader(io.StringIO(run(db, "stats", "--format", "csv", expect=0).out)))
+    eq(len(rows), len(s["tables"]) + len(s["indexes"]), "csv rows")
+    eq({r["name"]: int(r["rows"]) for r in rows if r["kind"] == "table"}, c, "csv table rows")
+    nd = [json.loads(x) for x in
+          run(db, "stats", "--format", "ndjson", expect=0).out.splitlines()]
+    eq(len(nd), len(rows), "ndjson rows")
 
 
 # ---- doctor --------------------------------------------------------------------
@@ -242,6 +250,8 @@ def doctor_orphans_and_their_fix():
     # the table output names each problem with its fix
     r = run(db, "doctor", expect=1)
     check("[orphans]" in r.out and "fix: DELETE FROM ports" in r.out, r.out)
+    nd = [json.loads(x) for x in run(db, "doctor", "--format", "ndjson", expect=1).out.splitlines()]
+    eq(len(nd), len(rep["problems"]), "ndjson: one line per problem")
     # the printed SQL fixes them
     con = rw(db)
     for p in orphans:
@@ -580,6 +590,10 @@ def prune_dry_run_changes_nothing():
     eq(dump(db), before, "dry run changed nothing")
     r = run(db, "prune", "--older-than", "90d", "--dry-run", expect=0)
     check(r.out.startswith("would remove 2 jobs"), r.out)
+    rows = list(csv.DictReader(io.StringIO(
+        run(db, "prune", "--older-than", "90d", "--dry-run", "--format", "csv", expect=0).out)))
+    eq({r["table"]: int(r["rows"]) for r in rows if r["action"] == "deleted"},
+       {**res["deleted"]}, "csv: deleted rows per table (one cascade column each)")
     eq(dump(db), before, "dry run (table) changed nothing")
 
 
