@@ -727,7 +727,8 @@ int store__sqlite_restore(struct store *st, const char *path, int force,
 	 * so other connections see the old database or the restored one. */
 	if ((r = copy_db(s, s->db, src, "restoring the database")) != 0)
 		goto out;
-	/* The backup's rollback-journal flag came with the copy: back to WAL. */
+	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
+	 * journal flag is not copied); make sure, for a target that was not. */
 	if ((r = exec_on(s, s->db, "PRAGMA journal_mode=WAL",
 	                 "switching to WAL after the restore")) != 0)
 		goto out;
