@@ -641,4 +641,30 @@ def prune_keep_last():
     eq(res["kept"]["keep_last"], 2, "old jobs kept by --keep-last (J2, J3)")
 
 
+@t.case
+def prune_while_importing():
+    """prune takes the write lock like an importer: run together, every
+    process succeeds, and the result is consistent."""
+    d, db, ids = prune_fixture()
+    files = []
+    for k in range(6):
+        path = os.path.realpath(os.path.join(d, f"new{k}.xml"))
+        generate(path, addrs=[host_addr(j) for j in range(k * 30, k * 30 + 200)], ports=4,
+                 seed=10 + k, start=NOW - (300 - k * 50) * DAY)
+        files.append(path)
+    argvs = [[SCANDB, "--db", db, "-q", "import", f] for f in files]
+    argvs += [[SCANDB, "--db", db, "-q", "prune", "--older-than", "90d"] for _ in range(3)]
+    procs = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for a in argvs]
+    for a, p in zip(argvs, procs):
+        out, err = p.communicate(timeout=300)
+        eq(p.returncode, 0, f"{a[3:]}: {err}")
+    run(db, "doctor", expect=0)
+    before = run(db, "hosts", "--format", "json", expect=0).out
+    res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
+    eq(run(db, "hosts", "--format", "json", expect=0).out, before,
+       f"hosts after pruning {len(res['jobs'])} more jobs")
+    run(db, "doctor", expect=0)
+
+
 t.main()
