@@ -2745,6 +2745,67 @@ static void test_prune(void **state)
 	store_prune_result_free(&res);
 }
 
+static int take_finding(void *ctx, struct store_finding *x)
+{
+	struct store_finding **out = ctx;
+
+	store_finding_free(*out);
+	*out = x;
+	return 0;
+}
+
+/* Pruning a job that saw a finding: the finding stays (with its status
+ * history); its list of jobs loses the pruned one. */
+static void test_prune_keeps_findings(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct rec_port p[] = {hsvc(22, "ssh", "OpenSSH", "9.2p1")};
+	struct store_prune_opts o = {.older_than = PT(1000), .keep_last = 0, .dry_run = 0};
+	struct store_finding_new fn = {.type = "rule",
+	                               .source = "port_opened",
+	                               .proto = REC_PROTO_TCP,
+	                               .port = 22,
+	                               .title = "ssh opened",
+	                               .severity = "high",
+	                               .fingerprint = "test-prune-finding"};
+	struct store_finding_filter ff = {0};
+	struct store_finding *x = NULL;
+	struct store_prune_result res;
+	struct store_host *h;
+	int64_t j1, j2, fid = 0;
+	int created = 0;
+
+	j1 = hscan1(st, PT(1), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, p, 1), NULL);
+	j2 = hscan1(st, PT(2), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, p, 1), NULL);
+	h = get_host(st, "192.0.2.1", 0);
+	assert_non_null(h);
+	assert_ok(st, store_tx_begin(st));
+	assert_ok(st, store_finding_upsert(st, h->id, j1, PT(1), &fn, &fid, &created));
+	assert_int_equal(created, 1);
+	assert_ok(st, store_finding_set_status(st, fid, "open", PT(1), j1, NULL, 0, 1, NULL));
+	assert_ok(st, store_finding_upsert(st, h->id, j2, PT(2), &fn, &fid, &created));
+	assert_ok(st, store_tx_commit(st));
+	store_host_free(h);
+
+	assert_ok(st, store_prune(st, &o, &res));
+	assert_int_equal(res.njobs, 1);
+	assert_int_equal(res.jobs[0], j1);
+	assert_int_equal(prune_count(&res, "finding_jobs", "job_id"), 1);
+	assert_int_equal(prune_count(&res, "finding_status_changes", "job_id"), 1);
+	store_prune_result_free(&res);
+
+	ff.id = fid;
+	assert_ok(st, store_findings_each(st, &ff, take_finding, &x));
+	assert_non_null(x);
+	assert_int_equal(x->njobs, 1);
+	assert_int_equal(x->jobs[0], j2);
+	assert_int_equal(x->nhistory, 1);
+	assert_int_equal(x->history[0].job_id, 0); /* its scan was pruned: NULL */
+	assert_int_equal(x->first_seen, PT(1));
+	store_finding_free(x);
+}
+
 /* A prune that fails half-way (after its selection) changes nothing and
  * leaves nothing behind: the next prune works. */
 static void test_prune_fault_atomic(void **state)
@@ -2913,6 +2974,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_history_same_scan_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_fault_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_keeps_findings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_doctor_healthy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_doctor_stuck_job, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health_and_stats, setup, teardown),
