@@ -79,5 +79,12 @@ int cmd_findings(struct cli *c, int argc, char **argv);
 int cmd_finding(struct cli *c, int argc, char **argv);
 int cmd_changes(struct cli *c, int argc, char **argv);
 int cmd_history(struct cli *c, int argc, char **argv);
+/* database operations (docs/OPERATIONS.md) */
+int cmd_health(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_doctor(struct cli *c, int argc, char **argv);
+int cmd_backup(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
+int cmd_prune(struct cli *c, int argc, char **argv);
 
 #endif

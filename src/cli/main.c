@@ -30,6 +30,12 @@ static const struct command commands[] = {
     {"changes", cmd_changes, "what changed on the network (since a time)"},
     {"history", cmd_history, "one host's timeline of changes"},
     {"migrate", cmd_migrate, "show, apply or revert schema migrations"},
+    {"health", cmd_health, "can scandb use the database? (exit 0 healthy, 1 not)"},
+    {"stats", cmd_stats, "rows and sizes per table and index, jobs by status"},
+    {"doctor", cmd_doctor, "check the data (integrity, orphans, stuck jobs); --fix"},
+    {"backup", cmd_backup, "consistent copy of the database while it is in use"},
+    {"restore", cmd_restore, "replace the database with a validated backup"},
+    {"prune", cmd_prune, "remove old jobs and their results (keeps current state)"},
 };
 
 static void usage(FILE *f)
@@ -42,6 +48,8 @@ static void usage(FILE *f)
 	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nDatabase operations (health, stats, doctor, backup, restore, prune):\n"
+	           "see docs/OPERATIONS.md.\n");
 	fprintf(f, "\nOptions:\n"
 	           "  --db PATH       database file (default: $SCANDB_DB, else\n"
 	           "                  $XDG_DATA_HOME/scandb/scandb.db, i.e.\n"

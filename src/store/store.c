@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
@@ -878,4 +880,772 @@ int store_findings_each(struct store *st, const struct store_finding_filter *f,
 	if (!f || !cb)
 		return SDB_EUSAGE;
 	CALL(st, findings_each, f, cb, ctx);
+}
+
+/* ---- operations: health, stats, doctor, backup, restore, prune --------- */
+/* (store.h "operations"; docs/OPERATIONS.md.)  The policy and every check
+ * that can be written once live here; engine specifics are the backends'
+ * slots.  SQL written here is constant text in SQL both backends accept,
+ * with $N parameters: no input ever becomes SQL text (invariant 5). */
+
+const struct store__relation store__relations[] = {
+    {"jobs", "target_id", "targets", "id", STORE__SET_NULL, 1},
+    {"hosts", "last_job_id", "jobs", "id", STORE__SET_NULL, 1},
+    {"host_scans", "job_id", "jobs", "id", STORE__CASCADE, 1},
+    {"host_scans", "host_id", "hosts", "id", STORE__CASCADE, 1},
+    {"ports", "job_id", "jobs", "id", STORE__CASCADE, 1},
+    {"ports", "host_id", "hosts", "id", STORE__CASCADE, 1},
+    {"extraports", "job_id", "jobs", "id", STORE__CASCADE, 1},
+    {"extraports", "host_id", "hosts", "id", STORE__CASCADE, 1},
+    {"scripts", "job_id", "jobs", "id", STORE__CASCADE, 1},
+    {"scripts", "host_id", "hosts", "id", STORE__CASCADE, 1},
+    {"host_events", "host_id", "hosts", "id", STORE__CASCADE, 1},
+    {"host_events", "job_id", "jobs", "id", STORE__CASCADE, 1},
+    {"host_events", "prev_job_id", "jobs", "id", STORE__SET_NULL, 1},
+    {"port_state", "host_id", "hosts", "id", STORE__CASCADE, 2},
+    {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 2},
+    {"findings", "host_id", "hosts", "id", STORE__CASCADE, 3},
+    {"finding_jobs", "finding_id", "findings", "id", STORE__CASCADE, 3},
+    {"finding_jobs", "job_id", "jobs", "id", STORE__CASCADE, 3},
+    {"finding_status_changes", "finding_id", "findings", "id", STORE__CASCADE, 3},
+    {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3},
+};
+const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relations[0]);
+
+int store_open_existing(const char *target, struct store **out, char *errmsg, size_t errlen)
+{
+	const char *path = target;
+	struct stat sb;
+
+	if (out)
+		*out = NULL;
+	if (target && *target && !store__is_pg_target(target)) {
+		if (strncmp(path, "sqlite:", 7) == 0)
+			path += 7;
+		if (strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
+			if (errmsg && errlen)
+				snprintf(errmsg, errlen, "no database at %s", path);
+			return SDB_ENOTFOUND;
+		}
+	}
+	return store_open(target, out, errmsg, errlen);
+}
+
+/* query_int / exec_params through one place (fault injection, NULL slot). */
+static int q_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                 int (*cb)(void *ctx, int64_t v), void *ctx)
+{
+	CALL(st, query_int, sql, params, nparams, cb, ctx);
+}
+
+static int q_exec(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                  int64_t *changes)
+{
+	CALL(st, exec_params, sql, params, nparams, changes);
+}
+
+static int take_first(void *ctx, int64_t v)
+{
+	*(int64_t *)ctx = v;
+	return 1; /* one row is enough */
+}
+
+/* The first column of the first row (0 if no row). */
+static int q_one(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                 int64_t *out)
+{
+	int r;
+
+	*out = 0;
+	r = q_int(st, sql, params, nparams, take_first, out);
+	return r == 1 ? 0 : r;
+}
+
+/* Highest applied, latest known, pending/unknown/changed counts. */
+struct schema_state {
+	int version, latest, pending, unknown, changed;
+};
+
+static int schema_state(struct store *st, struct schema_state *ss)
+{
+	struct store_migration *ms = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(ss, 0, sizeof(*ss));
+	if ((r = store_migrate_status(st, &ms, &n)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (ms[i].known && ms[i].version > ss->latest)
+			ss->latest = ms[i].version;
+		if (ms[i].applied && ms[i].version > ss->version)
+			ss->version = ms[i].version;
+		ss->pending += ms[i].known && !ms[i].applied;
+		ss->unknown += ms[i].applied && !ms[i].known;
+		ss->changed += ms[i].applied && ms[i].known && !ms[i].checksum_ok;
+	}
+	free(ms);
+	return 0;
+}
+
+/* ---- health ---- */
+
+int store_health(struct store *st, struct store_health *out)
+{
+	struct schema_state ss;
+	double t0;
+	int empty = 0, r;
+
+	if (!st || !out)
+		return SDB_EUSAGE;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->backend, sizeof(out->backend), "%s", st->ops->name);
+	if (!st->ops->ping)
+		return store__set_err(st, SDB_EUNSUPPORTED,
+		                      "health: not supported by the %s backend", st->ops->name);
+	if ((r = fault(st, "ping")) != 0)
+		return r;
+	t0 = time_mono();
+	if ((r = st->ops->ping(st, out->server_version, sizeof(out->server_version))) != 0)
+		return r;
+	out->latency_ms = (time_mono() - t0) * 1000.0;
+	if ((r = st->ops->is_empty(st, &empty)) != 0 || (r = schema_state(st, &ss)) != 0)
+		return r;
+	out->schema_version = ss.version;
+	out->latest_version = ss.latest;
+	out->pending = ss.pending;
+	out->unknown = ss.unknown;
+	out->changed = ss.changed;
+	if (empty)
+		snprintf(out->problem, sizeof(out->problem),
+		         "the database has no schema yet (any scandb command except health, "
+		         "stats, doctor and backup creates it)");
+	else if (ss.unknown)
+		snprintf(out->problem, sizeof(out->problem),
+		         "the database is newer than this scandb (%d unknown migration%s): use a "
+		         "newer scandb",
+		         ss.unknown, ss.unknown == 1 ? "" : "s");
+	else if (ss.changed)
+		snprintf(out->problem, sizeof(out->problem),
+		         "%d applied migration%s differ from this scandb's (run 'scandb migrate "
+		         "status')",
+		         ss.changed, ss.changed == 1 ? "" : "s");
+	else if (ss.pending)
+		snprintf(out->problem, sizeof(out->problem),
+		         "%d migration%s pending: run 'scandb migrate up' (back up first: "
+		         "'scandb backup FILE')",
+		         ss.pending, ss.pending == 1 ? "" : "s");
+	out->healthy = out->problem[0] == '\0';
+	return 0;
+}
+
+/* ---- stats ---- */
+
+static int stat_job(struct store *st, const char *sql, struct store_job **out)
+{
+	int64_t id = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = q_one(st, sql, NULL, 0, &id)) != 0 || id == 0)
+		return r;
+	return store_job_get(st, id, out);
+}
+
+int store_stats(struct store *st, struct store_stats *out)
+{
+	/* One constant query per status: the names are the CHECK's. */
+	static const char *const by_status[5] = {
+	    "SELECT count(*) FROM jobs WHERE status = 'queued'",
+	    "SELECT count(*) FROM jobs WHERE status = 'running'",
+	    "SELECT count(*) FROM jobs WHERE status = 'completed'",
+	    "SELECT count(*) FROM jobs WHERE status = 'failed'",
+	    "SELECT count(*) FROM jobs WHERE status = 'cancelled'",
+	};
+	int r;
+
+	if (!st || !out)
+		return SDB_EUSAGE;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->backend, sizeof(out->backend), "%s", st->ops->name);
+	if (!st->ops->stats)
+		return store__set_err(st, SDB_EUNSUPPORTED,
+		                      "stats: not supported by the %s backend", st->ops->name);
+	if ((r = fault(st, "stats")) != 0 || (r = st->ops->stats(st, out)) != 0)
+		goto fail;
+	for (int i = 0; i < 5; i++) {
+		if ((r = q_one(st, by_status[i], NULL, 0, &out->jobs_by_status[i])) != 0)
+			goto fail;
+		out->jobs_total += out->jobs_by_status[i];
+	}
+	if ((r = stat_job(st,
+	                  "SELECT id FROM jobs ORDER BY coalesce(started_at, created_at), id "
+	                  "LIMIT 1",
+	                  &out->oldest_job)) != 0 ||
+	    (r = stat_job(st,
+	                  "SELECT id FROM jobs ORDER BY coalesce(started_at, created_at) DESC, "
+	                  "id DESC LIMIT 1",
+	                  &out->newest_job)) != 0)
+		goto fail;
+	return 0;
+fail:
+	store_stats_free(out);
+	return r;
+}
+
+void store_stats_free(struct store_stats *s)
+{
+	if (!s)
+		return;
+	free(s->objs);
+	store_job_free(s->oldest_job);
+	store_job_free(s->newest_job);
+	s->objs = NULL;
+	s->nobjs = 0;
+	s->oldest_job = s->newest_job = NULL;
+}
+
+/* ---- doctor ---- */
+
+static char *dup_str(const char *s)
+{
+	char *d;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	if ((d = malloc(n)))
+		memcpy(d, s, n);
+	return d;
+}
+
+int store__doctor_check(struct store_doctor_report *rep, const char *name, const char *status,
+                        const char *detail)
+{
+	struct store_doctor_check *c = NULL;
+	char *d = NULL;
+
+	if (detail && !(d = dup_str(detail)))
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < rep->nchecks; i++)
+		if (strcmp(rep->checks[i].name, name) == 0)
+			c = &rep->checks[i];
+	if (!c) {
+		void *p = sdb_reallocarray(rep->checks, rep->nchecks + 1, sizeof(*rep->checks));
+		if (!p) {
+			free(d);
+			return SDB_ENOMEM;
+		}
+		rep->checks = p;
+		c = &rep->checks[rep->nchecks++];
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%s", name);
+	}
+	snprintf(c->status, sizeof(c->status), "%s", status);
+	if (d || strcmp(status, "problems") != 0) {
+		free(c->detail);
+		c->detail = d;
+	}
+	return 0;
+}
+
+int store__doctor_problem(struct store_doctor_report *rep, const char *check, int64_t count,
+                          const char *what, const char *fix)
+{
+	struct store_problem *p;
+	void *np;
+	int r;
+
+	if ((r = store__doctor_check(rep, check, "problems", NULL)) != 0)
+		return r;
+	np = sdb_reallocarray(rep->problems, rep->nproblems + 1, sizeof(*rep->problems));
+	if (!np)
+		return SDB_ENOMEM;
+	rep->problems = np;
+	p = &rep->problems[rep->nproblems];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->check, sizeof(p->check), "%s", check);
+	p->count = count;
+	p->what = dup_str(what);
+	p->fix = dup_str(fix);
+	if (!p->what || (fix && !p->fix)) {
+		free(p->what);
+		free(p->fix);
+		return SDB_ENOMEM;
+	}
+	rep->nproblems++;
+	return 0;
+}
+
+void store_doctor_report_free(struct store_doctor_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nchecks; i++)
+		free(r->checks[i].detail);
+	for (size_t i = 0; i < r->nproblems; i++) {
+		free(r->problems[i].what);
+		free(r->problems[i].fix);
+	}
+	free(r->checks);
+	free(r->problems);
+	memset(r, 0, sizeof(*r));
+}
+
+static int doctor_migrations(struct store *st, struct store_doctor_report *rep)
+{
+	struct store_migration *ms = NULL;
+	size_t n = 0;
+	char what[512];
+	int r;
+
+	if ((r = store_migrate_status(st, &ms, &n)) != 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct store_migration *m = &ms[i];
+		if (m->applied && !m->known) {
+			snprintf(what, sizeof(what),
+			         "migration %04d_%s is applied but unknown to this scandb: the "
+			         "database is newer",
+			         m->version, m->name);
+			r = store__doctor_problem(
+			    rep, "migrations", 1, what,
+			    "use the scandb version that wrote this database");
+		} else if (m->applied && !m->checksum_ok) {
+			snprintf(what, sizeof(what),
+			         "migration %04d_%s was changed after it was applied (checksum "
+			         "differs from this scandb's)",
+			         m->version, m->name);
+			r = store__doctor_problem(rep, "migrations", 1, what,
+			                          "restore a backup made by this scandb version "
+			                          "('scandb restore --force FILE'), or use the "
+			                          "scandb that applied it");
+		} else if (!m->applied && m->known) {
+			snprintf(what, sizeof(what), "migration %04d_%s is not applied", m->version,
+			         m->name);
+			r = store__doctor_problem(rep, "migrations", 1, what,
+			                          "scandb backup FILE && scandb migrate up");
+		}
+	}
+	free(ms);
+	if (r == 0)
+		r = store__doctor_check(rep, "migrations", rep->nproblems ? "problems" : "ok",
+		                        NULL);
+	return r;
+}
+
+/* Relations whose tables exist at this schema version. */
+static int relation_present(const struct store__relation *rel, int version)
+{
+	return rel->since <= version;
+}
+
+static int doctor_orphans(struct store *st, int version, struct store_doctor_report *rep)
+{
+	char sql[512], fix[768], what[512];
+	int found = 0, r;
+
+	for (size_t i = 0; i < store__nrelations; i++) {
+		const struct store__relation *rel = &store__relations[i];
+		int64_t n = 0;
+
+		if (!relation_present(rel, version))
+			continue;
+		/* Identifiers come from the constant table above, never from input. */
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s c WHERE c.%s IS NOT NULL AND NOT EXISTS "
+		         "(SELECT 1 FROM %s p WHERE p.%s = c.%s)",
+		         rel->child, rel->column, rel->parent, rel->parent_column, rel->column);
+		if ((r = q_one(st, sql, NULL, 0, &n)) != 0)
+			return r;
+		if (n == 0)
+			continue;
+		found = 1;
+		snprintf(what, sizeof(what),
+		         "%lld row%s of %s reference%s a missing %s row (%s.%s -> %s.%s)",
+		         (long long)n, n == 1 ? "" : "s", rel->child, n == 1 ? "s" : "",
+		         rel->parent, rel->child, rel->column, rel->parent, rel->parent_column);
+		if (rel->on_delete == STORE__CASCADE)
+			snprintf(
+			    fix, sizeof(fix),
+			    "DELETE FROM %s WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+			    "%s p WHERE p.%s = %s.%s);",
+			    rel->child, rel->column, rel->parent, rel->parent_column, rel->child,
+			    rel->column);
+		else
+			snprintf(fix, sizeof(fix),
+			         "UPDATE %s SET %s = NULL WHERE %s IS NOT NULL AND NOT EXISTS "
+			         "(SELECT 1 FROM %s p WHERE p.%s = %s.%s);",
+			         rel->child, rel->column, rel->column, rel->parent,
+			         rel->parent_column, rel->child, rel->column);
+		if ((r = store__doctor_problem(rep, "orphans", n, what, fix)) != 0)
+			return r;
+	}
+	return found ? 0 : store__doctor_check(rep, "orphans", "ok", NULL);
+}
+
+struct stuck_ctx {
+	int64_t now;
+	int64_t n;
+	char ids[256];
+	size_t off;
+};
+
+static int on_running(void *ctx, struct store_job *j)
+{
+	struct stuck_ctx *s = ctx;
+
+	if (j->timeout_at != 0 && j->timeout_at < s->now) {
+		if (s->off < sizeof(s->ids) - 24)
+			s->off += (size_t)snprintf(s->ids + s->off, sizeof(s->ids) - s->off,
+			                           "%s%lld", s->n ? ", " : "", (long long)j->id);
+		s->n++;
+	}
+	store_job_free(j);
+	return 0;
+}
+
+static int doctor_stuck(struct store *st, int fix, int64_t now, struct store_doctor_report *rep)
+{
+	struct stuck_ctx sc = {.now = now};
+	char what[512], detail[128];
+	int reaped = 0, r;
+
+	if ((r = store_jobs_each(st, "running", on_running, &sc)) != 0)
+		return r;
+	if (sc.n == 0)
+		return store__doctor_check(rep, "stuck_jobs", "ok", NULL);
+	if (fix) {
+		/* The reaper's timeout rule is exactly this check's: running and
+		 * past timeout_at.  No hostname: only timeouts, one transaction. */
+		if ((r = store_jobs_reap_stale(st, now, NULL, &reaped)) != 0)
+			return r;
+		rep->fixed_stuck_jobs = reaped;
+		snprintf(detail, sizeof(detail), "marked %d stuck job%s failed", reaped,
+		         reaped == 1 ? "" : "s");
+		return store__doctor_check(rep, "stuck_jobs", "fixed", detail);
+	}
+	snprintf(what, sizeof(what),
+	         "%lld job%s still 'running' past %s timeout_at (the process that ran it is "
+	         "gone): %s%s",
+	         (long long)sc.n, sc.n == 1 ? " is" : "s are", sc.n == 1 ? "its" : "their", sc.ids,
+	         sc.off >= sizeof(sc.ids) - 24 ? ", ..." : "");
+	return store__doctor_problem(rep, "stuck_jobs", sc.n, what,
+	                             "scandb doctor --fix (marks them failed)");
+}
+
+/* A check that could not run on this database (a damaged file, a missing
+ * table) is itself a problem to report, not the end of the report. */
+static int check_ran(struct store *st, struct store_doctor_report *rep, const char *name, int r)
+{
+	char what[1200];
+
+	if (r == 0 || r == SDB_ENOMEM || r == SDB_EUSAGE)
+		return r;
+	snprintf(what, sizeof(what), "the %s check could not run: %s", name, st->errmsg);
+	return store__doctor_problem(rep, name, -1, what,
+	                             "repair the database first (see the other problems), or "
+	                             "restore a backup: scandb restore --force FILE");
+}
+
+int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_report *out)
+{
+	struct schema_state ss;
+	int empty = 0, r;
+
+	if (!st || !out)
+		return SDB_EUSAGE;
+	memset(out, 0, sizeof(*out));
+	if ((r = st->ops->is_empty(st, &empty)) != 0 || (r = schema_state(st, &ss)) != 0)
+		goto fail;
+	if (empty) {
+		r = store__doctor_problem(out, "migrations", -1,
+		                          "the database has no scandb schema (no tables)",
+		                          "scandb migrate up");
+		goto done;
+	}
+	if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0)
+		goto fail;
+	if (st->ops->doctor) {
+		if ((r = fault(st, "doctor")) == 0)
+			r = st->ops->doctor(st, out);
+		if ((r = check_ran(st, out, "integrity", r)) != 0)
+			goto fail;
+	} else if ((r = store__doctor_check(out, "integrity", "skipped",
+	                                    "not supported by this backend")) != 0) {
+		goto fail;
+	}
+	if ((r = check_ran(st, out, "orphans", doctor_orphans(st, ss.version, out))) != 0)
+		goto fail;
+	if (ss.version >= 1 &&
+	    (r = check_ran(st, out, "stuck_jobs", doctor_stuck(st, fix, now, out))) != 0)
+		goto fail;
+	if (st->ops->doctor_privileges)
+		r = check_ran(st, out, "privileges", st->ops->doctor_privileges(st, out));
+	else
+		r = store__doctor_check(out, "privileges", "skipped",
+		                        "no roles or grants in this backend");
+done:
+	if (r == 0)
+		return 0;
+fail:
+	store_doctor_report_free(out);
+	return r;
+}
+
+/* ---- backup / restore ---- */
+
+int store_backup(struct store *st, const char *path, struct store_backup_info *info)
+{
+	struct stat sb;
+
+	if (!path || !*path || !info)
+		return SDB_EUSAGE;
+	memset(info, 0, sizeof(*info));
+	if (stat(path, &sb) == 0)
+		return store__set_err(
+		    st, SDB_EEXISTS, "%s already exists; choose another name (or remove it)", path);
+	CALL(st, backup, path, info);
+}
+
+int store_restore(struct store *st, const char *path, int force, struct store_restore_info *info)
+{
+	if (!path || !*path || !info)
+		return SDB_EUSAGE;
+	memset(info, 0, sizeof(*info));
+	CALL(st, restore, path, force, info);
+}
+
+int store__check_backup_migrations(struct store *st, const struct store_applied *rows, size_t n,
+                                   int *version, int *pending)
+{
+	const struct store_migration_src *src;
+	size_t nsrc;
+	int r;
+
+	*version = 0;
+	*pending = 0;
+	src = migrations(st, &nsrc);
+	if (n == 0)
+		return store__set_err(
+		    st, SDB_ESCHEMA, "it has no applied scandb migrations (not a scandb database)");
+	for (size_t j = 0; j < n; j++) {
+		const struct store_migration_src *m = NULL;
+		char sum[65];
+
+		for (size_t i = 0; i < nsrc; i++)
+			if (src[i].version == rows[j].version)
+				m = &src[i];
+		if (!m)
+			return store__set_err(
+			    st, SDB_ESCHEMA,
+			    "it has migration %04d_%s, which this scandb does not "
+			    "know (it was made by a newer scandb)",
+			    rows[j].version, rows[j].name);
+		if ((r = checksum_of(m, sum)) != 0)
+			return r;
+		if (strcmp(sum, rows[j].checksum) != 0)
+			return store__set_err(st, SDB_ESCHEMA,
+			                      "its migration %04d_%s differs from this scandb's "
+			                      "(checksum %.12s… instead of %.12s…)",
+			                      rows[j].version, rows[j].name, rows[j].checksum, sum);
+		if (rows[j].version > *version)
+			*version = rows[j].version;
+	}
+	for (size_t i = 0; i < nsrc; i++) {
+		int found = 0;
+		for (size_t j = 0; j < n; j++)
+			found |= rows[j].version == src[i].version;
+		if (!found && src[i].version < *version)
+			return store__set_err(
+			    st, SDB_ESCHEMA,
+			    "migration %04d_%s is missing although later ones are "
+			    "applied",
+			    src[i].version, src[i].name);
+		*pending += !found;
+	}
+	return 0;
+}
+
+/* ---- prune ---- */
+
+/* The jobs prune removes: old, finished, not among the keep_last newest,
+ * and not needed by the current state ($1 cutoff, $2 keep_last). */
+#define PRUNE_OLD_FINISHED                                                                         \
+	"coalesce(j.started_at, j.created_at) < $1"                                                \
+	" AND j.status <> 'running' AND j.status <> 'queued'"
+#define PRUNE_NOT_LAST                                                                             \
+	" j.id NOT IN (SELECT k.id FROM jobs k"                                                    \
+	" ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC LIMIT $2)"
+#define PRUNE_NOT_CURRENT                                                                          \
+	" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.last_job_id = j.id)"                           \
+	" AND NOT EXISTS (SELECT 1 FROM port_state ps WHERE ps.job_id = j.id)"                     \
+	" AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = j.id"                      \
+	" AND NOT EXISTS (SELECT 1 FROM host_scans n WHERE n.host_id = hs.host_id"                 \
+	" AND (n.scanned_at > hs.scanned_at"                                                       \
+	" OR (n.scanned_at = hs.scanned_at AND n.job_id > hs.job_id))))"
+
+static const char prune_temp_create[] =
+    "CREATE TEMP TABLE scandb_prune_jobs (id BIGINT PRIMARY KEY)";
+static const char prune_temp_drop[] = "DROP TABLE scandb_prune_jobs";
+static const char prune_select[] =
+    "INSERT INTO scandb_prune_jobs (id) SELECT j.id FROM jobs j"
+    " WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST " AND" PRUNE_NOT_CURRENT;
+
+struct id_list {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int collect_id(void *ctx, int64_t v)
+{
+	struct id_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		void *p = sdb_reallocarray(l->v, ncap, sizeof(*l->v));
+		if (!p)
+			return SDB_ENOMEM;
+		l->v = p;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = v;
+	return 0;
+}
+
+void store_prune_result_free(struct store_prune_result *r)
+{
+	if (!r)
+		return;
+	free(r->jobs);
+	free(r->counts);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Rows of rel->child whose rel->column is a pruned job; for a SET NULL
+ * column, only rows that a CASCADE of the same table does not delete. */
+static void prune_count_sql(const struct store__relation *rel, char *sql, size_t len)
+{
+	size_t off;
+
+	off = (size_t)snprintf(sql, len,
+	                       "SELECT count(*) FROM %s WHERE %s IN (SELECT id FROM "
+	                       "scandb_prune_jobs)",
+	                       rel->child, rel->column);
+	if (rel->on_delete != STORE__SET_NULL)
+		return;
+	for (size_t i = 0; i < store__nrelations && off < len; i++) {
+		const struct store__relation *o = &store__relations[i];
+		if (o->on_delete == STORE__CASCADE && strcmp(o->parent, "jobs") == 0 &&
+		    strcmp(o->child, rel->child) == 0)
+			off += (size_t)snprintf(sql + off, len - off,
+			                        " AND %s NOT IN (SELECT id FROM scandb_prune_jobs)",
+			                        o->column);
+	}
+}
+
+static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
+                       struct store_prune_result *out)
+{
+	const int64_t p[2] = {o->older_than, o->keep_last};
+	struct id_list ids = {NULL, 0, 0};
+	int64_t old_finished = 0, old_finished_not_last = 0, old = 0;
+	char sql[1024];
+	int r;
+
+	if ((r = q_exec(st, prune_temp_create, NULL, 0, NULL)) != 0 ||
+	    (r = q_exec(st, prune_select, p, 2, NULL)) != 0 ||
+	    (r = q_int(st, "SELECT id FROM scandb_prune_jobs ORDER BY id", NULL, 0, collect_id,
+	               &ids)) != 0)
+		goto out;
+	out->jobs = ids.v;
+	out->njobs = ids.n;
+	ids.v = NULL;
+	/* Why old jobs stayed. */
+	if ((r = q_one(
+	         st, "SELECT count(*) FROM jobs j WHERE coalesce(j.started_at, j.created_at) < $1",
+	         p, 1, &old)) != 0 ||
+	    (r = q_one(st, "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED, p, 1,
+	               &old_finished)) != 0 ||
+	    (r = q_one(
+	         st, "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST,
+	         p, 2, &old_finished_not_last)) != 0)
+		goto out;
+	out->kept_unfinished = old - old_finished;
+	out->kept_last = old_finished - old_finished_not_last;
+	out->kept_current = old_finished_not_last - (int64_t)out->njobs;
+	/* Rows each relation to jobs loses (or has set to NULL). */
+	out->counts = calloc(store__nrelations + 1, sizeof(*out->counts));
+	if (!out->counts) {
+		r = store__set_err(st, SDB_ENOMEM, "prune: out of memory");
+		goto out;
+	}
+	snprintf(out->counts[0].table, sizeof(out->counts[0].table), "jobs");
+	snprintf(out->counts[0].column, sizeof(out->counts[0].column), "id");
+	out->counts[0].rows = (int64_t)out->njobs;
+	out->ncounts = 1;
+	for (size_t i = 0; i < store__nrelations; i++) {
+		const struct store__relation *rel = &store__relations[i];
+		struct store_prune_count *c = &out->counts[out->ncounts];
+
+		if (strcmp(rel->parent, "jobs") != 0)
+			continue;
+		prune_count_sql(rel, sql, sizeof(sql));
+		if ((r = q_one(st, sql, NULL, 0, &c->rows)) != 0)
+			goto out;
+		snprintf(c->table, sizeof(c->table), "%s", rel->child);
+		snprintf(c->column, sizeof(c->column), "%s", rel->column);
+		c->set_null = rel->on_delete == STORE__SET_NULL;
+		out->ncounts++;
+	}
+	if (!o->dry_run) {
+		int64_t changes = 0;
+
+		if ((r = q_exec(st,
+		                "DELETE FROM jobs WHERE id IN (SELECT id FROM scandb_prune_jobs)",
+		                NULL, 0, &changes)) != 0)
+			goto out;
+		if (changes != (int64_t)out->njobs) {
+			r = store__set_err(st, SDB_EDB, "prune: deleted %lld jobs, expected %zu",
+			                   (long long)changes, out->njobs);
+			goto out;
+		}
+	}
+	r = q_exec(st, prune_temp_drop, NULL, 0, NULL);
+out:
+	free(ids.v);
+	return r;
+}
+
+int store_prune(struct store *st, const struct store_prune_opts *opts,
+                struct store_prune_result *out)
+{
+	int r;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !opts || !out)
+		return SDB_EUSAGE;
+	if (opts->keep_last < 0)
+		return store__set_err(st, SDB_EUSAGE, "prune: keep_last must not be negative");
+	if (!st->ops->query_int || !st->ops->exec_params)
+		return store__set_err(st, SDB_EUNSUPPORTED,
+		                      "prune: not supported by the %s backend", st->ops->name);
+	/* One write transaction: the set of jobs cannot change between the
+	 * selection, the counts and the delete.  A dry run rolls it back. */
+	if ((r = store_tx_begin(st)) != 0)
+		return r;
+	if ((r = prune_in_tx(st, opts, out)) != 0)
+		goto fail;
+	if (opts->dry_run)
+		r = store_tx_rollback(st);
+	else
+		r = store_tx_commit(st);
+	if (r == 0)
+		return 0;
+fail:
+	store_tx_rollback(st);
+	store_prune_result_free(out);
+	return r;
 }

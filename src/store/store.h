@@ -452,4 +452,148 @@ struct store_finding_filter {
 int store_findings_each(struct store *st, const struct store_finding_filter *f,
                         int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
+/* ---- operations: health, stats, doctor, backup, restore, prune -------- */
+/* (docs/OPERATIONS.md; backends implement the slots in store_int.h "ops") */
+
+/*
+ * Like store_open, but a SQLite file that does not exist is an error
+ * (SDB_ENOTFOUND, "no database at PATH") instead of being created: for the
+ * commands that inspect or copy a database (health, stats, doctor, backup).
+ */
+int store_open_existing(const char *target, struct store **out, char *errmsg, size_t errlen);
+
+struct store_health {
+	char backend[16];
+	char server_version[64]; /* SQLite library / PostgreSQL server version */
+	double latency_ms;       /* round trip of a trivial query */
+	int schema_version;      /* highest applied migration, 0 = none */
+	int latest_version;      /* highest migration this scandb knows */
+	int pending;             /* known to this scandb, not applied */
+	int unknown;             /* applied, unknown to this scandb (db is newer) */
+	int changed;             /* applied with a different checksum */
+	int healthy;             /* 1: usable by this scandb as it is */
+	char problem[512];       /* why not healthy (and what to do); "" if healthy */
+};
+/* Connect-level check: runs a trivial query (timed), reads the server
+ * version and the migration state.  Returns 0 when the checks ran (see
+ * out->healthy), or the error of the query that failed. */
+int store_health(struct store *st, struct store_health *out);
+
+/* One table or index: its row/entry count and on-disk size. */
+struct store_stat_obj {
+	char name[128];
+	char table[128]; /* the table an index belongs to; the table itself */
+	int is_index;
+	int64_t rows;  /* table rows / index entries; -1 unknown */
+	int64_t bytes; /* on-disk size; -1 unknown */
+};
+struct store_stats {
+	char backend[16];
+	char size_method[32];        /* how sizes were measured ("dbstat", ...) */
+	int64_t db_bytes;            /* the whole database */
+	int64_t free_bytes;          /* of which unused (SQLite freelist); -1 unknown */
+	struct store_stat_obj *objs; /* tables then indexes, by name */
+	size_t nobjs;
+	int64_t jobs_by_status[5]; /* indexed by enum store_job_status */
+	int64_t jobs_total;
+	struct store_job *oldest_job; /* by scan time (started_at, else created_at); NULL if none */
+	struct store_job *newest_job;
+};
+/* Fill *out (zeroed first); free with store_stats_free(). */
+int store_stats(struct store *st, struct store_stats *out);
+void store_stats_free(struct store_stats *s);
+
+/*
+ * scandb doctor.  A check is named ("migrations", "orphans", "stuck_jobs",
+ * "integrity", "foreign_keys", "check_constraints", "privileges") and ends
+ * "ok", "problems", "fixed" or "skipped" (does not apply to this backend /
+ * schema).  Each problem says what is wrong and how to fix it (a command or
+ * SQL).  All strings are owned by the report.
+ */
+struct store_doctor_check {
+	char name[32];
+	char status[16];
+	char *detail; /* e.g. why skipped, what was fixed; NULL if nothing to say */
+};
+struct store_problem {
+	char check[32];
+	int64_t count; /* rows or items concerned; -1 unknown */
+	char *what;
+	char *fix;
+};
+struct store_doctor_report {
+	struct store_doctor_check *checks;
+	size_t nchecks;
+	struct store_problem *problems;
+	size_t nproblems;
+	int fixed_stuck_jobs; /* with fix: jobs marked failed */
+};
+/* Run every check; fix = 1 also marks running jobs whose timeout_at is
+ * before `now` failed (one transaction) and records how many.  Returns 0
+ * when the checks ran (problems are in the report), else the error that
+ * stopped them.  Free with store_doctor_report_free(). */
+int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_report *out);
+void store_doctor_report_free(struct store_doctor_report *r);
+
+struct store_backup_info {
+	char method[64]; /* e.g. "sqlite3 online backup API, one step" */
+	int64_t bytes;   /* size of the file written */
+	double seconds;
+};
+/* Write a consistent copy of the database to `path` while writers may be
+ * running.  `path` must not exist (SDB_EEXISTS); the copy is written under
+ * a temporary name in the same directory and renamed when complete, so a
+ * failed backup leaves nothing at `path`. */
+int store_backup(struct store *st, const char *path, struct store_backup_info *info);
+
+struct store_restore_info {
+	int schema_version; /* of the restored database */
+	int pending;        /* migrations to apply after it (scandb migrate up) */
+	int64_t jobs;       /* rows in the restored database */
+	int64_t hosts;
+};
+/*
+ * Replace this database's contents with the backup `path`, atomically.
+ * The file is validated first (a scandb database whose applied migrations
+ * are all known to this scandb with matching checksums, passing the
+ * backend's integrity check); SDB_EPARSE / SDB_ESCHEMA otherwise.  A
+ * database holding any job or host is refused (SDB_EEXISTS) unless force.
+ * Nothing is changed on any error.
+ */
+int store_restore(struct store *st, const char *path, int force, struct store_restore_info *info);
+
+struct store_prune_opts {
+	int64_t older_than; /* cutoff: jobs whose scan time is before it */
+	int64_t keep_last;  /* the N newest jobs are kept whatever their age */
+	int dry_run;        /* count and list, change nothing */
+};
+struct store_prune_count {
+	char table[32];
+	char column[32];
+	int set_null; /* 0: rows deleted (cascade); 1: column set to NULL */
+	int64_t rows;
+};
+struct store_prune_result {
+	int64_t *jobs; /* ids removed (or that would be), ascending */
+	size_t njobs;
+	struct store_prune_count *counts; /* per relation to jobs, schema order */
+	size_t ncounts;
+	int64_t kept_unfinished; /* old jobs kept: queued or running */
+	int64_t kept_current;    /* old jobs kept: the current state needs them */
+	int64_t kept_last;       /* old jobs kept: among the keep_last newest */
+};
+/*
+ * Remove old jobs and their results (foreign-key cascades) in one
+ * transaction.  A job is removed when its scan time (started_at, else
+ * created_at) is before opts->older_than, it is finished (not queued or
+ * running), it is not among the keep_last newest jobs, and the current
+ * state does not need it: it is no host's latest scan (hosts.last_job_id,
+ * the latest host_scans row of a host) and no port's latest probing scan
+ * (port_state.job_id).  So `scandb hosts` shows the same before and after.
+ * Free *out with store_prune_result_free().
+ */
+int store_prune(struct store *st, const struct store_prune_opts *opts,
+                struct store_prune_result *out);
+void store_prune_result_free(struct store_prune_result *r);
+
 #endif

@@ -102,6 +102,52 @@ struct store_ops {
 	                          int record_creation, char **old);
 	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
 	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
+
+	/* ---- operations (store.h "operations", docs/OPERATIONS.md) ----
+	 * All optional: a NULL slot makes its command answer "not supported by
+	 * the <backend> backend" (doctor: the check is reported skipped).
+	 *
+	 * query_int / exec_params run SQL that store.c writes from constant text
+	 * only (never from input), in SQL both backends accept; parameters are
+	 * written $1, $2, ... and bound from params[0..nparams-1].  They run in
+	 * the caller's transaction if one is open.  query_int calls cb with the
+	 * first column of each row as an integer (NULL as 0); a non-zero return
+	 * from cb stops and is returned.  exec_params sets *changes (optional)
+	 * to the rows the statement changed itself (not cascades). */
+	int (*query_int)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+	                 int (*cb)(void *ctx, int64_t v), void *ctx);
+	int (*exec_params)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+	                   int64_t *changes);
+	/* A trivial query; version[len] = the engine's version text. */
+	int (*ping)(struct store *st, char *version, size_t len);
+	/* Fill out->size_method, db_bytes, free_bytes and objs (every table
+	 * and index of the schema, tables first, each group by name; objs
+	 * malloc'ed, freed by store_stats_free).  The job fields are store.c's. */
+	int (*stats)(struct store *st, struct store_stats *out);
+	/* Backend checks, reported with store__doctor_check/_problem: SQLite:
+	 * "integrity" (integrity_check), "foreign_keys" (foreign_key_check),
+	 * "check_constraints" (CHECKs re-validated); PostgreSQL: at least
+	 * "check_constraints" (every CHECK of pg_constraint re-evaluated on
+	 * the rows).  The generic checks (migrations, orphans from
+	 * store__relations, stuck jobs) are store.c's.  Returns an error only
+	 * when a check could not run. */
+	int (*doctor)(struct store *st, struct store_doctor_report *rep);
+	/* PostgreSQL: ownership and privileges ("privileges": the tables and
+	 * sequences are owned by / granted to the connecting role so every
+	 * command works; each problem's fix is the GRANT/ALTER ... OWNER
+	 * statement).  NULL for SQLite (reported skipped). */
+	int (*doctor_privileges)(struct store *st, struct store_doctor_report *rep);
+	/* store.h store_backup: `path` is checked not to exist by store.c.
+	 * SQLite: online backup API; PostgreSQL: pg_dump -Fc (SDB_EUNSUPPORTED
+	 * with "pg_dump not found: install postgresql-client" if missing). */
+	int (*backup)(struct store *st, const char *path, struct store_backup_info *info);
+	/* store.h store_restore, all of it: validate the file (use
+	 * store__check_backup_migrations on its schema_migrations rows and the
+	 * backend's integrity check) before touching anything, refuse a
+	 * non-empty target unless force, then replace atomically.
+	 * PostgreSQL: pg_restore into a fresh schema/database, then swap. */
+	int (*restore)(struct store *st, const char *path, int force,
+	               struct store_restore_info *info);
 };
 
 struct store {
@@ -136,5 +182,46 @@ extern const size_t store_pg_nmigrations;
  * STORE_RETRY_MAX; store__backoff sleeps with exponential backoff + jitter. */
 #define STORE_RETRY_MAX 12
 void store__backoff(int attempt);
+
+/* ---- operations helpers (store.c) ---------------------------------------- */
+
+/*
+ * Every foreign key of the schema, backend-neutral: child.column references
+ * parent.parent_column, with its ON DELETE action, since migration `since`.
+ * store.c generates the doctor's orphan checks and prune's per-table counts
+ * from it; tests/unit/test_sqlite_admin.c checks it against the SQLite
+ * schema (a new foreign key must be added here).
+ */
+enum store__on_delete { STORE__CASCADE = 0, STORE__SET_NULL };
+struct store__relation {
+	const char *child;
+	const char *column;
+	const char *parent;
+	const char *parent_column;
+	enum store__on_delete on_delete;
+	int since;
+};
+extern const struct store__relation store__relations[];
+extern const size_t store__nrelations;
+
+/* Record that check `name` ran with `status` ("ok", "problems", "fixed",
+ * "skipped"), detail optional (copied).  A later call for the same name
+ * replaces status and detail.  0 or SDB_ENOMEM. */
+int store__doctor_check(struct store_doctor_report *rep, const char *name, const char *status,
+                        const char *detail);
+/* Add a problem to check `check` (which becomes "problems"); strings
+ * copied, fix may be NULL.  0 or SDB_ENOMEM. */
+int store__doctor_problem(struct store_doctor_report *rep, const char *check, int64_t count,
+                          const char *what, const char *fix);
+
+/*
+ * Validate the schema_migrations rows of a backup against this backend's
+ * embedded migrations: every row must be a known migration with the same
+ * checksum, and at least the first migration must be applied.  Sets
+ * *version (highest applied) and *pending; SDB_ESCHEMA with st's message
+ * naming the migration otherwise.
+ */
+int store__check_backup_migrations(struct store *st, const struct store_applied *rows, size_t n,
+                                   int *version, int *pending);
 
 #endif

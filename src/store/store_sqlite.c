@@ -1281,4 +1281,13 @@ const struct store_ops store_sqlite_ops = {
     .finding_upsert = store__sqlite_finding_upsert,
     .finding_set_status = store__sqlite_finding_set_status,
     .findings_each = store__sqlite_findings_each,
+    /* operations (store_sqlite_admin.c) */
+    .query_int = store__sqlite_query_int,
+    .exec_params = store__sqlite_exec_params,
+    .ping = store__sqlite_ping,
+    .stats = store__sqlite_stats,
+    .doctor = store__sqlite_doctor,
+    .doctor_privileges = NULL, /* no roles or grants in a file */
+    .backup = store__sqlite_backup,
+    .restore = store__sqlite_restore,
 };

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_int.h - private to the SQLite backend (store_sqlite.c: connection,
  * transactions, migrations bookkeeping and the write path; store_sqlite_query.c:
- * the read queries).  Nothing outside these two files includes it.
+ * the read queries; _history, _findings, _admin: their slots).  Nothing
+ * outside the backend's files includes it.
  *
  * Statements are prepared once per connection, lazily, into a fixed slot of
  * struct store_sqlite, and reused (store__sqlite_stmt resets and clears them);
@@ -150,5 +151,17 @@ int store__sqlite_finding_set_status(struct store *st, int64_t id, const char *n
                                      int record_creation, char **old);
 int store__sqlite_findings_each(struct store *st, const struct store_finding_filter *f,
                                 int (*cb)(void *ctx, struct store_finding *x), void *ctx);
+
+/* ---- operations slots (store_sqlite_admin.c) ---- */
+int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *params,
+                            size_t nparams, int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
+                              size_t nparams, int64_t *changes);
+int store__sqlite_ping(struct store *st, char *version, size_t len);
+int store__sqlite_stats(struct store *st, struct store_stats *out);
+int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep);
+int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info);
+int store__sqlite_restore(struct store *st, const char *path, int force,
+                          struct store_restore_info *info);
 
 #endif

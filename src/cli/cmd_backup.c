@@ -1,0 +1,446 @@
+/*
+ * cmd_backup.c - `scandb backup [--keep N] FILE` and `scandb restore
+ * [--force] FILE` (store_backup / store_restore), and the backup name
+ * pattern behind --keep:
+ *
+ *   FILE may contain the time fields %Y %m %d %H %M %S (and %% for a '%')
+ *   in its last path component; they are filled in with the current UTC
+ *   time.  With --keep N, after a successful backup every regular file in
+ *   the same directory whose name matches the same pattern (each field
+ *   standing for its digits) is ordered by the time its name encodes, and
+ *   all but the N newest are removed; the backup just written always
+ *   counts as one of the N.  Nothing else in the directory is touched.
+ *
+ * docs/OPERATIONS.md.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/ops_util.h"
+#include "cli/output.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+static const char backup_usage[] =
+    "usage: scandb backup [--keep N] [--format table|json] FILE\n"
+    "\n"
+    "Write a consistent copy of the database to FILE while importers and\n"
+    "scans keep running (SQLite: the online backup API; FILE is a standalone\n"
+    "SQLite file).  FILE must not exist.  It may contain %Y %m %d %H %M %S\n"
+    "(UTC time of the backup), e.g. backups/scandb-%Y%m%d-%H%M%S.db.\n"
+    "\n"
+    "  --keep N          after the backup, remove older files in FILE's\n"
+    "                    directory whose names match FILE's pattern, keeping\n"
+    "                    the N newest (by the time in their names; N >= 1)\n"
+    "  --format FORMAT   table (default) or json\n";
+
+static const char restore_usage[] =
+    "usage: scandb restore [--force] [--format table|json] FILE\n"
+    "\n"
+    "Replace the database with the backup FILE.  FILE is checked first: it\n"
+    "must be a scandb database whose migrations this scandb knows (same\n"
+    "checksums) and that passes the integrity check; otherwise nothing is\n"
+    "changed.  The replacement is atomic.  A database that holds any job or\n"
+    "host is refused unless --force.  Stop scans and imports while restoring.\n"
+    "\n"
+    "  --force           replace a non-empty database\n"
+    "  --format FORMAT   table (default) or json\n";
+
+/* ---- the name pattern ---------------------------------------------------- */
+
+/* Which time field a conversion is, in the order backups are sorted by. */
+static int field_of(char c)
+{
+	switch (c) {
+	case 'Y':
+		return 0;
+	case 'm':
+		return 1;
+	case 'd':
+		return 2;
+	case 'H':
+		return 3;
+	case 'M':
+		return 4;
+	case 'S':
+		return 5;
+	default:
+		return -1;
+	}
+}
+
+/* Check `pat` (a last path component); *fields = how many time fields. */
+static int pattern_check(const char *pat, int *fields)
+{
+	*fields = 0;
+	for (const char *p = pat; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		if (field_of(p[1]) < 0)
+			return -1;
+		(*fields)++;
+		p++;
+	}
+	return 0;
+}
+
+/* Expand the pattern with UTC time `t` into out[len]. */
+static int pattern_expand(const char *pat, int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	size_t off = 0;
+
+	if (!gmtime_r(&tt, &tm))
+		return -1;
+	for (const char *p = pat; *p; p++) {
+		int v = -1, w = 2;
+		char c = *p;
+
+		if (c == '%') {
+			c = *++p;
+			switch (c) {
+			case 'Y':
+				v = tm.tm_year + 1900;
+				w = 4;
+				break;
+			case 'm':
+				v = tm.tm_mon + 1;
+				break;
+			case 'd':
+				v = tm.tm_mday;
+				break;
+			case 'H':
+				v = tm.tm_hour;
+				break;
+			case 'M':
+				v = tm.tm_min;
+				break;
+			case 'S':
+				v = tm.tm_sec;
+				break;
+			default: /* '%' */
+				break;
+			}
+		}
+		if (off + 5 >= len)
+			return -1;
+		if (v >= 0)
+			off += (size_t)snprintf(out + off, len - off, "%0*d", w, v);
+		else
+			out[off++] = c;
+	}
+	out[off] = '\0';
+	return 0;
+}
+
+/* Does `name` match the pattern?  key (15 chars) = YYYYmmddHHMMSS of its
+ * fields, absent fields "00". */
+static int pattern_match(const char *pat, const char *name, char key[16])
+{
+	static const int width[6] = {4, 2, 2, 2, 2, 2};
+	static const int pos[6] = {0, 4, 6, 8, 10, 12};
+	const char *n = name;
+
+	memcpy(key, "00000000000000", 15);
+	key[14] = '\0';
+	for (const char *p = pat; *p; p++) {
+		int f;
+
+		if (*p != '%' || p[1] == '%') {
+			if (*p == '%')
+				p++;
+			if (*n++ != *p)
+				return 0;
+			continue;
+		}
+		f = field_of(*++p);
+		for (int i = 0; i < width[f]; i++, n++) {
+			if (*n < '0' || *n > '9')
+				return 0;
+			key[pos[f] + i] = *n;
+		}
+	}
+	return *n == '\0';
+}
+
+struct match {
+	char key[16];
+	char *name;
+};
+
+static int match_newer_first(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+	int c = strcmp(y->key, x->key);
+
+	return c ? c : strcmp(y->name, x->name);
+}
+
+/*
+ * Remove all but the `keep` newest files of `dir` matching `pat`; `self`
+ * (the backup just written, a name in dir) is always kept and counted.
+ * Removed names are appended to `removed` (a JSON array).
+ */
+static int rotate(const char *dir, const char *pat, const char *self, long keep, json_t *removed)
+{
+	struct match *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	long kept = 1; /* self */
+	int r = 0;
+
+	if (!d) {
+		cli_err("backup --keep: cannot read directory %s: %s", dir, strerror(errno));
+		return CLI_FAIL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char key[16], path[4096];
+		struct stat sb;
+
+		if (strcmp(de->d_name, self) == 0 || !pattern_match(pat, de->d_name, key))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = sdb_reallocarray(v, ncap, sizeof(*v));
+			if (!p) {
+				r = SDB_ENOMEM;
+				break;
+			}
+			v = p;
+			cap = ncap;
+		}
+		memcpy(v[n].key, key, sizeof(key));
+		if (!(v[n].name = strdup(de->d_name))) {
+			r = SDB_ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (r == 0) {
+		qsort(v, n, sizeof(*v), match_newer_first);
+		for (size_t i = 0; i < n; i++) {
+			char path[4096];
+
+			if (kept < keep) {
+				kept++;
+				continue;
+			}
+			snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+			if (unlink(path) != 0) {
+				cli_err("backup --keep: cannot remove %s: %s", path,
+				        strerror(errno));
+				r = SDB_EIO;
+				continue;
+			}
+			json_array_append_new(removed, json_string(path));
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	if (r == SDB_ENOMEM)
+		return output_err("backup --keep", r);
+	return r ? CLI_FAIL : CLI_OK;
+}
+
+/* ---- backup ------------------------------------------------------------------ */
+
+int cmd_backup(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"keep", required_argument, NULL, 'k'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_backup_info info;
+	char file[4096], dir[4096], size[32];
+	const char *arg, *base;
+	int64_t keep = 0;
+	int ch, fields, r, rc = CLI_OK;
+	json_t *removed;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(backup_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == 'k') {
+			if ((r = cli_parse_i64("backup", "--keep", optarg, 1, 1000000, &keep)) != 0)
+				return r;
+		} else if (ch == 'f') {
+			if ((r = ops_parse_format("backup", optarg, 0, &fmt)) != 0)
+				return r;
+		} else {
+			return output_getopt_err("backup", ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err("backup", "missing FILE");
+	if (optind + 1 < argc)
+		return cli_usage_err("backup", "unexpected argument '%s'", argv[optind + 1]);
+	arg = argv[optind];
+	base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+	if (!*base)
+		return cli_usage_err("backup", "FILE '%s' names a directory", arg);
+	if (strchr(arg, '%') && strchr(arg, '%') < base)
+		return cli_usage_err("backup", "time fields (%%Y ...) are allowed only in the file "
+		                               "name, not in its directory");
+	if (pattern_check(base, &fields) != 0)
+		return cli_usage_err("backup", "FILE may contain only the time fields %%Y %%m %%d "
+		                               "%%H %%M %%S (and %%%% for '%%')");
+	if (keep && fields == 0)
+		return cli_usage_err("backup", "--keep needs a FILE with time fields, e.g. "
+		                               "scandb-%%Y%%m%%d-%%H%%M%%S.db");
+	snprintf(dir, sizeof(dir), "%.*s", base > arg ? (int)(base - arg - 1) : 1,
+	         base > arg ? arg : ".");
+	if (base - arg == 1)
+		snprintf(dir, sizeof(dir), "/");
+	{
+		char name[4096];
+		if (pattern_expand(base, time_now(), name, sizeof(name)) != 0 ||
+		    snprintf(file, sizeof(file), "%.*s%s", (int)(base - arg), arg, name) >=
+		        (int)sizeof(file))
+			return cli_usage_err("backup", "FILE is too long");
+	}
+	if ((r = ops_open(c, 1, 0, NULL, 0)) != CLI_OK)
+		return r;
+	if ((r = store_backup(c->st, file, &info)) != 0)
+		return output_store_err(c, "backup", r);
+	if (!(removed = json_array()))
+		return output_err("backup", SDB_ENOMEM);
+	if (keep) {
+		const char *self = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+		rc = rotate(dir, base, self, (long)keep, removed);
+	}
+	ops_bytes(info.bytes, size, sizeof(size));
+	if (fmt == CLI_FMT_JSON) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "bytes", json_integer(info.bytes));
+		json_object_set_new(o, "seconds", json_real(info.seconds));
+		json_object_set_new(o, "method", json_string(info.method));
+		json_object_set(o, "removed", removed);
+		if (output_json_print(stdout, o) != 0)
+			rc = output_err("backup", SDB_EIO);
+	} else {
+		printf("%s\n", file);
+		if (!c->quiet) {
+			cli_err("backed up to %s (%s in %.2f s, %s)", file, size, info.seconds,
+			        info.method);
+			for (size_t i = 0; i < json_array_size(removed); i++)
+				cli_err("removed old backup %s",
+				        json_string_value(json_array_get(removed, i)));
+		}
+	}
+	json_decref(removed);
+	return rc;
+}
+
+/* ---- restore ------------------------------------------------------------------ */
+
+/* Remove the SQLite file (and its -wal/-shm) that opening a missing target
+ * created.  A server database (PostgreSQL) is never created by opening. */
+static void remove_new_db(struct cli *c)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	const char *path = c->db;
+
+	cli_close(c);
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	for (size_t i = 0; i < 4; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		unlink(p);
+	}
+}
+
+int cmd_restore(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'F'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_restore_info info;
+	int ch, force = 0, created, r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(restore_usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch == 'F') {
+			force = 1;
+		} else if (ch == 'f') {
+			if ((r = ops_parse_format("restore", optarg, 0, &fmt)) != 0)
+				return r;
+		} else {
+			return output_getopt_err("restore", ch, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_err("restore", "missing FILE");
+	if (optind + 1 < argc)
+		return cli_usage_err("restore", "unexpected argument '%s'", argv[optind + 1]);
+	/* The target may be new: it is created, and the restore fills it; if
+	 * the restore fails, the new (empty) file is removed again. */
+	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;
+	cli_close(c);
+	if ((r = ops_open(c, 0, 0, NULL, 0)) != CLI_OK)
+		return r;
+	if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
+		output_store_err(c, "restore", r);
+		if (created)
+			remove_new_db(c);
+		cli_err("nothing was changed");
+		return CLI_FAIL;
+	}
+	if (fmt == CLI_FMT_JSON) {
+		json_t *o = json_object();
+		json_object_set_new(o, "file", json_string(argv[optind]));
+		json_object_set_new(o, "schema_version", json_integer(info.schema_version));
+		json_object_set_new(o, "pending_migrations", json_integer(info.pending));
+		json_object_set_new(o, "jobs", json_integer(info.jobs));
+		json_object_set_new(o, "hosts", json_integer(info.hosts));
+		if (output_json_print(stdout, o) != 0)
+			return output_err("restore", SDB_EIO);
+	} else {
+		printf("restored %s: schema version %d, %lld jobs, %lld hosts\n", argv[optind],
+		       info.schema_version, (long long)info.jobs, (long long)info.hosts);
+	}
+	if (info.pending && !c->quiet)
+		cli_err("the backup is %d migration%s behind this scandb: run 'scandb migrate up'",
+		        info.pending, info.pending == 1 ? "" : "s");
+	return CLI_OK;
+}

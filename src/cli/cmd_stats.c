@@ -1,0 +1,200 @@
+/*
+ * cmd_stats.c - `scandb stats`: how big the database is and what is in it:
+ * rows and on-disk size per table and index, the database size, jobs by
+ * status, the oldest and newest job (store_stats; sizes from SQLite's
+ * dbstat).  docs/OPERATIONS.md.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/ops_util.h"
+#include "cli/output.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+static const char usage[] =
+    "usage: scandb stats [--format table|json|ndjson|csv]\n"
+    "\n"
+    "Rows and on-disk size of every table and index, the database size, jobs\n"
+    "by status, and the oldest and newest job (by scan time).\n"
+    "\n"
+    "  --format FORMAT   table (default), json, or ndjson/csv (one row per\n"
+    "                    table and index: kind, name, table, rows, bytes)\n";
+
+/* ndjson/csv: one row per table and index. */
+static int print_rows(const struct store_stats *s, enum cli_format fmt)
+{
+	static const char *const keys[] = {"kind", "name", "table", "rows", "bytes"};
+	json_t *rows = json_array();
+
+	for (size_t i = 0; rows && i < s->nobjs; i++) {
+		const struct store_stat_obj *x = &s->objs[i];
+		json_array_append_new(rows,
+		                      json_pack("{s:s, s:s, s:s, s:o, s:o}", "kind",
+		                                x->is_index ? "index" : "table", "name", x->name,
+		                                "table", x->table, "rows", ops_json_opt(x->rows),
+		                                "bytes", ops_json_opt(x->bytes)));
+	}
+	return ops_print_rows(fmt, keys, 5, rows) ? output_err("stats", SDB_EIO) : CLI_OK;
+}
+
+static int64_t job_time(const struct store_job *j)
+{
+	return j->started_at ? j->started_at : j->created_at;
+}
+
+static json_t *job_json(const struct store_job *j)
+{
+	if (!j)
+		return json_null();
+	return json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)j->id, "at",
+	                 ops_json_time(job_time(j)), "source", ops_json_str(j->source), "status",
+	                 ops_json_str(j->status));
+}
+
+static int print_json(const struct store_stats *s)
+{
+	json_t *o = json_object(), *tables = json_array(), *indexes = json_array();
+	json_t *by = json_object(), *jobs;
+
+	if (!o || !tables || !indexes || !by) {
+		json_decref(o);
+		json_decref(tables);
+		json_decref(indexes);
+		json_decref(by);
+		return output_err("stats", SDB_ENOMEM);
+	}
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct store_stat_obj *x = &s->objs[i];
+		if (x->is_index)
+			json_array_append_new(indexes, json_pack("{s:s, s:s, s:o, s:o}", "name",
+			                                         x->name, "table", x->table,
+			                                         "entries", ops_json_opt(x->rows),
+			                                         "bytes", ops_json_opt(x->bytes)));
+		else
+			json_array_append_new(tables, json_pack("{s:s, s:o, s:o}", "name", x->name,
+			                                        "rows", ops_json_opt(x->rows),
+			                                        "bytes", ops_json_opt(x->bytes)));
+	}
+	for (int i = 0; i < 5; i++)
+		json_object_set_new(by, store_job_status_name((enum store_job_status)i),
+		                    json_integer(s->jobs_by_status[i]));
+	jobs = json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)s->jobs_total, "by_status",
+	                 by, "oldest", job_json(s->oldest_job), "newest", job_json(s->newest_job));
+	json_object_set_new(o, "backend", json_string(s->backend));
+	json_object_set_new(o, "size_method", json_string(s->size_method));
+	json_object_set_new(o, "database_bytes", json_integer(s->db_bytes));
+	json_object_set_new(o, "free_bytes", ops_json_opt(s->free_bytes));
+	json_object_set_new(o, "tables", tables);
+	json_object_set_new(o, "indexes", indexes);
+	json_object_set_new(o, "jobs", jobs);
+	return output_json_print(stdout, o) ? output_err("stats", SDB_EIO) : CLI_OK;
+}
+
+static void job_line(const char *label, const struct store_job *j)
+{
+	char at[TIME_ISO_LEN];
+	char *src;
+
+	if (!j) {
+		printf("%-12s -\n", label);
+		return;
+	}
+	time_format_iso(job_time(j), at);
+	src = output_text(j->source, 60, "-");
+	printf("%-12s %" PRId64 "  %s  %s  %s\n", label, j->id, at, j->status, src ? src : "-");
+	free(src);
+}
+
+static int print_table(const struct store_stats *s)
+{
+	static const char *const tcols[] = {"TABLE", "ROWS", "SIZE"};
+	static const char *const icols[] = {"INDEX", "TABLE", "ENTRIES", "SIZE"};
+	struct output_table t, ix;
+	char size[32], free_[32];
+	int r;
+
+	ops_bytes(s->db_bytes, size, sizeof(size));
+	ops_bytes(s->free_bytes, free_, sizeof(free_));
+	printf("%-12s %s\n", "backend", s->backend);
+	printf("%-12s %s (unused %s; sizes by %s)\n", "database", size, free_, s->size_method);
+	printf("%-12s %" PRId64 " (queued %" PRId64 ", running %" PRId64 ", completed %" PRId64
+	       ", failed %" PRId64 ", cancelled %" PRId64 ")\n",
+	       "jobs", s->jobs_total, s->jobs_by_status[0], s->jobs_by_status[1],
+	       s->jobs_by_status[2], s->jobs_by_status[3], s->jobs_by_status[4]);
+	job_line("oldest job", s->oldest_job);
+	job_line("newest job", s->newest_job);
+	putchar('\n');
+	if ((r = output_table_init(&t, 3, tcols)) != 0)
+		return output_err("stats", r);
+	if ((r = output_table_init(&ix, 4, icols)) != 0) {
+		output_table_free(&t);
+		return output_err("stats", r);
+	}
+	for (size_t i = 0; i < s->nobjs && r == 0; i++) {
+		const struct store_stat_obj *x = &s->objs[i];
+		char rows[24] = "-", bytes[32];
+
+		if (x->rows >= 0)
+			snprintf(rows, sizeof(rows), "%" PRId64, x->rows);
+		ops_bytes(x->bytes, bytes, sizeof(bytes));
+		if (x->is_index) {
+			const char *cells[4] = {x->name, x->table, rows, bytes};
+			r = output_table_add(&ix, cells);
+		} else {
+			const char *cells[3] = {x->name, rows, bytes};
+			r = output_table_add(&t, cells);
+		}
+	}
+	if (r == 0)
+		r = output_table_print(&t, stdout);
+	if (r == 0 && putchar('\n') == EOF)
+		r = SDB_EIO;
+	if (r == 0)
+		r = output_table_print(&ix, stdout);
+	output_table_free(&t);
+	output_table_free(&ix);
+	return r ? output_err("stats", r) : CLI_OK;
+}
+
+int cmd_stats(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	enum cli_format fmt = CLI_FMT_TABLE;
+	struct store_stats s;
+	int ch, r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (ch != 'f')
+			return output_getopt_err("stats", ch, argv);
+		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)
+			return r;
+	}
+	if (optind < argc)
+		return cli_usage_err("stats", "unexpected argument '%s'", argv[optind]);
+	if ((r = ops_open(c, 1, 1, NULL, 0)) != CLI_OK)
+		return r;
+	if ((r = store_stats(c->st, &s)) != 0)
+		return output_store_err(c, "stats", r);
+	r = fmt == CLI_FMT_JSON    ? print_json(&s)
+	    : fmt == CLI_FMT_TABLE ? print_table(&s)
+	                           : print_rows(&s, fmt);
+	store_stats_free(&s);
+	return r;
+}

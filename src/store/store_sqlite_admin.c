@@ -1,0 +1,742 @@
+/*
+ * store_sqlite_admin.c - the SQLite side of the database operations
+ * (store.h "operations", docs/OPERATIONS.md): the generic query slots that
+ * store.c's health/stats/doctor/prune logic runs on, page-level sizes
+ * (dbstat), integrity_check / foreign_key_check, and backup / restore with
+ * SQLite's online backup API.  The policies (what prune keeps, which
+ * relations are checked for orphans, how backups are named) are store.c's
+ * and the CLI's, not this file's.
+ */
+#include "store/store_sqlite_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/timeutil.h"
+
+/* Prepare a one-shot statement and bind params[i] to "$<i+1>" (store.c
+ * writes portable SQL with $N parameters; SQLite names them "$1", ...). */
+static int prepare_params(struct store_sqlite *s, const char *sql, const int64_t *params,
+                          size_t nparams, sqlite3_stmt **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store__sqlite_err(s, rc, "preparing an operations query");
+	for (size_t i = 0; i < nparams; i++) {
+		char name[16];
+		int idx;
+
+		snprintf(name, sizeof(name), "$%zu", i + 1);
+		idx = sqlite3_bind_parameter_index(stmt, name);
+		if (idx > 0 && (rc = sqlite3_bind_int64(stmt, idx, params[i])) != SQLITE_OK) {
+			int r = store__sqlite_err(s, rc, "binding parameter %s", name);
+			sqlite3_finalize(stmt);
+			return r;
+		}
+	}
+	*out = stmt;
+	return 0;
+}
+
+int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *params,
+                            size_t nparams, int (*cb)(void *ctx, int64_t v), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	if ((r = prepare_params(s, sql, params, nparams, &stmt)) != 0)
+		return r;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((r = cb(ctx, sqlite3_column_int64(stmt, 0))) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "running an operations query");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
+                              size_t nparams, int64_t *changes)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	if (changes)
+		*changes = 0;
+	if ((r = prepare_params(s, sql, params, nparams, &stmt)) != 0)
+		return r;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "running an operations statement");
+	else if (changes)
+		*changes = sqlite3_changes64(s->db);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store__sqlite_ping(struct store *st, char *version, size_t len)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0;
+
+	/* A query that reads the database file, not only the library. */
+	rc = sqlite3_prepare_v2(s->db,
+	                        "SELECT sqlite_version(), (SELECT count(*) FROM sqlite_master)", -1,
+	                        &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(stmt, 0);
+		snprintf(version, len, "%s", v ? (const char *)v : "?");
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		r = store__sqlite_err(s, rc, "running a trivial query");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* ---- stats ----------------------------------------------------------------- */
+
+static int pragma_int(struct store_sqlite *s, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0;
+
+	*out = 0;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		r = store__sqlite_err(s, rc, "%s", sql);
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* Schema object names we put into SQL text (count(*)) must be plain
+ * identifiers; anything else is not ours and is left uncounted. */
+static int plain_ident(const char *n)
+{
+	if (!*n)
+		return 0;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '_'))
+			return 0;
+	return 1;
+}
+
+static int stats_objects(struct store_sqlite *s, struct store_stats *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 0;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db,
+	                        "SELECT type = 'index', name, tbl_name FROM sqlite_master"
+	                        " WHERE type IN ('table', 'index') AND (type = 'index' OR"
+	                        " name NOT LIKE 'sqlite\\_%' ESCAPE '\\')"
+	                        " ORDER BY type DESC, name",
+	                        -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store__sqlite_err(s, rc, "reading the schema");
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_stat_obj *o;
+		const unsigned char *name = sqlite3_column_text(stmt, 1);
+		const unsigned char *tbl = sqlite3_column_text(stmt, 2);
+
+		if (out->nobjs == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			void *p = sdb_reallocarray(out->objs, ncap, sizeof(*out->objs));
+			if (!p) {
+				r = store__set_err(&s->base, SDB_ENOMEM, "stats: out of memory");
+				goto out;
+			}
+			out->objs = p;
+			cap = ncap;
+		}
+		o = &out->objs[out->nobjs++];
+		memset(o, 0, sizeof(*o));
+		o->is_index = sqlite3_column_int(stmt, 0);
+		snprintf(o->name, sizeof(o->name), "%s", name ? (const char *)name : "");
+		snprintf(o->table, sizeof(o->table), "%s", tbl ? (const char *)tbl : "");
+		o->rows = -1;
+		o->bytes = -1;
+	}
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading the schema");
+out:
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+static int stats_rows(struct store_sqlite *s, struct store_stats *out)
+{
+	int r;
+
+	for (size_t i = 0; i < out->nobjs; i++) {
+		struct store_stat_obj *o = &out->objs[i];
+		char sql[256];
+
+		if (o->is_index || !plain_ident(o->name))
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"", o->name);
+		if ((r = pragma_int(s, sql, &o->rows)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Sizes per b-tree from the dbstat virtual table (aggregate rows); index
+ * entries are its cells.  0, or SDB_EUNSUPPORTED when dbstat is absent. */
+static int stats_dbstat(struct store_sqlite *s, struct store_stats *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT name, pgsize, ncell FROM dbstat WHERE aggregate = 1",
+	                        -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return SDB_EUNSUPPORTED;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(stmt, 0);
+
+		for (size_t i = 0; name && i < out->nobjs; i++) {
+			struct store_stat_obj *o = &out->objs[i];
+			if (strcmp(o->name, (const char *)name) != 0)
+				continue;
+			o->bytes = sqlite3_column_int64(stmt, 1);
+			if (o->is_index)
+				o->rows = sqlite3_column_int64(stmt, 2);
+		}
+	}
+	if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading dbstat");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+int store__sqlite_stats(struct store *st, struct store_stats *out)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int64_t page_size, pages, free_pages;
+	int r;
+
+	if ((r = pragma_int(s, "PRAGMA page_size", &page_size)) != 0 ||
+	    (r = pragma_int(s, "PRAGMA page_count", &pages)) != 0 ||
+	    (r = pragma_int(s, "PRAGMA freelist_count", &free_pages)) != 0)
+		return r;
+	out->db_bytes = page_size * pages;
+	out->free_bytes = page_size * free_pages;
+	if ((r = stats_objects(s, out)) != 0 || (r = stats_rows(s, out)) != 0)
+		return r;
+	r = stats_dbstat(s, out);
+	if (r == SDB_EUNSUPPORTED) {
+		/* Without dbstat only the whole file's pages can be counted. */
+		snprintf(out->size_method, sizeof(out->size_method), "page count");
+		return 0;
+	}
+	snprintf(out->size_method, sizeof(out->size_method), "dbstat");
+	return r;
+}
+
+/* ---- doctor ------------------------------------------------------------------ */
+
+/* Per-table tallies of integrity_check lines about constraints. */
+struct tally {
+	char table[128];
+	int64_t n;
+};
+
+static int tally_add(struct tally **v, size_t *n, const char *table)
+{
+	void *p;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp((*v)[i].table, table) == 0) {
+			(*v)[i].n++;
+			return 0;
+		}
+	}
+	if (!(p = sdb_reallocarray(*v, *n + 1, sizeof(**v))))
+		return SDB_ENOMEM;
+	*v = p;
+	snprintf((*v)[*n].table, sizeof((*v)[*n].table), "%s", table);
+	(*v)[*n].n = 1;
+	(*n)++;
+	return 0;
+}
+
+/* "CHECK constraint failed in jobs" / "NULL value in jobs.kind": the table
+ * named after the prefix, into table[len]; 0 if the line is neither. */
+static int constraint_line(const char *line, char *table, size_t len)
+{
+	static const char *const prefixes[] = {"CHECK constraint failed in ", "NULL value in "};
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t pl = strlen(prefixes[i]), k = 0;
+		if (strncmp(line, prefixes[i], pl) != 0)
+			continue;
+		for (const char *p = line + pl; *p && *p != '.' && *p != ' ' && k + 1 < len; p++)
+			table[k++] = *p;
+		table[k] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+static int doctor_integrity(struct store_sqlite *s, struct store_doctor_report *rep)
+{
+	struct tally *checks = NULL;
+	size_t nchecks = 0;
+	sqlite3_stmt *stmt = NULL;
+	int64_t other = 0;
+	char first[512] = "";
+	int rc, r = 0;
+
+	/* integrity_check also re-validates CHECK and NOT NULL constraints of
+	 * every row (SQLite >= 3.x reports "CHECK constraint failed in T"). */
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(10000)", -1, &stmt, NULL);
+	while (stmt && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(stmt, 0);
+		char table[128];
+
+		if (!line || strcmp(line, "ok") == 0)
+			continue;
+		if (constraint_line(line, table, sizeof(table))) {
+			if ((r = tally_add(&checks, &nchecks, table)) != 0)
+				goto out;
+		} else {
+			if (!other)
+				snprintf(first, sizeof(first), "%s", line);
+			other++;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		/* A file too damaged to check is the finding, not an error. */
+		char what[768];
+		snprintf(what, sizeof(what), "integrity_check could not run: %s",
+		         sqlite3_errmsg(s->db));
+		r = store__doctor_problem(
+		    rep, "integrity", -1, what,
+		    "restore the latest good backup: scandb restore --force "
+		    "FILE (or salvage with: sqlite3 DB .recover | sqlite3 NEW.db)");
+		goto out;
+	}
+	if (other) {
+		char what[768];
+		int index_only = strstr(first, "index") != NULL;
+		snprintf(what, sizeof(what), "integrity_check found %lld problem%s, first: %s",
+		         (long long)other, other == 1 ? "" : "s", first);
+		r = store__doctor_problem(rep, "integrity", other, what,
+		                          index_only ? "REINDEX;  (then run scandb doctor again)"
+		                                     : "restore the latest good backup: scandb "
+		                                       "restore --force FILE (or salvage with: "
+		                                       "sqlite3 DB .recover | sqlite3 NEW.db)");
+		if (r != 0)
+			goto out;
+	} else if ((r = store__doctor_check(rep, "integrity", "ok", NULL)) != 0) {
+		goto out;
+	}
+	for (size_t i = 0; i < nchecks; i++) {
+		char what[512], fix[512];
+		snprintf(what, sizeof(what),
+		         "%lld row%s of %s break%s the table's CHECK or NOT NULL constraints",
+		         (long long)checks[i].n, checks[i].n == 1 ? "" : "s", checks[i].table,
+		         checks[i].n == 1 ? "s" : "");
+		snprintf(fix, sizeof(fix),
+		         "find them with the CHECK expressions of: sqlite3 DB '.schema %s' "
+		         "(SELECT rowid, * FROM %s WHERE NOT (<check>)); correct or DELETE them, "
+		         "or restore a backup (scandb restore --force FILE)",
+		         checks[i].table, checks[i].table);
+		if ((r = store__doctor_problem(rep, "check_constraints", checks[i].n, what, fix)) !=
+		    0)
+			goto out;
+	}
+	if (nchecks == 0)
+		r = store__doctor_check(rep, "check_constraints", "ok", NULL);
+out:
+	sqlite3_finalize(stmt);
+	free(checks);
+	return r;
+}
+
+static int doctor_fk(struct store_sqlite *s, struct store_doctor_report *rep)
+{
+	struct tally *t = NULL;
+	size_t n = 0;
+	sqlite3_stmt *stmt = NULL;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &stmt, NULL);
+	while (stmt && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *tbl = (const char *)sqlite3_column_text(stmt, 0);
+		const char *parent = (const char *)sqlite3_column_text(stmt, 2);
+		char key[128];
+
+		snprintf(key, sizeof(key), "%s -> %s", tbl ? tbl : "?", parent ? parent : "?");
+		if ((r = tally_add(&t, &n, key)) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		char what[600];
+		snprintf(what, sizeof(what), "foreign_key_check could not run: %s",
+		         sqlite3_errmsg(s->db));
+		r = store__doctor_problem(rep, "foreign_keys", -1, what,
+		                          "repair the database first (see the integrity problem)");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char what[512];
+		snprintf(what, sizeof(what),
+		         "foreign_key_check: %lld row%s violate%s a foreign key (%s)",
+		         (long long)t[i].n, t[i].n == 1 ? "" : "s", t[i].n == 1 ? "s" : "",
+		         t[i].table);
+		if ((r = store__doctor_problem(rep, "foreign_keys", t[i].n, what,
+		                               "see the 'orphans' problems for the SQL that "
+		                               "removes them")) != 0)
+			goto out;
+	}
+	if (n == 0)
+		r = store__doctor_check(rep, "foreign_keys", "ok", NULL);
+out:
+	sqlite3_finalize(stmt);
+	free(t);
+	return r;
+}
+
+int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r;
+
+	if ((r = doctor_integrity(s, rep)) != 0)
+		return r;
+	return doctor_fk(s, rep);
+}
+
+/* ---- backup ---------------------------------------------------------------- */
+
+/* fsync a file or directory by path (best effort for directories). */
+static int fsync_path(const char *path, int is_dir)
+{
+	int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	int r = 0;
+
+	if (fd < 0)
+		return is_dir ? 0 : -1;
+	if (fsync(fd) != 0 && !is_dir)
+		r = -1;
+	close(fd);
+	return r;
+}
+
+static void dir_of(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(out, len, ".");
+	else if (slash == path)
+		snprintf(out, len, "/");
+	else
+		snprintf(out, len, "%.*s", (int)(slash - path), path);
+}
+
+/* Copy src's main database into dst in one step (-1): one read transaction
+ * on the source for the whole copy, so concurrent writers (WAL) neither
+ * block it nor restart it.  BUSY/LOCKED (a writer holding the destination,
+ * or a WAL recovery) are retried with backoff. */
+static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const char *what)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	double start = time_mono();
+	int rc, attempt = 0;
+
+	if (!b)
+		return store__set_err(&s->base, SDB_EDB, "%s: %s", what, sqlite3_errmsg(dst));
+	for (;;) {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_DONE ||
+		    ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED))
+			break;
+		if (time_mono() - start > 600)
+			break;
+		store__backoff(attempt < STORE_RETRY_MAX ? attempt++ : STORE_RETRY_MAX);
+	}
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return store__set_err(&s->base,
+		                      store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
+		                      "%s: %s (%s)", what, sqlite3_errstr(rc), sqlite3_errmsg(dst));
+	return 0;
+}
+
+static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg), r = 0;
+
+	if (rc != SQLITE_OK)
+		r = store__set_err(&s->base,
+		                   store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
+		                   "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return r;
+}
+
+int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	char tmp[4096], dir[4096];
+	sqlite3 *dst = NULL;
+	double t0 = time_mono();
+	struct stat sb;
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
+		return store__set_err(st, SDB_EUSAGE, "backup file name is too long");
+	if (!sqlite3_get_autocommit(s->db))
+		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
+	if ((fd = mkstemp(tmp)) < 0)
+		return store__set_err(st, SDB_EIO, "cannot create %s: %s", tmp, strerror(errno));
+	close(fd);
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		r = store__set_err(st, SDB_EIO, "cannot open %s: %s", tmp,
+		                   dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto fail;
+	}
+	if ((r = copy_db(s, dst, s->db, "backing up the database")) != 0)
+		goto fail;
+	/* The copy carries the source's WAL flag; a backup is one
+	 * self-contained file, so switch it to a rollback journal. */
+	if ((r = exec_on(s, dst, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
+		goto fail;
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp, sqlite3_errmsg(dst));
+		dst = NULL;
+		goto fail;
+	}
+	dst = NULL;
+	if (fsync_path(tmp, 0) != 0) {
+		r = store__set_err(st, SDB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	/* link() refuses to replace a file that appeared meanwhile; a file
+	 * system without hard links gets rename() after one more check. */
+	if (link(tmp, path) != 0) {
+		int e = errno;
+		if ((e == EPERM || e == EOPNOTSUPP || e == EMLINK) && stat(path, &sb) != 0 &&
+		    errno == ENOENT && rename(tmp, path) == 0)
+			goto done;
+		r = store__set_err(st, e == EEXIST ? SDB_EEXISTS : SDB_EIO, "cannot create %s: %s",
+		                   path, strerror(e));
+		goto fail;
+	}
+	unlink(tmp);
+done:
+	dir_of(path, dir, sizeof(dir));
+	fsync_path(dir, 1);
+	snprintf(info->method, sizeof(info->method), "sqlite3 online backup API, one step");
+	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+	info->seconds = time_mono() - t0;
+	return 0;
+fail:
+	if (dst)
+		sqlite3_close(dst);
+	unlink(tmp);
+	return r;
+}
+
+/* ---- restore ------------------------------------------------------------- */
+
+static int read_applied(struct store_sqlite *s, sqlite3 *db, const char *path,
+                        struct store_applied **out, size_t *n)
+{
+	sqlite3_stmt *stmt = NULL;
+	struct store_applied *rows = NULL;
+	size_t cnt = 0;
+	int rc, r = 0;
+
+	*out = NULL;
+	*n = 0;
+	rc = sqlite3_prepare_v2(db,
+	                        "SELECT version, name, checksum, applied_at FROM schema_migrations"
+	                        " ORDER BY version",
+	                        -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		int code = rc & 0xff;
+		if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+			r = store__set_err(&s->base, SDB_EPARSE, "%s is not a SQLite database (%s)",
+			                   path, sqlite3_errmsg(db));
+		else if (code == SQLITE_ERROR)
+			r = store__set_err(&s->base, SDB_EPARSE, "%s is not a scandb database (%s)",
+			                   path, sqlite3_errmsg(db));
+		else
+			r = store__set_err(&s->base, SDB_EIO, "cannot read %s: %s", path,
+			                   sqlite3_errmsg(db));
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(stmt, 1);
+		const unsigned char *sum = sqlite3_column_text(stmt, 2);
+		void *p = sdb_reallocarray(rows, cnt + 1, sizeof(*rows));
+
+		if (!p) {
+			r = store__set_err(&s->base, SDB_ENOMEM, "restore: out of memory");
+			goto out;
+		}
+		rows = p;
+		memset(&rows[cnt], 0, sizeof(rows[cnt]));
+		rows[cnt].version = sqlite3_column_int(stmt, 0);
+		sdb_strlcpy(rows[cnt].name, name ? (const char *)name : "", sizeof(rows[cnt].name));
+		sdb_strlcpy(rows[cnt].checksum, sum ? (const char *)sum : "",
+		            sizeof(rows[cnt].checksum));
+		rows[cnt].applied_at = sqlite3_column_int64(stmt, 3);
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = store__set_err(&s->base, SDB_EPARSE, "%s: cannot read schema_migrations: %s",
+		                   path, sqlite3_errmsg(db));
+		goto out;
+	}
+	*out = rows;
+	*n = cnt;
+	rows = NULL;
+out:
+	sqlite3_finalize(stmt);
+	free(rows);
+	return r;
+}
+
+/* "ok" from integrity_check and nothing from foreign_key_check, or
+ * SDB_EPARSE naming the first problem. */
+static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path)
+{
+	static const char *const sql[2] = {"PRAGMA integrity_check(1)", "PRAGMA foreign_key_check"};
+	int r = 0;
+
+	for (int i = 0; i < 2 && r == 0; i++) {
+		sqlite3_stmt *stmt = NULL;
+		int rc = sqlite3_prepare_v2(db, sql[i], -1, &stmt, NULL);
+
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW && i == 0) {
+			const char *v = (const char *)sqlite3_column_text(stmt, 0);
+			if (!v || strcmp(v, "ok") != 0)
+				r = store__set_err(&s->base, SDB_EPARSE,
+				                   "%s fails integrity_check: %s", path,
+				                   v ? v : "?");
+		} else if (rc == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(stmt, 0);
+			r = store__set_err(&s->base, SDB_EPARSE,
+			                   "%s fails foreign_key_check (table %s)", path,
+			                   t ? t : "?");
+		} else if (rc != SQLITE_DONE) {
+			r = store__set_err(&s->base, SDB_EPARSE, "%s fails %s: %s", path, sql[i],
+			                   sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(stmt);
+	}
+	return r;
+}
+
+/* Rows in `table` of db, 0 if the table does not exist. */
+static int64_t count_if_exists(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+int store__sqlite_restore(struct store *st, const char *path, int force,
+                          struct store_restore_info *info)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct store_applied *rows = NULL;
+	sqlite3 *src = NULL;
+	const char *main_file = sqlite3_db_filename(s->db, "main");
+	struct stat a, b;
+	size_t n = 0;
+	int64_t jobs, hosts;
+	int r;
+
+	if (stat(path, &a) != 0)
+		return store__set_err(st, SDB_ENOTFOUND, "cannot read %s: %s", path,
+		                      strerror(errno));
+	if (!S_ISREG(a.st_mode))
+		return store__set_err(st, SDB_EPARSE, "%s is not a regular file", path);
+	if (main_file && *main_file && stat(main_file, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return store__set_err(st, SDB_EUSAGE, "%s is the database itself", path);
+	if (!sqlite3_get_autocommit(s->db))
+		return store__set_err(st, SDB_EUSAGE, "restore: a transaction is open");
+	/* Validate the file before touching anything: read-only, and no
+	 * journal of its own is created or replayed into it. */
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		r = store__set_err(st, SDB_EPARSE, "cannot open %s: %s", path,
+		                   src ? sqlite3_errmsg(src) : "out of memory");
+		goto out;
+	}
+	if ((r = read_applied(s, src, path, &rows, &n)) != 0)
+		goto out;
+	if ((r = store__check_backup_migrations(st, rows, n, &info->schema_version,
+	                                        &info->pending)) != 0) {
+		char why[sizeof(st->errmsg)];
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		r = store__set_err(st, r, "%s is not a backup this scandb can restore: %s", path,
+		                   why);
+		goto out;
+	}
+	if ((r = check_file(s, src, path)) != 0)
+		goto out;
+	jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
+	hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
+	if ((jobs || hosts) && !force) {
+		r = store__set_err(st, SDB_EEXISTS,
+		                   "the database is not empty (%lld jobs, %lld hosts); restoring "
+		                   "replaces all of it: add --force (and back it up first)",
+		                   (long long)jobs, (long long)hosts);
+		goto out;
+	}
+	/* One step: the whole copy is one write transaction on the target,
+	 * so other connections see the old database or the restored one. */
+	if ((r = copy_db(s, s->db, src, "restoring the database")) != 0)
+		goto out;
+	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
+	 * journal flag is not copied); make sure, for a target that was not. */
+	if ((r = exec_on(s, s->db, "PRAGMA journal_mode=WAL",
+	                 "switching to WAL after the restore")) != 0)
+		goto out;
+	info->jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
+	info->hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
+out:
+	free(rows);
+	if (src)
+		sqlite3_close(src);
+	return r;
+}

@@ -1,0 +1,670 @@
+#!/usr/bin/python3
+"""End-to-end: the database operations commands (docs/OPERATIONS.md) on the
+real binary and real files: health, stats, doctor [--fix], backup [--keep N],
+restore [--force], prune.
+
+Damage (orphans, CHECK violations, corrupt pages, stuck jobs) is made with
+Python's sqlite3 module, which scandb never uses; the SQLite file is also
+read with it to compare contents and counts."""
+import csv
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import time
+
+from e2e_util import SCANDB, Tests, check, data, eq, run, tmpdir
+from gen_nmap_xml import generate, host_addr
+
+t = Tests("ops")
+DAY = 86400
+NOW = int(time.time())
+
+
+# ---- helpers -----------------------------------------------------------------
+
+def new_db(files=None):
+    """A fresh database with `files` imported (default: the shared samples)."""
+    d = tmpdir("scandb-ops-")
+    db = os.path.join(d, "s.db")
+    files = files if files is not None else [data(n) for n in
+                                             ("simple.xml", "complex.xml", "os.xml",
+                                              "single.xml", "down.xml")]
+    run(db, "-q", "import", *files, expect=0)
+    return d, db
+
+
+def rw(db):
+    return sqlite3.connect(db, timeout=30, isolation_level=None)
+
+
+def ro(db):
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+
+
+def dump(db):
+    """Everything in the database, as SQL text (schema and rows)."""
+    con = ro(db)
+    try:
+        return "\n".join(con.iterdump())
+    finally:
+        con.close()
+
+
+def counts(db):
+    con = ro(db)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {tb: con.execute(f'SELECT count(*) FROM "{tb}"').fetchone()[0] for tb in tables}
+    finally:
+        con.close()
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def checkpoint(db):
+    """Move the WAL into the main file (so the file alone holds everything)."""
+    con = rw(db)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+
+
+def doctor_json(db, *extra, expect=None):
+    r = run(db, "doctor", "--format", "json", *extra, expect=expect)
+    return r, r.json()
+
+
+def problems_of(rep, check_name):
+    return [p for p in rep["problems"] if p["check"] == check_name]
+
+
+# ---- every command -------------------------------------------------------------
+
+@t.case
+def every_command_has_help():
+    for cmd in ("health", "stats", "doctor", "backup", "restore", "prune"):
+        r = run(None, cmd, "--help", expect=0)
+        check(r.out.startswith(f"usage: scandb {cmd}"), f"{cmd} --help: {r.out[:200]!r}")
+        eq(r.err, "", f"{cmd} --help stderr")
+    top = run(None, "--help", expect=0).out
+    for cmd in ("health", "stats", "doctor", "backup", "restore", "prune"):
+        check(f"  {cmd} " in top, f"top-level help lists {cmd}")
+
+
+@t.case
+def usage_errors_exit_2():
+    d, db = new_db([data("simple.xml")])
+    before = dump(db)
+    for args in (["health", "--format", "csv"], ["stats", "extra"], ["doctor", "--fixx"],
+                 ["backup"], ["backup", os.path.join(d, "a-%Q.db")],
+                 ["backup", "--keep", "2", os.path.join(d, "plain.db")],
+                 ["backup", "--keep", "0", os.path.join(d, "b-%Y.db")],
+                 ["backup", os.path.join(d, "%Y", "x.db")],
+                 ["restore"], ["prune"], ["prune", "--older-than", "soon"],
+                 ["prune", "--older-than", "90d", "--keep-last", "-1"]):
+        r = run(db, *args)
+        eq(r.code, 2, f"{args}: exit status ({r.err.strip()})")
+        check(r.err.strip(), f"{args}: an error message")
+        eq(r.out, "", f"{args}: nothing on stdout")
+    eq(dump(db), before, "usage errors change nothing")
+    eq(sorted(os.listdir(d)), ["s.db", "s.db-shm", "s.db-wal"]
+       if os.path.exists(db + "-wal") else ["s.db"], "no files created")
+
+
+# ---- health --------------------------------------------------------------------
+
+@t.case
+def health_ok():
+    d, db = new_db([data("simple.xml")])
+    r = run(db, "health", expect=0)
+    check("healthy" in r.out and "sqlite" in r.out, f"table output: {r.out}")
+    h = run(db, "health", "--format", "json", expect=0).json()
+    eq(h["healthy"], True, "healthy")
+    eq(h["backend"], "sqlite", "backend")
+    eq(h["schema_version"], h["latest_version"], "schema version is the latest")
+    check(h["schema_version"] >= 4, "migration 0004 applied")
+    eq(h["pending_migrations"], 0, "pending")
+    check(isinstance(h["latency_ms"], float) and h["latency_ms"] >= 0, f"latency {h}")
+    check(h["server_version"].startswith("3."), f"server version {h['server_version']}")
+    eq(h["problem"], None, "problem")
+
+
+@t.case
+def health_unreachable_or_garbage():
+    d = tmpdir("scandb-ops-")
+    missing = os.path.join(d, "missing.db")
+    r = run(missing, "health", "--format", "json", expect=1)
+    eq(r.json()["healthy"], False, "missing: healthy")
+    check("no database" in r.err, f"missing: message {r.err!r}")
+    check(not os.path.exists(missing), "health does not create a database")
+    garbage = os.path.join(d, "garbage.db")
+    with open(garbage, "wb") as f:
+        f.write(random.Random(1).randbytes(20000))
+    h0 = sha(garbage)
+    r = run(garbage, "health", "--format", "json", expect=1)
+    eq(r.json()["healthy"], False, "garbage: healthy")
+    check("not a database" in r.err, f"garbage: message {r.err!r}")
+    eq(sha(garbage), h0, "garbage file unchanged")
+    run(os.path.join(d, "no", "such", "dir", "x.db"), "health", expect=1)
+    check(not os.path.exists(os.path.join(d, "no")), "no directory created")
+    run(d, "health", expect=1)  # a directory is not a database either
+
+
+@t.case
+def health_schema_behind():
+    d, db = new_db([data("simple.xml")])
+    run(db, "-q", "migrate", "down", expect=0)
+    h = run(db, "health", "--format", "json", expect=1).json()
+    eq(h["healthy"], False, "behind: healthy")
+    eq(h["pending_migrations"], 1, "behind: pending")
+    check("migrate up" in h["problem"], f"behind: says what to do: {h['problem']}")
+
+
+# ---- stats ---------------------------------------------------------------------
+
+@t.case
+def stats_json_and_table():
+    d, db = new_db()
+    s = run(db, "stats", "--format", "json", expect=0).json()
+    c = counts(db)
+    tables = {x["name"]: x for x in s["tables"]}
+    for tb, n in c.items():
+        eq(tables[tb]["rows"], n, f"rows of {tb}")
+        check(tables[tb]["bytes"] > 0, f"size of {tb}")
+    idx = {x["name"]: x for x in s["indexes"]}
+    eq(idx["port_state_job"]["table"], "port_state", "port_state_job index")
+    eq(idx["port_state_job"]["entries"], c["port_state"], "port_state_job entries")
+    eq(s["size_method"], "dbstat", "sizes from dbstat")
+    con = ro(db)
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    psize = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    eq(s["database_bytes"], pages * psize, "database size")
+    eq(s["jobs"]["total"], c["jobs"], "jobs total")
+    eq(s["jobs"]["by_status"]["completed"], c["jobs"], "completed jobs")
+    con = ro(db)
+    oldest = con.execute("SELECT id FROM jobs ORDER BY coalesce(started_at, created_at), id "
+                         "LIMIT 1").fetchone()[0]
+    con.close()
+    eq(s["jobs"]["oldest"]["id"], oldest, "oldest job")
+    r = run(db, "stats", expect=0)
+    check("port_state_job" in r.out and "TABLE" in r.out, f"table output {r.out[:300]}")
+    rows = list(csv.DictReader(io.StringIO(run(db, "stats", "--format", "csv", expect=0).out)))
+    eq(len(rows), len(s["tables"]) + len(s["indexes"]), "csv rows")
+    eq({r["name"]: int(r["rows"]) for r in rows if r["kind"] == "table"}, c, "csv table rows")
+    nd = [json.loads(x) for x in
+          run(db, "stats", "--format", "ndjson", expect=0).out.splitlines()]
+    eq(len(nd), len(rows), "ndjson rows")
+
+
+# ---- doctor --------------------------------------------------------------------
+
+@t.case
+def doctor_healthy():
+    d, db = new_db()
+    before = dump(db)
+    r, rep = doctor_json(db, expect=0)
+    eq(rep["ok"], True, "ok")
+    eq(rep["problems"], [], "problems")
+    names = {c["name"]: c["status"] for c in rep["checks"]}
+    for n in ("migrations", "integrity", "check_constraints", "foreign_keys", "orphans",
+              "stuck_jobs"):
+        eq(names.get(n), "ok", f"check {n}")
+    eq(names.get("privileges"), "skipped", "privileges (PostgreSQL only)")
+    run(db, "doctor", expect=0)
+    eq(dump(db), before, "doctor changes nothing")
+
+
+@t.case
+def doctor_orphans_and_their_fix():
+    d, db = new_db()
+    con = rw(db)
+    con.execute("PRAGMA foreign_keys=OFF")
+    host = con.execute("SELECT id FROM hosts LIMIT 1").fetchone()[0]
+    con.execute("INSERT INTO ports (job_id, host_id, protocol, port, state) "
+                "VALUES (999, ?, 'tcp', 1, 'open')", (host,))
+    con.execute("INSERT INTO host_events (host_id, job_id, kind, at) "
+                "VALUES (12345, 1, 'host_up', 0)")
+    con.execute("INSERT INTO finding_status_changes (finding_id, at, job_id, new_status) "
+                "VALUES (777, 0, NULL, 'open')")
+    con.close()
+    r, rep = doctor_json(db, expect=1)
+    orphans = problems_of(rep, "orphans")
+    what = " | ".join(p["what"] for p in orphans)
+    eq(len(orphans), 3, f"orphan problems: {what}")
+    check("ports.job_id -> jobs.id" in what, what)
+    check("host_events.host_id -> hosts.id" in what, what)
+    check("finding_status_changes.finding_id -> findings.id" in what, what)
+    check(all(p["count"] == 1 for p in orphans), f"counts {orphans}")
+    check(problems_of(rep, "foreign_keys"), "foreign_key_check reports them too")
+    # the table output names each problem with its fix
+    r = run(db, "doctor", expect=1)
+    check("[orphans]" in r.out and "fix: DELETE FROM ports" in r.out, r.out)
+    nd = [json.loads(x) for x in run(db, "doctor", "--format", "ndjson", expect=1).out.splitlines()]
+    eq(len(nd), len(rep["problems"]), "ndjson: one line per problem")
+    # the printed SQL fixes them
+    con = rw(db)
+    for p in orphans:
+        con.execute(p["fix"])
+    con.close()
+    r, rep = doctor_json(db, expect=0)
+    eq(rep["problems"], [], "after running the fixes")
+
+
+@t.case
+def doctor_check_constraint_violation():
+    d, db = new_db()
+    con = rw(db)
+    con.execute("PRAGMA ignore_check_constraints=ON")
+    con.execute("UPDATE jobs SET progress = 200 WHERE id = 1")
+    con.execute("UPDATE port_state SET state = 'bogus' WHERE port = "
+                "(SELECT min(port) FROM port_state)")
+    con.close()
+    r, rep = doctor_json(db, expect=1)
+    bad = problems_of(rep, "check_constraints")
+    tables = sorted(p["what"].split(" of ")[1].split(" ")[0] for p in bad)
+    eq(tables, ["jobs", "port_state"], f"tables with CHECK violations: {bad}")
+    check(all(p["fix"] for p in bad), "each has a fix")
+
+
+@t.case
+def doctor_corrupt_file():
+    d, db = new_db()
+    checkpoint(db)
+    con = ro(db)
+    pages = [r[0] for r in con.execute(
+        "SELECT pageno FROM dbstat WHERE name IN ('ports', 'host_scans', 'ports_open')")]
+    con.close()
+    check(pages, "pages to corrupt")
+    rnd = random.Random(7)
+    with open(db, "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * 4096)
+            f.write(rnd.randbytes(4096))
+    r = run(db, "doctor")
+    eq(r.code, 1, f"doctor on a corrupt file: {r!r}")
+    text = (r.out + r.err).lower()
+    check("integrity" in text or "malformed" in text or "corrupt" in text,
+          f"names the damage: {r!r}")
+
+
+@t.case
+def doctor_stuck_job_and_fix():
+    d, db = new_db([data("simple.xml")])
+    con = rw(db)
+    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
+                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:1')",
+                (NOW - 3600, NOW - 60))
+    stuck = con.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
+                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:2')",
+                (NOW - 60, NOW + 3600))
+    live = con.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    con.close()
+    r, rep = doctor_json(db, expect=1)
+    p = problems_of(rep, "stuck_jobs")
+    eq(len(p), 1, f"stuck job problems {rep['problems']}")
+    eq(p[0]["count"], 1, "one stuck job")
+    check(str(stuck) in p[0]["what"] and "--fix" in p[0]["fix"], f"problem {p[0]}")
+    r, rep = doctor_json(db, "--fix", expect=0)
+    eq(rep["fixed_stuck_jobs"], 1, "fixed")
+    check("marked 1 stuck job failed" in r.err, f"says how many: {r.err!r}")
+    con = ro(db)
+    st = dict(con.execute("SELECT id, status FROM jobs WHERE id IN (?, ?)", (stuck, live)))
+    con.close()
+    eq(st, {stuck: "failed", live: "running"}, "statuses after --fix")
+    doctor_json(db, expect=0)
+
+
+@t.case
+def doctor_missing_or_behind():
+    d = tmpdir("scandb-ops-")
+    missing = os.path.join(d, "none.db")
+    run(missing, "doctor", expect=1)
+    check(not os.path.exists(missing), "doctor does not create a database")
+    d, db = new_db([data("simple.xml")])
+    run(db, "-q", "migrate", "down", expect=0)
+    r, rep = doctor_json(db, expect=1)
+    p = problems_of(rep, "migrations")
+    check(p and "migrate up" in p[0]["fix"], f"behind: {rep['problems']}")
+
+
+# ---- backup / restore ----------------------------------------------------------
+
+def run_parallel(argvs, timeout=300):
+    procs = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for a in argvs]
+    return procs
+
+
+@t.case
+def backup_while_importing_restores_consistent():
+    d = tmpdir("scandb-ops-bk-")
+    db = os.path.join(d, "live.db")
+    files, sums = [], {}
+    for k in range(12):
+        addrs = [host_addr(j) for j in range(k * 150, k * 150 + 1500)]
+        path = os.path.realpath(os.path.join(d, f"scan{k:02d}.xml"))
+        sums[path] = generate(path, addrs=addrs, ports=4, seed=k, start=1700000000 + k * 3600)
+        files.append(path)
+    run(db, "-q", "import", data("simple.xml"), expect=0)  # the schema exists
+    procs = run_parallel([[SCANDB, "--db", db, "-q", "import", f] for f in files])
+    backups, during = [], 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        running = any(p.poll() is None for p in procs)
+        b = os.path.join(d, f"bk{len(backups):03d}.db")
+        r = run(db, "-q", "backup", b)
+        eq(r.code, 0, f"backup during imports: {r!r}")
+        backups.append(b)
+        during += running
+        if not running:
+            break
+        time.sleep(0.1)
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        eq(p.returncode, 0, f"importer: {err}")
+    check(during >= 1, "at least one backup was taken while importers ran")
+    seen = set()
+    # every backup was taken; restoring ~20 of them (evenly spread, the
+    # last included) keeps the test short under sanitizers
+    step = max(1, len(backups) // 20)
+    for b in backups[::-1][::step]:
+        target = os.path.join(d, "restored-" + os.path.basename(b))
+        r = run(target, "restore", b, "--format", "json", expect=0)
+        info = r.json()
+        r = run(target, "doctor", "--format", "json")
+        eq(r.code, 0, f"doctor on the restore of {b}: {r.out}")
+        con = ro(target)
+        jobs = con.execute("SELECT id, source, status FROM jobs").fetchall()
+        eq(info["jobs"], len(jobs), "restore reports the job count")
+        addrs = set()
+        for jid, src, status in jobs:
+            eq(status, "completed", f"{b}: job {jid}")
+            if src not in sums:
+                continue
+            s = sums[src]
+            nh = con.execute("SELECT count(*) FROM host_scans WHERE job_id = ?",
+                             (jid,)).fetchone()[0]
+            np = con.execute("SELECT count(*) FROM ports WHERE job_id = ?", (jid,)).fetchone()[0]
+            eq((nh, np), (s.hosts, s.ports), f"{b}: job {jid} is whole ({os.path.basename(src)})")
+            addrs.update(s.addrs)
+        nhosts = con.execute("SELECT count(*) FROM hosts").fetchone()[0]
+        con.close()
+        eq(nhosts, len(addrs) + 1, f"{b}: hosts = the union of its jobs' hosts (+ scanme)")
+        seen.add(len(jobs))
+        os.unlink(target)
+    print(f"     {len(backups)} backups ({during} during the imports); job counts in the "
+          f"restored ones: {sorted(seen)}", flush=True)
+    eq(max(seen), len(files) + 1, "the last backup has every job")
+
+
+@t.case
+def backup_keep_n():
+    d, db = new_db([data("simple.xml")])
+    bdir = os.path.join(d, "backups")
+    os.makedirs(bdir)
+    old = ["scandb-20200101-000000.db", "scandb-20210101-000000.db", "scandb-20220101-120000.db"]
+    other = ["scandb-latest.db", "notes.txt", "scandb-2020.db", "scandb-20230101-000000.db.bak"]
+    for n in old + other:
+        with open(os.path.join(bdir, n), "w") as f:
+            f.write("x")
+    pat = os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")
+    r = run(db, "backup", "--keep", "2", "--format", "json", pat, expect=0)
+    res = r.json()
+    new = os.path.basename(res["file"])
+    check(new.startswith("scandb-2") and new.endswith(".db"), f"expanded name {new}")
+    eq(sorted(os.path.basename(x) for x in res["removed"]), old[:2], "removed")
+    eq(sorted(os.listdir(bdir)), sorted([new, old[2]] + other), "what is left")
+    eq(res["method"].startswith("sqlite3 online backup API"), True, "method")
+    check(res["bytes"] == os.path.getsize(res["file"]), "bytes")
+    # --keep 1 leaves only the new one of the pattern
+    time.sleep(1.1)
+    r = run(db, "-q", "backup", "--keep", "1", pat, expect=0)
+    newer = os.path.basename(r.out.strip())
+    eq(sorted(os.listdir(bdir)), sorted([newer] + other), "keep 1")
+    # an existing FILE is refused
+    h0 = sha(os.path.join(bdir, newer))
+    r = run(db, "backup", os.path.join(bdir, newer), expect=1)
+    check("already exists" in r.err, r.err)
+    eq(sha(os.path.join(bdir, newer)), h0, "existing file untouched")
+
+
+def make_backup(db):
+    d = os.path.dirname(db)
+    b = os.path.join(d, f"bk-{random.Random().randrange(1 << 30)}.db")
+    run(db, "-q", "backup", b, expect=0)
+    return b
+
+
+@t.case
+def restore_refuses_bad_files_changing_nothing():
+    d, src = new_db([data("complex.xml")])
+    good = make_backup(src)
+    good_sum = sha(good)
+    _, target = new_db([data("simple.xml")])
+    before = dump(target)
+
+    def refused(path, why, *extra):
+        r = run(target, "restore", *extra, path)
+        eq(r.code, 1, f"restore {why}: {r!r}")
+        check("nothing was changed" in r.err, f"{why}: says nothing changed: {r.err!r}")
+        eq(dump(target), before, f"{why}: target unchanged")
+        return r
+
+    notdb = os.path.join(d, "notes.txt")
+    with open(notdb, "w") as f:
+        f.write("hello\n" * 1000)
+    r = refused(notdb, "a text file", "--force")
+    check("not a SQLite database" in r.err, r.err)
+
+    other = os.path.join(d, "other.db")
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE foo (x)")
+    con.commit()
+    con.close()
+    r = refused(other, "another SQLite database", "--force")
+    check("not a scandb database" in r.err, r.err)
+
+    tampered = os.path.join(d, "tampered.db")
+    shutil.copy(good, tampered)
+    con = sqlite3.connect(tampered)
+    con.execute("UPDATE schema_migrations SET checksum = ? WHERE version = 2", ("a" * 64,))
+    con.commit()
+    con.close()
+    r = refused(tampered, "a changed migration", "--force")
+    check("differs" in r.err and "0002" in r.err, r.err)
+
+    newer = os.path.join(d, "newer.db")
+    shutil.copy(good, newer)
+    con = sqlite3.connect(newer)
+    con.execute("INSERT INTO schema_migrations VALUES (9999, 'future', ?, 0)", ("b" * 64,))
+    con.commit()
+    con.close()
+    r = refused(newer, "a newer database", "--force")
+    check("newer scandb" in r.err, r.err)
+
+    corrupt = os.path.join(d, "corrupt.db")
+    shutil.copy(good, corrupt)
+    con = ro(corrupt)
+    pages = [r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name = 'ports'")]
+    con.close()
+    with open(corrupt, "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * 4096 + 8)
+            f.write(random.Random(3).randbytes(4000))
+    r = refused(corrupt, "a corrupt backup", "--force")
+    check("integrity" in r.err or "malformed" in r.err, r.err)
+
+    r = refused(good, "into a non-empty database without --force")
+    check("--force" in r.err and "not empty" in r.err, r.err)
+    r = refused(os.path.join(d, "missing.db"), "a missing file", "--force")
+
+    # --force: the target becomes the backup's content
+    r = run(target, "restore", "--force", good, expect=0)
+    check("restored" in r.out, r.out)
+    eq(run(target, "hosts", "--format", "json", expect=0).out,
+       run(src, "hosts", "--format", "json", expect=0).out, "restored hosts")
+    run(target, "doctor", expect=0)
+    eq(sha(good), good_sum, "restore does not change the backup file")
+
+
+@t.case
+def restore_into_new_database():
+    d, src = new_db()
+    b = make_backup(src)
+    target = os.path.join(d, "fresh", "new.db")
+    r = run(target, "restore", "--format", "json", b, expect=0)
+    info = r.json()
+    eq(info["pending_migrations"], 0, "pending")
+    eq(info["jobs"], counts(src)["jobs"], "jobs")
+    eq(counts(target), counts(src), "row counts")
+    con = ro(target)
+    eq(con.execute("PRAGMA journal_mode").fetchone()[0], "wal", "restored db is WAL again")
+    con.close()
+    run(target, "doctor", expect=0)
+    # a failed restore into a missing database leaves no file behind
+    missing = os.path.join(d, "never.db")
+    run(missing, "restore", os.path.join(d, "nothing-here.db"), expect=1)
+    check(not os.path.exists(missing), "no database left behind")
+
+
+@t.case
+def restore_older_backup_then_migrate():
+    d, src = new_db([data("simple.xml")])
+    run(src, "-q", "migrate", "down", expect=0)
+    b = make_backup(src)
+    target = os.path.join(d, "t.db")
+    r = run(target, "restore", b, expect=0)
+    check("migrate up" in r.err, f"says to migrate: {r.err!r}")
+    run(target, "-q", "migrate", "up", expect=0)
+    run(target, "doctor", expect=0)
+
+
+# ---- prune ---------------------------------------------------------------------
+
+def prune_fixture():
+    """J0: host 50 alone, 400 days ago; J1..J3: hosts 0-19 300/200/100 days
+    ago (same content); J4: hosts 0-9 10 days ago; an old running job."""
+    d = tmpdir("scandb-ops-prune-")
+    db = os.path.join(d, "p.db")
+    specs = [([host_addr(50)], 400, 1), ([host_addr(j) for j in range(20)], 300, 2),
+             ([host_addr(j) for j in range(20)], 200, 2),
+             ([host_addr(j) for j in range(20)], 100, 2),
+             ([host_addr(j) for j in range(10)], 10, 3)]
+    files = []
+    for k, (addrs, age, seed) in enumerate(specs):
+        path = os.path.realpath(os.path.join(d, f"j{k}.xml"))
+        generate(path, addrs=addrs, ports=5, seed=seed, start=NOW - age * DAY)
+        files.append(path)
+    for f in files:  # one at a time: job ids follow the list
+        run(db, "-q", "import", f, expect=0)
+    con = rw(db)
+    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
+                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:1')",
+                (NOW - 500 * DAY, NOW + 3600))
+    ids = [r[0] for r in con.execute("SELECT id FROM jobs ORDER BY id")]
+    con.close()
+    return d, db, ids
+
+
+@t.case
+def prune_dry_run_changes_nothing():
+    d, db, ids = prune_fixture()
+    before = dump(db)
+    r = run(db, "prune", "--older-than", "90d", "--dry-run", "--format", "json", expect=0)
+    res = r.json()
+    eq(res["dry_run"], True, "dry_run")
+    eq(res["jobs"], [ids[1], ids[2]], "jobs that would go")
+    check("nothing was changed" in r.err, r.err)
+    eq(dump(db), before, "dry run changed nothing")
+    r = run(db, "prune", "--older-than", "90d", "--dry-run", expect=0)
+    check(r.out.startswith("would remove 2 jobs"), r.out)
+    rows = list(csv.DictReader(io.StringIO(
+        run(db, "prune", "--older-than", "90d", "--dry-run", "--format", "csv", expect=0).out)))
+    eq({r["table"]: int(r["rows"]) for r in rows if r["action"] == "deleted"},
+       {**res["deleted"]}, "csv: deleted rows per table (one cascade column each)")
+    eq(dump(db), before, "dry run (table) changed nothing")
+
+
+@t.case
+def prune_keeps_current_state_and_reports_counts():
+    d, db, ids = prune_fixture()
+    hosts_before = run(db, "hosts", "--format", "json", expect=0).out
+    latest = {h["addr"]: h["job_id"] for h in json.loads(hosts_before)}
+    c0 = counts(db)
+    res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
+    eq(res["dry_run"], False, "dry_run")
+    eq(res["jobs"], [ids[1], ids[2]], "removed jobs")
+    c1 = counts(db)
+    for tb, n in res["deleted"].items():
+        eq(c0[tb] - c1[tb], n, f"rows removed from {tb}")
+    for tb in c0:
+        if tb not in res["deleted"]:
+            eq(c1[tb], c0[tb], f"{tb} untouched")
+    eq(res["kept"], {"current_state": 2, "unfinished": 1, "keep_last": 0}, "kept")
+    # the current state did not change, and every host's latest job is there
+    eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts")
+    con = ro(db)
+    have = {r[0] for r in con.execute("SELECT id FROM jobs")}
+    con.close()
+    check(set(latest.values()) <= have, "every host's latest job is kept")
+    check(ids[0] in have, "the only job that saw host 50 is kept (400 days old)")
+    check(ids[5] in have, "the running job is kept")
+    run(db, "doctor", expect=0)
+    # nothing more to do
+    res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
+    eq(res["jobs"], [], "second prune")
+    # a cutoff beyond everything still keeps what the current state needs
+    run(db, "-q", "prune", "--older-than", "2099-01-01", expect=0)
+    eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts after all")
+    run(db, "doctor", expect=0)
+
+
+@t.case
+def prune_keep_last():
+    d, db, ids = prune_fixture()
+    res = run(db, "prune", "--older-than", "90d", "--keep-last", "3", "--format", "json",
+              expect=0).json()
+    # the three newest by scan time: J4, J3, J2
+    eq(res["jobs"], [ids[1]], "removed with --keep-last 3")
+    eq(res["kept"]["keep_last"], 2, "old jobs kept by --keep-last (J2, J3)")
+
+
+@t.case
+def prune_while_importing():
+    """prune takes the write lock like an importer: run together, every
+    process succeeds, and the result is consistent."""
+    d, db, ids = prune_fixture()
+    files = []
+    for k in range(6):
+        path = os.path.realpath(os.path.join(d, f"new{k}.xml"))
+        generate(path, addrs=[host_addr(j) for j in range(k * 30, k * 30 + 200)], ports=4,
+                 seed=10 + k, start=NOW - (300 - k * 50) * DAY)
+        files.append(path)
+    argvs = [[SCANDB, "--db", db, "-q", "import", f] for f in files]
+    argvs += [[SCANDB, "--db", db, "-q", "prune", "--older-than", "90d"] for _ in range(3)]
+    procs = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for a in argvs]
+    for a, p in zip(argvs, procs):
+        out, err = p.communicate(timeout=300)
+        eq(p.returncode, 0, f"{a[3:]}: {err}")
+    run(db, "doctor", expect=0)
+    before = run(db, "hosts", "--format", "json", expect=0).out
+    res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
+    eq(run(db, "hosts", "--format", "json", expect=0).out, before,
+       f"hosts after pruning {len(res['jobs'])} more jobs")
+    run(db, "doctor", expect=0)
+
+
+t.main()
