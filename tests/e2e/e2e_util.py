@@ -5,7 +5,9 @@ Every e2e test runs the real `scandb` binary ($SCANDB) on real files.
   @t.case
   def something(): ...         # raise AssertionError (use check/eq) to fail
   t.main()                     # runs all, prints "ok"/"FAIL", summary, exits
-skip(reason) prints a loud SKIPPED line and exits 77 (CTest: skipped).
+skip(reason) prints a loud SKIPPED line and exits 77 (CTest: skipped);
+skip_case(reason) skips one case alone, loudly.  A program whose every case
+skipped exits 77.  The database helpers (newdb, sql, ...) are at the end.
 """
 import json
 import os
@@ -91,18 +93,23 @@ class Tests:
         if not os.path.exists(SCANDB):
             print(f"FAIL: scandb binary not found at {SCANDB}")
             sys.exit(1)
-        passed = failed = 0
+        passed = failed = skipped = 0
         for fn in self.cases:
             try:
                 fn()
+            except SkipCase as e:
+                skipped += 1
+                print(f"SKIPPED {self.name}.{fn.__name__}: {e}", flush=True)
+                print(f"*** SKIPPED {self.name}.{fn.__name__}: {e} ***", file=sys.stderr,
+                      flush=True)
             except Exception:
                 failed += 1
                 print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
             else:
                 passed += 1
                 print(f"ok   {self.name}.{fn.__name__}", flush=True)
-        print(f"{passed} passed, {failed} failed")
-        sys.exit(1 if failed else 0)
+        print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+        sys.exit(1 if failed else 77 if skipped and not passed else 0)
 
 
 # ---- appended for test_query_output.py (read commands) ----
@@ -390,6 +397,7 @@ class CaseTests(Tests):
 # SQL that differs between the dialects branches on PG.
 
 import random  # noqa: E402
+import time  # noqa: E402
 import re  # noqa: E402
 import sqlite3  # noqa: E402
 
@@ -414,6 +422,13 @@ def sqlite_only(why):
     """A test program that is about the SQLite file itself: loud skip on PG."""
     if PG:
         skip(f"SQLite-only on PostgreSQL: {why}")
+
+
+def sqlite_case(why):
+    """A case that is about the SQLite file itself: a loud skip of this case
+    alone on PostgreSQL (the other cases still run)."""
+    if PG:
+        skip_case(f"SQLite-only on PostgreSQL: {why}")
 
 
 _pg_env_cache = None
@@ -806,3 +821,21 @@ class WriteLockHolder:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+
+
+def wait_idle(db, timeout=60):
+    """PostgreSQL: waits until no other session is connected to db (the
+    server process of a killed client finishes its statement, notices the
+    client is gone and rolls back - or commits a COMMIT it had already
+    received).  SQLite: nothing to wait for."""
+    if not PG:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        n = sql1(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid()")
+        if n == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{n} sessions still connected to {db} after {timeout}s")
+        time.sleep(0.05)
