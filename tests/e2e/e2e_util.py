@@ -392,6 +392,9 @@ class CaseTests(Tests):
 #   tables(db), dump(db)    table names; every row of every table (sorted reprs)
 #   integrity(db)           [] or the problems: integrity_check, foreign keys
 #   epoch(col)              SQL for a time column as Unix seconds (PG: timestamptz)
+#   ts_sql(seconds)         SQL for a time value (PG: to_timestamp(N))
+#   wait_idle(db)           PG: until no other session is connected (after a kill)
+#   WriteLockHolder(db)     holds the database against writers until release()
 #   jsonval(v)              a JSON column's value as Python (SQLite: text, PG: jsonb)
 #   sqlite_only(why)        skip the whole test program loudly on PostgreSQL
 # SQL that differs between the dialects branches on PG.
@@ -567,6 +570,11 @@ def nodb():
 def epoch(col):
     """SQL for a time column as Unix seconds (an integer) on this backend."""
     return f"CAST(extract(epoch FROM {col}) AS bigint)" if PG else col
+
+
+def ts_sql(seconds):
+    """SQL for a time literal, from Unix seconds, on this backend."""
+    return f"to_timestamp({int(seconds)})" if PG else str(int(seconds))
 
 
 def jsonval(v):
