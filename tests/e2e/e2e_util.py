@@ -404,11 +404,6 @@ import time  # noqa: E402
 import re  # noqa: E402
 import sqlite3  # noqa: E402
 
-BACKEND = os.environ.get("SCANDB_TEST_BACKEND", "sqlite")
-PG = BACKEND == "pg"
-if BACKEND not in ("sqlite", "pg"):
-    print(f"FAIL: SCANDB_TEST_BACKEND={BACKEND!r}: sqlite or pg")
-    sys.exit(1)
 
 
 class DBError(Exception):
@@ -505,7 +500,7 @@ _pg_backend_checked = False
 _pg_created = []
 
 
-def _pg_check_backend():
+def pg_require_backend():
     """Once per program: does this scandb have the PostgreSQL backend?  A
     build without it is a loud skip, like the contract suite's."""
     global _pg_backend_checked
@@ -534,7 +529,7 @@ def _pg_drop_created():
 
 def pg_newdb(owner=None):
     """CREATE DATABASE with a unique name; its URL (the superuser's)."""
-    _pg_check_backend()
+    pg_require_backend()
     name = f"e2e_{os.getpid()}_{len(_pg_created)}_{random.randrange(1 << 32):08x}"
     if not _pg_created:
         import atexit
@@ -847,3 +842,17 @@ def wait_idle(db, timeout=60):
         if time.monotonic() > deadline:
             raise AssertionError(f"{n} sessions still connected to {db} after {timeout}s")
         time.sleep(0.05)
+
+
+# ---- the backend under test, decided once, when a test imports this --------
+
+BACKEND = os.environ.get("SCANDB_TEST_BACKEND", "sqlite")
+PG = BACKEND == "pg"
+if BACKEND not in ("sqlite", "pg"):
+    print(f"FAIL: SCANDB_TEST_BACKEND={BACKEND!r}: sqlite or pg")
+    sys.exit(1)
+if PG and os.path.exists(SCANDB):
+    # no cluster, or a scandb without the backend: skip now, loudly, before
+    # a test spends time on setting up
+    pg_env()
+    pg_require_backend()
