@@ -16,8 +16,8 @@
 #        URL as SCANDB_TEST_DB.  A cluster that is not there is a loud skip
 #        (exit 77), or a failure when CI=true.
 #
-# ENVFILE is KEY=VALUE lines (values never hold spaces or quotes), readable
-# by `source` and by tests/e2e/e2e_util.py:
+# ENVFILE is KEY=VALUE lines (a value with spaces is in single quotes, which
+# no value holds), readable by `source` and by tests/e2e/e2e_util.py:
 #   SCANDB_PG_URL       postgresql://scandb@127.0.0.1:PORT/postgres (superuser, trust)
 #   SCANDB_PG_HOST, SCANDB_PG_PORT, SCANDB_PG_SUPERUSER (scandb)
 #   SCANDB_PG_SOCKET_DIR, SCANDB_PG_DATA, SCANDB_PG_DIR, SCANDB_PG_LOG, SCANDB_PG_BIN
@@ -56,6 +56,8 @@ load_env() {
 	[ -f "$envfile" ] || return 1
 	local k v
 	while IFS='=' read -r k v; do
+		v=${v#\'}
+		v=${v%\'}
 		case "$k" in SCANDB_PG_[A-Z_]*) printf -v "$k" '%s' "$v" ;; esac
 	done <"$envfile"
 	return 0
@@ -98,7 +100,7 @@ free_port() {
 # No cluster: record why in ENVFILE, then skip (77) or fail (CI=true).
 unavailable() {
 	mkdir -p "$(dirname "$envfile")"
-	printf 'SCANDB_PG_UNAVAILABLE=%s\n' "$(echo "$*" | tr -s ' \n\t' '___')" >"$envfile"
+	printf "SCANDB_PG_UNAVAILABLE='%s'\n" "$(echo "$*" | tr -s "'\n\t" '"  ')" >"$envfile"
 	echo "*** pg-cluster: NO PostgreSQL cluster: $* ***" >&2
 	if [ "${CI:-}" = true ]; then
 		echo "pg-cluster: CI=true: a PostgreSQL that cannot start is a failure" >&2
@@ -264,7 +266,7 @@ exec)
 	if ! load_env; then
 		why="no cluster environment file $envfile (the pg.cluster.start test did not run?)"
 	elif [ -n "${SCANDB_PG_UNAVAILABLE:-}" ]; then
-		why=$(echo "$SCANDB_PG_UNAVAILABLE" | tr _ ' ')
+		why=$SCANDB_PG_UNAVAILABLE
 	fi
 	if [ -n "$why" ]; then
 		echo "*** SKIPPED: no PostgreSQL: $why ***"

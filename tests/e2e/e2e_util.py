@@ -447,9 +447,9 @@ def pg_env():
         with open(path, encoding="utf-8") as f:
             for line in f:
                 k, _, v = line.rstrip("\n").partition("=")
-                env[k] = v
+                env[k] = v[1:-1] if len(v) > 1 and v[0] == v[-1] == "'" else v
         if env.get("SCANDB_PG_UNAVAILABLE"):
-            why = env["SCANDB_PG_UNAVAILABLE"].replace("_", " ")
+            why = env["SCANDB_PG_UNAVAILABLE"]
     if why:
         if os.environ.get("CI") == "true":
             print(f"FAIL: no PostgreSQL cluster in CI: {why}", flush=True)
