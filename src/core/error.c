@@ -36,6 +36,8 @@ const char *sdb_strerror(int err)
 		return "subprocess failed";
 	case SDB_EINTR:
 		return "interrupted";
+	case SDB_ETRANSIENT:
+		return "transaction lost to a transient failure (retry it)";
 	}
 	return "unknown error";
 }

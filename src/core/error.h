@@ -26,6 +26,9 @@ enum sdb_err {
 	SDB_ERANGE = -13,       /* a value out of its allowed range */
 	SDB_ECHILD = -14,       /* a subprocess failed */
 	SDB_EINTR = -15,        /* interrupted by a signal / cancelled */
+	SDB_ETRANSIENT = -16,   /* a transaction was lost to a transient failure
+	                           (serialization failure, deadlock, lost
+	                           connection): retry the whole transaction */
 };
 
 /* Static description of an error code; never NULL. */

@@ -4,9 +4,9 @@
  * behind one interface"; STYLE: curl's vtls).  The wrappers check arguments,
  * keep the handle's error message, and are where tests inject faults.
  *
- * Backends: SQLite (store_sqlite.c).  PostgreSQL comes next behind the same
- * ops table (store_int.h); until then a postgresql:// URL is refused with
- * SDB_EUNSUPPORTED and a message saying so.
+ * Backends: SQLite (store_sqlite*.c) and PostgreSQL (store_pg*.c, chosen by a
+ * postgresql:// / postgres:// URL or a "pg:" / "postgresql:" key=value
+ * string), behind the same ops table (store_int.h).
  *
  * Ownership: every struct a query returns is a heap copy owned by the caller
  * and freed with the one free function named beside it; it stays valid after
@@ -47,6 +47,14 @@ int store_job_status_parse(const char *s, enum store_job_status *out);
  */
 int store_open(const char *target, struct store **out, char *errmsg, size_t errlen);
 void store_close(struct store *st);
+/*
+ * `target` as it may be shown to a user (messages, logs): the password of a
+ * PostgreSQL URI ("postgresql://user:PASSWORD@host/db", "?password=...")
+ * or key=value string ("pg:... password=PASSWORD ...") replaced by "***";
+ * anything else unchanged.  Writes out[outlen] (truncated if needed) and
+ * returns out.
+ */
+char *store_target_display(const char *target, char *out, size_t outlen);
 /* Last error detail of this handle: what failed and what the driver said. */
 const char *store_errmsg(const struct store *st);
 const char *store_backend_name(const struct store *st);

@@ -1,24 +1,1880 @@
 /*
- * store_pg.c - the PostgreSQL backend (libpq).  Placeholder while the
- * backend is built: opening a PostgreSQL database says so.
+ * store_pg.c - the PostgreSQL backend (store_int.h, libpq): connecting,
+ * transactions under the writers' advisory lock, retries of transient
+ * failures (invariant 7), the migrations bookkeeping slots, the COPY buffers
+ * and the job write path (jobs, host upserts, host_scans, ports, extraports,
+ * scripts, reaping stale jobs).  History, queries and findings live in
+ * store_pg_history.c, store_pg_query.c and store_pg_findings.c.  No SQL
+ * text is ever built from input: data travels as parameters or COPY rows.
+ *
+ * Transaction states of a handle (the store wrappers drive them):
+ *
+ *   idle --tx_begin (BEGIN + writer lock)--> in_tx --tx_commit (flush +
+ *   COMMIT)--> idle;  in_tx --tx_rollback--> idle.  A statement that fails
+ *   inside in_tx sets tx_failed (PostgreSQL aborted the transaction); a lost
+ *   connection or a serialization failure / deadlock there is SDB_ETRANSIENT:
+ *   the caller retries the whole transaction.  Outside in_tx, statements
+ *   retry by themselves (reconnecting with PQreset).
  */
+#include "store/store_pg_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
+#include <jansson.h>
+
+#include "core/addr.h"
 #include "core/error.h"
-#include "store/store_int.h"
+#include "core/timeutil.h"
 
-static int pg_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+/* Advisory lock keys (two-int form): scandb's writers, its migrations. */
+#define LOCK_SPACE     1935893602 /* "scdb" */
+#define LOCK_WRITER    1
+#define LOCK_MIGRATE   2
+#define COPY_BUF_MAX   ((size_t)64 << 20) /* one table's buffered rows */
+#define COPY_FLUSH_AT  ((size_t)4 << 20)  /* all tables: send them */
+#define COPY_CHUNK     ((size_t)1 << 20)
+#define LOCK_WAIT_DFLT 600 /* seconds; SCANDB_LOCK_TIMEOUT overrides */
+
+/* ---- parameters ------------------------------------------------------- */
+
+static void p_set(struct pg_params *p, const char *v)
 {
-	(void)target;
+	if (p->n < PG_MAX_PARAMS)
+		p->v[p->n] = v;
+	p->n++;
+}
+
+void store__pg_p_text(struct pg_params *p, const char *v)
+{
+	p_set(p, v);
+}
+
+void store__pg_p_int(struct pg_params *p, int64_t v)
+{
+	if (p->n < PG_MAX_PARAMS) {
+		snprintf(p->num[p->n], sizeof(p->num[0]), "%lld", (long long)v);
+		p_set(p, p->num[p->n]);
+	} else {
+		p->n++;
+	}
+}
+
+void store__pg_p_opt(struct pg_params *p, long v)
+{
+	if (v < 0)
+		p_set(p, NULL);
+	else
+		store__pg_p_int(p, v);
+}
+
+void store__pg_p_time(struct pg_params *p, int64_t t)
+{
+	if (t == 0)
+		p_set(p, NULL);
+	else
+		store__pg_p_int(p, t);
+}
+
+void store__pg_p_double(struct pg_params *p, double v)
+{
+	if (v < 0 || p->n >= PG_MAX_PARAMS) {
+		p_set(p, NULL);
+		return;
+	}
+	snprintf(p->num[p->n], sizeof(p->num[0]), "%.17g", v);
+	p_set(p, p->num[p->n]);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+int64_t store__pg_i64(const PGresult *r, int row, int col)
+{
+	const char *v = store__pg_col(r, row, col);
+
+	return v ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
+long store__pg_opt(const PGresult *r, int row, int col)
+{
+	const char *v = store__pg_col(r, row, col);
+
+	return v ? strtol(v, NULL, 10) : -1;
+}
+
+char *store__pg_dup(const PGresult *r, int row, int col, int *oom)
+{
+	const char *v = store__pg_col(r, row, col);
+	char *c;
+
+	if (!v)
+		return NULL;
+	if (!(c = strdup(v)))
+		*oom = 1;
+	return c;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int store__pg_addr_text(const char *hex, int family, char out[64])
+{
+	unsigned char key[16];
+
+	out[0] = '\0';
+	if (!hex || strlen(hex) != 32)
+		return SDB_EDB;
+	for (int i = 0; i < 16; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return SDB_EDB;
+		key[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (family == 4 ? !inet_ntop(AF_INET, key + 12, out, 64)
+	                : !inet_ntop(AF_INET6, key, out, 64))
+		return SDB_EDB;
+	return 0;
+}
+
+void store__pg_key_hex(const unsigned char key[16], char out[35])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	out[0] = '\\';
+	out[1] = 'x';
+	for (int i = 0; i < 16; i++) {
+		out[2 + 2 * i] = digits[key[i] >> 4];
+		out[3 + 2 * i] = digits[key[i] & 15];
+	}
+	out[34] = '\0';
+}
+
+int store__pg_json_strings(const char *text, char ***out, size_t *n)
+{
+	json_t *a = NULL;
+	char **v = NULL;
+	size_t cnt = 0, len;
+	int r;
+
 	*out = NULL;
-	snprintf(errmsg, errlen, "the PostgreSQL backend is not built yet");
-	return SDB_EUNSUPPORTED;
+	*n = 0;
+	if (!text || strcmp(text, "[]") == 0)
+		return 0;
+	if (!(a = json_loads(text, JSON_DECODE_ANY, NULL)) || !json_is_array(a)) {
+		r = SDB_EDB;
+		goto out;
+	}
+	len = json_array_size(a);
+	if (len == 0) {
+		r = 0;
+		goto out;
+	}
+	if (!(v = calloc(len, sizeof(*v)))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		const char *sv = json_string_value(json_array_get(a, i));
+		if (!sv)
+			continue;
+		if (!(v[cnt] = strdup(sv))) {
+			r = SDB_ENOMEM;
+			goto out;
+		}
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	r = 0;
+out:
+	if (v) {
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+	}
+	json_decref(a);
+	return r;
+}
+
+void store__pg_fcache_clear(struct store_pg *s)
+{
+	store_finding_refs_free(s->fcache.v, s->fcache.n);
+	s->fcache.v = NULL;
+	s->fcache.n = 0;
+	s->fcache.valid = 0;
+	s->fcache.host_id = 0;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+static const char *sqlstate(const PGresult *r)
+{
+	const char *c = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return c ? c : "";
+}
+
+static int state_transient(const char *c)
+{
+	return strcmp(c, "40001") == 0 || strcmp(c, "40P01") == 0;
+}
+
+/* The server went away, or we cannot talk to it. */
+static int conn_lost(const struct store_pg *s, const PGresult *r)
+{
+	const char *c = sqlstate(r);
+
+	return PQstatus(s->conn) != CONNECTION_OK || strncmp(c, "08", 2) == 0 ||
+	       strcmp(c, "57P01") == 0 || strcmp(c, "57P02") == 0 || strcmp(c, "57P03") == 0;
+}
+
+static int map_state(const char *c)
+{
+	if (strncmp(c, "23", 2) == 0)
+		return SDB_ECONSTRAINT;
+	if (state_transient(c))
+		return SDB_ETRANSIENT;
+	if (strcmp(c, "55P03") == 0)
+		return SDB_EBUSY;
+	if (strcmp(c, "53200") == 0)
+		return SDB_ENOMEM;
+	if (strcmp(c, "22003") == 0 || strcmp(c, "22008") == 0)
+		return SDB_ERANGE;
+	if (strcmp(c, "22P02") == 0 || strcmp(c, "22021") == 0 || strcmp(c, "22P05") == 0 ||
+	    strcmp(c, "22P04") == 0)
+		return SDB_EPARSE;
+	return SDB_EDB;
+}
+
+/* Replace every occurrence of the password in msg by "***". */
+static void redact(const struct store_pg *s, char *msg, size_t len)
+{
+	size_t plen;
+	char *p;
+
+	if (!s->password || !(plen = strlen(s->password)))
+		return;
+	while ((p = strstr(msg, s->password)) != NULL) {
+		size_t tail = strlen(p + plen);
+		if (plen >= 3) {
+			memcpy(p, "***", 3);
+			memmove(p + 3, p + plen, tail + 1);
+		} else {
+			size_t used = (size_t)(p - msg) + 3 + tail + 1;
+			if (used > len)
+				break;
+			memmove(p + 3, p + plen, tail + 1);
+			memcpy(p, "***", 3);
+		}
+	}
+}
+
+/* What PostgreSQL said about a failure: the primary message, its detail,
+ * and the COPY line it was at; else libpq's own message. */
+static void pg_message(const struct store_pg *s, const PGresult *r, char *out, size_t len)
+{
+	const char *prim = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *det = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *ctx = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	size_t n;
+
+	if (prim) {
+		snprintf(out, len, "%s%s%s%s%s", prim, det ? " (" : "", det ? det : "",
+		         det ? ")" : "", "");
+		if (ctx && strncmp(ctx, "COPY ", 5) == 0) {
+			size_t used = strlen(out);
+			const char *nl = strchr(ctx, '\n');
+			int clen = nl ? (int)(nl - ctx) : (int)strlen(ctx);
+			if (clen > 200)
+				clen = 200;
+			snprintf(out + used, len - used, " [%.*s]", clen, ctx);
+		}
+	} else {
+		const char *m = PQerrorMessage(s->conn);
+		snprintf(out, len, "%s", m && *m ? m : "no answer from the server");
+	}
+	/* one line: libpq ends its messages with newlines */
+	for (n = strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '); n--)
+		out[n - 1] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	redact(s, out, len);
+}
+
+static int pg_err(struct store_pg *s, const PGresult *r, int code, const char *what)
+{
+	char msg[700];
+
+	pg_message(s, r, msg, sizeof(msg));
+	if (s->in_tx)
+		s->tx_failed = 1;
+	return store__set_err(&s->base, code, "%s: %s", what, msg);
+}
+
+/* The error code of a failed result, transient ones included. */
+static int result_code(struct store_pg *s, const PGresult *r)
+{
+	if (conn_lost(s, r))
+		return SDB_ETRANSIENT;
+	return map_state(sqlstate(r));
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+static void quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void clear_tx_state(struct store_pg *s)
+{
+	for (int i = 0; i < PC__COUNT; i++)
+		buf_reset(&s->copy[i]);
+	s->buffered = 0;
+	s->hint.valid = 0;
+	store__pg_fcache_clear(s);
+	s->next_host_id = 0;
+	s->max_new_host_id = 0;
+	s->tx_job_id = 0;
+	s->tx_job_status[0] = '\0';
+	s->tx_failed = 0;
+}
+
+static int reconnect(struct store_pg *s)
+{
+	PQreset(s->conn);
+	memset(s->prepared, 0, sizeof(s->prepared));
+	s->temp_ready = 0;
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return -1;
+	PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
+	return 0;
+}
+
+/* Run one statement without parameters (setup, transaction control,
+ * migration scripts) with PQexec.  No retries. */
+static int exec_simple(struct store_pg *s, const char *sql, const char *what)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int r = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		r = pg_err(s, res, result_code(s, res), what);
+	PQclear(res);
+	return r;
+}
+
+int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const struct pg_params *p,
+                   int flags, PGresult **out, const char *fmt, ...)
+{
+	char what[300], name[16];
+	va_list ap;
+	int r;
+
+	if (out)
+		*out = NULL;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (p && p->n > PG_MAX_PARAMS)
+		return store__set_err(&s->base, SDB_EUSAGE, "%s: too many parameters", what);
+	if (!(flags & PGX_NOFLUSH) && s->buffered && (r = store__pg_flush(s)) != 0)
+		return r;
+	snprintf(name, sizeof(name), "s%d", (int)id);
+	for (int attempt = 0;; attempt++) {
+		int intx = s->in_tx || s->read_tx, transient;
+		PGresult *res = NULL;
+		ExecStatusType st;
+
+		if (PQstatus(s->conn) != CONNECTION_OK) {
+			if (intx)
+				return pg_err(s, NULL, SDB_ETRANSIENT, what);
+			if (reconnect(s) != 0) {
+				if (attempt >= STORE_RETRY_MAX)
+					return pg_err(s, NULL, SDB_ETRANSIENT, what);
+				store__backoff(attempt);
+				continue;
+			}
+		}
+		if (!s->prepared[id]) {
+			res = PQprepare(s->conn, name, sql, 0, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				goto failed;
+			PQclear(res);
+			s->prepared[id] = 1;
+		}
+		res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			if (out)
+				*out = res;
+			else
+				PQclear(res);
+			return 0;
+		}
+	failed:
+		transient = conn_lost(s, res) || state_transient(sqlstate(res));
+		if (transient && !intx && attempt < STORE_RETRY_MAX) {
+			PQclear(res);
+			store__backoff(attempt);
+			continue;
+		}
+		r = pg_err(s, res, transient ? SDB_ETRANSIENT : map_state(sqlstate(res)), what);
+		PQclear(res);
+		return r;
+	}
+}
+
+int store__pg_read_begin(struct store_pg *s, int *opened)
+{
+	int r;
+
+	*opened = 0;
+	if (s->in_tx || s->read_tx)
+		return 0;
+	for (int attempt = 0;; attempt++) {
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			reconnect(s);
+		r = exec_simple(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		                "opening a read snapshot");
+		if (r == 0)
+			break;
+		if (r != SDB_ETRANSIENT || attempt >= STORE_RETRY_MAX)
+			return r;
+		store__backoff(attempt);
+	}
+	s->read_tx = 1;
+	*opened = 1;
+	return 0;
+}
+
+void store__pg_read_end(struct store_pg *s, int opened)
+{
+	PGresult *res;
+
+	if (!opened)
+		return;
+	s->read_tx = 0;
+	if (PQstatus(s->conn) == CONNECTION_OK) {
+		res = PQexec(s->conn, "COMMIT");
+		PQclear(res);
+	}
+}
+
+/* The password of the connection (from the target, the environment or a
+ * service file), so messages never show it. */
+static int remember_password(struct store_pg *s)
+{
+	PQconninfoOption *opts = PQconninfo(s->conn), *o;
+	int r = 0;
+
+	for (o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+			if (!(s->password = strdup(o->val)))
+				r = SDB_ENOMEM;
+		}
+	}
+	PQconninfoFree(opts);
+	return r;
 }
 
 static void pg_close(struct store *st)
 {
-	(void)st;
+	struct store_pg *s = store__pg(st);
+
+	if (!s)
+		return;
+	if (s->conn)
+		PQfinish(s->conn);
+	for (int i = 0; i < PC__COUNT; i++)
+		buf_free(&s->copy[i]);
+	store__pg_fcache_clear(s);
+	if (s->password) {
+		memset(s->password, 0, strlen(s->password));
+		free(s->password);
+	}
+	free(s);
 }
+
+static int pg_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+{
+	struct store_pg *s = NULL;
+	const char *conninfo = target;
+	const char *kw[12], *val[12];
+	char shown[512];
+	int n = 0, r;
+
+	*out = NULL;
+	store_target_display(target, shown, sizeof(shown));
+	if (strncmp(target, "postgresql://", 13) != 0 && strncmp(target, "postgres://", 11) != 0) {
+		if (strncmp(target, "postgresql:", 11) == 0)
+			conninfo = target + 11;
+		else if (strncmp(target, "pg:", 3) == 0)
+			conninfo = target + 3;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		snprintf(errmsg, errlen, "out of memory opening %s", shown);
+		return SDB_ENOMEM;
+	}
+	s->base.ops = &store_pg_ops;
+	for (int i = 0; i < PC__COUNT; i++)
+		buf_init(&s->copy[i], COPY_BUF_MAX);
+	/* Our defaults first: whatever the target (or PG* variables) says
+	 * wins over them (libpq keeps the last value of a keyword). */
+	if (!getenv("PGAPPNAME")) {
+		kw[n] = "application_name";
+		val[n++] = "scandb";
+	}
+	if (!getenv("PGCONNECT_TIMEOUT")) {
+		kw[n] = "connect_timeout";
+		val[n++] = "10";
+	}
+	if (!getenv("PGCLIENTENCODING")) {
+		kw[n] = "client_encoding";
+		val[n++] = "UTF8";
+	}
+	/* a server that stops answering is noticed within about a minute */
+	kw[n] = "keepalives_idle";
+	val[n++] = "30";
+	kw[n] = "keepalives_interval";
+	val[n++] = "10";
+	kw[n] = "keepalives_count";
+	val[n++] = "3";
+	kw[n] = "tcp_user_timeout";
+	val[n++] = "60000";
+	kw[n] = "dbname";
+	val[n++] = conninfo;
+	kw[n] = NULL;
+	val[n] = NULL;
+	s->conn = PQconnectdbParams(kw, val, 1);
+	if (!s->conn) {
+		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
+		r = SDB_ENOMEM;
+		goto fail;
+	}
+	if ((r = remember_password(s)) != 0) {
+		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
+		goto fail;
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		char msg[700];
+		pg_message(s, NULL, msg, sizeof(msg));
+		snprintf(errmsg, errlen, "could not connect to PostgreSQL: %s", msg);
+		r = SDB_EDB;
+		goto fail;
+	}
+	PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
+	*out = &s->base;
+	return 0;
+fail:
+	pg_close(&s->base);
+	return r;
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+static long lock_wait_ms(void)
+{
+	const char *v = getenv("SCANDB_LOCK_TIMEOUT");
+	char *end;
+	double d;
+
+	if (v && *v) {
+		d = strtod(v, &end);
+		if (*end == '\0' && d >= 0 && d <= 86400)
+			return d * 1000 < 1 ? 1 : (long)(d * 1000);
+	}
+	return LOCK_WAIT_DFLT * 1000L;
+}
+
+static int pg_tx_begin(struct store *st)
+{
+	struct store_pg *s = store__pg(st);
+	char sql[256];
+	long ms = lock_wait_ms();
+
+	if (s->in_tx)
+		return store__set_err(st, SDB_EUSAGE, "a transaction is already open");
+	if (s->read_tx)
+		store__pg_read_end(s, 1);
+	clear_tx_state(s);
+	/* One round trip: the transaction, how long to queue for the write
+	 * lock, and the lock (released by COMMIT/ROLLBACK).  The number is
+	 * ours (lock_wait_ms), not input. */
+	snprintf(sql, sizeof(sql),
+	         "BEGIN; SET LOCAL lock_timeout = %ld; SELECT pg_advisory_xact_lock(%d, %d)", ms,
+	         LOCK_SPACE, LOCK_WRITER);
+	for (int attempt = 0;; attempt++) {
+		PGresult *res;
+		int code;
+
+		if (PQstatus(s->conn) != CONNECTION_OK && reconnect(s) != 0) {
+			if (attempt >= STORE_RETRY_MAX)
+				return pg_err(s, NULL, SDB_ETRANSIENT,
+				              "could not begin write transaction");
+			store__backoff(attempt);
+			continue;
+		}
+		res = PQexec(s->conn, sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			PQclear(res);
+			s->in_tx = 1;
+			return 0;
+		}
+		code = result_code(s, res);
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			PQclear(PQexec(s->conn, "ROLLBACK"));
+		if (code == SDB_ETRANSIENT && attempt < STORE_RETRY_MAX) {
+			PQclear(res);
+			store__backoff(attempt);
+			continue;
+		}
+		if (code == SDB_EBUSY) {
+			PQclear(res);
+			return store__set_err(
+			    st, SDB_EBUSY,
+			    "could not begin write transaction: waited %.0f s for "
+			    "another writer; SCANDB_LOCK_TIMEOUT sets how long to "
+			    "wait",
+			    (double)ms / 1000);
+		}
+		code = pg_err(s, res, code, "could not begin write transaction");
+		PQclear(res);
+		return code;
+	}
+}
+
+/* COMMIT was sent and the connection died: did it commit?  The job row
+ * tells (its status as this transaction set it). */
+static int commit_outcome(struct store_pg *s)
+{
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int64_t job = s->tx_job_id;
+	char want[16];
+	int r, done;
+
+	snprintf(want, sizeof(want), "%s", s->tx_job_status);
+	clear_tx_state(s);
+	if (!job || !want[0])
+		return store__set_err(&s->base, SDB_EDB,
+		                      "the connection to PostgreSQL was lost during COMMIT; "
+		                      "whether the transaction was stored is unknown");
+	store__pg_p_int(&p, job);
+	r = store__pg_exec(s, PG_JOB_STATUS, "SELECT status FROM jobs WHERE id = $1::bigint", &p,
+	                   PGX_NOFLUSH, &res, "checking whether job %lld was stored",
+	                   (long long)job);
+	if (r != 0)
+		return store__set_err(&s->base, SDB_EDB,
+		                      "the connection to PostgreSQL was lost during COMMIT of job "
+		                      "%lld, and checking whether it was stored failed: %s",
+		                      (long long)job, s->base.errmsg);
+	done = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), want) == 0;
+	PQclear(res);
+	if (done)
+		return 0;
+	return store__set_err(&s->base, SDB_ETRANSIENT,
+	                      "the connection to PostgreSQL was lost during COMMIT; job %lld was "
+	                      "not stored",
+	                      (long long)job);
+}
+
+static int pg_tx_commit(struct store *st)
+{
+	struct store_pg *s = store__pg(st);
+	PGresult *res;
+	int r;
+
+	if (!s->in_tx)
+		return store__set_err(st, SDB_EUSAGE, "commit: no transaction is open");
+	if ((r = store__pg_flush(s)) != 0)
+		return r;
+	if (s->tx_failed)
+		return store__set_err(st, SDB_EDB,
+		                      "commit: a statement of this transaction failed earlier");
+	res = PQexec(s->conn, "COMMIT");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+		PQclear(res);
+		s->in_tx = 0;
+		clear_tx_state(s);
+		return 0;
+	}
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		/* "ROLLBACK": the transaction had failed */
+		PQclear(res);
+		s->in_tx = 0;
+		clear_tx_state(s);
+		return store__set_err(st, SDB_EDB,
+		                      "commit: the transaction had failed and was "
+		                      "rolled back");
+	}
+	if (conn_lost(s, res)) {
+		PQclear(res);
+		s->in_tx = 0;
+		return commit_outcome(s);
+	}
+	r = pg_err(s, res, result_code(s, res), "committing the transaction");
+	PQclear(res);
+	s->in_tx = 0;
+	clear_tx_state(s);
+	return r;
+}
+
+/* Safe after any failure and when no transaction is open.  Keeps the
+ * message of the failure that led here. */
+static int pg_tx_rollback(struct store *st)
+{
+	struct store_pg *s = store__pg(st);
+	PGresult *res;
+	int was = s->in_tx;
+
+	clear_tx_state(s);
+	s->in_tx = 0;
+	s->temp_ready = 0; /* created in this transaction? then gone */
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return 0;
+	if (!was && PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+		return 0;
+	res = PQexec(s->conn, "ROLLBACK");
+	PQclear(res);
+	return 0;
+}
+
+/* ---- migrations bookkeeping ---------------------------------------------------- */
+
+static int pg_migrate_lock(struct store *st)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, %d)", LOCK_SPACE,
+	         LOCK_MIGRATE);
+	return exec_simple(store__pg(st), sql, "taking the migration lock");
+}
+
+static int pg_exec_script(struct store *st, const char *sql)
+{
+	struct store_pg *s = store__pg(st);
+	int r;
+
+	if ((r = exec_simple(s, sql, "running a migration script")) != 0)
+		return r;
+	/* plans prepared against the old schema are dropped with it */
+	memset(s->prepared, 0, sizeof(s->prepared));
+	return exec_simple(s, "DEALLOCATE ALL", "running a migration script");
+}
+
+static int pg_migrations_table(struct store *st)
+{
+	return exec_simple(store__pg(st),
+	                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                   " version integer PRIMARY KEY,"
+	                   " name text NOT NULL,"
+	                   " checksum text NOT NULL CHECK (length(checksum) = 64),"
+	                   " applied_at timestamptz NOT NULL)",
+	                   "creating the schema_migrations table");
+}
+
+/* One-shot parameterised statement (bookkeeping: tables come and go). */
+static int exec_once(struct store_pg *s, const char *sql, const struct pg_params *p, PGresult **out,
+                     const char *what)
+{
+	PGresult *res =
+	    PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	int r;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (out)
+			*out = res;
+		else
+			PQclear(res);
+		return 0;
+	}
+	r = pg_err(s, res, result_code(s, res), what);
+	PQclear(res);
+	return r;
+}
+
+static int pg_migrations_applied(struct store *st, struct store_applied **out, size_t *n)
+{
+	struct store_pg *s = store__pg(st);
+	struct store_applied *rows = NULL;
+	PGresult *res = NULL;
+	int r, cnt;
+
+	*out = NULL;
+	*n = 0;
+	if ((r = exec_once(
+	         s,
+	         "SELECT version, name, checksum, " EP("applied_at") " FROM schema_migrations"
+	                                                             " ORDER BY version",
+	         NULL, &res, "reading schema_migrations")) != 0)
+		return r;
+	cnt = PQntuples(res);
+	if (cnt > 0 && !(rows = calloc((size_t)cnt, sizeof(*rows)))) {
+		PQclear(res);
+		return store__set_err(st, SDB_ENOMEM, "reading schema_migrations: out of memory");
+	}
+	for (int i = 0; i < cnt; i++) {
+		rows[i].version = (int)store__pg_i64(res, i, 0);
+		sdb_strlcpy(rows[i].name, PQgetvalue(res, i, 1), sizeof(rows[i].name));
+		sdb_strlcpy(rows[i].checksum, PQgetvalue(res, i, 2), sizeof(rows[i].checksum));
+		rows[i].applied_at = store__pg_i64(res, i, 3);
+	}
+	PQclear(res);
+	*out = rows;
+	*n = (size_t)cnt;
+	return 0;
+}
+
+static int table_exists(struct store_pg *s, const char *name, int *exists)
+{
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r;
+
+	*exists = 0;
+	store__pg_p_text(&p, name);
+	if ((r = exec_once(s, "SELECT to_regclass($1::text) IS NOT NULL", &p, &res,
+	                   "reading the schema")) != 0)
+		return r;
+	*exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+static int pg_migrations_applied_checked(struct store *st, struct store_applied **out, size_t *n)
+{
+	struct store_pg *s = store__pg(st);
+	int exists, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!s->in_tx && !s->read_tx && PQstatus(s->conn) != CONNECTION_OK)
+		reconnect(s);
+	if ((r = table_exists(s, "schema_migrations", &exists)) != 0 || !exists)
+		return r;
+	return pg_migrations_applied(st, out, n);
+}
+
+static int pg_migration_record(struct store *st, const struct store_applied *a)
+{
+	struct pg_params p = {0};
+
+	store__pg_p_int(&p, a->version);
+	store__pg_p_text(&p, a->name);
+	store__pg_p_text(&p, a->checksum);
+	store__pg_p_int(&p, a->applied_at);
+	return exec_once(store__pg(st),
+	                 "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+	                 " VALUES ($1::integer, $2::text, $3::text, to_timestamp($4::bigint))",
+	                 &p, NULL, "recording a migration");
+}
+
+static int pg_migration_unrecord(struct store *st, int version)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r, none;
+
+	store__pg_p_int(&p, version);
+	if ((r = exec_once(s, "DELETE FROM schema_migrations WHERE version = $1::integer", &p, &res,
+	                   "unrecording a migration")) != 0)
+		return r;
+	none = strcmp(PQcmdTuples(res), "0") == 0;
+	PQclear(res);
+	if (none)
+		return store__set_err(st, SDB_ENOTFOUND,
+		                      "migration %04d is not recorded as applied", version);
+	return 0;
+}
+
+static int pg_is_empty(struct store *st, int *empty)
+{
+	struct store_pg *s = store__pg(st);
+	PGresult *res = NULL;
+	int r;
+
+	*empty = 0;
+	for (int attempt = 0;; attempt++) {
+		if (!s->in_tx && PQstatus(s->conn) != CONNECTION_OK)
+			reconnect(s);
+		r = exec_once(s,
+		              "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+		              " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		              " WHERE n.nspname = current_schema()"
+		              " AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))",
+		              NULL, &res, "reading the schema");
+		if (r != SDB_ETRANSIENT || s->in_tx || attempt >= STORE_RETRY_MAX)
+			break;
+		store__backoff(attempt);
+	}
+	if (r != 0)
+		return r;
+	*empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+/* ---- COPY buffers ------------------------------------------------------------- */
+
+static const char *const copy_sql[PC__COUNT] = {
+    [PC_HOSTS] = "COPY pg_temp.scandb_stage_hosts (id, addr, addr_key, status, mac, mac_vendor,"
+                 " hostnames, os_name, os_accuracy, seen, job_id) FROM STDIN",
+    [PC_HOST_SCANS] = "COPY host_scans (job_id, host_id, status, reason, reason_ttl, starttime,"
+                      " endtime, scanned_at, mac, mac_vendor, hostnames, os_name, os_accuracy,"
+                      " os_vendor, os_family, os_gen, os_type, os_cpe, uptime, lastboot,"
+                      " distance) FROM STDIN",
+    [PC_PORTS] = "COPY ports (job_id, host_id, protocol, port, state, reason, reason_ttl,"
+                 " service, product, version, extrainfo, ostype, method, conf, tunnel, cpe)"
+                 " FROM STDIN",
+    [PC_EXTRAPORTS] = "COPY extraports (job_id, host_id, state, count, reasons) FROM STDIN",
+    [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
+    [PC_EVENTS] = "COPY host_events (host_id, job_id, prev_job_id, kind, protocol, port,"
+                  " old_value, new_value, at, detail) FROM STDIN",
+    [PC_PS_NEW] = "COPY port_state (host_id, protocol, port, state, reason, service, product,"
+                  " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
+                  " closed_at) FROM STDIN",
+    [PC_PS_STAGE] = "COPY pg_temp.scandb_stage_port_state (host_id, protocol, port, state,"
+                    " reason, service, product, version, extrainfo, tunnel, method, job_id,"
+                    " seen_at, first_seen, last_seen, closed_at) FROM STDIN",
+};
+
+static const char *const copy_what[PC__COUNT] = {
+    "staging host upserts", "storing host scans", "storing ports",       "storing extraports",
+    "storing scripts",      "storing events",     "storing port states", "staging port states",
+};
+
+/* Session-local staging tables for the rows that are upserts. */
+static int make_temp_tables(struct store_pg *s)
+{
+	int r =
+	    exec_simple(s,
+	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_hosts (id bigint, addr inet,"
+	                " addr_key bytea, status text, mac text, mac_vendor text, hostnames jsonb,"
+	                " os_name text, os_accuracy integer, seen timestamptz, job_id bigint)"
+	                " ON COMMIT DELETE ROWS;"
+	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_port_state (host_id bigint,"
+	                " protocol text, port integer, state text, reason text, service text,"
+	                " product text, version text, extrainfo text, tunnel text, method text,"
+	                " job_id bigint, seen_at timestamptz, first_seen timestamptz,"
+	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS",
+	                "creating the staging tables");
+
+	if (r == 0)
+		s->temp_ready = 1;
+	return r;
+}
+
+static int copy_send(struct store_pg *s, enum pg_copy c)
+{
+	struct buf *b = &s->copy[c];
+	PGresult *res = PQexec(s->conn, copy_sql[c]);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		r = pg_err(s, res, result_code(s, res), copy_what[c]);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	for (size_t off = 0; off < b->len;) {
+		size_t n = b->len - off < COPY_CHUNK ? b->len - off : COPY_CHUNK;
+		if (PQputCopyData(s->conn, b->data + off, (int)n) != 1) {
+			r = pg_err(s, NULL, SDB_ETRANSIENT, copy_what[c]);
+			break;
+		}
+		off += n;
+	}
+	if (PQputCopyEnd(s->conn, r ? "client error" : NULL) != 1 && r == 0)
+		r = pg_err(s, NULL, SDB_ETRANSIENT, copy_what[c]);
+	while ((res = PQgetResult(s->conn)) != NULL) {
+		if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = pg_err(s, res, result_code(s, res), copy_what[c]);
+		PQclear(res);
+	}
+	return r;
+}
+
+/* The host upserts staged since the last flush, in one statement: each
+ * host found-or-created (ON CONFLICT (addr) DO UPDATE ... RETURNING id),
+ * the newest observation by scan time winning its current fields. */
+#define NEWER "excluded.last_seen >= h.last_seen"
+#define HOST_MERGE                                                                                 \
+	" ON CONFLICT (addr) DO UPDATE SET"                                                        \
+	" status = CASE WHEN " NEWER " AND (excluded.status IN ('up', 'down')"                     \
+	"  OR h.status NOT IN ('up', 'down')) THEN excluded.status ELSE h.status END,"             \
+	" mac = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                                  \
+	"  THEN excluded.mac ELSE h.mac END,"                                                      \
+	" mac_vendor = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                           \
+	"  THEN excluded.mac_vendor ELSE h.mac_vendor END,"                                        \
+	" hostnames = CASE WHEN " NEWER " AND excluded.hostnames <> '[]'::jsonb"                   \
+	"  THEN excluded.hostnames ELSE h.hostnames END,"                                          \
+	" os_name = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                          \
+	"  THEN excluded.os_name ELSE h.os_name END,"                                              \
+	" os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                      \
+	"  THEN excluded.os_accuracy ELSE h.os_accuracy END,"                                      \
+	" last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE h.last_job_id END,"     \
+	" first_seen = LEAST(h.first_seen, excluded.first_seen),"                                  \
+	" last_seen = GREATEST(h.last_seen, excluded.last_seen)"
+#define HOST_COLS_INS                                                                              \
+	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \
+	" first_seen, last_seen, last_job_id"
+
+static const char sql_stage_hosts_apply[] =
+    "WITH s AS (DELETE FROM pg_temp.scandb_stage_hosts RETURNING *),"
+    " u AS (INSERT INTO hosts AS h (" HOST_COLS_INS ")"
+    "  SELECT id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"
+    "  seen, seen, job_id FROM s ORDER BY id" HOST_MERGE " RETURNING h.id, h.addr)"
+    " SELECT s.addr::text, s.id, u.id FROM u JOIN s ON s.addr = u.addr WHERE u.id <> s.id"
+    " LIMIT 1";
+
+static const char sql_stage_ps_apply[] =
+    "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
+    " INSERT INTO port_state (host_id, protocol, port, state, reason, service, product,"
+    " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at)"
+    " SELECT host_id, protocol, port, state, reason, service, product, version, extrainfo,"
+    " tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at FROM s"
+    " ON CONFLICT (host_id, protocol, port) DO UPDATE SET state = excluded.state,"
+    " reason = excluded.reason, service = excluded.service, product = excluded.product,"
+    " version = excluded.version, extrainfo = excluded.extrainfo, tunnel = excluded.tunnel,"
+    " method = excluded.method, job_id = excluded.job_id, seen_at = excluded.seen_at,"
+    " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+    " closed_at = excluded.closed_at";
+
+static int apply_stage(struct store_pg *s, enum pg_copy c)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if (c == PC_PS_STAGE)
+		return store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
+		                      NULL, "saving port states");
+	if ((r = store__pg_exec(s, PG_STAGE_HOSTS_APPLY, sql_stage_hosts_apply, NULL, PGX_NOFLUSH,
+	                        &res, "storing hosts")) != 0)
+		return r;
+	if (PQntuples(res) > 0) {
+		/* Another writer (not scandb: scandb's writers are serialised by
+		 * the write lock) created the host since we looked. */
+		r = store__set_err(&s->base, SDB_ETRANSIENT,
+		                   "storing host %s: it was created by another writer at the same "
+		                   "time (id %s, not %s)",
+		                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2),
+		                   PQgetvalue(res, 0, 1));
+		if (s->in_tx)
+			s->tx_failed = 1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int store__pg_flush(struct store_pg *s)
+{
+	int r = 0;
+
+	if (!s->buffered)
+		return 0;
+	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len) && !s->temp_ready &&
+	    (r = make_temp_tables(s)) != 0)
+		goto out;
+	for (int c = 0; c < PC__COUNT; c++) {
+		if (!s->copy[c].len)
+			continue;
+		if ((r = copy_send(s, (enum pg_copy)c)) != 0)
+			goto out;
+		buf_reset(&s->copy[c]);
+		if ((c == PC_HOSTS || c == PC_PS_STAGE) &&
+		    (r = apply_stage(s, (enum pg_copy)c)) != 0)
+			goto out;
+	}
+out:
+	for (int c = 0; c < PC__COUNT; c++)
+		buf_reset(&s->copy[c]);
+	s->buffered = 0;
+	return r;
+}
+
+/* ---- COPY text rows -------------------------------------------------------------- */
+
+size_t store__pg_row_start(struct store_pg *s, enum pg_copy c)
+{
+	return s->copy[c].len;
+}
+
+static int sep(struct buf *b, int first)
+{
+	return first ? 0 : buf_append_char(b, '\t');
+}
+
+int store__pg_f_text(struct buf *b, int first, const char *v)
+{
+	int r;
+
+	if ((r = sep(b, first)) != 0)
+		return r;
+	if (!v)
+		return buf_append(b, "\\N", 2);
+	for (;;) {
+		size_t n = strcspn(v, "\\\t\n\r");
+		const char *e = NULL;
+
+		if (n && (r = buf_append(b, v, n)) != 0)
+			return r;
+		switch (v[n]) {
+		case '\0':
+			return 0;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		default:
+			e = "\\r";
+			break;
+		}
+		if ((r = buf_append(b, e, 2)) != 0)
+			return r;
+		v += n + 1;
+	}
+}
+
+int store__pg_f_int(struct buf *b, int first, int64_t v)
+{
+	char tmp[24];
+	int n, r;
+
+	if ((r = sep(b, first)) != 0)
+		return r;
+	n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	return buf_append(b, tmp, (size_t)n);
+}
+
+int store__pg_f_opt(struct buf *b, int first, long v)
+{
+	if (v < 0) {
+		int r = sep(b, first);
+		return r ? r : buf_append(b, "\\N", 2);
+	}
+	return store__pg_f_int(b, first, v);
+}
+
+/* Unix seconds as "YYYY-MM-DD HH:MM:SS+00" (days from civil, H. Hinnant). */
+static size_t format_time(int64_t t, char *out)
+{
+	int64_t days = t / 86400, secs = t % 86400, z, era, y;
+	unsigned doe, yoe, doy, mp, d, m;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 1 || y > 9999)
+		return (size_t)snprintf(out, 40, "%lld-%02u-%02u %02d:%02d:%02d+00%s",
+		                        (long long)(y < 1 ? 1 - y : y), m, d, (int)(secs / 3600),
+		                        (int)(secs / 60 % 60), (int)(secs % 60),
+		                        y < 1 ? " BC" : "");
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = ' ';
+	out[11] = (char)('0' + secs / 36000);
+	out[12] = (char)('0' + secs / 3600 % 10);
+	out[13] = ':';
+	out[14] = (char)('0' + secs / 60 % 60 / 10);
+	out[15] = (char)('0' + secs / 60 % 10);
+	out[16] = ':';
+	out[17] = (char)('0' + secs % 60 / 10);
+	out[18] = (char)('0' + secs % 10);
+	memcpy(out + 19, "+00", 3);
+	return 22;
+}
+
+int store__pg_f_time(struct buf *b, int first, int64_t t)
+{
+	char tmp[48];
+	int r;
+
+	if ((r = sep(b, first)) != 0)
+		return r;
+	if (t == 0)
+		return buf_append(b, "\\N", 2);
+	return buf_append(b, tmp, format_time(t, tmp));
+}
+
+int store__pg_f_ts(struct buf *b, int first, int64_t t)
+{
+	char tmp[48];
+	int r;
+
+	if ((r = sep(b, first)) != 0)
+		return r;
+	return buf_append(b, tmp, format_time(t, tmp));
+}
+
+int store__pg_f_nz(struct buf *b, int first, int64_t v)
+{
+	if (v == 0) {
+		int r = sep(b, first);
+		return r ? r : buf_append(b, "\\N", 2);
+	}
+	return store__pg_f_int(b, first, v);
+}
+
+int store__pg_row_end(struct store_pg *s, enum pg_copy c, size_t start, int r, const char *what)
+{
+	struct buf *b = &s->copy[c];
+
+	if (r == 0)
+		r = buf_append_char(b, '\n');
+	if (r != 0) {
+		b->len = start;
+		if (b->data)
+			b->data[start] = '\0';
+		return store__set_err(&s->base, r, "%s: %s", what,
+		                      r == SDB_ETOOBIG ? "row too large to buffer"
+		                                       : "out of memory");
+	}
+	s->buffered += b->len - start;
+	if (s->buffered >= COPY_FLUSH_AT)
+		return store__pg_flush(s);
+	return 0;
+}
+
+/* ---- JSON text of string arrays (hosts.hostnames, ports.cpe) ------------------ */
+
+#define JSON_DEDUP_MAX 64
+
+static int json_add_unique(json_t *a, const char *v, int *bad_utf8)
+{
+	size_t n = json_array_size(a);
+	json_t *j;
+
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n && i < JSON_DEDUP_MAX; i++)
+		if (strcmp(json_string_value(json_array_get(a, i)), v) == 0)
+			return 0;
+	if (!(j = json_string(v))) {
+		*bad_utf8 = 1;
+		return SDB_EPARSE;
+	}
+	return json_array_append_new(a, j) == 0 ? 0 : SDB_ENOMEM;
+}
+
+/* Names of a host as a JSON array, duplicates dropped; *out NULL = none. */
+static int hostnames_json(struct store_pg *s, const struct rec_host *h, char **out)
+{
+	json_t *a;
+	int bad = 0, r = 0;
+
+	*out = NULL;
+	if (h->nhostnames == 0)
+		return 0;
+	if (!(a = json_array()))
+		return store__set_err(&s->base, SDB_ENOMEM, "host %s: out of memory", h->addr);
+	for (size_t i = 0; i < h->nhostnames && r == 0; i++)
+		r = json_add_unique(a, h->hostnames[i].name, &bad);
+	if (r == 0 && !(*out = json_dumps(a, JSON_COMPACT)))
+		r = SDB_ENOMEM;
+	json_decref(a);
+	if (r != 0)
+		return store__set_err(&s->base, bad ? SDB_EPARSE : SDB_ENOMEM, "host %s: %s",
+		                      h->addr,
+		                      bad ? "a hostname is not valid UTF-8" : "out of memory");
+	return 0;
+}
+
+/* CPEs of a service as a JSON array, or *out = NULL if none. */
+static int cpes_json(struct store_pg *s, const struct rec_port *p, char **out)
+{
+	json_t *a;
+	int bad = 0, r = 0;
+
+	*out = NULL;
+	if (!p->has_service || p->service.ncpes == 0)
+		return 0;
+	if (!(a = json_array()))
+		return store__set_err(&s->base, SDB_ENOMEM, "port %d: out of memory", p->port);
+	for (size_t i = 0; i < p->service.ncpes && r == 0; i++)
+		r = json_add_unique(a, p->service.cpes[i], &bad);
+	if (r == 0 && !(*out = json_dumps(a, JSON_COMPACT)))
+		r = SDB_ENOMEM;
+	json_decref(a);
+	if (r != 0)
+		return store__set_err(&s->base, bad ? SDB_EPARSE : SDB_ENOMEM, "port %d/%s: %s",
+		                      p->port, rec_proto_name(p->proto),
+		                      bad ? "a CPE is not valid UTF-8" : "out of memory");
+	return 0;
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_t *id)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r;
+
+	store__pg_p_text(&p, store_job_kind_name(j->kind));
+	store__pg_p_text(&p, j->source);
+	store__pg_p_text(&p, store_job_status_name(j->status));
+	store__pg_p_text(&p, j->args);
+	store__pg_p_text(&p, j->worker_id);
+	store__pg_p_int(&p, j->created_at);
+	store__pg_p_time(&p, j->timeout_at);
+	store__pg_p_text(&p, j->forced ? "true" : "false");
+	if ((r = store__pg_exec(s, PG_JOB_INSERT,
+	                        "INSERT INTO jobs (kind, source, status, args, worker_id,"
+	                        " created_at, timeout_at, forced) VALUES ($1::text, $2::text,"
+	                        " $3::text, $4::text, $5::text, to_timestamp($6::bigint),"
+	                        " to_timestamp($7::bigint), $8::boolean) RETURNING id",
+	                        &p, 0, &res, "creating the job")) != 0)
+		return r;
+	*id = store__pg_i64(res, 0, 0);
+	PQclear(res);
+	if (s->in_tx) {
+		s->tx_job_id = *id;
+		snprintf(s->tx_job_status, sizeof(s->tx_job_status), "%s",
+		         store_job_status_name(j->status));
+	}
+	return 0;
+}
+
+static int pg_job_progress(struct store *st, int64_t id, int progress, int64_t timeout_at)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r, none;
+
+	store__pg_p_int(&p, id);
+	store__pg_p_int(&p, progress);
+	store__pg_p_time(&p, timeout_at);
+	if ((r = store__pg_exec(s, PG_JOB_PROGRESS,
+	                        "UPDATE jobs SET progress = $2::integer,"
+	                        " timeout_at = to_timestamp($3::bigint) WHERE id = $1::bigint",
+	                        &p, 0, &res, "updating the progress of job %lld", (long long)id)) !=
+	    0)
+		return r;
+	none = strcmp(PQcmdTuples(res), "0") == 0;
+	PQclear(res);
+	if (none)
+		return store__set_err(st, SDB_ENOTFOUND, "no job with id %lld", (long long)id);
+	return 0;
+}
+
+/* The final state, unless the same content is already held by another
+ * unforced completed job (then nothing changes and that job is named).
+ * Writers are serialised by the write lock, so the check and the update
+ * cannot race between scandb processes; the partial unique index
+ * jobs_content_hash refuses a duplicate from anyone else. */
+static const char sql_job_finish[] =
+    "WITH other AS (SELECT o.id FROM jobs o, jobs me"
+    "  WHERE me.id = $1::bigint AND NOT me.forced AND $2::text = 'completed'"
+    "  AND $7::text IS NOT NULL AND o.content_hash = $7::text AND NOT o.forced"
+    "  AND o.status = 'completed' AND o.id <> $1::bigint ORDER BY o.id LIMIT 1),"
+    " upd AS (UPDATE jobs SET status = $2::text, error = $3::text, scanner = $4::text,"
+    "  scanner_version = $5::text, args = coalesce($6::text, args), content_hash = $7::text,"
+    "  probed_scope = $8::text, started_at = to_timestamp($9::bigint),"
+    "  completed_at = to_timestamp($10::bigint), elapsed = $11::double precision,"
+    "  hosts_up = $12::integer, hosts_down = $13::integer, hosts_total = $14::integer,"
+    "  ports_open = $15::integer,"
+    "  progress = CASE WHEN $2::text = 'completed' THEN 100 ELSE progress END"
+    "  WHERE id = $1::bigint AND NOT EXISTS (SELECT 1 FROM other) RETURNING id)"
+    " SELECT (SELECT id FROM upd), (SELECT id FROM other)";
+
+static int pg_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
+                         int64_t *existing_id)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	const char *status = store_job_status_name(f->status);
+	int64_t done, other;
+	int r;
+
+	store__pg_p_int(&p, id);
+	store__pg_p_text(&p, status);
+	store__pg_p_text(&p, f->error);
+	store__pg_p_text(&p, f->scanner);
+	store__pg_p_text(&p, f->scanner_version);
+	store__pg_p_text(&p, f->args);
+	store__pg_p_text(&p, f->content_hash);
+	store__pg_p_text(&p, f->probed_scope);
+	store__pg_p_time(&p, f->started_at);
+	store__pg_p_time(&p, f->completed_at);
+	store__pg_p_double(&p, f->elapsed);
+	store__pg_p_opt(&p, f->hosts_up);
+	store__pg_p_opt(&p, f->hosts_down);
+	store__pg_p_opt(&p, f->hosts_total);
+	store__pg_p_opt(&p, f->ports_open);
+	if ((r = store__pg_exec(s, PG_JOB_FINISH, sql_job_finish, &p, 0, &res, "finishing job %lld",
+	                        (long long)id)) != 0)
+		return r;
+	done = store__pg_i64(res, 0, 0);
+	other = store__pg_i64(res, 0, 1);
+	PQclear(res);
+	if (other) {
+		if (existing_id)
+			*existing_id = other;
+		return store__set_err(st, SDB_EEXISTS,
+		                      "the same content was already stored as job %lld",
+		                      (long long)other);
+	}
+	if (!done)
+		return store__set_err(st, SDB_ENOTFOUND, "no job with id %lld", (long long)id);
+	if (s->in_tx) {
+		s->tx_job_id = id;
+		snprintf(s->tx_job_status, sizeof(s->tx_job_status), "%s", status);
+	}
+	return 0;
+}
+
+static int pg_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r;
+
+	*id = 0;
+	store__pg_p_text(&p, hash);
+	if ((r = store__pg_exec(s, PG_JOB_BY_HASH,
+	                        "SELECT id FROM jobs WHERE content_hash = $1::text AND NOT forced"
+	                        " AND status = 'completed' ORDER BY id LIMIT 1",
+	                        &p, 0, &res, "looking up content hash %.12s", hash)) != 0)
+		return r;
+	if (PQntuples(res) == 1)
+		*id = store__pg_i64(res, 0, 0);
+	PQclear(res);
+	if (!*id)
+		return store__set_err(st, SDB_ENOTFOUND, "no completed job with content hash %.12s",
+		                      hash);
+	return 0;
+}
+
+/* ---- reaping stale jobs ---------------------------------------------------------- */
+
+static int worker_is_dead(const char *worker_id, const char *hostname)
+{
+	const char *colon = strrchr(worker_id, ':');
+	size_t hlen = strlen(hostname);
+	char *end;
+	long pid;
+
+	if (!colon || (size_t)(colon - worker_id) != hlen ||
+	    strncmp(worker_id, hostname, hlen) != 0)
+		return 0;
+	errno = 0;
+	pid = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+static int reap_in_tx(struct store_pg *s, int64_t now, const char *hostname, int *count)
+{
+	struct pg_params p = {0};
+	PGresult *res = NULL, *up = NULL;
+	int r;
+
+	if (hostname && *hostname) {
+		if ((r = store__pg_exec(s, PG_REAP_RUNNING,
+		                        "SELECT id, worker_id FROM jobs"
+		                        " WHERE status = 'running' AND worker_id IS NOT NULL",
+		                        NULL, 0, &res,
+		                        "reaping stale jobs: reading running jobs")) != 0)
+			return r;
+		for (int i = 0; i < PQntuples(res); i++) {
+			char msg[512];
+			struct pg_params q = {0};
+
+			if (!worker_is_dead(PQgetvalue(res, i, 1), hostname))
+				continue;
+			snprintf(msg, sizeof(msg),
+			         "worker %s is gone (process died before the job finished)",
+			         PQgetvalue(res, i, 1));
+			store__pg_p_int(&q, store__pg_i64(res, i, 0));
+			store__pg_p_text(&q, msg);
+			if ((r = store__pg_exec(
+			         s, PG_REAP_ONE,
+			         "UPDATE jobs SET status = 'failed', error = $2::text"
+			         " WHERE id = $1::bigint AND status = 'running'",
+			         &q, 0, &up, "reaping stale jobs: marking a job failed")) != 0) {
+				PQclear(res);
+				return r;
+			}
+			*count += atoi(PQcmdTuples(up));
+			PQclear(up);
+		}
+		PQclear(res);
+	}
+	store__pg_p_int(&p, now);
+	if ((r = store__pg_exec(
+	         s, PG_REAP_TIMEOUTS,
+	         "UPDATE jobs SET status = 'failed', error = 'timed out at ' ||"
+	         " to_char(timeout_at AT TIME ZONE 'UTC',"
+	         " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' without a heartbeat'"
+	         " WHERE status = 'running' AND timeout_at < to_timestamp($1::bigint)",
+	         &p, 0, &up, "reaping stale jobs: marking timed-out jobs failed")) != 0)
+		return r;
+	*count += atoi(PQcmdTuples(up));
+	PQclear(up);
+	return 0;
+}
+
+static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
+{
+	struct store_pg *s = store__pg(st);
+	int count = 0, r = 0;
+
+	if (reaped)
+		*reaped = 0;
+	if (s->in_tx)
+		return store__set_err(st, SDB_EUSAGE,
+		                      "reaping stale jobs needs its own transaction, but one is "
+		                      "already open");
+	/* a transaction of its own: retried whole when it is lost */
+	for (int attempt = 0; attempt <= STORE_RETRY_MAX; attempt++) {
+		count = 0;
+		if ((r = pg_tx_begin(st)) != 0)
+			return r;
+		if ((r = reap_in_tx(s, now, hostname, &count)) == 0 && (r = pg_tx_commit(st)) == 0)
+			break;
+		pg_tx_rollback(st);
+		if (r != SDB_ETRANSIENT)
+			return r;
+		store__backoff(attempt);
+	}
+	if (r != 0)
+		return r;
+	if (reaped)
+		*reaped = count;
+	return 0;
+}
+
+/* ---- hosts and what was seen of them ----------------------------------------------- */
+
+static int check_host(struct store_pg *s, const struct rec_host *h, int scan)
+{
+	const char *bad = NULL;
+
+	if ((unsigned)h->status > REC_HOST_SKIPPED)
+		return store__set_err(&s->base, SDB_ERANGE, "host %s: %d is not a host status",
+		                      h->addr, (int)h->status);
+	if (h->has_os && (h->os.name || scan) && h->os.accuracy > 100)
+		bad = "OS accuracy above 100";
+	else if (scan && h->reason_ttl > 255)
+		bad = "reason_ttl above 255";
+	else if (scan && h->distance > 255)
+		bad = "distance above 255";
+	else if (scan && h->starttime && h->endtime && h->endtime < h->starttime)
+		bad = "end time before start time";
+	if (bad)
+		return store__set_err(&s->base, SDB_ERANGE, "host %s: %s", h->addr, bad);
+	return 0;
+}
+
+/* The next free host id: max(id) + 1, read once per transaction (the
+ * write lock makes it ours). */
+static int next_host_id(struct store_pg *s, int64_t *id)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if (!s->next_host_id) {
+		if ((r = store__pg_exec(s, PG_HOST_NEXT_ID,
+		                        "SELECT coalesce(max(id), 0) + 1 FROM hosts", NULL,
+		                        PGX_NOFLUSH, &res, "allocating a host id")) != 0)
+			return r;
+		s->next_host_id = store__pg_i64(res, 0, 0);
+		PQclear(res);
+	}
+	*id = s->next_host_id;
+	return 0;
+}
+
+static void took_host_id(struct store_pg *s, int64_t id)
+{
+	if (id == s->next_host_id) {
+		s->next_host_id++;
+		s->max_new_host_id = id;
+	}
+}
+
+static const char sql_host_upsert[] =
+    "INSERT INTO hosts AS h (" HOST_COLS_INS ") VALUES ($1::bigint, $2::inet, $3::bytea,"
+    " $4::text, $5::text, $6::text, coalesce($7::jsonb, '[]'::jsonb), $8::text, $9::integer,"
+    " to_timestamp($10::bigint), to_timestamp($10::bigint), $11::bigint)" HOST_MERGE
+    " RETURNING id";
+
+static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
+                          const struct rec_host *h, int64_t *host_id)
+{
+	struct store_pg *s = store__pg(st);
+	unsigned char key[16];
+	char keyhex[35], *names = NULL;
+	const char *os = h->has_os ? h->os.name : NULL;
+	int family, r, hinted;
+	int64_t id = 0;
+
+	hinted = s->hint.valid && strcmp(s->hint.addr, h->addr) == 0;
+	s->hint.valid = 0;
+	if ((r = check_host(s, h, 0)) != 0)
+		return r;
+	if (addr_parse(h->addr, NULL, &family, key) != 0)
+		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
+		                      h->addr);
+	if ((r = hostnames_json(s, h, &names)) != 0)
+		return r;
+	store__pg_key_hex(key, keyhex);
+	if (hinted && s->hint.found) {
+		id = s->hint.id;
+	} else if ((r = next_host_id(s, &id)) != 0) {
+		goto out;
+	}
+	if (hinted) {
+		/* history_load just read this host (or its absence) under the
+		 * write lock: the id is known, the upsert can wait in a COPY
+		 * buffer (flushed before anything that could read it). */
+		struct buf *b = &s->copy[PC_HOSTS];
+		size_t start = store__pg_row_start(s, PC_HOSTS);
+		int e = 0;
+
+		e |= store__pg_f_int(b, 1, id);
+		e |= store__pg_f_text(b, 0, h->addr);
+		e |= store__pg_f_text(b, 0, keyhex);
+		e |= store__pg_f_text(b, 0, rec_host_status_name(h->status));
+		e |= store__pg_f_text(b, 0, h->mac);
+		e |= store__pg_f_text(b, 0, h->mac ? h->mac_vendor : NULL);
+		e |= store__pg_f_text(b, 0, names ? names : "[]");
+		e |= store__pg_f_text(b, 0, os);
+		e |= store__pg_f_opt(b, 0, os ? h->os.accuracy : -1);
+		e |= store__pg_f_ts(b, 0, seen_at);
+		e |= store__pg_f_int(b, 0, job_id);
+		if (!s->hint.found) {
+			took_host_id(s, id);
+			/* a new host has no findings yet */
+			store__pg_fcache_clear(s);
+			s->fcache.host_id = id;
+			s->fcache.valid = 1;
+		}
+		*host_id = id;
+		r = store__pg_row_end(s, PC_HOSTS, start, e, "storing a host");
+	} else {
+		struct pg_params p = {0};
+		PGresult *res = NULL;
+
+		store__pg_p_int(&p, id);
+		store__pg_p_text(&p, h->addr);
+		store__pg_p_text(&p, keyhex);
+		store__pg_p_text(&p, rec_host_status_name(h->status));
+		store__pg_p_text(&p, h->mac);
+		store__pg_p_text(&p, h->mac ? h->mac_vendor : NULL);
+		store__pg_p_text(&p, names);
+		store__pg_p_text(&p, os);
+		store__pg_p_opt(&p, os ? h->os.accuracy : -1);
+		store__pg_p_int(&p, seen_at);
+		store__pg_p_int(&p, job_id);
+		if ((r = store__pg_exec(s, PG_HOST_UPSERT, sql_host_upsert, &p, 0, &res,
+		                        "storing host %s", h->addr)) != 0)
+			goto out;
+		*host_id = store__pg_i64(res, 0, 0);
+		PQclear(res);
+		took_host_id(s, *host_id);
+	}
+out:
+	free(names);
+	return r;
+}
+
+static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
+                               const struct rec_host *h)
+{
+	struct store_pg *s = store__pg(st);
+	const struct rec_os *os = h->has_os ? &h->os : NULL;
+	struct buf *b = &s->copy[PC_HOST_SCANS];
+	char *names = NULL, what[128];
+	size_t start;
+	int e = 0, r;
+
+	if ((r = check_host(s, h, 1)) != 0 || (r = hostnames_json(s, h, &names)) != 0)
+		return r;
+	if (seen_at < 0) {
+		free(names);
+		return store__set_err(st, SDB_ERANGE, "host %s: scan time before 1970", h->addr);
+	}
+	start = store__pg_row_start(s, PC_HOST_SCANS);
+	e |= store__pg_f_int(b, 1, job_id);
+	e |= store__pg_f_int(b, 0, host_id);
+	e |= store__pg_f_text(b, 0, rec_host_status_name(h->status));
+	e |= store__pg_f_text(b, 0, h->reason);
+	e |= store__pg_f_opt(b, 0, h->reason_ttl);
+	e |= store__pg_f_time(b, 0, h->starttime);
+	e |= store__pg_f_time(b, 0, h->endtime);
+	e |= store__pg_f_ts(b, 0, seen_at);
+	e |= store__pg_f_text(b, 0, h->mac);
+	e |= store__pg_f_text(b, 0, h->mac_vendor);
+	e |= store__pg_f_text(b, 0, names ? names : "[]");
+	e |= store__pg_f_text(b, 0, os ? os->name : NULL);
+	e |= store__pg_f_opt(b, 0, os ? os->accuracy : -1);
+	e |= store__pg_f_text(b, 0, os ? os->vendor : NULL);
+	e |= store__pg_f_text(b, 0, os ? os->family : NULL);
+	e |= store__pg_f_text(b, 0, os ? os->gen : NULL);
+	e |= store__pg_f_text(b, 0, os ? os->type : NULL);
+	e |= store__pg_f_text(b, 0, os ? os->cpe : NULL);
+	e |= store__pg_f_opt(b, 0, (long)h->uptime_seconds);
+	e |= store__pg_f_text(b, 0, h->lastboot);
+	e |= store__pg_f_opt(b, 0, h->distance);
+	free(names);
+	snprintf(what, sizeof(what), "storing what job %lld saw of host %s", (long long)job_id,
+	         h->addr);
+	return store__pg_row_end(s, PC_HOST_SCANS, start, e, what);
+}
+
+static int check_port(struct store_pg *s, int64_t host_id, const struct rec_port *p)
+{
+	const struct rec_service *sv = p->has_service ? &p->service : NULL;
+	const char *bad = NULL;
+
+	if ((unsigned)p->proto >= REC_PROTO__COUNT)
+		bad = "not a protocol";
+	else if (p->port < 0 || p->port > 65535)
+		bad = "port out of range";
+	else if ((unsigned)p->state >= REC_PORT__COUNT)
+		bad = "not a port state";
+	else if (p->reason_ttl > 255)
+		bad = "reason_ttl above 255";
+	else if (sv && sv->conf > 10)
+		bad = "service conf above 10";
+	else if (sv && sv->method && strcmp(sv->method, "table") != 0 &&
+	         strcmp(sv->method, "probed") != 0)
+		bad = "service method is neither 'table' nor 'probed'";
+	if (bad)
+		return store__set_err(&s->base, SDB_ERANGE,
+		                      "port %d (protocol %d) of host %lld: %s", p->port,
+		                      (int)p->proto, (long long)host_id, bad);
+	return 0;
+}
+
+static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
+                          const struct rec_port *p)
+{
+	struct store_pg *s = store__pg(st);
+	const struct rec_service *sv = p->has_service ? &p->service : NULL;
+	struct buf *b = &s->copy[PC_PORTS];
+	char *cpe = NULL;
+	size_t start;
+	int e = 0, r;
+
+	if ((r = check_port(s, host_id, p)) != 0 || (r = cpes_json(s, p, &cpe)) != 0)
+		return r;
+	start = store__pg_row_start(s, PC_PORTS);
+	e |= store__pg_f_int(b, 1, job_id);
+	e |= store__pg_f_int(b, 0, host_id);
+	e |= store__pg_f_text(b, 0, rec_proto_name(p->proto));
+	e |= store__pg_f_int(b, 0, p->port);
+	e |= store__pg_f_text(b, 0, rec_port_state_name(p->state));
+	e |= store__pg_f_text(b, 0, p->reason);
+	e |= store__pg_f_opt(b, 0, p->reason_ttl);
+	e |= store__pg_f_text(b, 0, sv ? sv->name : NULL);
+	e |= store__pg_f_text(b, 0, sv ? sv->product : NULL);
+	e |= store__pg_f_text(b, 0, sv ? sv->version : NULL);
+	e |= store__pg_f_text(b, 0, sv ? sv->extrainfo : NULL);
+	e |= store__pg_f_text(b, 0, sv ? sv->ostype : NULL);
+	e |= store__pg_f_text(b, 0, sv ? sv->method : NULL);
+	e |= store__pg_f_opt(b, 0, sv ? sv->conf : -1);
+	e |= store__pg_f_text(b, 0, sv ? sv->tunnel : NULL);
+	e |= store__pg_f_text(b, 0, cpe);
+	free(cpe);
+	return store__pg_row_end(s, PC_PORTS, start, e, "storing a port");
+}
+
+static int pg_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
+                                const struct rec_extraports *x)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf *b = &s->copy[PC_EXTRAPORTS];
+	size_t start;
+	int e = 0;
+
+	if ((unsigned)x->state >= REC_PORT__COUNT || x->count < 0)
+		return store__set_err(st, SDB_ERANGE, "extraports of host %lld in job %lld: %s",
+		                      (long long)host_id, (long long)job_id,
+		                      x->count < 0 ? "negative count" : "not a port state");
+	start = store__pg_row_start(s, PC_EXTRAPORTS);
+	e |= store__pg_f_int(b, 1, job_id);
+	e |= store__pg_f_int(b, 0, host_id);
+	e |= store__pg_f_text(b, 0, rec_port_state_name(x->state));
+	e |= store__pg_f_int(b, 0, x->count);
+	e |= store__pg_f_text(b, 0, x->reasons);
+	return store__pg_row_end(s, PC_EXTRAPORTS, start, e, "storing extraports");
+}
+
+static int pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
+                            const struct rec_port *port, const struct rec_script *sc)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf *b = &s->copy[PC_SCRIPTS];
+	size_t start;
+	int e = 0;
+
+	if (port &&
+	    ((unsigned)port->proto >= REC_PROTO__COUNT || port->port < 0 || port->port > 65535))
+		return store__set_err(st, SDB_ERANGE, "script %.64s of host %lld: bad port", sc->id,
+		                      (long long)host_id);
+	start = store__pg_row_start(s, PC_SCRIPTS);
+	e |= store__pg_f_int(b, 1, job_id);
+	e |= store__pg_f_int(b, 0, host_id);
+	e |= store__pg_f_text(b, 0, port ? rec_proto_name(port->proto) : NULL);
+	e |= port ? store__pg_f_int(b, 0, port->port) : store__pg_f_text(b, 0, NULL);
+	e |= store__pg_f_text(b, 0, sc->id);
+	e |= store__pg_f_text(b, 0, sc->output ? sc->output : "");
+	return store__pg_row_end(s, PC_SCRIPTS, start, e, "storing a script");
+}
+
+/* ---- the ops table ----------------------------------------------------------------- */
 
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
@@ -26,4 +1882,37 @@ const struct store_ops store_pg_ops = {
     .nmigrations = &store_pg_nmigrations,
     .open = pg_open,
     .close = pg_close,
+    .tx_begin = pg_tx_begin,
+    .tx_commit = pg_tx_commit,
+    .tx_rollback = pg_tx_rollback,
+    .migrate_lock = pg_migrate_lock,
+    .exec_script = pg_exec_script,
+    .migrations_table = pg_migrations_table,
+    .migrations_applied = pg_migrations_applied_checked,
+    .migration_record = pg_migration_record,
+    .migration_unrecord = pg_migration_unrecord,
+    .is_empty = pg_is_empty,
+    .job_insert = pg_job_insert,
+    .job_progress = pg_job_progress,
+    .job_finish = pg_job_finish,
+    .host_upsert = pg_host_upsert,
+    .host_scan_insert = pg_host_scan_insert,
+    .port_insert = pg_port_insert,
+    .extraports_insert = pg_extraports_insert,
+    .script_insert = pg_script_insert,
+    .jobs_reap_stale = pg_jobs_reap_stale,
+    .job_find_by_hash = pg_job_find_by_hash,
+    .history_load = store__pg_history_load,
+    .port_state_save = store__pg_port_state_save,
+    .event_insert = store__pg_event_insert,
+    .history_reset = store__pg_history_reset,
+    .host_jobs = store__pg_host_jobs,
+    .events_each = store__pg_events_each,
+    .hosts_each = store__pg_hosts_each,
+    .jobs_each = store__pg_jobs_each,
+    .job_get = store__pg_job_get,
+    .findings_of_host = store__pg_findings_of_host,
+    .finding_upsert = store__pg_finding_upsert,
+    .finding_set_status = store__pg_finding_set_status,
+    .findings_each = store__pg_findings_each,
 };

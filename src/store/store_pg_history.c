@@ -1,0 +1,494 @@
+/*
+ * store_pg_history.c - the PostgreSQL backend's history slots: loading what
+ * is known of a host before a scan of it is applied (in ONE round trip: the
+ * host, its latest attributes, port_state, script history and findings, as
+ * one UNION ALL result), saving its port state and events through the COPY
+ * buffers, and the reads a replay and `changes` need.  The rules that derive
+ * events are in history/events.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "store/store_pg_int.h"
+
+#define EPT(col) "(" EP(col) ")::text"
+
+/* k = 0: the host (at most one row); 1: its port_state rows; 2: its
+ * scripts of every scan, oldest scan first (the latest output of each
+ * wins); 3: its findings (kept for findings_of_host). */
+static const char sql_hist_load[] =
+    "WITH h AS (SELECT id, status, last_job_id, last_seen FROM hosts WHERE addr = $1::inet)"
+    " SELECT 0 AS k, h.id::text AS c1, h.status AS c2, h.last_job_id::text AS c3,"
+    " " EPT(
+        "h.last_seen") " AS c4,"
+                       " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
+                       "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) "
+                       "AS c5,"
+                       " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
+                       "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
+                       " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = "
+                       "'up'"
+                       "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT "
+                       "1) AS c7,"
+                       " NULL::text AS c8, NULL::text AS c9, NULL::text AS c10, NULL::text AS c11,"
+                       " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS "
+                       "c15,"
+                       " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
+                       " UNION ALL"
+                       " SELECT 1, ps.protocol, ps.port::text, ps.state, ps.reason, ps.service, "
+                       "ps.product,"
+                       " ps.version, ps.extrainfo, ps.tunnel, ps.method, ps.job_id::text, " EPT(
+                           "ps.seen_at") ","
+                                         " " EPT("ps.first_seen") ", " EPT("ps.last_seen") ", " EPT(
+                                             "ps.closed_at") ", 0, 0, 0"
+                                                             " FROM h JOIN port_state ps ON "
+                                                             "ps.host_id = h.id"
+                                                             " UNION ALL"
+                                                             " SELECT 2, s.protocol, s.port::text, "
+                                                             "s.script_id, s.output, "
+                                                             "s.job_id::text, NULL, NULL,"
+                                                             " NULL, NULL, NULL, NULL, NULL, NULL, "
+                                                             "NULL, NULL, " EP(
+                                                                 "hs.scanned_at") ", s.job_id, s.id"
+                                                                                  " FROM h JOIN "
+                                                                                  "scripts s ON "
+                                                                                  "s.host_id = h.id"
+                                                                                  " JOIN "
+                                                                                  "host_scans hs "
+                                                                                  "ON hs.job_id = "
+                                                                                  "s.job_id AND "
+                                                                                  "hs.host_id = "
+                                                                                  "s.host_id"
+                                                                                  " UNION ALL"
+                                                                                  " SELECT 3, "
+                                                                                  "f.id::text, "
+                                                                                  "f.fingerprint, "
+                                                                                  "f.type, "
+                                                                                  "f.source, "
+                                                                                  "f.key, "
+                                                                                  "f.protocol, "
+                                                                                  "f.port::text,"
+                                                                                  " f.status, " EPT(
+                                                                                      "f.state_at") ", NULL, NULL, NULL, NULL, NULL, NULL, f.id, 0, 0"
+                                                                                                    " FROM h JOIN findings f ON f.host_id = h.id"
+                                                                                                    " ORDER BY k, o1, o2, o3";
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* hosts.hostnames (a JSON array) as events.h's canonical "a,b" text. */
+static int names_text(const char *json, char **out)
+{
+	json_t *arr;
+	const char **v = NULL;
+	struct buf b;
+	size_t n, k = 0;
+	int r = 0;
+
+	*out = NULL;
+	if (!json || strcmp(json, "[]") == 0)
+		return 0;
+	arr = json_loads(json, 0, NULL);
+	n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
+	buf_init(&b, (size_t)1 << 20);
+	if (n && !(v = calloc(n, sizeof(*v)))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_array_get(arr, i));
+		if (name && *name)
+			v[k++] = name;
+	}
+	qsort(v, k, sizeof(*v), cmp_cstr);
+	for (size_t i = 0; i < k && r == 0; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		if (b.len)
+			r = buf_append_char(&b, ',');
+		if (r == 0)
+			r = buf_append_str(&b, v[i]);
+	}
+	if (r == 0 && b.len)
+		*out = buf_steal(&b);
+out:
+	buf_free(&b);
+	free(v);
+	json_decref(arr);
+	return r;
+}
+
+static int dupcol(const PGresult *q, int row, int col, char **dst)
+{
+	const char *v = store__pg_col(q, row, col);
+
+	*dst = NULL;
+	if (v && !(*dst = strdup(v)))
+		return SDB_ENOMEM;
+	return 0;
+}
+
+static int load_port(struct store_pg *s, const PGresult *q, int i, int64_t host_id,
+                     struct ev_host *out)
+{
+	struct ev_port p;
+	enum rec_proto proto;
+	enum rec_port_state state;
+
+	if (rec_proto_parse(store__pg_col(q, i, 1), &proto) != 0 ||
+	    rec_port_state_parse(store__pg_col(q, i, 3), &state) != 0)
+		return store__set_err(&s->base, SDB_EDB,
+		                      "port_state of host %lld has an unknown protocol or state",
+		                      (long long)host_id);
+	memset(&p, 0, sizeof(p));
+	p.proto = proto;
+	p.port = (int)store__pg_i64(q, i, 2);
+	p.state = state;
+	/* ev_host_put_port copies the strings (they are libpq's) */
+	p.reason = (char *)store__pg_col(q, i, 4);
+	p.service = (char *)store__pg_col(q, i, 5);
+	p.product = (char *)store__pg_col(q, i, 6);
+	p.version = (char *)store__pg_col(q, i, 7);
+	p.extrainfo = (char *)store__pg_col(q, i, 8);
+	p.tunnel = (char *)store__pg_col(q, i, 9);
+	p.method = (char *)store__pg_col(q, i, 10);
+	p.job_id = store__pg_i64(q, i, 11);
+	p.seen_at = store__pg_i64(q, i, 12);
+	p.first_seen = store__pg_i64(q, i, 13);
+	p.last_seen = store__pg_i64(q, i, 14);
+	p.closed_at = store__pg_i64(q, i, 15);
+	p.stored = 1;
+	return ev_host_put_port(out, &p);
+}
+
+static int load_finding(const PGresult *q, int i, struct store_finding_ref *f)
+{
+	enum rec_proto p;
+
+	memset(f, 0, sizeof(*f));
+	f->id = store__pg_i64(q, i, 1);
+	if (dupcol(q, i, 2, &f->fingerprint) || dupcol(q, i, 3, &f->type) ||
+	    dupcol(q, i, 4, &f->source) || dupcol(q, i, 5, &f->key) || dupcol(q, i, 8, &f->status))
+		return SDB_ENOMEM;
+	f->proto = -1;
+	f->port = -1;
+	if (store__pg_col(q, i, 6) && rec_proto_parse(store__pg_col(q, i, 6), &p) == 0) {
+		f->proto = (int)p;
+		f->port = (int)store__pg_opt(q, i, 7);
+	}
+	f->state_at = store__pg_i64(q, i, 9);
+	return 0;
+}
+
+int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
+                           struct ev_host *out)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *q = NULL;
+	enum rec_host_status status;
+	int n, nf = 0, r = 0;
+
+	s->hint.valid = 0;
+	store__pg_fcache_clear(s);
+	store__pg_p_text(&p, addr);
+	/* Only this host's rows are read, and the job writer sends each
+	 * address once per job: nothing buffered can be among them. */
+	if ((r = store__pg_exec(s, PG_HIST_LOAD, sql_hist_load, &p, PGX_NOFLUSH, &q,
+	                        "loading host %s", addr)) != 0)
+		return r;
+	n = PQntuples(q);
+	if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
+		s->hint.valid = 1;
+	if (n == 0 || strcmp(PQgetvalue(q, 0, 0), "0") != 0) {
+		PQclear(q);
+		s->hint.found = 0;
+		s->hint.id = 0;
+		return SDB_ENOTFOUND;
+	}
+	*host_id = store__pg_i64(q, 0, 1);
+	s->hint.found = 1;
+	s->hint.id = *host_id;
+	if (rec_host_status_parse(store__pg_col(q, 0, 2), &status) != 0)
+		status = REC_HOST_UNKNOWN;
+	out->known = 1;
+	out->status = status;
+	out->job_id = store__pg_i64(q, 0, 3);
+	out->at = store__pg_i64(q, 0, 4);
+	if ((r = dupcol(q, 0, 5, &out->os)) != 0 || (r = dupcol(q, 0, 6, &out->mac)) != 0 ||
+	    (r = names_text(store__pg_col(q, 0, 7), &out->hostnames)) != 0) {
+		r = store__set_err(st, r, "loading host %s: out of memory", addr);
+		goto out;
+	}
+	for (int i = 1; i < n; i++) {
+		int k = (int)store__pg_i64(q, i, 0);
+		if (k == 1) {
+			r = load_port(s, q, i, *host_id, out);
+		} else if (k == 2) {
+			int proto = -1, port = -1;
+			enum rec_proto pr;
+			if (store__pg_col(q, i, 1) &&
+			    rec_proto_parse(store__pg_col(q, i, 1), &pr) == 0) {
+				proto = (int)pr;
+				port = (int)store__pg_i64(q, i, 2);
+			}
+			r = ev_host_put_script(out, proto, port, store__pg_col(q, i, 3),
+			                       store__pg_col(q, i, 4), store__pg_i64(q, i, 5));
+		} else if (k == 3) {
+			nf++;
+		}
+		if (r != 0) {
+			if (r == SDB_ENOMEM)
+				r = store__set_err(st, r, "loading host %s: out of memory", addr);
+			goto out;
+		}
+	}
+	/* the host's findings, for findings_of_host later in this scan */
+	if (nf > 0 && !(s->fcache.v = calloc((size_t)nf, sizeof(*s->fcache.v)))) {
+		r = store__set_err(st, SDB_ENOMEM, "loading host %s: out of memory", addr);
+		goto out;
+	}
+	for (int i = 1; i < n; i++) {
+		if (store__pg_i64(q, i, 0) != 3)
+			continue;
+		if (load_finding(q, i, &s->fcache.v[s->fcache.n++]) != 0) {
+			store__pg_fcache_clear(s);
+			r = store__set_err(st, SDB_ENOMEM, "loading host %s: out of memory", addr);
+			goto out;
+		}
+	}
+	s->fcache.host_id = *host_id;
+	s->fcache.valid = 1;
+out:
+	PQclear(q);
+	return r;
+}
+
+int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
+{
+	struct store_pg *s = store__pg(st);
+	int r;
+
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct ev_port *p = &h->ports[i];
+		/* a row that exists is replaced (staged, then upserted); a new
+		 * one goes straight in */
+		enum pg_copy c = p->stored ? PC_PS_STAGE : PC_PS_NEW;
+		struct buf *b = &s->copy[c];
+		size_t start;
+		int e = 0;
+
+		if (p->dirty == EV_CLEAN)
+			continue;
+		if ((unsigned)p->proto >= REC_PROTO__COUNT || (unsigned)p->state >= REC_PORT__COUNT)
+			return store__set_err(st, SDB_ERANGE,
+			                      "port state of port %d of host %lld: bad protocol or "
+			                      "state",
+			                      p->port, (long long)host_id);
+		start = store__pg_row_start(s, c);
+		e |= store__pg_f_int(b, 1, host_id);
+		e |= store__pg_f_text(b, 0, rec_proto_name(p->proto));
+		e |= store__pg_f_int(b, 0, p->port);
+		e |= store__pg_f_text(b, 0, rec_port_state_name(p->state));
+		e |= store__pg_f_text(b, 0, p->reason);
+		e |= store__pg_f_text(b, 0, p->service);
+		e |= store__pg_f_text(b, 0, p->product);
+		e |= store__pg_f_text(b, 0, p->version);
+		e |= store__pg_f_text(b, 0, p->extrainfo);
+		e |= store__pg_f_text(b, 0, p->tunnel);
+		e |= store__pg_f_text(b, 0, p->method);
+		e |= store__pg_f_nz(b, 0, p->job_id);
+		e |= store__pg_f_ts(b, 0, p->seen_at);
+		e |= store__pg_f_time(b, 0, p->first_seen);
+		e |= store__pg_f_time(b, 0, p->last_seen);
+		e |= store__pg_f_time(b, 0, p->closed_at);
+		if ((r = store__pg_row_end(s, c, start, e, "saving a port state")) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf *b = &s->copy[PC_EVENTS];
+	int has_port = e->proto >= 0;
+	size_t start;
+	int x = 0;
+
+	if (has_port && ((unsigned)e->proto >= REC_PROTO__COUNT || e->port < 0 || e->port > 65535))
+		return store__set_err(st, SDB_ERANGE, "a %s event of host %lld: bad port",
+		                      ev_kind_name(e->kind), (long long)host_id);
+	start = store__pg_row_start(s, PC_EVENTS);
+	x |= store__pg_f_int(b, 1, host_id);
+	x |= store__pg_f_int(b, 0, e->job_id);
+	x |= store__pg_f_nz(b, 0, e->prev_job_id);
+	x |= store__pg_f_text(b, 0, ev_kind_name(e->kind));
+	x |= store__pg_f_text(b, 0, has_port ? rec_proto_name((enum rec_proto)e->proto) : NULL);
+	x |= has_port ? store__pg_f_int(b, 0, e->port) : store__pg_f_text(b, 0, NULL);
+	x |= store__pg_f_text(b, 0, e->old_value);
+	x |= store__pg_f_text(b, 0, e->new_value);
+	x |= store__pg_f_ts(b, 0, e->at);
+	x |= store__pg_f_text(b, 0, e->detail);
+	return store__pg_row_end(s, PC_EVENTS, start, x, "storing an event");
+}
+
+int store__pg_history_reset(struct store *st, int64_t host_id)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+
+	s->hint.valid = 0;
+	store__pg_fcache_clear(s);
+	store__pg_p_int(&p, host_id);
+	return store__pg_exec(s, PG_HIST_RESET,
+	                      "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
+	                      " DELETE FROM port_state WHERE host_id = $1::bigint",
+	                      &p, 0, NULL, "forgetting the events and port state of host %lld",
+	                      (long long)host_id);
+}
+
+int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
+                        size_t *n)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *q = NULL;
+	int64_t *j = NULL, *t = NULL;
+	int cnt, r;
+
+	store__pg_p_int(&p, host_id);
+	if ((r = store__pg_exec(
+	         s, PG_HIST_HOST_JOBS,
+	         "SELECT job_id, " EP(
+	             "scanned_at") " FROM host_scans"
+	                           " WHERE host_id = $1::bigint ORDER BY scanned_at, job_id",
+	         &p, 0, &q, "listing scans of host %lld", (long long)host_id)) != 0)
+		return r;
+	cnt = PQntuples(q);
+	if (cnt > 0 &&
+	    (!(j = calloc((size_t)cnt, sizeof(*j))) || !(t = calloc((size_t)cnt, sizeof(*t))))) {
+		free(j);
+		PQclear(q);
+		return store__set_err(st, SDB_ENOMEM, "listing scans of host %lld: out of memory",
+		                      (long long)host_id);
+	}
+	for (int i = 0; i < cnt; i++) {
+		j[i] = store__pg_i64(q, i, 0);
+		t[i] = store__pg_i64(q, i, 1);
+	}
+	PQclear(q);
+	*jobs = j;
+	*times = t;
+	*n = (size_t)cnt;
+	return 0;
+}
+
+#define EVENTS_PAGE 2000
+
+/* Events in (at, id) order, one page at a time after (?5, ?6). */
+static const char sql_events[] =
+    "SELECT e.id, e.host_id, encode(h.addr_key, 'hex'), family(h.addr), e.job_id,"
+    " e.prev_job_id, e.kind, e.protocol, e.port, e.detail, e.old_value, e.new_value,"
+    " " EP("e.at") " FROM host_events e JOIN hosts h ON h.id = e.host_id"
+                   " WHERE e.at >= to_timestamp($1::bigint) AND h.addr_key BETWEEN $2::bytea AND "
+                   "$3::bytea"
+                   " AND ($4::inet IS NULL OR h.addr = $4::inet)"
+                   " AND (e.at, e.id) > (to_timestamp($5::bigint), $6::bigint)"
+                   " ORDER BY e.at, e.id LIMIT 2000";
+
+static int load_event(const PGresult *q, int i, struct store_event **out)
+{
+	struct store_event *e = calloc(1, sizeof(*e));
+	char addr[64];
+
+	*out = NULL;
+	if (!e)
+		return SDB_ENOMEM;
+	e->id = store__pg_i64(q, i, 0);
+	e->host_id = store__pg_i64(q, i, 1);
+	e->job_id = store__pg_i64(q, i, 4);
+	e->prev_job_id = store__pg_i64(q, i, 5);
+	e->port = (int)store__pg_opt(q, i, 8);
+	e->at = store__pg_i64(q, i, 12);
+	if (store__pg_addr_text(store__pg_col(q, i, 2), (int)store__pg_i64(q, i, 3), addr) != 0 ||
+	    !(e->addr = strdup(addr)) || dupcol(q, i, 6, &e->kind) ||
+	    dupcol(q, i, 7, &e->protocol) || dupcol(q, i, 9, &e->detail) ||
+	    dupcol(q, i, 10, &e->old_value) || dupcol(q, i, 11, &e->new_value)) {
+		store_event_free(e);
+		return SDB_ENOMEM;
+	}
+	*out = e;
+	return 0;
+}
+
+int store__pg_events_each(struct store *st, const struct store_event_filter *f,
+                          int (*cb)(void *ctx, struct store_event *e), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	unsigned char lo[16], hi[16];
+	char lohex[35], hihex[35];
+	int64_t last_at = -1, last_id = 0; /* before any event (at >= 1970) */
+	int opened = 0, r;
+
+	memset(lo, 0x00, sizeof(lo));
+	memset(hi, 0xff, sizeof(hi));
+	if (f->has_net) {
+		memcpy(lo, f->net_lo, sizeof(lo));
+		memcpy(hi, f->net_hi, sizeof(hi));
+	}
+	if (f->addr) {
+		unsigned char key[16];
+		/* one host: it must also be inside the block, if one is given */
+		if (addr_parse(f->addr, NULL, NULL, key) != 0 || memcmp(key, lo, 16) < 0 ||
+		    memcmp(key, hi, 16) > 0)
+			return 0;
+	}
+	store__pg_key_hex(lo, lohex);
+	store__pg_key_hex(hi, hihex);
+	if ((r = store__pg_read_begin(s, &opened)) != 0)
+		return r;
+	for (;;) {
+		struct pg_params p = {0};
+		PGresult *q = NULL;
+		int n;
+
+		store__pg_p_int(&p, f->since);
+		store__pg_p_text(&p, lohex);
+		store__pg_p_text(&p, hihex);
+		store__pg_p_text(&p, f->addr);
+		store__pg_p_int(&p, last_at);
+		store__pg_p_int(&p, last_id);
+		if ((r = store__pg_exec(s, PG_EVENTS_SINCE, sql_events, &p, 0, &q,
+		                        "reading events")) != 0)
+			break;
+		n = PQntuples(q);
+		for (int i = 0; i < n && r == 0; i++) {
+			struct store_event *e;
+			enum ev_kind kind;
+
+			last_at = store__pg_i64(q, i, 12);
+			last_id = store__pg_i64(q, i, 0);
+			if (f->kinds && (ev_kind_parse(store__pg_col(q, i, 6), &kind) != 0 ||
+			                 !(f->kinds & (1u << kind))))
+				continue;
+			if ((r = load_event(q, i, &e)) != 0) {
+				r = store__set_err(st, r, "reading events: out of memory");
+				break;
+			}
+			r = cb(ctx, e);
+		}
+		PQclear(q);
+		if (r != 0 || n < EVENTS_PAGE)
+			break;
+	}
+	store__pg_read_end(s, opened);
+	return r;
+}

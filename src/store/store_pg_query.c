@@ -1,0 +1,591 @@
+/*
+ * store_pg_query.c - the PostgreSQL backend's read queries: hosts as seen by
+ * one job (or their current state) with their ports, scripts and
+ * extraports, and jobs.  Results are owned heap copies (invariant 8) freed
+ * with store_host_free / store_job_free (store_result.c).
+ *
+ * hosts_each reads a page of hosts (address order, keyset pagination) and
+ * then the children of the whole page in three queries, so a listing costs
+ * four round trips per HOSTS_PAGE hosts, not three per host; all pages are
+ * read in one REPEATABLE READ snapshot (or the caller's transaction).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "store/store_pg_int.h"
+
+#define HOSTS_PAGE 500
+
+/* Columns of both host queries; load_host reads them by position. */
+#define HOST_COLS(status)                                                                          \
+	"h.id, encode(h.addr_key, 'hex'), family(h.addr), " EP(                                    \
+	    "h.first_seen") ","                                                                    \
+	                    " " EP("h.last_seen") ", hs.job_id, " status                           \
+	                                          ", hs.reason, hs.hostnames::text, hs.mac,"       \
+	                                          " hs.mac_vendor, hs.os_name, hs.os_accuracy, "   \
+	                                          "hs.os_family, hs.os_vendor, hs.os_gen,"         \
+	                                          " hs.os_type, hs.os_cpe, hs.uptime, "            \
+	                                          "hs.lastboot, hs.distance, " EP("hs.scanned_at")
+
+/* Filters: $2/$3 addr_key range, $4 exact address, $5 status, $6/$7 open
+ * port/protocol, $8 open service, $9 changed since, $10 new since; $11/$12
+ * the last (addr_key, id) of the previous page. */
+#define FILTERS_COMMON                                                                             \
+	" h.addr_key BETWEEN $2::bytea AND $3::bytea"                                              \
+	" AND ($4::inet IS NULL OR h.addr = $4::inet)"                                             \
+	" AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM host_events e"                          \
+	"  WHERE e.host_id = h.id AND e.at >= to_timestamp($9::bigint)))"                          \
+	" AND ($10::bigint IS NULL OR h.first_seen >= to_timestamp($10::bigint))"                  \
+	" AND (h.addr_key, h.id) > ($11::bytea, $12::bigint)"
+#define FILTERS_JOB                                                                                \
+	FILTERS_COMMON                                                                             \
+	" AND ($5::text IS NULL OR hs.status = $5::text)"                                          \
+	" AND (($6::integer IS NULL AND $7::text IS NULL) OR EXISTS (SELECT 1 FROM ports p"        \
+	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
+	"  AND ($6::integer IS NULL OR p.port = $6::integer)"                                      \
+	"  AND ($7::text IS NULL OR p.protocol = $7::text) AND p.state = 'open'))"                 \
+	" AND ($8::text IS NULL OR EXISTS (SELECT 1 FROM ports p"                                  \
+	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
+	"  AND p.service = $8::text AND p.state = 'open'))"
+#define FILTERS_STATE                                                                              \
+	FILTERS_COMMON                                                                             \
+	" AND ($5::text IS NULL OR h.status = $5::text)"                                           \
+	" AND (($6::integer IS NULL AND $7::text IS NULL) OR EXISTS (SELECT 1 FROM port_state ps"  \
+	"  WHERE ps.host_id = h.id AND ($6::integer IS NULL OR ps.port = $6::integer)"             \
+	"  AND ($7::text IS NULL OR ps.protocol = $7::text) AND ps.state = 'open'))"               \
+	" AND ($8::text IS NULL OR EXISTS (SELECT 1 FROM port_state ps"                            \
+	"  WHERE ps.host_id = h.id AND ps.service = $8::text AND ps.state = 'open'))"
+
+/* The current state: each host with the host_scans row of its latest scan
+ * ($1 is unused here). */
+static const char sql_hosts_latest[] = "SELECT " HOST_COLS(
+    "h.status") " FROM hosts h"
+                " JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"
+                " WHERE ($1::bigint IS NULL OR true) AND" FILTERS_STATE " ORDER BY h.addr_key, h.id"
+                " LIMIT 500";
+
+static const char sql_hosts_job[] =
+    "SELECT " HOST_COLS("hs.status") " FROM host_scans hs"
+                                     " JOIN hosts h ON h.id = hs.host_id"
+                                     " WHERE hs.job_id = $1::bigint AND" FILTERS_JOB
+                                     " ORDER BY h.addr_key, h.id LIMIT 500";
+
+#define PAIRS "(SELECT * FROM unnest($1::bigint[], $2::bigint[]))"
+
+/* Each port as the latest scan that probed it saw it, with that scan's
+ * full port row when it listed the port.  ($2 is the same list of hosts.) */
+static const char sql_page_port_state[] =
+    "SELECT ps.host_id, ps.protocol, ps.port, ps.state, coalesce(p.reason, ps.reason),"
+    " p.reason_ttl, ps.service, ps.product, ps.version, ps.extrainfo, p.ostype, ps.method,"
+    " p.conf, ps.tunnel, p.cpe::text, " EP("ps.first_seen") ", " EP(
+        "ps.last_seen") ","
+                        " " EP("ps.closed_at") ", ps.job_id, " EP(
+                            "ps.seen_at") " FROM port_state ps"
+                                          " LEFT JOIN ports p ON p.job_id = ps.job_id AND "
+                                          "p.host_id = ps.host_id"
+                                          " AND p.protocol = ps.protocol AND p.port = ps.port"
+                                          " WHERE ps.host_id = ANY($2::bigint[]) AND "
+                                          "cardinality($1::bigint[]) >= 0"
+                                          " ORDER BY ps.protocol COLLATE \"C\", ps.port";
+
+static const char sql_page_ports[] =
+    "SELECT host_id, protocol, port, state, reason, reason_ttl, service, product, version,"
+    " extrainfo, ostype, method, conf, tunnel, cpe::text FROM ports"
+    " WHERE (job_id, host_id) IN " PAIRS " ORDER BY protocol COLLATE \"C\", port";
+
+static const char sql_page_scripts[] =
+    "SELECT host_id, protocol, port, script_id, output"
+    " FROM scripts WHERE (job_id, host_id) IN " PAIRS " ORDER BY id";
+
+static const char sql_page_extraports[] =
+    "SELECT host_id, state, count, reasons FROM extraports"
+    " WHERE (job_id, host_id) IN " PAIRS " ORDER BY state COLLATE \"C\"";
+
+/* ---- one page ------------------------------------------------------------- */
+
+struct page {
+	struct store_host *h[HOSTS_PAGE];
+	int n;
+	struct {
+		int64_t id;
+		int idx;
+	} map[HOSTS_PAGE]; /* sorted by host id */
+};
+
+static int cmp_map(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The page index of host `id`, or -1. */
+static int page_idx(const struct page *pg, int64_t id)
+{
+	size_t lo = 0, hi = (size_t)pg->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pg->map[mid].id == id)
+			return pg->map[mid].idx;
+		if (pg->map[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static struct store_host *page_host(struct page *pg, int64_t id)
+{
+	int i = page_idx(pg, id);
+
+	return i < 0 ? NULL : pg->h[i];
+}
+
+static void page_free(struct page *pg, int from)
+{
+	for (int i = from; i < pg->n; i++)
+		store_host_free(pg->h[i]);
+	pg->n = 0;
+}
+
+static int load_host(struct store_pg *s, const PGresult *q, int i, struct store_host **out)
+{
+	struct store_host *h;
+	char addr[64];
+	int oom = 0, r;
+
+	*out = NULL;
+	if (!(h = calloc(1, sizeof(*h))))
+		return store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+	h->id = store__pg_i64(q, i, 0);
+	h->family = (int)store__pg_i64(q, i, 2);
+	if (store__pg_addr_text(store__pg_col(q, i, 1), h->family, addr) != 0) {
+		store_host_free(h);
+		return store__set_err(&s->base, SDB_EDB, "reading hosts: host %lld has a bad key",
+		                      (long long)h->id);
+	}
+	h->addr = strdup(addr);
+	h->first_seen = store__pg_i64(q, i, 3);
+	h->last_seen = store__pg_i64(q, i, 4);
+	h->job_id = store__pg_i64(q, i, 5);
+	h->status = store__pg_dup(q, i, 6, &oom);
+	h->reason = store__pg_dup(q, i, 7, &oom);
+	h->mac = store__pg_dup(q, i, 9, &oom);
+	h->mac_vendor = store__pg_dup(q, i, 10, &oom);
+	h->os = store__pg_dup(q, i, 11, &oom);
+	h->os_accuracy = (int)store__pg_opt(q, i, 12);
+	h->os_family = store__pg_dup(q, i, 13, &oom);
+	h->os_vendor = store__pg_dup(q, i, 14, &oom);
+	h->os_gen = store__pg_dup(q, i, 15, &oom);
+	h->os_type = store__pg_dup(q, i, 16, &oom);
+	h->os_cpe = store__pg_dup(q, i, 17, &oom);
+	h->uptime = store__pg_opt(q, i, 18);
+	h->lastboot = store__pg_dup(q, i, 19, &oom);
+	h->distance = (int)store__pg_opt(q, i, 20);
+	h->scanned_at = store__pg_i64(q, i, 21);
+	if (oom || !h->addr) {
+		store_host_free(h);
+		return store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+	}
+	if ((r = store__pg_json_strings(store__pg_col(q, i, 8), &h->hostnames, &h->nhostnames)) !=
+	    0) {
+		r = store__set_err(&s->base, r, "reading host %s: hostnames is not a JSON array",
+		                   h->addr);
+		store_host_free(h);
+		return r;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Append a port row (job view: cols 1..14; current: also 15..19). */
+static int add_port(struct store_host *h, const PGresult *q, int i, int current, size_t *cap)
+{
+	struct store_port *p;
+	int oom = 0;
+
+	if (h->nports == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *np = sdb_reallocarray(h->ports, ncap, sizeof(*h->ports));
+		if (!np)
+			return SDB_ENOMEM;
+		h->ports = np;
+		*cap = ncap;
+	}
+	p = &h->ports[h->nports++];
+	memset(p, 0, sizeof(*p));
+	p->protocol = store__pg_dup(q, i, 1, &oom);
+	p->port = (int)store__pg_i64(q, i, 2);
+	p->state = store__pg_dup(q, i, 3, &oom);
+	p->reason = store__pg_dup(q, i, 4, &oom);
+	p->reason_ttl = (int)store__pg_opt(q, i, 5);
+	p->service = store__pg_dup(q, i, 6, &oom);
+	p->product = store__pg_dup(q, i, 7, &oom);
+	p->version = store__pg_dup(q, i, 8, &oom);
+	p->extrainfo = store__pg_dup(q, i, 9, &oom);
+	p->ostype = store__pg_dup(q, i, 10, &oom);
+	p->method = store__pg_dup(q, i, 11, &oom);
+	p->conf = (int)store__pg_opt(q, i, 12);
+	p->tunnel = store__pg_dup(q, i, 13, &oom);
+	if (current) {
+		p->first_seen = store__pg_i64(q, i, 15);
+		p->last_seen = store__pg_i64(q, i, 16);
+		p->closed_at = store__pg_i64(q, i, 17);
+		p->state_job_id = store__pg_i64(q, i, 18);
+		p->state_seen_at = store__pg_i64(q, i, 19);
+	}
+	if (oom)
+		return SDB_ENOMEM;
+	return store__pg_json_strings(store__pg_col(q, i, 14), &p->cpes, &p->ncpes);
+}
+
+/* The recorded port a port script belongs to (ports sorted by protocol in
+ * byte order, then port). */
+static struct store_port *find_port(struct store_host *h, const char *proto, int port)
+{
+	size_t lo = 0, hi = h->nports;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct store_port *p = &h->ports[mid];
+		int c = strcmp(p->protocol, proto);
+
+		if (c == 0)
+			c = p->port < port ? -1 : p->port > port;
+		if (c == 0)
+			return p;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int script_add(struct store_script **v, size_t *n, const PGresult *q, int i)
+{
+	struct store_script *sc;
+	void *nv;
+	int oom = 0;
+
+	if (!(nv = sdb_reallocarray(*v, *n + 1, sizeof(**v))))
+		return SDB_ENOMEM;
+	*v = nv;
+	sc = &(*v)[*n];
+	sc->id = store__pg_dup(q, i, 3, &oom);
+	sc->output = store__pg_dup(q, i, 4, &oom);
+	(*n)++;
+	return oom ? SDB_ENOMEM : 0;
+}
+
+/* "{1,2,3}" array literals of the page's (job, host) pairs. */
+static int pair_arrays(const struct page *pg, struct buf *jobs, struct buf *hosts)
+{
+	int r = 0;
+
+	r |= buf_append_char(jobs, '{');
+	r |= buf_append_char(hosts, '{');
+	for (int i = 0; i < pg->n; i++) {
+		r |= buf_printf(jobs, "%s%lld", i ? "," : "", (long long)pg->h[i]->job_id);
+		r |= buf_printf(hosts, "%s%lld", i ? "," : "", (long long)pg->h[i]->id);
+	}
+	r |= buf_append_char(jobs, '}');
+	r |= buf_append_char(hosts, '}');
+	return r ? SDB_ENOMEM : 0;
+}
+
+static int load_children(struct store_pg *s, struct page *pg, int current)
+{
+	struct buf jobs, hosts;
+	struct pg_params p = {0};
+	PGresult *q = NULL;
+	size_t *caps = NULL;
+	int r;
+
+	buf_init(&jobs, (size_t)16 << 20);
+	buf_init(&hosts, (size_t)16 << 20);
+	for (int i = 0; i < pg->n; i++) {
+		pg->map[i].id = pg->h[i]->id;
+		pg->map[i].idx = i;
+	}
+	qsort(pg->map, (size_t)pg->n, sizeof(pg->map[0]), cmp_map);
+	if ((r = pair_arrays(pg, &jobs, &hosts)) != 0 ||
+	    !(caps = calloc((size_t)pg->n, sizeof(*caps)))) {
+		r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+		goto out;
+	}
+	store__pg_p_text(&p, buf_str(&jobs));
+	store__pg_p_text(&p, buf_str(&hosts));
+
+	if (current)
+		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, 0, &q,
+		                   "reading the ports of hosts");
+	else
+		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, 0, &q,
+		                   "reading the ports of hosts");
+	if (r != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(q); i++) {
+		int k = page_idx(pg, store__pg_i64(q, i, 0));
+		struct store_host *h = k < 0 ? NULL : pg->h[k];
+		if (!h)
+			continue;
+		if ((r = add_port(h, q, i, current, &caps[k])) != 0) {
+			r = store__set_err(&s->base, r, "reading the ports of host %s: %s", h->addr,
+			                   r == SDB_ENOMEM ? "out of memory"
+			                                   : "a port's cpe is not a JSON array");
+			goto out;
+		}
+	}
+	PQclear(q);
+	q = NULL;
+
+	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, 0, &q,
+	                        "reading the scripts of hosts")) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
+		struct store_host *h = page_host(pg, store__pg_i64(q, i, 0));
+		const char *proto = store__pg_col(q, i, 1);
+		if (!h)
+			continue;
+		if (!proto) {
+			r = script_add(&h->scripts, &h->nscripts, q, i);
+		} else {
+			struct store_port *pt = find_port(h, proto, (int)store__pg_i64(q, i, 2));
+			/* a script without its port cannot come from the job
+			 * writer (ports are stored first): skip it */
+			r = pt ? script_add(&pt->scripts, &pt->nscripts, q, i) : 0;
+		}
+	}
+	PQclear(q);
+	q = NULL;
+	if (r != 0) {
+		r = store__set_err(&s->base, r, "reading the scripts of hosts: out of memory");
+		goto out;
+	}
+
+	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, 0, &q,
+	                        "reading the extraports of hosts")) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(q); i++) {
+		struct store_host *h = page_host(pg, store__pg_i64(q, i, 0));
+		struct store_extraports *e;
+		void *nv;
+		int oom = 0;
+
+		if (!h)
+			continue;
+		if (!(nv = sdb_reallocarray(h->extraports, h->nextraports + 1,
+		                            sizeof(*h->extraports)))) {
+			r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+			goto out;
+		}
+		h->extraports = nv;
+		e = &h->extraports[h->nextraports++];
+		e->state = store__pg_dup(q, i, 1, &oom);
+		e->count = (long)store__pg_i64(q, i, 2);
+		e->reasons = store__pg_dup(q, i, 3, &oom);
+		if (oom) {
+			r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	PQclear(q);
+	free(caps);
+	buf_free(&jobs);
+	buf_free(&hosts);
+	return r;
+}
+
+int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
+                         int (*cb)(void *ctx, struct store_host *h), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	unsigned char lo[16], hi[16], key[16];
+	char lohex[35], hihex[35], lasthex[35] = "\\x";
+	int64_t last_id = 0;
+	struct page *pg;
+	int opened = 0, r = 0;
+
+	memset(lo, 0x00, sizeof(lo));
+	memset(hi, 0xff, sizeof(hi));
+	if (f->has_net) {
+		memcpy(lo, f->net_lo, sizeof(lo));
+		memcpy(hi, f->net_hi, sizeof(hi));
+	}
+	if (f->addr) {
+		/* canonical addresses only: one that does not parse is in no row */
+		if (addr_parse(f->addr, NULL, NULL, key) != 0)
+			return 0;
+		if (memcmp(key, lo, sizeof(key)) < 0 || memcmp(key, hi, sizeof(key)) > 0)
+			return 0;
+		memcpy(lo, key, sizeof(lo));
+		memcpy(hi, key, sizeof(hi));
+	}
+	store__pg_key_hex(lo, lohex);
+	store__pg_key_hex(hi, hihex);
+	if (!(pg = calloc(1, sizeof(*pg))))
+		return store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
+	if ((r = store__pg_read_begin(s, &opened)) != 0)
+		goto out;
+	for (;;) {
+		struct pg_params p = {0};
+		PGresult *q = NULL;
+		int n, i;
+
+		store__pg_p_time(&p, f->job_id);
+		store__pg_p_text(&p, lohex);
+		store__pg_p_text(&p, hihex);
+		store__pg_p_text(&p, f->addr);
+		store__pg_p_text(&p, f->status);
+		store__pg_p_opt(&p, f->port);
+		store__pg_p_text(&p, f->protocol);
+		store__pg_p_text(&p, f->service);
+		store__pg_p_time(&p, f->changed_since);
+		store__pg_p_time(&p, f->new_since);
+		store__pg_p_text(&p, lasthex);
+		store__pg_p_int(&p, last_id);
+		r = f->job_id
+		        ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, 0, &q, "listing hosts")
+		        : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, 0, &q,
+		                         "listing hosts");
+		if (r != 0)
+			break;
+		n = PQntuples(q);
+		pg->n = 0;
+		for (i = 0; i < n && r == 0; i++) {
+			r = load_host(s, q, i, &pg->h[pg->n]);
+			if (r == 0)
+				pg->n++;
+		}
+		if (n > 0) {
+			const char *k = store__pg_col(q, n - 1, 1);
+			snprintf(lasthex, sizeof(lasthex), "\\x%s", k ? k : "");
+			last_id = store__pg_i64(q, n - 1, 0);
+		}
+		PQclear(q);
+		if (r == 0 && pg->n > 0)
+			r = load_children(s, pg, f->job_id == 0);
+		for (i = 0; i < pg->n && r == 0; i++) {
+			struct store_host *h = pg->h[i];
+			pg->h[i] = NULL;
+			r = cb(ctx, h); /* cb owns h */
+		}
+		page_free(pg, 0);
+		if (r != 0 || n < HOSTS_PAGE)
+			break;
+	}
+	store__pg_read_end(s, opened);
+out:
+	page_free(pg, 0);
+	free(pg);
+	return r;
+}
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+#define JOB_COLS                                                                                   \
+	"id, kind, source, status, args, scanner, scanner_version, progress, worker_id,"           \
+	" " EP("created_at") ", " EP("started_at") ", " EP(                                        \
+	    "completed_at") ","                                                                    \
+	                    " " EP("timeout_at") ", error, content_hash, forced::integer, "        \
+	                                         "probed_scope, hosts_up,"                         \
+	                                         " hosts_down, hosts_total, ports_open, elapsed"
+
+static int load_job(struct store_pg *s, const PGresult *q, int i, struct store_job **out)
+{
+	struct store_job *j;
+	int oom = 0;
+
+	*out = NULL;
+	if (!(j = calloc(1, sizeof(*j))))
+		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");
+	j->id = store__pg_i64(q, i, 0);
+	j->kind = store__pg_dup(q, i, 1, &oom);
+	j->source = store__pg_dup(q, i, 2, &oom);
+	j->status = store__pg_dup(q, i, 3, &oom);
+	j->args = store__pg_dup(q, i, 4, &oom);
+	j->scanner = store__pg_dup(q, i, 5, &oom);
+	j->scanner_version = store__pg_dup(q, i, 6, &oom);
+	j->progress = (int)store__pg_i64(q, i, 7);
+	j->worker_id = store__pg_dup(q, i, 8, &oom);
+	j->created_at = store__pg_i64(q, i, 9);
+	j->started_at = store__pg_i64(q, i, 10);
+	j->completed_at = store__pg_i64(q, i, 11);
+	j->timeout_at = store__pg_i64(q, i, 12);
+	j->error = store__pg_dup(q, i, 13, &oom);
+	j->content_hash = store__pg_dup(q, i, 14, &oom);
+	j->forced = (int)store__pg_i64(q, i, 15);
+	j->probed_scope = store__pg_dup(q, i, 16, &oom);
+	j->hosts_up = store__pg_opt(q, i, 17);
+	j->hosts_down = store__pg_opt(q, i, 18);
+	j->hosts_total = store__pg_opt(q, i, 19);
+	j->ports_open = store__pg_opt(q, i, 20);
+	j->elapsed = store__pg_col(q, i, 21) ? strtod(store__pg_col(q, i, 21), NULL) : -1;
+	if (oom) {
+		store_job_free(j);
+		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");
+	}
+	*out = j;
+	return 0;
+}
+
+int store__pg_jobs_each(struct store *st, const char *status,
+                        int (*cb)(void *ctx, struct store_job *j), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *q = NULL;
+	int r;
+
+	if (status) {
+		store__pg_p_text(&p, status);
+		r = store__pg_exec(s, PG_JOBS_BY_STATUS,
+		                   "SELECT " JOB_COLS " FROM jobs WHERE status = $1::text"
+		                   " ORDER BY created_at DESC, id DESC",
+		                   &p, 0, &q, "listing jobs");
+	} else {
+		r = store__pg_exec(s, PG_JOBS_ALL,
+		                   "SELECT " JOB_COLS
+		                   " FROM jobs ORDER BY created_at DESC, id DESC",
+		                   NULL, 0, &q, "listing jobs");
+	}
+	if (r != 0)
+		return r;
+	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
+		struct store_job *j;
+
+		if ((r = load_job(s, q, i, &j)) == 0)
+			r = cb(ctx, j);
+	}
+	PQclear(q);
+	return r;
+}
+
+int store__pg_job_get(struct store *st, int64_t id, struct store_job **out)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	PGresult *q = NULL;
+	int r;
+
+	*out = NULL;
+	store__pg_p_int(&p, id);
+	if ((r = store__pg_exec(s, PG_JOB_GET,
+	                        "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", &p, 0, &q,
+	                        "reading job %lld", (long long)id)) != 0)
+		return r;
+	if (PQntuples(q) == 1)
+		r = load_job(s, q, 0, out);
+	else
+		r = store__set_err(st, SDB_ENOTFOUND, "no job with id %lld", (long long)id);
+	PQclear(q);
+	return r;
+}
