@@ -98,13 +98,11 @@ def password_not_in_process_arguments():
         check(secret() not in ps, f"ps shows the password: {ps!r}")
         check("import" in cl, f"/proc/{p.pid}/cmdline still names the command: {cl!r}")
     finally:
-        if p.poll() is None:
-            p.stdin.close()  # end of input: the import ends (nothing to import)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        out, err = p.communicate(timeout=30)
+        try:  # end of input: the import ends (nothing to import)
+            out, err = p.communicate(input=b"", timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate(timeout=30)
     both = (out + err).decode(errors="replace")
     check(secret() not in both, f"the password appears in scandb's output: {both[-500:]!r}")
 
