@@ -39,15 +39,17 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 
 int cli_open(struct cli *c, int ready)
 {
-	char msg[1024];
+	char msg[1024], shown[1024];
 	int r;
 
+	/* the target may hold a password: messages show it masked */
+	store_target_display(c->db, shown, sizeof(shown));
 	if ((r = store_open(c->db, &c->st, msg, sizeof(msg))) != 0) {
-		cli_err("cannot open database %s: %s", c->db, msg[0] ? msg : sdb_strerror(r));
+		cli_err("cannot open database %s: %s", shown, msg[0] ? msg : sdb_strerror(r));
 		return CLI_FAIL;
 	}
 	if (ready && (r = store_ensure_ready(c->st)) != 0) {
-		cli_err("database %s: %s", c->db, store_errmsg(c->st));
+		cli_err("database %s: %s", shown, store_errmsg(c->st));
 		cli_close(c);
 		return CLI_FAIL;
 	}

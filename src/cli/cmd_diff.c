@@ -126,7 +126,7 @@ static int open_db(struct cli *c)
 
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
-	if (!strstr(c->db, "://") && stat(path, &st) != 0 && errno == ENOENT) {
+	if (!store_target_is_pg(c->db) && stat(path, &st) != 0 && errno == ENOENT) {
 		cli_err("diff: no database %s (job ids are looked up there; use --db)", path);
 		return DIFF_EXIT_ERROR;
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,6 +28,7 @@ enum import_status { IMP_IMPORTED, IMP_DUPLICATE, IMP_FAILED };
 
 struct import_result {
 	enum import_status status;
+	int code; /* the error code of a failure (SDB_ETRANSIENT: retry) */
 	int64_t job_id;
 	struct job_writer_stats stats;
 	char error[1200];
@@ -139,6 +141,7 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 	o.source = source;
 	o.forced = force;
 	if ((r = job_writer_begin(c->st, &o, &w)) != 0) {
+		res->code = r;
 		snprintf(res->error, sizeof(res->error), "%s: %s", name, store_errmsg(c->st));
 		goto out;
 	}
@@ -167,6 +170,7 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 		ic.store_failed = r != 0;
 	}
 	cli_progress_done(&prog);
+	res->code = r;
 	if (r == SDB_EEXISTS) {
 		res->status = IMP_DUPLICATE;
 		res->job_id = existing;
@@ -176,7 +180,10 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 		if (ic.store_failed) {
 			char tmp[sizeof(res->error)];
 			snprintf(tmp, sizeof(tmp), "%s", res->error);
-			snprintf(res->error, sizeof(res->error), "%s: %s", name, tmp);
+			/* name the job: its rows are gone, but the id says which
+			 * attempt failed */
+			snprintf(res->error, sizeof(res->error), "%s: job %lld: %s", name,
+			         (long long)job_writer_job_id(w), tmp);
 		}
 	} else {
 		res->status = IMP_IMPORTED;
@@ -188,6 +195,52 @@ out:
 	job_writer_free(w);
 	if (fd > STDIN_FILENO)
 		close(fd);
+}
+
+/* How often a job lost to a transient database failure (PostgreSQL: a lost
+ * connection, a serialization failure or deadlock) is tried in all. */
+#define IMPORT_ATTEMPTS 5
+
+/*
+ * One file, retried whole while it fails with SDB_ETRANSIENT: the
+ * transaction is gone (nothing of it was stored; a COMMIT whose outcome was
+ * unknown has been checked by the store), the file is read again from the
+ * start.  Standard input cannot be read again: it fails at once.
+ */
+static void import_retrying(struct cli *c, const char *path, int force, struct import_result *res)
+{
+	for (int attempt = 1;; attempt++) {
+		char tmp[sizeof(res->error)];
+		struct timespec ts;
+		long ms;
+
+		import_one(c, path, force, res);
+		if (res->status != IMP_FAILED || res->code != SDB_ETRANSIENT)
+			return;
+		snprintf(tmp, sizeof(tmp), "%s", res->error);
+		if (strcmp(path, "-") == 0) {
+			snprintf(res->error, sizeof(res->error),
+			         "%s (standard input cannot be read again: not retried; nothing of "
+			         "it was stored)",
+			         tmp);
+			return;
+		}
+		if (attempt >= IMPORT_ATTEMPTS) {
+			snprintf(res->error, sizeof(res->error),
+			         "%s (gave up after %d attempts; nothing of it was stored)", tmp,
+			         attempt);
+			return;
+		}
+		if (!c->quiet)
+			cli_err("%s; retrying the whole file (attempt %d of %d)", tmp, attempt + 1,
+			        IMPORT_ATTEMPTS);
+		/* 0.5, 1, 2, 4 s, plus up to 50% jitter */
+		ms = 500L << (attempt - 1);
+		ms += rand() % (ms / 2 + 1);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void usage(FILE *f)
@@ -252,7 +305,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		struct import_result res;
 
-		import_one(c, argv[i], force, &res);
+		import_retrying(c, argv[i], force, &res);
 		switch (res.status) {
 		case IMP_IMPORTED:
 			n_ok++;

@@ -34,7 +34,7 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: scandb [--db PATH] [-q] [--no-progress] COMMAND [options]\n"
+	fprintf(f, "usage: scandb [--db PATH|URL] [-q] [--no-progress] COMMAND [options]\n"
 	           "       scandb COMMAND --help\n\n"
 	           "Keeps the history of a network: imports nmap XML, runs nmap, stores\n"
 	           "every scan, and answers what is on the network now, what changed,\n"
@@ -45,7 +45,10 @@ static void usage(FILE *f)
 	fprintf(f, "\nOptions:\n"
 	           "  --db PATH       database file (default: $SCANDB_DB, else\n"
 	           "                  $XDG_DATA_HOME/scandb/scandb.db, i.e.\n"
-	           "                  ~/.local/share/scandb/scandb.db)\n"
+	           "                  ~/.local/share/scandb/scandb.db), or a PostgreSQL\n"
+	           "                  database: postgresql://USER@HOST[:PORT]/DB or\n"
+	           "                  pg:'host=... dbname=...' (libpq; PG* variables and\n"
+	           "                  ~/.pgpass apply)\n"
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
@@ -71,10 +74,32 @@ static int default_db(char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/*
+ * The --db value may hold a password (postgresql://user:PASSWORD@host/db or
+ * "pg:... password=PASSWORD"): once it is copied, overwrite it in argv
+ * itself with the masked form, so that ps and /proc/PID/cmdline show "***".
+ * The masked text is cut to the original length if it is longer (a
+ * password shorter than "***").
+ */
+static void hide_password(char *arg)
+{
+	char shown[sizeof(((struct cli *)0)->db)];
+	size_t n = strlen(arg), m;
+
+	store_target_display(arg, shown, sizeof(shown));
+	if (strcmp(shown, arg) == 0)
+		return;
+	m = strlen(shown);
+	if (m > n)
+		m = n;
+	memcpy(arg, shown, m);
+	memset(arg + m, '\0', n - m);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
-	const char *db = NULL;
+	char *db = NULL;
 	int i;
 
 	/* Keep freed memory for reuse instead of handing it back to the kernel
@@ -94,7 +119,7 @@ int main(int argc, char **argv)
 			}
 			db = argv[++i];
 		} else if (strncmp(a, "--db=", 5) == 0) {
-			db = a + 5;
+			db = argv[i] + 5;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			c.quiet = 1;
 		} else if (strcmp(a, "--no-progress") == 0) {
@@ -122,6 +147,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "scandb: --db value too long\n");
 			return CLI_USAGE;
 		}
+		hide_password(db);
 	} else if (default_db(c.db, sizeof(c.db)) != 0) {
 		fprintf(stderr, "scandb: no database: set --db, SCANDB_DB or HOME\n");
 		return CLI_USAGE;

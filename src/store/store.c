@@ -203,6 +203,11 @@ static void display_conninfo(const char *t, char *out, size_t outlen, size_t *po
 	}
 }
 
+int store_target_is_pg(const char *target)
+{
+	return target && store__is_pg_target(target);
+}
+
 char *store_target_display(const char *target, char *out, size_t outlen)
 {
 	size_t pos = 0;
@@ -213,8 +218,11 @@ char *store_target_display(const char *target, char *out, size_t outlen)
 		target = "";
 	if (has_prefix(target, "postgresql://") || has_prefix(target, "postgres://"))
 		display_uri(target, out, outlen, &pos);
-	else if (store__is_pg_target(target))
-		display_conninfo(target, out, outlen, &pos);
+	else if (store__is_pg_target(target)) {
+		size_t pre = has_prefix(target, "pg:") ? 3 : strlen("postgresql:");
+		put(out, outlen, &pos, target, pre);
+		display_conninfo(target + pre, out, outlen, &pos);
+	}
 	else
 		put(out, outlen, &pos, target, strlen(target));
 	out[pos < outlen ? pos : outlen - 1] = '\0';

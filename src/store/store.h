@@ -55,6 +55,9 @@ void store_close(struct store *st);
  * returns out.
  */
 char *store_target_display(const char *target, char *out, size_t outlen);
+/* 1 if `target` names a PostgreSQL database (store_open's rules), 0 for a
+ * SQLite file. */
+int store_target_is_pg(const char *target);
 /* Last error detail of this handle: what failed and what the driver said. */
 const char *store_errmsg(const struct store *st);
 const char *store_backend_name(const struct store *st);

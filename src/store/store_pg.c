@@ -355,6 +355,8 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_failed = 0;
+	s->block.valid = 0;
+	s->block.n = 0;
 }
 
 static int reconnect(struct store_pg *s)
@@ -507,6 +509,7 @@ static void pg_close(struct store *st)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_free(&s->copy[i]);
 	store__pg_fcache_clear(s);
+	free(s->block.keys);
 	if (s->password) {
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
@@ -951,6 +954,7 @@ static const char *const copy_sql[PC__COUNT] = {
     [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
     [PC_EVENTS] = "COPY host_events (host_id, job_id, prev_job_id, kind, protocol, port,"
                   " old_value, new_value, at, detail) FROM STDIN",
+    [PC_PS_TOUCH] = "COPY pg_temp.scandb_stage_touch (host_id, job_id, seen_at) FROM STDIN",
     [PC_PS_NEW] = "COPY port_state (host_id, protocol, port, state, reason, service, product,"
                   " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
                   " closed_at) FROM STDIN",
@@ -960,8 +964,11 @@ static const char *const copy_sql[PC__COUNT] = {
 };
 
 static const char *const copy_what[PC__COUNT] = {
-    "staging host upserts", "storing host scans", "storing ports",       "storing extraports",
-    "storing scripts",      "storing events",     "storing port states", "staging port states",
+    [PC_HOSTS] = "staging host upserts",    [PC_HOST_SCANS] = "storing host scans",
+    [PC_PORTS] = "storing ports",           [PC_EXTRAPORTS] = "storing extraports",
+    [PC_SCRIPTS] = "storing scripts",       [PC_EVENTS] = "storing events",
+    [PC_PS_TOUCH] = "staging port touches", [PC_PS_NEW] = "storing port states",
+    [PC_PS_STAGE] = "staging port states",
 };
 
 /* Session-local staging tables for the rows that are upserts. */
@@ -977,7 +984,9 @@ static int make_temp_tables(struct store_pg *s)
 	                " protocol text, port integer, state text, reason text, service text,"
 	                " product text, version text, extrainfo text, tunnel text, method text,"
 	                " job_id bigint, seen_at timestamptz, first_seen timestamptz,"
-	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS",
+	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS;"
+	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_touch (host_id bigint,"
+	                " job_id bigint, seen_at timestamptz) ON COMMIT DELETE ROWS",
 	                "creating the staging tables");
 
 	if (r == 0)
@@ -1045,8 +1054,9 @@ static const char sql_stage_hosts_apply[] =
     " u AS (INSERT INTO hosts AS h (" HOST_COLS_INS ")"
     "  SELECT id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"
     "  seen, seen, job_id FROM s ORDER BY id" HOST_MERGE " RETURNING h.id, h.addr)"
-    " SELECT s.addr::text, s.id, u.id FROM u JOIN s ON s.addr = u.addr WHERE u.id <> s.id"
-    " LIMIT 1";
+    /* each host must have the id it was staged with (a hashed subplan:
+     * no join of the two lists) */
+    " SELECT u.addr::text, u.id FROM u WHERE u.id NOT IN (SELECT id FROM s) LIMIT 1";
 
 static const char sql_stage_ps_apply[] =
     "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
@@ -1061,11 +1071,22 @@ static const char sql_stage_ps_apply[] =
     " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
     " closed_at = excluded.closed_at";
 
+/* A re-scan that probed every port a host has: one row per host moves
+ * them all to this scan (an open port was seen open by it). */
+static const char sql_stage_touch_apply[] =
+    "WITH t AS (DELETE FROM pg_temp.scandb_stage_touch RETURNING *)"
+    " UPDATE port_state ps SET job_id = t.job_id, seen_at = t.seen_at,"
+    " last_seen = CASE WHEN ps.state = 'open' THEN t.seen_at ELSE ps.last_seen END"
+    " FROM t WHERE ps.host_id = t.host_id";
+
 static int apply_stage(struct store_pg *s, enum pg_copy c)
 {
 	PGresult *res = NULL;
 	int r;
 
+	if (c == PC_PS_TOUCH)
+		return store__pg_exec(s, PG_STAGE_TOUCH_APPLY, sql_stage_touch_apply, NULL,
+		                      PGX_NOFLUSH, NULL, "saving port states");
 	if (c == PC_PS_STAGE)
 		return store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
 		                      NULL, "saving port states");
@@ -1077,9 +1098,8 @@ static int apply_stage(struct store_pg *s, enum pg_copy c)
 		 * the write lock) created the host since we looked. */
 		r = store__set_err(&s->base, SDB_ETRANSIENT,
 		                   "storing host %s: it was created by another writer at the same "
-		                   "time (id %s, not %s)",
-		                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2),
-		                   PQgetvalue(res, 0, 1));
+		                   "time (as id %s)",
+		                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 		if (s->in_tx)
 			s->tx_failed = 1;
 	}
@@ -1093,8 +1113,8 @@ int store__pg_flush(struct store_pg *s)
 
 	if (!s->buffered)
 		return 0;
-	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len) && !s->temp_ready &&
-	    (r = make_temp_tables(s)) != 0)
+	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len || s->copy[PC_PS_TOUCH].len) &&
+	    !s->temp_ready && (r = make_temp_tables(s)) != 0)
 		goto out;
 	for (int c = 0; c < PC__COUNT; c++) {
 		if (!s->copy[c].len)
@@ -1102,7 +1122,7 @@ int store__pg_flush(struct store_pg *s)
 		if ((r = copy_send(s, (enum pg_copy)c)) != 0)
 			goto out;
 		buf_reset(&s->copy[c]);
-		if ((c == PC_HOSTS || c == PC_PS_STAGE) &&
+		if ((c == PC_HOSTS || c == PC_PS_STAGE || c == PC_PS_TOUCH) &&
 		    (r = apply_stage(s, (enum pg_copy)c)) != 0)
 			goto out;
 	}
@@ -1669,6 +1689,8 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	if ((r = hostnames_json(s, h, &names)) != 0)
 		return r;
 	store__pg_key_hex(key, keyhex);
+	if ((r = store__pg_block_add(s, key)) != 0)
+		goto out;
 	if (hinted && s->hint.found) {
 		id = s->hint.id;
 	} else if ((r = next_host_id(s, &id)) != 0) {
@@ -1717,7 +1739,10 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 		store__pg_p_opt(&p, os ? h->os.accuracy : -1);
 		store__pg_p_int(&p, seen_at);
 		store__pg_p_int(&p, job_id);
-		if ((r = store__pg_exec(s, PG_HOST_UPSERT, sql_host_upsert, &p, 0, &res,
+		/* only staged host rows could matter to it (buffered children of
+		 * other hosts cannot) */
+		if ((r = store__pg_exec(s, PG_HOST_UPSERT, sql_host_upsert, &p,
+		                        s->copy[PC_HOSTS].len ? 0 : PGX_NOFLUSH, &res,
 		                        "storing host %s", h->addr)) != 0)
 			goto out;
 		*host_id = store__pg_i64(res, 0, 0);

@@ -78,6 +78,11 @@ static const char sql_hist_load[] =
                                                                                                     " FROM h JOIN findings f ON f.host_id = h.id"
                                                                                                     " ORDER BY k, o1, o2, o3";
 
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
 static int cmp_cstr(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -187,6 +192,124 @@ static int load_finding(const PGresult *q, int i, struct store_finding_ref *f)
 	return 0;
 }
 
+/* ---- the block of known hosts ---- */
+
+static int block_find(const struct store_pg *s, const unsigned char key[16], size_t *at)
+{
+	size_t lo = 0, hi = s->block.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(s->block.keys[mid], key, 16);
+		if (c == 0) {
+			*at = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return 0;
+}
+
+int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
+{
+	size_t at;
+
+	if (!s->block.valid || memcmp(key, s->block.lo, 16) < 0 ||
+	    memcmp(key, s->block.hi, 16) > 0 || block_find(s, key, &at))
+		return 0;
+	if (s->block.n == s->block.cap) {
+		size_t ncap = s->block.cap ? s->block.cap * 2 : 64;
+		void *nv = sdb_reallocarray(s->block.keys, ncap, sizeof(*s->block.keys));
+		if (!nv) {
+			s->block.valid = 0;
+			return 0; /* the cache is only an optimisation */
+		}
+		s->block.keys = nv;
+		s->block.cap = ncap;
+	}
+	memmove(s->block.keys + at + 1, s->block.keys + at, (s->block.n - at) * 16);
+	memcpy(s->block.keys[at], key, 16);
+	s->block.n++;
+	return 0;
+}
+
+/* Read which hosts exist in the block of `key` (flushing first, so hosts
+ * staged by this transaction are among them). */
+static int block_load(struct store_pg *s, const unsigned char key[16])
+{
+	struct pg_params p = {0};
+	char lohex[35], hihex[35];
+	PGresult *q = NULL;
+	int n, r;
+
+	s->block.valid = 0;
+	s->block.n = 0;
+	memcpy(s->block.lo, key, 16);
+	memcpy(s->block.hi, key, 16);
+	s->block.lo[14] &= 0xf0;
+	s->block.lo[15] = 0x00;
+	s->block.hi[14] |= 0x0f;
+	s->block.hi[15] = 0xff;
+	store__pg_key_hex(s->block.lo, lohex);
+	store__pg_key_hex(s->block.hi, hihex);
+	store__pg_p_text(&p, lohex);
+	store__pg_p_text(&p, hihex);
+	if ((r = store__pg_exec(s, PG_HIST_BLOCK,
+	                        "SELECT encode(addr_key, 'hex') FROM hosts"
+	                        " WHERE addr_key BETWEEN $1::bytea AND $2::bytea",
+	                        &p, 0, &q, "looking up known hosts")) != 0)
+		return r;
+	n = PQntuples(q);
+	if ((size_t)n > s->block.cap) {
+		void *nv = sdb_reallocarray(s->block.keys, (size_t)n, sizeof(*s->block.keys));
+		if (!nv) {
+			PQclear(q);
+			return 0; /* no cache: ask per host */
+		}
+		s->block.keys = nv;
+		s->block.cap = (size_t)n;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *hex = PQgetvalue(q, i, 0);
+		for (int b = 0; b < 16 && strlen(hex) == 32; b++) {
+			unsigned v = 0;
+			sscanf(hex + 2 * b, "%2x", &v);
+			s->block.keys[i][b] = (unsigned char)v;
+		}
+	}
+	PQclear(q);
+	s->block.n = (size_t)n;
+	qsort(s->block.keys, s->block.n, 16, cmp_key);
+	s->block.valid = 1;
+	return 0;
+}
+
+/* Is `addr` certainly not in the database?  Only inside a write
+ * transaction: the write lock keeps other scandb writers out. */
+static int known_absent(struct store_pg *s, const char *addr, int *absent)
+{
+	unsigned char key[16];
+	size_t at;
+	int r;
+
+	*absent = 0;
+	if (!s->in_tx || addr_parse(addr, NULL, NULL, key) != 0)
+		return 0;
+	if (!s->block.valid || memcmp(key, s->block.lo, 16) < 0 ||
+	    memcmp(key, s->block.hi, 16) > 0) {
+		if ((r = block_load(s, key)) != 0)
+			return r;
+		if (!s->block.valid)
+			return 0;
+	}
+	*absent = !block_find(s, key, &at);
+	return 0;
+}
+
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
                            struct ev_host *out)
 {
@@ -198,6 +321,15 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
+	if ((r = known_absent(s, addr, &n)) != 0)
+		return r;
+	if (n) {
+		if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
+			s->hint.valid = 1;
+		s->hint.found = 0;
+		s->hint.id = 0;
+		return SDB_ENOTFOUND;
+	}
 	store__pg_p_text(&p, addr);
 	/* Only this host's rows are read, and the job writer sends each
 	 * address once per job: nothing buffered can be among them. */
@@ -274,8 +406,32 @@ out:
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int r;
+	int all = h->nports > 1, r;
+	int64_t job = 0, at = 0;
 
+	/* As on SQLite: when the scan probed every stored port of the host,
+	 * each with the same job and time, one touch moves them all. */
+	for (size_t i = 0; i < h->nports && all; i++) {
+		const struct ev_port *p = &h->ports[i];
+		if (!p->stored)
+			continue;
+		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
+			all = 0;
+		job = p->job_id;
+		at = p->seen_at;
+	}
+	all = all && job;
+	if (all) {
+		struct buf *b = &s->copy[PC_PS_TOUCH];
+		size_t start = store__pg_row_start(s, PC_PS_TOUCH);
+		int e = 0;
+
+		e |= store__pg_f_int(b, 1, host_id);
+		e |= store__pg_f_int(b, 0, job);
+		e |= store__pg_f_ts(b, 0, at);
+		if ((r = store__pg_row_end(s, PC_PS_TOUCH, start, e, "saving port states")) != 0)
+			return r;
+	}
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct ev_port *p = &h->ports[i];
 		/* a row that exists is replaced (staged, then upserted); a new
@@ -285,7 +441,7 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 		size_t start;
 		int e = 0;
 
-		if (p->dirty == EV_CLEAN)
+		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
 			continue;
 		if ((unsigned)p->proto >= REC_PROTO__COUNT || (unsigned)p->state >= REC_PORT__COUNT)
 			return store__set_err(st, SDB_ERANGE,

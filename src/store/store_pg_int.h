@@ -38,10 +38,12 @@ enum pg_stmt {
 	PG_HOST_SEQ,
 	PG_STAGE_HOSTS_APPLY,
 	PG_STAGE_PS_APPLY,
+	PG_STAGE_TOUCH_APPLY,
 	PG_REAP_RUNNING,
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
+	PG_HIST_BLOCK,
 	PG_HIST_RESET,
 	PG_HIST_HOST_JOBS,
 	PG_EVENTS_SINCE,
@@ -69,6 +71,7 @@ enum pg_copy {
 	PC_EXTRAPORTS,
 	PC_SCRIPTS,
 	PC_EVENTS,
+	PC_PS_TOUCH, /* pg_temp.scandb_stage_touch: a re-scan of all of a host's ports */
 	PC_PS_NEW,   /* port_state rows that do not exist yet */
 	PC_PS_STAGE, /* pg_temp.scandb_stage_port_state, then the upsert */
 	PC__COUNT
@@ -99,6 +102,16 @@ struct store_pg {
 		int found;
 		int valid;
 	} hint;
+	/* Which hosts exist in one block of 4096 addresses (by addr_key),
+	 * read once under the write lock: history_load answers "never seen"
+	 * for the others without asking the server (a first import of a
+	 * network is all new hosts).  Hosts created since are added. */
+	struct {
+		int valid;
+		unsigned char lo[16], hi[16];
+		unsigned char (*keys)[16]; /* sorted */
+		size_t n, cap;
+	} block;
 	/* the findings of one host, read by history_load with the host */
 	struct {
 		int64_t host_id;
@@ -181,6 +194,9 @@ void store__pg_key_hex(const unsigned char key[16], char out[35]);
 /* A JSON array of strings (hostnames, cpes) into an owned char *[]. */
 int store__pg_json_strings(const char *text, char ***out, size_t *n);
 void store__pg_fcache_clear(struct store_pg *s);
+/* A host now exists: keep the block of known hosts right (no-op if the
+ * key is outside it). */
+int store__pg_block_add(struct store_pg *s, const unsigned char key[16]);
 
 /* History slots (store_pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
