@@ -114,11 +114,6 @@ class Tests:
 
 # ---- appended for test_query_output.py (read commands) ----
 
-def newdb(name="t.db"):
-    """A fresh database path in a new temporary directory."""
-    return os.path.join(tmpdir(), name)
-
-
 def iso(t):
     """Unix seconds -> scandb's timestamp text "2026-11-22T21:54:03Z" (UTC)."""
     import datetime
@@ -539,7 +534,7 @@ def pg_newdb(owner=None):
     return pg_url(name)
 
 
-def newdb(name="t.db"):  # noqa: F811 (the backend-aware version)
+def newdb(name="t.db"):
     """A fresh database that does not exist yet (SQLite: a path in a new
     temporary directory) or is empty (PostgreSQL: a new database's URL)."""
     if PG:

@@ -4,7 +4,8 @@ files.  Every failure must name the file (and line), exit 1, and leave the
 database exactly as it was; other files in the same command still import."""
 import os
 
-from e2e_util import Tests, check, data, dump, eq, newdb, run, sql1, sqlite_case, tmpdir, write
+from e2e_util import (Tests, check, data, db_exists, dump, eq, newdb, run, sql1, sqlite_case,
+                      tmpdir, write)
 
 t = Tests("import")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -187,9 +188,14 @@ def default_database_location():
     run(None, "import", data("simple.xml"), env={"XDG_DATA_HOME": "", "SCANDB_DB": "",
                                                  "HOME": home}, expect=0)
     check(os.path.exists(os.path.join(home, ".local/share/scandb/scandb.db")), "no db under HOME")
-    env_db = os.path.join(tmpdir(), "env.db")
+
+
+@t.case
+def scandb_db_environment_variable():
+    env_db = newdb("env.db")  # a file, or a postgresql:// URL
     run(None, "import", data("simple.xml"), env={"SCANDB_DB": env_db}, expect=0)
-    check(os.path.exists(env_db), "SCANDB_DB ignored")
+    check(db_exists(env_db), "SCANDB_DB ignored")
+    eq(count(env_db, "SELECT count(*) FROM jobs"), 1, "jobs stored in the SCANDB_DB database")
 
 
 @t.case
