@@ -311,9 +311,18 @@ static void pg_message(const struct store_pg *s, const PGresult *r, char *out, s
 	/* one line: libpq ends its messages with newlines */
 	for (n = strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '); n--)
 		out[n - 1] = '\0';
-	for (char *p = out; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	/* one line, single spaces: libpq's messages carry newlines, tabs and
+	 * "FATAL:  " double spaces */
+	{
+		char *w = out;
+		for (char *p = out; *p; p++) {
+			char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+			if (c == ' ' && w > out && w[-1] == ' ')
+				continue;
+			*w++ = c;
+		}
+		*w = '\0';
+	}
 	redact(s, out, len);
 }
 
