@@ -283,7 +283,8 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 	}
 	PQclear(q);
 	s->block.n = (size_t)n;
-	qsort(s->block.keys, s->block.n, 16, cmp_key);
+	if (s->block.n > 1)
+		qsort(s->block.keys, s->block.n, 16, cmp_key);
 	s->block.valid = 1;
 	return 0;
 }
