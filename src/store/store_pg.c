@@ -311,9 +311,18 @@ static void pg_message(const struct store_pg *s, const PGresult *r, char *out, s
 	/* one line: libpq ends its messages with newlines */
 	for (n = strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '); n--)
 		out[n - 1] = '\0';
-	for (char *p = out; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	/* one line, single spaces: libpq's messages carry newlines, tabs and
+	 * "FATAL:  " double spaces */
+	{
+		char *w = out;
+		for (char *p = out; *p; p++) {
+			char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+			if (c == ' ' && w > out && w[-1] == ' ')
+				continue;
+			*w++ = c;
+		}
+		*w = '\0';
+	}
 	redact(s, out, len);
 }
 
@@ -357,6 +366,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_failed = 0;
 	s->block.valid = 0;
 	s->block.n = 0;
+	s->next_event_id = 0;
 }
 
 static int reconnect(struct store_pg *s)
@@ -952,7 +962,7 @@ static const char *const copy_sql[PC__COUNT] = {
                  " FROM STDIN",
     [PC_EXTRAPORTS] = "COPY extraports (job_id, host_id, state, count, reasons) FROM STDIN",
     [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
-    [PC_EVENTS] = "COPY host_events (host_id, job_id, prev_job_id, kind, protocol, port,"
+    [PC_EVENTS] = "COPY host_events (id, host_id, job_id, prev_job_id, kind, protocol, port,"
                   " old_value, new_value, at, detail) FROM STDIN",
     [PC_PS_TOUCH] = "COPY pg_temp.scandb_stage_touch (host_id, job_id, seen_at) FROM STDIN",
     [PC_PS_NEW] = "COPY port_state (host_id, protocol, port, state, reason, service, product,"
@@ -1385,8 +1395,9 @@ static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_
 	store__pg_p_time(&p, j->timeout_at);
 	store__pg_p_text(&p, j->forced ? "true" : "false");
 	if ((r = store__pg_exec(s, PG_JOB_INSERT,
-	                        "INSERT INTO jobs (kind, source, status, args, worker_id,"
-	                        " created_at, timeout_at, forced) VALUES ($1::text, $2::text,"
+	                        "INSERT INTO jobs (id, kind, source, status, args, worker_id,"
+	                        " created_at, timeout_at, forced) VALUES ((SELECT"
+	                        " coalesce(max(id), 0) + 1 FROM jobs), $1::text, $2::text,"
 	                        " $3::text, $4::text, $5::text, to_timestamp($6::bigint),"
 	                        " to_timestamp($7::bigint), $8::boolean) RETURNING id",
 	                        &p, 0, &res, "creating the job")) != 0)

@@ -283,7 +283,8 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 	}
 	PQclear(q);
 	s->block.n = (size_t)n;
-	qsort(s->block.keys, s->block.n, 16, cmp_key);
+	if (s->block.n > 1)
+		qsort(s->block.keys, s->block.n, 16, cmp_key);
 	s->block.valid = 1;
 	return 0;
 }
@@ -482,8 +483,21 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	if (has_port && ((unsigned)e->proto >= REC_PROTO__COUNT || e->port < 0 || e->port > 65535))
 		return store__set_err(st, SDB_ERANGE, "a %s event of host %lld: bad port",
 		                      ev_kind_name(e->kind), (long long)host_id);
+	if (!s->next_event_id) {
+		/* max(id) + 1 as SQLite's rowids (the write lock makes it
+		 * ours); read after any buffered events are in */
+		PGresult *q = NULL;
+		int r = store__pg_exec(
+		    s, PG_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM host_events", NULL,
+		    s->copy[PC_EVENTS].len ? 0 : PGX_NOFLUSH, &q, "allocating an event id");
+		if (r != 0)
+			return r;
+		s->next_event_id = store__pg_i64(q, 0, 0);
+		PQclear(q);
+	}
 	start = store__pg_row_start(s, PC_EVENTS);
-	x |= store__pg_f_int(b, 1, host_id);
+	x |= store__pg_f_int(b, 1, s->next_event_id);
+	x |= store__pg_f_int(b, 0, host_id);
 	x |= store__pg_f_int(b, 0, e->job_id);
 	x |= store__pg_f_nz(b, 0, e->prev_job_id);
 	x |= store__pg_f_text(b, 0, ev_kind_name(e->kind));
@@ -493,6 +507,8 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	x |= store__pg_f_text(b, 0, e->new_value);
 	x |= store__pg_f_ts(b, 0, e->at);
 	x |= store__pg_f_text(b, 0, e->detail);
+	if (x == 0)
+		s->next_event_id++;
 	return store__pg_row_end(s, PC_EVENTS, start, x, "storing an event");
 }
 
@@ -503,6 +519,7 @@ int store__pg_history_reset(struct store *st, int64_t host_id)
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
+	s->next_event_id = 0; /* SQLite would reuse the ids freed at the top */
 	store__pg_p_int(&p, host_id);
 	return store__pg_exec(s, PG_HIST_RESET,
 	                      "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"

@@ -44,6 +44,7 @@ enum pg_stmt {
 	PG_REAP_TIMEOUTS,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
 	PG_HIST_BLOCK,
+	PG_EVENT_NEXT_ID,
 	PG_HIST_RESET,
 	PG_HIST_HOST_JOBS,
 	PG_EVENTS_SINCE,
@@ -93,6 +94,7 @@ struct store_pg {
 	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
 	int64_t next_host_id; /* 0: not read yet in this transaction */
 	int64_t max_new_host_id;
+	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
 	/* history_load's answer for the host the job writer upserts next */
