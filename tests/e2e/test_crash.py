@@ -97,7 +97,7 @@ def verify(db, files, what):
     # or a commit it still had in hand could land between the reads below
     wait_idle(db)
     eq(integrity(db), [], f"{what}: integrity_check / foreign keys")
-    (jobs, hosts, ports, scripts, extra, orphans, got) = sql_snapshot(db, [
+    (jobs, hosts, ports, scripts, extra, orphans, got, dups) = sql_snapshot(db, [
         "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id",
         "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
         "SELECT job_id, count(*) FROM ports GROUP BY job_id",
@@ -115,7 +115,8 @@ def verify(db, files, what):
             WHERE job_id NOT IN (SELECT id FROM jobs)
         UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
             WHERE id NOT IN (SELECT host_id FROM host_scans)""",
-        "SELECT addr FROM hosts"])
+        "SELECT addr FROM hosts",
+        "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1"])
     notdone = [j[:3] for j in jobs if j[2] != "completed"]
     eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
     unknown = [j[:2] for j in jobs if j[1] not in files]
@@ -130,6 +131,7 @@ def verify(db, files, what):
         eq((up, popen), (s.hosts_up, s.ports_open),
            f"{what}: (hosts_up, ports_open) recorded for job {jid}")
     eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
+    eq(dups, [], f"{what}: duplicate host addresses")
     # hosts: exactly the union of the files that have a completed job
     want = set()
     per_file = {}

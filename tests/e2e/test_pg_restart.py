@@ -65,7 +65,7 @@ def verify(db, s, what):
     """Only completed jobs, each holding exactly the file's rows; nothing
     of an interrupted import.  Returns the number of jobs."""
     eq(fk_violations(db), [], f"{what}: foreign keys pointing at nothing")
-    jobs, hosts, ports, scripts, extra, orphans, addrs = sql_snapshot(db, [
+    jobs, hosts, ports, scripts, extra, orphans, addrs, dups = sql_snapshot(db, [
         "SELECT id, status, hosts_up, ports_open FROM jobs ORDER BY id",
         "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
         "SELECT job_id, count(*) FROM ports GROUP BY job_id",
@@ -82,7 +82,8 @@ def verify(db, s, what):
                WHERE job_id NOT IN (SELECT id FROM jobs)
            UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
                WHERE id NOT IN (SELECT host_id FROM host_scans)""",
-        "SELECT addr FROM hosts"])
+        "SELECT addr FROM hosts",
+        "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1"])
     eq([j[:2] for j in jobs if j[1] != "completed"], [],
        f"{what}: jobs that are not completed (half-stored or left running)")
     hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
@@ -92,6 +93,7 @@ def verify(db, s, what):
            (s.hosts, s.ports, s.scripts, s.extraports, s.hosts_up, s.ports_open),
            f"{what}: (hosts, ports, scripts, extraports, hosts_up, ports_open) of job {jid}")
     eq([o for o in orphans if o[1]], [], f"{what}: rows of no job")
+    eq(dups, [], f"{what}: duplicate host addresses")
     got = {a for (a,) in addrs}
     eq(got, set(s.addrs) if jobs else set(), f"{what}: host addresses")
     return len(jobs)
