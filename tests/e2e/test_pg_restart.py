@@ -3,8 +3,8 @@
 import (ARCHITECTURE invariants 1, 3 and 7).
 
 On a cluster of its own (scripts/pg-cluster.sh start, so that the restarts
-disturb no other test), a ~24 MB scan is imported while the server is
-restarted at different moments, with `pg_ctl restart -m fast` (clients are
+disturb no other test), a ~15 MB scan is imported while the server is
+restarted at five different moments, with `pg_ctl restart -m fast` (clients are
 disconnected, transactions rolled back) and `-m immediate` (the server is
 killed and recovers from its WAL).  Each import must either complete (after
 retrying) or fail cleanly: exit 1 with a clear error on stderr, no crash.
@@ -22,11 +22,11 @@ from e2e_util import (PG, SCANDB, Tests, check, eq, fk_violations, pg_env, pg_re
 from gen_nmap_xml import generate
 
 t = Tests("pg_restart")
-HOSTS, PORTS = 8000, 10
+HOSTS, PORTS = 5000, 10  # ~15 MB: seconds per import, longer under ASan
 IMPORT_TIMEOUT = 300
 # (moment as a fraction of one import's duration, pg_ctl shutdown mode)
 ROUNDS = [(0.3, "fast"), (0.6, "immediate"), (0.85, "fast"), (0.5, "immediate"),
-          (0.15, "fast"), (0.7, "fast")]
+          (0.15, "fast")]
 
 
 class Cluster:
