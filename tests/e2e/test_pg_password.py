@@ -29,6 +29,13 @@ def pw_url(dbname, password=None):
                   password=secret() if password is None else password)
 
 
+def conninfo(dbname, password=None):
+    """The same, as a libpq key=value target (scandb's `pg:` form)."""
+    e = pg_env()
+    return (f"pg:host={e['SCANDB_PG_HOST']} port={e['SCANDB_PG_PORT']} "
+            f"user={e['SCANDB_PG_PW_USER']} password={password or secret()} dbname={dbname}")
+
+
 def owned_db():
     """A fresh database owned by the password role; its name."""
     url = pg_newdb(owner=pg_env()["SCANDB_PG_PW_USER"])
@@ -71,8 +78,18 @@ def password_not_in_process_arguments():
     """A scandb that blocks (import - on a pipe kept open): /proc/PID/cmdline
     and ps do not show the password once it is connected."""
     name = owned_db()
-    url = pw_url(name)
-    run(url, "migrate", "up", expect=0)
+    run(pw_url(name), "migrate", "up", expect=0)
+    blocked_import_hides_password(name, pw_url(name))
+
+
+@t.case
+def password_not_in_process_arguments_key_value_target():
+    name = owned_db()
+    run(conninfo(name), "migrate", "up", expect=0)
+    blocked_import_hides_password(name, conninfo(name))
+
+
+def blocked_import_hides_password(name, url):
     p = subprocess.Popen([SCANDB, "--db", url, "-q", "import", "-"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -127,6 +144,7 @@ def failing_connections_do_not_echo_the_password():
         ("password as a URI parameter",
          pg_url("no_such_database_here", user=e["SCANDB_PG_PW_USER"]) +
          f"?password={secret()}", secret(), ("does not exist",)),
+        ("key=value target", conninfo("no_such_database_here"), secret(), ("does not exist",)),
     ]
     if closed_url:
         cases.append(("nothing listening", closed_url, secret(),
