@@ -364,8 +364,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_failed = 0;
-	s->block.valid = 0;
-	s->block.n = 0;
+	store__pg_block_reset(s);
 	s->next_event_id = 0;
 }
 
@@ -519,7 +518,7 @@ static void pg_close(struct store *st)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_free(&s->copy[i]);
 	store__pg_fcache_clear(s);
-	free(s->block.keys);
+	store__pg_block_free(s);
 	if (s->password) {
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
