@@ -375,7 +375,7 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 	store__pg_key_hex(s->block.hi, hihex);
 	store__pg_p_text(&p, lohex);
 	store__pg_p_text(&p, hihex);
-	if ((r = store__pg_exec(s, PG_HIST_BLOCK, sql_hist_block, &p, 0, &q,
+	if ((r = store__pg_exec(s, PG_HIST_BLOCK, sql_hist_block, &p, PGX_ONESHOT, &q,
 	                        "loading known hosts")) != 0)
 		return r;
 	if (PQntuples(q) > BLOCK_MAX_ROWS) {
@@ -680,6 +680,7 @@ static const char sql_events[] =
                    " WHERE e.at >= to_timestamp($1::bigint) AND h.addr_key BETWEEN $2::bytea AND "
                    "$3::bytea"
                    " AND ($4::inet IS NULL OR h.addr = $4::inet)"
+                   " AND e.at >= to_timestamp($5::bigint)" /* lets host_events_at start there */
                    " AND (e.at, e.id) > (to_timestamp($5::bigint), $6::bigint)"
                    " ORDER BY e.at, e.id LIMIT 2000";
 
@@ -745,7 +746,7 @@ int store__pg_events_each(struct store *st, const struct store_event_filter *f,
 		store__pg_p_text(&p, f->addr);
 		store__pg_p_int(&p, last_at);
 		store__pg_p_int(&p, last_id);
-		if ((r = store__pg_exec(s, PG_EVENTS_SINCE, sql_events, &p, 0, &q,
+		if ((r = store__pg_exec(s, PG_EVENTS_SINCE, sql_events, &p, PGX_ONESHOT, &q,
 		                        "reading events")) != 0)
 			break;
 		n = PQntuples(q);

@@ -149,6 +149,10 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 
 /* store__pg_exec flags */
 #define PGX_NOFLUSH 1 /* the statement cannot depend on buffered rows */
+#define PGX_ONESHOT                                                                                \
+	2 /* plan it for these parameters each time (unnamed                                       \
+	     statement): for queries run once per page or command,                                 \
+	     where a generic plan can be far worse */
 
 /*
  * Run prepared statement `id` (prepared from `sql`, which must be the same
