@@ -739,11 +739,13 @@ static int pg_tx_commit(struct store *st)
 		/* "ROLLBACK": the transaction had failed */
 		PQclear(res);
 		s->in_tx = 0;
+		s->temp_ready = 0;
 		clear_tx_state(s);
 		return store__set_err(st, SDB_EDB,
 		                      "commit: the transaction had failed and was "
 		                      "rolled back");
 	}
+	s->temp_ready = 0; /* if created by this transaction, they are gone */
 	if (conn_lost(s, res)) {
 		PQclear(res);
 		s->in_tx = 0;

@@ -335,7 +335,8 @@ int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
 	}
 	memmove(s->block.v + at + 1, s->block.v + at, (s->block.n - at) * sizeof(*s->block.v));
 	memcpy(s->block.v[at].key, key, 16);
-	s->block.v[at].start = s->block.v[at].end = -1;
+	/* created by this transaction: its rows may still be buffered */
+	s->block.v[at].start = s->block.v[at].end = -2;
 	s->block.n++;
 	return 0;
 }
@@ -422,7 +423,7 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 /* What the block knows of `addr`: BLK_ABSENT (never seen), BLK_ROWS (its
  * rows, *ent), or BLK_ASK (query it).  Only inside a write transaction:
  * the write lock keeps other scandb writers out. */
-enum { BLK_ASK = 0, BLK_ABSENT, BLK_ROWS };
+enum { BLK_ASK = 0, BLK_ABSENT, BLK_ROWS, BLK_ASK_FLUSHED };
 
 static int block_lookup(struct store_pg *s, const char *addr, int *what, struct pg_block_ent **ent)
 {
@@ -445,6 +446,8 @@ static int block_lookup(struct store_pg *s, const char *addr, int *what, struct 
 	} else if (s->block.v[at].start >= 0) {
 		*what = BLK_ROWS;
 		*ent = &s->block.v[at];
+	} else if (s->block.v[at].start == -2) {
+		*what = BLK_ASK_FLUSHED;
 	}
 	return 0;
 }
@@ -494,8 +497,9 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 	store__pg_p_text(&p, addr);
 	/* Only this host's rows are read, and the job writer sends each
 	 * address once per job: nothing buffered can be among them. */
-	if ((r = store__pg_exec(s, PG_HIST_LOAD, sql_hist_load, &p, PGX_NOFLUSH, &q,
-	                        "loading host %s", addr)) != 0)
+	if ((r = store__pg_exec(s, PG_HIST_LOAD, sql_hist_load, &p,
+	                        what == BLK_ASK_FLUSHED ? 0 : PGX_NOFLUSH, &q, "loading host %s",
+	                        addr)) != 0)
 		return r;
 	if (PQntuples(q) == 0 || strcmp(PQgetvalue(q, 0, 0), "0") != 0) {
 		PQclear(q);
