@@ -364,8 +364,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_failed = 0;
-	s->block.valid = 0;
-	s->block.n = 0;
+	store__pg_block_reset(s);
 	s->next_event_id = 0;
 }
 
@@ -426,14 +425,20 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
 				continue;
 			}
 		}
-		if (!s->prepared[id]) {
-			res = PQprepare(s->conn, name, sql, 0, NULL);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK)
-				goto failed;
-			PQclear(res);
-			s->prepared[id] = 1;
+		if (flags & PGX_ONESHOT) {
+			res = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL,
+			                   NULL, 0);
+		} else {
+			if (!s->prepared[id]) {
+				res = PQprepare(s->conn, name, sql, 0, NULL);
+				if (PQresultStatus(res) != PGRES_COMMAND_OK)
+					goto failed;
+				PQclear(res);
+				s->prepared[id] = 1;
+			}
+			res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL,
+			                     NULL, 0);
 		}
-		res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 		st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			if (out)
@@ -519,7 +524,7 @@ static void pg_close(struct store *st)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_free(&s->copy[i]);
 	store__pg_fcache_clear(s);
-	free(s->block.keys);
+	store__pg_block_free(s);
 	if (s->password) {
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
@@ -734,11 +739,13 @@ static int pg_tx_commit(struct store *st)
 		/* "ROLLBACK": the transaction had failed */
 		PQclear(res);
 		s->in_tx = 0;
+		s->temp_ready = 0;
 		clear_tx_state(s);
 		return store__set_err(st, SDB_EDB,
 		                      "commit: the transaction had failed and was "
 		                      "rolled back");
 	}
+	s->temp_ready = 0; /* if created by this transaction, they are gone */
 	if (conn_lost(s, res)) {
 		PQclear(res);
 		s->in_tx = 0;
@@ -1606,11 +1613,22 @@ static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 		return store__set_err(st, SDB_EUSAGE,
 		                      "reaping stale jobs needs its own transaction, but one is "
 		                      "already open");
-	/* a transaction of its own: retried whole when it is lost */
+	/* A transaction of its own, retried whole when it is lost.  It does
+	 * not queue for the write lock (`scandb jobs` is a reader and must not
+	 * wait for an import): its UPDATEs re-check status and timeout_at
+	 * under their row locks, so concurrent reapers and heartbeats agree. */
 	for (int attempt = 0; attempt <= STORE_RETRY_MAX; attempt++) {
 		count = 0;
-		if ((r = pg_tx_begin(st)) != 0)
-			return r;
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			reconnect(s);
+		clear_tx_state(s);
+		if ((r = exec_simple(s, "BEGIN", "reaping stale jobs")) != 0) {
+			if (r != SDB_ETRANSIENT)
+				return r;
+			store__backoff(attempt);
+			continue;
+		}
+		s->in_tx = 1;
 		if ((r = reap_in_tx(s, now, hostname, &count)) == 0 && (r = pg_tx_commit(st)) == 0)
 			break;
 		pg_tx_rollback(st);

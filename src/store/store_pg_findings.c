@@ -321,7 +321,8 @@ int store__pg_findings_each(struct store *st, const struct store_finding_filter 
 	store__pg_p_text(&p, flt->status);
 	store__pg_p_text(&p, flt->severity);
 	store__pg_p_text(&p, flt->addr);
-	if ((r = store__pg_exec(s, PG_FIND_LIST, sql_list, &p, 0, &q, "listing findings")) != 0)
+	if ((r = store__pg_exec(s, PG_FIND_LIST, sql_list, &p, PGX_ONESHOT, &q,
+	                        "listing findings")) != 0)
 		return r;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
 		struct store_finding *f = calloc(1, sizeof(*f));

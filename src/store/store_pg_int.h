@@ -44,6 +44,7 @@ enum pg_stmt {
 	PG_REAP_TIMEOUTS,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
 	PG_HIST_BLOCK,
+	PG_HIST_BLOCK_KEYS,
 	PG_EVENT_NEXT_ID,
 	PG_HIST_RESET,
 	PG_HIST_HOST_JOBS,
@@ -78,6 +79,12 @@ enum pg_copy {
 	PC__COUNT
 };
 
+/* A host of the block: its rows [start, end) in block.res, or -1. */
+struct pg_block_ent {
+	unsigned char key[16];
+	int start, end;
+};
+
 struct store_pg {
 	struct store base; /* first: a struct store * is a struct store_pg * */
 	PGconn *conn;
@@ -104,15 +111,14 @@ struct store_pg {
 		int found;
 		int valid;
 	} hint;
-	/* Which hosts exist in one block of 4096 addresses (by addr_key),
-	 * read once under the write lock: history_load answers "never seen"
-	 * for the others without asking the server (a first import of a
-	 * network is all new hosts).  Hosts created since are added. */
+	/* The hosts of one block of 4096 addresses, read at once under the
+	 * write lock (store_pg_history.c). */
 	struct {
 		int valid;
 		unsigned char lo[16], hi[16];
-		unsigned char (*keys)[16]; /* sorted */
+		struct pg_block_ent *v; /* sorted by key */
 		size_t n, cap;
+		PGresult *res; /* their rows */
 	} block;
 	/* the findings of one host, read by history_load with the host */
 	struct {
@@ -143,6 +149,10 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 
 /* store__pg_exec flags */
 #define PGX_NOFLUSH 1 /* the statement cannot depend on buffered rows */
+#define PGX_ONESHOT                                                                                \
+	2 /* plan it for these parameters each time (unnamed                                       \
+	     statement): for queries run once per page or command,                                 \
+	     where a generic plan can be far worse */
 
 /*
  * Run prepared statement `id` (prepared from `sql`, which must be the same
@@ -199,6 +209,8 @@ void store__pg_fcache_clear(struct store_pg *s);
 /* A host now exists: keep the block of known hosts right (no-op if the
  * key is outside it). */
 int store__pg_block_add(struct store_pg *s, const unsigned char key[16]);
+void store__pg_block_reset(struct store_pg *s); /* forget it (transaction end) */
+void store__pg_block_free(struct store_pg *s);
 
 /* History slots (store_pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
