@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -100,9 +101,40 @@ static int store_failure(struct cli *c, int64_t id, int64_t created, const char 
 	return r;
 }
 
-/* Parse the spooled XML into the job in one transaction. */
+/* How often storing a scan's results is tried when its transaction is lost
+ * to a transient failure (the spool file is read again each time). */
+#define SCAN_STORE_ATTEMPTS 5
+
+static int store_results_once(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
+                              struct job_writer_stats *stats);
+
+/* Parse the spooled XML into the job in one transaction, retried whole
+ * (with backoff) while it fails with SDB_ETRANSIENT. */
 static int store_results(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
                          struct job_writer_stats *stats)
+{
+	int r;
+
+	for (int attempt = 1;; attempt++) {
+		struct timespec ts;
+		long ms;
+
+		r = store_results_once(c, id, fd, err, errlen, stats);
+		if (r != SDB_ETRANSIENT || attempt >= SCAN_STORE_ATTEMPTS)
+			return r;
+		if (!c->quiet)
+			cli_err("scan: job %lld: %s; storing the results again (attempt %d of %d)",
+			        (long long)id, err, attempt + 1, SCAN_STORE_ATTEMPTS);
+		ms = 500L << (attempt - 1);
+		ms += rand() % (ms / 2 + 1);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int store_results_once(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
+                              struct job_writer_stats *stats)
 {
 	struct job_writer_opts o = {
 	    .kind = STORE_JOB_SCAN, .source = "nmap", .existing_job_id = id};

@@ -311,9 +311,18 @@ static void pg_message(const struct store_pg *s, const PGresult *r, char *out, s
 	/* one line: libpq ends its messages with newlines */
 	for (n = strlen(out); n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '); n--)
 		out[n - 1] = '\0';
-	for (char *p = out; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	/* one line, single spaces: libpq's messages carry newlines, tabs and
+	 * "FATAL:  " double spaces */
+	{
+		char *w = out;
+		for (char *p = out; *p; p++) {
+			char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+			if (c == ' ' && w > out && w[-1] == ' ')
+				continue;
+			*w++ = c;
+		}
+		*w = '\0';
+	}
 	redact(s, out, len);
 }
 
@@ -355,8 +364,8 @@ static void clear_tx_state(struct store_pg *s)
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_failed = 0;
-	s->block.valid = 0;
-	s->block.n = 0;
+	store__pg_block_reset(s);
+	s->next_event_id = 0;
 }
 
 static int reconnect(struct store_pg *s)
@@ -416,14 +425,20 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
 				continue;
 			}
 		}
-		if (!s->prepared[id]) {
-			res = PQprepare(s->conn, name, sql, 0, NULL);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK)
-				goto failed;
-			PQclear(res);
-			s->prepared[id] = 1;
+		if (flags & PGX_ONESHOT) {
+			res = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL,
+			                   NULL, 0);
+		} else {
+			if (!s->prepared[id]) {
+				res = PQprepare(s->conn, name, sql, 0, NULL);
+				if (PQresultStatus(res) != PGRES_COMMAND_OK)
+					goto failed;
+				PQclear(res);
+				s->prepared[id] = 1;
+			}
+			res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL,
+			                     NULL, 0);
 		}
-		res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
 		st = PQresultStatus(res);
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			if (out)
@@ -509,7 +524,7 @@ static void pg_close(struct store *st)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_free(&s->copy[i]);
 	store__pg_fcache_clear(s);
-	free(s->block.keys);
+	store__pg_block_free(s);
 	if (s->password) {
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
@@ -724,11 +739,13 @@ static int pg_tx_commit(struct store *st)
 		/* "ROLLBACK": the transaction had failed */
 		PQclear(res);
 		s->in_tx = 0;
+		s->temp_ready = 0;
 		clear_tx_state(s);
 		return store__set_err(st, SDB_EDB,
 		                      "commit: the transaction had failed and was "
 		                      "rolled back");
 	}
+	s->temp_ready = 0; /* if created by this transaction, they are gone */
 	if (conn_lost(s, res)) {
 		PQclear(res);
 		s->in_tx = 0;
@@ -952,8 +969,9 @@ static const char *const copy_sql[PC__COUNT] = {
                  " FROM STDIN",
     [PC_EXTRAPORTS] = "COPY extraports (job_id, host_id, state, count, reasons) FROM STDIN",
     [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
-    [PC_EVENTS] = "COPY host_events (host_id, job_id, prev_job_id, kind, protocol, port,"
+    [PC_EVENTS] = "COPY host_events (id, host_id, job_id, prev_job_id, kind, protocol, port,"
                   " old_value, new_value, at, detail) FROM STDIN",
+    [PC_PS_TOUCH] = "COPY pg_temp.scandb_stage_touch (host_id, job_id, seen_at) FROM STDIN",
     [PC_PS_NEW] = "COPY port_state (host_id, protocol, port, state, reason, service, product,"
                   " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
                   " closed_at) FROM STDIN",
@@ -963,8 +981,11 @@ static const char *const copy_sql[PC__COUNT] = {
 };
 
 static const char *const copy_what[PC__COUNT] = {
-    "staging host upserts", "storing host scans", "storing ports",       "storing extraports",
-    "storing scripts",      "storing events",     "storing port states", "staging port states",
+    [PC_HOSTS] = "staging host upserts",    [PC_HOST_SCANS] = "storing host scans",
+    [PC_PORTS] = "storing ports",           [PC_EXTRAPORTS] = "storing extraports",
+    [PC_SCRIPTS] = "storing scripts",       [PC_EVENTS] = "storing events",
+    [PC_PS_TOUCH] = "staging port touches", [PC_PS_NEW] = "storing port states",
+    [PC_PS_STAGE] = "staging port states",
 };
 
 /* Session-local staging tables for the rows that are upserts. */
@@ -980,7 +1001,9 @@ static int make_temp_tables(struct store_pg *s)
 	                " protocol text, port integer, state text, reason text, service text,"
 	                " product text, version text, extrainfo text, tunnel text, method text,"
 	                " job_id bigint, seen_at timestamptz, first_seen timestamptz,"
-	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS",
+	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS;"
+	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_touch (host_id bigint,"
+	                " job_id bigint, seen_at timestamptz) ON COMMIT DELETE ROWS",
 	                "creating the staging tables");
 
 	if (r == 0)
@@ -1065,11 +1088,22 @@ static const char sql_stage_ps_apply[] =
     " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
     " closed_at = excluded.closed_at";
 
+/* A re-scan that probed every port a host has: one row per host moves
+ * them all to this scan (an open port was seen open by it). */
+static const char sql_stage_touch_apply[] =
+    "WITH t AS (DELETE FROM pg_temp.scandb_stage_touch RETURNING *)"
+    " UPDATE port_state ps SET job_id = t.job_id, seen_at = t.seen_at,"
+    " last_seen = CASE WHEN ps.state = 'open' THEN t.seen_at ELSE ps.last_seen END"
+    " FROM t WHERE ps.host_id = t.host_id";
+
 static int apply_stage(struct store_pg *s, enum pg_copy c)
 {
 	PGresult *res = NULL;
 	int r;
 
+	if (c == PC_PS_TOUCH)
+		return store__pg_exec(s, PG_STAGE_TOUCH_APPLY, sql_stage_touch_apply, NULL,
+		                      PGX_NOFLUSH, NULL, "saving port states");
 	if (c == PC_PS_STAGE)
 		return store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
 		                      NULL, "saving port states");
@@ -1096,8 +1130,8 @@ int store__pg_flush(struct store_pg *s)
 
 	if (!s->buffered)
 		return 0;
-	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len) && !s->temp_ready &&
-	    (r = make_temp_tables(s)) != 0)
+	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len || s->copy[PC_PS_TOUCH].len) &&
+	    !s->temp_ready && (r = make_temp_tables(s)) != 0)
 		goto out;
 	for (int c = 0; c < PC__COUNT; c++) {
 		if (!s->copy[c].len)
@@ -1105,7 +1139,7 @@ int store__pg_flush(struct store_pg *s)
 		if ((r = copy_send(s, (enum pg_copy)c)) != 0)
 			goto out;
 		buf_reset(&s->copy[c]);
-		if ((c == PC_HOSTS || c == PC_PS_STAGE) &&
+		if ((c == PC_HOSTS || c == PC_PS_STAGE || c == PC_PS_TOUCH) &&
 		    (r = apply_stage(s, (enum pg_copy)c)) != 0)
 			goto out;
 	}
@@ -1368,8 +1402,9 @@ static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_
 	store__pg_p_time(&p, j->timeout_at);
 	store__pg_p_text(&p, j->forced ? "true" : "false");
 	if ((r = store__pg_exec(s, PG_JOB_INSERT,
-	                        "INSERT INTO jobs (kind, source, status, args, worker_id,"
-	                        " created_at, timeout_at, forced) VALUES ($1::text, $2::text,"
+	                        "INSERT INTO jobs (id, kind, source, status, args, worker_id,"
+	                        " created_at, timeout_at, forced) VALUES ((SELECT"
+	                        " coalesce(max(id), 0) + 1 FROM jobs), $1::text, $2::text,"
 	                        " $3::text, $4::text, $5::text, to_timestamp($6::bigint),"
 	                        " to_timestamp($7::bigint), $8::boolean) RETURNING id",
 	                        &p, 0, &res, "creating the job")) != 0)
@@ -1578,11 +1613,22 @@ static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 		return store__set_err(st, SDB_EUSAGE,
 		                      "reaping stale jobs needs its own transaction, but one is "
 		                      "already open");
-	/* a transaction of its own: retried whole when it is lost */
+	/* A transaction of its own, retried whole when it is lost.  It does
+	 * not queue for the write lock (`scandb jobs` is a reader and must not
+	 * wait for an import): its UPDATEs re-check status and timeout_at
+	 * under their row locks, so concurrent reapers and heartbeats agree. */
 	for (int attempt = 0; attempt <= STORE_RETRY_MAX; attempt++) {
 		count = 0;
-		if ((r = pg_tx_begin(st)) != 0)
-			return r;
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			reconnect(s);
+		clear_tx_state(s);
+		if ((r = exec_simple(s, "BEGIN", "reaping stale jobs")) != 0) {
+			if (r != SDB_ETRANSIENT)
+				return r;
+			store__backoff(attempt);
+			continue;
+		}
+		s->in_tx = 1;
 		if ((r = reap_in_tx(s, now, hostname, &count)) == 0 && (r = pg_tx_commit(st)) == 0)
 			break;
 		pg_tx_rollback(st);

@@ -115,9 +115,10 @@ int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_f
  * statement: a new finding is 'open'; one seen again takes the newest
  * sighting's words and widens its times. */
 static const char sql_upsert[] =
-    "WITH ins AS (INSERT INTO findings (host_id, protocol, port, type, source, key, title,"
+    "WITH ins AS (INSERT INTO findings (id, host_id, protocol, port, type, source, key, title,"
     "  severity, status, fingerprint, first_seen, last_seen, state_at, details)"
-    "  VALUES ($1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text, $7::text,"
+    "  VALUES ((SELECT coalesce(max(id), 0) + 1 FROM findings), $1::bigint, $2::text, $3::integer, "
+    "$4::text, $5::text, $6::text, $7::text,"
     "  $8::text, 'open', $9::text, to_timestamp($10::bigint), to_timestamp($10::bigint),"
     "  to_timestamp($10::bigint), $11::jsonb)"
     "  ON CONFLICT (fingerprint) DO NOTHING RETURNING id),"
@@ -241,6 +242,23 @@ static const char sql_list[] =
                                                      "$4::inet)"
                                                      " ORDER BY f.id";
 
+/* details as history/findings.c wrote them (compact, sorted keys): jsonb
+ * keeps the document, not its text. */
+static int details_text(const char *jsonb, char **out)
+{
+	json_t *d;
+
+	*out = NULL;
+	if (!jsonb)
+		return 0;
+	if (!(d = json_loads(jsonb, JSON_DECODE_ANY, NULL)))
+		return (*out = strdup(jsonb)) ? 0 : SDB_ENOMEM;
+	*out =
+	    json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6) | JSON_ENCODE_ANY);
+	json_decref(d);
+	return *out ? 0 : SDB_ENOMEM;
+}
+
 static char *json_dup_str(json_t *v)
 {
 	const char *s = json_string_value(v);
@@ -303,7 +321,8 @@ int store__pg_findings_each(struct store *st, const struct store_finding_filter 
 	store__pg_p_text(&p, flt->status);
 	store__pg_p_text(&p, flt->severity);
 	store__pg_p_text(&p, flt->addr);
-	if ((r = store__pg_exec(s, PG_FIND_LIST, sql_list, &p, 0, &q, "listing findings")) != 0)
+	if ((r = store__pg_exec(s, PG_FIND_LIST, sql_list, &p, PGX_ONESHOT, &q,
+	                        "listing findings")) != 0)
 		return r;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
 		struct store_finding *f = calloc(1, sizeof(*f));
@@ -321,7 +340,8 @@ int store__pg_findings_each(struct store *st, const struct store_finding_filter 
 		    dup_col(q, i, 5, &f->type) || dup_col(q, i, 6, &f->source) ||
 		    dup_col(q, i, 7, &f->key) || dup_col(q, i, 8, &f->title) ||
 		    dup_col(q, i, 9, &f->severity) || dup_col(q, i, 10, &f->status) ||
-		    dup_col(q, i, 11, &f->fingerprint) || dup_col(q, i, 14, &f->details) ||
+		    dup_col(q, i, 11, &f->fingerprint) ||
+		    details_text(store__pg_col(q, i, 14), &f->details) ||
 		    load_sets(f, store__pg_col(q, i, 15), store__pg_col(q, i, 16)) != 0) {
 			store_finding_free(f);
 			goto nomem;

@@ -21,67 +21,37 @@
 /* k = 0: the host (at most one row); 1: its port_state rows; 2: its
  * scripts of every scan, oldest scan first (the latest output of each
  * wins); 3: its findings (kept for findings_of_host). */
+/* clang-format off */
 static const char sql_hist_load[] =
     "WITH h AS (SELECT id, status, last_job_id, last_seen FROM hosts WHERE addr = $1::inet)"
     " SELECT 0 AS k, h.id::text AS c1, h.status AS c2, h.last_job_id::text AS c3,"
-    " " EPT(
-        "h.last_seen") " AS c4,"
-                       " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
-                       "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) "
-                       "AS c5,"
-                       " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
-                       "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
-                       " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = "
-                       "'up'"
-                       "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT "
-                       "1) AS c7,"
-                       " NULL::text AS c8, NULL::text AS c9, NULL::text AS c10, NULL::text AS c11,"
-                       " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS "
-                       "c15,"
-                       " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
-                       " UNION ALL"
-                       " SELECT 1, ps.protocol, ps.port::text, ps.state, ps.reason, ps.service, "
-                       "ps.product,"
-                       " ps.version, ps.extrainfo, ps.tunnel, ps.method, ps.job_id::text, " EPT(
-                           "ps.seen_at") ","
-                                         " " EPT("ps.first_seen") ", " EPT("ps.last_seen") ", " EPT(
-                                             "ps.closed_at") ", 0, 0, 0"
-                                                             " FROM h JOIN port_state ps ON "
-                                                             "ps.host_id = h.id"
-                                                             " UNION ALL"
-                                                             " SELECT 2, s.protocol, s.port::text, "
-                                                             "s.script_id, s.output, "
-                                                             "s.job_id::text, NULL, NULL,"
-                                                             " NULL, NULL, NULL, NULL, NULL, NULL, "
-                                                             "NULL, NULL, " EP(
-                                                                 "hs.scanned_at") ", s.job_id, s.id"
-                                                                                  " FROM h JOIN "
-                                                                                  "scripts s ON "
-                                                                                  "s.host_id = h.id"
-                                                                                  " JOIN "
-                                                                                  "host_scans hs "
-                                                                                  "ON hs.job_id = "
-                                                                                  "s.job_id AND "
-                                                                                  "hs.host_id = "
-                                                                                  "s.host_id"
-                                                                                  " UNION ALL"
-                                                                                  " SELECT 3, "
-                                                                                  "f.id::text, "
-                                                                                  "f.fingerprint, "
-                                                                                  "f.type, "
-                                                                                  "f.source, "
-                                                                                  "f.key, "
-                                                                                  "f.protocol, "
-                                                                                  "f.port::text,"
-                                                                                  " f.status, " EPT(
-                                                                                      "f.state_at") ", NULL, NULL, NULL, NULL, NULL, NULL, f.id, 0, 0"
-                                                                                                    " FROM h JOIN findings f ON f.host_id = h.id"
-                                                                                                    " ORDER BY k, o1, o2, o3";
-
-static int cmp_key(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
+    " " EPT("h.last_seen") " AS c4,"
+    " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c5,"
+    " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
+    " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c7,"
+    " NULL::text AS c8, NULL::text AS c9, NULL::text AS c10, NULL::text AS c11,"
+    " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
+    " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
+    " UNION ALL"
+    " SELECT 1, ps.protocol, ps.port::text, ps.state, ps.reason, ps.service, ps.product,"
+    " ps.version, ps.extrainfo, ps.tunnel, ps.method, ps.job_id::text,"
+    " " EPT("ps.seen_at") ", " EPT("ps.first_seen") ","
+    " " EPT("ps.last_seen") ", " EPT("ps.closed_at") ", 0, 0, 0"
+    " FROM h JOIN port_state ps ON ps.host_id = h.id"
+    " UNION ALL"
+    " SELECT 2, s.protocol, s.port::text, s.script_id, s.output, s.job_id::text, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " EP("hs.scanned_at") ", s.job_id, s.id"
+    " FROM h JOIN scripts s ON s.host_id = h.id"
+    " JOIN host_scans hs ON hs.job_id = s.job_id AND hs.host_id = s.host_id"
+    " UNION ALL"
+    " SELECT 3, f.id::text, f.fingerprint, f.type, f.source, f.key, f.protocol, f.port::text,"
+    " f.status, " EPT("f.state_at") ", NULL, NULL, NULL, NULL, NULL, NULL, f.id, 0, 0"
+    " FROM h JOIN findings f ON f.host_id = h.id"
+    " ORDER BY k, o1, o2, o3";
+/* clang-format on */
 
 static int cmp_cstr(const void *a, const void *b)
 {
@@ -140,59 +110,181 @@ static int dupcol(const PGresult *q, int row, int col, char **dst)
 	return 0;
 }
 
-static int load_port(struct store_pg *s, const PGresult *q, int i, int64_t host_id,
+/* Rows of the history query start at column `off` (0: one host; 1: a
+ * block, whose column 0 is the host's key). */
+static int load_port(struct store_pg *s, const PGresult *q, int i, int off, int64_t host_id,
                      struct ev_host *out)
 {
 	struct ev_port p;
 	enum rec_proto proto;
 	enum rec_port_state state;
 
-	if (rec_proto_parse(store__pg_col(q, i, 1), &proto) != 0 ||
-	    rec_port_state_parse(store__pg_col(q, i, 3), &state) != 0)
+	if (rec_proto_parse(store__pg_col(q, i, off + 1), &proto) != 0 ||
+	    rec_port_state_parse(store__pg_col(q, i, off + 3), &state) != 0)
 		return store__set_err(&s->base, SDB_EDB,
 		                      "port_state of host %lld has an unknown protocol or state",
 		                      (long long)host_id);
 	memset(&p, 0, sizeof(p));
 	p.proto = proto;
-	p.port = (int)store__pg_i64(q, i, 2);
+	p.port = (int)store__pg_i64(q, i, off + 2);
 	p.state = state;
 	/* ev_host_put_port copies the strings (they are libpq's) */
-	p.reason = (char *)store__pg_col(q, i, 4);
-	p.service = (char *)store__pg_col(q, i, 5);
-	p.product = (char *)store__pg_col(q, i, 6);
-	p.version = (char *)store__pg_col(q, i, 7);
-	p.extrainfo = (char *)store__pg_col(q, i, 8);
-	p.tunnel = (char *)store__pg_col(q, i, 9);
-	p.method = (char *)store__pg_col(q, i, 10);
-	p.job_id = store__pg_i64(q, i, 11);
-	p.seen_at = store__pg_i64(q, i, 12);
-	p.first_seen = store__pg_i64(q, i, 13);
-	p.last_seen = store__pg_i64(q, i, 14);
-	p.closed_at = store__pg_i64(q, i, 15);
+	p.reason = (char *)store__pg_col(q, i, off + 4);
+	p.service = (char *)store__pg_col(q, i, off + 5);
+	p.product = (char *)store__pg_col(q, i, off + 6);
+	p.version = (char *)store__pg_col(q, i, off + 7);
+	p.extrainfo = (char *)store__pg_col(q, i, off + 8);
+	p.tunnel = (char *)store__pg_col(q, i, off + 9);
+	p.method = (char *)store__pg_col(q, i, off + 10);
+	p.job_id = store__pg_i64(q, i, off + 11);
+	p.seen_at = store__pg_i64(q, i, off + 12);
+	p.first_seen = store__pg_i64(q, i, off + 13);
+	p.last_seen = store__pg_i64(q, i, off + 14);
+	p.closed_at = store__pg_i64(q, i, off + 15);
 	p.stored = 1;
 	return ev_host_put_port(out, &p);
 }
 
-static int load_finding(const PGresult *q, int i, struct store_finding_ref *f)
+static int load_finding(const PGresult *q, int i, int off, struct store_finding_ref *f)
 {
 	enum rec_proto p;
 
 	memset(f, 0, sizeof(*f));
-	f->id = store__pg_i64(q, i, 1);
-	if (dupcol(q, i, 2, &f->fingerprint) || dupcol(q, i, 3, &f->type) ||
-	    dupcol(q, i, 4, &f->source) || dupcol(q, i, 5, &f->key) || dupcol(q, i, 8, &f->status))
+	f->id = store__pg_i64(q, i, off + 1);
+	if (dupcol(q, i, off + 2, &f->fingerprint) || dupcol(q, i, off + 3, &f->type) ||
+	    dupcol(q, i, off + 4, &f->source) || dupcol(q, i, off + 5, &f->key) ||
+	    dupcol(q, i, off + 8, &f->status))
 		return SDB_ENOMEM;
 	f->proto = -1;
 	f->port = -1;
-	if (store__pg_col(q, i, 6) && rec_proto_parse(store__pg_col(q, i, 6), &p) == 0) {
+	if (store__pg_col(q, i, off + 6) &&
+	    rec_proto_parse(store__pg_col(q, i, off + 6), &p) == 0) {
 		f->proto = (int)p;
-		f->port = (int)store__pg_opt(q, i, 7);
+		f->port = (int)store__pg_opt(q, i, off + 7);
 	}
-	f->state_at = store__pg_i64(q, i, 9);
+	f->state_at = store__pg_i64(q, i, off + 9);
 	return 0;
 }
 
-/* ---- the block of known hosts ---- */
+/*
+ * One host's rows [first, last) of a history result into `out` (the host
+ * row first), its findings into the findings cache.  Returns the host id.
+ */
+static int parse_host(struct store_pg *s, const PGresult *q, int first, int last, int off,
+                      const char *addr, int64_t *host_id, struct ev_host *out)
+{
+	enum rec_host_status status;
+	int nf = 0, r = 0;
+
+	*host_id = store__pg_i64(q, first, off + 1);
+	if (rec_host_status_parse(store__pg_col(q, first, off + 2), &status) != 0)
+		status = REC_HOST_UNKNOWN;
+	out->known = 1;
+	out->status = status;
+	out->job_id = store__pg_i64(q, first, off + 3);
+	out->at = store__pg_i64(q, first, off + 4);
+	if ((r = dupcol(q, first, off + 5, &out->os)) != 0 ||
+	    (r = dupcol(q, first, off + 6, &out->mac)) != 0 ||
+	    (r = names_text(store__pg_col(q, first, off + 7), &out->hostnames)) != 0)
+		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
+	for (int i = first + 1; i < last; i++) {
+		int k = (int)store__pg_i64(q, i, off);
+		if (k == 1) {
+			r = load_port(s, q, i, off, *host_id, out);
+		} else if (k == 2) {
+			int proto = -1, port = -1;
+			enum rec_proto pr;
+			const char *pc = store__pg_col(q, i, off + 1);
+			if (pc && rec_proto_parse(pc, &pr) == 0) {
+				proto = (int)pr;
+				port = (int)store__pg_i64(q, i, off + 2);
+			}
+			r = ev_host_put_script(out, proto, port, store__pg_col(q, i, off + 3),
+			                       store__pg_col(q, i, off + 4),
+			                       store__pg_i64(q, i, off + 5));
+		} else if (k == 3) {
+			nf++;
+		}
+		if (r != 0)
+			return r == SDB_ENOMEM
+			           ? store__set_err(&s->base, r, "loading host %s: out of memory",
+			                            addr)
+			           : r;
+	}
+	/* the host's findings, for findings_of_host later in this scan */
+	store__pg_fcache_clear(s);
+	if (nf > 0 && !(s->fcache.v = calloc((size_t)nf, sizeof(*s->fcache.v))))
+		return store__set_err(&s->base, SDB_ENOMEM, "loading host %s: out of memory", addr);
+	for (int i = first + 1; i < last; i++) {
+		if (store__pg_i64(q, i, off) != 3)
+			continue;
+		if (load_finding(q, i, off, &s->fcache.v[s->fcache.n++]) != 0) {
+			store__pg_fcache_clear(s);
+			return store__set_err(&s->base, SDB_ENOMEM,
+			                      "loading host %s: out of memory", addr);
+		}
+	}
+	s->fcache.host_id = *host_id;
+	s->fcache.valid = 1;
+	return 0;
+}
+
+/* ---- a block of hosts, read at once ---- */
+
+/*
+ * The state of every host of a block of 4096 addresses (by addr_key), read
+ * in one query under the write lock: history_load answers from it without a
+ * round trip per host, and answers "never seen" for the addresses that are
+ * not in it (a first import of a network is all new hosts).  Hosts with
+ * script output are not in the rows (their size is not bounded): they are
+ * read one by one.  Each host's rows serve once; hosts created later in the
+ * transaction are added as known, without rows.
+ */
+#define BLOCK_MAX_ROWS 200000
+
+/* clang-format off */
+static const char sql_hist_block[] =
+    "WITH h AS (SELECT id, status, last_job_id, last_seen, addr_key FROM hosts"
+    "  WHERE addr_key BETWEEN $1::bytea AND $2::bytea)"
+    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\" AS key, 0 AS k, h.id::text AS c1,"
+    " h.status AS c2, h.last_job_id::text AS c3, " EPT("h.last_seen") " AS c4,"
+    " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c5,"
+    " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
+    " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = 'up'"
+    "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c7,"
+    " (EXISTS (SELECT 1 FROM scripts s WHERE s.host_id = h.id))::text AS c8,"
+    " NULL::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
+    " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
+    " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
+    " UNION ALL"
+    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 1, ps.protocol, ps.port::text,"
+    " ps.state, ps.reason, ps.service, ps.product, ps.version, ps.extrainfo, ps.tunnel,"
+    " ps.method, ps.job_id::text, " EPT("ps.seen_at") ", " EPT("ps.first_seen") ","
+    " " EPT("ps.last_seen") ", " EPT("ps.closed_at") ", 0, 0, 0"
+    " FROM h JOIN port_state ps ON ps.host_id = h.id"
+    " UNION ALL"
+    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 3, f.id::text, f.fingerprint, f.type,"
+    " f.source, f.key, f.protocol, f.port::text, f.status, " EPT("f.state_at") ","
+    " NULL, NULL, NULL, NULL, NULL, NULL, f.id, 0, 0"
+    " FROM h JOIN findings f ON f.host_id = h.id"
+    " ORDER BY key, k, o1, o2, o3 LIMIT 200001";
+/* clang-format on */
+
+static void block_clear(struct store_pg *s)
+{
+	PQclear(s->block.res);
+	s->block.res = NULL;
+	s->block.valid = 0;
+	s->block.n = 0;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	return memcmp(((const struct pg_block_ent *)a)->key, ((const struct pg_block_ent *)b)->key,
+	              16);
+}
 
 static int block_find(const struct store_pg *s, const unsigned char key[16], size_t *at)
 {
@@ -200,7 +292,7 @@ static int block_find(const struct store_pg *s, const unsigned char key[16], siz
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(s->block.keys[mid], key, 16);
+		int c = memcmp(s->block.v[mid].key, key, 16);
 		if (c == 0) {
 			*at = mid;
 			return 1;
@@ -214,6 +306,22 @@ static int block_find(const struct store_pg *s, const unsigned char key[16], siz
 	return 0;
 }
 
+static int block_reserve(struct store_pg *s, size_t n)
+{
+	size_t ncap = s->block.cap ? s->block.cap : 64;
+	void *nv;
+
+	if (n <= s->block.cap)
+		return 0;
+	while (ncap < n)
+		ncap *= 2;
+	if (!(nv = sdb_reallocarray(s->block.v, ncap, sizeof(*s->block.v))))
+		return SDB_ENOMEM;
+	s->block.v = nv;
+	s->block.cap = ncap;
+	return 0;
+}
+
 int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
 {
 	size_t at;
@@ -221,33 +329,43 @@ int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
 	if (!s->block.valid || memcmp(key, s->block.lo, 16) < 0 ||
 	    memcmp(key, s->block.hi, 16) > 0 || block_find(s, key, &at))
 		return 0;
-	if (s->block.n == s->block.cap) {
-		size_t ncap = s->block.cap ? s->block.cap * 2 : 64;
-		void *nv = sdb_reallocarray(s->block.keys, ncap, sizeof(*s->block.keys));
-		if (!nv) {
-			s->block.valid = 0;
-			return 0; /* the cache is only an optimisation */
-		}
-		s->block.keys = nv;
-		s->block.cap = ncap;
+	if (block_reserve(s, s->block.n + 1) != 0) {
+		block_clear(s); /* the cache is only an optimisation */
+		return 0;
 	}
-	memmove(s->block.keys + at + 1, s->block.keys + at, (s->block.n - at) * 16);
-	memcpy(s->block.keys[at], key, 16);
+	memmove(s->block.v + at + 1, s->block.v + at, (s->block.n - at) * sizeof(*s->block.v));
+	memcpy(s->block.v[at].key, key, 16);
+	/* created by this transaction: its rows may still be buffered */
+	s->block.v[at].start = s->block.v[at].end = -2;
 	s->block.n++;
 	return 0;
 }
 
-/* Read which hosts exist in the block of `key` (flushing first, so hosts
- * staged by this transaction are among them). */
+static int hex_key(const char *hex, unsigned char key[16])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	if (!hex || strlen(hex) != 32)
+		return -1;
+	for (int b = 0; b < 16; b++) {
+		const char *h = strchr(digits, hex[2 * b]), *l = strchr(digits, hex[2 * b + 1]);
+		if (!h || !l || !*h || !*l)
+			return -1;
+		key[b] = (unsigned char)((h - digits) << 4 | (l - digits));
+	}
+	return 0;
+}
+
+/* Read the block of `key` (flushing first, so what this transaction staged
+ * is in it). */
 static int block_load(struct store_pg *s, const unsigned char key[16])
 {
 	struct pg_params p = {0};
 	char lohex[35], hihex[35];
 	PGresult *q = NULL;
-	int n, r;
+	int n, r, keys_only = 0;
 
-	s->block.valid = 0;
-	s->block.n = 0;
+	block_clear(s);
 	memcpy(s->block.lo, key, 16);
 	memcpy(s->block.hi, key, 16);
 	s->block.lo[14] &= 0xf0;
@@ -258,45 +376,62 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 	store__pg_key_hex(s->block.hi, hihex);
 	store__pg_p_text(&p, lohex);
 	store__pg_p_text(&p, hihex);
-	if ((r = store__pg_exec(s, PG_HIST_BLOCK,
-	                        "SELECT encode(addr_key, 'hex') FROM hosts"
-	                        " WHERE addr_key BETWEEN $1::bytea AND $2::bytea",
-	                        &p, 0, &q, "looking up known hosts")) != 0)
+	if ((r = store__pg_exec(s, PG_HIST_BLOCK, sql_hist_block, &p, PGX_ONESHOT, &q,
+	                        "loading known hosts")) != 0)
 		return r;
+	if (PQntuples(q) > BLOCK_MAX_ROWS) {
+		/* too much to hold: only which hosts exist */
+		PQclear(q);
+		keys_only = 1;
+		if ((r = store__pg_exec(s, PG_HIST_BLOCK_KEYS,
+		                        "SELECT encode(addr_key, 'hex'), 0 FROM hosts"
+		                        " WHERE addr_key BETWEEN $1::bytea AND $2::bytea"
+		                        " ORDER BY addr_key",
+		                        &p, 0, &q, "loading known hosts")) != 0)
+			return r;
+	}
 	n = PQntuples(q);
-	if ((size_t)n > s->block.cap) {
-		void *nv = sdb_reallocarray(s->block.keys, (size_t)n, sizeof(*s->block.keys));
-		if (!nv) {
-			PQclear(q);
-			return 0; /* no cache: ask per host */
-		}
-		s->block.keys = nv;
-		s->block.cap = (size_t)n;
-	}
 	for (int i = 0; i < n; i++) {
-		const char *hex = PQgetvalue(q, i, 0);
-		for (int b = 0; b < 16 && strlen(hex) == 32; b++) {
-			unsigned v = 0;
-			sscanf(hex + 2 * b, "%2x", &v);
-			s->block.keys[i][b] = (unsigned char)v;
+		struct pg_block_ent *e;
+		const char *has_scripts = keys_only ? "t" : store__pg_col(q, i, 9);
+
+		if (store__pg_i64(q, i, 1) != 0)
+			continue; /* rows of the host before */
+		if (block_reserve(s, s->block.n + 1) != 0) {
+			PQclear(q);
+			block_clear(s);
+			return 0;
 		}
+		e = &s->block.v[s->block.n];
+		if (hex_key(PQgetvalue(q, i, 0), e->key) != 0)
+			continue;
+		e->start = i;
+		e->end = i + 1;
+		while (e->end < n && strcmp(PQgetvalue(q, e->end, 0), PQgetvalue(q, i, 0)) == 0)
+			e->end++;
+		if (!has_scripts || strcmp(has_scripts, "f") != 0)
+			e->start = e->end = -1; /* read this one alone */
+		s->block.n++;
 	}
-	PQclear(q);
-	s->block.n = (size_t)n;
-	qsort(s->block.keys, s->block.n, 16, cmp_key);
+	if (s->block.n > 1)
+		qsort(s->block.v, s->block.n, sizeof(*s->block.v), cmp_ent);
+	s->block.res = q;
 	s->block.valid = 1;
 	return 0;
 }
 
-/* Is `addr` certainly not in the database?  Only inside a write
- * transaction: the write lock keeps other scandb writers out. */
-static int known_absent(struct store_pg *s, const char *addr, int *absent)
+/* What the block knows of `addr`: BLK_ABSENT (never seen), BLK_ROWS (its
+ * rows, *ent), or BLK_ASK (query it).  Only inside a write transaction:
+ * the write lock keeps other scandb writers out. */
+enum { BLK_ASK = 0, BLK_ABSENT, BLK_ROWS, BLK_ASK_FLUSHED };
+
+static int block_lookup(struct store_pg *s, const char *addr, int *what, struct pg_block_ent **ent)
 {
 	unsigned char key[16];
 	size_t at;
 	int r;
 
-	*absent = 0;
+	*what = BLK_ASK;
 	if (!s->in_tx || addr_parse(addr, NULL, NULL, key) != 0)
 		return 0;
 	if (!s->block.valid || memcmp(key, s->block.lo, 16) < 0 ||
@@ -306,108 +441,108 @@ static int known_absent(struct store_pg *s, const char *addr, int *absent)
 		if (!s->block.valid)
 			return 0;
 	}
-	*absent = !block_find(s, key, &at);
+	if (!block_find(s, key, &at)) {
+		*what = BLK_ABSENT;
+	} else if (s->block.v[at].start >= 0) {
+		*what = BLK_ROWS;
+		*ent = &s->block.v[at];
+	} else if (s->block.v[at].start == -2) {
+		*what = BLK_ASK_FLUSHED;
+	}
 	return 0;
+}
+
+void store__pg_block_free(struct store_pg *s)
+{
+	block_clear(s);
+	free(s->block.v);
+	s->block.v = NULL;
+	s->block.cap = 0;
+}
+
+void store__pg_block_reset(struct store_pg *s)
+{
+	block_clear(s);
 }
 
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
                            struct ev_host *out)
 {
 	struct store_pg *s = store__pg(st);
+	struct pg_block_ent *ent = NULL;
 	struct pg_params p = {0};
 	PGresult *q = NULL;
-	enum rec_host_status status;
-	int n, nf = 0, r = 0;
+	int what, r;
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
-	if ((r = known_absent(s, addr, &n)) != 0)
+	if ((r = block_lookup(s, addr, &what, &ent)) != 0)
 		return r;
-	if (n) {
-		if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
-			s->hint.valid = 1;
-		s->hint.found = 0;
-		s->hint.id = 0;
+	if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
+		s->hint.valid = 1;
+	s->hint.found = 0;
+	s->hint.id = 0;
+	if (what == BLK_ABSENT)
 		return SDB_ENOTFOUND;
+	if (what == BLK_ROWS) {
+		int first = ent->start, last = ent->end;
+
+		ent->start = ent->end = -1; /* its rows serve once */
+		if ((r = parse_host(s, s->block.res, first, last, 1, addr, host_id, out)) != 0)
+			return r;
+		s->hint.found = 1;
+		s->hint.id = *host_id;
+		return 0;
 	}
 	store__pg_p_text(&p, addr);
 	/* Only this host's rows are read, and the job writer sends each
 	 * address once per job: nothing buffered can be among them. */
-	if ((r = store__pg_exec(s, PG_HIST_LOAD, sql_hist_load, &p, PGX_NOFLUSH, &q,
-	                        "loading host %s", addr)) != 0)
+	if ((r = store__pg_exec(s, PG_HIST_LOAD, sql_hist_load, &p,
+	                        what == BLK_ASK_FLUSHED ? 0 : PGX_NOFLUSH, &q, "loading host %s",
+	                        addr)) != 0)
 		return r;
-	n = PQntuples(q);
-	if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
-		s->hint.valid = 1;
-	if (n == 0 || strcmp(PQgetvalue(q, 0, 0), "0") != 0) {
+	if (PQntuples(q) == 0 || strcmp(PQgetvalue(q, 0, 0), "0") != 0) {
 		PQclear(q);
-		s->hint.found = 0;
-		s->hint.id = 0;
 		return SDB_ENOTFOUND;
 	}
-	*host_id = store__pg_i64(q, 0, 1);
+	r = parse_host(s, q, 0, PQntuples(q), 0, addr, host_id, out);
+	PQclear(q);
+	if (r != 0)
+		return r;
 	s->hint.found = 1;
 	s->hint.id = *host_id;
-	if (rec_host_status_parse(store__pg_col(q, 0, 2), &status) != 0)
-		status = REC_HOST_UNKNOWN;
-	out->known = 1;
-	out->status = status;
-	out->job_id = store__pg_i64(q, 0, 3);
-	out->at = store__pg_i64(q, 0, 4);
-	if ((r = dupcol(q, 0, 5, &out->os)) != 0 || (r = dupcol(q, 0, 6, &out->mac)) != 0 ||
-	    (r = names_text(store__pg_col(q, 0, 7), &out->hostnames)) != 0) {
-		r = store__set_err(st, r, "loading host %s: out of memory", addr);
-		goto out;
-	}
-	for (int i = 1; i < n; i++) {
-		int k = (int)store__pg_i64(q, i, 0);
-		if (k == 1) {
-			r = load_port(s, q, i, *host_id, out);
-		} else if (k == 2) {
-			int proto = -1, port = -1;
-			enum rec_proto pr;
-			if (store__pg_col(q, i, 1) &&
-			    rec_proto_parse(store__pg_col(q, i, 1), &pr) == 0) {
-				proto = (int)pr;
-				port = (int)store__pg_i64(q, i, 2);
-			}
-			r = ev_host_put_script(out, proto, port, store__pg_col(q, i, 3),
-			                       store__pg_col(q, i, 4), store__pg_i64(q, i, 5));
-		} else if (k == 3) {
-			nf++;
-		}
-		if (r != 0) {
-			if (r == SDB_ENOMEM)
-				r = store__set_err(st, r, "loading host %s: out of memory", addr);
-			goto out;
-		}
-	}
-	/* the host's findings, for findings_of_host later in this scan */
-	if (nf > 0 && !(s->fcache.v = calloc((size_t)nf, sizeof(*s->fcache.v)))) {
-		r = store__set_err(st, SDB_ENOMEM, "loading host %s: out of memory", addr);
-		goto out;
-	}
-	for (int i = 1; i < n; i++) {
-		if (store__pg_i64(q, i, 0) != 3)
-			continue;
-		if (load_finding(q, i, &s->fcache.v[s->fcache.n++]) != 0) {
-			store__pg_fcache_clear(s);
-			r = store__set_err(st, SDB_ENOMEM, "loading host %s: out of memory", addr);
-			goto out;
-		}
-	}
-	s->fcache.host_id = *host_id;
-	s->fcache.valid = 1;
-out:
-	PQclear(q);
-	return r;
+	return 0;
 }
 
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int r;
+	int all = h->nports > 1, r;
+	int64_t job = 0, at = 0;
 
+	/* As on SQLite: when the scan probed every stored port of the host,
+	 * each with the same job and time, one touch moves them all. */
+	for (size_t i = 0; i < h->nports && all; i++) {
+		const struct ev_port *p = &h->ports[i];
+		if (!p->stored)
+			continue;
+		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
+			all = 0;
+		job = p->job_id;
+		at = p->seen_at;
+	}
+	all = all && job;
+	if (all) {
+		struct buf *b = &s->copy[PC_PS_TOUCH];
+		size_t start = store__pg_row_start(s, PC_PS_TOUCH);
+		int e = 0;
+
+		e |= store__pg_f_int(b, 1, host_id);
+		e |= store__pg_f_int(b, 0, job);
+		e |= store__pg_f_ts(b, 0, at);
+		if ((r = store__pg_row_end(s, PC_PS_TOUCH, start, e, "saving port states")) != 0)
+			return r;
+	}
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct ev_port *p = &h->ports[i];
 		/* a row that exists is replaced (staged, then upserted); a new
@@ -417,7 +552,7 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 		size_t start;
 		int e = 0;
 
-		if (p->dirty == EV_CLEAN)
+		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
 			continue;
 		if ((unsigned)p->proto >= REC_PROTO__COUNT || (unsigned)p->state >= REC_PORT__COUNT)
 			return store__set_err(st, SDB_ERANGE,
@@ -458,8 +593,21 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	if (has_port && ((unsigned)e->proto >= REC_PROTO__COUNT || e->port < 0 || e->port > 65535))
 		return store__set_err(st, SDB_ERANGE, "a %s event of host %lld: bad port",
 		                      ev_kind_name(e->kind), (long long)host_id);
+	if (!s->next_event_id) {
+		/* max(id) + 1 as SQLite's rowids (the write lock makes it
+		 * ours); read after any buffered events are in */
+		PGresult *q = NULL;
+		int r = store__pg_exec(
+		    s, PG_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM host_events", NULL,
+		    s->copy[PC_EVENTS].len ? 0 : PGX_NOFLUSH, &q, "allocating an event id");
+		if (r != 0)
+			return r;
+		s->next_event_id = store__pg_i64(q, 0, 0);
+		PQclear(q);
+	}
 	start = store__pg_row_start(s, PC_EVENTS);
-	x |= store__pg_f_int(b, 1, host_id);
+	x |= store__pg_f_int(b, 1, s->next_event_id);
+	x |= store__pg_f_int(b, 0, host_id);
 	x |= store__pg_f_int(b, 0, e->job_id);
 	x |= store__pg_f_nz(b, 0, e->prev_job_id);
 	x |= store__pg_f_text(b, 0, ev_kind_name(e->kind));
@@ -469,6 +617,8 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	x |= store__pg_f_text(b, 0, e->new_value);
 	x |= store__pg_f_ts(b, 0, e->at);
 	x |= store__pg_f_text(b, 0, e->detail);
+	if (x == 0)
+		s->next_event_id++;
 	return store__pg_row_end(s, PC_EVENTS, start, x, "storing an event");
 }
 
@@ -479,6 +629,7 @@ int store__pg_history_reset(struct store *st, int64_t host_id)
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
+	s->next_event_id = 0; /* SQLite would reuse the ids freed at the top */
 	store__pg_p_int(&p, host_id);
 	return store__pg_exec(s, PG_HIST_RESET,
 	                      "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
@@ -533,6 +684,7 @@ static const char sql_events[] =
                    " WHERE e.at >= to_timestamp($1::bigint) AND h.addr_key BETWEEN $2::bytea AND "
                    "$3::bytea"
                    " AND ($4::inet IS NULL OR h.addr = $4::inet)"
+                   " AND e.at >= to_timestamp($5::bigint)" /* lets host_events_at start there */
                    " AND (e.at, e.id) > (to_timestamp($5::bigint), $6::bigint)"
                    " ORDER BY e.at, e.id LIMIT 2000";
 
@@ -598,7 +750,7 @@ int store__pg_events_each(struct store *st, const struct store_event_filter *f,
 		store__pg_p_text(&p, f->addr);
 		store__pg_p_int(&p, last_at);
 		store__pg_p_int(&p, last_id);
-		if ((r = store__pg_exec(s, PG_EVENTS_SINCE, sql_events, &p, 0, &q,
+		if ((r = store__pg_exec(s, PG_EVENTS_SINCE, sql_events, &p, PGX_ONESHOT, &q,
 		                        "reading events")) != 0)
 			break;
 		n = PQntuples(q);

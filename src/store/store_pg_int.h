@@ -38,11 +38,14 @@ enum pg_stmt {
 	PG_HOST_SEQ,
 	PG_STAGE_HOSTS_APPLY,
 	PG_STAGE_PS_APPLY,
+	PG_STAGE_TOUCH_APPLY,
 	PG_REAP_RUNNING,
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
 	PG_HIST_BLOCK,
+	PG_HIST_BLOCK_KEYS,
+	PG_EVENT_NEXT_ID,
 	PG_HIST_RESET,
 	PG_HIST_HOST_JOBS,
 	PG_EVENTS_SINCE,
@@ -70,9 +73,16 @@ enum pg_copy {
 	PC_EXTRAPORTS,
 	PC_SCRIPTS,
 	PC_EVENTS,
+	PC_PS_TOUCH, /* pg_temp.scandb_stage_touch: a re-scan of all of a host's ports */
 	PC_PS_NEW,   /* port_state rows that do not exist yet */
 	PC_PS_STAGE, /* pg_temp.scandb_stage_port_state, then the upsert */
 	PC__COUNT
+};
+
+/* A host of the block: its rows [start, end) in block.res, or -1. */
+struct pg_block_ent {
+	unsigned char key[16];
+	int start, end;
 };
 
 struct store_pg {
@@ -91,6 +101,7 @@ struct store_pg {
 	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
 	int64_t next_host_id; /* 0: not read yet in this transaction */
 	int64_t max_new_host_id;
+	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
 	/* history_load's answer for the host the job writer upserts next */
@@ -100,15 +111,14 @@ struct store_pg {
 		int found;
 		int valid;
 	} hint;
-	/* Which hosts exist in one block of 4096 addresses (by addr_key),
-	 * read once under the write lock: history_load answers "never seen"
-	 * for the others without asking the server (a first import of a
-	 * network is all new hosts).  Hosts created since are added. */
+	/* The hosts of one block of 4096 addresses, read at once under the
+	 * write lock (store_pg_history.c). */
 	struct {
 		int valid;
 		unsigned char lo[16], hi[16];
-		unsigned char (*keys)[16]; /* sorted */
+		struct pg_block_ent *v; /* sorted by key */
 		size_t n, cap;
+		PGresult *res; /* their rows */
 	} block;
 	/* the findings of one host, read by history_load with the host */
 	struct {
@@ -139,6 +149,10 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 
 /* store__pg_exec flags */
 #define PGX_NOFLUSH 1 /* the statement cannot depend on buffered rows */
+#define PGX_ONESHOT                                                                                \
+	2 /* plan it for these parameters each time (unnamed                                       \
+	     statement): for queries run once per page or command,                                 \
+	     where a generic plan can be far worse */
 
 /*
  * Run prepared statement `id` (prepared from `sql`, which must be the same
@@ -195,6 +209,8 @@ void store__pg_fcache_clear(struct store_pg *s);
 /* A host now exists: keep the block of known hosts right (no-op if the
  * key is outside it). */
 int store__pg_block_add(struct store_pg *s, const unsigned char key[16]);
+void store__pg_block_reset(struct store_pg *s); /* forget it (transaction end) */
+void store__pg_block_free(struct store_pg *s);
 
 /* History slots (store_pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,

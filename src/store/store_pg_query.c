@@ -39,6 +39,7 @@
 	" AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM host_events e"                          \
 	"  WHERE e.host_id = h.id AND e.at >= to_timestamp($9::bigint)))"                          \
 	" AND ($10::bigint IS NULL OR h.first_seen >= to_timestamp($10::bigint))"                  \
+	" AND h.addr_key >= $11::bytea" /* lets hosts_addr_key start there */                      \
 	" AND (h.addr_key, h.id) > ($11::bytea, $12::bigint)"
 #define FILTERS_JOB                                                                                \
 	FILTERS_COMMON                                                                             \
@@ -299,7 +300,7 @@ static int pair_arrays(const struct page *pg, struct buf *jobs, struct buf *host
 	return r ? SDB_ENOMEM : 0;
 }
 
-static int load_children(struct store_pg *s, struct page *pg, int current)
+static int load_children(struct store_pg *s, struct page *pg, int current, int oneshot)
 {
 	struct buf jobs, hosts;
 	struct pg_params p = {0};
@@ -323,10 +324,10 @@ static int load_children(struct store_pg *s, struct page *pg, int current)
 	store__pg_p_text(&p, buf_str(&hosts));
 
 	if (current)
-		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, 0, &q,
+		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, oneshot, &q,
 		                   "reading the ports of hosts");
 	else
-		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, 0, &q,
+		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, oneshot, &q,
 		                   "reading the ports of hosts");
 	if (r != 0)
 		goto out;
@@ -345,7 +346,7 @@ static int load_children(struct store_pg *s, struct page *pg, int current)
 	PQclear(q);
 	q = NULL;
 
-	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, 0, &q,
+	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, oneshot, &q,
 	                        "reading the scripts of hosts")) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
@@ -369,7 +370,7 @@ static int load_children(struct store_pg *s, struct page *pg, int current)
 		goto out;
 	}
 
-	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, 0, &q,
+	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, oneshot, &q,
 	                        "reading the extraports of hosts")) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(q); i++) {
@@ -412,6 +413,9 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	char lohex[35], hihex[35], lasthex[35] = "\\x";
 	int64_t last_id = 0;
 	struct page *pg;
+	/* a listing is planned for its filters; a one-host lookup (replays
+	 * run it per host) keeps its prepared plan */
+	int oneshot = f->addr ? 0 : PGX_ONESHOT;
 	int opened = 0, r = 0;
 
 	memset(lo, 0x00, sizeof(lo));
@@ -452,10 +456,10 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		store__pg_p_time(&p, f->new_since);
 		store__pg_p_text(&p, lasthex);
 		store__pg_p_int(&p, last_id);
-		r = f->job_id
-		        ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, 0, &q, "listing hosts")
-		        : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, 0, &q,
-		                         "listing hosts");
+		r = f->job_id ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, oneshot, &q,
+		                               "listing hosts")
+		              : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, oneshot,
+		                               &q, "listing hosts");
 		if (r != 0)
 			break;
 		n = PQntuples(q);
@@ -472,7 +476,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		}
 		PQclear(q);
 		if (r == 0 && pg->n > 0)
-			r = load_children(s, pg, f->job_id == 0);
+			r = load_children(s, pg, f->job_id == 0, oneshot);
 		for (i = 0; i < pg->n && r == 0; i++) {
 			struct store_host *h = pg->h[i];
 			pg->h[i] = NULL;
@@ -550,7 +554,7 @@ int store__pg_jobs_each(struct store *st, const char *status,
 		r = store__pg_exec(s, PG_JOBS_BY_STATUS,
 		                   "SELECT " JOB_COLS " FROM jobs WHERE status = $1::text"
 		                   " ORDER BY created_at DESC, id DESC",
-		                   &p, 0, &q, "listing jobs");
+		                   &p, PGX_ONESHOT, &q, "listing jobs");
 	} else {
 		r = store__pg_exec(s, PG_JOBS_ALL,
 		                   "SELECT " JOB_COLS
