@@ -406,8 +406,32 @@ out:
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int r;
+	int all = h->nports > 1, r;
+	int64_t job = 0, at = 0;
 
+	/* As on SQLite: when the scan probed every stored port of the host,
+	 * each with the same job and time, one touch moves them all. */
+	for (size_t i = 0; i < h->nports && all; i++) {
+		const struct ev_port *p = &h->ports[i];
+		if (!p->stored)
+			continue;
+		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
+			all = 0;
+		job = p->job_id;
+		at = p->seen_at;
+	}
+	all = all && job;
+	if (all) {
+		struct buf *b = &s->copy[PC_PS_TOUCH];
+		size_t start = store__pg_row_start(s, PC_PS_TOUCH);
+		int e = 0;
+
+		e |= store__pg_f_int(b, 1, host_id);
+		e |= store__pg_f_int(b, 0, job);
+		e |= store__pg_f_ts(b, 0, at);
+		if ((r = store__pg_row_end(s, PC_PS_TOUCH, start, e, "saving port states")) != 0)
+			return r;
+	}
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct ev_port *p = &h->ports[i];
 		/* a row that exists is replaced (staged, then upserted); a new
@@ -417,7 +441,7 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 		size_t start;
 		int e = 0;
 
-		if (p->dirty == EV_CLEAN)
+		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
 			continue;
 		if ((unsigned)p->proto >= REC_PROTO__COUNT || (unsigned)p->state >= REC_PORT__COUNT)
 			return store__set_err(st, SDB_ERANGE,

@@ -5,7 +5,9 @@ Every e2e test runs the real `scandb` binary ($SCANDB) on real files.
   @t.case
   def something(): ...         # raise AssertionError (use check/eq) to fail
   t.main()                     # runs all, prints "ok"/"FAIL", summary, exits
-skip(reason) prints a loud SKIPPED line and exits 77 (CTest: skipped).
+skip(reason) prints a loud SKIPPED line and exits 77 (CTest: skipped);
+skip_case(reason) skips one case alone, loudly.  A program whose every case
+skipped exits 77.  The database helpers (newdb, sql, ...) are at the end.
 """
 import json
 import os
@@ -91,18 +93,23 @@ class Tests:
         if not os.path.exists(SCANDB):
             print(f"FAIL: scandb binary not found at {SCANDB}")
             sys.exit(1)
-        passed = failed = 0
+        passed = failed = skipped = 0
         for fn in self.cases:
             try:
                 fn()
+            except SkipCase as e:
+                skipped += 1
+                print(f"SKIPPED {self.name}.{fn.__name__}: {e}", flush=True)
+                print(f"*** SKIPPED {self.name}.{fn.__name__}: {e} ***", file=sys.stderr,
+                      flush=True)
             except Exception:
                 failed += 1
                 print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
             else:
                 passed += 1
                 print(f"ok   {self.name}.{fn.__name__}", flush=True)
-        print(f"{passed} passed, {failed} failed")
-        sys.exit(1 if failed else 0)
+        print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+        sys.exit(1 if failed else 77 if skipped and not passed else 0)
 
 
 # ---- appended for test_query_output.py (read commands) ----
@@ -371,3 +378,481 @@ class CaseTests(Tests):
                 print(f"ok   {self.name}.{fn.__name__}", flush=True)
         print(f"{passed} passed, {failed} failed, {skipped} skipped")
         sys.exit(1 if failed else 77 if skipped and not passed else 0)
+
+
+# ---- the database under test: SQLite (a file) or PostgreSQL (a URL) ---------
+#
+# SCANDB_TEST_BACKEND=sqlite (default) or pg.  For pg, SCANDB_PG_ENV names the
+# env file written by `scripts/pg-cluster.sh start` (CTest's pg.cluster.start).
+#   newdb()                 a fresh, empty database: a path, or a postgresql:// URL
+#   sql(db, q, params)      rows (tuples) of one statement; `?` placeholders
+#   sql1(db, q, params)     the first column of the first row (or None)
+#   sql_snapshot(db, qs)    [rows, ...] of several SELECTs in ONE read snapshot
+#   sql_script(db, text)    several statements, no result
+#   tables(db), dump(db)    table names; every row of every table (sorted reprs)
+#   integrity(db)           [] or the problems: integrity_check, foreign keys
+#   epoch(col)              SQL for a time column as Unix seconds (PG: timestamptz)
+#   ts_sql(seconds)         SQL for a time value (PG: to_timestamp(N))
+#   wait_idle(db)           PG: until no other session is connected (after a kill)
+#   WriteLockHolder(db)     holds the database against writers until release()
+#   jsonval(v)              a JSON column's value as Python (SQLite: text, PG: jsonb)
+#   sqlite_only(why)        skip the whole test program loudly on PostgreSQL
+# SQL that differs between the dialects branches on PG.
+
+import random  # noqa: E402
+import time  # noqa: E402
+import re  # noqa: E402
+import sqlite3  # noqa: E402
+
+
+
+class DBError(Exception):
+    """A statement the database refused (the driver's or psql's message)."""
+
+
+def missing_table(e):
+    """True when DBError e says a table does not exist (yet)."""
+    s = str(e)
+    return "no such table" in s or ("relation" in s and "does not exist" in s)
+
+
+def sqlite_only(why):
+    """A test program that is about the SQLite file itself: loud skip on PG."""
+    if PG:
+        skip(f"SQLite-only on PostgreSQL: {why}")
+
+
+def sqlite_case(why):
+    """A case that is about the SQLite file itself: a loud skip of this case
+    alone on PostgreSQL (the other cases still run)."""
+    if PG:
+        skip_case(f"SQLite-only on PostgreSQL: {why}")
+
+
+_pg_env_cache = None
+
+
+def pg_env():
+    """The cluster's variables (scripts/pg-cluster.sh's env file).  No
+    cluster: a loud skip (exit 77), or a failure when CI=true."""
+    global _pg_env_cache
+    if _pg_env_cache is not None:
+        return _pg_env_cache
+    path = os.environ.get("SCANDB_PG_ENV", "")
+    env = {}
+    why = None
+    if not path or not os.path.exists(path):
+        why = f"SCANDB_PG_ENV={path!r}: no env file (start one: scripts/pg-cluster.sh start FILE)"
+    else:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                env[k] = v[1:-1] if len(v) > 1 and v[0] == v[-1] == "'" else v
+        if env.get("SCANDB_PG_UNAVAILABLE"):
+            why = env["SCANDB_PG_UNAVAILABLE"]
+    if why:
+        if os.environ.get("CI") == "true":
+            print(f"FAIL: no PostgreSQL cluster in CI: {why}", flush=True)
+            sys.exit(1)
+        skip(f"no PostgreSQL cluster: {why}")
+    env["ENV_FILE"] = path
+    _pg_env_cache = env
+    return env
+
+
+def pg_url(dbname, user=None, password=None):
+    e = pg_env()
+    cred = user or e["SCANDB_PG_SUPERUSER"]
+    if password is not None:
+        cred += ":" + password
+    return f"postgresql://{cred}@{e['SCANDB_PG_HOST']}:{e['SCANDB_PG_PORT']}/{dbname}"
+
+
+def pg_dbname(url):
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def psql(url, script, variables=None, timeout=120, check_errors=True):
+    """Runs `script` (stdin) with psql -X -At -v ON_ERROR_STOP=1 against url.
+    variables: {name: text}, used in the script as :'name' (psql quotes
+    them as literals).  Returns stdout; raises DBError on an error."""
+    e = pg_env()
+    argv = [os.path.join(e["SCANDB_PG_BIN"], "psql"), "-X", "-q", "-At",
+            "-v", "ON_ERROR_STOP=1", "-d", url]
+    for k, v in (variables or {}).items():
+        argv += ["-v", f"{k}={v}"]
+    env = dict(os.environ, PGCONNECT_TIMEOUT="10", PGOPTIONS="-c client_min_messages=warning",
+               PGTZ="UTC")
+    env.pop("PGPASSWORD", None)
+    p = subprocess.run(argv + ["-f", "-"], input=script, capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    if p.returncode != 0 and check_errors:
+        raise DBError(f"psql {url}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def pg_super(script, **kw):
+    """A script as the superuser on the maintenance database."""
+    return psql(pg_url("postgres"), script, **kw)
+
+
+_pg_backend_checked = False
+_pg_created = []
+
+
+def pg_require_backend():
+    """Once per program: does this scandb have the PostgreSQL backend?  A
+    build without it is a loud skip, like the contract suite's."""
+    global _pg_backend_checked
+    if _pg_backend_checked:
+        return
+    _pg_backend_checked = True
+    name = f"e2e_probe_{os.getpid()}"
+    pg_super(f"CREATE DATABASE {name}")
+    try:
+        p = subprocess.run([SCANDB, "--db", pg_url(name), "migrate", "status"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        pg_super(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    if p.returncode != 0 and "not built" in p.stderr:
+        skip(f"this scandb has no PostgreSQL backend: {p.stderr.strip()}")
+
+
+def _pg_drop_created():
+    if _pg_created and os.environ.get("SCANDB_KEEP_DBS") != "1":
+        try:
+            pg_super("".join(f"DROP DATABASE IF EXISTS {n} WITH (FORCE);\n"
+                             for n in _pg_created), timeout=60)
+        except Exception as e:  # the cluster is thrown away anyway
+            print(f"note: dropping test databases: {e}", file=sys.stderr)
+
+
+def pg_newdb(owner=None):
+    """CREATE DATABASE with a unique name; its URL (the superuser's)."""
+    pg_require_backend()
+    name = f"e2e_{os.getpid()}_{len(_pg_created)}_{random.randrange(1 << 32):08x}"
+    if not _pg_created:
+        import atexit
+        atexit.register(_pg_drop_created)
+    pg_super(f"CREATE DATABASE {name}" + (f" OWNER {owner}" if owner else ""))
+    _pg_created.append(name)
+    return pg_url(name)
+
+
+def newdb(name="t.db"):  # noqa: F811 (the backend-aware version)
+    """A fresh database that does not exist yet (SQLite: a path in a new
+    temporary directory) or is empty (PostgreSQL: a new database's URL)."""
+    if PG:
+        return pg_newdb()
+    return os.path.join(tmpdir(), name)
+
+
+def db_exists(db):
+    """SQLite: the file exists.  PostgreSQL: the database exists."""
+    if not PG:
+        return os.path.exists(db)
+    return sql1(pg_url("postgres"), "SELECT count(*) FROM pg_database WHERE datname = ?",
+                (pg_dbname(db),)) == 1
+
+
+def nodb():
+    """A database that does not exist (and that scandb must not create)."""
+    if PG:
+        return pg_url(f"e2e_absent_{os.getpid()}_{random.randrange(1 << 32):08x}")
+    return os.path.join(tmpdir(), "never", "created.db")
+
+
+def epoch(col):
+    """SQL for a time column as Unix seconds (an integer) on this backend."""
+    return f"CAST(extract(epoch FROM {col}) AS bigint)" if PG else col
+
+
+def ts_sql(seconds):
+    """SQL for a time literal, from Unix seconds, on this backend."""
+    return f"to_timestamp({int(seconds)})" if PG else str(int(seconds))
+
+
+def jsonval(v):
+    """A JSON column's value: SQLite gives its text, PostgreSQL (jsonb) the value."""
+    if isinstance(v, str) and not PG:
+        return json.loads(v)
+    return v
+
+
+# -- statements --
+
+_READ = ("SELECT", "WITH", "VALUES", "TABLE")
+
+
+def _pg_bind(query, params):
+    """`?` placeholders (outside quotes) -> psql variables / literals."""
+    variables = {}
+    out = []
+    it = iter(params)
+    n = 0
+    i = 0
+    quote = None
+    while i < len(query):
+        c = query[i]
+        if quote:
+            out.append(c)
+            if c == quote:
+                quote = None
+        elif c in ("'", '"'):
+            quote = c
+            out.append(c)
+        elif c == "?":
+            try:
+                v = next(it)
+            except StopIteration:
+                raise DBError(f"too few parameters for {query!r}")
+            n += 1
+            if v is None:
+                out.append("NULL")
+            elif isinstance(v, bool):
+                out.append("true" if v else "false")
+            elif isinstance(v, (int, float)):
+                out.append(repr(v))
+            elif isinstance(v, bytes):
+                out.append(f"'\\x{v.hex()}'::bytea")
+            else:
+                variables[f"p{n}"] = str(v)
+                out.append(f":'p{n}'")
+        else:
+            out.append(c)
+        i += 1
+    if next(it, None) is not None:
+        raise DBError(f"too many parameters for {query!r}")
+    return "".join(out), variables
+
+
+def _pg_wrap(stmt):
+    """One statement -> SQL printing its rows as one JSON line (or nothing)."""
+    s = stmt.strip().rstrip(";")
+    head = s.split(None, 1)[0].upper() if s else ""
+    agg = ("SELECT replace(coalesce(json_agg(row_to_json(q))::text, '[]'), chr(10), ' ') "
+           "FROM ({}) q")
+    if head in _READ:
+        return agg.format(s) + ";", True
+    if head in ("INSERT", "UPDATE", "DELETE") and re.search(r"\bRETURNING\b", s, re.I):
+        return ("WITH q AS (" + s + ") SELECT replace(coalesce(json_agg(row_to_json(q))::text, "
+                "'[]'), chr(10), ' ') FROM q;"), True
+    return s + ";", False
+
+
+def _rows(text):
+    return [tuple(v for _, v in r) for r in
+            json.loads(text, object_pairs_hook=lambda pairs: pairs)]
+
+
+def _sqlite_con(db):
+    if not os.path.exists(db):
+        raise DBError(f"no such database file: {db}")
+    return sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30, isolation_level=None)
+
+
+def sql(db, query, params=()):
+    """Rows of one statement, as tuples.  PostgreSQL values come through
+    JSON: integers, floats, text, booleans, inet as text, timestamptz as
+    ISO text (use epoch()), jsonb as Python values (use jsonval())."""
+    if not PG:
+        try:
+            con = _sqlite_con(db)
+            try:
+                return con.execute(query, params).fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as e:
+            raise DBError(f"{db}: {e}") from None
+    q, variables = _pg_bind(query, params)
+    text, returns = _pg_wrap(q)
+    out = psql(db, text, variables)
+    return _rows(out.strip()) if returns else []
+
+
+def sql1(db, query, params=()):
+    rows = sql(db, query, params)
+    return rows[0][0] if rows else None
+
+
+def sql_snapshot(db, queries):
+    """Several (query, params) or query strings read in one transaction, so
+    that they see one consistent state.  Returns one rows list per query."""
+    qs = [(q, ()) if isinstance(q, str) else q for q in queries]
+    if not PG:
+        try:
+            con = _sqlite_con(db)
+            try:
+                con.execute("BEGIN")
+                res = [con.execute(q, p).fetchall() for q, p in qs]
+                con.execute("COMMIT")
+                return res
+            finally:
+                con.close()
+        except sqlite3.Error as e:
+            raise DBError(f"{db}: {e}") from None
+    script = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"]
+    variables = {}
+    for k, (q, p) in enumerate(qs):
+        bound, v = _pg_bind(q, p)
+        for name, val in v.items():  # distinct names per statement
+            bound = bound.replace(f":'{name}'", f":'q{k}{name}'")
+            variables[f"q{k}{name}"] = val
+        text, returns = _pg_wrap(bound)
+        if not returns:
+            raise DBError(f"sql_snapshot: not a query: {q!r}")
+        script.append(text)
+    script.append("COMMIT;")
+    lines = psql(db, "\n".join(script) + "\n", variables).strip().split("\n")
+    if len(lines) != len(qs):
+        raise DBError(f"sql_snapshot: {len(qs)} queries, {len(lines)} results: {lines[:3]!r}")
+    return [_rows(line) for line in lines]
+
+
+def sql_script(db, text):
+    """Several statements (no parameters, no results), in one transaction."""
+    if not PG:
+        try:
+            con = _sqlite_con(db)
+            try:
+                con.executescript("BEGIN;\n" + text + "\nCOMMIT;")
+            finally:
+                con.close()
+        except sqlite3.Error as e:
+            raise DBError(f"{db}: {e}") from None
+        return
+    psql(db, "BEGIN;\n" + text + "\nCOMMIT;\n")
+
+
+def tables(db):
+    """The database's tables, sorted by name."""
+    if PG:
+        q = ("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+             "'public' AND table_type = 'BASE TABLE' ORDER BY table_name")
+    else:
+        q = "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+    return [r[0] for r in sql(db, q)]
+
+
+def dump(db):
+    """Every row of every table, as {table: sorted reprs of its rows}: to
+    prove that something changed nothing."""
+    names = tables(db)
+    res = sql_snapshot(db, [f'SELECT * FROM "{tb}"' for tb in names])
+    return {tb: sorted(map(repr, rows)) for tb, rows in zip(names, res)}
+
+
+def fk_violations(db):
+    """[(table, count)] of rows whose foreign key points at nothing.
+    SQLite: PRAGMA foreign_key_check.  PostgreSQL enforces its foreign keys
+    itself; this checks every declared one anyway, by query."""
+    if not PG:
+        rows = sql(db, "PRAGMA foreign_key_check")
+        counts = {}
+        for r in rows:
+            counts[r[0]] = counts.get(r[0], 0) + 1
+        return sorted(counts.items())
+    fks = sql(db, """
+        SELECT c.conrelid::regclass::text, c.confrelid::regclass::text,
+               (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY
+                    k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+               (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY
+                    k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+        FROM pg_constraint c WHERE c.contype = 'f' ORDER BY 1, 2""")
+    if not fks:
+        return []
+    qs = []
+    for child, parent, ccols, pcols in fks:
+        notnull = " AND ".join(f'c."{x}" IS NOT NULL' for x in ccols)
+        match = " AND ".join(f'p."{y}" = c."{x}"' for x, y in zip(ccols, pcols))
+        qs.append(f"SELECT '{child}' AS t, count(*) AS n FROM {child} c WHERE {notnull} "
+                  f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match})")
+    res = sql_snapshot(db, qs)
+    counts = {}
+    for rows in res:
+        t_, n = rows[0]
+        if n:
+            counts[t_] = counts.get(t_, 0) + n
+    return sorted(counts.items())
+
+
+def integrity(db):
+    """[] when the database is consistent, else what is wrong: SQLite's
+    integrity_check, and foreign keys that point at nothing (both backends)."""
+    problems = []
+    if not PG:
+        ic = sql(db, "PRAGMA integrity_check")
+        if ic != [("ok",)]:
+            problems.append(f"integrity_check: {ic[:5]}")
+    fk = fk_violations(db)
+    if fk:
+        problems.append(f"foreign keys pointing at nothing: {fk}")
+    return problems
+
+
+class WriteLockHolder:
+    """Holds the database against writers until release(): SQLite BEGIN
+    IMMEDIATE (the write lock); PostgreSQL an ACCESS EXCLUSIVE lock on the
+    jobs table, in a psql session kept open."""
+
+    def __init__(self, db):
+        self.db = db
+        if not PG:
+            self.con = sqlite3.connect(db, timeout=10, isolation_level=None)
+            self.con.execute("BEGIN IMMEDIATE")
+            return
+        e = pg_env()
+        self.p = subprocess.Popen(
+            [os.path.join(e["SCANDB_PG_BIN"], "psql"), "-X", "-q", "-At", "-v",
+             "ON_ERROR_STOP=1", "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PGCONNECT_TIMEOUT="10"))
+        self.p.stdin.write("BEGIN;\nLOCK TABLE jobs IN ACCESS EXCLUSIVE MODE;\n"
+                           "SELECT 'locked';\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().strip()  # psql answers at once or exits
+        if line != "locked":
+            self.p.kill()
+            raise DBError(f"could not lock {db}: {line!r} {self.p.stderr.read()!r}")
+
+    def release(self):
+        if not PG:
+            self.con.execute("ROLLBACK")
+            self.con.close()
+            return
+        try:
+            self.p.communicate("ROLLBACK;\n", timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+def wait_idle(db, timeout=60):
+    """PostgreSQL: waits until no other session is connected to db (the
+    server process of a killed client finishes its statement, notices the
+    client is gone and rolls back - or commits a COMMIT it had already
+    received).  SQLite: nothing to wait for."""
+    if not PG:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        n = sql1(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid()")
+        if n == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{n} sessions still connected to {db} after {timeout}s")
+        time.sleep(0.05)
+
+
+# ---- the backend under test, decided once, when a test imports this --------
+
+BACKEND = os.environ.get("SCANDB_TEST_BACKEND", "sqlite")
+PG = BACKEND == "pg"
+if BACKEND not in ("sqlite", "pg"):
+    print(f"FAIL: SCANDB_TEST_BACKEND={BACKEND!r}: sqlite or pg")
+    sys.exit(1)
+if PG and os.path.exists(SCANDB):
+    # no cluster, or a scandb without the backend: skip now, loudly, before
+    # a test spends time on setting up
+    pg_env()
+    pg_require_backend()

@@ -5,8 +5,9 @@
 50 importers of 50 different files whose host sets overlap: every process
 succeeds without an error, every job is complete, each address is one host
 row, the latest scan wins the host's current fields, and the database is
-consistent.  Then 20 importers of the SAME single host.  The SQLite file is
-read with Python's sqlite3 module, read-only."""
+consistent.  Then 20 importers of the SAME single host.  Runs on SQLite and
+on PostgreSQL (SCANDB_TEST_BACKEND); the database is read with e2e_util's
+sql helpers (SQLite: the sqlite3 module; PostgreSQL: psql)."""
 import json
 import os
 import shutil
@@ -14,9 +15,8 @@ import subprocess
 import threading
 import time
 
-import sqlite3
-
-from e2e_util import SCANDB, Tests, check, eq, tmpdir
+from e2e_util import (SCANDB, DBError, Tests, WriteLockHolder, check, epoch, eq, integrity,
+                      missing_table, newdb, sql, sql1, sql_snapshot, tmpdir)
 from gen_nmap_xml import generate, host_addr
 
 t = Tests("concurrency")
@@ -47,12 +47,8 @@ def run_parallel(argvs, timeout=DEADLINE):
     return res
 
 
-def ro(db):
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-
-
-def q(con, sql, args=()):
-    return con.execute(sql, args).fetchall()
+def q(db, query, args=()):
+    return sql(db, query, args)
 
 
 def stderr_problems(err):
@@ -68,12 +64,11 @@ def stderr_problems(err):
     return bad
 
 
-def check_consistent(con, what):
-    eq(q(con, "PRAGMA integrity_check"), [("ok",)], f"{what}: PRAGMA integrity_check")
-    eq(q(con, "PRAGMA foreign_key_check"), [], f"{what}: PRAGMA foreign_key_check")
-    dup = q(con, "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1")
+def check_consistent(db, what):
+    eq(integrity(db), [], f"{what}: integrity (SQLite integrity_check; foreign keys)")
+    dup = q(db, "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1")
     eq(dup, [], f"{what}: duplicate host addresses")
-    orphans = q(con, """
+    orphans = q(db, """
         SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
                OR host_id NOT IN (SELECT id FROM hosts)
         UNION ALL SELECT 'host_scans', count(*) FROM host_scans
@@ -100,27 +95,21 @@ class SnapshotReader(threading.Thread):
 
     def run(self):
         while not self.stop.is_set() and len(self.problems) < 5:
-            if not os.path.exists(self.db):
+            if not db_exists_quiet(self.db):
                 time.sleep(0.01)
                 continue
             try:
-                con = ro(self.db)
-            except sqlite3.Error:
-                time.sleep(0.01)
-                continue
-            try:
-                con.execute("BEGIN")
-                jobs = q(con, "SELECT id, source, status FROM jobs")
-                ports = dict(q(con, "SELECT job_id, count(*) FROM ports GROUP BY job_id"))
-                hosts = dict(q(con, "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"))
-                con.execute("COMMIT")
-            except sqlite3.OperationalError as e:
+                jobs, ports, hosts = sql_snapshot(self.db, [
+                    "SELECT id, source, status FROM jobs",
+                    "SELECT job_id, count(*) FROM ports GROUP BY job_id",
+                    "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"])
+                ports, hosts = dict(ports), dict(hosts)
+            except DBError as e:
                 # a database still being created has no tables yet
-                if "no such table" not in str(e):
+                if not missing_table(e):
                     self.problems.append(f"reader error: {e}")
+                time.sleep(0.01)
                 continue
-            finally:
-                con.close()
             self.snapshots += 1
             self.max_jobs_seen = max(self.max_jobs_seen, len(jobs))
             for jid, src, status in jobs:
@@ -139,14 +128,15 @@ class SnapshotReader(threading.Thread):
             time.sleep(0.005)
 
 
-def q_safe(db, sql):
+def db_exists_quiet(db):
+    """A SQLite file not created yet; a PostgreSQL database always is."""
+    return "://" in db or os.path.exists(db)
+
+
+def q_safe(db, query):
     try:
-        con = ro(db)
-        try:
-            return con.execute(sql).fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
+        return sql1(db, query)
+    except DBError:
         return 0
 
 
@@ -176,7 +166,7 @@ def import_all(db, files, readers=0):
 @t.case
 def fifty_importers_overlapping_hosts():
     d = tmpdir("scandb-conc-")
-    db = os.path.join(d, "c.db")
+    db = newdb()
     n_files, own, step = 50, 120, 40
     # 10 hosts that every file has, plus a sliding window: file k shares
     # hosts with files k-2..k+2
@@ -206,62 +196,59 @@ def fifty_importers_overlapping_hosts():
     eq(reader.problems, [], "what a concurrent reader saw")
     check(reader.snapshots > 0, "the concurrent reader never got a snapshot")
 
-    con = ro(db)
-    try:
-        jobs = q(con, "SELECT id, source, status, kind, error FROM jobs ORDER BY id")
-        eq(len(jobs), n_files, "number of jobs")
-        notdone = [j for j in jobs if j[2] != "completed"]
-        eq(notdone, [], "jobs not completed")
-        by_source = {j[1]: j[0] for j in jobs}
-        eq(sorted(by_source), sorted(files), "job sources")
+    jobs = q(db, "SELECT id, source, status, kind, error FROM jobs ORDER BY id")
+    eq(len(jobs), n_files, "number of jobs")
+    notdone = [j for j in jobs if j[2] != "completed"]
+    eq(notdone, [], "jobs not completed")
+    by_source = {j[1]: j[0] for j in jobs}
+    eq(sorted(by_source), sorted(files), "job sources")
 
-        eq(q(con, "SELECT count(*) FROM hosts")[0][0], len(union),
-           "hosts = size of the union of all files' addresses")
-        eq({r[0] for r in q(con, "SELECT addr FROM hosts")}, union, "host addresses")
+    eq(q(db, "SELECT count(*) FROM hosts")[0][0], len(union),
+       "hosts = size of the union of all files' addresses")
+    eq({r[0] for r in q(db, "SELECT addr FROM hosts")}, union, "host addresses")
 
-        per_job_ports = dict(q(con, "SELECT job_id, count(*) FROM ports GROUP BY job_id"))
-        per_job_hosts = dict(q(con, "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"))
-        per_job_scripts = dict(q(con, "SELECT job_id, count(*) FROM scripts GROUP BY job_id"))
-        for f, s in zip(files, sums):
-            jid = by_source[f]
-            eq(per_job_ports.get(jid, 0), s.ports, f"ports of job {jid} ({os.path.basename(f)})")
-            eq(per_job_hosts.get(jid, 0), s.hosts, f"hosts of job {jid} ({os.path.basename(f)})")
-            eq(per_job_scripts.get(jid, 0), s.scripts,
-               f"scripts of job {jid} ({os.path.basename(f)})")
-        eq(q(con, "SELECT count(*) FROM ports")[0][0], sum(s.ports for s in sums), "all ports")
-        # per (job, host): exactly the ports the file listed for that host
-        rows = q(con, """SELECT j.source, h.addr, count(p.port) FROM host_scans hs
-                         JOIN jobs j ON j.id = hs.job_id JOIN hosts h ON h.id = hs.host_id
-                         LEFT JOIN ports p ON p.job_id = hs.job_id AND p.host_id = hs.host_id
-                         GROUP BY hs.job_id, hs.host_id""")
-        want = {f: s.ports_by_addr for f, s in zip(files, sums)}
-        wrong = [(os.path.basename(src), a, n, want[src].get(a)) for src, a, n in rows
-                 if want[src].get(a) != n]
-        eq(wrong[:10], [], "ports per (job, host): (file, addr, stored, in file)")
+    per_job_ports = dict(q(db, "SELECT job_id, count(*) FROM ports GROUP BY job_id"))
+    per_job_hosts = dict(q(db, "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"))
+    per_job_scripts = dict(q(db, "SELECT job_id, count(*) FROM scripts GROUP BY job_id"))
+    for f, s in zip(files, sums):
+        jid = by_source[f]
+        eq(per_job_ports.get(jid, 0), s.ports, f"ports of job {jid} ({os.path.basename(f)})")
+        eq(per_job_hosts.get(jid, 0), s.hosts, f"hosts of job {jid} ({os.path.basename(f)})")
+        eq(per_job_scripts.get(jid, 0), s.scripts,
+           f"scripts of job {jid} ({os.path.basename(f)})")
+    eq(q(db, "SELECT count(*) FROM ports")[0][0], sum(s.ports for s in sums), "all ports")
+    # per (job, host): exactly the ports the file listed for that host
+    rows = q(db, """SELECT j.source, h.addr, count(p.port) FROM host_scans hs
+                     JOIN jobs j ON j.id = hs.job_id JOIN hosts h ON h.id = hs.host_id
+                     LEFT JOIN ports p ON p.job_id = hs.job_id AND p.host_id = hs.host_id
+                     GROUP BY hs.job_id, hs.host_id, j.source, h.addr""")
+    want = {f: s.ports_by_addr for f, s in zip(files, sums)}
+    wrong = [(os.path.basename(src), a, n, want[src].get(a)) for src, a, n in rows
+             if want[src].get(a) != n]
+    eq(wrong[:10], [], "ports per (job, host): (file, addr, stored, in file)")
 
-        # first/last seen across files, and the latest scan wins current fields
-        seen = {}
-        for f, s in zip(files, sums):
-            for a, tm in s.time_by_addr.items():
-                lo, hi, hf = seen.get(a, (tm, tm, f))
-                seen[a] = (min(lo, tm), max(hi, tm), f if tm >= hi else hf)
-        got = {a: (fs, ls, lj) for a, fs, ls, lj in
-               q(con, "SELECT addr, first_seen, last_seen, last_job_id FROM hosts")}
-        wrong = [(a, got[a][:2], seen[a][:2]) for a in union if got[a][:2] != seen[a][:2]]
-        eq(wrong[:10], [], "first_seen/last_seen: (addr, stored, expected)")
-        wrong = [(a, got[a][2], by_source[seen[a][2]]) for a in shared
-                 if got[a][2] != by_source[seen[a][2]]]
-        eq(wrong, [], "shared hosts' last_job_id: (addr, stored, job of the latest scan)")
-        check_consistent(con, "after 50 concurrent imports")
-    finally:
-        con.close()
+    # first/last seen across files, and the latest scan wins current fields
+    seen = {}
+    for f, s in zip(files, sums):
+        for a, tm in s.time_by_addr.items():
+            lo, hi, hf = seen.get(a, (tm, tm, f))
+            seen[a] = (min(lo, tm), max(hi, tm), f if tm >= hi else hf)
+    got = {a: (fs, ls, lj) for a, fs, ls, lj in
+           q(db, f"SELECT addr, {epoch('first_seen')}, {epoch('last_seen')}, last_job_id "
+                 "FROM hosts")}
+    wrong = [(a, got[a][:2], seen[a][:2]) for a in union if got[a][:2] != seen[a][:2]]
+    eq(wrong[:10], [], "first_seen/last_seen: (addr, stored, expected)")
+    wrong = [(a, got[a][2], by_source[seen[a][2]]) for a in shared
+             if got[a][2] != by_source[seen[a][2]]]
+    eq(wrong, [], "shared hosts' last_job_id: (addr, stored, job of the latest scan)")
+    check_consistent(db, "after 50 concurrent imports")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 
 @t.case
 def twenty_importers_same_single_host():
     d = tmpdir("scandb-conc1-")
-    db = os.path.join(d, "one.db")
+    db = newdb()
     addr = "192.0.2.77"
     files, sums = [], []
     # different start times, imported in an order unrelated to them
@@ -282,25 +269,22 @@ def twenty_importers_same_single_host():
         check(not bad, f"round {rnd}: imports of the same host failed: {bad[:5]}")
         noisy = [stderr_problems(err) for rc, out, err in res if stderr_problems(err)]
         check(not noisy, f"round {rnd}: importers reported problems: {noisy[:5]}")
-        con = ro(db)
-        try:
-            eq(q(con, "SELECT count(*) FROM hosts WHERE addr = ?", (addr,))[0][0], 1,
-               f"round {rnd}: rows for {addr}")
-            eq(q(con, "SELECT count(*) FROM hosts")[0][0], 1, f"round {rnd}: hosts")
-            eq(q(con, "SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0],
-               20 * (rnd + 1), f"round {rnd}: completed jobs")
-            eq(q(con, "SELECT count(*) FROM jobs")[0][0], 20 * (rnd + 1), f"round {rnd}: jobs")
-            times = [s.time_by_addr[addr] for s in sums]
-            fs, ls, lj = q(con, "SELECT first_seen, last_seen, last_job_id FROM hosts")[0]
-            eq((fs, ls), (min(times), max(times)), f"round {rnd}: first_seen/last_seen")
-            latest = files[times.index(max(times))]
-            lj_src = q(con, "SELECT source FROM jobs WHERE id = ?", (lj,))[0][0]
-            eq(lj_src, latest, f"round {rnd}: the host's last job is the latest scan's")
-            eq(q(con, "SELECT count(*) FROM ports")[0][0], 4 * 20 * (rnd + 1),
-               f"round {rnd}: ports")
-            check_consistent(con, f"round {rnd}: same host")
-        finally:
-            con.close()
+        eq(q(db, "SELECT count(*) FROM hosts WHERE addr = ?", (addr,))[0][0], 1,
+           f"round {rnd}: rows for {addr}")
+        eq(q(db, "SELECT count(*) FROM hosts")[0][0], 1, f"round {rnd}: hosts")
+        eq(q(db, "SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0],
+           20 * (rnd + 1), f"round {rnd}: completed jobs")
+        eq(q(db, "SELECT count(*) FROM jobs")[0][0], 20 * (rnd + 1), f"round {rnd}: jobs")
+        times = [s.time_by_addr[addr] for s in sums]
+        fs, ls, lj = q(db, f"SELECT {epoch('first_seen')}, {epoch('last_seen')}, "
+                           "last_job_id FROM hosts")[0]
+        eq((fs, ls), (min(times), max(times)), f"round {rnd}: first_seen/last_seen")
+        latest = files[times.index(max(times))]
+        lj_src = q(db, "SELECT source FROM jobs WHERE id = ?", (lj,))[0][0]
+        eq(lj_src, latest, f"round {rnd}: the host's last job is the latest scan's")
+        eq(q(db, "SELECT count(*) FROM ports")[0][0], 4 * 20 * (rnd + 1),
+           f"round {rnd}: ports")
+        check_consistent(db, f"round {rnd}: same host")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 
@@ -309,7 +293,7 @@ def ten_importers_same_file():
     """The same content raced: stored once; the others answer "already
     imported" (exit 0), decided by the database's unique index."""
     d = tmpdir("scandb-conc2-")
-    db = os.path.join(d, "same.db")
+    db = newdb()
     path = os.path.realpath(os.path.join(d, "same.xml"))
     s = generate(path, hosts=300, ports=5, seed=5)
     # distinct names for the same bytes, so the source differs but the hash does not
@@ -325,15 +309,11 @@ def ten_importers_same_file():
     imported = [o for o in outs if "imported as job" in o and "already" not in o]
     dups = [o for o in outs if "already imported" in o]
     eq((len(imported), len(dups)), (1, 9), "(imported, already imported) answers")
-    con = ro(db)
-    try:
-        eq(q(con, "SELECT count(*), min(status), max(status) FROM jobs"),
-           [(1, "completed", "completed")], "jobs")
-        eq(q(con, "SELECT count(*) FROM ports")[0][0], s.ports, "ports")
-        eq(q(con, "SELECT count(*) FROM hosts")[0][0], s.hosts, "hosts")
-        check_consistent(con, "same file raced")
-    finally:
-        con.close()
+    eq(q(db, "SELECT count(*), min(status), max(status) FROM jobs"),
+       [(1, "completed", "completed")], "jobs")
+    eq(q(db, "SELECT count(*) FROM ports")[0][0], s.ports, "ports")
+    eq(q(db, "SELECT count(*) FROM hosts")[0][0], s.hosts, "hosts")
+    check_consistent(db, "same file raced")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 
@@ -351,7 +331,7 @@ def many_importers_of_large_files():
         return
     n = int(os.environ.get("SCANDB_SLOW_IMPORTERS", "60"))
     d = tmpdir("scandb-conc4-")
-    db = os.path.join(d, "big.db")
+    db = newdb()
     path = os.path.join(d, "big.xml")
     s = generate(path, hosts=10000, ports=10, seed=11)
     argvs = [[SCANDB, "--db", db, "-q", "--no-progress", "import", "--force", path]
@@ -362,12 +342,8 @@ def many_importers_of_large_files():
     bad = [(rc, err.strip()[-200:]) for rc, out, err in res if rc != 0]
     print(f"     {n} imports of {s.ports} ports each took {took:.0f}s", flush=True)
     check(not bad, f"{len(bad)} of {n} importers failed; e.g. {bad[:3]}")
-    con = ro(db)
-    try:
-        eq(q(con, "SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0], n, "jobs")
-        check_consistent(con, f"{n} large imports")
-    finally:
-        con.close()
+    eq(q(db, "SELECT count(*) FROM jobs WHERE status = 'completed'")[0][0], n, "jobs")
+    check_consistent(db, f"{n} large imports")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 
@@ -376,15 +352,14 @@ def import_waits_for_a_held_write_lock():
     """Invariant 7: another writer holding the database for a few seconds is
     a transient failure: the importer retries and succeeds once it is free."""
     d = tmpdir("scandb-conc3-")
-    db = os.path.join(d, "lock.db")
+    db = newdb()
     path = os.path.join(d, "lock.xml")
     s = generate(path, hosts=50, ports=5, seed=9)
     r = subprocess.run([SCANDB, "--db", db, "migrate", "up"], capture_output=True, text=True,
                        timeout=60)
     eq(r.returncode, 0, f"migrate up ({r.stderr.strip()})")
-    holder = sqlite3.connect(db, timeout=10, isolation_level=None)
+    holder = WriteLockHolder(db)  # SQLite: BEGIN IMMEDIATE; PG: jobs locked
     try:
-        holder.execute("BEGIN IMMEDIATE")
         p = subprocess.Popen([SCANDB, "--db", db, "-q", "import", path],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              stdin=subprocess.DEVNULL)
@@ -392,19 +367,14 @@ def import_waits_for_a_held_write_lock():
         if p.poll() is not None:
             raise AssertionError(f"the importer gave up while the lock was held for 3s "
                                  f"(exit {p.returncode}: {p.communicate()[1].strip()!r})")
-        holder.execute("ROLLBACK")
     finally:
-        holder.close()
+        holder.release()
     out, err = p.communicate(timeout=120)
     eq(p.returncode, 0, f"import after the lock was released (stdout {out.strip()!r}, "
                         f"stderr {err.strip()!r})")
     eq(stderr_problems(err), [], "importer stderr")
-    con = ro(db)
-    try:
-        eq(q(con, "SELECT count(*), min(status) FROM jobs"), [(1, "completed")], "jobs")
-        eq(q(con, "SELECT count(*) FROM ports")[0][0], s.ports, "ports")
-    finally:
-        con.close()
+    eq(q(db, "SELECT count(*), min(status) FROM jobs"), [(1, "completed")], "jobs")
+    eq(q(db, "SELECT count(*) FROM ports")[0][0], s.ports, "ports")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 

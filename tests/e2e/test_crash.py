@@ -10,8 +10,11 @@ intact: integrity_check ok, no foreign key violations, every job completed
 and complete (exactly its file's hosts and ports), no row of the killed job,
 no orphan rows, no host that only the killed import had.  A final clean
 import must succeed.  Prints how many kills landed before / during / after
-the commit."""
-import glob
+the commit.
+
+Runs on SQLite and on PostgreSQL (SCANDB_TEST_BACKEND).  "During the
+write" is told by uncommitted frames in SQLite's WAL file, or by the WAL
+position PostgreSQL reports having moved on without the job."""
 import os
 import random
 import shutil
@@ -21,9 +24,8 @@ import subprocess
 import sys
 import time
 
-import sqlite3
-
-from e2e_util import SCANDB, Tests, check, eq, skip, tmpdir
+from e2e_util import (PG, SCANDB, Tests, check, eq, integrity, newdb, skip, sql1, sql_snapshot,
+                      tmpdir, wait_idle)
 from gen_nmap_xml import generate
 
 t = Tests("crash")
@@ -32,23 +34,22 @@ HOSTS, PORTS = 8000, 10
 MAX_JOBS = 5  # then go on with a fresh database file, to bound each run's cost
 IMPORT_TIMEOUT = 120
 BUDGET = 100  # seconds: stop adding kills beyond 20 once past this
-MAX_RUNS = 40
-MAX_IMPORT_SECONDS = 2.0  # else the files are made smaller
-
-
-def ro(db):
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-
-
-def q(con, sql, args=()):
-    return con.execute(sql, args).fetchall()
+# PostgreSQL: an import's duration varies more with the load of the other
+# tests, and a kill "when the job appeared" mostly comes too late (the client
+# exits right after its commit), so more runs may be needed for 20 kills
+MAX_RUNS = 60 if PG else 40
+# else the files are made smaller (PostgreSQL: more often, so that its
+# slower, noisier imports keep the run's length about the same)
+MAX_IMPORT_SECONDS = 1.0 if PG else 2.0
 
 
 def wal_frames(db):
     """(salts, valid frames, frames after the last commit frame) of db's WAL
     file.  Frames the killed importer wrote but never committed show as a
     change of salts or frame count with the job absent: the kill hit the
-    transaction mid-write."""
+    transaction mid-write.  PostgreSQL: (None, WAL position in bytes, 0)."""
+    if PG:
+        return None, sql1(db, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"), 0
     path = db + "-wal"
     try:
         f = open(path, "rb")
@@ -79,68 +80,69 @@ def wal_frames(db):
 
 
 def job_count(db):
-    con = ro(db)
-    try:
-        return q(con, "SELECT count(*) FROM jobs")[0][0]
-    finally:
-        con.close()
+    return sql1(db, "SELECT count(*) FROM jobs")
 
 
-def verify(db, files, what, full=True):
+def killed_mid_write(wal_before, wal_after, uncommitted):
+    """Did the killed import write anything that was never committed?"""
+    if PG:  # the WAL moved on (by more than a few records) without the job
+        return int(wal_after[1]) - int(wal_before[1]) > 256 * 1024
+    return wal_after[:2] != wal_before and uncommitted > 0
+
+
+def verify(db, files, what):
     """The database is consistent and holds only complete jobs.  Returns the
     number of jobs per file."""
-    con = ro(db)
-    try:
-        if full:
-            eq(q(con, "PRAGMA integrity_check"), [("ok",)], f"{what}: integrity_check")
-        else:
-            eq(q(con, "PRAGMA quick_check"), [("ok",)], f"{what}: quick_check")
-        eq(q(con, "PRAGMA foreign_key_check"), [], f"{what}: foreign_key_check")
-        jobs = q(con, "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id")
-        notdone = [j[:3] for j in jobs if j[2] != "completed"]
-        eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
-        unknown = [j[:2] for j in jobs if j[1] not in files]
-        eq(unknown, [], f"{what}: jobs from unknown sources")
-        hosts = dict(q(con, "SELECT job_id, count(*) FROM host_scans GROUP BY job_id"))
-        ports = dict(q(con, "SELECT job_id, count(*) FROM ports GROUP BY job_id"))
-        scripts = dict(q(con, "SELECT job_id, count(*) FROM scripts GROUP BY job_id"))
-        extra = dict(q(con, "SELECT job_id, count(*) FROM extraports GROUP BY job_id"))
-        for jid, src, _, up, popen in jobs:
-            s = files[src]
-            eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0)),
-               (s.hosts, s.ports, s.scripts, s.extraports),
-               f"{what}: (hosts, ports, scripts, extraports) of job {jid} from "
-               f"{os.path.basename(src)}")
-            eq((up, popen), (s.hosts_up, s.ports_open),
-               f"{what}: (hosts_up, ports_open) recorded for job {jid}")
-        orphans = q(con, """
-            SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
-            UNION ALL SELECT 'host_scans', count(*) FROM host_scans
-                WHERE job_id NOT IN (SELECT id FROM jobs)
-            UNION ALL SELECT 'scripts', count(*) FROM scripts
-                WHERE job_id NOT IN (SELECT id FROM jobs)
-            UNION ALL SELECT 'extraports', count(*) FROM extraports
-                WHERE job_id NOT IN (SELECT id FROM jobs)
-            UNION ALL SELECT 'host_events', count(*) FROM host_events
-                WHERE job_id NOT IN (SELECT id FROM jobs)
-            UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
-                WHERE id NOT IN (SELECT host_id FROM host_scans)""")
-        eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
-        # hosts: exactly the union of the files that have a completed job
-        want = set()
-        per_file = {}
-        for _, src, _, _, _ in jobs:
-            per_file[src] = per_file.get(src, 0) + 1
-            want.update(files[src].addrs)
-        got = {r[0] for r in q(con, "SELECT addr FROM hosts")}
-        extra, missing = got - want, want - got
-        check(not extra and not missing,
-              f"{what}: hosts should be the union of completed files' hosts; "
-              f"{len(extra)} extra (e.g. {sorted(extra)[:3]}), {len(missing)} missing "
-              f"(e.g. {sorted(missing)[:3]})")
-        return per_file
-    finally:
-        con.close()
+    # the killed client's server process (PostgreSQL) must be gone first,
+    # or a commit it still had in hand could land between the reads below
+    wait_idle(db)
+    eq(integrity(db), [], f"{what}: integrity_check / foreign keys")
+    (jobs, hosts, ports, scripts, extra, orphans, got) = sql_snapshot(db, [
+        "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id",
+        "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
+        "SELECT job_id, count(*) FROM ports GROUP BY job_id",
+        "SELECT job_id, count(*) FROM scripts GROUP BY job_id",
+        "SELECT job_id, count(*) FROM extraports GROUP BY job_id",
+        """
+        SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'host_scans', count(*) FROM host_scans
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'scripts', count(*) FROM scripts
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'extraports', count(*) FROM extraports
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'host_events', count(*) FROM host_events
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
+            WHERE id NOT IN (SELECT host_id FROM host_scans)""",
+        "SELECT addr FROM hosts"])
+    notdone = [j[:3] for j in jobs if j[2] != "completed"]
+    eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
+    unknown = [j[:2] for j in jobs if j[1] not in files]
+    eq(unknown, [], f"{what}: jobs from unknown sources")
+    hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
+    for jid, src, _, up, popen in jobs:
+        s = files[src]
+        eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0)),
+           (s.hosts, s.ports, s.scripts, s.extraports),
+           f"{what}: (hosts, ports, scripts, extraports) of job {jid} from "
+           f"{os.path.basename(src)}")
+        eq((up, popen), (s.hosts_up, s.ports_open),
+           f"{what}: (hosts_up, ports_open) recorded for job {jid}")
+    eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
+    # hosts: exactly the union of the files that have a completed job
+    want = set()
+    per_file = {}
+    for _, src, _, _, _ in jobs:
+        per_file[src] = per_file.get(src, 0) + 1
+        want.update(files[src].addrs)
+    got = {r[0] for r in got}
+    extra, missing = got - want, want - got
+    check(not extra and not missing,
+          f"{what}: hosts should be the union of completed files' hosts; "
+          f"{len(extra)} extra (e.g. {sorted(extra)[:3]}), {len(missing)} missing "
+          f"(e.g. {sorted(missing)[:3]})")
+    return per_file
 
 
 def import_cmd(db, path, force=True):
@@ -152,8 +154,7 @@ def import_cmd(db, path, force=True):
 def sigkill_during_import():
     t_start = time.monotonic()
     d = tmpdir("scandb-crash-")
-    ndb = 0
-    db = os.path.join(d, "crash.db")
+    db = None
     hosts = HOSTS
     for attempt in range(2):
         # three overlapping files and one disjoint: a killed import of the
@@ -171,8 +172,7 @@ def sigkill_during_import():
               f"({hosts} hosts x {PORTS} ports)", flush=True)
 
         # calibrate: one clean import, also so the kills happen with data present
-        for f in glob.glob(db + "*"):
-            os.unlink(f)
+        db = newdb()
         t0 = time.monotonic()
         r = subprocess.run(import_cmd(db, order[0], force=False), capture_output=True,
                            text=True, timeout=IMPORT_TIMEOUT)
@@ -195,13 +195,14 @@ def sigkill_during_import():
             break
         src = order[i % 3]
         # mode 0: anywhere in the import; 1: aimed at the end (the commit);
-        # 2: right after the commit became visible (the importer is closing)
-        mode = (0, 1, 0, 2)[i % 4]
+        # 2: right after the commit became visible (the importer is closing;
+        # SQLite only: a PostgreSQL client exits as soon as its commit
+        # returns, long before a poll through psql sees the job)
+        mode = (0, 1, 0, 1 if PG else 2)[i % 4]
         delay = rng.uniform(0, 0.95 * dur) if mode == 0 else rng.uniform(0.75 * dur, 0.95 * dur)
         jobs_before = job_count(db)
         if jobs_before >= MAX_JOBS:
-            ndb += 1
-            db = os.path.join(d, f"crash{ndb}.db")
+            db = newdb()
             jobs_before = 0
             # with its schema, so that every kill lands in an import (kills
             # during the schema's creation are test_migrate's business)
@@ -221,7 +222,10 @@ def sigkill_during_import():
                     break
                 time.sleep(0.002)
         else:
-            time.sleep(delay)
+            # sleep until the moment, or until the import ends by itself (then
+            # `elapsed` below is its real duration, for the next estimate)
+            while p.poll() is None and time.monotonic() - t0 < delay:
+                time.sleep(min(0.01, max(0.0, delay - (time.monotonic() - t0))))
         rc = p.poll()
         if rc is None:
             p.send_signal(signal.SIGKILL)
@@ -232,6 +236,7 @@ def sigkill_during_import():
             p.kill()
             raise AssertionError(f"run {i}: importer did not exit after SIGKILL")
         elapsed = time.monotonic() - t0
+        wait_idle(db)  # PostgreSQL: the killed client's session has ended (or committed)
         salts, valid, uncommitted = wal_frames(db)
         jobs_after = job_count(db)
         if p.returncode == 0:
@@ -245,14 +250,17 @@ def sigkill_during_import():
                 kind = "after"
             else:
                 eq(jobs_after, jobs_before, f"run {i}: jobs after a kill")
-                kind = "during" if (salts, valid) != wal_before and uncommitted else "before"
+                kind = "during" if killed_mid_write(wal_before, (salts, valid), uncommitted) \
+                    else "before"
         counts[kind] += 1
         at = "when the job appeared" if mode == 2 else "aimed at the end" if mode == 1 \
             else "at random"
+        wal = (f"WAL +{int(valid) - int(wal_before[1])} bytes" if PG else
+               f"WAL: {valid} frames, {uncommitted} uncommitted")
         print(f"     run {i:2d}: {os.path.basename(src)} killed at "
               f"{'-' if delay is None else f'{delay:.2f}s'} ({at}) -> {kind}"
-              f" (WAL: {valid} frames, {uncommitted} uncommitted)", flush=True)
-        verify(db, files, f"run {i} ({kind}, mode {mode})", full=True)
+              f" ({wal})", flush=True)
+        verify(db, files, f"run {i} ({kind}, mode {mode})")
 
     check(kills >= 20, f"only {kills} imports were actually killed (want >= 20)")
     print(f"     kills: {counts['before']} before the commit, {counts['during']} during the "

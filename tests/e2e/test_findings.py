@@ -3,9 +3,8 @@ findings; the lifecycle (seen again, resolved by a scan that probed it,
 reopened) holds across imports, including out of order; set-status records
 time and note.  See docs/FINDINGS.md."""
 import os
-import sqlite3
 
-from e2e_util import Tests, check, eq, newdb, run, tmpdir
+from e2e_util import Tests, check, eq, newdb, run, sql1, tmpdir
 
 t = Tests("findings")
 
@@ -70,7 +69,7 @@ NORULES = {"SCANDB_RULES": ""}
 @t.case
 def vulners_lifecycle_open_seen_resolved_reopened():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     a = scan(d, "a.xml", T0, {22: [("vulners", VULNERS)]})
     run(db, "import", a, env=NORULES, expect=0)
     fs = findings(db)
@@ -109,7 +108,7 @@ def vulners_lifecycle_open_seen_resolved_reopened():
 @t.case
 def closed_port_resolves_unprobed_port_does_not():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     run(db, "import", scan(d, "a.xml", T0, {443: [("ssl-heartbleed", HEARTBLEED)]}),
         env=NORULES, expect=0)
     fs = findings(db)
@@ -136,7 +135,7 @@ def closed_port_resolves_unprobed_port_does_not():
 @t.case
 def rule_on_port_opened_is_high():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     rules = os.path.join(d, "rules.conf")
     with open(rules, "w") as f:
         f.write("# remote access\nport_opened 3389/tcp,23/tcp high \"Remote access port opened\"\n")
@@ -159,7 +158,7 @@ def rule_on_port_opened_is_high():
 @t.case
 def bad_rules_file_fails_import_with_line():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     rules = os.path.join(d, "rules.conf")
     with open(rules, "w") as f:
         f.write("port_opened 3389/tcp high \"ok\"\nport_open 23/tcp high \"typo\"\n")
@@ -171,7 +170,7 @@ def bad_rules_file_fails_import_with_line():
 @t.case
 def set_status_records_note_bad_status_unknown_id():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     run(db, "import", scan(d, "a.xml", T0, {22: [("vulners", VULNERS)]}), env=NORULES, expect=0)
     fid = by_cve(findings(db), "CVE-2023-38408")["id"]
     run(db, "finding", fid, "set-status", "false_positive", "--note", "lab box", expect=0)
@@ -210,7 +209,7 @@ def set_status_records_note_bad_status_unknown_id():
 @t.case
 def out_of_order_import_does_not_duplicate():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     a = scan(d, "a.xml", T0, {22: [("vulners", VULNERS)]})
     b = scan(d, "b.xml", T0 + 100, {22: [("vulners", VULNERS)]})
     c = scan(d, "c.xml", T0 + 200, {22: [("vulners", VULNERS_CLEAN)]})
@@ -223,12 +222,10 @@ def out_of_order_import_does_not_duplicate():
     eq((f["first_seen"], f["last_seen"], sorted(f["jobs"])), (iso(T0), iso(T0 + 100), [2, 3]),
        "times widened, jobs a set")
     eq(f["status"], "resolved", "the newest scan (c) does not see it")
-    con = sqlite3.connect(db)
-    eq(con.execute("SELECT count(*) FROM finding_jobs").fetchone()[0], 4, "finding_jobs rows")
-    dup = con.execute("SELECT count(*) FROM (SELECT finding_id, new_status, at FROM "
-                      "finding_status_changes GROUP BY 1, 2, 3 HAVING count(*) > 1)").fetchone()[0]
+    eq(sql1(db, "SELECT count(*) FROM finding_jobs"), 4, "finding_jobs rows")
+    dup = sql1(db, "SELECT count(*) FROM (SELECT finding_id, new_status, at FROM "
+                   "finding_status_changes GROUP BY 1, 2, 3 HAVING count(*) > 1) d")
     eq(dup, 0, "no duplicated status changes")
-    con.close()
 
 
 t.main()

@@ -3,9 +3,8 @@
 files.  Every failure must name the file (and line), exit 1, and leave the
 database exactly as it was; other files in the same command still import."""
 import os
-import sqlite3
 
-from e2e_util import Tests, check, data, eq, newdb, run, tmpdir, write
+from e2e_util import Tests, check, data, dump, eq, newdb, run, sql1, sqlite_case, tmpdir, write
 
 t = Tests("import")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -13,21 +12,11 @@ SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "emp
 
 def snapshot(db):
     """Every row of every table, to prove a failed import changed nothing."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {tb: sorted(map(repr, con.execute(f'SELECT * FROM "{tb}"'))) for tb in tables}
-    finally:
-        con.close()
+    return dump(db)
 
 
-def count(db, sql):
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+def count(db, query):
+    return sql1(db, query)
 
 
 def read(name):
@@ -84,7 +73,7 @@ def reimport_is_recognised_force_stores_again():
     r4 = run(db, "import", "--force", data("complex.xml"), expect=0)
     check("imported as job" in r4.out and "already" not in r4.out, f"--force: {r4!r}")
     eq(count(db, "SELECT count(*) FROM jobs"), 2, "jobs after --force")
-    eq(count(db, "SELECT count(*) FROM jobs WHERE forced=1"), 1, "forced jobs")
+    eq(count(db, "SELECT count(*) FROM jobs WHERE forced"), 1, "forced jobs")
 
 
 @t.case
@@ -98,7 +87,7 @@ def stdin_import():
 @t.case
 def truncated_file_changes_nothing():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     run(db, "import", data("simple.xml"), expect=0)
     before = snapshot(db)
     text = read("complex.xml")
@@ -113,7 +102,7 @@ def truncated_file_changes_nothing():
 @t.case
 def bad_file_among_good_ones_others_still_imported():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     bad = write(os.path.join(d, "bad.xml"), host_xml(port="70000"))
     r = run(db, "import", data("simple.xml"), bad, data("os.xml"), expect=1)
     check(f"{bad}:" in r.err and "70000" in r.err, f"error must name file and value: {r.err!r}")
@@ -127,7 +116,7 @@ def bad_file_among_good_ones_others_still_imported():
 @t.case
 def malformed_and_hostile_files():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     run(db, "import", data("simple.xml"), expect=0)
     before = snapshot(db)
     laughs = ('<?xml version="1.0"?>\n<!DOCTYPE nmaprun [\n<!ENTITY a "aaaaaaaaaa">\n'
@@ -160,7 +149,7 @@ def malformed_and_hostile_files():
 @t.case
 def sql_text_is_stored_verbatim():
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     evil = "x'); DROP TABLE hosts;--"
     out = "Robert'); DROP TABLE jobs;-- &quot;quoted&quot; &lt;tag&gt;"
     path = write(os.path.join(d, "evil.xml"), host_xml(hostname=evil.replace("'", "&apos;"),
@@ -189,6 +178,7 @@ def missing_file_and_usage_errors():
 
 @t.case
 def default_database_location():
+    sqlite_case("no --db: the default database is a SQLite file under XDG_DATA_HOME/HOME")
     d = tmpdir()
     env = {"XDG_DATA_HOME": d, "SCANDB_DB": ""}
     run(None, "import", data("simple.xml"), env=env, expect=0)
@@ -207,7 +197,7 @@ def host_listed_twice_keeps_the_first():
     """nmap lists a host twice when the target is given twice: the import
     keeps the first listing and says so, instead of failing."""
     d = tmpdir()
-    db = os.path.join(d, "t.db")
+    db = newdb()
     text = host_xml(port="22")
     i, j = text.index("<host "), text.index("</host>") + len("</host>")
     second = text[i:j].replace('portid="22"', 'portid="23"')

@@ -5,14 +5,16 @@ Concurrent `migrate up` applies each migration exactly once; `down` and `up`
 round-trip; a database that is behind, ahead (unknown migration) or whose
 applied migration text changed (checksum) is refused by every command with a
 message naming the way out, exit 1, and is left exactly as it was.
-The SQLite file is read with Python's sqlite3 module, read-only."""
+Runs on SQLite and on PostgreSQL (SCANDB_TEST_BACKEND); the database is read
+and tampered with through e2e_util's sql helpers."""
 import glob
 import os
-import sqlite3
 import subprocess
 import time
 
-from e2e_util import REPO, SCANDB, Tests, check, data, eq, run, tmpdir
+import e2e_util
+from e2e_util import (PG, REPO, SCANDB, Tests, check, data, db_exists, eq, integrity, run, sql,
+                      sql_snapshot, sqlite_case, tmpdir, wait_idle)
 
 t = Tests("migrate")
 TIMEOUT = 60
@@ -20,54 +22,54 @@ DATA_TABLES = {"jobs", "hosts", "ports", "host_scans", "scripts", "extraports", 
                "targets"}
 
 
+MIGRATIONS = os.path.join(REPO, "src/store/migrations", "pg" if PG else "sqlite")
+
+
 def known_versions():
     """Versions of the migrations embedded in this scandb (from the source tree)."""
-    ups = glob.glob(os.path.join(REPO, "src/store/migrations/sqlite/*.up.sql"))
+    ups = glob.glob(os.path.join(MIGRATIONS, "*.up.sql"))
     vs = sorted(int(os.path.basename(p).split("_", 1)[0]) for p in ups)
-    check(vs, f"no migrations found under {REPO}/src/store/migrations/sqlite")
+    check(vs, f"no migrations found under {MIGRATIONS}")
     return vs
 
 
-def ro(db):
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+def query(db, q, args=(), rw=False):
+    # (rw: SQLite opens the file read-write anyway, so that a hot journal
+    # left by a kill is rolled back, as scandb's own recovery does)
+    return sql(db, q, args)
 
 
-def query(db, sql, args=(), rw=False):
-    # rw: after a kill the file may hold a hot journal, which only a
-    # read-write connection may roll back (SQLite's recovery, as scandb's own)
-    con = sqlite3.connect(db, timeout=10) if rw else ro(db)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
-def rw_exec(db, sql, args=()):
+def rw_exec(db, q, args=()):
     """Tamper with the database (the test plays a newer scandb / an editor)."""
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        con.execute(sql, args)
-        con.commit()
-    finally:
-        con.close()
+    sql(db, q, args)
 
 
 def tables(db, rw=False):
-    return {r[0] for r in query(db, "SELECT name FROM sqlite_master WHERE type='table'",
-                                rw=rw)}
+    return set(e2e_util.tables(db))
 
 
 def snapshot(db):
     """The whole logical content: schema text and every row of every table."""
-    con = ro(db)
-    try:
-        schema = sorted(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
-        rows = {}
-        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
-            rows[name] = sorted(map(repr, con.execute(f'SELECT * FROM "{name}"')))
-        return {"schema": schema, "rows": rows}
-    finally:
-        con.close()
+    if PG:
+        schema = sql_snapshot(db, [
+            "SELECT table_name, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2",
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2"])
+    else:
+        schema = sorted(sql(db, "SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    return {"schema": schema, "rows": e2e_util.dump(db)}
+
+
+def now_sql(db):
+    """SQL for "now" in schema_migrations.applied_at, whatever its type."""
+    if not PG:
+        return str(int(time.time()))
+    typ = sql(db, "SELECT data_type FROM information_schema.columns WHERE table_schema = "
+                  "'public' AND table_name = 'schema_migrations' AND column_name = 'applied_at'")
+    return "now()" if typ and "timestamp" in typ[0][0] else "CAST(extract(epoch FROM now()) " \
+        "AS bigint)"
 
 
 def applied(db, rw=False):
@@ -76,7 +78,7 @@ def applied(db, rw=False):
 
 
 def newdb():
-    return os.path.join(tmpdir("scandb-migrate-"), "m.db")
+    return e2e_util.newdb("m.db")
 
 
 def status_json(db):
@@ -134,7 +136,7 @@ def concurrent_migrate_up_applies_each_once():
         eq([m["version"] for m in st], versions, f"round {rnd}: versions in migrate status")
         check(all(m["applied"] and m["checksum_ok"] and m["known"] for m in st),
               f"round {rnd}: migrate status should show all applied and matching: {st}")
-        eq(query(db, "PRAGMA integrity_check")[0][0], "ok", f"round {rnd}: integrity_check")
+        eq(integrity(db), [], f"round {rnd}: integrity_check / foreign keys")
         run(db, "migrate", "verify", timeout=TIMEOUT, expect=0)
         run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0)
 
@@ -157,8 +159,7 @@ def concurrent_first_use_by_other_commands():
 @t.case
 def concurrent_migrate_and_import_on_new_db():
     """`migrate up` and `import` racing on a file that does not exist yet."""
-    d = tmpdir("scandb-migrate-")
-    db = os.path.join(d, "race.db")
+    db = newdb()
     samples = ["simple.xml", "complex.xml", "os.xml", "single.xml", "empty.xml"]
     argvs = []
     for k in range(5):
@@ -200,7 +201,8 @@ def killed_migrate_is_all_or_nothing():
         time.sleep(rng.uniform(0, 0.03))
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=TIMEOUT)
-        if not os.path.exists(db):
+        wait_idle(db)  # PostgreSQL: the killed client's session has ended
+        if not db_exists(db):
             outcomes["no file"] = outcomes.get("no file", 0) + 1
         else:
             tb = tables(db, rw=True)
@@ -213,9 +215,8 @@ def killed_migrate_is_all_or_nothing():
                                               f"exist but no migration is recorded")
             key = "applied" if rows else "nothing applied"
             outcomes[key] = outcomes.get(key, 0) + 1
-            eq(query(db, "PRAGMA integrity_check", rw=True)[0][0], "ok",
-               f"kill {i}: integrity_check")
-        done = [v for v, _ in applied(db, rw=True)] if os.path.exists(db) and \
+            eq(integrity(db), [], f"kill {i}: integrity_check / foreign keys")
+        done = [v for v, _ in applied(db, rw=True)] if db_exists(db) and \
             "schema_migrations" in tables(db, rw=True) else []
         if i % 2:
             run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
@@ -276,7 +277,7 @@ def down_and_up_round_trip():
     # and the database is usable
     run(db, "import", data("complex.xml"), timeout=TIMEOUT, expect=0)
     eq(query(db, "SELECT count(*) FROM jobs WHERE status='completed'")[0][0], 1, "jobs after")
-    eq(query(db, "PRAGMA foreign_key_check"), [], "foreign_key_check")
+    eq(integrity(db), [], "integrity_check / foreign keys")
 
 
 @t.case
@@ -300,7 +301,7 @@ def ahead_database_is_refused():
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     run(db, "import", data("simple.xml"), timeout=TIMEOUT, expect=0)
     rw_exec(db, "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
-                "VALUES (9999, 'from_the_future', ?, ?)", ("ab" * 32, int(time.time())))
+                f"VALUES (9999, 'from_the_future', ?, {now_sql(db)})", ("ab" * 32,))
     for args in (["hosts"], ["jobs", "--format", "json"], ["import", data("complex.xml")],
                  ["migrate", "up"], ["migrate", "verify"], ["migrate", "down", "0"]):
         refused(db, args, "newer", f"ahead db, {' '.join(args[:2])}")
@@ -323,7 +324,7 @@ def changed_checksum_is_refused():
             ("0" * 64, versions[0]))
     r = refused(db, ["migrate", "verify"], "changed", "changed checksum, verify")
     name = os.path.basename(glob.glob(os.path.join(
-        REPO, f"src/store/migrations/sqlite/{versions[0]:04d}_*.up.sql"))[0]).split(".")[0]
+        MIGRATIONS, f"{versions[0]:04d}_*.up.sql"))[0]).split(".")[0]
     check(name in r.err or f"{versions[0]:04d}" in r.err,
           f"verify should name the changed migration {name}: {r.err!r}")
     for args in (["hosts"], ["jobs"], ["import", data("complex.xml")], ["migrate", "up"]):
@@ -341,6 +342,7 @@ def changed_checksum_is_refused():
 
 @t.case
 def not_a_database_is_refused():
+    sqlite_case("a file of junk bytes given as the database")
     d = tmpdir("scandb-migrate-")
     db = os.path.join(d, "junk.db")
     with open(db, "wb") as f:

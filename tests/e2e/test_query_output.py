@@ -9,10 +9,9 @@ import io
 import json
 import os
 import socket
-import sqlite3
 
 from e2e_util import (JOB_KEYS, Tests, addr_key, check, check_host, check_job, data, eq, iso,
-                      newdb, parse_nmap, run, tmpdir, write)
+                      newdb, parse_nmap, run, sql, tmpdir, ts_sql, write)
 
 t = Tests("query_output")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -375,15 +374,10 @@ def newest_scan_wins_and_job_views():
 @t.case
 def dead_running_job_shown_failed():
     db = imported(data("simple.xml"))
-    con = sqlite3.connect(db)
-    try:
-        # a 'running' job owned by a process of this machine that is gone
-        con.execute("INSERT INTO jobs (kind, source, status, worker_id, created_at, started_at)"
-                    " VALUES ('scan', 'nmap', 'running', ?, 1700000000, 1700000000)",
-                    (f"{socket.gethostname()}:999999999",))
-        con.commit()
-    finally:
-        con.close()
+    # a 'running' job owned by a process of this machine that is gone
+    sql(db, "INSERT INTO jobs (kind, source, status, worker_id, created_at, started_at)"
+            f" VALUES ('scan', 'nmap', 'running', ?, {ts_sql(1700000000)}, "
+            f"{ts_sql(1700000000)})", (f"{socket.gethostname()}:999999999",))
     j = run(db, "job", "2", "--format", "json", expect=0).json()
     eq(j["status"], "failed", "jobs whose process died are shown failed")
     check(j["error"], "a reaped job says why")

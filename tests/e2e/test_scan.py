@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from e2e_util import REPO, SCANDB, Tests, check, eq, newdb, run, skip
+from e2e_util import REPO, SCANDB, Tests, check, db_exists, eq, newdb, run, skip
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from loopback_scan import Listeners  # noqa: E402
@@ -81,7 +81,7 @@ def missing_nmap_says_how_to_install():
     r = run(db, "scan", "127.0.0.1", env={"PATH": "/nonexistent", "SCANDB_NMAP": ""},
             expect=1)
     check("apt-get install nmap" in r.err, f"no install hint: {r.err!r}")
-    check(not os.path.exists(db) or jobs(db) == [], "a job was created without nmap")
+    check(not db_exists(db) or jobs(db) == [], "a job was created without nmap")
 
 
 @t.case
@@ -102,7 +102,7 @@ def start_slow_scan(db):
                          start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
-        if os.path.exists(db):
+        if db_exists(db):
             js = run(db, "jobs", "--format", "json").out
             if '"running"' in js:
                 return p

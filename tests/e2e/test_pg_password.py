@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""End-to-end, PostgreSQL only: a password in the database URL never shows.
+
+The cluster's role scandb_pw must log in with a password (scram-sha-256,
+scripts/pg-cluster.sh).  scandb is given postgresql://scandb_pw:PASSWORD@...:
+  - while it runs, its command line (/proc/PID/cmdline, what `ps` shows)
+    does not hold the password;
+  - a connection that fails (unknown database, wrong password, nothing
+    listening, the password given as ?password=) is reported with a clear
+    error that does not echo the password;
+  - and the password does work: an import through that URL is stored.
+"""
+import os
+import subprocess
+import time
+
+from e2e_util import (PG, SCANDB, Tests, check, data, eq, pg_env, pg_newdb, pg_require_backend,
+                      pg_url, run, skip, sql1)
+
+t = Tests("pg_password")
+
+
+def secret():
+    return pg_env()["SCANDB_PG_PW_PASSWORD"]
+
+
+def pw_url(dbname, password=None):
+    return pg_url(dbname, user=pg_env()["SCANDB_PG_PW_USER"],
+                  password=secret() if password is None else password)
+
+
+def owned_db():
+    """A fresh database owned by the password role; its name."""
+    url = pg_newdb(owner=pg_env()["SCANDB_PG_PW_USER"])
+    return url.rsplit("/", 1)[1]
+
+
+def no_secret(r, what, pw=None):
+    pw = pw or secret()
+    check(pw not in r.out and pw not in r.err,
+          f"{what}: the password appears in scandb's output: stdout {r.out[-500:]!r}, "
+          f"stderr {r.err[-500:]!r}")
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+
+
+def ps_args(pid):
+    p = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True,
+                       text=True, timeout=10)
+    return p.stdout
+
+
+@t.case
+def password_url_works():
+    """The password is accepted (scram): an import through it is stored."""
+    name = owned_db()
+    r = run(pw_url(name), "import", data("simple.xml"), expect=0)
+    no_secret(r, "import")
+    r = run(pw_url(name), "hosts", "--format", "json", expect=0)
+    no_secret(r, "hosts")
+    eq(len(r.json()), 1, "hosts of simple.xml")
+    eq(sql1(pg_url(name), "SELECT count(*) FROM jobs WHERE status = 'completed'"), 1,
+       "jobs stored through the password URL")
+
+
+@t.case
+def password_not_in_process_arguments():
+    """A scandb that blocks (import - on a pipe kept open): /proc/PID/cmdline
+    and ps do not show the password once it is connected."""
+    name = owned_db()
+    url = pw_url(name)
+    run(url, "migrate", "up", expect=0)
+    p = subprocess.Popen([SCANDB, "--db", url, "-q", "import", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # connected: its session shows in pg_stat_activity (bounded wait)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            n = sql1(pg_url("postgres"), "SELECT count(*) FROM pg_stat_activity "
+                                         "WHERE usename = ? AND datname = ?",
+                     (pg_env()["SCANDB_PG_PW_USER"], name))
+            if n:
+                break
+            time.sleep(0.05)
+        else:
+            if p.poll() is not None:
+                out, err = p.communicate(timeout=30)
+                raise AssertionError(f"scandb import - exited early ({p.returncode}): "
+                                     f"{err.decode(errors='replace')[-500:]!r}")
+            raise AssertionError("scandb never connected within 30 s")
+        time.sleep(0.2)
+        check(p.poll() is None, "scandb import - should still be reading its standard input")
+        cl, ps = cmdline(p.pid), ps_args(p.pid)
+        check(secret() not in cl, f"/proc/{p.pid}/cmdline shows the password: {cl!r}")
+        check(secret() not in ps, f"ps shows the password: {ps!r}")
+        check("import" in cl, f"/proc/{p.pid}/cmdline still names the command: {cl!r}")
+    finally:
+        try:  # end of input: the import ends (nothing to import)
+            out, err = p.communicate(input=b"", timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate(timeout=30)
+    both = (out + err).decode(errors="replace")
+    check(secret() not in both, f"the password appears in scandb's output: {both[-500:]!r}")
+
+
+@t.case
+def failing_connections_do_not_echo_the_password():
+    e = pg_env()
+    # a port nothing listens on: the cluster's port + 1 is checked first
+    closed = int(e["SCANDB_PG_PORT"]) + 1
+    p = subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{closed}"],
+                       capture_output=True, timeout=10)
+    closed_url = None
+    if p.returncode != 0:
+        closed_url = (f"postgresql://{e['SCANDB_PG_PW_USER']}:{secret()}@127.0.0.1:{closed}/"
+                      "scandb")
+    name = owned_db()
+    cases = [
+        ("unknown database", pw_url("no_such_database_here"), secret(),
+         ("does not exist", "no_such_database_here")),
+        ("wrong password", pw_url(name, password="WrongPw" + secret()[::-1]),
+         "WrongPw" + secret()[::-1], ("password", "authentication")),
+        ("password as a URI parameter",
+         pg_url("no_such_database_here", user=e["SCANDB_PG_PW_USER"]) +
+         f"?password={secret()}", secret(), ("does not exist",)),
+    ]
+    if closed_url:
+        cases.append(("nothing listening", closed_url, secret(),
+                      ("connect", "refused", "connection")))
+    problems = []
+    for what, url, pw, words in cases:
+        for args in (["hosts"], ["import", data("simple.xml")], ["migrate", "status"]):
+            r = run(url, *args, timeout=60)
+            if r.code != 1:
+                problems.append(f"{what}, {args[0]}: exit {r.code}, want 1 ({r.err[-300:]!r})")
+            if pw in r.out or pw in r.err:
+                problems.append(f"{what}, {args[0]}: the password is echoed: {r.err[-300:]!r}")
+            low = r.err.lower()
+            if not any(w in low for w in words):
+                problems.append(f"{what}, {args[0]}: the error does not say what failed "
+                                f"(want one of {words}): {r.err[-300:]!r}")
+    eq(problems, [], "failing connections")
+
+
+if __name__ == "__main__":
+    if not PG:
+        skip("PostgreSQL-only test (run with SCANDB_TEST_BACKEND=pg)")
+    pg_env()  # no cluster: a loud skip (or a failure in CI)
+    pg_require_backend()
+    t.main()

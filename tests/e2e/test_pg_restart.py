@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""End-to-end, PostgreSQL only: the server restarts in the middle of a large
+import (ARCHITECTURE invariants 1, 3 and 7).
+
+On a cluster of its own (scripts/pg-cluster.sh start, so that the restarts
+disturb no other test), a ~24 MB scan is imported while the server is
+restarted at different moments, with `pg_ctl restart -m fast` (clients are
+disconnected, transactions rolled back) and `-m immediate` (the server is
+killed and recovers from its WAL).  Each import must either complete (after
+retrying) or fail cleanly: exit 1 with a clear error on stderr, no crash.
+After each restart the database holds only completed, complete jobs (every
+job exactly its file's hosts, ports, scripts), no rows of no job, no broken
+foreign key; and a final import succeeds."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from e2e_util import (PG, SCANDB, Tests, check, eq, fk_violations, pg_env, pg_require_backend,
+                      psql, skip, sql, sql1, sql_snapshot, tmpdir)
+from gen_nmap_xml import generate
+
+t = Tests("pg_restart")
+HOSTS, PORTS = 8000, 10
+IMPORT_TIMEOUT = 300
+# (moment as a fraction of one import's duration, pg_ctl shutdown mode)
+ROUNDS = [(0.3, "fast"), (0.6, "immediate"), (0.85, "fast"), (0.5, "immediate"),
+          (0.15, "fast"), (0.7, "fast")]
+
+
+class Cluster:
+    """A private cluster: scripts/pg-cluster.sh with an env file of its own."""
+
+    def __init__(self, d):
+        self.script = pg_env()["SCANDB_PG_CLUSTER"]
+        self.envfile = os.path.join(d, "pg-restart.env")
+        p = subprocess.run([self.script, "start", self.envfile], capture_output=True, text=True,
+                           timeout=180)
+        check(p.returncode == 0, f"starting a private cluster: {p.stdout} {p.stderr}")
+        self.env = {}
+        with open(self.envfile, encoding="utf-8") as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                self.env[k] = v
+
+    def url(self, dbname):
+        return (f"postgresql://{self.env['SCANDB_PG_SUPERUSER']}@{self.env['SCANDB_PG_HOST']}:"
+                f"{self.env['SCANDB_PG_PORT']}/{dbname}")
+
+    def restart(self, mode):
+        p = subprocess.run([self.script, "restart", self.envfile, mode], capture_output=True,
+                           text=True, timeout=180)
+        check(p.returncode == 0, f"pg-cluster.sh restart {mode}: {p.stdout} {p.stderr}")
+
+    def stop(self):
+        subprocess.run([self.script, "stop", self.envfile], capture_output=True, timeout=120)
+
+
+def import_cmd(db, path):
+    return [SCANDB, "--db", db, "-q", "--no-progress", "import", "--force", path]
+
+
+def verify(db, s, what):
+    """Only completed jobs, each holding exactly the file's rows; nothing
+    of an interrupted import.  Returns the number of jobs."""
+    eq(fk_violations(db), [], f"{what}: foreign keys pointing at nothing")
+    jobs, hosts, ports, scripts, extra, orphans, addrs = sql_snapshot(db, [
+        "SELECT id, status, hosts_up, ports_open FROM jobs ORDER BY id",
+        "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
+        "SELECT job_id, count(*) FROM ports GROUP BY job_id",
+        "SELECT job_id, count(*) FROM scripts GROUP BY job_id",
+        "SELECT job_id, count(*) FROM extraports GROUP BY job_id",
+        """SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
+           UNION ALL SELECT 'host_scans', count(*) FROM host_scans
+               WHERE job_id NOT IN (SELECT id FROM jobs)
+           UNION ALL SELECT 'scripts', count(*) FROM scripts
+               WHERE job_id NOT IN (SELECT id FROM jobs)
+           UNION ALL SELECT 'extraports', count(*) FROM extraports
+               WHERE job_id NOT IN (SELECT id FROM jobs)
+           UNION ALL SELECT 'host_events', count(*) FROM host_events
+               WHERE job_id NOT IN (SELECT id FROM jobs)
+           UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
+               WHERE id NOT IN (SELECT host_id FROM host_scans)""",
+        "SELECT addr FROM hosts"])
+    eq([j[:2] for j in jobs if j[1] != "completed"], [],
+       f"{what}: jobs that are not completed (half-stored or left running)")
+    hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
+    for jid, _, up, popen in jobs:
+        eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0),
+            up, popen),
+           (s.hosts, s.ports, s.scripts, s.extraports, s.hosts_up, s.ports_open),
+           f"{what}: (hosts, ports, scripts, extraports, hosts_up, ports_open) of job {jid}")
+    eq([o for o in orphans if o[1]], [], f"{what}: rows of no job")
+    got = {a for (a,) in addrs}
+    eq(got, set(s.addrs) if jobs else set(), f"{what}: host addresses")
+    return len(jobs)
+
+
+def clean_failure(err):
+    """A clean failure: scandb's own message(s), no crash report."""
+    crash = ("Traceback", "AddressSanitizer", "runtime error:", "Segmentation", "core dumped",
+             "LeakSanitizer")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    return bool(lines) and not any(c in err for c in crash) and \
+        any(ln.startswith("scandb") for ln in lines)
+
+
+@t.case
+def restart_during_large_import():
+    d = tmpdir("scandb-pgrestart-")
+    cl = Cluster(d)
+    try:
+        psql(cl.url("postgres"), "CREATE DATABASE restart_test;\n")
+        db = cl.url("restart_test")
+        path = os.path.realpath(os.path.join(d, "big.xml"))
+        s = generate(path, hosts=HOSTS, ports=PORTS, seed=41)
+        print(f"     {os.path.getsize(path) / 1e6:.0f} MB, {s.hosts} hosts, {s.ports} ports",
+              flush=True)
+        t0 = time.monotonic()
+        r = subprocess.run(import_cmd(db, path), capture_output=True, text=True,
+                           timeout=IMPORT_TIMEOUT)
+        dur = time.monotonic() - t0
+        eq(r.returncode, 0, f"calibration import (stderr {r.stderr.strip()!r})")
+        njobs = verify(db, s, "after the calibration import")
+        eq(njobs, 1, "jobs after the calibration import")
+        print(f"     one import takes {dur:.2f}s", flush=True)
+
+        outcomes = {"completed": 0, "failed cleanly": 0, "finished before the restart": 0}
+        problems = []
+        for i, (frac, mode) in enumerate(ROUNDS):
+            p = subprocess.Popen(import_cmd(db, path), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+            time.sleep(frac * dur)
+            hit = p.poll() is None
+            t1 = time.monotonic()
+            cl.restart(mode)
+            took = time.monotonic() - t1
+            try:
+                out, err = p.communicate(timeout=IMPORT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                raise AssertionError(f"round {i}: the import did not end within "
+                                     f"{IMPORT_TIMEOUT}s of a server restart")
+            if not hit:
+                kind = "finished before the restart"
+                eq(p.returncode, 0, f"round {i}: an import that ended before the restart")
+            elif p.returncode == 0:
+                kind = "completed"
+            elif p.returncode == 1 and clean_failure(err):
+                kind = "failed cleanly"
+            else:
+                kind = "NOT CLEAN"
+                problems.append(f"round {i} (restart -m {mode} at {frac:.0%}): exit "
+                                f"{p.returncode}, stderr {err.strip()[-600:]!r}")
+            outcomes[kind] = outcomes.get(kind, 0) + 1
+            before = njobs
+            njobs = verify(db, s, f"round {i} ({kind}, -m {mode})")
+            want = before + (1 if kind in ("completed", "finished before the restart") else 0)
+            eq(njobs, want, f"round {i}: jobs after an import that {kind}")
+            msg = err.strip().splitlines()[-1] if err.strip() else ""
+            print(f"     round {i}: restart -m {mode:9s} at {frac * dur:5.2f}s "
+                  f"(took {took:.1f}s) -> {kind}" + (f": {msg[:150]}" if msg and
+                                                    kind != "completed" else ""), flush=True)
+        eq(problems, [], "imports that neither completed nor failed cleanly")
+        hits = outcomes["completed"] + outcomes["failed cleanly"]
+        check(hits >= 3, f"only {hits} restarts landed during an import: {outcomes}")
+        print(f"     outcomes: {outcomes}", flush=True)
+
+        # the server is back: a plain import works, and all is consistent
+        r = subprocess.run(import_cmd(db, path), capture_output=True, text=True,
+                           timeout=IMPORT_TIMEOUT)
+        eq(r.returncode, 0, f"import after the restarts (stderr {r.stderr.strip()!r})")
+        eq(verify(db, s, "after the final import"), njobs + 1, "jobs after the final import")
+        eq(sql1(db, "SELECT count(*) FROM hosts"), s.hosts, "one host row per address")
+        eq(sql(db, "SELECT addr FROM hosts GROUP BY addr HAVING count(*) > 1"), [],
+           "duplicate hosts")
+    finally:
+        cl.stop()
+    shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
+
+
+if __name__ == "__main__":
+    if not PG:
+        skip("PostgreSQL-only test (run with SCANDB_TEST_BACKEND=pg)")
+    if sys.platform != "linux":
+        skip("needs Linux")
+    pg_env()  # no cluster: a loud skip (or a failure in CI)
+    pg_require_backend()
+    t.main()
