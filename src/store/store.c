@@ -10,6 +10,7 @@
  */
 #include "store/store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1343,6 +1344,10 @@ static int check_ran(struct store *st, struct store_doctor_report *rep, const ch
 	if (r == 0 || r == SDB_ENOMEM || r == SDB_EUSAGE)
 		return r;
 	snprintf(what, sizeof(what), "the %s check could not run: %s", name, st->errmsg);
+	if (strstr(st->errmsg, "permission denied"))
+		return store__doctor_problem(rep, name, -1, what,
+		                             "grant the connecting role what the 'privileges' "
+		                             "problems list, then run scandb doctor again");
 	return store__doctor_problem(rep, name, -1, what,
 	                             "repair the database first (see the other problems), or "
 	                             "restore a backup: scandb restore --force FILE");
@@ -1356,7 +1361,7 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 	if (!st || !out)
 		return SDB_EUSAGE;
 	memset(out, 0, sizeof(*out));
-	if ((r = st->ops->is_empty(st, &empty)) != 0 || (r = schema_state(st, &ss)) != 0)
+	if ((r = st->ops->is_empty(st, &empty)) != 0)
 		goto fail;
 	if (empty) {
 		r = store__doctor_problem(out, "migrations", -1,
@@ -1364,8 +1369,17 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 		                          "scandb migrate up");
 		goto done;
 	}
-	if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0)
+	if ((r = schema_state(st, &ss)) != 0) {
+		/* schema_migrations unreadable (e.g. PostgreSQL: a role without
+		 * SELECT on it): a problem of this check; the others still run,
+		 * on every relation, and "privileges" says what to GRANT. */
+		if ((r = check_ran(st, out, "migrations", r)) != 0)
+			goto fail;
+		memset(&ss, 0, sizeof(ss));
+		ss.version = INT_MAX;
+	} else if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0) {
 		goto fail;
+	}
 	if (st->ops->doctor) {
 		if ((r = fault(st, "doctor")) == 0)
 			r = st->ops->doctor(st, out);
