@@ -449,10 +449,8 @@ static const char owners_sql[] =
     "SELECT CASE WHEN c.relkind IN ('i', 'I') THEN 'index' WHEN c.relkind = 'S' THEN"
     " 'sequence' WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END,"
     " format('%I.%I', n.nspname, c.relname), pg_get_userbyid(c.relowner),"
-    " CASE WHEN c.relkind IN ('i', 'I') THEN format('ALTER TABLE %s OWNER TO %I;',"
-    " x.indrelid::regclass, $1::text)"
-    " WHEN c.relkind = 'S' AND d.refobjid IS NOT NULL THEN format('ALTER TABLE %s OWNER TO"
-    " %I;', d.refobjid::regclass, $1::text)"
+    " CASE WHEN t.oid IS NOT NULL THEN format('ALTER TABLE %I.%I OWNER TO %I;', tn.nspname,"
+    " t.relname, $1::text)"
     " WHEN c.relkind = 'S' THEN format('ALTER SEQUENCE %I.%I OWNER TO %I;', n.nspname,"
     " c.relname, $1::text)"
     " WHEN c.relkind IN ('v', 'm') THEN format('ALTER %s %I.%I OWNER TO %I;', CASE c.relkind"
@@ -462,6 +460,8 @@ static const char owners_sql[] =
     " LEFT JOIN pg_index x ON x.indexrelid = c.oid"
     " LEFT JOIN pg_depend d ON c.relkind = 'S' AND d.classid = 'pg_class'::regclass"
     " AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')"
+    " LEFT JOIN pg_class t ON t.oid = coalesce(x.indrelid, d.refobjid)"
+    " LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace"
     " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'v', 'm')"
     " AND pg_get_userbyid(c.relowner) <> $1::text"
     " ORDER BY c.relkind IN ('i', 'I'), 2";
@@ -563,17 +563,26 @@ out:
 
 /* ---- child processes: pg_dump, pg_restore ----------------------------------------- */
 
-/* The newest `name` of /usr/lib/postgresql/N/bin, else the one on PATH.
+/* SCANDB_PG_BINDIR/name if that is set; else the newest `name` of
+ * /usr/lib/postgresql/N/bin, else the one on PATH.
  * (A pg_dump older than the server refuses to dump it, and Debian's
  * /usr/bin/pg_dump is a wrapper that picks a version by its own rules.) */
 static int find_tool(const char *name, char *out, size_t len)
 {
 	char pat[128];
-	const char *path = getenv("PATH");
+	const char *path = getenv("PATH"), *dir = getenv("SCANDB_PG_BINDIR");
 	glob_t g;
 	long best = -1;
 
 	out[0] = '\0';
+	/* SCANDB_PG_BINDIR: that directory and nowhere else */
+	if (dir && *dir) {
+		snprintf(out, len, "%s/%s", dir, name);
+		if (access(out, X_OK) == 0)
+			return 0;
+		out[0] = '\0';
+		return -1;
+	}
 	snprintf(pat, sizeof(pat), "/usr/lib/postgresql/*/bin/%s", name);
 	if (glob(pat, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++) {
@@ -609,9 +618,12 @@ static int tool_path(struct store_pg *s, const char *name, char *out, size_t len
 	if (find_tool(name, out, len) == 0)
 		return 0;
 	return store__set_err(&s->base, SDB_EUNSUPPORTED,
-	                      "%s not found (on PATH or in /usr/lib/postgresql/*/bin): install "
-	                      "postgresql-client (its major version at least the server's)",
-	                      name);
+	                      "%s not found (%s): install postgresql-client (its major version at "
+	                      "least the server's)",
+	                      name,
+	                      getenv("SCANDB_PG_BINDIR") && *getenv("SCANDB_PG_BINDIR")
+	                          ? "in SCANDB_PG_BINDIR"
+	                          : "in /usr/lib/postgresql/*/bin or on PATH");
 }
 
 /* How long a pg_dump / pg_restore may run (SCANDB_PG_TOOL_TIMEOUT seconds,
