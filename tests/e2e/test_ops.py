@@ -602,6 +602,49 @@ def backup_tool_missing():
     check("nothing was changed" in r.err, r.err)
 
 
+@t.case
+def backup_password_never_in_argv_or_environment():
+    """PostgreSQL: pg_dump and pg_restore get the password in a 0600
+    passfile (PGPASSFILE), removed afterwards; never in argv or PGPASSWORD.
+    Wrappers in SCANDB_PG_BINDIR record what they were given."""
+    if not PG:
+        skip_case("PostgreSQL-only: the password of a server connection")
+    d, db = new_db([data("simple.xml")])
+    e = pg_env()
+    user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
+    psql(db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user};\n"
+             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
+             f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    wrap = os.path.join(d, "bin")
+    os.makedirs(wrap)
+    for tool in ("pg_dump", "pg_restore"):
+        rec = os.path.join(d, f"{tool}.seen")
+        path = os.path.join(wrap, tool)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"{{ printf '%s\\n' \"$@\"; env; echo mode=$(stat -c %a \"$PGPASSFILE\"); "
+                    f"}} >> '{rec}'\n"
+                    f"exec '{os.path.join(e['SCANDB_PG_BIN'], tool)}' \"$@\"\n")
+        os.chmod(path, 0o755)
+    b = os.path.join(d, "b.db")
+    env = {"SCANDB_PG_BINDIR": wrap, "PGPASSWORD": "not-this-one"}
+    r = run(udb, "backup", b, env=env, expect=0)
+    target = newdb()
+    psql(target, f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    tdb = pg_url(pg_dbname(target), user=user, password=pw)
+    run(tdb, "restore", b, env=env, expect=0)
+    for tool in ("pg_dump", "pg_restore"):
+        with open(os.path.join(d, f"{tool}.seen")) as f:
+            seen = f.read()
+        check(pw not in seen, f"{tool}: the password is not in its argv or environment")
+        check("PGPASSWORD=" not in seen, f"{tool}: no PGPASSWORD")
+        check("PGPASSFILE=" in seen and "mode=600" in seen, f"{tool}: a 0600 passfile: {seen}")
+        for pf in re.findall(r"^PGPASSFILE=(.*)$", seen, re.M):
+            check(not os.path.exists(pf), f"{tool}: passfile {pf} removed")
+    eq(dump(target), dump(db), "restored by the password role through the wrappers")
+
+
 def make_backup(db, d):
     b = os.path.join(d, f"bk-{random.Random().randrange(1 << 30)}.db")
     run(db, "-q", "backup", b, expect=0)
