@@ -381,10 +381,12 @@ static const char fk_sql[] =
     " WHERE g.tgconstraint = c.oid AND g.tgenabled = 'D'))"
     " ORDER BY 1, 2";
 
+static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep, int *found);
+
 static int doctor_fks(struct store_pg *s, struct store_doctor_report *rep)
 {
 	PGresult *res;
-	int r;
+	int found = 0, r;
 
 	if ((r = adm_exec(s, fk_sql, 0, NULL, NULL, &res, "doctor: reading the foreign keys")) != 0)
 		return r;
@@ -414,11 +416,96 @@ static int doctor_fks(struct store_pg *s, struct store_doctor_report *rep)
 		}
 		r = store__doctor_problem(rep, "foreign_keys", 1, what, fix);
 	}
-	if (r == 0 && PQntuples(res) == 0)
+	if (r == 0)
+		r = doctor_composite(s, rep, &found);
+	if (r == 0 && PQntuples(res) == 0 && !found)
 		r = store__doctor_check(rep, "foreign_keys", "ok",
 		                        "enforced by PostgreSQL; every key validated and its "
-		                        "triggers enabled");
+		                        "triggers enabled, no row without its multi-column key's "
+		                        "parent");
 	PQclear(res);
+	return r;
+}
+
+/* The multi-column foreign keys (ports, extraports and scripts reference
+ * host_scans(job_id, host_id) on PostgreSQL): store__relations, and so the
+ * generic orphans check, knows single columns only.  Rows whose key has
+ * no parent row are counted like the orphans, from the catalog. */
+static const char composite_sql[] =
+    "SELECT format('%I.%I', cn.nspname, ct.relname), format('%I.%I', pn.nspname, pt.relname),"
+    " (SELECT string_agg(format('c.%I IS NOT NULL', a.attname), ' AND ' ORDER BY k.i)"
+    " FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a"
+    " ON a.attrelid = c.conrelid AND a.attnum = k.n),"
+    " (SELECT string_agg(format('p.%I = c.%I', pa.attname, ca.attname), ' AND ' ORDER BY k.i)"
+    " FROM unnest(c.conkey, c.confkey) WITH ORDINALITY k(cn, pn, i)"
+    " JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.cn"
+    " JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pn),"
+    " pg_get_constraintdef(c.oid), c.confdeltype = 'c'"
+    " FROM pg_constraint c JOIN pg_class ct ON ct.oid = c.conrelid"
+    " JOIN pg_namespace cn ON cn.oid = ct.relnamespace"
+    " JOIN pg_class pt ON pt.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pt.relnamespace"
+    " WHERE c.contype = 'f' AND cardinality(c.conkey) > 1 AND cn.nspname = current_schema()"
+    " ORDER BY 1, 5";
+
+static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep, int *found)
+{
+	PGresult *fks, *res;
+	int r;
+
+	if ((r = adm_exec(s, composite_sql, 0, NULL, NULL, &fks,
+	                  "doctor: reading the foreign keys")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(fks) && r == 0; i++) {
+		const char *child = PQgetvalue(fks, i, 0), *parent = PQgetvalue(fks, i, 1);
+		const char *notnull = PQgetvalue(fks, i, 2), *match = PQgetvalue(fks, i, 3);
+		const char *def = PQgetvalue(fks, i, 4);
+		struct buf q;
+		int64_t n;
+
+		buf_init(&q, 1 << 16);
+		if (buf_printf(&q,
+		               "FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)",
+		               child, notnull, parent, match) != 0) {
+			buf_free(&q);
+			r = store__set_err(&s->base, SDB_ENOMEM, "doctor: out of memory");
+			break;
+		}
+		{
+			struct buf c;
+			buf_init(&c, 1 << 16);
+			r = buf_printf(&c, "SELECT count(*) %s", buf_str(&q));
+			if (r == 0)
+				r = adm_exec(s, buf_str(&c), 0, NULL, NULL, &res,
+				             "doctor: checking a foreign key");
+			else
+				r = store__set_err(&s->base, SDB_ENOMEM, "doctor: out of memory");
+			buf_free(&c);
+		}
+		if (r != 0) {
+			buf_free(&q);
+			break;
+		}
+		n = store__pg_i64(res, 0, 0);
+		PQclear(res);
+		if (n > 0) {
+			char what[1024], fix[2048];
+
+			*found = 1;
+			snprintf(what, sizeof(what), "%lld row%s of %s break%s its %s",
+			         (long long)n, n == 1 ? "" : "s", child, n == 1 ? "s" : "", def);
+			if (strcmp(PQgetvalue(fks, i, 5), "t") == 0)
+				snprintf(fix, sizeof(fix), "DELETE %s;", buf_str(&q));
+			else
+				snprintf(fix, sizeof(fix),
+				         "find them: SELECT * %s; correct them or set the key "
+				         "columns to "
+				         "NULL",
+				         buf_str(&q));
+			r = store__doctor_problem(rep, "foreign_keys", n, what, fix);
+		}
+		buf_free(&q);
+	}
+	PQclear(fks);
 	return r;
 }
 

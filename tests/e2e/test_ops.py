@@ -293,8 +293,14 @@ def doctor_orphans_and_their_fix():
     check("finding_status_changes.finding_id -> findings.id" in what, what)
     check(all(p["count"] == 1 for p in orphans), f"counts {orphans}")
     eq(len(orphans), 3, f"orphan problems: {what}")
-    if not PG:  # PostgreSQL keeps no trace of writes made in replica mode
+    if not PG:
         check(problems_of(rep, "foreign_keys"), "foreign_key_check reports them too")
+    else:
+        # ports' foreign key is (job_id, host_id) -> host_scans on PostgreSQL:
+        # the catalog-driven check of multi-column keys finds the port too
+        fk = problems_of(rep, "foreign_keys")
+        eq([p["count"] for p in fk], [1], f"foreign_keys problems: {fk}")
+        check("public.ports" in fk[0]["what"] and "host_scans" in fk[0]["what"], fk[0]["what"])
     # the table output names each problem with its fix
     r = run(db, "doctor", expect=1)
     check("[orphans]" in r.out and "fix: DELETE FROM ports" in r.out, r.out)
@@ -304,6 +310,30 @@ def doctor_orphans_and_their_fix():
     sql_script(db, "\n".join(p["fix"] for p in orphans))
     r, rep = doctor_json(db, expect=0)
     eq(rep["problems"], [], "after running the fixes")
+
+
+@t.case
+def doctor_multi_column_foreign_key():
+    """PostgreSQL: a port whose job and host both exist, but not the host
+    scan (job_id, host_id) it references: only the multi-column check sees
+    it; its DELETE removes it."""
+    if not PG:
+        skip_case("PostgreSQL-only: ports reference host_scans(job_id, host_id) there "
+                  "(SQLite: foreign_key_check covers every key)")
+    d, db = new_db()
+    job, host = sql(db, "SELECT j.id, h.id FROM jobs j, hosts h WHERE NOT EXISTS (SELECT 1 "
+                        "FROM host_scans s WHERE s.job_id = j.id AND s.host_id = h.id) "
+                        "ORDER BY 1, 2 LIMIT 1")[0]
+    sql_script(db, "SET LOCAL session_replication_role = replica;\n"
+                   "INSERT INTO ports (job_id, host_id, protocol, port, state) "
+                   f"VALUES ({job}, {host}, 'tcp', 1, 'open');")
+    r, rep = doctor_json(db, expect=1)
+    eq([(p["check"], p["count"]) for p in rep["problems"]], [("foreign_keys", 1)],
+       f"problems: {rep['problems']}")
+    check(rep["problems"][0]["fix"].startswith("DELETE FROM public.ports c WHERE"),
+          rep["problems"][0]["fix"])
+    sql_script(db, rep["problems"][0]["fix"])
+    doctor_json(db, expect=0)
 
 
 @t.case
