@@ -150,7 +150,9 @@ struct store_ops {
 	 * store__check_backup_migrations on its schema_migrations rows and the
 	 * backend's integrity check) before touching anything, refuse a
 	 * non-empty target unless force, then replace atomically.
-	 * PostgreSQL: pg_restore into a fresh schema/database, then swap. */
+	 * PostgreSQL: validated with pg_restore --list and the archive's
+	 * schema_migrations rows, then pg_restore --single-transaction --clean
+	 * under the writers' advisory lock (store_pg_admin.c). */
 	int (*restore)(struct store *st, const char *path, int force,
 	               struct store_restore_info *info);
 };
