@@ -10,6 +10,7 @@
  */
 #include "store/store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1343,6 +1344,10 @@ static int check_ran(struct store *st, struct store_doctor_report *rep, const ch
 	if (r == 0 || r == SDB_ENOMEM || r == SDB_EUSAGE)
 		return r;
 	snprintf(what, sizeof(what), "the %s check could not run: %s", name, st->errmsg);
+	if (strstr(st->errmsg, "permission denied"))
+		return store__doctor_problem(rep, name, -1, what,
+		                             "grant the connecting role what the 'privileges' "
+		                             "problems list, then run scandb doctor again");
 	return store__doctor_problem(rep, name, -1, what,
 	                             "repair the database first (see the other problems), or "
 	                             "restore a backup: scandb restore --force FILE");
@@ -1356,7 +1361,7 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 	if (!st || !out)
 		return SDB_EUSAGE;
 	memset(out, 0, sizeof(*out));
-	if ((r = st->ops->is_empty(st, &empty)) != 0 || (r = schema_state(st, &ss)) != 0)
+	if ((r = st->ops->is_empty(st, &empty)) != 0)
 		goto fail;
 	if (empty) {
 		r = store__doctor_problem(out, "migrations", -1,
@@ -1364,8 +1369,17 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 		                          "scandb migrate up");
 		goto done;
 	}
-	if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0)
+	if ((r = schema_state(st, &ss)) != 0) {
+		/* schema_migrations unreadable (e.g. PostgreSQL: a role without
+		 * SELECT on it): a problem of this check; the others still run,
+		 * on every relation, and "privileges" says what to GRANT. */
+		if ((r = check_ran(st, out, "migrations", r)) != 0)
+			goto fail;
+		memset(&ss, 0, sizeof(ss));
+		ss.version = INT_MAX;
+	} else if ((r = check_ran(st, out, "migrations", doctor_migrations(st, out))) != 0) {
 		goto fail;
+	}
 	if (st->ops->doctor) {
 		if ((r = fault(st, "doctor")) == 0)
 			r = st->ops->doctor(st, out);
@@ -1471,8 +1485,10 @@ int store__check_backup_migrations(struct store *st, const struct store_applied 
 
 /* The jobs prune removes: old, finished, not among the keep_last newest,
  * and not needed by the current state ($1 cutoff, $2 keep_last). */
+/* (%s: the backend's sql_time function, applied to the cutoff: SQLite
+ * stores Unix seconds, PostgreSQL timestamptz.) */
 #define PRUNE_OLD_FINISHED                                                                         \
-	"coalesce(j.started_at, j.created_at) < $1"                                                \
+	"coalesce(j.started_at, j.created_at) < %s($1)"                                            \
 	" AND j.status <> 'running' AND j.status <> 'queued'"
 #define PRUNE_NOT_LAST                                                                             \
 	" j.id NOT IN (SELECT k.id FROM jobs k"                                                    \
@@ -1491,6 +1507,21 @@ static const char prune_temp_drop[] = "DROP TABLE scandb_prune_jobs";
 static const char prune_select[] =
     "INSERT INTO scandb_prune_jobs (id) SELECT j.id FROM jobs j"
     " WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST " AND" PRUNE_NOT_CURRENT;
+static const char prune_old[] =
+    "SELECT count(*) FROM jobs j WHERE coalesce(j.started_at, j.created_at) < %s($1)";
+static const char prune_old_finished[] = "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED;
+static const char prune_old_finished_not_last[] =
+    "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST;
+
+/* One of the constant statements above with the backend's time function
+ * (a constant too: store_ops.sql_time) in place of its %s. */
+static void prune_sql(const struct store *st, const char *fmt, char *out, size_t len)
+{
+	const char *f = st->ops->sql_time ? st->ops->sql_time : "";
+	const char *at = strstr(fmt, "%s");
+
+	snprintf(out, len, "%.*s%s%s", (int)(at - fmt), fmt, f, at + 2);
+}
 
 struct id_list {
 	int64_t *v;
@@ -1550,11 +1581,12 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 	const int64_t p[2] = {o->older_than, o->keep_last};
 	struct id_list ids = {NULL, 0, 0};
 	int64_t old_finished = 0, old_finished_not_last = 0, old = 0;
-	char sql[1024];
+	char sql[2048];
 	int r;
 
+	prune_sql(st, prune_select, sql, sizeof(sql));
 	if ((r = q_exec(st, prune_temp_create, NULL, 0, NULL)) != 0 ||
-	    (r = q_exec(st, prune_select, p, 2, NULL)) != 0 ||
+	    (r = q_exec(st, sql, p, 2, NULL)) != 0 ||
 	    (r = q_int(st, "SELECT id FROM scandb_prune_jobs ORDER BY id", NULL, 0, collect_id,
 	               &ids)) != 0)
 		goto out;
@@ -1562,14 +1594,14 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 	out->njobs = ids.n;
 	ids.v = NULL;
 	/* Why old jobs stayed. */
-	if ((r = q_one(
-	         st, "SELECT count(*) FROM jobs j WHERE coalesce(j.started_at, j.created_at) < $1",
-	         p, 1, &old)) != 0 ||
-	    (r = q_one(st, "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED, p, 1,
-	               &old_finished)) != 0 ||
-	    (r = q_one(
-	         st, "SELECT count(*) FROM jobs j WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST,
-	         p, 2, &old_finished_not_last)) != 0)
+	prune_sql(st, prune_old, sql, sizeof(sql));
+	if ((r = q_one(st, sql, p, 1, &old)) != 0)
+		goto out;
+	prune_sql(st, prune_old_finished, sql, sizeof(sql));
+	if ((r = q_one(st, sql, p, 1, &old_finished)) != 0)
+		goto out;
+	prune_sql(st, prune_old_finished_not_last, sql, sizeof(sql));
+	if ((r = q_one(st, sql, p, 2, &old_finished_not_last)) != 0)
 		goto out;
 	out->kept_unfinished = old - old_finished;
 	out->kept_last = old_finished - old_finished_not_last;

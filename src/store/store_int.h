@@ -114,6 +114,11 @@ struct store_ops {
 	 * first column of each row as an integer (NULL as 0); a non-zero return
 	 * from cb stops and is returned.  exec_params sets *changes (optional)
 	 * to the rows the statement changed itself (not cascades). */
+	/* How SQL written by store.c compares a time column with a Unix-seconds
+	 * parameter: "<sql_time>($1)".  NULL or "" when times are stored as
+	 * Unix seconds (SQLite: "($1)"); PostgreSQL's timestamptz columns:
+	 * "to_timestamp" (to_timestamp($1), exact for whole seconds). */
+	const char *sql_time;
 	int (*query_int)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
 	                 int (*cb)(void *ctx, int64_t v), void *ctx);
 	int (*exec_params)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
@@ -145,7 +150,9 @@ struct store_ops {
 	 * store__check_backup_migrations on its schema_migrations rows and the
 	 * backend's integrity check) before touching anything, refuse a
 	 * non-empty target unless force, then replace atomically.
-	 * PostgreSQL: pg_restore into a fresh schema/database, then swap. */
+	 * PostgreSQL: validated with pg_restore --list and the archive's
+	 * schema_migrations rows, then pg_restore --single-transaction --clean
+	 * under the writers' advisory lock (store_pg_admin.c). */
 	int (*restore)(struct store *st, const char *path, int force,
 	               struct store_restore_info *info);
 };

@@ -1969,4 +1969,13 @@ const struct store_ops store_pg_ops = {
     .finding_upsert = store__pg_finding_upsert,
     .finding_set_status = store__pg_finding_set_status,
     .findings_each = store__pg_findings_each,
+    .sql_time = "to_timestamp",
+    .query_int = store__pg_query_int,
+    .exec_params = store__pg_exec_params,
+    .ping = store__pg_ping,
+    .stats = store__pg_stats,
+    .doctor = store__pg_doctor,
+    .doctor_privileges = store__pg_doctor_privileges,
+    .backup = store__pg_backup,
+    .restore = store__pg_restore,
 };

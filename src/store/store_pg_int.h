@@ -241,6 +241,19 @@ int store__pg_finding_set_status(struct store *st, int64_t id, const char *new_s
 int store__pg_findings_each(struct store *st, const struct store_finding_filter *f,
                             int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
+/* Operations slots (store_pg_admin.c). */
+int store__pg_query_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                        int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__pg_exec_params(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                          int64_t *changes);
+int store__pg_ping(struct store *st, char *version, size_t len);
+int store__pg_stats(struct store *st, struct store_stats *out);
+int store__pg_doctor(struct store *st, struct store_doctor_report *rep);
+int store__pg_doctor_privileges(struct store *st, struct store_doctor_report *rep);
+int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info);
+int store__pg_restore(struct store *st, const char *path, int force,
+                      struct store_restore_info *info);
+
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"
 

@@ -1,36 +1,45 @@
 #!/usr/bin/python3
 """End-to-end: the database operations commands (docs/OPERATIONS.md) on the
-real binary and real files: health, stats, doctor [--fix], backup [--keep N],
-restore [--force], prune.
+real binary and a real database of the backend under test
+(SCANDB_TEST_BACKEND: sqlite or pg, e2e_util): health, stats, doctor
+[--fix], backup [--keep N], restore [--force], prune.
 
-Damage (orphans, CHECK violations, corrupt pages, stuck jobs) is made with
-Python's sqlite3 module, which scandb never uses; the SQLite file is also
-read with it to compare contents and counts."""
+Damage (orphans, CHECK violations, corrupt pages, stuck jobs) is made
+behind scandb's back: on SQLite with Python's sqlite3 module (which scandb
+never uses), on PostgreSQL with psql (session_replication_role = replica
+for orphans, a CHECK dropped and re-added NOT VALID for rows that break
+it).  Cases about the SQLite file itself skip loudly on PostgreSQL, and
+PostgreSQL-only cases (roles, ownership, grants) skip loudly on SQLite."""
 import csv
 import hashlib
 import io
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
 import time
 
-from e2e_util import SCANDB, Tests, check, data, eq, run, tmpdir
+from e2e_util import (PG, SCANDB, Tests, check, data, db_exists, dump, eq, newdb, nodb, pg_dbname,
+                      pg_env, pg_super, pg_url, psql, run, skip_case, sql, sql1, sql_script,
+                      sqlite_case, tables, tmpdir, ts_sql)
 from gen_nmap_xml import generate, host_addr
 
 t = Tests("ops")
 DAY = 86400
 NOW = int(time.time())
+BACKEND = "postgresql" if PG else "sqlite"
 
 
 # ---- helpers -----------------------------------------------------------------
 
 def new_db(files=None):
-    """A fresh database with `files` imported (default: the shared samples)."""
+    """A fresh database with `files` imported (default: the shared samples),
+    and a fresh directory for the files a test writes (backups)."""
     d = tmpdir("scandb-ops-")
-    db = os.path.join(d, "s.db")
+    db = newdb() if PG else os.path.join(d, "s.db")
     files = files if files is not None else [data(n) for n in
                                              ("simple.xml", "complex.xml", "os.xml",
                                               "single.xml", "down.xml")]
@@ -46,23 +55,9 @@ def ro(db):
     return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
 
 
-def dump(db):
-    """Everything in the database, as SQL text (schema and rows)."""
-    con = ro(db)
-    try:
-        return "\n".join(con.iterdump())
-    finally:
-        con.close()
-
-
 def counts(db):
-    con = ro(db)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {tb: con.execute(f'SELECT count(*) FROM "{tb}"').fetchone()[0] for tb in tables}
-    finally:
-        con.close()
+    """{table: rows} of every table."""
+    return {tb: sql1(db, f'SELECT count(*) FROM "{tb}"') for tb in tables(db)}
 
 
 def sha(path):
@@ -86,6 +81,23 @@ def doctor_json(db, *extra, expect=None):
 
 def problems_of(rep, check_name):
     return [p for p in rep["problems"] if p["check"] == check_name]
+
+
+def backup_method_ok(method):
+    return method.startswith("pg_dump -Fc") if PG else method.startswith(
+        "sqlite3 online backup API")
+
+
+def pg_break_check(db, table, column_hint, update):
+    """PostgreSQL: make rows of `table` break one of its CHECKs: drop the
+    CHECK that mentions column_hint, run `update`, add it back NOT VALID
+    (so PostgreSQL does not look at the existing rows)."""
+    name, expr = sql(db, "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                         "WHERE conrelid = ?::regclass AND contype = 'c' AND "
+                         "pg_get_constraintdef(oid) LIKE ? ORDER BY conname LIMIT 1",
+                     (table, f"%{column_hint}%"))[0]
+    sql_script(db, f"ALTER TABLE {table} DROP CONSTRAINT {name};\n{update};\n"
+                   f"ALTER TABLE {table} ADD CONSTRAINT {name} {expr} NOT VALID;")
 
 
 # ---- every command -------------------------------------------------------------
@@ -117,8 +129,11 @@ def usage_errors_exit_2():
         check(r.err.strip(), f"{args}: an error message")
         eq(r.out, "", f"{args}: nothing on stdout")
     eq(dump(db), before, "usage errors change nothing")
-    eq(sorted(os.listdir(d)), ["s.db", "s.db-shm", "s.db-wal"]
-       if os.path.exists(db + "-wal") else ["s.db"], "no files created")
+    if PG:
+        eq(os.listdir(d), [], "no files created")
+    else:
+        eq(sorted(os.listdir(d)), ["s.db", "s.db-shm", "s.db-wal"]
+           if os.path.exists(db + "-wal") else ["s.db"], "no files created")
 
 
 # ---- health --------------------------------------------------------------------
@@ -127,26 +142,35 @@ def usage_errors_exit_2():
 def health_ok():
     d, db = new_db([data("simple.xml")])
     r = run(db, "health", expect=0)
-    check("healthy" in r.out and "sqlite" in r.out, f"table output: {r.out}")
+    check("healthy" in r.out and BACKEND in r.out, f"table output: {r.out}")
     h = run(db, "health", "--format", "json", expect=0).json()
     eq(h["healthy"], True, "healthy")
-    eq(h["backend"], "sqlite", "backend")
+    eq(h["backend"], BACKEND, "backend")
     eq(h["schema_version"], h["latest_version"], "schema version is the latest")
     check(h["schema_version"] >= 4, "migration 0004 applied")
     eq(h["pending_migrations"], 0, "pending")
     check(isinstance(h["latency_ms"], float) and h["latency_ms"] >= 0, f"latency {h}")
-    check(h["server_version"].startswith("3."), f"server version {h['server_version']}")
+    if PG:
+        server = sql1(db, "SELECT current_setting('server_version')")
+        eq(h["server_version"], server, "server version")
+    else:
+        check(h["server_version"].startswith("3."), f"server version {h['server_version']}")
     eq(h["problem"], None, "problem")
 
 
 @t.case
-def health_unreachable_or_garbage():
-    d = tmpdir("scandb-ops-")
-    missing = os.path.join(d, "missing.db")
+def health_unreachable():
+    missing = nodb()
     r = run(missing, "health", "--format", "json", expect=1)
     eq(r.json()["healthy"], False, "missing: healthy")
-    check("no database" in r.err, f"missing: message {r.err!r}")
-    check(not os.path.exists(missing), "health does not create a database")
+    check("no database" in r.err or "does not exist" in r.err, f"missing: message {r.err!r}")
+    check(not db_exists(missing), "health does not create a database")
+
+
+@t.case
+def health_garbage_file():
+    sqlite_case("a garbage file and a directory given as the SQLite database")
+    d = tmpdir("scandb-ops-")
     garbage = os.path.join(d, "garbage.db")
     with open(garbage, "wb") as f:
         f.write(random.Random(1).randbytes(20000))
@@ -177,25 +201,38 @@ def stats_json_and_table():
     d, db = new_db()
     s = run(db, "stats", "--format", "json", expect=0).json()
     c = counts(db)
-    tables = {x["name"]: x for x in s["tables"]}
+    tables_ = {x["name"]: x for x in s["tables"]}
+    eq(sorted(tables_), sorted(c), "every table")
     for tb, n in c.items():
-        eq(tables[tb]["rows"], n, f"rows of {tb}")
-        check(tables[tb]["bytes"] > 0, f"size of {tb}")
+        eq(tables_[tb]["rows"], n, f"rows of {tb}")
+        # (PostgreSQL: a table that never had a row has no pages at all)
+        check(tables_[tb]["bytes"] > 0 or (PG and n == 0 and tables_[tb]["bytes"] == 0),
+              f"size of {tb}: {tables_[tb]}")
     idx = {x["name"]: x for x in s["indexes"]}
     eq(idx["port_state_job"]["table"], "port_state", "port_state_job index")
     eq(idx["port_state_job"]["entries"], c["port_state"], "port_state_job entries")
-    eq(s["size_method"], "dbstat", "sizes from dbstat")
-    con = ro(db)
-    pages = con.execute("PRAGMA page_count").fetchone()[0]
-    psize = con.execute("PRAGMA page_size").fetchone()[0]
-    con.close()
-    eq(s["database_bytes"], pages * psize, "database size")
+    if PG:
+        eq(s["size_method"], "pg_table_size", "sizes from the catalog")
+        eq(s["free_bytes"] if "free_bytes" in s else None, None, "no free-space figure")
+        # a partial index counts the rows its predicate admits
+        eq(idx["ports_open"]["entries"], sql1(db, "SELECT count(*) FROM ports WHERE "
+                                                  "state = 'open'"), "ports_open entries")
+        for x in s["indexes"]:
+            check(x["bytes"] > 0, f"size of index {x['name']} (a b-tree has its metapage)")
+        size = sql1(db, "SELECT pg_database_size(current_database())")
+        check(abs(s["database_bytes"] - size) <= size // 10,
+              f"database size {s['database_bytes']} ~ {size}")
+    else:
+        eq(s["size_method"], "dbstat", "sizes from dbstat")
+        con = ro(db)
+        pages = con.execute("PRAGMA page_count").fetchone()[0]
+        psize = con.execute("PRAGMA page_size").fetchone()[0]
+        con.close()
+        eq(s["database_bytes"], pages * psize, "database size")
     eq(s["jobs"]["total"], c["jobs"], "jobs total")
     eq(s["jobs"]["by_status"]["completed"], c["jobs"], "completed jobs")
-    con = ro(db)
-    oldest = con.execute("SELECT id FROM jobs ORDER BY coalesce(started_at, created_at), id "
-                         "LIMIT 1").fetchone()[0]
-    con.close()
+    oldest = sql1(db, "SELECT id FROM jobs ORDER BY coalesce(started_at, created_at), id "
+                      "LIMIT 1")
     eq(s["jobs"]["oldest"]["id"], oldest, "oldest job")
     r = run(db, "stats", expect=0)
     check("port_state_job" in r.out and "TABLE" in r.out, f"table output {r.out[:300]}")
@@ -217,10 +254,14 @@ def doctor_healthy():
     eq(rep["ok"], True, "ok")
     eq(rep["problems"], [], "problems")
     names = {c["name"]: c["status"] for c in rep["checks"]}
-    for n in ("migrations", "integrity", "check_constraints", "foreign_keys", "orphans",
-              "stuck_jobs"):
+    for n in ("migrations", "check_constraints", "foreign_keys", "orphans", "stuck_jobs"):
         eq(names.get(n), "ok", f"check {n}")
-    eq(names.get("privileges"), "skipped", "privileges (PostgreSQL only)")
+    if PG:
+        eq(names.get("integrity"), "skipped", "integrity (PostgreSQL checks its own pages)")
+        eq(names.get("privileges"), "ok", "privileges")
+    else:
+        eq(names.get("integrity"), "ok", "integrity")
+        eq(names.get("privileges"), "skipped", "privileges (PostgreSQL only)")
     run(db, "doctor", expect=0)
     eq(dump(db), before, "doctor changes nothing")
 
@@ -228,57 +269,105 @@ def doctor_healthy():
 @t.case
 def doctor_orphans_and_their_fix():
     d, db = new_db()
-    con = rw(db)
-    con.execute("PRAGMA foreign_keys=OFF")
-    host = con.execute("SELECT id FROM hosts LIMIT 1").fetchone()[0]
-    con.execute("INSERT INTO ports (job_id, host_id, protocol, port, state) "
-                "VALUES (999, ?, 'tcp', 1, 'open')", (host,))
-    con.execute("INSERT INTO host_events (host_id, job_id, kind, at) "
-                "VALUES (12345, 1, 'host_up', 0)")
-    con.execute("INSERT INTO finding_status_changes (finding_id, at, job_id, new_status) "
-                "VALUES (777, 0, NULL, 'open')")
-    con.close()
+    host = sql1(db, "SELECT id FROM hosts ORDER BY id LIMIT 1")
+    inserts = (f"INSERT INTO ports (job_id, host_id, protocol, port, state) "
+               f"VALUES (999, {host}, 'tcp', 1, 'open');\n"
+               f"INSERT INTO host_events (host_id, job_id, kind, at) "
+               f"VALUES (12345, 1, 'host_up', {ts_sql(0)});\n"
+               f"INSERT INTO finding_status_changes (finding_id, at, job_id, new_status) "
+               f"VALUES (777, {ts_sql(0)}, NULL, 'open');\n")
+    if PG:
+        # foreign keys are triggers; replica mode does not fire them
+        sql_script(db, "SET LOCAL session_replication_role = replica;\n" + inserts)
+    else:
+        con = rw(db)
+        con.execute("PRAGMA foreign_keys=OFF")
+        for stmt in inserts.strip().split(";\n"):
+            con.execute(stmt.rstrip(";"))
+        con.close()
     r, rep = doctor_json(db, expect=1)
     orphans = problems_of(rep, "orphans")
     what = " | ".join(p["what"] for p in orphans)
-    eq(len(orphans), 3, f"orphan problems: {what}")
     check("ports.job_id -> jobs.id" in what, what)
     check("host_events.host_id -> hosts.id" in what, what)
     check("finding_status_changes.finding_id -> findings.id" in what, what)
     check(all(p["count"] == 1 for p in orphans), f"counts {orphans}")
-    check(problems_of(rep, "foreign_keys"), "foreign_key_check reports them too")
+    eq(len(orphans), 3, f"orphan problems: {what}")
+    if not PG:
+        check(problems_of(rep, "foreign_keys"), "foreign_key_check reports them too")
+    else:
+        # ports' foreign key is (job_id, host_id) -> host_scans on PostgreSQL:
+        # the catalog-driven check of multi-column keys finds the port too
+        fk = problems_of(rep, "foreign_keys")
+        eq([p["count"] for p in fk], [1], f"foreign_keys problems: {fk}")
+        check("public.ports" in fk[0]["what"] and "host_scans" in fk[0]["what"], fk[0]["what"])
     # the table output names each problem with its fix
     r = run(db, "doctor", expect=1)
     check("[orphans]" in r.out and "fix: DELETE FROM ports" in r.out, r.out)
     nd = [json.loads(x) for x in run(db, "doctor", "--format", "ndjson", expect=1).out.splitlines()]
     eq(len(nd), len(rep["problems"]), "ndjson: one line per problem")
     # the printed SQL fixes them
-    con = rw(db)
-    for p in orphans:
-        con.execute(p["fix"])
-    con.close()
+    sql_script(db, "\n".join(p["fix"] for p in orphans))
     r, rep = doctor_json(db, expect=0)
     eq(rep["problems"], [], "after running the fixes")
 
 
 @t.case
+def doctor_multi_column_foreign_key():
+    """PostgreSQL: a port whose job and host both exist, but not the host
+    scan (job_id, host_id) it references: only the multi-column check sees
+    it; its DELETE removes it."""
+    if not PG:
+        skip_case("PostgreSQL-only: ports reference host_scans(job_id, host_id) there "
+                  "(SQLite: foreign_key_check covers every key)")
+    d, db = new_db()
+    job, host = sql(db, "SELECT j.id, h.id FROM jobs j, hosts h WHERE NOT EXISTS (SELECT 1 "
+                        "FROM host_scans s WHERE s.job_id = j.id AND s.host_id = h.id) "
+                        "ORDER BY 1, 2 LIMIT 1")[0]
+    sql_script(db, "SET LOCAL session_replication_role = replica;\n"
+                   "INSERT INTO ports (job_id, host_id, protocol, port, state) "
+                   f"VALUES ({job}, {host}, 'tcp', 1, 'open');")
+    r, rep = doctor_json(db, expect=1)
+    eq([(p["check"], p["count"]) for p in rep["problems"]], [("foreign_keys", 1)],
+       f"problems: {rep['problems']}")
+    check(rep["problems"][0]["fix"].startswith("DELETE FROM public.ports c WHERE"),
+          rep["problems"][0]["fix"])
+    sql_script(db, rep["problems"][0]["fix"])
+    doctor_json(db, expect=0)
+
+
+@t.case
 def doctor_check_constraint_violation():
     d, db = new_db()
-    con = rw(db)
-    con.execute("PRAGMA ignore_check_constraints=ON")
-    con.execute("UPDATE jobs SET progress = 200 WHERE id = 1")
-    con.execute("UPDATE port_state SET state = 'bogus' WHERE port = "
-                "(SELECT min(port) FROM port_state)")
-    con.close()
+    if PG:
+        pg_break_check(db, "jobs", "(progress >= 0)", "UPDATE jobs SET progress = 200 WHERE id = 1")
+        pg_break_check(db, "port_state", "(state = ANY", "UPDATE port_state SET state = 'bogus' "
+                       "WHERE port = (SELECT min(port) FROM port_state)")
+    else:
+        con = rw(db)
+        con.execute("PRAGMA ignore_check_constraints=ON")
+        con.execute("UPDATE jobs SET progress = 200 WHERE id = 1")
+        con.execute("UPDATE port_state SET state = 'bogus' WHERE port = "
+                    "(SELECT min(port) FROM port_state)")
+        con.close()
     r, rep = doctor_json(db, expect=1)
     bad = problems_of(rep, "check_constraints")
-    tables = sorted(p["what"].split(" of ")[1].split(" ")[0] for p in bad)
-    eq(tables, ["jobs", "port_state"], f"tables with CHECK violations: {bad}")
+    tables_ = sorted(p["what"].split(" of ")[1].split(" ")[0] for p in bad)
+    eq(tables_, ["jobs", "port_state"], f"tables with CHECK violations: {bad}")
     check(all(p["fix"] for p in bad), "each has a fix")
+    if PG:
+        # the fix's query finds exactly the rows
+        for p in bad:
+            q = re.search(r"find them: (SELECT .*?);", p["fix"]).group(1)
+            eq(len(sql(db, q)), p["count"], f"rows found by {q}")
+        sql_script(db, "UPDATE jobs SET progress = 100 WHERE id = 1;\n"
+                       "UPDATE port_state SET state = 'open' WHERE state = 'bogus';")
+        doctor_json(db, expect=0)
 
 
 @t.case
 def doctor_corrupt_file():
+    sqlite_case("pages of the SQLite file overwritten")
     d, db = new_db()
     checkpoint(db)
     con = ro(db)
@@ -299,18 +388,29 @@ def doctor_corrupt_file():
 
 
 @t.case
+def doctor_disabled_foreign_keys():
+    if not PG:
+        skip_case("PostgreSQL-only: foreign keys switched off by DISABLE TRIGGER ALL "
+                  "(SQLite: foreign_key_check, see doctor_orphans_and_their_fix)")
+    d, db = new_db([data("simple.xml")])
+    sql_script(db, "ALTER TABLE ports DISABLE TRIGGER ALL;")
+    r, rep = doctor_json(db, expect=1)
+    p = problems_of(rep, "foreign_keys")
+    check(p and all("ALTER TABLE public.ports ENABLE TRIGGER ALL;" in x["fix"] for x in p),
+          f"foreign_keys problems: {p}")
+    sql_script(db, "ALTER TABLE public.ports ENABLE TRIGGER ALL;")
+    doctor_json(db, expect=0)
+
+
+@t.case
 def doctor_stuck_job_and_fix():
     d, db = new_db([data("simple.xml")])
-    con = rw(db)
-    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
-                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:1')",
-                (NOW - 3600, NOW - 60))
-    stuck = con.execute("SELECT max(id) FROM jobs").fetchone()[0]
-    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
-                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:2')",
-                (NOW - 60, NOW + 3600))
-    live = con.execute("SELECT max(id) FROM jobs").fetchone()[0]
-    con.close()
+    ins = ("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
+           "VALUES ('scan', 'nmap', 'running', {}, {}, '{}');")
+    sql_script(db, ins.format(ts_sql(NOW - 3600), ts_sql(NOW - 60), "elsewhere:1"))
+    stuck = sql1(db, "SELECT max(id) FROM jobs")
+    sql_script(db, ins.format(ts_sql(NOW - 60), ts_sql(NOW + 3600), "elsewhere:2"))
+    live = sql1(db, "SELECT max(id) FROM jobs")
     r, rep = doctor_json(db, expect=1)
     p = problems_of(rep, "stuck_jobs")
     eq(len(p), 1, f"stuck job problems {rep['problems']}")
@@ -319,24 +419,97 @@ def doctor_stuck_job_and_fix():
     r, rep = doctor_json(db, "--fix", expect=0)
     eq(rep["fixed_stuck_jobs"], 1, "fixed")
     check("marked 1 stuck job failed" in r.err, f"says how many: {r.err!r}")
-    con = ro(db)
-    st = dict(con.execute("SELECT id, status FROM jobs WHERE id IN (?, ?)", (stuck, live)))
-    con.close()
+    st = dict(sql(db, "SELECT id, status FROM jobs WHERE id IN (?, ?)", (stuck, live)))
     eq(st, {stuck: "failed", live: "running"}, "statuses after --fix")
     doctor_json(db, expect=0)
 
 
 @t.case
 def doctor_missing_or_behind():
-    d = tmpdir("scandb-ops-")
-    missing = os.path.join(d, "none.db")
+    missing = nodb()
     run(missing, "doctor", expect=1)
-    check(not os.path.exists(missing), "doctor does not create a database")
+    check(not db_exists(missing), "doctor does not create a database")
     d, db = new_db([data("simple.xml")])
     run(db, "-q", "migrate", "down", expect=0)
     r, rep = doctor_json(db, expect=1)
     p = problems_of(rep, "migrations")
     check(p and "migrate up" in p[0]["fix"], f"behind: {rep['problems']}")
+
+
+@t.case
+def doctor_privileges_owner():
+    """PostgreSQL: one table owned by another role: exit 1 with the ALTER
+    ... OWNER TO statement; running it makes doctor pass."""
+    if not PG:
+        skip_case("PostgreSQL-only: roles and ownership (SQLite reports 'privileges' "
+                  "skipped, see doctor_healthy)")
+    d, db = new_db([data("simple.xml")])
+    owner = pg_env()["SCANDB_PG_SUPERUSER"]
+    other = f"e2e_other_{os.getpid()}"
+    pg_super(f"CREATE ROLE {other} NOLOGIN")
+    try:
+        sql_script(db, f"ALTER TABLE hosts OWNER TO {other};")
+        r, rep = doctor_json(db, expect=1)
+        p = problems_of(rep, "privileges")
+        fixes = sorted({x["fix"] for x in p})
+        eq(fixes, [f"ALTER TABLE public.hosts OWNER TO {owner};"], f"fixes: {p}")
+        what = " | ".join(x["what"] for x in p)
+        check(f"table public.hosts is owned by {other}, not by {owner}" in what, what)
+        check("index public.hosts_pkey" in what, f"its indexes are named too: {what}")
+        check("sequence public.hosts_id_seq" in what, f"and its identity sequence: {what}")
+        eq(len(rep["problems"]), len(p), f"nothing else is wrong: {rep['problems']}")
+        r = run(db, "doctor", expect=1)
+        check(f"fix: ALTER TABLE public.hosts OWNER TO {owner};" in r.out, r.out)
+        sql_script(db, "\n".join(fixes))
+        doctor_json(db, expect=0)
+    finally:
+        psql(db, f"REASSIGN OWNED BY {other} TO {owner};\n", check_errors=False)
+        pg_super(f"DROP ROLE IF EXISTS {other}")
+
+
+@t.case
+def doctor_privileges_grants():
+    """PostgreSQL: a connecting role (with a password) that lacks privileges
+    gets the GRANT statements; granted, doctor passes; one privilege
+    revoked is one problem, with exactly that GRANT."""
+    if not PG:
+        skip_case("PostgreSQL-only: roles and grants (SQLite reports 'privileges' skipped, "
+                  "see doctor_healthy)")
+    d, db = new_db([data("simple.xml")])
+    e = pg_env()
+    user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    r, rep = doctor_json(udb, expect=1)
+    check(pw not in r.out + r.err, "the password is never shown")
+    grants = [p["fix"] for p in problems_of(rep, "privileges")]
+    check(grants and all(g.startswith("GRANT ") and g.endswith(f" TO {user};") for g in grants),
+          f"GRANT statements: {grants}")
+    for g in (f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.jobs TO {user};",
+              f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.schema_migrations TO "
+              f"{user};",
+              f"GRANT USAGE, SELECT ON SEQUENCE public.jobs_id_seq TO {user};",
+              f"GRANT CREATE ON SCHEMA public TO {user};"):
+        check(g in grants, f"{g} in {grants}")
+    # the checks that could not run say so, and point at the grants
+    cant = [p for p in rep["problems"] if p["check"] != "privileges"]
+    check(cant and all("could not run" in p["what"] and "privileges" in p["fix"] for p in cant),
+          f"other problems: {cant}")
+    psql(db, "\n".join(grants) + "\n")  # as the owner
+    r, rep = doctor_json(udb, expect=0)
+    eq(rep["problems"], [], "after the grants")
+    psql(db, f"REVOKE DELETE ON hosts FROM {user};\n")
+    r, rep = doctor_json(udb, expect=1)
+    eq([(p["check"], p["fix"]) for p in rep["problems"]],
+       [("privileges", f"GRANT DELETE ON TABLE public.hosts TO {user};")], "one privilege")
+    psql(db, rep["problems"][0]["fix"] + "\n")
+    doctor_json(udb, expect=0)
+    # the role backs up and restores with its password (a passfile, never argv)
+    b = os.path.join(d, "pw.db")
+    r = run(udb, "backup", b, expect=0)
+    check(pw not in r.out + r.err, "the password is never shown")
+    target = newdb()
+    run(target, "-q", "restore", b, expect=0)
+    eq(dump(target), dump(db), "restored by the password role")
 
 
 # ---- backup / restore ----------------------------------------------------------
@@ -350,7 +523,7 @@ def run_parallel(argvs, timeout=300):
 @t.case
 def backup_while_importing_restores_consistent():
     d = tmpdir("scandb-ops-bk-")
-    db = os.path.join(d, "live.db")
+    db = newdb() if PG else os.path.join(d, "live.db")
     files, sums = [], {}
     for k in range(12):
         addrs = [host_addr(j) for j in range(k * 150, k * 150 + 1500)]
@@ -359,12 +532,14 @@ def backup_while_importing_restores_consistent():
         files.append(path)
     run(db, "-q", "import", data("simple.xml"), expect=0)  # the schema exists
     procs = run_parallel([[SCANDB, "--db", db, "-q", "import", f] for f in files])
-    backups, during = [], 0
+    backups, during, took = [], 0, []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         running = any(p.poll() is None for p in procs)
         b = os.path.join(d, f"bk{len(backups):03d}.db")
+        t0 = time.monotonic()
         r = run(db, "-q", "backup", b)
+        took.append(time.monotonic() - t0)
         eq(r.code, 0, f"backup during imports: {r!r}")
         backups.append(b)
         during += running
@@ -380,31 +555,32 @@ def backup_while_importing_restores_consistent():
     # last included) keeps the test short under sanitizers
     step = max(1, len(backups) // 20)
     for b in backups[::-1][::step]:
-        target = os.path.join(d, "restored-" + os.path.basename(b))
+        target = newdb() if PG else os.path.join(d, "restored-" + os.path.basename(b))
         r = run(target, "restore", b, "--format", "json", expect=0)
         info = r.json()
         r = run(target, "doctor", "--format", "json")
         eq(r.code, 0, f"doctor on the restore of {b}: {r.out}")
-        con = ro(target)
-        jobs = con.execute("SELECT id, source, status FROM jobs").fetchall()
+        jobs = sql(target, "SELECT id, source, status FROM jobs")
         eq(info["jobs"], len(jobs), "restore reports the job count")
+        per_job = {jid: (nh, np) for jid, nh, np in sql(
+            target, "SELECT j.id, (SELECT count(*) FROM host_scans h WHERE h.job_id = j.id), "
+                    "(SELECT count(*) FROM ports p WHERE p.job_id = j.id) FROM jobs j")}
         addrs = set()
         for jid, src, status in jobs:
             eq(status, "completed", f"{b}: job {jid}")
             if src not in sums:
                 continue
             s = sums[src]
-            nh = con.execute("SELECT count(*) FROM host_scans WHERE job_id = ?",
-                             (jid,)).fetchone()[0]
-            np = con.execute("SELECT count(*) FROM ports WHERE job_id = ?", (jid,)).fetchone()[0]
-            eq((nh, np), (s.hosts, s.ports), f"{b}: job {jid} is whole ({os.path.basename(src)})")
+            eq(per_job[jid], (s.hosts, s.ports),
+               f"{b}: job {jid} is whole ({os.path.basename(src)})")
             addrs.update(s.addrs)
-        nhosts = con.execute("SELECT count(*) FROM hosts").fetchone()[0]
-        con.close()
+        nhosts = sql1(target, "SELECT count(*) FROM hosts")
         eq(nhosts, len(addrs) + 1, f"{b}: hosts = the union of its jobs' hosts (+ scanme)")
         seen.add(len(jobs))
-        os.unlink(target)
-    print(f"     {len(backups)} backups ({during} during the imports); job counts in the "
+        if not PG:
+            os.unlink(target)
+    print(f"     {len(backups)} backups ({during} during the imports, "
+          f"{min(took):.2f}-{max(took):.2f} s each); job counts in the "
           f"restored ones: {sorted(seen)}", flush=True)
     eq(max(seen), len(files) + 1, "the last backup has every job")
 
@@ -426,8 +602,9 @@ def backup_keep_n():
     check(new.startswith("scandb-2") and new.endswith(".db"), f"expanded name {new}")
     eq(sorted(os.path.basename(x) for x in res["removed"]), old[:2], "removed")
     eq(sorted(os.listdir(bdir)), sorted([new, old[2]] + other), "what is left")
-    eq(res["method"].startswith("sqlite3 online backup API"), True, "method")
+    check(backup_method_ok(res["method"]), f"method {res['method']}")
     check(res["bytes"] == os.path.getsize(res["file"]), "bytes")
+    eq(os.stat(res["file"]).st_mode & 0o777, 0o600, "the backup is readable by its owner only")
     # --keep 1 leaves only the new one of the pattern
     time.sleep(1.1)
     r = run(db, "-q", "backup", "--keep", "1", pat, expect=0)
@@ -440,17 +617,101 @@ def backup_keep_n():
     eq(sha(os.path.join(bdir, newer)), h0, "existing file untouched")
 
 
-def make_backup(db):
-    d = os.path.dirname(db)
+@t.case
+def backup_tool_missing():
+    if not PG:
+        skip_case("PostgreSQL-only: pg_dump (SQLite backs up in-process)")
+    d, db = new_db([data("simple.xml")])
+    empty = os.path.join(d, "no-tools")
+    os.makedirs(empty)
+    b = os.path.join(d, "b.db")
+    r = run(db, "backup", b, env={"SCANDB_PG_BINDIR": empty}, expect=1)
+    check("pg_dump not found" in r.err and "postgresql-client" in r.err, r.err)
+    eq(sorted(os.listdir(d)), ["no-tools"], "nothing written")
+    r = run(db, "restore", "--force", b, env={"SCANDB_PG_BINDIR": empty}, expect=1)
+    check("nothing was changed" in r.err, r.err)
+
+
+@t.case
+def backup_password_never_in_argv_or_environment():
+    """PostgreSQL: pg_dump and pg_restore get the password in a 0600
+    passfile (PGPASSFILE), removed afterwards; never in argv or PGPASSWORD.
+    Wrappers in SCANDB_PG_BINDIR record what they were given."""
+    if not PG:
+        skip_case("PostgreSQL-only: the password of a server connection")
+    d, db = new_db([data("simple.xml")])
+    e = pg_env()
+    user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
+    psql(db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user};\n"
+             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
+             f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    wrap = os.path.join(d, "bin")
+    os.makedirs(wrap)
+    for tool in ("pg_dump", "pg_restore"):
+        rec = os.path.join(d, f"{tool}.seen")
+        path = os.path.join(wrap, tool)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"{{ printf '%s\\n' \"$@\"; env; echo mode=$(stat -c %a \"$PGPASSFILE\"); "
+                    f"}} >> '{rec}'\n"
+                    f"exec '{os.path.join(e['SCANDB_PG_BIN'], tool)}' \"$@\"\n")
+        os.chmod(path, 0o755)
+    b = os.path.join(d, "b.db")
+    env = {"SCANDB_PG_BINDIR": wrap, "PGPASSWORD": "not-this-one"}
+    r = run(udb, "backup", b, env=env, expect=0)
+    target = newdb()
+    psql(target, f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    tdb = pg_url(pg_dbname(target), user=user, password=pw)
+    run(tdb, "restore", b, env=env, expect=0)
+    for tool in ("pg_dump", "pg_restore"):
+        with open(os.path.join(d, f"{tool}.seen")) as f:
+            # (pg-cluster.sh exec exports the test cluster's own variables,
+            # the password role's among them: not scandb's doing)
+            seen = "".join(x for x in f if not x.startswith("SCANDB_PG_PW_PASSWORD="))
+        check(pw not in seen, f"{tool}: the password is not in its argv or environment")
+        check("PGPASSWORD=" not in seen, f"{tool}: no PGPASSWORD")
+        check("PGPASSFILE=" in seen and "mode=600" in seen, f"{tool}: a 0600 passfile: {seen}")
+        for pf in re.findall(r"^PGPASSFILE=(.*)$", seen, re.M):
+            check(not os.path.exists(pf), f"{tool}: passfile {pf} removed")
+    eq(dump(target), dump(db), "restored by the password role through the wrappers")
+
+
+def make_backup(db, d):
     b = os.path.join(d, f"bk-{random.Random().randrange(1 << 30)}.db")
     run(db, "-q", "backup", b, expect=0)
     return b
 
 
+def pg_dump_other(d):
+    """PostgreSQL: a pg_dump custom archive of a database that is not scandb's."""
+    other_db = newdb()
+    sql_script(other_db, "CREATE TABLE foo (x integer); INSERT INTO foo VALUES (1);")
+    path = os.path.join(d, "other.db")
+    subprocess.run([os.path.join(pg_env()["SCANDB_PG_BIN"], "pg_dump"), "-Fc", "-f", path,
+                    "-d", other_db], check=True, capture_output=True, timeout=120)
+    return path
+
+
+def tampered_backup(good, d, script):
+    """A backup of `good` restored somewhere, changed by `script`, backed up."""
+    if not PG:
+        path = os.path.join(d, f"tampered-{random.Random().randrange(1 << 30)}.db")
+        shutil.copy(good, path)
+        con = sqlite3.connect(path)
+        con.executescript(script)
+        con.close()
+        return path
+    scratch = newdb()
+    run(scratch, "-q", "restore", good, expect=0)
+    sql_script(scratch, script)
+    return make_backup(scratch, d)
+
+
 @t.case
 def restore_refuses_bad_files_changing_nothing():
     d, src = new_db([data("complex.xml")])
-    good = make_backup(src)
+    good = make_backup(src, d)
     good_sum = sha(good)
     _, target = new_db([data("simple.xml")])
     before = dump(target)
@@ -466,45 +727,57 @@ def restore_refuses_bad_files_changing_nothing():
     with open(notdb, "w") as f:
         f.write("hello\n" * 1000)
     r = refused(notdb, "a text file", "--force")
-    check("not a SQLite database" in r.err, r.err)
+    check(("not a pg_dump custom-format archive" if PG else "not a SQLite database") in r.err,
+          r.err)
 
-    other = os.path.join(d, "other.db")
-    con = sqlite3.connect(other)
-    con.execute("CREATE TABLE foo (x)")
-    con.commit()
-    con.close()
-    r = refused(other, "another SQLite database", "--force")
+    if PG:
+        other = pg_dump_other(d)
+    else:
+        other = os.path.join(d, "other.db")
+        con = sqlite3.connect(other)
+        con.execute("CREATE TABLE foo (x)")
+        con.commit()
+        con.close()
+    r = refused(other, "another database", "--force")
     check("not a scandb database" in r.err, r.err)
 
-    tampered = os.path.join(d, "tampered.db")
-    shutil.copy(good, tampered)
-    con = sqlite3.connect(tampered)
-    con.execute("UPDATE schema_migrations SET checksum = ? WHERE version = 2", ("a" * 64,))
-    con.commit()
-    con.close()
+    tampered = tampered_backup(good, d, "UPDATE schema_migrations SET checksum = '{}' "
+                                        "WHERE version = 2;".format("a" * 64))
     r = refused(tampered, "a changed migration", "--force")
     check("differs" in r.err and "0002" in r.err, r.err)
 
-    newer = os.path.join(d, "newer.db")
-    shutil.copy(good, newer)
-    con = sqlite3.connect(newer)
-    con.execute("INSERT INTO schema_migrations VALUES (9999, 'future', ?, 0)", ("b" * 64,))
-    con.commit()
-    con.close()
+    newer = tampered_backup(good, d, "INSERT INTO schema_migrations (version, name, checksum, "
+                                     "applied_at) VALUES (9999, 'future', '{}', {});"
+                                     .format("b" * 64, ts_sql(0)))
     r = refused(newer, "a newer database", "--force")
     check("newer scandb" in r.err, r.err)
 
-    corrupt = os.path.join(d, "corrupt.db")
-    shutil.copy(good, corrupt)
-    con = ro(corrupt)
-    pages = [r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name = 'ports'")]
-    con.close()
-    with open(corrupt, "r+b") as f:
-        for p in pages:
-            f.seek((p - 1) * 4096 + 8)
-            f.write(random.Random(3).randbytes(4000))
-    r = refused(corrupt, "a corrupt backup", "--force")
-    check("integrity" in r.err or "malformed" in r.err, r.err)
+    if PG:
+        # the archive is read whole only by the restore itself: a
+        # truncated one fails while listing or reading, a damaged one
+        # (orphan rows: the foreign key is added after the rows) inside
+        # the restore's transaction, which rolls back
+        trunc = os.path.join(d, "truncated.db")
+        with open(good, "rb") as f, open(trunc, "wb") as g:
+            g.write(f.read()[:os.path.getsize(good) * 2 // 3])
+        refused(trunc, "a truncated backup", "--force")
+        orphan = tampered_backup(good, d, "SET LOCAL session_replication_role = replica;\n"
+                                          "INSERT INTO ports (job_id, host_id, protocol, port, "
+                                          "state) VALUES (999, 1, 'tcp', 1, 'open');")
+        r = refused(orphan, "a backup whose rows break a foreign key", "--force")
+        check("foreign key" in r.err, r.err)
+    else:
+        corrupt = os.path.join(d, "corrupt.db")
+        shutil.copy(good, corrupt)
+        con = ro(corrupt)
+        pages = [r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name = 'ports'")]
+        con.close()
+        with open(corrupt, "r+b") as f:
+            for p in pages:
+                f.seek((p - 1) * 4096 + 8)
+                f.write(random.Random(3).randbytes(4000))
+        r = refused(corrupt, "a corrupt backup", "--force")
+        check("integrity" in r.err or "malformed" in r.err, r.err)
 
     r = refused(good, "into a non-empty database without --force")
     check("--force" in r.err and "not empty" in r.err, r.err)
@@ -515,36 +788,41 @@ def restore_refuses_bad_files_changing_nothing():
     check("restored" in r.out, r.out)
     eq(run(target, "hosts", "--format", "json", expect=0).out,
        run(src, "hosts", "--format", "json", expect=0).out, "restored hosts")
+    eq(dump(target), dump(src), "restored rows")
     run(target, "doctor", expect=0)
     eq(sha(good), good_sum, "restore does not change the backup file")
+    # and scandb goes on writing to it
+    run(target, "-q", "import", data("os.xml"), expect=0)
+    run(target, "doctor", expect=0)
 
 
 @t.case
 def restore_into_new_database():
     d, src = new_db()
-    b = make_backup(src)
-    target = os.path.join(d, "fresh", "new.db")
+    b = make_backup(src, d)
+    target = newdb() if PG else os.path.join(d, "fresh", "new.db")
     r = run(target, "restore", "--format", "json", b, expect=0)
     info = r.json()
     eq(info["pending_migrations"], 0, "pending")
     eq(info["jobs"], counts(src)["jobs"], "jobs")
     eq(counts(target), counts(src), "row counts")
-    con = ro(target)
-    eq(con.execute("PRAGMA journal_mode").fetchone()[0], "wal", "restored db is WAL again")
-    con.close()
+    if not PG:
+        con = ro(target)
+        eq(con.execute("PRAGMA journal_mode").fetchone()[0], "wal", "restored db is WAL again")
+        con.close()
     run(target, "doctor", expect=0)
-    # a failed restore into a missing database leaves no file behind
-    missing = os.path.join(d, "never.db")
+    # a failed restore into a missing database leaves no database behind
+    missing = nodb()
     run(missing, "restore", os.path.join(d, "nothing-here.db"), expect=1)
-    check(not os.path.exists(missing), "no database left behind")
+    check(not db_exists(missing), "no database left behind")
 
 
 @t.case
 def restore_older_backup_then_migrate():
     d, src = new_db([data("simple.xml")])
     run(src, "-q", "migrate", "down", expect=0)
-    b = make_backup(src)
-    target = os.path.join(d, "t.db")
+    b = make_backup(src, d)
+    target = newdb() if PG else os.path.join(d, "t.db")
     r = run(target, "restore", b, expect=0)
     check("migrate up" in r.err, f"says to migrate: {r.err!r}")
     run(target, "-q", "migrate", "up", expect=0)
@@ -557,7 +835,7 @@ def prune_fixture():
     """J0: host 50 alone, 400 days ago; J1..J3: hosts 0-19 300/200/100 days
     ago (same content); J4: hosts 0-9 10 days ago; an old running job."""
     d = tmpdir("scandb-ops-prune-")
-    db = os.path.join(d, "p.db")
+    db = newdb() if PG else os.path.join(d, "p.db")
     specs = [([host_addr(50)], 400, 1), ([host_addr(j) for j in range(20)], 300, 2),
              ([host_addr(j) for j in range(20)], 200, 2),
              ([host_addr(j) for j in range(20)], 100, 2),
@@ -569,12 +847,10 @@ def prune_fixture():
         files.append(path)
     for f in files:  # one at a time: job ids follow the list
         run(db, "-q", "import", f, expect=0)
-    con = rw(db)
-    con.execute("INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
-                "VALUES ('scan', 'nmap', 'running', ?, ?, 'elsewhere:1')",
-                (NOW - 500 * DAY, NOW + 3600))
-    ids = [r[0] for r in con.execute("SELECT id FROM jobs ORDER BY id")]
-    con.close()
+    sql_script(db, "INSERT INTO jobs (kind, source, status, created_at, timeout_at, worker_id) "
+                   f"VALUES ('scan', 'nmap', 'running', {ts_sql(NOW - 500 * DAY)}, "
+                   f"{ts_sql(NOW + 3600)}, 'elsewhere:1');")
+    ids = [r[0] for r in sql(db, "SELECT id FROM jobs ORDER BY id")]
     return d, db, ids
 
 
@@ -615,9 +891,7 @@ def prune_keeps_current_state_and_reports_counts():
     eq(res["kept"], {"current_state": 2, "unfinished": 1, "keep_last": 0}, "kept")
     # the current state did not change, and every host's latest job is there
     eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts")
-    con = ro(db)
-    have = {r[0] for r in con.execute("SELECT id FROM jobs")}
-    con.close()
+    have = {r[0] for r in sql(db, "SELECT id FROM jobs")}
     check(set(latest.values()) <= have, "every host's latest job is kept")
     check(ids[0] in have, "the only job that saw host 50 is kept (400 days old)")
     check(ids[5] in have, "the running job is kept")
@@ -629,6 +903,25 @@ def prune_keeps_current_state_and_reports_counts():
     run(db, "-q", "prune", "--older-than", "2099-01-01", expect=0)
     eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts after all")
     run(db, "doctor", expect=0)
+
+
+@t.case
+def prune_cutoff_is_exact():
+    """A date cutoff is that day's midnight UTC, compared with the scan
+    times (PostgreSQL: timestamptz against to_timestamp(cutoff)): a job
+    scanned that day stays, with the next day's cutoff it goes."""
+    d, db, ids = prune_fixture()
+    at = sql1(db, "SELECT {} FROM jobs WHERE id = ?".format(
+        "CAST(extract(epoch FROM coalesce(started_at, created_at)) AS bigint)" if PG
+        else "coalesce(started_at, created_at)"), (ids[1],))
+    day = time.strftime("%Y-%m-%d", time.gmtime(at))
+    # a date cutoff is midnight UTC: J1 (300 days ago) is before the next
+    # day's midnight and not before its own day's
+    res = run(db, "prune", "--older-than", day, "--dry-run", "--format", "json", expect=0).json()
+    check(ids[1] not in res["jobs"], f"cutoff {day} (J1 at {at}): {res['jobs']}")
+    nxt = time.strftime("%Y-%m-%d", time.gmtime(at + DAY))
+    res = run(db, "prune", "--older-than", nxt, "--dry-run", "--format", "json", expect=0).json()
+    eq(res["jobs"], [ids[1]], f"cutoff {nxt} (J1 at {at})")
 
 
 @t.case
