@@ -409,8 +409,8 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 		e->end = i + 1;
 		while (e->end < n && strcmp(PQgetvalue(q, e->end, 0), PQgetvalue(q, i, 0)) == 0)
 			e->end++;
-		if (!has_scripts || strcmp(has_scripts, "f") != 0)
-			e->start = e->end = -1; /* read this one alone */
+		if (!has_scripts || has_scripts[0] != 'f') /* "false" */
+			e->start = e->end = -1;            /* read this one alone */
 		s->block.n++;
 	}
 	if (s->block.n > 1)
