@@ -626,23 +626,27 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 
 int store__pg_history_reset(struct store *st, int64_t host_id)
 {
-	int flags;
-
 	struct store_pg *s = store__pg(st);
 	struct pg_params p = {0};
+	int flags, r;
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
-	s->next_event_id = 0; /* SQLite would reuse the ids freed at the top */
 	store__pg_p_int(&p, host_id);
 	/* Only this host's buffered events and port states must be in before
 	 * they are deleted; if it has none buffered, nothing is sent. */
 	flags = host_id >= s->evps_lo && host_id <= s->evps_hi ? 0 : PGX_NOFLUSH;
-	return store__pg_exec(s, PG_HIST_RESET,
-	                      "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
-	                      " DELETE FROM port_state WHERE host_id = $1::bigint",
-	                      &p, flags, NULL, "forgetting the events and port state of host %lld",
-	                      (long long)host_id);
+	r = store__pg_exec(s, PG_HIST_RESET,
+	                   "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
+	                   " DELETE FROM port_state WHERE host_id = $1::bigint",
+	                   &p, flags, NULL, "forgetting the events and port state of host %lld",
+	                   (long long)host_id);
+	/* SQLite would reuse the ids freed at the top: read max(id) again,
+	 * unless events of other hosts are still buffered (they hold the
+	 * highest ids, and the next one follows them) */
+	if (!s->copy[PC_EVENTS].len)
+		s->next_event_id = 0;
+	return r;
 }
 
 int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,

@@ -585,7 +585,8 @@ int store__pg_job_get(struct store *st, int64_t id, struct store_job **out)
 	*out = NULL;
 	store__pg_p_int(&p, id);
 	if ((r = store__pg_exec(s, PG_JOB_GET,
-	                        "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", &p, 0, &q,
+	                        "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", &p,
+	                        PGX_NOFLUSH /* jobs rows are never buffered */, &q,
 	                        "reading job %lld", (long long)id)) != 0)
 		return r;
 	if (PQntuples(q) == 1)
