@@ -222,8 +222,7 @@ char *store_target_display(const char *target, char *out, size_t outlen)
 		size_t pre = has_prefix(target, "pg:") ? 3 : strlen("postgresql:");
 		put(out, outlen, &pos, target, pre);
 		display_conninfo(target + pre, out, outlen, &pos);
-	}
-	else
+	} else
 		put(out, outlen, &pos, target, strlen(target));
 	out[pos < outlen ? pos : outlen - 1] = '\0';
 	return out;
