@@ -357,6 +357,7 @@ static void clear_tx_state(struct store_pg *s)
 	for (int i = 0; i < PC__COUNT; i++)
 		buf_reset(&s->copy[i]);
 	s->buffered = 0;
+	s->evps_lo = s->evps_hi = 0;
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
 	s->next_host_id = 0;
@@ -393,6 +394,8 @@ static int exec_simple(struct store_pg *s, const char *sql, const char *what)
 	return r;
 }
 
+static int flush_upto(struct store_pg *s, enum pg_copy last);
+
 int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const struct pg_params *p,
                    int flags, PGresult **out, const char *fmt, ...)
 {
@@ -407,7 +410,11 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
 	va_end(ap);
 	if (p && p->n > PG_MAX_PARAMS)
 		return store__set_err(&s->base, SDB_EUSAGE, "%s: too many parameters", what);
-	if (!(flags & PGX_NOFLUSH) && s->buffered && (r = store__pg_flush(s)) != 0)
+	if (!(flags & PGX_NOFLUSH) && s->buffered &&
+	    (r = flush_upto(s, (flags & PGX_FLUSH_SCANS)        ? PC_SCRIPTS
+	                       : (flags & PGX_FLUSH_HOST_SCANS) ? PC_HOST_SCANS
+	                                                        : (enum pg_copy)(PC__COUNT - 1))) !=
+	        0)
 		return r;
 	snprintf(name, sizeof(name), "s%d", (int)id);
 	for (int attempt = 0;; attempt++) {
@@ -1124,7 +1131,9 @@ static int apply_stage(struct store_pg *s, enum pg_copy c)
 	return r;
 }
 
-int store__pg_flush(struct store_pg *s)
+/* Send the buffers 0..last (a prefix: what they reference is sent before
+ * them, and what stays buffered references only what was sent). */
+static int flush_upto(struct store_pg *s, enum pg_copy last)
 {
 	int r = 0;
 
@@ -1132,22 +1141,43 @@ int store__pg_flush(struct store_pg *s)
 		return 0;
 	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len || s->copy[PC_PS_TOUCH].len) &&
 	    !s->temp_ready && (r = make_temp_tables(s)) != 0)
-		goto out;
-	for (int c = 0; c < PC__COUNT; c++) {
+		goto fail;
+	for (int c = 0; c <= (int)last; c++) {
 		if (!s->copy[c].len)
 			continue;
 		if ((r = copy_send(s, (enum pg_copy)c)) != 0)
-			goto out;
+			goto fail;
+		s->buffered -= s->copy[c].len;
 		buf_reset(&s->copy[c]);
 		if ((c == PC_HOSTS || c == PC_PS_STAGE || c == PC_PS_TOUCH) &&
 		    (r = apply_stage(s, (enum pg_copy)c)) != 0)
-			goto out;
+			goto fail;
 	}
-out:
+	if (last == PC__COUNT - 1) {
+		s->buffered = 0;
+		s->evps_lo = s->evps_hi = 0;
+	}
+	return 0;
+fail:
+	/* the transaction failed: nothing buffered will be sent */
 	for (int c = 0; c < PC__COUNT; c++)
 		buf_reset(&s->copy[c]);
 	s->buffered = 0;
+	s->evps_lo = s->evps_hi = 0;
 	return r;
+}
+
+int store__pg_flush(struct store_pg *s)
+{
+	return flush_upto(s, (enum pg_copy)(PC__COUNT - 1));
+}
+
+void store__pg_evps_note(struct store_pg *s, int64_t host_id)
+{
+	if (!s->evps_lo || host_id < s->evps_lo)
+		s->evps_lo = host_id;
+	if (host_id > s->evps_hi)
+		s->evps_hi = host_id;
 }
 
 /* ---- COPY text rows -------------------------------------------------------------- */

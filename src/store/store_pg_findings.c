@@ -73,8 +73,8 @@ int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_f
 	                        "SELECT id, fingerprint, type, source, key, protocol, port, status,"
 	                        " " EP("state_at") " FROM findings WHERE host_id = $1::bigint"
 	                                           " ORDER BY id",
-	                        &p, 0, &q, "loading the findings of host %lld",
-	                        (long long)host_id)) != 0)
+	                        &p, PGX_NOFLUSH /* findings are never buffered */, &q,
+	                        "loading the findings of host %lld", (long long)host_id)) != 0)
 		return r;
 	cnt = PQntuples(q);
 	if (cnt > 0 && !(v = calloc((size_t)cnt, sizeof(*v)))) {

@@ -409,8 +409,8 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 		e->end = i + 1;
 		while (e->end < n && strcmp(PQgetvalue(q, e->end, 0), PQgetvalue(q, i, 0)) == 0)
 			e->end++;
-		if (!has_scripts || strcmp(has_scripts, "f") != 0)
-			e->start = e->end = -1; /* read this one alone */
+		if (!has_scripts || has_scripts[0] != 'f') /* "false" */
+			e->start = e->end = -1;            /* read this one alone */
 		s->block.n++;
 	}
 	if (s->block.n > 1)
@@ -532,6 +532,7 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 		at = p->seen_at;
 	}
 	all = all && job;
+	store__pg_evps_note(s, host_id);
 	if (all) {
 		struct buf *b = &s->copy[PC_PS_TOUCH];
 		size_t start = store__pg_row_start(s, PC_PS_TOUCH);
@@ -605,6 +606,7 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 		s->next_event_id = store__pg_i64(q, 0, 0);
 		PQclear(q);
 	}
+	store__pg_evps_note(s, host_id);
 	start = store__pg_row_start(s, PC_EVENTS);
 	x |= store__pg_f_int(b, 1, s->next_event_id);
 	x |= store__pg_f_int(b, 0, host_id);
@@ -626,16 +628,25 @@ int store__pg_history_reset(struct store *st, int64_t host_id)
 {
 	struct store_pg *s = store__pg(st);
 	struct pg_params p = {0};
+	int flags, r;
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
-	s->next_event_id = 0; /* SQLite would reuse the ids freed at the top */
 	store__pg_p_int(&p, host_id);
-	return store__pg_exec(s, PG_HIST_RESET,
-	                      "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
-	                      " DELETE FROM port_state WHERE host_id = $1::bigint",
-	                      &p, 0, NULL, "forgetting the events and port state of host %lld",
-	                      (long long)host_id);
+	/* Only this host's buffered events and port states must be in before
+	 * they are deleted; if it has none buffered, nothing is sent. */
+	flags = host_id >= s->evps_lo && host_id <= s->evps_hi ? 0 : PGX_NOFLUSH;
+	r = store__pg_exec(s, PG_HIST_RESET,
+	                   "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
+	                   " DELETE FROM port_state WHERE host_id = $1::bigint",
+	                   &p, flags, NULL, "forgetting the events and port state of host %lld",
+	                   (long long)host_id);
+	/* SQLite would reuse the ids freed at the top: read max(id) again,
+	 * unless events of other hosts are still buffered (they hold the
+	 * highest ids, and the next one follows them) */
+	if (!s->copy[PC_EVENTS].len)
+		s->next_event_id = 0;
+	return r;
 }
 
 int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
@@ -653,7 +664,8 @@ int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64
 	         "SELECT job_id, " EP(
 	             "scanned_at") " FROM host_scans"
 	                           " WHERE host_id = $1::bigint ORDER BY scanned_at, job_id",
-	         &p, 0, &q, "listing scans of host %lld", (long long)host_id)) != 0)
+	         &p, PGX_FLUSH_HOST_SCANS, &q, "listing scans of host %lld", (long long)host_id)) !=
+	    0)
 		return r;
 	cnt = PQntuples(q);
 	if (cnt > 0 &&

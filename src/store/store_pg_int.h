@@ -104,6 +104,8 @@ struct store_pg {
 	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
+	/* the range of host ids with rows in the event / port_state buffers */
+	int64_t evps_lo, evps_hi;
 	/* history_load's answer for the host the job writer upserts next */
 	struct {
 		char addr[64];
@@ -149,6 +151,10 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 
 /* store__pg_exec flags */
 #define PGX_NOFLUSH 1 /* the statement cannot depend on buffered rows */
+/* it reads only hosts, host_scans and their children (ports, extraports,
+ * scripts) / only hosts and host_scans: send just those buffers */
+#define PGX_FLUSH_SCANS      4
+#define PGX_FLUSH_HOST_SCANS 8
 #define PGX_ONESHOT                                                                                \
 	2 /* plan it for these parameters each time (unnamed                                       \
 	     statement): for queries run once per page or command,                                 \
@@ -169,6 +175,8 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
     __attribute__((format(printf, 7, 8)));
 /* Send all buffered COPY rows. */
 int store__pg_flush(struct store_pg *s);
+/* Host `host_id` has rows in the event / port_state buffers. */
+void store__pg_evps_note(struct store_pg *s, int64_t host_id);
 /* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement
  * read when no transaction is open (*opened says whether one was). */
 int store__pg_read_begin(struct store_pg *s, int *opened);

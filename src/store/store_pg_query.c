@@ -300,7 +300,7 @@ static int pair_arrays(const struct page *pg, struct buf *jobs, struct buf *host
 	return r ? SDB_ENOMEM : 0;
 }
 
-static int load_children(struct store_pg *s, struct page *pg, int current, int oneshot)
+static int load_children(struct store_pg *s, struct page *pg, int current, int flags)
 {
 	struct buf jobs, hosts;
 	struct pg_params p = {0};
@@ -324,10 +324,10 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int o
 	store__pg_p_text(&p, buf_str(&hosts));
 
 	if (current)
-		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, oneshot, &q,
+		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, flags, &q,
 		                   "reading the ports of hosts");
 	else
-		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, oneshot, &q,
+		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, flags, &q,
 		                   "reading the ports of hosts");
 	if (r != 0)
 		goto out;
@@ -346,7 +346,7 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int o
 	PQclear(q);
 	q = NULL;
 
-	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, oneshot, &q,
+	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, flags, &q,
 	                        "reading the scripts of hosts")) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
@@ -370,7 +370,7 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int o
 		goto out;
 	}
 
-	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, oneshot, &q,
+	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, flags, &q,
 	                        "reading the extraports of hosts")) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(q); i++) {
@@ -416,6 +416,8 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	/* a listing is planned for its filters; a one-host lookup (replays
 	 * run it per host) keeps its prepared plan */
 	int oneshot = f->addr ? 0 : PGX_ONESHOT;
+	/* a job's view reads no events or port states: buffered ones wait */
+	int fl = oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
 	int opened = 0, r = 0;
 
 	memset(lo, 0x00, sizeof(lo));
@@ -456,7 +458,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		store__pg_p_time(&p, f->new_since);
 		store__pg_p_text(&p, lasthex);
 		store__pg_p_int(&p, last_id);
-		r = f->job_id ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, oneshot, &q,
+		r = f->job_id ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, fl, &q,
 		                               "listing hosts")
 		              : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, oneshot,
 		                               &q, "listing hosts");
@@ -476,7 +478,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		}
 		PQclear(q);
 		if (r == 0 && pg->n > 0)
-			r = load_children(s, pg, f->job_id == 0, oneshot);
+			r = load_children(s, pg, f->job_id == 0, fl);
 		for (i = 0; i < pg->n && r == 0; i++) {
 			struct store_host *h = pg->h[i];
 			pg->h[i] = NULL;
@@ -583,7 +585,8 @@ int store__pg_job_get(struct store *st, int64_t id, struct store_job **out)
 	*out = NULL;
 	store__pg_p_int(&p, id);
 	if ((r = store__pg_exec(s, PG_JOB_GET,
-	                        "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", &p, 0, &q,
+	                        "SELECT " JOB_COLS " FROM jobs WHERE id = $1::bigint", &p,
+	                        PGX_NOFLUSH /* jobs rows are never buffered */, &q,
 	                        "reading job %lld", (long long)id)) != 0)
 		return r;
 	if (PQntuples(q) == 1)
