@@ -361,6 +361,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
 	s->next_host_id = 0;
+	s->ids_taken = 0;
 	s->max_new_host_id = 0;
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
@@ -735,6 +736,8 @@ static int pg_tx_commit(struct store *st)
 	if (s->tx_failed)
 		return store__set_err(st, SDB_EDB,
 		                      "commit: a statement of this transaction failed earlier");
+	if (s->ids_taken && (r = store__pg_sync_ids(s)) != 0)
+		return r;
 	res = PQexec(s->conn, "COMMIT");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
 		PQclear(res);
@@ -1441,6 +1444,9 @@ static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_
 		return r;
 	*id = store__pg_i64(res, 0, 0);
 	PQclear(res);
+	s->ids_taken = 1;
+	if (!s->in_tx && (r = store__pg_sync_ids(s)) != 0)
+		return r;
 	if (s->in_tx) {
 		s->tx_job_id = *id;
 		snprintf(s->tx_job_status, sizeof(s->tx_job_status), "%s",
@@ -1695,6 +1701,24 @@ static int check_host(struct store_pg *s, const struct rec_host *h, int scan)
 	return 0;
 }
 
+int store__pg_sync_ids(struct store_pg *s)
+{
+	PGresult *res = NULL;
+	int r = store__pg_exec(
+	    s, PG_SEQ_SYNC,
+	    "SELECT setval(pg_get_serial_sequence('jobs', 'id'), (SELECT max(id) FROM jobs)),"
+	    " setval(pg_get_serial_sequence('hosts', 'id'), (SELECT max(id) FROM hosts)),"
+	    " setval(pg_get_serial_sequence('host_events', 'id'),"
+	    " (SELECT max(id) FROM host_events)),"
+	    " setval(pg_get_serial_sequence('findings', 'id'), (SELECT max(id) FROM findings))",
+	    NULL, PGX_NOFLUSH, &res, "moving the id sequences past the ids taken");
+
+	PQclear(res);
+	if (r == 0)
+		s->ids_taken = 0;
+	return r;
+}
+
 /* The next free host id: max(id) + 1, read once per transaction (the
  * write lock makes it ours). */
 static int next_host_id(struct store_pg *s, int64_t *id)
@@ -1709,6 +1733,7 @@ static int next_host_id(struct store_pg *s, int64_t *id)
 			return r;
 		s->next_host_id = store__pg_i64(res, 0, 0);
 		PQclear(res);
+		s->ids_taken = 1;
 	}
 	*id = s->next_host_id;
 	return 0;

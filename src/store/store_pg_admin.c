@@ -554,7 +554,8 @@ static const char owners_sql[] =
     " ORDER BY c.relkind IN ('i', 'I'), 2";
 
 /* What the connecting role needs: on every table SELECT, INSERT, UPDATE,
- * DELETE; on every sequence USAGE and SELECT; on the schema USAGE and
+ * DELETE; on every sequence USAGE, SELECT and UPDATE (imports move the
+ * identity sequences past the ids they assign: setval); on the schema USAGE and
  * CREATE (migrations); on the database TEMPORARY (the import's staging
  * tables and prune's job list are temporary tables).  has_*_privilege
  * counts the owner's rights, role memberships and superuser. */
@@ -575,7 +576,7 @@ static const char grants_sql[] =
     " format('%s %I.%I', CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname,"
     " c.relname),"
     " array_to_string(ARRAY(SELECT p FROM unnest(CASE WHEN c.relkind = 'S' THEN"
-    " ARRAY['USAGE', 'SELECT'] ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END) p"
+    " ARRAY['USAGE', 'SELECT', 'UPDATE'] ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END) p"
     " WHERE NOT CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, p)"
     " ELSE has_table_privilege(c.oid, p) END), ', ')"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"

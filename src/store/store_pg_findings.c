@@ -168,6 +168,7 @@ int store__pg_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, 
 	}
 	*id = store__pg_i64(q, 0, 0);
 	*created = store__pg_i64(q, 0, 1) != 0;
+	s->ids_taken |= *created;
 	PQclear(q);
 	return 0;
 }

@@ -605,6 +605,7 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 			return r;
 		s->next_event_id = store__pg_i64(q, 0, 0);
 		PQclear(q);
+		s->ids_taken = 1;
 	}
 	store__pg_evps_note(s, host_id);
 	start = store__pg_row_start(s, PC_EVENTS);

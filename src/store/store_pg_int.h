@@ -35,6 +35,7 @@ enum pg_stmt {
 	PG_JOB_STATUS,
 	PG_HOST_UPSERT,
 	PG_HOST_NEXT_ID,
+	PG_SEQ_SYNC,
 	PG_HOST_SEQ,
 	PG_STAGE_HOSTS_APPLY,
 	PG_STAGE_PS_APPLY,
@@ -100,6 +101,7 @@ struct store_pg {
 	char tx_job_status[16];
 	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
 	int64_t next_host_id; /* 0: not read yet in this transaction */
+	int ids_taken;        /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */
 	int64_t max_new_host_id;
 	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
@@ -175,6 +177,15 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
     __attribute__((format(printf, 7, 8)));
 /* Send all buffered COPY rows. */
 int store__pg_flush(struct store_pg *s);
+/*
+ * scandb assigns job, host, event and finding ids as max(id) + 1 under the
+ * write lock (as SQLite assigns rowids); this moves the identity sequences
+ * of those tables up to their max(id), so that a row another writer inserts
+ * with the column default does not collide.  Called before COMMIT when the
+ * transaction took ids (ids_taken), and after a job row inserted outside
+ * one.
+ */
+int store__pg_sync_ids(struct store_pg *s);
 /* Host `host_id` has rows in the event / port_state buffers. */
 void store__pg_evps_note(struct store_pg *s, int64_t host_id);
 /* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement

@@ -487,7 +487,7 @@ def doctor_privileges_grants():
     for g in (f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.jobs TO {user};",
               f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.schema_migrations TO "
               f"{user};",
-              f"GRANT USAGE, SELECT ON SEQUENCE public.jobs_id_seq TO {user};",
+              f"GRANT USAGE, SELECT, UPDATE ON SEQUENCE public.jobs_id_seq TO {user};",
               f"GRANT CREATE ON SCHEMA public TO {user};"):
         check(g in grants, f"{g} in {grants}")
     # the checks that could not run say so, and point at the grants
@@ -643,7 +643,7 @@ def backup_password_never_in_argv_or_environment():
     e = pg_env()
     user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
     psql(db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user};\n"
-             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
+             f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
              f"GRANT CREATE ON SCHEMA public TO {user};\n")
     udb = pg_url(pg_dbname(db), user=user, password=pw)
     wrap = os.path.join(d, "bin")
