@@ -81,7 +81,7 @@ one() {
 	local best="" db t0 t1 s
 	for _ in $(seq "$runs"); do
 		db=$(fresh_db "$1")
-		"$scandb" --db "$db" migrate up >/dev/null
+		"$scandb" --db "$db" -q migrate up >/dev/null
 		t0=$(now)
 		"$scandb" --db "$db" -q import "$xml" >/dev/null
 		t1=$(now)
@@ -96,7 +96,7 @@ four() {
 	local best="" db t0 t1 s pids fail
 	for _ in $(seq "$runs"); do
 		db=$(fresh_db "$1")
-		"$scandb" --db "$db" migrate up >/dev/null
+		"$scandb" --db "$db" -q migrate up >/dev/null
 		pids=()
 		t0=$(now)
 		for i in 1 2 3 4; do
