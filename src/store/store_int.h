@@ -167,6 +167,19 @@ struct store {
 	int fault_err;
 };
 
+/* JSON text of stored string arrays (store_json.c), the same for every
+ * backend.  Names of a host / CPEs of a port as a compact JSON array,
+ * duplicates dropped; *out = NULL when there are none (malloc'ed, free()).
+ * Invalid UTF-8 is SDB_EPARSE; both set st's message. */
+int store__hostnames_json(struct store *st, const struct rec_host *h, char **out);
+int store__cpes_json(struct store *st, const struct rec_port *p, char **out);
+/* A stored JSON array of strings into an owned char *[] (non-strings are
+ * skipped); SDB_EDB if the text is not a JSON array. */
+int store__json_strings(const char *text, char ***out, size_t *n);
+/* hosts.hostnames as events.h's canonical "a,b" text (sorted, unique);
+ * *out NULL when there are none. */
+int store__names_text(const char *json, char **out);
+
 /* Set st->errmsg (printf-style) and return err, for `return store__set_err(...)`. */
 int store__set_err(struct store *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -163,54 +163,6 @@ void store__pg_key_hex(const unsigned char key[16], char out[35])
 	out[34] = '\0';
 }
 
-int store__pg_json_strings(const char *text, char ***out, size_t *n)
-{
-	json_t *a = NULL;
-	char **v = NULL;
-	size_t cnt = 0, len;
-	int r;
-
-	*out = NULL;
-	*n = 0;
-	if (!text || strcmp(text, "[]") == 0)
-		return 0;
-	if (!(a = json_loads(text, JSON_DECODE_ANY, NULL)) || !json_is_array(a)) {
-		r = SDB_EDB;
-		goto out;
-	}
-	len = json_array_size(a);
-	if (len == 0) {
-		r = 0;
-		goto out;
-	}
-	if (!(v = calloc(len, sizeof(*v)))) {
-		r = SDB_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < len; i++) {
-		const char *sv = json_string_value(json_array_get(a, i));
-		if (!sv)
-			continue;
-		if (!(v[cnt] = strdup(sv))) {
-			r = SDB_ENOMEM;
-			goto out;
-		}
-		cnt++;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	r = 0;
-out:
-	if (v) {
-		for (size_t i = 0; i < cnt; i++)
-			free(v[i]);
-		free(v);
-	}
-	json_decref(a);
-	return r;
-}
-
 void store__pg_fcache_clear(struct store_pg *s)
 {
 	store_finding_refs_free(s->fcache.v, s->fcache.n);
@@ -1350,73 +1302,6 @@ int store__pg_row_end(struct store_pg *s, enum pg_copy c, size_t start, int r, c
 	return 0;
 }
 
-/* ---- JSON text of string arrays (hosts.hostnames, ports.cpe) ------------------ */
-
-#define JSON_DEDUP_MAX 64
-
-static int json_add_unique(json_t *a, const char *v, int *bad_utf8)
-{
-	size_t n = json_array_size(a);
-	json_t *j;
-
-	if (!v)
-		return 0;
-	for (size_t i = 0; i < n && i < JSON_DEDUP_MAX; i++)
-		if (strcmp(json_string_value(json_array_get(a, i)), v) == 0)
-			return 0;
-	if (!(j = json_string(v))) {
-		*bad_utf8 = 1;
-		return SDB_EPARSE;
-	}
-	return json_array_append_new(a, j) == 0 ? 0 : SDB_ENOMEM;
-}
-
-/* Names of a host as a JSON array, duplicates dropped; *out NULL = none. */
-static int hostnames_json(struct store_pg *s, const struct rec_host *h, char **out)
-{
-	json_t *a;
-	int bad = 0, r = 0;
-
-	*out = NULL;
-	if (h->nhostnames == 0)
-		return 0;
-	if (!(a = json_array()))
-		return store__set_err(&s->base, SDB_ENOMEM, "host %s: out of memory", h->addr);
-	for (size_t i = 0; i < h->nhostnames && r == 0; i++)
-		r = json_add_unique(a, h->hostnames[i].name, &bad);
-	if (r == 0 && !(*out = json_dumps(a, JSON_COMPACT)))
-		r = SDB_ENOMEM;
-	json_decref(a);
-	if (r != 0)
-		return store__set_err(&s->base, bad ? SDB_EPARSE : SDB_ENOMEM, "host %s: %s",
-		                      h->addr,
-		                      bad ? "a hostname is not valid UTF-8" : "out of memory");
-	return 0;
-}
-
-/* CPEs of a service as a JSON array, or *out = NULL if none. */
-static int cpes_json(struct store_pg *s, const struct rec_port *p, char **out)
-{
-	json_t *a;
-	int bad = 0, r = 0;
-
-	*out = NULL;
-	if (!p->has_service || p->service.ncpes == 0)
-		return 0;
-	if (!(a = json_array()))
-		return store__set_err(&s->base, SDB_ENOMEM, "port %d: out of memory", p->port);
-	for (size_t i = 0; i < p->service.ncpes && r == 0; i++)
-		r = json_add_unique(a, p->service.cpes[i], &bad);
-	if (r == 0 && !(*out = json_dumps(a, JSON_COMPACT)))
-		r = SDB_ENOMEM;
-	json_decref(a);
-	if (r != 0)
-		return store__set_err(&s->base, bad ? SDB_EPARSE : SDB_ENOMEM, "port %d/%s: %s",
-		                      p->port, rec_proto_name(p->proto),
-		                      bad ? "a CPE is not valid UTF-8" : "out of memory");
-	return 0;
-}
-
 /* ---- jobs ------------------------------------------------------------------------ */
 
 static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_t *id)
@@ -1770,7 +1655,7 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
-	if ((r = hostnames_json(s, h, &names)) != 0)
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	store__pg_key_hex(key, keyhex);
 	if ((r = store__pg_block_add(s, key)) != 0)
@@ -1848,7 +1733,7 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_host(s, h, 1)) != 0 || (r = hostnames_json(s, h, &names)) != 0)
+	if ((r = check_host(s, h, 1)) != 0 || (r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	if (seen_at < 0) {
 		free(names);
@@ -1917,7 +1802,7 @@ static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_port(s, host_id, p)) != 0 || (r = cpes_json(s, p, &cpe)) != 0)
+	if ((r = check_port(s, host_id, p)) != 0 || (r = store__cpes_json(&s->base, p, &cpe)) != 0)
 		return r;
 	start = store__pg_row_start(s, PC_PORTS);
 	e |= store__pg_f_int(b, 1, job_id);

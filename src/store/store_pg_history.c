@@ -53,53 +53,6 @@ static const char sql_hist_load[] =
     " ORDER BY k, o1, o2, o3";
 /* clang-format on */
 
-static int cmp_cstr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* hosts.hostnames (a JSON array) as events.h's canonical "a,b" text. */
-static int names_text(const char *json, char **out)
-{
-	json_t *arr;
-	const char **v = NULL;
-	struct buf b;
-	size_t n, k = 0;
-	int r = 0;
-
-	*out = NULL;
-	if (!json || strcmp(json, "[]") == 0)
-		return 0;
-	arr = json_loads(json, 0, NULL);
-	n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
-	buf_init(&b, (size_t)1 << 20);
-	if (n && !(v = calloc(n, sizeof(*v)))) {
-		r = SDB_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = json_string_value(json_array_get(arr, i));
-		if (name && *name)
-			v[k++] = name;
-	}
-	qsort(v, k, sizeof(*v), cmp_cstr);
-	for (size_t i = 0; i < k && r == 0; i++) {
-		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
-			continue;
-		if (b.len)
-			r = buf_append_char(&b, ',');
-		if (r == 0)
-			r = buf_append_str(&b, v[i]);
-	}
-	if (r == 0 && b.len)
-		*out = buf_steal(&b);
-out:
-	buf_free(&b);
-	free(v);
-	json_decref(arr);
-	return r;
-}
-
 static int dupcol(const PGresult *q, int row, int col, char **dst)
 {
 	const char *v = store__pg_col(q, row, col);
@@ -185,7 +138,7 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 	out->at = store__pg_i64(q, first, off + 4);
 	if ((r = dupcol(q, first, off + 5, &out->os)) != 0 ||
 	    (r = dupcol(q, first, off + 6, &out->mac)) != 0 ||
-	    (r = names_text(store__pg_col(q, first, off + 7), &out->hostnames)) != 0)
+	    (r = store__names_text(store__pg_col(q, first, off + 7), &out->hostnames)) != 0)
 		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 	for (int i = first + 1; i < last; i++) {
 		int k = (int)store__pg_i64(q, i, off);

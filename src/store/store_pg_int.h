@@ -222,8 +222,6 @@ char *store__pg_dup(const PGresult *r, int row, int col, int *oom);
 int store__pg_addr_text(const char *hex_key, int family, char out[64]);
 /* addr_key as a bytea literal parameter "\\x0a0b...". */
 void store__pg_key_hex(const unsigned char key[16], char out[35]);
-/* A JSON array of strings (hostnames, cpes) into an owned char *[]. */
-int store__pg_json_strings(const char *text, char ***out, size_t *n);
 void store__pg_fcache_clear(struct store_pg *s);
 /* A host now exists: keep the block of known hosts right (no-op if the
  * key is outside it). */

@@ -193,8 +193,7 @@ static int load_host(struct store_pg *s, const PGresult *q, int i, struct store_
 		store_host_free(h);
 		return store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
 	}
-	if ((r = store__pg_json_strings(store__pg_col(q, i, 8), &h->hostnames, &h->nhostnames)) !=
-	    0) {
+	if ((r = store__json_strings(store__pg_col(q, i, 8), &h->hostnames, &h->nhostnames)) != 0) {
 		r = store__set_err(&s->base, r, "reading host %s: hostnames is not a JSON array",
 		                   h->addr);
 		store_host_free(h);
@@ -242,7 +241,7 @@ static int add_port(struct store_host *h, const PGresult *q, int i, int current,
 	}
 	if (oom)
 		return SDB_ENOMEM;
-	return store__pg_json_strings(store__pg_col(q, i, 14), &p->cpes, &p->ncpes);
+	return store__json_strings(store__pg_col(q, i, 14), &p->cpes, &p->ncpes);
 }
 
 /* The recorded port a port script belongs to (ports sorted by protocol in

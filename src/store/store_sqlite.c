@@ -603,90 +603,6 @@ static int sq_is_empty(struct store *st, int *empty)
 	return r;
 }
 
-/* ---- JSON text of string arrays (hosts.hostnames, ports.cpe) ------------ */
-
-/* Duplicates are looked for among this many leading entries only, so a
- * hostile file with huge lists costs linear, not quadratic, time. */
-#define JSON_DEDUP_MAX 64
-
-/* Append v to the JSON array a unless it is NULL or already there. */
-static int json_add_unique(json_t *a, const char *v, int *bad_utf8)
-{
-	size_t n = json_array_size(a);
-	json_t *j;
-
-	if (!v)
-		return 0;
-	for (size_t i = 0; i < n && i < JSON_DEDUP_MAX; i++)
-		if (strcmp(json_string_value(json_array_get(a, i)), v) == 0)
-			return 0;
-	if (!(j = json_string(v))) {
-		/* json_string refuses invalid UTF-8 (it also fails on ENOMEM,
-		 * which we cannot tell apart; UTF-8 is the likely cause). */
-		*bad_utf8 = 1;
-		return SDB_EPARSE;
-	}
-	return json_array_append_new(a, j) == 0 ? 0 : SDB_ENOMEM;
-}
-
-/* Dump a (then release it) into *out (free()). */
-static int json_finish(json_t *a, char **out)
-{
-	*out = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	return *out ? 0 : SDB_ENOMEM;
-}
-
-/* Names of a host as a JSON array, duplicates dropped (nmap reports the
- * same name as "user" and "PTR").  *out = NULL means "[]". */
-static int hostnames_json(struct store_sqlite *s, const struct rec_host *h, char **out)
-{
-	json_t *a;
-	int bad = 0, r = 0;
-
-	*out = NULL;
-	if (h->nhostnames == 0)
-		return 0;
-	if (!(a = json_array()))
-		return store__set_err(&s->base, SDB_ENOMEM, "host %s: out of memory", h->addr);
-	for (size_t i = 0; i < h->nhostnames && r == 0; i++)
-		r = json_add_unique(a, h->hostnames[i].name, &bad);
-	if (r != 0) {
-		json_decref(a);
-		return bad ? store__set_err(&s->base, SDB_EPARSE,
-		                            "host %s: a hostname is not valid UTF-8", h->addr)
-		           : store__set_err(&s->base, SDB_ENOMEM, "host %s: out of memory",
-		                            h->addr);
-	}
-	if ((r = json_finish(a, out)) != 0)
-		return store__set_err(&s->base, r, "host %s: out of memory", h->addr);
-	return 0;
-}
-
-/* CPEs of a service as a JSON array, or *out = NULL (SQL NULL) if none. */
-static int cpes_json(struct store_sqlite *s, const struct rec_port *p, char **out)
-{
-	json_t *a;
-	int bad = 0, r = 0;
-
-	*out = NULL;
-	if (!p->has_service || p->service.ncpes == 0)
-		return 0;
-	if (!(a = json_array()))
-		return store__set_err(&s->base, SDB_ENOMEM, "port %d: out of memory", p->port);
-	for (size_t i = 0; i < p->service.ncpes && r == 0; i++)
-		r = json_add_unique(a, p->service.cpes[i], &bad);
-	if (r == 0)
-		r = json_finish(a, out);
-	else
-		json_decref(a);
-	if (r != 0)
-		return store__set_err(&s->base, r, "port %d/%s: %s", p->port,
-		                      rec_proto_name(p->proto),
-		                      bad ? "a CPE is not valid UTF-8" : "out of memory");
-	return 0;
-}
-
 /* ---- jobs ----------------------------------------------------------------- */
 
 static int sq_job_insert(struct store *st, const struct store_job_new *j, int64_t *id)
@@ -1058,7 +974,7 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
-	if ((r = hostnames_json(s, h, &names)) != 0)
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	if ((r = store__sqlite_stmt(s, SQ_HOST_UPSERT, sql_host_upsert, &stmt)) != 0)
 		goto out;
@@ -1095,7 +1011,8 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	char *names = NULL;
 	int b = 0, rc = SQLITE_OK, r;
 
-	if ((r = check_host_status(s, h)) != 0 || (r = hostnames_json(s, h, &names)) != 0)
+	if ((r = check_host_status(s, h)) != 0 ||
+	    (r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	if ((r = store__sqlite_stmt(
 	         s, SQ_HOST_SCAN_INSERT,
@@ -1148,7 +1065,7 @@ static int sq_port_insert(struct store *st, int64_t job_id, int64_t host_id,
 	char *cpe = NULL;
 	int b = 0, rc = SQLITE_OK, r;
 
-	if ((r = cpes_json(s, p, &cpe)) != 0)
+	if ((r = store__cpes_json(&s->base, p, &cpe)) != 0)
 		return r;
 	if ((r = store__sqlite_stmt(s, SQ_PORT_INSERT,
 	                            "INSERT INTO ports (job_id, host_id, protocol, port, state,"

@@ -31,53 +31,6 @@ static int64_t col_time(sqlite3_stmt *q, int i)
 	return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, i);
 }
 
-static int cmp_cstr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* hosts.hostnames (a JSON array) as events.h's canonical "a,b" text. */
-static int names_text(const char *json, char **out)
-{
-	json_t *arr;
-	const char **v = NULL;
-	struct buf b;
-	size_t n, k = 0;
-	int r = 0;
-
-	*out = NULL;
-	if (!json || strcmp(json, "[]") == 0)
-		return 0; /* most hosts: no names, nothing to parse */
-	arr = json_loads(json, 0, NULL);
-	n = arr && json_is_array(arr) ? json_array_size(arr) : 0;
-	buf_init(&b, (size_t)1 << 20);
-	if (n && !(v = calloc(n, sizeof(*v)))) {
-		r = SDB_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = json_string_value(json_array_get(arr, i));
-		if (name && *name)
-			v[k++] = name;
-	}
-	qsort(v, k, sizeof(*v), cmp_cstr);
-	for (size_t i = 0; i < k && r == 0; i++) {
-		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
-			continue;
-		if (b.len)
-			r = buf_append_char(&b, ',');
-		if (r == 0)
-			r = buf_append_str(&b, v[i]);
-	}
-	if (r == 0 && b.len)
-		*out = buf_steal(&b);
-out:
-	buf_free(&b);
-	free(v);
-	json_decref(arr);
-	return r;
-}
-
 static int dupcol(sqlite3_stmt *q, int i, char **dst)
 {
 	const char *v = col_text(q, i);
@@ -191,7 +144,7 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 	out->job_id = col_time(q, 2);
 	out->at = col_time(q, 3);
 	if ((r = dupcol(q, 4, &out->os)) != 0 || (r = dupcol(q, 5, &out->mac)) != 0 ||
-	    (r = names_text(col_text(q, 6), &out->hostnames)) != 0) {
+	    (r = store__names_text(col_text(q, 6), &out->hostnames)) != 0) {
 		store__sqlite_done(q);
 		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 	}

@@ -44,55 +44,6 @@ static long col_opt(sqlite3_stmt *q, int i)
 	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(q, i);
 }
 
-/* A JSON array of strings (hostnames, cpes) into an owned char *[]. */
-static int json_to_strings(const char *text, char ***out, size_t *n)
-{
-	json_t *a = NULL;
-	char **v = NULL;
-	size_t cnt = 0, len;
-	int r;
-
-	*out = NULL;
-	*n = 0;
-	if (!text || strcmp(text, "[]") == 0)
-		return 0;
-	if (!(a = json_loads(text, JSON_DECODE_ANY, NULL)) || !json_is_array(a)) {
-		r = SDB_EDB;
-		goto out;
-	}
-	len = json_array_size(a);
-	if (len == 0) {
-		r = 0;
-		goto out;
-	}
-	if (!(v = calloc(len, sizeof(*v)))) {
-		r = SDB_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < len; i++) {
-		const char *sv = json_string_value(json_array_get(a, i));
-		if (!sv)
-			continue; /* not a string: not ours, skip it */
-		if (!(v[cnt] = strdup(sv))) {
-			r = SDB_ENOMEM;
-			goto out;
-		}
-		cnt++;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	r = 0;
-out:
-	if (v) {
-		for (size_t i = 0; i < cnt; i++)
-			free(v[i]);
-		free(v);
-	}
-	json_decref(a);
-	return r;
-}
-
 /* Set the handle's message for a failure of `r` while reading host data. */
 static int host_fail(struct store_sqlite *s, int r, const char *addr, const char *what)
 {
@@ -173,8 +124,8 @@ static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
 			goto out;
 		}
-		if ((r = json_to_strings((const char *)sqlite3_column_text(q, 13), &p->cpes,
-		                         &p->ncpes)) != 0) {
+		if ((r = store__json_strings((const char *)sqlite3_column_text(q, 13), &p->cpes,
+		                             &p->ncpes)) != 0) {
 			r = host_fail(s, r, h->addr, "a port's cpe is not a JSON array");
 			goto out;
 		}
@@ -410,8 +361,8 @@ static int load_host(struct store_sqlite *s, sqlite3_stmt *q, int current, struc
 		r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
 		goto out;
 	}
-	if ((r = json_to_strings((const char *)sqlite3_column_text(q, 8), &h->hostnames,
-	                         &h->nhostnames)) != 0) {
+	if ((r = store__json_strings((const char *)sqlite3_column_text(q, 8), &h->hostnames,
+	                             &h->nhostnames)) != 0) {
 		r = host_fail(s, r, h->addr, "hostnames is not a JSON array");
 		goto out;
 	}
