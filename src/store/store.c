@@ -10,12 +10,15 @@
  */
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -1408,6 +1411,47 @@ fail:
 }
 
 /* ---- backup / restore ---- */
+
+/* fsync a file or directory by path (best effort for directories). */
+static int fsync_path(const char *path, int is_dir)
+{
+	int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	int r = 0;
+
+	if (fd < 0)
+		return is_dir ? 0 : -1;
+	if (fsync(fd) != 0 && !is_dir)
+		r = -1;
+	close(fd);
+	return r;
+}
+
+int store__backup_publish(struct store *st, const char *tmp, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	struct stat sb;
+
+	if (fsync_path(tmp, 0) != 0)
+		return store__set_err(st, SDB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+	if (link(tmp, path) != 0) {
+		int e = errno;
+		if (!((e == EPERM || e == EOPNOTSUPP || e == EMLINK) && stat(path, &sb) != 0 &&
+		      errno == ENOENT && rename(tmp, path) == 0))
+			return store__set_err(st, e == EEXIST ? SDB_EEXISTS : SDB_EIO,
+			                      "cannot create %s: %s", path, strerror(e));
+	} else {
+		unlink(tmp);
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fsync_path(dir, 1);
+	return 0;
+}
 
 int store_backup(struct store *st, const char *path, struct store_backup_info *info)
 {

@@ -167,6 +167,18 @@ struct store {
 	int fault_err;
 };
 
+/* Put a finished backup file in place (store.c, for every backend's backup
+ * slot): fsync `tmp`, link it to `path` -- never replacing a file that
+ * appeared meanwhile; rename() on a file system without hard links --,
+ * remove `tmp` and fsync the directory.  On failure st's message says why
+ * and `tmp` is left for the caller to remove. */
+int store__backup_publish(struct store *st, const char *tmp, const char *path);
+
+/* The port of a loaded host that a port script belongs to, or NULL
+ * (store_result.c; h->ports sorted by protocol in byte order, then port, as
+ * both backends load them). */
+struct store_port *store__host_port(struct store_host *h, const char *proto, int port);
+
 /* JSON text of stored string arrays (store_json.c), the same for every
  * backend.  Names of a host / CPEs of a port as a compact JSON array,
  * duplicates dropped; *out = NULL when there are none (malloc'ed, free()).

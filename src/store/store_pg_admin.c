@@ -971,35 +971,10 @@ static int current_schema(struct store_pg *s, char *out, size_t len)
 
 /* ---- backup ---------------------------------------------------------------------- */
 
-static void dir_of(const char *path, char *out, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(out, len, ".");
-	else if (slash == path)
-		snprintf(out, len, "/");
-	else
-		snprintf(out, len, "%.*s", (int)(slash - path), path);
-}
-
-static int fsync_path(const char *path, int is_dir)
-{
-	int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-	int r = 0;
-
-	if (fd < 0)
-		return is_dir ? 0 : -1;
-	if (fsync(fd) != 0 && !is_dir)
-		r = -1;
-	close(fd);
-	return r;
-}
-
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_pg *s = store__pg(st);
-	char tool[4096], tmp[4096], dir[4096], schema[256], passfile[4096] = "", schema_arg[300];
+	char tool[4096], tmp[4096], schema[256], passfile[4096] = "", schema_arg[300];
 	struct buf conn;
 	char **env = NULL;
 	double t0 = time_mono();
@@ -1039,24 +1014,9 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "backup")) != 0)
 			goto fail;
 	}
-	if (fsync_path(tmp, 0) != 0) {
-		r = store__set_err(st, SDB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+	if ((r = store__backup_publish(st, tmp, path)) != 0)
 		goto fail;
-	}
-	if (link(tmp, path) != 0) {
-		int e = errno;
-		if ((e == EPERM || e == EOPNOTSUPP || e == EMLINK) && stat(path, &sb) != 0 &&
-		    errno == ENOENT && rename(tmp, path) == 0)
-			goto done;
-		r = store__set_err(st, e == EEXIST ? SDB_EEXISTS : SDB_EIO, "cannot create %s: %s",
-		                   path, strerror(e));
-		goto fail;
-	}
-	unlink(tmp);
-done:
 	tmp[0] = '\0';
-	dir_of(path, dir, sizeof(dir));
-	fsync_path(dir, 1);
 	snprintf(info->method, sizeof(info->method), "pg_dump -Fc (one snapshot)");
 	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	info->seconds = time_mono() - t0;

@@ -244,29 +244,6 @@ static int add_port(struct store_host *h, const PGresult *q, int i, int current,
 	return store__json_strings(store__pg_col(q, i, 14), &p->cpes, &p->ncpes);
 }
 
-/* The recorded port a port script belongs to (ports sorted by protocol in
- * byte order, then port). */
-static struct store_port *find_port(struct store_host *h, const char *proto, int port)
-{
-	size_t lo = 0, hi = h->nports;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct store_port *p = &h->ports[mid];
-		int c = strcmp(p->protocol, proto);
-
-		if (c == 0)
-			c = p->port < port ? -1 : p->port > port;
-		if (c == 0)
-			return p;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static int script_add(struct store_script **v, size_t *n, const PGresult *q, int i)
 {
 	struct store_script *sc;
@@ -356,7 +333,8 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 		if (!proto) {
 			r = script_add(&h->scripts, &h->nscripts, q, i);
 		} else {
-			struct store_port *pt = find_port(h, proto, (int)store__pg_i64(q, i, 2));
+			struct store_port *pt =
+			    store__host_port(h, proto, (int)store__pg_i64(q, i, 2));
 			/* a script without its port cannot come from the job
 			 * writer (ports are stored first): skip it */
 			r = pt ? script_add(&pt->scripts, &pt->nscripts, q, i) : 0;

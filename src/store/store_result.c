@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "store/store_int.h"
 
 static void scripts_free(struct store_script *v, size_t n)
 {
@@ -213,4 +214,25 @@ void store_host_rec_free(struct store_host_rec *v)
 	free(v->scripts);
 	free(v->extra);
 	memset(v, 0, sizeof(*v));
+}
+
+struct store_port *store__host_port(struct store_host *h, const char *proto, int port)
+{
+	size_t lo = 0, hi = h->nports;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct store_port *p = &h->ports[mid];
+		int c = strcmp(p->protocol, proto);
+
+		if (c == 0)
+			c = p->port < port ? -1 : p->port > port;
+		if (c == 0)
+			return p;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }

@@ -435,32 +435,6 @@ int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep)
 
 /* ---- backup ---------------------------------------------------------------- */
 
-/* fsync a file or directory by path (best effort for directories). */
-static int fsync_path(const char *path, int is_dir)
-{
-	int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-	int r = 0;
-
-	if (fd < 0)
-		return is_dir ? 0 : -1;
-	if (fsync(fd) != 0 && !is_dir)
-		r = -1;
-	close(fd);
-	return r;
-}
-
-static void dir_of(const char *path, char *out, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(out, len, ".");
-	else if (slash == path)
-		snprintf(out, len, "/");
-	else
-		snprintf(out, len, "%.*s", (int)(slash - path), path);
-}
-
 /* Copy src's main database into dst in one step (-1): one read transaction
  * on the source for the whole copy, so concurrent writers (WAL) neither
  * block it nor restart it.  BUSY/LOCKED (a writer holding the destination,
@@ -506,7 +480,7 @@ static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const c
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	char tmp[4096], dir[4096];
+	char tmp[4096];
 	sqlite3 *dst = NULL;
 	double t0 = time_mono();
 	struct stat sb;
@@ -536,25 +510,8 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 		goto fail;
 	}
 	dst = NULL;
-	if (fsync_path(tmp, 0) != 0) {
-		r = store__set_err(st, SDB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+	if ((r = store__backup_publish(st, tmp, path)) != 0)
 		goto fail;
-	}
-	/* link() refuses to replace a file that appeared meanwhile; a file
-	 * system without hard links gets rename() after one more check. */
-	if (link(tmp, path) != 0) {
-		int e = errno;
-		if ((e == EPERM || e == EOPNOTSUPP || e == EMLINK) && stat(path, &sb) != 0 &&
-		    errno == ENOENT && rename(tmp, path) == 0)
-			goto done;
-		r = store__set_err(st, e == EEXIST ? SDB_EEXISTS : SDB_EIO, "cannot create %s: %s",
-		                   path, strerror(e));
-		goto fail;
-	}
-	unlink(tmp);
-done:
-	dir_of(path, dir, sizeof(dir));
-	fsync_path(dir, 1);
 	snprintf(info->method, sizeof(info->method), "sqlite3 online backup API, one step");
 	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	info->seconds = time_mono() - t0;

@@ -139,29 +139,6 @@ out:
 	return r;
 }
 
-/* The recorded port that a port script belongs to (ports are sorted by
- * protocol, port: the order of the ports primary key, memcmp on text). */
-static struct store_port *find_port(struct store_host *h, const char *proto, int port)
-{
-	size_t lo = 0, hi = h->nports;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct store_port *p = &h->ports[mid];
-		int c = strcmp(p->protocol, proto);
-
-		if (c == 0)
-			c = p->port < port ? -1 : p->port > port;
-		if (c == 0)
-			return p;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static int script_add(struct store_script **v, size_t *n, sqlite3_stmt *q)
 {
 	struct store_script *sc;
@@ -194,7 +171,7 @@ static int load_scripts(struct store_sqlite *s, struct store_host *h)
 		if (!proto) {
 			r = script_add(&h->scripts, &h->nscripts, q);
 		} else {
-			struct store_port *p = find_port(h, proto, sqlite3_column_int(q, 1));
+			struct store_port *p = store__host_port(h, proto, sqlite3_column_int(q, 1));
 			/* The job writer stores a port before its scripts, so a
 			 * script without its port cannot come from it: skip. */
 			r = p ? script_add(&p->scripts, &p->nscripts, q) : 0;
