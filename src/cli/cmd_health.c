@@ -99,7 +99,10 @@ int cmd_health(struct cli *c, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if ((r = store_health(c->st, &h)) != 0) {
-		snprintf(msg, sizeof(msg), "database %s: %s", c->db, store_errmsg(c->st));
+		char shown[sizeof(c->db)];
+
+		store_target_display(c->db, shown, sizeof(shown)); /* never the password */
+		snprintf(msg, sizeof(msg), "database %s: %s", shown, store_errmsg(c->st));
 		cli_err("not healthy: %s", msg);
 		if (fmt == CLI_FMT_JSON)
 			print_json(&h, 0, msg);

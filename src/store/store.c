@@ -132,7 +132,10 @@ static void put(char *out, size_t outlen, size_t *pos, const char *src, size_t n
 static void display_uri(const char *t, char *out, size_t outlen, size_t *pos)
 {
 	const char *auth = strstr(t, "://") + 3;
-	size_t alen = strcspn(auth, "/?");
+	/* The user info ends at the last '@' before the path: a password may
+	 * hold '?' or '@' (libpq looks no further than the '/'), and masking
+	 * too much is harmless where masking too little is not. */
+	size_t alen = strcspn(auth, "/");
 	const char *at = NULL, *p, *q;
 
 	for (p = auth; p < auth + alen; p++)
@@ -227,7 +230,12 @@ char *store_target_display(const char *target, char *out, size_t outlen)
 	else if (store__is_pg_target(target)) {
 		size_t pre = has_prefix(target, "pg:") ? 3 : strlen("postgresql:");
 		put(out, outlen, &pos, target, pre);
-		display_conninfo(target + pre, out, outlen, &pos);
+		/* "pg:postgresql://..." is a URI too (libpq expands it) */
+		if (has_prefix(target + pre, "postgresql://") ||
+		    has_prefix(target + pre, "postgres://"))
+			display_uri(target + pre, out, outlen, &pos);
+		else
+			display_conninfo(target + pre, out, outlen, &pos);
 	} else
 		put(out, outlen, &pos, target, strlen(target));
 	out[pos < outlen ? pos : outlen - 1] = '\0';

@@ -617,14 +617,17 @@ static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path)
 	return r;
 }
 
-/* Rows in `table` of db, 0 if the table does not exist. */
+/* Rows counted by `sql` in db: 0 if its table does not exist, -1 if it
+ * could not be counted (busy, I/O: then nobody can say it is empty). */
 static int64_t count_if_exists(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *stmt = NULL;
-	int64_t n = 0;
+	int64_t n = -1;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 
-	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-	    sqlite3_step(stmt) == SQLITE_ROW)
+	if (rc != SQLITE_OK)
+		n = strstr(sqlite3_errmsg(db), "no such table") ? 0 : -1;
+	else if (sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
 	return n;
@@ -673,6 +676,13 @@ int store__sqlite_restore(struct store *st, const char *path, int force,
 		goto out;
 	jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
 	hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
+	if ((jobs < 0 || hosts < 0) && !force) {
+		r = store__set_err(st, SDB_EBUSY,
+		                   "cannot tell whether the database is empty (%s); restoring "
+		                   "replaces all of it: add --force to replace it anyway",
+		                   sqlite3_errmsg(s->db));
+		goto out;
+	}
 	if ((jobs || hosts) && !force) {
 		r = store__set_err(st, SDB_EEXISTS,
 		                   "the database is not empty (%lld jobs, %lld hosts); restoring "
