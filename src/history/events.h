@@ -115,6 +115,13 @@ int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, c
  * NULL when it has none. */
 char *ev_hostnames(const struct rec_host *scan);
 
+/*
+ * 1 if the last ev_step probed every stored port of h (more than one), each
+ * now carrying the same job and time, which it sets in *job and *at: a store
+ * can then move all of the host's stored port states with one statement.
+ */
+int ev_host_all_touched(const struct ev_host *h, int64_t *job, int64_t *at);
+
 typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
 
 /*

@@ -179,6 +179,12 @@ int store__backup_publish(struct store *st, const char *tmp, const char *path);
  * both backends load them). */
 struct store_port *store__host_port(struct store_host *h, const char *proto, int port);
 
+/* The addr_key range [lo, hi] a host filter's --net and address select
+ * (store_result.c); 0 when they select nothing (an address that does not
+ * parse, or is outside the net). */
+int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16],
+                          unsigned char hi[16]);
+
 /* JSON text of stored string arrays (store_json.c), the same for every
  * backend.  Names of a host / CPEs of a port as a compact JSON array,
  * duplicates dropped; *out = NULL when there are none (malloc'ed, free()).

@@ -470,21 +470,11 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int all = h->nports > 1, r;
-	int64_t job = 0, at = 0;
+	int64_t job, at;
+	/* when the scan probed every stored port of the host, one touch
+	 * moves them all */
+	int all = ev_host_all_touched(h, &job, &at), r;
 
-	/* As on SQLite: when the scan probed every stored port of the host,
-	 * each with the same job and time, one touch moves them all. */
-	for (size_t i = 0; i < h->nports && all; i++) {
-		const struct ev_port *p = &h->ports[i];
-		if (!p->stored)
-			continue;
-		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
-			all = 0;
-		job = p->job_id;
-		at = p->seen_at;
-	}
-	all = all && job;
 	store__pg_evps_note(s, host_id);
 	if (all) {
 		struct buf *b = &s->copy[PC_PS_TOUCH];

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/store_pg_int.h"
@@ -386,7 +385,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
                          int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
-	unsigned char lo[16], hi[16], key[16];
+	unsigned char lo[16], hi[16];
 	char lohex[35], hihex[35], lasthex[35] = "\\x";
 	int64_t last_id = 0;
 	struct page *pg;
@@ -397,21 +396,8 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	int fl = oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
 	int opened = 0, r = 0;
 
-	memset(lo, 0x00, sizeof(lo));
-	memset(hi, 0xff, sizeof(hi));
-	if (f->has_net) {
-		memcpy(lo, f->net_lo, sizeof(lo));
-		memcpy(hi, f->net_hi, sizeof(hi));
-	}
-	if (f->addr) {
-		/* canonical addresses only: one that does not parse is in no row */
-		if (addr_parse(f->addr, NULL, NULL, key) != 0)
-			return 0;
-		if (memcmp(key, lo, sizeof(key)) < 0 || memcmp(key, hi, sizeof(key)) > 0)
-			return 0;
-		memcpy(lo, key, sizeof(lo));
-		memcpy(hi, key, sizeof(hi));
-	}
+	if (!store__host_key_range(f, lo, hi))
+		return 0;
 	store__pg_key_hex(lo, lohex);
 	store__pg_key_hex(hi, hihex);
 	if (!(pg = calloc(1, sizeof(*pg))))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/store_int.h"
@@ -235,4 +236,27 @@ struct store_port *store__host_port(struct store_host *h, const char *proto, int
 			hi = mid;
 	}
 	return NULL;
+}
+
+int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16],
+                          unsigned char hi[16])
+{
+	unsigned char key[16];
+
+	memset(lo, 0x00, 16);
+	memset(hi, 0xff, 16);
+	if (f->has_net) {
+		memcpy(lo, f->net_lo, 16);
+		memcpy(hi, f->net_hi, 16);
+	}
+	if (f->addr) {
+		/* canonical addresses only: one that does not parse is in no row */
+		if (addr_parse(f->addr, NULL, NULL, key) != 0)
+			return 0;
+		if (memcmp(key, lo, 16) < 0 || memcmp(key, hi, 16) > 0)
+			return 0;
+		memcpy(lo, key, 16);
+		memcpy(hi, key, 16);
+	}
+	return 1;
 }

@@ -216,21 +216,12 @@ int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struc
 	sqlite3_stmt *q;
 	int r;
 
-	int all = h->nports > 1;
-	int64_t job = 0, at = 0;
-
+	int64_t job, at;
 	/* Can one statement touch every stored row?  Only if the scan probed
 	 * all of them, each with the same job and time. */
-	for (size_t i = 0; i < h->nports && all; i++) {
-		const struct ev_port *p = &h->ports[i];
-		if (!p->stored)
-			continue;
-		if (p->dirty == EV_CLEAN || (job && (p->job_id != job || p->seen_at != at)))
-			all = 0;
-		job = p->job_id;
-		at = p->seen_at;
-	}
-	if (all && job) {
+	int all = ev_host_all_touched(h, &job, &at);
+
+	if (all) {
 		int rc;
 		if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH_ALL, sql_port_state_touch_all,
 		                            &q)) != 0)
@@ -248,7 +239,7 @@ int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struc
 		const struct ev_port *p = &h->ports[i];
 		int b = 0, rc;
 
-		if (p->dirty == EV_CLEAN || (all && job && p->stored && p->dirty == EV_DIRTY_TOUCH))
+		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
 			continue;
 		if (p->stored && p->dirty == EV_DIRTY_TOUCH) {
 			if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH, sql_port_state_touch,

@@ -15,7 +15,6 @@
 
 #include <jansson.h>
 
-#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 
@@ -358,27 +357,13 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
                              int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	unsigned char lo[16], hi[16], key[16];
+	unsigned char lo[16], hi[16];
 	sqlite3_stmt *q;
 	int b = 0, rc, r;
 
-	memset(lo, 0x00, sizeof(lo));
-	memset(hi, 0xff, sizeof(hi));
-	if (f->has_net) {
-		memcpy(lo, f->net_lo, sizeof(lo));
-		memcpy(hi, f->net_hi, sizeof(hi));
-	}
-	if (f->addr) {
-		/* Canonical addresses only: one that does not parse is in no
-		 * row.  Otherwise narrow the key range to it, so the lookup
-		 * is one probe of hosts_addr_key. */
-		if (addr_parse(f->addr, NULL, NULL, key) != 0)
-			return 0;
-		if (memcmp(key, lo, sizeof(key)) < 0 || memcmp(key, hi, sizeof(key)) > 0)
-			return 0;
-		memcpy(lo, key, sizeof(lo));
-		memcpy(hi, key, sizeof(hi));
-	}
+	/* an address narrows the key range to it: one probe of hosts_addr_key */
+	if (!store__host_key_range(f, lo, hi))
+		return 0;
 	if (f->job_id != 0) {
 		r = hot_stmt(s, SQ_HOSTS_JOB, &q);
 		if (r == 0)
