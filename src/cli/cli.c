@@ -37,23 +37,39 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_open(struct cli *c, int ready)
+int cli_open_db(struct cli *c, int existing, int ready, char *msg, size_t msglen)
 {
-	char msg[1024], shown[1024];
+	char buf[1024], shown[sizeof(c->db)];
 	int r;
 
+	buf[0] = '\0';
 	/* the target may hold a password: messages show it masked */
 	store_target_display(c->db, shown, sizeof(shown));
-	if ((r = store_open(c->db, &c->st, msg, sizeof(msg))) != 0) {
-		cli_err("cannot open database %s: %s", shown, msg[0] ? msg : sdb_strerror(r));
+	r = existing ? store_open_existing(c->db, &c->st, buf, sizeof(buf))
+	             : store_open(c->db, &c->st, buf, sizeof(buf));
+	if (r != 0) {
+		if (msg)
+			snprintf(msg, msglen, "cannot open database %s: %s", shown,
+			         buf[0] ? buf : sdb_strerror(r));
+		else
+			cli_err("cannot open database %s: %s", shown,
+			        buf[0] ? buf : sdb_strerror(r));
 		return CLI_FAIL;
 	}
 	if (ready && (r = store_ensure_ready(c->st)) != 0) {
-		cli_err("database %s: %s", shown, store_errmsg(c->st));
+		if (msg)
+			snprintf(msg, msglen, "database %s: %s", shown, store_errmsg(c->st));
+		else
+			cli_err("database %s: %s", shown, store_errmsg(c->st));
 		cli_close(c);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
+}
+
+int cli_open(struct cli *c, int ready)
+{
+	return cli_open_db(c, 0, ready, NULL, 0);
 }
 
 void cli_close(struct cli *c)

@@ -39,6 +39,14 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(p
  * reason and returns CLI_FAIL; else CLI_OK.
  */
 int cli_open(struct cli *c, int ready);
+/*
+ * Open c->db into c->st.  existing = 1: a missing SQLite file is an error
+ * (it is not created).  ready = 1: the schema must be current (as
+ * cli_open).  On failure prints the reason (unless msg is non-NULL, which
+ * then receives it) and returns CLI_FAIL.  Messages show the target with
+ * any password masked.
+ */
+int cli_open_db(struct cli *c, int existing, int ready, char *msg, size_t msglen);
 void cli_close(struct cli *c);
 
 /* "table", "json", "ndjson", "csv" → 0, or CLI_USAGE after printing. */

@@ -327,7 +327,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		        (int)sizeof(file))
 			return cli_usage_err("backup", "FILE is too long");
 	}
-	if ((r = ops_open(c, 1, 0, NULL, 0)) != CLI_OK)
+	if ((r = cli_open_db(c, 1, 0, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_backup(c->st, file, &info)) != 0)
 		return output_store_err(c, "backup", r);
@@ -417,7 +417,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	 * the restore fails, the new (empty) file is removed again. */
 	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;
 	cli_close(c);
-	if ((r = ops_open(c, 0, 0, NULL, 0)) != CLI_OK)
+	if ((r = cli_open_db(c, 0, 0, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
 		output_store_err(c, "restore", r);

@@ -103,7 +103,9 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 	} else {
 		return cli_usage_err("migrate", "unknown subcommand '%s'", sub);
 	}
-	if ((rc = cli_open(c, 0)) != CLI_OK)
+	/* looking (status, verify) never creates a database */
+	if ((rc = cli_open_db(c, strcmp(sub, "status") == 0 || strcmp(sub, "verify") == 0, 0, NULL,
+	                      0)) != CLI_OK)
 		return rc;
 	if (strcmp(sub, "status") == 0)
 		return print_status(c, fmt);

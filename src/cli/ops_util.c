@@ -11,35 +11,6 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 
-int ops_open(struct cli *c, int existing, int ready, char *msg, size_t msglen)
-{
-	char buf[1024], shown[sizeof(c->db)];
-	int r;
-
-	buf[0] = '\0';
-	store_target_display(c->db, shown, sizeof(shown)); /* never the password */
-	r = existing ? store_open_existing(c->db, &c->st, buf, sizeof(buf))
-	             : store_open(c->db, &c->st, buf, sizeof(buf));
-	if (r != 0) {
-		if (msg)
-			snprintf(msg, msglen, "cannot open database %s: %s", shown,
-			         buf[0] ? buf : sdb_strerror(r));
-		else
-			cli_err("cannot open database %s: %s", shown,
-			        buf[0] ? buf : sdb_strerror(r));
-		return CLI_FAIL;
-	}
-	if (ready && (r = store_ensure_ready(c->st)) != 0) {
-		if (msg)
-			snprintf(msg, msglen, "database %s: %s", shown, store_errmsg(c->st));
-		else
-			cli_err("database %s: %s", shown, store_errmsg(c->st));
-		cli_close(c);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
-}
-
 void ops_bytes(int64_t b, char *out, size_t len)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};

@@ -14,14 +14,6 @@
 
 #include "cli/cli.h"
 
-/*
- * Open c->db into c->st.  existing = 1: a missing SQLite file is an error
- * (it is not created).  ready = 1: the schema must be current (as
- * cli_open).  On failure prints the reason (unless msg is non-NULL, which
- * then receives it) and returns CLI_FAIL.
- */
-int ops_open(struct cli *c, int existing, int ready, char *msg, size_t msglen);
-
 /* "12.3 MiB", "512 B", "-" for b < 0, into out[len]. */
 void ops_bytes(int64_t b, char *out, size_t len);
 
