@@ -19,6 +19,7 @@
 #include "store/store_pg_int.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -213,27 +214,181 @@ static int map_state(const char *c)
 	return SDB_EDB;
 }
 
-/* Replace every occurrence of the password in msg by "***". */
-static void redact(const struct store_pg *s, char *msg, size_t len)
+/* Replace every occurrence of secret in msg (len bytes) by "***",
+ * searching on after each replacement (the secret may be "***" itself). */
+static void mask(char *msg, size_t len, const char *secret)
 {
 	size_t plen;
-	char *p;
+	char *p = msg;
 
-	if (!s->password || !(plen = strlen(s->password)))
+	if (!secret || !(plen = strlen(secret)))
 		return;
-	while ((p = strstr(msg, s->password)) != NULL) {
+	while ((p = strstr(p, secret)) != NULL) {
 		size_t tail = strlen(p + plen);
 		if (plen >= 3) {
 			memcpy(p, "***", 3);
 			memmove(p + 3, p + plen, tail + 1);
 		} else {
 			size_t used = (size_t)(p - msg) + 3 + tail + 1;
-			if (used > len)
-				break;
+			if (used > len) {
+				/* no room to widen: blank it instead */
+				memset(p, '*', plen);
+				p += plen;
+				continue;
+			}
 			memmove(p + 3, p + plen, tail + 1);
 			memcpy(p, "***", 3);
 		}
+		p += 3;
 	}
+}
+
+void store__pg_redact(const struct store_pg *s, char *msg, size_t len)
+{
+	/* the longest first: a shorter form may be part of a longer one */
+	const char *v[9];
+	int n = 0;
+
+	if (s->password && *s->password)
+		v[n++] = s->password;
+	for (int i = 0; i < s->nsecrets; i++)
+		v[n++] = s->secrets[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strlen(v[j]) > strlen(v[j - 1]); j--) {
+			const char *x = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = x;
+		}
+	for (int i = 0; i < n; i++)
+		mask(msg, len, v[i]);
+}
+
+static void redact(const struct store_pg *s, char *msg, size_t len)
+{
+	store__pg_redact(s, msg, len);
+}
+
+/* Remember a password form [p, p + n) from the target; 0 or SDB_ENOMEM. */
+static int add_secret(struct store_pg *s, const char *p, size_t n)
+{
+	char *v;
+
+	if (!n)
+		return 0;
+	for (int i = 0; i < s->nsecrets; i++)
+		if (strlen(s->secrets[i]) == n && memcmp(s->secrets[i], p, n) == 0)
+			return 0;
+	if (s->nsecrets >= (int)(sizeof(s->secrets) / sizeof(s->secrets[0])))
+		return 0;
+	if (!(v = strndup(p, n)))
+		return SDB_ENOMEM;
+	s->secrets[s->nsecrets++] = v;
+	return 0;
+}
+
+/* [p, p + n) and its percent-decoded form (invalid escapes kept). */
+static int add_uri_secret(struct store_pg *s, const char *p, size_t n)
+{
+	char *d;
+	size_t k = 0;
+	int r;
+
+	if ((r = add_secret(s, p, n)) != 0 || !n)
+		return r;
+	if (!(d = malloc(n + 1)))
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+		    (lo = hexval(p[i + 2])) >= 0) {
+			d[k++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			d[k++] = p[i];
+		}
+	}
+	r = add_secret(s, d, k);
+	memset(d, 0, n + 1);
+	free(d);
+	return r;
+}
+
+/* The passwords written in the target itself, found without libpq (whose
+ * parse errors may quote them back before it knows the password): a URI's
+ * userinfo and ?password= / &password=, a key=value string's password=. */
+static int collect_secrets(struct store_pg *s, const char *conninfo)
+{
+	const char *q;
+	int r = 0;
+
+	if (strncmp(conninfo, "postgresql://", 13) == 0 ||
+	    strncmp(conninfo, "postgres://", 11) == 0) {
+		const char *a = strstr(conninfo, "://") + 3;
+		size_t alen = strcspn(a, "/");
+		const char *first_at = memchr(a, '@', alen);
+		const char *last_at = strrchr(a, '@');
+
+		/* userinfo: up to the '@' libpq takes (the first, before any
+		 * '/'), and up to the last '@' of the target (a password with
+		 * a raw '/' or '@' in it) */
+		for (int k = 0; k < 2 && r == 0; k++) {
+			const char *at = k == 0 ? first_at : last_at;
+			const char *c1, *c2;
+			if (!at)
+				continue;
+			c1 = memchr(a, ':', (size_t)(at - a));
+			if (!c1)
+				continue;
+			r = add_uri_secret(s, c1 + 1, (size_t)(at - c1 - 1));
+			for (c2 = at - 1; r == 0 && c2 > c1 && *c2 != ':'; c2--)
+				;
+			if (r == 0 && c2 != c1)
+				r = add_uri_secret(s, c2 + 1, (size_t)(at - c2 - 1));
+		}
+		for (q = a; r == 0 && (q = strstr(q, "password=")) != NULL; q += 9) {
+			if (q > a && (q[-1] == '?' || q[-1] == '&'))
+				r = add_uri_secret(s, q + 9, strcspn(q + 9, "&"));
+		}
+		return r;
+	}
+	/* key = value: password = value, 'quoted value' with \ escapes */
+	for (q = conninfo; r == 0 && (q = strstr(q, "password")) != NULL; q += 8) {
+		const char *v = q + 8, *e;
+		if (q > conninfo && !isspace((unsigned char)q[-1]))
+			continue;
+		while (isspace((unsigned char)*v))
+			v++;
+		if (*v != '=')
+			continue;
+		v++;
+		while (isspace((unsigned char)*v))
+			v++;
+		if (*v == '\'') {
+			char *d;
+			size_t k = 0;
+			v++;
+			for (e = v; *e && *e != '\''; e++)
+				if (*e == '\\' && e[1])
+					e++;
+			if ((r = add_secret(s, v, (size_t)(e - v))) != 0)
+				break;
+			if (!(d = malloc((size_t)(e - v) + 1)))
+				return SDB_ENOMEM;
+			for (const char *x = v; x < e; x++) {
+				if (*x == '\\' && x + 1 < e)
+					x++;
+				d[k++] = *x;
+			}
+			r = add_secret(s, d, k);
+			memset(d, 0, (size_t)(e - v) + 1);
+			free(d);
+		} else {
+			for (e = v; *e && !isspace((unsigned char)*e); e++)
+				;
+			r = add_secret(s, v, (size_t)(e - v));
+		}
+	}
+	return r;
 }
 
 /* What PostgreSQL said about a failure: the primary message, its detail,
@@ -317,6 +472,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->max_new_host_id = 0;
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
+	s->tx_xid[0] = '\0';
 	s->tx_failed = 0;
 	store__pg_block_reset(s);
 	s->next_event_id = 0;
@@ -489,6 +645,10 @@ static void pg_close(struct store *st)
 		memset(s->password, 0, strlen(s->password));
 		free(s->password);
 	}
+	for (int i = 0; i < s->nsecrets; i++) {
+		memset(s->secrets[i], 0, strlen(s->secrets[i]));
+		free(s->secrets[i]);
+	}
 	free(s);
 }
 
@@ -542,6 +702,10 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 	val[n++] = conninfo;
 	kw[n] = NULL;
 	val[n] = NULL;
+	if ((r = collect_secrets(s, conninfo)) != 0) {
+		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
+		goto fail;
+	}
 	s->conn = PQconnectdbParams(kw, val, 1);
 	if (!s->conn) {
 		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
@@ -554,7 +718,22 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char msg[700];
-		pg_message(s, NULL, msg, sizeof(msg));
+		char *perr = NULL;
+		PQconninfoOption *o = NULL;
+		/* A target libpq cannot parse: its message may quote any part
+		 * of it, a password included, in forms the masking cannot
+		 * know (a fragment of a malformed URI); say less then. */
+		if (s->nsecrets && !(o = PQconninfoParse(conninfo, &perr))) {
+			snprintf(msg, sizeof(msg),
+			         "the target is not a valid connection string or URI (libpq's "
+			         "message is not shown: it may quote the password)");
+		} else {
+			pg_message(s, NULL, msg, sizeof(msg));
+		}
+		if (o)
+			PQconninfoFree(o);
+		if (perr)
+			PQfreemem(perr);
 		snprintf(errmsg, errlen, "could not connect to PostgreSQL: %s", msg);
 		r = SDB_EDB;
 		goto fail;
@@ -597,9 +776,6 @@ static int pg_tx_begin(struct store *st)
 	/* One round trip: the transaction, how long to queue for the write
 	 * lock, and the lock (released by COMMIT/ROLLBACK).  The number is
 	 * ours (lock_wait_ms), not input. */
-	snprintf(sql, sizeof(sql),
-	         "BEGIN; SET LOCAL lock_timeout = %ld; SELECT pg_advisory_xact_lock(%d, %d)", ms,
-	         LOCK_SPACE, LOCK_WRITER);
 	for (int attempt = 0;; attempt++) {
 		PGresult *res;
 		int code;
@@ -611,8 +787,19 @@ static int pg_tx_begin(struct store *st)
 			store__backoff(attempt);
 			continue;
 		}
+		/* The transaction id comes back too: after a COMMIT whose
+		 * answer was lost, pg_xact_status tells whether it committed
+		 * (commit_outcome). */
+		snprintf(
+		    sql, sizeof(sql),
+		    "BEGIN; SET LOCAL lock_timeout = %ld; SELECT pg_advisory_xact_lock(%d, %d), "
+		    "%s::text",
+		    ms, LOCK_SPACE, LOCK_WRITER,
+		    PQserverVersion(s->conn) >= 130000 ? "pg_current_xact_id()" : "txid_current()");
 		res = PQexec(s->conn, sql);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			if (PQntuples(res) == 1 && PQnfields(res) == 2 && !PQgetisnull(res, 0, 1))
+				snprintf(s->tx_xid, sizeof(s->tx_xid), "%s", PQgetvalue(res, 0, 1));
 			PQclear(res);
 			s->in_tx = 1;
 			return 0;
@@ -640,18 +827,77 @@ static int pg_tx_begin(struct store *st)
 	}
 }
 
-/* COMMIT was sent and the connection died: did it commit?  The job row
- * tells (its status as this transaction set it). */
+/* COMMIT was sent and the connection died: did it commit?  The
+ * transaction's id tells, through pg_xact_status (txid_status before 13)
+ * on a new connection.  The job row alone cannot: its id is max(id)+1 and
+ * the write lock died with the connection, so another importer may have
+ * committed a job with the same id since. */
+static int xact_outcome(struct store_pg *s, const char *xid, int64_t job)
+{
+	const char *sql = "SELECT pg_xact_status($1::xid8)";
+	const char *vals[1] = {xid};
+
+	for (int attempt = 0;; attempt++) {
+		PGresult *res;
+		const char *st;
+		int committed, aborted;
+
+		if (PQstatus(s->conn) != CONNECTION_OK && reconnect(s) != 0) {
+			if (attempt >= STORE_RETRY_MAX)
+				break;
+			store__backoff(attempt);
+			continue;
+		}
+		if (PQserverVersion(s->conn) < 130000)
+			sql = "SELECT txid_status($1::bigint)";
+		res = PQexecParams(s->conn, sql, 1, NULL, vals, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			int transient = conn_lost(s, res) || result_code(s, res) == SDB_ETRANSIENT;
+			PQclear(res);
+			if (transient && attempt < STORE_RETRY_MAX) {
+				store__backoff(attempt);
+				continue;
+			}
+			break;
+		}
+		st = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+		committed = strcmp(st, "committed") == 0;
+		aborted = strcmp(st, "aborted") == 0;
+		PQclear(res);
+		if (committed)
+			return 0;
+		if (aborted)
+			return store__set_err(
+			    &s->base, SDB_ETRANSIENT,
+			    "the connection to PostgreSQL was lost during COMMIT; "
+			    "job %lld was not stored",
+			    (long long)job);
+		/* "in progress": the old session has not ended yet */
+		if (strcmp(st, "in progress") == 0 && attempt < STORE_RETRY_MAX) {
+			store__backoff(attempt);
+			continue;
+		}
+		break;
+	}
+	return store__set_err(&s->base, SDB_EDB,
+	                      "the connection to PostgreSQL was lost during COMMIT of job %lld; "
+	                      "whether it was stored is unknown (scandb jobs shows it)",
+	                      (long long)job);
+}
+
 static int commit_outcome(struct store_pg *s)
 {
 	struct pg_params p = {0};
 	PGresult *res = NULL;
 	int64_t job = s->tx_job_id;
-	char want[16];
+	char want[16], xid[32];
 	int r, done;
 
 	snprintf(want, sizeof(want), "%s", s->tx_job_status);
+	snprintf(xid, sizeof(xid), "%s", s->tx_xid);
 	clear_tx_state(s);
+	if (xid[0])
+		return xact_outcome(s, xid, job);
 	if (!job || !want[0])
 		return store__set_err(&s->base, SDB_EDB,
 		                      "the connection to PostgreSQL was lost during COMMIT; "

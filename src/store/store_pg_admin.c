@@ -47,19 +47,6 @@ extern char **environ;
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static void redact(const struct store_pg *s, char *msg)
-{
-	size_t plen;
-	char *p;
-
-	if (!s->password || !(plen = strlen(s->password)) || plen < 3)
-		return;
-	while ((p = strstr(msg, s->password)) != NULL) {
-		memcpy(p, "***", 3);
-		memmove(p + 3, p + plen, strlen(p + plen) + 1);
-	}
-}
-
 /* "<what>: <what PostgreSQL said>"; a failure inside a write transaction
  * marks it failed (store_pg.c's commit then refuses). */
 static int adm_err(struct store_pg *s, const PGresult *res, const char *what)
@@ -78,7 +65,7 @@ static int adm_err(struct store_pg *s, const PGresult *res, const char *what)
 	for (char *p = msg; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	redact(s, msg);
+	store__pg_redact(s, msg, sizeof(msg));
 	if (s->in_tx)
 		s->tx_failed = 1;
 	if (PQstatus(s->conn) != CONNECTION_OK || (c && strncmp(c, "08", 2) == 0) ||
@@ -373,7 +360,8 @@ static int doctor_checks(struct store_pg *s, struct store_doctor_report *rep)
  * trace here: the orphans check finds those. */
 static const char fk_sql[] =
     "SELECT format('%I.%I', n.nspname, t.relname), c.conname, c.convalidated,"
-    " EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgconstraint = c.oid AND g.tgenabled = 'D')"
+    " EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgconstraint = c.oid AND g.tgenabled = 'D'),"
+    " quote_ident(c.conname)"
     " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
     " JOIN pg_namespace n ON n.oid = t.relnamespace"
     " WHERE c.contype = 'f' AND n.nspname = current_schema()"
@@ -412,7 +400,7 @@ static int doctor_fks(struct store_pg *s, struct store_doctor_report *rep)
 			    fix, sizeof(fix),
 			    "ALTER TABLE %s VALIDATE CONSTRAINT %s;  (after removing the orphans "
 			    "the 'orphans' check lists)",
-			    t, k);
+			    t, PQgetvalue(res, i, 4));
 		}
 		r = store__doctor_problem(rep, "foreign_keys", 1, what, fix);
 	}
@@ -769,24 +757,105 @@ static int tool_conninfo(struct store_pg *s, struct buf *out)
 	return r ? store__set_err(&s->base, SDB_ENOMEM, "out of memory") : 0;
 }
 
+/* While a passfile exists, SIGINT / SIGTERM / SIGHUP remove it (and kill
+ * the tool reading it) before the signal's default action: the password
+ * must not stay behind in TMPDIR.  Only async-signal-safe calls in the
+ * handler: the path is in a static buffer. */
+static const int guard_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+static char guard_path[4096];
+static volatile sig_atomic_t guard_armed;
+static volatile pid_t guard_child;
+static struct sigaction guard_old[3];
+static int guard_installed[3];
+
+static void guard_on_signal(int sig)
+{
+	int saved = errno;
+
+	if (guard_armed)
+		unlink(guard_path);
+	if (guard_child > 0)
+		kill(guard_child, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig); /* delivered when the handler returns: the default action */
+	errno = saved;
+}
+
+static void guard_block(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < 3; i++)
+		sigaddset(&set, guard_sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* Remove the passfile path (if any) and the handlers make_passfile set. */
+static void drop_passfile(char *path)
+{
+	sigset_t old;
+
+	if (!path[0])
+		return;
+	guard_block(&old);
+	unlink(path);
+	path[0] = '\0';
+	guard_armed = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (guard_installed[i]) {
+			sigaction(guard_sigs[i], &guard_old[i], NULL);
+			guard_installed[i] = 0;
+		}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* A 0600 passfile with the connection's password ("*:*:*:*:password"), if
- * it used one; path[0] = '\0' otherwise. */
+ * it used one; path[0] = '\0' otherwise.  Until drop_passfile, a signal
+ * that ends the process removes it first. */
 static int make_passfile(struct store_pg *s, char *path, size_t len)
 {
 	const char *dir = getenv("TMPDIR");
 	struct buf line;
+	sigset_t oldmask;
 	int fd, r = 0;
 
 	path[0] = '\0';
 	if (!s->password || !*s->password)
 		return 0;
+	if (guard_armed)
+		return store__set_err(&s->base, SDB_EUSAGE, "a passfile is in use already");
 	snprintf(path, len, "%s/scandb-pgpass-XXXXXX", dir && *dir ? dir : "/tmp");
+	if (strlen(path) >= sizeof(guard_path)) {
+		path[0] = '\0';
+		return store__set_err(&s->base, SDB_EUSAGE, "TMPDIR is too long");
+	}
+	/* the file and its handlers at once: no signal in between */
+	guard_block(&oldmask);
 	if ((fd = mkstemp(path)) < 0) {
+		int e = errno;
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		r = store__set_err(&s->base, SDB_EIO, "cannot create a passfile in %s: %s",
-		                   dir && *dir ? dir : "/tmp", strerror(errno));
+		                   dir && *dir ? dir : "/tmp", strerror(e));
 		path[0] = '\0';
 		return r;
 	}
+	memcpy(guard_path, path, strlen(path) + 1);
+	guard_armed = 1;
+	for (size_t i = 0; i < 3; i++) {
+		struct sigaction sa, cur;
+		guard_installed[i] = 0;
+		if (sigaction(guard_sigs[i], NULL, &cur) != 0 || cur.sa_handler == SIG_IGN)
+			continue; /* ignored (nohup): it ends nothing */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = guard_on_signal;
+		sigemptyset(&sa.sa_mask);
+		for (size_t j = 0; j < 3; j++)
+			sigaddset(&sa.sa_mask, guard_sigs[j]);
+		if (sigaction(guard_sigs[i], &sa, &guard_old[i]) == 0)
+			guard_installed[i] = 1;
+	}
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	fchmod(fd, 0600);
 	buf_init(&line, 1 << 16);
 	r = buf_append_str(&line, "*:*:*:*:");
@@ -798,8 +867,7 @@ static int make_passfile(struct store_pg *s, char *path, size_t len)
 	r |= buf_append_char(&line, '\n');
 	if (r != 0 || write(fd, line.data, line.len) != (ssize_t)line.len) {
 		r = store__set_err(&s->base, SDB_EIO, "cannot write the passfile %s", path);
-		unlink(path);
-		path[0] = '\0';
+		drop_passfile(path);
 	}
 	if (line.data)
 		memset(line.data, 0, line.len);
@@ -808,8 +876,11 @@ static int make_passfile(struct store_pg *s, char *path, size_t len)
 	return r;
 }
 
-/* The environment for a tool: ours without PGPASSWORD / PGPASSFILE, plus
- * PGPASSFILE=passfile if there is one.  Freed with free() (one block). */
+/* The environment for a tool: ours without PGPASSWORD (a password from it
+ * is the connection's, in scandb's passfile), and with a passfile of
+ * scandb's, PGPASSFILE=passfile instead of the user's.  Without one (no
+ * password, or one libpq read from the user's own PGPASSFILE or ~/.pgpass)
+ * the user's PGPASSFILE stays.  Freed with free() (one block). */
 static char **tool_env(const char *passfile)
 {
 	size_t n = 0, sz, off;
@@ -822,7 +893,8 @@ static char **tool_env(const char *passfile)
 		return NULL;
 	off = 0;
 	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "PGPASSWORD=", 11) != 0 && strncmp(*e, "PGPASSFILE=", 11) != 0)
+		if (strncmp(*e, "PGPASSWORD=", 11) != 0 &&
+		    (!*passfile || strncmp(*e, "PGPASSFILE=", 11) != 0))
 			env[off++] = *e;
 	if (*passfile) {
 		p = (char *)(env + n + 2);
@@ -866,6 +938,7 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 		dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
+	guard_child = pid;
 	if (out) {
 		close(op[1]);
 		op[1] = -1;
@@ -889,8 +962,16 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 			break;
 		}
 		ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
-		if (poll(fds, (nfds_t)nfds, ms) < 0 && errno != EINTR)
+		if (poll(fds, (nfds_t)nfds, ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* cannot watch it any more: end it, or waitpid would
+			 * wait past the timeout */
+			r = store__set_err(&s->base, SDB_EIO, "%s: poll: %s", what,
+			                   strerror(errno));
+			kill(pid, SIGKILL);
 			break;
+		}
 		for (int i = 0; i < nfds; i++) {
 			char chunk[65536];
 			ssize_t n;
@@ -922,12 +1003,13 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	guard_child = 0;
 	for (size_t k = elen; k > 0 && (errtext[k - 1] == '\n' || errtext[k - 1] == ' '); k--)
 		errtext[k - 1] = '\0';
 	for (char *p = errtext; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	redact(s, errtext);
+	store__pg_redact(s, errtext, sizeof(errtext));
 	if (killed)
 		r = store__set_err(&s->base, SDB_ECHILD,
 		                   "%s: %s did not finish within %.0f s (SCANDB_PG_TOOL_TIMEOUT): "
@@ -974,7 +1056,7 @@ static int current_schema(struct store_pg *s, char *out, size_t len)
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_pg *s = store__pg(st);
-	char tool[4096], tmp[4096], schema[256], passfile[4096] = "", schema_arg[300];
+	char tool[4096], tmp[4096], schema[256], passfile[4096] = "", schema_arg[600];
 	struct buf conn;
 	char **env = NULL;
 	double t0 = time_mono();
@@ -1004,7 +1086,17 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 	}
 	/* -n: scandb's schema only, exactly (pg_dump quotes nothing: a
 	 * pattern "\"name\"" matches the name as it is). */
-	snprintf(schema_arg, sizeof(schema_arg), "--schema=\"%s\"", schema);
+	{
+		/* a '"' in the name is written twice inside the quotes */
+		size_t k = (size_t)snprintf(schema_arg, sizeof(schema_arg), "--schema=\"");
+		for (const char *p = schema; *p && k + 3 < sizeof(schema_arg); p++) {
+			if (*p == '"')
+				schema_arg[k++] = '"';
+			schema_arg[k++] = *p;
+		}
+		schema_arg[k++] = '"';
+		schema_arg[k] = '\0';
+	}
 	{
 		char *argv[] = {
 		    tool, "--format=custom", "--no-password",        schema_arg, "--file",
@@ -1025,8 +1117,7 @@ fail:
 	if (tmp[0])
 		unlink(tmp);
 out:
-	if (passfile[0])
-		unlink(passfile);
+	drop_passfile(passfile);
 	free(env);
 	buf_free(&conn);
 	return r;
@@ -1354,8 +1445,7 @@ int store__pg_restore(struct store *st, const char *path, int force,
 out:
 	if (locked)
 		writers_lock(s, 0);
-	if (passfile[0])
-		unlink(passfile);
+	drop_passfile(passfile);
 	if (listfile[0])
 		unlink(listfile);
 	free(env);

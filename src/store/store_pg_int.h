@@ -90,6 +90,10 @@ struct store_pg {
 	struct store base; /* first: a struct store * is a struct store_pg * */
 	PGconn *conn;
 	char *password; /* the target's password (to keep it out of messages) */
+	/* every form of a password written in the target (raw and
+	 * percent-decoded or unescaped), also masked in messages */
+	char *secrets[8];
+	int nsecrets;
 	unsigned char prepared[PG__COUNT];
 	int in_tx;     /* a write transaction (tx_begin) is open */
 	int read_tx;   /* a read-only snapshot transaction is open (queries) */
@@ -99,6 +103,9 @@ struct store_pg {
 	 * unknown (connection lost) */
 	int64_t tx_job_id;
 	char tx_job_status[16];
+	/* the transaction id (pg_current_xact_id, txid_current before 13),
+	 * for pg_xact_status after a lost COMMIT; "" if unknown */
+	char tx_xid[32];
 	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
 	int64_t next_host_id; /* 0: not read yet in this transaction */
 	int ids_taken;        /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */
@@ -172,6 +179,10 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
  * the caller PQclear()s.  On failure the handle's message is "<what>: <what
  * PostgreSQL said>" (fmt says what).
  */
+/* Replace every occurrence of the password (and of the secrets) in msg, a
+ * buffer of len bytes, by "***". */
+void store__pg_redact(const struct store_pg *s, char *msg, size_t len);
+
 int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const struct pg_params *p,
                    int flags, PGresult **out, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));

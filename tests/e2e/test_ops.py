@@ -677,6 +677,88 @@ def backup_password_never_in_argv_or_environment():
     eq(dump(target), dump(db), "restored by the password role through the wrappers")
 
 
+def pw_role_db():
+    """PostgreSQL: a database with the shared samples, usable by the password
+    role; (dir, scandb db, URL without password, user, password)."""
+    d, db = new_db([data("simple.xml")])
+    e = pg_env()
+    user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
+    psql(db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user};\n"
+             f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
+             f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    return d, db, pg_url(pg_dbname(db), user=user), user, pw
+
+
+@t.case
+def backup_signal_removes_passfile():
+    """PostgreSQL: SIGTERM while pg_dump runs (a wrapper that sleeps) ends
+    scandb by the signal, kills the tool and leaves no passfile behind."""
+    if not PG:
+        skip_case("PostgreSQL-only: the passfile of pg_dump")
+    d, db, url, user, pw = pw_role_db()
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    wrap, tmp = os.path.join(d, "bin"), os.path.join(d, "tmp")
+    os.makedirs(wrap)
+    os.makedirs(tmp)
+    started = os.path.join(d, "started")
+    with open(os.path.join(wrap, "pg_dump"), "w") as f:
+        f.write(f"#!/bin/sh\necho $$ > '{started}.new'; mv '{started}.new' '{started}'\n"
+                "exec sleep 60\n")
+    os.chmod(os.path.join(wrap, "pg_dump"), 0o755)
+    env = dict(os.environ, SCANDB_PG_BINDIR=wrap, TMPDIR=tmp)
+    p = subprocess.Popen([SCANDB, "--db", udb, "backup", os.path.join(d, "b.db")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(started) and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        check(os.path.exists(started), f"pg_dump never started (exit {p.poll()})")
+        check(any(x.startswith("scandb-pgpass-") for x in os.listdir(tmp)),
+              f"a passfile while pg_dump runs: {os.listdir(tmp)}")
+        p.send_signal(15)
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    eq(p.returncode, -15, "scandb ends by SIGTERM")
+    eq([x for x in os.listdir(tmp) if x.startswith("scandb-pgpass-")], [], "passfiles left")
+    with open(started) as f:
+        child = int(f.read())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("pg_dump (the wrapper) was not killed")
+
+
+@t.case
+def backup_with_users_own_passfile():
+    """PostgreSQL: a login through the user's own PGPASSFILE (no password in
+    the target): pg_dump and pg_restore keep that PGPASSFILE."""
+    if not PG:
+        skip_case("PostgreSQL-only: PGPASSFILE")
+    d, db, url, user, pw = pw_role_db()
+    pf = os.path.join(d, "my.pgpass")
+    with open(pf, "w") as f:
+        f.write(f"*:*:*:{user}:{pw}\n")
+    os.chmod(pf, 0o600)
+    env = {"PGPASSFILE": pf}
+    b = os.path.join(d, "b.db")
+    r = run(url, "backup", b, env=env)
+    eq(r.code, 0, f"backup through PGPASSFILE: {r!r}")
+    target = newdb()
+    psql(target, f"GRANT CREATE ON SCHEMA public TO {user};\n")
+    r = run(pg_url(pg_dbname(target), user=user), "restore", b, env=env)
+    eq(r.code, 0, f"restore through PGPASSFILE: {r!r}")
+    eq(dump(target), dump(db), "restored through PGPASSFILE")
+
+
 def make_backup(db, d):
     b = os.path.join(d, f"bk-{random.Random().randrange(1 << 30)}.db")
     run(db, "-q", "backup", b, expect=0)

@@ -164,6 +164,35 @@ def failing_connections_do_not_echo_the_password():
     eq(problems, [], "failing connections")
 
 
+@t.case
+def malformed_uri_passwords_do_not_echo():
+    """libpq's URI parse errors quote the raw value ("invalid percent-encoded
+    token: ..."), before it knows which part is the password: scandb finds
+    the password in the target itself and never shows it."""
+    e = pg_env()
+    user, host, port = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_HOST"], e["SCANDB_PG_PORT"]
+    if host.startswith("/"):
+        host = "127.0.0.1"
+    cases = [
+        ("a bad percent escape", "Zq%zzSecretPw7", ["Zq%zzSecretPw7", "SecretPw7"]),
+        ("a question mark", "Zq?SecretPw8x", ["Zq?SecretPw8x", "SecretPw8x"]),
+        ("the mask itself", "***", []),
+    ]
+    problems = []
+    for what, pw, needles in cases:
+        url = f"postgresql://{user}:{pw}@{host}:{port}/no_such_database_here"
+        for args in (["hosts"], ["migrate", "status"]):
+            r = run(url, *args, timeout=60)
+            if r.code != 1:
+                problems.append(f"{what}, {args[0]}: exit {r.code}, want 1 ({r.err[-300:]!r})")
+            for n in needles:
+                if n in r.out or n in r.err:
+                    problems.append(f"{what}, {args[0]}: {n!r} is echoed: {r.err[-300:]!r}")
+            if "could not connect" not in r.err.lower():
+                problems.append(f"{what}, {args[0]}: no clear error: {r.err[-300:]!r}")
+    eq(problems, [], "malformed URI passwords")
+
+
 if __name__ == "__main__":
     if not PG:
         skip("PostgreSQL-only test (run with SCANDB_TEST_BACKEND=pg)")
