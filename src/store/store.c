@@ -132,10 +132,11 @@ static void put(char *out, size_t outlen, size_t *pos, const char *src, size_t n
 static void display_uri(const char *t, char *out, size_t outlen, size_t *pos)
 {
 	const char *auth = strstr(t, "://") + 3;
-	/* The user info ends at the last '@' before the path: a password may
-	 * hold '?' or '@' (libpq looks no further than the '/'), and masking
-	 * too much is harmless where masking too little is not. */
-	size_t alen = strcspn(auth, "/");
+	/* The user info ends at the last '@' of the whole target: a password
+	 * may hold '?', '@' or even a raw '/' (which libpq would read as the
+	 * end of the host), and masking too much is harmless where masking too
+	 * little is not. */
+	size_t alen = strlen(auth);
 	const char *at = NULL, *p, *q;
 
 	for (p = auth; p < auth + alen; p++)

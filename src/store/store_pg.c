@@ -344,6 +344,15 @@ static int collect_secrets(struct store_pg *s, const char *conninfo)
 				;
 			if (r == 0 && c2 != c1)
 				r = add_uri_secret(s, c2 + 1, (size_t)(at - c2 - 1));
+			/* a raw '/' makes libpq read the pieces as port, dbname...
+			 * and quote them: each piece is a secret too */
+			for (const char *pc = c1 + 1; r == 0 && k == 1 && pc < at;) {
+				const char *sl = memchr(pc, '/', (size_t)(at - pc));
+				const char *end = sl ? sl : at;
+				if (end > pc && (sl || pc != c1 + 1))
+					r = add_uri_secret(s, pc, (size_t)(end - pc));
+				pc = end + 1;
+			}
 		}
 		for (q = a; r == 0 && (q = strstr(q, "password=")) != NULL; q += 9) {
 			if (q > a && (q[-1] == '?' || q[-1] == '&'))

@@ -177,6 +177,8 @@ def malformed_uri_passwords_do_not_echo():
         ("a bad percent escape", "Zq%zzSecretPw7", ["Zq%zzSecretPw7", "SecretPw7"]),
         ("a question mark", "Zq?SecretPw8x", ["Zq?SecretPw8x", "SecretPw8x"]),
         ("the mask itself", "***", []),
+        # libpq reads a raw '/' as the end of the host: "Zq" becomes the port
+        ("a raw slash", "Zq/SecretPw9y", ["Zq/SecretPw9y", "SecretPw9y", '"Zq"']),
     ]
     problems = []
     for what, pw, needles in cases:

@@ -30,6 +30,9 @@ static const struct shown cases[] = {
     /* a password holding '?' or '@': the user info ends at the last '@' before the path */
     {"postgresql://u:pa?ss@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db", "pa?ss"},
     {"postgresql://u:p@w@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db", "p@w"},
+    {"postgresql://u:Zq/S3cret@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db", "S3cret"},
+    /* over-masking a '@' in the query is the price of that */
+    {"postgresql://127.0.0.1:5432/db?user=a@b", "postgresql://127.0.0.1:***@b", NULL},
     {"postgresql://u:%zzS3cret@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db", "S3cret"},
     {"postgresql://127.0.0.1/db?user=u&password=S3cret&sslmode=disable",
      "postgresql://127.0.0.1/db?user=u&password=***&sslmode=disable", "S3cret"},
