@@ -851,3 +851,62 @@ if PG and os.path.exists(SCANDB):
     # a test spends time on setting up
     pg_env()
     pg_require_backend()
+
+
+def verify_complete_jobs(db, files, what):
+    """After imports were killed or lost their connection (test_crash,
+    test_pg_restart): the database is consistent and holds only complete
+    jobs, each exactly the rows of its file; files = {source path as given
+    to import: gen_nmap_xml stats}.  Returns the number of jobs per file."""
+    # the killed client's server process (PostgreSQL) must be gone first,
+    # or a commit it still had in hand could land between the reads below
+    wait_idle(db)
+    eq(integrity(db), [], f"{what}: integrity_check / foreign keys")
+    (jobs, hosts, ports, scripts, extra, orphans, got, dups) = sql_snapshot(db, [
+        "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id",
+        "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
+        "SELECT job_id, count(*) FROM ports GROUP BY job_id",
+        "SELECT job_id, count(*) FROM scripts GROUP BY job_id",
+        "SELECT job_id, count(*) FROM extraports GROUP BY job_id",
+        """
+        SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'host_scans', count(*) FROM host_scans
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'scripts', count(*) FROM scripts
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'extraports', count(*) FROM extraports
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'host_events', count(*) FROM host_events
+            WHERE job_id NOT IN (SELECT id FROM jobs)
+        UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
+            WHERE id NOT IN (SELECT host_id FROM host_scans)""",
+        "SELECT addr FROM hosts",
+        "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1"])
+    notdone = [j[:3] for j in jobs if j[2] != "completed"]
+    eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
+    unknown = [j[:2] for j in jobs if j[1] not in files]
+    eq(unknown, [], f"{what}: jobs from unknown sources")
+    hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
+    for jid, src, _, up, popen in jobs:
+        s = files[src]
+        eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0)),
+           (s.hosts, s.ports, s.scripts, s.extraports),
+           f"{what}: (hosts, ports, scripts, extraports) of job {jid} from "
+           f"{os.path.basename(src)}")
+        eq((up, popen), (s.hosts_up, s.ports_open),
+           f"{what}: (hosts_up, ports_open) recorded for job {jid}")
+    eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
+    eq(dups, [], f"{what}: duplicate host addresses")
+    # hosts: exactly the union of the files that have a completed job
+    want = set()
+    per_file = {}
+    for _, src, _, _, _ in jobs:
+        per_file[src] = per_file.get(src, 0) + 1
+        want.update(files[src].addrs)
+    got = {r[0] for r in got}
+    extra, missing = got - want, want - got
+    check(not extra and not missing,
+          f"{what}: hosts should be the union of completed files' hosts; "
+          f"{len(extra)} extra (e.g. {sorted(extra)[:3]}), {len(missing)} missing "
+          f"(e.g. {sorted(missing)[:3]})")
+    return per_file

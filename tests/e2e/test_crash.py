@@ -24,8 +24,8 @@ import subprocess
 import sys
 import time
 
-from e2e_util import (PG, SCANDB, Tests, check, eq, integrity, newdb, skip, sql1, sql_snapshot,
-                      tmpdir, wait_idle)
+from e2e_util import (PG, SCANDB, Tests, check, eq, newdb, skip, sql1, tmpdir,
+                      verify_complete_jobs, wait_idle)
 from gen_nmap_xml import generate
 
 t = Tests("crash")
@@ -90,63 +90,6 @@ def killed_mid_write(wal_before, wal_after, uncommitted):
     return wal_after[:2] != wal_before and uncommitted > 0
 
 
-def verify(db, files, what):
-    """The database is consistent and holds only complete jobs.  Returns the
-    number of jobs per file."""
-    # the killed client's server process (PostgreSQL) must be gone first,
-    # or a commit it still had in hand could land between the reads below
-    wait_idle(db)
-    eq(integrity(db), [], f"{what}: integrity_check / foreign keys")
-    (jobs, hosts, ports, scripts, extra, orphans, got, dups) = sql_snapshot(db, [
-        "SELECT id, source, status, hosts_up, ports_open FROM jobs ORDER BY id",
-        "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
-        "SELECT job_id, count(*) FROM ports GROUP BY job_id",
-        "SELECT job_id, count(*) FROM scripts GROUP BY job_id",
-        "SELECT job_id, count(*) FROM extraports GROUP BY job_id",
-        """
-        SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
-        UNION ALL SELECT 'host_scans', count(*) FROM host_scans
-            WHERE job_id NOT IN (SELECT id FROM jobs)
-        UNION ALL SELECT 'scripts', count(*) FROM scripts
-            WHERE job_id NOT IN (SELECT id FROM jobs)
-        UNION ALL SELECT 'extraports', count(*) FROM extraports
-            WHERE job_id NOT IN (SELECT id FROM jobs)
-        UNION ALL SELECT 'host_events', count(*) FROM host_events
-            WHERE job_id NOT IN (SELECT id FROM jobs)
-        UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
-            WHERE id NOT IN (SELECT host_id FROM host_scans)""",
-        "SELECT addr FROM hosts",
-        "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1"])
-    notdone = [j[:3] for j in jobs if j[2] != "completed"]
-    eq(notdone, [], f"{what}: jobs that are not completed (partial/running)")
-    unknown = [j[:2] for j in jobs if j[1] not in files]
-    eq(unknown, [], f"{what}: jobs from unknown sources")
-    hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
-    for jid, src, _, up, popen in jobs:
-        s = files[src]
-        eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0)),
-           (s.hosts, s.ports, s.scripts, s.extraports),
-           f"{what}: (hosts, ports, scripts, extraports) of job {jid} from "
-           f"{os.path.basename(src)}")
-        eq((up, popen), (s.hosts_up, s.ports_open),
-           f"{what}: (hosts_up, ports_open) recorded for job {jid}")
-    eq([o for o in orphans if o[1]], [], f"{what}: rows of no job (the killed import's)")
-    eq(dups, [], f"{what}: duplicate host addresses")
-    # hosts: exactly the union of the files that have a completed job
-    want = set()
-    per_file = {}
-    for _, src, _, _, _ in jobs:
-        per_file[src] = per_file.get(src, 0) + 1
-        want.update(files[src].addrs)
-    got = {r[0] for r in got}
-    extra, missing = got - want, want - got
-    check(not extra and not missing,
-          f"{what}: hosts should be the union of completed files' hosts; "
-          f"{len(extra)} extra (e.g. {sorted(extra)[:3]}), {len(missing)} missing "
-          f"(e.g. {sorted(missing)[:3]})")
-    return per_file
-
-
 def import_cmd(db, path, force=True):
     return [SCANDB, "--db", db, "-q", "--no-progress", "import"] + \
         (["--force"] if force else []) + [path]
@@ -180,7 +123,7 @@ def sigkill_during_import():
                            text=True, timeout=IMPORT_TIMEOUT)
         dur = time.monotonic() - t0
         eq(r.returncode, 0, f"calibration import (stderr {r.stderr.strip()!r})")
-        verify(db, files, "after the calibration import")
+        verify_complete_jobs(db, files, "after the calibration import")
         print(f"     one import takes {dur:.2f}s", flush=True)
         # a slow build (sanitizers) gets smaller files, to keep the runtime bounded
         if dur <= MAX_IMPORT_SECONDS or attempt:
@@ -262,7 +205,7 @@ def sigkill_during_import():
         print(f"     run {i:2d}: {os.path.basename(src)} killed at "
               f"{'-' if delay is None else f'{delay:.2f}s'} ({at}) -> {kind}"
               f" ({wal})", flush=True)
-        verify(db, files, f"run {i} ({kind}, mode {mode})")
+        verify_complete_jobs(db, files, f"run {i} ({kind}, mode {mode})")
 
     check(kills >= 20, f"only {kills} imports were actually killed (want >= 20)")
     print(f"     kills: {counts['before']} before the commit, {counts['during']} during the "
@@ -271,19 +214,19 @@ def sigkill_during_import():
 
     # a final clean import (no --force: a file never completed before, or the
     # duplicate answer for one that was) must succeed, and all is consistent
-    per_file = verify(db, files, "before the final import")
+    per_file = verify_complete_jobs(db, files, "before the final import")
     fresh = [p for p in order if p not in per_file]
     final = fresh[0] if fresh else order[1]
     r = subprocess.run(import_cmd(db, final, force=False), capture_output=True, text=True,
                        timeout=IMPORT_TIMEOUT)
     eq(r.returncode, 0, f"final clean import of {os.path.basename(final)} "
                         f"(stderr {r.stderr.strip()!r})")
-    per_file = verify(db, files, "after the final import")
+    per_file = verify_complete_jobs(db, files, "after the final import")
     check(final in per_file, f"final import of {final} left no job")
     r = subprocess.run(import_cmd(db, order[2], force=True), capture_output=True, text=True,
                        timeout=IMPORT_TIMEOUT)
     eq(r.returncode, 0, f"final forced import (stderr {r.stderr.strip()!r})")
-    verify(db, files, "after the final forced import")
+    verify_complete_jobs(db, files, "after the final forced import")
     print(f"     total {time.monotonic() - t_start:.0f}s", flush=True)
     shutil.rmtree(d, ignore_errors=True)  # ~100 MB; kept only when the test fails
 

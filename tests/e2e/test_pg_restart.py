@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from e2e_util import (PG, SCANDB, Tests, check, eq, fk_violations, pg_env, pg_require_backend,
-                      psql, skip, sql, sql1, sql_snapshot, tmpdir)
+from e2e_util import (PG, SCANDB, Tests, check, eq, pg_env, pg_require_backend, psql, skip, sql,
+                      sql1, tmpdir, verify_complete_jobs)
 from gen_nmap_xml import generate
 
 t = Tests("pg_restart")
@@ -61,42 +61,10 @@ def import_cmd(db, path):
     return [SCANDB, "--db", db, "-q", "--no-progress", "import", "--force", path]
 
 
-def verify(db, s, what):
-    """Only completed jobs, each holding exactly the file's rows; nothing
-    of an interrupted import.  Returns the number of jobs."""
-    eq(fk_violations(db), [], f"{what}: foreign keys pointing at nothing")
-    jobs, hosts, ports, scripts, extra, orphans, addrs, dups = sql_snapshot(db, [
-        "SELECT id, status, hosts_up, ports_open FROM jobs ORDER BY id",
-        "SELECT job_id, count(*) FROM host_scans GROUP BY job_id",
-        "SELECT job_id, count(*) FROM ports GROUP BY job_id",
-        "SELECT job_id, count(*) FROM scripts GROUP BY job_id",
-        "SELECT job_id, count(*) FROM extraports GROUP BY job_id",
-        """SELECT 'ports', count(*) FROM ports WHERE job_id NOT IN (SELECT id FROM jobs)
-           UNION ALL SELECT 'host_scans', count(*) FROM host_scans
-               WHERE job_id NOT IN (SELECT id FROM jobs)
-           UNION ALL SELECT 'scripts', count(*) FROM scripts
-               WHERE job_id NOT IN (SELECT id FROM jobs)
-           UNION ALL SELECT 'extraports', count(*) FROM extraports
-               WHERE job_id NOT IN (SELECT id FROM jobs)
-           UNION ALL SELECT 'host_events', count(*) FROM host_events
-               WHERE job_id NOT IN (SELECT id FROM jobs)
-           UNION ALL SELECT 'hosts never scanned', count(*) FROM hosts
-               WHERE id NOT IN (SELECT host_id FROM host_scans)""",
-        "SELECT addr FROM hosts",
-        "SELECT addr, count(*) FROM hosts GROUP BY addr HAVING count(*) > 1"])
-    eq([j[:2] for j in jobs if j[1] != "completed"], [],
-       f"{what}: jobs that are not completed (half-stored or left running)")
-    hosts, ports, scripts, extra = dict(hosts), dict(ports), dict(scripts), dict(extra)
-    for jid, _, up, popen in jobs:
-        eq((hosts.get(jid, 0), ports.get(jid, 0), scripts.get(jid, 0), extra.get(jid, 0),
-            up, popen),
-           (s.hosts, s.ports, s.scripts, s.extraports, s.hosts_up, s.ports_open),
-           f"{what}: (hosts, ports, scripts, extraports, hosts_up, ports_open) of job {jid}")
-    eq([o for o in orphans if o[1]], [], f"{what}: rows of no job")
-    eq(dups, [], f"{what}: duplicate host addresses")
-    got = {a for (a,) in addrs}
-    eq(got, set(s.addrs) if jobs else set(), f"{what}: host addresses")
-    return len(jobs)
+def verify(db, path, s, what):
+    """Only completed jobs of the file, each holding exactly its rows;
+    nothing of an interrupted import.  Returns the number of jobs."""
+    return sum(verify_complete_jobs(db, {path: s}, what).values())
 
 
 def clean_failure(err):
@@ -124,7 +92,7 @@ def restart_during_large_import():
                            timeout=IMPORT_TIMEOUT)
         dur = time.monotonic() - t0
         eq(r.returncode, 0, f"calibration import (stderr {r.stderr.strip()!r})")
-        njobs = verify(db, s, "after the calibration import")
+        njobs = verify(db, path, s, "after the calibration import")
         eq(njobs, 1, "jobs after the calibration import")
         print(f"     one import takes {dur:.2f}s", flush=True)
 
@@ -158,7 +126,7 @@ def restart_during_large_import():
                                 f"{p.returncode}, stderr {err.strip()[-600:]!r}")
             outcomes[kind] = outcomes.get(kind, 0) + 1
             before = njobs
-            njobs = verify(db, s, f"round {i} ({kind}, -m {mode})")
+            njobs = verify(db, path, s, f"round {i} ({kind}, -m {mode})")
             want = before + (1 if kind in ("completed", "finished before the restart") else 0)
             eq(njobs, want, f"round {i}: jobs after an import that {kind}")
             msg = err.strip().splitlines()[-1] if err.strip() else ""
@@ -174,7 +142,7 @@ def restart_during_large_import():
         r = subprocess.run(import_cmd(db, path), capture_output=True, text=True,
                            timeout=IMPORT_TIMEOUT)
         eq(r.returncode, 0, f"import after the restarts (stderr {r.stderr.strip()!r})")
-        eq(verify(db, s, "after the final import"), njobs + 1, "jobs after the final import")
+        eq(verify(db, path, s, "after the final import"), njobs + 1, "jobs after the final import")
         eq(sql1(db, "SELECT count(*) FROM hosts"), s.hosts, "one host row per address")
         eq(sql(db, "SELECT addr FROM hosts GROUP BY addr HAVING count(*) > 1"), [],
            "duplicate hosts")
