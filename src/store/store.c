@@ -901,26 +901,28 @@ int store_findings_each(struct store *st, const struct store_finding_filter *f,
  * with $N parameters: no input ever becomes SQL text (invariant 5). */
 
 const struct store__relation store__relations[] = {
-    {"jobs", "target_id", "targets", "id", STORE__SET_NULL, 1},
-    {"hosts", "last_job_id", "jobs", "id", STORE__SET_NULL, 1},
-    {"host_scans", "job_id", "jobs", "id", STORE__CASCADE, 1},
-    {"host_scans", "host_id", "hosts", "id", STORE__CASCADE, 1},
-    {"ports", "job_id", "jobs", "id", STORE__CASCADE, 1},
-    {"ports", "host_id", "hosts", "id", STORE__CASCADE, 1},
-    {"extraports", "job_id", "jobs", "id", STORE__CASCADE, 1},
-    {"extraports", "host_id", "hosts", "id", STORE__CASCADE, 1},
-    {"scripts", "job_id", "jobs", "id", STORE__CASCADE, 1},
-    {"scripts", "host_id", "hosts", "id", STORE__CASCADE, 1},
-    {"host_events", "host_id", "hosts", "id", STORE__CASCADE, 1},
-    {"host_events", "job_id", "jobs", "id", STORE__CASCADE, 1},
-    {"host_events", "prev_job_id", "jobs", "id", STORE__SET_NULL, 1},
-    {"port_state", "host_id", "hosts", "id", STORE__CASCADE, 2},
-    {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 2},
-    {"findings", "host_id", "hosts", "id", STORE__CASCADE, 3},
-    {"finding_jobs", "finding_id", "findings", "id", STORE__CASCADE, 3},
-    {"finding_jobs", "job_id", "jobs", "id", STORE__CASCADE, 3},
-    {"finding_status_changes", "finding_id", "findings", "id", STORE__CASCADE, 3},
-    {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3},
+    {"jobs", "target_id", "targets", "id", STORE__SET_NULL, 1, 0, 1},
+    {"hosts", "last_job_id", "jobs", "id", STORE__SET_NULL, 1, 0, 1},
+    {"host_scans", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
+    {"host_scans", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
+    {"ports", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
+    {"ports", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
+    {"extraports", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
+    {"extraports", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
+    {"scripts", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
+    {"scripts", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
+    {"host_events", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
+    {"host_events", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
+    {"host_events", "prev_job_id", "jobs", "id", STORE__SET_NULL, 1, 0, 1},
+    {"port_state", "host_id", "hosts", "id", STORE__CASCADE, 2, 5, 1},
+    {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 2, 5, 1},
+    {"host_port_state", "host_id", "hosts", "id", STORE__CASCADE, 5, 0, 1},
+    {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 5, 0, 0}, /* the view */
+    {"findings", "host_id", "hosts", "id", STORE__CASCADE, 3, 0, 1},
+    {"finding_jobs", "finding_id", "findings", "id", STORE__CASCADE, 3, 0, 1},
+    {"finding_jobs", "job_id", "jobs", "id", STORE__CASCADE, 3, 0, 1},
+    {"finding_status_changes", "finding_id", "findings", "id", STORE__CASCADE, 3, 0, 1},
+    {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3, 0, 1},
 };
 const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relations[0]);
 
@@ -1250,12 +1252,12 @@ static int doctor_migrations(struct store *st, struct store_doctor_report *rep)
 /* Relations whose tables exist at this schema version. */
 static int relation_present(const struct store__relation *rel, int version)
 {
-	return rel->since <= version;
+	return rel->since <= version && (rel->until == 0 || version < rel->until);
 }
 
 static int doctor_orphans(struct store *st, int version, struct store_doctor_report *rep)
 {
-	char sql[512], fix[768], what[512];
+	char sql[512], fix[768], what[1024];
 	int found = 0, r;
 
 	for (size_t i = 0; i < store__nrelations; i++) {
@@ -1278,7 +1280,15 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 		         "%lld row%s of %s reference%s a missing %s row (%s.%s -> %s.%s)",
 		         (long long)n, n == 1 ? "" : "s", rel->child, n == 1 ? "s" : "",
 		         rel->parent, rel->child, rel->column, rel->parent, rel->parent_column);
-		if (rel->on_delete == STORE__CASCADE)
+		if (!rel->fk)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         "; these are references inside the port state documents"
+			         " (host_port_state.ports), which scandb never leaves behind"
+			         " (prune keeps every job they name): a job was deleted by"
+			         " hand. Re-import a scan of those hosts to renew them");
+		if (!rel->fk)
+			fix[0] = '\0';
+		else if (rel->on_delete == STORE__CASCADE)
 			snprintf(
 			    fix, sizeof(fix),
 			    "DELETE FROM %s WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
@@ -1291,7 +1301,7 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 			         "(SELECT 1 FROM %s p WHERE p.%s = %s.%s);",
 			         rel->child, rel->column, rel->column, rel->parent,
 			         rel->parent_column, rel->child, rel->column);
-		if ((r = store__doctor_problem(rep, "orphans", n, what, fix)) != 0)
+		if ((r = store__doctor_problem(rep, "orphans", n, what, fix[0] ? fix : NULL)) != 0)
 			return r;
 	}
 	return found ? 0 : store__doctor_check(rep, "orphans", "ok", NULL);
@@ -1548,7 +1558,7 @@ int store__check_backup_migrations(struct store *st, const struct store_applied 
 	" ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC LIMIT $2)"
 #define PRUNE_NOT_CURRENT                                                                          \
 	" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.last_job_id = j.id)"                           \
-	" AND NOT EXISTS (SELECT 1 FROM port_state ps WHERE ps.job_id = j.id)"                     \
+	" AND j.id NOT IN (SELECT ps.job_id FROM port_state ps WHERE ps.job_id IS NOT NULL)"       \
 	" AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = j.id"                      \
 	" AND NOT EXISTS (SELECT 1 FROM host_scans n WHERE n.host_id = hs.host_id"                 \
 	" AND (n.scanned_at > hs.scanned_at"                                                       \
@@ -1620,8 +1630,8 @@ static void prune_count_sql(const struct store__relation *rel, char *sql, size_t
 		return;
 	for (size_t i = 0; i < store__nrelations && off < len; i++) {
 		const struct store__relation *o = &store__relations[i];
-		if (o->on_delete == STORE__CASCADE && strcmp(o->parent, "jobs") == 0 &&
-		    strcmp(o->child, rel->child) == 0)
+		if (o->until == 0 && o->on_delete == STORE__CASCADE &&
+		    strcmp(o->parent, "jobs") == 0 && strcmp(o->child, rel->child) == 0)
 			off += (size_t)snprintf(sql + off, len - off,
 			                        " AND %s NOT IN (SELECT id FROM scandb_prune_jobs)",
 			                        o->column);
@@ -1673,7 +1683,7 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 		const struct store__relation *rel = &store__relations[i];
 		struct store_prune_count *c = &out->counts[out->ncounts];
 
-		if (strcmp(rel->parent, "jobs") != 0)
+		if (rel->until != 0 || strcmp(rel->parent, "jobs") != 0)
 			continue;
 		prune_count_sql(rel, sql, sizeof(sql));
 		if ((r = q_one(st, sql, NULL, 0, &c->rows)) != 0)

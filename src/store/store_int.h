@@ -15,6 +15,9 @@
 
 #include "store/store.h"
 
+struct buf;
+struct ev_host;
+
 /* One embedded migration (generated at build time from
  * src/store/migrations/<backend>/NNNN_name.{up,down}.sql). */
 struct store_migration_src {
@@ -197,6 +200,17 @@ int store__json_strings(const char *text, char ***out, size_t *n);
 /* hosts.hostnames as events.h's canonical "a,b" text (sorted, unique);
  * *out NULL when there are none. */
 int store__names_text(const char *json, char **out);
+/* Append the host_port_state.ports document of h to out: a JSON array with
+ * one array per port, in this order (the columns of the port_state view):
+ *   [protocol, port, state, reason, service, product, version, extrainfo,
+ *    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
+ * strings or null; job_id and times integers (Unix seconds), null for 0
+ * except seen_at.  SDB_ENOMEM/SDB_ETOOBIG from the buffer. */
+int store__port_state_doc(const struct ev_host *h, struct buf *out);
+/* Read such a document (len bytes, any JSON whitespace and escapes) into
+ * out's ports (ev_host_put_port; each marked stored).  SDB_EDB if it is not
+ * exactly that shape with valid values, SDB_ENOMEM. */
+int store__port_state_read(const char *doc, size_t len, struct ev_host *out);
 
 /* Set st->errmsg (printf-style) and return err, for `return store__set_err(...)`. */
 int store__set_err(struct store *st, int err, const char *fmt, ...)
@@ -225,10 +239,14 @@ void store__backoff(int attempt);
 
 /*
  * Every foreign key of the schema, backend-neutral: child.column references
- * parent.parent_column, with its ON DELETE action, since migration `since`.
- * store.c generates the doctor's orphan checks and prune's per-table counts
- * from it; tests/unit/test_sqlite_admin.c checks it against the SQLite
- * schema (a new foreign key must be added here).
+ * parent.parent_column, with its ON DELETE action, in the schema versions
+ * [since, until) (until 0: still there).  store.c generates the doctor's
+ * orphan checks and prune's per-table counts from it;
+ * tests/unit/test_sqlite_admin.c checks it against the SQLite schema (a new
+ * foreign key must be added here).  An entry with fk 0 is a reference the
+ * engine does not check -- port_state.job_id, inside the port state
+ * documents since migration 5: doctor counts its orphans (and has no
+ * statement to fix them), prune counts and keeps the jobs it names.
  */
 enum store__on_delete { STORE__CASCADE = 0, STORE__SET_NULL };
 struct store__relation {
@@ -237,7 +255,8 @@ struct store__relation {
 	const char *parent;
 	const char *parent_column;
 	enum store__on_delete on_delete;
-	int since;
+	int since, until;
+	int fk;
 };
 extern const struct store__relation store__relations[];
 extern const size_t store__nrelations;

@@ -1,9 +1,10 @@
 /*
- * store_json.c - the JSON text of the string arrays scandb stores
- * (hosts.hostnames, ports.cpe), both ways, for every backend: the same
- * document goes into SQLite's TEXT and PostgreSQL's jsonb, and comes back
- * the same.
+ * store_json.c - the JSON text scandb stores, for every backend: the
+ * string arrays (hosts.hostnames, ports.cpe), both ways, and the document
+ * of a host's port state (host_port_state.ports).  The same document goes
+ * into SQLite's TEXT and PostgreSQL's jsonb, and comes back the same.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "history/events.h"
 #include "store/store_int.h"
 
 /* Duplicates are looked for among this many leading entries only, so a
@@ -186,5 +188,328 @@ out:
 	buf_free(&b);
 	free(v);
 	json_decref(arr);
+	return r;
+}
+
+/* ---- host_port_state.ports ---------------------------------------------- */
+
+/* A JSON string, or null.  Escapes what JSON requires (quote, backslash,
+ * control characters); the text is UTF-8 already (expat's, or stored). */
+static int doc_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run;
+	int r = 0;
+
+	if (!s)
+		return buf_append(b, "null", 4);
+	r |= buf_append_char(b, '"');
+	for (run = s; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		r |= buf_append(b, run, (size_t)(s - run));
+		if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
+			r |= buf_append(b, esc, 2);
+		} else {
+			r |= buf_append(b, esc, 6);
+		}
+		run = s + 1;
+	}
+	r |= buf_append(b, run, (size_t)(s - run));
+	r |= buf_append_char(b, '"');
+	return r ? SDB_ENOMEM : 0;
+}
+
+/* A time or id, null when 0 (never / none).  (Not printf: the job writer
+ * writes five of these per port of every scanned host.) */
+static int doc_int(struct buf *b, int64_t v, int null_if_zero)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	if (v == 0 && null_if_zero)
+		return buf_append(b, "null", 4);
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+int store__port_state_doc(const struct ev_host *h, struct buf *out)
+{
+	int r = buf_append_char(out, '[');
+
+	for (size_t i = 0; i < h->nports && r == 0; i++) {
+		const struct ev_port *p = &h->ports[i];
+
+		r |= buf_append_str(out, i ? ",[" : "[");
+		r |= doc_str(out, rec_proto_name(p->proto));
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->port, 0);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, rec_port_state_name(p->state));
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->reason);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->service);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->product);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->version);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->extrainfo);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->tunnel);
+		r |= buf_append_char(out, ',');
+		r |= doc_str(out, p->method);
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->job_id, 1);
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->seen_at, 0);
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->first_seen, 1);
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->last_seen, 1);
+		r |= buf_append_char(out, ',');
+		r |= doc_int(out, p->closed_at, 1);
+		r |= buf_append_char(out, ']');
+	}
+	if (r == 0)
+		r = buf_append_char(out, ']');
+	return r ? SDB_ENOMEM : 0;
+}
+
+/*
+ * Reading the document back: a strict reader of exactly the shape above
+ * (any JSON whitespace and string escapes, as PostgreSQL's jsonb prints
+ * them), much faster than building a tree of it -- the job writer loads
+ * every scanned host's document.  Anything else is SDB_EDB.
+ */
+struct doc_rd {
+	const char *p, *end;
+	char *out; /* decoded strings, NUL-terminated, one port at a time */
+	size_t used;
+};
+
+static void doc_ws(struct doc_rd *d)
+{
+	while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r'))
+		d->p++;
+}
+
+/* Consume c (after whitespace); 0 if it is not there. */
+static int doc_eat(struct doc_rd *d, char c)
+{
+	doc_ws(d);
+	if (d->p < d->end && *d->p == c) {
+		d->p++;
+		return 1;
+	}
+	return 0;
+}
+
+static int doc_hex4(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		*v <<= 4;
+		if (c >= '0' && c <= '9')
+			*v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			*v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* \uXXXX (and a surrogate pair's second half) as UTF-8 into d->out. */
+static int doc_unicode(struct doc_rd *d)
+{
+	unsigned cp, lo;
+	char *o = d->out + d->used;
+
+	if (d->end - d->p < 4 || doc_hex4(d->p, &cp) != 0)
+		return -1;
+	d->p += 4;
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (d->end - d->p < 6 || d->p[0] != '\\' || d->p[1] != 'u' ||
+		    doc_hex4(d->p + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+			return -1;
+		d->p += 6;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+	} else if ((cp >= 0xdc00 && cp <= 0xdfff) || cp == 0) {
+		return -1; /* a lone low surrogate; NUL cannot be in a C string */
+	}
+	/* at most 4 bytes out for at least 6 read: d->out is large enough */
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		d->used += 1;
+	} else if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		d->used += 2;
+	} else if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		d->used += 3;
+	} else {
+		o[0] = (char)(0xf0 | (cp >> 18));
+		o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[3] = (char)(0x80 | (cp & 0x3f));
+		d->used += 4;
+	}
+	return 0;
+}
+
+/* A string (decoded into d->out, *s points at it) or null (*s = NULL). */
+static int doc_rd_str(struct doc_rd *d, const char **s)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+
+	doc_ws(d);
+	if (d->end - d->p >= 4 && memcmp(d->p, "null", 4) == 0) {
+		d->p += 4;
+		*s = NULL;
+		return 0;
+	}
+	if (d->p >= d->end || *d->p++ != '"')
+		return -1;
+	*s = d->out + d->used;
+	while (d->p < d->end) {
+		unsigned char c = (unsigned char)*d->p++;
+		const char *e;
+
+		if (c == '"') {
+			d->out[d->used++] = '\0';
+			return 0;
+		}
+		if (c < 0x20)
+			return -1;
+		if (c != '\\') {
+			d->out[d->used++] = (char)c;
+			continue;
+		}
+		if (d->p >= d->end)
+			return -1;
+		c = (unsigned char)*d->p++;
+		if (c == 'u') {
+			if (doc_unicode(d) != 0)
+				return -1;
+		} else if (c && (e = strchr(from, c)) != NULL) {
+			d->out[d->used++] = to[e - from];
+		} else {
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* An integer in [lo, hi], or null (0) when null_ok. */
+static int doc_rd_int(struct doc_rd *d, int64_t lo, int64_t hi, int null_ok, int64_t *v)
+{
+	int neg = 0, digits = 0;
+
+	doc_ws(d);
+	*v = 0;
+	if (null_ok && d->end - d->p >= 4 && memcmp(d->p, "null", 4) == 0) {
+		d->p += 4;
+		return 0;
+	}
+	if (d->p < d->end && *d->p == '-') {
+		neg = 1;
+		d->p++;
+	}
+	while (d->p < d->end && *d->p >= '0' && *d->p <= '9') {
+		if (*v > (INT64_MAX - 9) / 10)
+			return -1;
+		*v = *v * 10 + (*d->p++ - '0');
+		digits++;
+	}
+	if (neg)
+		*v = -*v;
+	if (!digits || *v < lo || *v > hi || (*v == 0 && null_ok))
+		return -1;
+	return 0;
+}
+
+/* One port's array into p (its strings point into d->out). */
+static int doc_rd_port(struct doc_rd *d, struct ev_port *p)
+{
+	const char *proto, *state;
+	char **strs[] = {&p->reason,    &p->service, &p->product, &p->version,
+	                 &p->extrainfo, &p->tunnel,  &p->method};
+	int64_t port;
+	enum rec_proto pr;
+	enum rec_port_state st;
+
+	memset(p, 0, sizeof(*p));
+	d->used = 0;
+	if (!doc_eat(d, '[') || doc_rd_str(d, &proto) != 0 || !proto ||
+	    rec_proto_parse(proto, &pr) != 0 || !doc_eat(d, ',') ||
+	    doc_rd_int(d, 0, 65535, 0, &port) != 0 || !doc_eat(d, ',') ||
+	    doc_rd_str(d, &state) != 0 || !state || rec_port_state_parse(state, &st) != 0)
+		return -1;
+	p->proto = pr;
+	p->port = (int)port;
+	p->state = st;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!doc_eat(d, ',') || doc_rd_str(d, (const char **)strs[i]) != 0)
+			return -1;
+	/* job_id, seen_at, first_seen, last_seen, closed_at */
+	if (!doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->job_id) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 0, INT64_MAX, 0, &p->seen_at) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->first_seen) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->last_seen) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->closed_at) != 0 ||
+	    !doc_eat(d, ']'))
+		return -1;
+	return 0;
+}
+
+int store__port_state_read(const char *doc, size_t len, struct ev_host *out)
+{
+	struct doc_rd d = {.p = doc, .end = doc + len};
+	int r = 0;
+
+	/* decoded strings never outgrow their JSON text */
+	if (!(d.out = malloc(len + 1)))
+		return SDB_ENOMEM;
+	if (!doc_eat(&d, '[')) {
+		r = SDB_EDB;
+		goto out;
+	}
+	if (!doc_eat(&d, ']')) {
+		do {
+			struct ev_port p;
+
+			if (doc_rd_port(&d, &p) != 0) {
+				r = SDB_EDB;
+				goto out;
+			}
+			p.stored = 1;
+			if ((r = ev_host_put_port(out, &p)) != 0)
+				goto out;
+		} while (doc_eat(&d, ','));
+		if (!doc_eat(&d, ']'))
+			r = SDB_EDB;
+	}
+	doc_ws(&d);
+	if (r == 0 && d.p != d.end)
+		r = SDB_EDB;
+out:
+	free(d.out);
 	return r;
 }

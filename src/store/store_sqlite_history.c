@@ -49,42 +49,20 @@ static int load_ports(struct store_sqlite *s, int64_t host_id, struct ev_host *o
 	if ((r = hot(s, SQ_HIST_PORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, host_id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct ev_port p;
-		enum rec_proto proto;
-		enum rec_port_state state;
-
-		if (rec_proto_parse(col_text(q, 0), &proto) != 0 ||
-		    rec_port_state_parse(col_text(q, 2), &state) != 0) {
-			r = store__set_err(&s->base, SDB_EDB,
-			                   "port_state of host %lld has an unknown "
-			                   "protocol or state",
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *doc = col_text(q, 0);
+		r = store__port_state_read(doc ? doc : "", (size_t)sqlite3_column_bytes(q, 0), out);
+		if (r == SDB_EDB)
+			r = store__set_err(&s->base, r,
+			                   "the port state of host %lld is not a valid document"
+			                   " (host_port_state.ports)",
 			                   (long long)host_id);
-			goto out;
-		}
-		memset(&p, 0, sizeof(p));
-		p.proto = proto;
-		p.port = sqlite3_column_int(q, 1);
-		p.state = state;
-		p.reason = (char *)col_text(q, 3);
-		p.service = (char *)col_text(q, 4);
-		p.product = (char *)col_text(q, 5);
-		p.version = (char *)col_text(q, 6);
-		p.extrainfo = (char *)col_text(q, 7);
-		p.tunnel = (char *)col_text(q, 8);
-		p.method = (char *)col_text(q, 9);
-		p.job_id = col_time(q, 10);
-		p.seen_at = col_time(q, 11);
-		p.first_seen = col_time(q, 12);
-		p.last_seen = col_time(q, 13);
-		p.closed_at = col_time(q, 14);
-		p.stored = 1;
-		/* ev_host_put_port copies the strings (they are SQLite's) */
-		if ((r = ev_host_put_port(out, &p)) != 0)
-			goto out;
+		else if (r != 0)
+			r = store__set_err(&s->base, r, "loading port state: out of memory");
+	} else {
+		r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "loading port state");
 	}
-	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "loading port state");
-out:
 	store__sqlite_done(q);
 	return r;
 }
@@ -154,123 +132,44 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 	return 0;
 }
 
-/* A row that exists is updated in place (one seek); a new one inserted.
- * When only the probing scan moved (a re-scan that changed nothing), only
- * those columns are written: SQLite then skips the CHECKs and foreign keys
- * of the columns left alone. */
-/* When the scan probed every port the host has (the common re-scan), one
- * range walk touches them all; an open port was seen open by it. */
-static const char sql_port_state_touch_all[] =
-    "UPDATE port_state SET job_id = ?2, seen_at = ?3,"
-    " last_seen = CASE WHEN state = 'open' THEN ?3 ELSE last_seen END"
-    " WHERE host_id = ?1";
-
-static const char sql_port_state_touch[] =
-    "UPDATE port_state SET job_id = ?4, seen_at = ?5, last_seen = ?6"
-    " WHERE host_id = ?1 AND protocol = ?2 AND port = ?3";
-
-static const char sql_port_state_update[] =
-    "UPDATE port_state SET state = ?4, reason = ?5, service = ?6, product = ?7, version = ?8,"
-    " extrainfo = ?9, tunnel = ?10, method = ?11, job_id = ?12, seen_at = ?13,"
-    " first_seen = ?14, last_seen = ?15, closed_at = ?16"
-    " WHERE host_id = ?1 AND protocol = ?2 AND port = ?3";
-
+/* The host's port state document (store__port_state_doc), written whole:
+ * one row per host, so a scan of a host costs one write however many ports
+ * it has.  Nothing is written when the scan changed no port's state. */
 static const char sql_port_state_put[] =
-    "INSERT INTO port_state (host_id, protocol, port, state, reason, service, product,"
-    " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-    " ON CONFLICT (host_id, protocol, port) DO UPDATE SET state = excluded.state,"
-    " reason = excluded.reason, service = excluded.service, product = excluded.product,"
-    " version = excluded.version, extrainfo = excluded.extrainfo, tunnel = excluded.tunnel,"
-    " method = excluded.method, job_id = excluded.job_id, seen_at = excluded.seen_at,"
-    " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
-    " closed_at = excluded.closed_at";
-
-/* All columns of a port_state row (insert or full update). */
-static int bind_full(sqlite3_stmt *q, int64_t host_id, const struct ev_port *p)
-{
-	int b = 0;
-
-	b |= sqlite3_bind_int64(q, 1, host_id);
-	b |= sqlite3_bind_text(q, 2, rec_proto_name(p->proto), -1, SQLITE_STATIC);
-	b |= sqlite3_bind_int(q, 3, p->port);
-	b |= sqlite3_bind_text(q, 4, rec_port_state_name(p->state), -1, SQLITE_STATIC);
-	b |= store__sqlite_bind_text(q, 5, p->reason);
-	b |= store__sqlite_bind_text(q, 6, p->service);
-	b |= store__sqlite_bind_text(q, 7, p->product);
-	b |= store__sqlite_bind_text(q, 8, p->version);
-	b |= store__sqlite_bind_text(q, 9, p->extrainfo);
-	b |= store__sqlite_bind_text(q, 10, p->tunnel);
-	b |= store__sqlite_bind_text(q, 11, p->method);
-	b |= store__sqlite_bind_time(q, 12, p->job_id);
-	b |= sqlite3_bind_int64(q, 13, p->seen_at);
-	b |= store__sqlite_bind_time(q, 14, p->first_seen);
-	b |= store__sqlite_bind_time(q, 15, p->last_seen);
-	b |= store__sqlite_bind_time(q, 16, p->closed_at);
-	return b;
-}
+    "INSERT INTO host_port_state (host_id, ports) VALUES (?1, ?2)"
+    " ON CONFLICT (host_id) DO UPDATE SET ports = excluded.ports";
 
 int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
-	int r;
+	struct buf doc;
+	int dirty = 0, rc, r;
 
-	int64_t job, at;
-	/* Can one statement touch every stored row?  Only if the scan probed
-	 * all of them, each with the same job and time. */
-	int all = ev_host_all_touched(h, &job, &at);
-
-	if (all) {
-		int rc;
-		if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH_ALL, sql_port_state_touch_all,
-		                            &q)) != 0)
-			return r;
-		sqlite3_bind_int64(q, 1, host_id);
-		sqlite3_bind_int64(q, 2, job);
-		sqlite3_bind_int64(q, 3, at);
+	for (size_t i = 0; i < h->nports && !dirty; i++)
+		dirty = h->ports[i].dirty != EV_CLEAN;
+	if (!dirty)
+		return 0;
+	buf_init(&doc, (size_t)1 << 30);
+	if ((r = store__port_state_doc(h, &doc)) != 0) {
+		buf_free(&doc);
+		return store__set_err(st, r, "saving the port state of host %lld: out of memory",
+		                      (long long)host_id);
+	}
+	if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_PUT, sql_port_state_put, &q)) != 0) {
+		buf_free(&doc);
+		return r;
+	}
+	sqlite3_bind_int64(q, 1, host_id);
+	rc = sqlite3_bind_text(q, 2, buf_str(&doc), (int)doc.len, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(q);
-		store__sqlite_done(q);
-		if (rc != SQLITE_DONE)
-			return store__sqlite_err(s, rc, "saving the port state of host %lld",
-			                         (long long)host_id);
-	}
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct ev_port *p = &h->ports[i];
-		int b = 0, rc;
-
-		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
-			continue;
-		if (p->stored && p->dirty == EV_DIRTY_TOUCH) {
-			if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_TOUCH, sql_port_state_touch,
-			                            &q)) != 0)
-				return r;
-			b |= sqlite3_bind_int64(q, 1, host_id);
-			b |= sqlite3_bind_text(q, 2, rec_proto_name(p->proto), -1, SQLITE_STATIC);
-			b |= sqlite3_bind_int(q, 3, p->port);
-			b |= store__sqlite_bind_time(q, 4, p->job_id);
-			b |= sqlite3_bind_int64(q, 5, p->seen_at);
-			b |= store__sqlite_bind_time(q, 6, p->last_seen);
-		} else {
-			r = p->stored
-			        ? store__sqlite_stmt(s, SQ_PORT_STATE_UPDATE, sql_port_state_update,
-			                             &q)
-			        : store__sqlite_stmt(s, SQ_PORT_STATE_PUT, sql_port_state_put, &q);
-			if (r != 0)
-				return r;
-			b |= bind_full(q, host_id, p);
-		}
-		rc = b ? sqlite3_errcode(s->db) : sqlite3_step(q);
-		if (rc != SQLITE_DONE) {
-			r = store__sqlite_err(s, rc, "saving state of port %d/%s of host %lld",
-			                      p->port, rec_proto_name(p->proto),
-			                      (long long)host_id);
-			store__sqlite_done(q);
-			return r;
-		}
-		store__sqlite_done(q);
-	}
-	return 0;
+	r = rc == SQLITE_DONE ? 0
+	                      : store__sqlite_err(s, rc, "saving the port state of host %lld",
+	                                          (long long)host_id);
+	store__sqlite_done(q);
+	buf_free(&doc);
+	return r;
 }
 
 static const char sql_event_insert[] =

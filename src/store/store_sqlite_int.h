@@ -35,10 +35,7 @@ enum sq_stmt {
 	SQ_REAP_RUNNING,
 	SQ_REAP_ONE,
 	SQ_PORT_STATE_PUT, /* history (store_sqlite_history.c) */
-	SQ_PORT_STATE_UPDATE,
-	SQ_PORT_STATE_TOUCH,
-	SQ_PORT_STATE_TOUCH_ALL,
-	SQ_FIND_OF_HOST, /* findings, once per host scan (store_sqlite_findings.c) */
+	SQ_FIND_OF_HOST,   /* findings, once per host scan (store_sqlite_findings.c) */
 	SQ_FIND_INSERT,
 	SQ_FIND_SEEN,
 	SQ_FIND_JOB_ADD,

@@ -515,6 +515,10 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 	"e.id, e.host_id, h.addr, e.job_id, e.prev_job_id, e.kind, e.protocol, e.port, e.detail,"  \
 	" e.old_value, e.new_value, e.at"
 #define PLAN_JOB_HOST "(job_id=? AND host_id=?)"
+/* The port_state view of one host: its host_port_state row by key, then
+ * the document's ports (migration 0005). */
+#define PLAN_PORT_STATE                                                                            \
+	"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", "SCAN p VIRTUAL TABLE INDEX 1:"
 
 const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     /* Walk hosts in address order (no sort: rows stream), one host_scans
@@ -524,7 +528,7 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                          {"SEARCH h USING INDEX hosts_addr_key (addr_key>? AND addr_key<?)",
                           "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST,
                           "SEARCH e USING COVERING INDEX host_events_host_at (host_id=? AND at>?)",
-                          "SEARCH ps USING PRIMARY KEY (host_id=?)"}},
+                          PLAN_PORT_STATE}},
     /* The job's rows of host_scans, each host by id, then sorted by
      * address: the sort holds one job's hosts, not the database's. */
     [SQ_HOSTS_JOB] = {"hosts_job",
@@ -534,11 +538,11 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                        "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)",
                        "SEARCH e USING COVERING INDEX host_events_host_at (host_id=? AND at>?)",
                        "USE TEMP B-TREE FOR ORDER BY"}},
-    /* Key order is (protocol, port) order: no sort. */
-    /* port_state by its key, then the probing scan's row by the ports key. */
+    /* The host's port state document by its key, then the probing scan's
+     * row of each port by the ports key; a host's few ports sorted. */
     [SQ_HOST_PORT_STATE] = {"host_port_state",
                             sql_host_port_state,
-                            {"SEARCH ps USING PRIMARY KEY (host_id=?)",
+                            {PLAN_PORT_STATE, "USE TEMP B-TREE FOR ORDER BY",
                              "SEARCH p USING PRIMARY KEY (job_id=? AND host_id=? AND protocol=? "
                              "AND port=?)"}},
     [SQ_HOST_PORTS] = {"host_ports",
@@ -576,10 +580,8 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                       {"SEARCH h USING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                        "SEARCH host_scans USING INDEX host_scans_host (host_id=?)"}},
     [SQ_HIST_PORTS] = {"hist_ports",
-                       "SELECT protocol, port, state, reason, service, product, version,"
-                       " extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
-                       " closed_at FROM port_state WHERE host_id = ?1",
-                       {"SEARCH port_state USING PRIMARY KEY (host_id=?)"}},
+                       "SELECT ports FROM host_port_state WHERE host_id = ?1",
+                       {"SEARCH host_port_state USING INTEGER PRIMARY KEY (rowid=?)"}},
     /* The host's scripts of every scan, oldest scan first, so the latest
      * output of each script wins. */
     [SQ_HIST_SCRIPTS] = {"hist_scripts",
@@ -612,6 +614,6 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                         {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
     [SQ_HIST_RESET_PORTS] = {"hist_reset_ports",
-                             "DELETE FROM port_state WHERE host_id = ?1",
-                             {"SEARCH port_state USING PRIMARY KEY (host_id=?)"}},
+                             "DELETE FROM host_port_state WHERE host_id = ?1",
+                             {"SEARCH host_port_state USING INTEGER PRIMARY KEY (rowid=?)"}},
 };

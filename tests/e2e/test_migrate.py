@@ -281,6 +281,32 @@ def down_and_up_round_trip():
 
 
 @t.case
+def port_state_kept_across_0005():
+    """Migration 0005 turns port_state rows into one document per host
+    (host_port_state) and its down turns them back: every port's state,
+    service and times survive both ways, and `hosts` says the same."""
+    db = newdb()
+    for f in ("simple.xml", "complex.xml", "os.xml"):
+        run(db, "import", data(f), timeout=TIMEOUT, expect=0)
+    q = ("SELECT host_id, protocol, port, state, reason, service, product, version, extrainfo,"
+         " tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at FROM port_state"
+         " ORDER BY host_id, protocol, port")
+    rows = query(db, q)
+    check(len(rows) >= 5, f"port_state rows: {len(rows)}")
+    hosts = run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out
+    run(db, "migrate", "down", "4", timeout=TIMEOUT, expect=0)
+    check("host_port_state" not in tables(db) and "port_state" in tables(db),
+          f"tables at version 4: {sorted(tables(db))}")
+    eq(query(db, q), rows, "port_state rows at version 4")
+    run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
+    check("host_port_state" in tables(db), "host_port_state at version 5")
+    eq(query(db, q), rows, "port_state rows back at version 5")
+    eq(run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out, hosts,
+       "hosts after down and up")
+    eq(integrity(db), [], "integrity_check / foreign keys")
+
+
+@t.case
 def behind_database_is_refused():
     db = newdb()
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)

@@ -209,8 +209,10 @@ def stats_json_and_table():
         check(tables_[tb]["bytes"] > 0 or (PG and n == 0 and tables_[tb]["bytes"] == 0),
               f"size of {tb}: {tables_[tb]}")
     idx = {x["name"]: x for x in s["indexes"]}
-    eq(idx["port_state_job"]["table"], "port_state", "port_state_job index")
-    eq(idx["port_state_job"]["entries"], c["port_state"], "port_state_job entries")
+    eq(idx["host_events_job"]["table"], "host_events", "host_events_job index")
+    eq(idx["host_events_job"]["entries"], c["host_events"], "host_events_job entries")
+    check("port_state" not in tables_, "port_state is a view (one document per host in "
+                                       "host_port_state), not a table")
     if PG:
         eq(s["size_method"], "pg_table_size", "sizes from the catalog")
         eq(s["free_bytes"] if "free_bytes" in s else None, None, "no free-space figure")
@@ -235,7 +237,7 @@ def stats_json_and_table():
                       "LIMIT 1")
     eq(s["jobs"]["oldest"]["id"], oldest, "oldest job")
     r = run(db, "stats", expect=0)
-    check("port_state_job" in r.out and "TABLE" in r.out, f"table output {r.out[:300]}")
+    check("host_events_job" in r.out and "TABLE" in r.out, f"table output {r.out[:300]}")
     rows = list(csv.DictReader(io.StringIO(run(db, "stats", "--format", "csv", expect=0).out)))
     eq(len(rows), len(s["tables"]) + len(s["indexes"]), "csv rows")
     eq({r["name"]: int(r["rows"]) for r in rows if r["kind"] == "table"}, c, "csv table rows")
@@ -313,6 +315,38 @@ def doctor_orphans_and_their_fix():
 
 
 @t.case
+def doctor_port_state_document_naming_a_missing_job():
+    """The job a port's state came from sits inside the host's port state
+    document (host_port_state.ports), not in a foreign key: doctor counts
+    the ports whose job is gone, with no SQL to fix them."""
+    d, db = new_db()
+    host = sql1(db, "SELECT min(host_id) FROM host_port_state")
+    before = sql1(db, f"SELECT ports::text FROM host_port_state WHERE host_id = {host}" if PG
+                  else f"SELECT ports FROM host_port_state WHERE host_id = {host}")
+    if PG:
+        sql_script(db, "UPDATE host_port_state SET ports = jsonb_set(ports, '{0,10}', '999') "
+                       f"WHERE host_id = {host};")
+    else:
+        sql_script(db, "UPDATE host_port_state SET ports = json_set(ports, '$[0][10]', 999) "
+                       f"WHERE host_id = {host};")
+    r, rep = doctor_json(db, expect=1)
+    orphans = problems_of(rep, "orphans")
+    eq([(p["count"], p["fix"]) for p in orphans], [(1, None)], f"orphans {orphans}")
+    check("port_state.job_id -> jobs.id" in orphans[0]["what"] and
+          "host_port_state.ports" in orphans[0]["what"], orphans[0]["what"])
+    # put it back: nothing else was wrong
+    if PG:
+        sql_script(db, "UPDATE host_port_state SET ports = %s::jsonb WHERE host_id = %d;"
+                   % ("'" + before.replace("'", "''") + "'", host))
+    else:
+        con = rw(db)
+        con.execute("UPDATE host_port_state SET ports = ? WHERE host_id = ?", (before, host))
+        con.commit()
+        con.close()
+    doctor_json(db, expect=0)
+
+
+@t.case
 def doctor_multi_column_foreign_key():
     """PostgreSQL: a port whose job and host both exist, but not the host
     scan (job_id, host_id) it references: only the multi-column check sees
@@ -341,19 +375,19 @@ def doctor_check_constraint_violation():
     d, db = new_db()
     if PG:
         pg_break_check(db, "jobs", "(progress >= 0)", "UPDATE jobs SET progress = 200 WHERE id = 1")
-        pg_break_check(db, "port_state", "(state = ANY", "UPDATE port_state SET state = 'bogus' "
-                       "WHERE port = (SELECT min(port) FROM port_state)")
+        pg_break_check(db, "ports", "(state = ANY", "UPDATE ports SET state = 'bogus' "
+                       "WHERE port = (SELECT min(port) FROM ports)")
     else:
         con = rw(db)
         con.execute("PRAGMA ignore_check_constraints=ON")
         con.execute("UPDATE jobs SET progress = 200 WHERE id = 1")
-        con.execute("UPDATE port_state SET state = 'bogus' WHERE port = "
-                    "(SELECT min(port) FROM port_state)")
+        con.execute("UPDATE ports SET state = 'bogus' WHERE port = "
+                    "(SELECT min(port) FROM ports)")
         con.close()
     r, rep = doctor_json(db, expect=1)
     bad = problems_of(rep, "check_constraints")
     tables_ = sorted(p["what"].split(" of ")[1].split(" ")[0] for p in bad)
-    eq(tables_, ["jobs", "port_state"], f"tables with CHECK violations: {bad}")
+    eq(tables_, ["jobs", "ports"], f"tables with CHECK violations: {bad}")
     check(all(p["fix"] for p in bad), "each has a fix")
     if PG:
         # the fix's query finds exactly the rows
@@ -361,7 +395,7 @@ def doctor_check_constraint_violation():
             q = re.search(r"find them: (SELECT .*?);", p["fix"]).group(1)
             eq(len(sql(db, q)), p["count"], f"rows found by {q}")
         sql_script(db, "UPDATE jobs SET progress = 100 WHERE id = 1;\n"
-                       "UPDATE port_state SET state = 'open' WHERE state = 'bogus';")
+                       "UPDATE ports SET state = 'open' WHERE state = 'bogus';")
         doctor_json(db, expect=0)
 
 

@@ -3,7 +3,8 @@
  * store__relations (the backend-neutral list of foreign keys that doctor's
  * orphan checks and prune's counts come from) is exactly the set of foreign
  * keys of the migrated SQLite schema, with the same ON DELETE actions; and
- * the port_state(job_id) index that prune's SET NULL needs exists.
+ * port_state, since migration 0005 a view of one document per host, shows
+ * each document's ports as rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,7 +62,7 @@ static void test_relations_match_schema(void **state)
 
 		for (size_t i = 0; i < store__nrelations; i++) {
 			const struct store__relation *r = &store__relations[i];
-			if (strcmp(r->child, child) || strcmp(r->column, col))
+			if (strcmp(r->child, child) || strcmp(r->column, col) || r->until || !r->fk)
 				continue;
 			found = 1;
 			assert_string_equal(r->parent, parent);
@@ -78,15 +79,12 @@ static void test_relations_match_schema(void **state)
 	assert_int_equal(rc, SQLITE_DONE);
 	sqlite3_finalize(q);
 	/* and nothing in the table that the schema does not have */
-	assert_int_equal(seen, store__nrelations);
-
-	rc = sqlite3_prepare_v2(db,
-	                        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND"
-	                        " name = 'port_state_job' AND tbl_name = 'port_state'",
-	                        -1, &q, NULL);
-	assert_int_equal(rc, SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	sqlite3_finalize(q);
+	{
+		size_t want = 0;
+		for (size_t i = 0; i < store__nrelations; i++)
+			want += store__relations[i].until == 0 && store__relations[i].fk;
+		assert_int_equal(seen, want);
+	}
 	sqlite3_close(db);
 	tu_rmtree(dir);
 	free(dir);
