@@ -564,20 +564,3 @@ out:
 	free(names);
 	return r;
 }
-
-int ev_host_all_touched(const struct ev_host *h, int64_t *job, int64_t *at)
-{
-	int all = h->nports > 1;
-
-	*job = *at = 0;
-	for (size_t i = 0; i < h->nports && all; i++) {
-		const struct ev_port *p = &h->ports[i];
-		if (!p->stored)
-			continue;
-		if (p->dirty == EV_CLEAN || (*job && (p->job_id != *job || p->seen_at != *at)))
-			all = 0;
-		*job = p->job_id;
-		*at = p->seen_at;
-	}
-	return all && *job;
-}

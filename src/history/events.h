@@ -66,10 +66,12 @@ struct ev_event {
 
 /* How much of a port changed in the last ev_step: nothing; only which scan
  * probed it last (job_id, seen_at, last_seen) - the common case of a
- * re-scan, which the store writes with a narrow update; or more. */
+ * re-scan; or more.  A store writes a host's port state (one document,
+ * store_json.c) when any port is not clean. */
 enum { EV_CLEAN = 0, EV_DIRTY_TOUCH = 1, EV_DIRTY_FULL = 2 };
 
-/* The current state of one port of a host (a port_state row). */
+/* The current state of one port of a host (an entry of its port state
+ * document; a row of the port_state view). */
 struct ev_port {
 	enum rec_proto proto;
 	int port;
@@ -82,7 +84,7 @@ struct ev_port {
 	int64_t last_seen;  /* latest scan time that saw it open; 0 never */
 	int64_t closed_at;  /* scan time it was found no longer open; 0 */
 	int dirty;          /* changed by the last ev_step: EV_DIRTY_* */
-	int stored;         /* a port_state row exists (loaded or saved) */
+	int stored;         /* it was in the stored document (loaded) */
 };
 
 struct ev_script {
@@ -114,13 +116,6 @@ int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, c
 /* Canonical hostnames text ("a,b", sorted, unique) of a scan; malloc'ed or
  * NULL when it has none. */
 char *ev_hostnames(const struct rec_host *scan);
-
-/*
- * 1 if the last ev_step probed every stored port of h (more than one), each
- * now carrying the same job and time, which it sets in *job and *at: a store
- * can then move all of the host's stored port states with one statement.
- */
-int ev_host_all_touched(const struct ev_host *h, int64_t *job, int64_t *at);
 
 typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
 

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/timeutil.h"
+#include "history/events.h"
 #include "store/store_int.h"
 
 static const char *const job_kind_names[] = {"import", "scan"};
@@ -1247,6 +1248,49 @@ static int doctor_migrations(struct store *st, struct store_doctor_report *rep)
 		r = store__doctor_check(rep, "migrations", rep->nproblems ? "problems" : "ok",
 		                        NULL);
 	return r;
+}
+
+int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *doc, size_t len)
+{
+	struct ev_host h;
+	int r;
+
+	ev_host_init(&h);
+	r = store__port_state_read(doc ? doc : "", doc ? len : 0, &h);
+	ev_host_free(&h);
+	t->read++;
+	if (r == SDB_ENOMEM)
+		return r;
+	if (r != 0) {
+		if (t->bad < (int64_t)(sizeof(t->first) / sizeof(t->first[0])))
+			t->first[t->bad] = host_id;
+		t->bad++;
+	}
+	return 0;
+}
+
+int store__doctor_docs_done(struct store_doctor_report *rep, const struct store__doc_tally *t)
+{
+	char what[512], fix[768];
+	size_t off, shown = 0;
+
+	if (t->bad == 0)
+		return store__doctor_check(rep, "port_state", "ok", NULL);
+	snprintf(what, sizeof(what),
+	         "%lld of %lld port state documents (host_port_state.ports) are not what "
+	         "scandb writes (edited by hand?): imports of scans of those hosts fail",
+	         (long long)t->bad, (long long)t->read);
+	off = (size_t)snprintf(fix, sizeof(fix), "DELETE FROM host_port_state WHERE host_id IN (");
+	for (; shown < (size_t)t->bad && shown < sizeof(t->first) / sizeof(t->first[0]) &&
+	       off < sizeof(fix);
+	     shown++)
+		off += (size_t)snprintf(fix + off, sizeof(fix) - off, "%s%lld", shown ? ", " : "",
+		                        (long long)t->first[shown]);
+	if (off < sizeof(fix))
+		snprintf(fix + off, sizeof(fix) - off,
+		         ");%s  (those hosts' port state then starts again from their next scan)",
+		         (int64_t)shown < t->bad ? "  (the first of them; run doctor again)" : "");
+	return store__doctor_problem(rep, "port_state", t->bad, what, fix);
 }
 
 /* Relations whose tables exist at this schema version. */

@@ -212,6 +212,19 @@ int store__port_state_doc(const struct ev_host *h, struct buf *out);
  * exactly that shape with valid values, SDB_ENOMEM. */
 int store__port_state_read(const char *doc, size_t len, struct ev_host *out);
 
+/* doctor's "port_state" check, for the backends' doctor slots: every port
+ * state document is read with store__port_state_read; feed each to
+ * store__doctor_doc (it remembers the first hosts that fail), then report
+ * with store__doctor_docs_done.  (SQLite keeps no CHECK on the document --
+ * a JSON parse per write was a tenth of an import's time; PostgreSQL's
+ * jsonb only knows it is JSON.) */
+struct store__doc_tally {
+	int64_t read, bad;
+	int64_t first[16];
+};
+int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *doc, size_t len);
+int store__doctor_docs_done(struct store_doctor_report *rep, const struct store__doc_tally *t);
+
 /* Set st->errmsg (printf-style) and return err, for `return store__set_err(...)`. */
 int store__set_err(struct store *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

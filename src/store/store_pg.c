@@ -1188,21 +1188,15 @@ static const char *const copy_sql[PC__COUNT] = {
     [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
     [PC_EVENTS] = "COPY host_events (id, host_id, job_id, prev_job_id, kind, protocol, port,"
                   " old_value, new_value, at, detail) FROM STDIN",
-    [PC_PS_TOUCH] = "COPY pg_temp.scandb_stage_touch (host_id, job_id, seen_at) FROM STDIN",
-    [PC_PS_NEW] = "COPY port_state (host_id, protocol, port, state, reason, service, product,"
-                  " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,"
-                  " closed_at) FROM STDIN",
-    [PC_PS_STAGE] = "COPY pg_temp.scandb_stage_port_state (host_id, protocol, port, state,"
-                    " reason, service, product, version, extrainfo, tunnel, method, job_id,"
-                    " seen_at, first_seen, last_seen, closed_at) FROM STDIN",
+    [PC_PS_NEW] = "COPY host_port_state (host_id, ports) FROM STDIN",
+    [PC_PS_STAGE] = "COPY pg_temp.scandb_stage_port_state (host_id, ports) FROM STDIN",
 };
 
 static const char *const copy_what[PC__COUNT] = {
-    [PC_HOSTS] = "staging host upserts",    [PC_HOST_SCANS] = "storing host scans",
-    [PC_PORTS] = "storing ports",           [PC_EXTRAPORTS] = "storing extraports",
-    [PC_SCRIPTS] = "storing scripts",       [PC_EVENTS] = "storing events",
-    [PC_PS_TOUCH] = "staging port touches", [PC_PS_NEW] = "storing port states",
-    [PC_PS_STAGE] = "staging port states",
+    [PC_HOSTS] = "staging host upserts", [PC_HOST_SCANS] = "storing host scans",
+    [PC_PORTS] = "storing ports",        [PC_EXTRAPORTS] = "storing extraports",
+    [PC_SCRIPTS] = "storing scripts",    [PC_EVENTS] = "storing events",
+    [PC_PS_NEW] = "storing port states", [PC_PS_STAGE] = "staging port states",
 };
 
 /* Session-local staging tables for the rows that are upserts. */
@@ -1215,12 +1209,7 @@ static int make_temp_tables(struct store_pg *s)
 	                " os_name text, os_accuracy integer, seen timestamptz, job_id bigint)"
 	                " ON COMMIT DELETE ROWS;"
 	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_port_state (host_id bigint,"
-	                " protocol text, port integer, state text, reason text, service text,"
-	                " product text, version text, extrainfo text, tunnel text, method text,"
-	                " job_id bigint, seen_at timestamptz, first_seen timestamptz,"
-	                " last_seen timestamptz, closed_at timestamptz) ON COMMIT DELETE ROWS;"
-	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_touch (host_id bigint,"
-	                " job_id bigint, seen_at timestamptz) ON COMMIT DELETE ROWS",
+	                " ports jsonb) ON COMMIT DELETE ROWS",
 	                "creating the staging tables");
 
 	if (r == 0)
@@ -1292,35 +1281,17 @@ static const char sql_stage_hosts_apply[] =
      * no join of the two lists) */
     " SELECT u.addr::text, u.id FROM u WHERE u.id NOT IN (SELECT id FROM s) LIMIT 1";
 
+/* The port state documents of hosts that had one: replaced. */
 static const char sql_stage_ps_apply[] =
     "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
-    " INSERT INTO port_state (host_id, protocol, port, state, reason, service, product,"
-    " version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at)"
-    " SELECT host_id, protocol, port, state, reason, service, product, version, extrainfo,"
-    " tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at FROM s"
-    " ON CONFLICT (host_id, protocol, port) DO UPDATE SET state = excluded.state,"
-    " reason = excluded.reason, service = excluded.service, product = excluded.product,"
-    " version = excluded.version, extrainfo = excluded.extrainfo, tunnel = excluded.tunnel,"
-    " method = excluded.method, job_id = excluded.job_id, seen_at = excluded.seen_at,"
-    " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
-    " closed_at = excluded.closed_at";
-
-/* A re-scan that probed every port a host has: one row per host moves
- * them all to this scan (an open port was seen open by it). */
-static const char sql_stage_touch_apply[] =
-    "WITH t AS (DELETE FROM pg_temp.scandb_stage_touch RETURNING *)"
-    " UPDATE port_state ps SET job_id = t.job_id, seen_at = t.seen_at,"
-    " last_seen = CASE WHEN ps.state = 'open' THEN t.seen_at ELSE ps.last_seen END"
-    " FROM t WHERE ps.host_id = t.host_id";
+    " INSERT INTO host_port_state (host_id, ports) SELECT host_id, ports FROM s"
+    " ON CONFLICT (host_id) DO UPDATE SET ports = excluded.ports";
 
 static int apply_stage(struct store_pg *s, enum pg_copy c)
 {
 	PGresult *res = NULL;
 	int r;
 
-	if (c == PC_PS_TOUCH)
-		return store__pg_exec(s, PG_STAGE_TOUCH_APPLY, sql_stage_touch_apply, NULL,
-		                      PGX_NOFLUSH, NULL, "saving port states");
 	if (c == PC_PS_STAGE)
 		return store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
 		                      NULL, "saving port states");
@@ -1349,8 +1320,8 @@ static int flush_upto(struct store_pg *s, enum pg_copy last)
 
 	if (!s->buffered)
 		return 0;
-	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len || s->copy[PC_PS_TOUCH].len) &&
-	    !s->temp_ready && (r = make_temp_tables(s)) != 0)
+	if ((s->copy[PC_HOSTS].len || s->copy[PC_PS_STAGE].len) && !s->temp_ready &&
+	    (r = make_temp_tables(s)) != 0)
 		goto fail;
 	for (int c = 0; c <= (int)last; c++) {
 		if (!s->copy[c].len)
@@ -1359,7 +1330,7 @@ static int flush_upto(struct store_pg *s, enum pg_copy last)
 			goto fail;
 		s->buffered -= s->copy[c].len;
 		buf_reset(&s->copy[c]);
-		if ((c == PC_HOSTS || c == PC_PS_STAGE || c == PC_PS_TOUCH) &&
+		if ((c == PC_HOSTS || c == PC_PS_STAGE) &&
 		    (r = apply_stage(s, (enum pg_copy)c)) != 0)
 			goto fail;
 	}

@@ -497,6 +497,42 @@ static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep,
 	return r;
 }
 
+/* Every port state document read as the job writer reads it (schema 5+),
+ * a page of hosts at a time (a result holds no more than that). */
+static int doctor_docs(struct store_pg *s, struct store_doctor_report *rep)
+{
+	struct store__doc_tally t;
+	PGresult *q = NULL;
+	int64_t after = 0;
+	int r, n;
+
+	memset(&t, 0, sizeof(t));
+	if ((r = adm_exec(s, "SELECT to_regclass('host_port_state') IS NOT NULL", 0, NULL, NULL, &q,
+	                  "doctor: looking for host_port_state")) != 0)
+		return r;
+	n = strcmp(PQgetvalue(q, 0, 0), "t") == 0;
+	PQclear(q);
+	if (!n)
+		return store__doctor_check(rep, "port_state", "skipped",
+		                           "no host_port_state table (schema before 0005)");
+	do {
+		if ((r = adm_exec_i64(s,
+		                      "SELECT host_id, ports::text FROM host_port_state"
+		                      " WHERE host_id > $1::bigint ORDER BY host_id LIMIT 2000",
+		                      &after, 1, &q, "doctor: reading the port state documents")) !=
+		    0)
+			return r;
+		n = PQntuples(q);
+		for (int i = 0; i < n && r == 0; i++) {
+			after = strtoll(PQgetvalue(q, i, 0), NULL, 10);
+			r = store__doctor_doc(&t, after, PQgetvalue(q, i, 1),
+			                      (size_t)PQgetlength(q, i, 1));
+		}
+		PQclear(q);
+	} while (r == 0 && n == 2000);
+	return r != 0 ? r : store__doctor_docs_done(rep, &t);
+}
+
 int store__pg_doctor(struct store *st, struct store_doctor_report *rep)
 {
 	struct store_pg *s = store__pg(st);
@@ -511,6 +547,8 @@ int store__pg_doctor(struct store *st, struct store_doctor_report *rep)
 	r = doctor_checks(s, rep);
 	if (r == 0)
 		r = doctor_fks(s, rep);
+	if (r == 0)
+		r = doctor_docs(s, rep);
 	store__pg_read_end(s, opened);
 	return r;
 }
@@ -559,16 +597,17 @@ static const char grants_sql[] =
     " CASE WHEN has_database_privilege(current_database(), 'TEMPORARY') THEN '' ELSE"
     " 'TEMPORARY' END"
     " UNION ALL"
-    " SELECT 3, format('%s %I.%I', CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END,"
-    " n.nspname, c.relname),"
+    " SELECT 3, format('%s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'"
+    " ELSE 'table' END, n.nspname, c.relname),"
     " format('%s %I.%I', CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname,"
     " c.relname),"
-    " array_to_string(ARRAY(SELECT p FROM unnest(CASE WHEN c.relkind = 'S' THEN"
-    " ARRAY['USAGE', 'SELECT', 'UPDATE'] ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END) p"
+    " array_to_string(ARRAY(SELECT p FROM unnest(CASE c.relkind WHEN 'S' THEN"
+    " ARRAY['USAGE', 'SELECT', 'UPDATE'] WHEN 'v' THEN ARRAY['SELECT']"
+    " ELSE ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] END) p"
     " WHERE NOT CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, p)"
     " ELSE has_table_privilege(c.oid, p) END), ', ')"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S')"
+    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S', 'v')"
     ") g WHERE missing <> '' ORDER BY o, what";
 
 int store__pg_doctor_privileges(struct store *st, struct store_doctor_report *rep)

@@ -1,7 +1,7 @@
 /*
  * store_pg_history.c - the PostgreSQL backend's history slots: loading what
  * is known of a host before a scan of it is applied (in ONE round trip: the
- * host, its latest attributes, port_state, script history and findings, as
+ * host, its latest attributes, port state document, script history and findings, as
  * one UNION ALL result), saving its port state and events through the COPY
  * buffers, and the reads a replay and `changes` need.  The rules that derive
  * events are in history/events.c.
@@ -18,7 +18,7 @@
 
 #define EPT(col) "(" EP(col) ")::text"
 
-/* k = 0: the host (at most one row); 1: its port_state rows; 2: its
+/* k = 0: the host (at most one row); 1: its port state document; 2: its
  * scripts of every scan, oldest scan first (the latest output of each
  * wins); 3: its findings (kept for findings_of_host). */
 /* clang-format off */
@@ -36,11 +36,9 @@ static const char sql_hist_load[] =
     " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
     " UNION ALL"
-    " SELECT 1, ps.protocol, ps.port::text, ps.state, ps.reason, ps.service, ps.product,"
-    " ps.version, ps.extrainfo, ps.tunnel, ps.method, ps.job_id::text,"
-    " " EPT("ps.seen_at") ", " EPT("ps.first_seen") ","
-    " " EPT("ps.last_seen") ", " EPT("ps.closed_at") ", 0, 0, 0"
-    " FROM h JOIN port_state ps ON ps.host_id = h.id"
+    " SELECT 1, ps.ports::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, 0, 0, 0"
+    " FROM h JOIN host_port_state ps ON ps.host_id = h.id"
     " UNION ALL"
     " SELECT 2, s.protocol, s.port::text, s.script_id, s.output, s.job_id::text, NULL, NULL,"
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " EP("hs.scanned_at") ", s.job_id, s.id"
@@ -64,38 +62,20 @@ static int dupcol(const PGresult *q, int row, int col, char **dst)
 }
 
 /* Rows of the history query start at column `off` (0: one host; 1: a
- * block, whose column 0 is the host's key). */
-static int load_port(struct store_pg *s, const PGresult *q, int i, int off, int64_t host_id,
-                     struct ev_host *out)
+ * block, whose column 0 is the host's key).  A k = 1 row holds the host's
+ * port state document. */
+static int load_ports(struct store_pg *s, const PGresult *q, int i, int off, int64_t host_id,
+                      struct ev_host *out)
 {
-	struct ev_port p;
-	enum rec_proto proto;
-	enum rec_port_state state;
+	const char *doc = store__pg_col(q, i, off + 1);
+	int r = doc ? store__port_state_read(doc, strlen(doc), out) : SDB_EDB;
 
-	if (rec_proto_parse(store__pg_col(q, i, off + 1), &proto) != 0 ||
-	    rec_port_state_parse(store__pg_col(q, i, off + 3), &state) != 0)
-		return store__set_err(&s->base, SDB_EDB,
-		                      "port_state of host %lld has an unknown protocol or state",
+	if (r == SDB_EDB)
+		return store__set_err(&s->base, r,
+		                      "the port state of host %lld is not a valid document"
+		                      " (host_port_state.ports)",
 		                      (long long)host_id);
-	memset(&p, 0, sizeof(p));
-	p.proto = proto;
-	p.port = (int)store__pg_i64(q, i, off + 2);
-	p.state = state;
-	/* ev_host_put_port copies the strings (they are libpq's) */
-	p.reason = (char *)store__pg_col(q, i, off + 4);
-	p.service = (char *)store__pg_col(q, i, off + 5);
-	p.product = (char *)store__pg_col(q, i, off + 6);
-	p.version = (char *)store__pg_col(q, i, off + 7);
-	p.extrainfo = (char *)store__pg_col(q, i, off + 8);
-	p.tunnel = (char *)store__pg_col(q, i, off + 9);
-	p.method = (char *)store__pg_col(q, i, off + 10);
-	p.job_id = store__pg_i64(q, i, off + 11);
-	p.seen_at = store__pg_i64(q, i, off + 12);
-	p.first_seen = store__pg_i64(q, i, off + 13);
-	p.last_seen = store__pg_i64(q, i, off + 14);
-	p.closed_at = store__pg_i64(q, i, off + 15);
-	p.stored = 1;
-	return ev_host_put_port(out, &p);
+	return r;
 }
 
 static int load_finding(const PGresult *q, int i, int off, struct store_finding_ref *f)
@@ -143,7 +123,7 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 	for (int i = first + 1; i < last; i++) {
 		int k = (int)store__pg_i64(q, i, off);
 		if (k == 1) {
-			r = load_port(s, q, i, off, *host_id, out);
+			r = load_ports(s, q, i, off, *host_id, out);
 		} else if (k == 2) {
 			int proto = -1, port = -1;
 			enum rec_proto pr;
@@ -212,11 +192,9 @@ static const char sql_hist_block[] =
     " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
     " UNION ALL"
-    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 1, ps.protocol, ps.port::text,"
-    " ps.state, ps.reason, ps.service, ps.product, ps.version, ps.extrainfo, ps.tunnel,"
-    " ps.method, ps.job_id::text, " EPT("ps.seen_at") ", " EPT("ps.first_seen") ","
-    " " EPT("ps.last_seen") ", " EPT("ps.closed_at") ", 0, 0, 0"
-    " FROM h JOIN port_state ps ON ps.host_id = h.id"
+    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 1, ps.ports::text, NULL, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0"
+    " FROM h JOIN host_port_state ps ON ps.host_id = h.id"
     " UNION ALL"
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 3, f.id::text, f.fingerprint, f.type,"
     " f.source, f.key, f.protocol, f.port::text, f.status, " EPT("f.state_at") ","
@@ -467,63 +445,36 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 	return 0;
 }
 
+/* The host's port state document (store__port_state_doc), written whole
+ * through the COPY buffers: a host that had one is staged and upserted, a
+ * new one goes straight in.  Nothing when the scan changed no port. */
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int64_t job, at;
-	/* when the scan probed every stored port of the host, one touch
-	 * moves them all */
-	int all = ev_host_all_touched(h, &job, &at), r;
+	int dirty = 0, stored = 0, e = 0, r;
+	enum pg_copy c;
+	struct buf doc;
+	size_t start;
 
-	store__pg_evps_note(s, host_id);
-	if (all) {
-		struct buf *b = &s->copy[PC_PS_TOUCH];
-		size_t start = store__pg_row_start(s, PC_PS_TOUCH);
-		int e = 0;
-
-		e |= store__pg_f_int(b, 1, host_id);
-		e |= store__pg_f_int(b, 0, job);
-		e |= store__pg_f_ts(b, 0, at);
-		if ((r = store__pg_row_end(s, PC_PS_TOUCH, start, e, "saving port states")) != 0)
-			return r;
-	}
 	for (size_t i = 0; i < h->nports; i++) {
-		const struct ev_port *p = &h->ports[i];
-		/* a row that exists is replaced (staged, then upserted); a new
-		 * one goes straight in */
-		enum pg_copy c = p->stored ? PC_PS_STAGE : PC_PS_NEW;
-		struct buf *b = &s->copy[c];
-		size_t start;
-		int e = 0;
-
-		if (p->dirty == EV_CLEAN || (all && p->stored && p->dirty == EV_DIRTY_TOUCH))
-			continue;
-		if ((unsigned)p->proto >= REC_PROTO__COUNT || (unsigned)p->state >= REC_PORT__COUNT)
-			return store__set_err(st, SDB_ERANGE,
-			                      "port state of port %d of host %lld: bad protocol or "
-			                      "state",
-			                      p->port, (long long)host_id);
-		start = store__pg_row_start(s, c);
-		e |= store__pg_f_int(b, 1, host_id);
-		e |= store__pg_f_text(b, 0, rec_proto_name(p->proto));
-		e |= store__pg_f_int(b, 0, p->port);
-		e |= store__pg_f_text(b, 0, rec_port_state_name(p->state));
-		e |= store__pg_f_text(b, 0, p->reason);
-		e |= store__pg_f_text(b, 0, p->service);
-		e |= store__pg_f_text(b, 0, p->product);
-		e |= store__pg_f_text(b, 0, p->version);
-		e |= store__pg_f_text(b, 0, p->extrainfo);
-		e |= store__pg_f_text(b, 0, p->tunnel);
-		e |= store__pg_f_text(b, 0, p->method);
-		e |= store__pg_f_nz(b, 0, p->job_id);
-		e |= store__pg_f_ts(b, 0, p->seen_at);
-		e |= store__pg_f_time(b, 0, p->first_seen);
-		e |= store__pg_f_time(b, 0, p->last_seen);
-		e |= store__pg_f_time(b, 0, p->closed_at);
-		if ((r = store__pg_row_end(s, c, start, e, "saving a port state")) != 0)
-			return r;
+		dirty |= h->ports[i].dirty != EV_CLEAN;
+		stored |= h->ports[i].stored;
 	}
-	return 0;
+	if (!dirty)
+		return 0;
+	buf_init(&doc, (size_t)1 << 30);
+	if ((r = store__port_state_doc(h, &doc)) != 0) {
+		buf_free(&doc);
+		return store__set_err(st, r, "saving the port state of host %lld: out of memory",
+		                      (long long)host_id);
+	}
+	store__pg_evps_note(s, host_id);
+	c = stored ? PC_PS_STAGE : PC_PS_NEW;
+	start = store__pg_row_start(s, c);
+	e |= store__pg_f_int(&s->copy[c], 1, host_id);
+	e |= store__pg_f_text(&s->copy[c], 0, buf_str(&doc));
+	buf_free(&doc);
+	return store__pg_row_end(s, c, start, e, "saving a port state");
 }
 
 int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)
@@ -582,7 +533,7 @@ int store__pg_history_reset(struct store *st, int64_t host_id)
 	flags = host_id >= s->evps_lo && host_id <= s->evps_hi ? 0 : PGX_NOFLUSH;
 	r = store__pg_exec(s, PG_HIST_RESET,
 	                   "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
-	                   " DELETE FROM port_state WHERE host_id = $1::bigint",
+	                   " DELETE FROM host_port_state WHERE host_id = $1::bigint",
 	                   &p, flags, NULL, "forgetting the events and port state of host %lld",
 	                   (long long)host_id);
 	/* SQLite would reuse the ids freed at the top: read max(id) again,

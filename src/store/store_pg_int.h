@@ -39,7 +39,6 @@ enum pg_stmt {
 	PG_HOST_SEQ,
 	PG_STAGE_HOSTS_APPLY,
 	PG_STAGE_PS_APPLY,
-	PG_STAGE_TOUCH_APPLY,
 	PG_REAP_RUNNING,
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
@@ -74,8 +73,7 @@ enum pg_copy {
 	PC_EXTRAPORTS,
 	PC_SCRIPTS,
 	PC_EVENTS,
-	PC_PS_TOUCH, /* pg_temp.scandb_stage_touch: a re-scan of all of a host's ports */
-	PC_PS_NEW,   /* port_state rows that do not exist yet */
+	PC_PS_NEW,   /* host_port_state documents of hosts that had none */
 	PC_PS_STAGE, /* pg_temp.scandb_stage_port_state, then the upsert */
 	PC__COUNT
 };

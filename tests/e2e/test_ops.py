@@ -256,7 +256,8 @@ def doctor_healthy():
     eq(rep["ok"], True, "ok")
     eq(rep["problems"], [], "problems")
     names = {c["name"]: c["status"] for c in rep["checks"]}
-    for n in ("migrations", "check_constraints", "foreign_keys", "orphans", "stuck_jobs"):
+    for n in ("migrations", "check_constraints", "foreign_keys", "orphans", "stuck_jobs",
+              "port_state"):
         eq(names.get(n), "ok", f"check {n}")
     if PG:
         eq(names.get("integrity"), "skipped", "integrity (PostgreSQL checks its own pages)")
@@ -344,6 +345,32 @@ def doctor_port_state_document_naming_a_missing_job():
         con.commit()
         con.close()
     doctor_json(db, expect=0)
+
+
+@t.case
+def doctor_port_state_document_not_readable():
+    """A port state document that is not what scandb writes: an import of a
+    scan of that host fails naming the host, changing nothing; doctor finds
+    it and its DELETE lets the next import start the host's state again."""
+    d, db = new_db([data("simple.xml")])
+    host = sql1(db, "SELECT min(host_id) FROM host_port_state")
+    cast = "::jsonb" if PG else ""
+    sql_script(db, f"UPDATE host_port_state SET ports = '[[\"tcp\", 22]]'{cast} "
+                   f"WHERE host_id = {host};")
+    before = dump(db)
+    r = run(db, "import", "--force", data("simple.xml"), expect=1)
+    check(f"port state of host {host} is not a valid document" in r.err, r.err)
+    eq(dump(db), before, "a failed import changes nothing")
+    r, rep = doctor_json(db, expect=1)
+    bad = problems_of(rep, "port_state")
+    eq([p["count"] for p in bad], [1], f"port_state problems {bad}")
+    check(bad[0]["fix"].startswith(f"DELETE FROM host_port_state WHERE host_id IN ({host});"),
+          bad[0]["fix"])
+    sql_script(db, bad[0]["fix"].split(";")[0] + ";")
+    doctor_json(db, expect=0)
+    run(db, "-q", "import", "--force", data("simple.xml"), expect=0)
+    check(sql1(db, f"SELECT count(*) FROM port_state WHERE host_id = {host}") > 0,
+          "the host has a port state again")
 
 
 @t.case

@@ -1,0 +1,48 @@
+-- 0005_port_state_per_host (PostgreSQL): the scope-aware current state of a
+-- host's ports is one row per host, not one per port.  Every scan of a host
+-- rewrites its ports' state (at least which scan probed them last), so a
+-- row per port cost a row write, an index entry and foreign-key checks per
+-- port per scan.  Now it is one document per host, written once per scan.
+--
+-- host_port_state.ports is a JSON array with one array per port:
+--   [protocol, port, state, reason, service, product, version, extrainfo,
+--    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
+-- (times in Unix seconds; job_id, first_seen, last_seen, closed_at may be
+-- null) -- the same document as in SQLite.  The view port_state shows it as
+-- the table it replaces, one row per port with the same column types.
+--
+-- job_id (the latest scan that probed the port) is no foreign key any more:
+-- prune never deletes such a job, and doctor checks that each exists.
+CREATE TABLE host_port_state (
+    host_id bigint PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+    ports   jsonb NOT NULL CHECK (jsonb_typeof(ports) = 'array')
+);
+
+INSERT INTO host_port_state (host_id, ports)
+SELECT host_id, jsonb_agg(jsonb_build_array(protocol, port, state, reason, service, product,
+       version, extrainfo, tunnel, method, job_id, extract(epoch FROM seen_at)::bigint,
+       extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint,
+       extract(epoch FROM closed_at)::bigint) ORDER BY protocol COLLATE "C", port)
+FROM port_state
+GROUP BY host_id;
+
+DROP TABLE port_state; -- and its index port_state_job (0004)
+
+CREATE VIEW port_state AS
+SELECT s.host_id AS host_id,
+       p.e ->> 0 AS protocol,
+       (p.e ->> 1)::integer AS port,
+       p.e ->> 2 AS state,
+       p.e ->> 3 AS reason,
+       p.e ->> 4 AS service,
+       p.e ->> 5 AS product,
+       p.e ->> 6 AS version,
+       p.e ->> 7 AS extrainfo,
+       p.e ->> 8 AS tunnel,
+       p.e ->> 9 AS method,
+       (p.e ->> 10)::bigint AS job_id,
+       to_timestamp((p.e ->> 11)::bigint) AS seen_at,
+       to_timestamp((p.e ->> 12)::bigint) AS first_seen,
+       to_timestamp((p.e ->> 13)::bigint) AS last_seen,
+       to_timestamp((p.e ->> 14)::bigint) AS closed_at
+FROM host_port_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);
