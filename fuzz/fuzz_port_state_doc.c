@@ -1,6 +1,6 @@
 /*
  * fuzz_port_state_doc.c - libFuzzer target for the reader of the port state
- * document (host_port_state.ports, src/store/store_json.c), which the job
+ * document (host_state.ports, src/store/store_json.c), which the job
  * writer reads back from the database for every scanned host.  Checks its
  * promises: any input is read whole or refused with SDB_EDB; what it reads,
  * written again and read again, is the same document.

@@ -475,11 +475,11 @@ static int step_attr(struct step *s, enum ev_kind kind, char **cur, const char *
 {
 	int r;
 
-	if (!now)
+	if (!now || (*cur && strcmp(*cur, now) == 0))
 		return 0;
-	if (*cur && strcmp(*cur, now) != 0 &&
-	    (r = emit(s, kind, -1, -1, NULL, *cur, now, s->prev_job)) != 0)
+	if (*cur && (r = emit(s, kind, -1, -1, NULL, *cur, now, s->prev_job)) != 0)
 		return r;
+	s->h->attrs_dirty = 1;
 	return set_str(cur, now);
 }
 
@@ -507,6 +507,7 @@ int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_sco
 
 	for (size_t i = 0; i < h->nports; i++)
 		h->ports[i].dirty = EV_CLEAN;
+	h->attrs_dirty = 0;
 	if (host_is_new) {
 		if (scan->status == REC_HOST_UP)
 			r = emit(&s, EV_HOST_UP, -1, -1, NULL, NULL, "up", 0);

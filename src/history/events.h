@@ -66,8 +66,9 @@ struct ev_event {
 
 /* How much of a port changed in the last ev_step: nothing; only which scan
  * probed it last (job_id, seen_at, last_seen) - the common case of a
- * re-scan; or more.  A store writes a host's port state (one document,
- * store_json.c) when any port is not clean. */
+ * re-scan; or more.  A store writes a host's state (its latest OS, MAC and
+ * names, and its ports' state as one document, store_json.c) when any port
+ * is not clean or attrs_dirty. */
 enum { EV_CLEAN = 0, EV_DIRTY_TOUCH = 1, EV_DIRTY_FULL = 2 };
 
 /* The current state of one port of a host (an entry of its port state
@@ -84,7 +85,6 @@ struct ev_port {
 	int64_t last_seen;  /* latest scan time that saw it open; 0 never */
 	int64_t closed_at;  /* scan time it was found no longer open; 0 */
 	int dirty;          /* changed by the last ev_step: EV_DIRTY_* */
-	int stored;         /* it was in the stored document (loaded) */
 };
 
 struct ev_script {
@@ -96,11 +96,13 @@ struct ev_script {
 };
 
 struct ev_host {
-	int known; /* seen by an earlier scan */
+	int known;  /* seen by an earlier scan */
+	int stored; /* its state was loaded from the store (a host_state row) */
 	enum rec_host_status status;
 	int64_t job_id; /* its latest scan */
 	int64_t at;
 	char *os, *mac, *hostnames; /* latest reported; hostnames "a,b" sorted */
+	int attrs_dirty;            /* the last ev_step changed os, mac or hostnames */
 	struct ev_port *ports;      /* sorted by (proto, port) */
 	size_t nports, cap;
 	struct ev_script *scripts; /* latest output per (proto, port, id) */

@@ -238,8 +238,11 @@ static int replay(struct job_writer *w, int64_t host_id, const char *addr)
 		scope_free(&scope);
 	}
 	if (r == 0) {
+		/* the reset removed the stored state: write all of it */
 		for (size_t i = 0; i < state.nports; i++)
 			state.ports[i].dirty = EV_DIRTY_FULL;
+		state.attrs_dirty = 1;
+		state.stored = 0;
 		r = store_port_state_save(w->st, host_id, &state);
 	}
 out:

@@ -917,7 +917,7 @@ const struct store__relation store__relations[] = {
     {"host_events", "prev_job_id", "jobs", "id", STORE__SET_NULL, 1, 0, 1},
     {"port_state", "host_id", "hosts", "id", STORE__CASCADE, 2, 5, 1},
     {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 2, 5, 1},
-    {"host_port_state", "host_id", "hosts", "id", STORE__CASCADE, 5, 0, 1},
+    {"host_state", "host_id", "hosts", "id", STORE__CASCADE, 5, 0, 1},
     {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 5, 0, 0}, /* the view */
     {"findings", "host_id", "hosts", "id", STORE__CASCADE, 3, 0, 1},
     {"finding_jobs", "finding_id", "findings", "id", STORE__CASCADE, 3, 0, 1},
@@ -1277,10 +1277,10 @@ int store__doctor_docs_done(struct store_doctor_report *rep, const struct store_
 	if (t->bad == 0)
 		return store__doctor_check(rep, "port_state", "ok", NULL);
 	snprintf(what, sizeof(what),
-	         "%lld of %lld port state documents (host_port_state.ports) are not what "
+	         "%lld of %lld port state documents (host_state.ports) are not what "
 	         "scandb writes (edited by hand?): imports of scans of those hosts fail",
 	         (long long)t->bad, (long long)t->read);
-	off = (size_t)snprintf(fix, sizeof(fix), "DELETE FROM host_port_state WHERE host_id IN (");
+	off = (size_t)snprintf(fix, sizeof(fix), "DELETE FROM host_state WHERE host_id IN (");
 	for (; shown < (size_t)t->bad && shown < sizeof(t->first) / sizeof(t->first[0]) &&
 	       off < sizeof(fix);
 	     shown++)
@@ -1327,7 +1327,7 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 		if (!rel->fk)
 			snprintf(what + strlen(what), sizeof(what) - strlen(what),
 			         "; these are references inside the port state documents"
-			         " (host_port_state.ports), which scandb never leaves behind"
+			         " (host_state.ports), which scandb never leaves behind"
 			         " (prune keeps every job they name): a job was deleted by"
 			         " hand. Re-import a scan of those hosts to renew them");
 		if (!rel->fk)

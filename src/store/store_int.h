@@ -200,7 +200,7 @@ int store__json_strings(const char *text, char ***out, size_t *n);
 /* hosts.hostnames as events.h's canonical "a,b" text (sorted, unique);
  * *out NULL when there are none. */
 int store__names_text(const char *json, char **out);
-/* Append the host_port_state.ports document of h to out: a JSON array with
+/* Append the host_state.ports document of h to out: a JSON array with
  * one array per port, in this order (the columns of the port_state view):
  *   [protocol, port, state, reason, service, product, version, extrainfo,
  *    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
@@ -208,7 +208,7 @@ int store__names_text(const char *json, char **out);
  * except seen_at.  SDB_ENOMEM/SDB_ETOOBIG from the buffer. */
 int store__port_state_doc(const struct ev_host *h, struct buf *out);
 /* Read such a document (len bytes, any JSON whitespace and escapes) into
- * out's ports (ev_host_put_port; each marked stored).  SDB_EDB if it is not
+ * out's ports (ev_host_put_port).  SDB_EDB if it is not
  * exactly that shape with valid values, SDB_ENOMEM. */
 int store__port_state_read(const char *doc, size_t len, struct ev_host *out);
 

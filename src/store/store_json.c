@@ -1,7 +1,7 @@
 /*
  * store_json.c - the JSON text scandb stores, for every backend: the
  * string arrays (hosts.hostnames, ports.cpe), both ways, and the document
- * of a host's port state (host_port_state.ports).  The same document goes
+ * of a host's port state (host_state.ports).  The same document goes
  * into SQLite's TEXT and PostgreSQL's jsonb, and comes back the same.
  */
 #include <inttypes.h>
@@ -191,7 +191,7 @@ out:
 	return r;
 }
 
-/* ---- host_port_state.ports ---------------------------------------------- */
+/* ---- host_state.ports ---------------------------------------------- */
 
 /* A JSON string, or null.  Escapes what JSON requires (quote, backslash,
  * control characters); the text is UTF-8 already (expat's, or stored). */
@@ -499,7 +499,6 @@ int store__port_state_read(const char *doc, size_t len, struct ev_host *out)
 				r = SDB_EDB;
 				goto out;
 			}
-			p.stored = 1;
 			if ((r = ev_host_put_port(out, &p)) != 0)
 				goto out;
 		} while (doc_eat(&d, ','));

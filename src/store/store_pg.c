@@ -1188,8 +1188,9 @@ static const char *const copy_sql[PC__COUNT] = {
     [PC_SCRIPTS] = "COPY scripts (job_id, host_id, protocol, port, script_id, output) FROM STDIN",
     [PC_EVENTS] = "COPY host_events (id, host_id, job_id, prev_job_id, kind, protocol, port,"
                   " old_value, new_value, at, detail) FROM STDIN",
-    [PC_PS_NEW] = "COPY host_port_state (host_id, ports) FROM STDIN",
-    [PC_PS_STAGE] = "COPY pg_temp.scandb_stage_port_state (host_id, ports) FROM STDIN",
+    [PC_PS_NEW] = "COPY host_state (host_id, os, mac, hostnames, ports) FROM STDIN",
+    [PC_PS_STAGE] = "COPY pg_temp.scandb_stage_port_state (host_id, os, mac, hostnames, ports)"
+                    " FROM STDIN",
 };
 
 static const char *const copy_what[PC__COUNT] = {
@@ -1209,7 +1210,7 @@ static int make_temp_tables(struct store_pg *s)
 	                " os_name text, os_accuracy integer, seen timestamptz, job_id bigint)"
 	                " ON COMMIT DELETE ROWS;"
 	                "CREATE TEMP TABLE IF NOT EXISTS scandb_stage_port_state (host_id bigint,"
-	                " ports jsonb) ON COMMIT DELETE ROWS",
+	                " os text, mac text, hostnames text, ports jsonb) ON COMMIT DELETE ROWS",
 	                "creating the staging tables");
 
 	if (r == 0)
@@ -1281,11 +1282,13 @@ static const char sql_stage_hosts_apply[] =
      * no join of the two lists) */
     " SELECT u.addr::text, u.id FROM u WHERE u.id NOT IN (SELECT id FROM s) LIMIT 1";
 
-/* The port state documents of hosts that had one: replaced. */
+/* The host_state rows of hosts that had one: replaced. */
 static const char sql_stage_ps_apply[] =
     "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
-    " INSERT INTO host_port_state (host_id, ports) SELECT host_id, ports FROM s"
-    " ON CONFLICT (host_id) DO UPDATE SET ports = excluded.ports";
+    " INSERT INTO host_state (host_id, os, mac, hostnames, ports)"
+    " SELECT host_id, os, mac, hostnames, ports FROM s"
+    " ON CONFLICT (host_id) DO UPDATE SET os = excluded.os, mac = excluded.mac,"
+    " hostnames = excluded.hostnames, ports = excluded.ports";
 
 static int apply_stage(struct store_pg *s, enum pg_copy c)
 {

@@ -507,17 +507,17 @@ static int doctor_docs(struct store_pg *s, struct store_doctor_report *rep)
 	int r, n;
 
 	memset(&t, 0, sizeof(t));
-	if ((r = adm_exec(s, "SELECT to_regclass('host_port_state') IS NOT NULL", 0, NULL, NULL, &q,
-	                  "doctor: looking for host_port_state")) != 0)
+	if ((r = adm_exec(s, "SELECT to_regclass('host_state') IS NOT NULL", 0, NULL, NULL, &q,
+	                  "doctor: looking for host_state")) != 0)
 		return r;
 	n = strcmp(PQgetvalue(q, 0, 0), "t") == 0;
 	PQclear(q);
 	if (!n)
 		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_port_state table (schema before 0005)");
+		                           "no host_state table (schema before 0005)");
 	do {
 		if ((r = adm_exec_i64(s,
-		                      "SELECT host_id, ports::text FROM host_port_state"
+		                      "SELECT host_id, ports::text FROM host_state"
 		                      " WHERE host_id > $1::bigint ORDER BY host_id LIMIT 2000",
 		                      &after, 1, &q, "doctor: reading the port state documents")) !=
 		    0)

@@ -18,27 +18,19 @@
 
 #define EPT(col) "(" EP(col) ")::text"
 
-/* k = 0: the host (at most one row); 1: its port state document; 2: its
+/* k = 0: the host (at most one row) with its host_state (c5-c7, c9: the
+ * port state document; NULL without a host_state row); 2: its
  * scripts of every scan, oldest scan first (the latest output of each
  * wins); 3: its findings (kept for findings_of_host). */
 /* clang-format off */
 static const char sql_hist_load[] =
-    "WITH h AS (SELECT id, status, last_job_id, last_seen FROM hosts WHERE addr = $1::inet)"
+    "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, s.os, s.mac, s.hostnames,"
+    "  s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id WHERE h.addr = $1::inet)"
     " SELECT 0 AS k, h.id::text AS c1, h.status AS c2, h.last_job_id::text AS c3,"
-    " " EPT("h.last_seen") " AS c4,"
-    " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c5,"
-    " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
-    " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c7,"
-    " NULL::text AS c8, NULL::text AS c9, NULL::text AS c10, NULL::text AS c11,"
+    " " EPT("h.last_seen") " AS c4, h.os AS c5, h.mac AS c6, h.hostnames AS c7,"
+    " NULL::text AS c8, h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11,"
     " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
-    " UNION ALL"
-    " SELECT 1, ps.ports::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-    " NULL, NULL, NULL, NULL, 0, 0, 0"
-    " FROM h JOIN host_port_state ps ON ps.host_id = h.id"
     " UNION ALL"
     " SELECT 2, s.protocol, s.port::text, s.script_id, s.output, s.job_id::text, NULL, NULL,"
     " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " EP("hs.scanned_at") ", s.job_id, s.id"
@@ -62,18 +54,18 @@ static int dupcol(const PGresult *q, int row, int col, char **dst)
 }
 
 /* Rows of the history query start at column `off` (0: one host; 1: a
- * block, whose column 0 is the host's key).  A k = 1 row holds the host's
- * port state document. */
+ * block, whose column 0 is the host's key).  The k = 0 row holds the
+ * host's port state document (c9). */
 static int load_ports(struct store_pg *s, const PGresult *q, int i, int off, int64_t host_id,
                       struct ev_host *out)
 {
-	const char *doc = store__pg_col(q, i, off + 1);
+	const char *doc = store__pg_col(q, i, off + 9);
 	int r = doc ? store__port_state_read(doc, strlen(doc), out) : SDB_EDB;
 
 	if (r == SDB_EDB)
 		return store__set_err(&s->base, r,
 		                      "the port state of host %lld is not a valid document"
-		                      " (host_port_state.ports)",
+		                      " (host_state.ports)",
 		                      (long long)host_id);
 	return r;
 }
@@ -118,13 +110,19 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 	out->at = store__pg_i64(q, first, off + 4);
 	if ((r = dupcol(q, first, off + 5, &out->os)) != 0 ||
 	    (r = dupcol(q, first, off + 6, &out->mac)) != 0 ||
-	    (r = store__names_text(store__pg_col(q, first, off + 7), &out->hostnames)) != 0)
+	    (r = dupcol(q, first, off + 7, &out->hostnames)) != 0)
 		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
+	if (store__pg_col(q, first, off + 9)) { /* its host_state row */
+		out->stored = 1;
+		if ((r = load_ports(s, q, first, off, *host_id, out)) != 0)
+			return r == SDB_ENOMEM
+			           ? store__set_err(&s->base, r, "loading host %s: out of memory",
+			                            addr)
+			           : r;
+	}
 	for (int i = first + 1; i < last; i++) {
 		int k = (int)store__pg_i64(q, i, off);
-		if (k == 1) {
-			r = load_ports(s, q, i, off, *host_id, out);
-		} else if (k == 2) {
+		if (k == 2) {
 			int proto = -1, port = -1;
 			enum rec_proto pr;
 			const char *pc = store__pg_col(q, i, off + 1);
@@ -177,24 +175,16 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 
 /* clang-format off */
 static const char sql_hist_block[] =
-    "WITH h AS (SELECT id, status, last_job_id, last_seen, addr_key FROM hosts"
-    "  WHERE addr_key BETWEEN $1::bytea AND $2::bytea)"
+    "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, h.addr_key, s.os, s.mac,"
+    "  s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
+    "  WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea)"
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\" AS key, 0 AS k, h.id::text AS c1,"
     " h.status AS c2, h.last_job_id::text AS c3, " EPT("h.last_seen") " AS c4,"
-    " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c5,"
-    " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c6,"
-    " (SELECT hostnames::text FROM host_scans WHERE host_id = h.id AND status = 'up'"
-    "  AND hostnames <> '[]'::jsonb ORDER BY scanned_at DESC, job_id DESC LIMIT 1) AS c7,"
+    " h.os AS c5, h.mac AS c6, h.hostnames AS c7,"
     " (EXISTS (SELECT 1 FROM scripts s WHERE s.host_id = h.id))::text AS c8,"
-    " NULL::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
+    " h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
     " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
-    " UNION ALL"
-    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 1, ps.ports::text, NULL, NULL, NULL,"
-    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0"
-    " FROM h JOIN host_port_state ps ON ps.host_id = h.id"
     " UNION ALL"
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 3, f.id::text, f.fingerprint, f.type,"
     " f.source, f.key, f.protocol, f.port::text, f.status, " EPT("f.state_at") ","
@@ -445,21 +435,20 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 	return 0;
 }
 
-/* The host's port state document (store__port_state_doc), written whole
- * through the COPY buffers: a host that had one is staged and upserted, a
- * new one goes straight in.  Nothing when the scan changed no port. */
+/* The host's state -- latest OS, MAC, names and the port state document
+ * (store__port_state_doc) -- written whole through the COPY buffers: a host
+ * that had a host_state row is staged and upserted, a new one goes straight
+ * in.  Nothing when the scan changed none of it. */
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_pg *s = store__pg(st);
-	int dirty = 0, stored = 0, e = 0, r;
+	int dirty = h->attrs_dirty, e = 0, r;
 	enum pg_copy c;
 	struct buf doc;
 	size_t start;
 
-	for (size_t i = 0; i < h->nports; i++) {
-		dirty |= h->ports[i].dirty != EV_CLEAN;
-		stored |= h->ports[i].stored;
-	}
+	for (size_t i = 0; i < h->nports && !dirty; i++)
+		dirty = h->ports[i].dirty != EV_CLEAN;
 	if (!dirty)
 		return 0;
 	buf_init(&doc, (size_t)1 << 30);
@@ -469,9 +458,12 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 		                      (long long)host_id);
 	}
 	store__pg_evps_note(s, host_id);
-	c = stored ? PC_PS_STAGE : PC_PS_NEW;
+	c = h->stored ? PC_PS_STAGE : PC_PS_NEW;
 	start = store__pg_row_start(s, c);
 	e |= store__pg_f_int(&s->copy[c], 1, host_id);
+	e |= store__pg_f_text(&s->copy[c], 0, h->os);
+	e |= store__pg_f_text(&s->copy[c], 0, h->mac);
+	e |= store__pg_f_text(&s->copy[c], 0, h->hostnames);
 	e |= store__pg_f_text(&s->copy[c], 0, buf_str(&doc));
 	buf_free(&doc);
 	return store__pg_row_end(s, c, start, e, "saving a port state");
@@ -533,7 +525,7 @@ int store__pg_history_reset(struct store *st, int64_t host_id)
 	flags = host_id >= s->evps_lo && host_id <= s->evps_hi ? 0 : PGX_NOFLUSH;
 	r = store__pg_exec(s, PG_HIST_RESET,
 	                   "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
-	                   " DELETE FROM host_port_state WHERE host_id = $1::bigint",
+	                   " DELETE FROM host_state WHERE host_id = $1::bigint",
 	                   &p, flags, NULL, "forgetting the events and port state of host %lld",
 	                   (long long)host_id);
 	/* SQLite would reuse the ids freed at the top: read max(id) again,

@@ -73,7 +73,7 @@ enum pg_copy {
 	PC_EXTRAPORTS,
 	PC_SCRIPTS,
 	PC_EVENTS,
-	PC_PS_NEW,   /* host_port_state documents of hosts that had none */
+	PC_PS_NEW,   /* host_state documents of hosts that had none */
 	PC_PS_STAGE, /* pg_temp.scandb_stage_port_state, then the upsert */
 	PC__COUNT
 };

@@ -433,18 +433,18 @@ static int doctor_docs(struct store_sqlite *s, struct store_doctor_report *rep)
 	memset(&t, 0, sizeof(t));
 	rc = sqlite3_prepare_v2(s->db,
 	                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-	                        " AND name = 'host_port_state'",
+	                        " AND name = 'host_state'",
 	                        -1, &stmt, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_DONE) {
 		sqlite3_finalize(stmt);
 		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_port_state table (schema before 0005)");
+		                           "no host_state table (schema before 0005)");
 	}
 	sqlite3_finalize(stmt);
 	stmt = NULL;
 	if (rc == SQLITE_ROW)
-		rc = sqlite3_prepare_v2(s->db, "SELECT host_id, ports FROM host_port_state", -1,
-		                        &stmt, NULL);
+		rc = sqlite3_prepare_v2(s->db, "SELECT host_id, ports FROM host_state", -1, &stmt,
+		                        NULL);
 	while (rc == SQLITE_OK && r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *doc = (const char *)sqlite3_column_text(stmt, 1);
 		r = store__doctor_doc(&t, sqlite3_column_int64(stmt, 0), doc,

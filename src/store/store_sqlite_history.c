@@ -41,32 +41,6 @@ static int dupcol(sqlite3_stmt *q, int i, char **dst)
 	return 0;
 }
 
-static int load_ports(struct store_sqlite *s, int64_t host_id, struct ev_host *out)
-{
-	sqlite3_stmt *q;
-	int rc, r;
-
-	if ((r = hot(s, SQ_HIST_PORTS, &q)) != 0)
-		return r;
-	sqlite3_bind_int64(q, 1, host_id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		const char *doc = col_text(q, 0);
-		r = store__port_state_read(doc ? doc : "", (size_t)sqlite3_column_bytes(q, 0), out);
-		if (r == SDB_EDB)
-			r = store__set_err(&s->base, r,
-			                   "the port state of host %lld is not a valid document"
-			                   " (host_port_state.ports)",
-			                   (long long)host_id);
-		else if (r != 0)
-			r = store__set_err(&s->base, r, "loading port state: out of memory");
-	} else {
-		r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "loading port state");
-	}
-	store__sqlite_done(q);
-	return r;
-}
-
 static int load_scripts(struct store_sqlite *s, int64_t host_id, struct ev_host *out)
 {
 	sqlite3_stmt *q;
@@ -99,7 +73,7 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
 	enum rec_host_status status;
-	int rc, r;
+	int rc, r = 0;
 
 	if ((r = hot(s, SQ_HIST_HOST, &q)) != 0)
 		return r;
@@ -121,30 +95,42 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 	out->status = status;
 	out->job_id = col_time(q, 2);
 	out->at = col_time(q, 3);
-	if ((r = dupcol(q, 4, &out->os)) != 0 || (r = dupcol(q, 5, &out->mac)) != 0 ||
-	    (r = store__names_text(col_text(q, 6), &out->hostnames)) != 0) {
-		store__sqlite_done(q);
-		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
+	if (sqlite3_column_type(q, 7) != SQLITE_NULL) { /* its host_state row */
+		const char *doc = col_text(q, 7);
+		out->stored = 1;
+		if ((r = dupcol(q, 4, &out->os)) != 0 || (r = dupcol(q, 5, &out->mac)) != 0 ||
+		    (r = dupcol(q, 6, &out->hostnames)) != 0)
+			r = store__set_err(&s->base, r, "loading host %s: out of memory", addr);
+		else if ((r = store__port_state_read(
+		              doc ? doc : "", (size_t)sqlite3_column_bytes(q, 7), out)) == SDB_EDB)
+			r = store__set_err(&s->base, r,
+			                   "the port state of host %lld is not a valid document"
+			                   " (host_state.ports)",
+			                   (long long)*host_id);
+		else if (r != 0)
+			r = store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 	}
 	store__sqlite_done(q);
-	if ((r = load_ports(s, *host_id, out)) != 0 || (r = load_scripts(s, *host_id, out)) != 0)
-		return r;
-	return 0;
+	if (r == 0)
+		r = load_scripts(s, *host_id, out);
+	return r;
 }
 
-/* The host's port state document (store__port_state_doc), written whole:
- * one row per host, so a scan of a host costs one write however many ports
- * it has.  Nothing is written when the scan changed no port's state. */
+/* The host's state -- latest OS, MAC, names, and the port state document
+ * (store__port_state_doc) -- written whole: one row per host, so a scan of
+ * a host costs one write however many ports it has.  Nothing is written
+ * when the scan changed none of it. */
 static const char sql_port_state_put[] =
-    "INSERT INTO host_port_state (host_id, ports) VALUES (?1, ?2)"
-    " ON CONFLICT (host_id) DO UPDATE SET ports = excluded.ports";
+    "INSERT INTO host_state (host_id, os, mac, hostnames, ports) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (host_id) DO UPDATE SET os = excluded.os, mac = excluded.mac,"
+    " hostnames = excluded.hostnames, ports = excluded.ports";
 
 int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
 	struct buf doc;
-	int dirty = 0, rc, r;
+	int dirty = h->attrs_dirty, rc, r;
 
 	for (size_t i = 0; i < h->nports && !dirty; i++)
 		dirty = h->ports[i].dirty != EV_CLEAN;
@@ -160,8 +146,11 @@ int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struc
 		buf_free(&doc);
 		return r;
 	}
-	sqlite3_bind_int64(q, 1, host_id);
-	rc = sqlite3_bind_text(q, 2, buf_str(&doc), (int)doc.len, SQLITE_STATIC);
+	rc = sqlite3_bind_int64(q, 1, host_id);
+	rc |= store__sqlite_bind_text(q, 2, h->os);
+	rc |= store__sqlite_bind_text(q, 3, h->mac);
+	rc |= store__sqlite_bind_text(q, 4, h->hostnames);
+	rc |= sqlite3_bind_text(q, 5, buf_str(&doc), (int)doc.len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(q);
 	r = rc == SQLITE_DONE ? 0

@@ -52,7 +52,6 @@ enum sq_stmt {
 	SQ_JOB_GET,
 	/* history reads (store_sqlite_history.c; SQL in the hot table) */
 	SQ_HIST_HOST,
-	SQ_HIST_PORTS,
 	SQ_HIST_SCRIPTS,
 	SQ_HIST_HOST_JOBS,
 	SQ_HIST_RESET_EVENTS,

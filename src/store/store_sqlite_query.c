@@ -295,7 +295,7 @@ static const char sql_hosts_job[] = "SELECT " HOST_COLS " FROM host_scans hs"
 
 /* A host's ports in the current state: each as the latest scan that probed
  * it saw it, with that scan's full port row when it listed the port. */
-static const char sql_host_port_state[] =
+static const char sql_host_state[] =
     "SELECT ps.protocol, ps.port, ps.state, coalesce(p.reason, ps.reason), p.reason_ttl,"
     " ps.service, ps.product, ps.version, ps.extrainfo, p.ostype, ps.method, p.conf,"
     " ps.tunnel, p.cpe, ps.first_seen, ps.last_seen, ps.closed_at, ps.job_id, ps.seen_at"
@@ -515,7 +515,7 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 	"e.id, e.host_id, h.addr, e.job_id, e.prev_job_id, e.kind, e.protocol, e.port, e.detail,"  \
 	" e.old_value, e.new_value, e.at"
 #define PLAN_JOB_HOST "(job_id=? AND host_id=?)"
-/* The port_state view of one host: its host_port_state row by key, then
+/* The port_state view of one host: its host_state row by key, then
  * the document's ports (migration 0005). */
 #define PLAN_PORT_STATE                                                                            \
 	"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", "SCAN p VIRTUAL TABLE INDEX 1:"
@@ -540,8 +540,8 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                        "USE TEMP B-TREE FOR ORDER BY"}},
     /* The host's port state document by its key, then the probing scan's
      * row of each port by the ports key; a host's few ports sorted. */
-    [SQ_HOST_PORT_STATE] = {"host_port_state",
-                            sql_host_port_state,
+    [SQ_HOST_PORT_STATE] = {"host_state",
+                            sql_host_state,
                             {PLAN_PORT_STATE, "USE TEMP B-TREE FOR ORDER BY",
                              "SEARCH p USING PRIMARY KEY (job_id=? AND host_id=? AND protocol=? "
                              "AND port=?)"}},
@@ -568,20 +568,13 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     /* OS, MAC and names as the latest UP scan that reported them (a scan
      * that found the host down, or did not look, says nothing): walks the
      * host's scans newest first. */
+    /* The host and what the history knows of it, by key. */
     [SQ_HIST_HOST] = {"hist_host",
-                      "SELECT h.id, h.status, h.last_job_id, h.last_seen,"
-                      " (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'"
-                      "  AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),"
-                      " (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'"
-                      "  AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),"
-                      " (SELECT hostnames FROM host_scans WHERE host_id = h.id AND status = 'up'"
-                      "  AND hostnames <> '[]' ORDER BY scanned_at DESC, job_id DESC LIMIT 1)"
-                      " FROM hosts h WHERE h.addr = ?1",
+                      "SELECT h.id, h.status, h.last_job_id, h.last_seen, s.os, s.mac,"
+                      " s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s"
+                      " ON s.host_id = h.id WHERE h.addr = ?1",
                       {"SEARCH h USING INDEX sqlite_autoindex_hosts_1 (addr=?)",
-                       "SEARCH host_scans USING INDEX host_scans_host (host_id=?)"}},
-    [SQ_HIST_PORTS] = {"hist_ports",
-                       "SELECT ports FROM host_port_state WHERE host_id = ?1",
-                       {"SEARCH host_port_state USING INTEGER PRIMARY KEY (rowid=?)"}},
+                       "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)"}},
     /* The host's scripts of every scan, oldest scan first, so the latest
      * output of each script wins. */
     [SQ_HIST_SCRIPTS] = {"hist_scripts",
@@ -614,6 +607,6 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                         {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
     [SQ_HIST_RESET_PORTS] = {"hist_reset_ports",
-                             "DELETE FROM host_port_state WHERE host_id = ?1",
-                             {"SEARCH host_port_state USING INTEGER PRIMARY KEY (rowid=?)"}},
+                             "DELETE FROM host_state WHERE host_id = ?1",
+                             {"SEARCH host_state USING INTEGER PRIMARY KEY (rowid=?)"}},
 };

@@ -283,8 +283,9 @@ def down_and_up_round_trip():
 @t.case
 def port_state_kept_across_0005():
     """Migration 0005 turns port_state rows into one document per host
-    (host_port_state) and its down turns them back: every port's state,
-    service and times survive both ways, and `hosts` says the same."""
+    (host_state, with the latest OS/MAC/names) and its down turns them
+    back: every port's state, service and times survive both ways, and
+    `hosts` says the same."""
     db = newdb()
     for f in ("simple.xml", "complex.xml", "os.xml"):
         run(db, "import", data(f), timeout=TIMEOUT, expect=0)
@@ -293,14 +294,20 @@ def port_state_kept_across_0005():
          " ORDER BY host_id, protocol, port")
     rows = query(db, q)
     check(len(rows) >= 5, f"port_state rows: {len(rows)}")
+    # the latest OS/MAC/names the history keeps: what 0005 computes from the
+    # scans must be what the job writer kept
+    qa = "SELECT host_id, os, mac, hostnames FROM host_state ORDER BY host_id"
+    attrs = query(db, qa)
+    check(any(r[1] for r in attrs) and any(r[3] for r in attrs), f"host_state: {attrs}")
     hosts = run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out
     run(db, "migrate", "down", "4", timeout=TIMEOUT, expect=0)
-    check("host_port_state" not in tables(db) and "port_state" in tables(db),
+    check("host_state" not in tables(db) and "port_state" in tables(db),
           f"tables at version 4: {sorted(tables(db))}")
     eq(query(db, q), rows, "port_state rows at version 4")
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
-    check("host_port_state" in tables(db), "host_port_state at version 5")
+    check("host_state" in tables(db), "host_state at version 5")
     eq(query(db, q), rows, "port_state rows back at version 5")
+    eq(query(db, qa), attrs, "latest OS/MAC/names back at version 5")
     eq(run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out, hosts,
        "hosts after down and up")
     eq(integrity(db), [], "integrity_check / foreign keys")

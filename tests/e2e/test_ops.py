@@ -212,7 +212,7 @@ def stats_json_and_table():
     eq(idx["host_events_job"]["table"], "host_events", "host_events_job index")
     eq(idx["host_events_job"]["entries"], c["host_events"], "host_events_job entries")
     check("port_state" not in tables_, "port_state is a view (one document per host in "
-                                       "host_port_state), not a table")
+                                       "host_state), not a table")
     if PG:
         eq(s["size_method"], "pg_table_size", "sizes from the catalog")
         eq(s["free_bytes"] if "free_bytes" in s else None, None, "no free-space figure")
@@ -318,30 +318,30 @@ def doctor_orphans_and_their_fix():
 @t.case
 def doctor_port_state_document_naming_a_missing_job():
     """The job a port's state came from sits inside the host's port state
-    document (host_port_state.ports), not in a foreign key: doctor counts
+    document (host_state.ports), not in a foreign key: doctor counts
     the ports whose job is gone, with no SQL to fix them."""
     d, db = new_db()
-    host = sql1(db, "SELECT min(host_id) FROM host_port_state")
-    before = sql1(db, f"SELECT ports::text FROM host_port_state WHERE host_id = {host}" if PG
-                  else f"SELECT ports FROM host_port_state WHERE host_id = {host}")
+    host = sql1(db, "SELECT min(host_id) FROM host_state")
+    before = sql1(db, f"SELECT ports::text FROM host_state WHERE host_id = {host}" if PG
+                  else f"SELECT ports FROM host_state WHERE host_id = {host}")
     if PG:
-        sql_script(db, "UPDATE host_port_state SET ports = jsonb_set(ports, '{0,10}', '999') "
+        sql_script(db, "UPDATE host_state SET ports = jsonb_set(ports, '{0,10}', '999') "
                        f"WHERE host_id = {host};")
     else:
-        sql_script(db, "UPDATE host_port_state SET ports = json_set(ports, '$[0][10]', 999) "
+        sql_script(db, "UPDATE host_state SET ports = json_set(ports, '$[0][10]', 999) "
                        f"WHERE host_id = {host};")
     r, rep = doctor_json(db, expect=1)
     orphans = problems_of(rep, "orphans")
     eq([(p["count"], p["fix"]) for p in orphans], [(1, None)], f"orphans {orphans}")
     check("port_state.job_id -> jobs.id" in orphans[0]["what"] and
-          "host_port_state.ports" in orphans[0]["what"], orphans[0]["what"])
+          "host_state.ports" in orphans[0]["what"], orphans[0]["what"])
     # put it back: nothing else was wrong
     if PG:
-        sql_script(db, "UPDATE host_port_state SET ports = %s::jsonb WHERE host_id = %d;"
+        sql_script(db, "UPDATE host_state SET ports = %s::jsonb WHERE host_id = %d;"
                    % ("'" + before.replace("'", "''") + "'", host))
     else:
         con = rw(db)
-        con.execute("UPDATE host_port_state SET ports = ? WHERE host_id = ?", (before, host))
+        con.execute("UPDATE host_state SET ports = ? WHERE host_id = ?", (before, host))
         con.commit()
         con.close()
     doctor_json(db, expect=0)
@@ -353,9 +353,9 @@ def doctor_port_state_document_not_readable():
     scan of that host fails naming the host, changing nothing; doctor finds
     it and its DELETE lets the next import start the host's state again."""
     d, db = new_db([data("simple.xml")])
-    host = sql1(db, "SELECT min(host_id) FROM host_port_state")
+    host = sql1(db, "SELECT min(host_id) FROM host_state")
     cast = "::jsonb" if PG else ""
-    sql_script(db, f"UPDATE host_port_state SET ports = '[[\"tcp\", 22]]'{cast} "
+    sql_script(db, f"UPDATE host_state SET ports = '[[\"tcp\", 22]]'{cast} "
                    f"WHERE host_id = {host};")
     before = dump(db)
     r = run(db, "import", "--force", data("simple.xml"), expect=1)
@@ -364,7 +364,7 @@ def doctor_port_state_document_not_readable():
     r, rep = doctor_json(db, expect=1)
     bad = problems_of(rep, "port_state")
     eq([p["count"] for p in bad], [1], f"port_state problems {bad}")
-    check(bad[0]["fix"].startswith(f"DELETE FROM host_port_state WHERE host_id IN ({host});"),
+    check(bad[0]["fix"].startswith(f"DELETE FROM host_state WHERE host_id IN ({host});"),
           bad[0]["fix"])
     sql_script(db, bad[0]["fix"].split(";")[0] + ";")
     doctor_json(db, expect=0)

@@ -29,5 +29,5 @@ SELECT s.host_id, p.e ->> 0, (p.e ->> 1)::integer, p.e ->> 2, p.e ->> 3, p.e ->>
        (SELECT j.id FROM jobs j WHERE j.id = (p.e ->> 10)::bigint),
        to_timestamp((p.e ->> 11)::bigint), to_timestamp((p.e ->> 12)::bigint),
        to_timestamp((p.e ->> 13)::bigint), to_timestamp((p.e ->> 14)::bigint)
-FROM host_port_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);
-DROP TABLE host_port_state;
+FROM host_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);
+DROP TABLE host_state;

@@ -1,10 +1,12 @@
--- 0005_port_state_per_host (PostgreSQL): the scope-aware current state of a
--- host's ports is one row per host, not one per port.  Every scan of a host
+-- 0005_port_state_per_host (PostgreSQL): what the history knows of a host --
+-- the scope-aware current state of its ports, and the latest OS, MAC and
+-- names its up scans reported -- is one row per host (host_state), not one
+-- row per port plus three searches of its scans.  Every scan of a host
 -- rewrites its ports' state (at least which scan probed them last), so a
 -- row per port cost a row write, an index entry and foreign-key checks per
--- port per scan.  Now it is one document per host, written once per scan.
+-- port per scan.  Now a scan of a host reads one row and writes one.
 --
--- host_port_state.ports is a JSON array with one array per port:
+-- host_state.ports is a JSON array with one array per port:
 --   [protocol, port, state, reason, service, product, version, extrainfo,
 --    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
 -- (times in Unix seconds; job_id, first_seen, last_seen, closed_at may be
@@ -13,18 +15,32 @@
 --
 -- job_id (the latest scan that probed the port) is no foreign key any more:
 -- prune never deletes such a job, and doctor checks that each exists.
-CREATE TABLE host_port_state (
-    host_id bigint PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
-    ports   jsonb NOT NULL CHECK (jsonb_typeof(ports) = 'array')
+CREATE TABLE host_state (
+    host_id   bigint PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+    os        text,                   -- latest OS best match an up scan reported
+    mac       text,                   -- latest MAC address an up scan reported
+    hostnames text,                   -- latest names an up scan reported: "a,b" sorted
+    ports     jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(ports) = 'array')
 );
 
-INSERT INTO host_port_state (host_id, ports)
-SELECT host_id, jsonb_agg(jsonb_build_array(protocol, port, state, reason, service, product,
-       version, extrainfo, tunnel, method, job_id, extract(epoch FROM seen_at)::bigint,
-       extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint,
-       extract(epoch FROM closed_at)::bigint) ORDER BY protocol COLLATE "C", port)
-FROM port_state
-GROUP BY host_id;
+INSERT INTO host_state (host_id, os, mac, hostnames, ports)
+SELECT h.id,
+       (SELECT os_name FROM host_scans WHERE host_id = h.id AND status = 'up'
+        AND os_name IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),
+       (SELECT mac FROM host_scans WHERE host_id = h.id AND status = 'up'
+        AND mac IS NOT NULL ORDER BY scanned_at DESC, job_id DESC LIMIT 1),
+       (SELECT string_agg(d.n, ',' ORDER BY d.n) FROM (SELECT DISTINCT (e #>> '{}') COLLATE "C" AS n
+        FROM jsonb_array_elements((SELECT hostnames FROM host_scans WHERE host_id = h.id
+                                   AND status = 'up' AND hostnames <> '[]'::jsonb
+                                   ORDER BY scanned_at DESC, job_id DESC LIMIT 1)) AS e
+        WHERE jsonb_typeof(e) = 'string' AND (e #>> '{}') <> '') d),
+       coalesce((SELECT jsonb_agg(jsonb_build_array(protocol, port, state, reason, service,
+               product, version, extrainfo, tunnel, method, job_id,
+               extract(epoch FROM seen_at)::bigint, extract(epoch FROM first_seen)::bigint,
+               extract(epoch FROM last_seen)::bigint, extract(epoch FROM closed_at)::bigint)
+               ORDER BY protocol COLLATE "C", port)
+        FROM port_state ps WHERE ps.host_id = h.id), '[]'::jsonb)
+FROM hosts h;
 
 DROP TABLE port_state; -- and its index port_state_job (0004)
 
@@ -45,4 +61,4 @@ SELECT s.host_id AS host_id,
        to_timestamp((p.e ->> 12)::bigint) AS first_seen,
        to_timestamp((p.e ->> 13)::bigint) AS last_seen,
        to_timestamp((p.e ->> 14)::bigint) AS closed_at
-FROM host_port_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);
+FROM host_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);

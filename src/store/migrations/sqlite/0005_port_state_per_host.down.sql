@@ -28,5 +28,5 @@ SELECT s.host_id, p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.
        p.value ->> 5, p.value ->> 6, p.value ->> 7, p.value ->> 8, p.value ->> 9,
        (SELECT j.id FROM jobs j WHERE j.id = p.value ->> 10), p.value ->> 11,
        p.value ->> 12, p.value ->> 13, p.value ->> 14
-FROM host_port_state s, json_each(s.ports) p;
-DROP TABLE host_port_state;
+FROM host_state s, json_each(s.ports) p;
+DROP TABLE host_state;
