@@ -1324,15 +1324,25 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 		         "%lld row%s of %s reference%s a missing %s row (%s.%s -> %s.%s)",
 		         (long long)n, n == 1 ? "" : "s", rel->child, n == 1 ? "s" : "",
 		         rel->parent, rel->child, rel->column, rel->parent, rel->parent_column);
-		if (!rel->fk)
+		if (!rel->fk) {
+			/* references inside the port state documents: the
+			 * engine cannot clear them, and an event naming such
+			 * a job as the previous scan would break its foreign
+			 * key; the hosts' state starts again from their next
+			 * scan */
 			snprintf(what + strlen(what), sizeof(what) - strlen(what),
 			         "; these are references inside the port state documents"
 			         " (host_state.ports), which scandb never leaves behind"
 			         " (prune keeps every job they name): a job was deleted by"
-			         " hand. Re-import a scan of those hosts to renew them");
-		if (!rel->fk)
-			fix[0] = '\0';
-		else if (rel->on_delete == STORE__CASCADE)
+			         " hand, and imports that change those ports fail");
+			snprintf(
+			    fix, sizeof(fix),
+			    "DELETE FROM host_state WHERE host_id IN (SELECT c.host_id FROM %s c"
+			    " WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s p WHERE"
+			    " p.%s = c.%s));  (those hosts' port state then starts again from"
+			    " their next scan)",
+			    rel->child, rel->column, rel->parent, rel->parent_column, rel->column);
+		} else if (rel->on_delete == STORE__CASCADE)
 			snprintf(
 			    fix, sizeof(fix),
 			    "DELETE FROM %s WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
@@ -1345,7 +1355,7 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 			         "(SELECT 1 FROM %s p WHERE p.%s = %s.%s);",
 			         rel->child, rel->column, rel->column, rel->parent,
 			         rel->parent_column, rel->child, rel->column);
-		if ((r = store__doctor_problem(rep, "orphans", n, what, fix[0] ? fix : NULL)) != 0)
+		if ((r = store__doctor_problem(rep, "orphans", n, what, fix)) != 0)
 			return r;
 	}
 	return found ? 0 : store__doctor_check(rep, "orphans", "ok", NULL);
@@ -1602,7 +1612,7 @@ int store__check_backup_migrations(struct store *st, const struct store_applied 
 	" ORDER BY coalesce(k.started_at, k.created_at) DESC, k.id DESC LIMIT $2)"
 #define PRUNE_NOT_CURRENT                                                                          \
 	" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.last_job_id = j.id)"                           \
-	" AND j.id NOT IN (SELECT ps.job_id FROM port_state ps WHERE ps.job_id IS NOT NULL)"       \
+	" AND NOT EXISTS (SELECT 1 FROM scandb_prune_keep k WHERE k.id = j.id)"                    \
 	" AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = j.id"                      \
 	" AND NOT EXISTS (SELECT 1 FROM host_scans n WHERE n.host_id = hs.host_id"                 \
 	" AND (n.scanned_at > hs.scanned_at"                                                       \
@@ -1611,6 +1621,14 @@ int store__check_backup_migrations(struct store *st, const struct store_applied 
 static const char prune_temp_create[] =
     "CREATE TEMP TABLE scandb_prune_jobs (id BIGINT PRIMARY KEY)";
 static const char prune_temp_drop[] = "DROP TABLE scandb_prune_jobs";
+/* Each port's latest probing scan, read from the port state documents once
+ * (a correlated test against the port_state view would read them all again
+ * for every candidate job). */
+static const char prune_keep_create[] =
+    "CREATE TEMP TABLE scandb_prune_keep (id BIGINT PRIMARY KEY)";
+static const char prune_keep_fill[] = "INSERT INTO scandb_prune_keep (id) SELECT DISTINCT"
+                                      " ps.job_id FROM port_state ps WHERE ps.job_id IS NOT NULL";
+static const char prune_keep_drop[] = "DROP TABLE scandb_prune_keep";
 static const char prune_select[] =
     "INSERT INTO scandb_prune_jobs (id) SELECT j.id FROM jobs j"
     " WHERE " PRUNE_OLD_FINISHED " AND" PRUNE_NOT_LAST " AND" PRUNE_NOT_CURRENT;
@@ -1693,6 +1711,8 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 
 	prune_sql(st, prune_select, sql, sizeof(sql));
 	if ((r = q_exec(st, prune_temp_create, NULL, 0, NULL)) != 0 ||
+	    (r = q_exec(st, prune_keep_create, NULL, 0, NULL)) != 0 ||
+	    (r = q_exec(st, prune_keep_fill, NULL, 0, NULL)) != 0 ||
 	    (r = q_exec(st, sql, p, 2, NULL)) != 0 ||
 	    (r = q_int(st, "SELECT id FROM scandb_prune_jobs ORDER BY id", NULL, 0, collect_id,
 	               &ids)) != 0)
@@ -1750,7 +1770,8 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 			goto out;
 		}
 	}
-	r = q_exec(st, prune_temp_drop, NULL, 0, NULL);
+	if ((r = q_exec(st, prune_temp_drop, NULL, 0, NULL)) == 0)
+		r = q_exec(st, prune_keep_drop, NULL, 0, NULL);
 out:
 	free(ids.v);
 	return r;

@@ -160,12 +160,14 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
 
 /*
  * What the database knows of host `addr` (canonical text): its id, status,
- * latest scan (job and time), latest OS/MAC/hostnames, port_state rows and
- * latest script outputs, loaded into `out` (initialised by the caller).
+ * latest scan (job and time), its host_state (latest OS/MAC/hostnames, the
+ * ports' state) and latest script outputs, loaded into `out` (initialised
+ * by the caller; out->stored says whether a host_state row exists).
  * SDB_ENOTFOUND for a host never seen (out stays empty).
  */
 int store_history_load(struct store *st, const char *addr, int64_t *host_id, struct ev_host *out);
-/* Upsert the ports of `h` marked dirty as the host's port_state rows. */
+/* Write the host's host_state row (its attributes and ports' state as one
+ * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
 int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
 /* Forget a host's events and port state (before replaying its scans). */

@@ -9,7 +9,7 @@
  * Parameters travel as text; times as Unix seconds (to_timestamp() in SQL,
  * extract(epoch ...)::bigint out).
  *
- * Bulk rows (host_scans, ports, extraports, scripts, host_events, port_state
+ * Bulk rows (host_scans, ports, extraports, scripts, host_events, host_state
  * and the host upserts through a staging table) are not sent one statement
  * at a time: they are appended to per-table COPY buffers in memory and sent
  * with COPY ... FROM STDIN when the buffers grow large, before any other
@@ -111,7 +111,7 @@ struct store_pg {
 	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
-	/* the range of host ids with rows in the event / port_state buffers */
+	/* the range of host ids with rows in the event / host_state buffers */
 	int64_t evps_lo, evps_hi;
 	/* history_load's answer for the host the job writer upserts next */
 	struct {
@@ -195,7 +195,7 @@ int store__pg_flush(struct store_pg *s);
  * one.
  */
 int store__pg_sync_ids(struct store_pg *s);
-/* Host `host_id` has rows in the event / port_state buffers. */
+/* Host `host_id` has rows in the event / host_state buffers. */
 void store__pg_evps_note(struct store_pg *s, int64_t host_id);
 /* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement
  * read when no transaction is open (*opened says whether one was). */

@@ -565,10 +565,8 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     [SQ_JOB_GET] = {"job_get", sql_job_get, {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
 
     /* History, once per host of every import (store_sqlite_history.c). */
-    /* OS, MAC and names as the latest UP scan that reported them (a scan
-     * that found the host down, or did not look, says nothing): walks the
-     * host's scans newest first. */
-    /* The host and what the history knows of it, by key. */
+    /* The host and what the history knows of it (host_state: the latest
+     * OS, MAC and names an up scan reported, its ports' state), by key. */
     [SQ_HIST_HOST] = {"hist_host",
                       "SELECT h.id, h.status, h.last_job_id, h.last_seen, s.os, s.mac,"
                       " s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s"

@@ -1060,7 +1060,7 @@ static void test_script_keyed_by_port(void **state)
 
 /* ---- a loaded state ------------------------------------------------------------- */
 
-/* The job writer loads port_state rows in any order; ev_step sees them
+/* The job writer loads a port state document in any order; ev_step sees them
  * sorted and emits unlisted-port events in (protocol, port) order. */
 static void test_loaded_state(void **state)
 {
