@@ -206,15 +206,19 @@ static int doc_str(struct buf *b, const char *s)
 	r |= buf_append_char(b, '"');
 	for (run = s; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+		char esc[6];
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		r |= buf_append(b, run, (size_t)(s - run));
+		esc[0] = '\\';
 		if (c == '"' || c == '\\') {
 			esc[1] = (char)c;
 			r |= buf_append(b, esc, 2);
 		} else {
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
 			r |= buf_append(b, esc, 6);
 		}
 		run = s + 1;
@@ -224,62 +228,64 @@ static int doc_str(struct buf *b, const char *s)
 	return r ? SDB_ENOMEM : 0;
 }
 
-/* A time or id, null when 0 (never / none).  (Not printf: the job writer
- * writes five of these per port of every scanned host.) */
-static int doc_int(struct buf *b, int64_t v, int null_if_zero)
+/* A time or id at p, "null" when 0 and null_if_zero; returns the end.
+ * (Not printf: the job writer writes five of these per port of every
+ * scanned host.)  p has room for 21 bytes. */
+static char *doc_int(char *p, int64_t v, int null_if_zero)
 {
-	char tmp[24], *p = tmp + sizeof(tmp);
+	char tmp[24], *t = tmp + sizeof(tmp);
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 
-	if (v == 0 && null_if_zero)
-		return buf_append(b, "null", 4);
+	if (v == 0 && null_if_zero) {
+		memcpy(p, "null", 4);
+		return p + 4;
+	}
 	do {
-		*--p = (char)('0' + u % 10);
+		*--t = (char)('0' + u % 10);
 		u /= 10;
 	} while (u);
 	if (v < 0)
-		*--p = '-';
-	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+		*--t = '-';
+	memcpy(p, t, (size_t)(tmp + sizeof(tmp) - t));
+	return p + (tmp + sizeof(tmp) - t);
 }
 
+/* One append per run of fixed text: the strings go through doc_str, the
+ * numbers are formatted into a local buffer first. */
 int store__port_state_doc(const struct ev_host *h, struct buf *out)
 {
 	int r = buf_append_char(out, '[');
 
 	for (size_t i = 0; i < h->nports && r == 0; i++) {
 		const struct ev_port *p = &h->ports[i];
+		const char *strs[] = {p->reason,    p->service, p->product, p->version,
+		                      p->extrainfo, p->tunnel,  p->method};
+		char num[5 * 22 + 8], *e = num;
 
 		r |= buf_append_str(out, i ? ",[" : "[");
 		r |= doc_str(out, rec_proto_name(p->proto));
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->port, 0);
-		r |= buf_append_char(out, ',');
+		*e++ = ',';
+		e = doc_int(e, p->port, 0);
+		*e++ = ',';
+		r |= buf_append(out, num, (size_t)(e - num));
 		r |= doc_str(out, rec_port_state_name(p->state));
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->reason);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->service);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->product);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->version);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->extrainfo);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->tunnel);
-		r |= buf_append_char(out, ',');
-		r |= doc_str(out, p->method);
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->job_id, 1);
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->seen_at, 0);
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->first_seen, 1);
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->last_seen, 1);
-		r |= buf_append_char(out, ',');
-		r |= doc_int(out, p->closed_at, 1);
-		r |= buf_append_char(out, ']');
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+			r |= buf_append_char(out, ',');
+			r |= doc_str(out, strs[k]);
+		}
+		e = num;
+		*e++ = ',';
+		e = doc_int(e, p->job_id, 1);
+		*e++ = ',';
+		e = doc_int(e, p->seen_at, 0);
+		*e++ = ',';
+		e = doc_int(e, p->first_seen, 1);
+		*e++ = ',';
+		e = doc_int(e, p->last_seen, 1);
+		*e++ = ',';
+		e = doc_int(e, p->closed_at, 1);
+		*e++ = ']';
+		r |= buf_append(out, num, (size_t)(e - num));
 	}
 	if (r == 0)
 		r = buf_append_char(out, ']');
