@@ -202,10 +202,11 @@ int store__json_strings(const char *text, char ***out, size_t *n);
 int store__names_text(const char *json, char **out);
 /* Append the host_state.ports document of h to out: a JSON array with
  * one array per port, in this order (the columns of the port_state view):
- *   [protocol, port, state, reason, service, product, version, extrainfo,
- *    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
+ *   [protocol, port, state, job_id, seen_at, first_seen, last_seen,
+ *    closed_at, reason, method, service, product, version, extrainfo, tunnel]
  * strings or null; job_id and times integers (Unix seconds), null for 0
- * except seen_at.  SDB_ENOMEM/SDB_ETOOBIG from the buffer. */
+ * except seen_at; nulls after seen_at that end the array are left out.
+ * SDB_ENOMEM/SDB_ETOOBIG from the buffer. */
 int store__port_state_doc(const struct ev_host *h, struct buf *out);
 /* Read such a document (len bytes, any JSON whitespace and escapes) into
  * out's ports (ev_host_put_port).  SDB_EDB if it is not

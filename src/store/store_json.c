@@ -251,17 +251,22 @@ static char *doc_int(char *p, int64_t v, int null_if_zero)
 }
 
 /* One append per run of fixed text: the strings go through doc_str, the
- * numbers are formatted into a local buffer first. */
+ * numbers are formatted into a local buffer first.  Trailing nulls are left
+ * out (most ports have no service details and are not closed). */
 int store__port_state_doc(const struct ev_host *h, struct buf *out)
 {
 	int r = buf_append_char(out, '[');
 
 	for (size_t i = 0; i < h->nports && r == 0; i++) {
 		const struct ev_port *p = &h->ports[i];
-		const char *strs[] = {p->reason,    p->service, p->product, p->version,
-		                      p->extrainfo, p->tunnel,  p->method};
-		char num[5 * 22 + 8], *e = num;
+		/* after closed_at, in document order */
+		const char *strs[] = {p->reason,  p->method,    p->service, p->product,
+		                      p->version, p->extrainfo, p->tunnel};
+		size_t nstr = sizeof(strs) / sizeof(strs[0]);
+		char num[6 * 22 + 8], *e = num;
 
+		while (nstr > 0 && !strs[nstr - 1])
+			nstr--;
 		r |= buf_append_str(out, i ? ",[" : "[");
 		r |= doc_str(out, rec_proto_name(p->proto));
 		*e++ = ',';
@@ -269,23 +274,27 @@ int store__port_state_doc(const struct ev_host *h, struct buf *out)
 		*e++ = ',';
 		r |= buf_append(out, num, (size_t)(e - num));
 		r |= doc_str(out, rec_port_state_name(p->state));
-		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
-			r |= buf_append_char(out, ',');
-			r |= doc_str(out, strs[k]);
-		}
 		e = num;
 		*e++ = ',';
 		e = doc_int(e, p->job_id, 1);
 		*e++ = ',';
 		e = doc_int(e, p->seen_at, 0);
-		*e++ = ',';
-		e = doc_int(e, p->first_seen, 1);
-		*e++ = ',';
-		e = doc_int(e, p->last_seen, 1);
-		*e++ = ',';
-		e = doc_int(e, p->closed_at, 1);
-		*e++ = ']';
+		if (p->first_seen || p->last_seen || p->closed_at || nstr) {
+			*e++ = ',';
+			e = doc_int(e, p->first_seen, 1);
+			*e++ = ',';
+			e = doc_int(e, p->last_seen, 1);
+		}
+		if (p->closed_at || nstr) {
+			*e++ = ',';
+			e = doc_int(e, p->closed_at, 1);
+		}
 		r |= buf_append(out, num, (size_t)(e - num));
+		for (size_t k = 0; k < nstr; k++) {
+			r |= buf_append_char(out, ',');
+			r |= doc_str(out, strs[k]);
+		}
+		r |= buf_append_char(out, ']');
 	}
 	if (r == 0)
 		r = buf_append_char(out, ']');
@@ -451,12 +460,16 @@ static int doc_rd_int(struct doc_rd *d, int64_t lo, int64_t hi, int null_ok, int
 	return 0;
 }
 
-/* One port's array into p (its strings point into d->out). */
+/* One port's array into p (its strings point into d->out): protocol,
+ * port, state, job_id, seen_at required; the rest, in document order, may
+ * be left out at the end (null). */
 static int doc_rd_port(struct doc_rd *d, struct ev_port *p)
 {
 	const char *proto, *state;
-	char **strs[] = {&p->reason,    &p->service, &p->product, &p->version,
-	                 &p->extrainfo, &p->tunnel,  &p->method};
+	int64_t *times[] = {&p->first_seen, &p->last_seen, &p->closed_at};
+	char **strs[] = {&p->reason,  &p->method,    &p->service, &p->product,
+	                 &p->version, &p->extrainfo, &p->tunnel};
+	size_t ntimes = sizeof(times) / sizeof(times[0]);
 	int64_t port;
 	enum rec_proto pr;
 	enum rec_port_state st;
@@ -466,23 +479,23 @@ static int doc_rd_port(struct doc_rd *d, struct ev_port *p)
 	if (!doc_eat(d, '[') || doc_rd_str(d, &proto) != 0 || !proto ||
 	    rec_proto_parse(proto, &pr) != 0 || !doc_eat(d, ',') ||
 	    doc_rd_int(d, 0, 65535, 0, &port) != 0 || !doc_eat(d, ',') ||
-	    doc_rd_str(d, &state) != 0 || !state || rec_port_state_parse(state, &st) != 0)
+	    doc_rd_str(d, &state) != 0 || !state || rec_port_state_parse(state, &st) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->job_id) != 0 ||
+	    !doc_eat(d, ',') || doc_rd_int(d, 0, INT64_MAX, 0, &p->seen_at) != 0)
 		return -1;
 	p->proto = pr;
 	p->port = (int)port;
 	p->state = st;
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!doc_eat(d, ',') || doc_rd_str(d, (const char **)strs[i]) != 0)
+	for (size_t i = 0; i < ntimes + sizeof(strs) / sizeof(strs[0]); i++) {
+		if (doc_eat(d, ']'))
+			return 0;
+		if (!doc_eat(d, ','))
 			return -1;
-	/* job_id, seen_at, first_seen, last_seen, closed_at */
-	if (!doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->job_id) != 0 ||
-	    !doc_eat(d, ',') || doc_rd_int(d, 0, INT64_MAX, 0, &p->seen_at) != 0 ||
-	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->first_seen) != 0 ||
-	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->last_seen) != 0 ||
-	    !doc_eat(d, ',') || doc_rd_int(d, 1, INT64_MAX, 1, &p->closed_at) != 0 ||
-	    !doc_eat(d, ']'))
-		return -1;
-	return 0;
+		if (i < ntimes ? doc_rd_int(d, 1, INT64_MAX, 1, times[i]) != 0
+		               : doc_rd_str(d, (const char **)strs[i - ntimes]) != 0)
+			return -1;
+	}
+	return doc_eat(d, ']') ? 0 : -1;
 }
 
 int store__port_state_read(const char *doc, size_t len, struct ev_host *out)

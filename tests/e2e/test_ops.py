@@ -325,10 +325,10 @@ def doctor_port_state_document_naming_a_missing_job():
     d, db = new_db()
     host = sql1(db, "SELECT min(host_id) FROM host_state WHERE ports <> '[]'")
     if PG:
-        sql_script(db, "UPDATE host_state SET ports = jsonb_set(ports, '{0,10}', '999') "
+        sql_script(db, "UPDATE host_state SET ports = jsonb_set(ports, '{0,3}', '999') "
                        f"WHERE host_id = {host};")
     else:
-        sql_script(db, "UPDATE host_state SET ports = json_set(ports, '$[0][10]', 999) "
+        sql_script(db, "UPDATE host_state SET ports = json_set(ports, '$[0][3]', 999) "
                        f"WHERE host_id = {host};")
     r, rep = doctor_json(db, expect=1)
     orphans = problems_of(rep, "orphans")

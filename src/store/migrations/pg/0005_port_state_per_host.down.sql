@@ -24,10 +24,10 @@ CREATE INDEX port_state_job ON port_state(job_id);
 INSERT INTO port_state (host_id, protocol, port, state, reason, service, product, version,
                         extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,
                         closed_at)
-SELECT s.host_id, p.e ->> 0, (p.e ->> 1)::integer, p.e ->> 2, p.e ->> 3, p.e ->> 4,
-       p.e ->> 5, p.e ->> 6, p.e ->> 7, p.e ->> 8, p.e ->> 9,
-       (SELECT j.id FROM jobs j WHERE j.id = (p.e ->> 10)::bigint),
-       to_timestamp((p.e ->> 11)::bigint), to_timestamp((p.e ->> 12)::bigint),
-       to_timestamp((p.e ->> 13)::bigint), to_timestamp((p.e ->> 14)::bigint)
+SELECT s.host_id, p.e ->> 0, (p.e ->> 1)::integer, p.e ->> 2, p.e ->> 8, p.e ->> 10,
+       p.e ->> 11, p.e ->> 12, p.e ->> 13, p.e ->> 14, p.e ->> 9,
+       (SELECT j.id FROM jobs j WHERE j.id = (p.e ->> 3)::bigint),
+       to_timestamp((p.e ->> 4)::bigint), to_timestamp((p.e ->> 5)::bigint),
+       to_timestamp((p.e ->> 6)::bigint), to_timestamp((p.e ->> 7)::bigint)
 FROM host_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);
 DROP TABLE host_state;

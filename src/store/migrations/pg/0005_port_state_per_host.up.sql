@@ -7,10 +7,10 @@
 -- port per scan.  Now a scan of a host reads one row and writes one.
 --
 -- host_state.ports is a JSON array with one array per port:
---   [protocol, port, state, reason, service, product, version, extrainfo,
---    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
--- (times in Unix seconds; job_id, first_seen, last_seen, closed_at may be
--- null) -- the same document as in SQLite.  The view port_state shows it as
+--   [protocol, port, state, job_id, seen_at, first_seen, last_seen,
+--    closed_at, reason, method, service, product, version, extrainfo, tunnel]
+-- (times in Unix seconds; everything after seen_at may be null, and nulls
+-- that end an array are left out) -- the same document as in SQLite.  The view port_state shows it as
 -- the table it replaces, one row per port with the same column types.
 --
 -- job_id (the latest scan that probed the port) is no foreign key any more:
@@ -34,10 +34,10 @@ SELECT h.id,
                                    AND status = 'up' AND hostnames <> '[]'::jsonb
                                    ORDER BY scanned_at DESC, job_id DESC LIMIT 1)) AS e
         WHERE jsonb_typeof(e) = 'string' AND (e #>> '{}') <> '') d),
-       coalesce((SELECT jsonb_agg(jsonb_build_array(protocol, port, state, reason, service,
-               product, version, extrainfo, tunnel, method, job_id,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(protocol, port, state, job_id,
                extract(epoch FROM seen_at)::bigint, extract(epoch FROM first_seen)::bigint,
-               extract(epoch FROM last_seen)::bigint, extract(epoch FROM closed_at)::bigint)
+               extract(epoch FROM last_seen)::bigint, extract(epoch FROM closed_at)::bigint,
+               reason, method, service, product, version, extrainfo, tunnel)
                ORDER BY protocol COLLATE "C", port)
         FROM port_state ps WHERE ps.host_id = h.id), '[]'::jsonb)
 FROM hosts h;
@@ -49,16 +49,16 @@ SELECT s.host_id AS host_id,
        p.e ->> 0 AS protocol,
        (p.e ->> 1)::integer AS port,
        p.e ->> 2 AS state,
-       p.e ->> 3 AS reason,
-       p.e ->> 4 AS service,
-       p.e ->> 5 AS product,
-       p.e ->> 6 AS version,
-       p.e ->> 7 AS extrainfo,
-       p.e ->> 8 AS tunnel,
+       p.e ->> 8 AS reason,
+       p.e ->> 10 AS service,
+       p.e ->> 11 AS product,
+       p.e ->> 12 AS version,
+       p.e ->> 13 AS extrainfo,
+       p.e ->> 14 AS tunnel,
        p.e ->> 9 AS method,
-       (p.e ->> 10)::bigint AS job_id,
-       to_timestamp((p.e ->> 11)::bigint) AS seen_at,
-       to_timestamp((p.e ->> 12)::bigint) AS first_seen,
-       to_timestamp((p.e ->> 13)::bigint) AS last_seen,
-       to_timestamp((p.e ->> 14)::bigint) AS closed_at
+       (p.e ->> 3)::bigint AS job_id,
+       to_timestamp((p.e ->> 4)::bigint) AS seen_at,
+       to_timestamp((p.e ->> 5)::bigint) AS first_seen,
+       to_timestamp((p.e ->> 6)::bigint) AS last_seen,
+       to_timestamp((p.e ->> 7)::bigint) AS closed_at
 FROM host_state s CROSS JOIN LATERAL jsonb_array_elements(s.ports) AS p(e);

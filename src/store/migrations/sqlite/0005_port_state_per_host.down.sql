@@ -24,9 +24,9 @@ CREATE INDEX port_state_job ON port_state(job_id);
 INSERT INTO port_state (host_id, protocol, port, state, reason, service, product, version,
                         extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,
                         closed_at)
-SELECT s.host_id, p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4,
-       p.value ->> 5, p.value ->> 6, p.value ->> 7, p.value ->> 8, p.value ->> 9,
-       (SELECT j.id FROM jobs j WHERE j.id = p.value ->> 10), p.value ->> 11,
-       p.value ->> 12, p.value ->> 13, p.value ->> 14
+SELECT s.host_id, p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 8, p.value ->> 10,
+       p.value ->> 11, p.value ->> 12, p.value ->> 13, p.value ->> 14, p.value ->> 9,
+       (SELECT j.id FROM jobs j WHERE j.id = p.value ->> 3), p.value ->> 4,
+       p.value ->> 5, p.value ->> 6, p.value ->> 7
 FROM host_state s, json_each(s.ports) p;
 DROP TABLE host_state;

@@ -9,10 +9,10 @@
 -- one row and writes one.
 --
 -- host_state.ports is a JSON array with one array per port:
---   [protocol, port, state, reason, service, product, version, extrainfo,
---    tunnel, method, job_id, seen_at, first_seen, last_seen, closed_at]
--- (times in Unix seconds; job_id, first_seen, last_seen, closed_at may be
--- null).  The view port_state shows it as the table it replaces, one row
+--   [protocol, port, state, job_id, seen_at, first_seen, last_seen,
+--    closed_at, reason, method, service, product, version, extrainfo, tunnel]
+-- (times in Unix seconds; everything after seen_at may be null, and nulls
+-- that end an array are left out).  The view port_state shows it as the table it replaces, one row
 -- per port, for queries and for people.
 --
 -- job_id (the latest scan that probed the port) is no foreign key any more:
@@ -38,9 +38,9 @@ SELECT h.id,
         FROM json_each((SELECT hostnames FROM host_scans WHERE host_id = h.id AND status = 'up'
                         AND hostnames <> '[]' ORDER BY scanned_at DESC, job_id DESC LIMIT 1)) j
         WHERE j.type = 'text' AND j.value <> '' ORDER BY j.value)),
-       (SELECT json_group_array(json_array(protocol, port, state, reason, service, product,
-               version, extrainfo, tunnel, method, job_id, seen_at, first_seen, last_seen,
-               closed_at))
+       (SELECT json_group_array(json_array(protocol, port, state, job_id, seen_at,
+               first_seen, last_seen, closed_at, reason, method, service, product, version,
+               extrainfo, tunnel))
         FROM (SELECT * FROM port_state ps WHERE ps.host_id = h.id ORDER BY protocol, port))
 FROM hosts h;
 
@@ -51,16 +51,16 @@ SELECT s.host_id AS host_id,
        p.value ->> 0 AS protocol,
        p.value ->> 1 AS port,
        p.value ->> 2 AS state,
-       p.value ->> 3 AS reason,
-       p.value ->> 4 AS service,
-       p.value ->> 5 AS product,
-       p.value ->> 6 AS version,
-       p.value ->> 7 AS extrainfo,
-       p.value ->> 8 AS tunnel,
+       p.value ->> 8 AS reason,
+       p.value ->> 10 AS service,
+       p.value ->> 11 AS product,
+       p.value ->> 12 AS version,
+       p.value ->> 13 AS extrainfo,
+       p.value ->> 14 AS tunnel,
        p.value ->> 9 AS method,
-       p.value ->> 10 AS job_id,
-       p.value ->> 11 AS seen_at,
-       p.value ->> 12 AS first_seen,
-       p.value ->> 13 AS last_seen,
-       p.value ->> 14 AS closed_at
+       p.value ->> 3 AS job_id,
+       p.value ->> 4 AS seen_at,
+       p.value ->> 5 AS first_seen,
+       p.value ->> 6 AS last_seen,
+       p.value ->> 7 AS closed_at
 FROM host_state s, json_each(s.ports) p;
