@@ -750,11 +750,34 @@ int store_history_load(struct store *st, const char *addr, int64_t *host_id, str
 	CALL(st, history_load, addr, host_id, out);
 }
 
+static int port_state_slot(struct store *st, int64_t host_id, const struct ev_host *h,
+                           const char *doc, size_t len)
+{
+	CALL(st, port_state_save, host_id, h, doc, len);
+}
+
+/* Both backends' policy: nothing is written when the scan changed none of
+ * the host's state; else the slot writes the row with this document. */
 int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
-	if (!h)
+	struct buf doc;
+	int dirty, r;
+
+	if (!st || !h)
 		return SDB_EUSAGE;
-	CALL(st, port_state_save, host_id, h);
+	dirty = h->attrs_dirty;
+	for (size_t i = 0; i < h->nports && !dirty; i++)
+		dirty = h->ports[i].dirty != EV_CLEAN;
+	if (!dirty)
+		return 0;
+	buf_init(&doc, (size_t)1 << 30);
+	if ((r = store__port_state_doc(h, &doc)) != 0)
+		r = store__set_err(st, r, "saving the port state of host %lld: out of memory",
+		                   (long long)host_id);
+	else
+		r = port_state_slot(st, host_id, h, buf_str(&doc), doc.len);
+	buf_free(&doc);
+	return r;
 }
 
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)

@@ -80,7 +80,10 @@ struct store_ops {
 
 	int (*history_load)(struct store *st, const char *addr, int64_t *host_id,
 	                    struct ev_host *out);
-	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h);
+	/* the host's host_state row: h's attributes and `doc`, its port state
+	 * document (store__port_state_doc; store.c decides whether to write) */
+	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h,
+	                       const char *doc, size_t len);
 	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
 	int (*history_reset)(struct store *st, int64_t host_id);
 	int (*host_jobs)(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,

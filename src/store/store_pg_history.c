@@ -438,34 +438,23 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 /* The host's state -- latest OS, MAC, names and the port state document
  * (store__port_state_doc) -- written whole through the COPY buffers: a host
  * that had a host_state row is staged and upserted, a new one goes straight
- * in.  Nothing when the scan changed none of it. */
-int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
+ * in. */
+int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
+                              const char *doc, size_t len)
 {
 	struct store_pg *s = store__pg(st);
-	int dirty = h->attrs_dirty, e = 0, r;
-	enum pg_copy c;
-	struct buf doc;
+	enum pg_copy c = h->stored ? PC_PS_STAGE : PC_PS_NEW;
 	size_t start;
+	int e = 0;
 
-	for (size_t i = 0; i < h->nports && !dirty; i++)
-		dirty = h->ports[i].dirty != EV_CLEAN;
-	if (!dirty)
-		return 0;
-	buf_init(&doc, (size_t)1 << 30);
-	if ((r = store__port_state_doc(h, &doc)) != 0) {
-		buf_free(&doc);
-		return store__set_err(st, r, "saving the port state of host %lld: out of memory",
-		                      (long long)host_id);
-	}
+	(void)len; /* NUL-terminated too */
 	store__pg_evps_note(s, host_id);
-	c = h->stored ? PC_PS_STAGE : PC_PS_NEW;
 	start = store__pg_row_start(s, c);
 	e |= store__pg_f_int(&s->copy[c], 1, host_id);
 	e |= store__pg_f_text(&s->copy[c], 0, h->os);
 	e |= store__pg_f_text(&s->copy[c], 0, h->mac);
 	e |= store__pg_f_text(&s->copy[c], 0, h->hostnames);
-	e |= store__pg_f_text(&s->copy[c], 0, buf_str(&doc));
-	buf_free(&doc);
+	e |= store__pg_f_text(&s->copy[c], 0, doc);
 	return store__pg_row_end(s, c, start, e, "saving a port state");
 }
 

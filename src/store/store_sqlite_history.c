@@ -118,46 +118,32 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 
 /* The host's state -- latest OS, MAC, names, and the port state document
  * (store__port_state_doc) -- written whole: one row per host, so a scan of
- * a host costs one write however many ports it has.  Nothing is written
- * when the scan changed none of it. */
+ * a host costs one write however many ports it has. */
 static const char sql_port_state_put[] =
     "INSERT INTO host_state (host_id, os, mac, hostnames, ports) VALUES (?1, ?2, ?3, ?4, ?5)"
     " ON CONFLICT (host_id) DO UPDATE SET os = excluded.os, mac = excluded.mac,"
     " hostnames = excluded.hostnames, ports = excluded.ports";
 
-int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h)
+int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
+                                  const char *doc, size_t len)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
-	struct buf doc;
-	int dirty = h->attrs_dirty, rc, r;
+	int rc, r;
 
-	for (size_t i = 0; i < h->nports && !dirty; i++)
-		dirty = h->ports[i].dirty != EV_CLEAN;
-	if (!dirty)
-		return 0;
-	buf_init(&doc, (size_t)1 << 30);
-	if ((r = store__port_state_doc(h, &doc)) != 0) {
-		buf_free(&doc);
-		return store__set_err(st, r, "saving the port state of host %lld: out of memory",
-		                      (long long)host_id);
-	}
-	if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_PUT, sql_port_state_put, &q)) != 0) {
-		buf_free(&doc);
+	if ((r = store__sqlite_stmt(s, SQ_PORT_STATE_PUT, sql_port_state_put, &q)) != 0)
 		return r;
-	}
 	rc = sqlite3_bind_int64(q, 1, host_id);
 	rc |= store__sqlite_bind_text(q, 2, h->os);
 	rc |= store__sqlite_bind_text(q, 3, h->mac);
 	rc |= store__sqlite_bind_text(q, 4, h->hostnames);
-	rc |= sqlite3_bind_text(q, 5, buf_str(&doc), (int)doc.len, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(q, 5, doc, (int)len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(q);
 	r = rc == SQLITE_DONE ? 0
 	                      : store__sqlite_err(s, rc, "saving the port state of host %lld",
 	                                          (long long)host_id);
 	store__sqlite_done(q);
-	buf_free(&doc);
 	return r;
 }
 
