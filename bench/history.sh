@@ -8,16 +8,19 @@
 #   30 scans of 127.0.0.0/20 (4,096 hosts), each with a different set of the
 #          ten listener ports open, so every scan changes every host
 #
-#   bench/history.sh [--runs 3]
+#   bench/history.sh [--runs 3] [--imports-only]
+# (--imports-only: just the two import comparisons, not `changes` over 30 scans)
 # Target: import with events no worse than 1.5x the time without.  Prints
 # figures; never fails on a missed target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=3
+imports_only=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
-	*) echo "usage: $0 [--runs N]" >&2; exit 2 ;;
+	--imports-only) imports_only=1; shift ;;
+	*) echo "usage: $0 [--runs N] [--imports-only]" >&2; exit 2 ;;
 	esac
 done
 
@@ -83,6 +86,21 @@ second_n=$(best_second_import "$db" "$A" "$B")
 unset SCANDB_BENCH_NO_HISTORY
 events=$(rm -f "$db"*; "$scandb" --db "$db" -q import "$A" "$B" >/dev/null; sqlite3 "$db" 'SELECT count(*) FROM host_events')
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
+imports() {
+	echo
+	echo "== scandb history benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, best of $runs) =="
+	printf '%-44s %6s s   without events %6s s   ratio %sx (target <= 1.5x)\n' \
+		"first import of A (65,536 new hosts)" "$first_h" "$first_n" "$(ratio "$first_h" "$first_n")"
+	printf '%-44s %6s s   without events %6s s   ratio %sx (target <= 1.5x)\n' \
+		"import of B on top of A (every host changed)" "$second_h" "$second_n" "$(ratio "$second_h" "$second_n")"
+	echo "events derived by A then B: $events"
+}
+if [ "$imports_only" = 1 ]; then
+	imports
+	exit 0
+fi
+
 # 30 scans of a /20, each with another subset of the ports open
 mkdir -p "$out/h30"
 for i in $(seq 1 30); do
@@ -101,13 +119,6 @@ for _ in $(seq "$runs"); do
 	if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$s; rss=${t#* }; fi
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
-echo
-echo "== scandb history benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores) =="
-printf '%-44s %6s s   without events %6s s   ratio %sx (target <= 1.5x)\n' \
-	"first import of A (65,536 new hosts)" "$first_h" "$first_n" "$(ratio "$first_h" "$first_n")"
-printf '%-44s %6s s   without events %6s s   ratio %sx (target <= 1.5x)\n' \
-	"import of B on top of A (every host changed)" "$second_h" "$second_n" "$(ratio "$second_h" "$second_n")"
-echo "events derived by A then B: $events"
+imports
 printf 'changes --since 30d over 30 stored scans of 4,096 hosts (%s events): %s s, peak RSS %.1f MB\n' \
 	"$nev" "$best" "$(awk -v k="$rss" 'BEGIN{print k/1024}')"

@@ -413,6 +413,7 @@ out:
 
 static int sq_tx_begin(struct store *st)
 {
+	store__sqlite(st)->hint_id = 0; /* only what this transaction loaded */
 	return step_retry(store__sqlite(st), SQ_BEGIN, "BEGIN IMMEDIATE",
 	                  "begin write transaction");
 }
@@ -431,6 +432,7 @@ static int sq_tx_rollback(struct store *st)
 	sqlite3_stmt *stmt;
 	int r;
 
+	s->hint_id = 0;
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	for (int i = 0; i < SQ__COUNT; i++)
@@ -934,31 +936,63 @@ static int check_host_status(struct store_sqlite *s, const struct rec_host *h)
 }
 
 /* The host's "current" fields follow the newest observation by scan time,
- * so importing an old file after a new one does not roll them back. */
-#define NEWER "excluded.last_seen >= hosts.last_seen"
+ * so importing an old file after a new one does not roll them back.  One
+ * SET clause, V(col) naming the new value: excluded.col in the upsert, the
+ * bound parameter in the update by id (a host the history just loaded). */
+#define NEW_EXCLUDED(col)     "excluded." #col
+#define NEW_PARAM(col)        NEW_PARAM_##col
+#define NEW_PARAM_status      "?4"
+#define NEW_PARAM_mac         "?5"
+#define NEW_PARAM_mac_vendor  "?6"
+#define NEW_PARAM_hostnames   "coalesce(?7, '[]')"
+#define NEW_PARAM_os_name     "?8"
+#define NEW_PARAM_os_accuracy "?9"
+#define NEW_PARAM_first_seen  "?10"
+#define NEW_PARAM_last_seen   "?10"
+#define NEW_PARAM_last_job_id "?11"
+#define HOST_MERGE_SET(V)                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   \
+	" status = CASE WHEN " V(last_seen) " >= hosts.last_seen AND (" V(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                  \
+	    status) " = 'up'"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               \
+	            "  OR " V(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              \
+	                status) " = 'down' OR (hosts.status <> 'up' AND hosts.status <> 'down'))"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           \
+	                        "  THEN " V(status) " ELSE hosts.status END,"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                            " mac = CASE WHEN " V(last_seen) " >= "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 \
+	                                                                             "hosts.last_"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                             "seen "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                \
+	                                                                             "AND " V(                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                              \
+	                                                                                 mac) " I"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "S "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "NO"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "T "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "NU"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "LL"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "  "                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "TH"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      "EN"                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                          \
+	                                                                                      " " V(mac) " ELSE hosts.mac END,"                                                                                                                                                                                                                                                                                                                                                                                                                                                                             \
+	                                                                                                 " mac_vendor = CASE WHEN " V(last_seen) " >= hosts.last_seen AND " V(mac) " IS NOT NULL"                                                                                                                                                                                                                                                                                                                                                                                                           \
+	                                                                                                                                                                           "  THEN " V(mac_vendor) " ELSE hosts.mac_vendor END,"                                                                                                                                                                                                                                                                                                                                                                    \
+	                                                                                                                                                                                                   " hostnames = CASE WHEN " V(last_seen) " >= hosts.last_seen AND " V(hostnames) " <> '[]'"                                                                                                                                                                                                                                                                                                        \
+	                                                                                                                                                                                                                                                                                  "  THEN " V(hostnames) " ELSE hosts.hostnames END,"                                                                                                                                                                                                                                                               \
+	                                                                                                                                                                                                                                                                                                         " os_name = CASE WHEN " V(last_seen) " >= hosts.last_seen AND " V(os_name) " IS NOT NULL"                                                                                                                                                                                                  \
+	                                                                                                                                                                                                                                                                                                                                                                                    "  THEN " V(os_name) " ELSE hosts.os_name END,"                                                                                                                                                                 \
+	                                                                                                                                                                                                                                                                                                                                                                                                         " os_accuracy = CASE WHEN " V(last_seen) " >= hosts.last_seen AND " V(os_name) " IS NOT NULL THEN " V(os_accuracy) " ELSE hosts.os_accuracy END,"                                          \
+	                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                            " last_job_id = CASE WHEN " V(last_seen) " >= hosts.last_seen THEN " V( \
+	                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                last_job_id) " ELSE hosts.last_job_id END,"                         \
+	                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             " first_seen = min(hosts.first_seen, " V(              \
+	                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 first_seen) "),"                                   \
+	                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                             " last_seen = max(hosts.last_seen, " V(last_seen) ")"
 
 static const char sql_host_upsert[] =
     "INSERT INTO hosts (addr, addr_key, family, status, mac, mac_vendor, hostnames,"
     " os_name, os_accuracy, first_seen, last_seen, last_job_id)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, '[]'), ?8, ?9, ?10, ?10, ?11)"
-    " ON CONFLICT (addr) DO UPDATE SET"
-    " status = CASE WHEN " NEWER " AND (excluded.status = 'up' OR excluded.status = 'down'"
-    "  OR (hosts.status <> 'up' AND hosts.status <> 'down'))"
-    "  THEN excluded.status ELSE hosts.status END,"
-    " mac = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"
-    "  THEN excluded.mac ELSE hosts.mac END,"
-    " mac_vendor = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"
-    "  THEN excluded.mac_vendor ELSE hosts.mac_vendor END,"
-    " hostnames = CASE WHEN " NEWER " AND excluded.hostnames <> '[]'"
-    "  THEN excluded.hostnames ELSE hosts.hostnames END,"
-    " os_name = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"
-    "  THEN excluded.os_name ELSE hosts.os_name END,"
-    " os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"
-    "  THEN excluded.os_accuracy ELSE hosts.os_accuracy END,"
-    " last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE hosts.last_job_id END,"
-    " first_seen = min(hosts.first_seen, excluded.first_seen),"
-    " last_seen = max(hosts.last_seen, excluded.last_seen)"
-    " RETURNING id";
+    " ON CONFLICT (addr) DO UPDATE SET" HOST_MERGE_SET(NEW_EXCLUDED) " RETURNING id";
+
+/* (?1-?3 are the upsert's, unused here.) */
+static const char sql_host_update[] =
+    "UPDATE hosts SET" HOST_MERGE_SET(NEW_PARAM) " WHERE id = ?12 AND ?1 IS NOT NULL"
+                                                 " AND ?2 IS NOT NULL AND ?3 IS NOT NULL";
 
 static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
                           const struct rec_host *h, int64_t *host_id)
@@ -967,6 +1001,7 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	unsigned char key[16];
 	sqlite3_stmt *stmt;
 	char *names = NULL;
+	int64_t hinted;
 	int family, b = 0, rc = SQLITE_OK, r;
 
 	if ((r = check_host_status(s, h)) != 0)
@@ -976,7 +1011,12 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 		                      h->addr);
 	if ((r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
-	if ((r = store__sqlite_stmt(s, SQ_HOST_UPSERT, sql_host_upsert, &stmt)) != 0)
+	/* the host the history just loaded: updated by id, no search by address */
+	hinted = s->hint_id > 0 && strcmp(s->hint_addr, h->addr) == 0 ? s->hint_id : 0;
+	s->hint_id = 0;
+	r = hinted ? store__sqlite_stmt(s, SQ_HOST_UPDATE, sql_host_update, &stmt)
+	           : store__sqlite_stmt(s, SQ_HOST_UPSERT, sql_host_upsert, &stmt);
+	if (r != 0)
 		goto out;
 	b |= bind_text(stmt, 1, h->addr);
 	b |= sqlite3_bind_blob(stmt, 2, key, sizeof(key), SQLITE_STATIC);
@@ -989,7 +1029,14 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	b |= bind_opt(stmt, 9, h->has_os && h->os.name ? h->os.accuracy : -1);
 	b |= sqlite3_bind_int64(stmt, 10, seen_at);
 	b |= sqlite3_bind_int64(stmt, 11, job_id);
-	if (!b && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	if (hinted) {
+		b |= sqlite3_bind_int64(stmt, 12, hinted);
+		if (!b && (rc = sqlite3_step(stmt)) == SQLITE_DONE) {
+			if (sqlite3_changes(s->db) != 1)
+				rc = SQLITE_NOTFOUND; /* under the write lock: cannot be */
+			*host_id = hinted;
+		}
+	} else if (!b && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		*host_id = sqlite3_column_int64(stmt, 0);
 		rc = sqlite3_step(stmt);
 	}

@@ -75,6 +75,7 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 	enum rec_host_status status;
 	int rc, r = 0;
 
+	s->hint_id = 0;
 	if ((r = hot(s, SQ_HIST_HOST, &q)) != 0)
 		return r;
 	sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
@@ -89,6 +90,8 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 		return r;
 	}
 	*host_id = sqlite3_column_int64(q, 0);
+	if (sdb_strlcpy(s->hint_addr, addr, sizeof(s->hint_addr)) < sizeof(s->hint_addr))
+		s->hint_id = *host_id; /* the upsert that follows finds it by id */
 	if (rec_host_status_parse(col_text(q, 1), &status) != 0)
 		status = REC_HOST_UNKNOWN;
 	out->known = 1;

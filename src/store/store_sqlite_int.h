@@ -27,6 +27,7 @@ enum sq_stmt {
 	SQ_JOB_BY_HASH_ANY,
 	SQ_JOB_BY_HASH_DONE,
 	SQ_HOST_UPSERT,
+	SQ_HOST_UPDATE,
 	SQ_HOST_SCAN_INSERT,
 	SQ_PORT_INSERT,
 	SQ_EXTRAPORTS_INSERT,
@@ -65,6 +66,9 @@ struct store_sqlite {
 	struct store base; /* first: a struct store * is a struct store_sqlite * */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ__COUNT];
+	/* history_load's answer for the host the job writer upserts next */
+	char hint_addr[64];
+	int64_t hint_id; /* 0: none */
 };
 
 /* The backend handle behind a store handle. */
