@@ -1570,8 +1570,8 @@ int store_restore(struct store *st, const char *path, int force, struct store_re
 	CALL(st, restore, path, force, info);
 }
 
-int store__check_backup_migrations(struct store *st, const struct store_applied *rows, size_t n,
-                                   int *version, int *pending)
+static int backup_migrations(struct store *st, const struct store_applied *rows, size_t n,
+                             int *version, int *pending)
 {
 	const struct store_migration_src *src;
 	size_t nsrc;
@@ -1619,6 +1619,21 @@ int store__check_backup_migrations(struct store *st, const struct store_applied 
 		*pending += !found;
 	}
 	return 0;
+}
+
+int store__check_backup_migrations(struct store *st, const char *path,
+                                   const struct store_applied *rows, size_t n, int *version,
+                                   int *pending)
+{
+	int r = backup_migrations(st, rows, n, version, pending);
+
+	if (r != 0) {
+		char why[sizeof(st->errmsg)];
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		r = store__set_err(st, r, "%s is not a backup this scandb can restore: %s", path,
+		                   why);
+	}
+	return r;
 }
 
 /* ---- prune ---- */

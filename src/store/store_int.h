@@ -292,10 +292,12 @@ int store__doctor_problem(struct store_doctor_report *rep, const char *check, in
  * Validate the schema_migrations rows of a backup against this backend's
  * embedded migrations: every row must be a known migration with the same
  * checksum, and at least the first migration must be applied.  Sets
- * *version (highest applied) and *pending; SDB_ESCHEMA with st's message
- * naming the migration otherwise.
+ * *version (highest applied) and *pending; SDB_ESCHEMA otherwise, st's
+ * message "PATH is not a backup this scandb can restore: " and the
+ * migration at fault.
  */
-int store__check_backup_migrations(struct store *st, const struct store_applied *rows, size_t n,
-                                   int *version, int *pending);
+int store__check_backup_migrations(struct store *st, const char *path,
+                                   const struct store_applied *rows, size_t n, int *version,
+                                   int *pending);
 
 #endif

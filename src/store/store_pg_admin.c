@@ -1414,14 +1414,9 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	}
 	if ((r = parse_migrations(s, buf_str(&script), path, &rows, &n)) != 0)
 		goto out;
-	if ((r = store__check_backup_migrations(st, rows, n, &info->schema_version,
-	                                        &info->pending)) != 0) {
-		char why[sizeof(st->errmsg)];
-		snprintf(why, sizeof(why), "%s", st->errmsg);
-		r = store__set_err(st, r, "%s is not a backup this scandb can restore: %s", path,
-		                   why);
+	if ((r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
+	                                        &info->pending)) != 0)
 		goto out;
-	}
 	/* 4. no writer between the emptiness check and the restore */
 	if ((r = writers_lock(s, 1)) != 0)
 		goto out;

@@ -698,14 +698,9 @@ int store__sqlite_restore(struct store *st, const char *path, int force,
 	}
 	if ((r = read_applied(s, src, path, &rows, &n)) != 0)
 		goto out;
-	if ((r = store__check_backup_migrations(st, rows, n, &info->schema_version,
-	                                        &info->pending)) != 0) {
-		char why[sizeof(st->errmsg)];
-		snprintf(why, sizeof(why), "%s", st->errmsg);
-		r = store__set_err(st, r, "%s is not a backup this scandb can restore: %s", path,
-		                   why);
+	if ((r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
+	                                        &info->pending)) != 0)
 		goto out;
-	}
 	if ((r = check_file(s, src, path)) != 0)
 		goto out;
 	jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
