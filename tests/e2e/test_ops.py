@@ -698,12 +698,8 @@ def backup_password_never_in_argv_or_environment():
     Wrappers in SCANDB_PG_BINDIR record what they were given."""
     if not PG:
         skip_case("PostgreSQL-only: the password of a server connection")
-    d, db = new_db([data("simple.xml")])
+    d, db, _, user, pw = pw_role_db()
     e = pg_env()
-    user, pw = e["SCANDB_PG_PW_USER"], e["SCANDB_PG_PW_PASSWORD"]
-    psql(db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user};\n"
-             f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {user};\n"
-             f"GRANT CREATE ON SCHEMA public TO {user};\n")
     udb = pg_url(pg_dbname(db), user=user, password=pw)
     wrap = os.path.join(d, "bin")
     os.makedirs(wrap)
