@@ -299,16 +299,15 @@ static int service_differs(const struct ev_port *cur, const struct rec_port *p)
 	       !streq(cur->tunnel, p->service.tunnel);
 }
 
-/* Replace *dst with src if they differ; *changed |= 1 then. */
-static int set_if(char **dst, const char *src, int *changed)
+/* Replace *dst with src if they differ. */
+static int set_if(char **dst, const char *src)
 {
 	if (streq(*dst, src))
 		return 0;
-	*changed = 1;
 	return set_str(dst, src);
 }
 
-static int take_service(struct ev_port *cur, const struct rec_port *p, int *changed)
+static int take_service(struct ev_port *cur, const struct rec_port *p)
 {
 	int r;
 
@@ -317,12 +316,9 @@ static int take_service(struct ev_port *cur, const struct rec_port *p, int *chan
 		 * open does not claim a service the scan did not see */
 		if (p->state == REC_PORT_OPEN)
 			return 0;
-		if ((r = set_if(&cur->service, NULL, changed)) ||
-		    (r = set_if(&cur->product, NULL, changed)) ||
-		    (r = set_if(&cur->version, NULL, changed)) ||
-		    (r = set_if(&cur->extrainfo, NULL, changed)) ||
-		    (r = set_if(&cur->tunnel, NULL, changed)) ||
-		    (r = set_if(&cur->method, NULL, changed)))
+		if ((r = set_if(&cur->service, NULL)) || (r = set_if(&cur->product, NULL)) ||
+		    (r = set_if(&cur->version, NULL)) || (r = set_if(&cur->extrainfo, NULL)) ||
+		    (r = set_if(&cur->tunnel, NULL)) || (r = set_if(&cur->method, NULL)))
 			return r;
 		return 0;
 	}
@@ -331,12 +327,12 @@ static int take_service(struct ev_port *cur, const struct rec_port *p, int *chan
 	if (is_probed(cur->method) && !is_probed(p->service.method) &&
 	    streq(cur->service, p->service.name))
 		return 0;
-	if ((r = set_if(&cur->service, p->service.name, changed)) ||
-	    (r = set_if(&cur->product, p->service.product, changed)) ||
-	    (r = set_if(&cur->version, p->service.version, changed)) ||
-	    (r = set_if(&cur->extrainfo, p->service.extrainfo, changed)) ||
-	    (r = set_if(&cur->tunnel, p->service.tunnel, changed)) ||
-	    (r = set_if(&cur->method, p->service.method, changed)))
+	if ((r = set_if(&cur->service, p->service.name)) ||
+	    (r = set_if(&cur->product, p->service.product)) ||
+	    (r = set_if(&cur->version, p->service.version)) ||
+	    (r = set_if(&cur->extrainfo, p->service.extrainfo)) ||
+	    (r = set_if(&cur->tunnel, p->service.tunnel)) ||
+	    (r = set_if(&cur->method, p->service.method)))
 		return r;
 	return 0;
 }
@@ -346,7 +342,7 @@ static int step_port(struct step *s, const struct rec_port *p, int host_is_new)
 {
 	struct ev_host *h = s->h;
 	struct ev_port *cur;
-	int found, r, was_open, changed, now_open = p->state == REC_PORT_OPEN;
+	int found, r, was_open, now_open = p->state == REC_PORT_OPEN;
 	size_t i = port_find(h, (int)p->proto, p->port, &found);
 	int64_t prev_job;
 
@@ -394,15 +390,10 @@ static int step_port(struct step *s, const struct rec_port *p, int host_is_new)
 				return r;
 		}
 	}
-	/* anything beyond "probed again by a later scan" is a full change */
-	changed = !found || cur->state != p->state;
 	if (now_open) {
-		if (!cur->first_seen) {
+		if (!cur->first_seen)
 			cur->first_seen = s->at;
-			changed = 1;
-		}
 		cur->last_seen = s->at;
-		changed |= cur->closed_at != 0;
 		cur->closed_at = 0;
 	} else if (cur->state == REC_PORT_OPEN && found) {
 		cur->closed_at = s->at;
@@ -410,10 +401,9 @@ static int step_port(struct step *s, const struct rec_port *p, int host_is_new)
 	cur->state = p->state;
 	cur->job_id = s->job_id;
 	cur->seen_at = s->at;
-	if ((r = set_if(&cur->reason, p->reason, &changed)) != 0 ||
-	    (r = take_service(cur, p, &changed)) != 0)
+	if ((r = set_if(&cur->reason, p->reason)) != 0 || (r = take_service(cur, p)) != 0)
 		return r;
-	cur->dirty = changed ? EV_DIRTY_FULL : EV_DIRTY_TOUCH;
+	cur->dirty = 1;
 	return 0;
 }
 
@@ -460,7 +450,7 @@ static int step_unlisted(struct step *s, const struct scan_scope *scope,
 				return r;
 			cur->closed_at = s->at;
 		}
-		cur->dirty = cur->state != st || cur->reason ? EV_DIRTY_FULL : EV_DIRTY_TOUCH;
+		cur->dirty = 1;
 		cur->state = st;
 		cur->job_id = s->job_id;
 		cur->seen_at = s->at;
@@ -506,7 +496,7 @@ int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_sco
 	int host_is_new = !h->known, r = 0;
 
 	for (size_t i = 0; i < h->nports; i++)
-		h->ports[i].dirty = EV_CLEAN;
+		h->ports[i].dirty = 0;
 	h->attrs_dirty = 0;
 	if (host_is_new) {
 		if (scan->status == REC_HOST_UP)

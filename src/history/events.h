@@ -64,13 +64,6 @@ struct ev_event {
 	int64_t at;          /* scan time of job_id */
 };
 
-/* How much of a port changed in the last ev_step: nothing; only which scan
- * probed it last (job_id, seen_at, last_seen) - the common case of a
- * re-scan; or more.  A store writes a host's state (its latest OS, MAC and
- * names, and its ports' state as one document, store_json.c) when any port
- * is not clean or attrs_dirty. */
-enum { EV_CLEAN = 0, EV_DIRTY_TOUCH = 1, EV_DIRTY_FULL = 2 };
-
 /* The current state of one port of a host (an entry of its port state
  * document; a row of the port_state view). */
 struct ev_port {
@@ -84,7 +77,7 @@ struct ev_port {
 	int64_t first_seen; /* first scan time that saw it open; 0 never */
 	int64_t last_seen;  /* latest scan time that saw it open; 0 never */
 	int64_t closed_at;  /* scan time it was found no longer open; 0 */
-	int dirty;          /* changed by the last ev_step: EV_DIRTY_* */
+	int dirty;          /* probed (so changed) by the last ev_step */
 };
 
 struct ev_script {
@@ -103,7 +96,9 @@ struct ev_host {
 	int64_t at;
 	char *os, *mac, *hostnames; /* latest reported; hostnames "a,b" sorted */
 	int attrs_dirty;            /* the last ev_step changed os, mac or hostnames */
-	struct ev_port *ports;      /* sorted by (proto, port) */
+	/* (a store writes the host's state -- its latest OS, MAC, names and its
+	 * ports' state as one document -- when a port is dirty or attrs_dirty) */
+	struct ev_port *ports; /* sorted by (proto, port) */
 	size_t nports, cap;
 	struct ev_script *scripts; /* latest output per (proto, port, id) */
 	size_t nscripts, scap;

@@ -240,7 +240,7 @@ static int replay(struct job_writer *w, int64_t host_id, const char *addr)
 	if (r == 0) {
 		/* the reset removed the stored state: write all of it */
 		for (size_t i = 0; i < state.nports; i++)
-			state.ports[i].dirty = EV_DIRTY_FULL;
+			state.ports[i].dirty = 1;
 		state.attrs_dirty = 1;
 		state.stored = 0;
 		r = store_port_state_save(w->st, host_id, &state);

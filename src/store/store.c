@@ -767,7 +767,7 @@ int store_port_state_save(struct store *st, int64_t host_id, const struct ev_hos
 		return SDB_EUSAGE;
 	dirty = h->attrs_dirty;
 	for (size_t i = 0; i < h->nports && !dirty; i++)
-		dirty = h->ports[i].dirty != EV_CLEAN;
+		dirty = h->ports[i].dirty;
 	if (!dirty)
 		return 0;
 	buf_init(&doc, (size_t)1 << 30);
