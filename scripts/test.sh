@@ -29,6 +29,20 @@ step "formatting (clang-format, the checked-in .clang-format)"
 git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 echo "all C files formatted"
 
+# Disk: the builds and the tests' scratch (TEST_TMPDIR, build*/tmp: each e2e
+# case removes its own when it passes) and the PostgreSQL cluster (/tmp).
+# Scratch left by an earlier run that failed is cleared here.
+step "disk"
+need_mb=1500
+rm -rf build-asan/tmp build/tmp
+for d in . "${SCANDB_PG_TMPDIR:-/tmp}"; do
+	free_mb=$(df -Pm "$d" | awk 'NR == 2 { print $4 }')
+	echo "$free_mb MB free in $(cd "$d" && pwd)"
+	if [ "$free_mb" -lt "$need_mb" ]; then
+		echo "*** WARNING: the suite needs about $need_mb MB there; tests may fail with 'No space left on device' ***" >&2
+	fi
+done
+
 pg=${SCANDB_TEST_PG:-ON}
 if [ "${SCANDB_SKIP_SANITIZE:-0}" != 1 ]; then
 	step "sanitizer build (ASan + UBSan)"

@@ -30,9 +30,42 @@ def skip(reason):
     sys.exit(77)
 
 
-def tmpdir(prefix="scandb-e2e-"):
+# What the tests made (("dir", path) or ("pg", database name)), in order.
+# Tests.main() removes what a case made when the case passes; what a failed
+# case made is kept and named, to look at.  shared=True is for fixtures
+# cached across cases: removed at the end of a run that passed.
+# SCANDB_KEEP_TMP=1 keeps everything.  (A run of the suite made ~5 GB of
+# scratch before this, and a CI machine's disk ran out.)
+_made = []
+_made_shared = []
+
+
+def _remember(item, shared):
+    (_made_shared if shared else _made).append(item)
+
+
+def tmpdir(prefix="scandb-e2e-", shared=False):
     os.makedirs(TMP_ROOT, exist_ok=True)
-    return tempfile.mkdtemp(prefix=prefix, dir=TMP_ROOT)
+    d = tempfile.mkdtemp(prefix=prefix, dir=TMP_ROOT)
+    _remember(("dir", d), shared)
+    return d
+
+
+def _remove(items):
+    """Remove test scratch: directories, then PostgreSQL databases in one
+    psql.  Failing to remove is a note, not a failure."""
+    if os.environ.get("SCANDB_KEEP_TMP") == "1":
+        return
+    for kind, name in items:
+        if kind == "dir":
+            shutil.rmtree(name, ignore_errors=True)
+    dbs = [name for kind, name in items if kind == "pg"]
+    if dbs:
+        try:
+            pg_super("".join(f"DROP DATABASE IF EXISTS {n} WITH (FORCE);\n" for n in dbs),
+                     timeout=60)
+        except Exception as e:  # the throw-away cluster goes anyway
+            print(f"note: dropping test databases: {e}", file=sys.stderr)
 
 
 def data(name):
@@ -95,6 +128,7 @@ class Tests:
             sys.exit(1)
         passed = failed = skipped = 0
         for fn in self.cases:
+            mark = len(_made)
             try:
                 fn()
             except SkipCase as e:
@@ -105,9 +139,17 @@ class Tests:
             except Exception:
                 failed += 1
                 print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
+                kept = [name for _, name in _made[mark:]]
+                if kept:
+                    print(f"     kept for inspection: {' '.join(kept)}", flush=True)
+                continue
             else:
                 passed += 1
                 print(f"ok   {self.name}.{fn.__name__}", flush=True)
+            _remove(_made[mark:])
+            del _made[mark:]
+        if not failed:
+            _remove(_made + _made_shared)
         print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
         sys.exit(1 if failed else 77 if skipped and not passed else 0)
 
@@ -347,32 +389,9 @@ def skip_case(reason):
     raise SkipCase(reason)
 
 
-class CaseTests(Tests):
-    """Tests whose cases may skip alone (skip_case).  Exit status: 1 if any
-    case failed, else 77 if every case skipped, else 0.  Summary line:
-    "N passed, N failed, N skipped"."""
-
-    def main(self):
-        if not os.path.exists(SCANDB):
-            print(f"FAIL: scandb binary not found at {SCANDB}")
-            sys.exit(1)
-        passed = failed = skipped = 0
-        for fn in self.cases:
-            try:
-                fn()
-            except SkipCase as e:
-                skipped += 1
-                print(f"SKIPPED {self.name}.{fn.__name__}: {e}", flush=True)
-                print(f"*** SKIPPED {self.name}.{fn.__name__}: {e} ***", file=sys.stderr,
-                      flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
-            else:
-                passed += 1
-                print(f"ok   {self.name}.{fn.__name__}", flush=True)
-        print(f"{passed} passed, {failed} failed, {skipped} skipped")
-        sys.exit(1 if failed else 77 if skipped and not passed else 0)
+# Tests' cases could always skip alone (skip_case); the name stays for the
+# modules that use it.
+CaseTests = Tests
 
 
 # ---- the database under test: SQLite (a file) or PostgreSQL (a URL) ---------
@@ -492,7 +511,7 @@ def pg_super(script, **kw):
 
 
 _pg_backend_checked = False
-_pg_created = []
+_pg_count = 0
 
 
 def pg_require_backend():
@@ -513,33 +532,24 @@ def pg_require_backend():
         skip(f"this scandb has no PostgreSQL backend: {p.stderr.strip()}")
 
 
-def _pg_drop_created():
-    if _pg_created and os.environ.get("SCANDB_KEEP_DBS") != "1":
-        try:
-            pg_super("".join(f"DROP DATABASE IF EXISTS {n} WITH (FORCE);\n"
-                             for n in _pg_created), timeout=60)
-        except Exception as e:  # the cluster is thrown away anyway
-            print(f"note: dropping test databases: {e}", file=sys.stderr)
-
-
-def pg_newdb(owner=None):
-    """CREATE DATABASE with a unique name; its URL (the superuser's)."""
+def pg_newdb(owner=None, shared=False):
+    """CREATE DATABASE with a unique name; its URL (the superuser's).
+    Dropped like tmpdir()'s directories (see _made)."""
+    global _pg_count
     pg_require_backend()
-    name = f"e2e_{os.getpid()}_{len(_pg_created)}_{random.randrange(1 << 32):08x}"
-    if not _pg_created:
-        import atexit
-        atexit.register(_pg_drop_created)
+    name = f"e2e_{os.getpid()}_{_pg_count}_{random.randrange(1 << 32):08x}"
+    _pg_count += 1
     pg_super(f"CREATE DATABASE {name}" + (f" OWNER {owner}" if owner else ""))
-    _pg_created.append(name)
+    _remember(("pg", name), shared)
     return pg_url(name)
 
 
-def newdb(name="t.db"):
+def newdb(name="t.db", shared=False):
     """A fresh database that does not exist yet (SQLite: a path in a new
     temporary directory) or is empty (PostgreSQL: a new database's URL)."""
     if PG:
-        return pg_newdb()
-    return os.path.join(tmpdir(), name)
+        return pg_newdb(shared=shared)
+    return os.path.join(tmpdir(shared=shared), name)
 
 
 def db_exists(db):

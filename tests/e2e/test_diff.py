@@ -506,7 +506,7 @@ def live_pair():
     stopped (closed), the closed port now answers ftp (opened), http same."""
     if LIVE:
         return LIVE["a"], LIVE["b"]
-    d = tmpdir()
+    d = tmpdir(shared=True)
     ssh1 = listener(b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.1\r\n")
     smtp = listener(b"220 mail.example.test ESMTP Postfix (Ubuntu)\r\n")
     http = listener(b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n")

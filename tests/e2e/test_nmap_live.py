@@ -98,7 +98,7 @@ class Scans:
     """Both real scans and a database with both imported (job 1, job 2)."""
 
     def __init__(self):
-        d = tmpdir("scandb-live-")
+        d = tmpdir("scandb-live-", shared=True)
         ssh = LoopbackListener(SSH_BANNER)
         http = LoopbackListener(HTTP_RESPONSE)
         smtp = None
@@ -125,7 +125,7 @@ class Scans:
         self.run2, h2 = parse_nmap(self.f2)
         self.h1, self.h2 = h1[LOOPBACK], h2[LOOPBACK]
         # one import each, in scan order: job 1 and job 2
-        self.db = newdb()
+        self.db = newdb(shared=True)
         run(self.db, "import", self.f1, expect=0)
         run(self.db, "import", self.f2, expect=0)
         self.first = self.h1["scanned_at"]
