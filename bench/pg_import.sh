@@ -9,7 +9,8 @@
 #      ports/s = all ports stored / wall time of the four.
 # PostgreSQL is a throw-away cluster (scripts/pg-cluster.sh) on 127.0.0.1,
 # switched to durable settings for the measurement (fsync, synchronous_commit
-# and full_page_writes on, shared_buffers 128MB: PostgreSQL's defaults), as
+# and full_page_writes on, shared_buffers 128MB, wal_level replica,
+# max_wal_size 1GB: PostgreSQL's defaults), as
 # SQLite runs with synchronous=FULL.  Server and clients share this machine's
 # cores.  Targets (issue 3): one PostgreSQL importer within 3x of SQLite's
 # time; four concurrent importers' aggregate throughput no lower than one
@@ -51,10 +52,11 @@ quarters="$out/pgbench-quarter"
 env="$out/pgbench.env"
 cleanup() { ./scripts/pg-cluster.sh stop "$env" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-CI= ./scripts/pg-cluster.sh start "$env" >/dev/null
+CI= SCANDB_PG_MAX_WAL=1GB ./scripts/pg-cluster.sh start "$env" >/dev/null
 psql_su() { ./scripts/pg-cluster.sh psql "$env" -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql_su -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
-	-c "ALTER SYSTEM SET full_page_writes = on" -c "ALTER SYSTEM SET shared_buffers = '128MB'"
+	-c "ALTER SYSTEM SET full_page_writes = on" -c "ALTER SYSTEM SET shared_buffers = '128MB'" \
+	-c "ALTER SYSTEM SET wal_level = replica" -c "ALTER SYSTEM SET max_wal_senders = 10"
 ./scripts/pg-cluster.sh restart "$env" >/dev/null
 port=$(sed -n 's/^SCANDB_PG_PORT=//p' "$env")
 pgver=$(psql_su -At -c "SHOW server_version")

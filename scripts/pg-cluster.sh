@@ -33,7 +33,10 @@
 # SCANDB_PG_OS_USER); otherwise as the calling user.  Binaries: the newest
 # /usr/lib/postgresql/*/bin, or SCANDB_PG_BIN.  Settings are for tests only:
 # fsync off, small shared_buffers, trust for the scandb role over loopback
-# and the socket, scram for scandb_pw, every other role rejected.
+# and the socket, scram for scandb_pw, every other role rejected; WAL kept
+# small (wal_level minimal, max_wal_size SCANDB_PG_MAX_WAL, default 128MB:
+# each test database's CREATE DATABASE logs its template, and with the 1GB
+# default the cluster grew to 1 GB in a test run; benchmarks set 1GB).
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -200,6 +203,10 @@ do_start() {
 			fsync = off
 			synchronous_commit = off
 			full_page_writes = off
+			wal_level = minimal
+			max_wal_senders = 0
+			max_wal_size = ${SCANDB_PG_MAX_WAL:-128MB}
+			min_wal_size = 32MB
 			password_encryption = 'scram-sha-256'
 			logging_collector = off
 			log_line_prefix = '%m [%p] %q%u@%d '
