@@ -71,7 +71,8 @@ int rec_port_state_parse(const char *s, enum rec_port_state *out)
 /* ---- deep copies ---------------------------------------------------------
  *
  * Layout of `mem`: first every array (hostnames, extraports, ports, each
- * port's scripts, the host scripts, each port's cpe pointers), each aligned
+ * port's scripts, the host scripts, each port's cpe pointers, the osmatch
+ * names; a runstats' pre- and post-scan scripts), each aligned
  * for its type, then every string, unaligned.  The *_copy_size() functions
  * add up exactly what the *_copy() functions take, in the same order.
  */
@@ -156,11 +157,14 @@ size_t rec_host_copy_size(const struct rec_host *src)
 	z = ARR(z, src->nscripts, struct rec_script);
 	for (size_t i = 0; i < src->nports; i++)
 		z = ARR(z, src->ports[i].service.ncpes, const char *);
+	z = ARR(z, src->nosmatches, const char *);
 
 	z = sz_str(sz_str(z, src->reason), src->addr);
 	z = sz_str(sz_str(sz_str(z, src->mac), src->mac_vendor), src->lastboot);
 	z = sz_str(sz_str(sz_str(z, os->name), os->vendor), os->family);
 	z = sz_str(sz_str(sz_str(z, os->gen), os->type), os->cpe);
+	for (size_t i = 0; i < src->nosmatches; i++)
+		z = sz_str(z, src->osmatches[i]);
 	for (size_t i = 0; i < src->nhostnames; i++)
 		z = sz_str(sz_str(z, src->hostnames[i].name), src->hostnames[i].type);
 	for (size_t i = 0; i < src->nextraports; i++)
@@ -194,6 +198,7 @@ void rec_host_copy(struct rec_host *dst, const struct rec_host *src, void *mem)
 	struct rec_extraports *ep = TAKE(&f, src->nextraports, struct rec_extraports);
 	struct rec_port *pt = TAKE(&f, src->nports, struct rec_port);
 	struct rec_script *hs;
+	const char **osm;
 	struct rec_os *os = &dst->os;
 
 	*dst = *src;
@@ -204,10 +209,12 @@ void rec_host_copy(struct rec_host *dst, const struct rec_host *src, void *mem)
 	hs = TAKE(&f, src->nscripts, struct rec_script);
 	for (size_t i = 0; i < src->nports; i++)
 		pt[i].service.cpes = TAKE(&f, src->ports[i].service.ncpes, const char *);
+	osm = TAKE(&f, src->nosmatches, const char *);
 	dst->hostnames = hn;
 	dst->extraports = ep;
 	dst->ports = pt;
 	dst->scripts = hs;
+	dst->osmatches = osm;
 
 	dst->reason = flat_str(&f, src->reason);
 	dst->addr = flat_str(&f, src->addr);
@@ -220,6 +227,8 @@ void rec_host_copy(struct rec_host *dst, const struct rec_host *src, void *mem)
 	os->gen = flat_str(&f, src->os.gen);
 	os->type = flat_str(&f, src->os.type);
 	os->cpe = flat_str(&f, src->os.cpe);
+	for (size_t i = 0; i < src->nosmatches; i++)
+		osm[i] = flat_str(&f, src->osmatches[i]);
 	for (size_t i = 0; i < src->nhostnames; i++) {
 		hn[i].name = flat_str(&f, src->hostnames[i].name);
 		hn[i].type = flat_str(&f, src->hostnames[i].type);
@@ -282,17 +291,28 @@ void rec_scaninfo_copy(struct rec_scaninfo *dst, const struct rec_scaninfo *src,
 
 size_t rec_runstats_copy_size(const struct rec_runstats *src)
 {
-	return sz_str(sz_str(sz_str(0, src->summary), src->exit), src->errormsg);
+	size_t z = ARR(0, src->nprescripts, struct rec_script);
+
+	z = ARR(z, src->npostscripts, struct rec_script);
+	z = sz_str(sz_str(sz_str(z, src->summary), src->exit), src->errormsg);
+	return sz_scripts(sz_scripts(z, src->prescripts, src->nprescripts), src->postscripts,
+	                  src->npostscripts);
 }
 
 void rec_runstats_copy(struct rec_runstats *dst, const struct rec_runstats *src, void *mem)
 {
 	struct flat f = {mem, 0};
+	struct rec_script *pre = TAKE(&f, src->nprescripts, struct rec_script);
+	struct rec_script *post = TAKE(&f, src->npostscripts, struct rec_script);
 
 	*dst = *src;
+	dst->prescripts = pre;
+	dst->postscripts = post;
 	dst->summary = flat_str(&f, src->summary);
 	dst->exit = flat_str(&f, src->exit);
 	dst->errormsg = flat_str(&f, src->errormsg);
+	copy_scripts(&f, pre, src->prescripts, src->nprescripts);
+	copy_scripts(&f, post, src->postscripts, src->npostscripts);
 }
 
 /* The struct, padded so that what follows is aligned for any type. */

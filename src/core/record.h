@@ -108,6 +108,8 @@ struct rec_host {
 	size_t nhostnames;
 	int has_os;
 	struct rec_os os;
+	const char *const *osmatches; /* every <osmatch> name, in file order */
+	size_t nosmatches;
 	int64_t uptime_seconds; /* -1 absent */
 	const char *lastboot;
 	int distance; /* hops, -1 absent */
@@ -142,6 +144,12 @@ struct rec_runstats {
 	const char *exit; /* "success" / "error" */
 	const char *errormsg;
 	long hosts_up, hosts_down, hosts_total; /* -1 absent */
+	/* The run's pre-scan and post-scan script results (<prescript>,
+	 * <postscript>), in file order: delivered with the end of the run. */
+	const struct rec_script *prescripts;
+	size_t nprescripts;
+	const struct rec_script *postscripts;
+	size_t npostscripts;
 };
 
 /*

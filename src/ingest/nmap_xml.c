@@ -13,7 +13,7 @@
  * through a counting memory suite).
  *
  * Elements are recognised only where nmap writes them (a table of allowed
- * parents); anything else - <hosthint>, <trace>, <prescript>, <elem>, ... -
+ * parents); anything else - <hosthint>, <trace>, <elem>, ... -
  * is skipped with its whole subtree, so e.g. a hosthint's <address> is never
  * mistaken for a host's.
  *
@@ -21,7 +21,8 @@
  * at each <taskprogress>, host at each </host>, and run_end exactly once, in
  * the final feed, after expat has accepted the whole document (so junk after
  * </nmaprun> or a truncated file never reaches run_end), with the last
- * <runstats> seen (or finished=0 and -1 counts without one).
+ * <runstats> seen (or finished=0 and -1 counts without one) and the
+ * <prescript>/<postscript> results.
  */
 #include "ingest/nmap_xml.h"
 
@@ -93,6 +94,8 @@ enum elem {
 	E_RUNSTATS,
 	E_FINISHED,
 	E_HOSTS,
+	E_PRESCRIPT,
+	E_POSTSCRIPT,
 	E__COUNT
 };
 
@@ -123,6 +126,8 @@ static const char *const elem_names[E__COUNT] = {
     [E_RUNSTATS] = "runstats",
     [E_FINISHED] = "finished",
     [E_HOSTS] = "hosts",
+    [E_PRESCRIPT] = "prescript",
+    [E_POSTSCRIPT] = "postscript",
 };
 
 /* Where each element is recognised: a bit mask of allowed parents. */
@@ -132,6 +137,8 @@ static const unsigned elem_parents[E__COUNT] = {
     [E_TASKPROGRESS] = IN(E_NMAPRUN),
     [E_HOST] = IN(E_NMAPRUN),
     [E_RUNSTATS] = IN(E_NMAPRUN),
+    [E_PRESCRIPT] = IN(E_NMAPRUN),
+    [E_POSTSCRIPT] = IN(E_NMAPRUN),
     [E_STATUS] = IN(E_HOST),
     [E_ADDRESS] = IN(E_HOST),
     [E_HOSTNAMES] = IN(E_HOST),
@@ -146,7 +153,7 @@ static const unsigned elem_parents[E__COUNT] = {
     [E_EXTRAREASONS] = IN(E_EXTRAPORTS),
     [E_STATE] = IN(E_PORT),
     [E_SERVICE] = IN(E_PORT),
-    [E_SCRIPT] = IN(E_PORT) | IN(E_HOSTSCRIPT),
+    [E_SCRIPT] = IN(E_PORT) | IN(E_HOSTSCRIPT) | IN(E_PRESCRIPT) | IN(E_POSTSCRIPT),
     [E_CPE] = IN(E_SERVICE) | IN(E_OSCLASS),
     [E_OSMATCH] = IN(E_OS),
     [E_OSCLASS] = IN(E_OS) | IN(E_OSMATCH),
@@ -195,6 +202,12 @@ struct nmap_parser {
 	struct rec_runstats rs;
 	struct buf rs_summary, rs_exit, rs_errormsg;
 	int rs_have_summary, rs_have_exit, rs_have_errormsg;
+	/* <prescript>/<postscript> results, kept until </nmaprun> (strings in
+	 * run_arena; at most NMAP_XML_MAX_RUN_SCRIPTS, NMAP_XML_MAX_RUN_BYTES) */
+	struct arena run_arena;
+	struct rec_script *rscripts[2]; /* [0] pre, [1] post */
+	size_t nrscripts[2], crscripts[2];
+	size_t rscript_bytes;
 
 	/* The current <host>. */
 	struct rec_host host;
@@ -209,6 +222,8 @@ struct nmap_parser {
 	int in_first_match; /* inside the first <osmatch> */
 	int os_class_src;   /* 0 none, 1 legacy <os><osclass>, 2 first osmatch's */
 	int os_class_open;  /* the open <osclass> is the one we keep */
+	const char **osm;   /* every <osmatch> name, file order */
+	size_t nosm, cosm;
 	struct buf reasons; /* extrareasons of the open <extraports> */
 
 	struct rec_port *ports;
@@ -650,7 +665,11 @@ static enum elem elem_lookup(const char *n)
 	case 'p':
 		if (strcmp(n, "port") == 0)
 			return E_PORT;
-		return strcmp(n, "ports") == 0 ? E_PORTS : E_OTHER;
+		if (strcmp(n, "ports") == 0)
+			return E_PORTS;
+		if (strcmp(n, "prescript") == 0)
+			return E_PRESCRIPT;
+		return strcmp(n, "postscript") == 0 ? E_POSTSCRIPT : E_OTHER;
 	case 'r':
 		return strcmp(n, "runstats") == 0 ? E_RUNSTATS : E_OTHER;
 	case 's':
@@ -784,6 +803,8 @@ static void host_reset(struct nmap_parser *p)
 	trim(&p->cpes, &p->ccpes);
 	trim(&p->hostnames, &p->chostnames);
 	trim(&p->extraports, &p->cextraports);
+	trim(&p->osm, &p->cosm);
+	p->nosm = 0;
 	arena_reset(&p->arena);
 	memset(&p->host, 0, sizeof(p->host));
 	p->host.status = REC_HOST_UNKNOWN;
@@ -1181,6 +1202,29 @@ static int end_cpe(struct nmap_parser *p)
 	return 0;
 }
 
+/* A pre-scan (post = 0) or post-scan (post = 1) script result, kept in the
+ * run's arena until run_end (the host arena is reset at every <host>). */
+static int add_run_script(struct nmap_parser *p, const struct rec_script *sc, int post)
+{
+	size_t nid = strlen(sc->id), nout = sc->output ? strlen(sc->output) : 0;
+	struct rec_script rs = {0};
+
+	if (p->nrscripts[0] + p->nrscripts[1] >= NMAP_XML_MAX_RUN_SCRIPTS)
+		return fail(p, SDB_ETOOBIG, "more than %d pre-/post-scan scripts",
+		            NMAP_XML_MAX_RUN_SCRIPTS);
+	if (nid + nout + 2 > NMAP_XML_MAX_RUN_BYTES - p->rscript_bytes)
+		return fail(p, SDB_ETOOBIG, "pre-/post-scan script output over %u bytes in all",
+		            NMAP_XML_MAX_RUN_BYTES);
+	p->rscript_bytes += nid + nout + 2;
+	if (!(rs.id = arena_strndup(&p->run_arena, sc->id, nid)) ||
+	    (sc->output && !(rs.output = arena_strndup(&p->run_arena, sc->output, nout))) ||
+	    grow(&p->rscripts[post], &p->crscripts[post], p->nrscripts[post],
+	         sizeof(*p->rscripts[post])))
+		return nomem(p);
+	p->rscripts[post][p->nrscripts[post]++] = rs;
+	return 0;
+}
+
 static int start_script(struct nmap_parser *p, const char **atts, enum elem parent)
 {
 	struct rec_script sc = {0};
@@ -1198,6 +1242,8 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 		return r;
 	if (!sc.id)
 		return missing(p, E_SCRIPT, "id");
+	if (parent == E_PRESCRIPT || parent == E_POSTSCRIPT)
+		return add_run_script(p, &sc, parent == E_POSTSCRIPT);
 	if (p->npscripts + p->nhscripts >= NMAP_XML_MAX_SCRIPTS)
 		return fail(p, SDB_ETOOBIG, "more than %d scripts in one host",
 		            NMAP_XML_MAX_SCRIPTS);
@@ -1214,26 +1260,39 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 	return 0;
 }
 
+/* Every <osmatch>'s name goes to host.osmatches (a match without a name is
+ * left out, as ndiff does); the first match is the best: host.os. */
 static int start_osmatch(struct nmap_parser *p, const char **atts)
 {
+	const char *name = NULL;
 	long long x;
-	int r = 0;
+	int first = p->nosmatch++ == 0, r = 0;
 
-	if (p->nosmatch++ > 0) /* only the first (best) match is kept */
-		return 0;
-	p->in_first_match = 1;
-	p->host.has_os = 1;
+	if (first) {
+		p->in_first_match = 1;
+		p->host.has_os = 1;
+	}
 	for (size_t i = 0; atts[i] && r == 0; i += 2) {
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "name") == 0) {
-			r = a_dup(p, E_OSMATCH, k, v, NMAP_XML_MAX_FIELD, &p->host.os.name);
-		} else if (strcmp(k, "accuracy") == 0) {
+			r = a_dup(p, E_OSMATCH, k, v, NMAP_XML_MAX_FIELD, &name);
+		} else if (first && strcmp(k, "accuracy") == 0) {
 			if ((r = a_int(p, E_OSMATCH, k, v, 0, 100, &x)) == 0)
 				p->host.os.accuracy = (int)x;
 		}
 	}
-	return r;
+	if (r || !name)
+		return r;
+	if (first)
+		p->host.os.name = name;
+	if (p->nosm >= NMAP_XML_MAX_NAMES)
+		return fail(p, SDB_ETOOBIG, "more than %d <osmatch> in one host",
+		            NMAP_XML_MAX_NAMES);
+	if (grow(&p->osm, &p->cosm, p->nosm, sizeof(*p->osm)))
+		return nomem(p);
+	p->osm[p->nosm++] = name;
+	return 0;
 }
 
 /*
@@ -1386,6 +1445,8 @@ static int end_host(struct nmap_parser *p)
 	h->nports = p->nports;
 	h->scripts = p->nhscripts ? p->hscripts : NULL;
 	h->nscripts = p->nhscripts;
+	h->osmatches = p->nosm ? p->osm : NULL;
+	h->nosmatches = p->nosm;
 	p->stats.hosts++;
 	p->stats.ports += p->nports;
 	if (p->sink.host && (r = p->sink.host(p->sink.ctx, h)) != 0)
@@ -1402,6 +1463,10 @@ static int run_end(struct nmap_parser *p)
 	rs.summary = p->rs_have_summary ? buf_str(&p->rs_summary) : NULL;
 	rs.exit = p->rs_have_exit ? buf_str(&p->rs_exit) : NULL;
 	rs.errormsg = p->rs_have_errormsg ? buf_str(&p->rs_errormsg) : NULL;
+	rs.prescripts = p->rscripts[0];
+	rs.nprescripts = p->nrscripts[0];
+	rs.postscripts = p->rscripts[1];
+	rs.npostscripts = p->nrscripts[1];
 	p->run_end_done = 1;
 	if (p->sink.run_end && (r = p->sink.run_end(p->sink.ctx, &rs)) != 0)
 		return sink_stop(p, r);
@@ -1733,6 +1798,10 @@ void nmap_parser_free(struct nmap_parser *p)
 	buf_free(&p->rs_exit);
 	buf_free(&p->rs_errormsg);
 	arena_free(&p->arena);
+	arena_free(&p->run_arena);
+	free(p->rscripts[0]);
+	free(p->rscripts[1]);
+	free(p->osm);
 	free(p->ports);
 	free(p->pscripts);
 	free(p->hscripts);

@@ -26,7 +26,9 @@
 #define NMAP_XML_MAX_DEPTH    64
 #define NMAP_XML_MAX_PORTS    (4 * 65536) /* ports in one host */
 #define NMAP_XML_MAX_SCRIPTS  65536       /* scripts in one host */
-#define NMAP_XML_MAX_NAMES    1024        /* hostnames, extraports per host; cpes per service */
+#define NMAP_XML_MAX_NAMES    1024        /* hostnames, extraports, osmatches per host; cpes per service */
+#define NMAP_XML_MAX_RUN_SCRIPTS 4096        /* <prescript> + <postscript> scripts */
+#define NMAP_XML_MAX_RUN_BYTES   (64u << 20) /* their ids and outputs in all */
 
 struct nmap_parser;
 

@@ -134,6 +134,10 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 	tu_dump_str(&lg->dump, "summary", rs->summary);
 	tu_dump_str(&lg->dump, "exit", rs->exit);
 	tu_dump_str(&lg->dump, "errormsg", rs->errormsg);
+	buf_append_str(&lg->dump, "\n  prescripts");
+	tu_dump_scripts(&lg->dump, rs->prescripts, rs->nprescripts);
+	buf_append_str(&lg->dump, "\n  postscripts");
+	tu_dump_scripts(&lg->dump, rs->postscripts, rs->npostscripts);
 	buf_append_char(&lg->dump, '\n');
 	return lg->end_code;
 }
@@ -504,7 +508,9 @@ static void test_small_copies(void **state)
 {
 	struct rec_run run = {"nmap", "nmap -sV x", NULL, "1.05", 1700000000};
 	struct rec_scaninfo si = {"syn", REC_PROTO_UDP, 3, "53,161-162"};
-	struct rec_runstats rs = {1, 5, 1.5, NULL, "success", "", 1, 2, 3};
+	static const struct rec_script pre[] = {{"broadcast-ping", "IP: 10.0.0.1"}, {"x", NULL}};
+	static const struct rec_script post[] = {{"reverse-index", ""}};
+	struct rec_runstats rs = {1, 5, 1.5, NULL, "success", "", 1, 2, 3, pre, 2, post, 1};
 	struct rec_run run2;
 	struct rec_scaninfo si2;
 	struct rec_runstats rs2;
@@ -530,7 +536,9 @@ static void test_small_copies(void **state)
 	assert_int_equal(si2.numservices, 3);
 	free(mem);
 
-	assert_int_equal(rec_runstats_copy_size(&rs), 8 + 1);
+	/* 3 scripts, then "success" "" and the ids and outputs */
+	assert_int_equal(rec_runstats_copy_size(&rs),
+	                 3 * sizeof(struct rec_script) + 8 + 1 + 15 + 13 + 2 + 14 + 1);
 	mem = malloc(rec_runstats_copy_size(&rs));
 	rec_runstats_copy(&rs2, &rs, mem);
 	assert_null(rs2.summary);
@@ -538,6 +546,16 @@ static void test_small_copies(void **state)
 	assert_string_equal(rs2.errormsg, "");
 	assert_int_equal(rs2.hosts_total, 3);
 	assert_true(rs2.elapsed == 1.5);
+	assert_int_equal(rs2.nprescripts, 2);
+	assert_ptr_equal(rs2.prescripts, mem);
+	assert_string_equal(rs2.prescripts[0].id, "broadcast-ping");
+	assert_string_equal(rs2.prescripts[0].output, "IP: 10.0.0.1");
+	assert_string_equal(rs2.prescripts[1].id, "x");
+	assert_null(rs2.prescripts[1].output);
+	assert_int_equal(rs2.npostscripts, 1);
+	assert_string_equal(rs2.postscripts[0].id, "reverse-index");
+	assert_string_equal(rs2.postscripts[0].output, "");
+	assert_true((char *)rs2.postscripts[0].output < (char *)mem + rec_runstats_copy_size(&rs));
 	free(mem);
 }
 

@@ -48,10 +48,12 @@ struct log {
 	struct scaninfo_copy si[MAX_SI];
 	char *task[MAX_PROG];
 	double pct[MAX_PROG];
-	struct rec_host *hosts; /* deep copies */
+	struct rec_host *hosts; /* deep copies: the structs of hmem[i] */
+	struct rec_host **hmem; /* rec_host_dup() blocks */
 	size_t chosts;
-	struct rec_runstats rs; /* deep copy */
-	struct buf dump;        /* canonical text of every callback */
+	struct rec_runstats rs; /* deep copy (rec_runstats_copy into rs_mem) */
+	void *rs_mem;
+	struct buf dump; /* canonical text of every callback */
 	/* to make the sink stop: return stop_code from the n-th host call */
 	size_t stop_at_host;
 	int stop_code;
@@ -69,135 +71,10 @@ static char *xs(const char *s)
 	return d;
 }
 
-/* NULL for n == 0, like the parser's arrays. */
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if (n == 0)
-		return NULL;
-	p = calloc(n, size);
-	assert_non_null(p);
-	return p;
-}
-
 static void note(struct log *lg, char c)
 {
 	if (lg->norder < sizeof(lg->order) - 1)
 		lg->order[lg->norder++] = c;
-}
-
-static struct rec_script *copy_scripts(const struct rec_script *s, size_t n)
-{
-	struct rec_script *d = xcalloc(n, sizeof(*d));
-
-	for (size_t i = 0; i < n; i++) {
-		d[i].id = xs(s[i].id);
-		d[i].output = xs(s[i].output);
-	}
-	return d;
-}
-
-static void free_scripts(const struct rec_script *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free((char *)s[i].id);
-		free((char *)s[i].output);
-	}
-	free((void *)s);
-}
-
-static void copy_host(struct rec_host *d, const struct rec_host *h)
-{
-	struct rec_hostname *hn;
-	struct rec_extraports *ep;
-	struct rec_port *pt;
-
-	*d = *h;
-	d->reason = xs(h->reason);
-	d->addr = xs(h->addr);
-	d->mac = xs(h->mac);
-	d->mac_vendor = xs(h->mac_vendor);
-	d->lastboot = xs(h->lastboot);
-	d->os.name = xs(h->os.name);
-	d->os.vendor = xs(h->os.vendor);
-	d->os.family = xs(h->os.family);
-	d->os.gen = xs(h->os.gen);
-	d->os.type = xs(h->os.type);
-	d->os.cpe = xs(h->os.cpe);
-	hn = xcalloc(h->nhostnames, sizeof(*hn));
-	for (size_t i = 0; i < h->nhostnames; i++) {
-		hn[i].name = xs(h->hostnames[i].name);
-		hn[i].type = xs(h->hostnames[i].type);
-	}
-	d->hostnames = hn;
-	ep = xcalloc(h->nextraports, sizeof(*ep));
-	for (size_t i = 0; i < h->nextraports; i++) {
-		ep[i] = h->extraports[i];
-		ep[i].reasons = xs(h->extraports[i].reasons);
-	}
-	d->extraports = ep;
-	pt = xcalloc(h->nports, sizeof(*pt));
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct rec_port *s = &h->ports[i];
-		const char **cpes = xcalloc(s->service.ncpes, sizeof(*cpes));
-
-		pt[i] = *s;
-		pt[i].reason = xs(s->reason);
-		pt[i].service.name = xs(s->service.name);
-		pt[i].service.product = xs(s->service.product);
-		pt[i].service.version = xs(s->service.version);
-		pt[i].service.extrainfo = xs(s->service.extrainfo);
-		pt[i].service.ostype = xs(s->service.ostype);
-		pt[i].service.method = xs(s->service.method);
-		pt[i].service.tunnel = xs(s->service.tunnel);
-		for (size_t k = 0; k < s->service.ncpes; k++)
-			cpes[k] = xs(s->service.cpes[k]);
-		pt[i].service.cpes = cpes;
-		pt[i].scripts = copy_scripts(s->scripts, s->nscripts);
-	}
-	d->ports = pt;
-	d->scripts = copy_scripts(h->scripts, h->nscripts);
-}
-
-static void free_host(struct rec_host *h)
-{
-	free((char *)h->reason);
-	free((char *)h->addr);
-	free((char *)h->mac);
-	free((char *)h->mac_vendor);
-	free((char *)h->lastboot);
-	free((char *)h->os.name);
-	free((char *)h->os.vendor);
-	free((char *)h->os.family);
-	free((char *)h->os.gen);
-	free((char *)h->os.type);
-	free((char *)h->os.cpe);
-	for (size_t i = 0; i < h->nhostnames; i++) {
-		free((char *)h->hostnames[i].name);
-		free((char *)h->hostnames[i].type);
-	}
-	free((void *)h->hostnames);
-	for (size_t i = 0; i < h->nextraports; i++)
-		free((char *)h->extraports[i].reasons);
-	free((void *)h->extraports);
-	for (size_t i = 0; i < h->nports; i++) {
-		const struct rec_port *p = &h->ports[i];
-		free((char *)p->reason);
-		free((char *)p->service.name);
-		free((char *)p->service.product);
-		free((char *)p->service.version);
-		free((char *)p->service.extrainfo);
-		free((char *)p->service.ostype);
-		free((char *)p->service.method);
-		free((char *)p->service.tunnel);
-		for (size_t k = 0; k < p->service.ncpes; k++)
-			free((char *)p->service.cpes[k]);
-		free((void *)p->service.cpes);
-		free_scripts(p->scripts, p->nscripts);
-	}
-	free((void *)h->ports);
-	free_scripts(h->scripts, h->nscripts);
 }
 
 static int on_begin(void *ctx, const struct rec_run *run)
@@ -266,9 +143,14 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if (lg->nhosts == lg->chosts) {
 		lg->chosts = lg->chosts ? lg->chosts * 2 : 8;
 		lg->hosts = realloc(lg->hosts, lg->chosts * sizeof(*lg->hosts));
+		lg->hmem = realloc(lg->hmem, lg->chosts * sizeof(*lg->hmem));
 		assert_non_null(lg->hosts);
+		assert_non_null(lg->hmem);
 	}
-	copy_host(&lg->hosts[lg->nhosts++], h);
+	lg->hmem[lg->nhosts] = rec_host_dup(h);
+	assert_non_null(lg->hmem[lg->nhosts]);
+	lg->hosts[lg->nhosts] = *lg->hmem[lg->nhosts];
+	lg->nhosts++;
 	tu_dump_host(&lg->dump, h);
 	if (lg->stop_at_host && lg->nhosts == lg->stop_at_host)
 		return lg->stop_code;
@@ -281,19 +163,20 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 
 	note(lg, 'E');
 	lg->nend++;
-	free((char *)lg->rs.summary);
-	free((char *)lg->rs.exit);
-	free((char *)lg->rs.errormsg);
-	lg->rs = *rs;
-	lg->rs.summary = xs(rs->summary);
-	lg->rs.exit = xs(rs->exit);
-	lg->rs.errormsg = xs(rs->errormsg);
+	free(lg->rs_mem);
+	lg->rs_mem = malloc(rec_runstats_copy_size(rs) + 1);
+	assert_non_null(lg->rs_mem);
+	rec_runstats_copy(&lg->rs, rs, lg->rs_mem);
 	buf_printf(&lg->dump, "end finished=%d end=%lld elapsed=%.3f up=%ld down=%ld total=%ld",
 	           rs->finished, (long long)rs->end, rs->elapsed, rs->hosts_up, rs->hosts_down,
 	           rs->hosts_total);
 	tu_dump_str(&lg->dump, "summary", rs->summary);
 	tu_dump_str(&lg->dump, "exit", rs->exit);
 	tu_dump_str(&lg->dump, "errormsg", rs->errormsg);
+	buf_append_str(&lg->dump, "\n  prescripts");
+	tu_dump_scripts(&lg->dump, rs->prescripts, rs->nprescripts);
+	buf_append_str(&lg->dump, "\n  postscripts");
+	tu_dump_scripts(&lg->dump, rs->postscripts, rs->npostscripts);
 	buf_append_char(&lg->dump, '\n');
 	return 0;
 }
@@ -317,11 +200,10 @@ static void log_free(struct log *lg)
 	for (int i = 0; i < lg->nprogress && i < MAX_PROG; i++)
 		free(lg->task[i]);
 	for (size_t i = 0; i < lg->nhosts; i++)
-		free_host(&lg->hosts[i]);
+		free(lg->hmem[i]);
 	free(lg->hosts);
-	free((char *)lg->rs.summary);
-	free((char *)lg->rs.exit);
-	free((char *)lg->rs.errormsg);
+	free(lg->hmem);
+	free(lg->rs_mem);
 	buf_free(&lg->dump);
 	memset(lg, 0, sizeof(*lg));
 }
@@ -1250,6 +1132,95 @@ static void test_skips_foreign(void **state)
 	log_free(&lg);
 }
 
+/* Every <osmatch> name in order (a nameless one left out, as ndiff does);
+ * the first is the best match.  <prescript>/<postscript> results come with
+ * run_end, even with hosts (whose arena is reset) in between. */
+static void test_osmatches_and_run_scripts(void **state)
+{
+	static const char xml[] = HEAD
+	    "<prescript><script id=\"broadcast-ping\" output=\"IP: 10.0.0.9\"/>"
+	    "<script id=\"targets-sniffer\" "
+	    "output=\"\"><elem>x</elem></script></prescript>\n" HOST_OPEN
+	    "<os><osmatch name=\"Linux 5.0 - 5.4\" accuracy=\"98\">"
+	    "<osclass vendor=\"Linux\" osfamily=\"Linux\"/></osmatch>"
+	    "<osmatch accuracy=\"96\"/><osmatch name=\"Linux 4.15\" accuracy=\"95\"/>"
+	    "<osmatch name=\"Linux 5.0 - 5.4\" accuracy=\"90\"/></os></host>\n"
+	    "<host><status state=\"up\"/><address addr=\"10.0.0.2\" addrtype=\"ipv4\"/></host>\n"
+	    "<postscript><script id=\"reverse-index\" output=\"&#10;  22/tcp: 10.0.0.1\"/>"
+	    "</postscript>\n" TAIL;
+	struct log lg;
+	struct buf b;
+	char *big;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(parse_str(xml, &lg), 0);
+	assert_string_equal(lg.order, "BSHHE");
+	assert_int_equal(lg.nhosts, 2);
+	assert_string_equal(lg.hosts[0].os.name, "Linux 5.0 - 5.4");
+	assert_int_equal(lg.hosts[0].os.accuracy, 98);
+	assert_string_equal(lg.hosts[0].os.vendor, "Linux");
+	assert_int_equal(lg.hosts[0].nosmatches, 3);
+	assert_string_equal(lg.hosts[0].osmatches[0], "Linux 5.0 - 5.4");
+	assert_string_equal(lg.hosts[0].osmatches[1], "Linux 4.15");
+	assert_string_equal(lg.hosts[0].osmatches[2], "Linux 5.0 - 5.4");
+	assert_int_equal(lg.hosts[1].nosmatches, 0);
+	assert_null(lg.hosts[1].osmatches);
+	assert_int_equal(lg.rs.nprescripts, 2);
+	assert_string_equal(lg.rs.prescripts[0].id, "broadcast-ping");
+	assert_string_equal(lg.rs.prescripts[0].output, "IP: 10.0.0.9");
+	assert_string_equal(lg.rs.prescripts[1].id, "targets-sniffer");
+	assert_string_equal(lg.rs.prescripts[1].output, "");
+	assert_int_equal(lg.rs.npostscripts, 1);
+	assert_string_equal(lg.rs.postscripts[0].id, "reverse-index");
+	assert_string_equal(lg.rs.postscripts[0].output, "\n  22/tcp: 10.0.0.1");
+	log_free(&lg);
+
+	/* a script outside the run's phases (in <prescript>'s child) is not one */
+	log_init(&lg);
+	assert_int_equal(parse_str(HEAD "<prescript><table><script id=\"in\"/></table></prescript>"
+	                                "<hosthint><script id=\"h\"/></hosthint>" TAIL,
+	                           &lg),
+	                 0);
+	assert_int_equal(lg.rs.nprescripts, 0);
+	assert_int_equal(lg.rs.npostscripts, 0);
+	log_free(&lg);
+
+	/* limits */
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<os>");
+	for (int i = 0; i <= NMAP_XML_MAX_NAMES; i++)
+		buf_printf(&b, "<osmatch name=\"os%d\" accuracy=\"90\"/>", i);
+	buf_append_str(&b, "</os></host>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "more than 1024 <osmatch> in one host");
+	buf_free(&b);
+
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD "<prescript>");
+	for (int i = 0; i < NMAP_XML_MAX_RUN_SCRIPTS; i++)
+		buf_printf(&b, "<script id=\"s%d\" output=\"o\"/>", i);
+	buf_append_str(&b,
+	               "</prescript><postscript><script id=\"one-too-many\"/></postscript>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "more than 4096 pre-/post-scan scripts");
+	buf_free(&b);
+
+	big = malloc((4 << 20) - 64);
+	assert_non_null(big);
+	memset(big, 'x', (4 << 20) - 64);
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD "<postscript>");
+	for (int i = 0; i < 17; i++) {
+		buf_printf(&b, "<script id=\"s%d\" output=\"", i);
+		buf_append(&b, big, (4 << 20) - 64);
+		buf_append_str(&b, "\"/>");
+	}
+	free(big);
+	buf_append_str(&b, "</postscript>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG,
+	                "pre-/post-scan script output over 67108864 bytes in all");
+	buf_free(&b);
+}
+
 static void test_sql_and_unicode_verbatim(void **state)
 {
 	static const char sql[] = "'); DROP TABLE hosts;--";
@@ -1745,6 +1716,7 @@ int main(void)
 	    cmocka_unit_test(test_simple),
 	    cmocka_unit_test(test_complex),
 	    cmocka_unit_test(test_os_and_single),
+	    cmocka_unit_test(test_osmatches_and_run_scripts),
 	    cmocka_unit_test(test_down_and_empty),
 	    cmocka_unit_test(test_modern),
 	    cmocka_unit_test(test_no_runstats),

@@ -175,6 +175,8 @@ void tu_dump_host(struct buf *b, const struct rec_host *h)
 	tu_dump_str(b, "gen", h->os.gen);
 	tu_dump_str(b, "type", h->os.type);
 	tu_dump_str(b, "cpe", h->os.cpe);
+	for (size_t i = 0; i < h->nosmatches; i++)
+		tu_dump_str(b, "osmatch", h->osmatches[i]);
 	for (size_t i = 0; i < h->nextraports; i++) {
 		buf_printf(b, "\n  extraports state=%d count=%ld", (int)h->extraports[i].state,
 		           h->extraports[i].count);
