@@ -130,6 +130,9 @@ struct diff_snapshot {
 	size_t n, cap;
 	struct diff_meta meta;
 	size_t dups;
+	/* the run's pre-scan ([0]) and post-scan ([1]) scripts, sorted */
+	const struct diff_script *rscripts[2];
+	uint32_t nrscripts[2];
 	/* scratch, reused from host to host */
 	struct port_tmp *ptmp;
 	size_t ptmp_cap;
@@ -321,6 +324,34 @@ static int copy_ports(struct diff_snapshot *s, const struct rec_host *h, struct 
 	return 0;
 }
 
+/* Every OS match's name, in the scan's order; a host whose record has only
+ * the best match (a scan stored before migration 0006) has that one. */
+static int copy_osmatches(struct diff_snapshot *s, const struct rec_host *h, struct diff_host *d)
+{
+	const char *const *src = h->osmatches;
+	size_t n = h->nosmatches;
+	const char **v;
+	int oom = 0;
+
+	if (n == 0 && d->os) {
+		src = &d->os;
+		n = 1;
+	}
+	if (n == 0)
+		return 0;
+	if (n > UINT16_MAX)
+		return SDB_ETOOBIG;
+	if (!(v = arena_array(&s->ar, n, sizeof(*v))))
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = src[i] == d->os ? d->os : arena_str(&s->ar, src[i], &oom);
+	if (oom)
+		return SDB_ENOMEM;
+	d->osmatches = v;
+	d->nosmatches = (uint16_t)n;
+	return 0;
+}
+
 static int copy_names(struct diff_snapshot *s, const struct rec_host *h, struct diff_host *d)
 {
 	const char **v;
@@ -417,6 +448,8 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
 	}
 	if (oom)
 		return SDB_ENOMEM;
+	if ((r = copy_osmatches(s, h, d)) != 0)
+		return r;
 	if ((r = copy_names(s, h, d)) != 0 || (r = copy_extra(s, h, d)) != 0 ||
 	    (r = copy_ports(s, h, d)) != 0 ||
 	    (r = copy_scripts(&s->ar, h->scripts, h->nscripts, &d->scripts, &d->nscripts)) != 0)
@@ -467,13 +500,23 @@ static int sink_host(void *ctx, const struct rec_host *h)
 	return diff_snapshot_add_rec(ctx, h);
 }
 
+int diff_snapshot_set_run_scripts(struct diff_snapshot *s, int post,
+                                  const struct rec_script *scripts, size_t n)
+{
+	post = post != 0;
+	return copy_scripts(&s->ar, scripts, n, &s->rscripts[post], &s->nrscripts[post]);
+}
+
 static int sink_run_end(void *ctx, const struct rec_runstats *rs)
 {
 	struct diff_snapshot *s = ctx;
+	int r;
 
 	if (rs->finished)
 		s->meta.end = rs->end;
-	return 0;
+	if ((r = diff_snapshot_set_run_scripts(s, 0, rs->prescripts, rs->nprescripts)) != 0)
+		return r;
+	return diff_snapshot_set_run_scripts(s, 1, rs->postscripts, rs->npostscripts);
 }
 
 void diff_snapshot_sink(struct diff_snapshot *s, struct ingest_sink *out)
@@ -503,6 +546,29 @@ int diff_snapshot_load_fd(struct diff_snapshot *s, int fd, const char *name, cha
 	r = nmap_xml_parse_fd(fd, name, &sink, NULL, NULL, err, errlen);
 	if (r != 0 && errlen && !err[0])
 		snprintf(err, errlen, "%s: %s", name, sdb_strerror(r));
+	return r;
+}
+
+/* A job's pre-scan (post 0) or post-scan (post 1) scripts into s. */
+static int load_job_run_scripts(struct diff_snapshot *s, struct store *st, int64_t job_id, int post)
+{
+	struct store_script *v = NULL;
+	struct rec_script *rv = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_run_scripts(st, job_id, post, &v, &n)) != 0)
+		return r;
+	if (n && !(rv = calloc(n, sizeof(*rv)))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		rv[i] = (struct rec_script){v[i].id, v[i].output};
+	r = diff_snapshot_set_run_scripts(s, post, rv, n);
+out:
+	free(rv);
+	store_scripts_free(v, n);
 	return r;
 }
 
@@ -547,6 +613,12 @@ int diff_snapshot_load_job(struct diff_snapshot *s, struct store *st, int64_t jo
 	m.end = j->completed_at;
 	if ((r = diff_snapshot_set_meta(s, &m)) != 0) {
 		snprintf(err, errlen, "reading job %lld: out of memory", (long long)job_id);
+		goto out;
+	}
+	if ((r = load_job_run_scripts(s, st, job_id, 0)) != 0 ||
+	    (r = load_job_run_scripts(s, st, job_id, 1)) != 0) {
+		snprintf(err, errlen, "reading job %lld: %s", (long long)job_id,
+		         r == SDB_ENOMEM ? "out of memory" : store_errmsg(st));
 		goto out;
 	}
 	memset(&f, 0, sizeof(f));
@@ -811,6 +883,19 @@ static int extra_eq(const struct diff_host *a, const struct diff_host *b)
 	return 1;
 }
 
+/* ndiff compares the whole list of OS match names, in order. */
+static int osmatches_eq(const struct diff_host *a, const struct diff_host *b)
+{
+	size_t n = a ? a->nosmatches : 0;
+
+	if (n != (b ? b->nosmatches : 0))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a->osmatches[i], b->osmatches[i]) != 0)
+			return 0;
+	return 1;
+}
+
 static int compare_host(struct walker *w, const struct diff_host *a, const struct diff_host *b,
                         struct diff_host_pair *hp)
 {
@@ -827,7 +912,7 @@ static int compare_host(struct walker *w, const struct diff_host *a, const struc
 		hp->changes |= DIFF_CH_MAC;
 	if (!names_eq(a, b))
 		hp->changes |= DIFF_CH_HOSTNAMES;
-	if (!str_eq(a ? a->os : NULL, b ? b->os : NULL))
+	if (!osmatches_eq(a, b))
 		hp->changes |= DIFF_CH_OS;
 	if (!extra_eq(a, b))
 		hp->changes |= DIFF_CH_EXTRAPORTS;
@@ -936,8 +1021,13 @@ struct wr {
 	struct buf la, lb;
 	size_t *oa, *ob;
 	size_t oa_cap, ob_cap;
+	const char **pa, **pb; /* the lines as pointers */
+	size_t pa_cap, pb_cap;
 	uint32_t *lcs;
 	size_t lcs_cap;
+	char xml_group;                  /* XML OS list: '-' inside <a>, '+' inside <b>, else 0 */
+	struct diff_script_pair *run_sp; /* the run's pre- or post-scan script pairs */
+	size_t nrun_sp;
 	size_t nhosts; /* JSON: hosts written so far */
 };
 
@@ -1203,31 +1293,30 @@ static int script_lines(const struct diff_script *s, struct buf *b, size_t **off
 	return r;
 }
 
-/* Line diff of the two scripts' lines into raw table rows: ' ' common,
- * '-' only in a, '+' only in b; within a changed stretch the '-' lines come
- * first.  Longest common subsequence of the middle once the common head and
- * tail are cut off; a middle too big for that is shown as replaced. */
-static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
-{
-	size_t na, nb, pre = 0, suf = 0, ma, mb;
-	const char *A, *B;
-	int r;
+typedef int (*line_emit)(struct wr *w, char mark, const char *line);
 
-#define LA(i) (A + w->oa[i])
-#define LB(j) (B + w->ob[j])
-	if ((r = script_lines(sp->a, &w->la, &w->oa, &w->oa_cap, &na)) != 0 ||
-	    (r = script_lines(sp->b, &w->lb, &w->ob, &w->ob_cap, &nb)) != 0)
-		return r;
-	A = w->la.data;
-	B = w->lb.data;
-	while (pre < na && pre < nb && strcmp(LA(pre), LB(pre)) == 0)
+/*
+ * Line diff of A[0..na) and B[0..nb): emit(w, mark, line) for each line in
+ * order, mark ' ' common, '-' only in A, '+' only in B; within a changed
+ * stretch the '-' lines come first (ndiff's difflib opcodes, in substance).
+ * Longest common subsequence of the middle once the common head and tail
+ * are cut off; a middle too big for that is shown as replaced.  Equal
+ * lists emit nothing unless verbose.
+ */
+static int line_diff(struct wr *w, const char *const *A, size_t na, const char *const *B, size_t nb,
+                     line_emit emit)
+{
+	size_t pre = 0, suf = 0, ma, mb;
+	int r = 0;
+
+	while (pre < na && pre < nb && strcmp(A[pre], B[pre]) == 0)
 		pre++;
-	while (suf < na - pre && suf < nb - pre && strcmp(LA(na - 1 - suf), LB(nb - 1 - suf)) == 0)
+	while (suf < na - pre && suf < nb - pre && strcmp(A[na - 1 - suf], B[nb - 1 - suf]) == 0)
 		suf++;
 	if (pre == na && pre == nb && !w->verbose)
 		return 0;
 	for (size_t i = 0; i < pre && r == 0; i++)
-		r = tab_raw(w, ' ', LA(i), strlen(LA(i)));
+		r = emit(w, ' ', A[i]);
 	ma = na - pre - suf;
 	mb = nb - pre - suf;
 	if (r == 0 && ma && mb && (ma + 1) <= LINE_DIFF_MAX_CELLS / (mb + 1)) {
@@ -1242,7 +1331,7 @@ static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
 
 				if (x == ma || y == mb)
 					v = 0;
-				else if (strcmp(LA(pre + x), LB(pre + y)) == 0)
+				else if (strcmp(A[pre + x], B[pre + y]) == 0)
 					v = w->lcs[(x + 1) * cols + y + 1] + 1;
 				else
 					v = w->lcs[(x + 1) * cols + y] > w->lcs[x * cols + y + 1]
@@ -1251,7 +1340,7 @@ static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
 				w->lcs[x * cols + y] = v;
 			}
 		while (r == 0 && (i < ma || j < mb)) {
-			int eq = i < ma && j < mb && strcmp(LA(pre + i), LB(pre + j)) == 0;
+			int eq = i < ma && j < mb && strcmp(A[pre + i], B[pre + j]) == 0;
 
 			if (!eq) {
 				if (j >= mb || (i < ma && w->lcs[(i + 1) * cols + j] >=
@@ -1268,29 +1357,54 @@ static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
 					continue;
 			}
 			for (size_t k = 0; k < dels && r == 0; k++)
-				r = tab_raw(w, '-', LA(pre + dstart + k),
-				            strlen(LA(pre + dstart + k)));
+				r = emit(w, '-', A[pre + dstart + k]);
 			for (size_t k = 0; k < ins && r == 0; k++)
-				r = tab_raw(w, '+', LB(pre + istart + k),
-				            strlen(LB(pre + istart + k)));
+				r = emit(w, '+', B[pre + istart + k]);
 			dels = ins = 0;
 			if (eq && r == 0) {
-				r = tab_raw(w, ' ', LA(pre + i), strlen(LA(pre + i)));
+				r = emit(w, ' ', A[pre + i]);
 				i++;
 				j++;
 			}
 		}
 	} else {
 		for (size_t i = 0; i < ma && r == 0; i++)
-			r = tab_raw(w, '-', LA(pre + i), strlen(LA(pre + i)));
+			r = emit(w, '-', A[pre + i]);
 		for (size_t j = 0; j < mb && r == 0; j++)
-			r = tab_raw(w, '+', LB(pre + j), strlen(LB(pre + j)));
+			r = emit(w, '+', B[pre + j]);
 	}
 	for (size_t i = na - suf; i < na && r == 0; i++)
-		r = tab_raw(w, ' ', LA(i), strlen(LA(i)));
+		r = emit(w, ' ', A[i]);
 	return r;
-#undef LA
-#undef LB
+}
+
+static int emit_tab(struct wr *w, char mark, const char *line)
+{
+	return tab_raw(w, mark, line, strlen(line));
+}
+
+/* The lines script_lines() put in `b` at offsets off[0..n), as pointers. */
+static int line_ptrs(const struct buf *b, const size_t *off, size_t n, const char ***v, size_t *cap)
+{
+	int r = scratch(v, cap, n ? n : 1, sizeof(**v));
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		(*v)[i] = b->data + off[i];
+	return r;
+}
+
+/* Line diff of the two scripts' lines into raw table rows. */
+static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp)
+{
+	size_t na, nb;
+	int r;
+
+	if ((r = script_lines(sp->a, &w->la, &w->oa, &w->oa_cap, &na)) != 0 ||
+	    (r = script_lines(sp->b, &w->lb, &w->ob, &w->ob_cap, &nb)) != 0 ||
+	    (r = line_ptrs(&w->la, w->oa, na, &w->pa, &w->pa_cap)) != 0 ||
+	    (r = line_ptrs(&w->lb, w->ob, nb, &w->pb, &w->pb_cap)) != 0)
+		return r;
+	return line_diff(w, w->pa, na, w->pb, nb, emit_tab);
 }
 
 /* ndiff's PORT STATE SERVICE VERSION row of one side of a port. */
@@ -1322,6 +1436,17 @@ static int port_row(struct wr *w, char mark, const struct diff_port *p)
 	c[3] = in->tunnel || in->name ? buf_str(&w->svc) : NULL;
 	c[4] = in->product || in->version || in->extrainfo ? buf_str(&w->ver) : NULL;
 	return tab_row(w, c);
+}
+
+/* "-  Linux 5.0 - 5.4": one OS match line of ndiff's "OS details". */
+static int emit_os_text(struct wr *w, char mark, const char *name)
+{
+	int r;
+
+	buf_reset(&w->tmp);
+	if ((r = put_safe_str(&w->tmp, name)) == 0)
+		fprintf(w->f, "%c  %s\n", mark, buf_str(&w->tmp));
+	return r;
 }
 
 static int text_host(void *ctx, const struct diff_host_pair *hp)
@@ -1389,26 +1514,16 @@ static int text_host(void *ctx, const struct diff_host_pair *hp)
 		return r;
 	if (w->nrows > 1)
 		tab_print(w);
-	/* OS (the best match) */
+	/* OS: the list of matches */
 	if ((hp->changes & DIFF_CH_OS) || w->verbose) {
-		const char *oa = a ? a->os : NULL, *ob = b ? b->os : NULL;
+		size_t na = a ? a->nosmatches : 0, nb = b ? b->nosmatches : 0;
 
-		buf_reset(&w->tmp);
-		if (oa)
-			fputs(ob ? " OS details:\n" : "-OS details:\n", w->f);
-		else if (ob)
+		if (na)
+			fputs(nb ? " OS details:\n" : "-OS details:\n", w->f);
+		else if (nb)
 			fputs("+OS details:\n", w->f);
-		if (oa && ob && strcmp(oa, ob) == 0) {
-			r = put_safe_str(&w->tmp, oa);
-			fprintf(w->f, "   %s\n", buf_str(&w->tmp));
-		} else {
-			if (oa && (r = put_safe_str(&w->tmp, oa)) == 0)
-				fprintf(w->f, "-  %s\n", buf_str(&w->tmp));
-			buf_reset(&w->tmp);
-			if (r == 0 && ob && (r = put_safe_str(&w->tmp, ob)) == 0)
-				fprintf(w->f, "+  %s\n", buf_str(&w->tmp));
-		}
-		if (r != 0)
+		if ((r = line_diff(w, na ? a->osmatches : NULL, na, nb ? b->osmatches : NULL, nb,
+		                   emit_os_text)) != 0)
 			return r;
 	}
 	/* host scripts */
@@ -1421,6 +1536,50 @@ static int text_host(void *ctx, const struct diff_host_pair *hp)
 		size_t na = a ? a->nscripts : 0, nb = b ? b->nscripts : 0;
 
 		fprintf(w->f, "\n%cHost script results:\n", nb == 0 ? '-' : na == 0 ? '+' : ' ');
+		tab_print(w);
+	}
+	return wr_err(w);
+}
+
+/* The run's pre-scan (post == 0) or post-scan (post == 1) script pairs,
+ * paired as ndiff's diff_lists() does, into w->run_sp/nrun_sp; *na and *nb
+ * say how many scripts each side has. */
+static int run_script_pairs(struct wr *w, int post, size_t *na, size_t *nb)
+{
+	struct walker wk;
+	size_t changed;
+	int r;
+
+	memset(&wk, 0, sizeof(wk));
+	wk.verbose = w->verbose;
+	*na = w->a->nrscripts[post];
+	*nb = w->b->nrscripts[post];
+	r = merge_scripts(&wk, w->a->rscripts[post], *na, w->b->rscripts[post], *nb, &changed);
+	free(w->run_sp);
+	w->run_sp = wk.sp;
+	w->nrun_sp = wk.ns;
+	return r;
+}
+
+/* ndiff's " Pre-scan script results:" / " Post-scan script results:". */
+static int text_run_scripts(struct wr *w, int post)
+{
+	size_t na, nb;
+	int r;
+
+	if ((r = run_script_pairs(w, post, &na, &nb)) != 0)
+		return r;
+	tab_reset(w);
+	for (size_t k = 0; k < w->nrun_sp && r == 0; k++)
+		r = script_diff_rows(w, &w->run_sp[k]);
+	if (r != 0)
+		return r;
+	if (w->nrows > 0) {
+		fprintf(w->f, "\n%c%s script results:\n",
+		        nb == 0   ? '-'
+		        : na == 0 ? '+'
+		                  : ' ',
+		        post ? "Post-scan" : "Pre-scan");
 		tab_print(w);
 	}
 	return wr_err(w);
@@ -1652,10 +1811,14 @@ static void xml_whole_host(struct wr *w, const struct diff_host *h)
 				xml_port(w, &h->ports[i], &h->ports[i]);
 		fputs("</ports>\n", w->f);
 	}
-	if (h->os) {
-		fputs("<os>\n<osmatch", w->f);
-		xml_attr(w->f, "name", h->os);
-		fputs("/>\n</os>\n", w->f);
+	if (h->nosmatches) {
+		fputs("<os>\n", w->f);
+		for (size_t i = 0; i < h->nosmatches; i++) {
+			fputs("<osmatch", w->f);
+			xml_attr(w->f, "name", h->osmatches[i]);
+			fputs("/>\n", w->f);
+		}
+		fputs("</os>\n", w->f);
 	}
 	if (h->nscripts) {
 		fputs("<hostscript>\n", w->f);
@@ -1745,6 +1908,26 @@ static void xml_names(struct wr *w, const struct diff_host *a, const struct diff
 		fputs("</hostnames>\n", w->f);
 }
 
+/* One OS match as ndiff writes it: a run of removed ones in one <a>, of
+ * added ones in one <b>, common ones bare.  name == NULL closes the run. */
+static int emit_os_xml(struct wr *w, char mark, const char *name)
+{
+	if (w->xml_group && w->xml_group != mark) {
+		fputs(w->xml_group == '-' ? "</a>\n" : "</b>\n", w->f);
+		w->xml_group = 0;
+	}
+	if (!name)
+		return 0;
+	if (mark != ' ' && !w->xml_group) {
+		fputs(mark == '-' ? "<a>\n" : "<b>\n", w->f);
+		w->xml_group = mark;
+	}
+	fputs("<osmatch", w->f);
+	xml_attr(w->f, "name", name);
+	fputs("/>\n", w->f);
+	return 0;
+}
+
 static int xml_host(void *ctx, const struct diff_host_pair *hp)
 {
 	struct wr *w = ctx;
@@ -1801,24 +1984,15 @@ static int xml_host(void *ctx, const struct diff_host_pair *hp)
 			xml_portdiff(w, &hp->ports[i]);
 		fputs("</ports>\n", w->f);
 	}
-	if (((hp->changes & DIFF_CH_OS) || w->verbose) && (a->os || b->os)) {
+	if (((hp->changes & DIFF_CH_OS) || w->verbose) && (a->nosmatches || b->nosmatches)) {
+		int r;
+
 		fputs("<os>\n", w->f);
-		if (a->os && b->os && strcmp(a->os, b->os) == 0) {
-			fputs("<osmatch", w->f);
-			xml_attr(w->f, "name", a->os);
-			fputs("/>\n", w->f);
-		} else {
-			if (a->os) {
-				fputs("<a>\n<osmatch", w->f);
-				xml_attr(w->f, "name", a->os);
-				fputs("/>\n</a>\n", w->f);
-			}
-			if (b->os) {
-				fputs("<b>\n<osmatch", w->f);
-				xml_attr(w->f, "name", b->os);
-				fputs("/>\n</b>\n", w->f);
-			}
-		}
+		w->xml_group = 0;
+		if ((r = line_diff(w, a->osmatches, a->nosmatches, b->osmatches, b->nosmatches,
+		                   emit_os_xml)) != 0)
+			return r;
+		emit_os_xml(w, ' ', NULL);
 		fputs("</os>\n", w->f);
 	}
 	if ((hp->nscripts || w->verbose) && (a->nscripts || b->nscripts)) {
@@ -1844,6 +2018,35 @@ static int meta_differs(const struct diff_meta *a, const struct diff_meta *b)
 {
 	return !str_eq(a->scanner, b->scanner) || !str_eq(a->version, b->version) ||
 	       !str_eq(a->args, b->args) || a->start != b->start || a->end != b->end;
+}
+
+/* <prescript>/<postscript> as ndiff writes them: a side with none puts the
+ * other's whole list in <a> or <b>; else the changed pairs (all with
+ * verbose). */
+static int xml_run_scripts(struct wr *w, int post)
+{
+	const char *tag = post ? "postscript" : "prescript";
+	size_t na, nb;
+	int r;
+
+	if ((r = run_script_pairs(w, post, &na, &nb)) != 0)
+		return r;
+	if ((w->nrun_sp == 0 && !w->verbose) || (na == 0 && nb == 0))
+		return 0;
+	if (na == 0 || nb == 0) {
+		const struct diff_snapshot *s = na ? w->a : w->b;
+
+		fprintf(w->f, "<%s>\n<%s>\n", na ? "a" : "b", tag);
+		for (size_t i = 0; i < s->nrscripts[post]; i++)
+			xml_script(w, &s->rscripts[post][i]);
+		fprintf(w->f, "</%s>\n</%s>\n", tag, na ? "a" : "b");
+	} else {
+		fprintf(w->f, "<%s>\n", tag);
+		for (size_t i = 0; i < w->nrun_sp; i++)
+			xml_script_pair(w, &w->run_sp[i]);
+		fprintf(w->f, "</%s>\n", tag);
+	}
+	return wr_err(w);
 }
 
 static void xml_begin(struct wr *w)
@@ -1972,9 +2175,16 @@ static void json_os(struct wr *w, const struct diff_host *h)
 	fputs("{\"name\":", w->f);
 	json_str(w->f, h->os);
 	if (h->os_accuracy >= 0)
-		fprintf(w->f, ",\"accuracy\":%d}", h->os_accuracy);
+		fprintf(w->f, ",\"accuracy\":%d", h->os_accuracy);
 	else
-		fputs(",\"accuracy\":null}", w->f);
+		fputs(",\"accuracy\":null", w->f);
+	fputs(",\"matches\":[", w->f);
+	for (size_t i = 0; i < h->nosmatches; i++) {
+		if (i)
+			fputc(',', w->f);
+		json_str(w->f, h->osmatches[i]);
+	}
+	fputs("]}", w->f);
 }
 
 static void json_extra(struct wr *w, const struct diff_host *h)
@@ -2128,6 +2338,8 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 	switch (fmt) {
 	case DIFF_FMT_XML:
 		xml_begin(&w);
+		if ((r = xml_run_scripts(&w, 0)) != 0)
+			goto out;
 		host_cb = xml_host;
 		break;
 	case DIFF_FMT_JSON:
@@ -2135,11 +2347,15 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 		json_meta(&w, diff_snapshot_meta(a));
 		fputs(",\"b\":", f);
 		json_meta(&w, diff_snapshot_meta(b));
+		if ((r = run_script_pairs(&w, 0, &(size_t){0}, &(size_t){0})) != 0)
+			goto out;
+		fputs(",\"prescript\":", f);
+		json_scripts(&w, w.run_sp, w.nrun_sp);
 		fputs(",\"hosts\":[", f);
 		host_cb = json_host;
 		break;
 	default:
-		if ((r = text_begin(&w)) != 0)
+		if ((r = text_begin(&w)) != 0 || (r = text_run_scripts(&w, 0)) != 0)
 			goto out;
 		host_cb = text_host;
 		break;
@@ -2147,13 +2363,21 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 	if ((r = diff_walk(a, b, verbose, host_cb, &w, &sum)) != 0)
 		goto out;
 	if (fmt == DIFF_FMT_XML) {
+		if ((r = xml_run_scripts(&w, 1)) != 0)
+			goto out;
 		fputs("</scandiff></nmapdiff>\n", f);
 	} else if (fmt == DIFF_FMT_JSON) {
+		if ((r = run_script_pairs(&w, 1, &(size_t){0}, &(size_t){0})) != 0)
+			goto out;
+		fprintf(f, "%s],\"postscript\":", w.nhosts ? "\n" : "");
+		json_scripts(&w, w.run_sp, w.nrun_sp);
 		fprintf(f,
-		        "%s],\"summary\":{\"added\":%zu,\"removed\":%zu,\"changed\":%zu,"
+		        ",\"summary\":{\"added\":%zu,\"removed\":%zu,\"changed\":%zu,"
 		        "\"unchanged\":%zu},\"different\":%s}\n",
-		        w.nhosts ? "\n" : "", sum.added, sum.removed, sum.changed, sum.unchanged,
+		        sum.added, sum.removed, sum.changed, sum.unchanged,
 		        sum.added + sum.removed + sum.changed ? "true" : "false");
+	} else if ((r = text_run_scripts(&w, 1)) != 0) {
+		goto out;
 	}
 	if (different)
 		*different = sum.added + sum.removed + sum.changed > 0;
@@ -2169,5 +2393,8 @@ out:
 	free(w.oa);
 	free(w.ob);
 	free(w.lcs);
+	free(w.pa);
+	free(w.pb);
+	free(w.run_sp);
 	return r;
 }

@@ -60,6 +60,7 @@ struct diff_host {
 	const char *mac;                          /* "AA:BB:..", NULL if none */
 	const char *const *hostnames;             /* sorted, no duplicates */
 	const char *os;                           /* best OS match, NULL if none */
+	const char *const *osmatches;             /* every OS match's name, scan order */
 	const struct diff_port *ports;            /* sorted by (port, protocol name) */
 	const struct diff_script *scripts;        /* host scripts, sorted by (id, output) */
 	const struct diff_extraports *extraports; /* by count, then state name, descending */
@@ -67,6 +68,7 @@ struct diff_host {
 	uint32_t nscripts;
 	uint16_t nhostnames;
 	uint16_t nextraports;
+	uint16_t nosmatches;
 	uint8_t family;     /* 4 or 6 */
 	uint8_t status;     /* enum rec_host_status */
 	int8_t os_accuracy; /* 0-100, -1 absent */
@@ -98,11 +100,15 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h);
 int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h);
 /* Set the metadata (strings copied). */
 int diff_snapshot_set_meta(struct diff_snapshot *s, const struct diff_meta *m);
+/* Set the run's pre-scan (post == 0) or post-scan (post == 1) script
+ * results (copied; scripts without output left out).  SDB_ENOMEM. */
+int diff_snapshot_set_run_scripts(struct diff_snapshot *s, int post,
+                                  const struct rec_script *scripts, size_t n);
 
 /*
  * A sink that fills `s` (run_begin: scanner, version, args, start;
- * host: diff_snapshot_add_rec; run_end: end).  *out is filled in; it
- * borrows s.
+ * host: diff_snapshot_add_rec; run_end: end, pre- and post-scan scripts).
+ * *out is filled in; it borrows s.
  */
 void diff_snapshot_sink(struct diff_snapshot *s, struct ingest_sink *out);
 

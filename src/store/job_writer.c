@@ -319,7 +319,14 @@ out:
 static int on_run_end(void *ctx, const struct rec_runstats *rs)
 {
 	struct job_writer *w = ctx;
+	int r;
 
+	/* the run's pre-/post-scan script results, in the job's transaction */
+	if ((r = store_run_scripts_insert(w->st, w->job_id, 0, rs->prescripts, rs->nprescripts)) !=
+	        0 ||
+	    (r = store_run_scripts_insert(w->st, w->job_id, 1, rs->postscripts,
+	                                  rs->npostscripts)) != 0)
+		return r;
 	w->have_runstats = 1;
 	w->run_end = rs->end;
 	w->elapsed = rs->elapsed;

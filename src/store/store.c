@@ -728,6 +728,36 @@ int store_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 	CALL(st, script_insert, job_id, host_id, port, s);
 }
 
+static int run_script_insert(struct store *st, int64_t job_id, int post, int seq,
+                             const struct rec_script *s)
+{
+	if (!s->id)
+		return SDB_EUSAGE;
+	CALL(st, run_script_insert, job_id, post, seq, s);
+}
+
+int store_run_scripts_insert(struct store *st, int64_t job_id, int post, const struct rec_script *s,
+                             size_t n)
+{
+	int r = 0;
+
+	if (n > INT_MAX)
+		return SDB_ETOOBIG;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = run_script_insert(st, job_id, post != 0, (int)i, &s[i]);
+	return r;
+}
+
+int store_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                      size_t *n)
+{
+	if (!out || !n)
+		return SDB_EUSAGE;
+	*out = NULL;
+	*n = 0;
+	CALL(st, run_scripts, job_id, post != 0, out, n);
+}
+
 int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
 {
 	CALL(st, jobs_reap_stale, now, hostname, reaped);
@@ -938,6 +968,7 @@ const struct store__relation store__relations[] = {
     {"host_events", "host_id", "hosts", "id", STORE__CASCADE, 1, 0, 1},
     {"host_events", "job_id", "jobs", "id", STORE__CASCADE, 1, 0, 1},
     {"host_events", "prev_job_id", "jobs", "id", STORE__SET_NULL, 1, 0, 1},
+    {"run_scripts", "job_id", "jobs", "id", STORE__CASCADE, 6, 0, 1},
     {"port_state", "host_id", "hosts", "id", STORE__CASCADE, 2, 5, 1},
     {"port_state", "job_id", "jobs", "id", STORE__SET_NULL, 2, 5, 1},
     {"host_state", "host_id", "hosts", "id", STORE__CASCADE, 5, 0, 1},

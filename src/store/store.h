@@ -148,6 +148,14 @@ int store_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
 /* port == NULL: a host script. */
 int store_script_insert(struct store *st, int64_t job_id, int64_t host_id,
                         const struct rec_port *port, const struct rec_script *s);
+struct store_script;
+/* The run's pre-scan (post == 0) or post-scan (post == 1) script results,
+ * in the scan's order (rs->prescripts / rs->postscripts). */
+int store_run_scripts_insert(struct store *st, int64_t job_id, int post, const struct rec_script *s,
+                             size_t n);
+/* Read them back: *out (free with store_scripts_free), *n. */
+int store_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                      size_t *n);
 
 /* Mark `running` jobs whose timeout_at has passed, or whose worker_id names
  * this machine (`hostname`) and a pid that no longer exists, as failed.
@@ -225,7 +233,9 @@ struct store_host {
 	size_t nhostnames;
 	char *mac;
 	char *mac_vendor;
-	char *os; /* best OS match name */
+	char *os;         /* best OS match name */
+	char **osmatches; /* every OS match name, scan order (none: just `os`) */
+	size_t nosmatches;
 	int os_accuracy;
 	char *os_family;
 	char *os_vendor;
@@ -247,6 +257,7 @@ struct store_host {
 	size_t nscripts;
 };
 void store_host_free(struct store_host *h);
+void store_scripts_free(struct store_script *v, size_t n);
 
 /*
  * A stored host seen as the record a source would have pushed (record.h),

@@ -75,6 +75,10 @@ struct store_ops {
 	                         const struct rec_extraports *e);
 	int (*script_insert)(struct store *st, int64_t job_id, int64_t host_id,
 	                     const struct rec_port *port, const struct rec_script *s);
+	int (*run_script_insert)(struct store *st, int64_t job_id, int post, int seq,
+	                         const struct rec_script *s);
+	int (*run_scripts)(struct store *st, int64_t job_id, int post, struct store_script **out,
+	                   size_t *n);
 	int (*jobs_reap_stale)(struct store *st, int64_t now, const char *hostname, int *reaped);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
@@ -197,6 +201,9 @@ int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16
  * Invalid UTF-8 is SDB_EPARSE; both set st's message. */
 int store__hostnames_json(struct store *st, const struct rec_host *h, char **out);
 int store__cpes_json(struct store *st, const struct rec_port *p, char **out);
+/* host_scans.os_matches: every OS match name in order, or *out = NULL when
+ * there is none or only the best match (os_name). */
+int store__osmatches_json(struct store *st, const struct rec_host *h, char **out);
 /* A stored JSON array of strings into an owned char *[] (non-strings are
  * skipped); SDB_EDB if the text is not a JSON array. */
 int store__json_strings(const char *text, char ***out, size_t *n);

@@ -72,6 +72,37 @@ int store__hostnames_json(struct store *st, const struct rec_host *h, char **out
 	return 0;
 }
 
+/* Every OS match name of a host, in the scan's order (repeats kept), as a
+ * JSON array; *out = NULL (SQL NULL) when there is none or the only one is
+ * the best match (host_scans.os_name holds it). */
+int store__osmatches_json(struct store *st, const struct rec_host *h, char **out)
+{
+	json_t *a, *j;
+	int r = 0;
+
+	*out = NULL;
+	if (h->nosmatches == 0 || (h->nosmatches == 1 && h->has_os && h->os.name &&
+	                           strcmp(h->osmatches[0], h->os.name) == 0))
+		return 0;
+	if (!(a = json_array()))
+		return store__set_err(st, SDB_ENOMEM, "host %s: out of memory", h->addr);
+	for (size_t i = 0; i < h->nosmatches && r == 0; i++) {
+		if (!(j = json_string(h->osmatches[i])))
+			r = SDB_EPARSE;
+		else if (json_array_append_new(a, j) != 0)
+			r = SDB_ENOMEM;
+	}
+	if (r == 0)
+		r = json_finish(a, out);
+	else
+		json_decref(a);
+	if (r != 0)
+		return store__set_err(st, r, "host %s: %s", h->addr,
+		                      r == SDB_EPARSE ? "an OS match name is not valid UTF-8"
+		                                      : "out of memory");
+	return 0;
+}
+
 /* CPEs of a service as a JSON array, or *out = NULL (SQL NULL) if none. */
 int store__cpes_json(struct store *st, const struct rec_port *p, char **out)
 {

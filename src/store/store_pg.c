@@ -1180,7 +1180,7 @@ static const char *const copy_sql[PC__COUNT] = {
     [PC_HOST_SCANS] = "COPY host_scans (job_id, host_id, status, reason, reason_ttl, starttime,"
                       " endtime, scanned_at, mac, mac_vendor, hostnames, os_name, os_accuracy,"
                       " os_vendor, os_family, os_gen, os_type, os_cpe, uptime, lastboot,"
-                      " distance) FROM STDIN",
+                      " distance, os_matches) FROM STDIN",
     [PC_PORTS] = "COPY ports (job_id, host_id, protocol, port, state, reason, reason_ttl,"
                  " service, product, version, extrainfo, ostype, method, conf, tunnel, cpe)"
                  " FROM STDIN",
@@ -1958,14 +1958,19 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	struct store_pg *s = store__pg(st);
 	const struct rec_os *os = h->has_os ? &h->os : NULL;
 	struct buf *b = &s->copy[PC_HOST_SCANS];
-	char *names = NULL, what[128];
+	char *names = NULL, *osm = NULL, what[128];
 	size_t start;
 	int e = 0, r;
 
 	if ((r = check_host(s, h, 1)) != 0 || (r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
+	if ((r = store__osmatches_json(&s->base, h, &osm)) != 0) {
+		free(names);
+		return r;
+	}
 	if (seen_at < 0) {
 		free(names);
+		free(osm);
 		return store__set_err(st, SDB_ERANGE, "host %s: scan time before 1970", h->addr);
 	}
 	start = store__pg_row_start(s, PC_HOST_SCANS);
@@ -1990,7 +1995,9 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	e |= store__pg_f_opt(b, 0, (long)h->uptime_seconds);
 	e |= store__pg_f_text(b, 0, h->lastboot);
 	e |= store__pg_f_opt(b, 0, h->distance);
+	e |= store__pg_f_text(b, 0, osm);
 	free(names);
+	free(osm);
 	snprintf(what, sizeof(what), "storing what job %lld saw of host %s", (long long)job_id,
 	         h->addr);
 	return store__pg_row_end(s, PC_HOST_SCANS, start, e, what);
@@ -2097,6 +2104,25 @@ static int pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 	return store__pg_row_end(s, PC_SCRIPTS, start, e, "storing a script");
 }
 
+static int pg_run_script_insert(struct store *st, int64_t job_id, int post, int seq,
+                                const struct rec_script *sc)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+
+	store__pg_p_int(&p, job_id);
+	store__pg_p_text(&p, post ? "post" : "pre");
+	store__pg_p_int(&p, seq);
+	store__pg_p_text(&p, sc->id);
+	store__pg_p_text(&p, sc->output ? sc->output : "");
+	return store__pg_exec(s, PG_RUN_SCRIPT_INSERT,
+	                      "INSERT INTO run_scripts (job_id, phase, seq, script_id, output)"
+	                      " VALUES ($1::bigint, $2::text, $3::integer, $4::text, $5::text)",
+	                      &p, PGX_NOFLUSH /* nothing buffered refers to it */, NULL,
+	                      "storing %s-scan script %.64s of job %lld", post ? "post" : "pre",
+	                      sc->id, (long long)job_id);
+}
+
 /* ---- the ops table ----------------------------------------------------------------- */
 
 const struct store_ops store_pg_ops = {
@@ -2123,6 +2149,8 @@ const struct store_ops store_pg_ops = {
     .port_insert = pg_port_insert,
     .extraports_insert = pg_extraports_insert,
     .script_insert = pg_script_insert,
+    .run_script_insert = pg_run_script_insert,
+    .run_scripts = store__pg_run_scripts,
     .jobs_reap_stale = pg_jobs_reap_stale,
     .job_find_by_hash = pg_job_find_by_hash,
     .history_load = store__pg_history_load,

@@ -42,6 +42,7 @@ enum pg_stmt {
 	PG_REAP_RUNNING,
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
+	PG_RUN_SCRIPT_INSERT,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
 	PG_HIST_BLOCK,
 	PG_HIST_BLOCK_KEYS,
@@ -62,6 +63,7 @@ enum pg_stmt {
 	PG_JOBS_ALL,
 	PG_JOBS_BY_STATUS,
 	PG_JOB_GET,
+	PG_RUN_SCRIPTS,
 	PG__COUNT
 };
 
@@ -256,6 +258,8 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 int store__pg_jobs_each(struct store *st, const char *status,
                         int (*cb)(void *ctx, struct store_job *j), void *ctx);
 int store__pg_job_get(struct store *st, int64_t id, struct store_job **out);
+int store__pg_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                          size_t *n);
 
 /* Findings slots (store_pg_findings.c). */
 int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_finding_ref **out,

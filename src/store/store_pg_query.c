@@ -27,7 +27,8 @@
 	                                          " hs.mac_vendor, hs.os_name, hs.os_accuracy, "   \
 	                                          "hs.os_family, hs.os_vendor, hs.os_gen,"         \
 	                                          " hs.os_type, hs.os_cpe, hs.uptime, "            \
-	                                          "hs.lastboot, hs.distance, " EP("hs.scanned_at")
+	                                          "hs.lastboot, hs.distance, " EP(                 \
+	                                              "hs.scanned_at") ", hs.os_matches::text"
 
 /* Filters: $2/$3 addr_key range, $4 exact address, $5 status, $6/$7 open
  * port/protocol, $8 open service, $9 changed since, $10 new since; $11/$12
@@ -194,6 +195,13 @@ static int load_host(struct store_pg *s, const PGresult *q, int i, struct store_
 	}
 	if ((r = store__json_strings(store__pg_col(q, i, 8), &h->hostnames, &h->nhostnames)) != 0) {
 		r = store__set_err(&s->base, r, "reading host %s: hostnames is not a JSON array",
+		                   h->addr);
+		store_host_free(h);
+		return r;
+	}
+	if ((r = store__json_strings(store__pg_col(q, i, 22), &h->osmatches, &h->nosmatches)) !=
+	    0) {
+		r = store__set_err(&s->base, r, "reading host %s: os_matches is not a JSON array",
 		                   h->addr);
 		store_host_free(h);
 		return r;
@@ -536,6 +544,42 @@ int store__pg_jobs_each(struct store *st, const char *status,
 	}
 	PQclear(q);
 	return r;
+}
+
+int store__pg_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                          size_t *n)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	struct store_script *v = NULL;
+	PGresult *q = NULL;
+	int cnt, oom = 0, r;
+
+	store__pg_p_int(&p, job_id);
+	store__pg_p_text(&p, post ? "post" : "pre");
+	if ((r = store__pg_exec(s, PG_RUN_SCRIPTS,
+	                        "SELECT script_id, output FROM run_scripts"
+	                        " WHERE job_id = $1::bigint AND phase = $2::text ORDER BY seq",
+	                        &p, 0, &q, "reading the scripts of job %lld", (long long)job_id)) !=
+	    0)
+		return r;
+	cnt = PQntuples(q);
+	if (cnt > 0 && !(v = calloc((size_t)cnt, sizeof(*v))))
+		oom = 1;
+	for (int i = 0; i < cnt && !oom; i++) {
+		v[i].id = store__pg_dup(q, i, 0, &oom);
+		v[i].output = store__pg_dup(q, i, 1, &oom);
+	}
+	PQclear(q);
+	if (oom) {
+		store_scripts_free(v, v ? (size_t)cnt : 0);
+		return store__set_err(st, SDB_ENOMEM,
+		                      "reading the scripts of job %lld: out of memory",
+		                      (long long)job_id);
+	}
+	*out = v;
+	*n = (size_t)cnt;
+	return 0;
 }
 
 int store__pg_job_get(struct store *st, int64_t id, struct store_job **out)

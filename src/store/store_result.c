@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "store/store_int.h"
 
-static void scripts_free(struct store_script *v, size_t n)
+void store_scripts_free(struct store_script *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].id);
@@ -43,7 +43,7 @@ static void port_free_fields(struct store_port *p)
 	free(p->method);
 	free(p->tunnel);
 	strings_free(p->cpes, p->ncpes);
-	scripts_free(p->scripts, p->nscripts);
+	store_scripts_free(p->scripts, p->nscripts);
 }
 
 void store_host_free(struct store_host *h)
@@ -57,6 +57,7 @@ void store_host_free(struct store_host *h)
 	free(h->mac);
 	free(h->mac_vendor);
 	free(h->os);
+	strings_free(h->osmatches, h->nosmatches);
 	free(h->os_family);
 	free(h->os_vendor);
 	free(h->os_gen);
@@ -71,7 +72,7 @@ void store_host_free(struct store_host *h)
 		free(h->extraports[i].reasons);
 	}
 	free(h->extraports);
-	scripts_free(h->scripts, h->nscripts);
+	store_scripts_free(h->scripts, h->nscripts);
 	free(h);
 }
 
@@ -155,6 +156,8 @@ int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v)
 		h->os.type = sh->os_type;
 		h->os.cpe = sh->os_cpe;
 	}
+	h->osmatches = (const char *const *)sh->osmatches;
+	h->nosmatches = sh->nosmatches;
 	h->uptime_seconds = sh->uptime;
 	h->lastboot = sh->lastboot;
 	h->distance = sh->distance;

@@ -1044,21 +1044,22 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	struct store_sqlite *s = store__sqlite(st);
 	const struct rec_os *os = h->has_os ? &h->os : NULL;
 	sqlite3_stmt *stmt;
-	char *names = NULL;
+	char *names = NULL, *osm = NULL;
 	int b = 0, rc = SQLITE_OK, r;
 
 	if ((r = check_host_status(s, h)) != 0 ||
-	    (r = store__hostnames_json(&s->base, h, &names)) != 0)
-		return r;
+	    (r = store__hostnames_json(&s->base, h, &names)) != 0 ||
+	    (r = store__osmatches_json(&s->base, h, &osm)) != 0)
+		goto out;
 	if ((r = store__sqlite_stmt(
 	         s, SQ_HOST_SCAN_INSERT,
 	         "INSERT INTO host_scans (job_id, host_id, status, reason,"
 	         " reason_ttl, starttime, endtime, scanned_at, mac, mac_vendor,"
 	         " hostnames, os_name, os_accuracy, os_vendor, os_family, os_gen,"
-	         " os_type, os_cpe, uptime, lastboot, distance)"
+	         " os_type, os_cpe, uptime, lastboot, distance, os_matches)"
 	         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
 	         " coalesce(?11, '[]'), ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-	         " ?20, ?21)",
+	         " ?20, ?21, ?22)",
 	         &stmt)) != 0)
 		goto out;
 	b |= sqlite3_bind_int64(stmt, 1, job_id);
@@ -1082,6 +1083,7 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	b |= bind_opt(stmt, 19, h->uptime_seconds);
 	b |= bind_text(stmt, 20, h->lastboot);
 	b |= bind_opt(stmt, 21, h->distance);
+	b |= bind_text(stmt, 22, osm);
 	if (b || (rc = sqlite3_step(stmt)) != SQLITE_DONE)
 		r = store__sqlite_err(s, b ? sqlite3_errcode(s->db) : rc,
 		                      "storing what job %lld saw of host %s", (long long)job_id,
@@ -1089,6 +1091,7 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	store__sqlite_done(stmt);
 out:
 	free(names);
+	free(osm);
 	return r;
 }
 
@@ -1192,6 +1195,32 @@ static int sq_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 	return r;
 }
 
+static int sq_run_script_insert(struct store *st, int64_t job_id, int post, int seq,
+                                const struct rec_script *sc)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *stmt;
+	int b = 0, rc = SQLITE_OK, r;
+
+	if ((r = store__sqlite_stmt(
+	         s, SQ_RUN_SCRIPT_INSERT,
+	         "INSERT INTO run_scripts (job_id, phase, seq, script_id, output)"
+	         " VALUES (?1, ?2, ?3, ?4, ?5)",
+	         &stmt)) != 0)
+		return r;
+	b |= sqlite3_bind_int64(stmt, 1, job_id);
+	b |= bind_text(stmt, 2, post ? "post" : "pre");
+	b |= sqlite3_bind_int(stmt, 3, seq);
+	b |= bind_text(stmt, 4, sc->id);
+	b |= bind_text(stmt, 5, sc->output ? sc->output : "");
+	if (b || (rc = sqlite3_step(stmt)) != SQLITE_DONE)
+		r = store__sqlite_err(s, b ? sqlite3_errcode(s->db) : rc,
+		                      "storing %s-scan script %.64s of job %lld",
+		                      post ? "post" : "pre", sc->id, (long long)job_id);
+	store__sqlite_done(stmt);
+	return r;
+}
+
 /* ---- the ops table --------------------------------------------------------- */
 
 const struct store_ops store_sqlite_ops = {
@@ -1218,6 +1247,8 @@ const struct store_ops store_sqlite_ops = {
     .port_insert = sq_port_insert,
     .extraports_insert = sq_extraports_insert,
     .script_insert = sq_script_insert,
+    .run_script_insert = sq_run_script_insert,
+    .run_scripts = store__sqlite_run_scripts,
     .jobs_reap_stale = sq_jobs_reap_stale,
     .job_find_by_hash = sq_job_find_by_hash,
     .history_load = store__sqlite_history_load,

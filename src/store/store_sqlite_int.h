@@ -32,6 +32,7 @@ enum sq_stmt {
 	SQ_PORT_INSERT,
 	SQ_EXTRAPORTS_INSERT,
 	SQ_SCRIPT_INSERT,
+	SQ_RUN_SCRIPT_INSERT,
 	SQ_REAP_TIMEOUTS,
 	SQ_REAP_RUNNING,
 	SQ_REAP_ONE,
@@ -51,6 +52,7 @@ enum sq_stmt {
 	SQ_JOBS_ALL,
 	SQ_JOBS_BY_STATUS,
 	SQ_JOB_GET,
+	SQ_RUN_SCRIPTS,
 	/* history reads (store_sqlite_history.c; SQL in the hot table) */
 	SQ_HIST_HOST,
 	SQ_HIST_SCRIPTS,
@@ -141,6 +143,8 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 int store__sqlite_jobs_each(struct store *st, const char *status,
                             int (*cb)(void *ctx, struct store_job *j), void *ctx);
 int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out);
+int store__sqlite_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                              size_t *n);
 
 /* ---- findings slots (store_sqlite_findings.c) ---- */
 int store__sqlite_findings_of_host(struct store *st, int64_t host_id,

@@ -189,6 +189,37 @@ out:
 	return r;
 }
 
+/* The run's pre- or post-scan scripts of a job, in the scan's order. */
+static const char sql_run_scripts[] = "SELECT NULL, NULL, script_id, output FROM run_scripts"
+                                      " WHERE job_id = ?1 AND phase = ?2 ORDER BY seq";
+
+int store__sqlite_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
+                              size_t *n)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	sqlite3_stmt *q;
+	int rc = SQLITE_DONE, r;
+
+	if ((r = hot_stmt(s, SQ_RUN_SCRIPTS, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, job_id);
+	sqlite3_bind_text(q, 2, post ? "post" : "pre", -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
+		r = script_add(out, n, q);
+	if (r != 0)
+		r = store__set_err(st, r, "reading the scripts of job %lld: out of memory",
+		                   (long long)job_id);
+	else if (rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "reading the scripts of job %lld", (long long)job_id);
+	store__sqlite_done(q);
+	if (r != 0) {
+		store_scripts_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
 static int load_extraports(struct store_sqlite *s, struct store_host *h)
 {
 	sqlite3_stmt *q;
@@ -238,14 +269,14 @@ out:
 	"h.id, h.addr, h.family, h.first_seen, h.last_seen, hs.job_id, hs.status, hs.reason,"      \
 	" hs.hostnames, hs.mac, hs.mac_vendor, hs.os_name, hs.os_accuracy, hs.os_family,"          \
 	" hs.os_vendor, hs.os_gen, hs.os_type, hs.os_cpe, hs.uptime, hs.lastboot,"                 \
-	" hs.distance, hs.scanned_at"
+	" hs.distance, hs.scanned_at, hs.os_matches"
 /* The current state: the host's latest up/down status (a list scan's
  * "unknown" does not replace it). */
 #define HOST_COLS_CURRENT                                                                          \
 	"h.id, h.addr, h.family, h.first_seen, h.last_seen, hs.job_id, h.status, hs.reason,"       \
 	" hs.hostnames, hs.mac, hs.mac_vendor, hs.os_name, hs.os_accuracy, hs.os_family,"          \
 	" hs.os_vendor, hs.os_gen, hs.os_type, hs.os_cpe, hs.uptime, hs.lastboot,"                 \
-	" hs.distance, hs.scanned_at"
+	" hs.distance, hs.scanned_at, hs.os_matches"
 
 /* Filters of both host queries.  ?2/?3: addr_key range (whole space when
  * unfiltered; narrowed to one key for an exact address); ?4 exact addr; ?5
@@ -340,6 +371,11 @@ static int load_host(struct store_sqlite *s, sqlite3_stmt *q, int current, struc
 	if ((r = store__json_strings((const char *)sqlite3_column_text(q, 8), &h->hostnames,
 	                             &h->nhostnames)) != 0) {
 		r = host_fail(s, r, h->addr, "hostnames is not a JSON array");
+		goto out;
+	}
+	if ((r = store__json_strings((const char *)sqlite3_column_text(q, 22), &h->osmatches,
+	                             &h->nosmatches)) != 0) {
+		r = host_fail(s, r, h->addr, "os_matches is not a JSON array");
 		goto out;
 	}
 	if ((r = load_ports(s, h, current)) != 0 || (r = load_scripts(s, h)) != 0 ||
@@ -552,6 +588,9 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     [SQ_HOST_SCRIPTS] = {"host_scripts",
                          sql_host_scripts,
                          {"SEARCH scripts USING INDEX scripts_job_host " PLAN_JOB_HOST}},
+    [SQ_RUN_SCRIPTS] = {"run_scripts",
+                        sql_run_scripts,
+                        {"SEARCH run_scripts USING PRIMARY KEY (job_id=? AND phase=?)"}},
     [SQ_HOST_EXTRAPORTS] = {"host_extraports",
                             sql_host_extraports,
                             {"SEARCH extraports USING PRIMARY KEY " PLAN_JOB_HOST}},

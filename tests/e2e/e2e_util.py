@@ -340,8 +340,11 @@ NDIFF = shutil.which("ndiff")
 
 # ndiff 7.93's ScriptResult has no __lt__, so sorting two or more scripts of
 # one host or port raises TypeError under Python 3 and ndiff exits 2 (see
-# docs/DIFF.md).  This runs the installed ndiff with only that fixed: the
-# order it meant, (id, output).
+# docs/DIFF.md).  And its XMLWriter.frag() writes the children of what it is
+# given, meant for DocumentFragments: the <prescript>/<postscript> element
+# (or the <a>/<b> around it) it is given for the run's scripts is lost.
+# This runs the installed ndiff with only those two fixed: the order it
+# meant, (id, output), and an element written whole.
 _NDIFF_FIXED = r'''
 import runpy, sys
 path = sys.argv.pop(1)
@@ -349,6 +352,13 @@ sys.argv[0] = path
 g = runpy.run_path(path, run_name="ndiff_script")
 nd = g["ndiff"]
 nd.ScriptResult.__lt__ = lambda a, b: (a.id, a.output) < (b.id, b.output)
+_frag = nd.XMLWriter.frag
+def _frag_fixed(self, frag):
+    if frag.nodeType == frag.ELEMENT_NODE:
+        frag.writexml(self.f, newl="\n")
+    else:
+        _frag(self, frag)
+nd.XMLWriter.frag = _frag_fixed
 sys.excepthook = nd.excepthook
 sys.exit(nd.main())
 '''
@@ -368,7 +378,8 @@ def ndiff_interpreter():
 
 
 def run_ndiff(*args, fixed=False, timeout=600):
-    """Run ndiff ARGS (fixed=True: with the script-sorting crash fixed).
+    """Run ndiff ARGS (fixed=True: with the script-sorting crash and the
+    pre-/post-scan script XML fixed).
     Returns a Result (code, out, err)."""
     if fixed:
         argv = [ndiff_interpreter(), "-c", _NDIFF_FIXED, NDIFF] + [str(a) for a in args]

@@ -90,8 +90,7 @@ def full_host(h):
                                    for e in h.findall("ports/extraports")))
     for p in h.findall("ports/port"):
         v["ports"][(int(p.get("portid")), p.get("protocol"))] = port_view(p)
-    m = h.find("os/osmatch")
-    v["os"] = m.get("name") if m is not None else None
+    v["os"] = tuple(m.get("name") for m in h.findall("os/osmatch")) or None
     v["scripts"] = {s.get("id"): norm(s.get("output")) for s in h.findall("hostscript/script")}
     return v
 
@@ -210,10 +209,8 @@ def changed_host(out, h):
                 lb.append(el.get("name"))
             elif el.tag in ("a", "b"):
                 (la if el.tag == "a" else lb).extend(m.get("name") for m in el.findall("osmatch"))
-        # scandb keeps the best match only (docs/DIFF.md): compare that
-        ba, bb = (la[0] if la else None), (lb[0] if lb else None)
-        if ba != bb:
-            out.add(("os", addr, ba, bb))
+        if la != lb:
+            out.add(("os", addr, tuple(la) or None, tuple(lb) or None))
     if "all_scripts" in side["a"] or "all_scripts" in side["b"]:
         script_facts(out, ("host_script", addr), side["a"].get("all_scripts", {}),
                      side["b"].get("all_scripts", {}))
@@ -228,6 +225,27 @@ def changed_host(out, h):
         script_facts(out, ("host_script", addr), xa, xb)
 
 
+def run_scripts(out, sd):
+    """Facts of the run's pre-/post-scan scripts: <prescript> with changed
+    scripts in <a>/<b>, or a whole <prescript> in <a>/<b> when the other
+    side has none (as ndiff means to write it: its XMLWriter loses these
+    wrappers, docs/DIFF.md; run_ndiff(fixed=True) mends that)."""
+    for tag in ("prescript", "postscript"):
+        xa, xb = {}, {}
+        for el in sd.findall(tag):
+            for sc in el.findall("script"):
+                xa[sc.get("id")] = xb[sc.get("id")] = norm(sc.get("output"))
+            for sc in el.findall("a/script"):
+                xa[sc.get("id")] = norm(sc.get("output"))
+            for sc in el.findall("b/script"):
+                xb[sc.get("id")] = norm(sc.get("output"))
+        for sc in sd.findall(f"a/{tag}/script"):
+            xa[sc.get("id")] = norm(sc.get("output"))
+        for sc in sd.findall(f"b/{tag}/script"):
+            xb[sc.get("id")] = norm(sc.get("output"))
+        script_facts(out, ("run_script", tag), xa, xb)
+
+
 def facts(xml_text):
     """The set of facts an nmapdiff document states."""
     root = ET.fromstring(xml_text)
@@ -236,6 +254,7 @@ def facts(xml_text):
     sd = root.find("scandiff")
     check(sd is not None, "no <scandiff>")
     out, gone, new = set(), {}, {}
+    run_scripts(out, sd)
     for hd in sd.findall("hostdiff"):
         ha, hb, hc = hd.find("a/host"), hd.find("b/host"), hd.find("host")
         if hc is not None:
@@ -281,10 +300,12 @@ def same_substance(a, b, label, verbose=False, stock=True):
         raise AssertionError(f"{label}: facts differ\n only scandb:\n  {show(fs - fn)}\n"
                              f" only ndiff:\n  {show(fn - fs)}")
     if not verbose:
-        # (ndiff -v counts unchanged scripts as changes: docs/DIFF.md)
+        # (ndiff -v counts unchanged scripts as changes: docs/DIFF.md; the
+        # run's pre-/post-scan scripts never count, in either tool)
         eq(s.code, n.code, f"{label}: exit status (scandb vs ndiff)")
-        eq(s.code, 1 if fs else 0, f"{label}: exit status vs facts")
-    if stock:
+        eq(s.code, 1 if any(f[0] != "run_script" for f in fs) else 0,
+           f"{label}: exit status vs facts")
+    if stock and not any(f[0] == "run_script" for f in fs):
         k = run_ndiff(*opts, a, b)
         if k.code in (0, 1):
             eq(facts(k.out), fs, f"{label}: facts of the stock ndiff")
@@ -348,6 +369,16 @@ def variants():
                                    '<hostscript><script id="zz-new" output="x&#xa;y"/><script id="whois"'),
          {"host_script"}),
         ("os", edit(c, 'osmatch name="Linux 2.6.9 - 2.6.24"', 'osmatch name="Linux 2.6.32"'), {"os"}),
+        ("os_second_match", edit(c, '<osmatch name="Linux 2.6.9 - 2.6.24" accuracy="100" line="21905" />',
+                                 '<osmatch name="Linux 2.6.9 - 2.6.24" accuracy="100" line="21905" />'
+                                 '<osmatch name="Linux 2.6.32" accuracy="95" line="22000" />'), {"os"}),
+        ("prescript", edit(c, '<verbose level="0" />',
+                           '<verbose level="0" /><prescript><script id="broadcast-ping" '
+                           'output="&#xa;  IP: 10.0.0.9&#xa;  IP: 10.0.0.8"/></prescript>'),
+         {"run_script"}),
+        ("postscript", edit(c, '<runstats>', '<postscript><script id="reverse-index" '
+                            'output="&#xa;  22/tcp: 64.13.134.52"/><script id="ssh-hostkey" '
+                            'output="x"/></postscript><runstats>'), {"run_script"}),
         ("mac", edit(c, '<address addr="64.13.134.52" addrtype="ipv4" />',
                      '<address addr="64.13.134.52" addrtype="ipv4" />'
                      '<address addr="00:11:22:AA:BB:CC" addrtype="mac" vendor="Acme" />'), {"mac"}),
@@ -459,6 +490,20 @@ def ndiff_divergences():
     k = run_ndiff("--xml", data("simple.xml"), cx)
     outs = [s.get("output") for s in ET.fromstring(k.out).iter("script") if s.get("id") == "whois"]
     note(outs and "\n" not in outs[0], "ndiff's XML now keeps newlines in attributes")
+
+    # 8. the run's scripts in ndiff's XML lose their <prescript>/<postscript>
+    # (and <a>/<b>) element: its XMLWriter.frag() writes only the children
+    pa = write(os.path.join(d, "pre-a.xml"), RUN_A)
+    pb = write(os.path.join(d, "pre-b.xml"), run_b())
+    r = scandb_diff(pa, pb, "--xml", expect=1)
+    sd = ET.fromstring(r.out).find("scandiff")
+    eq([el.tag for el in sd if el.tag != "hostdiff"], ["prescript", "a"], "scandb: run script elements")
+    eq([sc.get("id") for sc in sd.findall("a/postscript/script")], ["reverse-index"],
+       "scandb: the post-scan script only A has, in <a><postscript>")
+    k = run_ndiff("--xml", pa, pb)
+    ksd = ET.fromstring(k.out).find("scandiff") if k.code in (0, 1) else None
+    note(ksd is not None and ksd.find("prescript") is None and ksd.find("a/postscript") is None,
+         "ndiff's XML now keeps the <prescript>/<postscript> elements")
 
     for n in notes:
         print(f"NOTE: {n} (update docs/DIFF.md)", flush=True)
@@ -618,7 +663,9 @@ def json_document():
         'product="OpenSSH" version="4.3"', 'product="OpenSSH" version="4.4"').replace(
         "Go ahead and ScanMe!", "New title"))
     doc = scandb_diff(data("complex.xml"), b, "--format", "json", expect=1).json()
-    eq(list(doc.keys()), ["a", "b", "hosts", "summary", "different"], "top-level keys")
+    eq(list(doc.keys()), ["a", "b", "prescript", "hosts", "postscript", "summary", "different"],
+       "top-level keys")
+    eq((doc["prescript"], doc["postscript"]), ([], []), "no pre-/post-scan scripts")
     eq(list(doc["a"].keys()), META_KEYS, "a keys")
     eq(doc["a"]["file"], data("complex.xml"), "a.file")
     eq(doc["a"]["start"], "2009-07-10T23:47:13Z", "a.start")
@@ -631,7 +678,8 @@ def json_document():
     eq((h["change"], h["changes"]), ("changed", ["ports"]), "changed host")
     eq(h["status"], {"a": "up", "b": "up"}, "status both sides")
     eq(h["hostnames"], {"a": ["scanme.nmap.org"], "b": ["scanme.nmap.org"]}, "hostnames")
-    eq(h["os"]["a"], {"name": "Linux 2.6.9 - 2.6.24", "accuracy": 100}, "os.a")
+    eq(h["os"]["a"], {"name": "Linux 2.6.9 - 2.6.24", "accuracy": 100,
+                      "matches": ["Linux 2.6.9 - 2.6.24"]}, "os.a")
     eq(h["extraports"]["a"], [{"state": "open|filtered", "count": 99},
                               {"state": "filtered", "count": 95}], "extraports.a (scan order)")
     eq([(p["port"], p["change"], p["changes"]) for p in h["ports"]],
@@ -657,6 +705,87 @@ def json_document():
           len(v["hosts"][0]["ports"]) == 6, "-v: every listed port, unchanged")
     s = scandb_diff(data("complex.xml"), data("complex.xml"), "--format", "json", expect=0).json()
     eq((s["hosts"], s["different"]), ([], False), "no -v: no hosts")
+
+
+# ---- the run's scripts and whole OS match lists ---------------------------------------
+
+RUN_A = """<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -O --script broadcast-ping 10.0.0.0/30" start="1700000000" version="7.93" xmloutputversion="1.05">
+<prescript><script id="broadcast-ping" output="IP: 10.0.0.9&#10;IP: 10.0.0.8"/><script id="gone" output="bye"/></prescript>
+<host><status state="up"/><address addr="10.0.0.1" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="22"><state state="open"/><service name="ssh"/></port></ports>
+<os><osmatch name="Linux 5.0 - 5.4" accuracy="98"/><osmatch name="Linux 4.15" accuracy="95"/><osmatch name="Linux 3.2" accuracy="90"/></os>
+</host>
+<host><status state="up"/><address addr="10.0.0.2" addrtype="ipv4"/>
+<os><osmatch name="A" accuracy="98"/><osmatch name="B" accuracy="95"/></os>
+</host>
+<postscript><script id="reverse-index" output="&#10;  22/tcp: 10.0.0.1"/></postscript>
+<runstats><finished time="1700000100" elapsed="100"/><hosts up="2" down="0" total="2"/></runstats>
+</nmaprun>
+"""
+
+
+def run_b():
+    """RUN_A one scan later: a pre-scan script changed, one gone, one new; the
+    post-scan script gone; 10.0.0.1's second OS match gone and a fourth
+    added (the best unchanged); 10.0.0.2 the same."""
+    return (RUN_A.replace("IP: 10.0.0.8", "IP: 10.0.0.7")
+            .replace('<script id="gone" output="bye"/>', '<script id="new" output="hello"/>')
+            .replace('<postscript><script id="reverse-index" output="&#10;  22/tcp: 10.0.0.1"/></postscript>\n', "")
+            .replace('<osmatch name="Linux 4.15" accuracy="95"/><osmatch name="Linux 3.2" accuracy="90"/>',
+                     '<osmatch name="Linux 3.2" accuracy="95"/><osmatch name="Linux 2.6" accuracy="90"/>'))
+
+
+@t.case
+def run_scripts_and_os_lists():
+    """The run's pre-/post-scan scripts and every OS match, as ndiff
+    compares them: the same text as ndiff (byte for byte here), the same
+    facts as the (fixed) ndiff's XML, ndiff's exit status (the run's
+    scripts do not count), and the same answer from stored jobs."""
+    d = tmpdir()
+    a = write(os.path.join(d, "a.xml"), RUN_A)
+    b = write(os.path.join(d, "b.xml"), run_b())
+    pre_only = write(os.path.join(d, "pre-only.xml"), RUN_A.replace("IP: 10.0.0.8", "IP: 10.0.0.6"))
+    for x, y in ((a, b), (b, a), (a, pre_only)):
+        label = f"{os.path.basename(x)} {os.path.basename(y)}"
+        fs = same_substance(x, y, label)
+        same_substance(x, y, "-v " + label, verbose=True)
+        check(any(f[0] == "run_script" for f in fs), f"{label}: run script facts {fs}")
+        for opts in ([], ["-v"]):
+            n, s = run_ndiff(*opts, x, y), scandb_diff(x, y, *opts)
+            eq(s.out, n.out, f"{label} {opts}: text, scandb vs ndiff")
+            eq(s.code, n.code, f"{label} {opts}: exit status, scandb vs ndiff")
+    r = scandb_diff(a, b, expect=1)
+    check(" Pre-scan script results:\n |  broadcast-ping: IP: 10.0.0.9\n-|_ IP: 10.0.0.8\n"
+          "+|_ IP: 10.0.0.7\n-|_ gone: bye\n+|_ new: hello\n" in r.out, f"pre-scan text: {r.out}")
+    check(" OS details:\n   Linux 5.0 - 5.4\n-  Linux 4.15\n   Linux 3.2\n+  Linux 2.6\n" in r.out,
+          f"OS list text: {r.out}")
+    check("\n-Post-scan script results:\n-|  reverse-index: \n-|_   22/tcp: 10.0.0.1\n" in r.out,
+          f"post-scan text: {r.out}")
+    check("10.0.0.2" not in r.out, "a host with the same OS list is unchanged")
+    # only the run's scripts differ: shown, exit 0 (as ndiff)
+    r = scandb_diff(a, pre_only, expect=0)
+    check("+|_ IP: 10.0.0.6" in r.out, f"pre-scan change shown: {r.out}")
+    j = scandb_diff(a, b, "--format", "json", expect=1).json()
+    eq(j["prescript"], [{"id": "broadcast-ping", "a": "IP: 10.0.0.9\nIP: 10.0.0.8",
+                         "b": "IP: 10.0.0.9\nIP: 10.0.0.7"},
+                        {"id": "gone", "a": "bye", "b": None},
+                        {"id": "new", "a": None, "b": "hello"}], "json prescript")
+    eq(j["postscript"], [{"id": "reverse-index", "a": "\n  22/tcp: 10.0.0.1", "b": None}],
+       "json postscript")
+    eq(j["hosts"][0]["os"]["b"]["matches"], ["Linux 5.0 - 5.4", "Linux 3.2", "Linux 2.6"],
+       "json OS matches")
+    eq(j["hosts"][0]["changes"], ["os"], "json changes")
+    # stored jobs give the same answer
+    db = newdb()
+    run(db, "import", a, b, pre_only, expect=0)
+    for (x, y), (ja, jb) in (((a, b), ("1", "2")), ((b, a), ("2", "1")), ((a, pre_only), ("1", "3"))):
+        for opts in ([], ["-v"], ["--format", "xml"], ["--format", "xml", "-v"]):
+            f = scandb_diff(x, y, *opts)
+            s = run(db, "diff", *opts, ja, jb)
+            eq((s.code, s.out), (f.code, f.out), f"jobs {ja} {jb} {opts} vs files")
+        eq(strip_meta(run(db, "diff", "--format", "json", ja, jb).json()),
+           strip_meta(scandb_diff(x, y, "--format", "json").json()), f"json jobs {ja} {jb}")
 
 
 # ---- text output details ------------------------------------------------------------

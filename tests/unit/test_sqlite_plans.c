@@ -314,6 +314,13 @@ static void exercise(struct store *st)
 	assert_int_equal(n, NJOBS);
 	assert_ok(st, store_job_get(st, 1, &job));
 	store_job_free(job);
+	{
+		struct store_script *rs = NULL;
+
+		assert_ok(st, store_run_scripts(st, 1, 0, &rs, &n));
+		assert_int_equal(n, 0);
+		store_scripts_free(rs, n);
+	}
 	job_hash(0, hash);
 	assert_ok(st, store_job_find_by_hash(st, hash, &id));
 	assert_int_equal(id, 1);

@@ -1,0 +1,2 @@
+DROP TABLE run_scripts;
+ALTER TABLE host_scans DROP COLUMN os_matches;
