@@ -18,15 +18,15 @@
 #include "ingest/sink.h"
 
 /* Limits on untrusted input; exceeding one is a parse error naming it. */
-#define NMAP_XML_MAX_FIELD    4096       /* names, products, reasons, ... */
-#define NMAP_XML_MAX_ARGS     65536      /* nmaprun args (command line) */
-#define NMAP_XML_MAX_OUTPUT   (4u << 20) /* one script's output */
-#define NMAP_XML_MAX_SERVICES (1u << 20) /* scaninfo services (a port list) */
-#define NMAP_XML_MAX_TOKEN    (8u << 20) /* bytes fed with no event at all */
-#define NMAP_XML_MAX_DEPTH    64
-#define NMAP_XML_MAX_PORTS    (4 * 65536) /* ports in one host */
-#define NMAP_XML_MAX_SCRIPTS  65536       /* scripts in one host */
-#define NMAP_XML_MAX_NAMES    1024        /* hostnames, extraports, osmatches per host; cpes per service */
+#define NMAP_XML_MAX_FIELD       4096       /* names, products, reasons, ... */
+#define NMAP_XML_MAX_ARGS        65536      /* nmaprun args (command line) */
+#define NMAP_XML_MAX_OUTPUT      (4u << 20) /* one script's output */
+#define NMAP_XML_MAX_SERVICES    (1u << 20) /* scaninfo services (a port list) */
+#define NMAP_XML_MAX_TOKEN       (8u << 20) /* bytes fed with no event at all */
+#define NMAP_XML_MAX_DEPTH       64
+#define NMAP_XML_MAX_PORTS       (4 * 65536) /* ports in one host */
+#define NMAP_XML_MAX_SCRIPTS     65536       /* scripts in one host */
+#define NMAP_XML_MAX_NAMES       1024        /* names, extraports, osmatches; cpes */
 #define NMAP_XML_MAX_RUN_SCRIPTS 4096        /* <prescript> + <postscript> scripts */
 #define NMAP_XML_MAX_RUN_BYTES   (64u << 20) /* their ids and outputs in all */
 
