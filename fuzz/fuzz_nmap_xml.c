@@ -73,6 +73,11 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if (h->has_os)
 		t += s(h->os.name) + s(h->os.vendor) + s(h->os.family) + s(h->os.gen) +
 		     s(h->os.type) + s(h->os.cpe) + (size_t)h->os.accuracy;
+	for (size_t i = 0; i < h->nosmatches; i++) {
+		if (!h->osmatches[i])
+			abort();
+		t += s(h->osmatches[i]);
+	}
 	for (size_t i = 0; i < h->nextraports; i++)
 		t += s(h->extraports[i].reasons) + (size_t)h->extraports[i].count +
 		     (size_t)h->extraports[i].state;
@@ -101,6 +106,8 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 	sink_sum += s(rs->summary) + s(rs->exit) + s(rs->errormsg) + (size_t)rs->end +
 	            (size_t)rs->hosts_up + (size_t)rs->hosts_down + (size_t)rs->hosts_total +
 	            (size_t)rs->elapsed;
+	sink_sum +=
+	    scripts(rs->prescripts, rs->nprescripts) + scripts(rs->postscripts, rs->npostscripts);
 	return 0;
 }
 

@@ -66,6 +66,7 @@ cmake --build build-fuzz --target fuzz_nmap_xml fuzz_port_state_doc -j "$jobs"
 rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
 cp ../shared/data/nmap/*.xml build-fuzz/corpus/
 [ -d tests/data/hostile ] && cp tests/data/hostile/* build-fuzz/corpus/ 2>/dev/null || true
+cp fuzz/nmap_xml/* build-fuzz/corpus/
 (cd build-fuzz && ./fuzz_nmap_xml -max_total_time="${SCANDB_FUZZ_SECONDS:-30}" \
 	-max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 corpus 2>&1 | tail -n 12)
 step "fuzzing the port state document reader (libFuzzer)"
