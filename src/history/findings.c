@@ -826,9 +826,103 @@ static int resolvable(const char *status)
 	       s == FINDINGS_MANUAL_REVIEW || s == FINDINGS_ERROR;
 }
 
+/* ---- replays ------------------------------------------------------------- */
+
+static int add_id(void *ctx, int64_t id)
+{
+	struct findings_replay *rp = ctx;
+	void *nv = sdb_reallocarray(rp->v, rp->n + 1, sizeof(*rp->v));
+
+	if (!nv)
+		return SDB_ENOMEM;
+	rp->v = nv;
+	memset(&rp->v[rp->n], 0, sizeof(rp->v[rp->n]));
+	rp->v[rp->n].id = id;
+	rp->v[rp->n].status = "open";
+	rp->n++;
+	return 0;
+}
+
+int findings_replay_begin(struct store *st, int64_t host_id, struct findings_replay *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+	return store_findings_scan_decided(st, host_id, add_id, rp);
+}
+
+static struct findings_replay_item *replay_item(struct findings_replay *rp, int64_t id)
+{
+	for (size_t i = 0; rp && i < rp->n; i++)
+		if (rp->v[i].id == id)
+			return &rp->v[i];
+	return NULL;
+}
+
+/* The replay's version of a status change of `it` (set_status's effect). */
+static int replay_step(struct findings_replay_item *it, const char *status, int64_t at,
+                       int64_t job_id, int creation)
+{
+	if (it->nsteps == it->csteps) {
+		size_t ncap = it->csteps ? it->csteps * 2 : 4;
+		void *nv = sdb_reallocarray(it->steps, ncap, sizeof(*it->steps));
+
+		if (!nv)
+			return SDB_ENOMEM;
+		it->steps = nv;
+		it->csteps = ncap;
+	}
+	it->steps[it->nsteps++] = (struct findings_replay_step){status, at, job_id, creation};
+	it->status = status;
+	if (at > it->state_at)
+		it->state_at = at;
+	return 0;
+}
+
+static void step_note(const struct findings_replay_step *s, char *note, size_t len)
+{
+	snprintf(note, len,
+	         s->creation                          ? "found by job %lld"
+	         : strcmp(s->status, "resolved") == 0 ? "not seen by job %lld, which probed it"
+	                                              : "seen again by job %lld",
+	         (long long)s->job_id);
+}
+
+int findings_replay_finish(struct store *st, struct findings_replay *rp)
+{
+	char note[96];
+	int r = 0;
+
+	for (size_t i = 0; i < rp->n && r == 0; i++) {
+		const struct findings_replay_item *it = &rp->v[i];
+
+		if (!it->detected)
+			continue;
+		if ((r = store_finding_rewind(st, it->id, it->state_at)) != 0)
+			break;
+		for (size_t k = 0; k < it->nsteps && r == 0; k++) {
+			const struct findings_replay_step *s = &it->steps[k];
+
+			step_note(s, note, sizeof(note));
+			r = store_finding_set_status(st, it->id, s->status, s->at, s->job_id, note,
+			                             s->at, s->creation, NULL);
+		}
+	}
+	return r;
+}
+
+void findings_replay_free(struct findings_replay *rp)
+{
+	for (size_t i = 0; rp && i < rp->n; i++)
+		free(rp->v[i].steps);
+	if (rp) {
+		free(rp->v);
+		memset(rp, 0, sizeof(*rp));
+	}
+}
+
 int findings_on_scan(struct store *st, const struct findings_rules *rules, int64_t host_id,
                      int64_t job_id, int64_t at, const struct scan_scope *scope,
-                     const struct rec_host *scan, const struct ev_event *events, size_t nevents)
+                     const struct rec_host *scan, const struct ev_event *events, size_t nevents,
+                     struct findings_replay *rp)
 {
 	struct store_finding_ref *have = NULL;
 	struct dets d = {NULL, 0};
@@ -844,6 +938,7 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 		goto out;
 	for (size_t i = 0; i < d.n; i++) {
 		const struct store_finding_ref *old = NULL;
+		struct findings_replay_item *it;
 		int64_t id;
 		int created;
 
@@ -853,6 +948,20 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 		if ((r = store_finding_upsert(st, host_id, job_id, at, &d.v[i].f, &id, &created)) !=
 		    0)
 			goto out;
+		if (old && (it = replay_item(rp, old->id)) != NULL) {
+			/* derived again: the replay's status, not the stored one */
+			if (!it->detected) {
+				it->detected = 1;
+				r = replay_step(it, "open", at, job_id, 1);
+			} else if (at > it->state_at && strcmp(it->status, "resolved") == 0) {
+				r = replay_step(it, "open", at, job_id, 0);
+			} else if (at > it->state_at) {
+				it->state_at = at; /* the upsert's max(state_at, at) */
+			}
+			if (r != 0)
+				goto out;
+			continue;
+		}
 		if (created) {
 			snprintf(note, sizeof(note), "found by job %lld", (long long)job_id);
 			r = store_finding_set_status(st, id, "open", at, job_id, note, at, 1, NULL);
@@ -865,7 +974,16 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 	}
 	for (size_t k = 0; k < nhave; k++) {
 		const struct store_finding_ref *f = &have[k];
+		struct findings_replay_item *it = replay_item(rp, f->id);
 
+		if (it) {
+			if (!it->detected || at <= it->state_at || !resolvable(it->status) ||
+			    dets_find(&d, f->fingerprint) >= 0 || !cause_gone(f, scan, scope))
+				continue;
+			if ((r = replay_step(it, "resolved", at, job_id, 0)) != 0)
+				goto out;
+			continue;
+		}
 		if (at <= f->state_at || !resolvable(f->status) ||
 		    dets_find(&d, f->fingerprint) >= 0)
 			continue;

@@ -24,11 +24,47 @@ struct findings_rules;
 int findings_rules_load(struct findings_rules **out, char *err, size_t errlen);
 void findings_rules_free(struct findings_rules *r);
 
+/*
+ * A replay of one host's scans in scan-time order (the job writer, when a
+ * scan older than the host's latest arrives).  The host's findings whose
+ * every status change was made by a scan still stored (no user decision,
+ * no pruned job) have their lifecycle derived again: findings_on_scan()
+ * collects their transitions here instead of writing them, and
+ * findings_replay_finish() replaces their recorded scan-made changes with
+ * those, so the history and the status are what an import in scan order
+ * would have written.  A finding the replay does not detect again keeps
+ * what it had.
+ */
+struct findings_replay_step {
+	const char *status; /* static text */
+	int64_t at, job_id;
+	int creation;
+};
+struct findings_replay_item {
+	int64_t id;
+	int detected;       /* seen by a replayed scan */
+	const char *status; /* as the replay has it so far (static text) */
+	int64_t state_at;
+	struct findings_replay_step *steps;
+	size_t nsteps, csteps;
+};
+struct findings_replay {
+	struct findings_replay_item *v;
+	size_t n;
+};
+/* Load the host's findings that can be derived again (SDB_* on error). */
+int findings_replay_begin(struct store *st, int64_t host_id, struct findings_replay *rp);
+/* Write what the replay derived; then findings_replay_free(). */
+int findings_replay_finish(struct store *st, struct findings_replay *rp);
+void findings_replay_free(struct findings_replay *rp);
+
 /* One scan of one host: `scan` as the source saw it, `events` the change
- * events this scan produced (valid during the call). */
+ * events this scan produced (valid during the call); rp: NULL, or the
+ * replay the scan is part of. */
 int findings_on_scan(struct store *st, const struct findings_rules *rules, int64_t host_id,
                      int64_t job_id, int64_t at, const struct scan_scope *scope,
-                     const struct rec_host *scan, const struct ev_event *events, size_t nevents);
+                     const struct rec_host *scan, const struct ev_event *events, size_t nevents,
+                     struct findings_replay *rp);
 
 /* ---- severity and status (mirrored by the CHECKs of migration 0003) ---- */
 

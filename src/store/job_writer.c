@@ -165,10 +165,11 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	return 0;
 }
 
-/* One scan of a host applied: its events, then the findings they cause. */
+/* One scan of a host applied: its events, then the findings they cause
+ * (fr: the replay it is part of, or NULL). */
 static int apply_scan(struct job_writer *w, struct ev_host *state, struct emit_ctx *ec,
                       int64_t job_id, int64_t at, const struct scan_scope *scope,
-                      const struct rec_host *scan)
+                      const struct rec_host *scan, struct findings_replay *fr)
 {
 	int r;
 
@@ -176,7 +177,7 @@ static int apply_scan(struct job_writer *w, struct ev_host *state, struct emit_c
 	if ((r = ev_step(state, job_id, at, scope, scan, emit_event, ec)) != 0)
 		return r;
 	return findings_on_scan(w->st, w->rules, ec->host_id, job_id, at, scope, scan, ec->ev,
-	                        ec->n);
+	                        ec->n, fr);
 }
 
 struct replay {
@@ -186,6 +187,7 @@ struct replay {
 	struct emit_ctx ec;
 	int64_t job_id, at;
 	const struct scan_scope *scope;
+	struct findings_replay fr; /* the host's findings derived again */
 };
 
 static int replay_host(void *ctx, struct store_host *sh)
@@ -194,8 +196,8 @@ static int replay_host(void *ctx, struct store_host *sh)
 	int r;
 
 	if ((r = store_host_as_rec(sh, &rp->rec)) == 0)
-		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope,
-		               &rp->rec.h);
+		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope, &rp->rec.h,
+		               &rp->fr);
 	store_host_free(sh);
 	return r;
 }
@@ -203,7 +205,8 @@ static int replay_host(void *ctx, struct store_host *sh)
 /*
  * A scan older than what is stored for this host arrived: its events must
  * sit in scan-time order, so forget the host's events and port state and
- * apply all of its scans again, oldest first.
+ * apply all of its scans again, oldest first; the lifecycle of the findings
+ * only scans decided is derived again with them (findings_replay).
  */
 static int replay(struct job_writer *w, int64_t host_id, const char *addr)
 {
@@ -215,7 +218,8 @@ static int replay(struct job_writer *w, int64_t host_id, const char *addr)
 
 	ev_host_init(&state);
 	if ((r = store_history_reset(w->st, host_id)) != 0 ||
-	    (r = store_host_jobs(w->st, host_id, &jobs, &times, &n)) != 0)
+	    (r = store_host_jobs(w->st, host_id, &jobs, &times, &n)) != 0 ||
+	    (r = findings_replay_begin(w->st, host_id, &rp.fr)) != 0)
 		goto out;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct store_host_filter f = {.job_id = jobs[i], .addr = addr, .port = -1};
@@ -245,7 +249,10 @@ static int replay(struct job_writer *w, int64_t host_id, const char *addr)
 		state.stored = 0;
 		r = store_port_state_save(w->st, host_id, &state);
 	}
+	if (r == 0)
+		r = findings_replay_finish(w->st, &rp.fr);
 out:
+	findings_replay_free(&rp.fr);
 	free(jobs);
 	free(times);
 	emit_ctx_free(&rp.ec);
@@ -299,7 +306,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if (w->history) {
 		if (in_order) {
 			struct emit_ctx ec = {.st = st, .host_id = host_id};
-			r = apply_scan(w, &state, &ec, w->job_id, seen, &w->scope, h);
+			r = apply_scan(w, &state, &ec, w->job_id, seen, &w->scope, h, NULL);
 			emit_ctx_free(&ec);
 			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
 				goto out;

@@ -1013,6 +1013,33 @@ static int q_exec(struct store *st, const char *sql, const int64_t *params, size
 	CALL(st, exec_params, sql, params, nparams, changes);
 }
 
+int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(void *ctx, int64_t id),
+                                void *ctx)
+{
+	static const char sql[] = "SELECT f.id FROM findings f WHERE f.host_id = $1"
+	                          " AND NOT EXISTS (SELECT 1 FROM finding_status_changes c"
+	                          " WHERE c.finding_id = f.id AND c.job_id IS NULL)"
+	                          " ORDER BY f.id";
+
+	return q_int(st, sql, &host_id, 1, cb, ctx);
+}
+
+int store_finding_rewind(struct store *st, int64_t id, int64_t state_at)
+{
+	char sql[160];
+	int64_t p[2] = {id, state_at};
+	int r;
+
+	if (!st)
+		return SDB_EUSAGE;
+	if ((r = q_exec(st, "DELETE FROM finding_status_changes WHERE finding_id = $1", p, 1,
+	                NULL)) != 0)
+		return r;
+	snprintf(sql, sizeof(sql), "UPDATE findings SET state_at = %s($2) WHERE id = $1",
+	         st->ops->sql_time ? st->ops->sql_time : "");
+	return q_exec(st, sql, p, 2, NULL);
+}
+
 static int take_first(void *ctx, int64_t v)
 {
 	*(int64_t *)ctx = v;

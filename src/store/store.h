@@ -421,6 +421,13 @@ int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int6
  * also moves state_at to it (a scan-driven decision).  SDB_ENOTFOUND for an
  * unknown id.  *old (optional, malloc'ed) receives the previous status.
  */
+/* The host's findings whose every status change was made by a scan still
+ * stored (no user's decision, no pruned job): cb(ctx, id) for each. */
+int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(void *ctx, int64_t id),
+                                void *ctx);
+/* Forget finding `id`'s recorded status changes and set its state_at, before
+ * its scan-made lifecycle is written again (findings_replay_finish). */
+int store_finding_rewind(struct store *st, int64_t id, int64_t state_at);
 int store_finding_set_status(struct store *st, int64_t id, const char *new_status, int64_t at,
                              int64_t job_id, const char *note, int64_t scan_at, int record_creation,
                              char **old);

@@ -228,4 +228,68 @@ def out_of_order_import_does_not_duplicate():
     eq(dup, 0, "no duplicated status changes")
 
 
+def lifecycle(db):
+    """Each finding's status, times and history, with jobs named by their
+    file (job ids depend on the import order)."""
+    src = {j["id"]: os.path.basename(j["source"])
+           for j in run(db, "jobs", "--format", "json", expect=0).json()}
+    out = {}
+    for f in findings(db):
+        out[f["fingerprint"]] = (
+            f["status"], f["first_seen"], f["last_seen"], sorted(src[j] for j in f["jobs"]),
+            [(h["at"], src.get(h["job"]), h["old_status"], h["new_status"], h["note"] and
+              h["note"].split(" by job ")[0]) for h in f["history"]])
+    return out
+
+
+@t.case
+def out_of_order_lifecycle_is_the_in_order_one():
+    """Findings only scans decided are derived again when an older scan
+    arrives: any import order gives the statuses and the recorded history
+    (open, resolved, reopened, at each scan's time) of importing in scan
+    order."""
+    d = tmpdir()
+    files = [scan(d, "a.xml", T0, {22: [("vulners", VULNERS)]}),
+             scan(d, "b.xml", T0 + 100, {22: [("vulners", VULNERS_CLEAN)]}),
+             scan(d, "c.xml", T0 + 200, {22: [("vulners", VULNERS)]}),
+             scan(d, "e.xml", T0 + 300, {22: [("vulners", VULNERS_CLEAN)]}),
+             scan(d, "g.xml", T0 + 400, {22: [("vulners", VULNERS)]})]
+    ref = newdb()
+    for f in files:
+        run(ref, "import", f, env=NORULES, expect=0)
+    want = lifecycle(ref)
+    hist = want["nse_vuln|vulners|CVE-2023-38408|192.0.2.9|22/tcp"][4]
+    eq([(h[2], h[3]) for h in hist],
+       [(None, "open"), ("open", "resolved"), ("resolved", "open"), ("open", "resolved"),
+        ("resolved", "open")], "in scan order: open, resolved, reopened twice")
+    for order in ([4, 3, 2, 1, 0], [0, 2, 4, 1, 3], [2, 0, 4, 3, 1], [4, 0, 1, 2, 3]):
+        db = newdb()
+        for i in order:
+            run(db, "import", files[i], env=NORULES, expect=0)
+        got = lifecycle(db)
+        eq(got, want, f"import order {order}: the findings of the in-order import")
+
+
+@t.case
+def out_of_order_keeps_a_users_decision():
+    """A finding a user has decided on is not derived again: its recorded
+    history stays, the user's change included, and older scans do not flip
+    its status."""
+    d = tmpdir()
+    db = newdb()
+    a = scan(d, "a.xml", T0, {22: [("vulners", VULNERS)]})
+    b = scan(d, "b.xml", T0 + 100, {22: [("vulners", VULNERS_CLEAN)]})
+    c = scan(d, "c.xml", T0 + 200, {22: [("vulners", VULNERS)]})
+    run(db, "import", c, env=NORULES, expect=0)
+    f = by_cve(findings(db), "CVE-2023-38408")
+    run(db, "finding", f["id"], "set-status", "confirmed", "--note", "triaged", expect=0)
+    run(db, "import", a, b, env=NORULES, expect=0)
+    f = by_cve(findings(db), "CVE-2023-38408")
+    eq(f["status"], "confirmed", "the user's decision stands")
+    eq([(h["old_status"], h["new_status"], h["note"]) for h in f["history"]],
+       [(None, "open", "found by job 1"), ("open", "confirmed", "triaged")],
+       "history as recorded")
+    eq(f["first_seen"], iso(T0), "first_seen widened by the older scan")
+
+
 t.main()
