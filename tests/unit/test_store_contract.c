@@ -544,21 +544,36 @@ static void test_job_visible_only_after_commit(void **state)
 	struct rec_host h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
 	struct job_writer_opts o = {.kind = STORE_JOB_IMPORT, .source = "visible.xml"};
 	struct rec_run run = {.scanner = "nmap", .version = "7.94", .start = 1000};
+	static const struct rec_script pre[] = {{"broadcast-ping", "IP: 10.0.0.9\n'; --"},
+	                                        {"targets-sniffer", NULL}};
+	static const struct rec_script post[] = {{"reverse-index", "22/tcp: 10.0.0.1"}};
+	static const char *const osm[] = {"Linux 5.0 - 5.4", "Linux 4.15", "Linux 5.0 - 5.4"};
 	struct rec_runstats rs = {.finished = 1,
 	                          .end = 1100,
 	                          .elapsed = 100,
 	                          .hosts_up = 1,
 	                          .hosts_down = 0,
-	                          .hosts_total = 1};
+	                          .hosts_total = 1,
+	                          .prescripts = pre,
+	                          .nprescripts = 2,
+	                          .postscripts = post,
+	                          .npostscripts = 1};
 	const struct ingest_sink *sink;
 	struct job_writer *w;
 	struct job_writer_stats stats;
 	struct store_job *j = NULL;
 	struct store_host *sh;
+	struct store_script *sc = NULL;
+	size_t nsc = 0;
 	int64_t id;
 
 	h.ports = ports;
 	h.nports = 2;
+	h.has_os = 1;
+	h.os.name = osm[0];
+	h.os.accuracy = 98;
+	h.osmatches = osm;
+	h.nosmatches = 3;
 	assert_ok(reader, store_ensure_ready(reader));
 	assert_ok(st, job_writer_begin(st, &o, &w));
 	id = job_writer_job_id(w);
@@ -578,6 +593,8 @@ static void test_job_visible_only_after_commit(void **state)
 	assert_int_equal(count_hosts(reader), 0);
 	assert_rc(reader, store_job_get(reader, id, &j), SDB_ENOTFOUND);
 	assert_null(j);
+	assert_ok(reader, store_run_scripts(reader, id, 0, &sc, &nsc));
+	assert_int_equal(nsc, 0);
 
 	assert_ok(st, job_writer_commit(w, NULL, NULL));
 	job_writer_free(w);
@@ -602,7 +619,27 @@ static void test_job_visible_only_after_commit(void **state)
 	assert_int_equal(sh->nports, 2);
 	assert_int_equal(sh->job_id, id);
 	assert_string_equal(sh->status, "up");
+	/* every OS match, in order, repeats kept */
+	assert_string_equal(sh->os, "Linux 5.0 - 5.4");
+	assert_int_equal(sh->nosmatches, 3);
+	assert_string_equal(sh->osmatches[0], "Linux 5.0 - 5.4");
+	assert_string_equal(sh->osmatches[1], "Linux 4.15");
+	assert_string_equal(sh->osmatches[2], "Linux 5.0 - 5.4");
 	store_host_free(sh);
+	/* the run's scripts, in order, verbatim (no output: "") */
+	assert_ok(reader, store_run_scripts(reader, id, 0, &sc, &nsc));
+	assert_int_equal(nsc, 2);
+	assert_string_equal(sc[0].id, "broadcast-ping");
+	assert_string_equal(sc[0].output, "IP: 10.0.0.9\n'; --");
+	assert_string_equal(sc[1].id, "targets-sniffer");
+	assert_string_equal(sc[1].output, "");
+	store_scripts_free(sc, nsc);
+	assert_ok(reader, store_run_scripts(reader, id, 1, &sc, &nsc));
+	assert_int_equal(nsc, 1);
+	assert_string_equal(sc[0].output, "22/tcp: 10.0.0.1");
+	store_scripts_free(sc, nsc);
+	assert_ok(reader, store_run_scripts(reader, id + 1, 1, &sc, &nsc));
+	assert_int_equal(nsc, 0);
 	store_close(reader);
 }
 
@@ -617,6 +654,8 @@ static void test_abort_leaves_nothing(void **state)
 	struct rec_script hs = {.id = "whois", .output = "x"};
 	struct rec_host h[2] = {host_rec("10.0.0.1", REC_HOST_UP, 1000),
 	                        host_rec("10.0.0.2", REC_HOST_UP, 1000)};
+	struct rec_script pre = {.id = "broadcast-ping", .output = "IP: 10.0.0.9"};
+	struct rec_runstats rs = {.finished = 1, .end = 1100, .prescripts = &pre, .nprescripts = 1};
 	struct job_writer_opts o = {.kind = STORE_JOB_IMPORT, .source = "abort.xml"};
 	const struct ingest_sink *sink;
 	struct job_writer *w;
@@ -632,10 +671,18 @@ static void test_abort_leaves_nothing(void **state)
 	sink = job_writer_sink(w);
 	assert_ok(st, sink->host(sink->ctx, &h[0]));
 	assert_ok(st, sink->host(sink->ctx, &h[1]));
+	assert_ok(st, sink->run_end(sink->ctx, &rs));
 	job_writer_abort(w);
 	job_writer_abort(w); /* twice is harmless */
 	job_writer_free(w);
 	assert_empty(st, "after job_writer_abort");
+	{
+		struct store_script *sc = NULL;
+		size_t nsc = 0;
+
+		assert_ok(st, store_run_scripts(st, id, 0, &sc, &nsc));
+		assert_int_equal(nsc, 0);
+	}
 	f.job_id = id;
 	assert_int_equal(count_hosts_f(st, &f), 0);
 
