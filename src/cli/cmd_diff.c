@@ -38,7 +38,8 @@ static const char diff_usage[] =
     "  --text, --xml, --json  the same as --format text|xml|json\n"
     "  -v, --verbose    also show hosts and ports that did not change\n"
     "\n"
-    "Exit status: 0 no differences, 1 differences, 2 error.\n";
+    "Exit status: 0 no differences, 1 differences, 2 error.  As in ndiff, the\n"
+    "hosts count; changes in the run's pre-/post-scan scripts are shown only.\n";
 
 struct side {
 	const char *arg;
