@@ -540,8 +540,9 @@ static int a_len(struct nmap_parser *p, enum elem e, const char *k, const char *
 }
 
 /* Length check and copy into the host arena. */
-static int a_dup(struct nmap_parser *p, enum elem e, const char *k, const char *v, size_t max,
-                 const char **out)
+/* Copy attribute k's value v (at most max bytes) into arena a. */
+static int a_dup_in(struct nmap_parser *p, struct arena *a, enum elem e, const char *k,
+                    const char *v, size_t max, const char **out)
 {
 	size_t n = strnlen(v, max + 1);
 	char *d;
@@ -549,10 +550,17 @@ static int a_dup(struct nmap_parser *p, enum elem e, const char *k, const char *
 	if (n > max)
 		return fail(p, SDB_ETOOBIG, "attribute %s of <%s> is %zu bytes, limit %zu", k,
 		            elem_names[e], strlen(v), max);
-	if (!(d = arena_strndup(&p->arena, v, n)))
+	if (!(d = arena_strndup(a, v, n)))
 		return nomem(p);
 	*out = d;
 	return 0;
+}
+
+/* ... into the current host's arena. */
+static int a_dup(struct nmap_parser *p, enum elem e, const char *k, const char *v, size_t max,
+                 const char **out)
+{
+	return a_dup_in(p, &p->arena, e, k, v, max, out);
 }
 
 /* Strict decimal integer in [lo, hi]: optional '-', digits, nothing else. */
@@ -1202,31 +1210,31 @@ static int end_cpe(struct nmap_parser *p)
 	return 0;
 }
 
-/* A pre-scan (post = 0) or post-scan (post = 1) script result, kept in the
- * run's arena until run_end (the host arena is reset at every <host>). */
+/* A pre-scan (post = 0) or post-scan (post = 1) script result, its strings
+ * already in the run's arena (kept until run_end; the host arena is reset
+ * at every <host>). */
 static int add_run_script(struct nmap_parser *p, const struct rec_script *sc, int post)
 {
-	size_t nid = strlen(sc->id), nout = sc->output ? strlen(sc->output) : 0;
-	struct rec_script rs = {0};
+	size_t n = strlen(sc->id) + (sc->output ? strlen(sc->output) : 0) + 2;
 
 	if (p->nrscripts[0] + p->nrscripts[1] >= NMAP_XML_MAX_RUN_SCRIPTS)
 		return fail(p, SDB_ETOOBIG, "more than %d pre-/post-scan scripts",
 		            NMAP_XML_MAX_RUN_SCRIPTS);
-	if (nid + nout + 2 > NMAP_XML_MAX_RUN_BYTES - p->rscript_bytes)
+	if (n > NMAP_XML_MAX_RUN_BYTES - p->rscript_bytes)
 		return fail(p, SDB_ETOOBIG, "pre-/post-scan script output over %u bytes in all",
 		            NMAP_XML_MAX_RUN_BYTES);
-	p->rscript_bytes += nid + nout + 2;
-	if (!(rs.id = arena_strndup(&p->run_arena, sc->id, nid)) ||
-	    (sc->output && !(rs.output = arena_strndup(&p->run_arena, sc->output, nout))) ||
-	    grow(&p->rscripts[post], &p->crscripts[post], p->nrscripts[post],
+	p->rscript_bytes += n;
+	if (grow(&p->rscripts[post], &p->crscripts[post], p->nrscripts[post],
 	         sizeof(*p->rscripts[post])))
 		return nomem(p);
-	p->rscripts[post][p->nrscripts[post]++] = rs;
+	p->rscripts[post][p->nrscripts[post]++] = *sc;
 	return 0;
 }
 
 static int start_script(struct nmap_parser *p, const char **atts, enum elem parent)
 {
+	struct arena *a =
+	    parent == E_PRESCRIPT || parent == E_POSTSCRIPT ? &p->run_arena : &p->arena;
 	struct rec_script sc = {0};
 	int r = 0;
 
@@ -1234,9 +1242,9 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "id") == 0)
-			r = a_dup(p, E_SCRIPT, k, v, NMAP_XML_MAX_FIELD, &sc.id);
+			r = a_dup_in(p, a, E_SCRIPT, k, v, NMAP_XML_MAX_FIELD, &sc.id);
 		else if (strcmp(k, "output") == 0)
-			r = a_dup(p, E_SCRIPT, k, v, NMAP_XML_MAX_OUTPUT, &sc.output);
+			r = a_dup_in(p, a, E_SCRIPT, k, v, NMAP_XML_MAX_OUTPUT, &sc.output);
 	}
 	if (r)
 		return r;
