@@ -870,25 +870,29 @@ static int replay_step(struct findings_replay_item *it, const char *status, int6
 		it->steps = nv;
 		it->csteps = ncap;
 	}
-	it->steps[it->nsteps++] = (struct findings_replay_step){status, at, job_id, creation};
+	it->steps[it->nsteps++] = (struct findings_decision){status, at, job_id, creation};
 	it->status = status;
 	if (at > it->state_at)
 		it->state_at = at;
 	return 0;
 }
 
-static void step_note(const struct findings_replay_step *s, char *note, size_t len)
+/* Write a scan's decision on finding `id` (its note says which scan). */
+static int scan_decision(struct store *st, int64_t id, const struct findings_decision *s)
 {
-	snprintf(note, len,
+	char note[96];
+
+	snprintf(note, sizeof(note),
 	         s->creation                          ? "found by job %lld"
 	         : strcmp(s->status, "resolved") == 0 ? "not seen by job %lld, which probed it"
 	                                              : "seen again by job %lld",
 	         (long long)s->job_id);
+	return store_finding_set_status(st, id, s->status, s->at, s->job_id, note, s->at,
+	                                s->creation, NULL);
 }
 
 int findings_replay_finish(struct store *st, struct findings_replay *rp)
 {
-	char note[96];
 	int r = 0;
 
 	for (size_t i = 0; i < rp->n && r == 0; i++) {
@@ -898,13 +902,8 @@ int findings_replay_finish(struct store *st, struct findings_replay *rp)
 			continue;
 		if ((r = store_finding_rewind(st, it->id, it->state_at)) != 0)
 			break;
-		for (size_t k = 0; k < it->nsteps && r == 0; k++) {
-			const struct findings_replay_step *s = &it->steps[k];
-
-			step_note(s, note, sizeof(note));
-			r = store_finding_set_status(st, it->id, s->status, s->at, s->job_id, note,
-			                             s->at, s->creation, NULL);
-		}
+		for (size_t k = 0; k < it->nsteps && r == 0; k++)
+			r = scan_decision(st, it->id, &it->steps[k]);
 	}
 	return r;
 }
@@ -927,7 +926,6 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 	struct store_finding_ref *have = NULL;
 	struct dets d = {NULL, 0};
 	size_t nhave = 0;
-	char note[96];
 	int r;
 
 	if (!st || !scan)
@@ -962,13 +960,12 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 				goto out;
 			continue;
 		}
-		if (created) {
-			snprintf(note, sizeof(note), "found by job %lld", (long long)job_id);
-			r = store_finding_set_status(st, id, "open", at, job_id, note, at, 1, NULL);
-		} else if (old && at > old->state_at && strcmp(old->status, "resolved") == 0) {
-			snprintf(note, sizeof(note), "seen again by job %lld", (long long)job_id);
-			r = store_finding_set_status(st, id, "open", at, job_id, note, at, 0, NULL);
-		}
+		if (created)
+			r = scan_decision(st, id,
+			                  &(struct findings_decision){"open", at, job_id, 1});
+		else if (old && at > old->state_at && strcmp(old->status, "resolved") == 0)
+			r = scan_decision(st, id,
+			                  &(struct findings_decision){"open", at, job_id, 0});
 		if (r != 0)
 			goto out;
 	}
@@ -989,10 +986,8 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 			continue;
 		if (!cause_gone(f, scan, scope))
 			continue;
-		snprintf(note, sizeof(note), "not seen by job %lld, which probed it",
-		         (long long)job_id);
-		if ((r = store_finding_set_status(st, f->id, "resolved", at, job_id, note, at, 0,
-		                                  NULL)) != 0)
+		if ((r = scan_decision(
+		         st, f->id, &(struct findings_decision){"resolved", at, job_id, 0})) != 0)
 			goto out;
 	}
 	r = 0;

@@ -35,7 +35,8 @@ void findings_rules_free(struct findings_rules *r);
  * would have written.  A finding the replay does not detect again keeps
  * what it had.
  */
-struct findings_replay_step {
+/* A status change a scan decides (static status text). */
+struct findings_decision {
 	const char *status; /* static text */
 	int64_t at, job_id;
 	int creation;
@@ -45,7 +46,7 @@ struct findings_replay_item {
 	int detected;       /* seen by a replayed scan */
 	const char *status; /* as the replay has it so far (static text) */
 	int64_t state_at;
-	struct findings_replay_step *steps;
+	struct findings_decision *steps; /* in scan order */
 	size_t nsteps, csteps;
 };
 struct findings_replay {
