@@ -1438,6 +1438,28 @@ static int port_row(struct wr *w, char mark, const struct diff_port *p)
 	return tab_row(w, c);
 }
 
+/* ndiff's print_script_result_diffs_text(): "\n Host script results:" (or
+ * Pre-scan/Post-scan; '-'/'+' when only A/B has scripts) and the line diff
+ * of each pair, when any line is shown.  na/nb: the scripts each side has. */
+static int text_scripts(struct wr *w, const char *title, const struct diff_script_pair *sp,
+                        size_t n, size_t na, size_t nb)
+{
+	int r = 0;
+
+	tab_reset(w);
+	for (size_t k = 0; k < n && r == 0; k++)
+		r = script_diff_rows(w, &sp[k]);
+	if (r == 0 && w->nrows > 0) {
+		fprintf(w->f, "\n%c%s script results:\n",
+		        nb == 0   ? '-'
+		        : na == 0 ? '+'
+		                  : ' ',
+		        title);
+		tab_print(w);
+	}
+	return r;
+}
+
 /* "-  Linux 5.0 - 5.4": one OS match line of ndiff's "OS details". */
 static int emit_os_text(struct wr *w, char mark, const char *name)
 {
@@ -1526,18 +1548,9 @@ static int text_host(void *ctx, const struct diff_host_pair *hp)
 		                   emit_os_text)) != 0)
 			return r;
 	}
-	/* host scripts */
-	tab_reset(w);
-	for (size_t k = 0; k < hp->nscripts && r == 0; k++)
-		r = script_diff_rows(w, &hp->scripts[k]);
-	if (r != 0)
+	if ((r = text_scripts(w, "Host", hp->scripts, hp->nscripts, a ? a->nscripts : 0,
+	                      b ? b->nscripts : 0)) != 0)
 		return r;
-	if (w->nrows > 0) {
-		size_t na = a ? a->nscripts : 0, nb = b ? b->nscripts : 0;
-
-		fprintf(w->f, "\n%cHost script results:\n", nb == 0 ? '-' : na == 0 ? '+' : ' ');
-		tab_print(w);
-	}
 	return wr_err(w);
 }
 
@@ -1567,21 +1580,10 @@ static int text_run_scripts(struct wr *w, int post)
 	size_t na, nb;
 	int r;
 
-	if ((r = run_script_pairs(w, post, &na, &nb)) != 0)
+	if ((r = run_script_pairs(w, post, &na, &nb)) != 0 ||
+	    (r = text_scripts(w, post ? "Post-scan" : "Pre-scan", w->run_sp, w->nrun_sp, na, nb)) !=
+	        0)
 		return r;
-	tab_reset(w);
-	for (size_t k = 0; k < w->nrun_sp && r == 0; k++)
-		r = script_diff_rows(w, &w->run_sp[k]);
-	if (r != 0)
-		return r;
-	if (w->nrows > 0) {
-		fprintf(w->f, "\n%c%s script results:\n",
-		        nb == 0   ? '-'
-		        : na == 0 ? '+'
-		                  : ' ',
-		        post ? "Post-scan" : "Pre-scan");
-		tab_print(w);
-	}
 	return wr_err(w);
 }
 
@@ -1763,6 +1765,32 @@ static void xml_script_pair(struct wr *w, const struct diff_script_pair *sp)
 		fputs("<b>\n", w->f);
 		xml_script(w, sp->b);
 		fputs("</b>\n", w->f);
+	}
+}
+
+/* ndiff's script_result_diffs_to_dom_fragment(): <TAG> (hostscript,
+ * prescript, postscript) with the pairs (changed ones; all with verbose),
+ * or, when one side has no scripts, the other's whole list as <TAG> in its
+ * <a>/<b>.  Nothing when neither has any, or nothing changed (no -v). */
+static void xml_scripts(struct wr *w, const char *tag, const struct diff_script *sa, size_t na,
+                        const struct diff_script *sb, size_t nb, const struct diff_script_pair *sp,
+                        size_t n)
+{
+	if ((n == 0 && !w->verbose) || (na == 0 && nb == 0))
+		return;
+	if (na == 0 || nb == 0) {
+		const struct diff_script *v = na ? sa : sb;
+		const char *side = na ? "a" : "b";
+
+		fprintf(w->f, "<%s>\n<%s>\n", side, tag);
+		for (size_t i = 0; i < na + nb; i++)
+			xml_script(w, &v[i]);
+		fprintf(w->f, "</%s>\n</%s>\n", tag, side);
+	} else {
+		fprintf(w->f, "<%s>\n", tag);
+		for (size_t i = 0; i < n; i++)
+			xml_script_pair(w, &sp[i]);
+		fprintf(w->f, "</%s>\n", tag);
 	}
 }
 
@@ -1995,21 +2023,8 @@ static int xml_host(void *ctx, const struct diff_host_pair *hp)
 		emit_os_xml(w, ' ', NULL);
 		fputs("</os>\n", w->f);
 	}
-	if ((hp->nscripts || w->verbose) && (a->nscripts || b->nscripts)) {
-		if (!b->nscripts || !a->nscripts) {
-			const struct diff_host *h = a->nscripts ? a : b;
-
-			fputs(h == a ? "<a>\n<hostscript>\n" : "<b>\n<hostscript>\n", w->f);
-			for (size_t i = 0; i < h->nscripts; i++)
-				xml_script(w, &h->scripts[i]);
-			fputs(h == a ? "</hostscript>\n</a>\n" : "</hostscript>\n</b>\n", w->f);
-		} else {
-			fputs("<hostscript>\n", w->f);
-			for (size_t i = 0; i < hp->nscripts; i++)
-				xml_script_pair(w, &hp->scripts[i]);
-			fputs("</hostscript>\n", w->f);
-		}
-	}
+	xml_scripts(w, "hostscript", a->scripts, a->nscripts, b->scripts, b->nscripts, hp->scripts,
+	            hp->nscripts);
 	fputs("</host>\n</hostdiff>\n", w->f);
 	return wr_err(w);
 }
@@ -2020,9 +2035,7 @@ static int meta_differs(const struct diff_meta *a, const struct diff_meta *b)
 	       !str_eq(a->args, b->args) || a->start != b->start || a->end != b->end;
 }
 
-/* <prescript>/<postscript> as ndiff writes them: a side with none puts the
- * other's whole list in <a> or <b>; else the changed pairs (all with
- * verbose). */
+/* <prescript>/<postscript> as ndiff means to write them (xml_scripts). */
 static int xml_run_scripts(struct wr *w, int post)
 {
 	const char *tag = post ? "postscript" : "prescript";
@@ -2031,21 +2044,8 @@ static int xml_run_scripts(struct wr *w, int post)
 
 	if ((r = run_script_pairs(w, post, &na, &nb)) != 0)
 		return r;
-	if ((w->nrun_sp == 0 && !w->verbose) || (na == 0 && nb == 0))
-		return 0;
-	if (na == 0 || nb == 0) {
-		const struct diff_snapshot *s = na ? w->a : w->b;
-
-		fprintf(w->f, "<%s>\n<%s>\n", na ? "a" : "b", tag);
-		for (size_t i = 0; i < s->nrscripts[post]; i++)
-			xml_script(w, &s->rscripts[post][i]);
-		fprintf(w->f, "</%s>\n</%s>\n", tag, na ? "a" : "b");
-	} else {
-		fprintf(w->f, "<%s>\n", tag);
-		for (size_t i = 0; i < w->nrun_sp; i++)
-			xml_script_pair(w, &w->run_sp[i]);
-		fprintf(w->f, "</%s>\n", tag);
-	}
+	xml_scripts(w, tag, w->a->rscripts[post], na, w->b->rscripts[post], nb, w->run_sp,
+	            w->nrun_sp);
 	return wr_err(w);
 }
 
