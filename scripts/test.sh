@@ -64,7 +64,7 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_FUZZ=ON \
 	-DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-fuzz --target fuzz_nmap_xml fuzz_port_state_doc -j "$jobs"
 rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
-cp ../shared/data/nmap/*.xml build-fuzz/corpus/
+cp tests/data/nmap/*.xml build-fuzz/corpus/
 [ -d tests/data/hostile ] && cp tests/data/hostile/* build-fuzz/corpus/ 2>/dev/null || true
 cp fuzz/nmap_xml/* build-fuzz/corpus/
 (cd build-fuzz && ./fuzz_nmap_xml -max_total_time="${SCANDB_FUZZ_SECONDS:-30}" \

@@ -18,8 +18,8 @@ import tempfile
 import traceback
 
 SCANDB = os.environ.get("SCANDB") or shutil.which("scandb") or "scandb"
-DATA = os.environ.get("SHARED_NMAP_DATA",
-                      os.path.join(os.path.dirname(__file__), "../../../shared/data/nmap"))
+DATA = os.environ.get("SCANDB_TEST_DATA",
+                      os.path.join(os.path.dirname(__file__), "../data/nmap"))
 TMP_ROOT = os.environ.get("TEST_TMPDIR") or tempfile.gettempdir()
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 

@@ -14,7 +14,7 @@ it does not crash.  Where scandb differs from ndiff on purpose (ndiff's bugs,
 docs/DIFF.md) the fact sets are normalised for that one difference, or the
 case is asserted on its own (test ndiff_divergences).
 
-Pairs: every ordered pair of the sample files in $SHARED_NMAP_DATA; pairs
+Pairs: every ordered pair of the sample files in $SCANDB_TEST_DATA; pairs
 made by editing them (one change each); pairs made by running nmap twice
 against listeners on 127.0.0.1 that change in between (-sV with banners,
 --script=banner).  Job mode: the same files imported, `scandb diff 1 2`

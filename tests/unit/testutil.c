@@ -29,13 +29,13 @@ void tu_skip(const char *file, int line, const char *fmt, ...)
 
 const char *tu_nmap_data_dir(void)
 {
-	const char *d = getenv("SHARED_NMAP_DATA");
+	const char *d = getenv("SCANDB_TEST_DATA");
 	struct stat st;
 
 	if (!d || !*d)
-		TU_SKIP("SHARED_NMAP_DATA is not set (run through ctest)");
+		TU_SKIP("SCANDB_TEST_DATA is not set (run through ctest)");
 	if (stat(d, &st) != 0 || !S_ISDIR(st.st_mode))
-		TU_SKIP("SHARED_NMAP_DATA=%s is not a directory", d);
+		TU_SKIP("SCANDB_TEST_DATA=%s is not a directory", d);
 	return d;
 }
 

@@ -1,6 +1,6 @@
 /*
  * testutil.h - small helpers shared by the unit tests: where the sample data
- * lives (SHARED_NMAP_DATA), a per-test scratch directory (TEST_TMPDIR),
+ * lives (SCANDB_TEST_DATA), a per-test scratch directory (TEST_TMPDIR),
  * reading whole files, and a loud skip (exit 77, CTest's SKIP_RETURN_CODE).
  * Not part of scandb; linked into every tests/unit/test_*.c program.
  */
@@ -17,7 +17,7 @@
 void tu_skip(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
-/* The nmap sample directory from $SHARED_NMAP_DATA; skips the program if
+/* The nmap sample directory from $SCANDB_TEST_DATA; skips the program if
  * it is unset or not a directory.  Static storage (the environment). */
 const char *tu_nmap_data_dir(void);
 
@@ -28,7 +28,7 @@ char *tu_path(const char *dir, const char *file);
  * the NUL).  Returns 0, or -1 with errno set.  The caller frees *data. */
 int tu_read_file(const char *path, char **data, size_t *len);
 
-/* Read $SHARED_NMAP_DATA/name; skips the program if it cannot be read. */
+/* Read $SCANDB_TEST_DATA/name; skips the program if it cannot be read. */
 char *tu_read_nmap_sample(const char *name, size_t *len);
 
 /* Create a fresh directory "$TEST_TMPDIR/prefix.XXXXXX" (TEST_TMPDIR
