@@ -1267,7 +1267,9 @@ static int copy_send(struct store_pg *s, enum pg_copy c)
 	" os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                      \
 	"  THEN excluded.os_accuracy ELSE h.os_accuracy END,"                                      \
 	" last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE h.last_job_id END,"     \
-	" first_seen = LEAST(h.first_seen, excluded.first_seen),"                                  \
+	" first_seen = CASE WHEN excluded.first_seen = 'epoch' THEN h.first_seen"                  \
+	"  WHEN h.first_seen = 'epoch' THEN excluded.first_seen"                                   \
+	"  ELSE LEAST(h.first_seen, excluded.first_seen) END,"                                     \
 	" last_seen = GREATEST(h.last_seen, excluded.last_seen)"
 #define HOST_COLS_INS                                                                              \
 	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \

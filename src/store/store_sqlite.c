@@ -969,7 +969,9 @@ static int check_host_status(struct store_sqlite *s, const struct rec_host *h)
 	"  THEN " V(os_accuracy) " ELSE hosts.os_accuracy END," \
 	" last_job_id = CASE WHEN " NEWER_THAN_STORED(V) " THEN " V(last_job_id) \
 	"  ELSE hosts.last_job_id END," \
-	" first_seen = min(hosts.first_seen, " V(first_seen) ")," \
+	" first_seen = CASE WHEN " V(first_seen) " = 0 THEN hosts.first_seen" \
+	"  WHEN hosts.first_seen = 0 THEN " V(first_seen) \
+	"  ELSE min(hosts.first_seen, " V(first_seen) ") END," \
 	" last_seen = max(hosts.last_seen, " V(last_seen) ")"
 /* clang-format on */
 

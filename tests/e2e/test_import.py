@@ -430,6 +430,8 @@ def undated_scan_is_null_and_never_the_newest():
         states = {p["port"]: p["state"] for p in h["ports"]}
         eq(states.get(22), "open", f"{name}: port 22 (closed only in the undated scan)")
         eq(states.get(80), "open", f"{name}: port 80 (no dated scan probed it)")
+        eq(h["first_seen"], iso(1700000000), f"{name}: first_seen (the dated scan's)")
+        eq(h["last_seen"], iso(1700000000), f"{name}: last_seen (the dated scan's)")
         eq(count(db, "SELECT count(*) FROM host_events WHERE kind = 'port_closed'"), 0,
            f"{name}: an undated scan closed a port of a dated one")
 
