@@ -1,12 +1,19 @@
 /*
- * cmd_import.c - `scandb import [--force] FILE... | -`: each file is one job,
- * parsed as a stream straight into the job writer (one transaction per
- * file).  A bad file is reported with file:line:col and leaves nothing
- * behind; the other files are still imported and the summary says so.
+ * cmd_import.c - `scandb import [--force] [--partial] FILE... | -`: each file
+ * is one job, parsed as a stream straight into the job writer (one
+ * transaction per file).  A bad file is reported with file:line:col and
+ * leaves nothing behind; the other files are still imported and the summary
+ * says so.  The parser's warnings (values it read as documented ones) go to
+ * stderr as they come.
+ *
+ * --partial: a file cut off after complete hosts (nmap killed) is read
+ * once as usual; when it turns out cut off, that attempt is dropped and
+ * the file read again into a partial job (job_writer_opts.partial: its
+ * scope is empty, so it closes no port and downs no host).  Standard input
+ * cannot be read again: with --partial it is read as partial at once.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +31,7 @@
 #include "ingest/nmap_xml.h"
 #include "store/job_writer.h"
 
-enum import_status { IMP_IMPORTED, IMP_DUPLICATE, IMP_FAILED };
+enum import_status { IMP_IMPORTED, IMP_DUPLICATE, IMP_FAILED, IMP_CUT_OFF };
 
 struct import_result {
 	enum import_status status;
@@ -32,6 +39,7 @@ struct import_result {
 	int64_t job_id;
 	struct job_writer_stats stats;
 	char error[1200];
+	char nmap_error[1200]; /* stats.nmap_failed: the job's error */
 };
 
 /* Per-file context: forwards records to the job writer and remembers
@@ -44,6 +52,9 @@ struct import_ctx {
 	const char *name;
 	uint64_t size;
 	long hosts;
+	int partial; /* this attempt stores a partial job */
+	int cut_off; /* the file ended early and this attempt is not partial */
+	int warned;  /* the warnings were printed by an earlier attempt */
 };
 
 static int fwd_run_begin(void *ctx, const struct rec_run *run)
@@ -77,10 +88,25 @@ static int fwd_host(void *ctx, const struct rec_host *h)
 static int fwd_run_end(void *ctx, const struct rec_runstats *rs)
 {
 	struct import_ctx *ic = ctx;
-	int r = ic->inner->run_end(ic->inner->ctx, rs);
+	int r;
 
+	if (rs->truncated && !ic->partial) {
+		/* its hosts were stored with the scan's scope: read it again */
+		ic->cut_off = 1;
+		return SDB_EINTR;
+	}
+	r = ic->inner->run_end(ic->inner->ctx, rs);
 	ic->store_failed |= r != 0;
 	return r;
+}
+
+static int fwd_warning(void *ctx, const char *msg)
+{
+	struct import_ctx *ic = ctx;
+
+	if (!ic->warned) /* not again on a second reading */
+		cli_err("warning: %s", msg);
+	return 0;
 }
 
 static int on_chunk(void *ctx, const void *data, size_t len, uint64_t total)
@@ -99,7 +125,12 @@ static int on_chunk(void *ctx, const void *data, size_t len, uint64_t total)
 	return 0;
 }
 
-static void import_one(struct cli *c, const char *path, int force, struct import_result *res)
+/* One attempt at one file.  partial: 0 = a whole scan, 1 = store a partial
+ * job (2: the same, its warnings already printed), -1 = a whole scan, but a
+ * cut-off file ends as IMP_CUT_OFF (nothing stored) so that the caller can
+ * read it again as partial. */
+static void import_one(struct cli *c, const char *path, int force, int partial,
+                       struct import_result *res)
 {
 	struct job_writer *w = NULL;
 	struct job_writer_opts o;
@@ -140,6 +171,9 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 	o.kind = STORE_JOB_IMPORT;
 	o.source = source;
 	o.forced = force;
+	o.partial = partial > 0;
+	ic.partial = partial > 0;
+	ic.warned = partial == 2;
 	if ((r = job_writer_begin(c->st, &o, &w)) != 0) {
 		res->code = r;
 		snprintf(res->error, sizeof(res->error), "%s: %s", name, store_errmsg(c->st));
@@ -159,6 +193,8 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 	    .scaninfo = fwd_scaninfo,
 	    .host = fwd_host,
 	    .run_end = fwd_run_end,
+	    .warning = fwd_warning,
+	    .accept_truncated = partial != 0,
 	};
 	r = ingest_pipe_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
 	if (r == 0) {
@@ -171,7 +207,9 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 	}
 	cli_progress_done(&prog);
 	res->code = r;
-	if (r == SDB_EEXISTS) {
+	if (ic.cut_off) {
+		res->status = IMP_CUT_OFF;
+	} else if (r == SDB_EEXISTS) {
 		res->status = IMP_DUPLICATE;
 		res->job_id = existing;
 	} else if (r != 0) {
@@ -189,6 +227,11 @@ static void import_one(struct cli *c, const char *path, int force, struct import
 		res->status = IMP_IMPORTED;
 		res->job_id = job_writer_job_id(w);
 		job_writer_stats(w, &res->stats);
+		if (res->stats.nmap_failed)
+			snprintf(res->nmap_error, sizeof(res->nmap_error),
+			         "nmap ended in error: %s",
+			         job_writer_nmap_error(w)[0] ? job_writer_nmap_error(w)
+			                                     : "(no message)");
 	}
 out:
 	hash_free(ic.hash);
@@ -207,14 +250,23 @@ out:
  * unknown has been checked by the store), the file is read again from the
  * start.  Standard input cannot be read again: it fails at once.
  */
-static void import_retrying(struct cli *c, const char *path, int force, struct import_result *res)
+static void import_retrying(struct cli *c, const char *path, int force, int partial,
+                            struct import_result *res)
 {
+	/* --partial: standard input is read once, as partial; a file is read
+	 * whole first and again as partial only if it was cut off */
+	int mode = !partial ? 0 : strcmp(path, "-") == 0 ? 1 : -1;
+
 	for (int attempt = 1;; attempt++) {
 		char tmp[sizeof(res->error)];
 		struct timespec ts;
 		long ms;
 
-		import_one(c, path, force, res);
+		import_one(c, path, force, mode, res);
+		if (res->status == IMP_CUT_OFF) {
+			mode = 2;
+			import_one(c, path, force, mode, res);
+		}
 		if (res->status != IMP_FAILED || res->code != SDB_ETRANSIENT)
 			return;
 		snprintf(tmp, sizeof(tmp), "%s", res->error);
@@ -245,67 +297,126 @@ static void import_retrying(struct cli *c, const char *path, int force, struct i
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: scandb import [--force] [--format table|json] FILE... | -\n\n"
-	           "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
-	           "one transaction: a file that fails to parse leaves nothing behind, and\n"
-	           "the other files are still imported.  '-' reads standard input.\n\n"
-	           "  --force        import even if the same content was imported before\n"
-	           "  --format FMT   table (default) or json: one result per file on stdout\n\n"
-	           "Exit status: 0 if every file was imported (or already was), 1 if any\n"
-	           "file failed, 2 on usage errors.\n");
+	fprintf(f,
+	        "usage: scandb import [--force] [--partial] [--format table|json] FILE... | -\n\n"
+	        "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
+	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
+	        "the other files are still imported.  '-' reads standard input.  Options\n"
+	        "may come before or after the files; '--' ends the options.\n\n"
+	        "  --force        import even if the same content was imported before\n"
+	        "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
+	        "                 killed) as a partial job: it closes no port and downs\n"
+	        "                 no host it does not list (standard input: always read\n"
+	        "                 as partial)\n"
+	        "  --format FMT   table (default) or json: one result per file on stdout\n\n"
+	        "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
+	        "unknown service method, an end time before the start, ...) are read as\n"
+	        "documented ones, with a warning naming FILE:LINE:COL on stderr.  A run\n"
+	        "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
+	        "Exit status: 0 if every file was imported (or already was), 1 if any\n"
+	        "file failed, 2 on usage errors.\n");
+}
+
+/* What each file's import came to, as one line of the table. */
+static void print_result(const char *file, const struct import_result *res)
+{
+	const struct job_writer_stats *st = &res->stats;
+
+	switch (res->status) {
+	case IMP_IMPORTED:
+		if (st->nmap_failed) {
+			printf("%s: imported as failed job %lld (%s)\n", file,
+			       (long long)res->job_id, res->nmap_error);
+		} else if (st->partial) {
+			printf("%s: imported as partial job %lld: kept %ld complete host%s (%ld "
+			       "up), %ld ports (%ld open)%s\n",
+			       file, (long long)res->job_id, st->hosts, st->hosts == 1 ? "" : "s",
+			       st->hosts_up, st->ports, st->ports_open,
+			       st->truncated ? "; the file was cut off"
+			                     : "; the file was complete, but read as partial");
+		} else {
+			printf(
+			    "%s: imported as job %lld: %ld hosts (%ld up), %ld ports (%ld open)\n",
+			    file, (long long)res->job_id, st->hosts, st->hosts_up, st->ports,
+			    st->ports_open);
+		}
+		break;
+	case IMP_DUPLICATE:
+		printf("%s: already imported as job %lld (use --force to import it again)\n", file,
+		       (long long)res->job_id);
+		break;
+	default:
+		break;
+	}
 }
 
 int cmd_import(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"force", no_argument, NULL, 'f'},
-	    {"format", required_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	enum cli_format fmt = CLI_FMT_TABLE;
-	int force = 0, opt, nstdin = 0, n_ok = 0, n_dup = 0, n_fail = 0, rc;
+	int force = 0, partial = 0, nstdin = 0, n_ok = 0, n_dup = 0, n_fail = 0, nfiles = 0,
+	    no_more_opts = 0, rc;
 	long hosts = 0, ports = 0;
+	const char **files;
 	double t0;
 	json_t *arr = NULL;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			force = 1;
-			break;
-		case 'F':
-			if ((rc = cli_parse_format("import", optarg, &fmt)) != 0)
-				return rc;
-			break;
-		case 'h':
-			usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_err("import", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_err("import", "no files given");
-	if (fmt == CLI_FMT_CSV || fmt == CLI_FMT_NDJSON)
-		return cli_usage_err("import", "--format must be table or json");
-	for (int i = optind; i < argc; i++)
-		nstdin += strcmp(argv[i], "-") == 0;
-	if (nstdin > 1)
-		return cli_usage_err("import", "'-' (standard input) given more than once");
-	if ((rc = cli_open(c, 1)) != CLI_OK)
-		return rc;
-	if (fmt == CLI_FMT_JSON && !(arr = json_array())) {
+	/* Options anywhere, files in order; "--" ends the options, "-" is a
+	 * file (standard input).  By hand, not getopt: GNU getopt's permuting
+	 * depends on POSIXLY_CORRECT, and this must not. */
+	if (argc < 1 || !(files = calloc((size_t)argc, sizeof(*files)))) {
 		cli_err("out of memory");
 		return CLI_FAIL;
 	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (no_more_opts || a[0] != '-' || strcmp(a, "-") == 0) {
+			files[nfiles++] = a;
+		} else if (strcmp(a, "--") == 0) {
+			no_more_opts = 1;
+		} else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
+			force = 1;
+		} else if (strcmp(a, "--partial") == 0) {
+			partial = 1;
+		} else if (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : i + 1 < argc ? argv[++i] : NULL;
+
+			if (!v) {
+				rc = cli_usage_err("import", "--format needs a value");
+				goto out;
+			}
+			if ((rc = cli_parse_format("import", v, &fmt)) != 0)
+				goto out;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			rc = CLI_OK;
+			goto out;
+		} else {
+			rc = cli_usage_err("import", "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	rc = CLI_OK;
+	if (nfiles == 0)
+		rc = cli_usage_err("import", "no files given");
+	else if (fmt == CLI_FMT_CSV || fmt == CLI_FMT_NDJSON)
+		rc = cli_usage_err("import", "--format must be table or json");
+	for (int i = 0; i < nfiles; i++)
+		nstdin += strcmp(files[i], "-") == 0;
+	if (rc == CLI_OK && nstdin > 1)
+		rc = cli_usage_err("import", "'-' (standard input) given more than once");
+	if (rc != CLI_OK || (rc = cli_open(c, 1)) != CLI_OK)
+		goto out;
+	if (fmt == CLI_FMT_JSON && !(arr = json_array())) {
+		cli_err("out of memory");
+		rc = CLI_FAIL;
+		goto out;
+	}
 	t0 = time_mono();
-	for (int i = optind; i < argc; i++) {
+	for (int i = 0; i < nfiles; i++) {
 		struct import_result res;
 
-		import_retrying(c, argv[i], force, &res);
+		import_retrying(c, files[i], force, partial, &res);
 		switch (res.status) {
 		case IMP_IMPORTED:
 			n_ok++;
@@ -313,38 +424,41 @@ int cmd_import(struct cli *c, int argc, char **argv)
 				cli_err(
 				    "%s: %ld host%s listed more than once; the first listing of "
 				    "each was kept",
-				    argv[i], res.stats.duplicates,
+				    files[i], res.stats.duplicates,
 				    res.stats.duplicates == 1 ? "" : "s");
 			hosts += res.stats.hosts;
 			ports += res.stats.ports;
-			if (fmt == CLI_FMT_TABLE)
-				printf("%s: imported as job %lld: %ld hosts (%ld up), %ld ports "
-				       "(%ld open)\n",
-				       argv[i], (long long)res.job_id, res.stats.hosts,
-				       res.stats.hosts_up, res.stats.ports, res.stats.ports_open);
 			break;
 		case IMP_DUPLICATE:
 			n_dup++;
-			if (fmt == CLI_FMT_TABLE)
-				printf("%s: already imported as job %lld (use --force to import it "
-				       "again)\n",
-				       argv[i], (long long)res.job_id);
 			break;
-		case IMP_FAILED:
+		default:
 			n_fail++;
 			cli_err("%s", res.error);
 			break;
 		}
+		if (fmt == CLI_FMT_TABLE)
+			print_result(files[i], &res);
 		if (arr) {
-			static const char *const st[] = {"imported", "duplicate", "failed"};
-			json_t *o = json_pack(
-			    "{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "file", argv[i], "status",
-			    st[res.status], "job_id",
-			    res.status == IMP_FAILED ? json_null() : json_integer(res.job_id),
-			    "hosts", (json_int_t)res.stats.hosts, "hosts_up",
-			    (json_int_t)res.stats.hosts_up, "ports", (json_int_t)res.stats.ports,
-			    "ports_open", (json_int_t)res.stats.ports_open, "error",
-			    res.status == IMP_FAILED ? json_string(res.error) : json_null());
+			static const char *const st[] = {"imported", "duplicate", "failed",
+			                                 "failed"};
+			int failed = res.status != IMP_IMPORTED && res.status != IMP_DUPLICATE;
+			json_t *o = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:s?, s:o}",
+			                      "file", files[i], "status", st[res.status], "job_id",
+			                      failed ? json_null() : json_integer(res.job_id),
+			                      "hosts", (json_int_t)res.stats.hosts, "hosts_up",
+			                      (json_int_t)res.stats.hosts_up, "ports",
+			                      (json_int_t)res.stats.ports, "ports_open",
+			                      (json_int_t)res.stats.ports_open, "partial",
+			                      res.stats.partial, "job_status",
+			                      failed                       ? NULL
+			                      : res.stats.nmap_failed      ? "failed"
+			                      : res.status == IMP_IMPORTED ? "completed"
+			                                                   : NULL,
+			                      "error",
+			                      failed                  ? json_string(res.error)
+			                      : res.stats.nmap_failed ? json_string(res.nmap_error)
+			                                              : json_null());
 			if (o)
 				json_array_append_new(arr, o);
 		}
@@ -354,11 +468,14 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(arr);
 	}
-	if (!c->quiet && argc - optind > 1)
+	if (!c->quiet && nfiles > 1)
 		fprintf(stderr,
 		        "scandb: %d file%s: %d imported, %d already imported, %d failed "
 		        "(%ld hosts, %ld ports in %.2f s)\n",
-		        argc - optind, argc - optind == 1 ? "" : "s", n_ok, n_dup, n_fail, hosts,
-		        ports, time_mono() - t0);
-	return n_fail ? CLI_FAIL : CLI_OK;
+		        nfiles, nfiles == 1 ? "" : "s", n_ok, n_dup, n_fail, hosts, ports,
+		        time_mono() - t0);
+	rc = n_fail ? CLI_FAIL : CLI_OK;
+out:
+	free(files);
+	return rc;
 }

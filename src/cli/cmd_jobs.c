@@ -115,7 +115,7 @@ static const char *const jobs_cols[] = {"ID",        "KIND", "STATUS",     "SOUR
 static int jobs_table_row(struct output_list *l, const struct store_job *j)
 {
 	char id[24], up[24], open[24], started[TIME_ISO_LEN], completed[TIME_ISO_LEN];
-	char source[4 * JOBS_SOURCE_MAX + 4];
+	char source[4 * JOBS_SOURCE_MAX + 4], status[64];
 	const char *cells[9];
 
 	snprintf(id, sizeof(id), "%" PRId64, j->id);
@@ -125,7 +125,9 @@ static int jobs_table_row(struct output_list *l, const struct store_job *j)
 	time_format_iso(j->completed_at, completed);
 	cells[0] = id;
 	cells[1] = j->kind;
-	cells[2] = j->status;
+	/* a job that holds part of a scan (import --partial) says so */
+	snprintf(status, sizeof(status), "%s%s", j->status, j->partial ? " (partial)" : "");
+	cells[2] = status;
 	cells[3] = tail_cell(j->source, JOBS_SOURCE_MAX, source, sizeof(source));
 	cells[4] = started;
 	cells[5] = completed;

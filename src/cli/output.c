@@ -228,6 +228,7 @@ json_t *output_job_json(const struct store_job *j)
 	jset(&b, "ports_open", jint(j->ports_open));
 	jset(&b, "elapsed",
 	     j->elapsed >= 0 && isfinite(j->elapsed) ? json_real(j->elapsed) : json_null());
+	jset(&b, "partial", json_boolean(j->partial));
 	return jobj_done(&b);
 }
 
@@ -379,7 +380,7 @@ const char *const output_job_keys[OUTPUT_JOB_NFIELDS] = {
     "worker_id",    "created_at", "started_at",      "completed_at",
     "timeout_at",   "error",      "content_hash",    "forced",
     "probed_scope", "hosts_up",   "hosts_down",      "hosts_total",
-    "ports_open",   "elapsed",
+    "ports_open",   "elapsed",    "partial",
 };
 
 int output_job_csv_header(FILE *f)
@@ -429,6 +430,7 @@ void output_job_text(const struct store_job *j, struct output_job_text *t)
 	v[19] = opt_count(j->hosts_total, t->total);
 	v[20] = opt_count(j->ports_open, t->open);
 	v[21] = j->elapsed >= 0 ? t->elapsed : NULL;
+	v[22] = j->partial ? "true" : "false";
 }
 
 int output_job_csv_row(FILE *f, const struct store_job *j)

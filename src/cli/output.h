@@ -61,7 +61,7 @@ int output_job_csv_row(FILE *f, const struct store_job *j);
 
 /* A job's fields as text, named and ordered as in its JSON object: the
  * CSV row, and the `job ID` table.  Absent values are NULL in v[]. */
-#define OUTPUT_JOB_NFIELDS 22
+#define OUTPUT_JOB_NFIELDS 23
 extern const char *const output_job_keys[OUTPUT_JOB_NFIELDS];
 struct output_job_text {
 	const char *v[OUTPUT_JOB_NFIELDS]; /* point into j and the arrays below */

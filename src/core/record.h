@@ -54,7 +54,7 @@ struct rec_service {
 	const char *version;
 	const char *extrainfo;
 	const char *ostype;
-	const char *method; /* "table" or "probed" */
+	const char *method; /* "table" or "probed" (the only values sources pass) */
 	const char *tunnel; /* e.g. "ssl" */
 	int conf;           /* 0-10, -1 absent */
 	const char *const *cpes;
@@ -139,7 +139,7 @@ struct rec_run {
 struct rec_runstats {
 	int finished; /* <finished> seen */
 	int64_t end;
-	double elapsed;
+	double elapsed; /* -1 absent */
 	const char *summary;
 	const char *exit; /* "success" / "error" */
 	const char *errormsg;
@@ -150,6 +150,7 @@ struct rec_runstats {
 	size_t nprescripts;
 	const struct rec_script *postscripts;
 	size_t npostscripts;
+	int truncated; /* the document was cut off (see sink.h accept_truncated) */
 };
 
 /*

@@ -53,7 +53,7 @@
 #define READ_CHUNK (64 * 1024) /* as nmap_xml_parse_fd() reads */
 #define WAKE_BATCH 64          /* messages queued before a sleeping caller is woken */
 
-enum msg_kind { M_CHUNK, M_RUN, M_SCANINFO, M_HOST, M_PROGRESS, M_END };
+enum msg_kind { M_CHUNK, M_RUN, M_SCANINFO, M_HOST, M_PROGRESS, M_END, M_WARNING };
 
 /* One queued callback: the record (its strings and arrays in data[]), or a
  * raw chunk (its bytes in data[]).  One malloc'ed block; `size` is what it
@@ -229,6 +229,17 @@ static int copy_progress(void *ctx, const char *task, double percent)
 	return push(ctx, m);
 }
 
+static int copy_warning(void *ctx, const char *msg)
+{
+	size_t n = strlen(msg) + 1;
+	struct msg *m = msg_new(M_WARNING, n);
+
+	if (!m)
+		return SDB_ENOMEM;
+	m->u.progress.task = memcpy(m->data, msg, n);
+	return push(ctx, m);
+}
+
 static int copy_run_end(void *ctx, const struct rec_runstats *rs)
 {
 	size_t n = rec_runstats_copy_size(rs);
@@ -379,6 +390,8 @@ static int deliver(const struct msg *m, const struct ingest_sink *sink,
 		return sink->progress(sink->ctx, m->u.progress.task, m->u.progress.percent);
 	case M_END:
 		return sink->run_end(sink->ctx, &m->u.rs);
+	case M_WARNING:
+		return sink->warning(sink->ctx, m->u.progress.task);
 	}
 	return SDB_EUSAGE;
 }
@@ -473,6 +486,8 @@ static int pipe_start(int fd, int fd_is_reg, const char *name, const struct inge
 		copy.host = sink->host ? copy_host : NULL;
 		copy.progress = sink->progress ? copy_progress : NULL;
 		copy.run_end = sink->run_end ? copy_run_end : NULL;
+		copy.warning = sink->warning ? copy_warning : NULL;
+		copy.accept_truncated = sink->accept_truncated;
 	}
 	if (nmap_parser_new(&copy, name, &pp->parser) != 0)
 		goto fail;

@@ -22,7 +22,22 @@
  * the final feed, after expat has accepted the whole document (so junk after
  * </nmaprun> or a truncated file never reaches run_end), with the last
  * <runstats> seen (or finished=0 and -1 counts without one) and the
- * <prescript>/<postscript> results.
+ * <prescript>/<postscript> results.  A document cut off after <nmaprun>
+ * is refused, unless the sink accepts it (accept_truncated): then run_end
+ * comes with truncated = 1 after the complete hosts.
+ *
+ * Liberal where nmap and Zenmap were (every value the schema CHECKs is
+ * decided here, so storing never fails on one): enumerations are read in
+ * any case ("UNfiltered"); an unknown host state reads "unknown", an
+ * unknown service method is left out, <extraports> and <port> in state
+ * "unknown" are left out, two <extraports> of one state are added up, a
+ * host endtime before its starttime is left out, empty numeric attributes
+ * (seconds="") are absent, ::ffff:a.b.c.d is the IPv4 host a.b.c.d - each
+ * change but the silent ones (case, empty values, a count-0 "unknown",
+ * the mapped address) through the sink's warning callback with its
+ * NAME:LINE:COL.  Refused with NAME:LINE:COL: what would store wrong data
+ * (a scaninfo services list that is no port list, a port out of 0-65535,
+ * an unknown port state or protocol) and masscan's XML.
  */
 #include "ingest/nmap_xml.h"
 
@@ -59,6 +74,7 @@
 #define ARENA_KEEP  16          /* standard blocks kept between hosts */
 #define ARRAY_KEEP  4096        /* array slots kept between hosts */
 #define SHOW_MAX    64          /* bytes of an offending value quoted in messages */
+#define WARN_MAX    20          /* warnings passed on one by one; then a count */
 /* scaninfo services: nmap's compressed port list, up to ~190 KB for "every
  * other port", so neither MAX_FIELD nor MAX_ARGS fits. */
 #define MAX_SERVICES NMAP_XML_MAX_SERVICES
@@ -191,6 +207,7 @@ struct nmap_parser {
 	int expat_mem_full; /* an expat allocation was refused */
 	struct nmap_parser_stats stats;
 	char errmsg[1024];
+	unsigned long long warnings; /* warnings raised (WARN_MAX passed on) */
 
 	unsigned depth;
 	unsigned char stack[NMAP_XML_MAX_DEPTH];
@@ -218,6 +235,7 @@ struct nmap_parser {
 	unsigned long long host_line, host_col;
 	unsigned long long port_line, port_col;
 	int port_has_state;
+	int port_drop;      /* the open <port> is left out (state "unknown") */
 	int nosmatch;       /* <osmatch> elements seen */
 	int in_first_match; /* inside the first <osmatch> */
 	int os_class_src;   /* 0 none, 1 legacy <os><osclass>, 2 first osmatch's */
@@ -225,6 +243,7 @@ struct nmap_parser {
 	const char **osm;   /* every <osmatch> name, file order */
 	size_t nosm, cosm;
 	struct buf reasons; /* extrareasons of the open <extraports> */
+	long ep_cur;        /* its entry in extraports, -1: not kept */
 
 	struct rec_port *ports;
 	size_t nports, cports;
@@ -513,6 +532,52 @@ static int nomem(struct nmap_parser *p)
 	return fail(p, SDB_ENOMEM, "out of memory");
 }
 
+static int sink_stop(struct nmap_parser *p, int r);
+
+/*
+ * A value was accepted after a change (normalised, or left out): tell the
+ * sink's warning callback "NAME:LINE:COL: what", at the current position.
+ * The first WARN_MAX are passed on; the rest are counted (warn_summary).
+ * Returns 0, or the sink's non-zero code (which stops the parser).
+ */
+static int warn(struct nmap_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int warn(struct nmap_parser *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n, r;
+
+	if (p->warnings++ >= WARN_MAX || !p->sink.warning)
+		return 0;
+	n = snprintf(msg, sizeof(msg), "%s:%llu:%llu: ", p->name, cur_line(p), cur_col(p));
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < sizeof(msg)) {
+		va_start(ap, fmt);
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	if ((r = p->sink.warning(p->sink.ctx, msg)) != 0)
+		return sink_stop(p, r);
+	return 0;
+}
+
+/* At the end of the document: how many warnings were not passed on. */
+static int warn_summary(struct nmap_parser *p)
+{
+	char msg[512];
+	int r;
+
+	if (p->warnings <= WARN_MAX || !p->sink.warning)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: %llu more warnings like these", p->name,
+	         p->warnings - WARN_MAX);
+	if ((r = p->sink.warning(p->sink.ctx, msg)) != 0)
+		return sink_stop(p, r);
+	return 0;
+}
+
 /* A sink callback returned r (non-zero): stop with that very code. */
 static int sink_stop(struct nmap_parser *p, int r)
 {
@@ -588,6 +653,18 @@ nan:
 	            show(sb, v));
 }
 
+/* An optional integer: as a_int, but an empty value (Zenmap saves
+ * seconds="" and the like) is absent: *out = `absent`. */
+static int a_oint(struct nmap_parser *p, enum elem e, const char *k, const char *v, long long lo,
+                  long long hi, long long absent, long long *out)
+{
+	if (*v == '\0') {
+		*out = absent;
+		return 0;
+	}
+	return a_int(p, e, k, v, lo, hi, out);
+}
+
 /*
  * Strict decimal "123", "123.45" in [lo, hi].  Parsed by hand, not strtod():
  * strtod follows LC_NUMERIC and would read "122.97" as 122 under a locale
@@ -625,6 +702,18 @@ static int a_dbl(struct nmap_parser *p, enum elem e, const char *k, const char *
 		            elem_names[e], lo, hi);
 	*out = mant;
 	return 0;
+}
+
+/* v in lower case into out (at most n - 1 bytes; longer values are cut,
+ * which no enumeration value matches).  nmap 3.x wrote "UNfiltered". */
+static const char *lower(char *out, size_t n, const char *v)
+{
+	size_t i = 0;
+
+	for (; v[i] && i + 1 < n; i++)
+		out[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') : v[i];
+	out[i] = '\0';
+	return v[i] ? "" : out;
 }
 
 /* ---- element handlers ----------------------------------------------- */
@@ -724,10 +813,15 @@ static int start_nmaprun(struct nmap_parser *p, const char **atts)
 			r = a_len(p, E_NMAPRUN, k, v, NMAP_XML_MAX_FIELD);
 			run.xmloutputversion = v;
 		} else if (strcmp(k, "start") == 0) {
-			if ((r = a_int(p, E_NMAPRUN, k, v, 0, TIME_MAX, &x)) == 0)
+			/* absent, "" or "0": no start time (0), never "now" */
+			if ((r = a_oint(p, E_NMAPRUN, k, v, 0, TIME_MAX, 0, &x)) == 0)
 				run.start = x;
 		}
 	}
+	/* masscan writes <nmaprun scanner="masscan"> with one <host> per open
+	 * port: read as nmap's, every port after a host's first would be lost. */
+	if (r == 0 && run.scanner && strcmp(run.scanner, "masscan") == 0)
+		return fail(p, SDB_EPARSE, "masscan XML is not supported yet");
 	if (r == 0 && p->sink.run_begin && (r = p->sink.run_begin(p->sink.ctx, &run)) != 0)
 		return sink_stop(p, r);
 	return r;
@@ -764,6 +858,20 @@ static int start_scaninfo(struct nmap_parser *p, const char **atts)
 	if (rec_proto_parse(proto, &si.proto) != 0)
 		return fail(p, SDB_EPARSE, "unknown protocol \"%s\" in <scaninfo>",
 		            show(sb, proto));
+	if (si.services) {
+		/* the job's probed scope: a wrong one would close ports that
+		 * were never probed, so it must be a port list */
+		struct portlist pl;
+
+		if ((r = portlist_parse(si.services, &pl)) == SDB_ENOMEM)
+			return nomem(p);
+		if (r != 0)
+			return fail(p, SDB_EPARSE,
+			            "services \"%s\" of <scaninfo> is not a port list (ports "
+			            "0-65535, ranges low-high)",
+			            show(sb, si.services));
+		portlist_free(&pl);
+	}
 	if (p->sink.scaninfo && (r = p->sink.scaninfo(p->sink.ctx, &si)) != 0)
 		return sink_stop(p, r);
 	return 0;
@@ -836,19 +944,23 @@ static int start_host(struct nmap_parser *p, const char **atts)
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "starttime") == 0) {
-			if ((r = a_int(p, E_HOST, k, v, 0, TIME_MAX, &x)) == 0)
+			if ((r = a_oint(p, E_HOST, k, v, 0, TIME_MAX, 0, &x)) == 0)
 				p->host.starttime = x;
 		} else if (strcmp(k, "endtime") == 0) {
-			if ((r = a_int(p, E_HOST, k, v, 0, TIME_MAX, &x)) == 0)
+			if ((r = a_oint(p, E_HOST, k, v, 0, TIME_MAX, 0, &x)) == 0)
 				p->host.endtime = x;
 		}
+	}
+	if (r == 0 && p->host.endtime && p->host.starttime > p->host.endtime) {
+		p->host.endtime = 0;
+		r = warn(p, "<host> endtime is before its starttime: endtime left out");
 	}
 	return r;
 }
 
 static int start_status(struct nmap_parser *p, const char **atts)
 {
-	char sb[SHOW_MAX + 4];
+	char sb[SHOW_MAX + 4], lc[16];
 	const char *state = NULL;
 	long long x;
 	int r = 0;
@@ -861,7 +973,7 @@ static int start_status(struct nmap_parser *p, const char **atts)
 		} else if (strcmp(k, "reason") == 0) {
 			r = a_dup(p, E_STATUS, k, v, NMAP_XML_MAX_FIELD, &p->host.reason);
 		} else if (strcmp(k, "reason_ttl") == 0) {
-			if ((r = a_int(p, E_STATUS, k, v, 0, 255, &x)) == 0)
+			if ((r = a_oint(p, E_STATUS, k, v, 0, 255, -1, &x)) == 0)
 				p->host.reason_ttl = (int)x;
 		}
 	}
@@ -869,10 +981,10 @@ static int start_status(struct nmap_parser *p, const char **atts)
 		return r;
 	if (!state)
 		return missing(p, E_STATUS, "state");
-	if (rec_host_status_parse(state, &p->host.status) != 0)
-		return fail(p, SDB_EPARSE,
-		            "unknown host state \"%s\" (want up, down, unknown, skipped)",
-		            show(sb, state));
+	if (rec_host_status_parse(lower(lc, sizeof(lc), state), &p->host.status) != 0) {
+		p->host.status = REC_HOST_UNKNOWN;
+		return warn(p, "unknown host state \"%s\" read as \"unknown\"", show(sb, state));
+	}
 	return 0;
 }
 
@@ -900,13 +1012,23 @@ static int start_address(struct nmap_parser *p, const char **atts)
 	if (!addr)
 		return missing(p, E_ADDRESS, "addr");
 	if (strcmp(type, "ipv4") == 0 || strcmp(type, "ipv6") == 0) {
+		static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0,    0,
+		                                            0, 0, 0, 0, 0xff, 0xff};
 		char canon[ADDR_TEXT_MAX];
+		unsigned char key[16];
 
-		if (addr_parse(addr, canon, &fam, NULL) != 0 || fam != (type[3] == '4' ? 4 : 6))
+		if (addr_parse(addr, canon, &fam, key) != 0 || fam != (type[3] == '4' ? 4 : 6))
 			return fail(p, SDB_EPARSE, "invalid %s address \"%s\"", type,
 			            show(sb, addr));
 		if (p->have_addr) /* nmap writes one; keep the first */
 			return 0;
+		if (fam == 6 && memcmp(key, v4_mapped, sizeof(v4_mapped)) == 0) {
+			/* ::ffff:1.2.3.4 is the IPv4 host 1.2.3.4 (one host, one
+			 * sort key) */
+			snprintf(canon, sizeof(canon), "%u.%u.%u.%u", key[12], key[13], key[14],
+			         key[15]);
+			fam = 4;
+		}
 		memcpy(p->addr, canon, sizeof(canon));
 		p->host.family = fam;
 		p->have_addr = 1;
@@ -956,10 +1078,13 @@ static int start_hostname(struct nmap_parser *p, const char **atts)
 static int start_extraports(struct nmap_parser *p, const char **atts)
 {
 	struct rec_extraports ep = {.count = -1};
-	char sb[SHOW_MAX + 4];
+	char sb[SHOW_MAX + 4], lc[24];
 	const char *state = NULL;
 	long long x;
 	int r = 0;
+
+	p->ep_cur = -1;
+	buf_reset(&p->reasons);
 
 	for (size_t i = 0; atts[i] && r == 0; i += 2) {
 		const char *k = atts[i], *v = atts[i + 1];
@@ -977,16 +1102,35 @@ static int start_extraports(struct nmap_parser *p, const char **atts)
 		return missing(p, E_EXTRAPORTS, "state");
 	if (ep.count < 0)
 		return missing(p, E_EXTRAPORTS, "count");
-	if (rec_port_state_parse(state, &ep.state) != 0)
+	if (strcmp(lower(lc, sizeof(lc), state), "unknown") == 0) {
+		/* nmap 3.x writes state="unknown" count="0"; ndiff and libnmap
+		 * read it.  No port is in it, or none we could store. */
+		if (ep.count == 0)
+			return 0;
+		return warn(p, "<extraports> of %ld ports in state \"unknown\" left out", ep.count);
+	}
+	if (rec_port_state_parse(lc, &ep.state) != 0)
 		return fail(p, SDB_EPARSE, "unknown port state \"%s\" in <extraports>",
 		            show(sb, state));
+	for (size_t i = 0; i < p->nextraports; i++) {
+		if (p->extraports[i].state != ep.state)
+			continue;
+		/* one entry per state (the schema's key): add them up */
+		if (p->extraports[i].count > LONG_MAX - ep.count)
+			return fail(p, SDB_ERANGE,
+			            "<extraports> counts of one state add up past %ld", LONG_MAX);
+		p->extraports[i].count += ep.count;
+		p->ep_cur = (long)i;
+		return warn(p, "a second <extraports> in state \"%s\": counts added up",
+		            rec_port_state_name(ep.state));
+	}
 	if (p->nextraports >= NMAP_XML_MAX_NAMES)
 		return fail(p, SDB_ETOOBIG, "more than %d <extraports> in one host",
 		            NMAP_XML_MAX_NAMES);
 	if (grow(&p->extraports, &p->cextraports, p->nextraports, sizeof(*p->extraports)))
 		return nomem(p);
+	p->ep_cur = (long)p->nextraports;
 	p->extraports[p->nextraports++] = ep;
-	buf_reset(&p->reasons);
 	return 0;
 }
 
@@ -1019,11 +1163,20 @@ static int start_extrareasons(struct nmap_parser *p, const char **atts)
 
 static int end_extraports(struct nmap_parser *p)
 {
-	struct rec_extraports *ep = &p->extraports[p->nextraports - 1];
+	struct rec_extraports *ep;
+	char *d;
 
-	if (p->reasons.len &&
-	    !(ep->reasons = arena_strndup(&p->arena, p->reasons.data, p->reasons.len)))
+	if (p->ep_cur < 0 || p->reasons.len == 0)
+		return 0;
+	ep = &p->extraports[p->ep_cur];
+	if (ep->reasons) { /* a merged entry: "theirs,ours" */
+		if (buf_printf(&p->reasons, ",%s", ep->reasons) != 0)
+			return fail(p, SDB_ETOOBIG, "extrareasons of <extraports> exceed %d bytes",
+			            NMAP_XML_MAX_FIELD);
+	}
+	if (!(d = arena_strndup(&p->arena, p->reasons.data, p->reasons.len)))
 		return nomem(p);
+	ep->reasons = d;
 	return 0;
 }
 
@@ -1073,6 +1226,7 @@ static int start_port(struct nmap_parser *p, const char **atts)
 	pt->reason_ttl = -1;
 	pt->service.conf = -1;
 	p->port_has_state = 0;
+	p->port_drop = 0;
 	p->port_line = cur_line(p);
 	p->port_col = cur_col(p);
 	return 0;
@@ -1085,13 +1239,21 @@ static int end_port(struct nmap_parser *p)
 	if (!p->port_has_state)
 		return fail_at(p, SDB_EPARSE, p->port_line, p->port_col,
 		               "<port> %d/%s has no <state>", pt->port, rec_proto_name(pt->proto));
+	if (p->port_drop) { /* forget it with its scripts and cpes */
+		unsigned idx = (unsigned)pt->proto * 65536u + (unsigned)pt->port;
+
+		p->seen[idx / 64] &= ~(1ull << (idx % 64));
+		p->npscripts -= pt->nscripts;
+		p->ncpes -= pt->service.ncpes;
+		p->nports--;
+	}
 	return 0;
 }
 
 static int start_state(struct nmap_parser *p, const char **atts)
 {
 	struct rec_port *pt = &p->ports[p->nports - 1];
-	char sb[SHOW_MAX + 4];
+	char sb[SHOW_MAX + 4], lc[24];
 	const char *state = NULL;
 	long long x;
 	int r = 0;
@@ -1104,7 +1266,7 @@ static int start_state(struct nmap_parser *p, const char **atts)
 		} else if (strcmp(k, "reason") == 0) {
 			r = a_dup(p, E_STATE, k, v, NMAP_XML_MAX_FIELD, &pt->reason);
 		} else if (strcmp(k, "reason_ttl") == 0) {
-			if ((r = a_int(p, E_STATE, k, v, 0, 255, &x)) == 0)
+			if ((r = a_oint(p, E_STATE, k, v, 0, 255, -1, &x)) == 0)
 				pt->reason_ttl = (int)x;
 		}
 	}
@@ -1112,12 +1274,37 @@ static int start_state(struct nmap_parser *p, const char **atts)
 		return r;
 	if (!state)
 		return missing(p, E_STATE, "state");
-	if (rec_port_state_parse(state, &pt->state) != 0)
+	if (strcmp(lower(lc, sizeof(lc), state), "unknown") == 0) {
+		/* nmap's PORT_UNKNOWN: nothing we can store about the port */
+		p->port_has_state = p->port_drop = 1;
+		return warn(p, "port %d/%s in state \"unknown\" left out", pt->port,
+		            rec_proto_name(pt->proto));
+	}
+	if (rec_port_state_parse(lc, &pt->state) != 0)
 		return fail(p, SDB_EPARSE,
 		            "unknown port state \"%s\" (want open, closed, filtered, unfiltered, "
 		            "open|filtered, closed|filtered)",
 		            show(sb, state));
 	p->port_has_state = 1;
+	return 0;
+}
+
+/* <service method>: "table" or "probed" (the schema's CHECK); anything
+ * else is left out (NULL) with a warning. */
+static int service_method(struct nmap_parser *p, const char *v, const char **out)
+{
+	char sb[SHOW_MAX + 4], lc[8];
+
+	lower(lc, sizeof(lc), v);
+	if (strcmp(lc, "table") == 0) {
+		*out = "table";
+	} else if (strcmp(lc, "probed") == 0) {
+		*out = "probed";
+	} else {
+		*out = NULL;
+		return warn(p, "unknown service method \"%s\" left out (want table, probed)",
+		            show(sb, v));
+	}
 	return 0;
 }
 
@@ -1134,7 +1321,7 @@ static int start_service(struct nmap_parser *p, const char **atts)
 		switch (k[0]) {
 		case 'c':
 			if (strcmp(k, "conf") == 0 &&
-			    (r = a_int(p, E_SERVICE, k, v, 0, 10, &x)) == 0)
+			    (r = a_oint(p, E_SERVICE, k, v, 0, 10, -1, &x)) == 0)
 				s->conf = (int)x;
 			break;
 		case 'e':
@@ -1143,7 +1330,7 @@ static int start_service(struct nmap_parser *p, const char **atts)
 			break;
 		case 'm':
 			if (strcmp(k, "method") == 0)
-				dst = &s->method;
+				r = service_method(p, v, &s->method);
 			break;
 		case 'n':
 			if (strcmp(k, "name") == 0)
@@ -1286,7 +1473,7 @@ static int start_osmatch(struct nmap_parser *p, const char **atts)
 		if (strcmp(k, "name") == 0) {
 			r = a_dup(p, E_OSMATCH, k, v, NMAP_XML_MAX_FIELD, &name);
 		} else if (first && strcmp(k, "accuracy") == 0) {
-			if ((r = a_int(p, E_OSMATCH, k, v, 0, 100, &x)) == 0)
+			if ((r = a_oint(p, E_OSMATCH, k, v, 0, 100, -1, &x)) == 0)
 				p->host.os.accuracy = (int)x;
 		}
 	}
@@ -1344,9 +1531,10 @@ static int start_uptime(struct nmap_parser *p, const char **atts)
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "seconds") == 0) {
-			if ((r = a_int(p, E_UPTIME, k, v, 0, INT64_MAX, &x)) == 0)
+			/* Zenmap saves seconds="" lastboot="": absent */
+			if ((r = a_oint(p, E_UPTIME, k, v, 0, INT64_MAX, -1, &x)) == 0)
 				p->host.uptime_seconds = x;
-		} else if (strcmp(k, "lastboot") == 0) {
+		} else if (strcmp(k, "lastboot") == 0 && *v) {
 			r = a_dup(p, E_UPTIME, k, v, NMAP_XML_MAX_FIELD, &p->host.lastboot);
 		}
 	}
@@ -1360,7 +1548,7 @@ static int start_distance(struct nmap_parser *p, const char **atts)
 
 	for (size_t i = 0; atts[i] && r == 0; i += 2) {
 		if (strcmp(atts[i], "value") == 0 &&
-		    (r = a_int(p, E_DISTANCE, atts[i], atts[i + 1], 0, 255, &x)) == 0)
+		    (r = a_oint(p, E_DISTANCE, atts[i], atts[i + 1], 0, 255, -1, &x)) == 0)
 			p->host.distance = (int)x;
 	}
 	return r;
@@ -1389,10 +1577,11 @@ static int start_finished(struct nmap_parser *p, const char **atts)
 		const char *k = atts[i], *v = atts[i + 1];
 
 		if (strcmp(k, "time") == 0) {
-			if ((r = a_int(p, E_FINISHED, k, v, 0, TIME_MAX, &x)) == 0)
+			if ((r = a_oint(p, E_FINISHED, k, v, 0, TIME_MAX, 0, &x)) == 0)
 				p->rs.end = x;
 		} else if (strcmp(k, "elapsed") == 0) {
-			r = a_dbl(p, E_FINISHED, k, v, 0, 1e15, &p->rs.elapsed);
+			if (*v)
+				r = a_dbl(p, E_FINISHED, k, v, 0, 1e15, &p->rs.elapsed);
 		} else if (strcmp(k, "summary") == 0) {
 			r = keep_str(p, &p->rs_summary, &p->rs_have_summary, k, v);
 		} else if (strcmp(k, "exit") == 0) {
@@ -1419,7 +1608,7 @@ static int start_hosts(struct nmap_parser *p, const char **atts)
 			dst = &p->rs.hosts_down;
 		else if (strcmp(k, "total") == 0)
 			dst = &p->rs.hosts_total;
-		if (dst && (r = a_int(p, E_HOSTS, k, v, 0, LONG_MAX, &x)) == 0)
+		if (dst && (r = a_oint(p, E_HOSTS, k, v, 0, LONG_MAX, -1, &x)) == 0)
 			*dst = (long)x;
 	}
 	return r;
@@ -1468,6 +1657,8 @@ static int run_end(struct nmap_parser *p)
 	struct rec_runstats rs = p->rs;
 	int r;
 
+	if ((r = warn_summary(p)) != 0)
+		return r;
 	rs.summary = p->rs_have_summary ? buf_str(&p->rs_summary) : NULL;
 	rs.exit = p->rs_have_exit ? buf_str(&p->rs_exit) : NULL;
 	rs.errormsg = p->rs_have_errormsg ? buf_str(&p->rs_errormsg) : NULL;
@@ -1693,12 +1884,49 @@ int nmap_parser_new(const struct ingest_sink *sink, const char *name, struct nma
 	buf_init(&p->rs_exit, NMAP_XML_MAX_FIELD);
 	buf_init(&p->rs_errormsg, NMAP_XML_MAX_FIELD);
 	p->rs.hosts_up = p->rs.hosts_down = p->rs.hosts_total = -1;
+	p->rs.elapsed = -1;
 	*out = p;
 	p = NULL;
 	r = 0;
 out:
 	nmap_parser_free(p);
 	return r;
+}
+
+/* Did the document end early - cut off after <nmaprun> began, where a
+ * killed nmap leaves it - and does the sink take that (accept_truncated)? */
+static int cut_off(struct nmap_parser *p)
+{
+	if (!p->sink.accept_truncated || p->err || p->depth == 0)
+		return 0;
+	switch (XML_GetErrorCode(p->xp)) {
+	case XML_ERROR_NO_ELEMENTS:
+	case XML_ERROR_UNCLOSED_TOKEN:
+	case XML_ERROR_PARTIAL_CHAR:
+	case XML_ERROR_UNCLOSED_CDATA_SECTION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A cut-off document the sink takes: end the run with what was complete
+ * (the hosts already handed over; the one being read is dropped). */
+static int end_cut_off(struct nmap_parser *p)
+{
+	char msg[512];
+	int r;
+
+	/* always passed on, whatever WARN_MAX held back */
+	snprintf(msg, sizeof(msg),
+	         "%s:%llu:%llu: the file ends before </nmaprun> (cut off): its %llu complete "
+	         "hosts kept, the rest lost",
+	         p->name, cur_line(p), cur_col(p), (unsigned long long)p->stats.hosts);
+	if (p->sink.warning && (r = p->sink.warning(p->sink.ctx, msg)) != 0)
+		return sink_stop(p, r);
+	p->finished = 1;
+	p->rs.truncated = 1;
+	return run_end(p);
 }
 
 /* expat refused the input: say what, and where. */
@@ -1760,6 +1988,8 @@ int nmap_parser_feed(struct nmap_parser *p, const void *data, size_t len, int fi
 		p->stats.bytes += n;
 		if (p->err)
 			return p->err;
+		if (st != XML_STATUS_OK && last && cut_off(p))
+			return end_cut_off(p);
 		if (st != XML_STATUS_OK)
 			return expat_failed(p, last);
 		/* expat holds an unfinished token (attribute, comment, ...) in

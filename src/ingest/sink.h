@@ -4,7 +4,8 @@
  * NULL.  A callback returning non-zero stops the source, which returns that
  * code unchanged.  Records are valid only during the call (see record.h).
  *
- * Call order for one scan: run_begin, scaninfo*, (host | progress)*, run_end.
+ * Call order for one scan: run_begin, scaninfo*, (host | progress |
+ * warning)*, run_end.
  */
 #ifndef SDB_INGEST_SINK_H
 #define SDB_INGEST_SINK_H
@@ -19,6 +20,14 @@ struct ingest_sink {
 	/* nmap's <taskprogress>: percent 0-100 of the named task. */
 	int (*progress)(void *ctx, const char *task, double percent);
 	int (*run_end)(void *ctx, const struct rec_runstats *rs);
+	/* The source accepted a value it had to change or leave out (an
+	 * unknown enumeration value, an impossible time): "NAME:LINE:COL:
+	 * what was done".  For the user to read (stderr); never an error. */
+	int (*warning)(void *ctx, const char *msg);
+	/* Set by a sink that takes a document cut off after complete hosts
+	 * (`scandb import --partial`): the source then ends such a document
+	 * with run_end(rs->truncated = 1) instead of failing.  0: refused. */
+	int accept_truncated;
 };
 
 #endif

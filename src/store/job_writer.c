@@ -41,6 +41,12 @@ struct job_writer {
 	double elapsed;
 	long rs_up, rs_down, rs_total;
 	struct job_writer_stats stats;
+	int partial;  /* opts.partial: no probed scope */
+	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
+	enum store_job_kind kind;
+	int forced;
+	int64_t existing_job_id;
+	char *nmap_error; /* <finished exit="error" errormsg>, when nmap failed */
 };
 
 const char *job_writer_hostname(void)
@@ -90,7 +96,8 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 	struct job_writer *w = ctx;
 	int r;
 
-	if ((unsigned)si->proto >= REC_PROTO__COUNT || !si->services)
+	/* part of a scan: what it did not list says nothing */
+	if (w->partial || (unsigned)si->proto >= REC_PROTO__COUNT || !si->services)
 		return 0;
 	if ((r = scope_add(&w->scope, si->proto, si->services)) == SDB_EPARSE)
 		return store__set_err(w->st, SDB_EPARSE,
@@ -98,14 +105,14 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 	return r;
 }
 
-/* The time a host was seen: its own start time, else the run's, else now. */
+/* The time a host was seen: its own start time, else the run's, else 0 -
+ * undated, older than any dated scan (never "now": an undated file must not
+ * become the newest view of its hosts). */
 static int64_t host_time(const struct job_writer *w, const struct rec_host *h)
 {
 	if (h->starttime > 0)
 		return h->starttime;
-	if (w->run_start > 0)
-		return w->run_start;
-	return w->created_at;
+	return w->run_start > 0 ? w->run_start : 0;
 }
 
 /* ---- change events (history/events.h) ---------------------------------- */
@@ -335,6 +342,10 @@ static int on_run_end(void *ctx, const struct rec_runstats *rs)
 	                                  rs->npostscripts)) != 0)
 		return r;
 	w->have_runstats = 1;
+	w->stats.truncated = rs->truncated;
+	if (rs->exit && strcmp(rs->exit, "error") == 0 &&
+	    (r = replace_str(&w->nmap_error, rs->errormsg ? rs->errormsg : "")) != 0)
+		return r;
 	w->run_end = rs->end;
 	w->elapsed = rs->elapsed;
 	w->rs_up = rs->hosts_up;
@@ -369,15 +380,21 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	}
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
+	w->partial = w->stats.partial = o->partial != 0;
 	w->sink = (struct ingest_sink){
 	    .ctx = w,
 	    .run_begin = on_run_begin,
 	    .scaninfo = on_scaninfo,
 	    .host = on_host,
 	    .run_end = on_run_end,
+	    .accept_truncated = w->partial,
 	};
-	if ((r = replace_str(&w->args, o->args)) != 0)
+	if ((r = replace_str(&w->args, o->args)) != 0 ||
+	    (r = replace_str(&w->source, o->source)) != 0)
 		goto fail;
+	w->kind = o->kind;
+	w->forced = o->forced;
+	w->existing_job_id = o->existing_job_id;
 	if ((r = store_tx_begin(st)) != 0)
 		goto fail;
 	if (o->existing_job_id > 0) {
@@ -421,6 +438,78 @@ void job_writer_stats(const struct job_writer *w, struct job_writer_stats *out)
 	*out = w->stats;
 }
 
+const char *job_writer_nmap_error(const struct job_writer *w)
+{
+	return w->nmap_error ? w->nmap_error : "";
+}
+
+/* nmap's start and finish: 0 (NULL) when the file has none.  Without a
+ * finish time the job's completion is when it was stored. */
+static void job_times(const struct job_writer *w, struct store_job_final *f)
+{
+	f->started_at = w->run_start > 0 ? w->run_start : 0;
+	f->completed_at = w->run_end > 0 ? w->run_end : time_now();
+	if (f->started_at && f->completed_at < f->started_at)
+		f->completed_at = f->started_at;
+}
+
+/*
+ * nmap ended in error: nothing of the run is kept but the job, 'failed'
+ * with nmap's message (its hosts were seen by a run that did not finish
+ * what it set out to do).  The records' transaction is rolled back; the
+ * job is written in a new one.
+ */
+static int commit_nmap_failed(struct job_writer *w, const char *content_hash)
+{
+	struct store_job_final f;
+	char msg[1100];
+	int r;
+
+	store_tx_rollback(w->st);
+	w->state = W_DONE;
+	if ((r = store_tx_begin(w->st)) != 0)
+		return r;
+	if (!w->existing_job_id) {
+		struct store_job_new j = {
+		    .kind = w->kind,
+		    .status = STORE_JOB_RUNNING,
+		    .source = w->source,
+		    .args = w->args,
+		    .worker_id = job_writer_worker_id(),
+		    .created_at = w->created_at,
+		    .forced = w->forced,
+		};
+		if ((r = store_job_insert(w->st, &j, &w->job_id)) != 0)
+			goto fail;
+	}
+	snprintf(msg, sizeof(msg), "nmap ended in error: %.1024s",
+	         w->nmap_error[0] ? w->nmap_error : "(no message)");
+	memset(&f, 0, sizeof(f));
+	f.status = STORE_JOB_FAILED;
+	f.error = msg;
+	f.scanner = w->scanner;
+	f.scanner_version = w->version;
+	f.args = w->args;
+	f.content_hash = content_hash;
+	job_times(w, &f);
+	f.elapsed = w->elapsed;
+	f.hosts_up = w->rs_up;
+	f.hosts_down = w->rs_down;
+	f.hosts_total = w->rs_total;
+	f.ports_open = -1;
+	f.partial = w->partial;
+	if ((r = store_job_finish(w->st, w->job_id, &f, NULL)) != 0 ||
+	    (r = store_tx_commit(w->st)) != 0)
+		goto fail;
+	memset(&w->stats, 0, sizeof(w->stats));
+	w->stats.nmap_failed = 1;
+	w->stats.partial = w->partial;
+	return 0;
+fail:
+	store_tx_rollback(w->st);
+	return r;
+}
+
 int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *existing_id)
 {
 	struct store_job_final f;
@@ -429,6 +518,8 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 
 	if (!w || w->state != W_OPEN)
 		return SDB_EUSAGE;
+	if (w->nmap_error)
+		return commit_nmap_failed(w, content_hash);
 	if ((r = scope_format(&w->scope, &scope)) != 0)
 		goto fail;
 	memset(&f, 0, sizeof(f));
@@ -438,15 +529,14 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 	f.args = w->args;
 	f.content_hash = content_hash;
 	f.probed_scope = scope;
-	f.started_at = w->run_start > 0 ? w->run_start : w->created_at;
-	f.completed_at = w->run_end > 0 ? w->run_end : time_now();
-	if (f.completed_at < f.started_at)
-		f.completed_at = f.started_at;
+	job_times(w, &f);
+	/* nmap's figures, NULL when the file has none (not 0, not ours) */
 	f.elapsed = w->elapsed;
-	f.hosts_up = w->rs_up >= 0 ? w->rs_up : w->stats.hosts_up;
-	f.hosts_down = w->rs_down >= 0 ? w->rs_down : w->stats.hosts - w->stats.hosts_up;
-	f.hosts_total = w->rs_total >= 0 ? w->rs_total : w->stats.hosts;
+	f.hosts_up = w->rs_up;
+	f.hosts_down = w->rs_down;
+	f.hosts_total = w->rs_total;
 	f.ports_open = w->stats.ports_open;
+	f.partial = w->partial;
 	if ((r = store_job_finish(w->st, w->job_id, &f, existing_id)) != 0)
 		goto fail;
 	if ((r = store_tx_commit(w->st)) != 0)
@@ -479,5 +569,7 @@ void job_writer_free(struct job_writer *w)
 	free(w->scanner);
 	free(w->version);
 	free(w->args);
+	free(w->source);
+	free(w->nmap_error);
 	free(w);
 }

@@ -11,6 +11,12 @@
  *   scan:    job row committed earlier as 'running' (cmd_scan), then
  *            begin (tx) → records → commit ('completed')
  *   failure: job_writer_abort() rolls everything of this tx back.
+ *   nmap's own failure (<finished exit="error">): commit rolls the records
+ *            back and stores the job alone as 'failed' with nmap's message.
+ *
+ * Times are nmap's: a scan without a start time has started_at NULL (never
+ * the import time) and its hosts are seen at time 0 ("undated"), which
+ * ranks below every dated scan in the history and the current state.
  */
 #ifndef SDB_STORE_JOB_WRITER_H
 #define SDB_STORE_JOB_WRITER_H
@@ -28,6 +34,11 @@ struct job_writer_opts {
 	const char *args;        /* for scans: the command line we ran */
 	int forced;              /* --force: store even if content seen */
 	int64_t existing_job_id; /* scan: its row is already committed */
+	/* Part of a scan (import --partial): a cut-off document is taken
+	 * (sink accept_truncated), the job is marked partial, and its probed
+	 * scope is empty - it closes no port and downs no host it does not
+	 * list, whether or not the document turns out complete. */
+	int partial;
 };
 
 struct job_writer_stats {
@@ -36,6 +47,9 @@ struct job_writer_stats {
 	long ports;
 	long ports_open;
 	long duplicates; /* hosts listed again in the same scan, skipped */
+	int partial;     /* stored as part of a scan (opts.partial) */
+	int truncated;   /* the document was cut off */
+	int nmap_failed; /* nmap ended in error: stored as a failed job */
 };
 
 /* Open the transaction (and insert the job row for an import).  On
@@ -45,6 +59,9 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 const struct ingest_sink *job_writer_sink(struct job_writer *w);
 int64_t job_writer_job_id(const struct job_writer *w);
 void job_writer_stats(const struct job_writer *w, struct job_writer_stats *out);
+/* nmap's error message when stats.nmap_failed ("" if it gave none); owned
+ * by the writer. */
+const char *job_writer_nmap_error(const struct job_writer *w);
 /*
  * Finish the job as completed and commit.  `content_hash` may be NULL.  If
  * the same content is already stored (unforced), rolls back, returns

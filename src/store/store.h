@@ -121,6 +121,7 @@ struct store_job_final {
 	double elapsed;                         /* -1 absent */
 	long hosts_up, hosts_down, hosts_total; /* -1 absent */
 	long ports_open;
+	int partial; /* only part of the scan (a cut-off file): 0 or 1 */
 };
 
 /* Transactions: begin takes the write lock at once (SQLite: BEGIN
@@ -330,6 +331,7 @@ struct store_job {
 	long hosts_up, hosts_down, hosts_total; /* -1 absent */
 	long ports_open;                        /* -1 absent */
 	double elapsed;                         /* -1 absent */
+	int partial;                            /* only part of the scan (0007) */
 };
 void store_job_free(struct store_job *j);
 

@@ -1267,7 +1267,9 @@ static int copy_send(struct store_pg *s, enum pg_copy c)
 	" os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                      \
 	"  THEN excluded.os_accuracy ELSE h.os_accuracy END,"                                      \
 	" last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE h.last_job_id END,"     \
-	" first_seen = LEAST(h.first_seen, excluded.first_seen),"                                  \
+	" first_seen = CASE WHEN excluded.first_seen = 'epoch' THEN h.first_seen"                  \
+	"  WHEN h.first_seen = 'epoch' THEN excluded.first_seen"                                   \
+	"  ELSE LEAST(h.first_seen, excluded.first_seen) END,"                                     \
 	" last_seen = GREATEST(h.last_seen, excluded.last_seen)"
 #define HOST_COLS_INS                                                                              \
 	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \
@@ -1607,7 +1609,7 @@ static const char sql_job_finish[] =
     "  probed_scope = $8::text, started_at = to_timestamp($9::bigint),"
     "  completed_at = to_timestamp($10::bigint), elapsed = $11::double precision,"
     "  hosts_up = $12::integer, hosts_down = $13::integer, hosts_total = $14::integer,"
-    "  ports_open = $15::integer,"
+    "  ports_open = $15::integer, partial = $16::boolean,"
     "  progress = CASE WHEN $2::text = 'completed' THEN 100 ELSE progress END"
     "  WHERE id = $1::bigint AND NOT EXISTS (SELECT 1 FROM other) RETURNING id)"
     " SELECT (SELECT id FROM upd), (SELECT id FROM other)";
@@ -1637,6 +1639,7 @@ static int pg_job_finish(struct store *st, int64_t id, const struct store_job_fi
 	store__pg_p_opt(&p, f->hosts_down);
 	store__pg_p_opt(&p, f->hosts_total);
 	store__pg_p_opt(&p, f->ports_open);
+	store__pg_p_text(&p, f->partial ? "true" : "false");
 	if ((r = store__pg_exec(s, PG_JOB_FINISH, sql_job_finish, &p, 0, &res, "finishing job %lld",
 	                        (long long)id)) != 0)
 		return r;

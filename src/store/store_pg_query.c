@@ -474,7 +474,8 @@ out:
 	    "completed_at") ","                                                                    \
 	                    " " EP("timeout_at") ", error, content_hash, forced::integer, "        \
 	                                         "probed_scope, hosts_up,"                         \
-	                                         " hosts_down, hosts_total, ports_open, elapsed"
+	                                         " hosts_down, hosts_total, ports_open, elapsed,"  \
+	                                         " partial::integer"
 
 static int load_job(struct store_pg *s, const PGresult *q, int i, struct store_job **out)
 {
@@ -506,6 +507,7 @@ static int load_job(struct store_pg *s, const PGresult *q, int i, struct store_j
 	j->hosts_total = store__pg_opt(q, i, 19);
 	j->ports_open = store__pg_opt(q, i, 20);
 	j->elapsed = store__pg_col(q, i, 21) ? strtod(store__pg_col(q, i, 21), NULL) : -1;
+	j->partial = (int)store__pg_i64(q, i, 22);
 	if (oom) {
 		store_job_free(j);
 		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");

@@ -698,7 +698,7 @@ static int sq_job_finish(struct store *st, int64_t id, const struct store_job_fi
 	                            " content_hash = ?7, probed_scope = ?8, started_at = ?9,"
 	                            " completed_at = ?10, elapsed = ?11, hosts_up = ?12,"
 	                            " hosts_down = ?13, hosts_total = ?14, ports_open = ?15,"
-	                            " progress = CASE WHEN ?2 = 'completed' THEN 100"
+	                            " partial = ?16, progress = CASE WHEN ?2 = 'completed' THEN 100"
 	                            " ELSE progress END"
 	                            " WHERE id = ?1",
 	                            &stmt)) != 0)
@@ -719,6 +719,7 @@ static int sq_job_finish(struct store *st, int64_t id, const struct store_job_fi
 	b |= bind_opt(stmt, 13, f->hosts_down);
 	b |= bind_opt(stmt, 14, f->hosts_total);
 	b |= bind_opt(stmt, 15, f->ports_open);
+	b |= sqlite3_bind_int(stmt, 16, f->partial != 0);
 	if (b)
 		return bind_failed(s, stmt, what);
 	rc = sqlite3_step(stmt);
@@ -968,7 +969,9 @@ static int check_host_status(struct store_sqlite *s, const struct rec_host *h)
 	"  THEN " V(os_accuracy) " ELSE hosts.os_accuracy END," \
 	" last_job_id = CASE WHEN " NEWER_THAN_STORED(V) " THEN " V(last_job_id) \
 	"  ELSE hosts.last_job_id END," \
-	" first_seen = min(hosts.first_seen, " V(first_seen) ")," \
+	" first_seen = CASE WHEN " V(first_seen) " = 0 THEN hosts.first_seen" \
+	"  WHEN hosts.first_seen = 0 THEN " V(first_seen) \
+	"  ELSE min(hosts.first_seen, " V(first_seen) ") END," \
 	" last_seen = max(hosts.last_seen, " V(last_seen) ")"
 /* clang-format on */
 

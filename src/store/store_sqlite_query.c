@@ -445,7 +445,7 @@ out:
 #define JOB_COLS                                                                                   \
 	"id, kind, source, status, args, scanner, scanner_version, progress, worker_id,"           \
 	" created_at, started_at, completed_at, timeout_at, error, content_hash, forced,"          \
-	" probed_scope, hosts_up, hosts_down, hosts_total, ports_open, elapsed"
+	" probed_scope, hosts_up, hosts_down, hosts_total, ports_open, elapsed, partial"
 
 static const char sql_jobs_all[] = "SELECT " JOB_COLS " FROM jobs"
                                    " ORDER BY created_at DESC, id DESC";
@@ -483,6 +483,7 @@ static int load_job(struct store_sqlite *s, sqlite3_stmt *q, struct store_job **
 	j->hosts_total = col_opt(q, 19);
 	j->ports_open = col_opt(q, 20);
 	j->elapsed = sqlite3_column_type(q, 21) == SQLITE_NULL ? -1 : sqlite3_column_double(q, 21);
+	j->partial = sqlite3_column_int(q, 22);
 	if (oom) {
 		store_job_free(j);
 		return store__set_err(&s->base, SDB_ENOMEM, "reading jobs: out of memory");

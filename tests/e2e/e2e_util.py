@@ -187,7 +187,7 @@ HIST_PORT_KEYS = ["first_seen", "last_seen", "closed_at", "state_job_id"]
 JOB_KEYS = ["id", "kind", "source", "status", "args", "scanner", "scanner_version", "progress",
             "worker_id", "created_at", "started_at", "completed_at", "timeout_at", "error",
             "content_hash", "forced", "probed_scope", "hosts_up", "hosts_down", "hosts_total",
-            "ports_open", "elapsed"]
+            "ports_open", "elapsed", "partial"]
 
 
 def opt_int(v):
@@ -327,6 +327,7 @@ def check_job(got, run_, job_id, source):
     eq(got["ports_open"], run_["open"], "job.ports_open")
     check(abs(got["elapsed"] - run_["elapsed"]) < 1e-6, f"job.elapsed {got['elapsed']}")
     eq(got["forced"], False, "job.forced")
+    eq(got["partial"], False, "job.partial")
     eq(got["error"], None, "job.error")
     check(isinstance(got["content_hash"], str) and len(got["content_hash"]) == 64,
           f"job.content_hash {got['content_hash']!r}")

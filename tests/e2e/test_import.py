@@ -4,7 +4,7 @@ files.  Every failure must name the file (and line), exit 1, and leave the
 database exactly as it was; other files in the same command still import."""
 import os
 
-from e2e_util import (Tests, check, data, db_exists, dump, eq, newdb, run, sql1, sqlite_case,
+from e2e_util import (Tests, check, data, db_exists, dump, eq, iso, newdb, run, sql1, sqlite_case,
                       tmpdir, write)
 
 t = Tests("import")
@@ -223,6 +223,281 @@ def json_result_format():
     eq(res[0]["job_id"], 1, "job id")
     check(res[1]["job_id"] is None and "cannot open" in res[1]["error"], f"{res[1]}")
 
+
+
+# ---- "every nmap file ever written imports" --------------------------------
+
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(data("simple.xml"))), "..", "nmap-corpus")
+
+
+def corpus(*parts):
+    return os.path.normpath(os.path.join(CORPUS, *parts))
+
+
+def corpus_files():
+    return sorted(f for f in os.listdir(CORPUS) if f.endswith(".xml"))
+
+
+def file_counts(path):
+    """What a file holds, counted in its text: addresses of <host>s, <port>s
+    (none of the corpus' ports is in state "unknown"), <extraports> other
+    than state "unknown"."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(path).getroot()
+    addrs, ports, extra = set(), 0, 0
+    for h in root.findall("host"):
+        for a in h.findall("address"):
+            if a.get("addrtype", "ipv4") in ("ipv4", "ipv6"):
+                addrs.add(a.get("addr"))
+                break
+        ports += len(h.findall("ports/port"))
+        extra += len({e.get("state").lower() for e in h.findall("ports/extraports")
+                      if e.get("state").lower() != "unknown"})
+    return len(addrs), ports, extra
+
+
+@t.case
+def corpus_every_file_imports_and_diffs():
+    """Every real file of the corpus (nmap 3.75 to 7.93, Zenmap-saved) is
+    accepted by import and by `diff FILE FILE` (the same parser), and all
+    it holds is stored."""
+    db = newdb()
+    files = corpus_files()
+    check(len(files) >= 20, f"corpus too small: {files}")
+    for f in files:
+        path = corpus(f)
+        r = run(db, "import", "--format", "json", path, expect=0)
+        job = r.json()[0]
+        eq(job["status"], "imported", f"{f}: status")
+        jid = job["job_id"]
+        nhosts, nports, nextra = file_counts(path)
+        eq(count(db, f"SELECT count(*) FROM host_scans WHERE job_id = {jid}"), nhosts,
+           f"{f}: hosts stored")
+        eq(count(db, f"SELECT count(*) FROM ports WHERE job_id = {jid}"), nports,
+           f"{f}: ports stored")
+        eq(count(db, f"SELECT count(*) FROM extraports WHERE job_id = {jid}"), nextra,
+           f"{f}: extraports stored")
+        d = run(db, "diff", path, path, expect=0)
+        check("not supported" not in d.err and f not in d.err, f"{f}: diff: {d!r}")
+
+
+@t.case
+def corpus_old_shapes_stored_as_documented():
+    db = newdb()
+    # nmap 3.75 <extraports state="unknown" count="0">: accepted, nothing lost, no warning
+    r = run(db, "import", corpus("zenmap-xml_test3.xml"), expect=0)
+    eq(r.err, "", "stderr of a 3.75 file")
+    # Zenmap's <uptime seconds="" lastboot="">: absent
+    run(db, "import", corpus("zenmap-xml_test16.xml"), expect=0)
+    eq(count(db, "SELECT count(*) FROM host_scans hs JOIN jobs j ON j.id = hs.job_id"
+                 " WHERE j.source LIKE '%xml_test16.xml' AND hs.uptime IS NULL"
+                 " AND hs.lastboot IS NULL"), 1, "uptime of xml_test16")
+    # nmap 7.91 <extraports state="unknown" count="10">: left out, said where
+    r = run(db, "import", corpus("libnmap-extra_ports.xml"), expect=0)
+    check(f'{corpus("libnmap-extra_ports.xml")}:34:1: <extraports> of 10 ports in state '
+          '"unknown" left out' in r.err, f"warning: {r.err!r}")
+
+
+REFUSED = [
+    # file, LINE:COL, what the message says
+    ("zenmap-nmap-output-error.xml", "14:54", "malformed XML: not well-formed"),
+    ("libnmap-defused_et_local_includer.xml", "3:41", "entity declarations are not allowed"),
+    ("libnmap-defused_et_included.xml", "2:1", "not an nmap XML file"),
+    ("libnmap-test_osclass.xml", "14:1", 'invalid ipv4 address "IP"'),
+    ("masscan.xml", "3:1", "masscan XML is not supported yet"),
+    ("scaninfo-port-70000.xml", "3:1", 'services "1-70000" of <scaninfo> is not a port list'),
+    ("scaninfo-reversed-range.xml", "3:1", 'services "1000-1" of <scaninfo> is not a port list'),
+    ("port-state-ajar.xml", "6:41", 'unknown port state "ajar"'),
+]
+
+
+@t.case
+def corpus_refusals_name_file_line_col_and_store_nothing():
+    db = newdb()
+    run(db, "import", corpus("nmap793-connect.xml"), expect=0)
+    before = snapshot(db)
+    eq(sorted(f for f, _, _ in REFUSED),
+       sorted(f for f in os.listdir(corpus("refused")) if f.endswith(".xml")),
+       "every refused file has its row")
+    for f, pos, what in REFUSED:
+        path = corpus("refused", f)
+        r = run(db, "import", path, expect=1)
+        check(f"{path}:{pos}: {what}" in r.err, f"{f}: want {pos}: {what}, got {r.err!r}")
+        eq(snapshot(db), before, f"database after {f}")
+        d = run(db, "diff", path, corpus("nmap793-connect.xml"))
+        check(d.code != 0 and f"{path}:{pos}:" in d.err, f"{f}: diff: {d!r}")
+
+
+@t.case
+def partial_file_kept_only_with_the_flag():
+    db = newdb()
+    killed = corpus("partial", "nmap793-killed.xml")
+    run(db, "import", killed, expect=1)
+    eq(count(db, "SELECT count(*) FROM jobs"), 0, "jobs after refusing a cut-off file")
+    # the flag may come after the file
+    r = run(db, "import", killed, "--partial", expect=0)
+    check("imported as partial job 1: kept 6 complete hosts" in r.out, f"{r!r}")
+    check(f"{killed}:" in r.err and "cut off" in r.err, f"warning: {r.err!r}")
+    eq(count(db, "SELECT count(*) FROM host_scans WHERE job_id = 1"), 6, "hosts kept")
+    j = run(db, "job", "1", "--format", "json", expect=0).json()
+    eq(j["partial"], True, "job.partial (json)")
+    eq(j["probed_scope"], None, "a partial job's probed scope")
+    check("(partial)" in run(db, "jobs", expect=0).out, "jobs table says partial")
+    check("partial:" in run(db, "job", "1", expect=0).out, "job block says partial")
+    lib = corpus("partial", "libnmap-1_hosts_incomplete.xml")
+    r = run(db, "import", "--format", "json", "--partial", "--", lib, expect=0)
+    eq(r.json()[0]["partial"], True, "json result partial")
+    eq(r.json()[0]["hosts"], 1, "libnmap's incomplete file keeps its host")
+
+
+SCOPE_TMPL = """<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -p 1-1000 192.0.2.1-2" start="{t}" version="7.93" xmloutputversion="1.05">
+<scaninfo type="connect" protocol="tcp" numservices="1000" services="1-1000"/>
+{hosts}"""
+SCOPE_HOST = """<host starttime="{t}" endtime="{t}"><status state="up" reason="syn-ack" reason_ttl="0"/>
+<address addr="{addr}" addrtype="ipv4"/>
+<ports><extraports state="closed" count="{n}"/>{ports}</ports>
+</host>
+"""
+END = """<runstats><finished time="{t}" elapsed="1.00" exit="success"/><hosts up="2" down="0" total="2"/></runstats>
+</nmaprun>
+"""
+
+
+def open_port(p):
+    return (f'<port protocol="tcp" portid="{p}"><state state="open" reason="syn-ack" '
+            f'reason_ttl="0"/></port>')
+
+
+@t.case
+def partial_job_closes_no_port_and_downs_no_host():
+    d = tmpdir()
+    db = newdb()
+    t0, t1 = 1700000000, 1700003600
+    full = SCOPE_TMPL.format(t=t0, hosts="".join(
+        SCOPE_HOST.format(t=t0, addr=a, n=998, ports=open_port(22) + open_port(80))
+        for a in ("192.0.2.1", "192.0.2.2"))) + END.format(t=t0 + 5)
+    run(db, "import", write(os.path.join(d, "full.xml"), full), expect=0)
+    # a later scan, killed while on its second host: .1 lists 22 only
+    cut = SCOPE_TMPL.format(t=t1, hosts=SCOPE_HOST.format(
+        t=t1, addr="192.0.2.1", n=999, ports=open_port(22))) + '<host starttime="1'
+    path = write(os.path.join(d, "cut.xml"), cut)
+    before_events = count(db, "SELECT count(*) FROM host_events")
+    r = run(db, "import", "--partial", path, expect=0)
+    check("kept 1 complete host" in r.out, f"{r!r}")
+    eq(count(db, "SELECT count(*) FROM host_events WHERE kind IN ('port_closed', 'host_down')"),
+       0, "port_closed/host_down events of a partial job")
+    eq(count(db, "SELECT count(*) FROM host_events"), before_events, "events")
+    for a in ("192.0.2.1", "192.0.2.2"):
+        h = run(db, "host", a, "--format", "json", expect=0).json()
+        eq(sorted(p["port"] for p in h["ports"] if p["state"] == "open"), [22, 80],
+           f"{a}: open ports after the partial job")
+
+
+UNDATED = """<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -p 22,80 192.0.2.9" {start} version="4.20" xmloutputversion="1.01">
+<scaninfo type="connect" protocol="tcp" numservices="2" services="22,80"/>
+<host><status state="up"/>
+<address addr="192.0.2.9" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="22"><state state="closed"/></port>{p80}</ports>
+</host>
+{runstats}</nmaprun>
+"""
+
+
+@t.case
+def undated_scan_is_null_and_never_the_newest():
+    d = tmpdir()
+    db = newdb()
+    run(db, "import", write(os.path.join(d, "dated.xml"), host_xml(port="22")), expect=0)
+    for name, start, runstats in (
+            ("nostart.xml", "", ""),
+            ("zero.xml", 'start="0"', '<runstats><finished time="1800000000"/></runstats>\n')):
+        path = write(os.path.join(d, name), UNDATED.format(
+            start=start, runstats=runstats,
+            p80='<port protocol="tcp" portid="80"><state state="open"/></port>'))
+        r = run(db, "import", "--format", "json", path, expect=0)
+        jid = r.json()[0]["job_id"]
+        j = run(db, "job", str(jid), "--format", "json", expect=0).json()
+        eq(j["started_at"], None, f"{name}: started_at")
+        eq(j["elapsed"], None, f"{name}: elapsed")
+        eq(j["hosts_up"], None, f"{name}: hosts_up")
+        eq(j["hosts_total"], None, f"{name}: hosts_total")
+        if runstats:
+            eq(j["completed_at"], iso(1800000000), f"{name}: nmap's finish time kept")
+        # the dated scan (22 open) stays the current view of the host
+        h = run(db, "host", "192.0.2.9", "--format", "json", expect=0).json()
+        states = {p["port"]: p["state"] for p in h["ports"]}
+        eq(states.get(22), "open", f"{name}: port 22 (closed only in the undated scan)")
+        eq(states.get(80), "open", f"{name}: port 80 (no dated scan probed it)")
+        eq(h["first_seen"], iso(1700000000), f"{name}: first_seen (the dated scan's)")
+        eq(h["last_seen"], iso(1700000000), f"{name}: last_seen (the dated scan's)")
+        eq(count(db, "SELECT count(*) FROM host_events WHERE kind = 'port_closed'"), 0,
+           f"{name}: an undated scan closed a port of a dated one")
+
+
+@t.case
+def nmap_error_run_is_a_failed_job():
+    d = tmpdir()
+    db = newdb()
+    text = host_xml().replace(
+        'exit="success"', 'exit="error" errormsg="Failed to open device eth9"')
+    r = run(db, "import", "--format", "json", write(os.path.join(d, "err.xml"), text), expect=0)
+    jid = r.json()[0]["job_id"]
+    eq(r.json()[0]["job_status"], "failed", "import result job_status")
+    j = run(db, "job", str(jid), "--format", "json", expect=0).json()
+    eq(j["status"], "failed", "job status")
+    check("Failed to open device eth9" in (j["error"] or ""), f"job error: {j['error']!r}")
+    eq(count(db, "SELECT count(*) FROM host_scans"), 0, "hosts of a failed run")
+
+
+@t.case
+def unknown_values_become_documented_ones_with_a_warning():
+    d = tmpdir()
+    db = newdb()
+    text = host_xml().replace('method="table"', 'method="detection"').replace(
+        'endtime="1700000001"', 'endtime="1699999999"')
+    path = write(os.path.join(d, "odd.xml"), text)
+    r = run(db, "import", path, expect=0)
+    check(f'{path}:9:1: unknown service method "detection" left out' in r.err,
+          f"method warning: {r.err!r}")
+    check(f"{path}:5:1: <host> endtime is before its starttime" in r.err,
+          f"endtime warning: {r.err!r}")
+    eq(count(db, "SELECT count(*) FROM ports WHERE method IS NULL AND service = 'ssh'"), 1,
+       "method stored as NULL")
+    eq(count(db, "SELECT count(*) FROM host_scans WHERE endtime IS NULL"), 1, "endtime NULL")
+
+
+@t.case
+def ipv4_mapped_ipv6_is_the_ipv4_host():
+    d = tmpdir()
+    db = newdb()
+    run(db, "import", write(os.path.join(d, "v4.xml"), host_xml()), expect=0)
+    mapped = host_xml(port="23").replace(
+        'addr="192.0.2.9" addrtype="ipv4"', 'addr="::ffff:192.0.2.9" addrtype="ipv6"')
+    run(db, "import", write(os.path.join(d, "v6.xml"), mapped), expect=0)
+    eq(count(db, "SELECT count(*) FROM hosts"), 1, "hosts")
+    h = run(db, "host", "192.0.2.9", "--format", "json", expect=0).json()
+    eq(h["addr"], "192.0.2.9", "address")
+
+
+@t.case
+def options_anywhere_and_double_dash():
+    d = tmpdir()
+    db = newdb()
+    r = run(db, "import", data("simple.xml"), "--format", "json", expect=0)
+    eq(r.json()[0]["status"], "imported", "--format after the file")
+    r = run(db, "import", data("simple.xml"), "--force", expect=0)
+    check("imported as job 2" in r.out, f"--force after the file: {r!r}")
+    odd = write(os.path.join(d, "--force"), read("os.xml"))
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        r = run(db, "import", "--", "--force", expect=0)
+    finally:
+        os.chdir(cwd)
+    check("--force: imported as job 3" in r.out, f"'--' ends the options: {r!r}")
+    check(os.path.exists(odd), "file named --force")
 
 if __name__ == "__main__":
     t.main()

@@ -510,7 +510,7 @@ static void test_small_copies(void **state)
 	struct rec_scaninfo si = {"syn", REC_PROTO_UDP, 3, "53,161-162"};
 	static const struct rec_script pre[] = {{"broadcast-ping", "IP: 10.0.0.1"}, {"x", NULL}};
 	static const struct rec_script post[] = {{"reverse-index", ""}};
-	struct rec_runstats rs = {1, 5, 1.5, NULL, "success", "", 1, 2, 3, pre, 2, post, 1};
+	struct rec_runstats rs = {1, 5, 1.5, NULL, "success", "", 1, 2, 3, pre, 2, post, 1, 0};
 	struct rec_run run2;
 	struct rec_scaninfo si2;
 	struct rec_runstats rs2;

@@ -58,6 +58,9 @@ struct log {
 	size_t stop_at_host;
 	int stop_code;
 	int begin_code;
+	struct buf warnings; /* every warning, one a line */
+	int nwarnings;
+	int accept_truncated; /* the sink's accept_truncated */
 };
 
 static char *xs(const char *s)
@@ -181,10 +184,21 @@ static int on_end(void *ctx, const struct rec_runstats *rs)
 	return 0;
 }
 
+static int on_warning(void *ctx, const char *msg)
+{
+	struct log *lg = ctx;
+
+	note(lg, 'W');
+	lg->nwarnings++;
+	buf_printf(&lg->warnings, "%s\n", msg);
+	return 0;
+}
+
 static void log_init(struct log *lg)
 {
 	memset(lg, 0, sizeof(*lg));
 	buf_init(&lg->dump, (size_t)1 << 30);
+	buf_init(&lg->warnings, (size_t)1 << 20);
 }
 
 static void log_free(struct log *lg)
@@ -205,6 +219,7 @@ static void log_free(struct log *lg)
 	free(lg->hmem);
 	free(lg->rs_mem);
 	buf_free(&lg->dump);
+	buf_free(&lg->warnings);
 	memset(lg, 0, sizeof(*lg));
 }
 
@@ -217,6 +232,8 @@ static struct ingest_sink log_sink(struct log *lg)
 	    .host = on_host,
 	    .progress = on_progress,
 	    .run_end = on_end,
+	    .warning = on_warning,
+	    .accept_truncated = lg->accept_truncated,
 	};
 	return s;
 }
@@ -1053,9 +1070,6 @@ static void test_bad_enums_and_structure(void **state)
 	expect_fail(HEAD "<scaninfo type=\"syn\" protocol=\"tcpx\" numservices=\"1\" "
 	                 "services=\"1\"/></nmaprun>",
 	            SDB_EPARSE, "unknown protocol \"tcpx\" in <scaninfo>");
-	expect_fail(HEAD "<host><status state=\"sideways\" reason=\"x\" reason_ttl=\"0\"/>"
-	                 "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host>" TAIL,
-	            SDB_EPARSE, "unknown host state \"sideways\"");
 	expect_fail(DOC_HOST("<ports><extraports state=\"shut\" count=\"1\"/></ports>"), SDB_EPARSE,
 	            "unknown port state \"shut\" in <extraports>");
 	/* no IP address: the error points at the <host> line */
@@ -1091,6 +1105,239 @@ static void test_bad_enums_and_structure(void **state)
 	expect_fail("this is not XML at all\n", SDB_EPARSE, "malformed XML: syntax error");
 	expect_fail("", SDB_EPARSE, "empty input");
 	expect_fail(HEAD "</nmaprun><nmaprun/>", SDB_EPARSE, "junk after document element");
+}
+
+/* Parse a document that must be accepted; its warnings are in lg. */
+static void expect_ok(const char *xml, struct log *lg)
+{
+	int r;
+
+	log_init(lg);
+	r = parse_str(xml, lg);
+	if (r)
+		print_error("%s\n", errbuf);
+	assert_int_equal(r, 0);
+	assert_int_equal(lg->nend, 1);
+}
+
+static const char *warnings(struct log *lg)
+{
+	return lg->warnings.len ? buf_str(&lg->warnings) : "";
+}
+
+/* What nmap and Zenmap wrote over the years is read; a value the schema
+ * could not store becomes a documented one, with a warning naming where. */
+static void test_liberal_values(void **state)
+{
+	struct log lg;
+	const struct rec_host *h;
+
+	(void)state;
+	/* nmap 3.x: <extraports state="unknown" count="0">, "UNfiltered" */
+	expect_ok(DOC_HOST("<ports><extraports state=\"unknown\" count=\"0\"/>"
+	                   "<extraports state=\"UNfiltered\" count=\"12\"/>"
+	                   "<port protocol=\"tcp\" portid=\"22\"><state state=\"UNfiltered\"/>"
+	                   "</port><port protocol=\"tcp\" portid=\"23\"><state state=\"Open\"/>"
+	                   "</port></ports>"),
+	          &lg);
+	h = &lg.hosts[0];
+	assert_int_equal(h->nextraports, 1);
+	assert_int_equal(h->extraports[0].state, REC_PORT_UNFILTERED);
+	assert_int_equal(h->extraports[0].count, 12);
+	assert_int_equal(h->nports, 2);
+	assert_int_equal(h->ports[0].state, REC_PORT_UNFILTERED);
+	assert_int_equal(h->ports[1].state, REC_PORT_OPEN);
+	assert_string_equal(warnings(&lg), ""); /* nothing was lost */
+	log_free(&lg);
+
+	/* an "unknown" that held ports: left out, said so */
+	expect_ok(DOC_HOST("<ports><extraports state=\"unknown\" count=\"7\"/></ports>"), &lg);
+	assert_int_equal(lg.hosts[0].nextraports, 0);
+	assert_non_null(strstr(warnings(&lg), "test.xml:6:8: <extraports> of 7 ports in state "
+	                                      "\"unknown\" left out"));
+	log_free(&lg);
+
+	/* two <extraports> of one state: one entry, counts and reasons added */
+	expect_ok(
+	    DOC_HOST("<ports><extraports state=\"closed\" count=\"3\"><extrareasons "
+	             "reason=\"reset\" count=\"3\"/></extraports><extraports state=\"Closed\" "
+	             "count=\"4\"><extrareasons reason=\"x\" count=\"4\"/></extraports></ports>"),
+	    &lg);
+	h = &lg.hosts[0];
+	assert_int_equal(h->nextraports, 1);
+	assert_int_equal(h->extraports[0].count, 7);
+	assert_string_equal(h->extraports[0].reasons, "x:4,reset:3");
+	assert_non_null(strstr(warnings(&lg), "a second <extraports> in state \"closed\""));
+	log_free(&lg);
+
+	/* Zenmap: <uptime seconds="" lastboot="">, empty numbers are absent */
+	expect_ok(DOC_HOST("<uptime seconds=\"\" lastboot=\"\"/><distance value=\"\"/>"), &lg);
+	h = &lg.hosts[0];
+	assert_int_equal(h->uptime_seconds, -1);
+	assert_null(h->lastboot);
+	assert_int_equal(h->distance, -1);
+	assert_string_equal(warnings(&lg), "");
+	log_free(&lg);
+
+	/* method="detection": not a value the schema holds: NULL, warned */
+	expect_ok(DOC_SERVICE("name=\"http\" method=\"detection\" conf=\"3\""), &lg);
+	assert_null(lg.hosts[0].ports[0].service.method);
+	assert_string_equal(lg.hosts[0].ports[0].service.name, "http");
+	assert_string_equal(warnings(&lg),
+	                    "test.xml:6:95: unknown service method \"detection\" left out (want "
+	                    "table, probed)\n");
+	log_free(&lg);
+	expect_ok(DOC_SERVICE("name=\"http\" method=\"Probed\""), &lg);
+	assert_string_equal(lg.hosts[0].ports[0].service.method, "probed");
+	log_free(&lg);
+
+	/* an unknown host state reads "unknown" */
+	expect_ok(HEAD "<host><status state=\"sideways\" reason=\"x\" reason_ttl=\"0\"/>"
+	               "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host>" TAIL,
+	          &lg);
+	assert_int_equal(lg.hosts[0].status, REC_HOST_UNKNOWN);
+	assert_non_null(strstr(warnings(&lg), "test.xml:4:7: unknown host state \"sideways\""));
+	log_free(&lg);
+
+	/* endtime before starttime (the schema's CHECK): endtime left out */
+	expect_ok(HEAD "<host starttime=\"500\" endtime=\"400\"><status state=\"up\"/>"
+	               "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host>" TAIL,
+	          &lg);
+	assert_int_equal(lg.hosts[0].starttime, 500);
+	assert_int_equal(lg.hosts[0].endtime, 0);
+	assert_non_null(strstr(warnings(&lg), "test.xml:4:1: <host> endtime is before its "
+	                                      "starttime: endtime left out"));
+	log_free(&lg);
+
+	/* a port in nmap's state "unknown": left out with its scripts */
+	expect_ok(DOC_HOST("<ports><port protocol=\"tcp\" portid=\"1\"><state state=\"unknown\"/>"
+	                   "<script id=\"a\" output=\"b\"/></port><port protocol=\"tcp\" "
+	                   "portid=\"2\">" OPEN_STATE "<script id=\"c\" output=\"d\"/></port>"
+	                   "</ports>"),
+	          &lg);
+	h = &lg.hosts[0];
+	assert_int_equal(h->nports, 1);
+	assert_int_equal(h->ports[0].port, 2);
+	assert_int_equal(h->ports[0].nscripts, 1);
+	assert_string_equal(h->ports[0].scripts[0].id, "c");
+	assert_non_null(strstr(warnings(&lg), "port 1/tcp in state \"unknown\" left out"));
+	log_free(&lg);
+
+	/* ::ffff:1.2.3.4 is the IPv4 host 1.2.3.4 */
+	expect_ok(HEAD "<host><status state=\"up\"/><address addr=\"::ffff:1.2.3.4\" "
+	               "addrtype=\"ipv6\"/></host><host><status state=\"up\"/><address "
+	               "addr=\"::FFFF:0102:0305\" addrtype=\"ipv6\"/></host>" TAIL,
+	          &lg);
+	assert_int_equal(lg.nhosts, 2);
+	assert_string_equal(lg.hosts[0].addr, "1.2.3.4");
+	assert_int_equal(lg.hosts[0].family, 4);
+	assert_string_equal(lg.hosts[1].addr, "1.2.3.5");
+	log_free(&lg);
+	expect_ok(HEAD "<host><status state=\"up\"/><address addr=\"::1.2.3.4\" "
+	               "addrtype=\"ipv6\"/></host>" TAIL,
+	          &lg);
+	assert_int_equal(lg.hosts[0].family, 6); /* v4-compatible is not v4-mapped */
+	log_free(&lg);
+
+	/* a run without times or counts: absent, not 0 and not "now" */
+	expect_ok("<nmaprun scanner=\"nmap\" start=\"0\"><runstats><finished time=\"\"/>"
+	          "</runstats></nmaprun>",
+	          &lg);
+	assert_int_equal(lg.start, 0);
+	assert_int_equal(lg.rs.end, 0);
+	assert_true(lg.rs.elapsed == -1);
+	assert_int_equal(lg.rs.hosts_up, -1);
+	assert_int_equal(lg.rs.hosts_total, -1);
+	assert_int_equal(lg.rs.truncated, 0);
+	log_free(&lg);
+	expect_ok("<nmaprun scanner=\"nmap\" start=\"\"></nmaprun>", &lg);
+	assert_int_equal(lg.start, 0);
+	log_free(&lg);
+}
+
+/* Refused with where: what would be stored wrong. */
+static void test_refused_values(void **state)
+{
+	(void)state;
+	expect_fail("<?xml version=\"1.0\"?>\n<nmaprun scanner=\"masscan\" start=\"1\" "
+	            "version=\"1.0-BETA\" xmloutputversion=\"1.03\">\n<host endtime=\"1\">"
+	            "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host></nmaprun>\n",
+	            SDB_EPARSE, "test.xml:2:1: masscan XML is not supported yet");
+	expect_fail(HEAD "<scaninfo type=\"syn\" protocol=\"udp\" services=\"1-70000\"/></nmaprun>",
+	            SDB_EPARSE,
+	            "test.xml:4:1: services \"1-70000\" of <scaninfo> is not a port list");
+	expect_fail(HEAD "<scaninfo type=\"syn\" protocol=\"udp\" services=\"1000-1\"/></nmaprun>",
+	            SDB_EPARSE,
+	            "test.xml:4:1: services \"1000-1\" of <scaninfo> is not a port list");
+	expect_fail(DOC_HOST("<ports><extraports state=\"shut\" count=\"0\"/></ports>"), SDB_EPARSE,
+	            "unknown port state \"shut\" in <extraports>");
+}
+
+/* The first WARN_MAX warnings are passed on, then one count. */
+static void test_warning_cap(void **state)
+{
+	struct buf b;
+	struct log lg;
+
+	(void)state;
+	buf_init(&b, (size_t)1 << 20);
+	buf_append_str(&b, HEAD);
+	for (int i = 0; i < 30; i++)
+		buf_printf(&b,
+		           "<host><status state=\"odd\"/><address addr=\"10.0.0.%d\" "
+		           "addrtype=\"ipv4\"/></host>\n",
+		           i + 1);
+	buf_append_str(&b, TAIL);
+	expect_ok(buf_str(&b), &lg);
+	assert_int_equal(lg.nhosts, 30);
+	assert_int_equal(lg.nwarnings, 21);
+	assert_non_null(strstr(warnings(&lg), "test.xml: 10 more warnings like these\n"));
+	log_free(&lg);
+	buf_free(&b);
+}
+
+/* accept_truncated: a file cut off after complete hosts ends with run_end
+ * (truncated = 1) and those hosts; the one being read is dropped. */
+static void test_cut_off_accepted(void **state)
+{
+	size_t len, end;
+	char *xml = sample("complex.xml", &len);
+	const char *close;
+
+	(void)state;
+	close = strstr(xml, "</nmaprun>");
+	assert_non_null(close);
+	end = (size_t)(close - xml);
+	for (size_t off = 1; off < end; off += 7) {
+		struct log lg;
+		size_t complete = 0;
+		const char *q = xml;
+		int r;
+
+		/* hosts whose </host> lies wholly within the first off bytes */
+		while ((q = strstr(q, "</host>")) && (size_t)(q - xml) + 7 <= off) {
+			complete++;
+			q += 7;
+		}
+		log_init(&lg);
+		lg.accept_truncated = 1;
+		r = parse_chunked("cut.xml", xml, off, 0, off % 3 == 0, &lg);
+		if (strchr(strstr(xml, "<nmaprun"), '>') - xml >= (ptrdiff_t)off) {
+			/* cut before <nmaprun> opened: still refused */
+			assert_int_equal(r, SDB_EPARSE);
+			log_free(&lg);
+			continue;
+		}
+		if (r != 0)
+			print_error("offset %zu: %s\n", off, errbuf);
+		assert_int_equal(r, 0);
+		assert_int_equal(lg.nend, 1);
+		assert_int_equal(lg.rs.truncated, 1);
+		assert_int_equal(lg.nhosts, complete);
+		assert_non_null(strstr(warnings(&lg), "the file ends before </nmaprun> (cut off)"));
+		log_free(&lg);
+	}
+	free(xml);
 }
 
 /* The error position is where the offending element starts (1-based). */
@@ -1727,6 +1974,10 @@ int main(void)
 	    cmocka_unit_test(test_bad_numbers),
 	    cmocka_unit_test(test_bad_enums_and_structure),
 	    cmocka_unit_test(test_error_position),
+	    cmocka_unit_test(test_liberal_values),
+	    cmocka_unit_test(test_refused_values),
+	    cmocka_unit_test(test_warning_cap),
+	    cmocka_unit_test(test_cut_off_accepted),
 	    cmocka_unit_test(test_skips_foreign),
 	    cmocka_unit_test(test_sql_and_unicode_verbatim),
 	    cmocka_unit_test(test_billion_laughs),
