@@ -37,34 +37,85 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_open_db(struct cli *c, int existing, int ready, char *msg, size_t msglen)
+/* Print (or, with msg, keep) one message about the database. */
+static void open_err(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void open_err(char *msg, size_t msglen, const char *fmt, ...)
 {
+	char text[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (msg)
+		snprintf(msg, msglen, "%s", text);
+	else
+		cli_err("%s", text);
+}
+
+int cli_open_as(struct cli *c, enum cli_open mode, char *msg, size_t msglen)
+{
+	static const int flags[] = {
+	    [CLI_OPEN_READ] = STORE_OPEN_READONLY,
+	    [CLI_OPEN_INSPECT] = STORE_OPEN_QUERY_ONLY,
+	    [CLI_OPEN_UPDATE] = 0,
+	    [CLI_OPEN_WRITE] = STORE_OPEN_CREATE,
+	    [CLI_OPEN_MIGRATE] = STORE_OPEN_CREATE,
+	    [CLI_OPEN_ADMIN] = 0,
+	};
 	char buf[1024], shown[sizeof(c->db)];
+	enum store_schema_kind kind;
 	int r;
 
 	buf[0] = '\0';
 	/* the target may hold a password: messages show it masked */
 	store_target_display(c->db, shown, sizeof(shown));
-	r = existing ? store_open_existing(c->db, &c->st, buf, sizeof(buf))
-	             : store_open(c->db, &c->st, buf, sizeof(buf));
-	if (r != 0) {
-		if (msg)
-			snprintf(msg, msglen, "cannot open database %s: %s", shown,
+	if ((r = store_open_mode(c->db, flags[mode], &c->st, buf, sizeof(buf))) != 0) {
+		/* SQLite's messages name the file; PostgreSQL's do not */
+		if (store_target_is_pg(c->db) || !buf[0])
+			open_err(msg, msglen, "cannot open database %s: %s", shown,
 			         buf[0] ? buf : sdb_strerror(r));
 		else
-			cli_err("cannot open database %s: %s", shown,
-			        buf[0] ? buf : sdb_strerror(r));
+			open_err(msg, msglen, "%s", buf);
 		return CLI_FAIL;
 	}
-	if (ready && (r = store_ensure_ready(c->st)) != 0) {
-		if (msg)
-			snprintf(msg, msglen, "database %s: %s", shown, store_errmsg(c->st));
-		else
-			cli_err("database %s: %s", shown, store_errmsg(c->st));
-		cli_close(c);
-		return CLI_FAIL;
+	if ((r = store_schema_kind(c->st, &kind)) != 0) {
+		open_err(msg, msglen, "cannot read %s: %s", shown, store_errmsg(c->st));
+		goto fail;
+	}
+	if (kind == STORE_SCHEMA_FOREIGN) {
+		open_err(msg, msglen,
+		         "%s is not a scandb database (it has tables of its own and no "
+		         "schema_migrations table)",
+		         shown);
+		goto fail;
+	}
+	if (kind == STORE_SCHEMA_NEW && (mode == CLI_OPEN_READ || mode == CLI_OPEN_UPDATE)) {
+		open_err(msg, msglen,
+		         "%s is empty: there is no scandb data in it yet ('scandb import' or "
+		         "'scandb scan' creates it)",
+		         shown);
+		goto fail;
+	}
+	if ((mode == CLI_OPEN_READ || mode == CLI_OPEN_UPDATE || mode == CLI_OPEN_WRITE) &&
+	    (r = store_ensure_ready(c->st)) != 0) {
+		open_err(msg, msglen, "%s: %s", shown, store_errmsg(c->st));
+		goto fail;
 	}
 	return CLI_OK;
+fail:
+	cli_close(c);
+	return CLI_FAIL;
+}
+
+int cli_open_db(struct cli *c, int existing, int ready, char *msg, size_t msglen)
+{
+	enum cli_open mode = existing ? (ready ? CLI_OPEN_UPDATE : CLI_OPEN_ADMIN)
+	                              : (ready ? CLI_OPEN_WRITE : CLI_OPEN_MIGRATE);
+
+	return cli_open_as(c, mode, msg, msglen);
 }
 
 int cli_open(struct cli *c, int ready)

@@ -239,7 +239,7 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 			return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", host);
 		f.addr = addr;
 	}
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = output_list_begin(&l, fmt, 7, cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 4, 40);

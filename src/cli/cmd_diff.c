@@ -131,7 +131,7 @@ static int open_db(struct cli *c)
 		cli_err("diff: no database %s (job ids are looked up there; use --db)", path);
 		return DIFF_EXIT_ERROR;
 	}
-	return cli_open(c, 1) == CLI_OK ? 0 : DIFF_EXIT_ERROR;
+	return cli_open_as(c, CLI_OPEN_READ, NULL, 0) == CLI_OK ? 0 : DIFF_EXIT_ERROR;
 }
 
 static void warn_dups(const struct side *sd)
@@ -233,7 +233,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	if (!sd[0].is_file && !sd[1].is_file) {
 		char msg[256];
 
-		if (store_open(c->db, &a_st, msg, sizeof(msg)) == 0)
+		if (store_open_mode(c->db, STORE_OPEN_READONLY, &a_st, msg, sizeof(msg)) == 0)
 			sd[0].st = a_st;
 	}
 	if (sd[0].is_file || sd[1].is_file || sd[0].st != sd[1].st)

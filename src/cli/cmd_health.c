@@ -92,7 +92,7 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err("health", "unexpected argument '%s'", argv[optind]);
 	memset(&h, 0, sizeof(h));
-	if (cli_open_db(c, 1, 0, msg, sizeof(msg)) != CLI_OK) {
+	if (cli_open_as(c, CLI_OPEN_INSPECT, msg, sizeof(msg)) != CLI_OK) {
 		cli_err("not healthy: %s", msg);
 		if (fmt == CLI_FMT_JSON)
 			print_json(&h, 0, msg);

@@ -267,7 +267,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
 		return r;
@@ -531,7 +531,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
 		return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", argv[optind]);
 	f.addr = addr;
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
 		return r;

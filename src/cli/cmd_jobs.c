@@ -84,10 +84,16 @@ static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *f
  * latter is only a warning (the listing is still worth showing). */
 static int open_and_reap(struct cli *c)
 {
+	char quiet[1024];
 	int r;
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	/* Reaping writes: done where the database can be written; a database
+	 * this user may only read is listed as it is (opened read-only). */
+	if (cli_open_as(c, CLI_OPEN_UPDATE, quiet, sizeof(quiet)) != CLI_OK &&
+	    (r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
+	if (store_is_readonly(c->st))
+		return CLI_OK;
 	if ((r = store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL)) != 0)
 		cli_err("warning: cannot check for dead jobs: %s", store_errmsg(c->st));
 	return CLI_OK;

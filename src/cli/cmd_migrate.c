@@ -104,8 +104,11 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 		return cli_usage_err("migrate", "unknown subcommand '%s'", sub);
 	}
 	/* looking (status, verify) never creates a database */
-	if ((rc = cli_open_db(c, strcmp(sub, "status") == 0 || strcmp(sub, "verify") == 0, 0, NULL,
-	                      0)) != CLI_OK)
+	if ((rc = cli_open_as(c,
+	                      strcmp(sub, "up") == 0     ? CLI_OPEN_MIGRATE
+	                      : strcmp(sub, "down") == 0 ? CLI_OPEN_ADMIN
+	                                                 : CLI_OPEN_INSPECT,
+	                      NULL, 0)) != CLI_OK)
 		return rc;
 	if (strcmp(sub, "status") == 0)
 		return print_status(c, fmt);

@@ -200,7 +200,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 		return cli_usage_err("prune", "unexpected argument '%s'", argv[optind]);
 	if (!have_older)
 		return cli_usage_err("prune", "--older-than WHEN is required (e.g. 90d)");
-	if ((r = cli_open_db(c, 1, 1, NULL, 0)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_prune(c->st, &o, &res)) != 0)
 		return output_store_err(c, "prune", r);

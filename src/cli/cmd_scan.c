@@ -198,7 +198,7 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	memset(&nr, 0, sizeof(nr));
 	nr.pid = -1;
 	nr.out_fd = nr.err_fd = -1;
-	if ((rc = cli_open(c, 1)) != CLI_OK)
+	if ((rc = cli_open_as(c, CLI_OPEN_WRITE, NULL, 0)) != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;
 	if (!(cmdline = nmap_run_cmdline(nmap, argv + 1, (size_t)(argc - 1))) ||

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import e2e_util
-from e2e_util import (PG, REPO, SCANDB, Tests, check, data, db_exists, eq, integrity, run, sql,
+from e2e_util import (PG, REPO, SCANDB, Tests, check, data, db_exists, eq, integrity, nodb, run, sql,
                       sql_snapshot, sqlite_case, tmpdir, wait_idle)
 
 t = Tests("migrate")
@@ -143,8 +143,19 @@ def concurrent_migrate_up_applies_each_once():
 
 @t.case
 def concurrent_first_use_by_other_commands():
-    """Ten `hosts` at once on a brand-new file: each bootstraps or waits."""
+    """Ten `jobs` at once on a database that does not exist: none creates it
+    (reads never write); ten at once on a new, migrated one: all answer."""
+    db = nodb()
+    procs = [subprocess.Popen([SCANDB, "--db", db, "jobs", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(10)]
+    res = [p.communicate(timeout=TIMEOUT) + (p.returncode,) for p in procs]
+    for o, e, c in res:
+        eq(c, 1, f"jobs on a missing database: exit ({e.strip()!r})")
+        eq(o, "", "jobs on a missing database: stdout")
+    check(not db_exists(db), f"{db}: a reading command created the database")
     db = newdb()
+    run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     procs = [subprocess.Popen([SCANDB, "--db", db, "jobs", "--format", "json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(10)]
@@ -231,9 +242,9 @@ def killed_migrate_is_all_or_nothing():
             run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
         else:
             # a first run killed before its first commit leaves a database as
-            # new as before: any command bootstraps it
-            r = run(db, "hosts", timeout=TIMEOUT)
-            eq(r.code, 0, f"kill {i}: `hosts` after a killed first migrate ({r.err.strip()!r})")
+            # new as before: any writer bootstraps it
+            r = run(db, "-q", "import", data("simple.xml"), timeout=TIMEOUT)
+            eq(r.code, 0, f"kill {i}: `import` after a killed first migrate ({r.err.strip()!r})")
         eq([v for v, _ in applied(db)], versions, f"kill {i}: applied after a new run")
         run(db, "hosts", timeout=TIMEOUT, expect=0)
     print(f"     killed migrate up: {outcomes}", flush=True)

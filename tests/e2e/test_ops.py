@@ -177,7 +177,7 @@ def health_garbage_file():
     h0 = sha(garbage)
     r = run(garbage, "health", "--format", "json", expect=1)
     eq(r.json()["healthy"], False, "garbage: healthy")
-    check("not a database" in r.err, f"garbage: message {r.err!r}")
+    check(f"{garbage} is not a SQLite database" in r.err, f"garbage: message {r.err!r}")
     eq(sha(garbage), h0, "garbage file unchanged")
     run(os.path.join(d, "no", "such", "dir", "x.db"), "health", expect=1)
     check(not os.path.exists(os.path.join(d, "no")), "no directory created")
