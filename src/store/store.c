@@ -632,6 +632,45 @@ out:
 	return r;
 }
 
+int store_migration_down_drops(const struct store *st, int version)
+{
+	static const char *const lossy[] = {"drop table", "drop column", "delete from"};
+	const struct store_migration_src *src;
+	size_t nsrc;
+
+	if (!st)
+		return 0;
+	src = migrations(st, &nsrc);
+	for (size_t i = 0; i < nsrc; i++) {
+		const char *p;
+		if (src[i].version != version)
+			continue;
+		/* case-insensitive search, whitespace runs as one space */
+		for (p = src[i].down; *p; p++) {
+			for (size_t k = 0; k < sizeof(lossy) / sizeof(lossy[0]); k++) {
+				const char *a = p, *b = lossy[k];
+				while (*b && *a) {
+					if (*b == ' ' && (*a == ' ' || *a == '\t' || *a == '\n' ||
+					                  *a == '\r')) {
+						while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')
+							a++;
+						b++;
+					} else if ((*a | 0x20) == *b) {
+						a++;
+						b++;
+					} else {
+						break;
+					}
+				}
+				if (!*b)
+					return 1;
+			}
+		}
+		return 0;
+	}
+	return 1; /* a migration this scandb does not know: assume the worst */
+}
+
 int store_migrate_verify(struct store *st)
 {
 	struct store_migration *ms = NULL;

@@ -116,6 +116,9 @@ int store_migrate_up(struct store *st, int target, int *applied);
 /* Revert applied migrations above `target` (default: one step when
  * target < 0).  *reverted (optional) = how many. */
 int store_migrate_down(struct store *st, int target, int *reverted);
+/* 1 if reverting migration `version` loses data: its down script drops a
+ * table or a column or deletes rows (an unknown version counts as 1). */
+int store_migration_down_drops(const struct store *st, int version);
 /* 0 if every applied migration's checksum matches; else SDB_ESCHEMA. */
 int store_migrate_verify(struct store *st);
 /*

@@ -258,7 +258,7 @@ def down_and_up_round_trip():
     run(db, "import", data("complex.xml"), timeout=TIMEOUT, expect=0)
     eq(query(db, "SELECT count(*) FROM jobs")[0][0], 1, "jobs before down")
 
-    r = run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    r = run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
     left = tables(db) & DATA_TABLES
     check(not left, f"data tables still there after `migrate down 0`: {sorted(left)}")
     eq(query(db, "SELECT count(*) FROM schema_migrations")[0][0], 0,
@@ -266,7 +266,7 @@ def down_and_up_round_trip():
     st = status_json(db)
     check(all(not m["applied"] for m in st), f"status after down 0 shows applied: {st}")
     # down again: nothing to do, still fine
-    run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
 
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     check(DATA_TABLES <= tables(db), f"tables missing after up: {DATA_TABLES - tables(db)}")
@@ -277,7 +277,7 @@ def down_and_up_round_trip():
     run(db, "migrate", "verify", timeout=TIMEOUT, expect=0)
 
     # one step down (no VERSION), then up again
-    run(db, "migrate", "down", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", timeout=TIMEOUT, expect=0)
     eq([v for v, _ in applied(db)], versions[:-1], "applied after one step down")
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     eq([v for v, _ in applied(db)], versions, "applied after up again")
@@ -311,7 +311,7 @@ def port_state_kept_across_0005():
     attrs = query(db, qa)
     check(any(r[1] for r in attrs) and any(r[3] for r in attrs), f"host_state: {attrs}")
     hosts = run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out
-    run(db, "migrate", "down", "4", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "4", timeout=TIMEOUT, expect=0)
     check("host_state" not in tables(db) and "port_state" in tables(db),
           f"tables at version 4: {sorted(tables(db))}")
     eq(query(db, q), rows, "port_state rows at version 4")
@@ -328,7 +328,7 @@ def port_state_kept_across_0005():
 def behind_database_is_refused():
     db = newdb()
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
-    run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
     for args in (["hosts"], ["hosts", "--format", "json"], ["jobs"],
                  ["import", data("simple.xml")], ["job", "1"]):
         refused(db, args, "scandb migrate up", f"behind db, {args[0]}")
