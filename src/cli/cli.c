@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,63 @@ int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, i
 		                     (long long)lo, (long long)hi);
 	*out = (int64_t)v;
 	return 0;
+}
+
+static const struct option *last_opts;
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+	last_opts = opts;
+	return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
+size_t cli_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], i, j;
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *cli_closest_option(const char *arg)
+{
+	char word[64];
+	const char *best = NULL;
+	size_t bestd = 3, n;
+
+	if (!last_opts || strncmp(arg, "--", 2) != 0)
+		return NULL;
+	n = strcspn(arg + 2, "=");
+	if (n >= sizeof(word))
+		return NULL;
+	memcpy(word, arg + 2, n);
+	word[n] = '\0';
+	for (const struct option *o = last_opts; o->name; o++) {
+		size_t d = cli_edit_distance(word, o->name);
+		if (d == 0)
+			return NULL; /* known here, refused for another reason */
+		if (d < bestd) {
+			best = o->name;
+			bestd = d;
+		}
+	}
+	return best;
 }
 
 int cli_wants_help(int argc, char **argv)

@@ -72,6 +72,16 @@ int cli_parse_format(const char *cmd, const char *s, enum cli_format *out);
 int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
                   int64_t *out);
 
+struct option;
+/* getopt_long() that remembers `opts`, so that an unknown option's message
+ * (output_getopt_err) can suggest the closest one. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+/* The long option of the last cli_getopt() table closest to `arg`
+ * ("--formt" -> "format"), or NULL if none is close. */
+const char *cli_closest_option(const char *arg);
+/* Levenshtein distance of a and b (99 for words of 63 bytes or more). */
+size_t cli_edit_distance(const char *a, const char *b);
+
 /* Does argv contain -h/--help before "--"? */
 int cli_wants_help(int argc, char **argv);
 

@@ -221,7 +221,7 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 	memset(&f, 0, sizeof(f));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":", opts)) != -1) {
 		switch (ch) {
 		case OPT_SINCE:
 			if (time_parse_since(optarg, time_now(), &f.since) != 0)
@@ -234,12 +234,14 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 			break;
 		case OPT_HOST:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--host' (an option of "
+				                          "'scandb changes')");
 			host = optarg;
 			break;
 		case OPT_NET:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--net' (an option of "
+				                          "'scandb changes')");
 			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
 				return cli_usage_err(
 				    cmd, "--net: '%s' is not an address or CIDR block", optarg);
@@ -247,7 +249,8 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 			break;
 		case OPT_KIND:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--kind' (an option of "
+				                          "'scandb changes')");
 			if ((r = parse_kinds(cmd, optarg, &f.kinds)) != 0)
 				return r;
 			break;

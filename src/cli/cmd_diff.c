@@ -34,7 +34,7 @@ static const char diff_usage[] =
     "Files are read without storing them and need no database.\n"
     "\n"
     "  --format FORMAT  text (default; reads like ndiff), xml (ndiff's nmapdiff\n"
-    "                   document) or json (docs/DIFF.md)\n"
+    "                   document) or json\n"
     "  --text, --xml, --json  the same as --format text|xml|json\n"
     "  -v, --verbose    also show hosts and ports that did not change\n"
     "\n"
@@ -169,7 +169,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":hv", opts)) != -1) {
 		enum diff_format f = fmt;
 
 		switch (ch) {

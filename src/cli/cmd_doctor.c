@@ -131,7 +131,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch == 'x')
 			fix = 1;
 		else if (ch == 'f') {

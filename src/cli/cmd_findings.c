@@ -26,7 +26,7 @@ static const char findings_usage[] =
     "                       [--format table|json|ndjson|csv]\n"
     "\n"
     "List findings (vulnerabilities reported by NSE scripts, matches of your\n"
-    "rules on changes), by id.  See docs/FINDINGS.md.\n"
+    "rules on changes), by id.\n"
     "\n"
     "  --status STATUS     open, pending_validation, confirmed, false_positive,\n"
     "                      manual_review, skipped, error or resolved\n"
@@ -224,7 +224,7 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
@@ -370,7 +370,7 @@ int cmd_finding(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	/* "+": options may come after the operands only via permutation, which
 	 * getopt_long does by default; keep it (ID set-status S --note T). */
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)

@@ -83,7 +83,7 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("health", ch, argv);
 		if ((r = ops_parse_format("health", optarg, 0, &fmt)) != 0)

@@ -29,7 +29,7 @@ static const char jobs_usage[] =
     "List scans and imports, newest first.\n"
     "\n"
     "  --status STATUS   only jobs with this status\n"
-    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
                                 "\n"
@@ -58,7 +58,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *f
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", status ? all : no_status, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", status ? all : no_status)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, fmt)) != 0)

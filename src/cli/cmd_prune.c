@@ -177,7 +177,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case 'o':
 			if (time_parse_since(optarg, now, &o.older_than) != 0)

@@ -180,7 +180,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("stats", ch, argv);
 		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)

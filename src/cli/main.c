@@ -106,39 +106,13 @@ static void hide_password(char *arg)
 	memset(arg + m, '\0', n - m);
 }
 
-/* Levenshtein distance of a and b, stopping early past 3 (enough to tell
- * a typo from another word). */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[64], i, j;
-
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static int unknown_command(const char *name)
 {
 	const char *best = NULL;
 	size_t bestd = 3;
 
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-		size_t d = edit_distance(name, commands[k].name);
+		size_t d = cli_edit_distance(name, commands[k].name);
 		if (d < bestd || (!best && strncmp(commands[k].name, name, strlen(name)) == 0 &&
 		                  strlen(name) >= 2)) {
 			best = commands[k].name;
