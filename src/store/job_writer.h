@@ -28,6 +28,9 @@ struct job_writer_opts {
 	const char *args;        /* for scans: the command line we ran */
 	int forced;              /* --force: store even if content seen */
 	int64_t existing_job_id; /* scan: its row is already committed */
+	const char *warning;     /* kept as the completed job's error text (nmap's
+	                            warnings); NULL: none.  Caller-owned, valid
+	                            until commit */
 };
 
 struct job_writer_stats {

@@ -145,7 +145,7 @@ struct store_job_new {
 
 struct store_job_final {
 	enum store_job_status status;
-	const char *error; /* NULL unless failed */
+	const char *error; /* why it failed; for a completed job, warnings */
 	const char *scanner;
 	const char *scanner_version;
 	const char *args;
