@@ -4,21 +4,30 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/timeutil.h"
+
+/* Is a progress line on the screen (cli_err erases it first)? */
+static int progress_visible;
 
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
 	fflush(stdout);
+	if (progress_visible) {
+		fputs("\r\033[K", stderr); /* the message replaces the progress line */
+		progress_visible = 0;
+	}
 	fputs("scandb: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -234,10 +243,94 @@ void cli_progress_start(struct cli_progress *p, const struct cli *c)
 	p->shown = 0;
 }
 
+int cli_term_width(int fd)
+{
+	struct winsize ws;
+	const char *v = getenv("COLUMNS");
+	char *end;
+	long n;
+
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (v && *v) {
+		n = strtol(v, &end, 10);
+		if (*end == '\0' && n > 0 && n < 10000)
+			return (int)n;
+	}
+	return 80;
+}
+
+/* Columns of UTF-8 text: one per character (no wide-character tables; a
+ * path's CJK characters may take two, which the spare column absorbs
+ * only partly). */
+static size_t columns(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* Byte offset after the first `cols` characters of s[0..len). */
+static size_t head_bytes(const char *s, size_t len, size_t cols)
+{
+	size_t i = 0;
+
+	for (size_t c = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && c++ == cols)
+			break;
+	}
+	return i;
+}
+
+/* Byte offset where the last `cols` characters of s[0..len) begin. */
+static size_t tail_start(const char *s, size_t len, size_t cols)
+{
+	size_t i = len, c = 0;
+
+	while (i > 0 && c < cols) {
+		i--;
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	}
+	return i;
+}
+
+/* "1h02m", "4m05s", "12s". */
+static void fmt_secs(double secs, char *out, size_t len)
+{
+	long s = secs < 0 ? 0 : secs > 359999 ? 359999 : (long)(secs + 0.5);
+
+	if (s >= 3600)
+		snprintf(out, len, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, len, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(out, len, "%lds", s);
+}
+
+/* The last "NN%" (or "NN.N%") of the text, or -1. */
+static double last_percent(const char *s)
+{
+	double pct = -1;
+
+	for (const char *p = strchr(s, '%'); p; p = strchr(p + 1, '%')) {
+		const char *b = p;
+		while (b > s && (isdigit((unsigned char)b[-1]) || b[-1] == '.'))
+			b--;
+		if (b < p && isdigit((unsigned char)*b))
+			pct = strtod(b, NULL);
+	}
+	return pct;
+}
+
 void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
 {
+	char msg[1024], tail[64], el[16], eta[16], line[1200];
+	size_t mlen, tlen, avail, width;
+	double now, pct;
 	va_list ap;
-	double now;
 
 	if (!p->enabled)
 		return;
@@ -245,13 +338,67 @@ void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
 	if (now - p->start < 1.0 || now - p->last < 0.1)
 		return;
 	p->last = now;
-	fputs("\r\033[K", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " [%.0fs]", now - p->start);
+	/* no control characters from a file name on the terminal */
+	for (char *q = msg; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	fmt_secs(now - p->start, el, sizeof(el));
+	pct = last_percent(msg);
+	if (pct > 0.5 && pct < 100) {
+		fmt_secs((now - p->start) * (100 - pct) / pct, eta, sizeof(eta));
+		snprintf(tail, sizeof(tail), " [%s, ETA %s]", el, eta);
+	} else {
+		snprintf(tail, sizeof(tail), " [%s]", el);
+	}
+	/* The line never reaches the last column (a terminal would wrap it
+	 * there, and \r would then rewrite only the second row: a scroll of
+	 * lines in a narrow window). */
+	width = (size_t)cli_term_width(STDERR_FILENO);
+	width = width > 1 ? width - 1 : 1;
+	mlen = strlen(msg);
+	tlen = columns(tail, strlen(tail));
+	if (tlen + 8 > width) {
+		tail[0] = '\0'; /* a very narrow window: the message alone */
+		tlen = 0;
+	}
+	avail = width - tlen;
+	if (columns(msg, mlen) > avail) {
+		/* The middle of the longest word goes (a path: its start and end
+		 * say most), so that the figures stay; if that is not enough,
+		 * the middle of the whole message.  "…" marks the cut. */
+		size_t over = columns(msg, mlen) - avail, ws = 0, wl = 0;
+		for (size_t i = 0; i < mlen;) {
+			size_t n = strcspn(msg + i, " ");
+			if (columns(msg + i, n) > wl) {
+				ws = i;
+				wl = columns(msg + i, n);
+			}
+			i += n + (msg[i + n] == ' ');
+		}
+		if (wl >= over + 1 + 6) {
+			size_t keep = wl - over - 1, h = keep / 2;
+			size_t wb = strcspn(msg + ws, " ");
+			size_t hb = head_bytes(msg + ws, wb, h);
+			size_t tb = tail_start(msg + ws, wb, keep - h);
+			snprintf(line, sizeof(line), "%.*s\xe2\x80\xa6%s%s", (int)(ws + hb), msg,
+			         msg + ws + tb, tail);
+		} else {
+			size_t keep = avail > 1 ? avail - 1 : 0, h = keep / 2;
+			size_t hb = head_bytes(msg, mlen, h), tb = tail_start(msg, mlen, keep - h);
+			snprintf(line, sizeof(line), "%.*s\xe2\x80\xa6%s%s", (int)hb, msg, msg + tb,
+			         tail);
+		}
+	} else {
+		snprintf(line, sizeof(line), "%s%s", msg, tail);
+	}
+	fputs("\r\033[K", stderr);
+	fputs(line, stderr);
 	fflush(stderr);
 	p->shown = 1;
+	progress_visible = 1;
 }
 
 void cli_progress_done(struct cli_progress *p)
@@ -261,4 +408,5 @@ void cli_progress_done(struct cli_progress *p)
 		fflush(stderr);
 	}
 	p->shown = 0;
+	progress_visible = 0;
 }

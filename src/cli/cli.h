@@ -88,7 +88,13 @@ int cli_wants_help(int argc, char **argv);
 /*
  * Progress line on stderr (only when c->progress): shown once an operation
  * has run for more than a second, refreshed at most 10 times a second,
- * erased by cli_progress_done().  Never writes to stdout.
+ * erased by cli_progress_done() (and by cli_err, whose message takes its
+ * place).  One line that never wraps: rewritten in place with \r and
+ * clear-to-end-of-line, cut to the terminal's width less one column
+ * (TIOCGWINSZ, else $COLUMNS, else 80) by dropping the middle of the
+ * message ("importing /very/lo…/scan.xml").  The elapsed time follows,
+ * and an ETA when the message holds a percentage ("37%": the total is
+ * known).  Never writes to stdout.
  */
 struct cli_progress {
 	int enabled;
@@ -97,6 +103,8 @@ struct cli_progress {
 	int shown;
 };
 void cli_progress_start(struct cli_progress *p, const struct cli *c);
+/* Columns of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80. */
+int cli_term_width(int fd);
 void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_progress_done(struct cli_progress *p);
