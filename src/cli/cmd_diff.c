@@ -128,7 +128,7 @@ static int open_db(struct cli *c)
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
 	if (!store_target_is_pg(c->db) && stat(path, &st) != 0 && errno == ENOENT) {
-		cli_err("diff: no database %s (job ids are looked up there; use --db)", path);
+		cli_err("diff: no database at %s (job ids are looked up there; use --db)", path);
 		return DIFF_EXIT_ERROR;
 	}
 	return cli_open_as(c, CLI_OPEN_READ, NULL, 0) == CLI_OK ? 0 : DIFF_EXIT_ERROR;

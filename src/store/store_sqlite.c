@@ -444,7 +444,11 @@ static int open_conn(struct store_sqlite *s, const char *path, int flags, char *
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	r = check_schema(s, path, errmsg, errlen);
-	if (r != 0 && looking && (sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN &&
+	/* (SQLite says CANTOPEN, or READONLY_CANTINIT when it cannot make the
+	 * -shm) */
+	if (r != 0 && looking &&
+	    ((sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN ||
+	     (sqlite3_errcode(s->db) & 0xff) == SQLITE_READONLY) &&
 	    strcmp(path, ":memory:") != 0) {
 		char wal[PATH_MAX + 8];
 		struct stat sb;
