@@ -162,7 +162,8 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 			return rc;
 	} else if (strcmp(sub, "verify") == 0) {
 		if (argc > 2)
-			return cli_usage_err("migrate", "verify: unexpected argument '%s'", argv[2]);
+			return cli_usage_err("migrate", "verify: unexpected argument '%s'",
+			                     argv[2]);
 	} else {
 		return cli_usage_err("migrate", "unknown subcommand '%s'", sub);
 	}

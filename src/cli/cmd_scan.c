@@ -348,8 +348,9 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 				if (*q == '\n')
 					*q = ' ';
 			store_failure(c, id, created, err);
-			cli_err("scan: job %lld failed: nmap scanned no host (see its warnings above)",
-			        (long long)id);
+			cli_err(
+			    "scan: job %lld failed: nmap scanned no host (see its warnings above)",
+			    (long long)id);
 			goto restore;
 		}
 		{

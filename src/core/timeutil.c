@@ -42,8 +42,8 @@ static const struct {
 	int64_t secs;
 } units[] = {
     {"mo", 30 * 86400}, /* a month: 30 days, always (not the calendar's) */
-    {"s", 1},           {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 7 * 86400},
-    {"y", 365 * 86400}, /* a year: 365 days */
+    {"s", 1},           {"m", 60},        {"h", 3600},
+    {"d", 86400},       {"w", 7 * 86400}, {"y", 365 * 86400}, /* a year: 365 days */
 };
 
 int time_parse_duration(const char *s, int64_t *secs)

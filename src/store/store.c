@@ -244,8 +244,7 @@ char *store_target_display(const char *target, char *out, size_t outlen)
 	return out;
 }
 
-int store_open_mode(const char *target, int flags, struct store **out, char *errmsg,
-                    size_t errlen)
+int store_open_mode(const char *target, int flags, struct store **out, char *errmsg, size_t errlen)
 {
 	const struct store_ops *ops;
 	char dummy[8];
@@ -650,9 +649,10 @@ int store_migration_down_drops(const struct store *st, int version)
 			for (size_t k = 0; k < sizeof(lossy) / sizeof(lossy[0]); k++) {
 				const char *a = p, *b = lossy[k];
 				while (*b && *a) {
-					if (*b == ' ' && (*a == ' ' || *a == '\t' || *a == '\n' ||
-					                  *a == '\r')) {
-						while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')
+					if (*b == ' ' &&
+					    (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')) {
+						while (*a == ' ' || *a == '\t' || *a == '\n' ||
+						       *a == '\r')
 							a++;
 						b++;
 					} else if ((*a | 0x20) == *b) {

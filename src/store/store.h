@@ -68,8 +68,7 @@ enum {
  * not a scandb database", before anything is written to it.  Messages name
  * the file once ("x.db is not a SQLite database").
  */
-int store_open_mode(const char *target, int flags, struct store **out, char *errmsg,
-                    size_t errlen);
+int store_open_mode(const char *target, int flags, struct store **out, char *errmsg, size_t errlen);
 /* What a database holds: nothing yet (a writer creates scandb's schema in
  * it), scandb's schema (a schema_migrations table), or another
  * application's tables (never migrated into: invariant 6). */

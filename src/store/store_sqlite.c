@@ -401,8 +401,9 @@ static int check_schema(struct store_sqlite *s, const char *path, char *errmsg, 
 			return open_fail(errmsg, errlen, SDB_EDB, "%s is not a SQLite database",
 			                 path);
 		if (code == SQLITE_CORRUPT)
-			return open_fail(errmsg, errlen, SDB_EDB, "%s is a damaged SQLite database: %s",
-			                 path, sqlite3_errmsg(s->db));
+			return open_fail(errmsg, errlen, SDB_EDB,
+			                 "%s is a damaged SQLite database: %s", path,
+			                 sqlite3_errmsg(s->db));
 		return open_fail(errmsg, errlen,
 		                 store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
 		                 "cannot read %s: %s", path, sqlite3_errmsg(s->db));
@@ -435,11 +436,10 @@ static int open_conn(struct store_sqlite *s, const char *path, int flags, char *
 	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
 		int e = s->db ? sqlite3_system_errno(s->db) : 0;
-		return open_fail(errmsg, errlen,
-		                 store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
-		                 "cannot open %s: %s", path,
-		                 e ? strerror(e)
-		                   : (s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc)));
+		return open_fail(
+		    errmsg, errlen, store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
+		    "cannot open %s: %s", path,
+		    e ? strerror(e) : (s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc)));
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
@@ -462,8 +462,8 @@ static int open_conn(struct store_sqlite *s, const char *path, int flags, char *
 			                 path);
 		sqlite3_close(s->db);
 		s->db = NULL;
-		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-		                                      SQLITE_OPEN_NOMUTEX,
+		rc = sqlite3_open_v2(uri, &s->db,
+		                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
 		                     NULL);
 		sqlite3_free(uri);
 		if (rc != SQLITE_OK)

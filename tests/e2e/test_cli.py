@@ -102,9 +102,9 @@ def reading_commands_on_a_missing_database_create_nothing():
             check(not os.path.exists(os.path.dirname(db)),
                   f"{' '.join(args)}: created {os.path.dirname(db)}")
         check(not db_exists(db), f"{' '.join(args)}: created the database")
-    # a writer creates it
-    run(db, "-q", "import", data("simple.xml"), expect=0)
-    check(db_exists(db), "import creates the database")
+    if not PG:  # a writer creates it (PostgreSQL: the server's CREATE DATABASE)
+        run(db, "-q", "import", data("simple.xml"), expect=0)
+        check(db_exists(db), "import creates the database")
 
 
 @t.case
@@ -394,6 +394,30 @@ def progress_line_fits_a_narrow_terminal():
            f"newlines only after scandb's messages, none from the progress: {text[-300:]!r}")
         check(any("ETA" in s for s in progress), f"an ETA is shown: {progress[:3]}")
         check(any("\u2026" in s for s in progress), f"the path is shortened: {progress[:3]}")
+
+
+@t.case
+def scan_warnings_are_shown_and_kept():
+    if not shutil.which("nmap"):
+        skip_case("nmap is not installed")
+    db = newdb()
+    # nothing scanned because of the warnings: failed, not an empty success
+    r = run(db, "scan", "-sT", "-p", "1", "nonexistent.invalid", timeout=TIMEOUT)
+    eq(r.code, 1, f"scan of a name that does not resolve: {r!r}")
+    check('Failed to resolve "nonexistent.invalid"' in r.err, f"warning shown: {r.err!r}")
+    # something scanned: completed, with the warning kept on the job
+    r = run(db, "scan", "-sT", "-p", "1", "127.0.0.1", "nonexistent.invalid", timeout=TIMEOUT)
+    eq(r.code, 0, f"scan of 127.0.0.1 and a bad name: {r!r}")
+    check('Failed to resolve "nonexistent.invalid"' in r.err, f"warning shown: {r.err!r}")
+    r = run(db, "scan", "-sT", "-p", "1", "127.0.0.1/33", timeout=TIMEOUT)
+    check("Illegal netmask" in r.err, f"netmask warning shown: {r.err!r}")
+    jobs = {j["id"]: j for j in run(db, "jobs", "--format", "json", expect=0).json()}
+    eq([jobs[i]["status"] for i in (1, 2, 3)], ["failed", "completed", "completed"], "statuses")
+    check("Failed to resolve" in jobs[1]["error"] and "No targets" in jobs[1]["error"],
+          f"job 1 keeps nmap's warnings: {jobs[1]['error']!r}")
+    check("Failed to resolve" in (jobs[2]["error"] or ""), f"job 2 keeps it: {jobs[2]!r}")
+    check("Illegal netmask" in (jobs[3]["error"] or ""), f"job 3 keeps it: {jobs[3]!r}")
+    check("Failed to resolve" in run(db, "job", "2", expect=0).out, "`job 2` shows it")
 
 
 t.main()
