@@ -1042,7 +1042,7 @@ def prune_keeps_current_state_and_reports_counts():
     res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
     eq(res["jobs"], [], "second prune")
     # a cutoff beyond everything still keeps what the current state needs
-    run(db, "-q", "prune", "--older-than", "2099-01-01", expect=0)
+    run(db, "-q", "prune", "--older-than", "2099-01-01", "--force", expect=0)
     eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts after all")
     run(db, "doctor", expect=0)
 
