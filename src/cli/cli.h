@@ -33,20 +33,37 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Open c->db into c->st.  ready = 1: the schema must be current (a new
- * database is created and migrated; behind/ahead is refused with the
- * reason).  ready = 0: just open (for `migrate`).  On failure prints the
- * reason and returns CLI_FAIL; else CLI_OK.
+ * How a command opens c->db (invariants 6 and 13).  Every mode refuses
+ * another application's database ("PATH is not a scandb database"), and
+ * only the writers' modes create a missing SQLite file.
+ *   READ     reading commands: must exist, opened read-only, schema current;
+ *            never created, migrated or written
+ *   INSPECT  looking at any scandb database (doctor, migrate status/verify,
+ *            health): must exist, read-only, no schema check
+ *   UPDATE   changing data of an existing database (prune, finding
+ *            --status, doctor --fix): must exist, schema current
+ *   WRITE    import, scan: created if missing; a new (empty) database gets
+ *            the schema; else the schema must be current
+ *   MIGRATE  migrate up, restore: created if missing, no schema check
+ *   ADMIN    migrate down, doctor --fix, backup: must exist, no schema check
+ * On failure prints the reason (unless msg is non-NULL, which then receives
+ * it), leaves c->st NULL and returns CLI_FAIL.  Messages name the database
+ * once, with any password masked.
  */
-int cli_open(struct cli *c, int ready);
-/*
- * Open c->db into c->st.  existing = 1: a missing SQLite file is an error
- * (it is not created).  ready = 1: the schema must be current (as
- * cli_open).  On failure prints the reason (unless msg is non-NULL, which
- * then receives it) and returns CLI_FAIL.  Messages show the target with
- * any password masked.
- */
+enum cli_open {
+	CLI_OPEN_READ = 0,
+	CLI_OPEN_INSPECT,
+	CLI_OPEN_UPDATE,
+	CLI_OPEN_WRITE,
+	CLI_OPEN_MIGRATE,
+	CLI_OPEN_ADMIN,
+};
+int cli_open_as(struct cli *c, enum cli_open mode, char *msg, size_t msglen);
+/* Older interface (cmd_backup.c): existing = 0 creates, ready = 1 checks
+ * the schema: (1,1) UPDATE, (1,0) REVERT, (0,1) WRITE, (0,0) MIGRATE. */
 int cli_open_db(struct cli *c, int existing, int ready, char *msg, size_t msglen);
+/* cli_open_db(c, 0, ready, NULL, 0). */
+int cli_open(struct cli *c, int ready);
 void cli_close(struct cli *c);
 
 /* "table", "json", "ndjson", "csv" → 0, or CLI_USAGE after printing. */
@@ -55,13 +72,29 @@ int cli_parse_format(const char *cmd, const char *s, enum cli_format *out);
 int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
                   int64_t *out);
 
+struct option;
+/* getopt_long() that remembers `opts`, so that an unknown option's message
+ * (output_getopt_err) can suggest the closest one. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+/* The long option of the last cli_getopt() table closest to `arg`
+ * ("--formt" -> "format"), or NULL if none is close. */
+const char *cli_closest_option(const char *arg);
+/* Levenshtein distance of a and b (99 for words of 63 bytes or more). */
+size_t cli_edit_distance(const char *a, const char *b);
+
 /* Does argv contain -h/--help before "--"? */
 int cli_wants_help(int argc, char **argv);
 
 /*
  * Progress line on stderr (only when c->progress): shown once an operation
  * has run for more than a second, refreshed at most 10 times a second,
- * erased by cli_progress_done().  Never writes to stdout.
+ * erased by cli_progress_done() (and by cli_err, whose message takes its
+ * place).  One line that never wraps: rewritten in place with \r and
+ * clear-to-end-of-line, cut to the terminal's width less one column
+ * (TIOCGWINSZ, else $COLUMNS, else 80) by dropping the middle of the
+ * message ("importing /very/lo…/scan.xml").  The elapsed time follows,
+ * and an ETA when the message holds a percentage ("37%": the total is
+ * known).  Never writes to stdout.
  */
 struct cli_progress {
 	int enabled;
@@ -70,6 +103,8 @@ struct cli_progress {
 	int shown;
 };
 void cli_progress_start(struct cli_progress *p, const struct cli *c);
+/* Columns of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80. */
+int cli_term_width(int fd);
 void cli_progress_update(struct cli_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_progress_done(struct cli_progress *p);

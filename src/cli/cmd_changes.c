@@ -24,17 +24,24 @@ static const char changes_usage[] =
     "ports opened or closed, services, OS, MAC, hostnames and script output that\n"
     "changed.  Times are scan times.  A port is reported closed only by a scan\n"
     "that probed it while the host was up.\n\n"
-    "  --since WHEN   events at or after WHEN: 90m, 12h, 7d, 2w, or a date\n"
-    "                 (2026-11-01, 2026-11-01T10:00:00Z); default: all\n"
-    "  --host ADDR    one host\n"
-    "  --net CIDR     hosts in a block\n"
-    "  --kind LIST    host_up, host_down, port_opened, port_closed,\n"
-    "                 service_changed, os_changed, mac_changed,\n"
-    "                 hostname_changed, script_changed\n";
+    "  --since WHEN     events at or after WHEN: a duration back from now (90m,\n"
+    "                   12h, 7d, 2w, 6mo, 1y) or a date (2026-11-01,\n"
+    "                   2026-11-01T10:00:00Z); default: all\n"
+    "  --host ADDR      one host\n"
+    "  --net CIDR       hosts in a block\n"
+    "  --kind LIST      host_up, host_down, port_opened, port_closed,\n"
+    "                   service_changed, os_changed, mac_changed,\n"
+    "                   hostname_changed, script_changed\n"
+    "  --format FORMAT  table (default), json, ndjson or csv\n";
 
 static const char history_usage[] =
     "usage: scandb history ADDRESS [--since WHEN] [--format table|json|ndjson|csv]\n\n"
-    "One host's timeline: every change scandb derived for it, oldest first.\n";
+    "One host's timeline: every change scandb derived for it, oldest first.\n"
+    "An address scandb never saw is an error (exit 1).\n\n"
+    "  --since WHEN     events at or after WHEN: a duration back from now (90m,\n"
+    "                   12h, 7d, 2w, 6mo, 1y) or a date (2026-11-01,\n"
+    "                   2026-11-01T10:00:00Z); default: all\n"
+    "  --format FORMAT  table (default), json, ndjson or csv\n";
 
 static const char *const cols[] = {"WHEN", "ADDRESS", "EVENT", "PORT", "OLD", "NEW", "JOB"};
 
@@ -169,6 +176,31 @@ static int parse_kinds(const char *cmd, const char *list, unsigned *out)
 
 enum { OPT_SINCE = 256, OPT_HOST, OPT_NET, OPT_KIND, OPT_FORMAT };
 
+static int count_host(void *ctx, struct store_host *h)
+{
+	(*(int *)ctx)++;
+	store_host_free(h);
+	return 0;
+}
+
+/* history of an address never seen: an error, as `host` says it. */
+static int host_known(struct cli *c, const char *addr)
+{
+	struct store_host_filter hf;
+	int n = 0, r;
+
+	memset(&hf, 0, sizeof(hf));
+	hf.addr = addr;
+	hf.port = -1;
+	if ((r = store_hosts_each(c->st, &hf, count_host, &n)) != 0)
+		return output_store_err(c, "cannot read the database", r);
+	if (n == 0) {
+		cli_err("no host %s in the database", addr);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
 static int run(struct cli *c, const char *cmd, int argc, char **argv, int history)
 {
 	static const struct option opts[] = {
@@ -189,25 +221,27 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 	memset(&f, 0, sizeof(f));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":", opts)) != -1) {
 		switch (ch) {
 		case OPT_SINCE:
 			if (time_parse_since(optarg, time_now(), &f.since) != 0)
 				return cli_usage_err(cmd,
 				                     "--since: '%s' is not a duration (7d, 12h, "
-				                     "90m, 2w) or a date (2026-11-01)",
+				                     "90m, 6mo) or a real date (2026-11-01)",
 				                     optarg);
 			if (f.since < 0)
 				f.since = 0;
 			break;
 		case OPT_HOST:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--host' (an option of "
+				                          "'scandb changes')");
 			host = optarg;
 			break;
 		case OPT_NET:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--net' (an option of "
+				                          "'scandb changes')");
 			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
 				return cli_usage_err(
 				    cmd, "--net: '%s' is not an address or CIDR block", optarg);
@@ -215,7 +249,8 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 			break;
 		case OPT_KIND:
 			if (history)
-				return output_getopt_err(cmd, '?', argv);
+				return cli_usage_err(cmd, "unknown option '--kind' (an option of "
+				                          "'scandb changes')");
 			if ((r = parse_kinds(cmd, optarg, &f.kinds)) != 0)
 				return r;
 			break;
@@ -239,7 +274,9 @@ static int run(struct cli *c, const char *cmd, int argc, char **argv, int histor
 			return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", host);
 		f.addr = addr;
 	}
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+		return r;
+	if (history && (r = host_known(c, addr)) != CLI_OK)
 		return r;
 	if ((r = output_list_begin(&l, fmt, 7, cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 4, 40);

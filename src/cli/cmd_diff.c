@@ -34,7 +34,7 @@ static const char diff_usage[] =
     "Files are read without storing them and need no database.\n"
     "\n"
     "  --format FORMAT  text (default; reads like ndiff), xml (ndiff's nmapdiff\n"
-    "                   document) or json (docs/DIFF.md)\n"
+    "                   document) or json\n"
     "  --text, --xml, --json  the same as --format text|xml|json\n"
     "  -v, --verbose    also show hosts and ports that did not change\n"
     "\n"
@@ -128,10 +128,10 @@ static int open_db(struct cli *c)
 	if (strncmp(path, "sqlite:", 7) == 0)
 		path += 7;
 	if (!store_target_is_pg(c->db) && stat(path, &st) != 0 && errno == ENOENT) {
-		cli_err("diff: no database %s (job ids are looked up there; use --db)", path);
+		cli_err("diff: no database at %s (job ids are looked up there; use --db)", path);
 		return DIFF_EXIT_ERROR;
 	}
-	return cli_open(c, 1) == CLI_OK ? 0 : DIFF_EXIT_ERROR;
+	return cli_open_as(c, CLI_OPEN_READ, NULL, 0) == CLI_OK ? 0 : DIFF_EXIT_ERROR;
 }
 
 static void warn_dups(const struct side *sd)
@@ -169,7 +169,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":hv", opts)) != -1) {
 		enum diff_format f = fmt;
 
 		switch (ch) {
@@ -233,7 +233,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	if (!sd[0].is_file && !sd[1].is_file) {
 		char msg[256];
 
-		if (store_open(c->db, &a_st, msg, sizeof(msg)) == 0)
+		if (store_open_mode(c->db, STORE_OPEN_READONLY, &a_st, msg, sizeof(msg)) == 0)
 			sd[0].st = a_st;
 	}
 	if (sd[0].is_file || sd[1].is_file || sd[0].st != sd[1].st)

@@ -131,7 +131,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch == 'x')
 			fix = 1;
 		else if (ch == 'f') {
@@ -142,7 +142,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("doctor", "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_open_db(c, 1, 0, NULL, 0)) != CLI_OK)
+	if ((r = cli_open_as(c, fix ? CLI_OPEN_ADMIN : CLI_OPEN_INSPECT, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_doctor(c->st, fix, time_now(), &rep)) != 0)
 		return output_store_err(c, "doctor", r);

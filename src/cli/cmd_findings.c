@@ -26,7 +26,7 @@ static const char findings_usage[] =
     "                       [--format table|json|ndjson|csv]\n"
     "\n"
     "List findings (vulnerabilities reported by NSE scripts, matches of your\n"
-    "rules on changes), by id.  See docs/FINDINGS.md.\n"
+    "rules on changes), by id.\n"
     "\n"
     "  --status STATUS     open, pending_validation, confirmed, false_positive,\n"
     "                      manual_review, skipped, error or resolved\n"
@@ -224,7 +224,7 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
@@ -256,7 +256,7 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = output_list_begin(&l, fmt, 8, table_cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 5, FINDINGS_TITLE_MAX);
@@ -370,7 +370,7 @@ int cmd_finding(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	/* "+": options may come after the operands only via permutation, which
 	 * getopt_long does by default; keep it (ID set-status S --note T). */
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
@@ -402,13 +402,13 @@ int cmd_finding(struct cli *c, int argc, char **argv)
 			                     argv[optind + 2], status_list);
 		if (have_fmt)
 			return cli_usage_err(cmd, "set-status takes no --format");
-		if ((r = cli_open(c, 1)) != CLI_OK)
+		if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
 			return r;
 		return set_status(c, id, findings_status_name(stat), note);
 	}
 	if (note)
 		return cli_usage_err(cmd, "--note goes with set-status");
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	flt.id = id;
 	if ((r = store_findings_each(c->st, &flt, keep_one, &one)) != 0)

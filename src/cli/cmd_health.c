@@ -83,7 +83,7 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("health", ch, argv);
 		if ((r = ops_parse_format("health", optarg, 0, &fmt)) != 0)
@@ -92,7 +92,7 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err("health", "unexpected argument '%s'", argv[optind]);
 	memset(&h, 0, sizeof(h));
-	if (cli_open_db(c, 1, 0, msg, sizeof(msg)) != CLI_OK) {
+	if (cli_open_as(c, CLI_OPEN_INSPECT, msg, sizeof(msg)) != CLI_OK) {
 		cli_err("not healthy: %s", msg);
 		if (fmt == CLI_FMT_JSON)
 			print_json(&h, 0, msg);

@@ -54,7 +54,7 @@ static const char hosts_usage[] =
     "  --changed-since WHEN  hosts with a change event since WHEN (7d, 12h, a date)\n"
     "  --new-since WHEN  hosts first seen since WHEN\n"
     "  --all-states      table: list every port with its state, not only open ones\n"
-    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const char host_usage[] =
     "usage: scandb host ADDRESS [--job ID] [--format table|json|ndjson|csv]\n"
@@ -63,7 +63,7 @@ static const char host_usage[] =
     "script output, as its most recent scan saw it (or as job ID saw it).\n"
     "\n"
     "  --job ID          show the host as job ID saw it\n"
-    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 struct hosts_ctx {
 	struct output_list l;
@@ -200,7 +200,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_PORT:
 			if (addr_port_spec_parse(optarg, &f.port, &proto) != 0)
@@ -267,7 +267,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
 		return r;
@@ -509,7 +509,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case OPT_JOB:
 			if ((r = cli_parse_i64(cmd, "--job", optarg, 1, INT64_MAX, &f.job_id)) != 0)
@@ -531,7 +531,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
 		return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", argv[optind]);
 	f.addr = addr;
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
 		return r;

@@ -29,7 +29,7 @@ static const char jobs_usage[] =
     "List scans and imports, newest first.\n"
     "\n"
     "  --status STATUS   only jobs with this status\n"
-    "  --format FORMAT   table (default), json, ndjson or csv (see docs/OUTPUT.md)\n";
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
                                 "\n"
@@ -58,7 +58,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *f
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", status ? all : no_status, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", status ? all : no_status)) != -1) {
 		switch (ch) {
 		case OPT_FORMAT:
 			if ((r = cli_parse_format(cmd, optarg, fmt)) != 0)
@@ -84,10 +84,16 @@ static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *f
  * latter is only a warning (the listing is still worth showing). */
 static int open_and_reap(struct cli *c)
 {
+	char quiet[1024];
 	int r;
 
-	if ((r = cli_open(c, 1)) != CLI_OK)
+	/* Reaping writes: done where the database can be written; a database
+	 * this user may only read is listed as it is (opened read-only). */
+	if (cli_open_as(c, CLI_OPEN_UPDATE, quiet, sizeof(quiet)) != CLI_OK &&
+	    (r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
+	if (store_is_readonly(c->st))
+		return CLI_OK;
 	if ((r = store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL)) != 0)
 		cli_err("warning: cannot check for dead jobs: %s", store_errmsg(c->st));
 	return CLI_OK;

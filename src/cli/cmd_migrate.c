@@ -17,9 +17,13 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: scandb migrate status [--format table|json]\n"
 	        "       scandb migrate up [VERSION]     apply pending migrations (to VERSION)\n"
-	        "       scandb migrate down [VERSION]   revert to VERSION (default: one step;\n"
+	        "       scandb migrate down [--force] [VERSION]\n"
+	        "                                       revert to VERSION (default: one step;\n"
 	        "                                       0 reverts everything, dropping all data)\n"
 	        "       scandb migrate verify           check applied migrations' checksums\n\n"
+	        "  --format FORMAT  status: table (default) or json\n"
+	        "  --force          down: needed when a reverted migration drops tables,\n"
+	        "                   columns or rows (the data in them is lost)\n\n"
 	        "Migrations are embedded in scandb, applied exactly once each (safe to run\n"
 	        "concurrently), and checksummed: a database whose applied migrations differ\n"
 	        "from this binary's is refused.\n");
@@ -69,12 +73,62 @@ static int print_status(struct cli *c, enum cli_format fmt)
 	return CLI_OK;
 }
 
+/*
+ * migrate down without --force: refused (CLI_USAGE, nothing changed) when a
+ * migration it would revert drops tables, columns or rows, naming them.
+ * target < 0: one step.
+ */
+static int check_down(struct cli *c, int target)
+{
+	struct store_migration *ms = NULL;
+	char names[1024] = "";
+	size_t n = 0, off = 0;
+	int r, top = 0, lossy = 0;
+
+	if ((r = store_migrate_status(c->st, &ms, &n)) != 0) {
+		cli_err("migrate down: %s", store_errmsg(c->st));
+		return CLI_FAIL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ms[i].applied && !ms[i].known) {
+			free(ms); /* store_migrate_down refuses it: "newer" */
+			return CLI_OK;
+		}
+		if (ms[i].applied && ms[i].version > top)
+			top = ms[i].version;
+	}
+	if (target < 0) {
+		/* one step: down to the applied migration below the top */
+		target = 0;
+		for (size_t i = 0; i < n; i++)
+			if (ms[i].applied && ms[i].version < top && ms[i].version > target)
+				target = ms[i].version;
+	}
+	for (size_t i = n; i-- > 0;) {
+		if (!ms[i].applied || ms[i].version <= target ||
+		    !store_migration_down_drops(c->st, ms[i].version))
+			continue;
+		lossy++;
+		if (off < sizeof(names))
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%04d_%s",
+			                        off ? ", " : "", ms[i].version, ms[i].name);
+	}
+	free(ms);
+	if (!lossy)
+		return CLI_OK;
+	return cli_usage_err("migrate",
+	                     "down to %d would revert %s, which drop%s tables or columns and "
+	                     "the data in them; nothing was changed.  Back up first (scandb "
+	                     "backup FILE), then add --force",
+	                     target, names, lossy == 1 ? "s" : "");
+}
+
 int cmd_migrate(struct cli *c, int argc, char **argv)
 {
 	enum cli_format fmt = CLI_FMT_TABLE;
 	const char *sub;
 	int64_t version = -1;
-	int rc, n = 0, r;
+	int rc, n = 0, r, force = 0;
 
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		usage(argc < 2 ? stderr : stdout);
@@ -92,20 +146,33 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 			}
 		}
 	} else if (strcmp(sub, "up") == 0 || strcmp(sub, "down") == 0) {
-		if (argc > 3)
-			return cli_usage_err("migrate", "too many arguments");
-		if (argc == 3 &&
-		    (rc = cli_parse_i64("migrate", "VERSION", argv[2], 0, 9999, &version)) != 0)
+		const char *v = NULL;
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(sub, "down") == 0 && strcmp(argv[i], "--force") == 0)
+				force = 1;
+			else if (argv[i][0] == '-' && argv[i][1] != '\0')
+				return cli_usage_err("migrate", "%s: unknown option '%s'", sub,
+				                     argv[i]);
+			else if (v)
+				return cli_usage_err("migrate", "too many arguments");
+			else
+				v = argv[i];
+		}
+		if (v && (rc = cli_parse_i64("migrate", "VERSION", v, 0, 9999, &version)) != 0)
 			return rc;
 	} else if (strcmp(sub, "verify") == 0) {
 		if (argc > 2)
-			return cli_usage_err("migrate", "too many arguments");
+			return cli_usage_err("migrate", "verify: unexpected argument '%s'",
+			                     argv[2]);
 	} else {
 		return cli_usage_err("migrate", "unknown subcommand '%s'", sub);
 	}
 	/* looking (status, verify) never creates a database */
-	if ((rc = cli_open_db(c, strcmp(sub, "status") == 0 || strcmp(sub, "verify") == 0, 0, NULL,
-	                      0)) != CLI_OK)
+	if ((rc = cli_open_as(c,
+	                      strcmp(sub, "up") == 0     ? CLI_OPEN_MIGRATE
+	                      : strcmp(sub, "down") == 0 ? CLI_OPEN_ADMIN
+	                                                 : CLI_OPEN_INSPECT,
+	                      NULL, 0)) != CLI_OK)
 		return rc;
 	if (strcmp(sub, "status") == 0)
 		return print_status(c, fmt);
@@ -128,6 +195,8 @@ int cmd_migrate(struct cli *c, int argc, char **argv)
 			fprintf(stderr, "scandb: %d migration%s applied\n", n, n == 1 ? "" : "s");
 		return CLI_OK;
 	}
+	if (!force && (rc = check_down(c, (int)version)) != CLI_OK)
+		return rc;
 	if ((r = store_migrate_down(c->st, (int)version, &n)) != 0) {
 		cli_err("migrate down: %s", store_errmsg(c->st));
 		return CLI_FAIL;

@@ -19,7 +19,7 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-    "usage: scandb prune --older-than WHEN [--keep-last N] [--dry-run]\n"
+    "usage: scandb prune --older-than WHEN [--keep-last N] [--dry-run] [--force]\n"
     "                    [--format table|json|ndjson|csv]\n"
     "\n"
     "Remove jobs (scans and imports) whose scan time is before WHEN, with all\n"
@@ -29,9 +29,13 @@ static const char usage[] =
     "scan, each port's latest probing scan), so 'scandb hosts' does not\n"
     "change.  The change events of removed jobs go with them.\n"
     "\n"
-    "  --older-than WHEN  90d, 12w, 36h, ... or a date (2026-01-01)\n"
+    "  --older-than WHEN  a duration (90d, 12w, 36h, 6mo, 1y) or a date\n"
+    "                     (2026-01-01); s m h d w mo y: seconds, minutes,\n"
+    "                     hours, days, weeks, 30-day months, 365-day years\n"
     "  --keep-last N      keep the N newest jobs regardless of age\n"
     "  --dry-run          report what would be removed; change nothing\n"
+    "  --force            needed when WHEN is less than a day ago (30m is\n"
+    "                     minutes: a typo for 30mo would remove almost all)\n"
     "  --format FORMAT    table (default), json, or ndjson/csv (one row per\n"
     "                     relation: table, column, action, rows)\n";
 
@@ -155,6 +159,7 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	    {"older-than", required_argument, NULL, 'o'},
 	    {"keep-last", required_argument, NULL, 'k'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"force", no_argument, NULL, 'F'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -162,7 +167,9 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	struct store_prune_opts o = {0, 0, 0};
 	struct store_prune_result res;
 	enum cli_format fmt = CLI_FMT_TABLE;
-	int have_older = 0, ch, r;
+	const char *older_arg = NULL;
+	int have_older = 0, force = 0, ch, r;
+	int64_t now = time_now();
 
 	if (cli_wants_help(argc, argv)) {
 		fputs(usage, stdout);
@@ -170,15 +177,16 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (ch) {
 		case 'o':
-			if (time_parse_since(optarg, time_now(), &o.older_than) != 0)
+			if (time_parse_since(optarg, now, &o.older_than) != 0)
 				return cli_usage_err("prune",
 				                     "--older-than: '%s' is not a duration (90d, "
 				                     "12w, 36h) or a date (2026-01-01)",
 				                     optarg);
 			have_older = 1;
+			older_arg = optarg;
 			break;
 		case 'k':
 			if ((r = cli_parse_i64("prune", "--keep-last", optarg, 0, INT64_MAX,
@@ -187,6 +195,9 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 			break;
 		case 'n':
 			o.dry_run = 1;
+			break;
+		case 'F':
+			force = 1;
 			break;
 		case 'f':
 			if ((r = ops_parse_format("prune", optarg, 1, &fmt)) != 0)
@@ -200,7 +211,16 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 		return cli_usage_err("prune", "unexpected argument '%s'", argv[optind]);
 	if (!have_older)
 		return cli_usage_err("prune", "--older-than WHEN is required (e.g. 90d)");
-	if ((r = cli_open_db(c, 1, 1, NULL, 0)) != CLI_OK)
+	if (now - o.older_than < 86400 && !force && !o.dry_run) {
+		char when[TIME_ISO_LEN];
+		time_format_iso(o.older_than, when);
+		return cli_usage_err("prune",
+		                     "--older-than %s is less than a day ago (%s): it would "
+		                     "remove nearly every job; add --force if that is meant, "
+		                     "or --dry-run to see what would go",
+		                     older_arg, when[0] ? when : "the epoch");
+	}
+	if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_prune(c->st, &o, &res)) != 0)
 		return output_store_err(c, "prune", r);

@@ -41,6 +41,7 @@ static void on_signal(int sig)
 
 struct scan_watch {
 	long hosts;
+	long hosts_total; /* nmap's runstats: hosts scanned, up or down; -1 absent */
 	double percent;
 	char task[64];
 };
@@ -51,6 +52,14 @@ static int watch_host(void *ctx, const struct rec_host *h)
 
 	(void)h;
 	sw->hosts++;
+	return 0;
+}
+
+static int watch_run_end(void *ctx, const struct rec_runstats *rs)
+{
+	struct scan_watch *sw = ctx;
+
+	sw->hosts_total = rs->hosts_total;
 	return 0;
 }
 
@@ -105,13 +114,13 @@ static int store_failure(struct cli *c, int64_t id, int64_t created, const char 
  * to a transient failure (the spool file is read again each time). */
 #define SCAN_STORE_ATTEMPTS 5
 
-static int store_results_once(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
-                              struct job_writer_stats *stats);
+static int store_results_once(struct cli *c, int64_t id, int fd, const char *warning, char *err,
+                              size_t errlen, struct job_writer_stats *stats);
 
 /* Parse the spooled XML into the job in one transaction, retried whole
  * (with backoff) while it fails with SDB_ETRANSIENT. */
-static int store_results(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
-                         struct job_writer_stats *stats)
+static int store_results(struct cli *c, int64_t id, int fd, const char *warning, char *err,
+                         size_t errlen, struct job_writer_stats *stats)
 {
 	int r;
 
@@ -119,7 +128,7 @@ static int store_results(struct cli *c, int64_t id, int fd, char *err, size_t er
 		struct timespec ts;
 		long ms;
 
-		r = store_results_once(c, id, fd, err, errlen, stats);
+		r = store_results_once(c, id, fd, warning, err, errlen, stats);
 		if (r != SDB_ETRANSIENT || attempt >= SCAN_STORE_ATTEMPTS)
 			return r;
 		if (!c->quiet)
@@ -133,11 +142,11 @@ static int store_results(struct cli *c, int64_t id, int fd, char *err, size_t er
 	}
 }
 
-static int store_results_once(struct cli *c, int64_t id, int fd, char *err, size_t errlen,
-                              struct job_writer_stats *stats)
+static int store_results_once(struct cli *c, int64_t id, int fd, const char *warning, char *err,
+                              size_t errlen, struct job_writer_stats *stats)
 {
 	struct job_writer_opts o = {
-	    .kind = STORE_JOB_SCAN, .source = "nmap", .existing_job_id = id};
+	    .kind = STORE_JOB_SCAN, .source = "nmap", .existing_job_id = id, .warning = warning};
 	struct job_writer *w = NULL;
 	int r;
 
@@ -166,11 +175,12 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	struct nmap_run nr;
 	struct nmap_parser *np = NULL;
 	struct scan_watch sw;
-	struct ingest_sink watch = {.ctx = &sw, .host = watch_host, .progress = watch_progress};
+	struct ingest_sink watch = {
+	    .ctx = &sw, .host = watch_host, .progress = watch_progress, .run_end = watch_run_end};
 	struct cli_progress prog;
 	struct job_writer_stats stats;
 	struct sigaction sa, old_int, old_term;
-	char nmap[4096], err[2048];
+	char nmap[4096], err[2048], warn[2048];
 	char *cmdline = NULL, *buf = NULL;
 	FILE *spool = NULL;
 	int64_t id = 0, created;
@@ -195,10 +205,11 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	memset(&sw, 0, sizeof(sw));
+	sw.hosts_total = -1;
 	memset(&nr, 0, sizeof(nr));
 	nr.pid = -1;
 	nr.out_fd = nr.err_fd = -1;
-	if ((rc = cli_open(c, 1)) != CLI_OK)
+	if ((rc = cli_open_as(c, CLI_OPEN_WRITE, NULL, 0)) != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;
 	if (!(cmdline = nmap_run_cmdline(nmap, argv + 1, (size_t)(argc - 1))) ||
@@ -321,10 +332,45 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 		goto restore;
 	}
 
+	/* nmap's warnings (a name that does not resolve, a bad netmask, no
+	 * targets) are shown and kept on the job; a scan they left with
+	 * nothing scanned failed: a cron job with a stale host name must not
+	 * record empty successes forever. */
+	if (nmap_run_warnings(&nr, warn, sizeof(warn)) > 0) {
+		for (const char *p = warn; *p;) {
+			size_t l = strcspn(p, "\n");
+			cli_err("scan: job %lld: nmap: %.*s", (long long)id, (int)l, p);
+			p += l + (p[l] == '\n');
+		}
+		if ((sw.hosts_total >= 0 ? sw.hosts_total : sw.hosts) == 0) {
+			snprintf(err, sizeof(err), "nmap scanned no host: %s", warn);
+			for (char *q = err; *q; q++)
+				if (*q == '\n')
+					*q = ' ';
+			store_failure(c, id, created, err);
+			cli_err(
+			    "scan: job %lld failed: nmap scanned no host (see its warnings above)",
+			    (long long)id);
+			goto restore;
+		}
+		{
+			char w2[sizeof(warn) + 32];
+			snprintf(w2, sizeof(w2), "nmap warned: %s", warn);
+			for (char *q = w2; *q; q++)
+				if (*q == '\n')
+					*q = ' ';
+			memcpy(warn, w2, sizeof(warn) - 1);
+			warn[sizeof(warn) - 1] = '\0';
+		}
+	} else {
+		warn[0] = '\0';
+	}
+
 	/* 3. Results and final status together, in one transaction. */
 	fflush(spool);
 	memset(&stats, 0, sizeof(stats));
-	if ((r = store_results(c, id, fileno(spool), err, sizeof(err), &stats)) != 0) {
+	if ((r = store_results(c, id, fileno(spool), warn[0] ? warn : NULL, err, sizeof(err),
+	                       &stats)) != 0) {
 		store_failure(c, id, created, err);
 		cli_err("scan: job %lld failed: %s", (long long)id, err);
 		goto restore;

@@ -180,7 +180,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch != 'f')
 			return output_getopt_err("stats", ch, argv);
 		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)
@@ -188,7 +188,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("stats", "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_open_db(c, 1, 1, NULL, 0)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_stats(c->st, &s)) != 0)
 		return output_store_err(c, "stats", r);

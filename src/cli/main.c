@@ -48,9 +48,7 @@ static void usage(FILE *f)
 	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nDatabase operations (health, stats, doctor, backup, restore, prune):\n"
-	           "see docs/OPERATIONS.md.\n");
-	fprintf(f, "\nOptions:\n"
+	fprintf(f, "\nOptions (before or after COMMAND):\n"
 	           "  --db PATH       database file (default: $SCANDB_DB, else\n"
 	           "                  $XDG_DATA_HOME/scandb/scandb.db, i.e.\n"
 	           "                  ~/.local/share/scandb/scandb.db), or a PostgreSQL\n"
@@ -60,6 +58,10 @@ static void usage(FILE *f)
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
+	           "Reading commands (hosts, host, jobs, job, findings, finding, changes,\n"
+	           "history, diff, stats, doctor, health, backup, migrate status) never\n"
+	           "create or change a database; import, scan, migrate up and restore\n"
+	           "create a new one.\n\n"
 	           "Exit status: 0 success, 1 failure, 2 usage error (diff: 0 same,\n"
 	           "1 different, 2 error).\n");
 }
@@ -104,6 +106,75 @@ static void hide_password(char *arg)
 	memset(arg + m, '\0', n - m);
 }
 
+static int unknown_command(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		size_t d = cli_edit_distance(name, commands[k].name);
+		if (d < bestd || (!best && strncmp(commands[k].name, name, strlen(name)) == 0 &&
+		                  strlen(name) >= 2)) {
+			best = commands[k].name;
+			bestd = d;
+		}
+	}
+	if (best)
+		fprintf(stderr, "scandb: unknown command '%s'; did you mean '%s'?\n", name, best);
+	else
+		fprintf(stderr, "scandb: unknown command '%s'\n", name);
+	fprintf(stderr, "Try 'scandb --help'.\n");
+	return CLI_USAGE;
+}
+
+/*
+ * One global option at argv[*i] (--db PATH, --db=PATH, -q, --quiet,
+ * --no-progress): taken into c / *db and 1 returned (with *i past its
+ * value); 0 if argv[*i] is not one; CLI_USAGE (printed) if --db lacks its
+ * value.
+ */
+static int global_option(struct cli *c, char **db, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (strcmp(a, "--db") == 0) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "scandb: --db needs a value\nTry 'scandb --help'.\n");
+			return -CLI_USAGE;
+		}
+		if (*db)
+			hide_password(*db); /* the last --db wins; none stays readable */
+		*db = argv[++*i];
+	} else if (strncmp(a, "--db=", 5) == 0) {
+		if (*db)
+			hide_password(*db);
+		*db = argv[*i] + 5;
+	} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		c->quiet = 1;
+	} else if (strcmp(a, "--no-progress") == 0) {
+		c->progress = 0;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* Does the command's argv ask for its help?  (scan: only as its first
+ * argument; the rest is nmap's.) */
+static int asks_help(const char *cmd, int argc, char **argv)
+{
+	if (strcmp(cmd, "scan") == 0)
+		return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+	return cli_wants_help(argc, argv);
+}
+
+static void global_help(void)
+{
+	printf("\nGlobal options (before or after the command): --db PATH|URL (database;\n"
+	       "default $SCANDB_DB, else ~/.local/share/scandb/scandb.db), -q/--quiet,\n"
+	       "--no-progress.\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -118,33 +189,49 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.prog = "scandb";
 	c.progress = isatty(STDERR_FILENO);
+	/* A log of `scandb import ... >log 2>&1` reads in order: stdout is
+	 * flushed line by line, as stderr is, when it is not a terminal. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--db") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "scandb: --db needs a value\n");
-				return CLI_USAGE;
-			}
-			db = argv[++i];
-		} else if (strncmp(a, "--db=", 5) == 0) {
-			db = argv[i] + 5;
-		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			c.quiet = 1;
-		} else if (strcmp(a, "--no-progress") == 0) {
-			c.progress = 0;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		int g = global_option(&c, &db, argc, argv, &i);
+
+		if (g < 0)
+			return -g;
+		if (g > 0)
+			continue;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return CLI_OK;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("scandb %s\n", SCANDB_VERSION);
 			return CLI_OK;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "scandb: unknown option '%s'\n", a);
-			usage(stderr);
+			fprintf(stderr, "scandb: unknown option '%s'\nTry 'scandb --help'.\n", a);
 			return CLI_USAGE;
 		} else {
 			break;
 		}
+	}
+	/* The same options after the command (before a "--"): taken out of
+	 * the command's arguments, so that `scandb hosts --db x.db` works and
+	 * `scandb scan ... --db x.db` does not hand --db to nmap. */
+	if (i < argc) {
+		int j, k = i + 1;
+		for (j = i + 1; j < argc; j++) {
+			int g;
+			if (strcmp(argv[j], "--") == 0)
+				break;
+			if ((g = global_option(&c, &db, argc, argv, &j)) < 0)
+				return -g;
+			if (g == 0)
+				argv[k++] = argv[j];
+		}
+		while (j < argc)
+			argv[k++] = argv[j++];
+		argv[k] = NULL;
+		argc = k;
 	}
 	if (i >= argc) {
 		usage(stderr);
@@ -163,16 +250,25 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "help") == 0) {
 		if (i + 1 < argc) {
 			char *hargv[] = {argv[i + 1], "--help", NULL};
-			for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-				if (strcmp(commands[k].name, argv[i + 1]) == 0)
-					return commands[k].fn(&c, 2, hargv);
+			for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+				if (strcmp(commands[k].name, argv[i + 1]) == 0) {
+					int rc = commands[k].fn(&c, 2, hargv);
+					if (rc == CLI_OK)
+						global_help();
+					return rc;
+				}
+			}
+			return unknown_command(argv[i + 1]);
 		}
 		usage(stdout);
 		return CLI_OK;
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
+			int help = asks_help(argv[i], argc - i, argv + i);
 			int rc = commands[k].fn(&c, argc - i, argv + i);
+			if (help && rc == CLI_OK)
+				global_help();
 			cli_close(&c);
 			fflush(stdout);
 			if (ferror(stdout)) {
@@ -182,7 +278,5 @@ int main(int argc, char **argv)
 			return rc;
 		}
 	}
-	fprintf(stderr, "scandb: unknown command '%s'\n", argv[i]);
-	usage(stderr);
-	return CLI_USAGE;
+	return unknown_command(argv[i]);
 }

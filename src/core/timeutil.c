@@ -36,31 +36,54 @@ void time_format_iso(int64_t t, char out[TIME_ISO_LEN])
 		out[0] = '\0';
 }
 
+/* The units of a duration, longest suffix first ("mo" before "m"). */
+static const struct {
+	const char *suffix;
+	int64_t secs;
+} units[] = {
+    {"mo", 30 * 86400}, /* a month: 30 days, always (not the calendar's) */
+    {"s", 1},           {"m", 60},        {"h", 3600},
+    {"d", 86400},       {"w", 7 * 86400}, {"y", 365 * 86400}, /* a year: 365 days */
+};
+
 int time_parse_duration(const char *s, int64_t *secs)
 {
 	char *end;
 	long long v;
-	int64_t mul;
 
 	if (!s || !isdigit((unsigned char)*s))
 		return SDB_EPARSE;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno || v < 0 || v > 100LL * 365 * 86400)
+	if (errno || v < 0 || v > TIME_DURATION_MAX)
 		return SDB_EPARSE;
-	if (strcmp(end, "s") == 0 || *end == '\0')
-		mul = 1;
-	else if (strcmp(end, "m") == 0)
-		mul = 60;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600;
-	else if (strcmp(end, "d") == 0)
-		mul = 86400;
-	else if (strcmp(end, "w") == 0)
-		mul = 7 * 86400;
-	else
+	if (*end == '\0') {
+		*secs = (int64_t)v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if ((int64_t)v > TIME_DURATION_MAX / units[i].secs)
+				return SDB_EPARSE;
+			*secs = (int64_t)v * units[i].secs;
+			return 0;
+		}
+	}
+	return SDB_EPARSE;
+}
+
+/* strptime() takes "2026-02-31" (and 24:00:00 is not checked either):
+ * a date is real if it survives the round trip through timegm(). */
+static int real_time(const struct tm *want, int64_t *out)
+{
+	struct tm tm = *want, back;
+	time_t t = timegm(&tm);
+
+	if (!gmtime_r(&t, &back) || back.tm_year != want->tm_year || back.tm_mon != want->tm_mon ||
+	    back.tm_mday != want->tm_mday || back.tm_hour != want->tm_hour ||
+	    back.tm_min != want->tm_min || back.tm_sec != want->tm_sec)
 		return SDB_EPARSE;
-	*secs = (int64_t)v * mul;
+	*out = (int64_t)t;
 	return 0;
 }
 
@@ -76,15 +99,11 @@ int time_parse_since(const char *s, int64_t now, int64_t *out)
 	}
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end && (*end == '\0' || strcmp(end, "Z") == 0)) {
-		*out = (int64_t)timegm(&tm);
-		return 0;
-	}
+	if (end && (*end == '\0' || strcmp(end, "Z") == 0))
+		return real_time(&tm, out);
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%d", &tm);
-	if (end && *end == '\0') {
-		*out = (int64_t)timegm(&tm);
-		return 0;
-	}
+	if (end && *end == '\0')
+		return real_time(&tm, out);
 	return SDB_EPARSE;
 }

@@ -217,6 +217,42 @@ void nmap_run_free(struct nmap_run *nr)
 	buf_free(&nr->err);
 }
 
+int nmap_run_warnings(const struct nmap_run *nr, char *out, size_t outlen)
+{
+	const char *p = nr->err.data, *end = p ? p + nr->err.len : NULL;
+	size_t used = 0;
+	int n = 0;
+
+	if (outlen == 0)
+		return 0;
+	out[0] = '\0';
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		int dup = 0;
+
+		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
+			len--;
+		/* nmap says "Failed to resolve" once per resolution attempt */
+		for (const char *q = out; len > 0 && *q && !dup;) {
+			const char *qe = strchr(q, '\n');
+			size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+			dup = ql == len && memcmp(q, p, len) == 0;
+			q += ql + (qe != NULL);
+		}
+		if (len > 0 && !dup && used + len + 2 < outlen) {
+			if (used)
+				out[used++] = '\n';
+			memcpy(out + used, p, len);
+			used += len;
+			out[used] = '\0';
+			n++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return n;
+}
+
 char *nmap_run_cmdline(const char *nmap_path, char *const *args, size_t nargs)
 {
 	struct buf b;

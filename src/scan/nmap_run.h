@@ -45,6 +45,14 @@ int nmap_run_wait(struct nmap_run *nr);
 void nmap_run_kill(struct nmap_run *nr);
 void nmap_run_free(struct nmap_run *nr);
 
+/*
+ * nmap's warnings: its stderr ("Failed to resolve \"x\".", "Illegal
+ * netmask ...", "WARNING: No targets were specified ..."), each distinct
+ * line once, in order, joined with "\n", into out[outlen] (cut if
+ * longer).  Returns the number of lines (0: out is "").
+ */
+int nmap_run_warnings(const struct nmap_run *nr, char *out, size_t outlen);
+
 /* The argv we run, as one display string (malloc'ed; free()). */
 char *nmap_run_cmdline(const char *nmap_path, char *const *args, size_t nargs);
 

@@ -31,6 +31,7 @@ struct job_writer {
 	int64_t created_at;
 	/* from the source */
 	char *scanner, *version, *args;
+	const char *warning; /* job_writer_opts.warning */
 	int64_t run_start;
 	struct scan_scope scope;
 	int history; /* derive change events (always, but for benchmarks) */
@@ -395,6 +396,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->kind = o->kind;
 	w->forced = o->forced;
 	w->existing_job_id = o->existing_job_id;
+	w->warning = o->warning;
 	if ((r = store_tx_begin(st)) != 0)
 		goto fail;
 	if (o->existing_job_id > 0) {
@@ -524,6 +526,7 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 		goto fail;
 	memset(&f, 0, sizeof(f));
 	f.status = STORE_JOB_COMPLETED;
+	f.error = w->warning;
 	f.scanner = w->scanner;
 	f.scanner_version = w->version;
 	f.args = w->args;

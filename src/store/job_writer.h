@@ -39,6 +39,9 @@ struct job_writer_opts {
 	 * scope is empty - it closes no port and downs no host it does not
 	 * list, whether or not the document turns out complete. */
 	int partial;
+	const char *warning; /* kept as the completed job's error text (nmap's
+	                        warnings); NULL: none.  Caller-owned, valid
+	                        until commit */
 };
 
 struct job_writer_stats {

@@ -244,8 +244,9 @@ char *store_target_display(const char *target, char *out, size_t outlen)
 	return out;
 }
 
-int store_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+int store_open_mode(const char *target, int flags, struct store **out, char *errmsg, size_t errlen)
 {
+	const struct store_ops *ops;
 	char dummy[8];
 	int r;
 
@@ -259,16 +260,66 @@ int store_open(const char *target, struct store **out, char *errmsg, size_t errl
 		snprintf(errmsg, errlen, "no database given");
 		return SDB_EUSAGE;
 	}
-	if (store__is_pg_target(target)) {
-		r = store_pg_ops.open(target, out, errmsg, errlen);
-		if (r == 0)
-			(*out)->ops = &store_pg_ops;
-		return r;
-	}
-	r = store_sqlite_ops.open(target, out, errmsg, errlen);
+	ops = store__is_pg_target(target) ? &store_pg_ops : &store_sqlite_ops;
+	if (ops->open_mode)
+		r = ops->open_mode(target, flags, out, errmsg, errlen);
+	else
+		r = ops->open(target, out, errmsg, errlen);
 	if (r == 0)
-		(*out)->ops = &store_sqlite_ops;
+		(*out)->ops = ops;
 	return r;
+}
+
+int store_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+{
+	return store_open_mode(target, STORE_OPEN_CREATE, out, errmsg, errlen);
+}
+
+int store_is_readonly(const struct store *st)
+{
+	return st && st->ops->is_readonly ? st->ops->is_readonly(st) : 0;
+}
+
+int store_schema_kind(struct store *st, enum store_schema_kind *kind)
+{
+	int empty = 0, exists = 0, r;
+
+	*kind = STORE_SCHEMA_NEW;
+	if (!st)
+		return SDB_EUSAGE;
+	if ((r = st->ops->is_empty(st, &empty)) != 0)
+		return r;
+	if (empty)
+		return 0;
+	if (st->ops->table_exists) {
+		if ((r = st->ops->table_exists(st, "schema_migrations", &exists)) != 0)
+			return r;
+	} else {
+		struct store_applied *ap = NULL;
+		size_t nap = 0;
+		if ((r = st->ops->migrations_applied(st, &ap, &nap)) != 0)
+			return r;
+		free(ap);
+		exists = nap > 0;
+	}
+	*kind = exists ? STORE_SCHEMA_SCANDB : STORE_SCHEMA_FOREIGN;
+	return 0;
+}
+
+/* SDB_ESCHEMA unless the database is new or scandb's: nothing is ever
+ * migrated into, or reverted out of, another application's database. */
+static int refuse_foreign(struct store *st)
+{
+	enum store_schema_kind kind;
+	int r;
+
+	if ((r = store_schema_kind(st, &kind)) != 0)
+		return r;
+	if (kind == STORE_SCHEMA_FOREIGN)
+		return store__set_err(st, SDB_ESCHEMA,
+		                      "not a scandb database (it has tables but no "
+		                      "schema_migrations table)");
+	return 0;
 }
 
 void store_close(struct store *st)
@@ -480,7 +531,7 @@ int store_migrate_up(struct store *st, int target, int *applied)
 	if (!st)
 		return SDB_EUSAGE;
 	src = migrations(st, &nsrc);
-	if ((r = check_no_unknown(st)) != 0)
+	if ((r = refuse_foreign(st)) != 0 || (r = check_no_unknown(st)) != 0)
 		goto out;
 	if (target <= 0 || (nsrc > 0 && target >= src[nsrc - 1].version)) {
 		/* A brand-new database is migrated in one transaction, as
@@ -525,6 +576,8 @@ int store_migrate_down(struct store *st, int target, int *reverted)
 	if (!st)
 		return SDB_EUSAGE;
 	src = migrations(st, &nsrc);
+	if ((r = refuse_foreign(st)) != 0)
+		goto out;
 	if ((r = st->ops->migrations_applied(st, &ap, &nap)) != 0)
 		goto out;
 	if (target < 0)
@@ -578,6 +631,46 @@ out:
 	return r;
 }
 
+int store_migration_down_drops(const struct store *st, int version)
+{
+	static const char *const lossy[] = {"drop table", "drop column", "delete from"};
+	const struct store_migration_src *src;
+	size_t nsrc;
+
+	if (!st)
+		return 0;
+	src = migrations(st, &nsrc);
+	for (size_t i = 0; i < nsrc; i++) {
+		const char *p;
+		if (src[i].version != version)
+			continue;
+		/* case-insensitive search, whitespace runs as one space */
+		for (p = src[i].down; *p; p++) {
+			for (size_t k = 0; k < sizeof(lossy) / sizeof(lossy[0]); k++) {
+				const char *a = p, *b = lossy[k];
+				while (*b && *a) {
+					if (*b == ' ' &&
+					    (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')) {
+						while (*a == ' ' || *a == '\t' || *a == '\n' ||
+						       *a == '\r')
+							a++;
+						b++;
+					} else if ((*a | 0x20) == *b) {
+						a++;
+						b++;
+					} else {
+						break;
+					}
+				}
+				if (!*b)
+					return 1;
+			}
+		}
+		return 0;
+	}
+	return 1; /* a migration this scandb does not know: assume the worst */
+}
+
 int store_migrate_verify(struct store *st)
 {
 	struct store_migration *ms = NULL;
@@ -611,8 +704,14 @@ int store_ensure_ready(struct store *st)
 
 	if (!st)
 		return SDB_EUSAGE;
+	if ((r = refuse_foreign(st)) != 0)
+		return r;
 	if ((r = st->ops->is_empty(st, &empty)) != 0)
 		return r;
+	if (empty && store_is_readonly(st))
+		return store__set_err(st, SDB_ESCHEMA,
+		                      "the database is empty (no scandb schema yet: 'scandb "
+		                      "import', 'scandb scan' or 'scandb migrate up' creates it)");
 	if (empty && (r = bootstrap(st, &applied)) != 0)
 		return r;
 	if ((r = store_migrate_verify(st)) != 0)
@@ -983,21 +1082,7 @@ const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relati
 
 int store_open_existing(const char *target, struct store **out, char *errmsg, size_t errlen)
 {
-	const char *path = target;
-	struct stat sb;
-
-	if (out)
-		*out = NULL;
-	if (target && *target && !store__is_pg_target(target)) {
-		if (strncmp(path, "sqlite:", 7) == 0)
-			path += 7;
-		if (strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
-			if (errmsg && errlen)
-				snprintf(errmsg, errlen, "no database at %s", path);
-			return SDB_ENOTFOUND;
-		}
-	}
-	return store_open(target, out, errmsg, errlen);
+	return store_open_mode(target, 0, out, errmsg, errlen);
 }
 
 /* query_int / exec_params through one place (fault injection, NULL slot). */

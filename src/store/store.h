@@ -46,6 +46,37 @@ int store_job_status_parse(const char *s, enum store_job_status *out);
  * writes the reason into errmsg[errlen].  Close with store_close().
  */
 int store_open(const char *target, struct store **out, char *errmsg, size_t errlen);
+/* How store_open_mode opens a database (flags, or'ed). */
+enum {
+	/* A missing SQLite file (and its directory) is created; without it a
+	 * missing file is SDB_ENOTFOUND, "no database at PATH". */
+	STORE_OPEN_CREATE = 1,
+	/* SQLite: opened with SQLITE_OPEN_READONLY, journal mode untouched:
+	 * the file is never written (a database in a read-only directory or
+	 * file can still be read).  PostgreSQL: no effect at the connection
+	 * (the reading commands run no writing statement). */
+	STORE_OPEN_READONLY = 2,
+	/* SQLite: opened read-write but with PRAGMA query_only (no statement
+	 * may write; journal mode untouched), because some checks need a
+	 * writable connection: integrity_check verifies CHECK constraints only
+	 * there.  A file this process may not write is opened read-only. */
+	STORE_OPEN_QUERY_ONLY = 4,
+};
+/*
+ * store_open with flags.  A SQLite file that holds tables but no
+ * schema_migrations table is another application's: SDB_ESCHEMA, "PATH is
+ * not a scandb database", before anything is written to it.  Messages name
+ * the file once ("x.db is not a SQLite database").
+ */
+int store_open_mode(const char *target, int flags, struct store **out, char *errmsg, size_t errlen);
+/* What a database holds: nothing yet (a writer creates scandb's schema in
+ * it), scandb's schema (a schema_migrations table), or another
+ * application's tables (never migrated into: invariant 6). */
+enum store_schema_kind { STORE_SCHEMA_NEW = 0, STORE_SCHEMA_SCANDB, STORE_SCHEMA_FOREIGN };
+int store_schema_kind(struct store *st, enum store_schema_kind *kind);
+/* 1 if this connection cannot write (opened STORE_OPEN_READONLY, or SQLite
+ * fell back to read-only because the file is not writable). */
+int store_is_readonly(const struct store *st);
 void store_close(struct store *st);
 /*
  * `target` as it may be shown to a user (messages, logs): the password of a
@@ -84,6 +115,9 @@ int store_migrate_up(struct store *st, int target, int *applied);
 /* Revert applied migrations above `target` (default: one step when
  * target < 0).  *reverted (optional) = how many. */
 int store_migrate_down(struct store *st, int target, int *reverted);
+/* 1 if reverting migration `version` loses data: its down script drops a
+ * table or a column or deletes rows (an unknown version counts as 1). */
+int store_migration_down_drops(const struct store *st, int version);
 /* 0 if every applied migration's checksum matches; else SDB_ESCHEMA. */
 int store_migrate_verify(struct store *st);
 /*
@@ -110,7 +144,7 @@ struct store_job_new {
 
 struct store_job_final {
 	enum store_job_status status;
-	const char *error; /* NULL unless failed */
+	const char *error; /* why it failed; for a completed job, warnings */
 	const char *scanner;
 	const char *scanner_version;
 	const char *args;
@@ -481,6 +515,7 @@ int store_findings_each(struct store *st, const struct store_finding_filter *f,
  * Like store_open, but a SQLite file that does not exist is an error
  * (SDB_ENOTFOUND, "no database at PATH") instead of being created: for the
  * commands that inspect or copy a database (health, stats, doctor, backup).
+ * Same as store_open_mode(target, 0, ...).
  */
 int store_open_existing(const char *target, struct store **out, char *errmsg, size_t errlen);
 

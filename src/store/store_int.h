@@ -60,6 +60,13 @@ struct store_ops {
 	int (*migration_unrecord)(struct store *st, int version);
 	/* 1 if the database has no tables at all (brand new). */
 	int (*is_empty)(struct store *st, int *empty);
+	/* Does a table of this name exist (in the current schema)? */
+	int (*table_exists)(struct store *st, const char *name, int *exists);
+	/* Optional: open with STORE_OPEN_* flags (else `open`, which creates). */
+	int (*open_mode)(const char *target, int flags, struct store **out, char *errmsg,
+	                 size_t errlen);
+	/* Optional: 1 if the connection cannot write. */
+	int (*is_readonly)(const struct store *st);
 
 	int (*job_insert)(struct store *st, const struct store_job_new *j, int64_t *id);
 	int (*job_progress)(struct store *st, int64_t id, int progress, int64_t timeout_at);

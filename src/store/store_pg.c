@@ -1098,6 +1098,11 @@ static int table_exists(struct store_pg *s, const char *name, int *exists)
 	return 0;
 }
 
+static int pg_table_exists(struct store *st, const char *name, int *exists)
+{
+	return table_exists(store__pg(st), name, exists);
+}
+
 static int pg_migrations_applied_checked(struct store *st, struct store_applied **out, size_t *n)
 {
 	struct store_pg *s = store__pg(st);
@@ -2144,6 +2149,7 @@ const struct store_ops store_pg_ops = {
     .migration_record = pg_migration_record,
     .migration_unrecord = pg_migration_unrecord,
     .is_empty = pg_is_empty,
+    .table_exists = pg_table_exists,
     .job_insert = pg_job_insert,
     .job_progress = pg_job_progress,
     .job_finish = pg_job_finish,

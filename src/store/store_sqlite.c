@@ -314,7 +314,9 @@ static int set_wal(struct store_sqlite *s)
 	                      sqlite3_errstr(rc), STORE_RETRY_MAX);
 }
 
-static int configure(struct store_sqlite *s)
+/* The connection's settings.  Read-only: foreign keys and the cache only
+ * (the journal mode is the file's; changing it would write the file). */
+static int configure(struct store_sqlite *s, int readonly)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc, on = 0, r;
@@ -337,6 +339,8 @@ static int configure(struct store_sqlite *s)
 		return store__set_err(&s->base, SDB_EDB,
 		                      "this SQLite library cannot enforce foreign keys "
 		                      "(built with SQLITE_OMIT_FOREIGN_KEY?)");
+	if (readonly)
+		return exec_sql(s, CACHE_SIZE_PRAGMA, "setting the cache size");
 	if ((r = set_wal(s)) != 0)
 		return r;
 	/* One commit per job: FULL is cheap, and a finished import survives a
@@ -369,12 +373,117 @@ static void sq_global_init(void)
 	sqlite3_initialize();
 }
 
-static int sq_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+static int table_exists(struct store_sqlite *s, const char *name, int *exists);
+
+/*
+ * Read the schema (the first read of the file: a file that is not SQLite
+ * fails here) and refuse another application's database: tables, but no
+ * schema_migrations.  Runs before anything is written to the file, so a
+ * foreign file is left byte for byte as it was.
+ */
+static int check_schema(struct store_sqlite *s, const char *path, char *errmsg, size_t errlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc, tables = 0, mine = 0, r;
+
+	rc = sqlite3_prepare_v2(s->db,
+	                        "SELECT count(*) FROM sqlite_master WHERE type IN ('table', "
+	                        "'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+	                        -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		tables = sqlite3_column_int(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_OK) {
+		int code = sqlite3_errcode(s->db) & 0xff;
+		if (code == SQLITE_NOTADB)
+			return open_fail(errmsg, errlen, SDB_EDB, "%s is not a SQLite database",
+			                 path);
+		if (code == SQLITE_CORRUPT)
+			return open_fail(errmsg, errlen, SDB_EDB,
+			                 "%s is a damaged SQLite database: %s", path,
+			                 sqlite3_errmsg(s->db));
+		return open_fail(errmsg, errlen,
+		                 store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
+		                 "cannot read %s: %s", path, sqlite3_errmsg(s->db));
+	}
+	if (tables == 0)
+		return 0;
+	if ((r = table_exists(s, "schema_migrations", &mine)) != 0)
+		return open_fail(errmsg, errlen, r, "cannot read %s: %s", path, s->base.errmsg);
+	if (!mine)
+		return open_fail(errmsg, errlen, SDB_ESCHEMA,
+		                 "%s is not a scandb database (it has tables of its own and no "
+		                 "schema_migrations table)",
+		                 path);
+	return 0;
+}
+
+/* sqlite3_open_v2, then the first read.  A read-only connection to a WAL
+ * database needs the -shm and -wal files, which it creates if it may; in a
+ * directory where it may not (and with no -wal, i.e. no writer has the
+ * file open) the file is read as immutable. */
+static int open_conn(struct store_sqlite *s, const char *path, int flags, char *errmsg,
+                     size_t errlen)
+{
+	int readonly = flags & STORE_OPEN_READONLY;
+	int looking = flags & (STORE_OPEN_READONLY | STORE_OPEN_QUERY_ONLY);
+	int oflags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+	             ((flags & STORE_OPEN_CREATE) ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+	int rc, r;
+
+	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		int e = s->db ? sqlite3_system_errno(s->db) : 0;
+		return open_fail(
+		    errmsg, errlen, store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
+		    "cannot open %s: %s", path,
+		    e ? strerror(e) : (s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc)));
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	r = check_schema(s, path, errmsg, errlen);
+	/* (SQLite says CANTOPEN, or READONLY_CANTINIT when it cannot make the
+	 * -shm) */
+	if (r != 0 && looking &&
+	    ((sqlite3_errcode(s->db) & 0xff) == SQLITE_CANTOPEN ||
+	     (sqlite3_errcode(s->db) & 0xff) == SQLITE_READONLY) &&
+	    strcmp(path, ":memory:") != 0) {
+		char wal[PATH_MAX + 8];
+		struct stat sb;
+		char *uri;
+
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		if (stat(wal, &sb) == 0)
+			return r;
+		if (!(uri = sqlite3_mprintf("file:%s?immutable=1", path)))
+			return open_fail(errmsg, errlen, SDB_ENOMEM, "out of memory opening %s",
+			                 path);
+		sqlite3_close(s->db);
+		s->db = NULL;
+		rc = sqlite3_open_v2(uri, &s->db,
+		                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+		                     NULL);
+		sqlite3_free(uri);
+		if (rc != SQLITE_OK)
+			return open_fail(errmsg, errlen, SDB_EDB, "cannot open %s: %s", path,
+			                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		sqlite3_extended_result_codes(s->db, 1);
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+		r = check_schema(s, path, errmsg, errlen);
+	}
+	return r;
+}
+
+static int sq_open_mode(const char *target, int flags, struct store **out, char *errmsg,
+                        size_t errlen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct store_sqlite *s = NULL;
 	const char *path = target;
-	int rc, r;
+	struct stat sb;
+	int r;
 
 	*out = NULL;
 	pthread_once(&once, sq_global_init);
@@ -383,22 +492,38 @@ static int sq_open(const char *target, struct store **out, char *errmsg, size_t 
 	if (!*path)
 		return open_fail(errmsg, errlen, SDB_EUSAGE, "no database file given in '%s'",
 		                 target);
-	if (strcmp(path, ":memory:") != 0 && (r = make_parent_dirs(path, errmsg, errlen)) != 0)
-		return r;
+	if (strcmp(path, ":memory:") != 0) {
+		if (stat(path, &sb) != 0) {
+			if (!(flags & STORE_OPEN_CREATE) || (flags & STORE_OPEN_READONLY))
+				return open_fail(errmsg, errlen, SDB_ENOTFOUND, "no database at %s",
+				                 path);
+			if ((r = make_parent_dirs(path, errmsg, errlen)) != 0)
+				return r;
+		} else if (S_ISDIR(sb.st_mode)) {
+			return open_fail(errmsg, errlen, SDB_EUSAGE,
+			                 "%s is a directory, not a database file", path);
+		}
+	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return open_fail(errmsg, errlen, SDB_ENOMEM, "out of memory opening %s", path);
 	s->base.ops = &store_sqlite_ops;
-	rc = sqlite3_open_v2(
-	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		r = open_fail(errmsg, errlen,
-		              store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
-		              "could not open database %s: %s", path,
-		              s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	if ((r = open_conn(s, path, flags, errmsg, errlen)) != 0)
 		goto out;
-	}
-	if ((r = configure(s)) != 0) {
-		open_fail(errmsg, errlen, r, "database %s: %s", path, s->base.errmsg);
+	if ((r = configure(s, (flags & STORE_OPEN_QUERY_ONLY) ||
+	                          sqlite3_db_readonly(s->db, "main") == 1)) == 0 &&
+	    (flags & STORE_OPEN_QUERY_ONLY))
+		if ((r = exec_sql(s, "PRAGMA query_only=ON", "making the connection query-only")) ==
+		    0) {
+			/* nor does closing it write (no checkpoint) */
+			sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+			s->query_only = 1;
+		}
+	if (r != 0) {
+		if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_READONLY)
+			open_fail(errmsg, errlen, r, "cannot write %s: %s", path,
+			          "the file or its directory is read-only");
+		else
+			open_fail(errmsg, errlen, r, "cannot use %s: %s", path, s->base.errmsg);
 		goto out;
 	}
 	*out = &s->base;
@@ -407,6 +532,23 @@ static int sq_open(const char *target, struct store **out, char *errmsg, size_t 
 out:
 	sq_close(s ? &s->base : NULL);
 	return r;
+}
+
+static int sq_open(const char *target, struct store **out, char *errmsg, size_t errlen)
+{
+	return sq_open_mode(target, STORE_OPEN_CREATE, out, errmsg, errlen);
+}
+
+static int sq_is_readonly(const struct store *st)
+{
+	const struct store_sqlite *s = (const struct store_sqlite *)st;
+
+	return sqlite3_db_readonly(s->db, "main") == 1 || s->query_only;
+}
+
+static int sq_table_exists(struct store *st, const char *name, int *exists)
+{
+	return table_exists(store__sqlite(st), name, exists);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -1242,6 +1384,9 @@ const struct store_ops store_sqlite_ops = {
     .migration_record = sq_migration_record,
     .migration_unrecord = sq_migration_unrecord,
     .is_empty = sq_is_empty,
+    .table_exists = sq_table_exists,
+    .open_mode = sq_open_mode,
+    .is_readonly = sq_is_readonly,
     .job_insert = sq_job_insert,
     .job_progress = sq_job_progress,
     .job_finish = sq_job_finish,

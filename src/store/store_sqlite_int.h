@@ -71,6 +71,7 @@ struct store_sqlite {
 	/* history_load's answer for the host the job writer upserts next */
 	char hint_addr[64];
 	int64_t hint_id; /* 0: none */
+	int query_only;  /* opened STORE_OPEN_QUERY_ONLY */
 };
 
 /* The backend handle behind a store handle. */

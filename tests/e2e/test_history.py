@@ -815,7 +815,9 @@ def history_command():
     eq(evs, changes(db, "--host", "10.2.0.1"), "history == changes --host")
     eq(brief(history(db, "10.2.0.1", "--since", "2h")),
        want(lambda a, k, p, at: a == "10.2.0.1" and at == T_NEW), "history --since")
-    eq(history(db, "10.9.9.9"), [], "history of an unknown host")
+    r = run(db, "history", "10.9.9.9", "--format", "json", expect=1)
+    eq((r.out, r.err), ("", "scandb: no host 10.9.9.9 in the database\n"),
+       "history of an unknown host: an error, as `host` says")
     r = run(db, "history", "10.1.0.1", expect=0)
     eq(len(r.out.splitlines()), 4, f"history table:\n{r.out}")
     for args in ([], ["nope"], ["10.1.0.1", "10.1.0.2"], ["10.1.0.1", "--kind", "host_up"]):
@@ -847,7 +849,7 @@ def hosts_changed_since_new_since():
        "--changed-since with --net")
     eq(addrs("--changed-since", "7d", "--job", "2"), ["10.1.0.1", "10.1.0.2", "10.2.0.1"],
        "--changed-since in job 2's view")
-    for bad in ("soon", "7y"):
+    for bad in ("soon", "7yr", "2026-02-31"):
         for opt in ("--changed-since", "--new-since"):
             r = run(db, "hosts", opt, bad)
             eq(r.code, 2, f"hosts {opt} {bad}: {r!r}")

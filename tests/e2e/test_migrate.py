@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import e2e_util
-from e2e_util import (PG, REPO, SCANDB, Tests, check, data, db_exists, eq, integrity, run, sql,
+from e2e_util import (PG, REPO, SCANDB, Tests, check, data, db_exists, eq, integrity, nodb, run, sql,
                       sql_snapshot, sqlite_case, tmpdir, wait_idle)
 
 t = Tests("migrate")
@@ -143,8 +143,19 @@ def concurrent_migrate_up_applies_each_once():
 
 @t.case
 def concurrent_first_use_by_other_commands():
-    """Ten `hosts` at once on a brand-new file: each bootstraps or waits."""
+    """Ten `jobs` at once on a database that does not exist: none creates it
+    (reads never write); ten at once on a new, migrated one: all answer."""
+    db = nodb()
+    procs = [subprocess.Popen([SCANDB, "--db", db, "jobs", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(10)]
+    res = [p.communicate(timeout=TIMEOUT) + (p.returncode,) for p in procs]
+    for o, e, c in res:
+        eq(c, 1, f"jobs on a missing database: exit ({e.strip()!r})")
+        eq(o, "", "jobs on a missing database: stdout")
+    check(not db_exists(db), f"{db}: a reading command created the database")
     db = newdb()
+    run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     procs = [subprocess.Popen([SCANDB, "--db", db, "jobs", "--format", "json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(10)]
@@ -231,9 +242,9 @@ def killed_migrate_is_all_or_nothing():
             run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
         else:
             # a first run killed before its first commit leaves a database as
-            # new as before: any command bootstraps it
-            r = run(db, "hosts", timeout=TIMEOUT)
-            eq(r.code, 0, f"kill {i}: `hosts` after a killed first migrate ({r.err.strip()!r})")
+            # new as before: any writer bootstraps it
+            r = run(db, "-q", "import", data("simple.xml"), timeout=TIMEOUT)
+            eq(r.code, 0, f"kill {i}: `import` after a killed first migrate ({r.err.strip()!r})")
         eq([v for v, _ in applied(db)], versions, f"kill {i}: applied after a new run")
         run(db, "hosts", timeout=TIMEOUT, expect=0)
     print(f"     killed migrate up: {outcomes}", flush=True)
@@ -247,7 +258,7 @@ def down_and_up_round_trip():
     run(db, "import", data("complex.xml"), timeout=TIMEOUT, expect=0)
     eq(query(db, "SELECT count(*) FROM jobs")[0][0], 1, "jobs before down")
 
-    r = run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    r = run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
     left = tables(db) & DATA_TABLES
     check(not left, f"data tables still there after `migrate down 0`: {sorted(left)}")
     eq(query(db, "SELECT count(*) FROM schema_migrations")[0][0], 0,
@@ -255,7 +266,7 @@ def down_and_up_round_trip():
     st = status_json(db)
     check(all(not m["applied"] for m in st), f"status after down 0 shows applied: {st}")
     # down again: nothing to do, still fine
-    run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
 
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     check(DATA_TABLES <= tables(db), f"tables missing after up: {DATA_TABLES - tables(db)}")
@@ -266,7 +277,7 @@ def down_and_up_round_trip():
     run(db, "migrate", "verify", timeout=TIMEOUT, expect=0)
 
     # one step down (no VERSION), then up again
-    run(db, "migrate", "down", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", timeout=TIMEOUT, expect=0)
     eq([v for v, _ in applied(db)], versions[:-1], "applied after one step down")
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
     eq([v for v, _ in applied(db)], versions, "applied after up again")
@@ -300,7 +311,7 @@ def port_state_kept_across_0005():
     attrs = query(db, qa)
     check(any(r[1] for r in attrs) and any(r[3] for r in attrs), f"host_state: {attrs}")
     hosts = run(db, "hosts", "--format", "json", timeout=TIMEOUT, expect=0).out
-    run(db, "migrate", "down", "4", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "4", timeout=TIMEOUT, expect=0)
     check("host_state" not in tables(db) and "port_state" in tables(db),
           f"tables at version 4: {sorted(tables(db))}")
     eq(query(db, q), rows, "port_state rows at version 4")
@@ -317,7 +328,7 @@ def port_state_kept_across_0005():
 def behind_database_is_refused():
     db = newdb()
     run(db, "migrate", "up", timeout=TIMEOUT, expect=0)
-    run(db, "migrate", "down", "0", timeout=TIMEOUT, expect=0)
+    run(db, "migrate", "down", "--force", "0", timeout=TIMEOUT, expect=0)
     for args in (["hosts"], ["hosts", "--format", "json"], ["jobs"],
                  ["import", data("simple.xml")], ["job", "1"]):
         refused(db, args, "scandb migrate up", f"behind db, {args[0]}")

@@ -177,7 +177,7 @@ def health_garbage_file():
     h0 = sha(garbage)
     r = run(garbage, "health", "--format", "json", expect=1)
     eq(r.json()["healthy"], False, "garbage: healthy")
-    check("not a database" in r.err, f"garbage: message {r.err!r}")
+    check(f"{garbage} is not a SQLite database" in r.err, f"garbage: message {r.err!r}")
     eq(sha(garbage), h0, "garbage file unchanged")
     run(os.path.join(d, "no", "such", "dir", "x.db"), "health", expect=1)
     check(not os.path.exists(os.path.join(d, "no")), "no directory created")
@@ -187,7 +187,7 @@ def health_garbage_file():
 @t.case
 def health_schema_behind():
     d, db = new_db([data("simple.xml")])
-    run(db, "-q", "migrate", "down", expect=0)
+    run(db, "-q", "migrate", "down", "--force", expect=0)
     h = run(db, "health", "--format", "json", expect=1).json()
     eq(h["healthy"], False, "behind: healthy")
     eq(h["pending_migrations"], 1, "behind: pending")
@@ -489,7 +489,7 @@ def doctor_missing_or_behind():
     run(missing, "doctor", expect=1)
     check(not db_exists(missing), "doctor does not create a database")
     d, db = new_db([data("simple.xml")])
-    run(db, "-q", "migrate", "down", expect=0)
+    run(db, "-q", "migrate", "down", "--force", expect=0)
     r, rep = doctor_json(db, expect=1)
     p = problems_of(rep, "migrations")
     check(p and "migrate up" in p[0]["fix"], f"behind: {rep['problems']}")
@@ -962,7 +962,7 @@ def restore_into_new_database():
 @t.case
 def restore_older_backup_then_migrate():
     d, src = new_db([data("simple.xml")])
-    run(src, "-q", "migrate", "down", expect=0)
+    run(src, "-q", "migrate", "down", "--force", expect=0)
     b = make_backup(src, d)
     target = newdb() if PG else os.path.join(d, "t.db")
     r = run(target, "restore", b, expect=0)
@@ -1042,7 +1042,7 @@ def prune_keeps_current_state_and_reports_counts():
     res = run(db, "prune", "--older-than", "90d", "--format", "json", expect=0).json()
     eq(res["jobs"], [], "second prune")
     # a cutoff beyond everything still keeps what the current state needs
-    run(db, "-q", "prune", "--older-than", "2099-01-01", expect=0)
+    run(db, "-q", "prune", "--older-than", "2099-01-01", "--force", expect=0)
     eq(run(db, "hosts", "--format", "json", expect=0).out, hosts_before, "hosts after all")
     run(db, "doctor", expect=0)
 

@@ -408,6 +408,7 @@ def jobs_table_keeps_the_end_of_a_long_source():
 @t.case
 def empty_database():
     db = newdb()
+    run(db, "migrate", "up", expect=0)  # scandb's schema, no data
     eq(run(db, "hosts", "--format", "json", expect=0).out, "[]\n", "hosts json []")
     eq(run(db, "hosts", "--format", "ndjson", expect=0).out, "", "hosts ndjson empty")
     eq(run(db, "hosts", "--format", "csv", expect=0).out, ",".join(HOST_CSV) + "\n",

@@ -562,12 +562,25 @@ static void test_time_duration(void **state)
 		const char *s;
 		int64_t want;
 	} good[] = {
-	    {"90s", 90},     {"15m", 900}, {"12h", 43200}, {"7d", 604800},
-	    {"2w", 1209600}, {"10", 10},   {"0d", 0},      {"90d", 90 * 86400},
+	    {"90s", 90},
+	    {"15m", 900},
+	    {"12h", 43200},
+	    {"7d", 604800},
+	    {"2w", 1209600},
+	    {"10", 10},
+	    {"0d", 0},
+	    {"90d", 90 * 86400},
+	    /* m is minutes; months are "mo" (30 days), years "y" (365 days) */
+	    {"6m", 360},
+	    {"1mo", 30 * 86400},
+	    {"3mo", 90 * 86400},
+	    {"1y", 365 * 86400},
+	    {"100y", 100LL * 365 * 86400},
 	};
 	static const char *const bad[] = {"",    "d",   "-5d", "5x",   "5dd",
 	                                  " 5d", "5 d", "5D",  "1.5h", "99999999999999999999d",
-	                                  "5ms"};
+	                                  "5ms", "5M",  "1yr", "101y", "1300mo",
+	                                  "mo",  "5mon"};
 	int64_t v;
 
 	(void)state;
@@ -608,6 +621,18 @@ static void test_time_since(void **state)
 	assert_int_equal(time_parse_since("1970-01-01", now, &v), 0);
 	assert_int_equal(v, 0);
 
+	assert_int_equal(time_parse_since("2028-02-29", now, &v), 0); /* a leap day */
+	assert_int_equal(v, 1835395200);
+	assert_int_equal(time_parse_since("6m", now, &v), 0);
+	assert_int_equal(v, now - 360);
+
+	/* dates that do not exist, which strptime() alone lets through */
+	assert_int_equal(time_parse_since("2026-02-31", now, &v), SDB_EPARSE);
+	assert_int_equal(time_parse_since("2026-02-29", now, &v), SDB_EPARSE);
+	assert_int_equal(time_parse_since("2026-04-31", now, &v), SDB_EPARSE);
+	assert_int_equal(time_parse_since("2026-02-30T10:00:00Z", now, &v), SDB_EPARSE);
+	assert_int_equal(time_parse_since("2026-11-01T23:60:00Z", now, &v), SDB_EPARSE);
+	assert_int_equal(time_parse_since("2026-11-01T24:00:00Z", now, &v), SDB_EPARSE);
 	assert_int_equal(time_parse_since("yesterday", now, &v), SDB_EPARSE);
 	assert_int_equal(time_parse_since("2026-13-01", now, &v), SDB_EPARSE);
 	assert_int_equal(time_parse_since("2026-11-01T25:00:00Z", now, &v), SDB_EPARSE);
