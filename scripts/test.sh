@@ -46,7 +46,7 @@ done
 pg=${SCANDB_TEST_PG:-ON}
 if [ "${SCANDB_SKIP_SANITIZE:-0}" != 1 ]; then
 	step "sanitizer build (ASan + UBSan)"
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_SANITIZE=ON \
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_SANITIZE=ON -DSCANDB_TESTS=ON \
 		-DCMAKE_C_COMPILER=clang -DSCANDB_TEST_PG="$pg" >/dev/null
 	cmake --build build-asan -j "$jobs"
 	step "test suite under ASan + UBSan, SQLite and PostgreSQL variants"
@@ -76,7 +76,7 @@ cp fuzz/port_state_doc/* build-fuzz/corpus-doc/
 	-max_len=4096 -rss_limit_mb=1024 -print_final_stats=1 corpus-doc 2>&1 | tail -n 12)
 
 step "release build and test suite"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANDB_TEST_PG="$pg_release" \
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANDB_TESTS=ON -DSCANDB_TEST_PG="$pg_release" \
 	>/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
