@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "store/job_writer.h"
 
 /* Is a progress line on the screen (cli_err erases it first)? */
 static int progress_visible;
@@ -114,6 +115,12 @@ int cli_open_as(struct cli *c, enum cli_open mode, char *msg, size_t msglen)
 		open_err(msg, msglen, "%s: %s", shown, store_errmsg(c->st));
 		goto fail;
 	}
+	/* The commands that make jobs (import, scan) first record as failed the
+	 * running jobs whose process died or timed out (readers only show them
+	 * so: cmd_jobs.c).  Failing to is a warning: the new job is unaffected. */
+	if (mode == CLI_OPEN_WRITE &&
+	    store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL) != 0)
+		cli_err("warning: cannot record dead jobs as failed: %s", store_errmsg(c->st));
 	return CLI_OK;
 fail:
 	cli_close(c);

@@ -1,8 +1,10 @@
 /*
  * cmd_jobs.c - `scandb jobs` (scans and imports, newest first) and
- * `scandb job ID` (one job, every field).  Both first mark jobs whose
- * process died or timed out as failed (store_jobs_reap_stale), so that a
- * crashed scan is never shown as running forever.  Formats and field
+ * `scandb job ID` (one job, every field).  Both are readers and never write
+ * (invariant 13): a running job whose process died or timed out is SHOWN
+ * failed, with the error the reaper will record (store_job_is_stale), so a
+ * crashed scan is never shown as running forever; the next import or scan
+ * records it (cli_open_as), as `doctor --fix` does.  Formats and field
  * names: output.c, docs/OUTPUT.md.
  */
 #include <getopt.h>
@@ -80,23 +82,24 @@ static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *f
 	return 0;
 }
 
-/* Open the store and fail jobs whose worker died; a failure to do the
- * latter is only a warning (the listing is still worth showing). */
-static int open_and_reap(struct cli *c)
+/* A running job the reaper would fail is shown as it will be recorded:
+ * failed, with the reaper's error (nothing is written here). */
+static int show_as_reaped(struct store_job *j)
 {
-	char quiet[1024];
-	int r;
+	char why[512];
+	char *status, *error;
 
-	/* Reaping writes: done where the database can be written; a database
-	 * this user may only read is listed as it is (opened read-only). */
-	if (cli_open_as(c, CLI_OPEN_UPDATE, quiet, sizeof(quiet)) != CLI_OK &&
-	    (r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
-		return r;
-	if (store_is_readonly(c->st))
-		return CLI_OK;
-	if ((r = store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL)) != 0)
-		cli_err("warning: cannot check for dead jobs: %s", store_errmsg(c->st));
-	return CLI_OK;
+	if (!store_job_is_stale(j, time_now(), job_writer_hostname(), why, sizeof(why)))
+		return 0;
+	if (!(status = strdup("failed")) || !(error = strdup(why))) {
+		free(status);
+		return SDB_ENOMEM;
+	}
+	free(j->status);
+	free(j->error);
+	j->status = status;
+	j->error = error;
+	return 0;
 }
 
 /* "…" + the last max - 1 columns of s (a path's end says most), or s. */
@@ -143,11 +146,21 @@ static int jobs_table_row(struct output_list *l, const struct store_job *j)
 	return output_table_add(&l->tab, cells);
 }
 
+struct jobs_list {
+	struct output_list l;
+	const char *status; /* --status, applied after show_as_reaped, or NULL */
+};
+
 static int on_job(void *ctx, struct store_job *j)
 {
-	struct output_list *l = ctx;
+	struct jobs_list *jl = ctx;
+	struct output_list *l = &jl->l;
 	int r;
 
+	if ((r = show_as_reaped(j)) != 0 || (jl->status && strcmp(j->status, jl->status) != 0)) {
+		store_job_free(j);
+		return r;
+	}
 	switch (l->fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
@@ -168,9 +181,9 @@ static int on_job(void *ctx, struct store_job *j)
 
 int cmd_jobs(struct cli *c, int argc, char **argv)
 {
-	const char *cmd = "jobs", *status = NULL;
+	const char *cmd = "jobs", *status = NULL, *query_status;
 	enum cli_format fmt = CLI_FMT_TABLE;
-	struct output_list l;
+	struct jobs_list jl = {0};
 	int r;
 
 	if (cli_wants_help(argc, argv)) {
@@ -182,13 +195,19 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
 		return r;
 	if (optind < argc)
 		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
-	if ((r = open_and_reap(c)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if ((r = output_list_begin(&l, fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
-		output_table_max(&l.tab, 8, JOBS_ERROR_MAX);
-		r = store_jobs_each(c->st, status, on_job, &l);
+	/* a running job may be shown failed: those two statuses are decided
+	 * here, after show_as_reaped, the others by the query */
+	jl.status = status;
+	query_status = status && (strcmp(status, "running") == 0 || strcmp(status, "failed") == 0)
+	                   ? NULL
+	                   : status;
+	if ((r = output_list_begin(&jl.l, fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
+		output_table_max(&jl.l.tab, 8, JOBS_ERROR_MAX);
+		r = store_jobs_each(c->st, query_status, on_job, &jl);
 	}
-	return output_list_end(c, &l, r, "job");
+	return output_list_end(c, &jl.l, r, "job");
 }
 
 /* `job ID` as "key: value" lines, keys named as in the JSON object, values
@@ -230,10 +249,14 @@ int cmd_job(struct cli *c, int argc, char **argv)
 		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	if ((r = cli_parse_i64(cmd, "ID", argv[optind], 1, INT64_MAX, &id)) != 0)
 		return r;
-	if ((r = open_and_reap(c)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = output_find_job(c, id, &j)) != CLI_OK)
 		return r;
+	if ((r = show_as_reaped(j)) != 0) {
+		store_job_free(j);
+		return output_err("cannot show the job", r);
+	}
 	switch (fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -862,6 +863,48 @@ int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, i
 	CALL(st, jobs_reap_stale, now, hostname, reaped);
 }
 
+int store_worker_is_dead(const char *worker_id, const char *hostname)
+{
+	const char *colon = strrchr(worker_id, ':');
+	size_t hlen = strlen(hostname);
+	char *end;
+	long pid;
+
+	if (!colon || (size_t)(colon - worker_id) != hlen ||
+	    strncmp(worker_id, hostname, hlen) != 0)
+		return 0;
+	errno = 0;
+	pid = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+int store_job_is_stale(const struct store_job *j, int64_t now, const char *hostname, char *why,
+                       size_t whylen)
+{
+	char at[TIME_ISO_LEN];
+
+	if (!j->status || strcmp(j->status, "running") != 0)
+		return 0;
+	/* the same words the backends' reapers record (reap_in_tx) */
+	if (hostname && *hostname && j->worker_id && store_worker_is_dead(j->worker_id, hostname)) {
+		if (why)
+			snprintf(why, whylen,
+			         "worker %s is gone (process died before the job finished)",
+			         j->worker_id);
+		return 1;
+	}
+	if (j->timeout_at != 0 && j->timeout_at < now) {
+		if (why) {
+			time_format_iso(j->timeout_at, at);
+			snprintf(why, whylen, "timed out at %s without a heartbeat", at);
+		}
+		return 1;
+	}
+	return 0;
+}
+
 int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 {
 	if (!hash || !id)
@@ -1199,8 +1242,8 @@ int store_health(struct store *st, struct store_health *out)
 	out->changed = ss.changed;
 	if (empty)
 		snprintf(out->problem, sizeof(out->problem),
-		         "the database has no schema yet (any scandb command except health, "
-		         "stats, doctor and backup creates it)");
+		         "the database has no schema yet ('scandb import', 'scandb scan' or "
+		         "'scandb migrate up' creates it)");
 	else if (ss.unknown)
 		snprintf(out->problem, sizeof(out->problem),
 		         "the database is newer than this scandb (%d unknown migration%s): use a "

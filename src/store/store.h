@@ -196,6 +196,15 @@ int store_run_scripts(struct store *st, int64_t job_id, int post, struct store_s
  * this machine (`hostname`) and a pid that no longer exists, as failed.
  * *reaped (optional) = how many.  Runs in its own transaction. */
 int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped);
+struct store_job;
+/* The reaper's rule for one job, for readers that must not write (`jobs`,
+ * `job`: invariant 13): 1 when j is running and its worker_id names this
+ * machine and a pid that is gone, or its timeout_at has passed; *why (when
+ * given) then holds the error the reaper records.  0 otherwise. */
+int store_job_is_stale(const struct store_job *j, int64_t now, const char *hostname, char *why,
+                       size_t whylen);
+/* Does worker_id "HOST:PID" name this machine and a process that is gone? */
+int store_worker_is_dead(const char *worker_id, const char *hostname);
 /* Completed unforced job holding this content hash, or SDB_ENOTFOUND. */
 int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
 

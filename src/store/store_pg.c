@@ -1692,23 +1692,6 @@ static int pg_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 
 /* ---- reaping stale jobs ---------------------------------------------------------- */
 
-static int worker_is_dead(const char *worker_id, const char *hostname)
-{
-	const char *colon = strrchr(worker_id, ':');
-	size_t hlen = strlen(hostname);
-	char *end;
-	long pid;
-
-	if (!colon || (size_t)(colon - worker_id) != hlen ||
-	    strncmp(worker_id, hostname, hlen) != 0)
-		return 0;
-	errno = 0;
-	pid = strtol(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || pid <= 0 || pid > INT_MAX)
-		return 0;
-	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-}
-
 static int reap_in_tx(struct store_pg *s, int64_t now, const char *hostname, int *count)
 {
 	struct pg_params p = {0};
@@ -1726,7 +1709,7 @@ static int reap_in_tx(struct store_pg *s, int64_t now, const char *hostname, int
 			char msg[512];
 			struct pg_params q = {0};
 
-			if (!worker_is_dead(PQgetvalue(res, i, 1), hostname))
+			if (!store_worker_is_dead(PQgetvalue(res, i, 1), hostname))
 				continue;
 			snprintf(msg, sizeof(msg),
 			         "worker %s is gone (process died before the job finished)",

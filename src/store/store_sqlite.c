@@ -929,24 +929,6 @@ struct dead_job {
 	char worker[256];
 };
 
-/* Does worker_id "HOST:PID" name this machine and a process that is gone? */
-static int worker_is_dead(const char *worker_id, const char *hostname)
-{
-	const char *colon = strrchr(worker_id, ':');
-	size_t hlen = strlen(hostname);
-	char *end;
-	long pid;
-
-	if (!colon || (size_t)(colon - worker_id) != hlen ||
-	    strncmp(worker_id, hostname, hlen) != 0)
-		return 0;
-	errno = 0;
-	pid = strtol(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || pid <= 0 || pid > INT_MAX)
-		return 0;
-	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-}
-
 /* Running jobs of this machine whose worker process is gone, into *out. */
 static int find_dead_workers(struct store_sqlite *s, const char *hostname, struct dead_job **out,
                              size_t *n)
@@ -966,7 +948,7 @@ static int find_dead_workers(struct store_sqlite *s, const char *hostname, struc
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *w = (const char *)sqlite3_column_text(stmt, 1);
 
-		if (!w || !worker_is_dead(w, hostname))
+		if (!w || !store_worker_is_dead(w, hostname))
 			continue;
 		if (cnt == cap) {
 			size_t ncap = cap ? cap * 2 : 8;

@@ -388,6 +388,15 @@ def dead_running_job_shown_failed():
     check("failed" in r.out, f"jobs table shows the failed job: {r.out}")
     eq([x["id"] for x in run(db, "jobs", "--status", "failed", "--format", "json",
                              expect=0).json()], [2], "--status failed")
+    eq(run(db, "jobs", "--status", "running", "--format", "json", expect=0).json(), [],
+       "--status running: a dead job is not running")
+    # reads never write (invariant 13): the database still says running
+    eq(sql(db, "SELECT status, error FROM jobs WHERE id = 2"), [("running", None)],
+       "the dead job in the database after `jobs` and `job`")
+    # the next command that makes a job records it, with the error shown
+    run(db, "import", data("simple.xml"), "--force", expect=0)
+    eq(sql(db, "SELECT status, error FROM jobs WHERE id = 2"), [("failed", j["error"])],
+       "the dead job after an import")
 
 
 @t.case
