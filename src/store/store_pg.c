@@ -1558,7 +1558,8 @@ static int pg_job_insert(struct store *st, const struct store_job_new *j, int64_
 	if ((r = store__pg_exec(s, PG_JOB_INSERT,
 	                        "INSERT INTO jobs (id, kind, source, status, args, worker_id,"
 	                        " created_at, timeout_at, forced) VALUES ((SELECT"
-	                        " coalesce(max(id), 0) + 1 FROM jobs), $1::text, $2::text,"
+	                        " greatest(last_id, coalesce((SELECT max(id) FROM jobs), 0))"
+	                        " + 1 FROM job_id_high_water), $1::text, $2::text,"
 	                        " $3::text, $4::text, $5::text, to_timestamp($6::bigint),"
 	                        " to_timestamp($7::bigint), $8::boolean) RETURNING id",
 	                        &p, 0, &res, "creating the job")) != 0)

@@ -756,9 +756,11 @@ static int sq_job_insert(struct store *st, const struct store_job_new *j, int64_
 	int b = 0, r;
 
 	if ((r = store__sqlite_stmt(s, SQ_JOB_INSERT,
-	                            "INSERT INTO jobs (kind, source, status, args, worker_id,"
+	                            "INSERT INTO jobs (id, kind, source, status, args, worker_id,"
 	                            " created_at, timeout_at, forced)"
-	                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+	                            " VALUES ((SELECT max(last_id, coalesce((SELECT max(id)"
+	                            " FROM jobs), 0)) + 1 FROM job_id_high_water),"
+	                            " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
 	                            &stmt)) != 0)
 		return r;
 	b |= bind_text(stmt, 1, store_job_kind_name(j->kind));

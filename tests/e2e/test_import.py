@@ -4,8 +4,8 @@ files.  Every failure must name the file (and line), exit 1, and leave the
 database exactly as it was; other files in the same command still import."""
 import os
 
-from e2e_util import (Tests, check, data, db_exists, dump, eq, iso, newdb, run, sql1, sqlite_case,
-                      tmpdir, write)
+from e2e_util import (Tests, check, data, db_exists, dump, eq, iso, newdb, run, sql, sql1,
+                      sqlite_case, tmpdir, write)
 
 t = Tests("import")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -498,6 +498,37 @@ def options_anywhere_and_double_dash():
         os.chdir(cwd)
     check("--force: imported as job 3" in r.out, f"'--' ends the options: {r!r}")
     check(os.path.exists(odd), "file named --force")
+
+@t.case
+def job_ids_are_never_reused():
+    """A job id names one scan forever (migration 0008): removing the newest
+    job (prune, here) does not hand its id to the next one."""
+    from gen_nmap_xml import generate
+    d = tmpdir()
+    db = newdb()
+    newer, older, later = (os.path.join(d, n) for n in ("newer.xml", "older.xml", "later.xml"))
+    generate(newer, hosts=3, ports=2, seed=1, start=1_800_000_000)
+    generate(older, hosts=3, ports=2, seed=2, start=1_700_000_000)  # same hosts, older scan
+    generate(later, hosts=3, ports=2, seed=3, start=1_800_100_000)
+    run(db, "import", newer, expect=0)
+    run(db, "import", older, expect=0)  # job 2: superseded by job 1 everywhere
+    eq(sql(db, "SELECT max(id) FROM jobs"), [(2,)], "jobs before prune")
+    out = run(db, "prune", "--older-than", "2025-01-01", "--format", "json", expect=0)
+    eq(sql(db, "SELECT id FROM jobs ORDER BY id"), [(1,)], f"jobs after prune: {out.out}")
+    run(db, "import", later, expect=0)
+    eq(sql(db, "SELECT id FROM jobs ORDER BY id"), [(1,), (3,)],
+       "the next job after the newest was pruned")
+    # a job whose transaction rolled back takes no id (both backends alike)
+    bad = os.path.join(d, "cut.xml")
+    with open(later) as f:
+        text = f.read()
+    with open(bad, "w") as f:
+        f.write(text[:len(text) // 2])
+    run(db, "import", bad, expect=1)
+    generate(later, hosts=3, ports=2, seed=4, start=1_800_200_000)
+    run(db, "import", later, expect=0)
+    eq(sql(db, "SELECT max(id) FROM jobs"), [(4,)], "ids after a refused import")
+
 
 if __name__ == "__main__":
     t.main()
