@@ -208,18 +208,23 @@ size_t cli_edit_distance(const char *a, const char *b)
 
 const char *cli_closest_option(const char *arg)
 {
+	return cli_closest_in(arg, last_opts);
+}
+
+const char *cli_closest_in(const char *arg, const struct option *opts)
+{
 	char word[64];
 	const char *best = NULL;
 	size_t bestd = 3, n;
 
-	if (!last_opts || strncmp(arg, "--", 2) != 0)
+	if (!opts || strncmp(arg, "--", 2) != 0)
 		return NULL;
 	n = strcspn(arg + 2, "=");
 	if (n >= sizeof(word))
 		return NULL;
 	memcpy(word, arg + 2, n);
 	word[n] = '\0';
-	for (const struct option *o = last_opts; o->name; o++) {
+	for (const struct option *o = opts; o->name; o++) {
 		size_t d = cli_edit_distance(word, o->name);
 		if (d == 0)
 			return NULL; /* known here, refused for another reason */

@@ -79,6 +79,9 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 /* The long option of the last cli_getopt() table closest to `arg`
  * ("--formt" -> "format"), or NULL if none is close. */
 const char *cli_closest_option(const char *arg);
+/* The same for a command that parses its options by hand: the closest
+ * name in `opts` (terminated by a NULL name). */
+const char *cli_closest_in(const char *arg, const struct option *opts);
 /* Levenshtein distance of a and b (99 for words of 63 bytes or more). */
 size_t cli_edit_distance(const char *a, const char *b);
 

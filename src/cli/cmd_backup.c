@@ -288,7 +288,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch == 'k') {
 			if ((r = cli_parse_i64("backup", "--keep", optarg, 1, 1000000, &keep)) != 0)
 				return r;
@@ -399,7 +399,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch == 'F') {
 			force = 1;
 		} else if (ch == 'f') {

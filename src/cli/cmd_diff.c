@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "core/error.h"
 #include "history/diff.h"
 
@@ -196,10 +197,8 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 		case OPT_JSON:
 			f = DIFF_FMT_JSON;
 			break;
-		case ':':
-			return cli_usage_err(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_err(cmd, "unknown option '%s'", argv[optind - 1]);
+			return output_getopt_err(cmd, ch, argv);
 		}
 		if (fmt_set && f != fmt)
 			return cli_usage_err(cmd, "contradictory output format options");

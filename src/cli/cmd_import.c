@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,7 +393,19 @@ int cmd_import(struct cli *c, int argc, char **argv)
 			rc = CLI_OK;
 			goto out;
 		} else {
-			rc = cli_usage_err("import", "unknown option '%s'", a);
+			static const struct option known[] = {
+			    {"force", no_argument, NULL, 0},
+			    {"format", required_argument, NULL, 0},
+			    {"help", no_argument, NULL, 0},
+			    {"partial", no_argument, NULL, 0},
+			    {NULL, 0, NULL, 0},
+			};
+			const char *best = cli_closest_in(a, known);
+
+			rc = best ? cli_usage_err("import",
+			                          "unknown option '%s'; did you mean '--%s'?", a,
+			                          best)
+			          : cli_usage_err("import", "unknown option '%s'", a);
 			goto out;
 		}
 	}

@@ -3,6 +3,7 @@
  * the database location default, and dispatch to one cmd_*() per
  * subcommand.  The only place besides cmd_*.c that chooses exit statuses.
  */
+#include <getopt.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,7 +209,20 @@ int main(int argc, char **argv)
 			printf("scandb %s\n", SCANDB_VERSION);
 			return CLI_OK;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "scandb: unknown option '%s'\nTry 'scandb --help'.\n", a);
+			static const struct option known[] = {
+			    {"db", required_argument, NULL, 0},    {"help", no_argument, NULL, 0},
+			    {"no-progress", no_argument, NULL, 0}, {"quiet", no_argument, NULL, 0},
+			    {"version", no_argument, NULL, 0},     {NULL, 0, NULL, 0},
+			};
+			const char *best = cli_closest_in(a, known);
+
+			if (best)
+				fprintf(stderr,
+				        "scandb: unknown option '%s'; did you mean '--%s'?\n", a,
+				        best);
+			else
+				fprintf(stderr,
+				        "scandb: unknown option '%s'\nTry 'scandb --help'.\n", a);
 			return CLI_USAGE;
 		} else {
 			break;
