@@ -140,6 +140,9 @@ def man_page_renders_without_warnings():
     text = read(MAN)
     check(text.startswith(".\\\"") or text.startswith(".TH"), "man page starts with .TH")
     check(re.search(r"^\.TH SCANDB 1 ", text, re.M), ".TH SCANDB 1")
+    version = sh([SCANDB, "--version"]).stdout.strip()  # "scandb 0.1.0"
+    check(re.search(rf'^\.TH SCANDB 1 "[0-9-]+" "{re.escape(version)}"', text, re.M),
+          f"the man page's .TH names {version!r}")
     ran = []
     env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80")
     if shutil.which("groff"):
