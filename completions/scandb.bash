@@ -1,0 +1,149 @@
+# bash completion for scandb(1)                            -*- shell-script -*-
+# Installed as share/bash-completion/completions/scandb; or: source this file.
+# Needs only bash itself (not the bash-completion package).
+# tests/e2e/test_docs.py checks that each command's options here are exactly
+# those its --help lists.
+
+_scandb_commands="import scan hosts host jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
+# global options: before the command all of them, after it these
+_scandb_global_before="--db -q --quiet --no-progress --version --help"
+_scandb_global_after="--db -q --quiet --no-progress --help"
+
+_scandb_options()
+{
+	case $1 in
+	import) echo "--force --partial --format" ;;
+	scan) echo "" ;;
+	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --format" ;;
+	host) echo "--job --format" ;;
+	jobs) echo "--status --format" ;;
+	job) echo "--format" ;;
+	changes) echo "--since --host --net --kind --format" ;;
+	history) echo "--since --format" ;;
+	diff) echo "--format --text --xml --json -v --verbose" ;;
+	findings) echo "--status --severity --host --format" ;;
+	finding) echo "--format --note" ;;
+	migrate) echo "--format --force" ;;
+	health) echo "--format" ;;
+	stats) echo "--format" ;;
+	doctor) echo "--fix --format" ;;
+	backup) echo "--keep --format" ;;
+	restore) echo "--force --format" ;;
+	prune) echo "--older-than --keep-last --dry-run --force --format" ;;
+	esac
+}
+
+_scandb_formats()
+{
+	case $1 in
+	import | health | backup | restore | migrate) echo "table json" ;;
+	diff) echo "text xml json" ;;
+	*) echo "table json ndjson csv" ;;
+	esac
+}
+
+_scandb_files()
+{
+	local IFS=$'\n'
+	COMPREPLY=($(compgen -f -- "$1"))
+	compopt -o filenames 2>/dev/null
+}
+
+_scandb()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	COMPREPLY=()
+
+	# the command: the first word that is neither an option nor --db's value
+	local i w cmd= cmdi=0
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		--db) ((i++)) ;;
+		-*) ;;
+		*)
+			cmd=$w
+			cmdi=$i
+			break
+			;;
+		esac
+	done
+
+	# values of options
+	case $prev in
+	--db)
+		_scandb_files "$cur"
+		return 0
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "$(_scandb_formats "$cmd")" -- "$cur"))
+		return 0
+		;;
+	--status)
+		case $cmd in
+		hosts) w="up down unknown skipped" ;;
+		jobs) w="queued running completed failed cancelled" ;;
+		*) w="open pending_validation confirmed false_positive manual_review skipped error resolved" ;;
+		esac
+		COMPREPLY=($(compgen -W "$w" -- "$cur"))
+		return 0
+		;;
+	--severity)
+		COMPREPLY=($(compgen -W "info low medium high critical" -- "$cur"))
+		return 0
+		;;
+	--kind)
+		# a comma-separated list: complete the last element
+		local head= last=$cur
+		if [[ $cur == *,* ]]; then
+			head=${cur%,*},
+			last=${cur##*,}
+		fi
+		COMPREPLY=($(compgen -P "$head" -W "host_up host_down port_opened port_closed service_changed os_changed mac_changed hostname_changed script_changed" -- "$last"))
+		compopt -o nospace 2>/dev/null
+		return 0
+		;;
+	--port | --service | --net | --job | --changed-since | --new-since | --since | --host | \
+		--note | --keep | --keep-last | --older-than)
+		return 0 # a value of the user's
+		;;
+	esac
+
+	if [[ -z $cmd ]]; then
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "$_scandb_global_before" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$_scandb_commands" -- "$cur"))
+		fi
+		return 0
+	fi
+
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$(_scandb_options "$cmd") $_scandb_global_after" -- "$cur"))
+		return 0
+	fi
+
+	# arguments of the command (COMP_CWORD - cmdi: which word after it)
+	case $cmd in
+	import | backup | restore | diff)
+		_scandb_files "$cur"
+		;;
+	migrate)
+		((COMP_CWORD == cmdi + 1)) &&
+			COMPREPLY=($(compgen -W "status up down verify" -- "$cur"))
+		;;
+	finding)
+		((COMP_CWORD == cmdi + 2)) &&
+			COMPREPLY=($(compgen -W "set-status" -- "$cur"))
+		[[ $prev == set-status ]] &&
+			COMPREPLY=($(compgen -W "open pending_validation confirmed false_positive manual_review skipped error resolved" -- "$cur"))
+		;;
+	scan)
+		COMPREPLY=($(compgen -A hostname -- "$cur"))
+		;;
+	esac
+	return 0
+}
+
+complete -F _scandb scandb
