@@ -375,7 +375,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 			files[nfiles++] = a;
 		} else if (strcmp(a, "--") == 0) {
 			no_more_opts = 1;
-		} else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
+		} else if (strcmp(a, "--force") == 0) {
 			force = 1;
 		} else if (strcmp(a, "--partial") == 0) {
 			partial = 1;

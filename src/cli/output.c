@@ -626,9 +626,10 @@ int output_list_end(struct cli *c, struct output_list *l, int r, const char *nou
 	}
 	if (l->fmt != CLI_FMT_TABLE)
 		r = output_stream_end(&l->js);
-	else if (l->n == 0)
-		fprintf(stderr, "no %ss match\n", noun);
-	else
+	else if (l->n == 0) {
+		if (!c->quiet) /* -q: an empty answer is no output at all */
+			fprintf(stderr, "no %ss match\n", noun);
+	} else
 		r = output_table_print(&l->tab, stdout);
 	r = r ? output_err("cannot list", r) : CLI_OK;
 out:
