@@ -238,7 +238,9 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 	}
 	closedir(d);
 	if (r == 0) {
-		qsort(v, n, sizeof(*v), match_newer_first);
+		/* (none yet: v is NULL, and qsort's pointer must never be) */
+		if (n > 1)
+			qsort(v, n, sizeof(*v), match_newer_first);
 		for (size_t i = 0; i < n; i++) {
 			char path[4096];
 

@@ -682,6 +682,23 @@ def backup_keep_n():
 
 
 @t.case
+def backup_keep_first_in_empty_directory():
+    """The first `backup --keep N` in a directory has no older backup to
+    sort (issue 17: qsort(NULL, 0) was undefined behaviour, and the
+    sanitizer build exited 1 after writing the backup)."""
+    d, db = new_db([data("simple.xml")])
+    bdir = os.path.join(d, "first")
+    os.makedirs(bdir)
+    pat = os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")
+    r = run(db, "backup", "--keep", "3", "--format", "json", pat)
+    eq(r.code, 0, f"first backup --keep in an empty directory: {r!r}")
+    res = r.json()
+    eq(res["removed"], [], "nothing to remove")
+    eq(os.listdir(bdir), [os.path.basename(res["file"])], "only the new backup")
+    check("runtime error" not in r.err, f"no sanitizer report: {r.err!r}")
+
+
+@t.case
 def backup_tool_missing():
     if not PG:
         skip_case("PostgreSQL-only: pg_dump (SQLite backs up in-process)")
