@@ -306,6 +306,8 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	if (optind + 1 < argc)
 		return cli_usage_err("backup", "unexpected argument '%s'", argv[optind + 1]);
 	arg = argv[optind];
+	if (!*arg)
+		return cli_usage_err("backup", "FILE is empty");
 	base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
 	if (!*base)
 		return cli_usage_err("backup", "FILE '%s' names a directory", arg);
@@ -415,6 +417,8 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		return cli_usage_err("restore", "missing FILE");
 	if (optind + 1 < argc)
 		return cli_usage_err("restore", "unexpected argument '%s'", argv[optind + 1]);
+	if (!argv[optind][0])
+		return cli_usage_err("restore", "FILE is empty");
 	/* The target may be new: it is created, and the restore fills it; if
 	 * the restore fails, the new (empty) file is removed again. */
 	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;

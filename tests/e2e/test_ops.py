@@ -122,7 +122,8 @@ def usage_errors_exit_2():
                  ["backup", "--keep", "2", os.path.join(d, "plain.db")],
                  ["backup", "--keep", "0", os.path.join(d, "b-%Y.db")],
                  ["backup", os.path.join(d, "%Y", "x.db")],
-                 ["restore"], ["prune"], ["prune", "--older-than", "soon"],
+                 ["restore"], ["restore", ""], ["backup", ""],
+                 ["prune"], ["prune", "--older-than", "soon"],
                  ["prune", "--older-than", "90d", "--keep-last", "-1"]):
         r = run(db, *args)
         eq(r.code, 2, f"{args}: exit status ({r.err.strip()})")
@@ -134,6 +135,13 @@ def usage_errors_exit_2():
     else:
         eq(sorted(os.listdir(d)), ["s.db", "s.db-shm", "s.db-wal"]
            if os.path.exists(db + "-wal") else ["s.db"], "no files created")
+    # an empty FILE is a usage error before anything is opened: a restore
+    # into a database that does not exist creates none
+    missing = nodb()
+    r = run(missing, "restore", "")
+    eq(r.code, 2, f"restore '' into a missing database: {r!r}")
+    check("FILE is empty" in r.err, f"says why: {r.err!r}")
+    check(not db_exists(missing), "restore '' created no database")
 
 
 # ---- health --------------------------------------------------------------------
