@@ -254,6 +254,29 @@ extern const struct store_ops store_pg_ops;
  * "postgres://..." (libpq URIs), or "postgresql:CONNINFO" / "pg:CONNINFO"
  * (a libpq key=value connection string, e.g. "pg:host=/run/pg dbname=x"). */
 int store__is_pg_target(const char *target);
+/*
+ * The secrets of a database target by libpq's reading (store_target.c):
+ * spans[] are the byte ranges of the target to hide (each secret value as
+ * written, and a URI's user info up to its last '@'); values[] the
+ * decoded secret values libpq will use (owned: store__target_secrets_free
+ * wipes and frees them).  opaque: libpq cannot parse the target (or it
+ * holds more secrets than fit): everything from offset `from` (after the
+ * "pg:" prefix and the URI designator) is to be hidden.  A SQLite target
+ * has none.  0, or SDB_ENOMEM (then opaque is set).
+ */
+#define STORE__SECRET_SPANS 32
+struct store__target_secrets {
+	int opaque;
+	size_t from;
+	size_t nspans;
+	struct {
+		size_t off, len;
+	} spans[STORE__SECRET_SPANS];
+	char *values[8];
+	size_t nvalues;
+};
+int store__target_secrets(const char *target, struct store__target_secrets *ts);
+void store__target_secrets_free(struct store__target_secrets *ts);
 
 /* Generated at build time (cmake/embed_migrations.cmake). */
 extern const struct store_migration_src store_sqlite_migrations[];

@@ -92,7 +92,7 @@ struct store_pg {
 	char *password; /* the target's password (to keep it out of messages) */
 	/* every form of a password written in the target (raw and
 	 * percent-decoded or unescaped), also masked in messages */
-	char *secrets[8];
+	char *secrets[48];
 	int nsecrets;
 	unsigned char prepared[PG__COUNT];
 	int in_tx;     /* a write transaction (tx_begin) is open */
