@@ -639,16 +639,22 @@ void store__pg_read_end(struct store_pg *s, int opened)
 }
 
 /* The password of the connection (from the target, the environment or a
- * service file), so messages never show it. */
+ * service file) and its other secrets (libpq's dispchar "*": sslpassword),
+ * so messages never show them. */
 static int remember_password(struct store_pg *s)
 {
 	PQconninfoOption *opts = PQconninfo(s->conn), *o;
 	int r = 0;
 
-	for (o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+	for (o = opts; o && o->keyword && r == 0; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
 			if (!(s->password = strdup(o->val)))
 				r = SDB_ENOMEM;
+		} else if (o->dispchar && strchr(o->dispchar, '*')) {
+			/* sslpassword, from the target or a service file */
+			r = add_secret(s, o->val, strlen(o->val));
 		}
 	}
 	PQconninfoFree(opts);
