@@ -599,9 +599,14 @@ struct store_backup_info {
 };
 /* Write a consistent copy of the database to `path` while writers may be
  * running.  `path` must not exist (SDB_EEXISTS); the copy is written under
- * a temporary name in the same directory and renamed when complete, so a
- * failed backup leaves nothing at `path`. */
+ * a temporary name in the same directory ("<path>.tmp-XXXXXX") and renamed
+ * when complete, so a failed backup leaves nothing at `path`, and an error
+ * or a SIGINT, SIGTERM or SIGHUP leaves no temporary file either. */
 int store_backup(struct store *st, const char *path, struct store_backup_info *info);
+/* 1 if `path` is what a backup killed with SIGKILL left behind: a
+ * "<name>.tmp-XXXXXX" (or its -journal, -wal, -shm) that no live backup
+ * holds and that is at least min_age seconds old; 0 otherwise. */
+int store_backup_leftover(const char *path, int64_t min_age);
 
 struct store_restore_info {
 	int schema_version; /* of the restored database */

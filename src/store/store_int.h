@@ -12,6 +12,7 @@
 #define SDB_STORE_STORE_INT_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -190,6 +191,22 @@ struct store {
  * remove `tmp` and fsync the directory.  On failure st's message says why
  * and `tmp` is left for the caller to remove. */
 int store__backup_publish(struct store *st, const char *tmp, const char *path);
+/* A backup's temporary file "<path>.tmp-XXXXXX" (store_tmp.c): created
+ * 0600 and flock'ed; until store__tmp_remove (an error: it goes with its
+ * -journal, -wal, -shm) or store__tmp_release (published), a SIGINT,
+ * SIGTERM or SIGHUP that ends scandb removes it first and kills the child
+ * writing it (store__tmp_child).  One at a time per process. */
+struct store__tmp {
+	char path[4096]; /* "" after release, or for a watch */
+	int fd;
+	int armed;
+};
+int store__tmp_create(struct store *st, const char *path, struct store__tmp *t);
+/* The same handlers with no file: only the child is killed first. */
+int store__tmp_watch(struct store *st, struct store__tmp *t);
+void store__tmp_child(struct store__tmp *t, pid_t pid);
+void store__tmp_remove(struct store__tmp *t);
+void store__tmp_release(struct store__tmp *t);
 
 /* The port of a loaded host that a port script belongs to, or NULL
  * (store_result.c; h->ports sorted by protocol in byte order, then port, as
