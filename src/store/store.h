@@ -86,6 +86,14 @@ void store_close(struct store *st);
  * returns out.
  */
 char *store_target_display(const char *target, char *out, size_t outlen);
+/* Keep the secrets of `target` out of core dumps: if it holds a password
+ * (store_target_display would hide something), or names a PostgreSQL
+ * database while PGPASSWORD is set, the process becomes non-dumpable
+ * (prctl PR_SET_DUMPABLE 0) and its RLIMIT_CORE 0, for the rest of its
+ * life (the tools it runs inherit the limit).  1 if it did, 0 if there was
+ * nothing to protect.  Opening a PostgreSQL database does the same when
+ * libpq finds a password elsewhere (~/.pgpass, a service file). */
+int store_protect_secrets(const char *target);
 /* 1 if `target` names a PostgreSQL database (store_open's rules), 0 for a
  * SQLite file. */
 int store_target_is_pg(const char *target);

@@ -657,7 +657,9 @@ static int remember_password(struct store_pg *s)
 			r = add_secret(s, o->val, strlen(o->val));
 		}
 	}
-	PQconninfoFree(opts);
+	store__conninfo_free_wiped(opts);
+	if (r == 0 && (s->password || s->nsecrets))
+		store__no_core_dumps(); /* (a password from ~/.pgpass or a service file) */
 	return r;
 }
 
@@ -745,6 +747,8 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 			snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
 		goto fail;
 	}
+	if (s->nsecrets || opaque)
+		store__no_core_dumps();
 	s->conn = PQconnectdbParams(kw, val, 1);
 	if (!s->conn) {
 		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);

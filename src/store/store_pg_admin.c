@@ -795,7 +795,7 @@ static int tool_conninfo(struct store_pg *s, struct buf *out)
 		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 			if (strcmp(o->keyword, keep[i]) == 0)
 				r |= conn_append(out, o->keyword, o->val);
-	PQconninfoFree(opts);
+	store__conninfo_free_wiped(opts);
 	return r ? store__set_err(&s->base, SDB_ENOMEM, "out of memory") : 0;
 }
 

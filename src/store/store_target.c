@@ -28,11 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <libpq-fe.h>
 
 #include "core/error.h"
-#include "store/store_int.h"
+#include "store/store_pg_int.h"
 
 static int has_prefix(const char *s, const char *p)
 {
@@ -302,6 +304,41 @@ static char *render(const char *target, const struct store__target_secrets *ts)
 	return out;
 }
 
+void store__conninfo_free_wiped(PQconninfoOption *opts)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val && keyword_secret(opts, o->keyword))
+			explicit_bzero(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+}
+
+void store__no_core_dumps(void)
+{
+	struct rlimit rl = {0, 0};
+
+	/* not dumpable: no core (whatever core_pattern says, a pipe
+	 * included), no ptrace by the same user, /proc/PID/mem and environ
+	 * readable by root only */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* and no core file from the tools we run either (they inherit it) */
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
+int store_protect_secrets(const char *target)
+{
+	struct store__target_secrets ts;
+	const char *env = getenv("PGPASSWORD");
+	int held;
+
+	store__target_secrets(target ? target : "", &ts);
+	held = ts.opaque || ts.nvalues > 0 || ts.nspans > 0 ||
+	       (env && *env && store_target_is_pg(target ? target : ""));
+	store__target_secrets_free(&ts);
+	if (held)
+		store__no_core_dumps();
+	return held;
+}
+
 /* Does `shown` (a rendered target) still carry a secret by libpq's
  * reading?  1 if it does or cannot be read, 0 if it is clean. */
 static int still_secret(const char *shown, size_t from)
@@ -367,7 +404,7 @@ int store__target_secrets(const char *target, struct store__target_secrets *ts)
 		else if (!(ts->values[ts->nvalues++] = strdup(o->val)))
 			r = SDB_ENOMEM;
 	}
-	PQconninfoFree(opts);
+	store__conninfo_free_wiped(opts);
 	if (r != 0) {
 		store__target_secrets_free(ts);
 		ts->opaque = 1;

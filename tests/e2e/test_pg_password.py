@@ -11,6 +11,7 @@ scripts/pg-cluster.sh).  scandb is given postgresql://scandb_pw:PASSWORD@...:
   - and the password does work: an import through that URL is stored.
 """
 import os
+import resource
 import socket
 import subprocess
 import time
@@ -204,6 +205,58 @@ def silent_server():
     srv.listen(8)
     srv.settimeout(30)
     return srv
+
+
+def core_limit_up():
+    """In the child: the core size limit as high as allowed, so that only
+    scandb itself can bring it to 0."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+@t.case
+def no_core_dump_while_a_password_is_held():
+    """A scandb holding a password (issue 17) is not dumpable and its core
+    size limit is 0: a crash writes no core file with the password in it.
+    (Non-dumpable shows as /proc/PID owned by root; as root, scandb runs
+    as nobody so that this can be seen.)"""
+    name = owned_db()
+    run(pw_url(name), "migrate", "up", expect=0)
+    user = 65534 if os.geteuid() == 0 else None
+    env = dict(os.environ)
+    if user is not None:  # nobody reads nothing of root's home
+        env["HOME"] = "/nonexistent"
+        env.pop("XDG_CONFIG_HOME", None)
+    for url in (pw_url(name), conninfo(name)):
+        p = subprocess.Popen([SCANDB, "--db", url, "-q", "import", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, user=user,
+                             preexec_fn=core_limit_up, env=env)
+        try:
+            wait_connected(p, name)
+            with open(f"/proc/{p.pid}/limits") as f:
+                core = [ln for ln in f if ln.startswith("Max core file size")][0].split()
+            eq(core[4], "0", f"RLIMIT_CORE (soft) while connected: {core}")
+            eq(os.stat(f"/proc/{p.pid}/status").st_uid, 0,
+               "/proc/PID owned by root: the process is not dumpable")
+        finally:
+            out, err = p.communicate(input=b"", timeout=30)
+        check(secret() not in (out + err).decode(errors="replace"), "no password in output")
+
+
+def wait_connected(p, name):
+    """Until scandb p has a session in database `name` (bounded)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and p.poll() is None:
+        if sql1(pg_url("postgres"), "SELECT count(*) FROM pg_stat_activity "
+                                    "WHERE usename = ? AND datname = ?",
+                (pg_env()["SCANDB_PG_PW_USER"], name)):
+            time.sleep(0.1)
+            return
+        time.sleep(0.05)
+    if p.poll() is not None:
+        out, err = p.communicate(timeout=30)
+        raise AssertionError(f"scandb exited early ({p.returncode}): {err[-500:]!r}")
+    raise AssertionError("scandb never connected within 30 s")
 
 
 # Issue 17: what libpq reads as a password, however it is written: a
