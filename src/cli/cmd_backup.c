@@ -53,6 +53,8 @@ static const char restore_usage[] =
     "checksums) and that passes the integrity check; otherwise nothing is\n"
     "changed.  The replacement is atomic.  A database that holds any job or\n"
     "host is refused unless --force.  Stop scans and imports while restoring.\n"
+    "A SQLite database too damaged to open is replaced with --force; the\n"
+    "damaged file is kept aside as FILE.damaged-TIME for salvage.\n"
     "\n"
     "  --force           replace a non-empty database\n"
     "  --format FORMAT   table (default) or json\n";
@@ -395,6 +397,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	};
 	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_restore_info info;
+	char msg[1024], kept[4300] = "";
 	int ch, force = 0, created, r;
 
 	if (cli_wants_help(argc, argv)) {
@@ -423,18 +426,42 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	 * the restore fails, the new (empty) file is removed again. */
 	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;
 	cli_close(c);
-	if ((r = cli_open_db(c, 0, 0, NULL, 0)) != CLI_OK)
-		return r;
-	if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
+	if ((r = cli_open_db(c, 0, 0, msg, sizeof(msg))) != CLI_OK) {
+		/* a SQLite file too damaged to open: replacing it is what restore
+		 * is for (with --force, as for any database with data) */
+		char why[512];
+		cli_err("%s", msg);
+		if (!store_file_damaged(c->db, why, sizeof(why)))
+			return r;
+		if (!force) {
+			cli_err("the database is damaged (%s): 'scandb restore --force FILE' "
+			        "replaces it (the damaged file is kept aside)",
+			        why);
+			cli_err("nothing was changed");
+			return CLI_FAIL;
+		}
+		if (store_restore_damaged(c->db, argv[optind], &info, kept, sizeof(kept), msg,
+		                          sizeof(msg)) != 0) {
+			cli_err("restore: %s", msg);
+			cli_err("nothing was changed");
+			return CLI_FAIL;
+		}
+	} else if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
 		output_store_err(c, "restore", r);
 		if (created)
 			remove_new_db(c);
 		cli_err("nothing was changed");
 		return CLI_FAIL;
 	}
+	if (kept[0])
+		cli_err("the damaged database was kept as %s (salvage from it with: sqlite3 %s "
+		        ".recover | sqlite3 NEW.db; remove it when done)",
+		        kept, kept);
 	if (fmt == CLI_FMT_JSON) {
 		json_t *o = json_object();
 		json_object_set_new(o, "file", json_string(argv[optind]));
+		if (kept[0])
+			json_object_set_new(o, "damaged_kept_as", json_string(kept));
 		json_object_set_new(o, "schema_version", json_integer(info.schema_version));
 		json_object_set_new(o, "pending_migrations", json_integer(info.pending));
 		json_object_set_new(o, "jobs", json_integer(info.jobs));

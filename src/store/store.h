@@ -631,6 +631,23 @@ struct store_restore_info {
  * Nothing is changed on any error.
  */
 int store_restore(struct store *st, const char *path, int force, struct store_restore_info *info);
+/* 1 if `target` is a SQLite file too damaged to open (its header is not a
+ * SQLite database's, or its first pages are malformed): what `restore
+ * --force` is for; `why` (if given) says what SQLite found.  0 for a
+ * PostgreSQL target, a missing file or one that opens.  Reads only. */
+int store_file_damaged(const char *target, char *why, size_t len);
+/* doctor on such a file (which cannot be opened to run the checks): 1, and
+ * *out holds its one problem (check "integrity") with `restore --force` as
+ * the fix (free with store_doctor_report_free); 0 if the target is not
+ * such a file; or an error. */
+int store_doctor_damaged(const char *target, struct store_doctor_report *out);
+/* Replace the damaged SQLite file of `target` with the backup `backup`
+ * (validated as store_restore validates it, restored into a new file next
+ * to it, which then takes its name).  The damaged file and its -wal /
+ * -journal are kept aside as "<file>.damaged-<UTC time>" (named in kept),
+ * for salvage; nothing else is touched on any error (errmsg says why). */
+int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
+                          char *kept, size_t keptlen, char *errmsg, size_t errlen);
 
 struct store_prune_opts {
 	int64_t older_than; /* cutoff: jobs whose scan time is before it */

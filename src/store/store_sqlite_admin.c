@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -734,5 +735,188 @@ out:
 	free(rows);
 	if (src)
 		sqlite3_close(src);
+	return r;
+}
+
+/* ---- a database too damaged to open ------------------------------------------ */
+
+/* The file of a SQLite target ("sqlite:" prefix off), or NULL for a
+ * PostgreSQL one. */
+static const char *sqlite_file(const char *target)
+{
+	if (!target || store_target_is_pg(target))
+		return NULL;
+	return strncmp(target, "sqlite:", 7) == 0 ? target + 7 : target;
+}
+
+int store_file_damaged(const char *target, char *why, size_t len)
+{
+	const char *path = sqlite_file(target);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	struct stat sb;
+	int rc, code, damaged = 0;
+
+	if (why && len)
+		why[0] = '\0';
+	if (!path || !*path || strcmp(path, ":memory:") == 0 || stat(path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return 0;
+	/* read-only: looking changes nothing (no journal replayed into it) */
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		rc = SQLITE_OK;
+	code = db ? sqlite3_errcode(db) & 0xff : rc & 0xff;
+	if (rc != SQLITE_OK && (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)) {
+		damaged = 1;
+		if (why && len)
+			snprintf(why, len, "%s",
+			         code == SQLITE_NOTADB ? "its header is not a SQLite database's"
+			                               : sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return damaged;
+}
+
+int store_doctor_damaged(const char *target, struct store_doctor_report *out)
+{
+	char why[512], what[768], fix[1024];
+	const char *path = sqlite_file(target);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_file_damaged(target, why, sizeof(why)))
+		return 0;
+	snprintf(what, sizeof(what), "%s cannot be opened: %s", path, why);
+	snprintf(fix, sizeof(fix),
+	         "restore the latest good backup: scandb restore --force BACKUP (it replaces "
+	         "the damaged file, which is kept aside as %s.damaged-<time>; salvage from "
+	         "that with: sqlite3 FILE .recover | sqlite3 NEW.db)",
+	         path);
+	if ((r = store__doctor_problem(out, "integrity", -1, what, fix)) != 0) {
+		store_doctor_report_free(out);
+		return r;
+	}
+	return 1;
+}
+
+/* rename from -> to if from exists; 0, or -1 with errno. */
+static int move_if_there(const char *from, const char *to)
+{
+	if (rename(from, to) == 0 || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
+                          char *kept, size_t keptlen, char *errmsg, size_t errlen)
+{
+	static const char *const side[] = {"-wal", "-journal"};
+	const char *path = sqlite_file(target);
+	char tmp[4096], name[4200], from[4200], to[4200], stamp[32];
+	struct store *st = NULL;
+	struct stat sb;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, moved = 0, r;
+
+	if (kept && keptlen)
+		kept[0] = '\0';
+	if (!path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(errmsg, errlen, "%s is not a damaged SQLite database file",
+		         path ? path : "the target");
+		return SDB_EUSAGE;
+	}
+	/* 1. the backup restored into a new file next to it (validated as
+	 * every restore is: migrations, integrity) */
+	if (snprintf(tmp, sizeof(tmp), "%s.restore-XXXXXX", path) >= (int)sizeof(tmp)) {
+		snprintf(errmsg, errlen, "%s: the name is too long", path);
+		return SDB_EUSAGE;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
+		         strerror(errno));
+		return SDB_EIO;
+	}
+	(void)fchmod(fd, sb.st_mode & 0777); /* the database's own mode */
+	close(fd);
+	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+		goto fail;
+	if ((r = store_restore(st, backup, 0, info)) != 0) {
+		snprintf(errmsg, errlen, "%s", store_errmsg(st));
+		goto fail;
+	}
+	store_close(st); /* checkpoints: the file alone holds it all */
+	st = NULL;
+	/* 2. the damaged file and its WAL / journal kept aside under one name
+	 * (a WAL or hot journal left next to the new file would be replayed
+	 * into it); its -shm (a cache of the WAL's index) is dropped */
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* a name no earlier damaged file has (rename would replace it) */
+	for (int k = 0;; k++) {
+		struct stat x;
+		int taken = 0;
+
+		if (k == 100) {
+			snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path,
+			         stamp);
+			r = SDB_EEXISTS;
+			goto fail;
+		}
+		snprintf(name, sizeof(name), "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side[i] : "");
+			taken |= lstat(to, &x) == 0 || errno != ENOENT;
+		}
+		if (!taken)
+			break;
+	}
+	for (moved = 0; moved < 2; moved++) {
+		snprintf(from, sizeof(from), "%s%s", path, side[moved]);
+		snprintf(to, sizeof(to), "%s%s", name, side[moved]);
+		if (move_if_there(from, to) != 0) {
+			snprintf(errmsg, errlen, "cannot move %s aside: %s", from, strerror(errno));
+			r = SDB_EIO;
+			goto undo;
+		}
+	}
+	if (rename(path, name) != 0) {
+		snprintf(errmsg, errlen, "cannot move %s aside: %s", path, strerror(errno));
+		r = SDB_EIO;
+		goto undo;
+	}
+	snprintf(from, sizeof(from), "%s-shm", path);
+	unlink(from);
+	/* 3. the restored file takes the name */
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		(void)rename(name, path); /* the damaged one back */
+		snprintf(errmsg, errlen, "cannot move the restored database to %s: %s", path,
+		         strerror(e));
+		r = SDB_EIO;
+		goto undo;
+	}
+	if (kept && keptlen)
+		snprintf(kept, keptlen, "%s", name);
+	return 0;
+undo:
+	while (moved-- > 0) {
+		snprintf(from, sizeof(from), "%s%s", name, side[moved]);
+		snprintf(to, sizeof(to), "%s%s", path, side[moved]);
+		(void)move_if_there(from, to);
+	}
+fail:
+	store_close(st);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s%s", tmp, side[i]);
+		unlink(from);
+	}
+	snprintf(from, sizeof(from), "%s-shm", tmp);
+	unlink(from);
+	unlink(tmp);
 	return r;
 }

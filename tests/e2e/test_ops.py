@@ -1039,6 +1039,82 @@ def restore_refuses_bad_files_changing_nothing():
     run(target, "doctor", expect=0)
 
 
+def damage(path, kind):
+    """Damage a SQLite file the ways a disk or a careless copy does."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        if kind == "truncated to half":
+            f.truncate(size // 2)
+        elif kind == "truncated to one page":
+            f.truncate(4096)
+        elif kind == "header overwritten":
+            f.write(b"not a database!!")
+        elif kind == "page size field":
+            f.seek(16)
+            f.write(b"\x00\x03")
+        elif kind == "first page garbled":
+            f.seek(100)
+            f.write(random.Random(5).randbytes(3996))
+        else:
+            raise ValueError(kind)
+
+
+DAMAGES = ("truncated to half", "truncated to one page", "header overwritten",
+           "page size field", "first page garbled")
+
+
+@t.case
+def restore_force_replaces_damaged_database():
+    """Issue 17: restoring over a damaged database is what restore is for.
+    A SQLite file too damaged to open: doctor says restore is the way out,
+    restore without --force changes nothing and says to add it, restore
+    --force BACKUP replaces it (the damaged file kept aside, byte for byte);
+    a bad backup over it changes nothing either."""
+    sqlite_case("a damaged SQLite file")
+    d, src = new_db()
+    good = make_backup(src, d)
+    bad = os.path.join(d, "bad.db")
+    with open(bad, "wb") as f:
+        f.write(b"this is no backup" * 100)
+    want = counts(src)
+    for kind in DAMAGES:
+        wd = os.path.join(d, kind.replace(" ", "-"))
+        os.makedirs(wd)
+        db = os.path.join(wd, "s.db")
+        shutil.copy(src, db)
+        checkpoint(db)
+        for x in ("-wal", "-shm"):
+            if os.path.exists(db + x):
+                os.unlink(db + x)
+        damage(db, kind)
+        h0 = sha(db)
+        r, rep = doctor_json(db, expect=1)
+        fixes = " ".join(p["fix"] or "" for p in rep["problems"])
+        check("restore --force" in fixes, f"{kind}: doctor says restore is the way out: {rep}")
+        r = run(db, "doctor")
+        check("restore --force" in r.out, f"{kind}: doctor (table) says so too: {r.out!r}")
+        r = run(db, "restore", good)
+        eq(r.code, 1, f"{kind}: restore without --force: {r!r}")
+        check("--force" in r.err and "nothing was changed" in r.err, f"{kind}: {r.err!r}")
+        eq(sha(db), h0, f"{kind}: untouched without --force")
+        r = run(db, "restore", "--force", bad)
+        eq(r.code, 1, f"{kind}: a bad backup over it: {r!r}")
+        check("nothing was changed" in r.err, f"{kind}: {r.err!r}")
+        eq(sha(db), h0, f"{kind}: untouched by a bad backup")
+        eq(sorted(x for x in os.listdir(wd) if not x.startswith("s.db-")), ["s.db"],
+           f"{kind}: nothing left by the refused restores")
+        r = run(db, "restore", "--force", "--format", "json", good)
+        eq(r.code, 0, f"{kind}: restore --force over the damaged file: {r!r}")
+        kept = r.json()["damaged_kept_as"]
+        check(kept.startswith(db + ".damaged-"), f"{kind}: kept as {kept}")
+        eq(sha(kept), h0, f"{kind}: the damaged file is kept byte for byte")
+        check(kept in r.err, f"{kind}: says where the damaged file is: {r.err!r}")
+        run(db, "doctor", expect=0)
+        eq(counts(db), want, f"{kind}: the restored database is the backup")
+        check(not [x for x in os.listdir(wd) if ".restore-" in x or ".tmp-" in x],
+              f"{kind}: no temporary file left: {os.listdir(wd)}")
+
+
 @t.case
 def restore_into_new_database():
     d, src = new_db()
