@@ -512,6 +512,8 @@ static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const c
 	return r;
 }
 
+static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path);
+
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_sqlite *s = store__sqlite(st);
@@ -535,6 +537,18 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 	}
 	if ((r = copy_db(s, dst, s->db, "backing up the database")) != 0)
 		goto fail;
+	/* The copy is checked as restore will check it (integrity_check,
+	 * foreign_key_check): a backup of a damaged database fails here,
+	 * loudly, instead of when it is needed. */
+	if ((r = check_file(s, dst, "the copy")) != 0) {
+		char why[sizeof(st->errmsg)];
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		r = store__set_err(st, SDB_EPARSE,
+		                   "the database is damaged, no backup was written (%s): run "
+		                   "'scandb doctor' to see what is wrong",
+		                   why);
+		goto fail;
+	}
 	/* The copy carries the source's WAL flag; a backup is one
 	 * self-contained file, so switch it to a rollback journal. */
 	if ((r = exec_on(s, dst, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)

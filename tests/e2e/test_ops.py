@@ -689,6 +689,43 @@ def backup_keep_n():
     eq(sha(os.path.join(bdir, newer)), h0, "existing file untouched")
 
 
+def corrupt_pages(db, tables=("ports", "host_scans", "ports_open"), seed=7):
+    """Overwrite the pages of `tables` with noise (the file still opens)."""
+    checkpoint(db)
+    con = ro(db)
+    pages = [r[0] for r in con.execute(
+        f"SELECT pageno FROM dbstat WHERE name IN ({','.join('?' * len(tables))})", tables)]
+    con.close()
+    check(pages, "pages to corrupt")
+    rnd = random.Random(seed)
+    with open(db, "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * 4096)
+            f.write(rnd.randbytes(4096))
+
+
+@t.case
+def backup_refuses_damaged_database():
+    """Issue 17: a backup of a database doctor calls corrupt is refused
+    (exit 1, nothing written, --keep removes nothing), with the reason;
+    before, it exited 0 and restore refused the file later."""
+    sqlite_case("pages of the SQLite file overwritten")
+    d, db = new_db()
+    corrupt_pages(db)
+    run(db, "doctor", expect=1)
+    bdir = os.path.join(d, "backups")
+    os.makedirs(bdir)
+    old = os.path.join(bdir, "scandb-20200101-000000.db")
+    shutil.copy(db, old)  # an older "backup" --keep 1 would remove
+    for args in (["backup", os.path.join(bdir, "one.db")],
+                 ["backup", "--keep", "1", os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")]):
+        r = run(db, *args)
+        eq(r.code, 1, f"{args}: backup of a damaged database: {r!r}")
+        check("damaged" in r.err and "doctor" in r.err, f"{args}: says why: {r.err!r}")
+        eq(r.out, "", f"{args}: no file named on stdout")
+        eq(os.listdir(bdir), [os.path.basename(old)], f"{args}: nothing written or removed")
+
+
 @t.case
 def backup_keep_first_in_empty_directory():
     """The first `backup --keep N` in a directory has no older backup to
