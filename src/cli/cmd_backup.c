@@ -9,7 +9,9 @@
  *   the same directory whose name matches the same pattern (each field
  *   standing for its digits) is ordered by the time its name encodes, and
  *   all but the N newest are removed; the backup just written always
- *   counts as one of the N.  Nothing else in the directory is touched.
+ *   counts as one of the N.  What a killed backup of the pattern left
+ *   (NAME.tmp-XXXXXX and its -journal, held by no live backup, a minute
+ *   old) goes too.  Nothing else in the directory is touched.
  *
  * docs/OPERATIONS.md.
  */
@@ -42,7 +44,8 @@ static const char backup_usage[] =
     "\n"
     "  --keep N          after the backup, remove older files in FILE's\n"
     "                    directory whose names match FILE's pattern, keeping\n"
-    "                    the N newest (by the time in their names; N >= 1)\n"
+    "                    the N newest (by the time in their names; N >= 1),\n"
+    "                    and what killed backups of the pattern left behind\n"
     "  --format FORMAT   table (default) or json\n";
 
 static const char restore_usage[] =
@@ -194,6 +197,27 @@ static int match_newer_first(const void *a, const void *b)
 	return c ? c : strcmp(y->name, x->name);
 }
 
+/* Is `name` in dir a leftover of a backup of this pattern that was killed
+ * (SIGKILL, a crash): "<a name of the pattern>.tmp-XXXXXX" or its
+ * -journal / -wal / -shm, held by no live backup, untouched for a minute?
+ * Its path into path[len]. */
+static int is_leftover(const char *dir, const char *pat, const char *name, char *path, size_t len)
+{
+	const char *t = strstr(name, ".tmp-");
+	char base[4096], key[16];
+
+	while (t && strstr(t + 1, ".tmp-"))
+		t = strstr(t + 1, ".tmp-");
+	if (!t || (size_t)(t - name) >= sizeof(base))
+		return 0;
+	snprintf(base, sizeof(base), "%.*s", (int)(t - name), name);
+	if (!pattern_match(pat, base, key))
+		return 0;
+	if (snprintf(path, len, "%s/%s", dir, name) >= (int)len)
+		return 0;
+	return store_backup_leftover(path, 60);
+}
+
 /*
  * Remove all but the `keep` newest files of `dir` matching `pat`; `self`
  * (the backup just written, a name in dir) is always kept and counted.
@@ -216,6 +240,13 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 		char key[16], path[4096];
 		struct stat sb;
 
+		if (strcmp(de->d_name, self) != 0 &&
+		    is_leftover(dir, pat, de->d_name, path, sizeof(path))) {
+			/* what a killed backup left: no live backup holds it */
+			if (unlink(path) == 0)
+				json_array_append_new(removed, json_string(path));
+			continue;
+		}
 		if (strcmp(de->d_name, self) == 0 || !pattern_match(pat, de->d_name, key))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -359,9 +390,14 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		if (!c->quiet) {
 			cli_err("backed up to %s (%s in %.2f s, %s)", file, size, info.seconds,
 			        info.method);
-			for (size_t i = 0; i < json_array_size(removed); i++)
-				cli_err("removed old backup %s",
-				        json_string_value(json_array_get(removed, i)));
+			for (size_t i = 0; i < json_array_size(removed); i++) {
+				const char *x = json_string_value(json_array_get(removed, i));
+				const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
+				cli_err("removed %s %s",
+				        strstr(b, ".tmp-") ? "what an interrupted backup left:"
+				                           : "old backup",
+				        x);
+			}
 		}
 	}
 	json_decref(removed);

@@ -517,21 +517,20 @@ static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path);
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	char tmp[4096];
+	struct store__tmp tmp = {.fd = -1};
 	sqlite3 *dst = NULL;
 	double t0 = time_mono();
 	struct stat sb;
-	int fd, r;
+	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
-		return store__set_err(st, SDB_EUSAGE, "backup file name is too long");
 	if (!sqlite3_get_autocommit(s->db))
 		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
-	if ((fd = mkstemp(tmp)) < 0)
-		return store__set_err(st, SDB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	close(fd);
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		r = store__set_err(st, SDB_EIO, "cannot open %s: %s", tmp,
+	/* FILE.tmp-XXXXXX: removed (with its journal) on any error, and by a
+	 * SIGINT, SIGTERM or SIGHUP that ends scandb on the way */
+	if ((r = store__tmp_create(st, path, &tmp)) != 0)
+		return r;
+	if (sqlite3_open_v2(tmp.path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		r = store__set_err(st, SDB_EIO, "cannot open %s: %s", tmp.path,
 		                   dst ? sqlite3_errmsg(dst) : "out of memory");
 		goto fail;
 	}
@@ -554,13 +553,14 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 	if ((r = exec_on(s, dst, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
 		goto fail;
 	if (sqlite3_close(dst) != SQLITE_OK) {
-		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp, sqlite3_errmsg(dst));
+		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp.path, sqlite3_errmsg(dst));
 		dst = NULL;
 		goto fail;
 	}
 	dst = NULL;
-	if ((r = store__backup_publish(st, tmp, path)) != 0)
+	if ((r = store__backup_publish(st, tmp.path, path)) != 0)
 		goto fail;
+	store__tmp_release(&tmp);
 	snprintf(info->method, sizeof(info->method), "sqlite3 online backup API, one step");
 	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	info->seconds = time_mono() - t0;
@@ -568,7 +568,7 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 fail:
 	if (dst)
 		sqlite3_close(dst);
-	unlink(tmp);
+	store__tmp_remove(&tmp); /* after SQLite let go of it (and its journal) */
 	return r;
 }
 

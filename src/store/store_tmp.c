@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,8 +48,12 @@ static void on_signal(int sig)
 {
 	int saved = errno;
 
-	if (guard_pid > 0)
+	if (guard_pid > 0) {
+		/* dead before its file goes: it cannot create it again */
 		kill(guard_pid, SIGKILL);
+		while (waitpid(guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (guard_armed)
 		for (size_t i = 0; i < NSUFFIX; i++)
 			if (guard_names[i][0])

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -724,6 +725,158 @@ def backup_refuses_damaged_database():
         check("damaged" in r.err and "doctor" in r.err, f"{args}: says why: {r.err!r}")
         eq(r.out, "", f"{args}: no file named on stdout")
         eq(os.listdir(bdir), [os.path.basename(old)], f"{args}: nothing written or removed")
+
+
+def big_db(d, hosts=6000, ports=10):
+    """A database of the backend under test with one generated scan of
+    `hosts` hosts (a backup of it takes a noticeable moment)."""
+    db = newdb() if PG else os.path.join(d, "big.db")
+    path = os.path.join(d, "big.xml")
+    generate(path, hosts=hosts, ports=ports, seed=3)
+    run(db, "-q", "--no-progress", "import", path, expect=0, timeout=600)
+    os.unlink(path)
+    return db
+
+
+def backup_is_whole(path):
+    """A file `backup` published is a complete backup: SQLite's
+    integrity_check passes, or pg_restore can list the archive."""
+    if PG:
+        p = subprocess.run([os.path.join(pg_env()["SCANDB_PG_BIN"], "pg_restore"), "--list",
+                            path], capture_output=True, text=True, timeout=120)
+        return p.returncode == 0 and "TABLE DATA" in p.stdout
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchall() == [("ok",)] and \
+            con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def tools_writing(path):
+    """Processes (pg_dump) whose command line names `path`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if path.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@t.case
+def backup_signals_leave_nothing_partial():
+    """Issue 17: SIGINT, SIGTERM or SIGHUP at a random moment of a backup
+    ends scandb by the signal (or the backup was done), and leaves either
+    nothing or the complete backup: never FILE.tmp-XXXXXX nor its journal,
+    nor a pg_dump still writing."""
+    d = tmpdir("scandb-ops-sig-")
+    db = big_db(d)
+    bdir, tmp = os.path.join(d, "backups"), os.path.join(d, "tmp")
+    os.makedirs(bdir)
+    os.makedirs(tmp)
+    t0 = time.monotonic()
+    run(db, "-q", "backup", os.path.join(bdir, "first.db"), expect=0, timeout=300)
+    dur = time.monotonic() - t0
+    os.unlink(os.path.join(bdir, "first.db"))
+    rnd = random.Random(17)
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    seen = {"ended by the signal": 0, "completed": 0}
+    for i in range(15):
+        sig = sigs[i % 3]
+        out = os.path.join(bdir, f"b{i:02d}.db")
+        p = subprocess.Popen([SCANDB, "--db", db, "-q", "backup", out],
+                             env=dict(os.environ, TMPDIR=tmp), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(rnd.uniform(0.0, dur * 1.1))
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=300)
+        names = sorted(os.listdir(bdir))
+        eq([n for n in names if n != os.path.basename(out)], [],
+           f"round {i} ({sig.name}): leftovers (exit {p.returncode}, {err.strip()!r})")
+        if p.returncode == 0:
+            seen["completed"] += 1
+        else:
+            eq(p.returncode, -sig, f"round {i}: scandb ends by {sig.name} ({err.strip()!r})")
+            seen["ended by the signal"] += 1
+        if names:  # published just before the signal: then it is whole
+            check(backup_is_whole(out), f"round {i}: a published backup is complete")
+            os.unlink(out)
+        eq(os.listdir(tmp), [], f"round {i}: nothing in TMPDIR")
+        deadline = time.monotonic() + 10
+        while tools_writing(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(tools_writing(out), [], f"round {i}: no tool still writing the backup")
+    print(f"     one backup {dur:.2f}s; {seen}", flush=True)
+    check(seen["ended by the signal"] >= 5, f"signals landed during the backup: {seen}")
+
+
+@t.case
+def backup_keep_removes_leftovers_of_killed_backups():
+    """Issue 17: what a SIGKILLed backup leaves (FILE.tmp-XXXXXX and its
+    -journal: SIGKILL cannot be caught) is removed by the next `backup
+    --keep` of the same pattern, once no live backup holds it; a file a
+    running backup holds, a young one, or one of another pattern stays."""
+    import fcntl
+    d, db = new_db([data("simple.xml")])
+    bdir = os.path.join(d, "backups")
+    os.makedirs(bdir)
+    hour_ago = time.time() - 3600
+
+    def make(name, age=True):
+        path = os.path.join(bdir, name)
+        with open(path, "wb") as f:
+            f.write(b"x" * 4096)
+        if age:
+            os.utime(path, (hour_ago, hour_ago))
+        return path
+
+    stale = [make("scandb-20240101-000000.db.tmp-AbC123"),
+             make("scandb-20240101-000000.db.tmp-AbC123-journal"),
+             make("scandb-20240102-000000.db.tmp-ZyX987-journal")]  # its file is gone
+    held = make("scandb-20240103-000000.db.tmp-Held12")
+    young = make("scandb-20240104-000000.db.tmp-Young1", age=False)
+    other = [make("other-20240101-000000.db.tmp-AbC123"), make("notes.tmp-AbC123")]
+    # a live backup holds its file's lock (flock, as scandb does)
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        pat = os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")
+        r = run(db, "backup", "--keep", "5", "--format", "json", pat, expect=0)
+    finally:
+        os.close(fd)
+    res = r.json()
+    eq(sorted(res["removed"]), sorted(stale), "removed: the leftovers no backup holds")
+    eq(sorted(os.listdir(bdir)),
+       sorted(os.path.basename(x) for x in [held, young] + other + [res["file"]]),
+       "what is left")
+    # a real one: pg_dump (PostgreSQL) or SQLite killed with SIGKILL
+    if PG:
+        time.sleep(1.1)  # another second: another name
+        wrap, started = sleeping_pg_dump(d)
+        env = dict(os.environ, SCANDB_PG_BINDIR=wrap)
+        p = subprocess.Popen([SCANDB, "--db", db, "backup", pat], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = wait_started(p, started)
+        p.kill()
+        p.communicate(timeout=30)
+        os.kill(child, 9)  # the wrapper we wrote, by its pid
+        gone(child)
+        left = [x for x in os.listdir(bdir) if ".tmp-" in x and x not in
+                [os.path.basename(y) for y in [held, young] + other]]
+        eq(len(left), 1, f"SIGKILL left the temporary file: {os.listdir(bdir)}")
+        for x in left:
+            os.utime(os.path.join(bdir, x), (hour_ago, hour_ago))
+        time.sleep(1.1)
+        r = run(db, "backup", "--keep", "5", "--format", "json", pat, expect=0)
+        # (and the one the test held: nobody holds it now)
+        eq(sorted(os.path.basename(x) for x in r.json()["removed"]),
+           sorted(left + [os.path.basename(held)]),
+           "the SIGKILLed backup's leftover is removed")
 
 
 @t.case
