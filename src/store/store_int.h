@@ -204,6 +204,12 @@ struct store__tmp {
 int store__tmp_create(struct store *st, const char *path, struct store__tmp *t);
 /* The same handlers with no file: only the child is killed first. */
 int store__tmp_watch(struct store *st, struct store__tmp *t);
+/* A full disk, said so: "the disk is full: no space left in DIR (for
+ * FILE); N free" into out (store_tmp.c).  store__dir_of: the directory of
+ * a file name ("." or "/" included); store__dir_free: its free bytes or -1. */
+void store__disk_full(const char *dir, const char *file, char *out, size_t len);
+void store__dir_of(const char *file, char *dir, size_t len);
+int64_t store__dir_free(const char *dir);
 void store__tmp_child(struct store__tmp *t, pid_t pid);
 void store__tmp_remove(struct store__tmp *t);
 void store__tmp_release(struct store__tmp *t);

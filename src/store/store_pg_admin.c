@@ -1100,8 +1100,18 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 		/* one snapshot (pg_dump's REPEATABLE READ transaction): the dump
 		 * is the database as it was when it started, writers go on */
 		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "backup", &pfd, pfd >= 0,
-		                  &tmp)) != 0)
+		                  &tmp)) != 0) {
+			/* pg_dump on a full disk: say so, and where */
+			if (strstr(st->errmsg, strerror(ENOSPC)) ||
+			    strstr(st->errmsg, strerror(EDQUOT))) {
+				char dir[4096], full[4400], said[sizeof(st->errmsg)];
+				snprintf(said, sizeof(said), "%s", st->errmsg);
+				store__dir_of(path, dir, sizeof(dir));
+				store__disk_full(dir, path, full, sizeof(full));
+				r = store__set_err(st, SDB_EIO, "%s (%s)", full, said);
+			}
 			goto out;
+		}
 	}
 	if ((r = store__backup_publish(st, tmp.path, path)) != 0)
 		goto out;

@@ -470,11 +470,51 @@ int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep)
 
 /* ---- backup ---------------------------------------------------------------- */
 
+/* SQLite's directory for its temporary files (unixTempFileDir's order). */
+static const char *sqlite_temp_dir(void)
+{
+	const char *c[] = {getenv("SQLITE_TMPDIR"), getenv("TMPDIR"), "/var/tmp", "/usr/tmp",
+	                   "/tmp"};
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (c[i] && *c[i] && stat(c[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    access(c[i], W_OK | X_OK) == 0)
+			return c[i];
+	return ".";
+}
+
+int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t len)
+{
+	int code = rc & 0xff, e = db ? sqlite3_system_errno(db) : 0;
+	const char *file = name ? name : db ? sqlite3_db_filename(db, "main") : NULL;
+	const char *tmp = sqlite_temp_dir();
+	char dir[4096];
+
+	/* (SQLITE_FULL: a short write, errno cleared; we set no
+	 * max_page_count, so it is the disk) */
+	if (!(code == SQLITE_FULL || (code == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT))))
+		return 0;
+	if (file && *file)
+		store__dir_of(file, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", tmp);
+	/* the one of the database's directory and SQLite's temporary
+	 * directory (sorting, large transactions) with less room */
+	if (file && *file && strcmp(dir, tmp) != 0 && store__dir_free(tmp) >= 0 &&
+	    store__dir_free(tmp) < store__dir_free(dir))
+		store__disk_full(tmp, "SQLite's temporary files", out, len);
+	else
+		store__disk_full(dir, file && *file ? file : NULL, out, len);
+	return 1;
+}
+
 /* Copy src's main database into dst in one step (-1): one read transaction
  * on the source for the whole copy, so concurrent writers (WAL) neither
  * block it nor restart it.  BUSY/LOCKED (a writer holding the destination,
  * or a WAL recovery) are retried with backoff. */
-static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const char *what)
+static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const char *dst_name,
+                   const char *what)
 {
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	double start = time_mono();
@@ -492,19 +532,27 @@ static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const cha
 		store__backoff(attempt < STORE_RETRY_MAX ? attempt++ : STORE_RETRY_MAX);
 	}
 	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		char full[1024];
+		if (store__sqlite_full(dst, rc, dst_name, full, sizeof(full)) ||
+		    store__sqlite_full(src, rc, NULL, full, sizeof(full)))
+			return store__set_err(&s->base, SDB_EIO, "%s: %s", what, full);
 		return store__set_err(&s->base,
 		                      store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
 		                      "%s: %s (%s)", what, sqlite3_errstr(rc), sqlite3_errmsg(dst));
+	}
 	return 0;
 }
 
-static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const char *what)
+static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *name, const char *sql,
+                   const char *what)
 {
-	char *msg = NULL;
+	char *msg = NULL, full[1024];
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg), r = 0;
 
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK && store__sqlite_full(db, rc, name, full, sizeof(full)))
+		r = store__set_err(&s->base, SDB_EIO, "%s: %s", what, full);
+	else if (rc != SQLITE_OK)
 		r = store__set_err(&s->base,
 		                   store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
 		                   "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
@@ -534,7 +582,7 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 		                   dst ? sqlite3_errmsg(dst) : "out of memory");
 		goto fail;
 	}
-	if ((r = copy_db(s, dst, s->db, "backing up the database")) != 0)
+	if ((r = copy_db(s, dst, s->db, path, "backing up the database")) != 0)
 		goto fail;
 	/* The copy is checked as restore will check it (integrity_check,
 	 * foreign_key_check): a backup of a damaged database fails here,
@@ -550,7 +598,7 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 	}
 	/* The copy carries the source's WAL flag; a backup is one
 	 * self-contained file, so switch it to a rollback journal. */
-	if ((r = exec_on(s, dst, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
+	if ((r = exec_on(s, dst, path, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
 		goto fail;
 	if (sqlite3_close(dst) != SQLITE_OK) {
 		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp.path, sqlite3_errmsg(dst));
@@ -736,11 +784,11 @@ int store__sqlite_restore(struct store *st, const char *path, int force,
 	}
 	/* One step: the whole copy is one write transaction on the target,
 	 * so other connections see the old database or the restored one. */
-	if ((r = copy_db(s, s->db, src, "restoring the database")) != 0)
+	if ((r = copy_db(s, s->db, src, NULL, "restoring the database")) != 0)
 		goto out;
 	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
 	 * journal flag is not copied); make sure, for a target that was not. */
-	if ((r = exec_on(s, s->db, "PRAGMA journal_mode=WAL",
+	if ((r = exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
 	                 "switching to WAL after the restore")) != 0)
 		goto out;
 	info->jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,9 +135,16 @@ int store__tmp_create(struct store *st, const char *path, struct store__tmp *t)
 	/* the file, its lock and its handlers at once: no signal in between */
 	block_sigs(&old);
 	if ((t->fd = mkstemp(t->path)) < 0) {
+		char dir[4096], full[4400];
 		e = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		t->path[0] = '\0';
+		store__dir_of(path, dir, sizeof(dir));
+		if (e == ENOSPC || e == EDQUOT) {
+			store__disk_full(dir, NULL, full, sizeof(full));
+			return store__set_err(st, SDB_EIO, "cannot create a file next to %s: %s",
+			                      path, full);
+		}
 		return store__set_err(st, SDB_EIO, "cannot create a file next to %s: %s", path,
 		                      strerror(e));
 	}
@@ -230,4 +238,46 @@ int store_backup_leftover(const char *path, int64_t min_age)
 	stale = flock(fd, LOCK_EX | LOCK_NB) == 0;
 	close(fd);
 	return stale;
+}
+
+/* ---- a full disk --------------------------------------------------------------- */
+
+/* Free bytes for an unprivileged writer in dir, or -1. */
+static int64_t free_bytes(const char *dir)
+{
+	struct statvfs v;
+
+	if (statvfs(dir, &v) != 0)
+		return -1;
+	return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+}
+
+int64_t store__dir_free(const char *dir)
+{
+	return free_bytes(dir);
+}
+
+void store__dir_of(const char *file, char *dir, size_t len)
+{
+	const char *slash = strrchr(file, '/');
+
+	if (!slash)
+		snprintf(dir, len, ".");
+	else if (slash == file)
+		snprintf(dir, len, "/");
+	else
+		snprintf(dir, len, "%.*s", (int)(slash - file), file);
+}
+
+void store__disk_full(const char *dir, const char *file, char *out, size_t len)
+{
+	int64_t n = free_bytes(dir);
+	char left[48] = "";
+
+	if (n >= 0 && n < 10240)
+		snprintf(left, sizeof(left), "; %lld bytes free", (long long)n);
+	else if (n >= 0)
+		snprintf(left, sizeof(left), "; %.1f MiB free", (double)n / (1024.0 * 1024.0));
+	snprintf(out, len, "the disk is full: no space left in %s%s%s%s%s", dir,
+	         file ? " (for " : "", file ? file : "", file ? ")" : "", left);
 }

@@ -879,6 +879,68 @@ def backup_keep_removes_leftovers_of_killed_backups():
            "the SIGKILLed backup's leftover is removed")
 
 
+FULL_SCRIPT = r"""size=$1; dir=$2; shift 2
+mount -t tmpfs -o "size=$size" tmpfs "$dir" || exit 97
+"$@"; rc=$?
+printf '@@LEFT@@\n'; ls -A "$dir"
+exit $rc
+"""
+
+
+def with_full_disk(d, size, argv, env=None):
+    """Run argv with a fresh tmpfs of `size` mounted on the directory d: a
+    real full disk (ENOSPC), in a private mount namespace (unshare -m; a
+    user namespace too when not root) that nothing else sees and that goes
+    with the process.  Returns (exit code, stdout, stderr, the names left in
+    d before the tmpfs went away).  Skips loudly where no tmpfs can be
+    mounted.  (RLIMIT_FSIZE is no full disk: SIGXFSZ, then EFBIG.)"""
+    ns = ["unshare", "-m", "--propagation", "private"] + (["-r"] if os.geteuid() else [])
+    argv = ns + ["sh", "-c", FULL_SCRIPT, "sh", size, d] + [str(a) for a in argv]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, **(env or {})))
+    if p.returncode == 97 or "@@LEFT@@" not in p.stdout:
+        skip_case(f"cannot mount a small tmpfs (needs root or user namespaces): "
+                  f"{p.stderr.strip()[-200:]!r}")
+    out, _, left = p.stdout.partition("@@LEFT@@\n")
+    return p.returncode, out, p.stderr, sorted(left.split())
+
+
+@t.case
+def full_disk_says_so_and_leaves_nothing():
+    """Issue 17: a backup onto a full disk fails with "the disk is full" and
+    the directory (not "disk I/O error"), and leaves neither the file nor
+    FILE.tmp-XXXXXX nor its journal; an import into a database on a full
+    disk says the same and leaves the database sound."""
+    d = tmpdir("scandb-ops-full-")
+    db = big_db(d, hosts=3000, ports=10)
+    full = os.path.join(d, "full")
+    os.makedirs(full)
+    for args in (["backup", os.path.join(full, "b.db")],
+                 ["backup", "--keep", "2", os.path.join(full, "b-%Y%m%d-%H%M%S.db")]):
+        code, out, err, left = with_full_disk(full, "256k", [SCANDB, "--db", db] + args)
+        eq(code, 1, f"{args}: exit status ({err.strip()!r})")
+        check("the disk is full" in err and full in err,
+              f"{args}: says the disk is full, and where: {err.strip()!r}")
+        check("I/O error" not in err, f"{args}: no 'disk I/O error': {err.strip()!r}")
+        eq(left, [], f"{args}: nothing left on the full disk")
+    if PG:
+        return
+    # SQLite: the database itself on the full disk
+    xml = os.path.join(d, "more.xml")
+    generate(xml, hosts=3000, ports=10, seed=9)
+    sdb = os.path.join(full, "s.db")
+    script = (f'"$0" --db "$1" -q import "$2"; echo "import=$?"; '
+              f'"$0" --db "$1" -q import "$3"; "$0" --db "$1" doctor >/dev/null; '
+              f'echo "doctor=$?"')
+    code, out, err, left = with_full_disk(
+        full, "1m", ["sh", "-c", script, SCANDB, sdb, data("simple.xml"), xml])
+    check("import=0" in out, f"a small import fits: {out!r} {err!r}")
+    check("the disk is full" in err and full in err,
+          f"import: says the disk is full, and where: {err.strip()!r}")
+    check("I/O error" not in err, f"import: no 'disk I/O error': {err.strip()!r}")
+    check("doctor=0" in out, f"the database is sound after the failed import: {out!r}")
+
+
 @t.case
 def backup_keep_first_in_empty_directory():
     """The first `backup --keep N` in a directory has no older backup to
