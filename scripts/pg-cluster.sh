@@ -5,7 +5,10 @@
 # nothing else: it does not install PostgreSQL (scripts/install-deps.sh does)
 # and it never touches a system cluster.
 #
-#   scripts/pg-cluster.sh start   ENVFILE   initdb + start; writes ENVFILE
+#   scripts/pg-cluster.sh start   ENVFILE [durable]   initdb + start; writes ENVFILE
+#        durable: fsync, synchronous_commit and full_page_writes on, as a
+#        production server runs: for tests that crash the server (restart -m
+#        immediate) and must not lose an acknowledged commit
 #   scripts/pg-cluster.sh stop    ENVFILE   stop the server, remove its directory and ENVFILE
 #   scripts/pg-cluster.sh restart ENVFILE [fast|immediate]   pg_ctl restart (default fast)
 #   scripts/pg-cluster.sh status  ENVFILE   exit 0 when the server answers
@@ -25,6 +28,7 @@
 #                       password (scram-sha-256), for the password-hiding tests
 #   SCANDB_PG_OS_USER   the system user the server runs as
 #   SCANDB_PG_CLUSTER   this script (restart: "$SCANDB_PG_CLUSTER restart ENVFILE")
+#   SCANDB_PG_DURABLE   1 for a durable cluster (start ... durable), else 0
 #   SCANDB_PG_UNAVAILABLE   set instead of the above when no cluster could be
 #                       started: the reason (tests skip with it, or fail in CI)
 #
@@ -32,11 +36,15 @@
 # user scandb-test (created with useradd -r -M when missing; override with
 # SCANDB_PG_OS_USER); otherwise as the calling user.  Binaries: the newest
 # /usr/lib/postgresql/*/bin, or SCANDB_PG_BIN.  Settings are for tests only:
-# fsync off, small shared_buffers, trust for the scandb role over loopback
-# and the socket, scram for scandb_pw, every other role rejected; WAL kept
-# small (wal_level minimal, max_wal_size SCANDB_PG_MAX_WAL, default 128MB:
-# each test database's CREATE DATABASE logs its template, and with the 1GB
-# default the cluster grew to 1 GB in a test run; benchmarks set 1GB).
+# fsync, synchronous_commit and full_page_writes off unless `durable` (a
+# killed client loses nothing either way: only a crashed server can lose an
+# acknowledged commit without them, and tests that crash the server start a
+# durable cluster of their own), small shared_buffers, trust for the scandb
+# role over loopback and the socket, scram for scandb_pw, every other role
+# rejected; WAL kept small (wal_level minimal, max_wal_size
+# SCANDB_PG_MAX_WAL, default 128MB: each test database's CREATE DATABASE
+# logs its template, and with the 1GB default the cluster grew to 1 GB in a
+# test run; benchmarks set 1GB).
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -129,6 +137,7 @@ write_env() {
 		echo "SCANDB_PG_PW_PASSWORD=$password"
 		echo "SCANDB_PG_OS_USER=$SCANDB_PG_OS_USER"
 		echo "SCANDB_PG_CLUSTER=$self"
+		echo "SCANDB_PG_DURABLE=$durable"
 	} >"$tmp"
 	mv -f "$tmp" "$envfile"
 }
@@ -156,6 +165,13 @@ do_stop() {
 }
 
 do_start() {
+	durable=0
+	sync=off
+	case "${1:-}" in
+	"") ;;
+	durable) durable=1 sync=on ;;
+	*) usage ;;
+	esac
 	# a cluster left behind by an interrupted run goes first
 	[ -f "$envfile" ] && do_stop >/dev/null
 	SCANDB_PG_BIN=$(find_bin) ||
@@ -200,9 +216,9 @@ do_start() {
 			unix_socket_permissions = 0777
 			max_connections = 200
 			shared_buffers = 32MB
-			fsync = off
-			synchronous_commit = off
-			full_page_writes = off
+			fsync = $sync
+			synchronous_commit = $sync
+			full_page_writes = $sync
 			wal_level = minimal
 			max_wal_senders = 0
 			max_wal_size = ${SCANDB_PG_MAX_WAL:-128MB}
@@ -241,7 +257,7 @@ psql_super() {
 }
 
 case "$cmd" in
-start) do_start ;;
+start) do_start "${3:-}" ;;
 stop) do_stop ;;
 restart)
 	require_env
@@ -287,7 +303,7 @@ exec)
 			-c "CREATE DATABASE $createdb" >/dev/null
 		export SCANDB_TEST_DB="postgresql://scandb@$SCANDB_PG_HOST:$SCANDB_PG_PORT/$createdb"
 	fi
-	for v in URL HOST PORT SUPERUSER SOCKET_DIR DATA DIR LOG BIN PW_USER PW_PASSWORD OS_USER CLUSTER; do
+	for v in URL HOST PORT SUPERUSER SOCKET_DIR DATA DIR LOG BIN PW_USER PW_PASSWORD OS_USER CLUSTER DURABLE; do
 		export "SCANDB_PG_$v"
 	done
 	export SCANDB_PG_ENV="$envfile"

@@ -9,7 +9,9 @@
  *   the same directory whose name matches the same pattern (each field
  *   standing for its digits) is ordered by the time its name encodes, and
  *   all but the N newest are removed; the backup just written always
- *   counts as one of the N.  Nothing else in the directory is touched.
+ *   counts as one of the N.  What a killed backup of the pattern left
+ *   (NAME.tmp-XXXXXX and its -journal, held by no live backup, a minute
+ *   old) goes too.  Nothing else in the directory is touched.
  *
  * docs/OPERATIONS.md.
  */
@@ -42,7 +44,8 @@ static const char backup_usage[] =
     "\n"
     "  --keep N          after the backup, remove older files in FILE's\n"
     "                    directory whose names match FILE's pattern, keeping\n"
-    "                    the N newest (by the time in their names; N >= 1)\n"
+    "                    the N newest (by the time in their names; N >= 1),\n"
+    "                    and what killed backups of the pattern left behind\n"
     "  --format FORMAT   table (default) or json\n";
 
 static const char restore_usage[] =
@@ -53,6 +56,8 @@ static const char restore_usage[] =
     "checksums) and that passes the integrity check; otherwise nothing is\n"
     "changed.  The replacement is atomic.  A database that holds any job or\n"
     "host is refused unless --force.  Stop scans and imports while restoring.\n"
+    "A SQLite database too damaged to open is replaced with --force; the\n"
+    "damaged file is kept aside as FILE.damaged-TIME for salvage.\n"
     "\n"
     "  --force           replace a non-empty database\n"
     "  --format FORMAT   table (default) or json\n";
@@ -192,6 +197,27 @@ static int match_newer_first(const void *a, const void *b)
 	return c ? c : strcmp(y->name, x->name);
 }
 
+/* Is `name` in dir a leftover of a backup of this pattern that was killed
+ * (SIGKILL, a crash): "<a name of the pattern>.tmp-XXXXXX" or its
+ * -journal / -wal / -shm, held by no live backup, untouched for a minute?
+ * Its path into path[len]. */
+static int is_leftover(const char *dir, const char *pat, const char *name, char *path, size_t len)
+{
+	const char *t = strstr(name, ".tmp-");
+	char base[4096], key[16];
+
+	while (t && strstr(t + 1, ".tmp-"))
+		t = strstr(t + 1, ".tmp-");
+	if (!t || (size_t)(t - name) >= sizeof(base))
+		return 0;
+	snprintf(base, sizeof(base), "%.*s", (int)(t - name), name);
+	if (!pattern_match(pat, base, key))
+		return 0;
+	if (snprintf(path, len, "%s/%s", dir, name) >= (int)len)
+		return 0;
+	return store_backup_leftover(path, 60);
+}
+
 /*
  * Remove all but the `keep` newest files of `dir` matching `pat`; `self`
  * (the backup just written, a name in dir) is always kept and counted.
@@ -214,6 +240,13 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 		char key[16], path[4096];
 		struct stat sb;
 
+		if (strcmp(de->d_name, self) != 0 &&
+		    is_leftover(dir, pat, de->d_name, path, sizeof(path))) {
+			/* what a killed backup left: no live backup holds it */
+			if (unlink(path) == 0)
+				json_array_append_new(removed, json_string(path));
+			continue;
+		}
 		if (strcmp(de->d_name, self) == 0 || !pattern_match(pat, de->d_name, key))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -238,7 +271,9 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 	}
 	closedir(d);
 	if (r == 0) {
-		qsort(v, n, sizeof(*v), match_newer_first);
+		/* (none yet: v is NULL, and qsort's pointer must never be) */
+		if (n > 1)
+			qsort(v, n, sizeof(*v), match_newer_first);
 		for (size_t i = 0; i < n; i++) {
 			char path[4096];
 
@@ -304,6 +339,8 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	if (optind + 1 < argc)
 		return cli_usage_err("backup", "unexpected argument '%s'", argv[optind + 1]);
 	arg = argv[optind];
+	if (!*arg)
+		return cli_usage_err("backup", "FILE is empty");
 	base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
 	if (!*base)
 		return cli_usage_err("backup", "FILE '%s' names a directory", arg);
@@ -353,9 +390,14 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 		if (!c->quiet) {
 			cli_err("backed up to %s (%s in %.2f s, %s)", file, size, info.seconds,
 			        info.method);
-			for (size_t i = 0; i < json_array_size(removed); i++)
-				cli_err("removed old backup %s",
-				        json_string_value(json_array_get(removed, i)));
+			for (size_t i = 0; i < json_array_size(removed); i++) {
+				const char *x = json_string_value(json_array_get(removed, i));
+				const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
+				cli_err("removed %s %s",
+				        strstr(b, ".tmp-") ? "what an interrupted backup left:"
+				                           : "old backup",
+				        x);
+			}
 		}
 	}
 	json_decref(removed);
@@ -391,6 +433,7 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	};
 	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_restore_info info;
+	char msg[1024], kept[4300] = "";
 	int ch, force = 0, created, r;
 
 	if (cli_wants_help(argc, argv)) {
@@ -413,22 +456,48 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 		return cli_usage_err("restore", "missing FILE");
 	if (optind + 1 < argc)
 		return cli_usage_err("restore", "unexpected argument '%s'", argv[optind + 1]);
+	if (!argv[optind][0])
+		return cli_usage_err("restore", "FILE is empty");
 	/* The target may be new: it is created, and the restore fills it; if
 	 * the restore fails, the new (empty) file is removed again. */
 	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;
 	cli_close(c);
-	if ((r = cli_open_db(c, 0, 0, NULL, 0)) != CLI_OK)
-		return r;
-	if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
+	if ((r = cli_open_db(c, 0, 0, msg, sizeof(msg))) != CLI_OK) {
+		/* a SQLite file too damaged to open: replacing it is what restore
+		 * is for (with --force, as for any database with data) */
+		char why[512];
+		cli_err("%s", msg);
+		if (!store_file_damaged(c->db, why, sizeof(why)))
+			return r;
+		if (!force) {
+			cli_err("the database is damaged (%s): 'scandb restore --force FILE' "
+			        "replaces it (the damaged file is kept aside)",
+			        why);
+			cli_err("nothing was changed");
+			return CLI_FAIL;
+		}
+		if (store_restore_damaged(c->db, argv[optind], &info, kept, sizeof(kept), msg,
+		                          sizeof(msg)) != 0) {
+			cli_err("restore: %s", msg);
+			cli_err("nothing was changed");
+			return CLI_FAIL;
+		}
+	} else if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
 		output_store_err(c, "restore", r);
 		if (created)
 			remove_new_db(c);
 		cli_err("nothing was changed");
 		return CLI_FAIL;
 	}
+	if (kept[0])
+		cli_err("the damaged database was kept as %s (salvage from it with: sqlite3 %s "
+		        ".recover | sqlite3 NEW.db; remove it when done)",
+		        kept, kept);
 	if (fmt == CLI_FMT_JSON) {
 		json_t *o = json_object();
 		json_object_set_new(o, "file", json_string(argv[optind]));
+		if (kept[0])
+			json_object_set_new(o, "damaged_kept_as", json_string(kept));
 		json_object_set_new(o, "schema_version", json_integer(info.schema_version));
 		json_object_set_new(o, "pending_migrations", json_integer(info.pending));
 		json_object_set_new(o, "jobs", json_integer(info.jobs));

@@ -123,6 +123,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	};
 	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_doctor_report rep;
+	char msg[1024];
 	int ch, fix = 0, r;
 
 	if (cli_wants_help(argc, argv)) {
@@ -142,10 +143,16 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_err("doctor", "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_open_as(c, fix ? CLI_OPEN_ADMIN : CLI_OPEN_INSPECT, NULL, 0)) != CLI_OK)
-		return r;
-	if ((r = store_doctor(c->st, fix, time_now(), &rep)) != 0)
+	if ((r = cli_open_as(c, fix ? CLI_OPEN_ADMIN : CLI_OPEN_INSPECT, msg, sizeof(msg))) !=
+	    CLI_OK) {
+		/* a SQLite file too damaged to open is doctor's finding, with
+		 * restore as the way out */
+		cli_err("%s", msg);
+		if (store_doctor_damaged(c->db, &rep) != 1)
+			return r;
+	} else if ((r = store_doctor(c->st, fix, time_now(), &rep)) != 0) {
 		return output_store_err(c, "doctor", r);
+	}
 	r = fmt == CLI_FMT_JSON    ? print_json(&rep)
 	    : fmt == CLI_FMT_TABLE ? print_table(&rep)
 	                           : print_rows(&rep, fmt);

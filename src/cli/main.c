@@ -261,6 +261,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "scandb: no database: set --db, SCANDB_DB or HOME\n");
 		return CLI_USAGE;
 	}
+	/* a password held from here on stays out of core dumps */
+	store_protect_secrets(c.db);
 	if (strcmp(argv[i], "help") == 0) {
 		if (i + 1 < argc) {
 			char *hargv[] = {argv[i + 1], "--help", NULL};

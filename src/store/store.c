@@ -122,128 +122,12 @@ int store__is_pg_target(const char *target)
 	       has_prefix(target, "postgresql:") || has_prefix(target, "pg:");
 }
 
-/* Append src[0..n) to out (bounded); *pos counts what would be written. */
-static void put(char *out, size_t outlen, size_t *pos, const char *src, size_t n)
-{
-	for (size_t i = 0; i < n; i++, (*pos)++)
-		if (*pos + 1 < outlen)
-			out[*pos] = src[i];
-}
-
-/* A URI: the password of the user info and of a ?password= parameter. */
-static void display_uri(const char *t, char *out, size_t outlen, size_t *pos)
-{
-	const char *auth = strstr(t, "://") + 3;
-	/* The user info ends at the last '@' of the whole target: a password
-	 * may hold '?', '@' or even a raw '/' (which libpq would read as the
-	 * end of the host), and masking too much is harmless where masking too
-	 * little is not. */
-	size_t alen = strlen(auth);
-	const char *at = NULL, *p, *q;
-
-	for (p = auth; p < auth + alen; p++)
-		if (*p == '@')
-			at = p;
-	put(out, outlen, pos, t, (size_t)(auth - t));
-	p = auth;
-	if (at) {
-		const char *colon = memchr(auth, ':', (size_t)(at - auth));
-		if (colon) {
-			put(out, outlen, pos, auth, (size_t)(colon + 1 - auth));
-			put(out, outlen, pos, "***", 3);
-			p = at;
-		}
-	}
-	/* the rest: copy, masking password=... in the query string */
-	q = strchr(p, '?');
-	if (!q) {
-		put(out, outlen, pos, p, strlen(p));
-		return;
-	}
-	put(out, outlen, pos, p, (size_t)(q - p));
-	for (p = q; *p;) {
-		size_t n = strcspn(p + 1, "&") + 1; /* "?k=v" or "&k=v" */
-		if (strncmp(p + 1, "password=", 9) == 0) {
-			put(out, outlen, pos, p, 10);
-			put(out, outlen, pos, "***", 3);
-		} else {
-			put(out, outlen, pos, p, n);
-		}
-		p += n;
-	}
-}
-
-/* A key=value string: the value of every password keyword. */
-static void display_conninfo(const char *t, char *out, size_t outlen, size_t *pos)
-{
-	const char *p = t;
-
-	while (*p) {
-		const char *k = p, *v;
-		int at_word = k == t || k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\n';
-
-		if (!at_word || strncmp(k, "password", 8) != 0) {
-			put(out, outlen, pos, p, 1);
-			p++;
-			continue;
-		}
-		v = k + 8;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		if (*v != '=') {
-			put(out, outlen, pos, p, 1);
-			p++;
-			continue;
-		}
-		v++;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		put(out, outlen, pos, k, (size_t)(v - k));
-		if (*v == '\'') {
-			for (v++; *v && *v != '\''; v++)
-				if (*v == '\\' && v[1])
-					v++;
-			if (*v)
-				v++;
-			put(out, outlen, pos, "'***'", 5);
-		} else {
-			while (*v && *v != ' ' && *v != '\t' && *v != '\n')
-				v++;
-			put(out, outlen, pos, "***", 3);
-		}
-		p = v;
-	}
-}
-
 int store_target_is_pg(const char *target)
 {
 	return target && store__is_pg_target(target);
 }
 
-char *store_target_display(const char *target, char *out, size_t outlen)
-{
-	size_t pos = 0;
-
-	if (!out || outlen == 0)
-		return out;
-	if (!target)
-		target = "";
-	if (has_prefix(target, "postgresql://") || has_prefix(target, "postgres://"))
-		display_uri(target, out, outlen, &pos);
-	else if (store__is_pg_target(target)) {
-		size_t pre = has_prefix(target, "pg:") ? 3 : strlen("postgresql:");
-		put(out, outlen, &pos, target, pre);
-		/* "pg:postgresql://..." is a URI too (libpq expands it) */
-		if (has_prefix(target + pre, "postgresql://") ||
-		    has_prefix(target + pre, "postgres://"))
-			display_uri(target + pre, out, outlen, &pos);
-		else
-			display_conninfo(target + pre, out, outlen, &pos);
-	} else
-		put(out, outlen, &pos, target, strlen(target));
-	out[pos < outlen ? pos : outlen - 1] = '\0';
-	return out;
-}
+/* store_target_display: store_target.c */
 
 int store_open_mode(const char *target, int flags, struct store **out, char *errmsg, size_t errlen)
 {

@@ -86,6 +86,14 @@ void store_close(struct store *st);
  * returns out.
  */
 char *store_target_display(const char *target, char *out, size_t outlen);
+/* Keep the secrets of `target` out of core dumps: if it holds a password
+ * (store_target_display would hide something), or names a PostgreSQL
+ * database while PGPASSWORD is set, the process becomes non-dumpable
+ * (prctl PR_SET_DUMPABLE 0) and its RLIMIT_CORE 0, for the rest of its
+ * life (the tools it runs inherit the limit).  1 if it did, 0 if there was
+ * nothing to protect.  Opening a PostgreSQL database does the same when
+ * libpq finds a password elsewhere (~/.pgpass, a service file). */
+int store_protect_secrets(const char *target);
 /* 1 if `target` names a PostgreSQL database (store_open's rules), 0 for a
  * SQLite file. */
 int store_target_is_pg(const char *target);
@@ -608,9 +616,14 @@ struct store_backup_info {
 };
 /* Write a consistent copy of the database to `path` while writers may be
  * running.  `path` must not exist (SDB_EEXISTS); the copy is written under
- * a temporary name in the same directory and renamed when complete, so a
- * failed backup leaves nothing at `path`. */
+ * a temporary name in the same directory ("<path>.tmp-XXXXXX") and renamed
+ * when complete, so a failed backup leaves nothing at `path`, and an error
+ * or a SIGINT, SIGTERM or SIGHUP leaves no temporary file either. */
 int store_backup(struct store *st, const char *path, struct store_backup_info *info);
+/* 1 if `path` is what a backup killed with SIGKILL left behind: a
+ * "<name>.tmp-XXXXXX" (or its -journal, -wal, -shm) that no live backup
+ * holds and that is at least min_age seconds old; 0 otherwise. */
+int store_backup_leftover(const char *path, int64_t min_age);
 
 struct store_restore_info {
 	int schema_version; /* of the restored database */
@@ -627,6 +640,23 @@ struct store_restore_info {
  * Nothing is changed on any error.
  */
 int store_restore(struct store *st, const char *path, int force, struct store_restore_info *info);
+/* 1 if `target` is a SQLite file too damaged to open (its header is not a
+ * SQLite database's, or its first pages are malformed): what `restore
+ * --force` is for; `why` (if given) says what SQLite found.  0 for a
+ * PostgreSQL target, a missing file or one that opens.  Reads only. */
+int store_file_damaged(const char *target, char *why, size_t len);
+/* doctor on such a file (which cannot be opened to run the checks): 1, and
+ * *out holds its one problem (check "integrity") with `restore --force` as
+ * the fix (free with store_doctor_report_free); 0 if the target is not
+ * such a file; or an error. */
+int store_doctor_damaged(const char *target, struct store_doctor_report *out);
+/* Replace the damaged SQLite file of `target` with the backup `backup`
+ * (validated as store_restore validates it, restored into a new file next
+ * to it, which then takes its name).  The damaged file and its -wal /
+ * -journal are kept aside as "<file>.damaged-<UTC time>" (named in kept),
+ * for salvage; nothing else is touched on any error (errmsg says why). */
+int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
+                          char *kept, size_t keptlen, char *errmsg, size_t errlen);
 
 struct store_prune_opts {
 	int64_t older_than; /* cutoff: jobs whose scan time is before it */

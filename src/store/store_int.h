@@ -12,6 +12,7 @@
 #define SDB_STORE_STORE_INT_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -190,6 +191,28 @@ struct store {
  * remove `tmp` and fsync the directory.  On failure st's message says why
  * and `tmp` is left for the caller to remove. */
 int store__backup_publish(struct store *st, const char *tmp, const char *path);
+/* A backup's temporary file "<path>.tmp-XXXXXX" (store_tmp.c): created
+ * 0600 and flock'ed; until store__tmp_remove (an error: it goes with its
+ * -journal, -wal, -shm) or store__tmp_release (published), a SIGINT,
+ * SIGTERM or SIGHUP that ends scandb removes it first and kills the child
+ * writing it (store__tmp_child).  One at a time per process. */
+struct store__tmp {
+	char path[4096]; /* "" after release, or for a watch */
+	int fd;
+	int armed;
+};
+int store__tmp_create(struct store *st, const char *path, struct store__tmp *t);
+/* The same handlers with no file: only the child is killed first. */
+int store__tmp_watch(struct store *st, struct store__tmp *t);
+/* A full disk, said so: "the disk is full: no space left in DIR (for
+ * FILE); N free" into out (store_tmp.c).  store__dir_of: the directory of
+ * a file name ("." or "/" included); store__dir_free: its free bytes or -1. */
+void store__disk_full(const char *dir, const char *file, char *out, size_t len);
+void store__dir_of(const char *file, char *dir, size_t len);
+int64_t store__dir_free(const char *dir);
+void store__tmp_child(struct store__tmp *t, pid_t pid);
+void store__tmp_remove(struct store__tmp *t);
+void store__tmp_release(struct store__tmp *t);
 
 /* The port of a loaded host that a port script belongs to, or NULL
  * (store_result.c; h->ports sorted by protocol in byte order, then port, as
@@ -254,6 +277,29 @@ extern const struct store_ops store_pg_ops;
  * "postgres://..." (libpq URIs), or "postgresql:CONNINFO" / "pg:CONNINFO"
  * (a libpq key=value connection string, e.g. "pg:host=/run/pg dbname=x"). */
 int store__is_pg_target(const char *target);
+/*
+ * The secrets of a database target by libpq's reading (store_target.c):
+ * spans[] are the byte ranges of the target to hide (each secret value as
+ * written, and a URI's user info up to its last '@'); values[] the
+ * decoded secret values libpq will use (owned: store__target_secrets_free
+ * wipes and frees them).  opaque: libpq cannot parse the target (or it
+ * holds more secrets than fit): everything from offset `from` (after the
+ * "pg:" prefix and the URI designator) is to be hidden.  A SQLite target
+ * has none.  0, or SDB_ENOMEM (then opaque is set).
+ */
+#define STORE__SECRET_SPANS 32
+struct store__target_secrets {
+	int opaque;
+	size_t from;
+	size_t nspans;
+	struct {
+		size_t off, len;
+	} spans[STORE__SECRET_SPANS];
+	char *values[8];
+	size_t nvalues;
+};
+int store__target_secrets(const char *target, struct store__target_secrets *ts);
+void store__target_secrets_free(struct store__target_secrets *ts);
 
 /* Generated at build time (cmake/embed_migrations.cmake). */
 extern const struct store_migration_src store_sqlite_migrations[];

@@ -246,7 +246,7 @@ static void mask(char *msg, size_t len, const char *secret)
 void store__pg_redact(const struct store_pg *s, char *msg, size_t len)
 {
 	/* the longest first: a shorter form may be part of a longer one */
-	const char *v[9];
+	const char *v[sizeof(s->secrets) / sizeof(s->secrets[0]) + 1];
 	int n = 0;
 
 	if (s->password && *s->password)
@@ -279,7 +279,7 @@ static int add_secret(struct store_pg *s, const char *p, size_t n)
 		if (strlen(s->secrets[i]) == n && memcmp(s->secrets[i], p, n) == 0)
 			return 0;
 	if (s->nsecrets >= (int)(sizeof(s->secrets) / sizeof(s->secrets[0])))
-		return 0;
+		return SDB_ETOOBIG; /* one we could not keep could show: refuse */
 	if (!(v = strndup(p, n)))
 		return SDB_ENOMEM;
 	s->secrets[s->nsecrets++] = v;
@@ -308,8 +308,25 @@ static int add_uri_secret(struct store_pg *s, const char *p, size_t n)
 		}
 	}
 	r = add_secret(s, d, k);
-	memset(d, 0, n + 1);
+	explicit_bzero(d, n + 1);
 	free(d);
+	return r;
+}
+
+/* What libpq itself reads as secret in the target (store_target.c): each
+ * value as written and as libpq decodes it.  *opaque: libpq cannot parse
+ * the target, so its messages about it may quote anything. */
+static int collect_libpq_secrets(struct store_pg *s, const char *target, int *opaque)
+{
+	struct store__target_secrets ts;
+	int r = store__target_secrets(target, &ts);
+
+	*opaque = ts.opaque;
+	for (size_t i = 0; r == 0 && i < ts.nspans; i++)
+		r = add_secret(s, target + ts.spans[i].off, ts.spans[i].len);
+	for (size_t i = 0; r == 0 && i < ts.nvalues; i++)
+		r = add_secret(s, ts.values[i], strlen(ts.values[i]));
+	store__target_secrets_free(&ts);
 	return r;
 }
 
@@ -389,7 +406,7 @@ static int collect_secrets(struct store_pg *s, const char *conninfo)
 				d[k++] = *x;
 			}
 			r = add_secret(s, d, k);
-			memset(d, 0, (size_t)(e - v) + 1);
+			explicit_bzero(d, (size_t)(e - v) + 1);
 			free(d);
 		} else {
 			for (e = v; *e && !isspace((unsigned char)*e); e++)
@@ -622,19 +639,27 @@ void store__pg_read_end(struct store_pg *s, int opened)
 }
 
 /* The password of the connection (from the target, the environment or a
- * service file), so messages never show it. */
+ * service file) and its other secrets (libpq's dispchar "*": sslpassword),
+ * so messages never show them. */
 static int remember_password(struct store_pg *s)
 {
 	PQconninfoOption *opts = PQconninfo(s->conn), *o;
 	int r = 0;
 
-	for (o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+	for (o = opts; o && o->keyword && r == 0; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
 			if (!(s->password = strdup(o->val)))
 				r = SDB_ENOMEM;
+		} else if (o->dispchar && strchr(o->dispchar, '*')) {
+			/* sslpassword, from the target or a service file */
+			r = add_secret(s, o->val, strlen(o->val));
 		}
 	}
-	PQconninfoFree(opts);
+	store__conninfo_free_wiped(opts);
+	if (r == 0 && (s->password || s->nsecrets))
+		store__no_core_dumps(); /* (a password from ~/.pgpass or a service file) */
 	return r;
 }
 
@@ -651,11 +676,11 @@ static void pg_close(struct store *st)
 	store__pg_fcache_clear(s);
 	store__pg_block_free(s);
 	if (s->password) {
-		memset(s->password, 0, strlen(s->password));
+		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
 	}
 	for (int i = 0; i < s->nsecrets; i++) {
-		memset(s->secrets[i], 0, strlen(s->secrets[i]));
+		explicit_bzero(s->secrets[i], strlen(s->secrets[i]));
 		free(s->secrets[i]);
 	}
 	free(s);
@@ -667,7 +692,7 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 	const char *conninfo = target;
 	const char *kw[12], *val[12];
 	char shown[512];
-	int n = 0, r;
+	int n = 0, opaque = 0, r;
 
 	*out = NULL;
 	store_target_display(target, shown, sizeof(shown));
@@ -711,10 +736,19 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 	val[n++] = conninfo;
 	kw[n] = NULL;
 	val[n] = NULL;
-	if ((r = collect_secrets(s, conninfo)) != 0) {
-		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
+	if ((r = collect_secrets(s, conninfo)) != 0 ||
+	    (r = collect_libpq_secrets(s, target, &opaque)) != 0) {
+		if (r == SDB_ETOOBIG)
+			snprintf(errmsg, errlen,
+			         "%s: the target holds too many passwords to keep them out of "
+			         "messages",
+			         shown);
+		else
+			snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
 		goto fail;
 	}
+	if (s->nsecrets || opaque)
+		store__no_core_dumps();
 	s->conn = PQconnectdbParams(kw, val, 1);
 	if (!s->conn) {
 		snprintf(errmsg, errlen, "out of memory connecting to %s", shown);
@@ -727,22 +761,15 @@ static int pg_open(const char *target, struct store **out, char *errmsg, size_t 
 	}
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		char msg[700];
-		char *perr = NULL;
-		PQconninfoOption *o = NULL;
 		/* A target libpq cannot parse: its message may quote any part
 		 * of it, a password included, in forms the masking cannot
 		 * know (a fragment of a malformed URI); say less then. */
-		if (s->nsecrets && !(o = PQconninfoParse(conninfo, &perr))) {
+		if (opaque)
 			snprintf(msg, sizeof(msg),
 			         "the target is not a valid connection string or URI (libpq's "
 			         "message is not shown: it may quote the password)");
-		} else {
+		else
 			pg_message(s, NULL, msg, sizeof(msg));
-		}
-		if (o)
-			PQconninfoFree(o);
-		if (perr)
-			PQfreemem(perr);
 		snprintf(errmsg, errlen, "could not connect to PostgreSQL: %s", msg);
 		r = SDB_EDB;
 		goto fail;

@@ -13,9 +13,11 @@
  *
  * pg_dump and pg_restore run as child processes with the live connection's
  * host, port, user and database on their command line and the password, if
- * the connection used one, in a temporary 0600 passfile (PGPASSFILE): never
- * in argv, never in the environment.
+ * the connection used one, in an anonymous 0600 passfile (a memfd read as
+ * PGPASSFILE=/dev/fd/N): never in argv, never in the environment, never in
+ * a file with a name (so nothing is left to clean, even after SIGKILL).
  */
+#define _GNU_SOURCE /* memfd_create, O_TMPFILE */
 #include "store/store_pg_int.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -792,110 +795,61 @@ static int tool_conninfo(struct store_pg *s, struct buf *out)
 		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 			if (strcmp(o->keyword, keep[i]) == 0)
 				r |= conn_append(out, o->keyword, o->val);
-	PQconninfoFree(opts);
+	store__conninfo_free_wiped(opts);
 	return r ? store__set_err(&s->base, SDB_ENOMEM, "out of memory") : 0;
 }
 
-/* While a passfile exists, SIGINT / SIGTERM / SIGHUP remove it (and kill
- * the tool reading it) before the signal's default action: the password
- * must not stay behind in TMPDIR.  Only async-signal-safe calls in the
- * handler: the path is in a static buffer. */
-static const int guard_sigs[] = {SIGINT, SIGTERM, SIGHUP};
-static char guard_path[4096];
-static volatile sig_atomic_t guard_armed;
-static volatile pid_t guard_child;
-static struct sigaction guard_old[3];
-static int guard_installed[3];
-
-static void guard_on_signal(int sig)
-{
-	int saved = errno;
-
-	if (guard_armed)
-		unlink(guard_path);
-	if (guard_child > 0)
-		kill(guard_child, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig); /* delivered when the handler returns: the default action */
-	errno = saved;
-}
-
-static void guard_block(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < 3; i++)
-		sigaddset(&set, guard_sigs[i]);
-	sigprocmask(SIG_BLOCK, &set, old);
-}
-
-/* Remove the passfile path (if any) and the handlers make_passfile set. */
-static void drop_passfile(char *path)
-{
-	sigset_t old;
-
-	if (!path[0])
-		return;
-	guard_block(&old);
-	unlink(path);
-	path[0] = '\0';
-	guard_armed = 0;
-	for (size_t i = 0; i < 3; i++)
-		if (guard_installed[i]) {
-			sigaction(guard_sigs[i], &guard_old[i], NULL);
-			guard_installed[i] = 0;
-		}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-}
-
-/* A 0600 passfile with the connection's password ("*:*:*:*:password"), if
- * it used one; path[0] = '\0' otherwise.  Until drop_passfile, a signal
- * that ends the process removes it first. */
-static int make_passfile(struct store_pg *s, char *path, size_t len)
+/* An anonymous file holding `len` bytes of data, 0600, sealed against
+ * changes: a memfd (memory), else an unnamed O_TMPFILE file in TMPDIR.
+ * Nothing of it has a name, so nothing is left behind when scandb ends,
+ * SIGKILL included; a child reads it as /dev/fd/N.  The fd, or -1 with
+ * errno set. */
+static int anon_file(const char *name, const void *data, size_t len)
 {
 	const char *dir = getenv("TMPDIR");
-	struct buf line;
-	sigset_t oldmask;
-	int fd, r = 0;
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
 
-	path[0] = '\0';
+	if (fd < 0)
+		fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	/* libpq reads a passfile only if it is a plain file that group and
+	 * others cannot read */
+	if (fchmod(fd, 0600) != 0)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	/* (a memfd only: the reader gets exactly what was written) */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	return fd;
+fail : {
+	int e = errno;
+	close(fd);
+	errno = e ? e : EIO;
+	return -1;
+}
+}
+
+/* The connection's password as a passfile ("*:*:*:*:password") in an
+ * anonymous file (anon_file), or -1 in *fd when the connection used none
+ * (then the user's own PGPASSFILE or ~/.pgpass, if libpq read one, stays
+ * the tool's).  The password is never in a named file, argv or the
+ * environment. */
+static int pass_fd(struct store_pg *s, int *fd)
+{
+	struct buf line;
+	int r;
+
+	*fd = -1;
 	if (!s->password || !*s->password)
 		return 0;
-	if (guard_armed)
-		return store__set_err(&s->base, SDB_EUSAGE, "a passfile is in use already");
-	snprintf(path, len, "%s/scandb-pgpass-XXXXXX", dir && *dir ? dir : "/tmp");
-	if (strlen(path) >= sizeof(guard_path)) {
-		path[0] = '\0';
-		return store__set_err(&s->base, SDB_EUSAGE, "TMPDIR is too long");
-	}
-	/* the file and its handlers at once: no signal in between */
-	guard_block(&oldmask);
-	if ((fd = mkstemp(path)) < 0) {
-		int e = errno;
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
-		r = store__set_err(&s->base, SDB_EIO, "cannot create a passfile in %s: %s",
-		                   dir && *dir ? dir : "/tmp", strerror(e));
-		path[0] = '\0';
-		return r;
-	}
-	memcpy(guard_path, path, strlen(path) + 1);
-	guard_armed = 1;
-	for (size_t i = 0; i < 3; i++) {
-		struct sigaction sa, cur;
-		guard_installed[i] = 0;
-		if (sigaction(guard_sigs[i], NULL, &cur) != 0 || cur.sa_handler == SIG_IGN)
-			continue; /* ignored (nohup): it ends nothing */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = guard_on_signal;
-		sigemptyset(&sa.sa_mask);
-		for (size_t j = 0; j < 3; j++)
-			sigaddset(&sa.sa_mask, guard_sigs[j]);
-		if (sigaction(guard_sigs[i], &sa, &guard_old[i]) == 0)
-			guard_installed[i] = 1;
-	}
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	fchmod(fd, 0600);
 	buf_init(&line, 1 << 16);
 	r = buf_append_str(&line, "*:*:*:*:");
 	for (const char *p = s->password; *p && r == 0; p++) {
@@ -904,22 +858,24 @@ static int make_passfile(struct store_pg *s, char *path, size_t len)
 		r |= buf_append_char(&line, *p);
 	}
 	r |= buf_append_char(&line, '\n');
-	if (r != 0 || write(fd, line.data, line.len) != (ssize_t)line.len) {
-		r = store__set_err(&s->base, SDB_EIO, "cannot write the passfile %s", path);
-		drop_passfile(path);
-	}
+	if (r != 0)
+		r = store__set_err(&s->base, SDB_ENOMEM, "out of memory");
+	else if ((*fd = anon_file("scandb-pgpass", line.data, line.len)) < 0)
+		r = store__set_err(&s->base, SDB_EIO,
+		                   "cannot make an anonymous file for the password "
+		                   "(memfd_create, O_TMPFILE in TMPDIR): %s",
+		                   strerror(errno));
 	if (line.data)
-		memset(line.data, 0, line.len);
+		explicit_bzero(line.data, line.len);
 	buf_free(&line);
-	close(fd);
 	return r;
 }
 
 /* The environment for a tool: ours without PGPASSWORD (a password from it
- * is the connection's, in scandb's passfile), and with a passfile of
- * scandb's, PGPASSFILE=passfile instead of the user's.  Without one (no
- * password, or one libpq read from the user's own PGPASSFILE or ~/.pgpass)
- * the user's PGPASSFILE stays.  Freed with free() (one block). */
+ * is the connection's, handed over as a passfile); with `passfile` (a
+ * /dev/fd/N of ours), PGPASSFILE=passfile instead of the user's.  Without
+ * one (no password, or one libpq read from the user's own PGPASSFILE or
+ * ~/.pgpass) the user's PGPASSFILE stays.  Freed with free() (one block). */
 static char **tool_env(const char *passfile)
 {
 	size_t n = 0, sz, off;
@@ -945,11 +901,14 @@ static char **tool_env(const char *passfile)
 }
 
 /* Run argv (argv[0] a path) with env; stdout into *out (if out; else to
- * /dev/null), stderr kept (the first 4 kB) for the message.  Killed after
- * timeout seconds.  0 when it exited 0; else the error, whose message
- * names the tool and has its stderr. */
+ * /dev/null), stderr kept (the first 4 kB) for the message, pass[i] as its
+ * fd 3 + i and no other fd of ours.  Killed after timeout seconds, or by
+ * guard's signal handlers (store__tmp_child) if scandb is ended.  0 when it
+ * exited 0; else the error, whose message names the tool and has its
+ * stderr. */
 static int run_tool(struct store_pg *s, char *const argv[], char *const env[], struct buf *out,
-                    double timeout, const char *what)
+                    double timeout, const char *what, const int *pass, int npass,
+                    struct store__tmp *guard)
 {
 	int op[2] = {-1, -1}, ep[2] = {-1, -1}, status = 0, r = 0, killed = 0;
 	char errtext[4096] = "";
@@ -967,17 +926,22 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 		goto close_pipes;
 	}
 	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
+		int nul = open("/dev/null", O_RDWR), high[8];
 		dup2(nul, 0);
 		dup2(out ? op[1] : nul, 1);
 		dup2(ep[1], 2);
-		for (int fd = 3; fd < 1024; fd++)
+		/* pass[i] becomes 3 + i (through copies out of the way first) */
+		for (int i = 0; i < npass && i < 8; i++)
+			high[i] = fcntl(pass[i], F_DUPFD, 512);
+		for (int i = 0; i < npass && i < 8; i++)
+			dup2(high[i], 3 + i);
+		for (int fd = 3 + npass; fd < 1024; fd++)
 			close(fd);
 		execve(argv[0], argv, env);
 		dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
-	guard_child = pid;
+	store__tmp_child(guard, pid);
 	if (out) {
 		close(op[1]);
 		op[1] = -1;
@@ -1042,7 +1006,7 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	guard_child = 0;
+	store__tmp_child(guard, 0);
 	for (size_t k = elen; k > 0 && (errtext[k - 1] == '\n' || errtext[k - 1] == ' '); k--)
 		errtext[k - 1] = '\0';
 	for (char *p = errtext; *p; p++)
@@ -1095,33 +1059,24 @@ static int current_schema(struct store_pg *s, char *out, size_t len)
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_pg *s = store__pg(st);
-	char tool[4096], tmp[4096], schema[256], passfile[4096] = "", schema_arg[600];
+	char tool[4096], schema[256], schema_arg[600];
+	struct store__tmp tmp = {.fd = -1};
 	struct buf conn;
 	char **env = NULL;
 	double t0 = time_mono();
 	struct stat sb;
-	int fd, r;
+	int pfd = -1, r;
 
 	buf_init(&conn, 1 << 16);
 	if (s->in_tx)
 		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
-		return store__set_err(st, SDB_EUSAGE, "backup file name is too long");
 	if ((r = tool_path(s, "pg_dump", tool, sizeof(tool))) != 0 ||
 	    (r = current_schema(s, schema, sizeof(schema))) != 0 ||
-	    (r = tool_conninfo(s, &conn)) != 0)
+	    (r = tool_conninfo(s, &conn)) != 0 || (r = pass_fd(s, &pfd)) != 0)
 		goto out;
-	if ((fd = mkstemp(tmp)) < 0) {
-		r = store__set_err(st, SDB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
-	close(fd);
-	if ((r = make_passfile(s, passfile, sizeof(passfile))) != 0)
-		goto fail;
-	if (!(env = tool_env(passfile))) {
+	if (!(env = tool_env(pfd >= 0 ? "/dev/fd/3" : ""))) {
 		r = store__set_err(st, SDB_ENOMEM, "backup: out of memory");
-		goto fail;
+		goto out;
 	}
 	/* -n: scandb's schema only, exactly (pg_dump quotes nothing: a
 	 * pattern "\"name\"" matches the name as it is). */
@@ -1136,27 +1091,39 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 		schema_arg[k++] = '"';
 		schema_arg[k] = '\0';
 	}
+	if ((r = store__tmp_create(st, path, &tmp)) != 0)
+		goto out;
 	{
 		char *argv[] = {
-		    tool, "--format=custom", "--no-password",        schema_arg, "--file",
-		    tmp,  "--dbname",        (char *)buf_str(&conn), NULL};
+		    tool,     "--format=custom", "--no-password",        schema_arg, "--file",
+		    tmp.path, "--dbname",        (char *)buf_str(&conn), NULL};
 		/* one snapshot (pg_dump's REPEATABLE READ transaction): the dump
 		 * is the database as it was when it started, writers go on */
-		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "backup")) != 0)
-			goto fail;
+		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "backup", &pfd, pfd >= 0,
+		                  &tmp)) != 0) {
+			/* pg_dump on a full disk: say so, and where */
+			if (strstr(st->errmsg, strerror(ENOSPC)) ||
+			    strstr(st->errmsg, strerror(EDQUOT))) {
+				char dir[4096], full[4400], said[sizeof(st->errmsg)];
+				snprintf(said, sizeof(said), "%s", st->errmsg);
+				store__dir_of(path, dir, sizeof(dir));
+				store__disk_full(dir, path, full, sizeof(full));
+				r = store__set_err(st, SDB_EIO, "%s (%s)", full, said);
+			}
+			goto out;
+		}
 	}
-	if ((r = store__backup_publish(st, tmp, path)) != 0)
-		goto fail;
-	tmp[0] = '\0';
+	if ((r = store__backup_publish(st, tmp.path, path)) != 0)
+		goto out;
+	store__tmp_release(&tmp);
 	snprintf(info->method, sizeof(info->method), "pg_dump -Fc (one snapshot)");
 	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	info->seconds = time_mono() - t0;
 	r = 0;
-fail:
-	if (tmp[0])
-		unlink(tmp);
 out:
-	drop_passfile(passfile);
+	store__tmp_remove(&tmp);
+	if (pfd >= 0)
+		close(pfd);
 	free(env);
 	buf_free(&conn);
 	return r;
@@ -1340,15 +1307,15 @@ int store__pg_restore(struct store *st, const char *path, int force,
                       struct store_restore_info *info)
 {
 	struct store_pg *s = store__pg(st);
-	char tool[4096], schema[256], other[256], passfile[4096] = "", listfile[4096] = "",
-	                                          schema_arg[300];
+	char tool[4096], schema[256], other[256], schema_arg[300];
 	struct buf toc, list, script, conn;
 	struct store_applied *rows = NULL;
+	struct store__tmp watch = {.fd = -1};
 	char **env = NULL;
 	struct stat sb;
 	size_t n = 0;
 	int64_t jobs = 0, hosts = 0;
-	int has_mig = 0, locked = 0, fd, r;
+	int has_mig = 0, locked = 0, fds[2] = {-1, -1}, r;
 
 	buf_init(&toc, 64 << 20);
 	buf_init(&list, 64 << 20);
@@ -1375,7 +1342,8 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	 * file only, no connection) */
 	{
 		char *argv[] = {tool, "--list", (char *)path, NULL};
-		if ((r = run_tool(s, argv, env, &toc, 600, "reading the backup")) != 0) {
+		if ((r = run_tool(s, argv, env, &toc, 600, "reading the backup", NULL, 0, NULL)) !=
+		    0) {
 			char why[sizeof(st->errmsg)];
 			snprintf(why, sizeof(why), "%s", st->errmsg);
 			r = store__set_err(st, SDB_EPARSE,
@@ -1408,8 +1376,8 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	{
 		char *argv[] = {tool,       "--data-only", schema_arg, "--table=schema_migrations",
 		                "--file=-", (char *)path,  NULL};
-		if ((r = run_tool(s, argv, env, &script, 600, "reading the backup's migrations")) !=
-		    0)
+		if ((r = run_tool(s, argv, env, &script, 600, "reading the backup's migrations",
+		                  NULL, 0, NULL)) != 0)
 			goto out;
 	}
 	if ((r = parse_migrations(s, buf_str(&script), path, &rows, &n)) != 0)
@@ -1434,30 +1402,27 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	 * archive's objects that exists (--clean --if-exists), creates them,
 	 * loads the rows, builds indexes and constraints (every row checked),
 	 * and commits; any error rolls all of it back. */
-	snprintf(listfile, sizeof(listfile), "%s/scandb-restore-XXXXXX",
-	         getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if ((fd = mkstemp(listfile)) < 0) {
-		r = store__set_err(st, SDB_EIO, "cannot create %s: %s", listfile, strerror(errno));
-		listfile[0] = '\0';
+	/* the list (fd 3) and the password (fd 4, if any) in anonymous files:
+	 * nothing of the restore is left in TMPDIR, whatever ends it */
+	if ((fds[0] = anon_file("scandb-restore-list", list.data, list.len)) < 0) {
+		r = store__set_err(
+		    st, SDB_EIO, "restore: cannot make an anonymous file for pg_restore's list: %s",
+		    strerror(errno));
 		goto out;
 	}
-	if (write(fd, list.data, list.len) != (ssize_t)list.len) {
-		close(fd);
-		r = store__set_err(st, SDB_EIO, "cannot write %s", listfile);
-		goto out;
-	}
-	close(fd);
 	free(env);
 	env = NULL;
-	if ((r = make_passfile(s, passfile, sizeof(passfile))) != 0 ||
-	    (r = tool_conninfo(s, &conn)) != 0)
+	if ((r = pass_fd(s, &fds[1])) != 0 || (r = tool_conninfo(s, &conn)) != 0)
 		goto out;
-	if (!(env = tool_env(passfile))) {
+	if (!(env = tool_env(fds[1] >= 0 ? "/dev/fd/4" : ""))) {
 		r = store__set_err(st, SDB_ENOMEM, "restore: out of memory");
 		goto out;
 	}
+	/* a signal that ends scandb ends pg_restore too (its transaction is
+	 * then rolled back): nothing restored behind the user's back */
+	if ((r = store__tmp_watch(st, &watch)) != 0)
+		goto out;
 	{
-		char larg[4200];
 		char *argv[] = {tool,
 		                "--single-transaction",
 		                "--exit-on-error",
@@ -1466,22 +1431,23 @@ int store__pg_restore(struct store *st, const char *path, int force,
 		                "--no-owner",
 		                "--no-privileges",
 		                "--no-password",
-		                larg,
+		                "--use-list=/dev/fd/3",
 		                "--dbname",
 		                (char *)buf_str(&conn),
 		                (char *)path,
 		                NULL};
-		snprintf(larg, sizeof(larg), "--use-list=%s", listfile);
-		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "restoring")) != 0)
+		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "restoring", fds,
+		                  fds[1] >= 0 ? 2 : 1, &watch)) != 0)
 			goto out;
 	}
 	r = target_counts(s, &info->jobs, &info->hosts);
 out:
+	store__tmp_release(&watch);
 	if (locked)
 		writers_lock(s, 0);
-	drop_passfile(passfile);
-	if (listfile[0])
-		unlink(listfile);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(env);
 	free(rows);
 	buf_free(&toc);

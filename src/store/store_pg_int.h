@@ -1,7 +1,8 @@
 /*
  * store_pg_int.h - private to the PostgreSQL backend (store_pg.c: connection,
  * transactions, retries, migrations bookkeeping, the COPY buffers and the
- * write path; store_pg_history.c, store_pg_query.c, store_pg_findings.c).
+ * write path; store_pg_history.c, store_pg_query.c, store_pg_findings.c,
+ * store_pg_admin.c, and store_target.c, which reads targets as libpq does).
  * Nothing outside these files includes it.
  *
  * Statements are prepared once per connection, lazily, into a fixed slot
@@ -92,7 +93,7 @@ struct store_pg {
 	char *password; /* the target's password (to keep it out of messages) */
 	/* every form of a password written in the target (raw and
 	 * percent-decoded or unescaped), also masked in messages */
-	char *secrets[8];
+	char *secrets[48];
 	int nsecrets;
 	unsigned char prepared[PG__COUNT];
 	int in_tx;     /* a write transaction (tx_begin) is open */
@@ -287,5 +288,10 @@ int store__pg_restore(struct store *st, const char *path, int force,
 
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"
+
+/* store_target.c: PQconninfoFree after wiping every secret value; and a
+ * process that holds a password dumps no core (store_protect_secrets). */
+void store__conninfo_free_wiped(PQconninfoOption *opts);
+void store__no_core_dumps(void);
 
 #endif

@@ -54,7 +54,7 @@ int store__sqlite_code(int rc)
 
 int store__sqlite_err(struct store_sqlite *s, int rc, const char *fmt, ...)
 {
-	char what[512];
+	char what[512], full[1024];
 	const char *msg;
 	int err = store__sqlite_code(rc);
 	va_list ap;
@@ -68,6 +68,9 @@ int store__sqlite_err(struct store_sqlite *s, int rc, const char *fmt, ...)
 	 * fall back to the code's generic text if it was overwritten. */
 	msg = s->db && (sqlite3_errcode(s->db) & 0xff) == (rc & 0xff) ? sqlite3_errmsg(s->db)
 	                                                              : sqlite3_errstr(rc);
+	/* "database or disk is full", "disk I/O error": say which, and where */
+	if (store__sqlite_full(s->db, rc, NULL, full, sizeof(full)))
+		msg = full;
 	return store__set_err(&s->base, err, "%s: %s", what, msg);
 }
 

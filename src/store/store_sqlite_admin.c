@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -469,11 +470,51 @@ int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep)
 
 /* ---- backup ---------------------------------------------------------------- */
 
+/* SQLite's directory for its temporary files (unixTempFileDir's order). */
+static const char *sqlite_temp_dir(void)
+{
+	const char *c[] = {getenv("SQLITE_TMPDIR"), getenv("TMPDIR"), "/var/tmp", "/usr/tmp",
+	                   "/tmp"};
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (c[i] && *c[i] && stat(c[i], &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    access(c[i], W_OK | X_OK) == 0)
+			return c[i];
+	return ".";
+}
+
+int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t len)
+{
+	int code = rc & 0xff, e = db ? sqlite3_system_errno(db) : 0;
+	const char *file = name ? name : db ? sqlite3_db_filename(db, "main") : NULL;
+	const char *tmp = sqlite_temp_dir();
+	char dir[4096];
+
+	/* (SQLITE_FULL: a short write, errno cleared; we set no
+	 * max_page_count, so it is the disk) */
+	if (!(code == SQLITE_FULL || (code == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT))))
+		return 0;
+	if (file && *file)
+		store__dir_of(file, dir, sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%s", tmp);
+	/* the one of the database's directory and SQLite's temporary
+	 * directory (sorting, large transactions) with less room */
+	if (file && *file && strcmp(dir, tmp) != 0 && store__dir_free(tmp) >= 0 &&
+	    store__dir_free(tmp) < store__dir_free(dir))
+		store__disk_full(tmp, "SQLite's temporary files", out, len);
+	else
+		store__disk_full(dir, file && *file ? file : NULL, out, len);
+	return 1;
+}
+
 /* Copy src's main database into dst in one step (-1): one read transaction
  * on the source for the whole copy, so concurrent writers (WAL) neither
  * block it nor restart it.  BUSY/LOCKED (a writer holding the destination,
  * or a WAL recovery) are retried with backoff. */
-static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const char *what)
+static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const char *dst_name,
+                   const char *what)
 {
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	double start = time_mono();
@@ -491,19 +532,27 @@ static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const cha
 		store__backoff(attempt < STORE_RETRY_MAX ? attempt++ : STORE_RETRY_MAX);
 	}
 	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		char full[1024];
+		if (store__sqlite_full(dst, rc, dst_name, full, sizeof(full)) ||
+		    store__sqlite_full(src, rc, NULL, full, sizeof(full)))
+			return store__set_err(&s->base, SDB_EIO, "%s: %s", what, full);
 		return store__set_err(&s->base,
 		                      store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
 		                      "%s: %s (%s)", what, sqlite3_errstr(rc), sqlite3_errmsg(dst));
+	}
 	return 0;
 }
 
-static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const char *what)
+static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *name, const char *sql,
+                   const char *what)
 {
-	char *msg = NULL;
+	char *msg = NULL, full[1024];
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg), r = 0;
 
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK && store__sqlite_full(db, rc, name, full, sizeof(full)))
+		r = store__set_err(&s->base, SDB_EIO, "%s: %s", what, full);
+	else if (rc != SQLITE_OK)
 		r = store__set_err(&s->base,
 		                   store__sqlite_code(rc) ? store__sqlite_code(rc) : SDB_EDB,
 		                   "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
@@ -511,41 +560,55 @@ static int exec_on(struct store_sqlite *s, sqlite3 *db, const char *sql, const c
 	return r;
 }
 
+static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path);
+
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	char tmp[4096];
+	struct store__tmp tmp = {.fd = -1};
 	sqlite3 *dst = NULL;
 	double t0 = time_mono();
 	struct stat sb;
-	int fd, r;
+	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
-		return store__set_err(st, SDB_EUSAGE, "backup file name is too long");
 	if (!sqlite3_get_autocommit(s->db))
 		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
-	if ((fd = mkstemp(tmp)) < 0)
-		return store__set_err(st, SDB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	close(fd);
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		r = store__set_err(st, SDB_EIO, "cannot open %s: %s", tmp,
+	/* FILE.tmp-XXXXXX: removed (with its journal) on any error, and by a
+	 * SIGINT, SIGTERM or SIGHUP that ends scandb on the way */
+	if ((r = store__tmp_create(st, path, &tmp)) != 0)
+		return r;
+	if (sqlite3_open_v2(tmp.path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		r = store__set_err(st, SDB_EIO, "cannot open %s: %s", tmp.path,
 		                   dst ? sqlite3_errmsg(dst) : "out of memory");
 		goto fail;
 	}
-	if ((r = copy_db(s, dst, s->db, "backing up the database")) != 0)
+	if ((r = copy_db(s, dst, s->db, path, "backing up the database")) != 0)
 		goto fail;
+	/* The copy is checked as restore will check it (integrity_check,
+	 * foreign_key_check): a backup of a damaged database fails here,
+	 * loudly, instead of when it is needed. */
+	if ((r = check_file(s, dst, "the copy")) != 0) {
+		char why[sizeof(st->errmsg)];
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		r = store__set_err(st, SDB_EPARSE,
+		                   "the database is damaged, no backup was written (%s): run "
+		                   "'scandb doctor' to see what is wrong",
+		                   why);
+		goto fail;
+	}
 	/* The copy carries the source's WAL flag; a backup is one
 	 * self-contained file, so switch it to a rollback journal. */
-	if ((r = exec_on(s, dst, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
+	if ((r = exec_on(s, dst, path, "PRAGMA journal_mode=DELETE", "finishing the backup")) != 0)
 		goto fail;
 	if (sqlite3_close(dst) != SQLITE_OK) {
-		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp, sqlite3_errmsg(dst));
+		r = store__set_err(st, SDB_EIO, "closing %s: %s", tmp.path, sqlite3_errmsg(dst));
 		dst = NULL;
 		goto fail;
 	}
 	dst = NULL;
-	if ((r = store__backup_publish(st, tmp, path)) != 0)
+	if ((r = store__backup_publish(st, tmp.path, path)) != 0)
 		goto fail;
+	store__tmp_release(&tmp);
 	snprintf(info->method, sizeof(info->method), "sqlite3 online backup API, one step");
 	info->bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	info->seconds = time_mono() - t0;
@@ -553,7 +616,7 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 fail:
 	if (dst)
 		sqlite3_close(dst);
-	unlink(tmp);
+	store__tmp_remove(&tmp); /* after SQLite let go of it (and its journal) */
 	return r;
 }
 
@@ -721,11 +784,11 @@ int store__sqlite_restore(struct store *st, const char *path, int force,
 	}
 	/* One step: the whole copy is one write transaction on the target,
 	 * so other connections see the old database or the restored one. */
-	if ((r = copy_db(s, s->db, src, "restoring the database")) != 0)
+	if ((r = copy_db(s, s->db, src, NULL, "restoring the database")) != 0)
 		goto out;
 	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
 	 * journal flag is not copied); make sure, for a target that was not. */
-	if ((r = exec_on(s, s->db, "PRAGMA journal_mode=WAL",
+	if ((r = exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
 	                 "switching to WAL after the restore")) != 0)
 		goto out;
 	info->jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
@@ -734,5 +797,188 @@ out:
 	free(rows);
 	if (src)
 		sqlite3_close(src);
+	return r;
+}
+
+/* ---- a database too damaged to open ------------------------------------------ */
+
+/* The file of a SQLite target ("sqlite:" prefix off), or NULL for a
+ * PostgreSQL one. */
+static const char *sqlite_file(const char *target)
+{
+	if (!target || store_target_is_pg(target))
+		return NULL;
+	return strncmp(target, "sqlite:", 7) == 0 ? target + 7 : target;
+}
+
+int store_file_damaged(const char *target, char *why, size_t len)
+{
+	const char *path = sqlite_file(target);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	struct stat sb;
+	int rc, code, damaged = 0;
+
+	if (why && len)
+		why[0] = '\0';
+	if (!path || !*path || strcmp(path, ":memory:") == 0 || stat(path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return 0;
+	/* read-only: looking changes nothing (no journal replayed into it) */
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		rc = SQLITE_OK;
+	code = db ? sqlite3_errcode(db) & 0xff : rc & 0xff;
+	if (rc != SQLITE_OK && (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)) {
+		damaged = 1;
+		if (why && len)
+			snprintf(why, len, "%s",
+			         code == SQLITE_NOTADB ? "its header is not a SQLite database's"
+			                               : sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return damaged;
+}
+
+int store_doctor_damaged(const char *target, struct store_doctor_report *out)
+{
+	char why[512], what[768], fix[1024];
+	const char *path = sqlite_file(target);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_file_damaged(target, why, sizeof(why)))
+		return 0;
+	snprintf(what, sizeof(what), "%s cannot be opened: %s", path, why);
+	snprintf(fix, sizeof(fix),
+	         "restore the latest good backup: scandb restore --force BACKUP (it replaces "
+	         "the damaged file, which is kept aside as %s.damaged-<time>; salvage from "
+	         "that with: sqlite3 FILE .recover | sqlite3 NEW.db)",
+	         path);
+	if ((r = store__doctor_problem(out, "integrity", -1, what, fix)) != 0) {
+		store_doctor_report_free(out);
+		return r;
+	}
+	return 1;
+}
+
+/* rename from -> to if from exists; 0, or -1 with errno. */
+static int move_if_there(const char *from, const char *to)
+{
+	if (rename(from, to) == 0 || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
+                          char *kept, size_t keptlen, char *errmsg, size_t errlen)
+{
+	static const char *const side[] = {"-wal", "-journal"};
+	const char *path = sqlite_file(target);
+	char tmp[4096], name[4200], from[4200], to[4200], stamp[32];
+	struct store *st = NULL;
+	struct stat sb;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, moved = 0, r;
+
+	if (kept && keptlen)
+		kept[0] = '\0';
+	if (!path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(errmsg, errlen, "%s is not a damaged SQLite database file",
+		         path ? path : "the target");
+		return SDB_EUSAGE;
+	}
+	/* 1. the backup restored into a new file next to it (validated as
+	 * every restore is: migrations, integrity) */
+	if (snprintf(tmp, sizeof(tmp), "%s.restore-XXXXXX", path) >= (int)sizeof(tmp)) {
+		snprintf(errmsg, errlen, "%s: the name is too long", path);
+		return SDB_EUSAGE;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
+		         strerror(errno));
+		return SDB_EIO;
+	}
+	(void)fchmod(fd, sb.st_mode & 0777); /* the database's own mode */
+	close(fd);
+	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+		goto fail;
+	if ((r = store_restore(st, backup, 0, info)) != 0) {
+		snprintf(errmsg, errlen, "%s", store_errmsg(st));
+		goto fail;
+	}
+	store_close(st); /* checkpoints: the file alone holds it all */
+	st = NULL;
+	/* 2. the damaged file and its WAL / journal kept aside under one name
+	 * (a WAL or hot journal left next to the new file would be replayed
+	 * into it); its -shm (a cache of the WAL's index) is dropped */
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* a name no earlier damaged file has (rename would replace it) */
+	for (int k = 0;; k++) {
+		struct stat x;
+		int taken = 0;
+
+		if (k == 100) {
+			snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path,
+			         stamp);
+			r = SDB_EEXISTS;
+			goto fail;
+		}
+		snprintf(name, sizeof(name), "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side[i] : "");
+			taken |= lstat(to, &x) == 0 || errno != ENOENT;
+		}
+		if (!taken)
+			break;
+	}
+	for (moved = 0; moved < 2; moved++) {
+		snprintf(from, sizeof(from), "%s%s", path, side[moved]);
+		snprintf(to, sizeof(to), "%s%s", name, side[moved]);
+		if (move_if_there(from, to) != 0) {
+			snprintf(errmsg, errlen, "cannot move %s aside: %s", from, strerror(errno));
+			r = SDB_EIO;
+			goto undo;
+		}
+	}
+	if (rename(path, name) != 0) {
+		snprintf(errmsg, errlen, "cannot move %s aside: %s", path, strerror(errno));
+		r = SDB_EIO;
+		goto undo;
+	}
+	snprintf(from, sizeof(from), "%s-shm", path);
+	unlink(from);
+	/* 3. the restored file takes the name */
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		(void)rename(name, path); /* the damaged one back */
+		snprintf(errmsg, errlen, "cannot move the restored database to %s: %s", path,
+		         strerror(e));
+		r = SDB_EIO;
+		goto undo;
+	}
+	if (kept && keptlen)
+		snprintf(kept, keptlen, "%s", name);
+	return 0;
+undo:
+	while (moved-- > 0) {
+		snprintf(from, sizeof(from), "%s%s", name, side[moved]);
+		snprintf(to, sizeof(to), "%s%s", path, side[moved]);
+		(void)move_if_there(from, to);
+	}
+fail:
+	store_close(st);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s%s", tmp, side[i]);
+		unlink(from);
+	}
+	snprintf(from, sizeof(from), "%s-shm", tmp);
+	unlink(from);
+	unlink(tmp);
 	return r;
 }

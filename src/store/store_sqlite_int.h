@@ -99,6 +99,11 @@ int store__sqlite_err(struct store_sqlite *s, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Map an SQLite result code (primary or extended) to an SDB_E* code. */
 int store__sqlite_code(int rc);
+/* rc from db is a full disk (SQLITE_FULL, or an I/O error with ENOSPC /
+ * EDQUOT): 1, and out says so and where (the directory of `name`, else of
+ * the database's file, or SQLite's temporary directory if that has less
+ * room); else 0.  store_sqlite_admin.c. */
+int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t len);
 
 /* Binding helpers: absent values (NULL string, negative optional int, 0
  * time) become SQL NULL.  Strings are bound SQLITE_STATIC: the caller keeps

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -122,7 +123,8 @@ def usage_errors_exit_2():
                  ["backup", "--keep", "2", os.path.join(d, "plain.db")],
                  ["backup", "--keep", "0", os.path.join(d, "b-%Y.db")],
                  ["backup", os.path.join(d, "%Y", "x.db")],
-                 ["restore"], ["prune"], ["prune", "--older-than", "soon"],
+                 ["restore"], ["restore", ""], ["backup", ""],
+                 ["prune"], ["prune", "--older-than", "soon"],
                  ["prune", "--older-than", "90d", "--keep-last", "-1"]):
         r = run(db, *args)
         eq(r.code, 2, f"{args}: exit status ({r.err.strip()})")
@@ -134,6 +136,13 @@ def usage_errors_exit_2():
     else:
         eq(sorted(os.listdir(d)), ["s.db", "s.db-shm", "s.db-wal"]
            if os.path.exists(db + "-wal") else ["s.db"], "no files created")
+    # an empty FILE is a usage error before anything is opened: a restore
+    # into a database that does not exist creates none
+    missing = nodb()
+    r = run(missing, "restore", "")
+    eq(r.code, 2, f"restore '' into a missing database: {r!r}")
+    check("FILE is empty" in r.err, f"says why: {r.err!r}")
+    check(not db_exists(missing), "restore '' created no database")
 
 
 # ---- health --------------------------------------------------------------------
@@ -681,6 +690,274 @@ def backup_keep_n():
     eq(sha(os.path.join(bdir, newer)), h0, "existing file untouched")
 
 
+def corrupt_pages(db, tables=("ports", "host_scans", "ports_open"), seed=7):
+    """Overwrite the pages of `tables` with noise (the file still opens)."""
+    checkpoint(db)
+    con = ro(db)
+    pages = [r[0] for r in con.execute(
+        f"SELECT pageno FROM dbstat WHERE name IN ({','.join('?' * len(tables))})", tables)]
+    con.close()
+    check(pages, "pages to corrupt")
+    rnd = random.Random(seed)
+    with open(db, "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * 4096)
+            f.write(rnd.randbytes(4096))
+
+
+@t.case
+def backup_refuses_damaged_database():
+    """Issue 17: a backup of a database doctor calls corrupt is refused
+    (exit 1, nothing written, --keep removes nothing), with the reason;
+    before, it exited 0 and restore refused the file later."""
+    sqlite_case("pages of the SQLite file overwritten")
+    d, db = new_db()
+    corrupt_pages(db)
+    run(db, "doctor", expect=1)
+    bdir = os.path.join(d, "backups")
+    os.makedirs(bdir)
+    old = os.path.join(bdir, "scandb-20200101-000000.db")
+    shutil.copy(db, old)  # an older "backup" --keep 1 would remove
+    for args in (["backup", os.path.join(bdir, "one.db")],
+                 ["backup", "--keep", "1", os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")]):
+        r = run(db, *args)
+        eq(r.code, 1, f"{args}: backup of a damaged database: {r!r}")
+        check("damaged" in r.err and "doctor" in r.err, f"{args}: says why: {r.err!r}")
+        eq(r.out, "", f"{args}: no file named on stdout")
+        eq(os.listdir(bdir), [os.path.basename(old)], f"{args}: nothing written or removed")
+
+
+def big_db(d, hosts=6000, ports=10):
+    """A database of the backend under test with one generated scan of
+    `hosts` hosts (a backup of it takes a noticeable moment)."""
+    db = newdb() if PG else os.path.join(d, "big.db")
+    path = os.path.join(d, "big.xml")
+    generate(path, hosts=hosts, ports=ports, seed=3)
+    run(db, "-q", "--no-progress", "import", path, expect=0, timeout=600)
+    os.unlink(path)
+    return db
+
+
+def backup_is_whole(path):
+    """A file `backup` published is a complete backup: SQLite's
+    integrity_check passes, or pg_restore can list the archive."""
+    if PG:
+        p = subprocess.run([os.path.join(pg_env()["SCANDB_PG_BIN"], "pg_restore"), "--list",
+                            path], capture_output=True, text=True, timeout=120)
+        return p.returncode == 0 and "TABLE DATA" in p.stdout
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchall() == [("ok",)] and \
+            con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def tools_writing(path):
+    """Processes (pg_dump) whose command line names `path`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if path.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@t.case
+def backup_signals_leave_nothing_partial():
+    """Issue 17: SIGINT, SIGTERM or SIGHUP at a random moment of a backup
+    ends scandb by the signal (or the backup was done), and leaves either
+    nothing or the complete backup: never FILE.tmp-XXXXXX nor its journal,
+    nor a pg_dump still writing."""
+    d = tmpdir("scandb-ops-sig-")
+    db = big_db(d)
+    bdir, tmp = os.path.join(d, "backups"), os.path.join(d, "tmp")
+    os.makedirs(bdir)
+    os.makedirs(tmp)
+    t0 = time.monotonic()
+    run(db, "-q", "backup", os.path.join(bdir, "first.db"), expect=0, timeout=300)
+    dur = time.monotonic() - t0
+    os.unlink(os.path.join(bdir, "first.db"))
+    rnd = random.Random(17)
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    seen = {"ended by the signal": 0, "completed": 0}
+    for i in range(15):
+        sig = sigs[i % 3]
+        out = os.path.join(bdir, f"b{i:02d}.db")
+        p = subprocess.Popen([SCANDB, "--db", db, "-q", "backup", out],
+                             env=dict(os.environ, TMPDIR=tmp), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(rnd.uniform(0.0, dur * 1.1))
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=300)
+        names = sorted(os.listdir(bdir))
+        eq([n for n in names if n != os.path.basename(out)], [],
+           f"round {i} ({sig.name}): leftovers (exit {p.returncode}, {err.strip()!r})")
+        if p.returncode == 0:
+            seen["completed"] += 1
+        else:
+            eq(p.returncode, -sig, f"round {i}: scandb ends by {sig.name} ({err.strip()!r})")
+            seen["ended by the signal"] += 1
+        if names:  # published just before the signal: then it is whole
+            check(backup_is_whole(out), f"round {i}: a published backup is complete")
+            os.unlink(out)
+        eq(os.listdir(tmp), [], f"round {i}: nothing in TMPDIR")
+        deadline = time.monotonic() + 10
+        while tools_writing(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(tools_writing(out), [], f"round {i}: no tool still writing the backup")
+    print(f"     one backup {dur:.2f}s; {seen}", flush=True)
+    check(seen["ended by the signal"] >= 5, f"signals landed during the backup: {seen}")
+
+
+@t.case
+def backup_keep_removes_leftovers_of_killed_backups():
+    """Issue 17: what a SIGKILLed backup leaves (FILE.tmp-XXXXXX and its
+    -journal: SIGKILL cannot be caught) is removed by the next `backup
+    --keep` of the same pattern, once no live backup holds it; a file a
+    running backup holds, a young one, or one of another pattern stays."""
+    import fcntl
+    d, db = new_db([data("simple.xml")])
+    bdir = os.path.join(d, "backups")
+    os.makedirs(bdir)
+    hour_ago = time.time() - 3600
+
+    def make(name, age=True):
+        path = os.path.join(bdir, name)
+        with open(path, "wb") as f:
+            f.write(b"x" * 4096)
+        if age:
+            os.utime(path, (hour_ago, hour_ago))
+        return path
+
+    stale = [make("scandb-20240101-000000.db.tmp-AbC123"),
+             make("scandb-20240101-000000.db.tmp-AbC123-journal"),
+             make("scandb-20240102-000000.db.tmp-ZyX987-journal")]  # its file is gone
+    held = make("scandb-20240103-000000.db.tmp-Held12")
+    young = make("scandb-20240104-000000.db.tmp-Young1", age=False)
+    other = [make("other-20240101-000000.db.tmp-AbC123"), make("notes.tmp-AbC123")]
+    # a live backup holds its file's lock (flock, as scandb does)
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        pat = os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")
+        r = run(db, "backup", "--keep", "5", "--format", "json", pat, expect=0)
+    finally:
+        os.close(fd)
+    res = r.json()
+    eq(sorted(res["removed"]), sorted(stale), "removed: the leftovers no backup holds")
+    eq(sorted(os.listdir(bdir)),
+       sorted(os.path.basename(x) for x in [held, young] + other + [res["file"]]),
+       "what is left")
+    # a real one: pg_dump (PostgreSQL) or SQLite killed with SIGKILL
+    if PG:
+        time.sleep(1.1)  # another second: another name
+        wrap, started = sleeping_pg_dump(d)
+        env = dict(os.environ, SCANDB_PG_BINDIR=wrap)
+        p = subprocess.Popen([SCANDB, "--db", db, "backup", pat], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = wait_started(p, started)
+        p.kill()
+        p.communicate(timeout=30)
+        os.kill(child, 9)  # the wrapper we wrote, by its pid
+        gone(child)
+        left = [x for x in os.listdir(bdir) if ".tmp-" in x and x not in
+                [os.path.basename(y) for y in [held, young] + other]]
+        eq(len(left), 1, f"SIGKILL left the temporary file: {os.listdir(bdir)}")
+        for x in left:
+            os.utime(os.path.join(bdir, x), (hour_ago, hour_ago))
+        time.sleep(1.1)
+        r = run(db, "backup", "--keep", "5", "--format", "json", pat, expect=0)
+        # (and the one the test held: nobody holds it now)
+        eq(sorted(os.path.basename(x) for x in r.json()["removed"]),
+           sorted(left + [os.path.basename(held)]),
+           "the SIGKILLed backup's leftover is removed")
+
+
+FULL_SCRIPT = r"""size=$1; dir=$2; shift 2
+mount -t tmpfs -o "size=$size" tmpfs "$dir" || exit 97
+"$@"; rc=$?
+printf '@@LEFT@@\n'; ls -A "$dir"
+exit $rc
+"""
+
+
+def with_full_disk(d, size, argv, env=None):
+    """Run argv with a fresh tmpfs of `size` mounted on the directory d: a
+    real full disk (ENOSPC), in a private mount namespace (unshare -m; a
+    user namespace too when not root) that nothing else sees and that goes
+    with the process.  Returns (exit code, stdout, stderr, the names left in
+    d before the tmpfs went away).  Skips loudly where no tmpfs can be
+    mounted.  (RLIMIT_FSIZE is no full disk: SIGXFSZ, then EFBIG.)"""
+    ns = ["unshare", "-m", "--propagation", "private"] + (["-r"] if os.geteuid() else [])
+    argv = ns + ["sh", "-c", FULL_SCRIPT, "sh", size, d] + [str(a) for a in argv]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, **(env or {})))
+    if p.returncode == 97 or "@@LEFT@@" not in p.stdout:
+        skip_case(f"cannot mount a small tmpfs (needs root or user namespaces): "
+                  f"{p.stderr.strip()[-200:]!r}")
+    out, _, left = p.stdout.partition("@@LEFT@@\n")
+    return p.returncode, out, p.stderr, sorted(left.split())
+
+
+@t.case
+def full_disk_says_so_and_leaves_nothing():
+    """Issue 17: a backup onto a full disk fails with "the disk is full" and
+    the directory (not "disk I/O error"), and leaves neither the file nor
+    FILE.tmp-XXXXXX nor its journal; an import into a database on a full
+    disk says the same and leaves the database sound."""
+    d = tmpdir("scandb-ops-full-")
+    db = big_db(d, hosts=3000, ports=10)
+    full = os.path.join(d, "full")
+    os.makedirs(full)
+    for args in (["backup", os.path.join(full, "b.db")],
+                 ["backup", "--keep", "2", os.path.join(full, "b-%Y%m%d-%H%M%S.db")]):
+        code, out, err, left = with_full_disk(full, "256k", [SCANDB, "--db", db] + args)
+        eq(code, 1, f"{args}: exit status ({err.strip()!r})")
+        check("the disk is full" in err and full in err,
+              f"{args}: says the disk is full, and where: {err.strip()!r}")
+        check("I/O error" not in err, f"{args}: no 'disk I/O error': {err.strip()!r}")
+        eq(left, [], f"{args}: nothing left on the full disk")
+    if PG:
+        return
+    # SQLite: the database itself on the full disk
+    xml = os.path.join(d, "more.xml")
+    generate(xml, hosts=3000, ports=10, seed=9)
+    sdb = os.path.join(full, "s.db")
+    script = (f'"$0" --db "$1" -q import "$2"; echo "import=$?"; '
+              f'"$0" --db "$1" -q import "$3"; "$0" --db "$1" doctor >/dev/null; '
+              f'echo "doctor=$?"')
+    code, out, err, left = with_full_disk(
+        full, "1m", ["sh", "-c", script, SCANDB, sdb, data("simple.xml"), xml])
+    check("import=0" in out, f"a small import fits: {out!r} {err!r}")
+    check("the disk is full" in err and full in err,
+          f"import: says the disk is full, and where: {err.strip()!r}")
+    check("I/O error" not in err, f"import: no 'disk I/O error': {err.strip()!r}")
+    check("doctor=0" in out, f"the database is sound after the failed import: {out!r}")
+
+
+@t.case
+def backup_keep_first_in_empty_directory():
+    """The first `backup --keep N` in a directory has no older backup to
+    sort (issue 17: qsort(NULL, 0) was undefined behaviour, and the
+    sanitizer build exited 1 after writing the backup)."""
+    d, db = new_db([data("simple.xml")])
+    bdir = os.path.join(d, "first")
+    os.makedirs(bdir)
+    pat = os.path.join(bdir, "scandb-%Y%m%d-%H%M%S.db")
+    r = run(db, "backup", "--keep", "3", "--format", "json", pat)
+    eq(r.code, 0, f"first backup --keep in an empty directory: {r!r}")
+    res = r.json()
+    eq(res["removed"], [], "nothing to remove")
+    eq(os.listdir(bdir), [os.path.basename(res["file"])], "only the new backup")
+    check("runtime error" not in r.err, f"no sanitizer report: {r.err!r}")
+
+
 @t.case
 def backup_tool_missing():
     if not PG:
@@ -699,8 +976,9 @@ def backup_tool_missing():
 @t.case
 def backup_password_never_in_argv_or_environment():
     """PostgreSQL: pg_dump and pg_restore get the password in a 0600
-    passfile (PGPASSFILE), removed afterwards; never in argv or PGPASSWORD.
-    Wrappers in SCANDB_PG_BINDIR record what they were given."""
+    passfile (PGPASSFILE) that is an anonymous file (/dev/fd/N: no name on
+    any disk); never in argv or PGPASSWORD.  Wrappers in SCANDB_PG_BINDIR
+    record what they were given."""
     if not PG:
         skip_case("PostgreSQL-only: the password of a server connection")
     d, db, _, user, pw = pw_role_db()
@@ -713,7 +991,7 @@ def backup_password_never_in_argv_or_environment():
         path = os.path.join(wrap, tool)
         with open(path, "w") as f:
             f.write("#!/bin/sh\n"
-                    f"{{ printf '%s\\n' \"$@\"; env; echo mode=$(stat -c %a \"$PGPASSFILE\"); "
+                    f"{{ printf '%s\\n' \"$@\"; env; echo mode=$(stat -L -c %a \"$PGPASSFILE\"); "
                     f"}} >> '{rec}'\n"
                     f"exec '{os.path.join(e['SCANDB_PG_BIN'], tool)}' \"$@\"\n")
         os.chmod(path, 0o755)
@@ -733,7 +1011,8 @@ def backup_password_never_in_argv_or_environment():
         check("PGPASSWORD=" not in seen, f"{tool}: no PGPASSWORD")
         check("PGPASSFILE=" in seen and "mode=600" in seen, f"{tool}: a 0600 passfile: {seen}")
         for pf in re.findall(r"^PGPASSFILE=(.*)$", seen, re.M):
-            check(not os.path.exists(pf), f"{tool}: passfile {pf} removed")
+            check(re.fullmatch(r"/dev/fd/[0-9]+", pf),
+                  f"{tool}: the passfile is an anonymous file, not {pf!r}")
     eq(dump(target), dump(db), "restored by the password role through the wrappers")
 
 
@@ -749,32 +1028,89 @@ def pw_role_db():
     return d, db, pg_url(pg_dbname(db), user=user), user, pw
 
 
-@t.case
-def backup_signal_removes_passfile():
-    """PostgreSQL: SIGTERM while pg_dump runs (a wrapper that sleeps) ends
-    scandb by the signal, kills the tool and leaves no passfile behind."""
-    if not PG:
-        skip_case("PostgreSQL-only: the passfile of pg_dump")
-    d, db, url, user, pw = pw_role_db()
-    udb = pg_url(pg_dbname(db), user=user, password=pw)
-    wrap, tmp = os.path.join(d, "bin"), os.path.join(d, "tmp")
+def sleeping_pg_dump(d):
+    """A pg_dump (in SCANDB_PG_BINDIR) that records its pid and the passfile
+    it was given, then sleeps; (bin dir, file naming its pid)."""
+    wrap = os.path.join(d, "bin")
     os.makedirs(wrap)
-    os.makedirs(tmp)
     started = os.path.join(d, "started")
     with open(os.path.join(wrap, "pg_dump"), "w") as f:
-        f.write(f"#!/bin/sh\necho $$ > '{started}.new'; mv '{started}.new' '{started}'\n"
+        f.write(f"#!/bin/sh\ncat \"$PGPASSFILE\" > /dev/null\n"
+                f"echo $$ > '{started}.new'; mv '{started}.new' '{started}'\n"
                 "exec sleep 60\n")
     os.chmod(os.path.join(wrap, "pg_dump"), 0o755)
+    return wrap, started
+
+
+def wait_started(p, started):
+    deadline = time.monotonic() + 30
+    while not os.path.exists(started) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    check(os.path.exists(started), f"pg_dump never started (exit {p.poll()})")
+    with open(started) as f:
+        return int(f.read())
+
+
+def gone(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def files_holding(dirs, needle, shallow=()):
+    """Every regular file under `dirs` (and directly in the `shallow` ones,
+    up to 1 MB each) whose content holds `needle`; the test cluster's own
+    environment file (which names the password role's password) aside."""
+    found, own = [], os.path.realpath(os.environ.get("SCANDB_PG_ENV", "/nonexistent"))
+
+    def look(path, limit=None):
+        try:
+            if not os.path.isfile(path) or os.path.islink(path) or \
+                    os.path.realpath(path) == own:
+                return
+            if limit and os.path.getsize(path) > limit:
+                return
+            with open(path, "rb") as f:
+                if needle.encode() in f.read():
+                    found.append(path)
+        except OSError:
+            pass
+    for top in dirs:
+        for root, _, names in os.walk(top):
+            for n in names:
+                look(os.path.join(root, n))
+    for top in shallow:
+        if os.path.isdir(top):
+            for n in os.listdir(top):
+                look(os.path.join(top, n), 1 << 20)
+    return found
+
+
+@t.case
+def backup_signal_leaves_nothing():
+    """PostgreSQL: SIGTERM while pg_dump runs (a wrapper that sleeps) ends
+    scandb by the signal, kills the tool, and leaves neither a passfile nor
+    the backup's temporary file behind."""
+    if not PG:
+        skip_case("PostgreSQL-only: pg_dump")
+    d, db, url, user, pw = pw_role_db()
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    wrap, started = sleeping_pg_dump(d)
+    tmp, out = os.path.join(d, "tmp"), os.path.join(d, "out")
+    os.makedirs(tmp)
+    os.makedirs(out)
     env = dict(os.environ, SCANDB_PG_BINDIR=wrap, TMPDIR=tmp)
-    p = subprocess.Popen([SCANDB, "--db", udb, "backup", os.path.join(d, "b.db")], env=env,
+    p = subprocess.Popen([SCANDB, "--db", udb, "backup", os.path.join(out, "b.db")], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(started) and time.monotonic() < deadline and p.poll() is None:
-            time.sleep(0.05)
-        check(os.path.exists(started), f"pg_dump never started (exit {p.poll()})")
-        check(any(x.startswith("scandb-pgpass-") for x in os.listdir(tmp)),
-              f"a passfile while pg_dump runs: {os.listdir(tmp)}")
+        child = wait_started(p, started)
+        eq(os.listdir(tmp), [], "nothing in TMPDIR while pg_dump runs")
+        eq(files_holding([d], pw), [], "files holding the password while pg_dump runs")
         p.send_signal(15)
         p.communicate(timeout=30)
     finally:
@@ -782,19 +1118,46 @@ def backup_signal_removes_passfile():
             p.kill()
             p.communicate(timeout=30)
     eq(p.returncode, -15, "scandb ends by SIGTERM")
-    eq([x for x in os.listdir(tmp) if x.startswith("scandb-pgpass-")], [], "passfiles left")
-    with open(started) as f:
-        child = int(f.read())
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
+    eq(os.listdir(out), [], "no backup and no temporary file left")
+    eq(os.listdir(tmp), [], "nothing left in TMPDIR")
+    if not gone(child):
         os.kill(child, 9)
         raise AssertionError("pg_dump (the wrapper) was not killed")
+
+
+@t.case
+def backup_sigkill_leaves_no_password():
+    """PostgreSQL (issue 17): SIGKILL during a backup cannot be caught, so
+    the password must never have been in a file with a name: nothing under
+    TMPDIR, /tmp, /dev/shm or the backup's directory holds it afterwards."""
+    if not PG:
+        skip_case("PostgreSQL-only: the password handed to pg_dump")
+    d, db, url, user, pw = pw_role_db()
+    udb = pg_url(pg_dbname(db), user=user, password=pw)
+    wrap, started = sleeping_pg_dump(d)
+    tmp, out = os.path.join(d, "tmp"), os.path.join(d, "out")
+    os.makedirs(tmp)
+    os.makedirs(out)
+    env = dict(os.environ, SCANDB_PG_BINDIR=wrap, TMPDIR=tmp)
+    # (the test cluster's own variables name the password: not scandb's)
+    env.pop("SCANDB_PG_PW_PASSWORD", None)
+    p = subprocess.Popen([SCANDB, "--db", udb, "backup", os.path.join(out, "b.db")], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = None
+    try:
+        child = wait_started(p, started)
+        p.kill()  # SIGKILL, our own child
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+        if child and not gone(child, 0):
+            os.kill(child, 9)  # the wrapper we wrote, by its pid
+    eq(p.returncode, -9, "scandb was killed")
+    eq(files_holding([tmp, out], pw, shallow=["/tmp", "/dev/shm"]), [],
+       "files holding the password after SIGKILL")
+    eq([x for x in os.listdir(tmp)], [], "nothing in TMPDIR")
 
 
 @t.case
@@ -936,6 +1299,82 @@ def restore_refuses_bad_files_changing_nothing():
     # and scandb goes on writing to it
     run(target, "-q", "import", data("os.xml"), expect=0)
     run(target, "doctor", expect=0)
+
+
+def damage(path, kind):
+    """Damage a SQLite file the ways a disk or a careless copy does."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        if kind == "truncated to half":
+            f.truncate(size // 2)
+        elif kind == "truncated to one page":
+            f.truncate(4096)
+        elif kind == "header overwritten":
+            f.write(b"not a database!!")
+        elif kind == "page size field":
+            f.seek(16)
+            f.write(b"\x00\x03")
+        elif kind == "first page garbled":
+            f.seek(100)
+            f.write(random.Random(5).randbytes(3996))
+        else:
+            raise ValueError(kind)
+
+
+DAMAGES = ("truncated to half", "truncated to one page", "header overwritten",
+           "page size field", "first page garbled")
+
+
+@t.case
+def restore_force_replaces_damaged_database():
+    """Issue 17: restoring over a damaged database is what restore is for.
+    A SQLite file too damaged to open: doctor says restore is the way out,
+    restore without --force changes nothing and says to add it, restore
+    --force BACKUP replaces it (the damaged file kept aside, byte for byte);
+    a bad backup over it changes nothing either."""
+    sqlite_case("a damaged SQLite file")
+    d, src = new_db()
+    good = make_backup(src, d)
+    bad = os.path.join(d, "bad.db")
+    with open(bad, "wb") as f:
+        f.write(b"this is no backup" * 100)
+    want = counts(src)
+    for kind in DAMAGES:
+        wd = os.path.join(d, kind.replace(" ", "-"))
+        os.makedirs(wd)
+        db = os.path.join(wd, "s.db")
+        shutil.copy(src, db)
+        checkpoint(db)
+        for x in ("-wal", "-shm"):
+            if os.path.exists(db + x):
+                os.unlink(db + x)
+        damage(db, kind)
+        h0 = sha(db)
+        r, rep = doctor_json(db, expect=1)
+        fixes = " ".join(p["fix"] or "" for p in rep["problems"])
+        check("restore --force" in fixes, f"{kind}: doctor says restore is the way out: {rep}")
+        r = run(db, "doctor")
+        check("restore --force" in r.out, f"{kind}: doctor (table) says so too: {r.out!r}")
+        r = run(db, "restore", good)
+        eq(r.code, 1, f"{kind}: restore without --force: {r!r}")
+        check("--force" in r.err and "nothing was changed" in r.err, f"{kind}: {r.err!r}")
+        eq(sha(db), h0, f"{kind}: untouched without --force")
+        r = run(db, "restore", "--force", bad)
+        eq(r.code, 1, f"{kind}: a bad backup over it: {r!r}")
+        check("nothing was changed" in r.err, f"{kind}: {r.err!r}")
+        eq(sha(db), h0, f"{kind}: untouched by a bad backup")
+        eq(sorted(x for x in os.listdir(wd) if not x.startswith("s.db-")), ["s.db"],
+           f"{kind}: nothing left by the refused restores")
+        r = run(db, "restore", "--force", "--format", "json", good)
+        eq(r.code, 0, f"{kind}: restore --force over the damaged file: {r!r}")
+        kept = r.json()["damaged_kept_as"]
+        check(kept.startswith(db + ".damaged-"), f"{kind}: kept as {kept}")
+        eq(sha(kept), h0, f"{kind}: the damaged file is kept byte for byte")
+        check(kept in r.err, f"{kind}: says where the damaged file is: {r.err!r}")
+        run(db, "doctor", expect=0)
+        eq(counts(db), want, f"{kind}: the restored database is the backup")
+        check(not [x for x in os.listdir(wd) if ".restore-" in x or ".tmp-" in x],
+              f"{kind}: no temporary file left: {os.listdir(wd)}")
 
 
 @t.case
