@@ -1056,19 +1056,46 @@ static int current_schema(struct store_pg *s, char *out, size_t len)
 
 /* ---- backup ---------------------------------------------------------------------- */
 
+/* The doctor's data checks (constraints, foreign keys and orphans, the
+ * port state documents) in the open read snapshot, which pg_dump then dumps
+ * (--snapshot): an archive is written only of data restore will take.  The
+ * snapshot's id goes to *snap. */
+static int backup_checked_snapshot(struct store_pg *s, char *snap, size_t snaplen)
+{
+	struct store_doctor_report rep = {0};
+	PGresult *res;
+	int r;
+
+	if ((r = adm_exec(s, "SELECT pg_export_snapshot()", 0, NULL, NULL, &res,
+	                  "backup: exporting the snapshot")) != 0)
+		return r;
+	snprintf(snap, snaplen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((r = doctor_checks(s, &rep)) == 0 && (r = doctor_fks(s, &rep)) == 0)
+		r = doctor_docs(s, &rep);
+	if (r == 0 && rep.nproblems > 0)
+		r = store__set_err(&s->base, SDB_EPARSE,
+		                   "the database is damaged, no backup was written (%s: %s%s): run "
+		                   "'scandb doctor' to see what is wrong",
+		                   rep.problems[0].check, rep.problems[0].what,
+		                   rep.nproblems > 1 ? ", and more" : "");
+	store_doctor_report_free(&rep);
+	return r;
+}
+
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info)
 {
 	struct store_pg *s = store__pg(st);
-	char tool[4096], schema[256], schema_arg[600];
+	char tool[4096], schema[256], schema_arg[600], snap[128], snap_arg[160];
 	struct store__tmp tmp = {.fd = -1};
 	struct buf conn;
 	char **env = NULL;
 	double t0 = time_mono();
 	struct stat sb;
-	int pfd = -1, r;
+	int pfd = -1, opened = 0, r;
 
 	buf_init(&conn, 1 << 16);
-	if (s->in_tx)
+	if (s->in_tx || s->read_tx)
 		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	if ((r = tool_path(s, "pg_dump", tool, sizeof(tool))) != 0 ||
 	    (r = current_schema(s, schema, sizeof(schema))) != 0 ||
@@ -1091,14 +1118,20 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 		schema_arg[k++] = '"';
 		schema_arg[k] = '\0';
 	}
+	/* one snapshot, checked first: ours, held open while pg_dump dumps it */
+	if ((r = store__pg_read_begin(s, &opened)) != 0 ||
+	    (r = backup_checked_snapshot(s, snap, sizeof(snap))) != 0)
+		goto out;
+	snprintf(snap_arg, sizeof(snap_arg), "--snapshot=%s", snap);
 	if ((r = store__tmp_create(st, path, &tmp)) != 0)
 		goto out;
 	{
-		char *argv[] = {
-		    tool,     "--format=custom", "--no-password",        schema_arg, "--file",
-		    tmp.path, "--dbname",        (char *)buf_str(&conn), NULL};
-		/* one snapshot (pg_dump's REPEATABLE READ transaction): the dump
-		 * is the database as it was when it started, writers go on */
+		char *argv[] = {tool,       "--format=custom", "--no-password",
+		                schema_arg, snap_arg,          "--file",
+		                tmp.path,   "--dbname",        (char *)buf_str(&conn),
+		                NULL};
+		/* one snapshot (the one checked above, which pg_dump imports):
+		 * the dump is the database as it was then, writers go on */
 		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "backup", &pfd, pfd >= 0,
 		                  &tmp)) != 0) {
 			/* pg_dump on a full disk: say so, and where */
@@ -1113,6 +1146,8 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 			goto out;
 		}
 	}
+	store__pg_read_end(s, opened);
+	opened = 0;
 	if ((r = store__backup_publish(st, tmp.path, path)) != 0)
 		goto out;
 	store__tmp_release(&tmp);
@@ -1121,6 +1156,7 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 	info->seconds = time_mono() - t0;
 	r = 0;
 out:
+	store__pg_read_end(s, opened);
 	store__tmp_remove(&tmp);
 	if (pfd >= 0)
 		close(pfd);

@@ -727,6 +727,35 @@ def backup_refuses_damaged_database():
         eq(os.listdir(bdir), [os.path.basename(old)], f"{args}: nothing written or removed")
 
 
+@t.case
+def backup_refuses_orphans_restore_would_refuse():
+    """Issue 17 item 7 on PostgreSQL: rows that break a foreign key (written
+    with the key's triggers off) made an archive that restore refused later.
+    backup checks its snapshot as doctor does and refuses, writing nothing;
+    once doctor's fix is applied, the same backup is written and restores."""
+    if not PG:
+        skip_case("PostgreSQL: orphan rows written behind the foreign keys' triggers "
+                  "(the SQLite file's damage is backup_refuses_damaged_database)")
+    d, db = new_db()
+    host = sql1(db, "SELECT id FROM hosts ORDER BY id LIMIT 1")
+    sql_script(db, "SET LOCAL session_replication_role = replica;\n"
+                   f"INSERT INTO ports (job_id, host_id, protocol, port, state) "
+                   f"VALUES (999, {host}, 'tcp', 1, 'open');\n")
+    path = os.path.join(d, "orphans.dump")
+    r = run(db, "backup", path)
+    eq(r.code, 1, f"backup of a database with an orphan row: {r!r}")
+    check("damaged" in r.err and "FOREIGN KEY" in r.err and "doctor" in r.err,
+          f"says why: {r.err!r}")
+    eq(os.listdir(d), [], "nothing written")
+    _, rep = doctor_json(db, expect=1)
+    sql_script(db, "\n".join(p["fix"] for p in problems_of(rep, "orphans")))
+    run(db, "backup", path, expect=0)
+    target = newdb()
+    run(target, "migrate", "up", expect=0)
+    run(target, "restore", path, expect=0)
+    eq(sql1(target, "SELECT count(*) FROM ports"), sql1(db, "SELECT count(*) FROM ports"),
+       "ports restored")
+
 def big_db(d, hosts=6000, ports=10):
     """A database of the backend under test with one generated scan of
     `hosts` hosts (a backup of it takes a noticeable moment)."""
