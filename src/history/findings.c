@@ -253,9 +253,9 @@ struct rule_ports {
 
 struct findings_rule {
 	enum ev_kind kind;
-	int any; /* '*': every port, and host-level events */
-	struct rule_ports *ports;
-	size_t nports;
+	int any;                  /* '*': every port, and host-level events */
+	struct rule_ports *ports; /* sorted by (proto, lo); merged: none overlap or touch */
+	size_t nports, cports;
 	enum findings_severity sev;
 	char *title;
 	int line;
@@ -264,8 +264,27 @@ struct findings_rule {
 struct findings_rules {
 	char *name; /* file, for details */
 	struct findings_rule *v;
-	size_t n;
+	size_t n, cap;
 };
+
+/* Room for one more element in *arr (n used, *cap allocated): doubling, so
+ * a list of n entries costs O(n) copying, not O(n^2) (a 65,535-port rule
+ * took minutes under ASan growing one entry at a time). */
+static int grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	void **pa = arr;
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	if (!(nv = sdb_reallocarray(*pa, ncap, size)))
+		return SDB_ENOMEM;
+	*pa = nv;
+	*cap = ncap;
+	return 0;
+}
 
 void findings_rules_free(struct findings_rules *r)
 {
@@ -283,6 +302,11 @@ void findings_rules_free(struct findings_rules *r)
 size_t findings_rules_count(const struct findings_rules *r)
 {
 	return r ? r->n : 0;
+}
+
+size_t findings_rules_ranges(const struct findings_rules *r, size_t i)
+{
+	return r && i < r->n ? r->v[i].nports : 0;
 }
 
 static int host_level_kind(enum ev_kind k)
@@ -309,6 +333,39 @@ static int parse_port(const char **p, const char *e, int *out)
 	return 0;
 }
 
+static int cmp_ports(const void *a, const void *b)
+{
+	const struct rule_ports *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sort the rule's ranges and merge those of one protocol that overlap or
+ * touch ("1,2,3,...,65535/tcp" is one range), so matching an event costs
+ * the number of distinct ranges, not the length of the list. */
+static void merge_ports(struct findings_rule *rule)
+{
+	size_t out = 0;
+
+	if (rule->nports < 2)
+		return;
+	qsort(rule->ports, rule->nports, sizeof(*rule->ports), cmp_ports);
+	for (size_t i = 1; i < rule->nports; i++) {
+		struct rule_ports *last = &rule->ports[out];
+		const struct rule_ports *p = &rule->ports[i];
+
+		if (p->proto == last->proto && p->lo <= last->hi + 1) {
+			if (p->hi > last->hi)
+				last->hi = p->hi;
+		} else {
+			rule->ports[++out] = *p;
+		}
+	}
+	rule->nports = out + 1;
+}
+
 /* "3389/tcp,23/tcp,1000-2000,53/udp" into rule->ports. */
 static int parse_ports(const char *b, const char *e, struct findings_rule *rule, char *why,
                        size_t whylen)
@@ -318,7 +375,6 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 	while (p < e) {
 		const char *ie = memchr(p, ',', (size_t)(e - p));
 		struct rule_ports rp = {-1, 0, 0};
-		struct rule_ports *nv;
 
 		if (!ie)
 			ie = e;
@@ -345,9 +401,8 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 		}
 		if (p != ie)
 			goto bad;
-		if (!(nv = sdb_reallocarray(rule->ports, rule->nports + 1, sizeof(*nv))))
+		if (grow(&rule->ports, &rule->cports, rule->nports, sizeof(*rule->ports)) != 0)
 			return SDB_ENOMEM;
-		rule->ports = nv;
 		rule->ports[rule->nports++] = rp;
 		p = ie < e ? ie + 1 : ie;
 		if (ie < e && p == e)
@@ -359,6 +414,7 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 		         (int)(e - b), b);
 		return SDB_EPARSE;
 	}
+	merge_ports(rule);
 	return 0;
 }
 
@@ -469,7 +525,7 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 	}
 	while (l && *l) {
 		const char *e = strchr(l, '\n'), *t;
-		struct findings_rule rule, *nv;
+		struct findings_rule rule;
 		char why[300];
 
 		if (!e)
@@ -491,13 +547,12 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 				         r == SDB_ENOMEM ? "out of memory" : why);
 			goto out;
 		}
-		if (!(nv = sdb_reallocarray(rs->v, rs->n + 1, sizeof(*nv)))) {
+		if (grow(&rs->v, &rs->cap, rs->n, sizeof(*rs->v)) != 0) {
 			free(rule.ports);
 			free(rule.title);
 			r = SDB_ENOMEM;
 			goto out;
 		}
-		rs->v = nv;
 		rs->v[rs->n++] = rule;
 	next:
 		l = *e ? e + 1 : e;
@@ -583,7 +638,7 @@ struct det {
 
 struct dets {
 	struct det *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void dets_free(struct dets *d)
@@ -629,7 +684,7 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
                     const char *key, int proto, int port, const char *title,
                     enum findings_severity sev, json_t *details)
 {
-	struct det x, *nv;
+	struct det x;
 	int r = SDB_ENOMEM;
 
 	memset(&x, 0, sizeof(x));
@@ -646,7 +701,7 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
 		r = 0; /* the same thing twice in one scan */
 		goto fail;
 	}
-	if (!(nv = sdb_reallocarray(d->v, d->n + 1, sizeof(*nv))))
+	if (grow(&d->v, &d->cap, d->n, sizeof(*d->v)) != 0)
 		goto fail;
 	x.f = (struct store_finding_new){
 	    .type = type,
@@ -659,7 +714,6 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
 	    .fingerprint = x.fingerprint,
 	    .details = x.details,
 	};
-	d->v = nv;
 	d->v[d->n++] = x;
 	return 0;
 fail:
@@ -831,11 +885,9 @@ static int resolvable(const char *status)
 static int add_id(void *ctx, int64_t id)
 {
 	struct findings_replay *rp = ctx;
-	void *nv = sdb_reallocarray(rp->v, rp->n + 1, sizeof(*rp->v));
 
-	if (!nv)
+	if (grow(&rp->v, &rp->cap, rp->n, sizeof(*rp->v)) != 0)
 		return SDB_ENOMEM;
-	rp->v = nv;
 	memset(&rp->v[rp->n], 0, sizeof(rp->v[rp->n]));
 	rp->v[rp->n].id = id;
 	rp->v[rp->n].status = "open";
@@ -924,7 +976,7 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
                      struct findings_replay *rp)
 {
 	struct store_finding_ref *have = NULL;
-	struct dets d = {NULL, 0};
+	struct dets d = {NULL, 0, 0};
 	size_t nhave = 0;
 	int r;
 
