@@ -488,6 +488,7 @@ static int pipe_start(int fd, int fd_is_reg, const char *name, const struct inge
 		copy.run_end = sink->run_end ? copy_run_end : NULL;
 		copy.warning = sink->warning ? copy_warning : NULL;
 		copy.accept_truncated = sink->accept_truncated;
+		copy.truncated_hint = sink->truncated_hint;
 	}
 	if (nmap_parser_new(&copy, name, &pp->parser) != 0)
 		goto fail;

@@ -1949,10 +1949,16 @@ static int expat_failed(struct nmap_parser *p, int final)
 	case XML_ERROR_UNCLOSED_TOKEN:
 	case XML_ERROR_PARTIAL_CHAR:
 	case XML_ERROR_UNCLOSED_CDATA_SECTION:
-		if (final)
+		if (!final)
+			break;
+		if (p->sink.truncated_hint && p->depth > 0 && p->stats.hosts > 0)
+			/* cut off after complete hosts: say what keeps them */
 			return fail_at(p, SDB_EPARSE, line, col,
-			               "unexpected end of file (truncated?)");
-		break;
+			               "unexpected end of file (truncated?) after %llu complete "
+			               "host%s; %s",
+			               (unsigned long long)p->stats.hosts,
+			               p->stats.hosts == 1 ? "" : "s", p->sink.truncated_hint);
+		return fail_at(p, SDB_EPARSE, line, col, "unexpected end of file (truncated?)");
 	default:
 		break;
 	}

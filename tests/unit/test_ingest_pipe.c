@@ -51,6 +51,7 @@ struct log {
 	 * number stop_at_chunk, or run_begin/run_end */
 	size_t stop_at_host, stop_at_chunk;
 	int stop_code, begin_code, end_code;
+	const char *hint; /* the sink's truncated_hint */
 };
 
 static void log_init(struct log *lg)
@@ -166,6 +167,7 @@ static struct ingest_sink log_sink(struct log *lg)
 	    .host = on_host,
 	    .progress = on_progress,
 	    .run_end = on_end,
+	    .truncated_hint = lg->hint,
 	};
 	return s;
 }
@@ -804,6 +806,22 @@ static void test_truncated(void **state)
 	assert_true(lg.nhosts > BIG_HOSTS / 2);
 	assert_int_equal(lg.nend, 0);
 	log_free(&lg);
+
+	/* the sink's hint reaches the message through the pipe, with the
+	 * number of complete hosts */
+	{
+		char want[128];
+
+		log_init(&lg);
+		lg.hint = "`scandb import --partial` keeps what is complete";
+		run_path(path, "cut.xml", 1, NULL, &lg, &res);
+		assert_int_equal(res.r, SDB_EPARSE);
+		snprintf(want, sizeof(want), "(truncated?) after %zu complete hosts; %s", lg.nhosts,
+		         lg.hint);
+		if (!strstr(res.err, want))
+			fail_msg("'%s' does not say '%s'", res.err, want);
+		log_free(&lg);
+	}
 	unlink(path);
 	free(path);
 	free(data);

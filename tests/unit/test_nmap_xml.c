@@ -61,6 +61,7 @@ struct log {
 	struct buf warnings; /* every warning, one a line */
 	int nwarnings;
 	int accept_truncated; /* the sink's accept_truncated */
+	const char *hint;     /* the sink's truncated_hint */
 };
 
 static char *xs(const char *s)
@@ -234,6 +235,7 @@ static struct ingest_sink log_sink(struct log *lg)
 	    .run_end = on_end,
 	    .warning = on_warning,
 	    .accept_truncated = lg->accept_truncated,
+	    .truncated_hint = lg->hint,
 	};
 	return s;
 }
@@ -1340,6 +1342,38 @@ static void test_cut_off_accepted(void **state)
 	free(xml);
 }
 
+/* Refused, a document cut off after complete hosts says how many, and
+ * the sink's hint (what keeps them); with no complete host, or no hint, or
+ * cut before <nmaprun>, the message is the plain one. */
+static void test_cut_off_hint(void **state)
+{
+	static const char hint[] = "`scandb import --partial` keeps what is complete";
+	static const char *const docs[] = {
+	    HEAD HOST_OPEN "</host>\n<host><status state=\"up\"/><address addr=\"192.0.2.9\"",
+	    "<?xml version=\"1.0\"?><nmaprun scanner=\"nmap\"><host><status state=\"up\"/>",
+	    "<?xml version=\"1.0\"?><nmapr",
+	};
+	struct log lg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		for (int with_hint = 0; with_hint < 2; with_hint++) {
+			log_init(&lg);
+			lg.hint = with_hint ? hint : NULL;
+			assert_int_equal(parse_str(docs[i], &lg), SDB_EPARSE);
+			assert_non_null(strstr(errbuf, "unexpected end of file (truncated?)"));
+			if (i == 0 && with_hint)
+				assert_non_null(strstr(errbuf,
+				                       "(truncated?) after 1 complete host; "
+				                       "`scandb import --partial` keeps what "
+				                       "is complete"));
+			else
+				assert_null(strstr(errbuf, "complete"));
+			log_free(&lg);
+		}
+	}
+}
+
 /* The error position is where the offending element starts (1-based). */
 static void test_error_position(void **state)
 {
@@ -1978,6 +2012,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_values),
 	    cmocka_unit_test(test_warning_cap),
 	    cmocka_unit_test(test_cut_off_accepted),
+	    cmocka_unit_test(test_cut_off_hint),
 	    cmocka_unit_test(test_skips_foreign),
 	    cmocka_unit_test(test_sql_and_unicode_verbatim),
 	    cmocka_unit_test(test_billion_laughs),
