@@ -186,7 +186,9 @@ static int64_t host_time(const struct job_writer *w, const struct rec_host *h)
 /* ---- change events (history/events.h) ---------------------------------- */
 
 /* Stores each event of one scan of one host and keeps a copy for the
- * findings that follow it. */
+ * findings that follow it - but for a script_changed event's strings (the
+ * outputs, up to megabytes each), which stay valid until the next ev_step
+ * (events.h). */
 struct emit_ctx {
 	struct store *st;
 	int64_t host_id;
@@ -197,6 +199,8 @@ struct emit_ctx {
 static void emit_ctx_clear(struct emit_ctx *ec)
 {
 	for (size_t i = 0; i < ec->n; i++) {
+		if (ec->ev[i].kind == EV_SCRIPT_CHANGED)
+			continue; /* borrowed */
 		free((char *)ec->ev[i].detail);
 		free((char *)ec->ev[i].old_value);
 		free((char *)ec->ev[i].new_value);
@@ -230,6 +234,10 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	}
 	c = &ec->ev[ec->n];
 	*c = *e;
+	if (e->kind == EV_SCRIPT_CHANGED) {
+		ec->n++;
+		return 0;
+	}
 	c->detail = sdb_strdup(e->detail);
 	c->old_value = sdb_strdup(e->old_value);
 	c->new_value = sdb_strdup(e->new_value);
@@ -345,6 +353,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 	int in_order = 1, maybe_dup = 0, dup = 0, r;
 
 	ev_host_init(&state);
+	state.borrow = 1; /* h outlives the state: its script outputs are not copied */
 	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
 	if (w->history || maybe_dup) {
