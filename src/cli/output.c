@@ -235,19 +235,16 @@ json_t *output_job_json(const struct store_job *j)
 /* Print obj then `after`, and release obj.  Dumping to memory first and
  * writing once is several times faster than json_dumpf(), which makes one
  * fwrite() per token. */
+/* Written as it is dumped (json_dumpf), not built as one string first: a
+ * host's object may hold megabytes of script output. */
 static int put_json(FILE *f, json_t *obj, const char *after)
 {
-	char *text;
 	int r;
 
 	if (!obj)
 		return SDB_ENOMEM;
-	text = json_dumps(obj, OUTPUT_JSON_FLAGS);
+	r = json_dumpf(obj, f, OUTPUT_JSON_FLAGS) == 0 && fputs(after, f) != EOF ? 0 : SDB_EIO;
 	json_decref(obj);
-	if (!text)
-		return SDB_ENOMEM;
-	r = fputs(text, f) != EOF && fputs(after, f) != EOF ? 0 : SDB_EIO;
-	free(text);
 	return r;
 }
 
@@ -512,14 +509,10 @@ int output_table_add(struct output_table *t, const char *const *cells)
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		char **c = sdb_reallocarray(t->cells, cap, t->ncols * sizeof(char *));
-		char **tr;
 
 		if (!c)
 			return SDB_ENOMEM;
 		t->cells = c;
-		if (!(tr = sdb_reallocarray(t->trailers, cap, sizeof(char *))))
-			return SDB_ENOMEM;
-		t->trailers = tr;
 		t->cap = cap;
 	}
 	row = t->cells + t->nrows * t->ncols;
@@ -536,30 +529,7 @@ int output_table_add(struct output_table *t, const char *const *cells)
 		if (w > t->widths[i])
 			t->widths[i] = w;
 	}
-	t->trailers[t->nrows++] = NULL;
-	return 0;
-}
-
-int output_table_trailer(struct output_table *t, const char *line)
-{
-	char *safe, *joined, **tr;
-	size_t have, add;
-
-	if (t->nrows == 0)
-		return SDB_EUSAGE;
-	tr = &t->trailers[t->nrows - 1];
-	if (!(safe = output_text(line, 0, "")))
-		return SDB_ENOMEM;
-	have = *tr ? strlen(*tr) : 0;
-	add = strlen(safe);
-	if (!(joined = realloc(*tr, have + add + 2))) {
-		free(safe);
-		return SDB_ENOMEM;
-	}
-	memcpy(joined + have, safe, add);
-	memcpy(joined + have + add, "\n", 2);
-	*tr = joined;
-	free(safe);
+	t->nrows++;
 	return 0;
 }
 
@@ -575,25 +545,34 @@ static void print_row(const struct output_table *t, FILE *f, const char *const *
 	fputc('\n', f);
 }
 
-int output_table_print(const struct output_table *t, FILE *f)
+int output_table_print_header(const struct output_table *t, FILE *f)
 {
 	print_row(t, f, t->headers);
-	for (size_t r = 0; r < t->nrows; r++) {
-		print_row(t, f, (const char *const *)(t->cells + r * t->ncols));
-		if (t->trailers[r])
-			fputs(t->trailers[r], f);
-	}
 	return ferror(f) ? SDB_EIO : 0;
+}
+
+int output_table_print_row(const struct output_table *t, FILE *f, size_t r)
+{
+	if (r >= t->nrows)
+		return SDB_EUSAGE;
+	print_row(t, f, (const char *const *)(t->cells + r * t->ncols));
+	return ferror(f) ? SDB_EIO : 0;
+}
+
+int output_table_print(const struct output_table *t, FILE *f)
+{
+	int e = output_table_print_header(t, f);
+
+	for (size_t r = 0; r < t->nrows && e == 0; r++)
+		e = output_table_print_row(t, f, r);
+	return e;
 }
 
 void output_table_free(struct output_table *t)
 {
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
-	for (size_t i = 0; i < t->nrows; i++)
-		free(t->trailers[i]);
 	free(t->cells);
-	free(t->trailers);
 	free(t->maxw);
 	free(t->widths);
 	memset(t, 0, sizeof(*t));

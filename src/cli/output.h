@@ -87,17 +87,15 @@ size_t output_width(const char *s);
 
 /*
  * A table: rows are buffered so that column widths fit every row; columns
- * are separated by two spaces and the last one is not padded.  A row may
- * carry trailer lines printed verbatim right after it (script output under
- * a port).  Cells are made safe with output_text().
+ * are separated by two spaces and the last one is not padded.  Cells are
+ * made safe with output_text().
  */
 struct output_table {
 	size_t ncols;
 	const char *const *headers; /* borrowed, ncols of them */
 	size_t *maxw;               /* per column truncation width, 0 = none */
 	size_t *widths;
-	char **cells;    /* nrows * ncols, owned */
-	char **trailers; /* per row, owned, NULL if none */
+	char **cells; /* nrows * ncols, owned */
 	size_t nrows, cap;
 };
 int output_table_init(struct output_table *t, size_t ncols, const char *const *headers);
@@ -105,9 +103,12 @@ int output_table_init(struct output_table *t, size_t ncols, const char *const *h
 void output_table_max(struct output_table *t, size_t col, size_t max);
 /* Append a row of ncols cells (NULL or "" shown as "-"). */
 int output_table_add(struct output_table *t, const char *const *cells);
-/* Append one line (made safe, newline added) under the last row. */
-int output_table_trailer(struct output_table *t, const char *line);
 int output_table_print(const struct output_table *t, FILE *f);
+/* The same, a piece at a time: the header, then row r, so that a caller
+ * can print long text between rows without buffering it (`host` streams
+ * script output under its port row this way). */
+int output_table_print_header(const struct output_table *t, FILE *f);
+int output_table_print_row(const struct output_table *t, FILE *f, size_t r);
 void output_table_free(struct output_table *t);
 
 /* ---- listings (hosts, jobs) ---------------------------------------------- */
