@@ -144,7 +144,7 @@ static int on_host(void *ctx, struct store_host *h)
 	switch (x->l.fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_stream_item(&x->l.js, output_host_json(h));
+		r = output_stream_host(&x->l.js, h);
 		break;
 	case CLI_FMT_CSV:
 		r = output_host_csv_rows(stdout, h);
@@ -551,7 +551,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
 	switch (fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_json_print(stdout, output_host_json(one));
+		r = output_host_json_write(stdout, one, "\n");
 		break;
 	case CLI_FMT_CSV:
 		r = output_host_csv_header(stdout);
