@@ -64,6 +64,12 @@ def _filler(size, fill, seed):
     return line * whole + fill * rest
 
 
+def parsed_size(size):
+    """The length of a _filler(size) output once parsed."""
+    whole, rest = divmod(size, 64)
+    return whole * 60 + rest
+
+
 def script_hosts(out, nscripts, size, hosts=1, start=1700000000, fill="y", seed=0):
     """hosts hosts, each with nscripts port scripts of `size` bytes."""
     out.write(HEAD.format(start=start))
