@@ -630,10 +630,23 @@ out:
 
 /* ---- one scan of one host ------------------------------------------------ */
 
+/* What a detection's details (JSON evidence) are made from when it is
+ * stored - a script and its output (up to 1 MiB), or a rule and the event
+ * it matched (a script_changed event's outputs) - so that the details of
+ * one detection at a time are in memory, not every detection's of a host.
+ * Valid during findings_on_scan(). */
+struct det_from {
+	const struct rec_script *script;
+	const struct findings_rules *rules;
+	const struct findings_rule *rule;
+	const struct ev_event *ev;
+};
+
 /* Something this scan detected; strings owned. */
 struct det {
 	struct store_finding_new f;
 	char *fingerprint, *title, *details, *key;
+	struct det_from from; /* details made when stored, or details set now */
 };
 
 struct dets {
@@ -679,21 +692,47 @@ static char *fingerprint_of(const char *type, const char *source, const char *ke
 	return buf_steal(&b);
 }
 
-/* Takes `details` (decref'ed here). */
+#define DETAILS_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
+
+/* The details of x as JSON text (malloc'ed), made from x->from; NULL when
+ * they cannot be made (not UTF-8, no memory), as json_pack() says. */
+static char *details_of(const struct det *x)
+{
+	const struct det_from *w = &x->from;
+	json_t *j = NULL;
+	char line[32], *text;
+
+	if (w->script) {
+		j = json_pack("{s:s, s:s}", "script", w->script->id, "output", w->script->output);
+	} else if (w->rule) {
+		snprintf(line, sizeof(line), "%d", w->rule->line);
+		j = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "rule_file", w->rules->name,
+		              "rule_line", line, "detail", w->ev->detail, "old", w->ev->old_value,
+		              "new", w->ev->new_value, "job", (json_int_t)w->ev->job_id);
+	}
+	if (!j)
+		return NULL;
+	text = json_dumps(j, DETAILS_FLAGS);
+	json_decref(j);
+	return text;
+}
+
+/* Takes `details` (decref'ed here); or, with details NULL, `from` says what
+ * to make them from when stored. */
 static int dets_add(struct dets *d, const char *addr, const char *type, const char *source,
                     const char *key, int proto, int port, const char *title,
-                    enum findings_severity sev, json_t *details)
+                    enum findings_severity sev, json_t *details, const struct det_from *from)
 {
 	struct det x;
 	int r = SDB_ENOMEM;
 
 	memset(&x, 0, sizeof(x));
+	if (from)
+		x.from = *from;
 	x.fingerprint = fingerprint_of(type, source, key, addr, proto, port);
 	x.title = strdup(title);
 	x.key = key ? strdup(key) : NULL;
-	x.details =
-	    details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
-	            : NULL;
+	x.details = details ? json_dumps(details, DETAILS_FLAGS) : NULL;
 	json_decref(details);
 	if (!x.fingerprint || !x.title || (key && !x.key) || (details && !x.details))
 		goto fail;
@@ -747,7 +786,8 @@ static int detect_script(struct dets *d, const char *addr, int proto, int port,
 			             findings_severity_from_cvss(cv[i].cvss),
 			             json_pack("{s:s, s:s, s:f, s:s?}", "script", s->id, "cve",
 			                       cv[i].id, "cvss", cv[i].cvss, "cpe",
-			                       cv[i].cpe[0] ? cv[i].cpe : NULL));
+			                       cv[i].cpe[0] ? cv[i].cpe : NULL),
+			             NULL);
 		}
 		free(cv);
 		return r;
@@ -758,8 +798,8 @@ static int detect_script(struct dets *d, const char *addr, int proto, int port,
 		snprintf(full, sizeof(full), "%s: %s", s->id, title);
 	else
 		snprintf(full, sizeof(full), "%s: VULNERABLE", s->id);
-	return dets_add(d, addr, "nse_vuln", s->id, NULL, proto, port, full, sev,
-	                json_pack("{s:s, s:s}", "script", s->id, "output", s->output));
+	return dets_add(d, addr, "nse_vuln", s->id, NULL, proto, port, full, sev, NULL,
+	                &(struct det_from){.script = s});
 }
 
 static int rule_matches(const struct findings_rule *ru, const struct ev_event *e)
@@ -797,17 +837,12 @@ static int detect(struct dets *d, const struct findings_rules *rules, const stru
 		const struct ev_event *e = &events[i];
 		for (size_t k = 0; k < rules->n && r == 0; k++) {
 			const struct findings_rule *ru = &rules->v[k];
-			char where[64];
 
 			if (!rule_matches(ru, e))
 				continue;
-			snprintf(where, sizeof(where), "%d", ru->line);
 			r = dets_add(d, scan->addr, "rule", ev_kind_name(e->kind), ru->title,
 			             e->proto, e->proto >= 0 ? e->port : -1, ru->title, ru->sev,
-			             json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "rule_file",
-			                       rules->name, "rule_line", where, "detail", e->detail,
-			                       "old", e->old_value, "new", e->new_value, "job",
-			                       (json_int_t)e->job_id));
+			             NULL, &(struct det_from){.rules = rules, .rule = ru, .ev = e});
 		}
 	}
 	return r;
@@ -995,8 +1030,13 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 		for (size_t k = 0; k < nhave && !old; k++)
 			if (strcmp(have[k].fingerprint, d.v[i].fingerprint) == 0)
 				old = &have[k];
-		if ((r = store_finding_upsert(st, host_id, job_id, at, &d.v[i].f, &id, &created)) !=
-		    0)
+		/* made now, and let go once stored: one detection's at a time */
+		if (!d.v[i].details)
+			d.v[i].f.details = d.v[i].details = details_of(&d.v[i]);
+		r = store_finding_upsert(st, host_id, job_id, at, &d.v[i].f, &id, &created);
+		free(d.v[i].details);
+		d.v[i].f.details = d.v[i].details = NULL;
+		if (r != 0)
 			goto out;
 		if (old && (it = replay_item(rp, old->id)) != NULL) {
 			/* derived again: the replay's status, not the stored one */

@@ -4,7 +4,7 @@ no disk needed for millions of hosts).  Used by tests/e2e/test_memory.py and
 bench/memory.sh.
 
   memory_xml.py hosts N [--start T] [--first K]   N small hosts (one open port each)
-  memory_xml.py scripts N [--size B] [--hosts H] [--fill C] [--start T]
+  memory_xml.py scripts N [--size B] [--hosts H] [--fill C] [--start T] [--vulnerable]
                            H hosts of N port scripts of B bytes each
   memory_xml.py ports N [--field B] [--hosts H]  H hosts of N listed ports, each
                            with service fields of B bytes
@@ -70,10 +70,14 @@ def parsed_size(size):
     return whole * 60 + rest
 
 
-def script_hosts(out, nscripts, size, hosts=1, start=1700000000, fill="y", seed=0):
-    """hosts hosts, each with nscripts port scripts of `size` bytes."""
+def script_hosts(out, nscripts, size, hosts=1, start=1700000000, fill="y", seed=0,
+                 vulnerable=False):
+    """hosts hosts, each with nscripts port scripts of `size` bytes (saying
+    "VULNERABLE:" first, a finding each, if `vulnerable`)."""
     out.write(HEAD.format(start=start))
     body = _filler(size, fill, seed)
+    if vulnerable:
+        body = "VULNERABLE:&#xa;" + body[16:]
     for k in range(hosts):
         out.write(host_open(k, start))
         for i in range(nscripts):
@@ -130,6 +134,8 @@ def main(argv=None):
     ap.add_argument("--hosts", type=int, default=1)
     ap.add_argument("--fill", default="y", help="the character script output is made of")
     ap.add_argument("--seed", type=int, default=0, help="numbers the output lines")
+    ap.add_argument("--vulnerable", action="store_true",
+                    help="script outputs say VULNERABLE: (a finding each)")
     ap.add_argument("--start", type=int, default=1700000000)
     ap.add_argument("--first", type=int, default=0, help="index of the first host")
     a = ap.parse_args(argv)
@@ -138,7 +144,7 @@ def main(argv=None):
         if a.kind == "hosts":
             many_hosts(out, a.n, a.start, a.first)
         elif a.kind == "scripts":
-            script_hosts(out, a.n, a.size, a.hosts, a.start, a.fill[:1], a.seed)
+            script_hosts(out, a.n, a.size, a.hosts, a.start, a.fill[:1], a.seed, a.vulnerable)
         elif a.kind == "ports":
             port_hosts(out, a.n, a.field, a.hosts, a.start)
         else:

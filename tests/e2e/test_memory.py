@@ -187,6 +187,23 @@ def script_heavy_host_is_cut_and_bounded():
 
 
 @t.case
+def findings_of_a_script_heavy_host_are_bounded():
+    """20 outputs of 4 MiB that say VULNERABLE: the 8 kept whole are 8
+    findings whose evidence holds their output; made one at a time, under
+    64 MB."""
+    d = tmpdir()
+    n, size = (10, 1300 * 1024) if SAN else (20, 4194000)
+    # backslashes: twice as long as JSON text
+    path = write_file(os.path.join(d, "vuln.xml"), memory_xml.script_hosts, n, size,
+                      fill="\\", vulnerable=True)
+    db = newdb()
+    m = measured(db, "-q", "import", path)
+    rss_under(m, RSS_MAX, "import of 20 vulnerable outputs")
+    eq(sql1(db, "SELECT count(*) FROM findings"), 8, "findings (the outputs kept whole)")
+    check(sql1(db, "SELECT min(length(details)) FROM findings") > MiB, "evidence kept")
+
+
+@t.case
 def run_scripts_are_cut_and_bounded():
     """17 pre-scan scripts of 4 MiB (they are held until the end of the
     run): 8 MiB in all are kept, the rest cut; under 64 MB."""
