@@ -4,6 +4,7 @@
  */
 #include "history/events.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,7 @@ void ev_host_free(struct ev_host *h)
 	}
 	dropped_free(h);
 	free(h->dropped);
+	free(h->sidx);
 	free(h->ports);
 	free(h->scripts);
 	free(h->os);
@@ -159,10 +161,57 @@ int ev_host_put_port(struct ev_host *h, const struct ev_port *p)
 	return 0;
 }
 
+/* Scripts are found through a hash index (a host may have 65,536 of them:
+ * a linear search per script was quadratic). */
+static size_t script_hash(int proto, int port, const char *id)
+{
+	uint64_t x = 1469598103934665603ULL;
+
+	x = (x ^ (uint64_t)(proto + 1)) * 1099511628211ULL;
+	x = (x ^ (uint64_t)(port + 1)) * 1099511628211ULL;
+	for (; *id; id++)
+		x = (x ^ (unsigned char)*id) * 1099511628211ULL;
+	return (size_t)(x ^ (x >> 29));
+}
+
+static void sidx_put(struct ev_host *h, size_t i)
+{
+	const struct ev_script *s = &h->scripts[i];
+	size_t mask = h->sidx_cap - 1, k = script_hash(s->proto, s->port, s->id) & mask;
+
+	while (h->sidx[k])
+		k = (k + 1) & mask;
+	h->sidx[k] = (uint32_t)(i + 1);
+}
+
+/* Room in the index for one more script.  0 or SDB_ENOMEM. */
+static int sidx_reserve(struct ev_host *h)
+{
+	size_t cap = h->sidx_cap ? h->sidx_cap : 16;
+	uint32_t *v;
+
+	while ((h->nscripts + 1) * 2 > cap)
+		cap *= 2;
+	if (cap == h->sidx_cap)
+		return 0;
+	if (h->nscripts + 1 > UINT32_MAX || !(v = calloc(cap, sizeof(*v))))
+		return SDB_ENOMEM;
+	free(h->sidx);
+	h->sidx = v;
+	h->sidx_cap = cap;
+	for (size_t i = 0; i < h->nscripts; i++)
+		sidx_put(h, i);
+	return 0;
+}
+
 static struct ev_script *script_find(struct ev_host *h, int proto, int port, const char *id)
 {
-	for (size_t i = 0; i < h->nscripts; i++) {
-		struct ev_script *s = &h->scripts[i];
+	size_t mask = h->sidx_cap - 1, k;
+
+	if (!h->sidx_cap)
+		return NULL;
+	for (k = script_hash(proto, port, id) & mask; h->sidx[k]; k = (k + 1) & mask) {
+		struct ev_script *s = &h->scripts[h->sidx[k] - 1];
 		if (s->proto == proto && s->port == port && strcmp(s->id, id) == 0)
 			return s;
 	}
@@ -175,6 +224,8 @@ static struct ev_script *script_entry(struct ev_host *h, int proto, int port, co
 	struct ev_script *s = script_find(h, proto, port, id);
 
 	if (!s) {
+		if (sidx_reserve(h) != 0)
+			return NULL;
 		if (h->nscripts == h->scap) {
 			size_t ncap = h->scap ? h->scap * 2 : 8;
 			struct ev_script *ns = sdb_reallocarray(h->scripts, ncap, sizeof(*ns));
@@ -189,7 +240,7 @@ static struct ev_script *script_entry(struct ev_host *h, int proto, int port, co
 		s->port = port;
 		if (!(s->id = strdup(id)))
 			return NULL;
-		h->nscripts++;
+		sidx_put(h, h->nscripts++);
 	}
 	return s;
 }

@@ -103,6 +103,8 @@ struct ev_host {
 	size_t nports, cap;
 	struct ev_script *scripts; /* latest output per (proto, port, id) */
 	size_t nscripts, scap;
+	uint32_t *sidx;  /* hash index of scripts (1 + position; 0 empty) */
+	size_t sidx_cap; /* a power of two, over twice nscripts; 0: none yet */
 	/* Set by a caller whose scan outlives the state (the job writer, one
 	 * scan per state): ev_step() points the state at the scan's script
 	 * outputs instead of copying them (a host's outputs are held once).

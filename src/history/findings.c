@@ -14,6 +14,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,9 +651,76 @@ struct det {
 	struct det_from from; /* details made when stored, or details set now */
 };
 
+/* Positions of strings by content (fingerprints): open addressing over a
+ * power-of-two table of 1 + position (0: empty), for the detections and
+ * stored findings of a host (65,536 of them from a crafted host: a linear
+ * search each was quadratic). */
+struct fp_index {
+	uint32_t *slot;
+	size_t cap;
+};
+
+static size_t fp_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The string of position i: a char * member at `off` in elements of
+ * `size` bytes from `base`. */
+static const char *fp_key(const void *base, size_t off, size_t size, size_t i)
+{
+	return *(char *const *)((const char *)base + i * size + off);
+}
+
+/* The position of fp, or -1. */
+static long fp_find(const struct fp_index *ix, const void *base, size_t off, size_t size,
+                    const char *fp)
+{
+	size_t mask = ix->cap - 1;
+
+	if (!ix->cap)
+		return -1;
+	for (size_t k = fp_hash(fp) & mask; ix->slot[k]; k = (k + 1) & mask) {
+		size_t i = ix->slot[k] - 1;
+		if (strcmp(fp_key(base, off, size, i), fp) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Index position n (of n + 1 elements), growing the table; 0 or ENOMEM. */
+static int fp_add(struct fp_index *ix, const void *base, size_t off, size_t size, size_t n)
+{
+	size_t cap = ix->cap ? ix->cap : 16, mask, k;
+
+	while ((n + 1) * 2 > cap)
+		cap *= 2;
+	if (cap != ix->cap) {
+		uint32_t *v;
+
+		if (n + 1 > UINT32_MAX || !(v = calloc(cap, sizeof(*v))))
+			return SDB_ENOMEM;
+		free(ix->slot);
+		ix->slot = v;
+		ix->cap = cap;
+		for (size_t i = 0; i < n; i++)
+			fp_add(ix, base, off, size, i); /* cannot grow: room for n + 1 */
+	}
+	mask = ix->cap - 1;
+	for (k = fp_hash(fp_key(base, off, size, n)) & mask; ix->slot[k]; k = (k + 1) & mask)
+		;
+	ix->slot[k] = (uint32_t)(n + 1);
+	return 0;
+}
+
 struct dets {
 	struct det *v;
 	size_t n, cap;
+	struct fp_index ix; /* by fingerprint */
 };
 
 static void dets_free(struct dets *d)
@@ -663,14 +732,12 @@ static void dets_free(struct dets *d)
 		free(d->v[i].key);
 	}
 	free(d->v);
+	free(d->ix.slot);
 }
 
 static int dets_find(const struct dets *d, const char *fp)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->v[i].fingerprint, fp) == 0)
-			return (int)i;
-	return -1;
+	return (int)fp_find(&d->ix, d->v, offsetof(struct det, fingerprint), sizeof(*d->v), fp);
 }
 
 static char *fingerprint_of(const char *type, const char *source, const char *key, const char *addr,
@@ -753,7 +820,10 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
 	    .fingerprint = x.fingerprint,
 	    .details = x.details,
 	};
-	d->v[d->n++] = x;
+	d->v[d->n] = x;
+	if (fp_add(&d->ix, d->v, offsetof(struct det, fingerprint), sizeof(*d->v), d->n) != 0)
+		goto fail;
+	d->n++;
 	return 0;
 fail:
 	free(x.fingerprint);
@@ -1011,7 +1081,8 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
                      struct findings_replay *rp)
 {
 	struct store_finding_ref *have = NULL;
-	struct dets d = {NULL, 0, 0};
+	struct dets d = {0};
+	struct fp_index have_ix = {0};
 	size_t nhave = 0;
 	int r;
 
@@ -1021,15 +1092,20 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 		goto out;
 	if ((r = store_findings_of_host(st, host_id, &have, &nhave)) != 0)
 		goto out;
+	for (size_t k = 0; k < nhave && d.n; k++)
+		if ((r = fp_add(&have_ix, have, offsetof(struct store_finding_ref, fingerprint),
+		                sizeof(*have), k)) != 0)
+			goto out;
 	for (size_t i = 0; i < d.n; i++) {
 		const struct store_finding_ref *old = NULL;
 		struct findings_replay_item *it;
 		int64_t id;
+		long k;
 		int created;
 
-		for (size_t k = 0; k < nhave && !old; k++)
-			if (strcmp(have[k].fingerprint, d.v[i].fingerprint) == 0)
-				old = &have[k];
+		if ((k = fp_find(&have_ix, have, offsetof(struct store_finding_ref, fingerprint),
+		                 sizeof(*have), d.v[i].fingerprint)) >= 0)
+			old = &have[k];
 		/* made now, and let go once stored: one detection's at a time */
 		if (!d.v[i].details)
 			d.v[i].f.details = d.v[i].details = details_of(&d.v[i]);
@@ -1085,6 +1161,7 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 	r = 0;
 out:
 	store_finding_refs_free(have, nhave);
+	free(have_ix.slot);
 	dets_free(&d);
 	return r;
 }

@@ -90,6 +90,25 @@ def script_hosts(out, nscripts, size, hosts=1, start=1700000000, fill="y", seed=
     out.write(TAIL.format(end=start + 1, n=hosts))
 
 
+def many_scripts_host(out, nports, per=4, start=1700000000):
+    """One host of nports ports with `per` small scripts each, every one
+    saying VULNERABLE (a finding each): 65,536 scripts at most."""
+    out.write(HEAD.format(start=start))
+    out.write(host_open(0, start))
+    buf = []
+    for p in range(1, nports + 1):
+        buf.append(f'<port protocol="tcp" portid="{p}"><state state="open" reason="syn-ack"/>')
+        for k in range(per):
+            buf.append(f'<script id="s{k}" output="VULNERABLE: {p} {k}"/>')
+        buf.append("</port>\n")
+        if len(buf) >= 4096:
+            out.write("".join(buf))
+            buf = []
+    out.write("".join(buf))
+    out.write("</ports>\n</host>\n")
+    out.write(TAIL.format(end=start + 1, n=1))
+
+
 def port_hosts(out, nports, field=16, hosts=1, start=1700000000):
     """hosts hosts, each listing nports open ports with service fields of
     `field` bytes (a tarpit scanned with -sV)."""

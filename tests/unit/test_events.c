@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -1242,6 +1243,60 @@ static void test_script_outputs_not_copied(void **state)
 	scope_free(&sc);
 }
 
+/* A host of 65,536 scripts (the parser's limit) is stepped in linear time:
+ * each script is found through an index, not a search of all of them. */
+static void test_many_scripts(void **state)
+{
+	enum { NP = 16384, PER = 4 };
+	struct rec_port *p = calloc(NP, sizeof(*p));
+	struct rec_script *sc = calloc((size_t)NP * PER, sizeof(*sc));
+	char(*out)[32] = calloc((size_t)NP * PER, sizeof(*out));
+	static const char *const ids[PER] = {"http-title", "ssl-cert", "banner", "vulners"};
+	struct rec_host s = host(REC_HOST_UP);
+	struct scan_scope sc_all;
+	struct rawlog raw = {0};
+	struct timespec t0, t1;
+	struct ev_host h;
+	double secs;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(sc);
+	assert_non_null(out);
+	for (int i = 0; i < NP; i++) {
+		p[i] = port(TCP, i + 1, OPEN);
+		p[i].scripts = &sc[i * PER];
+		p[i].nscripts = PER;
+		for (int k = 0; k < PER; k++) {
+			snprintf(out[i * PER + k], sizeof(out[0]), "output %d %d", i, k);
+			sc[i * PER + k] = (struct rec_script){ids[k], out[i * PER + k]};
+		}
+	}
+	s.ports = p;
+	s.nports = NP;
+	assert_int_equal(scope_parse("tcp:1-65535", &sc_all), 0);
+	ev_host_init(&h);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, collect_raw, &raw), 0);
+	/* the last port's outputs change: the state finds each old one */
+	for (int k = 0; k < PER; k++)
+		out[(NP - 1) * PER + k][0] = 'O';
+	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, collect_raw, &raw), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_int_equal(h.nscripts, (size_t)NP * PER);
+	assert_int_equal(raw.n, 4); /* the first 4 script_changed events */
+	assert_string_equal(raw.detail[0], "http-title");
+	assert_string_equal(raw.old_value[0], "output 16383 0");
+	if (secs > 10.0)
+		fail_msg("two steps of 65,536 scripts took %.1f s", secs);
+	ev_host_free(&h);
+	scope_free(&sc_all);
+	free(out);
+	free(sc);
+	free(p);
+}
+
 /* ---- plumbing ------------------------------------------------------------------- */
 
 static void test_emit_error_stops(void **state)
@@ -1351,6 +1406,7 @@ int main(void)
 	    cmocka_unit_test(test_loaded_state),
 	    cmocka_unit_test(test_loaded_script),
 	    cmocka_unit_test(test_script_outputs_not_copied),
+	    cmocka_unit_test(test_many_scripts),
 	    cmocka_unit_test(test_emit_error_stops),
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_hostnames_text),
