@@ -201,7 +201,8 @@ def findings_of_a_script_heavy_host_are_bounded():
     m = measured(db, "-q", "import", path)
     rss_under(m, RSS_MAX, "import of 20 vulnerable outputs")
     eq(sql1(db, "SELECT count(*) FROM findings"), 8, "findings (the outputs kept whole)")
-    check(sql1(db, "SELECT min(length(details)) FROM findings") > MiB, "evidence kept")
+    check(sql1(db, "SELECT min(length(CAST(details AS TEXT))) FROM findings") > MiB,
+          "evidence kept")
 
 
 @t.case
@@ -210,17 +211,20 @@ def host_of_many_scripts_is_linear():
     findings, imported twice in seconds (the change-event state and the
     findings found each script and finding by a linear search: 40 s)."""
     nports = 2048 if SAN else 16384
+    # PostgreSQL: a round trip per finding, and its history load holds the
+    # host's rows and its block's (every finding) at once: ~130 MB
+    rss_max, secs = (192 * MB, 120) if PG else (RSS_MAX_ALL_PORTS, 30)
     db = newdb()
     start = time.monotonic()
     for force in ((), ("--force",)):
         m = measured(db, "-q", "import", *force, "-",
                      feed=lambda w: memory_xml.many_scripts_host(w, nports))
-        rss_under(m, RSS_MAX_ALL_PORTS, "import of a host of 65,536 scripts")
+        rss_under(m, rss_max, "import of a host of 65,536 scripts")
     took = time.monotonic() - start
     eq(sql1(db, "SELECT count(*) FROM findings"), nports * 4, "findings")
     eq(sql1(db, "SELECT count(*) FROM finding_jobs"), nports * 8, "findings seen twice")
     if not SAN:
-        check(took < 30, f"two imports took {took:.1f} s")
+        check(took < secs, f"two imports took {took:.1f} s")
 
 
 @t.case
