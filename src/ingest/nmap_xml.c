@@ -1468,16 +1468,16 @@ static int dup_output(struct nmap_parser *p, struct arena *a, size_t *used, size
                       const char *whose, const char *id, const char *v, const char **out)
 {
 	size_t n = strlen(v), keep = n, left = budget - *used, nlen = 0;
-	const char *why = "over 1 MiB";
-	char sb[SHOW_MAX + 4], note[96];
+	char sb[SHOW_MAX + 4], note[96], why[96];
 	char *d;
 	int r;
 
+	snprintf(why, sizeof(why), "over %u MiB", NMAP_XML_MAX_OUTPUT >> 20);
 	if (keep > NMAP_XML_MAX_OUTPUT)
 		keep = NMAP_XML_MAX_OUTPUT;
 	if (keep > left) {
 		keep = left;
-		why = whose;
+		snprintf(why, sizeof(why), "%s over %zu MiB in all", whose, budget >> 20);
 	}
 	if (keep < n) {
 		while (keep > 0 && ((unsigned char)v[keep] & 0xC0) == 0x80)
@@ -1535,12 +1535,11 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 		            NMAP_XML_MAX_SCRIPTS);
 	if (output && run)
 		r = dup_output(p, a, &p->rscript_bytes, NMAP_XML_MAX_RUN_BYTES,
-		               "the run's pre-/post-scan script output is over 8 MiB in all", sc.id,
-		               output, &sc.output);
+		               "the run's pre-/post-scan script output is", sc.id, output,
+		               &sc.output);
 	else if (output)
 		r = dup_output(p, a, &p->host_output, NMAP_XML_MAX_HOST_OUTPUT,
-		               "the host's script output is over 8 MiB in all", sc.id, output,
-		               &sc.output);
+		               "the host's script output is", sc.id, output, &sc.output);
 	if (r)
 		return r;
 	if (run)
