@@ -144,7 +144,7 @@ static int on_host(void *ctx, struct store_host *h)
 	switch (x->l.fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_stream_item(&x->l.js, output_host_json(h));
+		r = output_stream_host(&x->l.js, h);
 		break;
 	case CLI_FMT_CSV:
 		r = output_host_csv_rows(stdout, h);
@@ -306,7 +306,7 @@ static int line(FILE *f, const char *fmt, ...)
 /*
  * Script output the nmap way: "| id: first line", then "|  next line" for
  * each further line (a final newline adds no empty line).  Each line goes
- * to `emit` (a table trailer or stdout).
+ * to `emit`.
  */
 static int script_lines(const struct store_script *s, int (*emit)(void *, const char *), void *ctx)
 {
@@ -337,11 +337,6 @@ static int script_lines(const struct store_script *s, int (*emit)(void *, const 
 	return r;
 }
 
-static int emit_trailer(void *ctx, const char *s)
-{
-	return output_table_trailer(ctx, s);
-}
-
 static int emit_stdout(void *ctx, const char *s)
 {
 	return line(ctx, "%s", s);
@@ -359,6 +354,9 @@ static int version_cell(const struct store_port *p, struct buf *b)
 	return r;
 }
 
+/* The ports as a table; each port's script output is printed under its
+ * row as it is read (not buffered with the table: a host may hold
+ * megabytes of it). */
 static int host_ports_table(const struct store_host *h, FILE *f)
 {
 	static const char *const cols[] = {"PORT", "STATE", "SERVICE", "VERSION"};
@@ -389,11 +387,14 @@ static int host_ports_table(const struct store_host *h, FILE *f)
 		cells[3] = buf_str(&ver);
 		if (r == 0)
 			r = output_table_add(&t, cells);
-		for (size_t k = 0; k < p->nscripts && r == 0; k++)
-			r = script_lines(&p->scripts[k], emit_trailer, &t);
 	}
 	if (r == 0)
-		r = output_table_print(&t, f);
+		r = output_table_print_header(&t, f);
+	for (size_t i = 0; i < h->nports && r == 0; i++) {
+		r = output_table_print_row(&t, f, i);
+		for (size_t k = 0; k < h->ports[i].nscripts && r == 0; k++)
+			r = script_lines(&h->ports[i].scripts[k], emit_stdout, f);
+	}
 	buf_free(&port);
 	buf_free(&svc);
 	buf_free(&ver);
@@ -550,7 +551,7 @@ int cmd_host(struct cli *c, int argc, char **argv)
 	switch (fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_json_print(stdout, output_host_json(one));
+		r = output_host_json_write(stdout, one, "\n");
 		break;
 	case CLI_FMT_CSV:
 		r = output_host_csv_header(stdout);

@@ -196,6 +196,7 @@ static void import_one(struct cli *c, const char *path, int force, int partial,
 	    .run_end = fwd_run_end,
 	    .warning = fwd_warning,
 	    .accept_truncated = partial != 0,
+	    .truncated_hint = "`scandb import --partial` keeps what is complete",
 	};
 	r = ingest_pipe_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
 	if (r == 0) {

@@ -152,28 +152,13 @@ static json_t *jport(const struct store_port *p)
 	return jobj_done(&b);
 }
 
-json_t *output_host_json(const struct store_host *h)
+/* A host's keys before "ports" (head) and after it (tail), in the order of
+ * docs/OUTPUT.md; output_host_json() puts the three together,
+ * output_host_json_write() streams the ports between the two. */
+static json_t *host_head(const struct store_host *h)
 {
 	struct jobj b = {json_object(), 0};
-	json_t *ports = json_array(), *extra = json_array();
 
-	for (size_t i = 0; ports && i < h->nports; i++) {
-		if (json_array_append_new(ports, jport(&h->ports[i])) != 0) {
-			json_decref(ports);
-			ports = NULL;
-		}
-	}
-	for (size_t i = 0; extra && i < h->nextraports; i++) {
-		struct jobj e = {json_object(), 0};
-
-		jset(&e, "state", jstr(h->extraports[i].state));
-		jset(&e, "count", json_integer(h->extraports[i].count));
-		jset(&e, "reasons", jstr(h->extraports[i].reasons));
-		if (json_array_append_new(extra, jobj_done(&e)) != 0) {
-			json_decref(extra);
-			extra = NULL;
-		}
-	}
 	jset(&b, "addr", jstr(h->addr));
 	jset(&b, "family", json_integer(h->family));
 	jset(&b, "status", jstr(h->status));
@@ -195,10 +180,55 @@ json_t *output_host_json(const struct store_host *h)
 	jset(&b, "last_seen", jtime(h->last_seen));
 	jset(&b, "job_id", json_integer(h->job_id));
 	jset(&b, "scanned_at", jtime(h->scanned_at));
-	jset(&b, "ports", ports);
-	jset(&b, "extraports", extra);
+	return jobj_done(&b);
+}
+
+static json_t *host_extraports(const struct store_host *h)
+{
+	json_t *extra = json_array();
+
+	for (size_t i = 0; extra && i < h->nextraports; i++) {
+		struct jobj e = {json_object(), 0};
+
+		jset(&e, "state", jstr(h->extraports[i].state));
+		jset(&e, "count", json_integer(h->extraports[i].count));
+		jset(&e, "reasons", jstr(h->extraports[i].reasons));
+		if (json_array_append_new(extra, jobj_done(&e)) != 0) {
+			json_decref(extra);
+			extra = NULL;
+		}
+	}
+	return extra;
+}
+
+static json_t *host_tail(const struct store_host *h)
+{
+	struct jobj b = {json_object(), 0};
+
+	jset(&b, "extraports", host_extraports(h));
 	jset(&b, "scripts", jscripts(h->scripts, h->nscripts));
 	return jobj_done(&b);
+}
+
+json_t *output_host_json(const struct store_host *h)
+{
+	json_t *o = host_head(h), *tail = host_tail(h), *ports = json_array();
+
+	for (size_t i = 0; ports && i < h->nports; i++) {
+		if (json_array_append_new(ports, jport(&h->ports[i])) != 0) {
+			json_decref(ports);
+			ports = NULL;
+		}
+	}
+	if (!o || !tail || !ports || json_object_set_new(o, "ports", ports) != 0 ||
+	    json_object_update(o, tail) != 0) {
+		if (!o || !ports)
+			json_decref(ports);
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(tail);
+	return o;
 }
 
 json_t *output_job_json(const struct store_job *j)
@@ -232,22 +262,119 @@ json_t *output_job_json(const struct store_job *j)
 	return jobj_done(&b);
 }
 
-/* Print obj then `after`, and release obj.  Dumping to memory first and
- * writing once is several times faster than json_dumpf(), which makes one
- * fwrite() per token. */
+/*
+ * JSON text goes out through a 64 KiB buffer: not json_dumps() (the whole
+ * text in memory: a host's object may hold megabytes of script output),
+ * not json_dumpf() (one fwrite() per token: several times slower).
+ */
+struct dumpbuf {
+	FILE *f;
+	size_t n;
+	int skip; /* drop the next byte (an object's "{") */
+	char b[64 * 1024];
+};
+
+static int dump_flush(struct dumpbuf *d)
+{
+	int r = d->n && fwrite(d->b, 1, d->n, d->f) != d->n ? -1 : 0;
+
+	d->n = 0;
+	return r;
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+	struct dumpbuf *d = data;
+
+	if (d->skip && size > 0) {
+		d->skip = 0;
+		buf++;
+		size--;
+	}
+	if (size > sizeof(d->b) - d->n) {
+		if (dump_flush(d) != 0)
+			return -1;
+		if (size >= sizeof(d->b))
+			return fwrite(buf, 1, size, d->f) == size ? 0 : -1;
+	}
+	memcpy(d->b + d->n, buf, size);
+	d->n += size;
+	return 0;
+}
+
+/* Write obj's JSON text, without an object's opening brace (trim & 1)
+ * and/or its closing one (trim & 2), to join objects by hand. */
+static int dump_json(struct dumpbuf *d, const json_t *obj, int trim)
+{
+	d->skip = trim & 1;
+	if (json_dump_callback(obj, dump_cb, d, OUTPUT_JSON_FLAGS) != 0)
+		return SDB_EIO;
+	/* jansson writes the closing "}" last, on its own: still buffered */
+	if ((trim & 2) && (d->n == 0 || d->b[d->n - 1] != '}'))
+		return SDB_EUSAGE;
+	if (trim & 2)
+		d->n--;
+	return 0;
+}
+
+/* Print obj then `after`, and release obj. */
 static int put_json(FILE *f, json_t *obj, const char *after)
 {
-	char *text;
+	struct dumpbuf *d;
 	int r;
 
 	if (!obj)
 		return SDB_ENOMEM;
-	text = json_dumps(obj, OUTPUT_JSON_FLAGS);
-	json_decref(obj);
-	if (!text)
+	if (!(d = malloc(sizeof(*d)))) {
+		json_decref(obj);
 		return SDB_ENOMEM;
-	r = fputs(text, f) != EOF && fputs(after, f) != EOF ? 0 : SDB_EIO;
-	free(text);
+	}
+	d->f = f;
+	d->n = 0;
+	d->skip = 0;
+	r = dump_json(d, obj, 0);
+	json_decref(obj);
+	if (r == 0 && (dump_flush(d) != 0 || fputs(after, f) == EOF))
+		r = SDB_EIO;
+	free(d);
+	return r;
+}
+
+int output_host_json_write(FILE *f, const struct store_host *h, const char *after)
+{
+	json_t *head = host_head(h), *tail = host_tail(h), *port;
+	struct dumpbuf *d = malloc(sizeof(*d));
+	int r = SDB_ENOMEM;
+
+	if (!head || !tail || !d)
+		goto out;
+	d->f = f;
+	d->n = 0;
+	d->skip = 0;
+	/* {HEAD,"ports":[PORT,PORT],TAIL}: one port's object at a time */
+	if ((r = dump_json(d, head, 2)) != 0 || (r = dump_cb(",\"ports\":[", 10, d)) != 0)
+		goto out;
+	for (size_t i = 0; i < h->nports && r == 0; i++) {
+		if (!(port = jport(&h->ports[i]))) {
+			r = SDB_ENOMEM;
+			break;
+		}
+		if (i > 0 && dump_cb(",", 1, d) != 0)
+			r = SDB_EIO;
+		if (r == 0)
+			r = dump_json(d, port, 0);
+		json_decref(port);
+	}
+	if (r == 0 && dump_cb("],", 2, d) != 0)
+		r = SDB_EIO;
+	if (r == 0)
+		r = dump_json(d, tail, 1);
+	if (r == 0 && (dump_flush(d) != 0 || fputs(after, f) == EOF))
+		r = SDB_EIO;
+out:
+	json_decref(head);
+	json_decref(tail);
+	free(d);
 	return r;
 }
 
@@ -283,6 +410,22 @@ int output_stream_item(struct output_stream *s, json_t *obj)
 		return put_json(s->f, obj, "");
 	default:
 		json_decref(obj);
+		return 0;
+	}
+}
+
+int output_stream_host(struct output_stream *s, const struct store_host *h)
+{
+	switch (s->fmt) {
+	case CLI_FMT_NDJSON:
+		s->n++;
+		return output_host_json_write(s->f, h, "\n");
+	case CLI_FMT_JSON:
+		if (fputs(s->n > 0 ? ",\n" : "", s->f) == EOF)
+			return SDB_EIO;
+		s->n++;
+		return output_host_json_write(s->f, h, "");
+	default:
 		return 0;
 	}
 }
@@ -512,14 +655,10 @@ int output_table_add(struct output_table *t, const char *const *cells)
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		char **c = sdb_reallocarray(t->cells, cap, t->ncols * sizeof(char *));
-		char **tr;
 
 		if (!c)
 			return SDB_ENOMEM;
 		t->cells = c;
-		if (!(tr = sdb_reallocarray(t->trailers, cap, sizeof(char *))))
-			return SDB_ENOMEM;
-		t->trailers = tr;
 		t->cap = cap;
 	}
 	row = t->cells + t->nrows * t->ncols;
@@ -536,30 +675,7 @@ int output_table_add(struct output_table *t, const char *const *cells)
 		if (w > t->widths[i])
 			t->widths[i] = w;
 	}
-	t->trailers[t->nrows++] = NULL;
-	return 0;
-}
-
-int output_table_trailer(struct output_table *t, const char *line)
-{
-	char *safe, *joined, **tr;
-	size_t have, add;
-
-	if (t->nrows == 0)
-		return SDB_EUSAGE;
-	tr = &t->trailers[t->nrows - 1];
-	if (!(safe = output_text(line, 0, "")))
-		return SDB_ENOMEM;
-	have = *tr ? strlen(*tr) : 0;
-	add = strlen(safe);
-	if (!(joined = realloc(*tr, have + add + 2))) {
-		free(safe);
-		return SDB_ENOMEM;
-	}
-	memcpy(joined + have, safe, add);
-	memcpy(joined + have + add, "\n", 2);
-	*tr = joined;
-	free(safe);
+	t->nrows++;
 	return 0;
 }
 
@@ -575,25 +691,34 @@ static void print_row(const struct output_table *t, FILE *f, const char *const *
 	fputc('\n', f);
 }
 
-int output_table_print(const struct output_table *t, FILE *f)
+int output_table_print_header(const struct output_table *t, FILE *f)
 {
 	print_row(t, f, t->headers);
-	for (size_t r = 0; r < t->nrows; r++) {
-		print_row(t, f, (const char *const *)(t->cells + r * t->ncols));
-		if (t->trailers[r])
-			fputs(t->trailers[r], f);
-	}
 	return ferror(f) ? SDB_EIO : 0;
+}
+
+int output_table_print_row(const struct output_table *t, FILE *f, size_t r)
+{
+	if (r >= t->nrows)
+		return SDB_EUSAGE;
+	print_row(t, f, (const char *const *)(t->cells + r * t->ncols));
+	return ferror(f) ? SDB_EIO : 0;
+}
+
+int output_table_print(const struct output_table *t, FILE *f)
+{
+	int e = output_table_print_header(t, f);
+
+	for (size_t r = 0; r < t->nrows && e == 0; r++)
+		e = output_table_print_row(t, f, r);
+	return e;
 }
 
 void output_table_free(struct output_table *t)
 {
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
-	for (size_t i = 0; i < t->nrows; i++)
-		free(t->trailers[i]);
 	free(t->cells);
-	free(t->trailers);
 	free(t->maxw);
 	free(t->widths);
 	memset(t, 0, sizeof(*t));

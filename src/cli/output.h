@@ -24,6 +24,10 @@
  * reference owned by the caller (json_decref); NULL on ENOMEM. */
 json_t *output_host_json(const struct store_host *h);
 json_t *output_job_json(const struct store_job *j);
+/* output_host_json(h)'s text, then `after`, written one port at a time (a
+ * host of 65,535 ports as one jansson object takes ~170 MB).  0, SDB_EIO
+ * or SDB_ENOMEM. */
+int output_host_json_write(FILE *f, const struct store_host *h, const char *after);
 
 /*
  * Streams objects as a `json` array ("[", objects separated by ",\n",
@@ -39,6 +43,9 @@ struct output_stream {
 int output_stream_begin(struct output_stream *s, FILE *f, enum cli_format fmt);
 /* Writes and takes `obj` (decref'ed here, also on error; NULL = ENOMEM). */
 int output_stream_item(struct output_stream *s, json_t *obj);
+/* output_stream_item(s, output_host_json(h)), the host written a port at
+ * a time (output_host_json_write). */
+int output_stream_host(struct output_stream *s, const struct store_host *h);
 int output_stream_end(struct output_stream *s);
 
 /* One JSON value and a newline; takes `obj` like output_stream_item. */
@@ -87,17 +94,15 @@ size_t output_width(const char *s);
 
 /*
  * A table: rows are buffered so that column widths fit every row; columns
- * are separated by two spaces and the last one is not padded.  A row may
- * carry trailer lines printed verbatim right after it (script output under
- * a port).  Cells are made safe with output_text().
+ * are separated by two spaces and the last one is not padded.  Cells are
+ * made safe with output_text().
  */
 struct output_table {
 	size_t ncols;
 	const char *const *headers; /* borrowed, ncols of them */
 	size_t *maxw;               /* per column truncation width, 0 = none */
 	size_t *widths;
-	char **cells;    /* nrows * ncols, owned */
-	char **trailers; /* per row, owned, NULL if none */
+	char **cells; /* nrows * ncols, owned */
 	size_t nrows, cap;
 };
 int output_table_init(struct output_table *t, size_t ncols, const char *const *headers);
@@ -105,9 +110,12 @@ int output_table_init(struct output_table *t, size_t ncols, const char *const *h
 void output_table_max(struct output_table *t, size_t col, size_t max);
 /* Append a row of ncols cells (NULL or "" shown as "-"). */
 int output_table_add(struct output_table *t, const char *const *cells);
-/* Append one line (made safe, newline added) under the last row. */
-int output_table_trailer(struct output_table *t, const char *line);
 int output_table_print(const struct output_table *t, FILE *f);
+/* The same, a piece at a time: the header, then row r, so that a caller
+ * can print long text between rows without buffering it (`host` streams
+ * script output under its port row this way). */
+int output_table_print_header(const struct output_table *t, FILE *f);
+int output_table_print_row(const struct output_table *t, FILE *f, size_t r);
 void output_table_free(struct output_table *t);
 
 /* ---- listings (hosts, jobs) ---------------------------------------------- */

@@ -9,7 +9,11 @@
  *
  * Memory: a snapshot is its hosts array (88 bytes a host) plus an arena of
  * 1 MiB blocks holding the ports (16 bytes each), their service/script
- * blocks (only for ports that have one) and every string, copied once.
+ * blocks (only for ports that have one) and every string, copied once -
+ * but for a stored job's script outputs, taken from the store's hosts
+ * instead (diff_snapshot_take_store): a scan is held once, never twice.
+ * The text writer prints a script's line diff as it is made, never
+ * buffering it with the port table.
  */
 #include "history/diff.h"
 
@@ -137,6 +141,11 @@ struct diff_snapshot {
 	struct port_tmp *ptmp;
 	size_t ptmp_cap;
 	struct store_host_rec rec; /* a stored host as a record */
+	/* script outputs taken from stored hosts (diff_snapshot_take_store),
+	 * not copied into the arena; `take`: copy_scripts() keeps them */
+	char **taken;
+	size_t ntaken, ctaken;
+	int take;
 };
 
 int diff_snapshot_new(struct diff_snapshot **out)
@@ -150,6 +159,9 @@ void diff_snapshot_free(struct diff_snapshot *s)
 	if (!s)
 		return;
 	arena_free(&s->ar);
+	for (size_t i = 0; i < s->ntaken; i++)
+		free(s->taken[i]);
+	free(s->taken);
 	free(s->hosts);
 	free(s->ptmp);
 	store_host_rec_free(&s->rec);
@@ -223,9 +235,12 @@ static int cmp_port_tmp(const void *x, const void *y)
 
 /* Copy n scripts into the arena, sorted by (id, output).  Scripts without
  * an id or output are not kept (nmap always writes both). */
-static int copy_scripts(struct arena *ar, const struct rec_script *src, size_t n,
+/* The scripts into the arena; their outputs are copied too, unless s->take
+ * (they are the snapshot's already: s->taken). */
+static int copy_scripts(struct diff_snapshot *s, const struct rec_script *src, size_t n,
                         const struct diff_script **out, uint32_t *nout)
 {
+	struct arena *ar = &s->ar;
 	struct diff_script *v;
 	size_t k = 0;
 	int oom = 0;
@@ -240,7 +255,7 @@ static int copy_scripts(struct arena *ar, const struct rec_script *src, size_t n
 		if (!src[i].id || !src[i].output)
 			continue;
 		v[k].id = arena_str(ar, src[i].id, &oom);
-		v[k].output = arena_str(ar, src[i].output, &oom);
+		v[k].output = s->take ? src[i].output : arena_str(ar, src[i].output, &oom);
 		k++;
 	}
 	if (oom)
@@ -276,7 +291,7 @@ static int copy_port(struct diff_snapshot *s, const struct rec_port *rp, struct 
 		if (oom)
 			return SDB_ENOMEM;
 	}
-	if ((r = copy_scripts(&s->ar, rp->scripts, rp->nscripts, &info->scripts, &ns)) != 0)
+	if ((r = copy_scripts(s, rp->scripts, rp->nscripts, &info->scripts, &ns)) != 0)
 		return r;
 	dp->nscripts = ns;
 	dp->info = info;
@@ -452,7 +467,7 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
 		return r;
 	if ((r = copy_names(s, h, d)) != 0 || (r = copy_extra(s, h, d)) != 0 ||
 	    (r = copy_ports(s, h, d)) != 0 ||
-	    (r = copy_scripts(&s->ar, h->scripts, h->nscripts, &d->scripts, &d->nscripts)) != 0)
+	    (r = copy_scripts(s, h->scripts, h->nscripts, &d->scripts, &d->nscripts)) != 0)
 		return r;
 	s->n++;
 	return 0;
@@ -467,6 +482,37 @@ int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h)
 	if ((r = store_host_as_rec(h, &s->rec)) != 0)
 		return r;
 	return diff_snapshot_add_rec(s, &s->rec.h);
+}
+
+/* Move *output (if any) to s->taken; room was made for it. */
+static void take_output(struct diff_snapshot *s, char **output)
+{
+	if (*output) {
+		s->taken[s->ntaken++] = *output;
+		*output = NULL;
+	}
+}
+
+int diff_snapshot_take_store(struct diff_snapshot *s, struct store_host *h)
+{
+	size_t n = h->nscripts;
+	int r;
+
+	for (size_t i = 0; i < h->nports; i++)
+		n += h->ports[i].nscripts;
+	if ((r = scratch(&s->taken, &s->ctaken, s->ntaken + n, sizeof(*s->taken))) != 0 ||
+	    (r = store_host_as_rec(h, &s->rec)) != 0)
+		return r;
+	/* the record view points at the outputs; the snapshot owns them now */
+	for (size_t i = 0; i < h->nports; i++)
+		for (size_t k = 0; k < h->ports[i].nscripts; k++)
+			take_output(s, &h->ports[i].scripts[k].output);
+	for (size_t k = 0; k < h->nscripts; k++)
+		take_output(s, &h->scripts[k].output);
+	s->take = 1;
+	r = diff_snapshot_add_rec(s, &s->rec.h);
+	s->take = 0;
+	return r;
 }
 
 int diff_snapshot_set_meta(struct diff_snapshot *s, const struct diff_meta *m)
@@ -504,7 +550,7 @@ int diff_snapshot_set_run_scripts(struct diff_snapshot *s, int post,
                                   const struct rec_script *scripts, size_t n)
 {
 	post = post != 0;
-	return copy_scripts(&s->ar, scripts, n, &s->rscripts[post], &s->nrscripts[post]);
+	return copy_scripts(s, scripts, n, &s->rscripts[post], &s->nrscripts[post]);
 }
 
 static int sink_run_end(void *ctx, const struct rec_runstats *rs)
@@ -574,7 +620,7 @@ out:
 
 static int load_job_host(void *ctx, struct store_host *h)
 {
-	int r = diff_snapshot_add_store(ctx, h);
+	int r = diff_snapshot_take_store(ctx, h);
 
 	store_host_free(h);
 	return r;
@@ -1009,14 +1055,21 @@ struct wr {
 	int verbose;
 	struct buf tmp;      /* a line or a cell being built */
 	struct buf svc, ver; /* a port row's SERVICE and VERSION */
-	/* text: the port table / script lines of one host */
+	/* text: the port table / script lines of one host.  A script pair's
+	 * line diff is not buffered with the table (a host may hold megabytes
+	 * of script output): its row stands for it, and tab_print() runs the
+	 * line diff again, writing each line as it comes (raw_mode). */
 	struct buf cells;
 	struct trow {
 		size_t off;
-		unsigned ncells; /* 0: a raw line */
+		unsigned ncells;                   /* 0: sp's lines */
+		const struct diff_script_pair *sp; /* non-NULL: the line diff of sp */
 	} * rows;
 	size_t nrows, rows_cap;
 	size_t width[5];
+	enum { RAW_COUNT, RAW_WRITE } raw_mode; /* what tab_raw() does */
+	size_t raw_lines;                       /* RAW_COUNT: lines seen */
+	struct buf line;                        /* RAW_WRITE: the line being written */
 	/* script lines of the two sides (text) */
 	struct buf la, lb;
 	size_t *oa, *ob;
@@ -1180,6 +1233,7 @@ static int tab_push(struct wr *w, unsigned ncells)
 		return r;
 	w->rows[w->nrows].off = w->cells.len;
 	w->rows[w->nrows].ncells = ncells;
+	w->rows[w->nrows].sp = NULL;
 	w->nrows++;
 	return 0;
 }
@@ -1208,28 +1262,53 @@ static int tab_row(struct wr *w, const char *const c[5])
 	return r;
 }
 
-/* A raw line: mark + text (made safe). */
+/* A raw line of a script's line diff: mark + text (made safe), counted
+ * (RAW_COUNT) or written at once (RAW_WRITE, from tab_print()). */
 static int tab_raw(struct wr *w, char mark, const char *s, size_t n)
 {
 	int r;
 
-	if ((r = tab_push(w, 0)) != 0)
-		return r;
-	if ((r = buf_append_char(&w->cells, mark)) == 0 && (r = put_safe(&w->cells, s, n)) == 0)
-		r = buf_append_char(&w->cells, '\0');
+	if (w->raw_mode == RAW_COUNT) {
+		w->raw_lines++;
+		return 0;
+	}
+	buf_reset(&w->line);
+	if ((r = buf_append_char(&w->line, mark)) == 0 && (r = put_safe(&w->line, s, n)) == 0 &&
+	    (r = buf_append_char(&w->line, '\n')) == 0)
+		fwrite(w->line.data, 1, w->line.len, w->f);
 	return r;
 }
 
-static void tab_print(struct wr *w)
+static int script_diff_rows(struct wr *w, const struct diff_script_pair *sp);
+
+/* A row standing for the line diff of sp, if it shows any line. */
+static int tab_scripts(struct wr *w, const struct diff_script_pair *sp)
+{
+	int r;
+
+	w->raw_mode = RAW_COUNT;
+	w->raw_lines = 0;
+	if ((r = script_diff_rows(w, sp)) != 0 || w->raw_lines == 0)
+		return r;
+	if ((r = tab_push(w, 0)) != 0)
+		return r;
+	w->rows[w->nrows - 1].sp = sp;
+	return 0;
+}
+
+static int tab_print(struct wr *w)
 {
 	static const char *const pad[5] = {"", " ", " ", " ", ""};
+	int r = 0;
 
-	for (size_t i = 0; i < w->nrows; i++) {
+	for (size_t i = 0; i < w->nrows && r == 0; i++) {
 		const char *c = w->cells.data + w->rows[i].off;
 		size_t len = 0;
 
-		if (w->rows[i].ncells == 0) {
-			fprintf(w->f, "%s\n", c);
+		if (w->rows[i].sp) {
+			w->raw_mode = RAW_WRITE;
+			r = script_diff_rows(w, w->rows[i].sp);
+			w->raw_mode = RAW_COUNT;
 			continue;
 		}
 		buf_reset(&w->tmp);
@@ -1248,6 +1327,7 @@ static void tab_print(struct wr *w)
 		fwrite(w->tmp.data, 1, len, w->f);
 		fputc('\n', w->f);
 	}
+	return r;
 }
 
 /*
@@ -1448,14 +1528,14 @@ static int text_scripts(struct wr *w, const char *title, const struct diff_scrip
 
 	tab_reset(w);
 	for (size_t k = 0; k < n && r == 0; k++)
-		r = script_diff_rows(w, &sp[k]);
+		r = tab_scripts(w, &sp[k]);
 	if (r == 0 && w->nrows > 0) {
 		fprintf(w->f, "\n%c%s script results:\n",
 		        nb == 0   ? '-'
 		        : na == 0 ? '+'
 		                  : ' ',
 		        title);
-		tab_print(w);
+		r = tab_print(w);
 	}
 	return r;
 }
@@ -1530,12 +1610,12 @@ static int text_host(void *ctx, const struct diff_host_pair *hp)
 				r = port_row(w, '+', pp->b);
 		}
 		for (size_t k = 0; k < pp->nscripts && r == 0; k++)
-			r = script_diff_rows(w, &pp->scripts[k]);
+			r = tab_scripts(w, &pp->scripts[k]);
 	}
+	if (r == 0 && w->nrows > 1)
+		r = tab_print(w);
 	if (r != 0)
 		return r;
-	if (w->nrows > 1)
-		tab_print(w);
 	/* OS: the list of matches */
 	if ((hp->changes & DIFF_CH_OS) || w->verbose) {
 		size_t na = a ? a->nosmatches : 0, nb = b ? b->nosmatches : 0;
@@ -2335,6 +2415,7 @@ int diff_write(FILE *f, enum diff_format fmt, const struct diff_snapshot *a,
 	buf_init(&w.ver, TEXT_MAX);
 	buf_init(&w.la, TEXT_MAX);
 	buf_init(&w.lb, TEXT_MAX);
+	buf_init(&w.line, TEXT_MAX);
 	switch (fmt) {
 	case DIFF_FMT_XML:
 		xml_begin(&w);
@@ -2389,6 +2470,7 @@ out:
 	buf_free(&w.ver);
 	buf_free(&w.la);
 	buf_free(&w.lb);
+	buf_free(&w.line);
 	free(w.rows);
 	free(w.oa);
 	free(w.ob);

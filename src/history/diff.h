@@ -98,6 +98,9 @@ void diff_snapshot_free(struct diff_snapshot *s);
  * SDB_EPARSE/SDB_ERANGE for an unparsable address or enumeration. */
 int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h);
 int diff_snapshot_add_store(struct diff_snapshot *s, const struct store_host *h);
+/* The same, taking h's script outputs instead of copying them: their
+ * pointers in h are NULL afterwards, whatever the result (free h as usual). */
+int diff_snapshot_take_store(struct diff_snapshot *s, struct store_host *h);
 /* Set the metadata (strings copied). */
 int diff_snapshot_set_meta(struct diff_snapshot *s, const struct diff_meta *m);
 /* Set the run's pre-scan (post == 0) or post-scan (post == 1) script

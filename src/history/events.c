@@ -4,6 +4,7 @@
  */
 #include "history/events.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,14 +48,25 @@ static void port_free(struct ev_port *p)
 	free(p->method);
 }
 
+static void dropped_free(struct ev_host *h)
+{
+	for (size_t i = 0; i < h->ndropped; i++)
+		free(h->dropped[i]);
+	h->ndropped = 0;
+}
+
 void ev_host_free(struct ev_host *h)
 {
 	for (size_t i = 0; i < h->nports; i++)
 		port_free(&h->ports[i]);
 	for (size_t i = 0; i < h->nscripts; i++) {
 		free(h->scripts[i].id);
-		free(h->scripts[i].output);
+		if (!h->scripts[i].borrowed)
+			free(h->scripts[i].output);
 	}
+	dropped_free(h);
+	free(h->dropped);
+	free(h->sidx);
 	free(h->ports);
 	free(h->scripts);
 	free(h->os);
@@ -149,28 +161,76 @@ int ev_host_put_port(struct ev_host *h, const struct ev_port *p)
 	return 0;
 }
 
+/* Scripts are found through a hash index (a host may have 65,536 of them:
+ * a linear search per script was quadratic). */
+static size_t script_hash(int proto, int port, const char *id)
+{
+	uint64_t x = 1469598103934665603ULL;
+
+	x = (x ^ (uint64_t)(proto + 1)) * 1099511628211ULL;
+	x = (x ^ (uint64_t)(port + 1)) * 1099511628211ULL;
+	for (; *id; id++)
+		x = (x ^ (unsigned char)*id) * 1099511628211ULL;
+	return (size_t)(x ^ (x >> 29));
+}
+
+static void sidx_put(struct ev_host *h, size_t i)
+{
+	const struct ev_script *s = &h->scripts[i];
+	size_t mask = h->sidx_cap - 1, k = script_hash(s->proto, s->port, s->id) & mask;
+
+	while (h->sidx[k])
+		k = (k + 1) & mask;
+	h->sidx[k] = (uint32_t)(i + 1);
+}
+
+/* Room in the index for one more script.  0 or SDB_ENOMEM. */
+static int sidx_reserve(struct ev_host *h)
+{
+	size_t cap = h->sidx_cap ? h->sidx_cap : 16;
+	uint32_t *v;
+
+	while ((h->nscripts + 1) * 2 > cap)
+		cap *= 2;
+	if (cap == h->sidx_cap)
+		return 0;
+	if (h->nscripts + 1 > UINT32_MAX || !(v = calloc(cap, sizeof(*v))))
+		return SDB_ENOMEM;
+	free(h->sidx);
+	h->sidx = v;
+	h->sidx_cap = cap;
+	for (size_t i = 0; i < h->nscripts; i++)
+		sidx_put(h, i);
+	return 0;
+}
+
 static struct ev_script *script_find(struct ev_host *h, int proto, int port, const char *id)
 {
-	for (size_t i = 0; i < h->nscripts; i++) {
-		struct ev_script *s = &h->scripts[i];
+	size_t mask = h->sidx_cap - 1, k;
+
+	if (!h->sidx_cap)
+		return NULL;
+	for (k = script_hash(proto, port, id) & mask; h->sidx[k]; k = (k + 1) & mask) {
+		struct ev_script *s = &h->scripts[h->sidx[k] - 1];
 		if (s->proto == proto && s->port == port && strcmp(s->id, id) == 0)
 			return s;
 	}
 	return NULL;
 }
 
-int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, const char *output,
-                       int64_t job_id)
+/* The entry of (proto, port, id), added with no output if missing. */
+static struct ev_script *script_entry(struct ev_host *h, int proto, int port, const char *id)
 {
 	struct ev_script *s = script_find(h, proto, port, id);
-	int r;
 
 	if (!s) {
+		if (sidx_reserve(h) != 0)
+			return NULL;
 		if (h->nscripts == h->scap) {
 			size_t ncap = h->scap ? h->scap * 2 : 8;
 			struct ev_script *ns = sdb_reallocarray(h->scripts, ncap, sizeof(*ns));
 			if (!ns)
-				return SDB_ENOMEM;
+				return NULL;
 			h->scripts = ns;
 			h->scap = ncap;
 		}
@@ -179,12 +239,84 @@ int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, c
 		s->proto = proto;
 		s->port = port;
 		if (!(s->id = strdup(id)))
-			return SDB_ENOMEM;
-		h->nscripts++;
+			return NULL;
+		sidx_put(h, h->nscripts++);
 	}
-	if ((r = set_str(&s->output, output ? output : "")) != 0)
+	return s;
+}
+
+/* Let go of s's output: kept in h->dropped until the next ev_step (an
+ * event may point at it), or freed at once (`now`).  0 or SDB_ENOMEM. */
+static int script_drop(struct ev_host *h, struct ev_script *s, int now)
+{
+	if (s->borrowed || !s->output || now) {
+		if (!s->borrowed)
+			free(s->output);
+		goto out;
+	}
+	if (h->ndropped == h->cdropped) {
+		size_t ncap = h->cdropped ? h->cdropped * 2 : 8;
+		char **nv = sdb_reallocarray(h->dropped, ncap, sizeof(*nv));
+
+		if (!nv)
+			return SDB_ENOMEM;
+		h->dropped = nv;
+		h->cdropped = ncap;
+	}
+	h->dropped[h->ndropped++] = s->output;
+out:
+	s->output = NULL;
+	s->borrowed = 0;
+	return 0;
+}
+
+/* s's output becomes `output`: borrowed (h->borrow) or copied; the old one
+ * is dropped (kept until the next step). */
+static int script_set(struct ev_host *h, struct ev_script *s, const char *output)
+{
+	char *c = (char *)output;
+	int r;
+
+	if (!h->borrow && !(c = strdup(output)))
+		return SDB_ENOMEM;
+	if ((r = script_drop(h, s, 0)) != 0) {
+		if (!h->borrow)
+			free(c);
 		return r;
+	}
+	s->output = c;
+	s->borrowed = h->borrow;
+	return 0;
+}
+
+int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, const char *output,
+                       int64_t job_id)
+{
+	struct ev_script *s = script_entry(h, proto, port, id);
+	char *c;
+
+	if (!s || !(c = strdup(output ? output : "")))
+		return SDB_ENOMEM;
+	script_drop(h, s, 1);
+	s->output = c;
 	s->job_id = job_id;
+	return 0;
+}
+
+int ev_host_own(struct ev_host *h)
+{
+	for (size_t i = 0; i < h->nscripts; i++) {
+		struct ev_script *s = &h->scripts[i];
+		char *c;
+
+		if (!s->borrowed)
+			continue;
+		if (!(c = strdup(s->output)))
+			return SDB_ENOMEM;
+		s->output = c;
+		s->borrowed = 0;
+	}
+	dropped_free(h);
 	return 0;
 }
 
@@ -475,15 +607,25 @@ static int step_attr(struct step *s, enum ev_kind kind, char **cur, const char *
 
 static int step_script(struct step *s, int proto, int port, const struct rec_script *sc)
 {
-	struct ev_script *old = script_find(s->h, proto, port, sc->id);
+	struct ev_script *cur = script_find(s->h, proto, port, sc->id);
 	const char *out = sc->output ? sc->output : "";
 	int r;
 
-	if (old && strcmp(old->output, out) != 0 &&
-	    (r = emit(s, EV_SCRIPT_CHANGED, proto, port, sc->id, old->output, out, old->job_id)) !=
+	if (cur && cur->output && strcmp(cur->output, out) == 0) {
+		cur->job_id = s->job_id; /* the same output: nothing to copy */
+		return 0;
+	}
+	if (cur && cur->output &&
+	    (r = emit(s, EV_SCRIPT_CHANGED, proto, port, sc->id, cur->output, out, cur->job_id)) !=
 	        0)
 		return r;
-	return ev_host_put_script(s->h, proto, port, sc->id, out, s->job_id);
+	if (!cur && !(cur = script_entry(s->h, proto, port, sc->id)))
+		return SDB_ENOMEM;
+	/* the old output stays (h->dropped) while the event points at it */
+	if ((r = script_set(s->h, cur, out)) != 0)
+		return r;
+	cur->job_id = s->job_id;
+	return 0;
 }
 
 int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_scope *scope,
@@ -495,6 +637,7 @@ int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_sco
 	char *names = NULL;
 	int host_is_new = !h->known, r = 0;
 
+	dropped_free(h); /* the previous step's events are gone */
 	for (size_t i = 0; i < h->nports; i++)
 		h->ports[i].dirty = 0;
 	h->attrs_dirty = 0;

@@ -84,7 +84,8 @@ struct ev_script {
 	int proto; /* -1: host script */
 	int port;
 	char *id;
-	char *output;
+	char *output; /* owned, or borrowed from the last scan (ev_host.borrow) */
+	int borrowed;
 	int64_t job_id;
 };
 
@@ -102,6 +103,15 @@ struct ev_host {
 	size_t nports, cap;
 	struct ev_script *scripts; /* latest output per (proto, port, id) */
 	size_t nscripts, scap;
+	uint32_t *sidx;  /* hash index of scripts (1 + position; 0 empty) */
+	size_t sidx_cap; /* a power of two, over twice nscripts; 0: none yet */
+	/* Set by a caller whose scan outlives the state (the job writer, one
+	 * scan per state): ev_step() points the state at the scan's script
+	 * outputs instead of copying them (a host's outputs are held once).
+	 * ev_host_own() copies them in, for a state kept across scans. */
+	int borrow;
+	char **dropped; /* outputs replaced by the last ev_step (see ev_step) */
+	size_t ndropped, cdropped;
 };
 
 void ev_host_init(struct ev_host *h);
@@ -110,6 +120,10 @@ void ev_host_free(struct ev_host *h);
 int ev_host_put_port(struct ev_host *h, const struct ev_port *p);
 int ev_host_put_script(struct ev_host *h, int proto, int port, const char *id, const char *output,
                        int64_t job_id);
+/* Make every script output the state borrowed its own copy (and forget
+ * the outputs the last ev_step replaced): for a state that must outlive
+ * the scan it was last stepped with.  0 or SDB_ENOMEM. */
+int ev_host_own(struct ev_host *h);
 /* Canonical hostnames text ("a,b", sorted, unique) of a scan; malloc'ed or
  * NULL when it has none. */
 char *ev_hostnames(const struct rec_host *scan);
@@ -122,6 +136,11 @@ typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
  * mark changed ports dirty.  The scan must not be older than h->at (the
  * caller replays a host's scans in time order when an older file comes in
  * late).  Returns 0, SDB_ENOMEM, or the first non-zero emit return.
+ *
+ * An event's strings are valid during the emit call; those of a
+ * script_changed event (detail, old and new output: possibly megabytes)
+ * stay valid until the next ev_step() on h, ev_host_own() or
+ * ev_host_free() - and while `scan` does - so that they need no copy.
  */
 int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_scope *scope,
             const struct rec_host *scan, ev_emit_fn emit, void *ctx);

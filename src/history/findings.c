@@ -14,6 +14,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,9 +255,9 @@ struct rule_ports {
 
 struct findings_rule {
 	enum ev_kind kind;
-	int any; /* '*': every port, and host-level events */
-	struct rule_ports *ports;
-	size_t nports;
+	int any;                  /* '*': every port, and host-level events */
+	struct rule_ports *ports; /* sorted by (proto, lo); merged: none overlap or touch */
+	size_t nports, cports;
 	enum findings_severity sev;
 	char *title;
 	int line;
@@ -264,8 +266,27 @@ struct findings_rule {
 struct findings_rules {
 	char *name; /* file, for details */
 	struct findings_rule *v;
-	size_t n;
+	size_t n, cap;
 };
+
+/* Room for one more element in *arr (n used, *cap allocated): doubling, so
+ * a list of n entries costs O(n) copying, not O(n^2) (a 65,535-port rule
+ * took minutes under ASan growing one entry at a time). */
+static int grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	void **pa = arr;
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	if (!(nv = sdb_reallocarray(*pa, ncap, size)))
+		return SDB_ENOMEM;
+	*pa = nv;
+	*cap = ncap;
+	return 0;
+}
 
 void findings_rules_free(struct findings_rules *r)
 {
@@ -283,6 +304,11 @@ void findings_rules_free(struct findings_rules *r)
 size_t findings_rules_count(const struct findings_rules *r)
 {
 	return r ? r->n : 0;
+}
+
+size_t findings_rules_ranges(const struct findings_rules *r, size_t i)
+{
+	return r && i < r->n ? r->v[i].nports : 0;
 }
 
 static int host_level_kind(enum ev_kind k)
@@ -309,6 +335,39 @@ static int parse_port(const char **p, const char *e, int *out)
 	return 0;
 }
 
+static int cmp_ports(const void *a, const void *b)
+{
+	const struct rule_ports *x = a, *y = b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sort the rule's ranges and merge those of one protocol that overlap or
+ * touch ("1,2,3,...,65535/tcp" is one range), so matching an event costs
+ * the number of distinct ranges, not the length of the list. */
+static void merge_ports(struct findings_rule *rule)
+{
+	size_t out = 0;
+
+	if (rule->nports < 2)
+		return;
+	qsort(rule->ports, rule->nports, sizeof(*rule->ports), cmp_ports);
+	for (size_t i = 1; i < rule->nports; i++) {
+		struct rule_ports *last = &rule->ports[out];
+		const struct rule_ports *p = &rule->ports[i];
+
+		if (p->proto == last->proto && p->lo <= last->hi + 1) {
+			if (p->hi > last->hi)
+				last->hi = p->hi;
+		} else {
+			rule->ports[++out] = *p;
+		}
+	}
+	rule->nports = out + 1;
+}
+
 /* "3389/tcp,23/tcp,1000-2000,53/udp" into rule->ports. */
 static int parse_ports(const char *b, const char *e, struct findings_rule *rule, char *why,
                        size_t whylen)
@@ -318,7 +377,6 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 	while (p < e) {
 		const char *ie = memchr(p, ',', (size_t)(e - p));
 		struct rule_ports rp = {-1, 0, 0};
-		struct rule_ports *nv;
 
 		if (!ie)
 			ie = e;
@@ -345,9 +403,8 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 		}
 		if (p != ie)
 			goto bad;
-		if (!(nv = sdb_reallocarray(rule->ports, rule->nports + 1, sizeof(*nv))))
+		if (grow(&rule->ports, &rule->cports, rule->nports, sizeof(*rule->ports)) != 0)
 			return SDB_ENOMEM;
-		rule->ports = nv;
 		rule->ports[rule->nports++] = rp;
 		p = ie < e ? ie + 1 : ie;
 		if (ie < e && p == e)
@@ -359,6 +416,7 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 		         (int)(e - b), b);
 		return SDB_EPARSE;
 	}
+	merge_ports(rule);
 	return 0;
 }
 
@@ -469,7 +527,7 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 	}
 	while (l && *l) {
 		const char *e = strchr(l, '\n'), *t;
-		struct findings_rule rule, *nv;
+		struct findings_rule rule;
 		char why[300];
 
 		if (!e)
@@ -491,13 +549,12 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 				         r == SDB_ENOMEM ? "out of memory" : why);
 			goto out;
 		}
-		if (!(nv = sdb_reallocarray(rs->v, rs->n + 1, sizeof(*nv)))) {
+		if (grow(&rs->v, &rs->cap, rs->n, sizeof(*rs->v)) != 0) {
 			free(rule.ports);
 			free(rule.title);
 			r = SDB_ENOMEM;
 			goto out;
 		}
-		rs->v = nv;
 		rs->v[rs->n++] = rule;
 	next:
 		l = *e ? e + 1 : e;
@@ -575,15 +632,95 @@ out:
 
 /* ---- one scan of one host ------------------------------------------------ */
 
+/* What a detection's details (JSON evidence) are made from when it is
+ * stored - a script and its output (up to 1 MiB), or a rule and the event
+ * it matched (a script_changed event's outputs) - so that the details of
+ * one detection at a time are in memory, not every detection's of a host.
+ * Valid during findings_on_scan(). */
+struct det_from {
+	const struct rec_script *script;
+	const struct findings_rules *rules;
+	const struct findings_rule *rule;
+	const struct ev_event *ev;
+};
+
 /* Something this scan detected; strings owned. */
 struct det {
 	struct store_finding_new f;
 	char *fingerprint, *title, *details, *key;
+	struct det_from from; /* details made when stored, or details set now */
 };
+
+/* Positions of strings by content (fingerprints): open addressing over a
+ * power-of-two table of 1 + position (0: empty), for the detections and
+ * stored findings of a host (65,536 of them from a crafted host: a linear
+ * search each was quadratic). */
+struct fp_index {
+	uint32_t *slot;
+	size_t cap;
+};
+
+static size_t fp_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The string of position i: a char * member at `off` in elements of
+ * `size` bytes from `base`. */
+static const char *fp_key(const void *base, size_t off, size_t size, size_t i)
+{
+	return *(char *const *)((const char *)base + i * size + off);
+}
+
+/* The position of fp, or -1. */
+static long fp_find(const struct fp_index *ix, const void *base, size_t off, size_t size,
+                    const char *fp)
+{
+	size_t mask = ix->cap - 1;
+
+	if (!ix->cap)
+		return -1;
+	for (size_t k = fp_hash(fp) & mask; ix->slot[k]; k = (k + 1) & mask) {
+		size_t i = ix->slot[k] - 1;
+		if (strcmp(fp_key(base, off, size, i), fp) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Index position n (of n + 1 elements), growing the table; 0 or ENOMEM. */
+static int fp_add(struct fp_index *ix, const void *base, size_t off, size_t size, size_t n)
+{
+	size_t cap = ix->cap ? ix->cap : 16, mask, k;
+
+	while ((n + 1) * 2 > cap)
+		cap *= 2;
+	if (cap != ix->cap) {
+		uint32_t *v;
+
+		if (n + 1 > UINT32_MAX || !(v = calloc(cap, sizeof(*v))))
+			return SDB_ENOMEM;
+		free(ix->slot);
+		ix->slot = v;
+		ix->cap = cap;
+		for (size_t i = 0; i < n; i++)
+			fp_add(ix, base, off, size, i); /* cannot grow: room for n + 1 */
+	}
+	mask = ix->cap - 1;
+	for (k = fp_hash(fp_key(base, off, size, n)) & mask; ix->slot[k]; k = (k + 1) & mask)
+		;
+	ix->slot[k] = (uint32_t)(n + 1);
+	return 0;
+}
 
 struct dets {
 	struct det *v;
-	size_t n;
+	size_t n, cap;
+	struct fp_index ix; /* by fingerprint */
 };
 
 static void dets_free(struct dets *d)
@@ -595,14 +732,12 @@ static void dets_free(struct dets *d)
 		free(d->v[i].key);
 	}
 	free(d->v);
+	free(d->ix.slot);
 }
 
 static int dets_find(const struct dets *d, const char *fp)
 {
-	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->v[i].fingerprint, fp) == 0)
-			return (int)i;
-	return -1;
+	return (int)fp_find(&d->ix, d->v, offsetof(struct det, fingerprint), sizeof(*d->v), fp);
 }
 
 static char *fingerprint_of(const char *type, const char *source, const char *key, const char *addr,
@@ -624,21 +759,47 @@ static char *fingerprint_of(const char *type, const char *source, const char *ke
 	return buf_steal(&b);
 }
 
-/* Takes `details` (decref'ed here). */
+#define DETAILS_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
+
+/* The details of x as JSON text (malloc'ed), made from x->from; NULL when
+ * they cannot be made (not UTF-8, no memory), as json_pack() says. */
+static char *details_of(const struct det *x)
+{
+	const struct det_from *w = &x->from;
+	json_t *j = NULL;
+	char line[32], *text;
+
+	if (w->script) {
+		j = json_pack("{s:s, s:s}", "script", w->script->id, "output", w->script->output);
+	} else if (w->rule) {
+		snprintf(line, sizeof(line), "%d", w->rule->line);
+		j = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "rule_file", w->rules->name,
+		              "rule_line", line, "detail", w->ev->detail, "old", w->ev->old_value,
+		              "new", w->ev->new_value, "job", (json_int_t)w->ev->job_id);
+	}
+	if (!j)
+		return NULL;
+	text = json_dumps(j, DETAILS_FLAGS);
+	json_decref(j);
+	return text;
+}
+
+/* Takes `details` (decref'ed here); or, with details NULL, `from` says what
+ * to make them from when stored. */
 static int dets_add(struct dets *d, const char *addr, const char *type, const char *source,
                     const char *key, int proto, int port, const char *title,
-                    enum findings_severity sev, json_t *details)
+                    enum findings_severity sev, json_t *details, const struct det_from *from)
 {
-	struct det x, *nv;
+	struct det x;
 	int r = SDB_ENOMEM;
 
 	memset(&x, 0, sizeof(x));
+	if (from)
+		x.from = *from;
 	x.fingerprint = fingerprint_of(type, source, key, addr, proto, port);
 	x.title = strdup(title);
 	x.key = key ? strdup(key) : NULL;
-	x.details =
-	    details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
-	            : NULL;
+	x.details = details ? json_dumps(details, DETAILS_FLAGS) : NULL;
 	json_decref(details);
 	if (!x.fingerprint || !x.title || (key && !x.key) || (details && !x.details))
 		goto fail;
@@ -646,7 +807,7 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
 		r = 0; /* the same thing twice in one scan */
 		goto fail;
 	}
-	if (!(nv = sdb_reallocarray(d->v, d->n + 1, sizeof(*nv))))
+	if (grow(&d->v, &d->cap, d->n, sizeof(*d->v)) != 0)
 		goto fail;
 	x.f = (struct store_finding_new){
 	    .type = type,
@@ -659,8 +820,10 @@ static int dets_add(struct dets *d, const char *addr, const char *type, const ch
 	    .fingerprint = x.fingerprint,
 	    .details = x.details,
 	};
-	d->v = nv;
-	d->v[d->n++] = x;
+	d->v[d->n] = x;
+	if (fp_add(&d->ix, d->v, offsetof(struct det, fingerprint), sizeof(*d->v), d->n) != 0)
+		goto fail;
+	d->n++;
 	return 0;
 fail:
 	free(x.fingerprint);
@@ -693,7 +856,8 @@ static int detect_script(struct dets *d, const char *addr, int proto, int port,
 			             findings_severity_from_cvss(cv[i].cvss),
 			             json_pack("{s:s, s:s, s:f, s:s?}", "script", s->id, "cve",
 			                       cv[i].id, "cvss", cv[i].cvss, "cpe",
-			                       cv[i].cpe[0] ? cv[i].cpe : NULL));
+			                       cv[i].cpe[0] ? cv[i].cpe : NULL),
+			             NULL);
 		}
 		free(cv);
 		return r;
@@ -704,8 +868,8 @@ static int detect_script(struct dets *d, const char *addr, int proto, int port,
 		snprintf(full, sizeof(full), "%s: %s", s->id, title);
 	else
 		snprintf(full, sizeof(full), "%s: VULNERABLE", s->id);
-	return dets_add(d, addr, "nse_vuln", s->id, NULL, proto, port, full, sev,
-	                json_pack("{s:s, s:s}", "script", s->id, "output", s->output));
+	return dets_add(d, addr, "nse_vuln", s->id, NULL, proto, port, full, sev, NULL,
+	                &(struct det_from){.script = s});
 }
 
 static int rule_matches(const struct findings_rule *ru, const struct ev_event *e)
@@ -743,17 +907,12 @@ static int detect(struct dets *d, const struct findings_rules *rules, const stru
 		const struct ev_event *e = &events[i];
 		for (size_t k = 0; k < rules->n && r == 0; k++) {
 			const struct findings_rule *ru = &rules->v[k];
-			char where[64];
 
 			if (!rule_matches(ru, e))
 				continue;
-			snprintf(where, sizeof(where), "%d", ru->line);
 			r = dets_add(d, scan->addr, "rule", ev_kind_name(e->kind), ru->title,
 			             e->proto, e->proto >= 0 ? e->port : -1, ru->title, ru->sev,
-			             json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "rule_file",
-			                       rules->name, "rule_line", where, "detail", e->detail,
-			                       "old", e->old_value, "new", e->new_value, "job",
-			                       (json_int_t)e->job_id));
+			             NULL, &(struct det_from){.rules = rules, .rule = ru, .ev = e});
 		}
 	}
 	return r;
@@ -831,11 +990,9 @@ static int resolvable(const char *status)
 static int add_id(void *ctx, int64_t id)
 {
 	struct findings_replay *rp = ctx;
-	void *nv = sdb_reallocarray(rp->v, rp->n + 1, sizeof(*rp->v));
 
-	if (!nv)
+	if (grow(&rp->v, &rp->cap, rp->n, sizeof(*rp->v)) != 0)
 		return SDB_ENOMEM;
-	rp->v = nv;
 	memset(&rp->v[rp->n], 0, sizeof(rp->v[rp->n]));
 	rp->v[rp->n].id = id;
 	rp->v[rp->n].status = "open";
@@ -924,7 +1081,8 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
                      struct findings_replay *rp)
 {
 	struct store_finding_ref *have = NULL;
-	struct dets d = {NULL, 0};
+	struct dets d = {0};
+	struct fp_index have_ix = {0};
 	size_t nhave = 0;
 	int r;
 
@@ -934,17 +1092,27 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 		goto out;
 	if ((r = store_findings_of_host(st, host_id, &have, &nhave)) != 0)
 		goto out;
+	for (size_t k = 0; k < nhave && d.n; k++)
+		if ((r = fp_add(&have_ix, have, offsetof(struct store_finding_ref, fingerprint),
+		                sizeof(*have), k)) != 0)
+			goto out;
 	for (size_t i = 0; i < d.n; i++) {
 		const struct store_finding_ref *old = NULL;
 		struct findings_replay_item *it;
 		int64_t id;
+		long k;
 		int created;
 
-		for (size_t k = 0; k < nhave && !old; k++)
-			if (strcmp(have[k].fingerprint, d.v[i].fingerprint) == 0)
-				old = &have[k];
-		if ((r = store_finding_upsert(st, host_id, job_id, at, &d.v[i].f, &id, &created)) !=
-		    0)
+		if ((k = fp_find(&have_ix, have, offsetof(struct store_finding_ref, fingerprint),
+		                 sizeof(*have), d.v[i].fingerprint)) >= 0)
+			old = &have[k];
+		/* made now, and let go once stored: one detection's at a time */
+		if (!d.v[i].details)
+			d.v[i].f.details = d.v[i].details = details_of(&d.v[i]);
+		r = store_finding_upsert(st, host_id, job_id, at, &d.v[i].f, &id, &created);
+		free(d.v[i].details);
+		d.v[i].f.details = d.v[i].details = NULL;
+		if (r != 0)
 			goto out;
 		if (old && (it = replay_item(rp, old->id)) != NULL) {
 			/* derived again: the replay's status, not the stored one */
@@ -993,6 +1161,7 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
 	r = 0;
 out:
 	store_finding_refs_free(have, nhave);
+	free(have_ix.slot);
 	dets_free(&d);
 	return r;
 }

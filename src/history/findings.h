@@ -51,7 +51,7 @@ struct findings_replay_item {
 };
 struct findings_replay {
 	struct findings_replay_item *v;
-	size_t n;
+	size_t n, cap;
 };
 /* Load the host's findings that can be derived again (SDB_* on error). */
 int findings_replay_begin(struct store *st, int64_t host_id, struct findings_replay *rp);
@@ -135,6 +135,10 @@ int findings_vulners_parse(const char *output, struct findings_cve **out, size_t
 int findings_rules_parse(const char *name, const char *text, struct findings_rules **out, char *err,
                          size_t errlen);
 size_t findings_rules_count(const struct findings_rules *r);
+/* Port ranges rule i (file order) holds after merging: ranges of one
+ * protocol that overlap or touch are one ("1,2,3-9/tcp" is 1-9/tcp), so a
+ * rule listing every port costs one range.  0 for '*' or no such rule. */
+size_t findings_rules_ranges(const struct findings_rules *r, size_t i);
 /* The rules file findings_rules_load() reads into path[len]: $SCANDB_RULES,
  * else $XDG_CONFIG_HOME/scandb/rules.conf, else ~/.config/scandb/rules.conf.
  * "" when none can be named. */

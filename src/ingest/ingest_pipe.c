@@ -20,6 +20,12 @@
  *   push(), flush(), poll() see stop:      <--- stop = 1, a byte on the wake pipe <-- a callback
  *     return SDB_EINTR, done = 1                failed: join, return its code (rest freed)
  *
+ * A record of INGEST_PIPE_REF_MIN bytes or more (a host with long script
+ * outputs, the run's scripts) is lent, not copied: lend() queues M_REF (a
+ * pointer to the parser's own record) and the parser thread waits on "room"
+ * until the caller has delivered it (ref_returned: ref_done = 1) or stops,
+ * so such a record is in memory once, not twice.
+ *
  * on_chunk runs on the calling thread as well: cmd_import's on_chunk reads
  * the host count that its sink increments, which would be a data race from
  * the parser thread; there its progress line also shows what is stored
@@ -53,7 +59,7 @@
 #define READ_CHUNK (64 * 1024) /* as nmap_xml_parse_fd() reads */
 #define WAKE_BATCH 64          /* messages queued before a sleeping caller is woken */
 
-enum msg_kind { M_CHUNK, M_RUN, M_SCANINFO, M_HOST, M_PROGRESS, M_END, M_WARNING };
+enum msg_kind { M_CHUNK, M_RUN, M_SCANINFO, M_HOST, M_PROGRESS, M_END, M_WARNING, M_REF };
 
 /* One queued callback: the record (its strings and arrays in data[]), or a
  * raw chunk (its bytes in data[]).  One malloc'ed block; `size` is what it
@@ -66,6 +72,10 @@ struct msg {
 		struct rec_run run;
 		struct rec_scaninfo si;
 		struct rec_host host;
+		struct {
+			enum msg_kind kind; /* M_HOST or M_END */
+			const void *rec;    /* the parser's own record, not a copy */
+		} ref;
 		struct {
 			const char *task;
 			double percent;
@@ -86,7 +96,7 @@ struct ingest_pipe {
 	int wake[2]; /* non-regular fds: the caller writes a byte to stop a poll */
 	const char *name;
 	int want_chunks;
-	size_t max_bytes, max_count;
+	size_t max_bytes, max_count, ref_min;
 	/* Parser thread only, once started. */
 	struct nmap_parser *parser;
 	char *buf;
@@ -100,8 +110,9 @@ struct ingest_pipe {
 	struct msg *head, *tail;
 	size_t bytes, count;
 	int parser_waiting, caller_waiting;
-	int stop; /* the caller wants no more */
-	int done; /* the parser thread has finished */
+	int stop;     /* the caller wants no more */
+	int done;     /* the parser thread has finished */
+	int ref_done; /* the caller is done with the M_REF record */
 	struct ingest_pipe_stats st;
 };
 
@@ -206,12 +217,47 @@ static int copy_scaninfo(void *ctx, const struct rec_scaninfo *si)
 	return push(ctx, m);
 }
 
-static int copy_host(void *ctx, const struct rec_host *h)
+/* A large record is not copied: it is queued by reference and this thread
+ * waits, holding the record still, until the caller has stored it (or
+ * stops).  0, or SDB_EINTR when stopping. */
+static int lend(struct ingest_pipe *pp, enum msg_kind kind, const void *rec)
 {
-	size_t n = rec_host_copy_size(h);
-	struct msg *m = n == SIZE_MAX ? NULL : msg_new(M_HOST, n);
+	struct msg *m = msg_new(M_REF, 0);
+	int r;
 
 	if (!m)
+		return SDB_ENOMEM;
+	m->u.ref.kind = kind;
+	m->u.ref.rec = rec;
+	pthread_mutex_lock(&pp->mu);
+	pp->ref_done = 0;
+	pp->st.refs++;
+	pthread_mutex_unlock(&pp->mu);
+	if ((r = push(pp, m)) != 0)
+		return r;
+	pthread_mutex_lock(&pp->mu);
+	if (pp->caller_waiting) /* it is the caller's turn now, not in WAKE_BATCH messages */
+		pthread_cond_signal(&pp->ready);
+	while (!pp->ref_done && !pp->stop) {
+		pp->parser_waiting = 1;
+		pp->st.parser_waits++;
+		pthread_cond_wait(&pp->room, &pp->mu);
+		pp->parser_waiting = 0;
+	}
+	r = pp->ref_done ? 0 : SDB_EINTR;
+	pthread_mutex_unlock(&pp->mu);
+	return r;
+}
+
+static int copy_host(void *ctx, const struct rec_host *h)
+{
+	struct ingest_pipe *pp = ctx;
+	size_t n = rec_host_copy_size(h);
+	struct msg *m;
+
+	if (n != SIZE_MAX && n >= pp->ref_min)
+		return lend(pp, M_HOST, h);
+	if (!(m = n == SIZE_MAX ? NULL : msg_new(M_HOST, n)))
 		return SDB_ENOMEM;
 	rec_host_copy(&m->u.host, h, m->data);
 	return push(ctx, m);
@@ -242,10 +288,13 @@ static int copy_warning(void *ctx, const char *msg)
 
 static int copy_run_end(void *ctx, const struct rec_runstats *rs)
 {
+	struct ingest_pipe *pp = ctx;
 	size_t n = rec_runstats_copy_size(rs);
-	struct msg *m = n == SIZE_MAX ? NULL : msg_new(M_END, n);
+	struct msg *m;
 
-	if (!m)
+	if (n != SIZE_MAX && n >= pp->ref_min) /* the run's scripts */
+		return lend(pp, M_END, rs);
+	if (!(m = n == SIZE_MAX ? NULL : msg_new(M_END, n)))
 		return SDB_ENOMEM;
 	rec_runstats_copy(&m->u.rs, rs, m->data);
 	return push(ctx, m);
@@ -357,6 +406,15 @@ static struct msg *pop(struct ingest_pipe *pp)
 	return m;
 }
 
+/* The record of an M_REF was stored (or refused): wake the parser. */
+static void ref_returned(struct ingest_pipe *pp)
+{
+	pthread_mutex_lock(&pp->mu);
+	pp->ref_done = 1;
+	pthread_cond_signal(&pp->room);
+	pthread_mutex_unlock(&pp->mu);
+}
+
 /* Tell the parser thread to stop, wherever it waits. */
 static void stop_parser(struct ingest_pipe *pp)
 {
@@ -386,6 +444,10 @@ static int deliver(const struct msg *m, const struct ingest_sink *sink,
 		return sink->scaninfo(sink->ctx, &m->u.si);
 	case M_HOST:
 		return sink->host(sink->ctx, &m->u.host);
+	case M_REF:
+		if (m->u.ref.kind == M_HOST)
+			return sink->host(sink->ctx, m->u.ref.rec);
+		return sink->run_end(sink->ctx, m->u.ref.rec);
 	case M_PROGRESS:
 		return sink->progress(sink->ctx, m->u.progress.task, m->u.progress.percent);
 	case M_END:
@@ -471,6 +533,7 @@ static int pipe_start(int fd, int fd_is_reg, const char *name, const struct inge
 	pp->want_chunks = want_chunks;
 	pp->max_bytes = o && o->max_bytes ? o->max_bytes : INGEST_PIPE_MAX_BYTES;
 	pp->max_count = o && o->max_count ? o->max_count : INGEST_PIPE_MAX_COUNT;
+	pp->ref_min = o && o->ref_min ? o->ref_min : INGEST_PIPE_REF_MIN;
 	if (sync_init(pp) != 0) {
 		free(pp);
 		return SDB_ENOMEM;
@@ -488,6 +551,7 @@ static int pipe_start(int fd, int fd_is_reg, const char *name, const struct inge
 		copy.run_end = sink->run_end ? copy_run_end : NULL;
 		copy.warning = sink->warning ? copy_warning : NULL;
 		copy.accept_truncated = sink->accept_truncated;
+		copy.truncated_hint = sink->truncated_hint;
 	}
 	if (nmap_parser_new(&copy, name, &pp->parser) != 0)
 		goto fail;
@@ -542,7 +606,10 @@ int ingest_pipe_parse_fd_ex(int fd, const char *name, const struct ingest_sink *
 
 	r = 0;
 	while (r == 0 && (m = pop(pp)) != NULL) {
-		if ((r = deliver(m, sink, on_chunk, chunk_ctx)) != 0) {
+		r = deliver(m, sink, on_chunk, chunk_ctx);
+		if (m->kind == M_REF) /* the parser may go on with its record */
+			ref_returned(pp);
+		if (r != 0) {
 			stop_parser(pp);
 			if (err && errlen && m->kind == M_CHUNK)
 				snprintf(err, errlen, "%s: stopped after %llu bytes: %s", name,

@@ -22,10 +22,13 @@
 #define INGEST_PIPE_MIN_SIZE ((uint64_t)1 << 20)
 /* Queue bounds: bytes of record copies and raw chunks, and messages.  So
  * the pipe adds at most MAX_BYTES (plus a parser thread) to an import's
- * memory; a single record larger than that (a host with a huge number of
- * ports or scripts) is still let through, alone. */
+ * memory. */
 #define INGEST_PIPE_MAX_BYTES ((size_t)4 << 20)
 #define INGEST_PIPE_MAX_COUNT 8192
+/* A host record this big or bigger (many ports, long script outputs) is
+ * not copied: the parser thread lends its own record and waits until the
+ * calling thread has stored it, so a large host is held once, not twice. */
+#define INGEST_PIPE_REF_MIN ((size_t)256 << 10)
 
 /*
  * Same contract as nmap_xml_parse_fd() (ingest/nmap_xml.h): read `fd` to EOF,
@@ -54,6 +57,7 @@ struct ingest_pipe_opts {
 	int force_thread;
 	size_t max_bytes;
 	size_t max_count;
+	size_t ref_min;
 };
 
 /* What happened, for tests and benchmarks. */
@@ -64,6 +68,7 @@ struct ingest_pipe_stats {
 	size_t peak_count;     /* most messages queued at once */
 	uint64_t parser_waits; /* times the parser thread waited for room */
 	uint64_t sink_waits;   /* times the calling thread waited for records */
+	uint64_t refs;         /* host records lent, not copied (INGEST_PIPE_REF_MIN) */
 };
 
 /* ingest_pipe_parse_fd() with knobs (opts may be NULL) and statistics

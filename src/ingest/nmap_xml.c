@@ -81,7 +81,10 @@
 /* All memory expat itself may hold (buffers, name tables).  Legit files
  * need a few MiB plus twice the largest token; this refuses documents that
  * grow expat's tables with millions of distinct element/attribute names. */
-#define EXPAT_MEM_MAX ((size_t)64 << 20)
+#define EXPAT_MEM_MAX ((size_t)32 << 20)
+/* The ids of the run's pre-/post-scan scripts in all (a few KiB in nmap's
+ * files; NMAP_XML_MAX_RUN_SCRIPTS of them). */
+#define RUN_IDS_MAX (1 << 20)
 
 enum elem {
 	E_OTHER = 0, /* not ours (or not where nmap writes it): skipped */
@@ -224,11 +227,13 @@ struct nmap_parser {
 	struct arena run_arena;
 	struct rec_script *rscripts[2]; /* [0] pre, [1] post */
 	size_t nrscripts[2], crscripts[2];
-	size_t rscript_bytes;
+	size_t rscript_bytes, rscript_ids; /* their outputs kept; their ids */
 
 	/* The current <host>. */
 	struct rec_host host;
 	struct arena arena;
+	size_t host_bytes;  /* it holds: strings, array entries (NMAP_XML_MAX_HOST) */
+	size_t host_output; /* its script output kept (NMAP_XML_MAX_HOST_OUTPUT) */
 	char addr[ADDR_TEXT_MAX];
 	char mac[18];
 	int have_addr, have_mac;
@@ -365,20 +370,30 @@ static struct ablock *arena_grow(struct arena *a, size_t need)
 	return b;
 }
 
-/* Copy s[0..n) as a C string into the arena; NULL on ENOMEM. */
-static char *arena_strndup(struct arena *a, const char *s, size_t n)
+/* n bytes in the arena (n > 0); NULL on ENOMEM. */
+static char *arena_alloc(struct arena *a, size_t n)
 {
 	struct ablock *b = a->cur;
 	char *d;
 
-	if (!b || b->cap - b->used <= n) {
-		if (n == SIZE_MAX || !(b = arena_grow(a, n + 1)))
+	if (!b || b->cap - b->used < n) {
+		if (!(b = arena_grow(a, n)))
 			return NULL;
 	}
 	d = b->data + b->used;
+	b->used += n;
+	return d;
+}
+
+/* Copy s[0..n) as a C string into the arena; NULL on ENOMEM. */
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *d = n == SIZE_MAX ? NULL : arena_alloc(a, n + 1);
+
+	if (!d)
+		return NULL;
 	memcpy(d, s, n);
 	d[n] = '\0';
-	b->used += n + 1;
 	return d;
 }
 
@@ -532,6 +547,34 @@ static int nomem(struct nmap_parser *p)
 	return fail(p, SDB_ENOMEM, "out of memory");
 }
 
+/* n more bytes held for the current host (a string, an array entry):
+ * refused past NMAP_XML_MAX_HOST, so no host - a crafted one with a
+ * quarter of a million ports of 4 KiB fields - can hold more. */
+static int host_charge(struct nmap_parser *p, size_t n)
+{
+	if (n > NMAP_XML_MAX_HOST - p->host_bytes)
+		return fail(p, SDB_ETOOBIG,
+		            "the <host> at line %llu holds more than %u MiB (ports, names, fields; "
+		            "script output aside)",
+		            p->host_line, NMAP_XML_MAX_HOST >> 20);
+	p->host_bytes += n;
+	return 0;
+}
+
+/* A copy of s[0..n) in the current host's arena, charged to it. */
+static int host_strndup(struct nmap_parser *p, const char *s, size_t n, const char **out)
+{
+	char *d;
+	int r;
+
+	if ((r = host_charge(p, n + 1)) != 0)
+		return r;
+	if (!(d = arena_strndup(&p->arena, s, n)))
+		return nomem(p);
+	*out = d;
+	return 0;
+}
+
 static int sink_stop(struct nmap_parser *p, int r);
 
 /*
@@ -615,6 +658,8 @@ static int a_dup_in(struct nmap_parser *p, struct arena *a, enum elem e, const c
 	if (n > max)
 		return fail(p, SDB_ETOOBIG, "attribute %s of <%s> is %zu bytes, limit %zu", k,
 		            elem_names[e], strlen(v), max);
+	if (a == &p->arena)
+		return host_strndup(p, v, n, out);
 	if (!(d = arena_strndup(a, v, n)))
 		return nomem(p);
 	*out = d;
@@ -922,6 +967,7 @@ static void host_reset(struct nmap_parser *p)
 	trim(&p->osm, &p->cosm);
 	p->nosm = 0;
 	arena_reset(&p->arena);
+	p->host_bytes = p->host_output = 0;
 	memset(&p->host, 0, sizeof(p->host));
 	p->host.status = REC_HOST_UNKNOWN;
 	p->host.reason_ttl = -1;
@@ -1041,9 +1087,8 @@ static int start_address(struct nmap_parser *p, const char **atts)
 			return 0;
 		memcpy(p->mac, mac, sizeof(mac));
 		p->have_mac = 1;
-		if (vendor &&
-		    !(p->host.mac_vendor = arena_strndup(&p->arena, vendor, strlen(vendor))))
-			return nomem(p);
+		if (vendor)
+			return host_strndup(p, vendor, strlen(vendor), &p->host.mac_vendor);
 	} else {
 		return fail(p, SDB_EPARSE, "unknown addrtype \"%s\" (want ipv4, ipv6, mac)",
 		            show(sb, type));
@@ -1069,6 +1114,8 @@ static int start_hostname(struct nmap_parser *p, const char **atts)
 	if (p->nhostnames >= NMAP_XML_MAX_NAMES)
 		return fail(p, SDB_ETOOBIG, "more than %d hostnames in one host",
 		            NMAP_XML_MAX_NAMES);
+	if ((r = host_charge(p, sizeof(*p->hostnames))) != 0)
+		return r;
 	if (grow(&p->hostnames, &p->chostnames, p->nhostnames, sizeof(*p->hostnames)))
 		return nomem(p);
 	p->hostnames[p->nhostnames++] = hn;
@@ -1127,6 +1174,8 @@ static int start_extraports(struct nmap_parser *p, const char **atts)
 	if (p->nextraports >= NMAP_XML_MAX_NAMES)
 		return fail(p, SDB_ETOOBIG, "more than %d <extraports> in one host",
 		            NMAP_XML_MAX_NAMES);
+	if ((r = host_charge(p, sizeof(*p->extraports))) != 0)
+		return r;
 	if (grow(&p->extraports, &p->cextraports, p->nextraports, sizeof(*p->extraports)))
 		return nomem(p);
 	p->ep_cur = (long)p->nextraports;
@@ -1164,7 +1213,6 @@ static int start_extrareasons(struct nmap_parser *p, const char **atts)
 static int end_extraports(struct nmap_parser *p)
 {
 	struct rec_extraports *ep;
-	char *d;
 
 	if (p->ep_cur < 0 || p->reasons.len == 0)
 		return 0;
@@ -1174,10 +1222,7 @@ static int end_extraports(struct nmap_parser *p)
 			return fail(p, SDB_ETOOBIG, "extrareasons of <extraports> exceed %d bytes",
 			            NMAP_XML_MAX_FIELD);
 	}
-	if (!(d = arena_strndup(&p->arena, p->reasons.data, p->reasons.len)))
-		return nomem(p);
-	ep->reasons = d;
-	return 0;
+	return host_strndup(p, p->reasons.data, p->reasons.len, &ep->reasons);
 }
 
 static int start_port(struct nmap_parser *p, const char **atts)
@@ -1216,6 +1261,8 @@ static int start_port(struct nmap_parser *p, const char **atts)
 		            rec_proto_name(pr));
 	if (p->nports >= NMAP_XML_MAX_PORTS) /* unreachable with the check above; kept */
 		return fail(p, SDB_ETOOBIG, "more than %d ports in one host", NMAP_XML_MAX_PORTS);
+	if ((r = host_charge(p, sizeof(*p->ports))) != 0)
+		return r;
 	if (grow(&p->ports, &p->cports, p->nports, sizeof(*p->ports)))
 		return nomem(p);
 	p->seen[idx / 64] |= 1ull << (idx % 64);
@@ -1379,13 +1426,15 @@ static int start_cpe(struct nmap_parser *p, enum elem parent)
 static int end_cpe(struct nmap_parser *p)
 {
 	enum capture c = p->capture;
-	char *s;
+	const char *s;
+	int r;
 
 	p->capture = CAP_NONE;
 	if (c == CAP_NONE || p->text.len == 0)
 		return 0;
-	if (!(s = arena_strndup(&p->arena, p->text.data, p->text.len)))
-		return nomem(p);
+	if ((r = host_strndup(p, p->text.data, p->text.len, &s)) != 0 ||
+	    (c == CAP_SVC_CPE && (r = host_charge(p, sizeof(*p->cpes))) != 0))
+		return r;
 	if (c == CAP_OS_CPE) {
 		p->host.os.cpe = s;
 		return 0;
@@ -1402,15 +1451,6 @@ static int end_cpe(struct nmap_parser *p)
  * at every <host>). */
 static int add_run_script(struct nmap_parser *p, const struct rec_script *sc, int post)
 {
-	size_t n = strlen(sc->id) + (sc->output ? strlen(sc->output) : 0) + 2;
-
-	if (p->nrscripts[0] + p->nrscripts[1] >= NMAP_XML_MAX_RUN_SCRIPTS)
-		return fail(p, SDB_ETOOBIG, "more than %d pre-/post-scan scripts",
-		            NMAP_XML_MAX_RUN_SCRIPTS);
-	if (n > NMAP_XML_MAX_RUN_BYTES - p->rscript_bytes)
-		return fail(p, SDB_ETOOBIG, "pre-/post-scan script output over %u bytes in all",
-		            NMAP_XML_MAX_RUN_BYTES);
-	p->rscript_bytes += n;
 	if (grow(&p->rscripts[post], &p->crscripts[post], p->nrscripts[post],
 	         sizeof(*p->rscripts[post])))
 		return nomem(p);
@@ -1418,11 +1458,56 @@ static int add_run_script(struct nmap_parser *p, const struct rec_script *sc, in
 	return 0;
 }
 
+/*
+ * A script's output v, copied into arena a: at most NMAP_XML_MAX_OUTPUT
+ * bytes, and no more than what is left of `budget` (*used so far: the
+ * host's or the run's script output).  What does not fit is cut - on a
+ * UTF-8 boundary, a note saying so appended - and the sink is warned.
+ */
+static int dup_output(struct nmap_parser *p, struct arena *a, size_t *used, size_t budget,
+                      const char *whose, const char *id, const char *v, const char **out)
+{
+	size_t n = strlen(v), keep = n, left = budget - *used, nlen = 0;
+	char sb[SHOW_MAX + 4], note[96], why[96];
+	char *d;
+	int r;
+
+	snprintf(why, sizeof(why), "over %u MiB", NMAP_XML_MAX_OUTPUT >> 20);
+	if (keep > NMAP_XML_MAX_OUTPUT)
+		keep = NMAP_XML_MAX_OUTPUT;
+	if (keep > left) {
+		keep = left;
+		snprintf(why, sizeof(why), "%s over %zu MiB in all", whose, budget >> 20);
+	}
+	if (keep < n) {
+		while (keep > 0 && ((unsigned char)v[keep] & 0xC0) == 0x80)
+			keep--;
+		snprintf(note, sizeof(note), "%s[scandb: output cut to %zu of its %zu bytes]",
+		         keep ? "\n" : "", keep, n);
+		nlen = strlen(note);
+		/* the note is the host's to hold, like any field */
+		if (a == &p->arena && (r = host_charge(p, nlen)) != 0)
+			return r;
+	}
+	if (!(d = arena_alloc(a, keep + nlen + 1)))
+		return nomem(p);
+	memcpy(d, v, keep);
+	memcpy(d + keep, note, nlen);
+	d[keep + nlen] = '\0';
+	*used += keep;
+	*out = d;
+	if (keep < n)
+		return warn(p, "output of script \"%s\" (%zu bytes) cut to %zu bytes: %s",
+		            show(sb, id), n, keep, why);
+	return 0;
+}
+
 static int start_script(struct nmap_parser *p, const char **atts, enum elem parent)
 {
-	struct arena *a =
-	    parent == E_PRESCRIPT || parent == E_POSTSCRIPT ? &p->run_arena : &p->arena;
+	int run = parent == E_PRESCRIPT || parent == E_POSTSCRIPT;
+	struct arena *a = run ? &p->run_arena : &p->arena;
 	struct rec_script sc = {0};
+	const char *output = NULL;
 	int r = 0;
 
 	for (size_t i = 0; atts[i] && r == 0; i += 2) {
@@ -1431,17 +1516,36 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 		if (strcmp(k, "id") == 0)
 			r = a_dup_in(p, a, E_SCRIPT, k, v, NMAP_XML_MAX_FIELD, &sc.id);
 		else if (strcmp(k, "output") == 0)
-			r = a_dup_in(p, a, E_SCRIPT, k, v, NMAP_XML_MAX_OUTPUT, &sc.output);
+			output = v;
 	}
 	if (r)
 		return r;
 	if (!sc.id)
 		return missing(p, E_SCRIPT, "id");
-	if (parent == E_PRESCRIPT || parent == E_POSTSCRIPT)
-		return add_run_script(p, &sc, parent == E_POSTSCRIPT);
-	if (p->npscripts + p->nhscripts >= NMAP_XML_MAX_SCRIPTS)
+	if (run && p->nrscripts[0] + p->nrscripts[1] >= NMAP_XML_MAX_RUN_SCRIPTS)
+		return fail(p, SDB_ETOOBIG, "more than %d pre-/post-scan scripts",
+		            NMAP_XML_MAX_RUN_SCRIPTS);
+	if (run && strlen(sc.id) + 1 > RUN_IDS_MAX - p->rscript_ids)
+		return fail(p, SDB_ETOOBIG, "pre-/post-scan script ids over %d KiB in all",
+		            RUN_IDS_MAX >> 10);
+	if (run)
+		p->rscript_ids += strlen(sc.id) + 1;
+	if (!run && p->npscripts + p->nhscripts >= NMAP_XML_MAX_SCRIPTS)
 		return fail(p, SDB_ETOOBIG, "more than %d scripts in one host",
 		            NMAP_XML_MAX_SCRIPTS);
+	if (output && run)
+		r = dup_output(p, a, &p->rscript_bytes, NMAP_XML_MAX_RUN_BYTES,
+		               "the run's pre-/post-scan script output is", sc.id, output,
+		               &sc.output);
+	else if (output)
+		r = dup_output(p, a, &p->host_output, NMAP_XML_MAX_HOST_OUTPUT,
+		               "the host's script output is", sc.id, output, &sc.output);
+	if (r)
+		return r;
+	if (run)
+		return add_run_script(p, &sc, parent == E_POSTSCRIPT);
+	if ((r = host_charge(p, sizeof(sc))) != 0)
+		return r;
 	if (parent == E_PORT) {
 		if (grow(&p->pscripts, &p->cpscripts, p->npscripts, sizeof(*p->pscripts)))
 			return nomem(p);
@@ -1484,6 +1588,8 @@ static int start_osmatch(struct nmap_parser *p, const char **atts)
 	if (p->nosm >= NMAP_XML_MAX_NAMES)
 		return fail(p, SDB_ETOOBIG, "more than %d <osmatch> in one host",
 		            NMAP_XML_MAX_NAMES);
+	if ((r = host_charge(p, sizeof(*p->osm))) != 0)
+		return r;
 	if (grow(&p->osm, &p->cosm, p->nosm, sizeof(*p->osm)))
 		return nomem(p);
 	p->osm[p->nosm++] = name;
@@ -1648,6 +1754,7 @@ static int end_host(struct nmap_parser *p)
 	p->stats.ports += p->nports;
 	if (p->sink.host && (r = p->sink.host(p->sink.ctx, h)) != 0)
 		return sink_stop(p, r);
+	host_reset(p); /* a large host's memory goes now, not at the next <host> */
 	return 0;
 }
 
@@ -1949,10 +2056,16 @@ static int expat_failed(struct nmap_parser *p, int final)
 	case XML_ERROR_UNCLOSED_TOKEN:
 	case XML_ERROR_PARTIAL_CHAR:
 	case XML_ERROR_UNCLOSED_CDATA_SECTION:
-		if (final)
+		if (!final)
+			break;
+		if (p->sink.truncated_hint && p->depth > 0 && p->stats.hosts > 0)
+			/* cut off after complete hosts: say what keeps them */
 			return fail_at(p, SDB_EPARSE, line, col,
-			               "unexpected end of file (truncated?)");
-		break;
+			               "unexpected end of file (truncated?) after %llu complete "
+			               "host%s; %s",
+			               (unsigned long long)p->stats.hosts,
+			               p->stats.hosts == 1 ? "" : "s", p->sink.truncated_hint);
+		return fail_at(p, SDB_EPARSE, line, col, "unexpected end of file (truncated?)");
 	default:
 		break;
 	}

@@ -6,8 +6,11 @@
  * (entity declarations, external entities, oversized tokens).  Does not own:
  * storage, file handling beyond the convenience reader below.
  *
- * Memory stays flat: only the current <host> is held, and every string is
- * length-capped (NMAP_XML_MAX_*), so memory does not grow with file size.
+ * Memory stays flat: only the current <host> is held, every string is
+ * length-capped, and so is all a host holds (NMAP_XML_MAX_HOST,
+ * NMAP_XML_MAX_HOST_OUTPUT) and all the run's scripts hold
+ * (NMAP_XML_MAX_RUN_BYTES); expat's own memory is capped too.  Memory does
+ * not grow with the file's size or its number of hosts.
  */
 #ifndef SDB_INGEST_NMAP_XML_H
 #define SDB_INGEST_NMAP_XML_H
@@ -17,18 +20,30 @@
 
 #include "ingest/sink.h"
 
-/* Limits on untrusted input; exceeding one is a parse error naming it. */
+/* Limits on untrusted input; exceeding one is a parse error naming it
+ * (NAME:LINE:COL) - but for script output, which is cut (below). */
 #define NMAP_XML_MAX_FIELD       4096       /* names, products, reasons, ... */
 #define NMAP_XML_MAX_ARGS        65536      /* nmaprun args (command line) */
-#define NMAP_XML_MAX_OUTPUT      (4u << 20) /* one script's output */
 #define NMAP_XML_MAX_SERVICES    (1u << 20) /* scaninfo services (a port list) */
-#define NMAP_XML_MAX_TOKEN       (8u << 20) /* bytes fed with no event at all */
+#define NMAP_XML_MAX_TOKEN       (4u << 20) /* bytes fed with no event at all */
 #define NMAP_XML_MAX_DEPTH       64
 #define NMAP_XML_MAX_PORTS       (4 * 65536) /* ports in one host */
 #define NMAP_XML_MAX_SCRIPTS     65536       /* scripts in one host */
 #define NMAP_XML_MAX_NAMES       1024        /* names, extraports, osmatches; cpes */
+#define NMAP_XML_MAX_HOST        (16u << 20) /* what one host holds, script output aside */
 #define NMAP_XML_MAX_RUN_SCRIPTS 4096        /* <prescript> + <postscript> scripts */
-#define NMAP_XML_MAX_RUN_BYTES   (64u << 20) /* their ids and outputs in all */
+/*
+ * Script output is kept, not refused, past these: what fits is kept, cut on
+ * a UTF-8 boundary and followed by "\n[scandb: output cut to N of its M
+ * bytes]", and the sink's warning callback says which script, where and
+ * why.  nmap's own outputs are rarely over 1 MiB; a longer one is more
+ * likely a spider's crawl or a crafted file than something to read whole.
+ * (An output longer than NMAP_XML_MAX_TOKEN cannot be read at all: expat
+ * holds a whole attribute in memory first.)
+ */
+#define NMAP_XML_MAX_OUTPUT      (1u << 20) /* one script's output */
+#define NMAP_XML_MAX_HOST_OUTPUT (8u << 20) /* all script output of one host */
+#define NMAP_XML_MAX_RUN_BYTES   (8u << 20) /* <prescript> + <postscript> output */
 
 struct nmap_parser;
 

@@ -28,6 +28,13 @@ struct ingest_sink {
 	 * (`scandb import --partial`): the source then ends such a document
 	 * with run_end(rs->truncated = 1) instead of failing.  0: refused. */
 	int accept_truncated;
+	/* Optional, for a sink that does not accept such a document: what the
+	 * user can do about one cut off after complete hosts, appended to the
+	 * error ("NAME:L:C: unexpected end of file (truncated?) after 6
+	 * complete hosts; HINT", e.g. "`scandb import --partial` keeps what
+	 * is complete").
+	 * NULL: nothing added.  Borrowed; must outlive the parser. */
+	const char *truncated_hint;
 };
 
 #endif

@@ -13,7 +13,6 @@
 
 #include "core/addr.h"
 #include "core/scope.h"
-#include "core/strset.h"
 #include "history/events.h"
 #include "history/findings.h"
 #include "core/buf.h"
@@ -36,7 +35,8 @@ struct job_writer {
 	struct scan_scope scope;
 	int history; /* derive change events (always, but for benchmarks) */
 	struct findings_rules *rules;
-	struct strset seen; /* addresses already stored in this job */
+	uint64_t *seen;   /* Bloom filter of the addresses stored in this job */
+	size_t seen_bits; /* its size: SEEN_BITS (tests: SCANDB_TEST_SEEN_BITS) */
 	int have_runstats;
 	int64_t run_end;
 	double elapsed;
@@ -106,6 +106,73 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 	return r;
 }
 
+/* ---- hosts listed twice ------------------------------------------------- */
+
+/*
+ * nmap lists a host twice when it is given twice; the job keeps the first.
+ * "Did this job store ADDR already?" is asked of a Bloom filter of fixed
+ * size, so the writer's memory does not grow with the number of hosts (a
+ * set of the addresses took ~45 bytes a host: 80 MB for a million).  A miss
+ * is certain; a hit - a host listed again, or a false positive (about 1 in
+ * 6,000 at a million hosts, 4% at five million) - is settled by the store:
+ * the host's scans include this job or not.
+ */
+#define SEEN_BITS   ((size_t)1 << 25) /* 4 MiB, allocated when the first host comes */
+#define SEEN_HASHES 4
+
+static uint64_t seen_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a 64-bit finaliser */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Add addr to the filter; *maybe = 1 if it may have been there already. */
+static int seen_add(struct job_writer *w, const char *addr, int *maybe)
+{
+	uint64_t h = seen_hash(addr);
+	uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32) | 1u;
+	int all = 1;
+
+	if (!w->seen && !(w->seen = calloc(w->seen_bits / 64, sizeof(*w->seen))))
+		return SDB_ENOMEM;
+	for (uint32_t i = 0; i < SEEN_HASHES; i++) {
+		size_t bit = (size_t)(a + i * b) & (w->seen_bits - 1);
+		uint64_t m = 1ULL << (bit % 64);
+
+		all &= (w->seen[bit / 64] & m) != 0;
+		w->seen[bit / 64] |= m;
+	}
+	*maybe = all;
+	return 0;
+}
+
+/* Is host `known_id` (0: not in the database) among this job's scans? */
+static int job_has_host(struct job_writer *w, int64_t known_id, int *has)
+{
+	int64_t *jobs = NULL, *times = NULL;
+	size_t n = 0;
+	int r;
+
+	*has = 0;
+	if (known_id <= 0)
+		return 0;
+	if ((r = store_host_jobs(w->st, known_id, &jobs, &times, &n)) != 0)
+		return r;
+	for (size_t i = 0; i < n && !*has; i++)
+		*has = jobs[i] == w->job_id;
+	free(jobs);
+	free(times);
+	return 0;
+}
+
 /* The time a host was seen: its own start time, else the run's, else 0 -
  * undated, older than any dated scan (never "now": an undated file must not
  * become the newest view of its hosts). */
@@ -119,7 +186,9 @@ static int64_t host_time(const struct job_writer *w, const struct rec_host *h)
 /* ---- change events (history/events.h) ---------------------------------- */
 
 /* Stores each event of one scan of one host and keeps a copy for the
- * findings that follow it. */
+ * findings that follow it - but for a script_changed event's strings (the
+ * outputs, up to megabytes each), which stay valid until the next ev_step
+ * (events.h). */
 struct emit_ctx {
 	struct store *st;
 	int64_t host_id;
@@ -130,6 +199,8 @@ struct emit_ctx {
 static void emit_ctx_clear(struct emit_ctx *ec)
 {
 	for (size_t i = 0; i < ec->n; i++) {
+		if (ec->ev[i].kind == EV_SCRIPT_CHANGED)
+			continue; /* borrowed */
 		free((char *)ec->ev[i].detail);
 		free((char *)ec->ev[i].old_value);
 		free((char *)ec->ev[i].new_value);
@@ -163,6 +234,10 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	}
 	c = &ec->ev[ec->n];
 	*c = *e;
+	if (e->kind == EV_SCRIPT_CHANGED) {
+		ec->n++;
+		return 0;
+	}
 	c->detail = sdb_strdup(e->detail);
 	c->old_value = sdb_strdup(e->old_value);
 	c->new_value = sdb_strdup(e->new_value);
@@ -275,21 +350,27 @@ static int on_host(void *ctx, const struct rec_host *h)
 	struct store *st = w->st;
 	struct ev_host state;
 	int64_t host_id, known_id = 0, seen = host_time(w, h);
-	int in_order = 1, r;
+	int in_order = 1, maybe_dup = 0, dup = 0, r;
 
 	ev_host_init(&state);
-	/* nmap lists a host twice when it is given twice: keep the first */
-	if ((r = strset_add(&w->seen, h->addr)) <= 0) {
-		if (r == 0)
-			w->stats.duplicates++;
+	state.borrow = 1; /* h outlives the state: its script outputs are not copied */
+	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
-	}
-	if (w->history) {
+	if (w->history || maybe_dup) {
 		r = store_history_load(st, h->addr, &known_id, &state);
 		if (r != 0 && r != SDB_ENOTFOUND)
 			goto out;
 		in_order = !state.known || seen > state.at ||
 		           (seen == state.at && w->job_id > state.job_id);
+	}
+	if (maybe_dup) {
+		/* nmap lists a host twice when it is given twice: keep the first */
+		if ((r = job_has_host(w, known_id, &dup)) != 0)
+			goto out;
+		if (dup) {
+			w->stats.duplicates++;
+			goto out;
+		}
 	}
 	if ((r = store_host_upsert(st, w->job_id, seen, h, &host_id)) != 0)
 		goto out;
@@ -368,10 +449,19 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->st = st;
 	w->created_at = time_now();
 	scope_init(&w->scope);
-	strset_init(&w->seen);
 	/* Benchmarks only: measure ingest without deriving events.  A
 	 * database written this way has no history for these jobs. */
 	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
+	/* Tests only: a tiny filter, so that nearly every host is a false
+	 * positive the store must settle (a power of two, 64 or more). */
+	w->seen_bits = SEEN_BITS;
+	{
+		const char *v = getenv("SCANDB_TEST_SEEN_BITS");
+		unsigned long long b = v ? strtoull(v, NULL, 10) : 0;
+
+		if (b >= 64 && b <= SEEN_BITS && (b & (b - 1)) == 0)
+			w->seen_bits = (size_t)b;
+	}
 	{
 		char err[512] = "";
 		if ((r = findings_rules_load(&w->rules, err, sizeof(err))) != 0) {
@@ -567,7 +657,7 @@ void job_writer_free(struct job_writer *w)
 		return;
 	job_writer_abort(w);
 	scope_free(&w->scope);
-	strset_free(&w->seen);
+	free(w->seen);
 	findings_rules_free(w->rules);
 	free(w->scanner);
 	free(w->version);

@@ -639,6 +639,31 @@ static void test_store_host(void **state)
 	assert_int_equal(s.n, 0);
 	assert_int_equal(s.sum.unchanged, 1);
 	diff_snapshot_free(sb);
+	/* taken, not copied: the same snapshot, holding the very outputs (the
+	 * snapshot frees them; the host no longer has them) */
+	{
+		char *hout = strdup(hs.output), *pout = strdup(ps.output);
+		const struct diff_host *dh;
+
+		assert_non_null(hout);
+		assert_non_null(pout);
+		hs.output = hout;
+		ps.output = pout;
+		assert_int_equal(diff_snapshot_new(&sb), 0);
+		assert_int_equal(diff_snapshot_take_store(sb, &sh), 0);
+		assert_null(hs.output);
+		assert_null(ps.output);
+		assert_int_equal(diff_snapshot_finish(sb), 0);
+		dh = diff_snapshot_host(sb, 0);
+		assert_ptr_equal(dh->scripts[0].output, hout);
+		assert_ptr_equal(dh->ports[0].info->scripts[0].output, pout);
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(diff_walk(sa, sb, 0, collect, &s, &s.sum), 0);
+		assert_int_equal(s.sum.unchanged, 1);
+		diff_snapshot_free(sb);
+		hs.output = "OS: none";
+		ps.output = "256 aa:bb (ECDSA)\n256 cc:dd (ED25519)";
+	}
 	/* an unknown state in the store is refused */
 	p[1].state = "half-open";
 	assert_int_equal(diff_snapshot_new(&sb), 0);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -1154,6 +1155,148 @@ static void test_loaded_script(void **state)
 	ev_host_free(&h);
 }
 
+/* Raw pointers of the script_changed events, to use after ev_step returns. */
+struct rawlog {
+	const char *old_value[4], *new_value[4], *detail[4];
+	size_t n;
+};
+
+static int collect_raw(void *ctx, const struct ev_event *e)
+{
+	struct rawlog *l = ctx;
+
+	if (e->kind == EV_SCRIPT_CHANGED && l->n < N(l->old_value)) {
+		l->old_value[l->n] = e->old_value;
+		l->new_value[l->n] = e->new_value;
+		l->detail[l->n++] = e->detail;
+	}
+	return 0;
+}
+
+/* A script_changed event's strings (megabytes of output, possibly) stay
+ * valid after ev_step, until the next step - the job writer keeps them for
+ * the findings without a copy.  With h.borrow the state points at the
+ * scan's outputs instead of copying them; ev_host_own() copies them in. */
+static void test_script_outputs_not_copied(void **state)
+{
+	char out1[] = "OS: Windows 10", out2[] = "OS: Windows 11", out3[] = "OS: Windows 12";
+	struct rec_script hs1[] = {{"smb-os-discovery", out1}};
+	struct rec_script hs2[] = {{"smb-os-discovery", out2}};
+	struct rec_script hs3[] = {{"smb-os-discovery", out3}};
+	struct rec_host s1 = host(REC_HOST_UP), s2 = host(REC_HOST_UP), s3 = host(REC_HOST_UP);
+	struct scan_scope sc;
+	struct rawlog raw = {0};
+	struct ev_host h;
+
+	(void)state;
+	s1.scripts = hs1;
+	s2.scripts = hs2;
+	s3.scripts = hs3;
+	s1.nscripts = s2.nscripts = s3.nscripts = 1;
+	assert_int_equal(scope_parse("tcp:1-1000", &sc), 0);
+	for (int borrow = 0; borrow < 2; borrow++) {
+		ev_host_init(&h);
+		h.borrow = borrow;
+		/* a stored output (owned), then a scan that changes it */
+		assert_int_equal(
+		    ev_host_put_script(&h, -1, -1, "smb-os-discovery", "OS: Windows 8", 1), 0);
+		h.known = 1;
+		h.status = REC_HOST_UP;
+		h.job_id = 1;
+		h.at = T1;
+		memset(&raw, 0, sizeof(raw));
+		assert_int_equal(ev_step(&h, 2, T2, &sc, &s1, collect_raw, &raw), 0);
+		assert_int_equal(raw.n, 1);
+		/* the replaced output is still readable (ASan: not freed) */
+		assert_string_equal(raw.old_value[0], "OS: Windows 8");
+		assert_string_equal(raw.new_value[0], "OS: Windows 10");
+		assert_string_equal(raw.detail[0], "smb-os-discovery");
+		assert_int_equal(h.nscripts, 1);
+		if (borrow)
+			assert_ptr_equal(h.scripts[0].output, out1); /* not copied */
+		else
+			assert_ptr_not_equal(h.scripts[0].output, out1);
+		/* borrowed again from the next scan; the event's old output is
+		 * the previous scan's own */
+		memset(&raw, 0, sizeof(raw));
+		assert_int_equal(ev_step(&h, 3, T3, &sc, &s2, collect_raw, &raw), 0);
+		assert_int_equal(raw.n, 1);
+		assert_string_equal(raw.old_value[0], "OS: Windows 10");
+		assert_string_equal(raw.new_value[0], "OS: Windows 11");
+		/* the same output again: no event, nothing copied */
+		memset(&raw, 0, sizeof(raw));
+		assert_int_equal(ev_step(&h, 4, T4, &sc, &s2, collect_raw, &raw), 0);
+		assert_int_equal(raw.n, 0);
+		assert_int_equal(h.scripts[0].job_id, 4);
+		/* kept across scans: owned copies, the scan may go */
+		assert_int_equal(ev_host_own(&h), 0);
+		assert_ptr_not_equal(h.scripts[0].output, out2);
+		assert_string_equal(h.scripts[0].output, "OS: Windows 11");
+		memset(out2, 'x', sizeof(out2) - 1);
+		memset(&raw, 0, sizeof(raw));
+		assert_int_equal(ev_step(&h, 5, T5, &sc, &s3, collect_raw, &raw), 0);
+		assert_int_equal(raw.n, 1);
+		assert_string_equal(raw.old_value[0], "OS: Windows 11");
+		memcpy(out2, "OS: Windows 11", sizeof(out2));
+		ev_host_free(&h);
+	}
+	scope_free(&sc);
+}
+
+/* A host of 65,536 scripts (the parser's limit) is stepped in linear time:
+ * each script is found through an index, not a search of all of them. */
+static void test_many_scripts(void **state)
+{
+	enum { NP = 16384, PER = 4 };
+	struct rec_port *p = calloc(NP, sizeof(*p));
+	struct rec_script *sc = calloc((size_t)NP * PER, sizeof(*sc));
+	char(*out)[32] = calloc((size_t)NP * PER, sizeof(*out));
+	static const char *const ids[PER] = {"http-title", "ssl-cert", "banner", "vulners"};
+	struct rec_host s = host(REC_HOST_UP);
+	struct scan_scope sc_all;
+	struct rawlog raw = {0};
+	struct timespec t0, t1;
+	struct ev_host h;
+	double secs;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(sc);
+	assert_non_null(out);
+	for (int i = 0; i < NP; i++) {
+		p[i] = port(TCP, i + 1, OPEN);
+		p[i].scripts = &sc[i * PER];
+		p[i].nscripts = PER;
+		for (int k = 0; k < PER; k++) {
+			snprintf(out[i * PER + k], sizeof(out[0]), "output %d %d", i, k);
+			sc[i * PER + k] = (struct rec_script){ids[k], out[i * PER + k]};
+		}
+	}
+	s.ports = p;
+	s.nports = NP;
+	assert_int_equal(scope_parse("tcp:1-65535", &sc_all), 0);
+	ev_host_init(&h);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, collect_raw, &raw), 0);
+	/* the last port's outputs change: the state finds each old one */
+	for (int k = 0; k < PER; k++)
+		out[(NP - 1) * PER + k][0] = 'O';
+	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, collect_raw, &raw), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_int_equal(h.nscripts, (size_t)NP * PER);
+	assert_int_equal(raw.n, 4); /* the first 4 script_changed events */
+	assert_string_equal(raw.detail[0], "http-title");
+	assert_string_equal(raw.old_value[0], "output 16383 0");
+	if (secs > 10.0)
+		fail_msg("two steps of 65,536 scripts took %.1f s", secs);
+	ev_host_free(&h);
+	scope_free(&sc_all);
+	free(out);
+	free(sc);
+	free(p);
+}
+
 /* ---- plumbing ------------------------------------------------------------------- */
 
 static void test_emit_error_stops(void **state)
@@ -1262,6 +1405,8 @@ int main(void)
 	    cmocka_unit_test(test_script_keyed_by_port),
 	    cmocka_unit_test(test_loaded_state),
 	    cmocka_unit_test(test_loaded_script),
+	    cmocka_unit_test(test_script_outputs_not_copied),
+	    cmocka_unit_test(test_many_scripts),
 	    cmocka_unit_test(test_emit_error_stops),
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_hostnames_text),

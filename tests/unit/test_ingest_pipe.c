@@ -51,6 +51,7 @@ struct log {
 	 * number stop_at_chunk, or run_begin/run_end */
 	size_t stop_at_host, stop_at_chunk;
 	int stop_code, begin_code, end_code;
+	const char *hint; /* the sink's truncated_hint */
 };
 
 static void log_init(struct log *lg)
@@ -166,6 +167,7 @@ static struct ingest_sink log_sink(struct log *lg)
 	    .host = on_host,
 	    .progress = on_progress,
 	    .run_end = on_end,
+	    .truncated_hint = lg->hint,
 	};
 	return s;
 }
@@ -591,6 +593,7 @@ static void test_large_file(void **state)
 {
 	struct ingest_pipe_opts small = {.max_bytes = 64 * 1024, .max_count = 16};
 	struct ingest_pipe_opts min = {.min_size = (uint64_t)1 << 40};
+	struct ingest_pipe_opts lend_all = {.ref_min = 1};
 	struct ingest_pipe_stats st;
 	struct log lg;
 	struct result res;
@@ -602,6 +605,17 @@ static void test_large_file(void **state)
 	assert_true(st.messages > BIG_HOSTS);
 	assert_true(st.peak_bytes <= INGEST_PIPE_MAX_BYTES);
 	assert_true(st.peak_count <= INGEST_PIPE_MAX_COUNT);
+	assert_int_equal(st.refs, 0); /* small hosts are copied */
+
+	/* every record lent, not copied (INGEST_PIPE_REF_MIN): the same
+	 * callbacks, and nothing but the chunks and small records queued */
+	compare_path(big_path, "big.xml", &lend_all, &st);
+	assert_int_equal(st.threaded, 1);
+	assert_int_equal(st.refs, BIG_HOSTS + 1); /* every host, and run_end */
+	lend_all.max_bytes = 1;
+	lend_all.max_count = 1;
+	compare_path(big_path, "big.xml", &lend_all, &st);
+	assert_int_equal(st.refs, BIG_HOSTS + 1);
 
 	/* a small queue: the parser keeps waiting for room, nothing changes */
 	compare_path(big_path, "big.xml", &small, &st);
@@ -629,6 +643,57 @@ static void test_large_file(void **state)
 	assert_int_equal(lg.nprogress, BIG_HOSTS / 500);
 	assert_int_equal(lg.chunks.len, file_size(big_path));
 	log_free(&lg);
+}
+
+/* A host with long script outputs among small ones: with the default
+ * options it alone is lent (held once, by the parser), the rest copied. */
+static void test_large_host_lent(void **state)
+{
+	char *path = tu_path(tmpdir, "large-host.xml");
+	struct ingest_pipe_opts thread = {.force_thread = 1}; /* the rest: defaults */
+	struct ingest_pipe_stats st;
+	struct log lg;
+	struct result res;
+	FILE *f = fopen(path, "w");
+	struct gen g = {.hosts = 50};
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "<?xml version=\"1.0\"?>\n<nmaprun scanner=\"nmap\" start=\"1700000000\">\n");
+	for (int i = 0; i < g.hosts; i++) {
+		if (i != 20) {
+			gen_host(f, i, &g);
+			continue;
+		}
+		fprintf(f, "<host><status state=\"up\"/><address addr=\"192.0.2.20\"/><ports>");
+		for (int k = 0; k < 3; k++) {
+			fprintf(f,
+			        "<port protocol=\"tcp\" portid=\"%d\"><state state=\"open\"/>"
+			        "<script id=\"s%d\" output=\"",
+			        80 + k, k);
+			for (size_t n = 0; n < INGEST_PIPE_REF_MIN / 2; n += 8)
+				fputs("abcdefg ", f);
+			fprintf(f, "\"/></port>");
+		}
+		fprintf(f, "</ports></host>\n");
+	}
+	fprintf(f, "</nmaprun>\n");
+	assert_int_equal(fclose(f), 0);
+	compare_path(path, "large-host.xml", &thread, &st);
+	assert_int_equal(st.threaded, 1);
+	assert_int_equal(st.refs, 1);
+	assert_true(st.peak_bytes <= INGEST_PIPE_MAX_BYTES);
+	/* the sink failing on the lent host stops the parser waiting for it */
+	log_init(&lg);
+	lg.stop_at_host = 21;
+	lg.stop_code = SDB_EDB;
+	run_path(path, "large-host.xml", 1, &thread, &lg, &res);
+	assert_int_equal(res.r, SDB_EDB);
+	assert_int_equal(res.st.refs, 1);
+	assert_int_equal(lg.nhosts, 21);
+	log_free(&lg);
+	unlink(path);
+	free(path);
 }
 
 /* A sink without some callbacks, and no sink at all. */
@@ -673,7 +738,11 @@ static void test_partial_sinks(void **state)
 static void test_sink_fails(void **state)
 {
 	static const struct ingest_pipe_opts qs[] = {
-	    {0}, {.max_bytes = 1, .max_count = 1}, {.max_bytes = 32 * 1024, .max_count = 8}};
+	    {0},
+	    {.max_bytes = 1, .max_count = 1},
+	    {.max_bytes = 32 * 1024, .max_count = 8},
+	    {.ref_min = 1},
+	    {.max_bytes = 1, .max_count = 1, .ref_min = 1}};
 	static const size_t at[] = {1, 7, 1000, BIG_HOSTS};
 
 	(void)state;
@@ -804,6 +873,22 @@ static void test_truncated(void **state)
 	assert_true(lg.nhosts > BIG_HOSTS / 2);
 	assert_int_equal(lg.nend, 0);
 	log_free(&lg);
+
+	/* the sink's hint reaches the message through the pipe, with the
+	 * number of complete hosts */
+	{
+		char want[128];
+
+		log_init(&lg);
+		lg.hint = "`scandb import --partial` keeps what is complete";
+		run_path(path, "cut.xml", 1, NULL, &lg, &res);
+		assert_int_equal(res.r, SDB_EPARSE);
+		snprintf(want, sizeof(want), "(truncated?) after %zu complete hosts; %s", lg.nhosts,
+		         lg.hint);
+		if (!strstr(res.err, want))
+			fail_msg("'%s' does not say '%s'", res.err, want);
+		log_free(&lg);
+	}
 	unlink(path);
 	free(path);
 	free(data);
@@ -944,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_small_copies),
 	    cmocka_unit_test(test_samples),
 	    cmocka_unit_test(test_large_file),
+	    cmocka_unit_test(test_large_host_lent),
 	    cmocka_unit_test(test_partial_sinks),
 	    cmocka_unit_test(test_sink_fails),
 	    cmocka_unit_test(test_begin_end_chunk_fail),

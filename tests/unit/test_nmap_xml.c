@@ -61,6 +61,7 @@ struct log {
 	struct buf warnings; /* every warning, one a line */
 	int nwarnings;
 	int accept_truncated; /* the sink's accept_truncated */
+	const char *hint;     /* the sink's truncated_hint */
 };
 
 static char *xs(const char *s)
@@ -234,6 +235,7 @@ static struct ingest_sink log_sink(struct log *lg)
 	    .run_end = on_end,
 	    .warning = on_warning,
 	    .accept_truncated = lg->accept_truncated,
+	    .truncated_hint = lg->hint,
 	};
 	return s;
 }
@@ -1340,6 +1342,38 @@ static void test_cut_off_accepted(void **state)
 	free(xml);
 }
 
+/* Refused, a document cut off after complete hosts says how many, and
+ * the sink's hint (what keeps them); with no complete host, or no hint, or
+ * cut before <nmaprun>, the message is the plain one. */
+static void test_cut_off_hint(void **state)
+{
+	static const char hint[] = "`scandb import --partial` keeps what is complete";
+	static const char *const docs[] = {
+	    HEAD HOST_OPEN "</host>\n<host><status state=\"up\"/><address addr=\"192.0.2.9\"",
+	    "<?xml version=\"1.0\"?><nmaprun scanner=\"nmap\"><host><status state=\"up\"/>",
+	    "<?xml version=\"1.0\"?><nmapr",
+	};
+	struct log lg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		for (int with_hint = 0; with_hint < 2; with_hint++) {
+			log_init(&lg);
+			lg.hint = with_hint ? hint : NULL;
+			assert_int_equal(parse_str(docs[i], &lg), SDB_EPARSE);
+			assert_non_null(strstr(errbuf, "unexpected end of file (truncated?)"));
+			if (i == 0 && with_hint)
+				assert_non_null(strstr(errbuf,
+				                       "(truncated?) after 1 complete host; "
+				                       "`scandb import --partial` keeps what "
+				                       "is complete"));
+			else
+				assert_null(strstr(errbuf, "complete"));
+			log_free(&lg);
+		}
+	}
+}
+
 /* The error position is where the offending element starts (1-based). */
 static void test_error_position(void **state)
 {
@@ -1451,6 +1485,7 @@ static void test_osmatches_and_run_scripts(void **state)
 	expect_fail_mem(b.data, b.len, SDB_ETOOBIG, "more than 4096 pre-/post-scan scripts");
 	buf_free(&b);
 
+	/* the run's script output: 8 MiB in all are kept, the rest cut */
 	big = malloc((4 << 20) - 64);
 	assert_non_null(big);
 	memset(big, 'x', (4 << 20) - 64);
@@ -1463,8 +1498,28 @@ static void test_osmatches_and_run_scripts(void **state)
 	}
 	free(big);
 	buf_append_str(&b, "</postscript>" TAIL);
-	expect_fail_mem(b.data, b.len, SDB_ETOOBIG,
-	                "pre-/post-scan script output over 67108864 bytes in all");
+	log_init(&lg);
+	assert_int_equal(parse_mem(b.data, b.len, &lg), 0);
+	assert_int_equal(lg.rs.npostscripts, 17);
+	{
+		size_t kept = 0;
+
+		for (size_t i = 0; i < lg.rs.npostscripts; i++) {
+			const char *o = lg.rs.postscripts[i].output;
+			const char *note = strstr(o, "[scandb: output cut to ");
+
+			assert_non_null(note);
+			kept += (size_t)(note - o) - (note > o); /* the note's newline */
+		}
+		assert_int_equal(kept, NMAP_XML_MAX_RUN_BYTES);
+	}
+	assert_non_null(strstr(warnings(&lg), "test.xml:4:"));
+	assert_non_null(strstr(warnings(&lg), "output of script \"s0\" (4194240 bytes) cut to "
+	                                      "1048576 bytes: over 1 MiB"));
+	assert_non_null(strstr(warnings(&lg), "output of script \"s8\" (4194240 bytes) cut to 0 "
+	                                      "bytes: the run's pre-/post-scan script output is "
+	                                      "over 8 MiB in all"));
+	log_free(&lg);
 	buf_free(&b);
 }
 
@@ -1644,17 +1699,13 @@ static void test_long_values(void **state)
 	free(doc);
 	big[NMAP_XML_MAX_FIELD] = 'a';
 
-	/* a 1 MB script output is legal; one over NMAP_XML_MAX_OUTPUT is not */
+	/* a 1 MiB script output is kept whole; a longer one is cut (below) */
 	doc = doc_with("<hostscript><script id=\"big\" output=\"", big, "\"/></hostscript>", &len);
 	log_init(&lg);
 	assert_int_equal(parse_mem(doc, len, &lg), 0);
-	assert_int_equal(strlen(lg.hosts[0].scripts[0].output), 1u << 20);
+	assert_int_equal(strlen(lg.hosts[0].scripts[0].output), NMAP_XML_MAX_OUTPUT);
+	assert_int_equal(lg.nwarnings, 0);
 	log_free(&lg);
-	free(doc);
-	free(big);
-	big = repeat('o', NMAP_XML_MAX_OUTPUT + 1);
-	doc = doc_with("<hostscript><script id=\"big\" output=\"", big, "\"/></hostscript>", &len);
-	expect_fail_mem(doc, len, SDB_ETOOBIG, "attribute output of <script> is 4194305 bytes");
 	free(doc);
 	free(big);
 
@@ -1688,6 +1739,132 @@ static void test_long_values(void **state)
 		buf_free(&b);
 	}
 	free(big);
+}
+
+/* Script output past NMAP_XML_MAX_OUTPUT (one script) or
+ * NMAP_XML_MAX_HOST_OUTPUT (a host's in all) is cut, on a UTF-8 boundary,
+ * with a note in the output and a warning saying where; the rest of the
+ * file is read as usual, and the next host starts with a full budget. */
+static void test_script_output_cut(void **state)
+{
+	struct buf b;
+	struct log lg;
+	char *big;
+	size_t n = NMAP_XML_MAX_OUTPUT + 5000;
+
+	(void)state;
+	/* "é" (2 bytes) straddles the 1 MiB mark: cut before it */
+	big = repeat('a', n);
+	memcpy(big + NMAP_XML_MAX_OUTPUT - 1, "\xc3\xa9", 2);
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<ports>");
+	buf_append_str(&b, "<port protocol=\"tcp\" portid=\"80\">" OPEN_STATE
+	                   "<script id=\"http-spider\" output=\"");
+	buf_append(&b, big, n);
+	buf_append_str(&b, "\"/></port>\n");
+	/* then 9 outputs of 1 MiB: 8 MiB in all for the host, the rest cut */
+	big[NMAP_XML_MAX_OUTPUT - 1] = 'b';
+	big[NMAP_XML_MAX_OUTPUT] = '\0';
+	for (int i = 0; i < 9; i++) {
+		buf_printf(&b, "<port protocol=\"tcp\" portid=\"%d\">" OPEN_STATE, 81 + i);
+		buf_printf(&b, "<script id=\"s%d\" output=\"%s\"/></port>\n", i, big);
+	}
+	buf_append_str(&b,
+	               "</ports></host>\n" HOST_OPEN "<hostscript><script id=\"next\" output=\"");
+	buf_append_str(&b, big);
+	buf_append_str(&b, "\"/></hostscript></host>" TAIL);
+	log_init(&lg);
+	assert_int_equal(parse_mem(b.data, b.len, &lg), 0);
+	assert_int_equal(lg.nhosts, 2);
+	assert_int_equal(lg.hosts[0].nports, 10);
+	/* the first: 1 MiB minus the 'a' before the cut character, and the note */
+	{
+		const struct rec_script *sc = &lg.hosts[0].ports[0].scripts[0];
+		char note[128];
+
+		snprintf(note, sizeof(note), "\n[scandb: output cut to %u of its %zu bytes]",
+		         NMAP_XML_MAX_OUTPUT - 1, n);
+		assert_int_equal(strlen(sc->output), NMAP_XML_MAX_OUTPUT - 1 + strlen(note));
+		assert_string_equal(sc->output + NMAP_XML_MAX_OUTPUT - 1, note);
+	}
+	/* s0..s6 whole: 8 MiB - 1 with the first; s7 takes the 1 byte left */
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(strlen(lg.hosts[0].ports[1 + i].scripts[0].output),
+		                 NMAP_XML_MAX_OUTPUT);
+	assert_string_equal(lg.hosts[0].ports[8].scripts[0].output,
+	                    "a\n[scandb: output cut to 1 of its 1048576 bytes]");
+	assert_string_equal(lg.hosts[0].ports[9].scripts[0].output,
+	                    "[scandb: output cut to 0 of its 1048576 bytes]");
+	/* a new host, a new budget */
+	assert_int_equal(strlen(lg.hosts[1].scripts[0].output), NMAP_XML_MAX_OUTPUT);
+	assert_int_equal(lg.nwarnings, 3);
+	/* where the <script> starts */
+	assert_string_equal(warnings(&lg),
+	                    "test.xml:6:95: output of script \"http-spider\" (1053576 bytes) cut "
+	                    "to 1048575 bytes: over 1 MiB\n"
+	                    "test.xml:14:88: output of script \"s7\" (1048576 bytes) cut to 1 "
+	                    "bytes: the host's script output is over 8 MiB in all\n"
+	                    "test.xml:15:88: output of script \"s8\" (1048576 bytes) cut to 0 "
+	                    "bytes: the host's script output is over 8 MiB in all\n");
+	log_free(&lg);
+	buf_free(&b);
+	free(big);
+
+	/* over NMAP_XML_MAX_TOKEN it cannot be read at all: refused */
+	n = NMAP_XML_MAX_TOKEN + (256u << 10);
+	big = repeat('o', n);
+	{
+		size_t len;
+		char *doc = doc_with("<hostscript><script id=\"big\" output=\"", big,
+		                     "\"/></hostscript>", &len);
+		char what[64];
+
+		snprintf(what, sizeof(what), "token longer than %u bytes", NMAP_XML_MAX_TOKEN);
+		expect_fail_mem(doc, len, SDB_ETOOBIG, what);
+		free(doc);
+	}
+	free(big);
+}
+
+/* All a host holds but script output - ports, names, fields - is capped:
+ * a crafted host of many ports with long fields is refused, naming where
+ * the host starts; a host of all 65,535 ports as nmap writes it is not. */
+static void test_host_cap(void **state)
+{
+	struct buf b;
+	struct log lg;
+	char *field = repeat('p', NMAP_XML_MAX_FIELD);
+
+	(void)state;
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<ports>");
+	for (int i = 1; i <= 65535; i++)
+		buf_printf(&b,
+		           "<port protocol=\"tcp\" portid=\"%d\"><state state=\"open\" "
+		           "reason=\"syn-ack\" reason_ttl=\"64\"/><service name=\"tcpwrapped\" "
+		           "product=\"Acme httpd\" version=\"1.2.3\" method=\"probed\" "
+		           "conf=\"8\"><cpe>cpe:/a:acme:httpd:1.2.3</cpe></service></port>\n",
+		           i);
+	buf_append_str(&b, "</ports></host>" TAIL);
+	log_init(&lg);
+	assert_int_equal(parse_mem(b.data, b.len, &lg), 0);
+	assert_int_equal(lg.hosts[0].nports, 65535);
+	log_free(&lg);
+	buf_free(&b);
+
+	buf_init(&b, (size_t)1 << 30);
+	buf_append_str(&b, HEAD HOST_OPEN "<ports>");
+	for (int i = 1; i <= 65535; i++)
+		buf_printf(&b,
+		           "<port protocol=\"tcp\" portid=\"%d\"><state state=\"open\" "
+		           "reason=\"%s\"/></port>\n",
+		           i, field);
+	buf_append_str(&b, "</ports></host>" TAIL);
+	expect_fail_mem(b.data, b.len, SDB_ETOOBIG,
+	                "the <host> at line 4 holds more than 16 MiB (ports, names, fields; "
+	                "script output aside)");
+	buf_free(&b);
+	free(field);
 }
 
 static void test_token_cap(void **state)
@@ -1978,6 +2155,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_values),
 	    cmocka_unit_test(test_warning_cap),
 	    cmocka_unit_test(test_cut_off_accepted),
+	    cmocka_unit_test(test_cut_off_hint),
 	    cmocka_unit_test(test_skips_foreign),
 	    cmocka_unit_test(test_sql_and_unicode_verbatim),
 	    cmocka_unit_test(test_billion_laughs),
@@ -1985,6 +2163,8 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_long_values),
 	    cmocka_unit_test(test_token_cap),
+	    cmocka_unit_test(test_script_output_cut),
+	    cmocka_unit_test(test_host_cap),
 	    cmocka_unit_test(test_expat_memory_cap),
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_too_many),
