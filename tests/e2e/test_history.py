@@ -18,6 +18,7 @@ import io
 import json
 import os
 import random
+import re
 import selectors
 import shutil
 import socket
@@ -624,6 +625,53 @@ def out_of_order_imports_identical_history():
     e2, h2 = normalized(db)
     eq(e2, evs, "events, one import of all files reversed")
     eq(h2, hosts, "current view, one import of all files reversed")
+
+
+@t.case
+def one_import_stores_files_in_scan_time_order():
+    """`import FILE...` reads each file's start time first and stores the
+    files oldest scan first, files without a start time before them; a file
+    whose time cannot be read keeps its place (and fails as it would);
+    standard input comes last.  The results are listed in that order, and
+    the history is the one of importing the files one by one in time order."""
+    d = Dir()
+    files = ooo_files(d)
+    undated = write(os.path.join(d.d, "undated.xml"), re.sub(
+        r' start="\d+"', "", xml_scan(D(0), [{"addr": C, "ports": [P(25)],
+                                              "extra": [("closed", 999)]}])))
+    missing = os.path.join(d.d, "missing.xml")
+    with open(files[0], encoding="utf-8") as f:
+        stdin = f.read()
+    rest = files[1:]
+    given = [rest[4], missing, "-", rest[1], undated, rest[0], rest[3], rest[2]]
+    db = newdb()
+    r = run(db, "import", *given, "--format", "json", input=stdin, expect=1)
+    names = [os.path.basename(x["file"]) if x["file"] != "-" else "-" for x in r.json()]
+    eq(names, ["undated.xml", "missing.xml", "o2.xml", "o3.xml", "o4.xml", "o5.xml",
+               "o6.xml", "-"], "results in import order")
+    eq([x["status"] for x in r.json()], ["imported", "failed"] + ["imported"] * 6, "statuses")
+    jobs = {os.path.basename(j["source"]): j["id"] for j in js(db, "jobs")}
+    eq(sorted(jobs, key=jobs.get), ["undated.xml", "o2.xml", "o3.xml", "o4.xml", "o5.xml",
+                                    "o6.xml", "<stdin>"], "jobs made in scan-time order")
+    tab = run(db, "import", "--force", rest[2], rest[0], rest[1], expect=0).out.splitlines()
+    eq([ln.split(":")[0] for ln in tab], [rest[0], rest[1], rest[2]], "table lines in order")
+    # the same history as the files imported one by one, oldest first
+    ref = newdb()
+    for f in [undated] + files:
+        imp(ref, f)
+    db2 = newdb()
+    run(db2, "import", *given, input=stdin, expect=1)
+    e1, h1 = normalized(ref)
+    e2, h2 = normalized(db2)
+    for e in e2:
+        for k in ("job_id", "prev_job_id"):
+            e[k] = "o1.xml" if e[k] == "<stdin>" else e[k]
+    for h in h2:
+        h["job_id"] = "o1.xml" if h["job_id"] == "<stdin>" else h["job_id"]
+        for p in h["ports"]:
+            p["state_job_id"] = "o1.xml" if p["state_job_id"] == "<stdin>" else p["state_job_id"]
+    eq(e2, e1, "events of one import command")
+    eq(h2, h1, "current view of one import command")
 
 
 @t.case
