@@ -918,6 +918,21 @@ void findings_replay_free(struct findings_replay *rp)
 	}
 }
 
+int findings_scan_detects(const struct findings_rules *rules, const struct rec_host *scan,
+                          const struct ev_event *events, size_t nevents, int *detects)
+{
+	struct dets d = {NULL, 0};
+	int r;
+
+	*detects = 0;
+	if (!scan)
+		return SDB_EUSAGE;
+	if ((r = detect(&d, rules, scan, events, nevents)) == 0)
+		*detects = d.n > 0;
+	dets_free(&d);
+	return r;
+}
+
 int findings_on_scan(struct store *st, const struct findings_rules *rules, int64_t host_id,
                      int64_t job_id, int64_t at, const struct scan_scope *scope,
                      const struct rec_host *scan, const struct ev_event *events, size_t nevents,

@@ -59,6 +59,13 @@ int findings_replay_begin(struct store *st, int64_t host_id, struct findings_rep
 int findings_replay_finish(struct store *st, struct findings_replay *rp);
 void findings_replay_free(struct findings_replay *rp);
 
+/* Would findings_on_scan() detect anything in this scan (a vulnerable NSE
+ * output, a rule matching one of its events)?  Pure: *detects = 1 or 0.
+ * 0, SDB_ENOMEM.  (A late scan's re-derivation runs findings only for the
+ * hosts where there is something to derive.) */
+int findings_scan_detects(const struct findings_rules *rules, const struct rec_host *scan,
+                          const struct ev_event *events, size_t nevents, int *detects);
+
 /* One scan of one host: `scan` as the source saw it, `events` the change
  * events this scan produced (valid during the call); rp: NULL, or the
  * replay the scan is part of. */

@@ -47,7 +47,9 @@ struct job_writer {
 	enum store_job_kind kind;
 	int forced;
 	int64_t existing_job_id;
-	char *nmap_error; /* <finished exit="error" errormsg>, when nmap failed */
+	char *nmap_error;   /* <finished exit="error" errormsg>, when nmap failed */
+	struct late **late; /* hosts this scan came late for (see "late scans") */
+	size_t nlate, late_cap;
 };
 
 const char *job_writer_hostname(void)
@@ -118,11 +120,12 @@ static int64_t host_time(const struct job_writer *w, const struct rec_host *h)
 
 /* ---- change events (history/events.h) ---------------------------------- */
 
-/* Stores each event of one scan of one host and keeps a copy for the
- * findings that follow it. */
+/* The events of one scan of one host, kept (owned copies) for the findings
+ * that follow them; stored at once when `store` is set. */
 struct emit_ctx {
 	struct store *st;
 	int64_t host_id;
+	int store;
 	struct ev_event *ev;
 	size_t n, cap;
 };
@@ -151,7 +154,7 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	struct ev_event *c;
 	int r;
 
-	if ((r = store_event_insert(ec->st, ec->host_id, e)) != 0)
+	if (ec->store && (r = store_event_insert(ec->st, ec->host_id, e)) != 0)
 		return r;
 	if (ec->n == ec->cap) {
 		size_t ncap = ec->cap ? ec->cap * 2 : 16;
@@ -173,100 +176,528 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	return 0;
 }
 
-/* One scan of a host applied: its events, then the findings they cause
- * (fr: the replay it is part of, or NULL). */
-static int apply_scan(struct job_writer *w, struct ev_host *state, struct emit_ctx *ec,
-                      int64_t job_id, int64_t at, const struct scan_scope *scope,
-                      const struct rec_host *scan, struct findings_replay *fr)
-{
-	int r;
+/* ---- late scans ---------------------------------------------------------- */
 
-	emit_ctx_clear(ec);
-	if ((r = ev_step(state, job_id, at, scope, scan, emit_event, ec)) != 0)
-		return r;
-	return findings_on_scan(w->st, w->rules, ec->host_id, job_id, at, scope, scan, ec->ev,
-	                        ec->n, fr);
-}
+/*
+ * A scan older than what is stored for a host (in scan-time order: scan
+ * time, then job id) arrived late: the host's history must be what an
+ * import in scan-time order would have written.  Its rows are stored at
+ * once; its history is derived again at the end of the job (or when
+ * LATE_BLOCK late hosts are waiting), for a block of hosts at a time,
+ * inside the job's transaction:
+ *
+ *   list     store_history_scan_list: every stored scan of the block's
+ *            hosts, (host, job, time) only, and which hosts have findings
+ *            -- one query for the block;
+ *   rounds   store_history_scans reads the scans each host still needs,
+ *            for the whole block at once, and they are applied in memory
+ *            as they come (late_apply):
+ *              the scans before the late one (L) rebuild the host's state
+ *              as of L (ev_step, no events kept);
+ *              from L on, two derivations run side by side: N with L, O
+ *              without it (what is stored); each later scan is applied to
+ *              both, and its events from N are kept;
+ *              as soon as N and O agree on everything a later scan reads
+ *              (ev_host_same), every later scan derives the same events
+ *              from both: what is stored from there on stays, and the host
+ *              is done.  Otherwise its next later scans are read in the
+ *              next round (twice as many each round).
+ *   write    store_history_forget drops the stored events of the later
+ *            scans that were derived again (one statement for the block),
+ *            their new events and L's are inserted, and the host's state
+ *            is saved: after a stop, the stored state with first_seen,
+ *            last_seen and closed_at of its ports taken from N (the only
+ *            fields that can still differ); else N's.
+ *
+ * A host with findings (or whose re-derived scans detect one) has its
+ * findings' lifecycle derived again from all of its scans (findings_replay,
+ * as findings.h says), so for it every scan is read and applied.
+ *
+ * Cost per late host: its scans before L are read and applied once (in
+ * memory), L and the k later scans up to the point where the two
+ * derivations meet are applied twice and their events rewritten; the
+ * scans after that point are neither read nor written.  Queries: a
+ * constant number per block and round; the rounds number log2 of the
+ * largest k in the block.
+ */
 
-struct replay {
-	struct job_writer *w;
-	struct ev_host *state;
-	struct store_host_rec rec; /* the stored scan as a record */
-	struct emit_ctx ec;
-	int64_t job_id, at;
-	const struct scan_scope *scope;
-	struct findings_replay fr; /* the host's findings derived again */
+#define LATE_BLOCK       1024 /* late hosts derived again together */
+#define LATE_FIRST_ROUND 1    /* later scans read in the first round */
+
+struct late {
+	int64_t host_id;
+	char *addr;
+	struct ev_host cur;           /* its state before this job (stored) */
+	struct ev_host n;             /* derivation with this job's scan */
+	struct ev_host o;             /* and without it, from that scan on */
+	struct store_scan_key *scans; /* all its stored scans, in order */
+	size_t nscans, cap;
+	size_t pos;   /* this job's scan among them */
+	size_t next;  /* the next scan to apply */
+	size_t want;  /* the current round reads scans before this index */
+	int findings; /* its findings are derived again: every scan */
+	int restart;  /* turned out to have findings to derive: start again */
+	int done;
+	int met;             /* N and O met after scans[next - 1] */
+	struct emit_ctx ev;  /* events of this job's scan and the later ones */
+	struct emit_ctx tmp; /* one earlier scan's events (for findings) */
+	struct findings_replay fr;
 };
 
-static int replay_host(void *ctx, struct store_host *sh)
+static void late_free(struct late *l)
 {
-	struct replay *rp = ctx;
+	if (!l)
+		return;
+	free(l->addr);
+	ev_host_free(&l->cur);
+	ev_host_free(&l->n);
+	ev_host_free(&l->o);
+	free(l->scans);
+	emit_ctx_free(&l->ev);
+	emit_ctx_free(&l->tmp);
+	findings_replay_free(&l->fr);
+	free(l);
+}
+
+/* A job's probed scope, parsed once per block. */
+struct scope_ent {
+	int64_t job_id;
+	struct scan_scope scope;
+};
+
+struct late_block {
+	struct job_writer *w;
+	struct late **v; /* sorted by host id */
+	size_t n;
+	size_t cursor; /* where the last row's host was */
+	struct scope_ent *scopes;
+	size_t nscopes;
+	struct store_host_rec rec;
+};
+
+static struct late *block_find(struct late_block *b, int64_t host_id)
+{
+	size_t lo = 0, hi = b->n;
+
+	if (b->cursor < b->n && b->v[b->cursor]->host_id == host_id)
+		return b->v[b->cursor];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->v[mid]->host_id == host_id) {
+			b->cursor = mid;
+			return b->v[mid];
+		}
+		if (b->v[mid]->host_id < host_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int block_scope(struct late_block *b, int64_t job_id, const char *text,
+                       const struct scan_scope **out)
+{
+	struct scope_ent *nv;
 	int r;
 
-	if ((r = store_host_as_rec(sh, &rp->rec)) == 0)
-		r = apply_scan(rp->w, rp->state, &rp->ec, rp->job_id, rp->at, rp->scope, &rp->rec.h,
-		               &rp->fr);
+	if (job_id == b->w->job_id) { /* this job: not finished, not stored yet */
+		*out = &b->w->scope;
+		return 0;
+	}
+	for (size_t i = 0; i < b->nscopes; i++) {
+		if (b->scopes[i].job_id == job_id) {
+			*out = &b->scopes[i].scope;
+			return 0;
+		}
+	}
+	if (!(nv = sdb_reallocarray(b->scopes, b->nscopes + 1, sizeof(*nv))))
+		return SDB_ENOMEM;
+	b->scopes = nv;
+	nv = &b->scopes[b->nscopes];
+	nv->job_id = job_id;
+	scope_init(&nv->scope);
+	if ((r = scope_parse(text, &nv->scope)) != 0) {
+		scope_free(&nv->scope);
+		return store__set_err(b->w->st, SDB_EDB,
+		                      "job %lld: its probed scope '%.64s' is "
+		                      "not a port list",
+		                      (long long)job_id, text ? text : "");
+	}
+	b->nscopes++;
+	*out = &nv->scope;
+	return 0;
+}
+
+static int late_list_cb(void *ctx, const struct store_scan_key *k)
+{
+	struct late_block *b = ctx;
+	struct late *l = block_find(b, k->host_id);
+
+	if (!l)
+		return 0;
+	if (l->nscans == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		void *nv = sdb_reallocarray(l->scans, ncap, sizeof(*l->scans));
+		if (!nv)
+			return SDB_ENOMEM;
+		l->scans = nv;
+		l->cap = ncap;
+	}
+	l->scans[l->nscans++] = *k;
+	return 0;
+}
+
+/* Start (or start again) deriving host l: from its first scan. */
+static int late_start(struct job_writer *w, struct late *l)
+{
+	ev_host_free(&l->n);
+	ev_host_free(&l->o);
+	emit_ctx_clear(&l->ev);
+	emit_ctx_clear(&l->tmp);
+	findings_replay_free(&l->fr);
+	l->next = 0;
+	l->done = l->met = 0;
+	l->want = l->findings ? l->nscans : l->pos + 1 + LATE_FIRST_ROUND;
+	if (l->want > l->nscans)
+		l->want = l->nscans;
+	return l->findings ? findings_replay_begin(w->st, l->host_id, &l->fr) : 0;
+}
+
+/* The scan time of a port's state that ev_step never set: the stored one
+ * is kept (see late_final). */
+#define CLOSED_AT_UNSET (-1)
+
+/* One stored scan of a late host, applied in order. */
+static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope)
+{
+	struct late_block *b = ctx;
+	struct job_writer *w = b->w;
+	struct late *l = block_find(b, sh->id);
+	const struct scan_scope *scope = NULL;
+	struct emit_ctx *ec;
+	const struct rec_host *scan;
+	size_t i;
+	int r, detects = 0;
+
+	if (!l || l->done) {
+		store_host_free(sh);
+		return 0;
+	}
+	i = l->next;
+	if (i >= l->want || l->scans[i].job_id != sh->job_id) {
+		r = store__set_err(w->st, SDB_EDB, "%s: scan %lld came out of order", l->addr,
+		                   (long long)sh->job_id);
+		goto out;
+	}
+	if ((r = store_host_as_rec(sh, &b->rec)) != 0) {
+		r = r == SDB_ENOMEM
+		        ? r
+		        : store__set_err(w->st, SDB_EDB, "scan %lld of %s: not a valid stored scan",
+		                         (long long)sh->job_id, l->addr);
+		goto out;
+	}
+	b->rec.h.addr = l->addr;
+	scan = &b->rec.h;
+	if ((r = block_scope(b, sh->job_id, probed_scope, &scope)) != 0)
+		goto out;
+	l->next = i + 1;
+	ec = i < l->pos ? &l->tmp : &l->ev;
+	if (i == l->pos) {
+		/* the state as of this job's scan: O goes on from here without
+		 * it; closed_at that N never sets stays the stored one */
+		for (size_t k = 0; k < l->n.nports; k++)
+			if (l->n.ports[k].state != REC_PORT_OPEN)
+				l->n.ports[k].closed_at = CLOSED_AT_UNSET;
+		if ((r = ev_host_copy(&l->o, &l->n)) != 0)
+			goto out;
+	}
+	{
+		size_t first = ec->n;
+
+		/* earlier scans: their events are needed for findings only */
+		if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan,
+		                 i >= l->pos || l->findings ? emit_event : NULL, ec)) != 0)
+			goto out;
+		if (l->findings)
+			r = findings_on_scan(w->st, w->rules, l->host_id, sh->job_id,
+			                     sh->scanned_at, scope, scan, ec->ev + first,
+			                     ec->n - first, &l->fr);
+		else if (i >= l->pos)
+			r = findings_scan_detects(w->rules, scan, ec->ev + first, ec->n - first,
+			                          &detects);
+		if (r != 0)
+			goto out;
+		if (i < l->pos)
+			emit_ctx_clear(&l->tmp);
+	}
+	if (detects) {
+		/* something to derive findings from: this host goes again,
+		 * all of its scans, with its findings */
+		l->findings = 1;
+		l->restart = 1;
+		l->done = 1;
+		goto out;
+	}
+	if (i > l->pos) {
+		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, scan, NULL, NULL)) != 0)
+			goto out;
+		/* the two derivations met: every later scan derives the same
+		 * events from both (a later scan at the same time would make
+		 * closed_at ambiguous: go on then) */
+		if (!l->findings && ev_host_same(&l->n, &l->o) &&
+		    (i + 1 == l->nscans || l->scans[i + 1].at > l->scans[i].at)) {
+			l->met = 1;
+			l->done = 1;
+		}
+	}
+	if (l->next == l->nscans)
+		l->done = 1;
+out:
 	store_host_free(sh);
 	return r;
 }
 
-/*
- * A scan older than what is stored for this host arrived: its events must
- * sit in scan-time order, so forget the host's events and port state and
- * apply all of its scans again, oldest first; the lifecycle of the findings
- * only scans decided is derived again with them (findings_replay).
- */
-static int replay(struct job_writer *w, int64_t host_id, const char *addr)
+/* min of two first_seen times, 0 meaning never */
+static int64_t min_seen(int64_t a, int64_t b)
 {
-	struct ev_host state;
-	struct replay rp = {.w = w, .state = &state, .ec = {.st = w->st, .host_id = host_id}};
-	int64_t *jobs = NULL, *times = NULL;
-	size_t n = 0;
+	if (!a || (b && b < a))
+		return b;
+	return a;
+}
+
+/*
+ * The host's state after the re-derivation.  N and O met after scan
+ * scans[next - 1] (met): the stored state stays, but for what ev_step
+ * only writes and this job's scan may have moved -- first_seen and
+ * last_seen of the ports (min and max with N's), and closed_at (N's when
+ * N closed the port in the scans it derived again and no later scan closed
+ * it since).  Otherwise N's state, with the same first and last sightings
+ * and the stored closed_at where N never set one.
+ */
+static int late_final(struct late *l, struct ev_host *f)
+{
+	const struct ev_host *src = l->met ? &l->cur : &l->n;
+	int64_t stop_at = l->met ? l->scans[l->next - 1].at : 0;
 	int r;
 
-	ev_host_init(&state);
-	if ((r = store_history_reset(w->st, host_id)) != 0 ||
-	    (r = store_host_jobs(w->st, host_id, &jobs, &times, &n)) != 0 ||
-	    (r = findings_replay_begin(w->st, host_id, &rp.fr)) != 0)
-		goto out;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct store_host_filter f = {.job_id = jobs[i], .addr = addr, .port = -1};
-		struct store_job *job = NULL;
-		struct scan_scope scope;
+	if ((r = ev_host_copy(f, src)) != 0)
+		return r;
+	f->stored = l->cur.stored;
+	for (size_t i = 0; i < f->nports; i++) {
+		struct ev_port *p = &f->ports[i];
+		const struct ev_port *c = NULL, *nn = NULL;
 
-		scope_init(&scope);
-		if (jobs[i] != w->job_id) {
-			if ((r = store_job_get(w->st, jobs[i], &job)) != 0)
-				break;
-			r = scope_parse(job->probed_scope, &scope);
-			store_job_free(job);
-			if (r != 0)
-				break;
+		for (size_t k = 0; k < l->cur.nports && !c; k++)
+			if (l->cur.ports[k].proto == p->proto && l->cur.ports[k].port == p->port)
+				c = &l->cur.ports[k];
+		for (size_t k = 0; k < l->n.nports && !nn; k++)
+			if (l->n.ports[k].proto == p->proto && l->n.ports[k].port == p->port)
+				nn = &l->n.ports[k];
+		p->dirty = 1;
+		if (c && nn) {
+			p->first_seen = min_seen(c->first_seen, nn->first_seen);
+			p->last_seen = c->last_seen > nn->last_seen ? c->last_seen : nn->last_seen;
+			if (p->state == REC_PORT_OPEN)
+				p->closed_at = 0;
+			else if (l->met)
+				p->closed_at =
+				    c->closed_at > stop_at || nn->closed_at == CLOSED_AT_UNSET
+				        ? c->closed_at
+				        : nn->closed_at;
+			else if (nn->closed_at == CLOSED_AT_UNSET)
+				p->closed_at = c->closed_at;
 		}
-		rp.job_id = jobs[i];
-		rp.at = times[i];
-		rp.scope = jobs[i] == w->job_id ? &w->scope : &scope;
-		r = store_hosts_each(w->st, &f, replay_host, &rp);
-		scope_free(&scope);
+		if (p->closed_at < 0)
+			p->closed_at = 0;
 	}
-	if (r == 0) {
-		/* the reset removed the stored state: write all of it */
-		for (size_t i = 0; i < state.nports; i++)
-			state.ports[i].dirty = 1;
-		state.attrs_dirty = 1;
-		state.stored = 0;
-		r = store_port_state_save(w->st, host_id, &state);
+	f->attrs_dirty = 1;
+	return 0;
+}
+
+static int cmp_late(const void *a, const void *b)
+{
+	const struct late *x = *(struct late *const *)a, *y = *(struct late *const *)b;
+
+	return x->host_id < y->host_id ? -1 : x->host_id > y->host_id;
+}
+
+/* The keys of the scans the hosts still need in this round. */
+static int round_keys(struct late_block *b, struct store_scan_key **keys, size_t *nkeys)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->v[i]->done)
+			n += b->v[i]->want - b->v[i]->next;
+	*nkeys = 0;
+	if (n == 0)
+		return 0;
+	if (!(*keys = sdb_reallocarray(*keys, n, sizeof(**keys))))
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		struct late *l = b->v[i];
+		if (l->done)
+			continue;
+		memcpy(*keys + *nkeys, l->scans + l->next, (l->want - l->next) * sizeof(**keys));
+		*nkeys += l->want - l->next;
+	}
+	return 0;
+}
+
+/* Write what the block derived. */
+static int late_write(struct late_block *b)
+{
+	struct store *st = b->w->st;
+	struct store_scan_key *keys = NULL;
+	size_t nkeys = 0, cap = 0;
+	int r = 0;
+
+	/* the stored events of the later scans derived again go first */
+	for (size_t i = 0; i < b->n; i++)
+		cap += b->v[i]->next - b->v[i]->pos - 1;
+	if (cap && !(keys = calloc(cap, sizeof(*keys))))
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		struct late *l = b->v[i];
+		for (size_t k = l->pos + 1; k < l->next; k++)
+			keys[nkeys++] = l->scans[k];
+	}
+	r = store_history_forget(st, keys, nkeys);
+	free(keys);
+	for (size_t i = 0; i < b->n && r == 0; i++) {
+		struct late *l = b->v[i];
+		struct ev_host f;
+
+		for (size_t k = 0; k < l->ev.n && r == 0; k++)
+			r = store_event_insert(st, l->host_id, &l->ev.ev[k]);
+		ev_host_init(&f);
+		if (r == 0 && (r = late_final(l, &f)) == 0)
+			r = store_port_state_save(st, l->host_id, &f);
+		ev_host_free(&f);
+		if (r == 0 && l->findings)
+			r = findings_replay_finish(st, &l->fr);
+	}
+	return r;
+}
+
+/* Derive the history of the waiting late hosts again (see above). */
+static int late_run(struct job_writer *w)
+{
+	struct late_block b = {.w = w, .v = w->late, .n = w->nlate};
+	struct store_scan_key *keys = NULL;
+	unsigned char *has_findings = NULL;
+	int64_t *ids = NULL;
+	size_t nkeys = 0, round = 0;
+	int r = 0;
+
+	if (w->nlate == 0)
+		return 0;
+	qsort(b.v, b.n, sizeof(*b.v), cmp_late);
+	if (!(ids = calloc(b.n, sizeof(*ids))) || !(has_findings = calloc(b.n, 1))) {
+		r = SDB_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < b.n; i++)
+		ids[i] = b.v[i]->host_id;
+	if ((r = store_history_scan_list(w->st, ids, b.n, has_findings, late_list_cb, &b)) != 0)
+		goto out;
+	for (size_t i = 0; i < b.n && r == 0; i++) {
+		struct late *l = b.v[i];
+
+		for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != w->job_id;
+		     l->pos++)
+			;
+		if (l->pos == l->nscans) {
+			r = store__set_err(w->st, SDB_EDB,
+			                   "%s: this job's scan of it is not stored", l->addr);
+			break;
+		}
+		l->findings = has_findings[i];
+		r = late_start(w, l);
+	}
+	while (r == 0) {
+		b.cursor = 0;
+		if ((r = round_keys(&b, &keys, &nkeys)) != 0 || nkeys == 0)
+			break;
+		if ((r = store_history_scans(w->st, keys, nkeys, late_apply, &b)) != 0)
+			break;
+		round++;
+		for (size_t i = 0; i < b.n && r == 0; i++) {
+			struct late *l = b.v[i];
+			if (l->restart) {
+				l->restart = 0;
+				r = late_start(w, l);
+				continue;
+			}
+			if (l->done)
+				continue;
+			if (l->next < l->want) {
+				r = store__set_err(w->st, SDB_EDB,
+				                   "%s: %zu of its scans were not read", l->addr,
+				                   l->want - l->next);
+				break;
+			}
+			l->want =
+			    l->findings ? l->nscans : l->next + ((size_t)LATE_FIRST_ROUND << round);
+			if (l->want > l->nscans)
+				l->want = l->nscans;
+		}
 	}
 	if (r == 0)
-		r = findings_replay_finish(w->st, &rp.fr);
+		r = late_write(&b);
 out:
-	findings_replay_free(&rp.fr);
-	free(jobs);
-	free(times);
-	emit_ctx_free(&rp.ec);
-	store_host_rec_free(&rp.rec);
-	ev_host_free(&state);
+	if (r == SDB_ENOMEM)
+		r = store__set_err(w->st, r, "deriving the history of late scans: out of memory");
+	for (size_t i = 0; i < b.nscopes; i++)
+		scope_free(&b.scopes[i].scope);
+	free(b.scopes);
+	store_host_rec_free(&b.rec);
+	free(keys);
+	free(ids);
+	free(has_findings);
+	for (size_t i = 0; i < w->nlate; i++)
+		late_free(w->late[i]);
+	w->nlate = 0;
 	return r;
+}
+
+/* Host host_id (addr, stored state *state, which is taken) waits for its
+ * history to be derived again; a full block is derived at once. */
+static int late_add(struct job_writer *w, int64_t host_id, const char *addr, struct ev_host *state)
+{
+	struct late *l;
+
+	if (w->nlate == w->late_cap) {
+		size_t ncap = w->late_cap ? w->late_cap * 2 : 64;
+		void *nv = sdb_reallocarray(w->late, ncap, sizeof(*w->late));
+		if (!nv)
+			return SDB_ENOMEM;
+		w->late = nv;
+		w->late_cap = ncap;
+	}
+	if (!(l = calloc(1, sizeof(*l))) || !(l->addr = strdup(addr))) {
+		free(l);
+		return SDB_ENOMEM;
+	}
+	l->host_id = host_id;
+	l->cur = *state;
+	ev_host_init(state);
+	ev_host_init(&l->n);
+	ev_host_init(&l->o);
+	l->ev.st = l->tmp.st = w->st;
+	l->ev.host_id = l->tmp.host_id = host_id;
+	w->late[w->nlate++] = l;
+	if (w->nlate >= LATE_BLOCK)
+		return late_run(w);
+	return 0;
+}
+
+static void late_discard(struct job_writer *w)
+{
+	for (size_t i = 0; i < w->nlate; i++)
+		late_free(w->late[i]);
+	w->nlate = 0;
 }
 
 static int on_host(void *ctx, const struct rec_host *h)
@@ -313,12 +744,15 @@ static int on_host(void *ctx, const struct rec_host *h)
 			goto out;
 	if (w->history) {
 		if (in_order) {
-			struct emit_ctx ec = {.st = st, .host_id = host_id};
-			r = apply_scan(w, &state, &ec, w->job_id, seen, &w->scope, h, NULL);
+			struct emit_ctx ec = {.st = st, .host_id = host_id, .store = 1};
+			r = ev_step(&state, w->job_id, seen, &w->scope, h, emit_event, &ec);
+			if (r == 0)
+				r = findings_on_scan(st, w->rules, host_id, w->job_id, seen,
+				                     &w->scope, h, ec.ev, ec.n, NULL);
 			emit_ctx_free(&ec);
 			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
 				goto out;
-		} else if ((r = replay(w, host_id, h->addr)) != 0) {
+		} else if ((r = late_add(w, host_id, h->addr, &state)) != 0) {
 			goto out;
 		}
 	}
@@ -469,6 +903,7 @@ static int commit_nmap_failed(struct job_writer *w, const char *content_hash)
 
 	store_tx_rollback(w->st);
 	w->state = W_DONE;
+	late_discard(w);
 	if ((r = store_tx_begin(w->st)) != 0)
 		return r;
 	if (!w->existing_job_id) {
@@ -522,7 +957,7 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 		return SDB_EUSAGE;
 	if (w->nmap_error)
 		return commit_nmap_failed(w, content_hash);
-	if ((r = scope_format(&w->scope, &scope)) != 0)
+	if ((r = late_run(w)) != 0 || (r = scope_format(&w->scope, &scope)) != 0)
 		goto fail;
 	memset(&f, 0, sizeof(f));
 	f.status = STORE_JOB_COMPLETED;
@@ -559,6 +994,8 @@ void job_writer_abort(struct job_writer *w)
 		store_tx_rollback(w->st);
 		w->state = W_DONE;
 	}
+	if (w)
+		late_discard(w);
 }
 
 void job_writer_free(struct job_writer *w)
@@ -574,5 +1011,6 @@ void job_writer_free(struct job_writer *w)
 	free(w->args);
 	free(w->source);
 	free(w->nmap_error);
+	free(w->late);
 	free(w);
 }

@@ -959,18 +959,35 @@ int store_event_insert(struct store *st, int64_t host_id, const struct ev_event 
 	CALL(st, event_insert, host_id, e);
 }
 
-int store_history_reset(struct store *st, int64_t host_id)
+int store_history_scan_list(struct store *st, const int64_t *ids, size_t n,
+                            unsigned char *has_findings,
+                            int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
-	CALL(st, history_reset, host_id);
+	if ((n && (!ids || !has_findings)) || !cb)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_scan_list, ids, n, has_findings, cb, ctx);
 }
 
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n)
+int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                        int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                        void *ctx)
 {
-	if (!jobs || !times || !n)
+	if ((n && !keys) || !cb)
 		return SDB_EUSAGE;
-	*jobs = *times = NULL;
-	*n = 0;
-	CALL(st, host_jobs, host_id, jobs, times, n);
+	if (n == 0)
+		return 0;
+	CALL(st, history_scans, keys, n, cb, ctx);
+}
+
+int store_history_forget(struct store *st, const struct store_scan_key *keys, size_t n)
+{
+	if (n && !keys)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_forget, keys, n);
 }
 
 int store_events_each(struct store *st, const struct store_event_filter *f,

@@ -222,11 +222,46 @@ int store_history_load(struct store *st, const char *addr, int64_t *host_id, str
  * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
 int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
-/* Forget a host's events and port state (before replaying its scans). */
-int store_history_reset(struct store *st, int64_t host_id);
-/* The jobs that scanned a host and their scan times, oldest first;
- * *jobs and *times malloc'ed (free()). */
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n);
+
+/* ---- history: re-deriving it for late scans (job writer) -------------- */
+
+struct store_host;
+
+/* One stored scan of one host: the job, the host and the host's scan time
+ * (host_scans.scanned_at). */
+struct store_scan_key {
+	int64_t host_id;
+	int64_t job_id;
+	int64_t at;
+};
+/*
+ * Every stored scan of the hosts ids[0..n) (ascending, distinct), this
+ * transaction's included: cb(ctx, key) in (host id, scan time, job id)
+ * order; has_findings[i] (the caller's array of n) is set to 1 when host
+ * ids[i] has any finding, else 0.  One query (PostgreSQL: one round trip)
+ * for the whole list.
+ */
+int store_history_scan_list(struct store *st, const int64_t *ids, size_t n,
+                            unsigned char *has_findings,
+                            int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
+/*
+ * The stored scans keys[0..n) (sorted by host id, scan time, job id), read
+ * in a few queries per thousands of scans, never one per host or per scan:
+ * cb(ctx, h, probed_scope) for each, in that order.  `h` is the host as
+ * that job saw it, with what deriving history reads: id, job_id,
+ * scanned_at, status, reason, mac, hostnames, os (the best match's name),
+ * ports (sorted by protocol, then port; state, reason, service fields and
+ * their scripts), extraports (sorted by state) and host scripts (in stored
+ * order); addr is NULL.  cb owns h (store_host_free).  probed_scope is the
+ * job's (jobs.probed_scope; NULL while the job runs), valid during the
+ * call.  A key that names no stored scan is skipped.
+ */
+int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                        int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                        void *ctx);
+/* Forget the change events the scans keys[0..n) derived (they are derived
+ * again): one statement for the whole list. */
+int store_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 
