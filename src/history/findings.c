@@ -845,7 +845,14 @@ static int add_id(void *ctx, int64_t id)
 
 int findings_replay_begin(struct store *st, int64_t host_id, struct findings_replay *rp)
 {
+	int r;
+
 	memset(rp, 0, sizeof(*rp));
+	/* a rule finding comes from change events, which the replay derives
+	 * again: it is derived again from scratch, as an import in scan order
+	 * would have created it (the events that made it may be gone) */
+	if ((r = store_findings_forget_rules(st, host_id)) != 0)
+		return r;
 	return store_findings_scan_decided(st, host_id, add_id, rp);
 }
 

@@ -33,7 +33,11 @@ void findings_rules_free(struct findings_rules *r);
  * findings_replay_finish() replaces their recorded scan-made changes with
  * those, so the history and the status are what an import in scan order
  * would have written.  A finding the replay does not detect again keeps
- * what it had.
+ * what it had -- but for rule findings (from change events, which the
+ * replay derives again): those only scans decided are deleted at
+ * findings_replay_begin() and derived again from scratch, so one that the
+ * events in scan order never raise is gone, and the jobs and times of the
+ * others are those of the events in scan order.
  */
 /* A status change a scan decides (static status text). */
 struct findings_decision {

@@ -1169,6 +1169,15 @@ int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(voi
 	return q_int(st, sql, &host_id, 1, cb, ctx);
 }
 
+int store_findings_forget_rules(struct store *st, int64_t host_id)
+{
+	static const char sql[] = "DELETE FROM findings WHERE host_id = $1 AND type = 'rule'"
+	                          " AND NOT EXISTS (SELECT 1 FROM finding_status_changes c"
+	                          " WHERE c.finding_id = findings.id AND c.job_id IS NULL)";
+
+	return q_exec(st, sql, &host_id, 1, NULL);
+}
+
 int store_finding_rewind(struct store *st, int64_t id, int64_t state_at)
 {
 	char sql[160];

@@ -505,6 +505,11 @@ int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int6
  * stored (no user's decision, no pruned job): cb(ctx, id) for each. */
 int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(void *ctx, int64_t id),
                                 void *ctx);
+/* Delete the host's rule findings (type 'rule') whose every status change
+ * was made by a scan still stored (as store_findings_scan_decided), with
+ * their jobs and history: a replay derives them again from the events it
+ * derives again.  One statement. */
+int store_findings_forget_rules(struct store *st, int64_t host_id);
 /* Forget finding `id`'s recorded status changes and set its state_at, before
  * its scan-made lifecycle is written again (findings_replay_finish). */
 int store_finding_rewind(struct store *st, int64_t id, int64_t state_at);
