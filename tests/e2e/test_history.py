@@ -627,6 +627,43 @@ def out_of_order_imports_identical_history():
     eq(h2, hosts, "current view, one import of all files reversed")
 
 
+@t.case
+def late_scan_rewrites_only_what_it_changes():
+    """A late scan's events, and those of the later scans up to where the
+    history with it meets the history without it, are derived again; the
+    events before it and after that point stay as they are (same ids)."""
+    d = Dir()
+    open80 = [True, False, True, True, False, True]  # s1..s6
+    f = [d.scan(f"w{i + 1}", D(i + 1),
+                [{"addr": A, "ports": [P(22), P(80, "open" if o else "closed")],
+                  "extra": [("closed", 998)]}]) for i, o in enumerate(open80)]
+    other = d.scan("wb", D(7), [{"addr": B, "ports": [P(22)], "extra": [("closed", 999)]}])
+    db = newdb()
+    for x in f[:2] + f[3:] + [other]:  # s3 comes last, after another host's events
+        imp(db, x)
+    name = {job_of(db, x): os.path.basename(x) for x in f[:2] + f[3:]}
+    old = {(name[e["job_id"]], e["kind"], e["port"]): e["id"] for e in history(db, A)}
+    eq(sorted(old), [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+                     ("w4.xml", "port_opened", 80), ("w5.xml", "port_closed", 80),
+                     ("w6.xml", "port_opened", 80)], "events without s3")
+    imp(db, f[2])
+    name[job_of(db, f[2])] = "w3.xml"
+    new = {(name[e["job_id"]], e["kind"], e["port"]): e["id"] for e in history(db, A)}
+    eq(sorted(new), [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+                     ("w3.xml", "port_opened", 80), ("w5.xml", "port_closed", 80),
+                     ("w6.xml", "port_opened", 80)], "events with s3")
+    for k in [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+              ("w5.xml", "port_closed", 80), ("w6.xml", "port_opened", 80)]:
+        eq(new[k], old[k], f"event {k} untouched")
+    ref = newdb()
+    for x in f + [other]:
+        imp(ref, x)
+    e1, h1 = normalized(ref)
+    e2, h2 = normalized(db)
+    eq(e2, e1, "events as in time order")
+    eq(h2, h1, "current view as in time order")
+
+
 # ---- many scans, any order ---------------------------------------------------------
 
 VULNERS_BAD = ("&#xa;  cpe:/a:openbsd:openssh:7.4: &#xa;"
