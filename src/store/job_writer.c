@@ -299,29 +299,36 @@ static int block_scope(struct late_block *b, int64_t job_id, const char *text,
                        const struct scan_scope **out)
 {
 	struct scope_ent *nv;
+	size_t lo = 0, hi = b->nscopes;
 	int r;
 
 	if (job_id == b->w->job_id) { /* this job: not finished, not stored yet */
 		*out = &b->w->scope;
 		return 0;
 	}
-	for (size_t i = 0; i < b->nscopes; i++) {
-		if (b->scopes[i].job_id == job_id) {
-			*out = &b->scopes[i].scope;
+	while (lo < hi) { /* sorted by job id */
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->scopes[mid].job_id == job_id) {
+			*out = &b->scopes[mid].scope;
 			return 0;
 		}
+		if (b->scopes[mid].job_id < job_id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	if (!(nv = sdb_reallocarray(b->scopes, b->nscopes + 1, sizeof(*nv))))
 		return SDB_ENOMEM;
 	b->scopes = nv;
-	nv = &b->scopes[b->nscopes];
+	memmove(&nv[lo + 1], &nv[lo], (b->nscopes - lo) * sizeof(*nv));
+	nv = &b->scopes[lo];
 	nv->job_id = job_id;
 	scope_init(&nv->scope);
 	if ((r = scope_parse(text, &nv->scope)) != 0) {
 		scope_free(&nv->scope);
+		memmove(&b->scopes[lo], &b->scopes[lo + 1], (b->nscopes - lo) * sizeof(*nv));
 		return store__set_err(b->w->st, SDB_EDB,
-		                      "job %lld: its probed scope '%.64s' is "
-		                      "not a port list",
+		                      "job %lld: its probed scope '%.64s' is not a port list",
 		                      (long long)job_id, text ? text : "");
 	}
 	b->nscopes++;
@@ -475,25 +482,36 @@ static int64_t min_seen(int64_t a, int64_t b)
  * it since).  Otherwise N's state, with the same first and last sightings
  * and the stored closed_at where N never set one.
  */
+static int port_cmp(const struct ev_port *a, const struct ev_port *b)
+{
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return (a->port > b->port) - (a->port < b->port);
+}
+
 static int late_final(struct late *l, struct ev_host *f)
 {
 	const struct ev_host *src = l->met ? &l->cur : &l->n;
 	int64_t stop_at = l->met ? l->scans[l->next - 1].at : 0;
+	size_t ic = 0, in = 0;
 	int r;
 
 	if ((r = ev_host_copy(f, src)) != 0)
 		return r;
 	f->stored = l->cur.stored;
+	/* the ports of f, cur and n are each sorted by (protocol, port) */
 	for (size_t i = 0; i < f->nports; i++) {
 		struct ev_port *p = &f->ports[i];
 		const struct ev_port *c = NULL, *nn = NULL;
 
-		for (size_t k = 0; k < l->cur.nports && !c; k++)
-			if (l->cur.ports[k].proto == p->proto && l->cur.ports[k].port == p->port)
-				c = &l->cur.ports[k];
-		for (size_t k = 0; k < l->n.nports && !nn; k++)
-			if (l->n.ports[k].proto == p->proto && l->n.ports[k].port == p->port)
-				nn = &l->n.ports[k];
+		while (ic < l->cur.nports && port_cmp(&l->cur.ports[ic], p) < 0)
+			ic++;
+		while (in < l->n.nports && port_cmp(&l->n.ports[in], p) < 0)
+			in++;
+		if (ic < l->cur.nports && port_cmp(&l->cur.ports[ic], p) == 0)
+			c = &l->cur.ports[ic];
+		if (in < l->n.nports && port_cmp(&l->n.ports[in], p) == 0)
+			nn = &l->n.ports[in];
 		p->dirty = 1;
 		if (c && nn) {
 			p->first_seen = min_seen(c->first_seen, nn->first_seen);
