@@ -481,9 +481,13 @@ static int slot_finish(struct store__scan_slot *sl)
 {
 	struct store_host *h = sl->h;
 
-	qsort(h->ports, h->nports, sizeof(*h->ports), cmp_port);
-	qsort(h->extraports, h->nextraports, sizeof(*h->extraports), cmp_extra);
-	qsort(sl->scripts, sl->nscripts, sizeof(*sl->scripts), cmp_script);
+	/* (qsort wants an array, even of no element) */
+	if (h->nports > 1)
+		qsort(h->ports, h->nports, sizeof(*h->ports), cmp_port);
+	if (h->nextraports > 1)
+		qsort(h->extraports, h->nextraports, sizeof(*h->extraports), cmp_extra);
+	if (sl->nscripts > 1)
+		qsort(sl->scripts, sl->nscripts, sizeof(*sl->scripts), cmp_script);
 	for (size_t i = 0; i < sl->nscripts; i++) {
 		struct pending_script *ps = &sl->scripts[i];
 		struct store_script **v = &h->scripts, *sc;
