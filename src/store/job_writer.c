@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/addr.h"
 #include "core/scope.h"
 #include "core/strset.h"
@@ -176,6 +178,192 @@ static int emit_event(void *ctx, const struct ev_event *e)
 	return 0;
 }
 
+/* ---- checkpoints ------------------------------------------------------------ */
+
+/*
+ * A late scan starts from the host's state as of its place in the host's
+ * history.  About one scan in CHECKPOINT_EVERY of each host keeps that
+ * state (host_scans.state, migration 0009), so that the state is rebuilt
+ * from the nearest such checkpoint before the place, applying at most a few
+ * scans, not every earlier one.  Which scans: a hash of host and job, so
+ * that no pattern of which jobs scan a host leaves it without.
+ *
+ * A checkpoint holds what ev_step reads and the port fields that stay as
+ * the latest probing scan left them: a JSON object
+ *   {"status": S, "job": J, "at": T, "os": O, "mac": M, "names": N,
+ *    "ports": [[proto, port, state, job, seen_at, reason, method, service,
+ *               product, version, extrainfo, tunnel], ...],
+ *    "scripts": [[proto or null, port, id, output, job], ...]}
+ * but not first_seen, last_seen, closed_at: a late scan may move those in
+ * every later state; the current state keeps them (see late_final).  So a
+ * checkpoint stays true when a late scan arrives before it, as long as the
+ * two derivations met before it (ev_host_same); the late scan writes those
+ * of the scans it derived again.
+ */
+#define CHECKPOINT_EVERY 8
+
+static int checkpoint_due(int64_t host_id, int64_t job_id)
+{
+	uint64_t x = (uint64_t)host_id * 0x9E3779B97F4A7C15ull ^ (uint64_t)job_id;
+
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBull;
+	x ^= x >> 31;
+	return x % CHECKPOINT_EVERY == 0;
+}
+
+/* *out: the checkpoint of state h (malloc'ed), or NULL when a value cannot
+ * be written as JSON (then there is no checkpoint: it only saves work).
+ * 0 or SDB_ENOMEM. */
+static int checkpoint_doc(const struct ev_host *h, char **out)
+{
+	json_t *ports = json_array(), *scripts = json_array(), *o = NULL;
+	int r = SDB_ENOMEM;
+
+	*out = NULL;
+	if (!ports || !scripts)
+		goto out;
+	for (size_t i = 0; i < h->nports; i++) {
+		const struct ev_port *p = &h->ports[i];
+		json_t *e =
+		    json_pack("[s, i, s, I, I, s?, s?, s?, s?, s?, s?, s?]",
+		              rec_proto_name(p->proto), p->port, rec_port_state_name(p->state),
+		              (json_int_t)p->job_id, (json_int_t)p->seen_at, p->reason, p->method,
+		              p->service, p->product, p->version, p->extrainfo, p->tunnel);
+		if (!e || json_array_append_new(ports, e) != 0) {
+			r = 0; /* (not JSON: see above) */
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < h->nscripts; i++) {
+		const struct ev_script *sc = &h->scripts[i];
+		json_t *e =
+		    json_pack("[s?, i, s, s, I]",
+		              sc->proto < 0 ? NULL : rec_proto_name((enum rec_proto)sc->proto),
+		              sc->port, sc->id, sc->output, (json_int_t)sc->job_id);
+		if (!e || json_array_append_new(scripts, e) != 0) {
+			r = 0;
+			goto out;
+		}
+	}
+	o = json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:O}", "status",
+	              rec_host_status_name(h->status), "job", (json_int_t)h->job_id, "at",
+	              (json_int_t)h->at, "os", h->os, "mac", h->mac, "names", h->hostnames, "ports",
+	              ports, "scripts", scripts);
+	r = 0;
+	if (o && !(*out = json_dumps(o, JSON_COMPACT)))
+		r = SDB_ENOMEM;
+out:
+	json_decref(ports);
+	json_decref(scripts);
+	json_decref(o);
+	return r;
+}
+
+static const char *json_str_or_null(const json_t *v, int *bad)
+{
+	if (json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		*bad = 1;
+	return json_string_value(v);
+}
+
+/* Read a checkpoint into out (empty): 0, SDB_EDB (not a checkpoint) or
+ * SDB_ENOMEM.  first_seen, last_seen and closed_at are 0. */
+static int checkpoint_read(const char *doc, struct ev_host *out)
+{
+	json_t *o = json_loads(doc, 0, NULL), *ports, *scripts, *v;
+	enum rec_host_status status;
+	size_t i;
+	int bad = 0, r = SDB_EDB;
+
+	if (!o || !json_is_object(o) || !json_is_string(json_object_get(o, "status")) ||
+	    rec_host_status_parse(json_string_value(json_object_get(o, "status")), &status) != 0 ||
+	    !json_is_integer(json_object_get(o, "job")) ||
+	    !json_is_integer(json_object_get(o, "at")) ||
+	    !json_is_array(ports = json_object_get(o, "ports")) ||
+	    !json_is_array(scripts = json_object_get(o, "scripts")))
+		goto out;
+	out->known = 1;
+	out->status = status;
+	out->job_id = json_integer_value(json_object_get(o, "job"));
+	out->at = json_integer_value(json_object_get(o, "at"));
+	{
+		const char *os = json_str_or_null(json_object_get(o, "os"), &bad);
+		const char *mac = json_str_or_null(json_object_get(o, "mac"), &bad);
+		const char *names = json_str_or_null(json_object_get(o, "names"), &bad);
+		if (bad)
+			goto out;
+		if ((os && !(out->os = strdup(os))) || (mac && !(out->mac = strdup(mac))) ||
+		    (names && !(out->hostnames = strdup(names)))) {
+			r = SDB_ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(ports, i, v)
+	{
+		struct ev_port p;
+		enum rec_proto proto;
+		enum rec_port_state state;
+
+		memset(&p, 0, sizeof(p));
+		if (!json_is_array(v) || json_array_size(v) != 12 ||
+		    rec_proto_parse(json_string_value(json_array_get(v, 0)), &proto) != 0 ||
+		    !json_is_integer(json_array_get(v, 1)) ||
+		    rec_port_state_parse(json_string_value(json_array_get(v, 2)), &state) != 0 ||
+		    !json_is_integer(json_array_get(v, 3)) ||
+		    !json_is_integer(json_array_get(v, 4)))
+			goto out;
+		p.proto = proto;
+		p.port = (int)json_integer_value(json_array_get(v, 1));
+		p.state = state;
+		p.job_id = json_integer_value(json_array_get(v, 3));
+		p.seen_at = json_integer_value(json_array_get(v, 4));
+		p.reason = (char *)json_str_or_null(json_array_get(v, 5), &bad);
+		p.method = (char *)json_str_or_null(json_array_get(v, 6), &bad);
+		p.service = (char *)json_str_or_null(json_array_get(v, 7), &bad);
+		p.product = (char *)json_str_or_null(json_array_get(v, 8), &bad);
+		p.version = (char *)json_str_or_null(json_array_get(v, 9), &bad);
+		p.extrainfo = (char *)json_str_or_null(json_array_get(v, 10), &bad);
+		p.tunnel = (char *)json_str_or_null(json_array_get(v, 11), &bad);
+		if (bad || p.port < 0 || p.port > 65535)
+			goto out;
+		if ((r = ev_host_put_port(out, &p)) != 0) /* (copies the strings) */
+			goto out;
+		r = SDB_EDB;
+	}
+	json_array_foreach(scripts, i, v)
+	{
+		enum rec_proto proto;
+		const char *pr, *id, *output;
+		int pn;
+
+		if (!json_is_array(v) || json_array_size(v) != 5 ||
+		    !json_is_integer(json_array_get(v, 1)) ||
+		    !json_is_integer(json_array_get(v, 4)))
+			goto out;
+		pr = json_str_or_null(json_array_get(v, 0), &bad);
+		id = json_string_value(json_array_get(v, 2));
+		output = json_string_value(json_array_get(v, 3));
+		if (bad || !id || !output || (pr && rec_proto_parse(pr, &proto) != 0))
+			goto out;
+		pn = pr ? (int)json_integer_value(json_array_get(v, 1)) : -1;
+		if ((r = ev_host_put_script(out, pr ? (int)proto : -1, pn, id, output,
+		                            json_integer_value(json_array_get(v, 4)))) != 0)
+			goto out;
+		r = SDB_EDB;
+	}
+	r = 0;
+out:
+	json_decref(o);
+	if (r != 0)
+		ev_host_free(out);
+	return r;
+}
+
 /* ---- late scans ---------------------------------------------------------- */
 
 /*
@@ -227,6 +415,7 @@ static int emit_event(void *ctx, const struct ev_event *e)
 struct late {
 	int64_t host_id;
 	char *addr;
+	int64_t at;                   /* this job's scan time of it */
 	struct ev_host cur;           /* its state before this job (stored) */
 	struct ev_host n;             /* derivation with this job's scan */
 	struct ev_host o;             /* and without it, from that scan on */
@@ -242,7 +431,21 @@ struct late {
 	struct emit_ctx ev;  /* events of this job's scan and the later ones */
 	struct emit_ctx tmp; /* one earlier scan's events (for findings) */
 	struct findings_replay fr;
+	size_t from;    /* scans[from] holds the checkpoint it starts from */
+	int need_state; /* that checkpoint is still to be read */
+	struct ckpt {   /* checkpoints to write: the state after scans[i] */
+		size_t i;
+		char *doc;
+	} * ck;
+	size_t nck, ckcap;
 };
+
+static void ck_clear(struct late *l)
+{
+	for (size_t i = 0; i < l->nck; i++)
+		free(l->ck[i].doc);
+	l->nck = 0;
+}
 
 static void late_free(struct late *l)
 {
@@ -256,6 +459,8 @@ static void late_free(struct late *l)
 	emit_ctx_free(&l->ev);
 	emit_ctx_free(&l->tmp);
 	findings_replay_free(&l->fr);
+	ck_clear(l);
+	free(l->ck);
 	free(l);
 }
 
@@ -273,6 +478,7 @@ struct late_block {
 	struct scope_ent *scopes;
 	size_t nscopes;
 	struct store_host_rec rec;
+	size_t *idx; /* late_read_states: key -> host */
 };
 
 static struct late *block_find(struct late_block *b, int64_t host_id)
@@ -355,7 +561,9 @@ static int late_list_cb(void *ctx, const struct store_scan_key *k)
 	return 0;
 }
 
-/* Start (or start again) deriving host l: from its first scan. */
+/* Start (or start again) deriving host l: from the nearest checkpoint
+ * before this job's scan, or (no checkpoint, or its findings are derived
+ * again: they need every scan) from its first scan. */
 static int late_start(struct job_writer *w, struct late *l)
 {
 	ev_host_free(&l->n);
@@ -363,7 +571,16 @@ static int late_start(struct job_writer *w, struct late *l)
 	emit_ctx_clear(&l->ev);
 	emit_ctx_clear(&l->tmp);
 	findings_replay_free(&l->fr);
+	ck_clear(l);
 	l->next = 0;
+	l->need_state = 0;
+	for (size_t i = l->pos; i-- > 0 && !l->findings;) {
+		if (l->scans[i].has_state) {
+			l->from = i;
+			l->need_state = 1;
+			break;
+		}
+	}
 	l->done = l->met = 0;
 	l->want = l->findings ? l->nscans : l->pos + 1 + LATE_FIRST_ROUND;
 	if (l->want > l->nscans)
@@ -374,6 +591,35 @@ static int late_start(struct job_writer *w, struct late *l)
 /* The scan time of a port's state that ev_step never set: the stored one
  * is kept (see late_final). */
 #define CLOSED_AT_UNSET (-1)
+
+/* Keep N's state after scans[i] to be written as its checkpoint; `earlier`:
+ * a scan before this job's, of which only the last is kept (a checkpoint
+ * it lacked, for the next late scan of the host). */
+static int ck_add(struct late *l, size_t i, int earlier)
+{
+	char *doc;
+	int r;
+
+	if ((r = checkpoint_doc(&l->n, &doc)) != 0 || !doc)
+		return r;
+	if (earlier && l->nck > 0 && l->ck[l->nck - 1].i < l->pos) {
+		free(l->ck[l->nck - 1].doc);
+		l->ck[l->nck - 1] = (struct ckpt){i, doc};
+		return 0;
+	}
+	if (l->nck == l->ckcap) {
+		size_t ncap = l->ckcap ? l->ckcap * 2 : 4;
+		void *nv = sdb_reallocarray(l->ck, ncap, sizeof(*l->ck));
+		if (!nv) {
+			free(doc);
+			return SDB_ENOMEM;
+		}
+		l->ck = nv;
+		l->ckcap = ncap;
+	}
+	l->ck[l->nck++] = (struct ckpt){i, doc};
+	return 0;
+}
 
 /* One stored scan of a late host, applied in order. */
 static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope)
@@ -458,6 +704,13 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 			l->done = 1;
 		}
 	}
+	/* the checkpoints of the scans derived again (from here on, N's
+	 * state), and one an earlier scan lacked; where N and O met, the
+	 * stored one is still true */
+	if (checkpoint_due(l->host_id, sh->job_id) &&
+	    (i < l->pos || l->met ? !l->scans[i].has_state : 1) &&
+	    (r = ck_add(l, i, i < l->pos)) != 0)
+		goto out;
 	if (l->next == l->nscans)
 		l->done = 1;
 out:
@@ -540,6 +793,53 @@ static int cmp_late(const void *a, const void *b)
 	return x->host_id < y->host_id ? -1 : x->host_id > y->host_id;
 }
 
+static int late_state_cb(void *ctx, size_t i, const char *doc)
+{
+	struct late_block *b = ctx;
+	struct late *l = b->v[b->idx[i]];
+	int r;
+
+	if (!doc)
+		return 0;
+	if ((r = checkpoint_read(doc, &l->n)) == SDB_EDB)
+		return store__set_err(b->w->st, SDB_EDB,
+		                      "%s: the state kept with job %lld is not a valid document"
+		                      " (host_scans.state)",
+		                      l->addr, (long long)l->scans[l->from].job_id);
+	if (r == 0) {
+		l->next = l->from + 1;
+		l->need_state = 0;
+	}
+	return r;
+}
+
+/* The checkpoints the hosts start from, for the block at once; a host
+ * whose checkpoint is not there starts from its first scan. */
+static int late_read_states(struct late_block *b)
+{
+	struct store_scan_key *keys;
+	size_t n = 0;
+	int r;
+
+	if (!(keys = calloc(b->n, sizeof(*keys))) || !(b->idx = calloc(b->n, sizeof(*b->idx)))) {
+		free(keys);
+		return SDB_ENOMEM;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->v[i]->need_state) {
+			keys[n] = b->v[i]->scans[b->v[i]->from];
+			b->idx[n++] = i;
+		}
+	}
+	r = store_history_states(b->w->st, keys, n, late_state_cb, b);
+	for (size_t i = 0; i < n && r == 0; i++)
+		b->v[b->idx[i]]->need_state = 0; /* (none: from the first scan) */
+	free(keys);
+	free(b->idx);
+	b->idx = NULL;
+	return r;
+}
+
 /* The keys of the scans the hosts still need in this round. */
 static int round_keys(struct late_block *b, struct store_scan_key **keys, size_t *nkeys)
 {
@@ -583,6 +883,29 @@ static int late_write(struct late_block *b)
 	}
 	r = store_history_forget(st, keys, nkeys);
 	free(keys);
+	keys = NULL;
+	if (r == 0) { /* the checkpoints of the scans derived again */
+		const char **docs = NULL;
+		size_t nck = 0;
+
+		for (size_t i = 0; i < b->n; i++)
+			nck += b->v[i]->nck;
+		if (nck && (!(keys = calloc(nck, sizeof(*keys))) ||
+		            !(docs = calloc(nck, sizeof(*docs))))) {
+			free(keys);
+			return SDB_ENOMEM;
+		}
+		nkeys = 0;
+		for (size_t i = 0; i < b->n; i++) {
+			for (size_t k = 0; k < b->v[i]->nck; k++) {
+				keys[nkeys] = b->v[i]->scans[b->v[i]->ck[k].i];
+				docs[nkeys++] = b->v[i]->ck[k].doc;
+			}
+		}
+		r = store_history_states_put(st, keys, docs, nkeys);
+		free(keys);
+		free(docs);
+	}
 	for (size_t i = 0; i < b->n && r == 0; i++) {
 		struct late *l = b->v[i];
 		struct ev_host f;
@@ -600,40 +923,88 @@ static int late_write(struct late_block *b)
 }
 
 /* Derive the history of the waiting late hosts again (see above). */
+/*
+ * List the scans of the hosts b->v[i] for which sel[i] is set (all when
+ * sel is NULL): from their checkpoint before this job's scan, or from
+ * their first scan (from_start); has_findings[i] as store.h says.  Then
+ * find this job's scan among each one's.
+ */
+static int late_list(struct late_block *b, const unsigned char *sel, int from_start,
+                     unsigned char *has_findings)
+{
+	struct job_writer *w = b->w;
+	struct store_scan_key *lates;
+	unsigned char *hf;
+	size_t n = 0;
+	int r = 0;
+
+	lates = calloc(b->n, sizeof(*lates));
+	hf = calloc(b->n, 1);
+	if (!lates || !hf) {
+		free(lates);
+		free(hf);
+		return SDB_ENOMEM;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (sel && !sel[i])
+			continue;
+		b->v[i]->nscans = 0;
+		lates[n++] = (struct store_scan_key){b->v[i]->host_id, w->job_id, b->v[i]->at, 0};
+	}
+	b->cursor = 0;
+	if ((r = store_history_scan_list(w->st, lates, n, from_start, hf, late_list_cb, b)) != 0)
+		goto out;
+	for (size_t i = 0, k = 0; i < b->n && r == 0; i++) {
+		struct late *l = b->v[i];
+
+		if (sel && !sel[i])
+			continue;
+		if (has_findings)
+			has_findings[i] = hf[k];
+		k++;
+		for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != w->job_id;
+		     l->pos++)
+			;
+		if (l->pos == l->nscans)
+			r = store__set_err(w->st, SDB_EDB,
+			                   "%s: this job's scan of it is not stored", l->addr);
+	}
+out:
+	free(lates);
+	free(hf);
+	return r;
+}
+
+/* Derive the history of the waiting late hosts again (see above). */
 static int late_run(struct job_writer *w)
 {
 	struct late_block b = {.w = w, .v = w->late, .n = w->nlate};
 	struct store_scan_key *keys = NULL;
-	unsigned char *has_findings = NULL;
-	int64_t *ids = NULL;
-	size_t nkeys = 0, round = 0;
+	unsigned char *sel = NULL;
+	size_t nkeys = 0, round = 0, nsel;
 	int r = 0;
 
 	if (w->nlate == 0)
 		return 0;
 	qsort(b.v, b.n, sizeof(*b.v), cmp_late);
-	if (!(ids = calloc(b.n, sizeof(*ids))) || !(has_findings = calloc(b.n, 1))) {
+	if (!(sel = calloc(b.n, 1))) {
 		r = SDB_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < b.n; i++)
-		ids[i] = b.v[i]->host_id;
-	if ((r = store_history_scan_list(w->st, ids, b.n, has_findings, late_list_cb, &b)) != 0)
+	if ((r = late_list(&b, NULL, 0, sel)) != 0)
 		goto out;
-	for (size_t i = 0; i < b.n && r == 0; i++) {
-		struct late *l = b.v[i];
-
-		for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != w->job_id;
-		     l->pos++)
-			;
-		if (l->pos == l->nscans) {
-			r = store__set_err(w->st, SDB_EDB,
-			                   "%s: this job's scan of it is not stored", l->addr);
-			break;
-		}
-		l->findings = has_findings[i];
-		r = late_start(w, l);
+	/* the hosts with findings derive them from all their scans */
+	nsel = 0;
+	for (size_t i = 0; i < b.n; i++) {
+		b.v[i]->findings = sel[i];
+		nsel += sel[i];
 	}
+	if (nsel && (r = late_list(&b, sel, 1, NULL)) != 0)
+		goto out;
+	for (size_t i = 0; i < b.n && r == 0; i++)
+		r = late_start(w, b.v[i]);
+	if (r == 0)
+		r = late_read_states(&b);
 	while (r == 0) {
 		b.cursor = 0;
 		if ((r = round_keys(&b, &keys, &nkeys)) != 0 || nkeys == 0)
@@ -641,13 +1012,12 @@ static int late_run(struct job_writer *w)
 		if ((r = store_history_scans(w->st, keys, nkeys, late_apply, &b)) != 0)
 			break;
 		round++;
+		nsel = 0;
 		for (size_t i = 0; i < b.n && r == 0; i++) {
 			struct late *l = b.v[i];
-			if (l->restart) {
-				l->restart = 0;
-				r = late_start(w, l);
-				continue;
-			}
+
+			sel[i] = (unsigned char)l->restart;
+			nsel += sel[i];
 			if (l->done)
 				continue;
 			if (l->next < l->want) {
@@ -661,6 +1031,16 @@ static int late_run(struct job_writer *w)
 			if (l->want > l->nscans)
 				l->want = l->nscans;
 		}
+		/* hosts that turned out to have findings to derive: again, from
+		 * their first scan */
+		if (r == 0 && nsel && (r = late_list(&b, sel, 1, NULL)) == 0) {
+			for (size_t i = 0; i < b.n && r == 0; i++) {
+				if (sel[i]) {
+					b.v[i]->restart = 0;
+					r = late_start(w, b.v[i]);
+				}
+			}
+		}
 	}
 	if (r == 0)
 		r = late_write(&b);
@@ -672,8 +1052,7 @@ out:
 	free(b.scopes);
 	store_host_rec_free(&b.rec);
 	free(keys);
-	free(ids);
-	free(has_findings);
+	free(sel);
 	for (size_t i = 0; i < w->nlate; i++)
 		late_free(w->late[i]);
 	w->nlate = 0;
@@ -682,7 +1061,8 @@ out:
 
 /* Host host_id (addr, stored state *state, which is taken) waits for its
  * history to be derived again; a full block is derived at once. */
-static int late_add(struct job_writer *w, int64_t host_id, const char *addr, struct ev_host *state)
+static int late_add(struct job_writer *w, int64_t host_id, const char *addr, int64_t at,
+                    struct ev_host *state)
 {
 	struct late *l;
 
@@ -699,6 +1079,7 @@ static int late_add(struct job_writer *w, int64_t host_id, const char *addr, str
 		return SDB_ENOMEM;
 	}
 	l->host_id = host_id;
+	l->at = at;
 	l->cur = *state;
 	ev_host_init(state);
 	ev_host_init(&l->n);
@@ -723,7 +1104,9 @@ static int on_host(void *ctx, const struct rec_host *h)
 	struct job_writer *w = ctx;
 	struct store *st = w->st;
 	struct ev_host state;
+	struct emit_ctx ec = {.st = st, .store = 1};
 	int64_t host_id, known_id = 0, seen = host_time(w, h);
+	char *checkpoint = NULL;
 	int in_order = 1, r;
 
 	ev_host_init(&state);
@@ -742,7 +1125,16 @@ static int on_host(void *ctx, const struct rec_host *h)
 	}
 	if ((r = store_host_upsert(st, w->job_id, seen, h, &host_id)) != 0)
 		goto out;
-	if ((r = store_host_scan_insert(st, w->job_id, host_id, seen, h)) != 0)
+	if (w->history && in_order) {
+		/* its events first: the state after it may be kept with it */
+		ec.host_id = host_id;
+		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, emit_event, &ec)) != 0)
+			goto out;
+		if (checkpoint_due(host_id, w->job_id) &&
+		    (r = checkpoint_doc(&state, &checkpoint)) != 0)
+			goto out;
+	}
+	if ((r = store_host_scan_insert(st, w->job_id, host_id, seen, h, checkpoint)) != 0)
 		goto out;
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct rec_port *p = &h->ports[i];
@@ -762,15 +1154,11 @@ static int on_host(void *ctx, const struct rec_host *h)
 			goto out;
 	if (w->history) {
 		if (in_order) {
-			struct emit_ctx ec = {.st = st, .host_id = host_id, .store = 1};
-			r = ev_step(&state, w->job_id, seen, &w->scope, h, emit_event, &ec);
-			if (r == 0)
-				r = findings_on_scan(st, w->rules, host_id, w->job_id, seen,
-				                     &w->scope, h, ec.ev, ec.n, NULL);
-			emit_ctx_free(&ec);
+			r = findings_on_scan(st, w->rules, host_id, w->job_id, seen, &w->scope, h,
+			                     ec.ev, ec.n, NULL);
 			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
 				goto out;
-		} else if ((r = late_add(w, host_id, h->addr, &state)) != 0) {
+		} else if ((r = late_add(w, host_id, h->addr, seen, &state)) != 0) {
 			goto out;
 		}
 	}
@@ -779,6 +1167,8 @@ static int on_host(void *ctx, const struct rec_host *h)
 	w->stats.ports += (long)h->nports;
 	r = 0;
 out:
+	emit_ctx_free(&ec);
+	free(checkpoint);
 	ev_host_free(&state);
 	return r;
 }

@@ -798,11 +798,11 @@ int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const s
 }
 
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                           const struct rec_host *h)
+                           const struct rec_host *h, const char *state)
 {
 	if (!h)
 		return SDB_EUSAGE;
-	CALL(st, host_scan_insert, job_id, host_id, seen_at, h);
+	CALL(st, host_scan_insert, job_id, host_id, seen_at, h, state);
 }
 
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p)
@@ -959,15 +959,15 @@ int store_event_insert(struct store *st, int64_t host_id, const struct ev_event 
 	CALL(st, event_insert, host_id, e);
 }
 
-int store_history_scan_list(struct store *st, const int64_t *ids, size_t n,
-                            unsigned char *has_findings,
+int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                            int from_start, unsigned char *has_findings,
                             int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
-	if ((n && (!ids || !has_findings)) || !cb)
+	if ((n && (!lates || !has_findings)) || !cb)
 		return SDB_EUSAGE;
 	if (n == 0)
 		return 0;
-	CALL(st, history_scan_list, ids, n, has_findings, cb, ctx);
+	CALL(st, history_scan_list, lates, n, from_start, has_findings, cb, ctx);
 }
 
 int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
@@ -988,6 +988,26 @@ int store_history_forget(struct store *st, const struct store_scan_key *keys, si
 	if (n == 0)
 		return 0;
 	CALL(st, history_forget, keys, n);
+}
+
+int store_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                         int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	if ((n && !keys) || !cb)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_states, keys, n, cb, ctx);
+}
+
+int store_history_states_put(struct store *st, const struct store_scan_key *keys,
+                             const char *const *docs, size_t n)
+{
+	if (n && (!keys || !docs))
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_states_put, keys, docs, n);
 }
 
 int store_events_each(struct store *st, const struct store_event_filter *f,

@@ -175,8 +175,10 @@ int store_job_finish(struct store *st, int64_t id, const struct store_job_final 
  * observation wins the host's current fields. */
 int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const struct rec_host *h,
                       int64_t *host_id);
+/* `state`: the host's history state after this scan (a checkpoint for late
+ * scans, see job_writer.c), or NULL; stored as given. */
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                           const struct rec_host *h);
+                           const struct rec_host *h, const char *state);
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p);
 int store_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
                             const struct rec_extraports *e);
@@ -233,16 +235,21 @@ struct store_scan_key {
 	int64_t host_id;
 	int64_t job_id;
 	int64_t at;
+	int has_state; /* store_history_scan_list: it holds a state (checkpoint) */
 };
 /*
- * Every stored scan of the hosts ids[0..n) (ascending, distinct), this
- * transaction's included: cb(ctx, key) in (host id, scan time, job id)
- * order; has_findings[i] (the caller's array of n) is set to 1 when host
- * ids[i] has any finding, else 0.  One query (PostgreSQL: one round trip)
- * for the whole list.
+ * The stored scans of the hosts of the late scans lates[0..n) (one key per
+ * host, hosts ascending), this transaction's included: cb(ctx, key) in
+ * (host id, scan time, job id) order, key.has_state set for a scan that
+ * holds a state (a checkpoint).  Each host's list starts at its latest
+ * scan older than its late scan (in (time, job) order) that holds a state,
+ * or at its first scan when it has none or when from_start is set: it is
+ * as long as re-deriving the host needs.  has_findings[i] (the caller's
+ * array of n) is set to 1 when host i has any finding, else 0.  One query
+ * (PostgreSQL: one round trip) for the whole list.
  */
-int store_history_scan_list(struct store *st, const int64_t *ids, size_t n,
-                            unsigned char *has_findings,
+int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                            int from_start, unsigned char *has_findings,
                             int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
 /*
  * The stored scans keys[0..n) (sorted by host id, scan time, job id), read
@@ -262,6 +269,15 @@ int store_history_scans(struct store *st, const struct store_scan_key *keys, siz
 /* Forget the change events the scans keys[0..n) derived (they are derived
  * again): one statement for the whole list. */
 int store_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
+/* The states (host_scans.state: the job writer's checkpoints) of the scans
+ * keys[0..n): cb(ctx, i, doc) for each key i whose scan has one, in any
+ * order; doc is valid during the call.  One query per thousands of keys. */
+int store_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                         int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+/* Set the state of scan keys[i] to docs[i] (NULL: none), i < n, this
+ * transaction's scans too.  PostgreSQL: one statement per thousands. */
+int store_history_states_put(struct store *st, const struct store_scan_key *keys,
+                             const char *const *docs, size_t n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 

@@ -75,7 +75,7 @@ struct store_ops {
 	int (*host_upsert)(struct store *st, int64_t job_id, int64_t seen_at,
 	                   const struct rec_host *h, int64_t *host_id);
 	int (*host_scan_insert)(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-	                        const struct rec_host *h);
+	                        const struct rec_host *h, const char *state);
 	int (*port_insert)(struct store *st, int64_t job_id, int64_t host_id,
 	                   const struct rec_port *p);
 	int (*extraports_insert)(struct store *st, int64_t job_id, int64_t host_id,
@@ -97,13 +97,17 @@ struct store_ops {
 	                       const char *doc, size_t len);
 	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
 	/* store.h "re-deriving it for late scans"; keys and ids as there */
-	int (*history_scan_list)(struct store *st, const int64_t *ids, size_t n,
-	                         unsigned char *has_findings,
+	int (*history_scan_list)(struct store *st, const struct store_scan_key *lates, size_t n,
+	                         int from_start, unsigned char *has_findings,
 	                         int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
 	int (*history_scans)(struct store *st, const struct store_scan_key *keys, size_t n,
 	                     int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
 	                     void *ctx);
 	int (*history_forget)(struct store *st, const struct store_scan_key *keys, size_t n);
+	int (*history_states)(struct store *st, const struct store_scan_key *keys, size_t n,
+	                      int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+	int (*history_states_put)(struct store *st, const struct store_scan_key *keys,
+	                          const char *const *docs, size_t n);
 
 	int (*events_each)(struct store *st, const struct store_event_filter *f,
 	                   int (*cb)(void *ctx, struct store_event *e), void *ctx);

@@ -507,16 +507,13 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
  * round trip, not one per host or per scan. */
 #define HIST_CHUNK 4096
 
-static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, const int64_t *ids,
-                    int field)
+/* "{...}": field 0 (host_id), 1 (job_id) or 2 (at) of keys k[0..n) */
+static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, int field)
 {
 	int r = buf_append_char(b, '{');
 
 	for (size_t i = 0; i < n && r == 0; i++) {
-		int64_t v = ids          ? ids[i]
-		            : field == 0 ? k[i].host_id
-		            : field == 1 ? k[i].job_id
-		                         : k[i].at;
+		int64_t v = field == 0 ? k[i].host_id : field == 1 ? k[i].job_id : k[i].at;
 		r = buf_printf(b, "%s%lld", i ? "," : "", (long long)v);
 	}
 	return r ? r : buf_append_char(b, '}');
@@ -524,49 +521,61 @@ static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, con
 
 /* k = 0: the scans (host_scans, this transaction's too), k = 1: the hosts
  * with findings. */
-static const char sql_hist_scan_list[] = "SELECT 0 AS k, host_id, job_id, " EP(
-    "scanned_at") " AS at FROM host_scans"
-                  " WHERE host_id = ANY($1::bigint[])"
-                  " UNION ALL SELECT DISTINCT 1, host_id, 0, 0 FROM findings WHERE host_id = "
-                  "ANY($1::bigint[])"
-                  " ORDER BY k, host_id, at, job_id";
+/* clang-format off */
+static const char sql_hist_scan_list[] =
+    "WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+    "  AS k(host_id, job, at))"
+    " SELECT 0 AS k, hs.host_id, hs.job_id, " EP("hs.scanned_at") " AS at,"
+    " hs.state IS NOT NULL AS s FROM k JOIN host_scans hs ON hs.host_id = k.host_id"
+    " WHERE $4::boolean OR hs.scanned_at >= coalesce((SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND c.state IS NOT NULL"
+    "  AND (c.scanned_at, c.job_id) < (to_timestamp(k.at), k.job)"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), '-infinity')"
+    " UNION ALL SELECT DISTINCT 1, f.host_id, 0, 0, false FROM k JOIN findings f"
+    " ON f.host_id = k.host_id"
+    " ORDER BY k, host_id, at, job_id";
+/* clang-format on */
 
-int store__pg_history_scan_list(struct store *st, const int64_t *ids, size_t n,
-                                unsigned char *has_findings,
+int store__pg_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                int from_start, unsigned char *has_findings,
                                 int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
 	struct pg_params p = {0};
 	PGresult *q = NULL;
-	struct buf b;
-	int rows, r;
+	struct buf a[3];
+	int rows, r = 0;
 
 	memset(has_findings, 0, n);
-	buf_init(&b, (size_t)64 << 20);
-	if (pg_array(&b, n, NULL, ids, 0) != 0) {
-		buf_free(&b);
-		return store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
+	for (int i = 0; i < 3; i++) {
+		buf_init(&a[i], (size_t)64 << 20);
+		if (r == 0 && pg_array(&a[i], n, lates, i) != 0)
+			r = store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
+		store__pg_p_text(&p, buf_str(&a[i]));
 	}
-	store__pg_p_text(&p, buf_str(&b));
-	r = store__pg_exec(s, PG_HIST_SCAN_LIST, sql_hist_scan_list, &p, PGX_FLUSH_HOST_SCANS, &q,
-	                   "listing scans of hosts");
-	buf_free(&b);
+	store__pg_p_text(&p, from_start ? "true" : "false");
+	if (r == 0)
+		r = store__pg_exec(s, PG_HIST_SCAN_LIST, sql_hist_scan_list, &p,
+		                   PGX_FLUSH_HOST_SCANS, &q, "listing scans of hosts");
+	for (int i = 0; i < 3; i++)
+		buf_free(&a[i]);
 	if (r != 0)
 		return r;
 	rows = PQntuples(q);
 	for (int i = 0; i < rows && r == 0; i++) {
+		const char *hs = store__pg_col(q, i, 4);
 		struct store_scan_key k = {store__pg_i64(q, i, 1), store__pg_i64(q, i, 2),
-		                           store__pg_i64(q, i, 3)};
+		                           store__pg_i64(q, i, 3), hs && hs[0] == 't'};
 		if (store__pg_i64(q, i, 0) == 1) {
 			size_t lo = 0, hi = n;
-			while (lo < hi) { /* ids are sorted */
+			while (lo < hi) { /* hosts are ascending */
 				size_t mid = lo + (hi - lo) / 2;
-				if (ids[mid] < k.host_id)
+				if (lates[mid].host_id < k.host_id)
 					lo = mid + 1;
 				else
 					hi = mid;
 			}
-			if (lo < n && ids[lo] == k.host_id)
+			if (lo < n && lates[lo].host_id == k.host_id)
 				has_findings[lo] = 1;
 		} else {
 			r = cb(ctx, &k);
@@ -619,8 +628,8 @@ int store__pg_history_scans(struct store *st, const struct store_scan_key *keys,
 
 		buf_reset(&hosts);
 		buf_reset(&jobs);
-		if (pg_array(&hosts, cnt, keys + at, NULL, 0) != 0 ||
-		    pg_array(&jobs, cnt, keys + at, NULL, 1) != 0) {
+		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
 			r = store__set_err(st, SDB_ENOMEM, "reading scans: out of memory");
 			break;
 		}
@@ -671,7 +680,7 @@ int store__pg_history_forget(struct store *st, const struct store_scan_key *keys
 
 		for (int i = 0; i < 3 && r == 0; i++) {
 			buf_reset(&a[i]);
-			if (pg_array(&a[i], cnt, keys + at, NULL, i) != 0)
+			if (pg_array(&a[i], cnt, keys + at, i) != 0)
 				r = store__set_err(st, SDB_ENOMEM,
 				                   "forgetting events: out of memory");
 			else
@@ -683,6 +692,100 @@ int store__pg_history_forget(struct store *st, const struct store_scan_key *keys
 	}
 	for (int i = 0; i < 3; i++)
 		buf_free(&a[i]);
+	return r;
+}
+
+static const char sql_hist_states[] =
+    "SELECT k.i, x.state FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY"
+    " AS k(host_id, job_id, i) JOIN host_scans x ON x.job_id = k.job_id AND x.host_id = k.host_id"
+    " WHERE x.state IS NOT NULL";
+
+int store__pg_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                             int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf hosts, jobs;
+	int r = 0;
+
+	buf_init(&hosts, (size_t)64 << 20);
+	buf_init(&jobs, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+		PGresult *q = NULL;
+
+		buf_reset(&hosts);
+		buf_reset(&jobs);
+		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
+			break;
+		}
+		store__pg_p_text(&p, buf_str(&hosts));
+		store__pg_p_text(&p, buf_str(&jobs));
+		if ((r = store__pg_exec(s, PG_HIST_STATES, sql_hist_states, &p,
+		                        PGX_FLUSH_HOST_SCANS, &q, "reading host states")) != 0)
+			break;
+		for (int i = 0; i < PQntuples(q) && r == 0; i++)
+			r = cb(ctx, at + (size_t)(store__pg_i64(q, i, 0) - 1),
+			       store__pg_col(q, i, 1));
+		PQclear(q);
+	}
+	buf_free(&hosts);
+	buf_free(&jobs);
+	return r;
+}
+
+/* The documents travel as one JSON array of strings, matched to the keys by
+ * their place. */
+static const char sql_hist_states_put[] =
+    "UPDATE host_scans x SET state = d.doc"
+    " FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(host_id, job_id, i)"
+    " JOIN json_array_elements_text($3::json) WITH ORDINALITY AS d(doc, i) ON d.i = k.i"
+    " WHERE x.job_id = k.job_id AND x.host_id = k.host_id";
+
+int store__pg_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                 const char *const *docs, size_t n)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf hosts, jobs;
+	int r = 0;
+
+	buf_init(&hosts, (size_t)64 << 20);
+	buf_init(&jobs, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+		json_t *a = json_array();
+		char *text = NULL;
+
+		buf_reset(&hosts);
+		buf_reset(&jobs);
+		for (size_t i = 0; a && i < cnt; i++) {
+			if (json_array_append_new(a, docs[at + i] ? json_string(docs[at + i])
+			                                          : json_null()) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		}
+		if (!a || !(text = json_dumps(a, JSON_COMPACT)) ||
+		    pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+			json_decref(a);
+			free(text);
+			r = store__set_err(st, SDB_ENOMEM, "saving host states: out of memory");
+			break;
+		}
+		json_decref(a);
+		store__pg_p_text(&p, buf_str(&hosts));
+		store__pg_p_text(&p, buf_str(&jobs));
+		store__pg_p_text(&p, text);
+		r = store__pg_exec(s, PG_HIST_STATES_PUT, sql_hist_states_put, &p, 0, NULL,
+		                   "saving host states");
+		free(text);
+	}
+	buf_free(&hosts);
+	buf_free(&jobs);
 	return r;
 }
 

@@ -265,15 +265,6 @@ out:
  * of hosts costs one statement, not one per host or per scan. */
 #define HIST_CHUNK 2048
 
-static int json_ids(const int64_t *ids, size_t n, struct buf *b)
-{
-	int r = buf_append_char(b, '[');
-
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = buf_printf(b, "%s%lld", i ? "," : "", (long long)ids[i]);
-	return r ? r : buf_append_char(b, ']');
-}
-
 static int json_keys(const struct store_scan_key *k, size_t n, struct buf *b)
 {
 	int r = buf_append_char(b, '[');
@@ -284,22 +275,32 @@ static int json_keys(const struct store_scan_key *k, size_t n, struct buf *b)
 	return r ? r : buf_append_char(b, ']');
 }
 
+/* Each host's scans from its latest checkpoint before its late scan (?2:
+ * from its first scan); the subquery walks the (host_id, scanned_at) index
+ * back from the late scan to the first scan that holds a state. */
 static const char sql_hist_scan_list[] =
-    "SELECT hs.host_id, hs.job_id, hs.scanned_at FROM json_each(?1) k"
-    " JOIN host_scans hs ON hs.host_id = k.value"
+    "WITH k(host_id, job, at) AS (SELECT value ->> 0, value ->> 1, value ->> 2"
+    "  FROM json_each(?1)),"
+    " b(host_id, lo) AS MATERIALIZED (SELECT k.host_id, CASE WHEN ?2 THEN -1 ELSE"
+    "  coalesce((SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND c.scanned_at <= k.at AND c.state IS NOT NULL"
+    "  AND (c.scanned_at < k.at OR c.job_id < k.job)"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), -1) END FROM k)"
+    " SELECT hs.host_id, hs.job_id, hs.scanned_at, hs.state IS NOT NULL"
+    " FROM b JOIN host_scans hs ON hs.host_id = b.host_id AND hs.scanned_at >= b.lo"
     " ORDER BY hs.host_id, hs.scanned_at, hs.job_id";
 static const char sql_hist_findings_hosts[] =
-    "SELECT DISTINCT f.host_id FROM json_each(?1) k JOIN findings f ON f.host_id = k.value";
+    "SELECT DISTINCT f.host_id FROM json_each(?1) k JOIN findings f ON f.host_id = k.value ->> 0";
 
-static int find_id(const int64_t *ids, size_t n, int64_t id)
+static int find_key(const struct store_scan_key *k, size_t n, int64_t id)
 {
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] == id)
+		if (k[mid].host_id == id)
 			return (int)mid;
-		if (ids[mid] < id)
+		if (k[mid].host_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -307,8 +308,8 @@ static int find_id(const int64_t *ids, size_t n, int64_t id)
 	return -1;
 }
 
-int store__sqlite_history_scan_list(struct store *st, const int64_t *ids, size_t n,
-                                    unsigned char *has_findings,
+int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                    int from_start, unsigned char *has_findings,
                                     int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
@@ -318,7 +319,7 @@ int store__sqlite_history_scan_list(struct store *st, const int64_t *ids, size_t
 
 	memset(has_findings, 0, n);
 	buf_init(&b, (size_t)64 << 20);
-	if (json_ids(ids, n, &b) != 0) {
+	if (json_keys(lates, n, &b) != 0) {
 		buf_free(&b);
 		return store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
 	}
@@ -326,7 +327,7 @@ int store__sqlite_history_scan_list(struct store *st, const int64_t *ids, size_t
 		goto out;
 	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int i = find_id(ids, n, sqlite3_column_int64(q, 0));
+		int i = find_key(lates, n, sqlite3_column_int64(q, 0));
 		if (i >= 0)
 			has_findings[i] = 1;
 	}
@@ -335,9 +336,10 @@ int store__sqlite_history_scan_list(struct store *st, const int64_t *ids, size_t
 	if (r != 0 || (r = store__sqlite_stmt(s, SQ_HIST_SCAN_LIST, sql_hist_scan_list, &q)) != 0)
 		goto out;
 	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, from_start != 0);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_scan_key k = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-		                           sqlite3_column_int64(q, 2)};
+		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3)};
 		if ((r = cb(ctx, &k)) != 0)
 			break;
 	}
@@ -446,5 +448,68 @@ int store__sqlite_history_forget(struct store *st, const struct store_scan_key *
 		store__sqlite_done(q);
 	}
 	buf_free(&js);
+	return r;
+}
+
+static const char sql_hist_states[] =
+    "SELECT k.key, x.state" HIST_KEY_JOIN("host_scans x") " WHERE x.state IS NOT NULL";
+
+int store__sqlite_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                                 int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct buf js;
+	int r = 0;
+
+	buf_init(&js, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		sqlite3_stmt *q;
+		int rc;
+
+		buf_reset(&js);
+		if (json_keys(keys + at, cnt, &js) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
+			break;
+		}
+		if ((r = store__sqlite_stmt(s, SQ_HIST_STATES, sql_hist_states, &q)) != 0)
+			break;
+		sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
+		while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
+			r = cb(ctx, at + (size_t)sqlite3_column_int64(q, 0), col_text(q, 1));
+		if (r == 0 && rc != SQLITE_DONE)
+			r = store__sqlite_err(s, rc, "reading host states");
+		store__sqlite_done(q);
+	}
+	buf_free(&js);
+	return r;
+}
+
+/* In process: one statement per state is no round trip. */
+int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                     const char *const *docs, size_t n)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_stmt *q;
+		int rc;
+
+		if ((r = store__sqlite_stmt(s, SQ_HIST_STATE_PUT,
+		                            "UPDATE host_scans SET state = ?3"
+		                            " WHERE job_id = ?1 AND host_id = ?2",
+		                            &q)) != 0)
+			break;
+		sqlite3_bind_int64(q, 1, keys[i].job_id);
+		sqlite3_bind_int64(q, 2, keys[i].host_id);
+		store__sqlite_bind_text(q, 3, docs[i]);
+		rc = sqlite3_step(q);
+		r = rc == SQLITE_DONE
+		        ? 0
+		        : store__sqlite_err(s, rc, "saving the state of host %lld after job %lld",
+		                            (long long)keys[i].host_id, (long long)keys[i].job_id);
+		store__sqlite_done(q);
+	}
 	return r;
 }

@@ -49,6 +49,8 @@ enum sq_stmt {
 	SQ_HIST_SCANS_EXTRA,
 	SQ_HIST_SCANS_SCRIPTS,
 	SQ_HIST_FORGET,
+	SQ_HIST_STATES,
+	SQ_HIST_STATE_PUT,
 	/* queries (store_sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -138,8 +140,8 @@ int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struc
 int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
 int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
                               int (*cb)(void *ctx, struct store_event *e), void *ctx);
-int store__sqlite_history_scan_list(struct store *st, const int64_t *ids, size_t n,
-                                    unsigned char *has_findings,
+int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                    int from_start, unsigned char *has_findings,
                                     int (*cb)(void *ctx, const struct store_scan_key *k),
                                     void *ctx);
 int store__sqlite_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
@@ -147,6 +149,10 @@ int store__sqlite_history_scans(struct store *st, const struct store_scan_key *k
                                           const char *probed_scope),
                                 void *ctx);
 int store__sqlite_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
+int store__sqlite_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                                 int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                     const char *const *docs, size_t n);
 
 /* Query slots (store_sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
