@@ -28,8 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
-from e2e_util import (SCANDB as SCANDB_BIN, REPO, CaseTests, addr_key, check, eq, iso, newdb, run, skip_case, tmpdir,
-                      write)
+from e2e_util import (SCANDB as SCANDB_BIN, REPO, CaseTests, addr_key, check, eq, iso, newdb, run,
+                      skip_case, sql1, sql_script, tmpdir, write)
 
 t = CaseTests("history")
 
@@ -664,6 +664,42 @@ def late_scan_rewrites_only_what_it_changes():
     eq(h2, h1, "current view as in time order")
 
 
+@t.case
+def late_scan_starts_from_a_checkpoint():
+    """About one scan in eight of each host keeps the host's state with it
+    (host_scans.state); a late scan starts from the nearest one before it,
+    gives the history of an import in time order, and keeps the states of
+    the scans it derived again true for the next one.  A kept state that is
+    not a valid document is an error that names it, and nothing is stored."""
+    d = Dir()
+    hosts = [f"10.9.{i // 250}.{i % 250 + 1}" for i in range(64)]
+    files = [d.scan(f"k{k:02d}", D0 + k * 3600, [
+        {"addr": h, "ports": [P(22), P(80, "open" if (k + i) % 3 else "closed"),
+                              P(443 + i % 2, "open" if (k * i) % 5 else "filtered")],
+         "extra": [("closed", 997)], "os": "Linux 6.X" if (k + i) % 4 else None}
+        for i, h in enumerate(hosts)]) for k in range(14)]
+    ref = newdb()
+    import_each(ref, files, NORULES_ENV)
+    evs, view = normalized(ref)
+    db, bad = newdb(), newdb()
+    order = files[:9] + files[10:12] + files[13:]
+    for x in (db, bad):
+        import_each(x, order, NORULES_ENV)
+    kept = sql1(db, "SELECT count(*) FROM host_scans WHERE state IS NOT NULL")
+    total = sql1(db, "SELECT count(*) FROM host_scans")
+    check(total // 16 < kept < total // 4, f"{kept} of {total} scans keep a state")
+    # late by a place, twice: the second starts from states the first wrote
+    import_each(db, [files[12], files[9]], NORULES_ENV)
+    e2, h2 = normalized(db)
+    eq(e2, evs, "events, late scans starting from kept states")
+    eq(h2, view, "current view, late scans starting from kept states")
+    sql_script(bad, "UPDATE host_scans SET state = '{\"status\": 7}' WHERE state IS NOT NULL;")
+    njobs = len(js(bad, "jobs"))
+    r = run(bad, "import", files[12], env=NORULES_ENV, expect=1)
+    check("host_scans.state" in r.err and "not a valid document" in r.err, r.err)
+    eq(len(js(bad, "jobs")), njobs, "no job stored")
+
+
 # ---- many scans, any order ---------------------------------------------------------
 
 VULNERS_BAD = ("&#xa;  cpe:/a:openbsd:openssh:7.4: &#xa;"
@@ -764,6 +800,9 @@ def lifecycle(db, env):
             [(h["at"], src.get(h["job"]), h["old_status"], h["new_status"],
               h["note"] and h["note"].split(" by job ")[0]) for h in f["history"]])
     return out
+
+
+NORULES_ENV = {"SCANDB_RULES": ""}
 
 
 def import_each(db, files, env):
