@@ -374,14 +374,16 @@ out:
  * LATE_BLOCK late hosts are waiting), for a block of hosts at a time,
  * inside the job's transaction:
  *
- *   list     store_history_scan_list: every stored scan of the block's
- *            hosts, (host, job, time) only, and which hosts have findings
- *            -- one query for the block;
+ *   list     store_history_scan_list: each host's scans from its latest
+ *            checkpoint before the late scan (L) on, (host, job, time)
+ *            only, and which hosts have findings -- one query for the
+ *            block; store_history_states reads those checkpoints (one
+ *            query);
  *   rounds   store_history_scans reads the scans each host still needs,
  *            for the whole block at once, and they are applied in memory
  *            as they come (late_apply):
- *              the scans before the late one (L) rebuild the host's state
- *              as of L (ev_step, no events kept);
+ *              the scans between the checkpoint and L rebuild the host's
+ *              state as of L (ev_step, no events kept);
  *              from L on, two derivations run side by side: N with L, O
  *              without it (what is stored); each later scan is applied to
  *              both, and its events from N are kept;
@@ -392,21 +394,24 @@ out:
  *              next round (twice as many each round).
  *   write    store_history_forget drops the stored events of the later
  *            scans that were derived again (one statement for the block),
- *            their new events and L's are inserted, and the host's state
+ *            their new events and L's are inserted, their checkpoints are
+ *            written again (store_history_states_put), and the host's state
  *            is saved: after a stop, the stored state with first_seen,
  *            last_seen and closed_at of its ports taken from N (the only
  *            fields that can still differ); else N's.
  *
  * A host with findings (or whose re-derived scans detect one) has its
  * findings' lifecycle derived again from all of its scans (findings_replay,
- * as findings.h says), so for it every scan is read and applied.
+ * as findings.h says), so for it every scan is listed, read and applied.
  *
- * Cost per late host: its scans before L are read and applied once (in
- * memory), L and the k later scans up to the point where the two
- * derivations meet are applied twice and their events rewritten; the
- * scans after that point are neither read nor written.  Queries: a
- * constant number per block and round; the rounds number log2 of the
- * largest k in the block.
+ * Cost per late host: c + 1 + 2k scans applied in memory and read, where c
+ * is the number of scans between its checkpoint and L (about
+ * CHECKPOINT_EVERY: checkpoints are one scan in CHECKPOINT_EVERY) and k
+ * the number of later scans up to the point where the two derivations
+ * meet (1 when the next scan probes what L saw); the events of those k
+ * scans are rewritten, the scans after them are neither read nor written.
+ * Queries: a constant number per block and round; the rounds number log2
+ * of the largest k in the block.
  */
 
 #define LATE_BLOCK       1024 /* late hosts derived again together */
