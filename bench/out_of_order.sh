@@ -10,7 +10,11 @@
 #   2. the 20 scans imported by 20 concurrent importers on PostgreSQL,
 #      against one after another (oldest first);
 #   3. one out-of-order import of a 4,096-host scan (older than the three
-#      scans of the same hosts already stored), PostgreSQL against SQLite.
+#      scans of the same hosts already stored), PostgreSQL against SQLite;
+#   4. (not with --quick) one scan late by one place after 99 stored (what
+#      a scan worker that finishes a little late does), against the next
+#      scan in order after the same 99, on both backends: a late scan
+#      starts from a state kept a few scans before it, not from the first.
 # Targets: newest first within 1.5x of oldest first (both backends, 20 and
 # 100 scans); concurrent within 1.2x of one after another; the 4,096-host
 # out-of-order import on PostgreSQL within 3x of SQLite.
@@ -26,8 +30,8 @@
 # machine's cores.  Prints figures and ratios; never fails on a missed target.
 #
 #   bench/out_of_order.sh [--before REF | --no-before] [--limit 300] [--runs 2] [--quick]
-# (--runs: best of N runs of each measurement; one that was stopped is not
-# run again.  --quick: 20 scans only, no 100-scan case)
+# (--runs: best of N runs of each measurement of after, before's are run
+# once; one that was stopped is not run again.  --quick: 20 scans only, no 100-scan case)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -157,6 +161,9 @@ export -f one_by_one concurrent
 
 declare -A R # "case|which" -> seconds
 declare -A EV
+# runs_of WHICH -> how many runs: before's are run once (its slow cases are
+# stopped anyway)
+runs_of() { if [ "$1" = before ]; then echo 1; else echo "$runs"; fi; }
 # best A B -> the smaller (a number beats ">LIMIT" and "failed")
 best() {
 	awk -v a="$1" -v b="$2" 'BEGIN{
@@ -170,7 +177,7 @@ run_case() {
 	[ "$which" = before ] && s=$before
 	[ -n "$s" ] || return 0
 	mapfile -t files < <(scans "$n")
-	for i in $(seq "$runs"); do
+	for i in $(seq "$(runs_of "$which")"); do
 		db=$(fresh "$backend" "$s")
 		case "$mode" in
 		oldest) t=$(timed bash -c 'one_by_one "$@"' _ "$s" "$db" "${files[@]}") ;;
@@ -190,11 +197,36 @@ late4096() {
 	s=$after
 	[ "$which" = before ] && s=$before
 	[ -n "$s" ] || return 0
-	for i in $(seq "$runs"); do
+	for i in $(seq "$(runs_of "$which")"); do
 		db=$(fresh "$backend" "$s")
 		"$s" --db "$db" -q import "$out/s4096/scan002.xml" "$out/s4096/scan003.xml" \
 			"$out/s4096/scan004.xml" >/dev/null
 		t=$(timed "$s" --db "$db" -q import "$out/s4096/scan001.xml")
+		R[$key|$which]=$(best "$t" "${R[$key|$which]:-$t}")
+		echo "bench: $key ($which, run $i): $t s" >&2
+		[[ "$t" = ">"* ]] && break
+	done
+}
+
+# late_by_one KEY WHICH BACKEND MODE: with scans 1-98 and 100 stored (one
+# command), scan 99 timed (late); or with 1-99 stored, scan 100 (in order)
+late_by_one() {
+	local key=$1 which=$2 backend=$3 mode=$4 s db t i base timed_file
+	s=$after
+	[ "$which" = before ] && s=$before
+	[ -n "$s" ] || return 0
+	mapfile -t base < <(scans 100)
+	if [ "$mode" = late ]; then
+		timed_file=${base[98]}
+		unset 'base[98]'
+	else
+		timed_file=${base[99]}
+		unset 'base[99]'
+	fi
+	for i in $(seq "$(runs_of "$which")"); do
+		db=$(fresh "$backend" "$s")
+		"$s" --db "$db" -q import "${base[@]}" >/dev/null
+		t=$(timed "$s" --db "$db" -q import "$timed_file")
 		R[$key|$which]=$(best "$t" "${R[$key|$which]:-$t}")
 		echo "bench: $key ($which, run $i): $t s" >&2
 		[[ "$t" = ">"* ]] && break
@@ -214,6 +246,12 @@ for which in after before; do
 	run_case "pg-20-concurrent" "$which" pg concurrent 20
 	late4096 "sqlite-late4096" "$which" sqlite
 	late4096 "pg-late4096" "$which" pg
+	if [ "$quick" = 0 ]; then
+		for backend in sqlite pg; do
+			late_by_one "$backend-lateby1" "$which" "$backend" late
+			late_by_one "$backend-inorder100" "$which" "$backend" inorder
+		done
+	fi
 done
 
 # ---- report --------------------------------------------------------------------
@@ -234,7 +272,7 @@ echo "== scandb out-of-order benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc)
 echo "before: ${before:-(not measured)}${before_ref:+ ($before_ref)}"
 echo "after:  $after ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', with uncommitted changes'))"
 echo "PostgreSQL $pgver on 127.0.0.1 (fsync, synchronous_commit on); SQLite $(sqlite3 --version | cut -d' ' -f1) (WAL, synchronous=FULL)"
-echo "scans: 1,024 hosts, an hour apart, a few ports changing; best of $runs, seconds (>N: stopped after N s)"
+echo "scans: 1,024 hosts, an hour apart, a few ports changing; seconds, after best of $runs (>N: stopped after N s)"
 printf '  %-52s %9s %9s %9s | %9s %9s %9s | %s\n' "" "before" "" "ratio" "after" "" "ratio" "target"
 for backend in sqlite pg; do
 	name=SQLite
@@ -246,6 +284,10 @@ for backend in sqlite pg; do
 done
 row "PostgreSQL, 20 concurrent importers / one after another" "pg-20-concurrent" "pg-20-oldest" "<= 1.2x"
 row "one late import of 4,096 hosts: PostgreSQL / SQLite" "pg-late4096" "sqlite-late4096" "<= 3x"
+if [ "$quick" = 0 ]; then
+	row "SQLite, after 99 scans: late by one / the next in order" "sqlite-lateby1" "sqlite-inorder100" ""
+	row "PostgreSQL, after 99 scans: late by one / the next in order" "pg-lateby1" "pg-inorder100" ""
+fi
 # every order stored the same number of events
 for which in before after; do
 	for backend in sqlite pg; do
