@@ -672,18 +672,19 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 	}
 	{
 		size_t first = ec->n;
+		const struct ev_event *evs;
 
 		/* earlier scans: their events are needed for findings only */
 		if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan,
 		                 i >= l->pos || l->findings ? emit_event : NULL, ec)) != 0)
 			goto out;
+		evs = ec->n > first ? ec->ev + first : NULL; /* this scan's */
 		if (l->findings)
 			r = findings_on_scan(w->st, w->rules, l->host_id, sh->job_id,
-			                     sh->scanned_at, scope, scan, ec->ev + first,
-			                     ec->n - first, &l->fr);
+			                     sh->scanned_at, scope, scan, evs, ec->n - first,
+			                     &l->fr);
 		else if (i >= l->pos)
-			r = findings_scan_detects(w->rules, scan, ec->ev + first, ec->n - first,
-			                          &detects);
+			r = findings_scan_detects(w->rules, scan, evs, ec->n - first, &detects);
 		if (r != 0)
 			goto out;
 		if (i < l->pos)
