@@ -819,8 +819,7 @@ static int late_state_cb(void *ctx, size_t i, const char *doc)
 	return r;
 }
 
-/* The checkpoints the hosts start from, for the block at once; a host
- * whose checkpoint is not there starts from its first scan. */
+/* The checkpoints the hosts start from, for the block at once. */
 static int late_read_states(struct late_block *b)
 {
 	struct store_scan_key *keys;
@@ -838,8 +837,13 @@ static int late_read_states(struct late_block *b)
 		}
 	}
 	r = store_history_states(b->w->st, keys, n, late_state_cb, b);
-	for (size_t i = 0; i < n && r == 0; i++)
-		b->v[b->idx[i]]->need_state = 0; /* (none: from the first scan) */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct late *l = b->v[b->idx[i]];
+		if (l->need_state) /* listed as kept, in this transaction */
+			r = store__set_err(b->w->st, SDB_EDB,
+			                   "%s: the state kept with job %lld is gone", l->addr,
+			                   (long long)l->scans[l->from].job_id);
+	}
 	free(keys);
 	free(b->idx);
 	b->idx = NULL;
