@@ -188,7 +188,7 @@ run_case() {
 		R[$key|$which]=$(best "$t" "${R[$key|$which]:-$t}")
 		EV[$key|$which]=$(events "$db")
 		echo "bench: $key ($which, run $i): $t s, ${EV[$key|$which]} events" >&2
-		[[ "$t" = ">"* ]] && break
+		if [[ "$t" = ">"* ]]; then break; fi
 	done
 }
 # late4096 KEY WHICH BACKEND: scans 2-4 of 4,096 hosts stored, scan 1 timed
@@ -204,7 +204,7 @@ late4096() {
 		t=$(timed "$s" --db "$db" -q import "$out/s4096/scan001.xml")
 		R[$key|$which]=$(best "$t" "${R[$key|$which]:-$t}")
 		echo "bench: $key ($which, run $i): $t s" >&2
-		[[ "$t" = ">"* ]] && break
+		if [[ "$t" = ">"* ]]; then break; fi
 	done
 }
 
@@ -229,7 +229,7 @@ late_by_one() {
 		t=$(timed "$s" --db "$db" -q import "$timed_file")
 		R[$key|$which]=$(best "$t" "${R[$key|$which]:-$t}")
 		echo "bench: $key ($which, run $i): $t s" >&2
-		[[ "$t" = ">"* ]] && break
+		if [[ "$t" = ">"* ]]; then break; fi
 	done
 }
 
