@@ -11,6 +11,11 @@
  * the file read again into a partial job (job_writer_opts.partial: its
  * scope is empty, so it closes no port and downs no host).  Standard input
  * cannot be read again: with --partial it is read as partial at once.
+ *
+ * Order: the files are imported oldest scan first (order_files: nmap's start
+ * time, read from the first few KB of each), so that one command importing
+ * an archive appends every scan after the ones it stored before it and the
+ * history never has to be derived again (store/job_writer.c, late scans).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -305,6 +310,10 @@ static void usage(FILE *f)
 	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
 	        "the other files are still imported.  '-' reads standard input.  Options\n"
 	        "may come before or after the files; '--' ends the options.\n\n"
+	        "Files are imported in scan-time order (nmap's start time, oldest first;\n"
+	        "files without one first), whatever order they are given in, and the\n"
+	        "results are listed in that order; a file whose time cannot be read keeps\n"
+	        "its place, and standard input comes last.\n\n"
 	        "  --force        import even if the same content was imported before\n"
 	        "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
 	        "                 killed) as a partial job: it closes no port and downs\n"
@@ -317,6 +326,127 @@ static void usage(FILE *f)
 	        "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
 	        "Exit status: 0 if every file was imported (or already was), 1 if any\n"
 	        "file failed, 2 on usage errors.\n");
+}
+
+/* ---- import order ------------------------------------------------------- */
+
+/* How much of a file is read to find its scan time (nmap writes <nmaprun>
+ * within the first few hundred bytes, after the XML declaration, DOCTYPE,
+ * stylesheet and a comment). */
+#define ORDER_PEEK_MAX ((size_t)64 << 10)
+
+struct peek {
+	int seen;
+	int64_t start;
+};
+
+static int peek_run_begin(void *ctx, const struct rec_run *run)
+{
+	struct peek *pk = ctx;
+
+	pk->seen = 1;
+	pk->start = run->start;
+	return SDB_EINTR; /* that is all we wanted */
+}
+
+/*
+ * The scan time of `path` for ordering, read by the nmap parser from the
+ * first ORDER_PEEK_MAX bytes: 1 and *start (0: undated) when its <nmaprun>
+ * was read, 0 when it cannot be told (cannot open, a directory, not nmap
+ * XML there): the import itself says what is wrong with such a file.
+ */
+static int peek_start(const char *path, int64_t *start)
+{
+	struct ingest_sink sink = {.run_begin = peek_run_begin};
+	struct nmap_parser *p = NULL;
+	struct peek pk = {0, 0};
+	char buf[4096];
+	size_t total = 0;
+	int fd, r = 0;
+
+	*start = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	sink.ctx = &pk;
+	if (nmap_parser_new(&sink, path, &p) == 0) {
+		while (!pk.seen && r == 0 && total < ORDER_PEEK_MAX) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+			r = nmap_parser_feed(p, buf, (size_t)n, 0);
+		}
+		nmap_parser_free(p);
+	}
+	close(fd);
+	*start = pk.start;
+	return pk.seen;
+}
+
+struct order_ent {
+	const char *file;
+	int64_t start;
+	int idx;
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct order_ent *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * Put files[0..n) in the order to import them: by scan time (nmap's start
+ * time, oldest first; undated files, which rank below every dated scan,
+ * first), equal times in the order given, so that an archive imported in
+ * one command never stores a scan older than one it already stored.  A
+ * file whose time cannot be read keeps its place (and fails as it would
+ * have); standard input comes last (it cannot be read twice).
+ */
+static int order_files(const char **files, int n)
+{
+	struct order_ent *v;
+	unsigned char *readable;
+	int nv = 0, k = 0, stdin_at = -1;
+
+	if (n < 2)
+		return 0;
+	v = calloc((size_t)n, sizeof(*v));
+	readable = calloc((size_t)n, 1);
+	if (!v || !readable) {
+		free(v);
+		free(readable);
+		return SDB_ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t start;
+
+		if (strcmp(files[i], "-") == 0) {
+			stdin_at = i;
+		} else if (peek_start(files[i], &start)) {
+			v[nv++] = (struct order_ent){files[i], start, i};
+			readable[i] = 1;
+		}
+	}
+	qsort(v, (size_t)nv, sizeof(*v), cmp_order);
+	/* the files whose time was read take, in time order, the places
+	 * those files had; the others stay where they were */
+	for (int i = 0; i < n; i++)
+		if (readable[i])
+			files[i] = v[k++].file;
+	if (stdin_at >= 0) {
+		memmove(&files[stdin_at], &files[stdin_at + 1],
+		        (size_t)(n - stdin_at - 1) * sizeof(*files));
+		files[n - 1] = "-";
+	}
+	free(v);
+	free(readable);
+	return 0;
 }
 
 /* What each file's import came to, as one line of the table. */
@@ -422,6 +552,11 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	if (rc != CLI_OK || (rc = cli_open(c, 1)) != CLI_OK)
 		goto out;
 	if (fmt == CLI_FMT_JSON && !(arr = json_array())) {
+		cli_err("out of memory");
+		rc = CLI_FAIL;
+		goto out;
+	}
+	if (order_files(files, nfiles) != 0) {
 		cli_err("out of memory");
 		rc = CLI_FAIL;
 		goto out;

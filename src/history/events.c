@@ -320,6 +320,82 @@ int ev_host_own(struct ev_host *h)
 	return 0;
 }
 
+int ev_host_copy(struct ev_host *dst, const struct ev_host *src)
+{
+	int r = 0;
+
+	ev_host_free(dst);
+	dst->known = src->known;
+	dst->stored = src->stored;
+	dst->status = src->status;
+	dst->job_id = src->job_id;
+	dst->at = src->at;
+	dst->attrs_dirty = src->attrs_dirty;
+	if ((r = set_str(&dst->os, src->os)) != 0 || (r = set_str(&dst->mac, src->mac)) != 0 ||
+	    (r = set_str(&dst->hostnames, src->hostnames)) != 0)
+		goto fail;
+	if (src->nports) {
+		if (!(dst->ports = calloc(src->nports, sizeof(*dst->ports)))) {
+			r = SDB_ENOMEM;
+			goto fail;
+		}
+		dst->cap = src->nports;
+		/* in order: ports stay sorted */
+		for (size_t i = 0; i < src->nports; i++) {
+			dst->ports[i] = src->ports[i];
+			dst->ports[i].reason = dst->ports[i].service = dst->ports[i].product =
+			    dst->ports[i].version = dst->ports[i].extrainfo = dst->ports[i].tunnel =
+			        dst->ports[i].method = NULL;
+			dst->nports = i + 1;
+			if ((r = set_str(&dst->ports[i].reason, src->ports[i].reason)) ||
+			    (r = set_str(&dst->ports[i].service, src->ports[i].service)) ||
+			    (r = set_str(&dst->ports[i].product, src->ports[i].product)) ||
+			    (r = set_str(&dst->ports[i].version, src->ports[i].version)) ||
+			    (r = set_str(&dst->ports[i].extrainfo, src->ports[i].extrainfo)) ||
+			    (r = set_str(&dst->ports[i].tunnel, src->ports[i].tunnel)) ||
+			    (r = set_str(&dst->ports[i].method, src->ports[i].method)))
+				goto fail;
+		}
+	}
+	for (size_t i = 0; i < src->nscripts; i++) {
+		const struct ev_script *sc = &src->scripts[i];
+		if ((r = ev_host_put_script(dst, sc->proto, sc->port, sc->id, sc->output,
+		                            sc->job_id)) != 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	ev_host_free(dst);
+	return r;
+}
+
+int ev_host_same(const struct ev_host *a, const struct ev_host *b)
+{
+	if (a->known != b->known || a->status != b->status || a->job_id != b->job_id ||
+	    a->at != b->at || !streq(a->os, b->os) || !streq(a->mac, b->mac) ||
+	    !streq(a->hostnames, b->hostnames) || a->nports != b->nports ||
+	    a->nscripts != b->nscripts)
+		return 0;
+	for (size_t i = 0; i < a->nports; i++) {
+		const struct ev_port *p = &a->ports[i], *q = &b->ports[i];
+		if (p->proto != q->proto || p->port != q->port || p->state != q->state ||
+		    p->job_id != q->job_id || !streq(p->service, q->service) ||
+		    !streq(p->product, q->product) || !streq(p->version, q->version) ||
+		    !streq(p->extrainfo, q->extrainfo) || !streq(p->tunnel, q->tunnel) ||
+		    !streq(p->method, q->method))
+			return 0;
+	}
+	/* scripts: the same set (each is unique by protocol, port and id) */
+	for (size_t i = 0; i < a->nscripts; i++) {
+		const struct ev_script *s = &a->scripts[i];
+		const struct ev_script *t =
+		    script_find((struct ev_host *)b, s->proto, s->port, s->id);
+		if (!t || t->job_id != s->job_id || strcmp(t->output, s->output) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);

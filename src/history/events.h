@@ -128,6 +128,20 @@ int ev_host_own(struct ev_host *h);
  * NULL when it has none. */
 char *ev_hostnames(const struct rec_host *scan);
 
+/* dst (initialised, emptied first) becomes a deep copy of src.  0 or
+ * SDB_ENOMEM (dst is then empty). */
+int ev_host_copy(struct ev_host *dst, const struct ev_host *src);
+/*
+ * 1 when every later scan would derive the same events from a and from b:
+ * they agree on what ev_step reads -- the host's status, latest scan (job
+ * and time), OS, MAC and names; the same ports, each with its state,
+ * latest probing scan and service; the same scripts, each with its output
+ * and the scan that wrote it.  What ev_step only writes is not compared:
+ * a port's reason, first_seen, last_seen, closed_at and seen_at (the time
+ * of the scan it names), and the dirty flags.  Else 0.
+ */
+int ev_host_same(const struct ev_host *a, const struct ev_host *b);
+
 typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
 
 /*

@@ -1002,7 +1002,14 @@ static int add_id(void *ctx, int64_t id)
 
 int findings_replay_begin(struct store *st, int64_t host_id, struct findings_replay *rp)
 {
+	int r;
+
 	memset(rp, 0, sizeof(*rp));
+	/* a rule finding comes from change events, which the replay derives
+	 * again: it is derived again from scratch, as an import in scan order
+	 * would have created it (the events that made it may be gone) */
+	if ((r = store_findings_forget_rules(st, host_id)) != 0)
+		return r;
 	return store_findings_scan_decided(st, host_id, add_id, rp);
 }
 
@@ -1073,6 +1080,21 @@ void findings_replay_free(struct findings_replay *rp)
 		free(rp->v);
 		memset(rp, 0, sizeof(*rp));
 	}
+}
+
+int findings_scan_detects(const struct findings_rules *rules, const struct rec_host *scan,
+                          const struct ev_event *events, size_t nevents, int *detects)
+{
+	struct dets d = {0};
+	int r;
+
+	*detects = 0;
+	if (!scan)
+		return SDB_EUSAGE;
+	if ((r = detect(&d, rules, scan, events, nevents)) == 0)
+		*detects = d.n > 0;
+	dets_free(&d);
+	return r;
 }
 
 int findings_on_scan(struct store *st, const struct findings_rules *rules, int64_t host_id,

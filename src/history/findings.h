@@ -33,7 +33,11 @@ void findings_rules_free(struct findings_rules *r);
  * findings_replay_finish() replaces their recorded scan-made changes with
  * those, so the history and the status are what an import in scan order
  * would have written.  A finding the replay does not detect again keeps
- * what it had.
+ * what it had -- but for rule findings (from change events, which the
+ * replay derives again): those only scans decided are deleted at
+ * findings_replay_begin() and derived again from scratch, so one that the
+ * events in scan order never raise is gone, and the jobs and times of the
+ * others are those of the events in scan order.
  */
 /* A status change a scan decides (static status text). */
 struct findings_decision {
@@ -58,6 +62,13 @@ int findings_replay_begin(struct store *st, int64_t host_id, struct findings_rep
 /* Write what the replay derived; then findings_replay_free(). */
 int findings_replay_finish(struct store *st, struct findings_replay *rp);
 void findings_replay_free(struct findings_replay *rp);
+
+/* Would findings_on_scan() detect anything in this scan (a vulnerable NSE
+ * output, a rule matching one of its events)?  Pure: *detects = 1 or 0.
+ * 0, SDB_ENOMEM.  (A late scan's re-derivation runs findings only for the
+ * hosts where there is something to derive.) */
+int findings_scan_detects(const struct findings_rules *rules, const struct rec_host *scan,
+                          const struct ev_event *events, size_t nevents, int *detects);
 
 /* One scan of one host: `scan` as the source saw it, `events` the change
  * events this scan produced (valid during the call); rp: NULL, or the

@@ -682,11 +682,11 @@ int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const s
 }
 
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                           const struct rec_host *h)
+                           const struct rec_host *h, const char *state)
 {
 	if (!h)
 		return SDB_EUSAGE;
-	CALL(st, host_scan_insert, job_id, host_id, seen_at, h);
+	CALL(st, host_scan_insert, job_id, host_id, seen_at, h, state);
 }
 
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p)
@@ -843,18 +843,55 @@ int store_event_insert(struct store *st, int64_t host_id, const struct ev_event 
 	CALL(st, event_insert, host_id, e);
 }
 
-int store_history_reset(struct store *st, int64_t host_id)
+int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                            int from_start, unsigned char *has_findings,
+                            int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
-	CALL(st, history_reset, host_id);
+	if ((n && (!lates || !has_findings)) || !cb)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_scan_list, lates, n, from_start, has_findings, cb, ctx);
 }
 
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n)
+int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                        int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                        void *ctx)
 {
-	if (!jobs || !times || !n)
+	if ((n && !keys) || !cb)
 		return SDB_EUSAGE;
-	*jobs = *times = NULL;
-	*n = 0;
-	CALL(st, host_jobs, host_id, jobs, times, n);
+	if (n == 0)
+		return 0;
+	CALL(st, history_scans, keys, n, cb, ctx);
+}
+
+int store_history_forget(struct store *st, const struct store_scan_key *keys, size_t n)
+{
+	if (n && !keys)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_forget, keys, n);
+}
+
+int store_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                         int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	if ((n && !keys) || !cb)
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_states, keys, n, cb, ctx);
+}
+
+int store_history_states_put(struct store *st, const struct store_scan_key *keys,
+                             const char *const *docs, size_t n)
+{
+	if (n && (!keys || !docs))
+		return SDB_EUSAGE;
+	if (n == 0)
+		return 0;
+	CALL(st, history_states_put, keys, docs, n);
 }
 
 int store_events_each(struct store *st, const struct store_event_filter *f,
@@ -1034,6 +1071,15 @@ int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(voi
 	                          " ORDER BY f.id";
 
 	return q_int(st, sql, &host_id, 1, cb, ctx);
+}
+
+int store_findings_forget_rules(struct store *st, int64_t host_id)
+{
+	static const char sql[] = "DELETE FROM findings WHERE host_id = $1 AND type = 'rule'"
+	                          " AND NOT EXISTS (SELECT 1 FROM finding_status_changes c"
+	                          " WHERE c.finding_id = findings.id AND c.job_id IS NULL)";
+
+	return q_exec(st, sql, &host_id, 1, NULL);
 }
 
 int store_finding_rewind(struct store *st, int64_t id, int64_t state_at)

@@ -183,8 +183,10 @@ int store_job_finish(struct store *st, int64_t id, const struct store_job_final 
  * observation wins the host's current fields. */
 int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const struct rec_host *h,
                       int64_t *host_id);
+/* `state`: the host's history state after this scan (a checkpoint for late
+ * scans, see job_writer.c), or NULL; stored as given. */
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                           const struct rec_host *h);
+                           const struct rec_host *h, const char *state);
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p);
 int store_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
                             const struct rec_extraports *e);
@@ -230,11 +232,60 @@ int store_history_load(struct store *st, const char *addr, int64_t *host_id, str
  * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
 int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
-/* Forget a host's events and port state (before replaying its scans). */
-int store_history_reset(struct store *st, int64_t host_id);
-/* The jobs that scanned a host and their scan times, oldest first;
- * *jobs and *times malloc'ed (free()). */
-int store_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times, size_t *n);
+
+/* ---- history: re-deriving it for late scans (job writer) -------------- */
+
+struct store_host;
+
+/* One stored scan of one host: the job, the host and the host's scan time
+ * (host_scans.scanned_at). */
+struct store_scan_key {
+	int64_t host_id;
+	int64_t job_id;
+	int64_t at;
+	int has_state; /* store_history_scan_list: it holds a state (checkpoint) */
+};
+/*
+ * The stored scans of the hosts of the late scans lates[0..n) (one key per
+ * host, hosts ascending), this transaction's included: cb(ctx, key) in
+ * (host id, scan time, job id) order, key.has_state set for a scan that
+ * holds a state (a checkpoint).  Each host's list starts at its latest
+ * scan older than its late scan (in (time, job) order) that holds a state,
+ * or at its first scan when it has none or when from_start is set: it is
+ * as long as re-deriving the host needs.  has_findings[i] (the caller's
+ * array of n) is set to 1 when host i has any finding, else 0.  One query
+ * (PostgreSQL: one round trip) for the whole list.
+ */
+int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                            int from_start, unsigned char *has_findings,
+                            int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
+/*
+ * The stored scans keys[0..n) (sorted by host id, scan time, job id), read
+ * in a few queries per thousands of scans, never one per host or per scan:
+ * cb(ctx, h, probed_scope) for each, in that order.  `h` is the host as
+ * that job saw it, with what deriving history reads: id, job_id,
+ * scanned_at, status, reason, mac, hostnames, os (the best match's name),
+ * ports (sorted by protocol, then port; state, reason, service fields and
+ * their scripts), extraports (sorted by state) and host scripts (in stored
+ * order); addr is NULL.  cb owns h (store_host_free).  probed_scope is the
+ * job's (jobs.probed_scope; NULL while the job runs), valid during the
+ * call.  A key that names no stored scan is skipped.
+ */
+int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                        int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                        void *ctx);
+/* Forget the change events the scans keys[0..n) derived (they are derived
+ * again): one statement for the whole list. */
+int store_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
+/* The states (host_scans.state: the job writer's checkpoints) of the scans
+ * keys[0..n): cb(ctx, i, doc) for each key i whose scan has one, in any
+ * order; doc is valid during the call.  One query per thousands of keys. */
+int store_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                         int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+/* Set the state of scan keys[i] to docs[i] (NULL: none), i < n, this
+ * transaction's scans too.  PostgreSQL: one statement per thousands. */
+int store_history_states_put(struct store *st, const struct store_scan_key *keys,
+                             const char *const *docs, size_t n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 
@@ -478,6 +529,11 @@ int store_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int6
  * stored (no user's decision, no pruned job): cb(ctx, id) for each. */
 int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(void *ctx, int64_t id),
                                 void *ctx);
+/* Delete the host's rule findings (type 'rule') whose every status change
+ * was made by a scan still stored (as store_findings_scan_decided), with
+ * their jobs and history: a replay derives them again from the events it
+ * derives again.  One statement. */
+int store_findings_forget_rules(struct store *st, int64_t host_id);
 /* Forget finding `id`'s recorded status changes and set its state_at, before
  * its scan-made lifecycle is written again (findings_replay_finish). */
 int store_finding_rewind(struct store *st, int64_t id, int64_t state_at);

@@ -76,7 +76,7 @@ struct store_ops {
 	int (*host_upsert)(struct store *st, int64_t job_id, int64_t seen_at,
 	                   const struct rec_host *h, int64_t *host_id);
 	int (*host_scan_insert)(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-	                        const struct rec_host *h);
+	                        const struct rec_host *h, const char *state);
 	int (*port_insert)(struct store *st, int64_t job_id, int64_t host_id,
 	                   const struct rec_port *p);
 	int (*extraports_insert)(struct store *st, int64_t job_id, int64_t host_id,
@@ -97,9 +97,18 @@ struct store_ops {
 	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h,
 	                       const char *doc, size_t len);
 	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
-	int (*history_reset)(struct store *st, int64_t host_id);
-	int (*host_jobs)(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-	                 size_t *n);
+	/* store.h "re-deriving it for late scans"; keys and ids as there */
+	int (*history_scan_list)(struct store *st, const struct store_scan_key *lates, size_t n,
+	                         int from_start, unsigned char *has_findings,
+	                         int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
+	int (*history_scans)(struct store *st, const struct store_scan_key *keys, size_t n,
+	                     int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+	                     void *ctx);
+	int (*history_forget)(struct store *st, const struct store_scan_key *keys, size_t n);
+	int (*history_states)(struct store *st, const struct store_scan_key *keys, size_t n,
+	                      int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+	int (*history_states_put)(struct store *st, const struct store_scan_key *keys,
+	                          const char *const *docs, size_t n);
 
 	int (*events_each)(struct store *st, const struct store_event_filter *f,
 	                   int (*cb)(void *ctx, struct store_event *e), void *ctx);
@@ -184,6 +193,40 @@ struct store {
 	int fault_count;
 	int fault_err;
 };
+
+/*
+ * Building the scans of store_history_scans from rows (store_result.c), the
+ * same for every backend.  A backend reads a chunk of n keys and gives each
+ * row to store__scan_rows_add with the key's index in the chunk (`slot`),
+ * the row's kind and its text columns (NULL for SQL NULL), rows in any
+ * order:
+ *   STORE__ROW_SCAN:   status, reason, mac, hostnames (JSON), os_name,
+ *                      probed_scope  (the host_scans row; the others of a
+ *                      slot without it are dropped)
+ *   STORE__ROW_PORT:   protocol, port, state, reason, service, product,
+ *                      version, extrainfo, tunnel, method
+ *   STORE__ROW_EXTRA:  state, count
+ *   STORE__ROW_SCRIPT: protocol, port (NULL for a host script), script_id,
+ *                      output, id (scripts.id: their stored order)
+ * store__scan_rows_end sorts each scan's ports (protocol, port), extraports
+ * (state) and scripts (id), puts the scripts on their ports and hands the
+ * scans to the callback in slot order.  Errors set st's message.
+ */
+enum store__row_kind { STORE__ROW_SCAN = 0, STORE__ROW_PORT, STORE__ROW_EXTRA, STORE__ROW_SCRIPT };
+struct store__scan_slot;
+struct store__scan_rows {
+	struct store *st;
+	int (*cb)(void *ctx, struct store_host *h, const char *probed_scope);
+	void *ctx;
+	struct store__scan_slot *v;
+	size_t n;
+};
+/* Room for a chunk of n keys (slots 0..n-1), emptied.  0 or SDB_ENOMEM. */
+int store__scan_rows_begin(struct store__scan_rows *b, size_t n);
+int store__scan_rows_add(struct store__scan_rows *b, size_t slot, int64_t host_id, int64_t job_id,
+                         int64_t at, enum store__row_kind kind, const char *const *c);
+int store__scan_rows_end(struct store__scan_rows *b);
+void store__scan_rows_free(struct store__scan_rows *b);
 
 /* Put a finished backup file in place (store.c, for every backend's backup
  * slot): fsync `tmp`, link it to `path` -- never replacing a file that

@@ -1212,7 +1212,7 @@ static const char *const copy_sql[PC__COUNT] = {
     [PC_HOST_SCANS] = "COPY host_scans (job_id, host_id, status, reason, reason_ttl, starttime,"
                       " endtime, scanned_at, mac, mac_vendor, hostnames, os_name, os_accuracy,"
                       " os_vendor, os_family, os_gen, os_type, os_cpe, uptime, lastboot,"
-                      " distance, os_matches) FROM STDIN",
+                      " distance, os_matches, state) FROM STDIN",
     [PC_PORTS] = "COPY ports (job_id, host_id, protocol, port, state, reason, reason_ttl,"
                  " service, product, version, extrainfo, ostype, method, conf, tunnel, cpe)"
                  " FROM STDIN",
@@ -1972,7 +1972,7 @@ out:
 }
 
 static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                               const struct rec_host *h)
+                               const struct rec_host *h, const char *state)
 {
 	struct store_pg *s = store__pg(st);
 	const struct rec_os *os = h->has_os ? &h->os : NULL;
@@ -2015,6 +2015,7 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	e |= store__pg_f_text(b, 0, h->lastboot);
 	e |= store__pg_f_opt(b, 0, h->distance);
 	e |= store__pg_f_text(b, 0, osm);
+	e |= store__pg_f_text(b, 0, state);
 	free(names);
 	free(osm);
 	snprintf(what, sizeof(what), "storing what job %lld saw of host %s", (long long)job_id,
@@ -2176,8 +2177,11 @@ const struct store_ops store_pg_ops = {
     .history_load = store__pg_history_load,
     .port_state_save = store__pg_port_state_save,
     .event_insert = store__pg_event_insert,
-    .history_reset = store__pg_history_reset,
-    .host_jobs = store__pg_host_jobs,
+    .history_scan_list = store__pg_history_scan_list,
+    .history_scans = store__pg_history_scans,
+    .history_forget = store__pg_history_forget,
+    .history_states = store__pg_history_states,
+    .history_states_put = store__pg_history_states_put,
     .events_each = store__pg_events_each,
     .hosts_each = store__pg_hosts_each,
     .jobs_each = store__pg_jobs_each,

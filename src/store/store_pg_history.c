@@ -3,7 +3,8 @@
  * is known of a host before a scan of it is applied (in ONE round trip: the
  * host, its latest attributes, port state document, script history and findings, as
  * one UNION ALL result), saving its port state and events through the COPY
- * buffers, and the reads a replay and `changes` need.  The rules that derive
+ * buffers, the reads a late scan's re-derivation needs (the stored scans of
+ * a block of hosts in one round trip) and `changes`.  The rules that derive
  * events are in history/events.c.
  */
 #include <stdlib.h>
@@ -500,66 +501,292 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	return store__pg_row_end(s, PC_EVENTS, start, x, "storing an event");
 }
 
-int store__pg_history_reset(struct store *st, int64_t host_id)
-{
-	struct store_pg *s = store__pg(st);
-	struct pg_params p = {0};
-	int flags, r;
+/* ---- late scans: the stored scans of a block of hosts ---------------------- */
 
-	s->hint.valid = 0;
-	store__pg_fcache_clear(s);
-	store__pg_p_int(&p, host_id);
-	/* Only this host's buffered events and port states must be in before
-	 * they are deleted; if it has none buffered, nothing is sent. */
-	flags = host_id >= s->evps_lo && host_id <= s->evps_hi ? 0 : PGX_NOFLUSH;
-	r = store__pg_exec(s, PG_HIST_RESET,
-	                   "WITH e AS (DELETE FROM host_events WHERE host_id = $1::bigint)"
-	                   " DELETE FROM host_state WHERE host_id = $1::bigint",
-	                   &p, flags, NULL, "forgetting the events and port state of host %lld",
-	                   (long long)host_id);
-	/* SQLite would reuse the ids freed at the top: read max(id) again,
-	 * unless events of other hosts are still buffered (they hold the
-	 * highest ids, and the next one follows them) */
-	if (!s->copy[PC_EVENTS].len)
-		s->next_event_id = 0;
-	return r;
+/* Keys travel as bigint[] array parameters, so a block of hosts costs one
+ * round trip, not one per host or per scan. */
+#define HIST_CHUNK 4096
+
+/* "{...}": field 0 (host_id), 1 (job_id) or 2 (at) of keys k[0..n) */
+static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, int field)
+{
+	int r = buf_append_char(b, '{');
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		int64_t v = field == 0 ? k[i].host_id : field == 1 ? k[i].job_id : k[i].at;
+		r = buf_printf(b, "%s%lld", i ? "," : "", (long long)v);
+	}
+	return r ? r : buf_append_char(b, '}');
 }
 
-int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                        size_t *n)
+/* k = 0: the scans (host_scans, this transaction's too), k = 1: the hosts
+ * with findings. */
+/* clang-format off */
+static const char sql_hist_scan_list[] =
+    "WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+    "  AS k(host_id, job, at))"
+    " SELECT 0 AS k, hs.host_id, hs.job_id, " EP("hs.scanned_at") " AS at,"
+    " hs.state IS NOT NULL AS s FROM k JOIN host_scans hs ON hs.host_id = k.host_id"
+    " WHERE $4::boolean OR hs.scanned_at >= coalesce((SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND c.state IS NOT NULL"
+    "  AND (c.scanned_at, c.job_id) < (to_timestamp(k.at), k.job)"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), '-infinity')"
+    " UNION ALL SELECT DISTINCT 1, f.host_id, 0, 0, false FROM k JOIN findings f"
+    " ON f.host_id = k.host_id"
+    " ORDER BY k, host_id, at, job_id";
+/* clang-format on */
+
+int store__pg_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                int from_start, unsigned char *has_findings,
+                                int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
 	struct pg_params p = {0};
 	PGresult *q = NULL;
-	int64_t *j = NULL, *t = NULL;
-	int cnt, r;
+	struct buf a[3];
+	int rows, r = 0;
 
-	store__pg_p_int(&p, host_id);
-	if ((r = store__pg_exec(
-	         s, PG_HIST_HOST_JOBS,
-	         "SELECT job_id, " EP(
-	             "scanned_at") " FROM host_scans"
-	                           " WHERE host_id = $1::bigint ORDER BY scanned_at, job_id",
-	         &p, PGX_FLUSH_HOST_SCANS, &q, "listing scans of host %lld", (long long)host_id)) !=
-	    0)
-		return r;
-	cnt = PQntuples(q);
-	if (cnt > 0 &&
-	    (!(j = calloc((size_t)cnt, sizeof(*j))) || !(t = calloc((size_t)cnt, sizeof(*t))))) {
-		free(j);
-		PQclear(q);
-		return store__set_err(st, SDB_ENOMEM, "listing scans of host %lld: out of memory",
-		                      (long long)host_id);
+	memset(has_findings, 0, n);
+	for (int i = 0; i < 3; i++) {
+		buf_init(&a[i], (size_t)64 << 20);
+		if (r == 0 && pg_array(&a[i], n, lates, i) != 0)
+			r = store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
+		store__pg_p_text(&p, buf_str(&a[i]));
 	}
-	for (int i = 0; i < cnt; i++) {
-		j[i] = store__pg_i64(q, i, 0);
-		t[i] = store__pg_i64(q, i, 1);
+	store__pg_p_text(&p, from_start ? "true" : "false");
+	if (r == 0)
+		r = store__pg_exec(s, PG_HIST_SCAN_LIST, sql_hist_scan_list, &p,
+		                   PGX_FLUSH_HOST_SCANS, &q, "listing scans of hosts");
+	for (int i = 0; i < 3; i++)
+		buf_free(&a[i]);
+	if (r != 0)
+		return r;
+	rows = PQntuples(q);
+	for (int i = 0; i < rows && r == 0; i++) {
+		const char *hs = store__pg_col(q, i, 4);
+		struct store_scan_key k = {store__pg_i64(q, i, 1), store__pg_i64(q, i, 2),
+		                           store__pg_i64(q, i, 3), hs && hs[0] == 't'};
+		if (store__pg_i64(q, i, 0) == 1) {
+			size_t lo = 0, hi = n;
+			while (lo < hi) { /* hosts are ascending */
+				size_t mid = lo + (hi - lo) / 2;
+				if (lates[mid].host_id < k.host_id)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < n && lates[lo].host_id == k.host_id)
+				has_findings[lo] = 1;
+		} else {
+			r = cb(ctx, &k);
+		}
 	}
 	PQclear(q);
-	*jobs = j;
-	*times = t;
-	*n = (size_t)cnt;
-	return 0;
+	return r;
+}
+
+/* A chunk's scans, all tables in one result: each row names its key by its
+ * place in the arrays (slot, from 1) and its kind (t: store__row_kind);
+ * columns c1-c10 as store__scan_rows_add wants them. */
+/* clang-format off */
+static const char sql_hist_scans[] =
+    "WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY"
+    "  AS k(host_id, job_id, slot))"
+    " SELECT k.slot, 0 AS t, x.host_id, x.job_id, " EP("x.scanned_at") " AS at,"
+    " x.status AS c1, x.reason AS c2, x.mac AS c3, x.hostnames::text AS c4, x.os_name AS c5,"
+    " j.probed_scope AS c6, NULL::text AS c7, NULL::text AS c8, NULL::text AS c9,"
+    " NULL::text AS c10"
+    " FROM k JOIN host_scans x ON x.job_id = k.job_id AND x.host_id = k.host_id"
+    " JOIN jobs j ON j.id = x.job_id"
+    " UNION ALL SELECT k.slot, 1, x.host_id, x.job_id, 0, x.protocol, x.port::text, x.state,"
+    " x.reason, x.service, x.product, x.version, x.extrainfo, x.tunnel, x.method"
+    " FROM k JOIN ports x ON x.job_id = k.job_id AND x.host_id = k.host_id"
+    " UNION ALL SELECT k.slot, 2, x.host_id, x.job_id, 0, x.state, x.count::text, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL"
+    " FROM k JOIN extraports x ON x.job_id = k.job_id AND x.host_id = k.host_id"
+    " UNION ALL SELECT k.slot, 3, x.host_id, x.job_id, 0, x.protocol, x.port::text,"
+    " x.script_id, x.output, x.id::text, NULL, NULL, NULL, NULL, NULL"
+    " FROM k JOIN scripts x ON x.job_id = k.job_id AND x.host_id = k.host_id";
+/* clang-format on */
+
+int store__pg_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                            int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                            void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	struct store__scan_rows b = {.st = st, .cb = cb, .ctx = ctx};
+	struct buf hosts, jobs;
+	int r = 0;
+
+	buf_init(&hosts, (size_t)64 << 20);
+	buf_init(&jobs, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+		PGresult *q = NULL;
+		int rows;
+
+		buf_reset(&hosts);
+		buf_reset(&jobs);
+		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading scans: out of memory");
+			break;
+		}
+		if ((r = store__scan_rows_begin(&b, cnt)) != 0)
+			break;
+		store__pg_p_text(&p, buf_str(&hosts));
+		store__pg_p_text(&p, buf_str(&jobs));
+		if ((r = store__pg_exec(s, PG_HIST_SCANS, sql_hist_scans, &p, PGX_FLUSH_SCANS, &q,
+		                        "reading scans of hosts")) != 0)
+			break;
+		rows = PQntuples(q);
+		for (int i = 0; i < rows && r == 0; i++) {
+			const char *c[10];
+
+			for (int k = 0; k < 10; k++)
+				c[k] = store__pg_col(q, i, 5 + k);
+			r = store__scan_rows_add(&b, (size_t)(store__pg_i64(q, i, 0) - 1),
+			                         store__pg_i64(q, i, 2), store__pg_i64(q, i, 3),
+			                         store__pg_i64(q, i, 4),
+			                         (enum store__row_kind)store__pg_i64(q, i, 1), c);
+		}
+		PQclear(q);
+		if (r == 0)
+			r = store__scan_rows_end(&b);
+	}
+	store__scan_rows_free(&b);
+	buf_free(&hosts);
+	buf_free(&jobs);
+	return r;
+}
+
+static const char sql_hist_forget[] =
+    "DELETE FROM host_events e"
+    " USING unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS k(host_id, job_id, at)"
+    " WHERE e.host_id = k.host_id AND e.at = to_timestamp(k.at) AND e.job_id = k.job_id";
+
+int store__pg_history_forget(struct store *st, const struct store_scan_key *keys, size_t n)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf a[3];
+	int r = 0;
+
+	for (int i = 0; i < 3; i++)
+		buf_init(&a[i], (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+
+		for (int i = 0; i < 3 && r == 0; i++) {
+			buf_reset(&a[i]);
+			if (pg_array(&a[i], cnt, keys + at, i) != 0)
+				r = store__set_err(st, SDB_ENOMEM,
+				                   "forgetting events: out of memory");
+			else
+				store__pg_p_text(&p, buf_str(&a[i]));
+		}
+		if (r == 0)
+			r = store__pg_exec(s, PG_HIST_FORGET, sql_hist_forget, &p, 0, NULL,
+			                   "forgetting events of hosts");
+	}
+	for (int i = 0; i < 3; i++)
+		buf_free(&a[i]);
+	return r;
+}
+
+static const char sql_hist_states[] =
+    "SELECT k.i, x.state FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY"
+    " AS k(host_id, job_id, i) JOIN host_scans x ON x.job_id = k.job_id AND x.host_id = k.host_id"
+    " WHERE x.state IS NOT NULL";
+
+int store__pg_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                             int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf hosts, jobs;
+	int r = 0;
+
+	buf_init(&hosts, (size_t)64 << 20);
+	buf_init(&jobs, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+		PGresult *q = NULL;
+
+		buf_reset(&hosts);
+		buf_reset(&jobs);
+		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
+			break;
+		}
+		store__pg_p_text(&p, buf_str(&hosts));
+		store__pg_p_text(&p, buf_str(&jobs));
+		if ((r = store__pg_exec(s, PG_HIST_STATES, sql_hist_states, &p,
+		                        PGX_FLUSH_HOST_SCANS, &q, "reading host states")) != 0)
+			break;
+		for (int i = 0; i < PQntuples(q) && r == 0; i++)
+			r = cb(ctx, at + (size_t)(store__pg_i64(q, i, 0) - 1),
+			       store__pg_col(q, i, 1));
+		PQclear(q);
+	}
+	buf_free(&hosts);
+	buf_free(&jobs);
+	return r;
+}
+
+/* The documents travel as one JSON array of strings, matched to the keys by
+ * their place. */
+static const char sql_hist_states_put[] =
+    "UPDATE host_scans x SET state = d.doc"
+    " FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(host_id, job_id, i)"
+    " JOIN json_array_elements_text($3::json) WITH ORDINALITY AS d(doc, i) ON d.i = k.i"
+    " WHERE x.job_id = k.job_id AND x.host_id = k.host_id";
+
+int store__pg_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                 const char *const *docs, size_t n)
+{
+	struct store_pg *s = store__pg(st);
+	struct buf hosts, jobs;
+	int r = 0;
+
+	buf_init(&hosts, (size_t)64 << 20);
+	buf_init(&jobs, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		struct pg_params p = {0};
+		json_t *a = json_array();
+		char *text = NULL;
+
+		buf_reset(&hosts);
+		buf_reset(&jobs);
+		for (size_t i = 0; a && i < cnt; i++) {
+			if (json_array_append_new(a, docs[at + i] ? json_string(docs[at + i])
+			                                          : json_null()) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		}
+		if (!a || !(text = json_dumps(a, JSON_COMPACT)) ||
+		    pg_array(&hosts, cnt, keys + at, 0) != 0 ||
+		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+			json_decref(a);
+			free(text);
+			r = store__set_err(st, SDB_ENOMEM, "saving host states: out of memory");
+			break;
+		}
+		json_decref(a);
+		store__pg_p_text(&p, buf_str(&hosts));
+		store__pg_p_text(&p, buf_str(&jobs));
+		store__pg_p_text(&p, text);
+		r = store__pg_exec(s, PG_HIST_STATES_PUT, sql_hist_states_put, &p, 0, NULL,
+		                   "saving host states");
+		free(text);
+	}
+	buf_free(&hosts);
+	buf_free(&jobs);
+	return r;
 }
 
 #define EVENTS_PAGE 2000

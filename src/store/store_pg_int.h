@@ -48,8 +48,11 @@ enum pg_stmt {
 	PG_HIST_BLOCK,
 	PG_HIST_BLOCK_KEYS,
 	PG_EVENT_NEXT_ID,
-	PG_HIST_RESET,
-	PG_HIST_HOST_JOBS,
+	PG_HIST_SCAN_LIST,
+	PG_HIST_SCANS,
+	PG_HIST_FORGET,
+	PG_HIST_STATES,
+	PG_HIST_STATES_PUT,
 	PG_EVENTS_SINCE,
 	PG_FIND_OF_HOST, /* findings (store_pg_findings.c) */
 	PG_FIND_UPSERT,
@@ -247,9 +250,17 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
                               const char *doc, size_t len);
 int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
-int store__pg_history_reset(struct store *st, int64_t host_id);
-int store__pg_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                        size_t *n);
+int store__pg_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                int from_start, unsigned char *has_findings,
+                                int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
+int store__pg_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                            int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),
+                            void *ctx);
+int store__pg_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
+int store__pg_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                             int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+int store__pg_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                 const char *const *docs, size_t n);
 int store__pg_events_each(struct store *st, const struct store_event_filter *f,
                           int (*cb)(void *ctx, struct store_event *e), void *ctx);
 

@@ -263,3 +263,274 @@ int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16
 	}
 	return 1;
 }
+
+/* ---- store_history_scans: scans built from rows (store_int.h) ------------ */
+
+/* A script row waiting for its scan's ports to be sorted. */
+struct pending_script {
+	char *proto; /* NULL: a host script */
+	int port;
+	long long id;
+	char *sid, *output;
+};
+
+struct store__scan_slot {
+	struct store_host *h;
+	char *scope;
+	size_t ports_cap, extra_cap;
+	struct pending_script *scripts;
+	size_t nscripts, scripts_cap;
+};
+
+static void slot_clear(struct store__scan_slot *sl)
+{
+	store_host_free(sl->h);
+	free(sl->scope);
+	for (size_t i = 0; i < sl->nscripts; i++) {
+		free(sl->scripts[i].proto);
+		free(sl->scripts[i].sid);
+		free(sl->scripts[i].output);
+	}
+	free(sl->scripts);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/* A number column (NULL or not a number: dflt). */
+static long long row_num(const char *s, long long dflt)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return dflt;
+	v = strtoll(s, &end, 10);
+	return *end ? dflt : v;
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+	char *c;
+
+	if (!s)
+		return NULL;
+	if (!(c = strdup(s)))
+		*oom = 1;
+	return c;
+}
+
+int store__scan_rows_begin(struct store__scan_rows *b, size_t n)
+{
+	store__scan_rows_free(b);
+	if (n && !(b->v = calloc(n, sizeof(*b->v))))
+		return store__set_err(b->st, SDB_ENOMEM, "reading scans: out of memory");
+	b->n = n;
+	return 0;
+}
+
+void store__scan_rows_free(struct store__scan_rows *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		slot_clear(&b->v[i]);
+	free(b->v);
+	b->v = NULL;
+	b->n = 0;
+}
+
+static int row_scan(struct store__scan_slot *sl, int64_t host_id, int64_t job_id, int64_t at,
+                    const char *const *c)
+{
+	struct store_host *h;
+	int oom = 0, r;
+
+	slot_clear(sl);
+	if (!(h = calloc(1, sizeof(*h))))
+		return SDB_ENOMEM;
+	sl->h = h;
+	h->id = host_id;
+	h->job_id = job_id;
+	h->scanned_at = at;
+	h->os_accuracy = h->distance = -1;
+	h->uptime = -1;
+	h->status = dup_or_null(c[0], &oom);
+	h->reason = dup_or_null(c[1], &oom);
+	h->mac = dup_or_null(c[2], &oom);
+	h->os = dup_or_null(c[4], &oom);
+	sl->scope = dup_or_null(c[5], &oom);
+	if (oom)
+		return SDB_ENOMEM;
+	if (!h->status)
+		return SDB_EDB;
+	r = store__json_strings(c[3], &h->hostnames, &h->nhostnames);
+	return r == SDB_ENOMEM ? r : r ? SDB_EPARSE : 0;
+}
+
+static int row_port(struct store__scan_slot *sl, const char *const *c)
+{
+	struct store_host *h = sl->h;
+	struct store_port *p;
+	int oom = 0;
+
+	if (h->nports == sl->ports_cap &&
+	    reserve(&h->ports, &sl->ports_cap, h->nports + 1, sizeof(*h->ports)) != 0)
+		return SDB_ENOMEM;
+	p = &h->ports[h->nports++];
+	memset(p, 0, sizeof(*p));
+	p->reason_ttl = p->conf = -1;
+	p->protocol = dup_or_null(c[0], &oom);
+	p->port = (int)row_num(c[1], 0);
+	p->state = dup_or_null(c[2], &oom);
+	p->reason = dup_or_null(c[3], &oom);
+	p->service = dup_or_null(c[4], &oom);
+	p->product = dup_or_null(c[5], &oom);
+	p->version = dup_or_null(c[6], &oom);
+	p->extrainfo = dup_or_null(c[7], &oom);
+	p->tunnel = dup_or_null(c[8], &oom);
+	p->method = dup_or_null(c[9], &oom);
+	return oom || !p->protocol || !p->state ? SDB_ENOMEM : 0;
+}
+
+static int row_extra(struct store__scan_slot *sl, const char *const *c)
+{
+	struct store_host *h = sl->h;
+	struct store_extraports *e;
+	int oom = 0;
+
+	if (h->nextraports == sl->extra_cap &&
+	    reserve(&h->extraports, &sl->extra_cap, h->nextraports + 1, sizeof(*h->extraports)) !=
+	        0)
+		return SDB_ENOMEM;
+	e = &h->extraports[h->nextraports++];
+	memset(e, 0, sizeof(*e));
+	e->state = dup_or_null(c[0], &oom);
+	e->count = (long)row_num(c[1], 0);
+	return oom || !e->state ? SDB_ENOMEM : 0;
+}
+
+static int row_script(struct store__scan_slot *sl, const char *const *c)
+{
+	struct pending_script *ps;
+	int oom = 0;
+
+	if (sl->nscripts == sl->scripts_cap &&
+	    reserve(&sl->scripts, &sl->scripts_cap, sl->nscripts + 1, sizeof(*sl->scripts)) != 0)
+		return SDB_ENOMEM;
+	ps = &sl->scripts[sl->nscripts++];
+	memset(ps, 0, sizeof(*ps));
+	ps->proto = dup_or_null(c[0], &oom);
+	ps->port = (int)row_num(c[1], -1);
+	ps->sid = dup_or_null(c[2], &oom);
+	ps->output = dup_or_null(c[3] ? c[3] : "", &oom);
+	ps->id = row_num(c[4], 0);
+	return oom || !ps->sid ? SDB_ENOMEM : 0;
+}
+
+int store__scan_rows_add(struct store__scan_rows *b, size_t slot, int64_t host_id, int64_t job_id,
+                         int64_t at, enum store__row_kind kind, const char *const *c)
+{
+	struct store__scan_slot *sl;
+	int r;
+
+	if (slot >= b->n)
+		return 0;
+	sl = &b->v[slot];
+	if (kind == STORE__ROW_SCAN)
+		r = row_scan(sl, host_id, job_id, at, c);
+	else if (!sl->h || sl->h->id != host_id || sl->h->job_id != job_id)
+		return 0; /* a child of a scan that is not there */
+	else if (kind == STORE__ROW_PORT)
+		r = row_port(sl, c);
+	else if (kind == STORE__ROW_EXTRA)
+		r = row_extra(sl, c);
+	else
+		r = row_script(sl, c);
+	if (r == SDB_ENOMEM)
+		return store__set_err(b->st, r, "reading scan %lld of host %lld: out of memory",
+		                      (long long)job_id, (long long)host_id);
+	if (r != 0)
+		return store__set_err(b->st, SDB_EDB, "scan %lld of host %lld: %s",
+		                      (long long)job_id, (long long)host_id,
+		                      r == SDB_EPARSE ? "hostnames is not a JSON array"
+		                                      : "it has no status");
+	return 0;
+}
+
+static int cmp_port(const void *a, const void *b)
+{
+	const struct store_port *x = a, *y = b;
+	int c = strcmp(x->protocol, y->protocol);
+
+	return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+static int cmp_extra(const void *a, const void *b)
+{
+	return strcmp(((const struct store_extraports *)a)->state,
+	              ((const struct store_extraports *)b)->state);
+}
+
+static int cmp_script(const void *a, const void *b)
+{
+	const struct pending_script *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Scripts onto the sorted ports (as hosts_each: a port script without its
+ * port cannot come from the job writer, which stores ports first: skipped). */
+static int slot_finish(struct store__scan_slot *sl)
+{
+	struct store_host *h = sl->h;
+
+	/* (qsort wants an array, even of no element) */
+	if (h->nports > 1)
+		qsort(h->ports, h->nports, sizeof(*h->ports), cmp_port);
+	if (h->nextraports > 1)
+		qsort(h->extraports, h->nextraports, sizeof(*h->extraports), cmp_extra);
+	if (sl->nscripts > 1)
+		qsort(sl->scripts, sl->nscripts, sizeof(*sl->scripts), cmp_script);
+	for (size_t i = 0; i < sl->nscripts; i++) {
+		struct pending_script *ps = &sl->scripts[i];
+		struct store_script **v = &h->scripts, *sc;
+		size_t *n = &h->nscripts;
+		void *nv;
+
+		if (ps->proto) {
+			struct store_port *p = store__host_port(h, ps->proto, ps->port);
+			if (!p)
+				continue;
+			v = &p->scripts;
+			n = &p->nscripts;
+		}
+		if (!(nv = sdb_reallocarray(*v, *n + 1, sizeof(**v))))
+			return SDB_ENOMEM;
+		*v = nv;
+		sc = &(*v)[(*n)++];
+		sc->id = ps->sid;
+		sc->output = ps->output;
+		ps->sid = ps->output = NULL;
+	}
+	return 0;
+}
+
+int store__scan_rows_end(struct store__scan_rows *b)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < b->n && r == 0; i++) {
+		struct store__scan_slot *sl = &b->v[i];
+		struct store_host *h = sl->h;
+
+		if (!h)
+			continue;
+		if ((r = slot_finish(sl)) != 0) {
+			r = store__set_err(b->st, r,
+			                   "reading scan %lld of host %lld: out of memory",
+			                   (long long)h->job_id, (long long)h->id);
+			break;
+		}
+		sl->h = NULL;
+		r = b->cb(b->ctx, h, sl->scope); /* cb owns h */
+		slot_clear(sl);
+	}
+	return r;
+}

@@ -1171,7 +1171,7 @@ out:
 }
 
 static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
-                               const struct rec_host *h)
+                               const struct rec_host *h, const char *state)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	const struct rec_os *os = h->has_os ? &h->os : NULL;
@@ -1188,10 +1188,10 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	         "INSERT INTO host_scans (job_id, host_id, status, reason,"
 	         " reason_ttl, starttime, endtime, scanned_at, mac, mac_vendor,"
 	         " hostnames, os_name, os_accuracy, os_vendor, os_family, os_gen,"
-	         " os_type, os_cpe, uptime, lastboot, distance, os_matches)"
+	         " os_type, os_cpe, uptime, lastboot, distance, os_matches, state)"
 	         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
 	         " coalesce(?11, '[]'), ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-	         " ?20, ?21, ?22)",
+	         " ?20, ?21, ?22, ?23)",
 	         &stmt)) != 0)
 		goto out;
 	b |= sqlite3_bind_int64(stmt, 1, job_id);
@@ -1216,6 +1216,7 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	b |= bind_text(stmt, 20, h->lastboot);
 	b |= bind_opt(stmt, 21, h->distance);
 	b |= bind_text(stmt, 22, osm);
+	b |= bind_text(stmt, 23, state);
 	if (b || (rc = sqlite3_step(stmt)) != SQLITE_DONE)
 		r = store__sqlite_err(s, b ? sqlite3_errcode(s->db) : rc,
 		                      "storing what job %lld saw of host %s", (long long)job_id,
@@ -1389,8 +1390,11 @@ const struct store_ops store_sqlite_ops = {
     .history_load = store__sqlite_history_load,
     .port_state_save = store__sqlite_port_state_save,
     .event_insert = store__sqlite_event_insert,
-    .history_reset = store__sqlite_history_reset,
-    .host_jobs = store__sqlite_host_jobs,
+    .history_scan_list = store__sqlite_history_scan_list,
+    .history_scans = store__sqlite_history_scans,
+    .history_forget = store__sqlite_history_forget,
+    .history_states = store__sqlite_history_states,
+    .history_states_put = store__sqlite_history_states_put,
     .events_each = store__sqlite_events_each,
     .hosts_each = store__sqlite_hosts_each,
     .jobs_each = store__sqlite_jobs_each,

@@ -2,7 +2,8 @@
  * store_sqlite_history.c - the SQLite backend's history slots: loading what
  * is known of a host before a scan of it is applied (status, latest
  * attributes, port_state, latest script outputs), saving its new port
- * state, inserting change events, and the reads a replay needs.  The rules
+ * state, inserting change events, and the reads a late scan's re-derivation
+ * needs (the stored scans of a block of hosts, a few statements for all).  The rules
  * that derive events are in history/events.c; read SQL is in the hot-query
  * table (store_sqlite_query.c) so its plans are tested.
  */
@@ -183,81 +184,6 @@ int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct e
 	return r;
 }
 
-static int exec_host(struct store_sqlite *s, enum sq_stmt id, int64_t host_id, const char *what)
-{
-	sqlite3_stmt *q;
-	int rc, r;
-
-	if ((r = hot(s, id, &q)) != 0)
-		return r;
-	sqlite3_bind_int64(q, 1, host_id);
-	rc = sqlite3_step(q);
-	r = rc == SQLITE_DONE
-	        ? 0
-	        : store__sqlite_err(s, rc, "%s of host %lld", what, (long long)host_id);
-	store__sqlite_done(q);
-	return r;
-}
-
-int store__sqlite_history_reset(struct store *st, int64_t host_id)
-{
-	struct store_sqlite *s = store__sqlite(st);
-	int r;
-
-	if ((r = exec_host(s, SQ_HIST_RESET_EVENTS, host_id, "forgetting the events")) != 0)
-		return r;
-	return exec_host(s, SQ_HIST_RESET_PORTS, host_id, "forgetting the port state");
-}
-
-int store__sqlite_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                            size_t *n)
-{
-	struct store_sqlite *s = store__sqlite(st);
-	int64_t *j = NULL, *t = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *q;
-	int rc, r;
-
-	if ((r = hot(s, SQ_HIST_HOST_JOBS, &q)) != 0)
-		return r;
-	sqlite3_bind_int64(q, 1, host_id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			int64_t *nj = sdb_reallocarray(j, ncap, sizeof(*nj)), *nt;
-			if (nj)
-				j = nj;
-			nt = nj ? sdb_reallocarray(t, ncap, sizeof(*nt)) : NULL;
-			if (!nt) {
-				r = store__set_err(&s->base, SDB_ENOMEM,
-				                   "listing scans of host %lld: out "
-				                   "of memory",
-				                   (long long)host_id);
-				goto out;
-			}
-			t = nt;
-			cap = ncap;
-		}
-		j[cnt] = sqlite3_column_int64(q, 0);
-		t[cnt] = sqlite3_column_int64(q, 1);
-		cnt++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = store__sqlite_err(s, rc, "listing scans of host %lld", (long long)host_id);
-		goto out;
-	}
-	*jobs = j;
-	*times = t;
-	*n = cnt;
-	j = t = NULL;
-	r = 0;
-out:
-	store__sqlite_done(q);
-	free(j);
-	free(t);
-	return r;
-}
-
 static int load_event(sqlite3_stmt *q, struct store_event **out)
 {
 	struct store_event *e = calloc(1, sizeof(*e));
@@ -330,5 +256,260 @@ int store__sqlite_events_each(struct store *st, const struct store_event_filter 
 	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "reading events");
 out:
 	store__sqlite_done(q);
+	return r;
+}
+
+/* ---- late scans: the stored scans of a block of hosts ---------------------- */
+
+/* Keys and ids travel as one JSON array parameter (json_each), so a block
+ * of hosts costs one statement, not one per host or per scan. */
+#define HIST_CHUNK 2048
+
+static int json_keys(const struct store_scan_key *k, size_t n, struct buf *b)
+{
+	int r = buf_append_char(b, '[');
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = buf_printf(b, "%s[%lld,%lld,%lld]", i ? "," : "", (long long)k[i].host_id,
+		               (long long)k[i].job_id, (long long)k[i].at);
+	return r ? r : buf_append_char(b, ']');
+}
+
+/* Each host's scans from its latest checkpoint before its late scan (?2:
+ * from its first scan); the subquery walks the (host_id, scanned_at) index
+ * back from the late scan to the first scan that holds a state. */
+static const char sql_hist_scan_list[] =
+    "WITH k(host_id, job, at) AS (SELECT value ->> 0, value ->> 1, value ->> 2"
+    "  FROM json_each(?1)),"
+    " b(host_id, lo) AS MATERIALIZED (SELECT k.host_id, CASE WHEN ?2 THEN -1 ELSE"
+    "  coalesce((SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND c.scanned_at <= k.at AND c.state IS NOT NULL"
+    "  AND (c.scanned_at < k.at OR c.job_id < k.job)"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), -1) END FROM k)"
+    " SELECT hs.host_id, hs.job_id, hs.scanned_at, hs.state IS NOT NULL"
+    " FROM b JOIN host_scans hs ON hs.host_id = b.host_id AND hs.scanned_at >= b.lo"
+    " ORDER BY hs.host_id, hs.scanned_at, hs.job_id";
+static const char sql_hist_findings_hosts[] =
+    "SELECT DISTINCT f.host_id FROM json_each(?1) k JOIN findings f ON f.host_id = k.value ->> 0";
+
+static int find_key(const struct store_scan_key *k, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (k[mid].host_id == id)
+			return (int)mid;
+		if (k[mid].host_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                    int from_start, unsigned char *has_findings,
+                                    int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct buf b;
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	memset(has_findings, 0, n);
+	buf_init(&b, (size_t)64 << 20);
+	if (json_keys(lates, n, &b) != 0) {
+		buf_free(&b);
+		return store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
+	}
+	if ((r = store__sqlite_stmt(s, SQ_HIST_FINDINGS_HOSTS, sql_hist_findings_hosts, &q)) != 0)
+		goto out;
+	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int i = find_key(lates, n, sqlite3_column_int64(q, 0));
+		if (i >= 0)
+			has_findings[i] = 1;
+	}
+	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "listing hosts with findings");
+	store__sqlite_done(q);
+	if (r != 0 || (r = store__sqlite_stmt(s, SQ_HIST_SCAN_LIST, sql_hist_scan_list, &q)) != 0)
+		goto out;
+	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, from_start != 0);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_scan_key k = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3)};
+		if ((r = cb(ctx, &k)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "listing scans of hosts");
+	store__sqlite_done(q);
+out:
+	buf_free(&b);
+	return r;
+}
+
+/* A chunk's scans, table by table: each row names its key by its index in
+ * the JSON array (k.key), and store__scan_rows puts it in place. */
+#define HIST_KEY_JOIN(t)                                                                           \
+	" FROM json_each(?1) k JOIN " t " ON x.job_id = k.value ->> 1"                             \
+	" AND x.host_id = k.value ->> 0"
+static const char *const sql_hist_scans[4] = {
+    "SELECT k.key, x.host_id, x.job_id, x.scanned_at, x.status, x.reason, x.mac, x.hostnames,"
+    " x.os_name, j.probed_scope" HIST_KEY_JOIN("host_scans x") " JOIN jobs j ON j.id = x.job_id",
+    "SELECT k.key, x.host_id, x.job_id, 0, x.protocol, x.port, x.state, x.reason, x.service,"
+    " x.product, x.version, x.extrainfo, x.tunnel, x.method" HIST_KEY_JOIN("ports x"),
+    "SELECT k.key, x.host_id, x.job_id, 0, x.state, x.count" HIST_KEY_JOIN("extraports x"),
+    "SELECT k.key, x.host_id, x.job_id, 0, x.protocol, x.port, x.script_id, x.output,"
+    " x.id" HIST_KEY_JOIN("scripts x"),
+};
+static const int hist_scans_cols[4] = {6, 10, 2, 5};
+
+int store__sqlite_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                                int (*cb)(void *ctx, struct store_host *h,
+                                          const char *probed_scope),
+                                void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct store__scan_rows b = {.st = st, .cb = cb, .ctx = ctx};
+	struct buf js;
+	int r = 0;
+
+	buf_init(&js, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+
+		buf_reset(&js);
+		if (json_keys(keys + at, cnt, &js) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading scans: out of memory");
+			break;
+		}
+		if ((r = store__scan_rows_begin(&b, cnt)) != 0)
+			break;
+		for (int t = 0; t < 4 && r == 0; t++) {
+			sqlite3_stmt *q;
+			int rc;
+
+			if ((r = store__sqlite_stmt(s, (enum sq_stmt)(SQ_HIST_SCANS + t),
+			                            sql_hist_scans[t], &q)) != 0)
+				break;
+			sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
+			while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+				const char *c[10];
+
+				for (int i = 0; i < hist_scans_cols[t]; i++)
+					c[i] = col_text(q, 4 + i);
+				r = store__scan_rows_add(
+				    &b, (size_t)sqlite3_column_int64(q, 0),
+				    sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2),
+				    sqlite3_column_int64(q, 3), (enum store__row_kind)t, c);
+			}
+			if (r == 0 && rc != SQLITE_DONE)
+				r = store__sqlite_err(s, rc, "reading scans of hosts");
+			store__sqlite_done(q);
+		}
+		if (r == 0)
+			r = store__scan_rows_end(&b);
+	}
+	store__scan_rows_free(&b);
+	buf_free(&js);
+	return r;
+}
+
+static const char sql_hist_forget[] =
+    "DELETE FROM host_events WHERE id IN (SELECT e.id FROM json_each(?1) k"
+    " JOIN host_events e ON e.host_id = k.value ->> 0 AND e.at = k.value ->> 2"
+    " AND e.job_id = k.value ->> 1)";
+
+int store__sqlite_history_forget(struct store *st, const struct store_scan_key *keys, size_t n)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct buf js;
+	int r = 0;
+
+	buf_init(&js, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		sqlite3_stmt *q;
+		int rc;
+
+		buf_reset(&js);
+		if (json_keys(keys + at, cnt, &js) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "forgetting events: out of memory");
+			break;
+		}
+		if ((r = store__sqlite_stmt(s, SQ_HIST_FORGET, sql_hist_forget, &q)) != 0)
+			break;
+		sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "forgetting events of hosts");
+		store__sqlite_done(q);
+	}
+	buf_free(&js);
+	return r;
+}
+
+static const char sql_hist_states[] =
+    "SELECT k.key, x.state" HIST_KEY_JOIN("host_scans x") " WHERE x.state IS NOT NULL";
+
+int store__sqlite_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                                 int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	struct buf js;
+	int r = 0;
+
+	buf_init(&js, (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
+		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
+		sqlite3_stmt *q;
+		int rc;
+
+		buf_reset(&js);
+		if (json_keys(keys + at, cnt, &js) != 0) {
+			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
+			break;
+		}
+		if ((r = store__sqlite_stmt(s, SQ_HIST_STATES, sql_hist_states, &q)) != 0)
+			break;
+		sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
+		while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
+			r = cb(ctx, at + (size_t)sqlite3_column_int64(q, 0), col_text(q, 1));
+		if (r == 0 && rc != SQLITE_DONE)
+			r = store__sqlite_err(s, rc, "reading host states");
+		store__sqlite_done(q);
+	}
+	buf_free(&js);
+	return r;
+}
+
+/* In process: one statement per state is no round trip. */
+int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                     const char *const *docs, size_t n)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_stmt *q;
+		int rc;
+
+		if ((r = store__sqlite_stmt(s, SQ_HIST_STATE_PUT,
+		                            "UPDATE host_scans SET state = ?3"
+		                            " WHERE job_id = ?1 AND host_id = ?2",
+		                            &q)) != 0)
+			break;
+		sqlite3_bind_int64(q, 1, keys[i].job_id);
+		sqlite3_bind_int64(q, 2, keys[i].host_id);
+		store__sqlite_bind_text(q, 3, docs[i]);
+		rc = sqlite3_step(q);
+		r = rc == SQLITE_DONE
+		        ? 0
+		        : store__sqlite_err(s, rc, "saving the state of host %lld after job %lld",
+		                            (long long)keys[i].host_id, (long long)keys[i].job_id);
+		store__sqlite_done(q);
+	}
 	return r;
 }

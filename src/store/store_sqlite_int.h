@@ -42,6 +42,15 @@ enum sq_stmt {
 	SQ_FIND_SEEN,
 	SQ_FIND_JOB_ADD,
 	SQ_EVENT_INSERT,
+	SQ_HIST_SCAN_LIST, /* late scans (store_sqlite_history.c) */
+	SQ_HIST_FINDINGS_HOSTS,
+	SQ_HIST_SCANS, /* four: host_scans, ports, extraports, scripts */
+	SQ_HIST_SCANS_PORTS,
+	SQ_HIST_SCANS_EXTRA,
+	SQ_HIST_SCANS_SCRIPTS,
+	SQ_HIST_FORGET,
+	SQ_HIST_STATES,
+	SQ_HIST_STATE_PUT,
 	/* queries (store_sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -56,9 +65,6 @@ enum sq_stmt {
 	/* history reads (store_sqlite_history.c; SQL in the hot table) */
 	SQ_HIST_HOST,
 	SQ_HIST_SCRIPTS,
-	SQ_HIST_HOST_JOBS,
-	SQ_HIST_RESET_EVENTS,
-	SQ_HIST_RESET_PORTS,
 	SQ_EVENTS_SINCE,
 	SQ_EVENTS_HOST,
 	SQ__COUNT
@@ -137,11 +143,21 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
                                   const char *doc, size_t len);
 int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
-int store__sqlite_history_reset(struct store *st, int64_t host_id);
-int store__sqlite_host_jobs(struct store *st, int64_t host_id, int64_t **jobs, int64_t **times,
-                            size_t *n);
 int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
                               int (*cb)(void *ctx, struct store_event *e), void *ctx);
+int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
+                                    int from_start, unsigned char *has_findings,
+                                    int (*cb)(void *ctx, const struct store_scan_key *k),
+                                    void *ctx);
+int store__sqlite_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
+                                int (*cb)(void *ctx, struct store_host *h,
+                                          const char *probed_scope),
+                                void *ctx);
+int store__sqlite_history_forget(struct store *st, const struct store_scan_key *keys, size_t n);
+int store__sqlite_history_states(struct store *st, const struct store_scan_key *keys, size_t n,
+                                 int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
+int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
+                                     const char *const *docs, size_t n);
 
 /* Query slots (store_sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,

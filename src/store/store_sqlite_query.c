@@ -623,14 +623,6 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                          {"SEARCH s USING INDEX scripts_host (host_id=?)",
                           "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST,
                           "USE TEMP B-TREE FOR ORDER BY"}},
-    /* Index order is (host_id, scanned_at, job_id): no sort. */
-    [SQ_HIST_HOST_JOBS] = {"hist_host_jobs",
-                           "SELECT job_id, scanned_at FROM host_scans WHERE host_id = ?1"
-                           " ORDER BY scanned_at, job_id",
-                           {"SEARCH host_scans USING COVERING INDEX host_scans_host (host_id=?)"}},
-    [SQ_HIST_RESET_EVENTS] = {"hist_reset_events",
-                              "DELETE FROM host_events WHERE host_id = ?1",
-                              {"SEARCH host_events USING INDEX host_events_host_at (host_id=?)"}},
     /* Events since a time, across hosts: the at index, no sort. */
     [SQ_EVENTS_SINCE] = {"events_since",
                          "SELECT " EVENT_COLS " FROM host_events e JOIN hosts h ON h.id = e.host_id"
@@ -644,7 +636,4 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                         " WHERE h.addr = ?4 AND e.at >= ?1 ORDER BY e.at, e.id",
                         {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
-    [SQ_HIST_RESET_PORTS] = {"hist_reset_ports",
-                             "DELETE FROM host_state WHERE host_id = ?1",
-                             {"SEARCH host_state USING INTEGER PRIMARY KEY (rowid=?)"}},
 };

@@ -627,7 +627,9 @@ def job_mode():
     FILE_B`: text, XML and JSON (but for where each side came from)."""
     for a, b in job_pairs():
         db = newdb()
-        run(db, "import", a, b, expect=0)
+        # one command each: one `import A B` stores them in scan-time order
+        run(db, "import", a, expect=0)
+        run(db, "import", b, expect=0)
         label = f"{os.path.basename(a)} {os.path.basename(b)}"
         for opts in ([], ["-v"], ["--format", "xml"], ["--format", "xml", "-v"]):
             f = scandb_diff(a, b, *opts)

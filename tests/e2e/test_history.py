@@ -18,6 +18,7 @@ import io
 import json
 import os
 import random
+import re
 import selectors
 import shutil
 import socket
@@ -27,8 +28,8 @@ import time
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
-from e2e_util import (REPO, CaseTests, addr_key, check, eq, iso, newdb, run, skip_case, tmpdir,
-                      write)
+from e2e_util import (SCANDB as SCANDB_BIN, REPO, CaseTests, addr_key, check, eq, iso, newdb, run,
+                      skip_case, sql1, sql_script, tmpdir, write)
 
 t = CaseTests("history")
 
@@ -624,6 +625,300 @@ def out_of_order_imports_identical_history():
     e2, h2 = normalized(db)
     eq(e2, evs, "events, one import of all files reversed")
     eq(h2, hosts, "current view, one import of all files reversed")
+
+
+@t.case
+def late_scan_rewrites_only_what_it_changes():
+    """A late scan's events, and those of the later scans up to where the
+    history with it meets the history without it, are derived again; the
+    events before it and after that point stay as they are (same ids)."""
+    d = Dir()
+    open80 = [True, False, True, True, False, True]  # s1..s6
+    f = [d.scan(f"w{i + 1}", D(i + 1),
+                [{"addr": A, "ports": [P(22), P(80, "open" if o else "closed")],
+                  "extra": [("closed", 998)]}]) for i, o in enumerate(open80)]
+    other = d.scan("wb", D(7), [{"addr": B, "ports": [P(22)], "extra": [("closed", 999)]}])
+    db = newdb()
+    for x in f[:2] + f[3:] + [other]:  # s3 comes last, after another host's events
+        imp(db, x)
+    name = {job_of(db, x): os.path.basename(x) for x in f[:2] + f[3:]}
+    old = {(name[e["job_id"]], e["kind"], e["port"]): e["id"] for e in history(db, A)}
+    eq(sorted(old), [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+                     ("w4.xml", "port_opened", 80), ("w5.xml", "port_closed", 80),
+                     ("w6.xml", "port_opened", 80)], "events without s3")
+    imp(db, f[2])
+    name[job_of(db, f[2])] = "w3.xml"
+    new = {(name[e["job_id"]], e["kind"], e["port"]): e["id"] for e in history(db, A)}
+    eq(sorted(new), [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+                     ("w3.xml", "port_opened", 80), ("w5.xml", "port_closed", 80),
+                     ("w6.xml", "port_opened", 80)], "events with s3")
+    for k in [("w1.xml", "host_up", None), ("w2.xml", "port_closed", 80),
+              ("w5.xml", "port_closed", 80), ("w6.xml", "port_opened", 80)]:
+        eq(new[k], old[k], f"event {k} untouched")
+    ref = newdb()
+    for x in f + [other]:
+        imp(ref, x)
+    e1, h1 = normalized(ref)
+    e2, h2 = normalized(db)
+    eq(e2, e1, "events as in time order")
+    eq(h2, h1, "current view as in time order")
+
+
+@t.case
+def late_scan_starts_from_a_checkpoint():
+    """About one scan in eight of each host keeps the host's state with it
+    (host_scans.state); a late scan starts from the nearest one before it,
+    gives the history of an import in time order, and keeps the states of
+    the scans it derived again true for the next one.  A kept state that is
+    not a valid document is an error that names it, and nothing is stored."""
+    d = Dir()
+    hosts = [f"10.9.{i // 250}.{i % 250 + 1}" for i in range(64)]
+    files = [d.scan(f"k{k:02d}", D0 + k * 3600, [
+        {"addr": h, "ports": [P(22), P(80, "open" if (k + i) % 3 else "closed"),
+                              P(443 + i % 2, "open" if (k * i) % 5 else "filtered")],
+         "extra": [("closed", 997)], "os": "Linux 6.X" if (k + i) % 4 else None}
+        for i, h in enumerate(hosts)]) for k in range(14)]
+    ref = newdb()
+    import_each(ref, files, NORULES_ENV)
+    evs, view = normalized(ref)
+    db, bad = newdb(), newdb()
+    order = files[:9] + files[10:12] + files[13:]
+    for x in (db, bad):
+        import_each(x, order, NORULES_ENV)
+    kept = sql1(db, "SELECT count(*) FROM host_scans WHERE state IS NOT NULL")
+    total = sql1(db, "SELECT count(*) FROM host_scans")
+    check(total // 16 < kept < total // 4, f"{kept} of {total} scans keep a state")
+    # late by a place, twice: the second starts from states the first wrote
+    import_each(db, [files[12], files[9]], NORULES_ENV)
+    e2, h2 = normalized(db)
+    eq(e2, evs, "events, late scans starting from kept states")
+    eq(h2, view, "current view, late scans starting from kept states")
+    sql_script(bad, "UPDATE host_scans SET state = '{\"status\": 7}' WHERE state IS NOT NULL;")
+    njobs = len(js(bad, "jobs"))
+    r = run(bad, "import", files[12], env=NORULES_ENV, expect=1)
+    check("host_scans.state" in r.err and "not a valid document" in r.err, r.err)
+    eq(len(js(bad, "jobs")), njobs, "no job stored")
+
+
+# ---- many scans, any order ---------------------------------------------------------
+
+VULNERS_BAD = ("&#xa;  cpe:/a:openbsd:openssh:7.4: &#xa;"
+               "    &#x9;CVE-2023-38408&#x9;9.8&#x9;https://vulners.com/cve/CVE-2023-38408&#xa;")
+VULNERS_OK = "&#xa;  cpe:/a:openbsd:openssh:9.9: &#xa;"
+MANY_HOSTS = [A, B, C, "192.0.2.30", "2001:db8::5", "198.51.100.9", "203.0.113.4"]
+TCP_PORTS = [21, 22, 25, 80, 443, 3389, 8080]
+SERVICES = {21: "ftp", 22: "ssh", 25: "smtp", 80: "http", 443: "https", 3389: "ms-wbt-server",
+            8080: "http-proxy"}
+
+
+def many_scans(d, n, seed=16, prefix="m"):
+    """n scans of the same hosts an hour apart, oldest first, each host's
+    ports, services, attributes and scripts drifting at random (seeded):
+    ports open, closed (listed or folded into extraports), filtered, UDP's
+    open|filtered, an ACK scan's unfiltered; services probed, from the port
+    table or none (so a closed port keeps a probed one or not); narrower and
+    UDP scopes; hosts down, unknown (a list scan) or not in a scan; OS, MAC
+    and names reported or not; a script changing; a vulners output that
+    comes and goes (findings)."""
+    rng = random.Random(seed)
+    state = {h: {p: rng.choice(["open", "closed", "closed", "filtered"]) for p in TCP_PORTS}
+             for h in MANY_HOSTS}
+    udp = {h: rng.choice(["open", "open|filtered"]) for h in MANY_HOSTS}
+    files = []
+    for k in range(n):
+        tcp_scope = rng.choice(["1-10000"] * 6 + ["1-100", "20-30,80", None])
+        udp_scope = rng.choice([None, None, "53,161"]) if tcp_scope else "53,161"
+        ack = tcp_scope is not None and rng.random() < 0.05
+        hosts = []
+        for h in MANY_HOSTS:
+            st = state[h]
+            for p in TCP_PORTS:
+                if rng.random() < 0.15:
+                    st[p] = rng.choice(["open", "closed", "filtered"])
+            if rng.random() < 0.3:
+                udp[h] = rng.choice(["open", "open|filtered", "closed"])
+            r = rng.random()
+            if r < 0.08:
+                continue
+            if r < 0.16:
+                hosts.append({"addr": h, "status": "down"})
+                continue
+            if r < 0.19:
+                hosts.append({"addr": h, "status": "unknown"})
+                continue
+            ports = []
+            for p in TCP_PORTS:
+                s = "unfiltered" if ack and st[p] != "filtered" else st[p]
+                if s == "closed" and rng.random() < 0.6:
+                    continue  # folded into extraports
+                svc = None
+                if s == "open":
+                    svc = rng.choice([probed(SERVICES[p], "Prod", rng.choice(["1.0", "2.0"])),
+                                      probed(SERVICES[p], "Prod", "1.0"),
+                                      table(SERVICES[p]), None])
+                elif rng.random() < 0.5:
+                    svc = table(SERVICES[p])
+                scripts = []
+                if p == 80 and s == "open" and rng.random() < 0.7:
+                    scripts = [("http-title", rng.choice(["Welcome", "Login"]))]
+                if p == 22 and s == "open" and h in (A, B) and rng.random() < 0.8:
+                    scripts = [("vulners", rng.choice([VULNERS_BAD, VULNERS_OK]))]
+                ports.append(P(p, s, service=svc, scripts=scripts))
+            if udp_scope:
+                ports.append(P(53, udp[h], proto="udp", reason="udp-response"))
+            host = {"addr": h, "ports": ports,
+                    "extra": [(rng.choice(["closed", "closed", "filtered"]), 9990)]}
+            if rng.random() < 0.6:
+                host["os"] = rng.choice(["Linux 5.X", "Linux 6.X"])
+            if ":" not in h and rng.random() < 0.5:
+                host["mac"] = rng.choice(["00:11:22:33:44:55", "66:77:88:99:AA:BB"])
+            if rng.random() < 0.6:
+                host["names"] = [(rng.choice(["a.example.test", "b.example.test"]), "PTR")]
+            if rng.random() < 0.3:
+                host["hostscripts"] = [("clock-skew", rng.choice(["0s", "-1s"]))]
+            hosts.append(host)
+        files.append(d.scan(f"{prefix}{k:03d}", D0 + k * 3600, hosts, tcp=tcp_scope,
+                            udp=udp_scope))
+    return files
+
+
+RULES_TEXT = ('port_opened 8080/tcp,53/udp medium "proxy or DNS opened"\n'
+              'host_down * low "host went down"\n')
+
+
+def rules_env(d):
+    return {"SCANDB_RULES": write(os.path.join(d.d, "rules.conf"), RULES_TEXT)}
+
+
+def lifecycle(db, env):
+    """Each finding's status, times, jobs and history, jobs named by file."""
+    src = {j["id"]: os.path.basename(j["source"]) for j in js(db, "jobs")}
+    out = {}
+    for f in run(db, "findings", "--format", "json", env=env, expect=0).json():
+        out[f["fingerprint"]] = (
+            f["status"], f["first_seen"], f["last_seen"], sorted(src[j] for j in f["jobs"]),
+            [(h["at"], src.get(h["job"]), h["old_status"], h["new_status"],
+              h["note"] and h["note"].split(" by job ")[0]) for h in f["history"]])
+    return out
+
+
+NORULES_ENV = {"SCANDB_RULES": ""}
+
+
+def import_each(db, files, env):
+    for f in files:
+        run(db, "import", f, env=env, expect=0)
+
+
+@t.case
+def out_of_order_100_scans_identical_history():
+    """100 scans of seven hosts, everything drifting (many_scans), imported
+    one file per import in time order, newest first and shuffled, and all
+    in one command: the same events, current state and findings lifecycle
+    (rules on events included) in every order."""
+    d = Dir()
+    files = many_scans(d, 100)
+    env = rules_env(d)
+    ref = newdb()
+    import_each(ref, files, env)
+    evs, hosts = normalized(ref)
+    life = lifecycle(ref, env)
+    check(len(evs) > 300, f"the scans derive many events: {len(evs)}")
+    check(len(life) >= 3, f"findings from vulners and rules: {sorted(life)}")
+    check(any(len(v[4]) >= 3 for v in life.values()),
+          "a finding resolved and reopened: " + repr([v[4] for v in life.values()]))
+    rng = random.Random(100)
+    shuffled = files[:]
+    rng.shuffle(shuffled)
+    for name, order in (("newest first", list(reversed(files))), ("shuffled", shuffled)):
+        db = newdb()
+        import_each(db, order, env)
+        e2, h2 = normalized(db)
+        eq(e2, evs, f"events, 100 files imported {name}")
+        eq(h2, hosts, f"current view, 100 files imported {name}")
+        eq(lifecycle(db, env), life, f"findings, 100 files imported {name}")
+    db = newdb()
+    run(db, "import", *reversed(files), env=env, expect=0)
+    e2, h2 = normalized(db)
+    eq(e2, evs, "events, one import command of the 100 files newest first")
+    eq(h2, hosts, "current view, one import command of the 100 files newest first")
+    eq(lifecycle(db, env), life, "findings, one import command")
+
+
+@t.case
+def concurrent_importers_identical_history():
+    """20 importers at once (their commits land in any order; on
+    PostgreSQL each waits for the write lock), then 10 more while two older
+    files come in: the events, current state and findings of an import in
+    time order."""
+    d = Dir()
+    files = many_scans(d, 32, seed=61, prefix="c")
+    env = rules_env(d)
+    ref = newdb()
+    import_each(ref, files, env)
+    evs, hosts = normalized(ref)
+    life = lifecycle(ref, env)
+    db = newdb()
+    run(db, "migrate", "up", expect=0)
+    e = dict(os.environ, **env)
+    for batch in (files[6:26], files[26:] + files[:6]):
+        procs = [subprocess.Popen([SCANDB_BIN, "--db", db, "-q", "import", f], env=e,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for f in batch]
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            eq(p.returncode, 0, f"a concurrent importer: {err}")
+    e2, h2 = normalized(db)
+    eq(e2, evs, "events, concurrent importers")
+    eq(h2, hosts, "current view, concurrent importers")
+    eq(lifecycle(db, env), life, "findings, concurrent importers")
+
+
+@t.case
+def one_import_stores_files_in_scan_time_order():
+    """`import FILE...` reads each file's start time first and stores the
+    files oldest scan first, files without a start time before them; a file
+    whose time cannot be read keeps its place (and fails as it would);
+    standard input comes last.  The results are listed in that order, and
+    the history is the one of importing the files one by one in time order."""
+    d = Dir()
+    files = ooo_files(d)
+    undated = write(os.path.join(d.d, "undated.xml"), re.sub(
+        r' start="\d+"', "", xml_scan(D(0), [{"addr": C, "ports": [P(25)],
+                                              "extra": [("closed", 999)]}])))
+    missing = os.path.join(d.d, "missing.xml")
+    with open(files[0], encoding="utf-8") as f:
+        stdin = f.read()
+    rest = files[1:]
+    given = [rest[4], missing, "-", rest[1], undated, rest[0], rest[3], rest[2]]
+    db = newdb()
+    r = run(db, "import", *given, "--format", "json", input=stdin, expect=1)
+    names = [os.path.basename(x["file"]) if x["file"] != "-" else "-" for x in r.json()]
+    eq(names, ["undated.xml", "missing.xml", "o2.xml", "o3.xml", "o4.xml", "o5.xml",
+               "o6.xml", "-"], "results in import order")
+    eq([x["status"] for x in r.json()], ["imported", "failed"] + ["imported"] * 6, "statuses")
+    jobs = {os.path.basename(j["source"]): j["id"] for j in js(db, "jobs")}
+    eq(sorted(jobs, key=jobs.get), ["undated.xml", "o2.xml", "o3.xml", "o4.xml", "o5.xml",
+                                    "o6.xml", "<stdin>"], "jobs made in scan-time order")
+    tab = run(db, "import", "--force", rest[2], rest[0], rest[1], expect=0).out.splitlines()
+    eq([ln.split(":")[0] for ln in tab], [rest[0], rest[1], rest[2]], "table lines in order")
+    # the same history as the files imported one by one, oldest first
+    ref = newdb()
+    for f in [undated] + files:
+        imp(ref, f)
+    db2 = newdb()
+    run(db2, "import", *given, input=stdin, expect=1)
+    e1, h1 = normalized(ref)
+    e2, h2 = normalized(db2)
+    for e in e2:
+        for k in ("job_id", "prev_job_id"):
+            e[k] = "o1.xml" if e[k] == "<stdin>" else e[k]
+    for h in h2:
+        h["job_id"] = "o1.xml" if h["job_id"] == "<stdin>" else h["job_id"]
+        for p in h["ports"]:
+            p["state_job_id"] = "o1.xml" if p["state_job_id"] == "<stdin>" else p["state_job_id"]
+    eq(e2, e1, "events of one import command")
+    eq(h2, h1, "current view of one import command")
 
 
 @t.case

@@ -1331,6 +1331,199 @@ static void test_emit_error_stops(void **state)
 	ev_host_free(&h);
 }
 
+/* ---- copying and comparing states (late scans) ---------------------------------- */
+
+/* A tiny random generator (the tests must not depend on libc's rand). */
+static uint32_t rnd_state = 1;
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* A random scan of one host: some of a few ports, in any state (ambiguous
+ * ones included), with a probed, table or no service of one of two names,
+ * scripts, OS, MAC, names; or the host down or unknown.  The arrays are
+ * the caller's (filled here). */
+struct rscan {
+	struct rec_host h;
+	struct rec_port ports[6];
+	struct rec_script pscripts[6];
+	struct rec_script hscript;
+	struct rec_extraports extra;
+	struct rec_hostname name;
+	char scope[64];
+};
+
+static void random_scan(struct rscan *r)
+{
+	static const int nums[] = {21, 22, 80, 443, 8080};
+	static const enum rec_port_state states[] = {OPEN, OPEN, CLSD,
+	                                             FILT, OPFI, REC_PORT_UNFILTERED};
+	static const char *const names[] = {"ssh", "http"};
+	static const char *const versions[] = {"1.0", "2.0"};
+	static const char *const outputs[] = {"Welcome", "Login"};
+	static const char *const scopes[] = {"tcp:1-65535", "tcp:1-65535", "tcp:1-100",
+	                                     "tcp:20-30,80;udp:53", "udp:53"};
+	uint32_t k = rnd(10);
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->scope, sizeof(r->scope), "%s", scopes[rnd(N(scopes))]);
+	if (k == 0) {
+		r->h = host(REC_HOST_DOWN);
+		return;
+	}
+	if (k == 1) {
+		r->h = host(REC_HOST_UNKNOWN);
+		return;
+	}
+	r->h = up_with(r->ports, 0);
+	for (size_t i = 0; i < N(nums); i++) {
+		struct rec_port *p;
+		uint32_t sv = rnd(4);
+
+		if (rnd(3) == 0)
+			continue;
+		p = &r->ports[r->h.nports];
+		*p = port(TCP, nums[i], states[rnd(N(states))]);
+		if (sv == 1)
+			*p = svc(TCP, nums[i], p->state, names[rnd(2)], "Prod", versions[rnd(2)],
+			         NULL, "probed");
+		else if (sv == 2)
+			*p = svc(TCP, nums[i], p->state, names[rnd(2)], NULL, NULL, NULL, "table");
+		if (rnd(3) == 0) {
+			r->pscripts[r->h.nports] =
+			    (struct rec_script){"http-title", outputs[rnd(2)]};
+			p->scripts = &r->pscripts[r->h.nports];
+			p->nscripts = 1;
+		}
+		r->h.nports++;
+	}
+	if (rnd(2)) {
+		r->ports[r->h.nports++] = port(UDP, 53, rnd(2) ? OPEN : OPFI);
+	}
+	r->extra = (struct rec_extraports){rnd(2) ? CLSD : FILT, 1000, NULL};
+	r->h.extraports = &r->extra;
+	r->h.nextraports = rnd(4) ? 1 : 0;
+	if (rnd(2)) {
+		r->h.has_os = 1;
+		r->h.os.name = rnd(2) ? "Linux 5.X" : "Linux 6.X";
+	}
+	if (rnd(2))
+		r->h.mac = rnd(2) ? "00:11:22:33:44:55" : "66:77:88:99:AA:BB";
+	if (rnd(2)) {
+		r->name = (struct rec_hostname){rnd(2) ? "a.example" : "b.example", "PTR"};
+		r->h.hostnames = &r->name;
+		r->h.nhostnames = 1;
+	}
+	if (rnd(3) == 0) {
+		r->hscript = (struct rec_script){"clock-skew", outputs[rnd(2)]};
+		r->h.scripts = &r->hscript;
+		r->h.nscripts = 1;
+	}
+}
+
+static void apply_random(struct ev_host *h, int64_t job, struct rscan *r, struct evlog *log)
+{
+	step(h, job, T1 + job * 60, r->scope, &r->h, log);
+}
+
+static int evlogs_same(const struct evlog *a, const struct evlog *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct rec_ev *x = &a->v[i], *y = &b->v[i];
+		if (x->kind != y->kind || x->proto != y->proto || x->port != y->port ||
+		    !str_same(x->detail, y->detail) || !str_same(x->old_value, y->old_value) ||
+		    !str_same(x->new_value, y->new_value) || x->job_id != y->job_id ||
+		    x->prev_job_id != y->prev_job_id || x->at != y->at)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * ev_host_copy is a deep copy; ev_host_same holds between a state and a
+ * copy whose ports differ only in what ev_step writes and never reads
+ * (reason, first/last seen, closed_at, seen_at), and then every later scan
+ * derives the same events from both and they stay the same.  It fails on a
+ * difference ev_step reads.  Random histories of one host, fixed seed.
+ */
+static void test_copy_and_same(void **state)
+{
+	struct evlog la = {0}, lb = {0};
+
+	(void)state;
+	rnd_state = 16;
+	for (int round = 0; round < 300; round++) {
+		struct ev_host a, b;
+		struct rscan r;
+		int64_t job = 1;
+
+		ev_host_init(&a);
+		ev_host_init(&b);
+		for (int i = rnd(8); i >= 0; i--) {
+			random_scan(&r);
+			apply_random(&a, job++, &r, &la);
+		}
+		assert_int_equal(ev_host_copy(&b, &a), 0);
+		assert_true(ev_host_same(&a, &b));
+		assert_true(ev_host_same(&b, &a));
+		for (size_t i = 0; i < b.nports; i++) {
+			assert_true(!a.ports[i].service ||
+			            a.ports[i].service != b.ports[i].service);
+			free(b.ports[i].reason);
+			b.ports[i].reason = NULL;
+			b.ports[i].first_seen += 7;
+			b.ports[i].last_seen = 0;
+			b.ports[i].closed_at = -1;
+			b.ports[i].seen_at = 1;
+		}
+		/* (scripts are found through the state's index, not their order
+		 * in the array: ev_host_same compares them as sets) */
+		assert_true(ev_host_same(&a, &b));
+		for (int i = 0; i < 6; i++) {
+			random_scan(&r);
+			apply_random(&a, job, &r, &la);
+			apply_random(&b, job++, &r, &lb);
+			if (!evlogs_same(&la, &lb)) {
+				print_events(&la);
+				print_events(&lb);
+				fail_msg("round %d: the same scan derived other events", round);
+			}
+			assert_true(ev_host_same(&a, &b));
+		}
+		/* what ev_step reads differs: not the same */
+		if (b.nports > 0) {
+			b.ports[0].job_id++;
+			assert_false(ev_host_same(&a, &b));
+			b.ports[0].job_id--;
+			b.ports[0].state = b.ports[0].state == OPEN ? CLSD : OPEN;
+			assert_false(ev_host_same(&a, &b));
+			b.ports[0].state = a.ports[0].state;
+			free(b.ports[0].method);
+			b.ports[0].method = strdup(a.ports[0].method ? "" : "probed");
+			assert_false(ev_host_same(&a, &b));
+		}
+		if (b.nscripts > 0) {
+			b.scripts[0].job_id++;
+			assert_false(ev_host_same(&a, &b));
+			b.scripts[0].job_id--;
+		}
+		b.job_id++;
+		assert_false(ev_host_same(&a, &b));
+		b.job_id--;
+		free(b.os);
+		b.os = strdup(a.os ? "" : "Plan 9");
+		assert_false(ev_host_same(&a, &b));
+		ev_host_free(&a);
+		ev_host_free(&b);
+	}
+	evlog_clear(&la);
+	evlog_clear(&lb);
+}
+
 static void test_kind_names(void **state)
 {
 	static const char *const names[] = {
@@ -1404,6 +1597,7 @@ int main(void)
 	    cmocka_unit_test(test_script_changed),
 	    cmocka_unit_test(test_script_keyed_by_port),
 	    cmocka_unit_test(test_loaded_state),
+	    cmocka_unit_test(test_copy_and_same),
 	    cmocka_unit_test(test_loaded_script),
 	    cmocka_unit_test(test_script_outputs_not_copied),
 	    cmocka_unit_test(test_many_scripts),

@@ -1,0 +1,18 @@
+-- 0009_late_scan_checkpoints: what a late scan needs to start from.
+--
+-- A scan older than what is stored for a host (it arrived late) derives
+-- the host's history again from its own place on (store/job_writer.c, "late
+-- scans").  It needs the host's state as of that place: without this, the
+-- state was rebuilt by applying every earlier scan of the host again, so a
+-- scan late by one place after a thousand cost a thousand scans' reading.
+--
+-- host_scans.state, on about one scan in eight of each host (which ones:
+-- a hash of host and job), holds what deriving history reads of the host's
+-- state after that scan (a JSON object: status, latest scan, OS, MAC,
+-- names, each port's state, latest probing scan and its time, reason and
+-- service, each script's latest output and scan; not first_seen, last_seen
+-- or closed_at, which a late scan may move).  A late scan starts from the
+-- nearest such state before it, so it reads at most a few earlier scans,
+-- and writes the states of the scans it derives again.  NULL elsewhere
+-- (and on scans stored before this migration, until a late scan passes).
+ALTER TABLE host_scans ADD COLUMN state text;
