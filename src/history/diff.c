@@ -1302,7 +1302,7 @@ static int tab_print(struct wr *w)
 	int r = 0;
 
 	for (size_t i = 0; i < w->nrows && r == 0; i++) {
-		const char *c = w->cells.data + w->rows[i].off;
+		const char *c;
 		size_t len = 0;
 
 		if (w->rows[i].sp) {
@@ -1311,6 +1311,7 @@ static int tab_print(struct wr *w)
 			w->raw_mode = RAW_COUNT;
 			continue;
 		}
+		c = w->cells.data + w->rows[i].off; /* cells exist: none when only scripts */
 		buf_reset(&w->tmp);
 		for (unsigned k = 0; k < w->rows[i].ncells; k++) {
 			size_t wd = text_width(c);
