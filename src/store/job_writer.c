@@ -278,7 +278,7 @@ static int emit_event(void *ctx, const struct ev_event *e)
  * two derivations met before it (ev_host_same); the late scan writes those
  * of the scans it derived again.
  */
-#define CHECKPOINT_EVERY 8
+#define CHECKPOINT_EVERY      8
 #define CHECKPOINT_SCRIPT_MAX (256 * 1024) /* bytes of script output */
 
 static int checkpoint_due(int64_t host_id, int64_t job_id)
