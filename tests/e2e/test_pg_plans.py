@@ -20,8 +20,16 @@ listing:
     scan: each probe of a history table's key may go one b-tree level deeper
     (1 scan: 2 levels, 30 scans: 3), and nothing else may grow (before: 30
     times more).
+And every index earns its place: a workload of every kind of statement
+the program runs (imports with findings, one out of order, listings,
+changes, findings, a status change, diff, prune, stats, doctor), with
+sequential scans disabled so that the planner takes any index that serves
+a condition, must look up every non-unique index by its key somewhere
+(unique ones are constraints; foreign-key actions are logged as nested
+statements).
 The SQLite backend's plans are checked by tests/unit/test_sqlite_plans.c.
 """
+import json
 import os
 import re
 
@@ -146,6 +154,83 @@ def listing_cost_does_not_grow_with_scans():
             problems.append(f"{' '.join(argv)}: {cost[1]} buffers at 1 scan,"
                             f" {cost[SCANS]} at {SCANS}")
     check(not problems, "listings that cost more as history grows:\n" + "\n".join(problems))
+
+
+def logged_plans(db, argvs, extra=""):
+    """Run each argv with auto_explain in JSON; the plans (dicts) logged."""
+    log = pg_env()["SCANDB_PG_LOG"]
+    start = os.path.getsize(log)
+    opts = AUTO_EXPLAIN.replace("log_analyze=on", "log_analyze=off").replace(
+        " -c auto_explain.log_buffers=on", "") + " -c auto_explain.log_format=json" + extra
+    for argv, env in argvs:
+        r = run(db, *argv, env=dict(env, PGOPTIONS=opts), timeout=300)
+        check(r.code in (0, 1), f"{argv}: {r!r}")
+    with open(log, encoding="utf-8", errors="replace") as f:
+        f.seek(start)
+        text = f.read()
+    plans = []
+    for block in PLAN_START.split(text)[1:]:
+        block = re.split(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", block)[0]
+        try:
+            plans.append(json.loads(block))
+        except ValueError:
+            pass
+    return plans
+
+
+def keyed_indexes(node, out):
+    """Indexes a plan node (and its children) looks up by key."""
+    if node.get("Index Name") and (node.get("Index Cond") or node.get("Recheck Cond")):
+        out.add(node["Index Name"])
+    for arbiter in node.get("Conflict Arbiter Indexes", []):
+        out.add(arbiter)
+    for child in node.get("Plans", []):
+        keyed_indexes(child, out)
+
+
+@t.case
+def every_index_is_used():
+    d = tmpdir()
+    rules = os.path.join(d, "rules.conf")
+    with open(rules, "w", encoding="utf-8") as f:
+        f.write('port_opened * medium "Port opened"\nport_closed * low "Port closed"\n'
+                'service_changed * low "Service changed"\nhost_down * high "Host down"\n')
+    files = []
+    for k, seed in enumerate((1, 2, 3, 4)):
+        f = os.path.join(d, f"s{k}.xml")
+        # overlapping hosts, different ports: events, findings, resolutions
+        generate(f, hosts=120, ports=5, seed=seed, first_host=20 * k,
+                 start=1700000000 + (k if k < 3 else -5) * DAY, down=0.05, progress=False)
+        files.append(f)
+    db = newdb()
+    run(db, "-q", "migrate", "up", expect=0)
+    # an index no statement asks for: the check must see it
+    psql(db, "CREATE INDEX ports_by_tunnel ON ports (tunnel)")
+    env = {"SCANDB_RULES": rules}
+    work = [(["-q", "import", f], env) for f in files]  # the last one is older: a replay
+    work += [([*argv], {}) for argv in (
+        ["hosts", "--format", "json"], ["hosts", "--port", "22"], ["hosts", "--service", "http"],
+        ["hosts", "--changed-since", "2000-01-01"], ["hosts", "--net", "10.0.0.5"],
+        ["hosts", "--job", "2", "--port", "22"], ["changes", "--since", "2000-01-01"],
+        ["changes", "--host", "10.0.0.30"], ["findings", "--status", "open"],
+        ["findings", "--host", "10.0.0.30"], ["finding", "1"],
+        ["finding", "1", "set-status", "confirmed", "--note", "seen"],
+        ["diff", "1", "2"], ["stats"], ["doctor"],
+        ["prune", "--older-than", "2023-11-16", "--keep-last", "1"])]
+    plans = logged_plans(db, work, " -c enable_seqscan=off")
+    check(len(plans) > 50, f"only {len(plans)} plans logged")
+    used = set()
+    for p in plans:
+        keyed_indexes(p.get("Plan", {}), used)
+    indexes = psql(db, "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE n.nspname = current_schema() AND NOT i.indisunique"
+                       " ORDER BY 1").split()
+    check(len(indexes) >= 10, f"indexes: {indexes}")
+    unused = [i for i in indexes if i not in used]
+    check("ports_by_tunnel" in unused, f"the check missed an unused index: {unused}")
+    unused.remove("ports_by_tunnel")
+    check(not unused, f"indexes no statement looks up by key: {unused} (used: {sorted(used)})")
 
 
 if __name__ == "__main__":
