@@ -496,6 +496,7 @@ static void clear_tx_state(struct store_pg *s)
 	s->next_host_id = 0;
 	s->ids_taken = 0;
 	s->max_new_host_id = 0;
+	s->staged_new_lo = 0;
 	s->tx_job_id = 0;
 	s->tx_job_status[0] = '\0';
 	s->tx_xid[0] = '\0';
@@ -548,8 +549,8 @@ int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const s
 	if (!(flags & PGX_NOFLUSH) && s->buffered &&
 	    (r = flush_upto(s, (flags & PGX_FLUSH_SCANS)        ? PC_SCRIPTS
 	                       : (flags & PGX_FLUSH_HOST_SCANS) ? PC_HOST_SCANS
-	                                                        : (enum pg_copy)(PC__COUNT - 1))) !=
-	        0)
+	                       : (flags & PGX_FLUSH_HOSTS)      ? PC_HOSTS
+	                                                   : (enum pg_copy)(PC__COUNT - 1))) != 0)
 		return r;
 	snprintf(name, sizeof(name), "s%d", (int)id);
 	for (int attempt = 0;; attempt++) {
@@ -1307,8 +1308,16 @@ static int copy_send(struct store_pg *s, enum pg_copy c)
 	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \
 	" first_seen, last_seen, last_job_id"
 
+/* The staged rows are read by a plain scan and then the staging table is
+ * emptied with TRUNCATE, not taken with DELETE ... RETURNING: a deleted row
+ * stays in the table until the transaction ends (no one may prune it before
+ * then), so with DELETE every flush of a transaction scanned the dead rows
+ * of all flushes before it, and a flush per findings statement made an
+ * import quadratic (issue 18).  After the first TRUNCATE of a transaction
+ * (which gives the table a new file) PostgreSQL empties the file in place:
+ * each flush costs its own rows only. */
 static const char sql_stage_hosts_apply[] =
-    "WITH s AS (DELETE FROM pg_temp.scandb_stage_hosts RETURNING *),"
+    "WITH s AS (SELECT * FROM pg_temp.scandb_stage_hosts),"
     " u AS (INSERT INTO hosts AS h (" HOST_COLS_INS ")"
     "  SELECT id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"
     "  seen, seen, job_id FROM s ORDER BY id" HOST_MERGE " RETURNING h.id, h.addr)"
@@ -1318,9 +1327,8 @@ static const char sql_stage_hosts_apply[] =
 
 /* The host_state rows of hosts that had one: replaced. */
 static const char sql_stage_ps_apply[] =
-    "WITH s AS (DELETE FROM pg_temp.scandb_stage_port_state RETURNING *)"
-    " INSERT INTO host_state (host_id, os, mac, hostnames, ports)"
-    " SELECT host_id, os, mac, hostnames, ports FROM s"
+    "INSERT INTO host_state (host_id, os, mac, hostnames, ports)"
+    " SELECT host_id, os, mac, hostnames, ports FROM pg_temp.scandb_stage_port_state"
     " ON CONFLICT (host_id) DO UPDATE SET os = excluded.os, mac = excluded.mac,"
     " hostnames = excluded.hostnames, ports = excluded.ports";
 
@@ -1329,9 +1337,14 @@ static int apply_stage(struct store_pg *s, enum pg_copy c)
 	PGresult *res = NULL;
 	int r;
 
-	if (c == PC_PS_STAGE)
-		return store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
+	if (c == PC_PS_STAGE) {
+		if ((r = store__pg_exec(s, PG_STAGE_PS_APPLY, sql_stage_ps_apply, NULL, PGX_NOFLUSH,
+		                        NULL, "saving port states")) != 0)
+			return r;
+		return store__pg_exec(s, PG_STAGE_PS_CLEAR,
+		                      "TRUNCATE pg_temp.scandb_stage_port_state", NULL, PGX_NOFLUSH,
 		                      NULL, "saving port states");
+	}
 	if ((r = store__pg_exec(s, PG_STAGE_HOSTS_APPLY, sql_stage_hosts_apply, NULL, PGX_NOFLUSH,
 	                        &res, "storing hosts")) != 0)
 		return r;
@@ -1346,7 +1359,17 @@ static int apply_stage(struct store_pg *s, enum pg_copy c)
 			s->tx_failed = 1;
 	}
 	PQclear(res);
+	if (r == 0)
+		r = store__pg_exec(s, PG_STAGE_HOSTS_CLEAR, "TRUNCATE pg_temp.scandb_stage_hosts",
+		                   NULL, PGX_NOFLUSH, NULL, "storing hosts");
+	if (r == 0)
+		s->staged_new_lo = 0;
 	return r;
+}
+
+int store__pg_host_flags(const struct store_pg *s, int64_t host_id)
+{
+	return s->staged_new_lo && host_id >= s->staged_new_lo ? PGX_FLUSH_HOSTS : PGX_NOFLUSH;
 }
 
 /* Send the buffers 0..last (a prefix: what they reference is sent before
@@ -1381,6 +1404,7 @@ fail:
 	for (int c = 0; c < PC__COUNT; c++)
 		buf_reset(&s->copy[c]);
 	s->buffered = 0;
+	s->staged_new_lo = 0;
 	s->evps_lo = s->evps_hi = 0;
 	return r;
 }
@@ -1934,6 +1958,8 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 		e |= store__pg_f_int(b, 0, job_id);
 		if (!s->hint.found) {
 			took_host_id(s, id);
+			if (!s->staged_new_lo)
+				s->staged_new_lo = id;
 			/* a new host has no findings yet */
 			store__pg_fcache_clear(s);
 			s->fcache.host_id = id;

@@ -158,8 +158,11 @@ int store__pg_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, 
 	store__pg_p_int(&p, at);
 	store__pg_p_text(&p, f->details);
 	store__pg_p_int(&p, job_id);
-	if ((r = store__pg_exec(s, PG_FIND_UPSERT, sql_upsert, &p, 0, &q, "storing a finding (%s)",
-	                        f->fingerprint)) != 0)
+	/* A finding needs its host and job rows, nothing else buffered: the
+	 * buffers are not flushed for it unless its host is new and waits
+	 * in them (a flush per finding was most of a re-scan's time). */
+	if ((r = store__pg_exec(s, PG_FIND_UPSERT, sql_upsert, &p, store__pg_host_flags(s, host_id),
+	                        &q, "storing a finding (%s)", f->fingerprint)) != 0)
 		return r;
 	if (PQntuples(q) != 1) {
 		PQclear(q);
@@ -201,7 +204,9 @@ int store__pg_finding_set_status(struct store *st, int64_t id, const char *new_s
 	store__pg_p_time(&p, job_id);
 	store__pg_p_text(&p, record_creation ? "true" : "false");
 	store__pg_p_text(&p, note);
-	if ((r = store__pg_exec(s, PG_FIND_SET_STATUS, sql_set_status, &p, 0, &q,
+	/* the finding exists (findings are never buffered), and its status
+	 * change refers to it and to the job only */
+	if ((r = store__pg_exec(s, PG_FIND_SET_STATUS, sql_set_status, &p, PGX_NOFLUSH, &q,
 	                        "changing the status of finding %lld to '%s'", (long long)id,
 	                        new_status)) != 0)
 		return r;

@@ -40,6 +40,8 @@ enum pg_stmt {
 	PG_HOST_SEQ,
 	PG_STAGE_HOSTS_APPLY,
 	PG_STAGE_PS_APPLY,
+	PG_STAGE_HOSTS_CLEAR,
+	PG_STAGE_PS_CLEAR,
 	PG_REAP_RUNNING,
 	PG_REAP_ONE,
 	PG_REAP_TIMEOUTS,
@@ -114,6 +116,9 @@ struct store_pg {
 	int64_t next_host_id; /* 0: not read yet in this transaction */
 	int ids_taken;        /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */
 	int64_t max_new_host_id;
+	/* the lowest id of a new host whose row waits in the PC_HOSTS buffer
+	 * (not in hosts yet); 0: none */
+	int64_t staged_new_lo;
 	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
@@ -168,6 +173,8 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
  * scripts) / only hosts and host_scans: send just those buffers */
 #define PGX_FLUSH_SCANS      4
 #define PGX_FLUSH_HOST_SCANS 8
+/* it needs only the hosts rows: send just the host upserts */
+#define PGX_FLUSH_HOSTS 16
 #define PGX_ONESHOT                                                                                \
 	2 /* plan it for these parameters each time (unnamed                                       \
 	     statement): for queries run once per page or command,                                 \
@@ -201,6 +208,10 @@ int store__pg_flush(struct store_pg *s);
  * one.
  */
 int store__pg_sync_ids(struct store_pg *s);
+/* The flags for a statement that needs host `host_id` to be in hosts and
+ * reads no other buffered row (findings): PGX_NOFLUSH unless the host is
+ * new and its row still waits in the COPY buffer. */
+int store__pg_host_flags(const struct store_pg *s, int64_t host_id);
 /* Host `host_id` has rows in the event / host_state buffers. */
 void store__pg_evps_note(struct store_pg *s, int64_t host_id);
 /* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement

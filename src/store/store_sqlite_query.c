@@ -281,10 +281,8 @@ out:
 /* Filters of both host queries.  ?2/?3: addr_key range (whole space when
  * unfiltered; narrowed to one key for an exact address); ?4 exact addr; ?5
  * status; ?6/?7 open port/protocol; ?8 open service.  The port checks
- * probe the ports primary key (job_id, host_id, ...) of this one host.
- * `+p.service` keeps the service check there too: without it SQLite 3.40
- * probes ports_service (service=? AND job_id=? AND host_id=?) instead,
- * which is as tight, but not the plan test_sqlite_plans expects. */
+ * probe the ports primary key (job_id, host_id, ...) of this one host
+ * (there is no index of ports by port or service: migration 0010). */
 #define HOST_FILTERS_COMMON                                                                        \
 	" h.addr_key BETWEEN ?2 AND ?3"                                                            \
 	" AND (?4 IS NULL OR h.addr = ?4)"                                                         \
@@ -300,7 +298,7 @@ out:
 	"  AND p.state = 'open'))"                                                                 \
 	" AND (?8 IS NULL OR EXISTS (SELECT 1 FROM ports p"                                        \
 	"  WHERE p.job_id = hs.job_id AND p.host_id = hs.host_id"                                  \
-	"  AND +p.service = ?8 AND p.state = 'open'))"
+	"  AND p.service = ?8 AND p.state = 'open'))"
 /* The current state: port filters on port_state, by its key (host_id, ...). */
 #define STATE_FILTERS                                                                              \
 	HOST_FILTERS_COMMON                                                                        \

@@ -93,12 +93,60 @@ struct checked {
 
 /* ---- fixture: a database the program made --------------------------------- */
 
+/* Every distinct statement the program ran in the fixture (sqlite3_sql of
+ * each statement, from a trace on its connection): what the index check
+ * plans. */
+#define TRACED_MAX 512
+struct traced {
+	char *sql[TRACED_MAX];
+	size_t n;
+};
+
 struct fixture {
 	char *dir;
 	char *path;
 	struct checked q[SQ__COUNT];
 	size_t nq;
+	struct traced traced;
 };
+
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+	struct traced *t = ctx;
+	const char *sql;
+
+	(void)x;
+	if (type != SQLITE_TRACE_STMT || !(sql = sqlite3_sql((sqlite3_stmt *)p)))
+		return 0;
+	/* past the comments that head a migration's statements */
+	for (;;) {
+		sql += strspn(sql, " \t\r\n");
+		if (strncmp(sql, "--", 2) != 0)
+			break;
+		sql += strcspn(sql, "\n");
+	}
+	/* Queries, and prune's temporary tables; not DDL or PRAGMAs.  Not
+	 * the inserts into scandb's tables either: SQLite plans with each
+	 * insert the foreign-key actions a REPLACE of a parent row would
+	 * run, which never run (an INSERT INTO jobs lists a search of every
+	 * table that references jobs); prune's inserts into its temporary
+	 * tables (which nothing references) are its selections. */
+	if (strncmp(sql, "SELECT", 6) != 0 && strncmp(sql, "UPDATE", 6) != 0 &&
+	    strncmp(sql, "DELETE", 6) != 0 && strncmp(sql, "WITH", 4) != 0 &&
+	    strncmp(sql, "INSERT INTO scandb_", 19) != 0 && strncmp(sql, "CREATE TEMP", 11) != 0)
+		return 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->sql[i], sql) == 0)
+			return 0;
+	if (t->n < TRACED_MAX && (t->sql[t->n] = strdup(sql)) != NULL)
+		t->n++;
+	return 0;
+}
+
+static void trace(struct store *st, struct traced *t)
+{
+	sqlite3_trace_v2(store__sqlite(st)->db, SQLITE_TRACE_STMT, trace_stmt, t);
+}
 
 static struct store *open_store(const char *path)
 {
@@ -263,6 +311,13 @@ static int count_event(void *ctx, struct store_event *e)
 	return 0;
 }
 
+static int count_finding(void *ctx, struct store_finding *f)
+{
+	(*(size_t *)ctx)++;
+	store_finding_free(f);
+	return 0;
+}
+
 static int count_job(void *ctx, struct store_job *j)
 {
 	(*(size_t *)ctx)++;
@@ -305,6 +360,15 @@ static void exercise(struct store *st)
 	n = 0;
 	assert_ok(st, store_hosts_each(st, &f, count_host, &n));
 	assert_int_equal(n, NHOSTS);
+	/* findings (the rules file of setup raised some) */
+	{
+		struct store_finding_filter ff;
+
+		memset(&ff, 0, sizeof(ff));
+		n = 0;
+		assert_ok(st, store_findings_each(st, &ff, count_finding, &n));
+		assert_true(n > 0);
+	}
 	/* jobs */
 	n = 0;
 	assert_ok(st, store_jobs_each(st, NULL, count_job, &n));
@@ -360,6 +424,35 @@ static void exercise(struct store *st)
 	}
 }
 
+/* A prune of the jobs of the first day, on a copy of the database (the other tests
+ * read the fixture as it is), traced like the rest. */
+static void prune_copy(struct fixture *fx)
+{
+	struct store_prune_opts o = {.older_than = 1700000000 + 86400, .keep_last = 0};
+	struct store_prune_result res;
+	char *copy = tu_path(fx->dir, "pruned.db");
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	struct store *st;
+
+	assert_int_equal(sqlite3_open_v2(fx->path, &src, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open(copy, &dst), SQLITE_OK);
+	b = sqlite3_backup_init(dst, "main", src, "main");
+	assert_non_null(b);
+	assert_int_equal(sqlite3_backup_step(b, -1), SQLITE_DONE);
+	assert_int_equal(sqlite3_backup_finish(b), SQLITE_OK);
+	sqlite3_close(dst);
+	sqlite3_close(src);
+	st = open_store(copy);
+	trace(st, &fx->traced);
+	/* (whether a job goes or stays, its DELETE runs, and plans are what
+	 * the test reads) */
+	assert_ok(st, store_prune(st, &o, &res));
+	store_prune_result_free(&res);
+	store_close(st);
+	free(copy);
+}
+
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -372,7 +465,22 @@ static int setup(void **state)
 	fx->dir = tu_mkdtemp("plans");
 	assert_non_null(fx->dir);
 	fx->path = tu_path(fx->dir, "plans.db");
+	{
+		/* rules, so that imports raise findings (and run their queries) */
+		char *rules = tu_path(fx->dir, "rules.conf");
+		FILE *f = fopen(rules, "w");
+
+		assert_non_null(f);
+		fputs("port_opened * medium \"Port opened\"\n"
+		      "port_closed * low \"Port closed\"\n"
+		      "service_changed * low \"Service changed\"\n",
+		      f);
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(setenv("SCANDB_RULES", rules, 1), 0);
+		free(rules);
+	}
 	st = open_store(fx->path);
+	trace(st, &fx->traced);
 	assert_ok(st, store_ensure_ready(st));
 	/* NJOBS jobs; the last one misses the first quarter of the hosts, so
 	 * their latest job is an older one. */
@@ -421,6 +529,7 @@ static int setup(void **state)
 		fx->nq++;
 	}
 	store_close(st);
+	prune_copy(fx);
 	*state = fx;
 	return 0;
 }
@@ -433,6 +542,8 @@ static int teardown(void **state)
 		return 0;
 	for (size_t i = 0; i < fx->nq; i++)
 		free(fx->q[i].sql);
+	for (size_t i = 0; i < fx->traced.n; i++)
+		free(fx->traced.sql[i]);
 	if (getenv("KEEP_TEST_DB"))
 		fprintf(stderr, "kept %s\n", fx->path);
 	else
@@ -461,8 +572,16 @@ static void plan_free(struct plan *p)
 	p->n = 0;
 }
 
+static int plan_get_quiet(sqlite3 *db, const char *sql, struct plan *p, int quiet);
+
 /* EXPLAIN QUERY PLAN of `sql` on db, into *p. */
 static int plan_get(sqlite3 *db, const char *sql, struct plan *p)
+{
+	return plan_get_quiet(db, sql, p, 0);
+}
+
+/* The same; quiet: a statement that cannot be planned says nothing. */
+static int plan_get_quiet(sqlite3 *db, const char *sql, struct plan *p, int quiet)
 {
 	sqlite3_stmt *q = NULL;
 	size_t len = strlen(sql) + 32;
@@ -475,7 +594,8 @@ static int plan_get(sqlite3 *db, const char *sql, struct plan *p)
 	rc = sqlite3_prepare_v2(db, eqp, -1, &q, NULL);
 	free(eqp);
 	if (rc != SQLITE_OK) {
-		print_error("EXPLAIN QUERY PLAN failed: %s\n%s\n", sqlite3_errmsg(db), sql);
+		if (!quiet)
+			print_error("EXPLAIN QUERY PLAN failed: %s\n%s\n", sqlite3_errmsg(db), sql);
 		return rc;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW && p->n < PLAN_MAX) {
@@ -789,24 +909,118 @@ static void test_dropped_index_is_detected(void **state)
 }
 
 /* The checker fails when a query is rewritten so that the planner changes
- * its mind: without the unary + on p.service, the service filter of a
- * job's view is planned on ports_service instead of the ports primary
- * key the query was written for. */
+ * its mind: without the unary + on h.addr_key, the events of a time range
+ * are planned by address (hosts_addr_key, then each host's events)
+ * instead of on host_events_at, the index the query was written for. */
 static void test_rewritten_query_is_detected(void **state)
 {
 	struct fixture *fx = *state;
-	const struct store__sqlite_query *hq = &store__sqlite_hot_queries[SQ_HOSTS_JOB];
-	struct checked c = {.name = "hosts_job without +p.service", .plan = hq->plan};
+	const struct store__sqlite_query *hq = &store__sqlite_hot_queries[SQ_EVENTS_SINCE];
+	struct checked c = {.name = "events_since without +h.addr_key", .plan = hq->plan};
 	char *plus;
 	sqlite3 *db = open_db(fx->path);
 
 	c.sql = strdup(hq->sql);
 	assert_non_null(c.sql);
-	plus = strstr(c.sql, "+p.service");
+	plus = strstr(c.sql, "+h.addr_key");
 	assert_non_null(plus);
 	*plus = ' ';
 	assert_true(check_query(db, &c, CHECK_SHOW) > 0);
 	free(c.sql);
+	sqlite3_close(db);
+}
+
+/* ---- every index earns its place ---------------------------------------- */
+
+/*
+ * The indexes of db that no plan of the traced statements uses, into
+ * unused[] (names, owned by the caller; at most max).  Unique indexes are
+ * constraints (jobs_content_hash, the unique address and fingerprint,
+ * targets_name): the database uses them on every insert, whatever any plan
+ * says.  The plans include foreign-key actions (prune deleting jobs), so
+ * db must have foreign_keys on.
+ */
+/* "SEARCH x USING [COVERING ]INDEX name (...)", name a whole word: a
+ * lookup by the index's key (a SCAN through an index reads all of it). */
+static int line_uses_index(const char *detail, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(detail, "SEARCH ", 7) != 0)
+		return 0;
+
+	for (const char *p = strstr(detail, "INDEX "); p; p = strstr(p + 1, "INDEX ")) {
+		const char *w = p + 6;
+		if (strncmp(w, name, n) == 0 && (w[n] == '\0' || w[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+static size_t unused_indexes(sqlite3 *db, const struct traced *t, char **unused, size_t max)
+{
+	sqlite3_stmt *q = NULL;
+	size_t n = 0;
+
+	/* prune's temporary tables, for its statements to plan */
+	for (size_t i = 0; i < t->n; i++)
+		if (strncmp(t->sql[i], "CREATE TEMP TABLE", 17) == 0)
+			sqlite3_exec(db, t->sql[i], NULL, NULL, NULL);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT name FROM sqlite_master WHERE type = 'index'"
+	                                    " AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'"
+	                                    " ORDER BY name",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		int used = 0;
+
+		for (size_t i = 0; i < t->n && !used; i++) {
+			struct plan p;
+
+			if (plan_get_quiet(db, t->sql[i], &p, 1) != 0)
+				continue; /* a table the program dropped since */
+			for (size_t k = 0; k < p.n && !used; k++)
+				used = line_uses_index(p.detail[k], name);
+			if (used && getenv("SHOW_PLANS"))
+				print_message("index %s: used by %.120s\n", name, t->sql[i]);
+			plan_free(&p);
+		}
+		if (!used && n < max)
+			unused[n++] = strdup(name);
+	}
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* Every index of the schema is used by some statement the program ran:
+ * an import with findings, the listings, the history replay, the findings
+ * listing, reaping, prune.  One nobody uses costs every insert for
+ * nothing (issue 18: ports_open and ports_service were 23 % of the file). */
+static void test_every_index_is_used(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = scratch_copy(fx->path);
+	char *unused[32];
+	size_t n;
+
+	assert_true(fx->traced.n >= 40);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+	n = unused_indexes(db, &fx->traced, unused, 32);
+	for (size_t i = 0; i < n; i++) {
+		print_error("index %s: no statement the program runs uses it\n", unused[i]);
+		free(unused[i]);
+	}
+	assert_int_equal(n, 0);
+	/* and the check sees an index nobody asked for */
+	assert_int_equal(
+	    sqlite3_exec(db, "CREATE INDEX ports_by_tunnel ON ports(tunnel)", NULL, NULL, NULL),
+	    SQLITE_OK);
+	n = unused_indexes(db, &fx->traced, unused, 32);
+	assert_int_equal(n, 1);
+	assert_string_equal(unused[0], "ports_by_tunnel");
+	free(unused[0]);
 	sqlite3_close(db);
 }
 
@@ -818,6 +1032,7 @@ int main(void)
 	    cmocka_unit_test(test_checker_rejects_bad_plans),
 	    cmocka_unit_test(test_dropped_index_is_detected),
 	    cmocka_unit_test(test_rewritten_query_is_detected),
+	    cmocka_unit_test(test_every_index_is_used),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
