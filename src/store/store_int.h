@@ -403,4 +403,7 @@ int store__check_backup_migrations(struct store *st, const char *path,
                                    const struct store_applied *rows, size_t n, int *version,
                                    int *pending);
 
+/* The value of hex digit c (either case), or -1 (store_target.c). */
+int store__hexval(char c);
+
 #endif

@@ -121,17 +121,6 @@ char *store__pg_dup(const PGresult *r, int row, int col, int *oom)
 	return c;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int store__pg_addr_text(const char *hex, int family, char out[64])
 {
 	unsigned char key[16];
@@ -140,7 +129,7 @@ int store__pg_addr_text(const char *hex, int family, char out[64])
 	if (!hex || strlen(hex) != 32)
 		return SDB_EDB;
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = store__hexval(hex[2 * i]), lo = store__hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return SDB_EDB;
 		key[i] = (unsigned char)(hi << 4 | lo);
@@ -299,8 +288,8 @@ static int add_uri_secret(struct store_pg *s, const char *p, size_t n)
 		return SDB_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-		    (lo = hexval(p[i + 2])) >= 0) {
+		if (p[i] == '%' && i + 2 < n && (hi = store__hexval(p[i + 1])) >= 0 &&
+		    (lo = store__hexval(p[i + 2])) >= 0) {
 			d[k++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else {

@@ -88,7 +88,7 @@ static int add_span(struct store__target_secrets *ts, size_t off, size_t len)
 	return 0;
 }
 
-static int hexval(char c)
+int store__hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -111,8 +111,8 @@ static int uri_decode(const char *p, size_t n, char *out)
 			out[k++] = p[i];
 			continue;
 		}
-		if (i + 2 >= n || (hi = hexval(p[i + 1])) < 0 || (lo = hexval(p[i + 2])) < 0 ||
-		    (hi | lo) == 0)
+		if (i + 2 >= n || (hi = store__hexval(p[i + 1])) < 0 ||
+		    (lo = store__hexval(p[i + 2])) < 0 || (hi | lo) == 0)
 			return -1;
 		out[k++] = (char)(hi * 16 + lo);
 		i += 2;
