@@ -914,6 +914,7 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 	char errtext[4096] = "";
 	size_t elen = 0;
 	double deadline = time_mono() + timeout;
+	sigset_t sigs;
 	pid_t pid;
 
 	if ((out && pipe(op) != 0) || pipe(ep) != 0) {
@@ -921,12 +922,16 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 		goto close_pipes;
 	}
 	fflush(NULL);
+	store__tmp_fork_begin(&sigs);
 	if ((pid = fork()) < 0) {
 		r = store__set_err(&s->base, SDB_EIO, "%s: fork: %s", what, strerror(errno));
+		store__tmp_fork_end(&sigs);
 		goto close_pipes;
 	}
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDWR), high[8];
+
+		store__tmp_fork_child(&sigs);
 		dup2(nul, 0);
 		dup2(out ? op[1] : nul, 1);
 		dup2(ep[1], 2);
@@ -942,6 +947,7 @@ static int run_tool(struct store_pg *s, char *const argv[], char *const env[], s
 		_exit(127);
 	}
 	store__tmp_child(guard, pid);
+	store__tmp_fork_end(&sigs);
 	if (out) {
 		close(op[1]);
 		op[1] = -1;

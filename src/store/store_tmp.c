@@ -173,6 +173,24 @@ int store__tmp_watch(struct store *st, struct store__tmp *t)
 	return 0;
 }
 
+void store__tmp_fork_begin(sigset_t *old)
+{
+	block_sigs(old);
+}
+
+void store__tmp_fork_child(const sigset_t *old)
+{
+	for (size_t i = 0; i < NSIGS; i++)
+		if (guard_installed[i])
+			signal(guard_sigs[i], SIG_DFL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+void store__tmp_fork_end(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 void store__tmp_child(struct store__tmp *t, pid_t pid)
 {
 	if (t && t->armed)
