@@ -506,6 +506,7 @@ out:
 
 #define LATE_BLOCK       1024 /* late hosts derived again together */
 #define LATE_FIRST_ROUND 1    /* later scans read in the first round */
+#define LATE_LIST_LATER  8    /* later scans listed at first */
 
 struct late {
 	int64_t host_id;
@@ -517,6 +518,7 @@ struct late {
 	struct store_scan_key *scans; /* all its stored scans, in order */
 	size_t nscans, cap;
 	size_t pos;   /* this job's scan among them */
+	int complete; /* the list goes to its newest scan */
 	size_t next;  /* the next scan to apply */
 	size_t want;  /* the current round reads scans before this index */
 	int findings; /* its findings are derived again: every scan */
@@ -807,7 +809,7 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 	    (i < l->pos || l->met ? !l->scans[i].has_state : 1) &&
 	    (r = ck_add(l, i, i < l->pos)) != 0)
 		goto out;
-	if (l->next == l->nscans)
+	if (l->next == l->nscans && l->complete)
 		l->done = 1;
 out:
 	store_host_free(sh);
@@ -1029,7 +1031,7 @@ static int late_write(struct late_block *b)
  * their first scan (from_start); has_findings[i] as store.h says.  Then
  * find this job's scan among each one's.
  */
-static int late_list(struct late_block *b, const unsigned char *sel, int from_start,
+static int late_list(struct late_block *b, const unsigned char *sel, int from_start, int max_later,
                      unsigned char *has_findings)
 {
 	struct job_writer *w = b->w;
@@ -1052,7 +1054,8 @@ static int late_list(struct late_block *b, const unsigned char *sel, int from_st
 		lates[n++] = (struct store_scan_key){b->v[i]->host_id, w->job_id, b->v[i]->at, 0};
 	}
 	b->cursor = 0;
-	if ((r = store_history_scan_list(w->st, lates, n, from_start, hf, late_list_cb, b)) != 0)
+	if ((r = store_history_scan_list(w->st, lates, n, from_start, max_later, hf, late_list_cb,
+	                                 b)) != 0)
 		goto out;
 	for (size_t i = 0, k = 0; i < b->n && r == 0; i++) {
 		struct late *l = b->v[i];
@@ -1068,6 +1071,7 @@ static int late_list(struct late_block *b, const unsigned char *sel, int from_st
 		if (l->pos == l->nscans)
 			r = store__set_err(w->st, SDB_EDB,
 			                   "%s: this job's scan of it is not stored", l->addr);
+		l->complete = !max_later || l->nscans - l->pos - 1 < (size_t)max_later;
 	}
 out:
 	free(lates);
@@ -1091,7 +1095,7 @@ static int late_run(struct job_writer *w)
 		r = SDB_ENOMEM;
 		goto out;
 	}
-	if ((r = late_list(&b, NULL, 0, sel)) != 0)
+	if ((r = late_list(&b, NULL, 0, LATE_LIST_LATER, sel)) != 0)
 		goto out;
 	/* the hosts with findings derive them from all their scans */
 	nsel = 0;
@@ -1099,7 +1103,7 @@ static int late_run(struct job_writer *w)
 		b.v[i]->findings = sel[i];
 		nsel += sel[i];
 	}
-	if (nsel && (r = late_list(&b, sel, 1, NULL)) != 0)
+	if (nsel && (r = late_list(&b, sel, 1, 0, NULL)) != 0)
 		goto out;
 	for (size_t i = 0; i < b.n && r == 0; i++)
 		r = late_start(w, b.v[i]);
@@ -1126,20 +1130,35 @@ static int late_run(struct job_writer *w)
 				                   l->want - l->next);
 				break;
 			}
-			l->want =
-			    l->findings ? l->nscans : l->next + ((size_t)LATE_FIRST_ROUND << round);
-			if (l->want > l->nscans)
-				l->want = l->nscans;
 		}
 		/* hosts that turned out to have findings to derive: again, from
 		 * their first scan */
-		if (r == 0 && nsel && (r = late_list(&b, sel, 1, NULL)) == 0) {
+		if (r == 0 && nsel && (r = late_list(&b, sel, 1, 0, NULL)) == 0) {
 			for (size_t i = 0; i < b.n && r == 0; i++) {
 				if (sel[i]) {
 					b.v[i]->restart = 0;
 					r = late_start(w, b.v[i]);
 				}
 			}
+		}
+		/* hosts at the end of a list that stopped short: all their later
+		 * scans (the list starts where it did: the indexes stay) */
+		nsel = 0;
+		for (size_t i = 0; i < b.n; i++) {
+			struct late *l = b.v[i];
+			sel[i] = !l->done && !l->complete && l->next == l->nscans;
+			nsel += sel[i];
+		}
+		if (r == 0 && nsel)
+			r = late_list(&b, sel, 0, 0, NULL);
+		for (size_t i = 0; i < b.n && r == 0; i++) {
+			struct late *l = b.v[i];
+			if (l->done)
+				continue;
+			l->want =
+			    l->findings ? l->nscans : l->next + ((size_t)LATE_FIRST_ROUND << round);
+			if (l->want > l->nscans)
+				l->want = l->nscans;
 		}
 	}
 	if (r == 0)

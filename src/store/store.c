@@ -844,14 +844,14 @@ int store_event_insert(struct store *st, int64_t host_id, const struct ev_event 
 }
 
 int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                            int from_start, unsigned char *has_findings,
+                            int from_start, int max_later, unsigned char *has_findings,
                             int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
-	if ((n && (!lates || !has_findings)) || !cb)
+	if ((n && (!lates || !has_findings)) || !cb || max_later < 0)
 		return SDB_EUSAGE;
 	if (n == 0)
 		return 0;
-	CALL(st, history_scan_list, lates, n, from_start, has_findings, cb, ctx);
+	CALL(st, history_scan_list, lates, n, from_start, max_later, has_findings, cb, ctx);
 }
 
 int store_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,

@@ -251,13 +251,15 @@ struct store_scan_key {
  * (host id, scan time, job id) order, key.has_state set for a scan that
  * holds a state (a checkpoint).  Each host's list starts at its latest
  * scan older than its late scan (in (time, job) order) that holds a state,
- * or at its first scan when it has none or when from_start is set: it is
- * as long as re-deriving the host needs.  has_findings[i] (the caller's
- * array of n) is set to 1 when host i has any finding, else 0.  One query
- * (PostgreSQL: one round trip) for the whole list.
+ * or at its first scan when it has none or when from_start is set, and
+ * ends after max_later scans after the late one (and those at the same
+ * time as the last of them; 0: at its newest scan): it is as long as
+ * re-deriving the host needs.  has_findings[i] (the caller's array of n)
+ * is set to 1 when host i has any finding, else 0.  One query (PostgreSQL:
+ * one round trip) for the whole list.
  */
 int store_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                            int from_start, unsigned char *has_findings,
+                            int from_start, int max_later, unsigned char *has_findings,
                             int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
 /*
  * The stored scans keys[0..n) (sorted by host id, scan time, job id), read

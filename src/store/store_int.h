@@ -100,7 +100,7 @@ struct store_ops {
 	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
 	/* store.h "re-deriving it for late scans"; keys and ids as there */
 	int (*history_scan_list)(struct store *st, const struct store_scan_key *lates, size_t n,
-	                         int from_start, unsigned char *has_findings,
+	                         int from_start, int max_later, unsigned char *has_findings,
 	                         int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
 	int (*history_scans)(struct store *st, const struct store_scan_key *keys, size_t n,
 	                     int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),

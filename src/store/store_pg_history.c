@@ -524,20 +524,25 @@ static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, int
 /* clang-format off */
 static const char sql_hist_scan_list[] =
     "WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
-    "  AS k(host_id, job, at))"
-    " SELECT 0 AS k, hs.host_id, hs.job_id, " EP("hs.scanned_at") " AS at,"
-    " hs.state IS NOT NULL AS s FROM k JOIN host_scans hs ON hs.host_id = k.host_id"
-    " WHERE $4::boolean OR hs.scanned_at >= coalesce((SELECT c.scanned_at FROM host_scans c"
+    "  AS k(host_id, job, at)),"
+    " b AS MATERIALIZED (SELECT k.host_id, CASE WHEN $4::boolean THEN '-infinity' ELSE"
+    "  coalesce((SELECT c.scanned_at FROM host_scans c"
     "  WHERE c.host_id = k.host_id AND c.state IS NOT NULL"
     "  AND (c.scanned_at, c.job_id) < (to_timestamp(k.at), k.job)"
-    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), '-infinity')"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), '-infinity') END AS lo,"
+    "  CASE WHEN $5::integer > 0 THEN (SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND (c.scanned_at, c.job_id) > (to_timestamp(k.at), k.job)"
+    "  ORDER BY c.scanned_at, c.job_id LIMIT 1 OFFSET $5::integer - 1) END AS hi FROM k)"
+    " SELECT 0 AS k, hs.host_id, hs.job_id, " EP("hs.scanned_at") " AS at,"
+    " hs.state IS NOT NULL AS s FROM b JOIN host_scans hs ON hs.host_id = b.host_id"
+    " AND hs.scanned_at >= b.lo WHERE b.hi IS NULL OR hs.scanned_at <= b.hi"
     " UNION ALL SELECT DISTINCT 1, f.host_id, 0, 0, false FROM k JOIN findings f"
     " ON f.host_id = k.host_id"
     " ORDER BY k, host_id, at, job_id";
 /* clang-format on */
 
 int store__pg_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                                int from_start, unsigned char *has_findings,
+                                int from_start, int max_later, unsigned char *has_findings,
                                 int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
@@ -554,6 +559,7 @@ int store__pg_history_scan_list(struct store *st, const struct store_scan_key *l
 		store__pg_p_text(&p, buf_str(&a[i]));
 	}
 	store__pg_p_text(&p, from_start ? "true" : "false");
+	store__pg_p_int(&p, max_later);
 	if (r == 0)
 		r = store__pg_exec(s, PG_HIST_SCAN_LIST, sql_hist_scan_list, &p,
 		                   PGX_FLUSH_HOST_SCANS, &q, "listing scans of hosts");

@@ -262,7 +262,7 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
                               const char *doc, size_t len);
 int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
 int store__pg_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                                int from_start, unsigned char *has_findings,
+                                int from_start, int max_later, unsigned char *has_findings,
                                 int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx);
 int store__pg_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
                             int (*cb)(void *ctx, struct store_host *h, const char *probed_scope),

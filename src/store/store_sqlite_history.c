@@ -281,13 +281,18 @@ static int json_keys(const struct store_scan_key *k, size_t n, struct buf *b)
 static const char sql_hist_scan_list[] =
     "WITH k(host_id, job, at) AS (SELECT value ->> 0, value ->> 1, value ->> 2"
     "  FROM json_each(?1)),"
-    " b(host_id, lo) AS MATERIALIZED (SELECT k.host_id, CASE WHEN ?2 THEN -1 ELSE"
+    " b(host_id, lo, hi) AS MATERIALIZED (SELECT k.host_id, CASE WHEN ?2 THEN -1 ELSE"
     "  coalesce((SELECT c.scanned_at FROM host_scans c"
     "  WHERE c.host_id = k.host_id AND c.scanned_at <= k.at AND c.state IS NOT NULL"
     "  AND (c.scanned_at < k.at OR c.job_id < k.job)"
-    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), -1) END FROM k)"
+    "  ORDER BY c.scanned_at DESC, c.job_id DESC LIMIT 1), -1) END,"
+    "  CASE WHEN ?3 > 0 THEN (SELECT c.scanned_at FROM host_scans c"
+    "  WHERE c.host_id = k.host_id AND c.scanned_at >= k.at"
+    "  AND (c.scanned_at > k.at OR c.job_id > k.job)"
+    "  ORDER BY c.scanned_at, c.job_id LIMIT 1 OFFSET ?3 - 1) END FROM k)"
     " SELECT hs.host_id, hs.job_id, hs.scanned_at, hs.state IS NOT NULL"
     " FROM b JOIN host_scans hs ON hs.host_id = b.host_id AND hs.scanned_at >= b.lo"
+    " WHERE b.hi IS NULL OR hs.scanned_at <= b.hi"
     " ORDER BY hs.host_id, hs.scanned_at, hs.job_id";
 static const char sql_hist_findings_hosts[] =
     "SELECT DISTINCT f.host_id FROM json_each(?1) k JOIN findings f ON f.host_id = k.value ->> 0";
@@ -309,7 +314,7 @@ static int find_key(const struct store_scan_key *k, size_t n, int64_t id)
 }
 
 int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                                    int from_start, unsigned char *has_findings,
+                                    int from_start, int max_later, unsigned char *has_findings,
                                     int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
@@ -337,6 +342,7 @@ int store__sqlite_history_scan_list(struct store *st, const struct store_scan_ke
 		goto out;
 	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, from_start != 0);
+	sqlite3_bind_int(q, 3, max_later);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_scan_key k = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
 		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3)};

@@ -146,7 +146,7 @@ int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct e
 int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
                               int (*cb)(void *ctx, struct store_event *e), void *ctx);
 int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
-                                    int from_start, unsigned char *has_findings,
+                                    int from_start, int max_later, unsigned char *has_findings,
                                     int (*cb)(void *ctx, const struct store_scan_key *k),
                                     void *ctx);
 int store__sqlite_history_scans(struct store *st, const struct store_scan_key *keys, size_t n,
