@@ -25,8 +25,8 @@ _scandb_options()
 	finding) echo "--format --note" ;;
 	migrate) echo "--format --force" ;;
 	health) echo "--format" ;;
-	stats) echo "--format" ;;
-	doctor) echo "--fix --format" ;;
+	stats) echo "--exact --format" ;;
+	doctor) echo "--quick --fix --format" ;;
 	backup) echo "--keep --format" ;;
 	restore) echo "--force --format" ;;
 	prune) echo "--older-than --keep-last --dry-run --force --format" ;;

@@ -1,10 +1,12 @@
 /*
- * cmd_doctor.c - `scandb doctor [--fix]`: is the data right?  Runs every
- * check of store_doctor (migrations, the engine's integrity and foreign-key
- * checks, CHECK constraints, orphans of every relation, stuck jobs, and on
- * PostgreSQL ownership/privileges) and prints each problem with how to fix
- * it.  --fix marks stuck jobs failed (one transaction).  Exit 0 when
- * nothing is wrong (after --fix), 1 otherwise.  docs/OPERATIONS.md.
+ * cmd_doctor.c - `scandb doctor [--quick] [--fix]`: is the data right?
+ * Runs every check of store_doctor (migrations, the engine's integrity and
+ * foreign-key checks, CHECK constraints, orphans of every relation, stuck
+ * jobs, and on PostgreSQL ownership/privileges) and prints each problem
+ * with how to fix it.  --quick is the routine check (store.h
+ * STORE_DOCTOR_QUICK); --fix marks stuck jobs failed (one transaction).
+ * Exit 0 when nothing is wrong (after --fix), 1 otherwise.
+ * docs/OPERATIONS.md.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,7 +23,7 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-    "usage: scandb doctor [--fix] [--format table|json|ndjson|csv]\n"
+    "usage: scandb doctor [--quick] [--fix] [--format table|json|ndjson|csv]\n"
     "\n"
     "Check the database: applied migrations and their checksums, the\n"
     "engine's integrity check (SQLite: integrity_check, foreign_key_check),\n"
@@ -29,6 +31,11 @@ static const char usage[] =
     "relation, and jobs stuck in 'running' past their timeout.  Each problem\n"
     "is printed with the command or SQL that fixes it.\n"
     "\n"
+    "  --quick           the routine check: SQLite's quick_check (every page\n"
+    "                    and constraint, but index entries are not matched to\n"
+    "                    their rows; it says how long the full check would\n"
+    "                    take), and on PostgreSQL the keys and constraints it\n"
+    "                    enforces are checked in the catalog, rows not re-read\n"
     "  --fix             mark stuck jobs failed (in one transaction)\n"
     "  --format FORMAT   table (default), json, or ndjson/csv (one row per\n"
     "                    problem: check, count, what, fix)\n"
@@ -117,6 +124,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"fix", no_argument, NULL, 'x'},
+	    {"quick", no_argument, NULL, 'q'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -124,7 +132,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_doctor_report rep;
 	char msg[1024];
-	int ch, fix = 0, r;
+	int ch, fix = 0, quick = 0, r;
 
 	if (cli_wants_help(argc, argv)) {
 		fputs(usage, stdout);
@@ -135,6 +143,8 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		if (ch == 'x')
 			fix = 1;
+		else if (ch == 'q')
+			quick = 1;
 		else if (ch == 'f') {
 			if ((r = ops_parse_format("doctor", optarg, 1, &fmt)) != 0)
 				return r;
@@ -150,7 +160,9 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 		cli_err("%s", msg);
 		if (store_doctor_damaged(c->db, &rep) != 1)
 			return r;
-	} else if ((r = store_doctor(c->st, fix, time_now(), &rep)) != 0) {
+	} else if ((r = store_doctor(
+	                c->st, (fix ? STORE_DOCTOR_FIX : 0) | (quick ? STORE_DOCTOR_QUICK : 0),
+	                time_now(), &rep)) != 0) {
 		return output_store_err(c, "doctor", r);
 	}
 	r = fmt == CLI_FMT_JSON    ? print_json(&rep)

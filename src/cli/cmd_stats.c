@@ -1,8 +1,9 @@
 /*
- * cmd_stats.c - `scandb stats`: how big the database is and what is in it:
- * rows and on-disk size per table and index, the database size, jobs by
- * status, the oldest and newest job (store_stats; sizes from SQLite's
- * dbstat).  docs/OPERATIONS.md.
+ * cmd_stats.c - `scandb stats [--exact]`: how big the database is and what
+ * is in it: rows and on-disk size per table and index (large ones estimated
+ * from a sample of their pages, marked "~", unless --exact), the database
+ * size, jobs by status, the oldest and newest job (store_stats; sizes from
+ * SQLite's dbstat, PostgreSQL's catalog).  docs/OPERATIONS.md.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,29 +20,34 @@
 #include "core/timeutil.h"
 
 static const char usage[] =
-    "usage: scandb stats [--format table|json|ndjson|csv]\n"
+    "usage: scandb stats [--exact] [--format table|json|ndjson|csv]\n"
     "\n"
     "Rows and on-disk size of every table and index, the database size, jobs\n"
-    "by status, and the oldest and newest job (by scan time).\n"
+    "by status, and the oldest and newest job (by scan time).  The rows and\n"
+    "sizes of large tables and indexes are estimated from a sample of their\n"
+    "pages (marked ~; \"estimated\": true), so stats answers in well under a\n"
+    "second whatever the size of the database; the database size is exact.\n"
     "\n"
+    "  --exact           count every row and page (reads the whole database)\n"
     "  --format FORMAT   table (default), json, or ndjson/csv (one row per\n"
-    "                    table and index: kind, name, table, rows, bytes)\n";
+    "                    table and index: kind, name, table, rows, bytes,\n"
+    "                    estimated)\n";
 
 /* ndjson/csv: one row per table and index. */
 static int print_rows(const struct store_stats *s, enum cli_format fmt)
 {
-	static const char *const keys[] = {"kind", "name", "table", "rows", "bytes"};
+	static const char *const keys[] = {"kind", "name", "table", "rows", "bytes", "estimated"};
 	json_t *rows = json_array();
 
 	for (size_t i = 0; rows && i < s->nobjs; i++) {
 		const struct store_stat_obj *x = &s->objs[i];
-		json_array_append_new(rows,
-		                      json_pack("{s:s, s:s, s:s, s:o, s:o}", "kind",
-		                                x->is_index ? "index" : "table", "name", x->name,
-		                                "table", x->table, "rows", ops_json_opt(x->rows),
-		                                "bytes", ops_json_opt(x->bytes)));
+		json_array_append_new(
+		    rows, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "kind",
+		                    x->is_index ? "index" : "table", "name", x->name, "table",
+		                    x->table, "rows", ops_json_opt(x->rows), "bytes",
+		                    ops_json_opt(x->bytes), "estimated", x->estimated));
 	}
-	return ops_print_rows(fmt, keys, 5, rows) ? output_err("stats", SDB_EIO) : CLI_OK;
+	return ops_print_rows(fmt, keys, 6, rows) ? output_err("stats", SDB_EIO) : CLI_OK;
 }
 
 static int64_t job_time(const struct store_job *j)
@@ -62,6 +68,7 @@ static int print_json(const struct store_stats *s)
 {
 	json_t *o = json_object(), *tables = json_array(), *indexes = json_array();
 	json_t *by = json_object(), *jobs;
+	int estimated = 0;
 
 	if (!o || !tables || !indexes || !by) {
 		json_decref(o);
@@ -73,14 +80,17 @@ static int print_json(const struct store_stats *s)
 	for (size_t i = 0; i < s->nobjs; i++) {
 		const struct store_stat_obj *x = &s->objs[i];
 		if (x->is_index)
-			json_array_append_new(indexes, json_pack("{s:s, s:s, s:o, s:o}", "name",
-			                                         x->name, "table", x->table,
+			json_array_append_new(indexes, json_pack("{s:s, s:s, s:o, s:o, s:b}",
+			                                         "name", x->name, "table", x->table,
 			                                         "entries", ops_json_opt(x->rows),
-			                                         "bytes", ops_json_opt(x->bytes)));
+			                                         "bytes", ops_json_opt(x->bytes),
+			                                         "estimated", x->estimated));
 		else
-			json_array_append_new(tables, json_pack("{s:s, s:o, s:o}", "name", x->name,
-			                                        "rows", ops_json_opt(x->rows),
-			                                        "bytes", ops_json_opt(x->bytes)));
+			json_array_append_new(
+			    tables, json_pack("{s:s, s:o, s:o, s:b}", "name", x->name, "rows",
+			                      ops_json_opt(x->rows), "bytes",
+			                      ops_json_opt(x->bytes), "estimated", x->estimated));
+		estimated |= x->estimated;
 	}
 	for (int i = 0; i < 5; i++)
 		json_object_set_new(by, store_job_status_name((enum store_job_status)i),
@@ -89,6 +99,7 @@ static int print_json(const struct store_stats *s)
 	                 by, "oldest", job_json(s->oldest_job), "newest", job_json(s->newest_job));
 	json_object_set_new(o, "backend", json_string(s->backend));
 	json_object_set_new(o, "size_method", json_string(s->size_method));
+	json_object_set_new(o, "estimated", json_boolean(estimated));
 	json_object_set_new(o, "database_bytes", json_integer(s->db_bytes));
 	json_object_set_new(o, "free_bytes", ops_json_opt(s->free_bytes));
 	json_object_set_new(o, "tables", tables);
@@ -118,7 +129,7 @@ static int print_table(const struct store_stats *s)
 	static const char *const icols[] = {"INDEX", "TABLE", "ENTRIES", "SIZE"};
 	struct output_table t, ix;
 	char size[32], free_[32];
-	int r;
+	int estimated = 0, r;
 
 	ops_bytes(s->db_bytes, size, sizeof(size));
 	ops_bytes(s->free_bytes, free_, sizeof(free_));
@@ -139,11 +150,16 @@ static int print_table(const struct store_stats *s)
 	}
 	for (size_t i = 0; i < s->nobjs && r == 0; i++) {
 		const struct store_stat_obj *x = &s->objs[i];
-		char rows[24] = "-", bytes[32];
+		char rows[24] = "-", bytes[40];
 
 		if (x->rows >= 0)
-			snprintf(rows, sizeof(rows), "%" PRId64, x->rows);
-		ops_bytes(x->bytes, bytes, sizeof(bytes));
+			snprintf(rows, sizeof(rows), "%s%" PRId64, x->estimated ? "~" : "",
+			         x->rows);
+		ops_bytes(x->bytes, bytes + (x->bytes_estimated ? 1 : 0),
+		          sizeof(bytes) - (x->bytes_estimated ? 1 : 0));
+		if (x->bytes_estimated)
+			bytes[0] = '~';
+		estimated |= x->estimated;
 		if (x->is_index) {
 			const char *cells[4] = {x->name, x->table, rows, bytes};
 			r = output_table_add(&ix, cells);
@@ -158,6 +174,10 @@ static int print_table(const struct store_stats *s)
 		r = SDB_EIO;
 	if (r == 0)
 		r = output_table_print(&ix, stdout);
+	if (r == 0 && estimated &&
+	    printf("\n~ estimated from a sample of the pages of each large table and index "
+	           "(scandb stats --exact counts them all)\n") < 0)
+		r = SDB_EIO;
 	output_table_free(&t);
 	output_table_free(&ix);
 	return r ? output_err("stats", r) : CLI_OK;
@@ -166,13 +186,14 @@ static int print_table(const struct store_stats *s)
 int cmd_stats(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    {"exact", no_argument, NULL, 'x'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_stats s;
-	int ch, r;
+	int ch, exact = 0, r;
 
 	if (cli_wants_help(argc, argv)) {
 		fputs(usage, stdout);
@@ -181,6 +202,10 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
+		if (ch == 'x') {
+			exact = 1;
+			continue;
+		}
 		if (ch != 'f')
 			return output_getopt_err("stats", ch, argv);
 		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)
@@ -190,7 +215,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 		return cli_usage_err("stats", "unexpected argument '%s'", argv[optind]);
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if ((r = store_stats(c->st, &s)) != 0)
+	if ((r = store_stats(c->st, exact, &s)) != 0)
 		return output_store_err(c, "stats", r);
 	r = fmt == CLI_FMT_JSON    ? print_json(&s)
 	    : fmt == CLI_FMT_TABLE ? print_table(&s)

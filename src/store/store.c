@@ -1206,7 +1206,7 @@ static int stat_job(struct store *st, const char *sql, struct store_job **out)
 	return store_job_get(st, id, out);
 }
 
-int store_stats(struct store *st, struct store_stats *out)
+int store_stats(struct store *st, int exact, struct store_stats *out)
 {
 	/* One constant query per status: the names are the CHECK's. */
 	static const char *const by_status[5] = {
@@ -1225,7 +1225,7 @@ int store_stats(struct store *st, struct store_stats *out)
 	if (!st->ops->stats)
 		return store__set_err(st, SDB_EUNSUPPORTED,
 		                      "stats: not supported by the %s backend", st->ops->name);
-	if ((r = fault(st, "stats")) != 0 || (r = st->ops->stats(st, out)) != 0)
+	if ((r = fault(st, "stats")) != 0 || (r = st->ops->stats(st, exact, out)) != 0)
 		goto fail;
 	for (int i = 0; i < 5; i++) {
 		if ((r = q_one(st, by_status[i], NULL, 0, &out->jobs_by_status[i])) != 0)
@@ -1438,10 +1438,18 @@ static int relation_present(const struct store__relation *rel, int version)
 	return rel->since <= version && (rel->until == 0 || version < rel->until);
 }
 
-static int doctor_orphans(struct store *st, int version, struct store_doctor_report *rep)
+/* The relations with a declared foreign key are not looked at again when
+ * the backend verified every row's keys, nor with quick (the engine
+ * enforces them) -- unless the foreign_keys check found something: then
+ * the orphans are counted, with the SQL that removes them. */
+static int doctor_orphans(struct store *st, int version, int quick, struct store_doctor_report *rep)
 {
 	char sql[512], fix[768], what[1024];
-	int found = 0, r;
+	int found = 0, skipped = 0, r;
+
+	for (size_t i = 0; i < rep->nproblems; i++)
+		if (strcmp(rep->problems[i].check, "foreign_keys") == 0)
+			quick = 0;
 
 	for (size_t i = 0; i < store__nrelations; i++) {
 		const struct store__relation *rel = &store__relations[i];
@@ -1449,6 +1457,10 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 
 		if (!relation_present(rel, version))
 			continue;
+		if (rel->fk && (quick || rep->fk_rows_checked)) {
+			skipped++;
+			continue;
+		}
 		/* Identifiers come from the constant table above, never from input. */
 		snprintf(sql, sizeof(sql),
 		         "SELECT count(*) FROM %s c WHERE c.%s IS NOT NULL AND NOT EXISTS "
@@ -1497,7 +1509,15 @@ static int doctor_orphans(struct store *st, int version, struct store_doctor_rep
 		if ((r = store__doctor_problem(rep, "orphans", n, what, fix)) != 0)
 			return r;
 	}
-	return found ? 0 : store__doctor_check(rep, "orphans", "ok", NULL);
+	if (found)
+		return 0;
+	return store__doctor_check(rep, "orphans", "ok",
+	                           !skipped ? NULL
+	                           : rep->fk_rows_checked
+	                               ? "the relations with a foreign key: proven by the "
+	                                 "foreign_keys check"
+	                               : "the relations with a foreign key: enforced by the "
+	                                 "database (--quick; the full check verifies every row)");
 }
 
 struct stuck_ctx {
@@ -1568,9 +1588,10 @@ static int check_ran(struct store *st, struct store_doctor_report *rep, const ch
 	                             "restore a backup: scandb restore --force FILE");
 }
 
-int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_report *out)
+int store_doctor(struct store *st, int flags, int64_t now, struct store_doctor_report *out)
 {
 	struct schema_state ss;
+	int fix = (flags & STORE_DOCTOR_FIX) != 0, quick = (flags & STORE_DOCTOR_QUICK) != 0;
 	int empty = 0, r;
 
 	if (!st || !out)
@@ -1597,14 +1618,14 @@ int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_rep
 	}
 	if (st->ops->doctor) {
 		if ((r = fault(st, "doctor")) == 0)
-			r = st->ops->doctor(st, out);
+			r = st->ops->doctor(st, quick, out);
 		if ((r = check_ran(st, out, "integrity", r)) != 0)
 			goto fail;
 	} else if ((r = store__doctor_check(out, "integrity", "skipped",
 	                                    "not supported by this backend")) != 0) {
 		goto fail;
 	}
-	if ((r = check_ran(st, out, "orphans", doctor_orphans(st, ss.version, out))) != 0)
+	if ((r = check_ran(st, out, "orphans", doctor_orphans(st, ss.version, quick, out))) != 0)
 		goto fail;
 	if (ss.version >= 1 &&
 	    (r = check_ran(st, out, "stuck_jobs", doctor_stuck(st, fix, now, out))) != 0)

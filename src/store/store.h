@@ -616,8 +616,10 @@ struct store_stat_obj {
 	char name[128];
 	char table[128]; /* the table an index belongs to; the table itself */
 	int is_index;
-	int64_t rows;  /* table rows / index entries; -1 unknown */
-	int64_t bytes; /* on-disk size; -1 unknown */
+	int64_t rows;        /* table rows / index entries; -1 unknown */
+	int64_t bytes;       /* on-disk size; -1 unknown */
+	int estimated;       /* rows are an estimate (from a sample) */
+	int bytes_estimated; /* bytes too (SQLite: from a sample of the b-tree) */
 };
 struct store_stats {
 	char backend[16];
@@ -631,8 +633,12 @@ struct store_stats {
 	struct store_job *oldest_job; /* by scan time (started_at, else created_at); NULL if none */
 	struct store_job *newest_job;
 };
-/* Fill *out (zeroed first); free with store_stats_free(). */
-int store_stats(struct store *st, struct store_stats *out);
+/* Fill *out (zeroed first); free with store_stats_free().  Large tables
+ * and indexes are estimated from a sample of their pages (objs[].estimated;
+ * the database's size is exact), so that stats answers in well under a
+ * second however much history is stored; exact = 1 counts every row and
+ * page (as long as reading the whole database takes). */
+int store_stats(struct store *st, int exact, struct store_stats *out);
 void store_stats_free(struct store_stats *s);
 
 /*
@@ -659,12 +665,23 @@ struct store_doctor_report {
 	struct store_problem *problems;
 	size_t nproblems;
 	int fixed_stuck_jobs; /* with fix: jobs marked failed */
+	/* set by the backend's checks: every row's foreign keys were verified
+	 * (SQLite's foreign_key_check), so the orphans check need not look
+	 * again at the relations that have a declared key */
+	int fk_rows_checked;
 };
-/* Run every check; fix = 1 also marks running jobs whose timeout_at is
- * before `now` failed (one transaction) and records how many.  Returns 0
- * when the checks ran (problems are in the report), else the error that
+/* store_doctor flags */
+#define STORE_DOCTOR_FIX 1 /* mark running jobs whose timeout_at is before `now` failed */
+/* The routine check: the engine's quick check (SQLite: quick_check, which
+ * skips matching every index entry to its row, the bulk of integrity_check's
+ * time on a large file; its report says how long the full check would take),
+ * and on PostgreSQL no re-verification of the foreign keys it enforces. */
+#define STORE_DOCTOR_QUICK 2
+/* Run every check (flags: STORE_DOCTOR_*; 1 is STORE_DOCTOR_FIX); with FIX,
+ * marks stuck jobs failed (one transaction) and records how many.  Returns
+ * 0 when the checks ran (problems are in the report), else the error that
  * stopped them.  Free with store_doctor_report_free(). */
-int store_doctor(struct store *st, int fix, int64_t now, struct store_doctor_report *out);
+int store_doctor(struct store *st, int flags, int64_t now, struct store_doctor_report *out);
 void store_doctor_report_free(struct store_doctor_report *r);
 
 struct store_backup_info {

@@ -155,16 +155,20 @@ struct store_ops {
 	int (*ping)(struct store *st, char *version, size_t len);
 	/* Fill out->size_method, db_bytes, free_bytes and objs (every table
 	 * and index of the schema, tables first, each group by name; objs
-	 * malloc'ed, freed by store_stats_free).  The job fields are store.c's. */
-	int (*stats)(struct store *st, struct store_stats *out);
+	 * malloc'ed, freed by store_stats_free).  exact: count every row and
+	 * page; else large objects may be estimated from a sample (objs[].
+	 * estimated).  The job fields are store.c's. */
+	int (*stats)(struct store *st, int exact, struct store_stats *out);
 	/* Backend checks, reported with store__doctor_check/_problem: SQLite:
 	 * "integrity" (integrity_check), "foreign_keys" (foreign_key_check),
 	 * "check_constraints" (CHECKs re-validated); PostgreSQL: at least
 	 * "check_constraints" (every CHECK of pg_constraint re-evaluated on
 	 * the rows).  The generic checks (migrations, orphans from
-	 * store__relations, stuck jobs) are store.c's.  Returns an error only
+	 * store__relations, stuck jobs) are store.c's.  quick: the routine
+	 * check (STORE_DOCTOR_QUICK): no work that repeats what the engine
+	 * enforces, and the engine's quick check.  Returns an error only
 	 * when a check could not run. */
-	int (*doctor)(struct store *st, struct store_doctor_report *rep);
+	int (*doctor)(struct store *st, int quick, struct store_doctor_report *rep);
 	/* PostgreSQL: ownership and privileges ("privileges": the tables and
 	 * sequences are owned by / granted to the connecting role so every
 	 * command works; each problem's fix is the GRANT/ALTER ... OWNER

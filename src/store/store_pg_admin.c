@@ -183,15 +183,18 @@ int store__pg_ping(struct store *st, char *version, size_t len)
 /* Every table and index of the schema: tables first, each group by name.
  * Table bytes: pg_table_size (heap, TOAST, free space and visibility
  * maps, without indexes: tables + indexes add up to the relations' total);
- * index bytes: pg_relation_size.  Rows: exact count(*) per table; index
+ * index bytes: pg_relation_size.  Rows: count(*) per table -- exact up to
+ * STATS_EXACT_PAGES pages of heap, else from a sample of its pages; index
  * entries: the table's rows, or for a partial index the rows its
- * predicate admits (count(*) WHERE predicate). */
+ * predicate admits (count(*) WHERE predicate).  Column 6: the pages of the
+ * table's heap (of the index's table). */
 static const char stats_sql[] =
     "SELECT c.relkind IN ('i', 'I'), c.relname, coalesce(t.relname, c.relname),"
     " CASE WHEN c.relkind IN ('i', 'I') THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid)"
     " END,"
     " format('%I.%I', n.nspname, coalesce(t.relname, c.relname)),"
-    " pg_get_expr(x.indpred, x.indrelid)"
+    " pg_get_expr(x.indpred, x.indrelid),"
+    " pg_relation_size(coalesce(t.oid, c.oid)) / current_setting('block_size')::bigint"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " LEFT JOIN pg_index x ON x.indexrelid = c.oid"
     " LEFT JOIN pg_class t ON t.oid = x.indrelid"
@@ -199,28 +202,49 @@ static const char stats_sql[] =
     " AND NOT c.relispartition"
     " ORDER BY c.relkind IN ('i', 'I'), c.relname";
 
-static int count_rows(struct store_pg *s, const char *qual_table, const char *pred, int64_t *n)
+/* A table of more heap pages than this (8 MB of 8 KB pages) is counted
+ * from a sample of about this many of its pages (TABLESAMPLE SYSTEM: whole
+ * pages at random, a fixed seed): stats stays well under a second however
+ * large the history grows. */
+#define STATS_EXACT_PAGES 1024
+
+/* Rows of qual_table (that pred admits, if given): exact, or (sample) an
+ * estimate from about STATS_EXACT_PAGES of its `pages` pages. */
+static int count_rows(struct store_pg *s, const char *qual_table, const char *pred, int64_t pages,
+                      int exact, int64_t *n, int *estimated)
 {
+	double pct = 100.0;
+	char num[32];
+	const char *v[1] = {num};
 	struct buf q;
 	PGresult *res;
 	int r;
 
+	*estimated = !exact && pages > STATS_EXACT_PAGES;
+	if (*estimated)
+		pct = 100.0 * STATS_EXACT_PAGES / (double)pages;
+	snprintf(num, sizeof(num), "%.6f", pct);
 	buf_init(&q, 1 << 20);
-	if (buf_printf(&q, "SELECT count(*) FROM %s%s%s%s", qual_table, pred ? " WHERE (" : "",
-	               pred ? pred : "", pred ? ")" : "") != 0) {
+	/* (names and predicates come from the catalog, quoted by format()) */
+	if (buf_printf(&q, "SELECT count(*) FROM %s%s%s%s%s", qual_table,
+	               *estimated ? " TABLESAMPLE SYSTEM ($1::float4) REPEATABLE (0)" : "",
+	               pred ? " WHERE (" : "", pred ? pred : "", pred ? ")" : "") != 0) {
 		buf_free(&q);
 		return store__set_err(&s->base, SDB_ENOMEM, "stats: out of memory");
 	}
-	r = adm_exec(s, buf_str(&q), 0, NULL, NULL, &res, "stats: counting rows");
+	r = adm_exec(s, buf_str(&q), *estimated ? 1 : 0, NULL, *estimated ? v : NULL, &res,
+	             "stats: counting rows");
 	buf_free(&q);
 	if (r != 0)
 		return r;
 	*n = store__pg_i64(res, 0, 0);
+	if (*estimated)
+		*n = (int64_t)((double)*n * 100.0 / pct + 0.5);
 	PQclear(res);
 	return 0;
 }
 
-int store__pg_stats(struct store *st, struct store_stats *out)
+int store__pg_stats(struct store *st, int exact, struct store_stats *out)
 {
 	struct store_pg *s = store__pg(st);
 	PGresult *res = NULL, *db = NULL;
@@ -251,13 +275,16 @@ int store__pg_stats(struct store *st, struct store_stats *out)
 		o->rows = -1;
 		if (!o->is_index || !PQgetisnull(res, i, 5)) {
 			if ((r = count_rows(s, PQgetvalue(res, i, 4), store__pg_col(res, i, 5),
-			                    &o->rows)) != 0)
+			                    store__pg_i64(res, i, 6), exact, &o->rows,
+			                    &o->estimated)) != 0)
 				goto out;
 		} else {
 			for (int j = 0; j < i; j++)
 				if (!out->objs[j].is_index &&
-				    strcmp(out->objs[j].name, o->table) == 0)
+				    strcmp(out->objs[j].name, o->table) == 0) {
 					o->rows = out->objs[j].rows;
+					o->estimated = out->objs[j].estimated;
+				}
 		}
 		out->nobjs++;
 	}
@@ -374,7 +401,7 @@ static const char fk_sql[] =
 
 static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep, int *found);
 
-static int doctor_fks(struct store_pg *s, struct store_doctor_report *rep)
+static int doctor_fks(struct store_pg *s, int quick, struct store_doctor_report *rep)
 {
 	PGresult *res;
 	int found = 0, r;
@@ -407,13 +434,18 @@ static int doctor_fks(struct store_pg *s, struct store_doctor_report *rep)
 		}
 		r = store__doctor_problem(rep, "foreign_keys", 1, what, fix);
 	}
-	if (r == 0)
+	/* --quick: the keys are enforced (validated, triggers enabled); the
+	 * rows are not read again */
+	if (r == 0 && !quick)
 		r = doctor_composite(s, rep, &found);
 	if (r == 0 && PQntuples(res) == 0 && !found)
 		r = store__doctor_check(rep, "foreign_keys", "ok",
-		                        "enforced by PostgreSQL; every key validated and its "
-		                        "triggers enabled, no row without its multi-column key's "
-		                        "parent");
+		                        quick
+		                            ? "enforced by PostgreSQL; every key validated and its "
+		                              "triggers enabled (--quick: rows not read)"
+		                            : "enforced by PostgreSQL; every key validated and its "
+		                              "triggers enabled, no row without its multi-column "
+		                              "key's parent");
 	PQclear(res);
 	return r;
 }
@@ -536,7 +568,44 @@ static int doctor_docs(struct store_pg *s, struct store_doctor_report *rep)
 	return r != 0 ? r : store__doctor_docs_done(rep, &t);
 }
 
-int store__pg_doctor(struct store *st, struct store_doctor_report *rep)
+/* --quick: PostgreSQL enforces every CHECK itself; what can leave rows
+ * unchecked is a constraint added NOT VALID, which the catalog says. */
+static const char unvalidated_sql[] =
+    "SELECT t.relname, c.conname, format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;',"
+    " n.nspname, t.relname, c.conname)"
+    " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
+    " JOIN pg_namespace n ON n.oid = t.relnamespace"
+    " WHERE c.contype = 'c' AND NOT c.convalidated AND n.nspname = current_schema()"
+    " ORDER BY 1, 2";
+
+static int doctor_checks_quick(struct store_pg *s, struct store_doctor_report *rep)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = adm_exec(s, unvalidated_sql, 0, NULL, NULL, &res,
+	                  "doctor: reading the constraints")) != 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		char what[512];
+
+		snprintf(what, sizeof(what),
+		         "CHECK constraint %s of %s is NOT VALID (existing rows were never "
+		         "checked; run doctor without --quick to count them)",
+		         PQgetvalue(res, i, 1), PQgetvalue(res, i, 0));
+		r = store__doctor_problem(rep, "check_constraints", -1, what,
+		                          PQgetvalue(res, i, 2));
+	}
+	if (r == 0 && PQntuples(res) == 0)
+		r = store__doctor_check(
+		    rep, "check_constraints", "ok",
+		    "enforced by PostgreSQL, every constraint validated (--quick; "
+		    "the full check re-evaluates every row)");
+	PQclear(res);
+	return r;
+}
+
+int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *rep)
 {
 	struct store_pg *s = store__pg(st);
 	int opened = 0, r;
@@ -547,9 +616,9 @@ int store__pg_doctor(struct store *st, struct store_doctor_report *rep)
 		return r;
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
 		return r;
-	r = doctor_checks(s, rep);
+	r = quick ? doctor_checks_quick(s, rep) : doctor_checks(s, rep);
 	if (r == 0)
-		r = doctor_fks(s, rep);
+		r = doctor_fks(s, quick, rep);
 	if (r == 0)
 		r = doctor_docs(s, rep);
 	store__pg_read_end(s, opened);
@@ -1077,7 +1146,7 @@ static int backup_checked_snapshot(struct store_pg *s, char *snap, size_t snaple
 		return r;
 	snprintf(snap, snaplen, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if ((r = doctor_checks(s, &rep)) == 0 && (r = doctor_fks(s, &rep)) == 0)
+	if ((r = doctor_checks(s, &rep)) == 0 && (r = doctor_fks(s, 0, &rep)) == 0)
 		r = doctor_docs(s, &rep);
 	if (r == 0 && rep.nproblems > 0)
 		r = store__set_err(&s->base, SDB_EPARSE,

@@ -301,8 +301,8 @@ int store__pg_query_int(struct store *st, const char *sql, const int64_t *params
 int store__pg_exec_params(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                           int64_t *changes);
 int store__pg_ping(struct store *st, char *version, size_t len);
-int store__pg_stats(struct store *st, struct store_stats *out);
-int store__pg_doctor(struct store *st, struct store_doctor_report *rep);
+int store__pg_stats(struct store *st, int exact, struct store_stats *out);
+int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__pg_doctor_privileges(struct store *st, struct store_doctor_report *rep);
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info);
 int store__pg_restore(struct store *st, const char *path, int force,

@@ -185,8 +185,8 @@ int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *pa
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes);
 int store__sqlite_ping(struct store *st, char *version, size_t len);
-int store__sqlite_stats(struct store *st, struct store_stats *out);
-int store__sqlite_doctor(struct store *st, struct store_doctor_report *rep);
+int store__sqlite_stats(struct store *st, int exact, struct store_stats *out);
+int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info);
 int store__sqlite_restore(struct store *st, const char *path, int force,
                           struct store_restore_info *info);

@@ -2984,7 +2984,7 @@ static void test_health_and_stats(void **state)
 	j1 = hscan1(st, PT(2), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, p, 1), NULL);
 	j2 = hscan1(st, PT(1), "1-1000", NULL, hhost("192.0.2.2", REC_HOST_UP, p, 1), NULL);
 	insert_running(st, "otherhost:1", time_now(), time_now() + 60);
-	assert_ok(st, store_stats(st, &s));
+	assert_ok(st, store_stats(st, 0, &s));
 	assert_int_equal(s.jobs_total, 3);
 	assert_int_equal(s.jobs_by_status[STORE_JOB_COMPLETED], 2);
 	assert_int_equal(s.jobs_by_status[STORE_JOB_RUNNING], 1);
