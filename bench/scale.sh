@@ -152,7 +152,10 @@ for n in $(seq 1 "$max"); do
 			done
 			s=$(secs "${bin[$v]}" --db "$db" stats)
 			record "$v" "$b" "$n" stats "$s"
-			if "${bin[$v]}" doctor --help | grep -q -- --quick; then
+			# (the help into a variable: grep -q closing the pipe early would
+			# fail the pipeline under pipefail)
+			help=$("${bin[$v]}" doctor --help)
+			if [[ $help == *--quick* ]]; then
 				s=$(secs "${bin[$v]}" --db "$db" doctor --quick)
 				record "$v" "$b" "$n" "doctor --quick" "$s"
 			fi
