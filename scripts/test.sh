@@ -25,6 +25,20 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 step() { printf '\n==== %s ====\n' "$*"; }
 
+# ctest DIR: the whole suite.  On a failure the failed tests run once more,
+# alone, so that their output (each e2e test ends with a line per failed
+# case) is at the end of the log, where a CI summary shows it, and so that
+# the log says whether the failure repeats.  The run fails either way.
+suite() {
+	local dir=$1
+	if ctest --test-dir "$dir" --output-on-failure -j "$jobs"; then
+		return 0
+	fi
+	step "the failed tests once more, alone (the run has failed whatever they do now)"
+	ctest --test-dir "$dir" --rerun-failed --output-on-failure || true
+	exit 1
+}
+
 step "formatting (clang-format, the checked-in .clang-format)"
 git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 echo "all C files formatted"
@@ -52,7 +66,7 @@ if [ "${SCANDB_SKIP_SANITIZE:-0}" != 1 ]; then
 	step "test suite under ASan + UBSan, SQLite and PostgreSQL variants"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir build-asan --output-on-failure -j "$jobs"
+		suite build-asan
 	pg_release=OFF
 else
 	step "SKIPPED: sanitizer build (SCANDB_SKIP_SANITIZE=1)"
@@ -79,4 +93,4 @@ step "release build and test suite"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANDB_TESTS=ON -DSCANDB_TEST_PG="$pg_release" \
 	>/dev/null
 cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j "$jobs"
+suite build

@@ -131,6 +131,7 @@ class Tests:
             print(f"FAIL: scandb binary not found at {SCANDB}")
             sys.exit(1)
         passed = failed = skipped = 0
+        digest = []
         for fn in self.cases:
             mark = len(_made)
             try:
@@ -140,9 +141,11 @@ class Tests:
                 print(f"SKIPPED {self.name}.{fn.__name__}: {e}", flush=True)
                 print(f"*** SKIPPED {self.name}.{fn.__name__}: {e} ***", file=sys.stderr,
                       flush=True)
-            except Exception:
+            except Exception as e:
                 failed += 1
                 print(f"FAIL {self.name}.{fn.__name__}:\n{traceback.format_exc()}", flush=True)
+                why = f"{type(e).__name__}: " + " | ".join(str(e).splitlines()[:3])
+                digest.append(f"FAILED {self.name}.{fn.__name__}: {why[:400]}")
                 kept = [name for _, name in _made[mark:]]
                 if kept:
                     print(f"     kept for inspection: {' '.join(kept)}", flush=True)
@@ -154,6 +157,9 @@ class Tests:
             del _made[mark:]
         if not failed:
             _remove(_made + _made_shared)
+        # the failures again, a line each, where the end of a long log shows them
+        for line in digest:
+            print(line)
         print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
         sys.exit(1 if failed else 77 if skipped and not passed else 0)
 
