@@ -803,11 +803,11 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 		}
 	}
 	/* the checkpoints of the scans derived again (from here on, N's
-	 * state), and one an earlier scan lacked; where N and O met, the
-	 * stored one is still true */
+	 * state), and one an earlier scan lacked (the last before this job's,
+	 * for the next late scan of the host); where N and O met, the stored
+	 * one is still true */
 	if (checkpoint_due(l->host_id, sh->job_id) &&
-	    (i < l->pos || l->met ? !l->scans[i].has_state : 1) &&
-	    (r = ck_add(l, i, i < l->pos)) != 0)
+	    (i < l->pos ? !l->scans[i].has_state : !l->met) && (r = ck_add(l, i, i < l->pos)) != 0)
 		goto out;
 	if (l->next == l->nscans && l->complete)
 		l->done = 1;

@@ -243,18 +243,18 @@ struct store_scan_key {
 	int64_t host_id;
 	int64_t job_id;
 	int64_t at;
-	int has_state; /* store_history_scan_list: it holds a state (checkpoint) */
+	int has_state; /* store_history_scan_list: the checkpoint it starts at */
 };
 /*
  * The stored scans of the hosts of the late scans lates[0..n) (one key per
  * host, hosts ascending), this transaction's included: cb(ctx, key) in
- * (host id, scan time, job id) order, key.has_state set for a scan that
- * holds a state (a checkpoint).  Each host's list starts at its latest
+ * (host id, scan time, job id) order.  Each host's list starts at its latest
  * scan older than its late scan (in (time, job) order) that holds a state,
  * or at its first scan when it has none or when from_start is set, and
  * ends after max_later scans after the late one (and those at the same
  * time as the last of them; 0: at its newest scan): it is as long as
- * re-deriving the host needs.  has_findings[i] (the caller's array of n)
+ * re-deriving the host needs.  key.has_state is set on that checkpoint
+ * (on no other scan, whether or not it holds a state).  has_findings[i] (the caller's array of n)
  * is set to 1 when host i has any finding, else 0.  One query (PostgreSQL:
  * one round trip) for the whole list.
  */
