@@ -167,25 +167,50 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
  * The state of every host of a block of 4096 addresses (by addr_key), read
  * in one query under the write lock: history_load answers from it without a
  * round trip per host, and answers "never seen" for the addresses that are
- * not in it (a first import of a network is all new hosts).  Hosts with
- * script output are not in the rows (their size is not bounded): they are
- * read one by one.  Each host's rows serve once; hosts created later in the
- * transaction are added as known, without rows.
+ * not in it (a first import of a network is all new hosts).  A host's
+ * scripts come with it (k = 2: the latest output of each script, in the
+ * order their first outputs were stored, as sql_hist_load's rows leave
+ * them) when they are at most BLOCK_HOST_SCRIPTS bytes and the block's
+ * scripts so far at most BLOCK_SCRIPTS; a host over either bound is read
+ * alone (c8 'true'), so what a block holds stays bounded.  Each host's rows
+ * serve once; hosts created later in the transaction are added as known,
+ * without rows.
  */
 #define BLOCK_MAX_ROWS 200000
+#define BLOCK_HOST_SCRIPTS "65536"    /* bytes of one host's latest script outputs */
+#define BLOCK_SCRIPTS      "16777216" /* bytes of a block's script outputs */
 
 /* clang-format off */
 static const char sql_hist_block[] =
     "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, h.addr_key, s.os, s.mac,"
     "  s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
-    "  WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea)"
+    "  WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea),"
+    " sr AS MATERIALIZED (SELECT s.host_id, s.protocol, s.port, s.script_id, s.output,"
+    "  s.job_id, row_number() OVER (PARTITION BY s.host_id, s.protocol, s.port, s.script_id"
+    "  ORDER BY hs.scanned_at DESC, s.job_id DESC, s.id DESC) AS rn,"
+    "  first_value(hs.scanned_at) OVER a AS f_at, first_value(s.job_id) OVER a AS f_job,"
+    "  first_value(s.id) OVER a AS f_id"
+    "  FROM h JOIN scripts s ON s.host_id = h.id"
+    "  JOIN host_scans hs ON hs.job_id = s.job_id AND hs.host_id = s.host_id"
+    "  WINDOW a AS (PARTITION BY s.host_id, s.protocol, s.port, s.script_id"
+    "  ORDER BY hs.scanned_at, s.job_id, s.id)),"
+    " sb AS MATERIALIZED (SELECT host_id, bytes <= " BLOCK_HOST_SCRIPTS " AND sum(CASE WHEN"
+    "  bytes <= " BLOCK_HOST_SCRIPTS " THEN bytes ELSE 0 END) OVER (ORDER BY host_id)"
+    "  <= " BLOCK_SCRIPTS " AS ok FROM (SELECT host_id, sum(octet_length(output)) AS bytes"
+    "  FROM sr WHERE rn = 1 GROUP BY host_id) x)"
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\" AS key, 0 AS k, h.id::text AS c1,"
     " h.status AS c2, h.last_job_id::text AS c3, " EPT("h.last_seen") " AS c4,"
     " h.os AS c5, h.mac AS c6, h.hostnames AS c7,"
-    " (EXISTS (SELECT 1 FROM scripts s WHERE s.host_id = h.id))::text AS c8,"
+    " (sb.host_id IS NOT NULL AND NOT sb.ok)::text AS c8,"
     " h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
     " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
-    " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
+    " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3"
+    " FROM h LEFT JOIN sb ON sb.host_id = h.id"
+    " UNION ALL"
+    " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 2, sr.protocol, sr.port::text,"
+    " sr.script_id, sr.output, sr.job_id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL, NULL, " EP("sr.f_at") ", sr.f_job, sr.f_id"
+    " FROM h JOIN sb ON sb.host_id = h.id AND sb.ok JOIN sr ON sr.host_id = h.id AND sr.rn = 1"
     " UNION ALL"
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\", 3, f.id::text, f.fingerprint, f.type,"
     " f.source, f.key, f.protocol, f.port::text, f.status, " EPT("f.state_at") ","

@@ -210,6 +210,11 @@ def every_index_is_used():
         files.append(f)
     db = newdb()
     run(db, "-q", "migrate", "up", expect=0)
+    # the plans must not depend on when autovacuum last analyzed a table
+    # (under load it ran at other points of the workload, and the planner
+    # chose other indexes: CI failed on it); without statistics the
+    # planner's choices depend on the data alone
+    psql(db, NO_AUTOVACUUM)
     # an index no statement asks for: the check must see it
     psql(db, "CREATE INDEX ports_by_tunnel ON ports (tunnel)")
     env = {"SCANDB_RULES": rules}
@@ -220,7 +225,8 @@ def every_index_is_used():
         ["hosts", "--job", "2", "--port", "22"], ["changes", "--since", "2000-01-01"],
         ["changes", "--since", "1d"],
         ["changes", "--host", "10.0.0.30"], ["findings", "--status", "open"],
-        ["findings", "--host", "10.0.0.30"], ["finding", "1"],
+        ["findings", "--host", "10.0.0.30"], ["finding", "1"], ["host", "10.0.0.30"],
+        ["history", "10.0.0.30"],
         ["finding", "1", "set-status", "confirmed", "--note", "seen"],
         ["diff", "1", "2"], ["stats"], ["doctor"],
         ["prune", "--older-than", "2023-11-16", "--keep-last", "1"])]
