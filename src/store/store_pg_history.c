@@ -176,7 +176,7 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
  * serve once; hosts created later in the transaction are added as known,
  * without rows.
  */
-#define BLOCK_MAX_ROWS 200000
+#define BLOCK_MAX_ROWS     200000
 #define BLOCK_HOST_SCRIPTS "65536"    /* bytes of one host's latest script outputs */
 #define BLOCK_SCRIPTS      "16777216" /* bytes of a block's script outputs */
 
