@@ -1235,11 +1235,10 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
 	if (w->history || maybe_dup) {
-		r = store_history_load(st, h->addr, &known_id, &state);
+		r = store_history_load(st, h->addr, seen, w->job_id, &known_id, &state);
 		if (r != 0 && r != SDB_ENOTFOUND)
 			goto out;
-		in_order = !state.known || seen > state.at ||
-		           (seen == state.at && w->job_id > state.job_id);
+		in_order = store_history_in_order(&state, seen, w->job_id);
 	}
 	if (maybe_dup) {
 		/* nmap lists a host twice when it is given twice: keep the first */

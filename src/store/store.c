@@ -798,12 +798,18 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 
 /* ---- history --------------------------------------------------------- */
 
-int store_history_load(struct store *st, const char *addr, int64_t *host_id, struct ev_host *out)
+int store_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                       int64_t *host_id, struct ev_host *out)
 {
 	if (!addr || !host_id || !out)
 		return SDB_EUSAGE;
 	*host_id = 0;
-	CALL(st, history_load, addr, host_id, out);
+	CALL(st, history_load, addr, at, job_id, host_id, out);
+}
+
+int store_history_in_order(const struct ev_host *h, int64_t at, int64_t job_id)
+{
+	return !h->known || at > h->at || (at == h->at && job_id > h->job_id);
 }
 
 static int port_state_slot(struct store *st, int64_t host_id, const struct ev_host *h,

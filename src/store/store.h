@@ -224,10 +224,17 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
  * What the database knows of host `addr` (canonical text): its id, status,
  * latest scan (job and time), its host_state (latest OS/MAC/hostnames, the
  * ports' state) and latest script outputs, loaded into `out` (initialised
- * by the caller; out->stored says whether a host_state row exists).
- * SDB_ENOTFOUND for a host never seen (out stays empty).
+ * by the caller; out->stored says whether a host_state row exists), for a
+ * scan of it by job `job_id` at `at`.  When the host's latest stored scan
+ * comes after that one (in (time, job) order: the scan is late), its
+ * script outputs are not loaded: a late scan's history is derived again
+ * from the stored scans, and reading every script output the host ever had
+ * would be wasted.  SDB_ENOTFOUND for a host never seen (out stays empty).
  */
-int store_history_load(struct store *st, const char *addr, int64_t *host_id, struct ev_host *out);
+int store_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                       int64_t *host_id, struct ev_host *out);
+/* Is a scan at (at, job_id) after the host's latest stored one in `h`? */
+int store_history_in_order(const struct ev_host *h, int64_t at, int64_t job_id);
 /* Write the host's host_state row (its attributes and ports' state as one
  * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
 int store_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h);

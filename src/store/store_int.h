@@ -91,8 +91,9 @@ struct store_ops {
 	int (*jobs_reap_stale)(struct store *st, int64_t now, const char *hostname, int *reaped);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
-	int (*history_load)(struct store *st, const char *addr, int64_t *host_id,
-	                    struct ev_host *out);
+	/* scripts only when store_history_in_order(out, at, job_id) */
+	int (*history_load)(struct store *st, const char *addr, int64_t at, int64_t job_id,
+	                    int64_t *host_id, struct ev_host *out);
 	/* the host's host_state row: h's attributes and `doc`, its port state
 	 * document (store__port_state_doc; store.c decides whether to write) */
 	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h,

@@ -94,10 +94,12 @@ static int load_finding(const PGresult *q, int i, int off, struct store_finding_
 
 /*
  * One host's rows [first, last) of a history result into `out` (the host
- * row first), its findings into the findings cache.  Returns the host id.
+ * row first; its scripts only for a scan at (at, job_id) in order, as
+ * store.h says), its findings into the findings cache.  Returns the host id.
  */
 static int parse_host(struct store_pg *s, const PGresult *q, int first, int last, int off,
-                      const char *addr, int64_t *host_id, struct ev_host *out)
+                      const char *addr, int64_t at, int64_t job_id, int64_t *host_id,
+                      struct ev_host *out)
 {
 	enum rec_host_status status;
 	int nf = 0, r = 0;
@@ -123,7 +125,7 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 	}
 	for (int i = first + 1; i < last; i++) {
 		int k = (int)store__pg_i64(q, i, off);
-		if (k == 2) {
+		if (k == 2 && store_history_in_order(out, at, job_id)) {
 			int proto = -1, port = -1;
 			enum rec_proto pr;
 			const char *pc = store__pg_col(q, i, off + 1);
@@ -412,8 +414,8 @@ void store__pg_block_reset(struct store_pg *s)
 	block_clear(s);
 }
 
-int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
-                           struct ev_host *out)
+int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                           int64_t *host_id, struct ev_host *out)
 {
 	struct store_pg *s = store__pg(st);
 	struct pg_block_ent *ent = NULL;
@@ -435,7 +437,8 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 		int first = ent->start, last = ent->end;
 
 		ent->start = ent->end = -1; /* its rows serve once */
-		if ((r = parse_host(s, s->block.res, first, last, 1, addr, host_id, out)) != 0)
+		if ((r = parse_host(s, s->block.res, first, last, 1, addr, at, job_id, host_id,
+		                    out)) != 0)
 			return r;
 		s->hint.found = 1;
 		s->hint.id = *host_id;
@@ -452,7 +455,7 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
 		PQclear(q);
 		return SDB_ENOTFOUND;
 	}
-	r = parse_host(s, q, 0, PQntuples(q), 0, addr, host_id, out);
+	r = parse_host(s, q, 0, PQntuples(q), 0, addr, at, job_id, host_id, out);
 	PQclear(q);
 	if (r != 0)
 		return r;

@@ -256,8 +256,8 @@ void store__pg_block_reset(struct store_pg *s); /* forget it (transaction end) *
 void store__pg_block_free(struct store_pg *s);
 
 /* History slots (store_pg_history.c). */
-int store__pg_history_load(struct store *st, const char *addr, int64_t *host_id,
-                           struct ev_host *out);
+int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                           int64_t *host_id, struct ev_host *out);
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
                               const char *doc, size_t len);
 int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);

@@ -68,8 +68,8 @@ static int load_scripts(struct store_sqlite *s, int64_t host_id, struct ev_host 
 	return r;
 }
 
-int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host_id,
-                               struct ev_host *out)
+int store__sqlite_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                               int64_t *host_id, struct ev_host *out)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
@@ -115,7 +115,7 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host
 			r = store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 	}
 	store__sqlite_done(q);
-	if (r == 0)
+	if (r == 0 && store_history_in_order(out, at, job_id))
 		r = load_scripts(s, *host_id, out);
 	return r;
 }

@@ -138,8 +138,8 @@ struct store__sqlite_query {
 extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
 
 /* History slots (store_sqlite_history.c). */
-int store__sqlite_history_load(struct store *st, const char *addr, int64_t *host_id,
-                               struct ev_host *out);
+int store__sqlite_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
+                               int64_t *host_id, struct ev_host *out);
 int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
                                   const char *doc, size_t len);
 int store__sqlite_event_insert(struct store *st, int64_t host_id, const struct ev_event *e);
