@@ -174,9 +174,12 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
  * order their first outputs were stored, as sql_hist_load's rows leave
  * them) when they are at most BLOCK_HOST_SCRIPTS bytes and the block's
  * scripts so far at most BLOCK_SCRIPTS; a host over either bound is read
- * alone (c8 'true'), so what a block holds stays bounded.  Each host's rows
- * serve once; hosts created later in the transaction are added as known,
- * without rows.
+ * alone (c8 'true'), so what a block holds stays bounded.  A host last
+ * seen at or after $3 (the time of the scan of the host that asked for the
+ * block) comes without its scripts (c8 'late'): this job's scan of it is
+ * most likely late, and a late scan needs none (store.h); if it is not,
+ * the host is read alone.  Each host's rows serve once; hosts created
+ * later in the transaction are added as known, without rows.
  */
 #define BLOCK_MAX_ROWS     200000
 #define BLOCK_HOST_SCRIPTS "65536"    /* bytes of one host's latest script outputs */
@@ -187,12 +190,13 @@ static const char sql_hist_block[] =
     "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, h.addr_key, s.os, s.mac,"
     "  s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
     "  WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea),"
+    " he AS MATERIALIZED (SELECT h.id FROM h WHERE h.last_seen < to_timestamp($3::bigint)),"
     " sr AS MATERIALIZED (SELECT s.host_id, s.protocol, s.port, s.script_id, s.output,"
     "  s.job_id, row_number() OVER (PARTITION BY s.host_id, s.protocol, s.port, s.script_id"
     "  ORDER BY hs.scanned_at DESC, s.job_id DESC, s.id DESC) AS rn,"
     "  first_value(hs.scanned_at) OVER a AS f_at, first_value(s.job_id) OVER a AS f_job,"
     "  first_value(s.id) OVER a AS f_id"
-    "  FROM h JOIN scripts s ON s.host_id = h.id"
+    "  FROM he h JOIN scripts s ON s.host_id = h.id"
     "  JOIN host_scans hs ON hs.job_id = s.job_id AND hs.host_id = s.host_id"
     "  WINDOW a AS (PARTITION BY s.host_id, s.protocol, s.port, s.script_id"
     "  ORDER BY hs.scanned_at, s.job_id, s.id)),"
@@ -203,7 +207,10 @@ static const char sql_hist_block[] =
     " SELECT encode(h.addr_key, 'hex') COLLATE \"C\" AS key, 0 AS k, h.id::text AS c1,"
     " h.status AS c2, h.last_job_id::text AS c3, " EPT("h.last_seen") " AS c4,"
     " h.os AS c5, h.mac AS c6, h.hostnames AS c7,"
-    " (sb.host_id IS NOT NULL AND NOT sb.ok)::text AS c8,"
+    " CASE WHEN sb.host_id IS NOT NULL THEN (NOT sb.ok)::text"
+    "  WHEN h.id NOT IN (SELECT id FROM he)"
+    "  AND EXISTS (SELECT 1 FROM scripts s WHERE s.host_id = h.id) THEN 'late'"
+    "  ELSE 'false' END AS c8,"
     " h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
     " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3"
@@ -307,7 +314,7 @@ static int hex_key(const char *hex, unsigned char key[16])
 
 /* Read the block of `key` (flushing first, so what this transaction staged
  * is in it). */
-static int block_load(struct store_pg *s, const unsigned char key[16])
+static int block_load(struct store_pg *s, const unsigned char key[16], int64_t at)
 {
 	struct pg_params p = {0};
 	char lohex[35], hihex[35];
@@ -325,6 +332,7 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 	store__pg_key_hex(s->block.hi, hihex);
 	store__pg_p_text(&p, lohex);
 	store__pg_p_text(&p, hihex);
+	store__pg_p_int(&p, at);
 	if ((r = store__pg_exec(s, PG_HIST_BLOCK, sql_hist_block, &p, PGX_ONESHOT, &q,
 	                        "loading known hosts")) != 0)
 		return r;
@@ -358,8 +366,9 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
 		e->end = i + 1;
 		while (e->end < n && strcmp(PQgetvalue(q, e->end, 0), PQgetvalue(q, i, 0)) == 0)
 			e->end++;
-		if (!has_scripts || has_scripts[0] != 'f') /* "false" */
-			e->start = e->end = -1;            /* read this one alone */
+		e->no_scripts = has_scripts && strcmp(has_scripts, "late") == 0;
+		if (!has_scripts || (has_scripts[0] != 'f' && !e->no_scripts)) /* "false" */
+			e->start = e->end = -1; /* read this one alone */
 		s->block.n++;
 	}
 	if (s->block.n > 1)
@@ -374,7 +383,8 @@ static int block_load(struct store_pg *s, const unsigned char key[16])
  * the write lock keeps other scandb writers out. */
 enum { BLK_ASK = 0, BLK_ABSENT, BLK_ROWS, BLK_ASK_FLUSHED };
 
-static int block_lookup(struct store_pg *s, const char *addr, int *what, struct pg_block_ent **ent)
+static int block_lookup(struct store_pg *s, const char *addr, int64_t scan_at, int *what,
+                        struct pg_block_ent **ent)
 {
 	unsigned char key[16];
 	size_t at;
@@ -385,7 +395,7 @@ static int block_lookup(struct store_pg *s, const char *addr, int *what, struct 
 		return 0;
 	if (!s->block.valid || memcmp(key, s->block.lo, 16) < 0 ||
 	    memcmp(key, s->block.hi, 16) > 0) {
-		if ((r = block_load(s, key)) != 0)
+		if ((r = block_load(s, key, scan_at)) != 0)
 			return r;
 		if (!s->block.valid)
 			return 0;
@@ -425,8 +435,18 @@ int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64
 
 	s->hint.valid = 0;
 	store__pg_fcache_clear(s);
-	if ((r = block_lookup(s, addr, &what, &ent)) != 0)
+	if ((r = block_lookup(s, addr, at, &what, &ent)) != 0)
 		return r;
+	if (what == BLK_ROWS && ent->no_scripts) {
+		/* its rows lack its scripts: they serve a late scan only */
+		struct ev_host stored = {.known = 1};
+		stored.job_id = store__pg_i64(s->block.res, ent->start, 4);
+		stored.at = store__pg_i64(s->block.res, ent->start, 5);
+		if (store_history_in_order(&stored, at, job_id)) {
+			ent->start = ent->end = -1;
+			what = BLK_ASK;
+		}
+	}
 	if (sdb_strlcpy(s->hint.addr, addr, sizeof(s->hint.addr)) < sizeof(s->hint.addr))
 		s->hint.valid = 1;
 	s->hint.found = 0;

@@ -90,6 +90,7 @@ enum pg_copy {
 struct pg_block_ent {
 	unsigned char key[16];
 	int start, end;
+	int no_scripts; /* its rows leave out its scripts: only for a late scan */
 };
 
 struct store_pg {
