@@ -46,6 +46,9 @@ echo "all C files formatted"
 # Disk: the builds and the tests' scratch (TEST_TMPDIR, build*/tmp: each e2e
 # case removes its own when it passes) and the PostgreSQL cluster (/tmp).
 # Scratch left by an earlier run that failed is cleared here.
+step "layers (scripts/check-layers.sh: no #include runs upward)"
+./scripts/check-layers.sh
+
 step "disk"
 need_mb=1500
 rm -rf build-asan/tmp build/tmp
