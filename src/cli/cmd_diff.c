@@ -1,6 +1,6 @@
 /*
  * cmd_diff.c - `scandb diff A B`: what changed between two scans, each an
- * nmap XML file or a stored job (history/diff.h does the work).  Owns: the
+ * nmap XML file or a stored job (diff/diff.h does the work).  Owns: the
  * arguments, telling files from job ids, opening the database only when a
  * job is named, reading the two sides in parallel, and the exit status, which
  * is ndiff's: 0 same, 1 different, 2 error.
@@ -19,7 +19,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "core/error.h"
-#include "history/diff.h"
+#include "diff/diff.h"
 
 /* ndiff's exit statuses (CLI_FAIL means "different" here). */
 enum { DIFF_EXIT_SAME = 0, DIFF_EXIT_DIFFERENT = 1, DIFF_EXIT_ERROR = 2 };

@@ -1,5 +1,5 @@
 /*
- * test_diff.c - unit tests of src/history/diff.c: snapshots built by hand
+ * test_diff.c - unit tests of src/diff/diff.c: snapshots built by hand
  * (from records and from stored-host structs), every kind of change the
  * walk reports (host added/removed, status, MAC, host names, ports: state,
  * each service field, scripts; OS, extraports, host scripts), ndiff's
@@ -22,7 +22,7 @@
 
 #include "core/error.h"
 #include "core/record.h"
-#include "history/diff.h"
+#include "diff/diff.h"
 #include "store/store.h"
 
 /* ---- building hosts ---------------------------------------------------------- */

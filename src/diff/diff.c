@@ -15,7 +15,7 @@
  * The text writer prints a script's line diff as it is made, never
  * buffering it with the port table.
  */
-#include "history/diff.h"
+#include "diff/diff.h"
 
 #include "core/utf8.h"
 
