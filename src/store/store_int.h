@@ -227,6 +227,9 @@ struct store__scan_rows {
 	struct store__scan_slot *v;
 	size_t n;
 };
+/* The index of host_id among k[0..n) (hosts ascending), or -1 (both
+ * backends' history_scan_list: which late hosts have findings). */
+int store__scan_key_find(const struct store_scan_key *k, size_t n, int64_t host_id);
 /* Room for a chunk of n keys (slots 0..n-1), emptied.  0 or SDB_ENOMEM. */
 int store__scan_rows_begin(struct store__scan_rows *b, size_t n);
 int store__scan_rows_add(struct store__scan_rows *b, size_t slot, int64_t host_id, int64_t job_id,

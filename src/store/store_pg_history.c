@@ -567,6 +567,34 @@ static int pg_array(struct buf *b, size_t n, const struct store_scan_key *k, int
 	return r ? r : buf_append_char(b, '}');
 }
 
+/* The key fields' arrays of a chunk: a[i] holds field i (pg_array). */
+#define KEY_FIELDS 3
+static void key_bufs_init(struct buf *a)
+{
+	for (int i = 0; i < KEY_FIELDS; i++)
+		buf_init(&a[i], (size_t)64 << 20);
+}
+
+static void key_bufs_free(struct buf *a)
+{
+	for (int i = 0; i < KEY_FIELDS; i++)
+		buf_free(&a[i]);
+}
+
+/* Fields 0..nf-1 of keys k[0..n) as arrays in a[0..nf), bound to p in that
+ * order ($1 host ids, $2 job ids, $3 times).  0 or SDB_ENOMEM. */
+static int key_params(struct buf *a, int nf, const struct store_scan_key *k, size_t n,
+                      struct pg_params *p)
+{
+	for (int i = 0; i < nf; i++) {
+		buf_reset(&a[i]);
+		if (pg_array(&a[i], n, k, i) != 0)
+			return SDB_ENOMEM;
+		store__pg_p_text(p, buf_str(&a[i]));
+	}
+	return 0;
+}
+
 /* k = 0: the scans (host_scans, this transaction's too), k = 1: the hosts
  * with findings. */
 /* clang-format off */
@@ -599,23 +627,19 @@ int store__pg_history_scan_list(struct store *st, const struct store_scan_key *l
 	struct store_pg *s = store__pg(st);
 	struct pg_params p = {0};
 	PGresult *q = NULL;
-	struct buf a[3];
+	struct buf a[KEY_FIELDS];
 	int rows, r = 0;
 
 	memset(has_findings, 0, n);
-	for (int i = 0; i < 3; i++) {
-		buf_init(&a[i], (size_t)64 << 20);
-		if (r == 0 && pg_array(&a[i], n, lates, i) != 0)
-			r = store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
-		store__pg_p_text(&p, buf_str(&a[i]));
-	}
+	key_bufs_init(a);
+	if (key_params(a, 3, lates, n, &p) != 0)
+		r = store__set_err(st, SDB_ENOMEM, "listing scans of hosts: out of memory");
 	store__pg_p_text(&p, from_start ? "true" : "false");
 	store__pg_p_int(&p, max_later);
 	if (r == 0)
 		r = store__pg_exec(s, PG_HIST_SCAN_LIST, sql_hist_scan_list, &p,
 		                   PGX_FLUSH_HOST_SCANS, &q, "listing scans of hosts");
-	for (int i = 0; i < 3; i++)
-		buf_free(&a[i]);
+	key_bufs_free(a);
 	if (r != 0)
 		return r;
 	rows = PQntuples(q);
@@ -624,16 +648,9 @@ int store__pg_history_scan_list(struct store *st, const struct store_scan_key *l
 		struct store_scan_key k = {store__pg_i64(q, i, 1), store__pg_i64(q, i, 2),
 		                           store__pg_i64(q, i, 3), hs && hs[0] == 't'};
 		if (store__pg_i64(q, i, 0) == 1) {
-			size_t lo = 0, hi = n;
-			while (lo < hi) { /* hosts are ascending */
-				size_t mid = lo + (hi - lo) / 2;
-				if (lates[mid].host_id < k.host_id)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo < n && lates[lo].host_id == k.host_id)
-				has_findings[lo] = 1;
+			int at = store__scan_key_find(lates, n, k.host_id);
+			if (at >= 0)
+				has_findings[at] = 1;
 		} else {
 			r = cb(ctx, &k);
 		}
@@ -672,28 +689,22 @@ int store__pg_history_scans(struct store *st, const struct store_scan_key *keys,
 {
 	struct store_pg *s = store__pg(st);
 	struct store__scan_rows b = {.st = st, .cb = cb, .ctx = ctx};
-	struct buf hosts, jobs;
+	struct buf a[KEY_FIELDS];
 	int r = 0;
 
-	buf_init(&hosts, (size_t)64 << 20);
-	buf_init(&jobs, (size_t)64 << 20);
+	key_bufs_init(a);
 	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
 		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
 		struct pg_params p = {0};
 		PGresult *q = NULL;
 		int rows;
 
-		buf_reset(&hosts);
-		buf_reset(&jobs);
-		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
-		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+		if (key_params(a, 2, keys + at, cnt, &p) != 0) {
 			r = store__set_err(st, SDB_ENOMEM, "reading scans: out of memory");
 			break;
 		}
 		if ((r = store__scan_rows_begin(&b, cnt)) != 0)
 			break;
-		store__pg_p_text(&p, buf_str(&hosts));
-		store__pg_p_text(&p, buf_str(&jobs));
 		if ((r = store__pg_exec(s, PG_HIST_SCANS, sql_hist_scans, &p, PGX_FLUSH_SCANS, &q,
 		                        "reading scans of hosts")) != 0)
 			break;
@@ -713,8 +724,7 @@ int store__pg_history_scans(struct store *st, const struct store_scan_key *keys,
 			r = store__scan_rows_end(&b);
 	}
 	store__scan_rows_free(&b);
-	buf_free(&hosts);
-	buf_free(&jobs);
+	key_bufs_free(a);
 	return r;
 }
 
@@ -726,29 +736,21 @@ static const char sql_hist_forget[] =
 int store__pg_history_forget(struct store *st, const struct store_scan_key *keys, size_t n)
 {
 	struct store_pg *s = store__pg(st);
-	struct buf a[3];
+	struct buf a[KEY_FIELDS];
 	int r = 0;
 
-	for (int i = 0; i < 3; i++)
-		buf_init(&a[i], (size_t)64 << 20);
+	key_bufs_init(a);
 	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
 		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
 		struct pg_params p = {0};
 
-		for (int i = 0; i < 3 && r == 0; i++) {
-			buf_reset(&a[i]);
-			if (pg_array(&a[i], cnt, keys + at, i) != 0)
-				r = store__set_err(st, SDB_ENOMEM,
-				                   "forgetting events: out of memory");
-			else
-				store__pg_p_text(&p, buf_str(&a[i]));
-		}
-		if (r == 0)
+		if (key_params(a, 3, keys + at, cnt, &p) != 0)
+			r = store__set_err(st, SDB_ENOMEM, "forgetting events: out of memory");
+		else
 			r = store__pg_exec(s, PG_HIST_FORGET, sql_hist_forget, &p, 0, NULL,
 			                   "forgetting events of hosts");
 	}
-	for (int i = 0; i < 3; i++)
-		buf_free(&a[i]);
+	key_bufs_free(a);
 	return r;
 }
 
@@ -761,25 +763,19 @@ int store__pg_history_states(struct store *st, const struct store_scan_key *keys
                              int (*cb)(void *ctx, size_t i, const char *doc), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
-	struct buf hosts, jobs;
+	struct buf a[KEY_FIELDS];
 	int r = 0;
 
-	buf_init(&hosts, (size_t)64 << 20);
-	buf_init(&jobs, (size_t)64 << 20);
+	key_bufs_init(a);
 	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
 		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
 		struct pg_params p = {0};
 		PGresult *q = NULL;
 
-		buf_reset(&hosts);
-		buf_reset(&jobs);
-		if (pg_array(&hosts, cnt, keys + at, 0) != 0 ||
-		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
+		if (key_params(a, 2, keys + at, cnt, &p) != 0) {
 			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
 			break;
 		}
-		store__pg_p_text(&p, buf_str(&hosts));
-		store__pg_p_text(&p, buf_str(&jobs));
 		if ((r = store__pg_exec(s, PG_HIST_STATES, sql_hist_states, &p,
 		                        PGX_FLUSH_HOST_SCANS, &q, "reading host states")) != 0)
 			break;
@@ -788,8 +784,7 @@ int store__pg_history_states(struct store *st, const struct store_scan_key *keys
 			       store__pg_col(q, i, 1));
 		PQclear(q);
 	}
-	buf_free(&hosts);
-	buf_free(&jobs);
+	key_bufs_free(a);
 	return r;
 }
 
@@ -805,44 +800,37 @@ int store__pg_history_states_put(struct store *st, const struct store_scan_key *
                                  const char *const *docs, size_t n)
 {
 	struct store_pg *s = store__pg(st);
-	struct buf hosts, jobs;
+	struct buf a[KEY_FIELDS];
 	int r = 0;
 
-	buf_init(&hosts, (size_t)64 << 20);
-	buf_init(&jobs, (size_t)64 << 20);
+	key_bufs_init(a);
 	for (size_t at = 0; at < n && r == 0; at += HIST_CHUNK) {
 		size_t cnt = n - at < HIST_CHUNK ? n - at : HIST_CHUNK;
 		struct pg_params p = {0};
-		json_t *a = json_array();
+		json_t *d = json_array();
 		char *text = NULL;
 
-		buf_reset(&hosts);
-		buf_reset(&jobs);
-		for (size_t i = 0; a && i < cnt; i++) {
-			if (json_array_append_new(a, docs[at + i] ? json_string(docs[at + i])
+		for (size_t i = 0; d && i < cnt; i++) {
+			if (json_array_append_new(d, docs[at + i] ? json_string(docs[at + i])
 			                                          : json_null()) != 0) {
-				json_decref(a);
-				a = NULL;
+				json_decref(d);
+				d = NULL;
 			}
 		}
-		if (!a || !(text = json_dumps(a, JSON_COMPACT)) ||
-		    pg_array(&hosts, cnt, keys + at, 0) != 0 ||
-		    pg_array(&jobs, cnt, keys + at, 1) != 0) {
-			json_decref(a);
+		if (!d || !(text = json_dumps(d, JSON_COMPACT)) ||
+		    key_params(a, 2, keys + at, cnt, &p) != 0) {
+			json_decref(d);
 			free(text);
 			r = store__set_err(st, SDB_ENOMEM, "saving host states: out of memory");
 			break;
 		}
-		json_decref(a);
-		store__pg_p_text(&p, buf_str(&hosts));
-		store__pg_p_text(&p, buf_str(&jobs));
+		json_decref(d);
 		store__pg_p_text(&p, text);
 		r = store__pg_exec(s, PG_HIST_STATES_PUT, sql_hist_states_put, &p, 0, NULL,
 		                   "saving host states");
 		free(text);
 	}
-	buf_free(&hosts);
-	buf_free(&jobs);
+	key_bufs_free(a);
 	return r;
 }
 

@@ -318,6 +318,22 @@ static char *dup_or_null(const char *s, int *oom)
 	return c;
 }
 
+int store__scan_key_find(const struct store_scan_key *k, size_t n, int64_t host_id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (k[mid].host_id == host_id)
+			return (int)mid;
+		if (k[mid].host_id < host_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 int store__scan_rows_begin(struct store__scan_rows *b, size_t n)
 {
 	store__scan_rows_free(b);

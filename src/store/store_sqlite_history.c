@@ -275,6 +275,23 @@ static int json_keys(const struct store_scan_key *k, size_t n, struct buf *b)
 	return r ? r : buf_append_char(b, ']');
 }
 
+/* Statement `id` with keys k[0..n) bound as its JSON array ?1 (held in js,
+ * which must outlive the statement's steps).  0, or an error saying `what`. */
+static int keys_stmt(struct store_sqlite *s, enum sq_stmt id, const char *sql,
+                     const struct store_scan_key *k, size_t n, struct buf *js, const char *what,
+                     sqlite3_stmt **q)
+{
+	int r;
+
+	buf_reset(js);
+	if (json_keys(k, n, js) != 0)
+		return store__set_err(&s->base, SDB_ENOMEM, "%s: out of memory", what);
+	if ((r = store__sqlite_stmt(s, id, sql, q)) != 0)
+		return r;
+	sqlite3_bind_text(*q, 1, buf_str(js), (int)js->len, SQLITE_STATIC);
+	return 0;
+}
+
 /* Each host's scans from its latest checkpoint before its late scan (?2:
  * from its first scan); the subquery walks the (host_id, scanned_at) index
  * back from the late scan to the first scan that holds a state. */
@@ -300,22 +317,6 @@ static const char sql_hist_scan_list[] =
 static const char sql_hist_findings_hosts[] =
     "SELECT DISTINCT f.host_id FROM json_each(?1) k JOIN findings f ON f.host_id = k.value ->> 0";
 
-static int find_key(const struct store_scan_key *k, size_t n, int64_t id)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (k[mid].host_id == id)
-			return (int)mid;
-		if (k[mid].host_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 int store__sqlite_history_scan_list(struct store *st, const struct store_scan_key *lates, size_t n,
                                     int from_start, int max_later, unsigned char *has_findings,
                                     int (*cb)(void *ctx, const struct store_scan_key *k), void *ctx)
@@ -335,7 +336,7 @@ int store__sqlite_history_scan_list(struct store *st, const struct store_scan_ke
 		goto out;
 	sqlite3_bind_text(q, 1, buf_str(&b), (int)b.len, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int i = find_key(lates, n, sqlite3_column_int64(q, 0));
+		int i = store__scan_key_find(lates, n, sqlite3_column_int64(q, 0));
 		if (i >= 0)
 			has_findings[i] = 1;
 	}
@@ -444,14 +445,9 @@ int store__sqlite_history_forget(struct store *st, const struct store_scan_key *
 		sqlite3_stmt *q;
 		int rc;
 
-		buf_reset(&js);
-		if (json_keys(keys + at, cnt, &js) != 0) {
-			r = store__set_err(st, SDB_ENOMEM, "forgetting events: out of memory");
+		if ((r = keys_stmt(s, SQ_HIST_FORGET, sql_hist_forget, keys + at, cnt, &js,
+		                   "forgetting events", &q)) != 0)
 			break;
-		}
-		if ((r = store__sqlite_stmt(s, SQ_HIST_FORGET, sql_hist_forget, &q)) != 0)
-			break;
-		sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
 		rc = sqlite3_step(q);
 		r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "forgetting events of hosts");
 		store__sqlite_done(q);
@@ -476,14 +472,9 @@ int store__sqlite_history_states(struct store *st, const struct store_scan_key *
 		sqlite3_stmt *q;
 		int rc;
 
-		buf_reset(&js);
-		if (json_keys(keys + at, cnt, &js) != 0) {
-			r = store__set_err(st, SDB_ENOMEM, "reading host states: out of memory");
+		if ((r = keys_stmt(s, SQ_HIST_STATES, sql_hist_states, keys + at, cnt, &js,
+		                   "reading host states", &q)) != 0)
 			break;
-		}
-		if ((r = store__sqlite_stmt(s, SQ_HIST_STATES, sql_hist_states, &q)) != 0)
-			break;
-		sqlite3_bind_text(q, 1, buf_str(&js), (int)js.len, SQLITE_STATIC);
 		while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
 			r = cb(ctx, at + (size_t)sqlite3_column_int64(q, 0), col_text(q, 1));
 		if (r == 0 && rc != SQLITE_DONE)
