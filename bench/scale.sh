@@ -90,11 +90,9 @@ cleanup() {
 trap cleanup EXIT
 pgver=""
 if [ "$has_pg" = 1 ]; then
-	CI= SCANDB_PG_MAX_WAL=1GB ./scripts/pg-cluster.sh start "$env" >/dev/null
+	CI= SCANDB_PG_MAX_WAL=1GB SCANDB_PG_SHARED_BUFFERS=128MB \
+		./scripts/pg-cluster.sh start "$env" durable >/dev/null
 	psql_su() { ./scripts/pg-cluster.sh psql "$env" -X -q -v ON_ERROR_STOP=1 "$@"; }
-	psql_su -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
-		-c "ALTER SYSTEM SET full_page_writes = on" -c "ALTER SYSTEM SET shared_buffers = '128MB'"
-	./scripts/pg-cluster.sh restart "$env" >/dev/null
 	port=$(sed -n 's/^SCANDB_PG_PORT=//p' "$env")
 	pgver=$(psql_su -At -c "SHOW server_version")
 fi

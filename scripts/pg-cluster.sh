@@ -44,7 +44,9 @@
 # rejected; WAL kept small (wal_level minimal, max_wal_size
 # SCANDB_PG_MAX_WAL, default 128MB: each test database's CREATE DATABASE
 # logs its template, and with the 1GB default the cluster grew to 1 GB in a
-# test run; benchmarks set 1GB).
+# test run; benchmarks set 1GB).  Benchmarks also set SCANDB_PG_SHARED_BUFFERS
+# (default 32MB) and SCANDB_PG_WAL_LEVEL (default minimal; replica as a
+# server that ships its WAL would run, with max_wal_senders 10).
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -206,7 +208,8 @@ do_start() {
 		local all scandb_pw                scram-sha-256
 		host  all scandb_pw 127.0.0.1/32   scram-sha-256
 	EOF
-	local tries ok=0
+	local tries ok=0 wal_level=${SCANDB_PG_WAL_LEVEL:-minimal} wal_senders=0
+	[ "$wal_level" = minimal ] || wal_senders=10
 	for tries in 1 2 3 4 5; do
 		port=$(free_port) || break
 		as_pg tee "$data/postgresql.auto.conf" >/dev/null <<-EOF
@@ -215,12 +218,12 @@ do_start() {
 			unix_socket_directories = '$SCANDB_PG_DIR'
 			unix_socket_permissions = 0777
 			max_connections = 200
-			shared_buffers = 32MB
+			shared_buffers = ${SCANDB_PG_SHARED_BUFFERS:-32MB}
 			fsync = $sync
 			synchronous_commit = $sync
 			full_page_writes = $sync
-			wal_level = minimal
-			max_wal_senders = 0
+			wal_level = $wal_level
+			max_wal_senders = $wal_senders
 			max_wal_size = ${SCANDB_PG_MAX_WAL:-128MB}
 			min_wal_size = 32MB
 			password_encryption = 'scram-sha-256'
