@@ -12,8 +12,10 @@ scripts/pg-cluster.sh).  scandb is given postgresql://scandb_pw:PASSWORD@...:
 """
 import os
 import resource
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 from e2e_util import (PG, SCANDB, Tests, check, data, eq, pg_env, pg_newdb, pg_require_backend,
@@ -224,23 +226,35 @@ def no_core_dump_while_a_password_is_held():
     run(pw_url(name), "migrate", "up", expect=0)
     user = 65534 if os.geteuid() == 0 else None
     env = dict(os.environ)
+    binary, own = SCANDB, None
     if user is not None:  # nobody reads nothing of root's home
         env["HOME"] = "/nonexistent"
         env.pop("XDG_CONFIG_HOME", None)
-    for url in (pw_url(name), conninfo(name)):
-        p = subprocess.Popen([SCANDB, "--db", url, "-q", "import", "-"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, user=user,
-                             preexec_fn=core_limit_up, env=env)
-        try:
-            wait_connected(p, name)
-            with open(f"/proc/{p.pid}/limits") as f:
-                core = [ln for ln in f if ln.startswith("Max core file size")][0].split()
-            eq(core[4], "0", f"RLIMIT_CORE (soft) while connected: {core}")
-            eq(os.stat(f"/proc/{p.pid}/status").st_uid, 0,
-               "/proc/PID owned by root: the process is not dumpable")
-        finally:
-            out, err = p.communicate(input=b"", timeout=30)
-        check(secret() not in (out + err).decode(errors="replace"), "no password in output")
+        # nor, maybe, the tree (a clone in a private `mktemp -d`): a copy of
+        # the binary where any user may run it
+        own = tempfile.mkdtemp(prefix="scandb-nobody-", dir="/tmp")
+        os.chmod(own, 0o755)
+        binary = shutil.copy(SCANDB, own)
+    try:
+        for url in (pw_url(name), conninfo(name)):
+            p = subprocess.Popen([binary, "--db", url, "-q", "import", "-"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, user=user, preexec_fn=core_limit_up,
+                                 env=env, cwd="/")
+            try:
+                wait_connected(p, name)
+                with open(f"/proc/{p.pid}/limits") as f:
+                    core = [ln for ln in f if ln.startswith("Max core file size")][0].split()
+                eq(core[4], "0", f"RLIMIT_CORE (soft) while connected: {core}")
+                eq(os.stat(f"/proc/{p.pid}/status").st_uid, 0,
+                   "/proc/PID owned by root: the process is not dumpable")
+            finally:
+                out, err = p.communicate(input=b"", timeout=30)
+            check(secret() not in (out + err).decode(errors="replace"),
+                  "no password in output")
+    finally:
+        if own:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 def wait_connected(p, name):
