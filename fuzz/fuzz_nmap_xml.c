@@ -20,7 +20,7 @@
 
 #include "core/error.h"
 #include "ingest/nmap_xml.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "core/timeutil.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 
 /* Is a progress line on the screen (cli_err erases it first)? */
 static int progress_visible;

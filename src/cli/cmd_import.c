@@ -15,7 +15,7 @@
  * Order: the files are imported oldest scan first (order_files: nmap's start
  * time, read from the first few KB of each), so that one command importing
  * an archive appends every scan after the ones it stored before it and the
- * history never has to be derived again (store/job_writer.c, late scans).
+ * history never has to be derived again (app/job_writer.c, late scans).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +35,7 @@
 #include "core/timeutil.h"
 #include "ingest/ingest_pipe.h"
 #include "ingest/nmap_xml.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 
 enum import_status { IMP_IMPORTED, IMP_DUPLICATE, IMP_FAILED, IMP_CUT_OFF };
 

@@ -16,7 +16,7 @@
 #include "cli/output.h"
 #include "core/error.h"
 #include "core/timeutil.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 
 /* Table cells wider than this are cut with "…" (SOURCE keeps its end). */
 #define JOBS_SOURCE_MAX 40

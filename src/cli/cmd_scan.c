@@ -27,7 +27,7 @@
 #include "core/timeutil.h"
 #include "ingest/nmap_xml.h"
 #include "scan/nmap_run.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 
 #define HEARTBEAT_S   2   /* progress/heartbeat interval */
 #define JOB_TIMEOUT_S 120 /* a job with no heartbeat for this long is stale */

@@ -137,7 +137,7 @@ int store_migrate_verify(struct store *st);
  */
 int store_ensure_ready(struct store *st);
 
-/* ---- the job write path (used by store/job_writer.c) ---------------- */
+/* ---- the job write path (used by app/job_writer.c) ------------------ */
 
 struct store_job_new {
 	enum store_job_kind kind;

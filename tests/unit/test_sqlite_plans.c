@@ -47,7 +47,7 @@
 #include "core/error.h"
 #include "core/record.h"
 #include "core/timeutil.h"
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 #include "store/store.h"
 #include "store/store_sqlite_int.h"
 #include "testutil.h"

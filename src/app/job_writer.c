@@ -2,9 +2,12 @@
  * job_writer.c - stores one job's records in one transaction (see
  * job_writer.h for the state machine).  Owns: the order of writes, the
  * job's summary (counts, probed scope, times) and the final status.  Does
- * not own: SQL (the backend's) or parsing (the source's).
+ * not own: SQL (the backend's) or parsing (the source's).  It lives in
+ * src/app/ because it combines the records, the history rules (events,
+ * findings) and the store; it still reports its errors through the store
+ * handle (store__set_err, store_int.h), so that store_errmsg() says them.
  */
-#include "store/job_writer.h"
+#include "app/job_writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

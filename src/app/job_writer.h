@@ -1,5 +1,8 @@
 /*
- * job_writer.h - the one write path (ARCHITECTURE "One write path").
+ * job_writer.h - the one write path (ARCHITECTURE "One write path"), a use
+ * case of src/app/: it combines a source's records, the history rules
+ * (events, findings) and the store.  Holds: the job writer (begin, sink,
+ * commit, abort, stats) and this process's identity for jobs.worker_id.
  *
  * A job writer is a sink: a source (nmap XML parser, nmap runner) pushes a
  * job's records into it and it stores them inside ONE transaction, opened at
@@ -18,8 +21,8 @@
  * the import time) and its hosts are seen at time 0 ("undated"), which
  * ranks below every dated scan in the history and the current state.
  */
-#ifndef SDB_STORE_JOB_WRITER_H
-#define SDB_STORE_JOB_WRITER_H
+#ifndef SDB_APP_JOB_WRITER_H
+#define SDB_APP_JOB_WRITER_H
 
 #include <stdint.h>
 
