@@ -11,7 +11,7 @@
  * process killed in between leaves no row of it (invariant 1).
  *
  *   import:  begin (tx + job row 'running') → records → commit ('completed')
- *   scan:    job row committed earlier as 'running' (cmd_scan), then
+ *   scan:    job row committed earlier as 'running' (app_scan_run), then
  *            begin (tx) → records → commit ('completed')
  *   failure: job_writer_abort() rolls everything of this tx back.
  *   nmap's own failure (<finished exit="error">): commit rolls the records
