@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "app/process.h"
 #include "core/addr.h"
 #include "core/scope.h"
 #include "history/events.h"
@@ -56,24 +57,6 @@ struct job_writer {
 	struct late **late; /* hosts this scan came late for (see "late scans") */
 	size_t nlate, late_cap;
 };
-
-const char *job_writer_hostname(void)
-{
-	static char name[256];
-
-	if (!name[0] && gethostname(name, sizeof(name) - 1) != 0)
-		snprintf(name, sizeof(name), "localhost");
-	return name;
-}
-
-const char *job_writer_worker_id(void)
-{
-	static char id[300];
-
-	if (!id[0])
-		snprintf(id, sizeof(id), "%s:%ld", job_writer_hostname(), (long)getpid());
-	return id;
-}
 
 static int replace_str(char **dst, const char *src)
 {
@@ -1387,7 +1370,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 		    .status = STORE_JOB_RUNNING,
 		    .source = o->source,
 		    .args = o->args,
-		    .worker_id = job_writer_worker_id(),
+		    .worker_id = app_process_worker_id(),
 		    .created_at = w->created_at,
 		    .timeout_at = 0,
 		    .forced = o->forced,
@@ -1458,7 +1441,7 @@ static int commit_nmap_failed(struct job_writer *w, const char *content_hash)
 		    .status = STORE_JOB_RUNNING,
 		    .source = w->source,
 		    .args = w->args,
-		    .worker_id = job_writer_worker_id(),
+		    .worker_id = app_process_worker_id(),
 		    .created_at = w->created_at,
 		    .forced = w->forced,
 		};

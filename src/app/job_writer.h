@@ -2,7 +2,7 @@
  * job_writer.h - the one write path (ARCHITECTURE "One write path"), a use
  * case of src/app/: it combines a source's records, the history rules
  * (events, findings) and the store.  Holds: the job writer (begin, sink,
- * commit, abort, stats) and this process's identity for jobs.worker_id.
+ * commit, abort, stats).
  *
  * A job writer is a sink: a source (nmap XML parser, nmap runner) pushes a
  * job's records into it and it stores them inside ONE transaction, opened at
@@ -78,10 +78,5 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 /* Roll back everything this writer did (safe after a failed commit). */
 void job_writer_abort(struct job_writer *w);
 void job_writer_free(struct job_writer *w);
-
-/* "HOSTNAME:PID" of this process, for jobs.worker_id; static storage. */
-const char *job_writer_worker_id(void);
-/* This machine's host name (the HOSTNAME part above); static storage. */
-const char *job_writer_hostname(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/process.h"
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "ingest/nmap_xml.h"
@@ -191,7 +192,7 @@ static int create_job(struct scan_run *s, const char *cmdline)
 	    .status = STORE_JOB_RUNNING,
 	    .source = "nmap",
 	    .args = cmdline,
-	    .worker_id = job_writer_worker_id(),
+	    .worker_id = app_process_worker_id(),
 	};
 	int r;
 

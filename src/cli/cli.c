@@ -13,9 +13,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "app/process.h"
 #include "core/error.h"
 #include "core/timeutil.h"
-#include "app/job_writer.h"
 
 /* Is a progress line on the screen (cli_err erases it first)? */
 static int progress_visible;
@@ -119,7 +119,7 @@ int cli_open_as(struct cli *c, enum cli_open mode, char *msg, size_t msglen)
 	 * running jobs whose process died or timed out (readers only show them
 	 * so: cmd_jobs.c).  Failing to is a warning: the new job is unaffected. */
 	if (mode == CLI_OPEN_WRITE &&
-	    store_jobs_reap_stale(c->st, time_now(), job_writer_hostname(), NULL) != 0)
+	    store_jobs_reap_stale(c->st, time_now(), app_process_hostname(), NULL) != 0)
 		cli_err("warning: cannot record dead jobs as failed: %s", store_errmsg(c->st));
 	return CLI_OK;
 fail:

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/process.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "core/error.h"
 #include "core/timeutil.h"
-#include "app/job_writer.h"
 
 /* Table cells wider than this are cut with "…" (SOURCE keeps its end). */
 #define JOBS_SOURCE_MAX 40
@@ -89,7 +89,7 @@ static int show_as_reaped(struct store_job *j)
 	char why[512];
 	char *status, *error;
 
-	if (!store_job_is_stale(j, time_now(), job_writer_hostname(), why, sizeof(why)))
+	if (!store_job_is_stale(j, time_now(), app_process_hostname(), why, sizeof(why)))
 		return 0;
 	if (!(status = strdup("failed")) || !(error = strdup(why))) {
 		free(status);

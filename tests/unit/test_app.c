@@ -5,8 +5,8 @@
  * forced, failures, the --partial second reading, warnings told once, the
  * progress observer), the import order, and run one scan (with stand-in
  * nmap scripts: completed, nmap failing, stopped, warnings that leave no
- * host).  SQLite only: the use cases are the same code on both backends,
- * whose contract the store suite checks.
+ * host), and this process's identity.  SQLite only: the use cases are the same code on both
+ * backends, whose contract the store suite checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "app/import.h"
+#include "app/process.h"
 #include "app/scan.h"
 #include "core/error.h"
 #include "store/store.h"
@@ -348,6 +350,7 @@ static void test_scan_completed(void **state)
 	assert_int_equal(res.unmarked, 0);
 	assert_int_equal(store_job_get(fx->st, res.job_id, &j), 0);
 	assert_string_equal(j->status, "completed");
+	assert_string_equal(j->worker_id, app_process_worker_id());
 	store_job_free(j);
 }
 
@@ -405,6 +408,22 @@ static void test_scan_refused_args(void **state)
 	assert_string_equal(app_scan_refused_arg(se, 3), "--stats-every");
 }
 
+/* ---- process identity --------------------------------------------------- */
+
+static void test_process_identity(void **state)
+{
+	char want[512], host[256] = "";
+
+	(void)state;
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	assert_string_equal(app_process_hostname(), host);
+	snprintf(want, sizeof(want), "%s:%ld", host, (long)getpid());
+	assert_string_equal(app_process_worker_id(), want);
+	/* the one the scan's job row carries */
+	assert_ptr_equal(app_process_worker_id(), app_process_worker_id());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +435,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_scan_completed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_failures_mark_the_job, setup, teardown),
 	    cmocka_unit_test(test_scan_refused_args),
+	    cmocka_unit_test(test_process_identity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,7 @@
 #include "core/record.h"
 #include "core/timeutil.h"
 #include "app/job_writer.h"
+#include "app/process.h"
 #include "store/store.h"
 #include "store/store_sqlite_int.h"
 #include "testutil.h"
@@ -395,14 +396,14 @@ static void exercise(struct store *st)
 	if (pid == 0)
 		_exit(0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
-	snprintf(worker, sizeof(worker), "%s:%ld", job_writer_hostname(), (long)pid);
+	snprintf(worker, sizeof(worker), "%s:%ld", app_process_hostname(), (long)pid);
 	jn.worker_id = worker;
 	jn.created_at = time_now();
 	jn.timeout_at = jn.created_at + 3600;
 	assert_ok(st, store_tx_begin(st));
 	assert_ok(st, store_job_insert(st, &jn, &id));
 	assert_ok(st, store_tx_commit(st));
-	assert_ok(st, store_jobs_reap_stale(st, time_now(), job_writer_hostname(), &reaped));
+	assert_ok(st, store_jobs_reap_stale(st, time_now(), app_process_hostname(), &reaped));
 	assert_int_equal(reaped, 1);
 
 	/* an older scan of some hosts arriving last: the history replay path

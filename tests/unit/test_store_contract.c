@@ -27,6 +27,7 @@
 #include "core/record.h"
 #include "core/timeutil.h"
 #include "app/job_writer.h"
+#include "app/process.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -1565,7 +1566,7 @@ static void test_scan_existing_job(void **state)
 	struct fixture *fx = *state;
 	struct store *st = fx->st;
 	int64_t now = time_now();
-	int64_t id = insert_running(st, job_writer_worker_id(), now, now + 3600);
+	int64_t id = insert_running(st, app_process_worker_id(), now, now + 3600);
 	struct job_writer_opts o = {.kind = STORE_JOB_SCAN,
 	                            .source = "nmap",
 	                            .args = "nmap -sS 10.0.0.1",
