@@ -214,6 +214,43 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 	return rc;
 }
 
+/* The files' results so far, for the summary line. */
+struct import_tally {
+	int ok, dup, fail;
+	long hosts, ports;
+};
+
+/* Say what one file's import came to: stderr for failures and notes, then
+ * its table line, or its element of the json array (arr). */
+static void report(struct cli *c, const char *file, const struct app_import_result *res,
+                   enum cli_format fmt, json_t *arr, struct import_tally *t)
+{
+	json_t *o;
+
+	switch (res->status) {
+	case APP_IMPORT_IMPORTED:
+		t->ok++;
+		if (res->stats.duplicates && !c->quiet)
+			cli_err("%s: %ld host%s listed more than once; the first listing of "
+			        "each was kept",
+			        file, res->stats.duplicates, res->stats.duplicates == 1 ? "" : "s");
+		t->hosts += res->stats.hosts;
+		t->ports += res->stats.ports;
+		break;
+	case APP_IMPORT_DUPLICATE:
+		t->dup++;
+		break;
+	default:
+		t->fail++;
+		cli_err("%s", res->error);
+		break;
+	}
+	if (fmt == CLI_FMT_TABLE)
+		print_result(file, res);
+	if (arr && (o = json_result(file, res)))
+		json_array_append_new(arr, o);
+}
+
 int cmd_import(struct cli *c, int argc, char **argv)
 {
 	struct import_args a = {.fmt = CLI_FMT_TABLE};
@@ -228,10 +265,10 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	};
 	struct app_import_opts opts = {
 	    .truncated_hint = "`scandb import --partial` keeps what is complete", .obs = &obs};
-	int n_ok = 0, n_dup = 0, n_fail = 0, rc;
-	long hosts = 0, ports = 0;
+	struct import_tally t = {0};
 	double t0;
 	json_t *arr = NULL;
+	int rc;
 
 	if (argc < 1 || !(a.files = calloc((size_t)argc, sizeof(*a.files)))) {
 		cli_err("out of memory");
@@ -241,11 +278,8 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	    (rc = cli_open(c, 1)) != CLI_OK)
 		goto out;
 	rc = CLI_FAIL;
-	if (a.fmt == CLI_FMT_JSON && !(arr = json_array())) {
-		cli_err("out of memory");
-		goto out;
-	}
-	if (app_import_order(a.files, a.nfiles) != 0) {
+	if ((a.fmt == CLI_FMT_JSON && !(arr = json_array())) ||
+	    app_import_order(a.files, a.nfiles) != 0) {
 		cli_err("out of memory");
 		goto out;
 	}
@@ -254,32 +288,9 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	t0 = time_mono();
 	for (int i = 0; i < a.nfiles; i++) {
 		struct app_import_result res;
-		json_t *o;
 
-		switch (app_import_file(c->st, a.files[i], &opts, &res)) {
-		case APP_IMPORT_IMPORTED:
-			n_ok++;
-			if (res.stats.duplicates && !c->quiet)
-				cli_err(
-				    "%s: %ld host%s listed more than once; the first listing of "
-				    "each was kept",
-				    a.files[i], res.stats.duplicates,
-				    res.stats.duplicates == 1 ? "" : "s");
-			hosts += res.stats.hosts;
-			ports += res.stats.ports;
-			break;
-		case APP_IMPORT_DUPLICATE:
-			n_dup++;
-			break;
-		default:
-			n_fail++;
-			cli_err("%s", res.error);
-			break;
-		}
-		if (a.fmt == CLI_FMT_TABLE)
-			print_result(a.files[i], &res);
-		if (arr && (o = json_result(a.files[i], &res)))
-			json_array_append_new(arr, o);
+		app_import_file(c->st, a.files[i], &opts, &res);
+		report(c, a.files[i], &res, a.fmt, arr, &t);
 	}
 	if (arr) {
 		json_dumpf(arr, stdout, JSON_INDENT(2));
@@ -289,9 +300,9 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		fprintf(stderr,
 		        "scandb: %d file%s: %d imported, %d already imported, %d failed "
 		        "(%ld hosts, %ld ports in %.2f s)\n",
-		        a.nfiles, a.nfiles == 1 ? "" : "s", n_ok, n_dup, n_fail, hosts, ports,
+		        a.nfiles, a.nfiles == 1 ? "" : "s", t.ok, t.dup, t.fail, t.hosts, t.ports,
 		        time_mono() - t0);
-	rc = n_fail ? CLI_FAIL : CLI_OK;
+	rc = t.fail ? CLI_FAIL : CLI_OK;
 out:
 	json_decref(arr);
 	free(a.files);
