@@ -2,7 +2,7 @@
  * nmap_run.h - runs nmap as a subprocess: no shell, arguments as a vector,
  * stdout (the XML, from "-oX -") delivered to the caller as it arrives,
  * stderr kept (bounded) for the error message.  Does not parse or store:
- * cmd_scan wires stdout to the parser and the job writer.
+ * app_scan_run (app/scan.c) wires stdout to the parser and the job writer.
  */
 #ifndef SDB_SCAN_NMAP_RUN_H
 #define SDB_SCAN_NMAP_RUN_H
