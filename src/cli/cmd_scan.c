@@ -206,9 +206,7 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	}
 	memset(&sw, 0, sizeof(sw));
 	sw.hosts_total = -1;
-	memset(&nr, 0, sizeof(nr));
-	nr.pid = -1;
-	nr.out_fd = nr.err_fd = -1;
+	nmap_run_init(&nr);
 	if ((rc = cli_open_as(c, CLI_OPEN_WRITE, NULL, 0)) != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;
@@ -314,7 +312,7 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	}
 	nmap_run_wait(&nr);
 	if (nr.exit_status != 0) {
-		const char *e = buf_str(&nr.err);
+		const char *e = nmap_run_stderr(&nr);
 		snprintf(err, sizeof(err), "nmap exited with status %d%s%s", nr.exit_status,
 		         *e ? ": " : "", e);
 		/* keep the message on one line-ish: trim trailing newlines */
