@@ -17,6 +17,9 @@
 #include "core/timeutil.h"
 #include "store/job_writer.h"
 
+const struct retry_backoff cli_job_retry = {
+    .first_us = 500000, .max_doublings = 3, .jitter_pct = 50};
+
 /* Is a progress line on the screen (cli_err erases it first)? */
 static int progress_visible;
 

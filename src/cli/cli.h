@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/retry.h"
 #include "store/store.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -25,6 +26,11 @@ struct cli {
 	int progress;     /* stderr is a terminal and not --no-progress */
 	struct store *st; /* opened by cli_open() */
 };
+
+/* The wait before a whole job lost to SDB_ETRANSIENT is tried again
+ * (import re-reads its file, scan its spool): 0.5, 1, 2, 4 s, plus up to
+ * 50%.  retry_sleep(&cli_job_retry, n) before retry n (0 for the first). */
+extern const struct retry_backoff cli_job_retry;
 
 /* Print "scandb: message" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -32,6 +32,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 #include "ingest/ingest_pipe.h"
 #include "ingest/nmap_xml.h"
@@ -266,8 +267,6 @@ static void import_retrying(struct cli *c, const char *path, int force, int part
 
 	for (int attempt = 1;; attempt++) {
 		char tmp[sizeof(res->error)];
-		struct timespec ts;
-		long ms;
 
 		import_one(c, path, force, mode, res);
 		if (res->status == IMP_CUT_OFF) {
@@ -294,11 +293,7 @@ static void import_retrying(struct cli *c, const char *path, int force, int part
 			cli_err("%s; retrying the whole file (attempt %d of %d)", tmp, attempt + 1,
 			        IMPORT_ATTEMPTS);
 		/* 0.5, 1, 2, 4 s, plus up to 50% jitter */
-		ms = 500L << (attempt - 1);
-		ms += rand() % (ms / 2 + 1);
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		retry_sleep(&cli_job_retry, attempt - 1);
 	}
 }
 

@@ -24,6 +24,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 #include "ingest/nmap_xml.h"
 #include "scan/nmap_run.h"
@@ -125,20 +126,13 @@ static int store_results(struct cli *c, int64_t id, int fd, const char *warning,
 	int r;
 
 	for (int attempt = 1;; attempt++) {
-		struct timespec ts;
-		long ms;
-
 		r = store_results_once(c, id, fd, warning, err, errlen, stats);
 		if (r != SDB_ETRANSIENT || attempt >= SCAN_STORE_ATTEMPTS)
 			return r;
 		if (!c->quiet)
 			cli_err("scan: job %lld: %s; storing the results again (attempt %d of %d)",
 			        (long long)id, err, attempt + 1, SCAN_STORE_ATTEMPTS);
-		ms = 500L << (attempt - 1);
-		ms += rand() % (ms / 2 + 1);
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		retry_sleep(&cli_job_retry, attempt - 1);
 	}
 }
 

@@ -365,7 +365,8 @@ extern const struct store_migration_src store_pg_migrations[];
 extern const size_t store_pg_nmigrations;
 
 /* Retry policy for transient failures (invariant 7): attempt 0.. up to
- * STORE_RETRY_MAX; store__backoff sleeps with exponential backoff + jitter. */
+ * STORE_RETRY_MAX; store__backoff sleeps before retry `attempt` with the
+ * store's backoff (core/retry.h: 2 ms doubling to ~1 s, up to 100% jitter). */
 #define STORE_RETRY_MAX 12
 void store__backoff(int attempt);
 
