@@ -102,14 +102,74 @@ static int spawn_err(struct proc *p, int e, const char *what, const char *path)
 	return path && e == ENOENT ? SDB_ENOTFOUND : SDB_EIO;
 }
 
+/* The fds the child is given, ours: its pipes (child ends at `min` or
+ * above), our end of its stdin non-blocking (proc_write waits in poll()),
+ * and copies of the fds to pass, also at `min` or above.  0, or an
+ * SDB_E* with p->errmsg (the caller closes what was made). */
+static int make_fds(struct proc *p, const struct proc_spec *s, int in[2], int out[2], int err[2],
+                    int high[], int min)
+{
+	if ((s->in == PROC_PIPE && child_pipe(in, 0, min) != 0) ||
+	    (s->out == PROC_PIPE && child_pipe(out, 1, min) != 0) ||
+	    (s->err == PROC_PIPE && child_pipe(err, 1, min) != 0) ||
+	    (in[1] >= 0 && fcntl(in[1], F_SETFL, O_NONBLOCK) != 0))
+		return spawn_err(p, errno, "pipe", NULL);
+	for (int i = 0; i < s->npass; i++)
+		if ((high[i] = fcntl(s->pass[i], F_DUPFD_CLOEXEC, min)) < 0)
+			return spawn_err(p, errno, "passing a file descriptor", NULL);
+	return 0;
+}
+
+/* What the spawn does in the child before exec: 0, 1, 2 from the pipes or
+ * /dev/null, high[i] as 3 + i, every other fd closed.  0 or an errno. */
+static int file_actions(posix_spawn_file_actions_t *fa, const int in[2], const int out[2],
+                        const int err[2], const int high[], int npass)
+{
+	int e;
+
+	if ((e = give(fa, 0, in[0], O_RDONLY)) != 0 || (e = give(fa, 1, out[1], O_WRONLY)) != 0 ||
+	    (e = give(fa, 2, err[1], O_WRONLY)) != 0)
+		return e;
+	for (int i = 0; i < npass; i++)
+		if ((e = posix_spawn_file_actions_adddup2(fa, high[i], 3 + i)) != 0)
+			return e;
+	return posix_spawn_file_actions_addclosefrom_np(fa, 3 + npass);
+}
+
+/* posix_spawn with s->hold blocked until on_pid has the pid; the child
+ * starts with our mask as it was.  0 or an errno. */
+static int spawn(struct proc *p, const struct proc_spec *s, posix_spawn_file_actions_t *fa,
+                 posix_spawnattr_t *at)
+{
+	sigset_t old;
+	pid_t pid;
+	int e;
+
+	if (s->hold) {
+		pthread_sigmask(SIG_BLOCK, s->hold, &old);
+		if ((e = posix_spawnattr_setsigmask(at, &old)) != 0 ||
+		    (e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK)) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return e;
+		}
+	}
+	e = posix_spawn(&pid, s->argv[0], fa, at, s->argv, s->envp ? s->envp : environ);
+	if (e == 0) {
+		p->pid = pid;
+		if (p->on_pid)
+			p->on_pid(p->ctx, pid);
+	}
+	if (s->hold)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
+}
+
 int proc_start(struct proc *p, const struct proc_spec *s)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, high[PROC_PASS_MAX];
-	int fa_ok = 0, at_ok = 0, e = 0, r, min;
-	sigset_t old;
-	pid_t pid;
+	int fa_ok = 0, at_ok = 0, e, r;
 
 	proc_init(p);
 	p->on_pid = s->on_pid;
@@ -121,65 +181,27 @@ int proc_start(struct proc *p, const struct proc_spec *s)
 		return SDB_EUSAGE;
 	}
 	buf_init(&p->err, s->err_max);
-	min = 3 + s->npass;
 	for (int i = 0; i < PROC_PASS_MAX; i++)
 		high[i] = -1;
-	if ((s->in == PROC_PIPE && child_pipe(in, 0, min) != 0) ||
-	    (s->out == PROC_PIPE && child_pipe(out, 1, min) != 0) ||
-	    (s->err == PROC_PIPE && child_pipe(err, 1, min) != 0)) {
-		r = spawn_err(p, errno, "pipe", NULL);
+	if ((r = make_fds(p, s, in, out, err, high, 3 + s->npass)) != 0)
 		goto out;
-	}
-	/* our end of its stdin never blocks: proc_write waits in poll() */
-	if (in[1] >= 0 && fcntl(in[1], F_SETFL, O_NONBLOCK) != 0) {
-		r = spawn_err(p, errno, "pipe", NULL);
-		goto out;
-	}
-	for (int i = 0; i < s->npass; i++)
-		if ((high[i] = fcntl(s->pass[i], F_DUPFD_CLOEXEC, min)) < 0) {
-			r = spawn_err(p, errno, "passing a file descriptor", NULL);
-			goto out;
-		}
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		goto spawn_failed;
-	fa_ok = 1;
-	if ((e = give(&fa, 0, in[0], O_RDONLY)) != 0 || (e = give(&fa, 1, out[1], O_WRONLY)) != 0 ||
-	    (e = give(&fa, 2, err[1], O_WRONLY)) != 0)
-		goto spawn_failed;
-	for (int i = 0; i < s->npass; i++)
-		if ((e = posix_spawn_file_actions_adddup2(&fa, high[i], 3 + i)) != 0)
-			goto spawn_failed;
-	if ((e = posix_spawn_file_actions_addclosefrom_np(&fa, min)) != 0 ||
-	    (e = posix_spawnattr_init(&at)) != 0)
-		goto spawn_failed;
-	at_ok = 1;
-	if (s->hold) {
-		pthread_sigmask(SIG_BLOCK, s->hold, &old);
-		/* it starts with our mask as it was, not with `hold` blocked */
-		if ((e = posix_spawnattr_setsigmask(&at, &old)) != 0 ||
-		    (e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK)) != 0) {
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			goto spawn_failed;
+	if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
+		fa_ok = 1;
+		if ((e = file_actions(&fa, in, out, err, high, s->npass)) == 0 &&
+		    (e = posix_spawnattr_init(&at)) == 0) {
+			at_ok = 1;
+			e = spawn(p, s, &fa, &at);
 		}
 	}
-	e = posix_spawn(&pid, s->argv[0], &fa, &at, s->argv, s->envp ? s->envp : environ);
-	if (e == 0) {
-		p->pid = pid;
-		if (p->on_pid)
-			p->on_pid(p->ctx, pid);
+	if (e != 0) {
+		r = spawn_err(p, e, NULL, s->argv[0]);
+		goto out;
 	}
-	if (s->hold)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0)
-		goto spawn_failed;
 	p->in_fd = in[1];
 	p->out_fd = out[0];
 	p->err_fd = err[0];
 	in[1] = out[0] = err[0] = -1;
 	r = 0;
-	goto out;
-spawn_failed:
-	r = spawn_err(p, e, NULL, s->argv[0]);
 out:
 	e = errno;
 	if (fa_ok)
