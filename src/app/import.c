@@ -29,9 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "app/job_retry.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "ingest/ingest_pipe.h"
@@ -297,9 +297,7 @@ enum app_import_status app_import_file(struct store *st, const char *path,
 
 	for (int attempt = 1;; attempt++) {
 		char tmp[sizeof(res->error)];
-		struct timespec ts;
 		int cut_off;
-		long ms;
 
 		import_one(st, path, o, mode, obs, res, &cut_off);
 		if (cut_off) {
@@ -325,11 +323,7 @@ enum app_import_status app_import_file(struct store *st, const char *path,
 		if (obs->retrying)
 			obs->retrying(obs->ctx, tmp, attempt + 1, IMPORT_ATTEMPTS);
 		/* 0.5, 1, 2, 4 s, plus up to 50% jitter */
-		ms = 500L << (attempt - 1);
-		ms += rand() % (ms / 2 + 1);
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		retry_sleep(&app_job_retry, attempt - 1);
 	}
 }
 

@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "app/job_retry.h"
 #include "app/process.h"
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -139,19 +139,12 @@ static int store_results(struct store *st, const struct app_scan_observer *obs, 
 	int r;
 
 	for (int attempt = 1;; attempt++) {
-		struct timespec ts;
-		long ms;
-
 		r = store_results_once(st, id, fd, warning, err, errlen, stats);
 		if (r != SDB_ETRANSIENT || attempt >= SCAN_STORE_ATTEMPTS)
 			return r;
 		if (obs->retrying)
 			obs->retrying(obs->ctx, id, err, attempt + 1, SCAN_STORE_ATTEMPTS);
-		ms = 500L << (attempt - 1);
-		ms += rand() % (ms / 2 + 1);
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
+		retry_sleep(&app_job_retry, attempt - 1);
 	}
 }
 
@@ -328,7 +321,7 @@ static int check_nmap(struct scan_run *s)
 	}
 	nmap_run_wait(&s->nr);
 	if (s->nr.exit_status != 0) {
-		const char *e = buf_str(&s->nr.err);
+		const char *e = nmap_run_stderr(&s->nr);
 		snprintf(err, errlen, "nmap exited with status %d%s%s", s->nr.exit_status,
 		         *e ? ": " : "", e);
 		/* keep the message on one line-ish: trim trailing newlines */
@@ -390,8 +383,7 @@ enum app_scan_outcome app_scan_run(struct store *st, const struct app_scan_opts 
 	s.obs = o->obs ? o->obs : &nobody;
 	s.res = res;
 	s.sw.hosts_total = -1;
-	s.nr.pid = -1;
-	s.nr.out_fd = s.nr.err_fd = -1;
+	nmap_run_init(&s.nr);
 	res->outcome = APP_SCAN_NO_MEMORY;
 	if (!(cmdline = nmap_run_cmdline(o->nmap, o->args, o->nargs)) ||
 	    !(s.buf = malloc(READ_MAX))) {

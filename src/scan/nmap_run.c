@@ -1,27 +1,22 @@
 /*
- * nmap_run.c - nmap as a subprocess (see nmap_run.h).  posix_spawn with an
- * argument vector (never a shell), two pipes, poll() with timeouts on both so
- * neither can fill up and block nmap.
+ * nmap_run.c - nmap as a subprocess (see nmap_run.h): where nmap is, its
+ * argument vector, its warnings and its command line for display; the
+ * process itself (spawn, pipes, poll with timeouts, kill, wait) is core's
+ * runner (core/proc.c).
  */
 #define _GNU_SOURCE
 #include "scan/nmap_run.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/error.h"
-
-extern char **environ;
+#include "core/proc.h"
 
 static int is_exec(const char *p)
 {
@@ -59,17 +54,19 @@ int nmap_run_find(char *out, size_t len)
 	return SDB_ENOTFOUND;
 }
 
+void nmap_run_init(struct nmap_run *nr)
+{
+	proc_init(&nr->proc);
+	nr->exit_status = 0;
+}
+
 int nmap_run_start(struct nmap_run *nr, const char *nmap_path, char *const *args, size_t nargs)
 {
-	posix_spawn_file_actions_t fa;
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = SDB_EIO;
 	char **argv = NULL;
 	size_t k = 0;
+	int r, e;
 
-	memset(nr, 0, sizeof(*nr));
-	nr->pid = -1;
-	nr->out_fd = nr->err_fd = -1;
-	buf_init(&nr->err, NMAP_RUN_STDERR_MAX);
+	nmap_run_init(nr);
 	if (!(argv = calloc(nargs + 6, sizeof(*argv))))
 		return SDB_ENOMEM;
 	argv[k++] = (char *)nmap_path;
@@ -80,146 +77,53 @@ int nmap_run_start(struct nmap_run *nr, const char *nmap_path, char *const *args
 	argv[k++] = "--stats-every";
 	argv[k++] = "2s";
 	argv[k] = NULL;
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
-		goto out;
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		goto out;
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
-	errno = posix_spawn(&nr->pid, nmap_path, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (errno != 0) {
-		nr->pid = -1;
-		goto out;
-	}
-	close(out[1]);
-	close(errp[1]);
-	out[1] = errp[1] = -1;
-	nr->out_fd = out[0];
-	nr->err_fd = errp[0];
-	out[0] = errp[0] = -1;
-	r = 0;
-out:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0)
-			close(out[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
+	r = proc_start(&nr->proc, &(struct proc_spec){.argv = argv,
+	                                              .in = PROC_NULL,
+	                                              .out = PROC_PIPE,
+	                                              .err = PROC_PIPE,
+	                                              .err_max = NMAP_RUN_STDERR_MAX});
+	e = errno;
 	free(argv);
+	errno = e; /* app_scan_run says why nmap could not be started */
 	return r;
-}
-
-static void drain_err(struct nmap_run *nr)
-{
-	char tmp[4096];
-	ssize_t n = read(nr->err_fd, tmp, sizeof(tmp));
-
-	if (n > 0) {
-		size_t room = nr->err.max - nr->err.len;
-		buf_append(&nr->err, tmp, (size_t)n < room ? (size_t)n : room);
-	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-		close(nr->err_fd);
-		nr->err_fd = -1;
-	}
 }
 
 long nmap_run_read(struct nmap_run *nr, void *buf, size_t len, int timeout_ms)
 {
-	struct pollfd p[2];
-
-	if (nr->out_fd < 0)
-		return 0;
-	for (;;) {
-		int np = 0, n;
-		p[np++] = (struct pollfd){.fd = nr->out_fd, .events = POLLIN};
-		if (nr->err_fd >= 0)
-			p[np++] = (struct pollfd){.fd = nr->err_fd, .events = POLLIN};
-		n = poll(p, (nfds_t)np, timeout_ms);
-		if (n < 0) {
-			if (errno == EINTR)
-				return SDB_EINTR;
-			return SDB_EIO;
-		}
-		if (n == 0)
-			return SDB_EINTR;
-		if (np > 1 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			drain_err(nr);
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t got = read(nr->out_fd, buf, len);
-			if (got < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				return SDB_EIO;
-			}
-			if (got == 0) {
-				close(nr->out_fd);
-				nr->out_fd = -1;
-			}
-			return (long)got;
-		}
-	}
+	return proc_read(&nr->proc, buf, len, timeout_ms);
 }
 
 int nmap_run_wait(struct nmap_run *nr)
 {
-	int status;
+	int r = proc_wait(&nr->proc, -1);
 
-	if (nr->pid < 0)
-		return 0;
-	/* stderr may still hold the reason nmap failed. */
-	while (nr->err_fd >= 0) {
-		struct pollfd p = {.fd = nr->err_fd, .events = POLLIN};
-		if (poll(&p, 1, 10000) <= 0)
-			break;
-		drain_err(nr);
-	}
-	while (waitpid(nr->pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return SDB_ECHILD;
-	}
-	nr->pid = -1;
-	nr->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return 0;
+	if (nr->proc.reaped)
+		nr->exit_status = proc_exit_code(&nr->proc);
+	return r;
 }
 
 void nmap_run_kill(struct nmap_run *nr)
 {
-	if (nr->pid < 0)
-		return;
-	kill(nr->pid, SIGTERM);
-	for (int i = 0; i < 50; i++) {
-		int status;
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		if (waitpid(nr->pid, &status, WNOHANG) == nr->pid) {
-			nr->pid = -1;
-			nr->exit_status = 128 + SIGTERM;
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
-	kill(nr->pid, SIGKILL);
-	waitpid(nr->pid, NULL, 0);
-	nr->pid = -1;
-	nr->exit_status = 128 + SIGKILL;
+	proc_kill(&nr->proc, NMAP_RUN_KILL_GRACE_MS);
+	if (nr->proc.reaped)
+		nr->exit_status = proc_exit_code(&nr->proc);
 }
 
 void nmap_run_free(struct nmap_run *nr)
 {
-	if (nr->pid >= 0)
+	if (nr->proc.pid >= 0)
 		nmap_run_kill(nr);
-	if (nr->out_fd >= 0)
-		close(nr->out_fd);
-	if (nr->err_fd >= 0)
-		close(nr->err_fd);
-	nr->out_fd = nr->err_fd = -1;
-	buf_free(&nr->err);
+	proc_free(&nr->proc);
+}
+
+const char *nmap_run_stderr(const struct nmap_run *nr)
+{
+	return buf_str(&nr->proc.err);
 }
 
 int nmap_run_warnings(const struct nmap_run *nr, char *out, size_t outlen)
 {
-	const char *p = nr->err.data, *end = p ? p + nr->err.len : NULL;
+	const char *p = nr->proc.err.data, *end = p ? p + nr->proc.err.len : NULL;
 	size_t used = 0;
 	int n = 0;
 

@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 #include "history/events.h"
 #include "store/store_int.h"
@@ -63,15 +64,14 @@ int store__set_err(struct store *st, int err, const char *fmt, ...)
 	return err;
 }
 
+/* 2 ms doubling to ~1 s, plus up to 100% jitter so that competing
+ * writers do not retry in lock-step. */
+static const struct retry_backoff store_retry = {
+    .first_us = 2000, .max_doublings = 9, .jitter_pct = 100};
+
 void store__backoff(int attempt)
 {
-	/* 2 ms doubling to ~1 s, plus up to 100% jitter so that competing
-	 * writers do not retry in lock-step. */
-	long base_us = 2000L << (attempt < 9 ? attempt : 9);
-	long us = base_us + (long)(rand() % (int)base_us);
-	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
+	retry_sleep(&store_retry, attempt);
 }
 
 /* ---- fault injection --------------------------------------------------- */

@@ -263,14 +263,11 @@ void store__disk_full(const char *dir, const char *file, char *out, size_t len);
 void store__dir_of(const char *file, char *dir, size_t len);
 int64_t store__dir_free(const char *dir);
 void store__tmp_child(struct store__tmp *t, pid_t pid);
-/* Around fork(): the guard's signals blocked from before the fork until the
- * parent has named the child (store__tmp_child), so that a signal in
- * between cannot remove the file while a child that is not yet known goes
- * on writing it.  In the child, store__tmp_fork_child() puts the default
- * actions back and unblocks; in the parent, store__tmp_fork_end(). */
-void store__tmp_fork_begin(sigset_t *old);
-void store__tmp_fork_child(const sigset_t *old);
-void store__tmp_fork_end(const sigset_t *old);
+/* The guard's signals, for core/proc.h's `hold`: blocked from before the
+ * spawn until the child is named (store__tmp_child, proc_spec.on_pid), so
+ * that a signal in between cannot remove the file while a child that is not
+ * yet known goes on writing it. */
+void store__tmp_sigs(sigset_t *set);
 void store__tmp_remove(struct store__tmp *t);
 void store__tmp_release(struct store__tmp *t);
 
@@ -368,7 +365,8 @@ extern const struct store_migration_src store_pg_migrations[];
 extern const size_t store_pg_nmigrations;
 
 /* Retry policy for transient failures (invariant 7): attempt 0.. up to
- * STORE_RETRY_MAX; store__backoff sleeps with exponential backoff + jitter. */
+ * STORE_RETRY_MAX; store__backoff sleeps before retry `attempt` with the
+ * store's backoff (core/retry.h: 2 ms doubling to ~1 s, up to 100% jitter). */
 #define STORE_RETRY_MAX 12
 void store__backoff(int attempt);
 

@@ -23,19 +23,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/proc.h"
 #include "core/timeutil.h"
 
 extern char **environ;
@@ -969,143 +968,73 @@ static char **tool_env(const char *passfile)
 	return env;
 }
 
-/* Run argv (argv[0] a path) with env; stdout into *out (if out; else to
- * /dev/null), stderr kept (the first 4 kB) for the message, pass[i] as its
- * fd 3 + i and no other fd of ours.  Killed after timeout seconds, or by
- * guard's signal handlers (store__tmp_child) if scandb is ended.  0 when it
- * exited 0; else the error, whose message names the tool and has its
- * stderr. */
+/* core/proc.h's on_pid: the guard (store__tmp_child) kills this child if a
+ * signal ends scandb. */
+static void tool_pid(void *guard, pid_t pid)
+{
+	store__tmp_child(guard, pid);
+}
+
+/* Run argv (argv[0] a path) with env on core's runner; stdout into *out (if
+ * out; else to /dev/null), stderr kept (the first 4 kB) for the message,
+ * pass[i] as its fd 3 + i and no other fd of ours.  Killed (SIGKILL) after
+ * timeout seconds, or by guard's signal handlers (store__tmp_child) if
+ * scandb is ended.  0 when it exited 0; else the error, whose message names
+ * the tool and has its stderr. */
 static int run_tool(struct store_pg *s, char *const argv[], char *const env[], struct buf *out,
                     double timeout, const char *what, const int *pass, int npass,
                     struct store__tmp *guard)
 {
-	int op[2] = {-1, -1}, ep[2] = {-1, -1}, status = 0, r = 0, killed = 0;
 	char errtext[4096] = "";
-	size_t elen = 0;
-	double deadline = time_mono() + timeout;
-	sigset_t sigs;
-	pid_t pid;
+	sigset_t hold;
+	struct proc p;
+	int r, sig, code;
 
-	if ((out && pipe(op) != 0) || pipe(ep) != 0) {
-		r = store__set_err(&s->base, SDB_EIO, "%s: pipe: %s", what, strerror(errno));
-		goto close_pipes;
+	/* the guard's signals wait until it knows the child */
+	store__tmp_sigs(&hold);
+	r = proc_start(&p, &(struct proc_spec){.argv = argv,
+	                                       .envp = env,
+	                                       .in = PROC_NULL,
+	                                       .out = out ? PROC_PIPE : PROC_NULL,
+	                                       .err = PROC_PIPE,
+	                                       .err_max = sizeof(errtext) - 1,
+	                                       .pass = pass,
+	                                       .npass = npass,
+	                                       .hold = &hold,
+	                                       .on_pid = tool_pid,
+	                                       .ctx = guard});
+	if (r != 0) {
+		r = store__set_err(&s->base, r == SDB_ENOMEM ? SDB_ENOMEM : SDB_EIO, "%s: %s", what,
+		                   p.errmsg);
+		proc_free(&p);
+		return r;
 	}
-	fflush(NULL);
-	store__tmp_fork_begin(&sigs);
-	if ((pid = fork()) < 0) {
-		r = store__set_err(&s->base, SDB_EIO, "%s: fork: %s", what, strerror(errno));
-		store__tmp_fork_end(&sigs);
-		goto close_pipes;
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR), high[8];
-
-		store__tmp_fork_child(&sigs);
-		dup2(nul, 0);
-		dup2(out ? op[1] : nul, 1);
-		dup2(ep[1], 2);
-		/* pass[i] becomes 3 + i (through copies out of the way first) */
-		for (int i = 0; i < npass && i < 8; i++)
-			high[i] = fcntl(pass[i], F_DUPFD, 512);
-		for (int i = 0; i < npass && i < 8; i++)
-			dup2(high[i], 3 + i);
-		for (int fd = 3 + npass; fd < 1024; fd++)
-			close(fd);
-		execve(argv[0], argv, env);
-		dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
-	store__tmp_child(guard, pid);
-	store__tmp_fork_end(&sigs);
-	if (out) {
-		close(op[1]);
-		op[1] = -1;
-	}
-	close(ep[1]);
-	ep[1] = -1;
-	for (;;) {
-		struct pollfd fds[2];
-		int nfds = 0, ms;
-		double left = deadline - time_mono();
-
-		if (op[0] >= 0)
-			fds[nfds++] = (struct pollfd){.fd = op[0], .events = POLLIN};
-		if (ep[0] >= 0)
-			fds[nfds++] = (struct pollfd){.fd = ep[0], .events = POLLIN};
-		if (nfds == 0)
-			break;
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			killed = 1;
-			break;
-		}
-		ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
-		if (poll(fds, (nfds_t)nfds, ms) < 0) {
-			if (errno == EINTR)
-				continue;
-			/* cannot watch it any more: end it, or waitpid would
-			 * wait past the timeout */
-			r = store__set_err(&s->base, SDB_EIO, "%s: poll: %s", what,
-			                   strerror(errno));
-			kill(pid, SIGKILL);
-			break;
-		}
-		for (int i = 0; i < nfds; i++) {
-			char chunk[65536];
-			ssize_t n;
-
-			if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			n = read(fds[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				close(fds[i].fd);
-				if (fds[i].fd == op[0])
-					op[0] = -1;
-				else
-					ep[0] = -1;
-				continue;
-			}
-			if (fds[i].fd == op[0]) {
-				if (r == 0 && buf_append(out, chunk, (size_t)n) != 0)
-					r = store__set_err(&s->base, SDB_ETOOBIG,
-					                   "%s: its output is too large", what);
-			} else if (elen < sizeof(errtext) - 1) {
-				size_t k = (size_t)n < sizeof(errtext) - 1 - elen
-				               ? (size_t)n
-				               : sizeof(errtext) - 1 - elen;
-				memcpy(errtext + elen, chunk, k);
-				elen += k;
-				errtext[elen] = '\0';
-			}
-		}
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	store__tmp_child(guard, 0);
-	for (size_t k = elen; k > 0 && (errtext[k - 1] == '\n' || errtext[k - 1] == ' '); k--)
+	r = proc_collect(&p, out, timeout);
+	snprintf(errtext, sizeof(errtext), "%s", buf_str(&p.err));
+	for (size_t k = strlen(errtext); k > 0 && (errtext[k - 1] == '\n' || errtext[k - 1] == ' ');
+	     k--)
 		errtext[k - 1] = '\0';
-	for (char *p = errtext; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	for (char *q = errtext; *q; q++)
+		if (*q == '\n')
+			*q = ' ';
 	store__pg_redact(s, errtext, sizeof(errtext));
-	if (killed)
+	sig = proc_term_signal(&p);
+	code = proc_exit_code(&p);
+	if (r == SDB_EINTR)
 		r = store__set_err(&s->base, SDB_ECHILD,
 		                   "%s: %s did not finish within %.0f s (SCANDB_PG_TOOL_TIMEOUT): "
 		                   "killed%s%s",
 		                   what, argv[0], timeout, errtext[0] ? "; it said: " : "",
 		                   errtext);
-	else if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	else if (r == SDB_ETOOBIG)
+		r = store__set_err(&s->base, SDB_ETOOBIG, "%s: its output is too large", what);
+	else if (r != 0)
+		r = store__set_err(&s->base, SDB_EIO, "%s: %s", what, p.errmsg);
+	else if (code != 0)
 		r = store__set_err(&s->base, SDB_ECHILD, "%s: %s failed (%s %d): %s", what, argv[0],
-		                   WIFEXITED(status) ? "exit status" : "signal",
-		                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		                   sig ? "signal" : "exit status", sig ? sig : code,
 		                   errtext[0] ? errtext : "no message");
-close_pipes:
-	for (int i = 0; i < 2; i++) {
-		if (op[i] >= 0)
-			close(op[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
-	}
+	proc_free(&p);
 	return r;
 }
 

@@ -10,6 +10,8 @@
  *   store__tmp_remove    an error: the same removal, then the handlers go
  *   store__tmp_release   published (the name is the backup now): handlers go
  *   store__tmp_watch     no file, only a child to kill (a restore's pg_restore)
+ *   store__tmp_sigs      the signals a spawn holds (core/proc.h) until the
+ *                        child is named: none of them finds it unknown
  *
  * A SIGKILL cannot be caught: what it leaves is unlocked (the kernel drops
  * a dead process's flock), which is how `backup --keep` tells a leftover
@@ -68,9 +70,7 @@ static void block_sigs(sigset_t *old)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	for (size_t i = 0; i < NSIGS; i++)
-		sigaddset(&set, guard_sigs[i]);
+	store__tmp_sigs(&set);
 	sigprocmask(SIG_BLOCK, &set, old);
 }
 
@@ -173,22 +173,11 @@ int store__tmp_watch(struct store *st, struct store__tmp *t)
 	return 0;
 }
 
-void store__tmp_fork_begin(sigset_t *old)
+void store__tmp_sigs(sigset_t *set)
 {
-	block_sigs(old);
-}
-
-void store__tmp_fork_child(const sigset_t *old)
-{
+	sigemptyset(set);
 	for (size_t i = 0; i < NSIGS; i++)
-		if (guard_installed[i])
-			signal(guard_sigs[i], SIG_DFL);
-	sigprocmask(SIG_SETMASK, old, NULL);
-}
-
-void store__tmp_fork_end(const sigset_t *old)
-{
-	sigprocmask(SIG_SETMASK, old, NULL);
+		sigaddset(set, guard_sigs[i]);
 }
 
 void store__tmp_child(struct store__tmp *t, pid_t pid)
