@@ -221,42 +221,117 @@ int store_job_finish(struct store *st, int64_t id, const struct store_job_final 
 	STORE__CALL(st, job_finish, id, f, existing_id);
 }
 
+/*
+ * The values a row may hold, checked here once for both backends
+ * (invariant 4: each is also a CHECK of the schema).  A bad value is
+ * SDB_ERANGE with a message that names it, before anything is sent: the
+ * PostgreSQL backend buffers rows for COPY, where a CHECK would fail only
+ * at the flush, far from the row, and SQLite would say only "CHECK
+ * constraint failed".  rec_host_status_name() maps an unknown status to
+ * "unknown", which the CHECK would accept: refused here too.  `scan`: the
+ * host_scans row (every attribute), else the hosts row (only what it keeps).
+ */
+static int check_host(struct store *st, const struct rec_host *h, int scan)
+{
+	const char *bad = NULL;
+
+	if ((unsigned)h->status > REC_HOST_SKIPPED)
+		return store__set_err(st, SDB_ERANGE, "host %s: %d is not a host status", h->addr,
+		                      (int)h->status);
+	if (h->has_os && (h->os.name || scan) && h->os.accuracy > 100)
+		bad = "OS accuracy above 100";
+	else if (scan && h->reason_ttl > 255)
+		bad = "reason_ttl above 255";
+	else if (scan && h->distance > 255)
+		bad = "distance above 255";
+	else if (scan && h->starttime && h->endtime && h->endtime < h->starttime)
+		bad = "end time before start time";
+	if (bad)
+		return store__set_err(st, SDB_ERANGE, "host %s: %s", h->addr, bad);
+	return 0;
+}
+
+/* (The port number itself: SDB_EUSAGE in store_port_insert.) */
+static int check_port(struct store *st, int64_t host_id, const struct rec_port *p)
+{
+	const struct rec_service *sv = p->has_service ? &p->service : NULL;
+	const char *bad = NULL;
+
+	if ((unsigned)p->proto >= REC_PROTO__COUNT)
+		bad = "not a protocol";
+	else if ((unsigned)p->state >= REC_PORT__COUNT)
+		bad = "not a port state";
+	else if (p->reason_ttl > 255)
+		bad = "reason_ttl above 255";
+	else if (sv && sv->conf > 10)
+		bad = "service conf above 10";
+	else if (sv && sv->method && strcmp(sv->method, "table") != 0 &&
+	         strcmp(sv->method, "probed") != 0)
+		bad = "service method is neither 'table' nor 'probed'";
+	if (bad)
+		return store__set_err(st, SDB_ERANGE, "port %d (protocol %d) of host %lld: %s",
+		                      p->port, (int)p->proto, (long long)host_id, bad);
+	return 0;
+}
+
 int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const struct rec_host *h,
                       int64_t *host_id)
 {
-	if (!h || !h->addr || !host_id)
+	int r;
+
+	if (!st || !h || !h->addr || !host_id)
 		return SDB_EUSAGE;
+	if ((r = check_host(st, h, 0)) != 0)
+		return r;
 	STORE__CALL(st, host_upsert, job_id, seen_at, h, host_id);
 }
 
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
                            const struct rec_host *h, const char *state)
 {
-	if (!h)
+	int r;
+
+	if (!st || !h || !h->addr)
 		return SDB_EUSAGE;
+	if ((r = check_host(st, h, 1)) != 0)
+		return r;
+	if (seen_at < 0)
+		return store__set_err(st, SDB_ERANGE, "host %s: scan time before 1970", h->addr);
 	STORE__CALL(st, host_scan_insert, job_id, host_id, seen_at, h, state);
 }
 
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p)
 {
-	if (!p || p->port < 0 || p->port > 65535)
+	int r;
+
+	if (!st || !p || p->port < 0 || p->port > 65535)
 		return SDB_EUSAGE;
+	if ((r = check_port(st, host_id, p)) != 0)
+		return r;
 	STORE__CALL(st, port_insert, job_id, host_id, p);
 }
 
 int store_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
                             const struct rec_extraports *e)
 {
-	if (!e)
+	if (!st || !e)
 		return SDB_EUSAGE;
+	if ((unsigned)e->state >= REC_PORT__COUNT || e->count < 0)
+		return store__set_err(st, SDB_ERANGE, "extraports of host %lld in job %lld: %s",
+		                      (long long)host_id, (long long)job_id,
+		                      e->count < 0 ? "negative count" : "not a port state");
 	STORE__CALL(st, extraports_insert, job_id, host_id, e);
 }
 
 int store_script_insert(struct store *st, int64_t job_id, int64_t host_id,
                         const struct rec_port *port, const struct rec_script *s)
 {
-	if (!s || !s->id)
+	if (!st || !s || !s->id)
 		return SDB_EUSAGE;
+	if (port &&
+	    ((unsigned)port->proto >= REC_PROTO__COUNT || port->port < 0 || port->port > 65535))
+		return store__set_err(st, SDB_ERANGE, "script %.64s of host %lld: bad port", s->id,
+		                      (long long)host_id);
 	STORE__CALL(st, script_insert, job_id, host_id, port, s);
 }
 

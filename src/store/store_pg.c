@@ -1827,26 +1827,6 @@ static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 
 /* ---- hosts and what was seen of them ----------------------------------------------- */
 
-static int check_host(struct store_pg *s, const struct rec_host *h, int scan)
-{
-	const char *bad = NULL;
-
-	if ((unsigned)h->status > REC_HOST_SKIPPED)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %d is not a host status",
-		                      h->addr, (int)h->status);
-	if (h->has_os && (h->os.name || scan) && h->os.accuracy > 100)
-		bad = "OS accuracy above 100";
-	else if (scan && h->reason_ttl > 255)
-		bad = "reason_ttl above 255";
-	else if (scan && h->distance > 255)
-		bad = "distance above 255";
-	else if (scan && h->starttime && h->endtime && h->endtime < h->starttime)
-		bad = "end time before start time";
-	if (bad)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %s", h->addr, bad);
-	return 0;
-}
-
 int store__pg_sync_ids(struct store_pg *s)
 {
 	PGresult *res = NULL;
@@ -1911,8 +1891,6 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 
 	hinted = s->hint.valid && strcmp(s->hint.addr, h->addr) == 0;
 	s->hint.valid = 0;
-	if ((r = check_host(s, h, 0)) != 0)
-		return r;
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
@@ -1996,16 +1974,11 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_host(s, h, 1)) != 0 || (r = store__hostnames_json(&s->base, h, &names)) != 0)
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	if ((r = store__osmatches_json(&s->base, h, &osm)) != 0) {
 		free(names);
 		return r;
-	}
-	if (seen_at < 0) {
-		free(names);
-		free(osm);
-		return store__set_err(st, SDB_ERANGE, "host %s: scan time before 1970", h->addr);
 	}
 	start = store__pg_row_start(s, PC_HOST_SCANS);
 	e |= store__pg_f_int(b, 1, job_id);
@@ -2038,31 +2011,6 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	return store__pg_row_end(s, PC_HOST_SCANS, start, e, what);
 }
 
-static int check_port(struct store_pg *s, int64_t host_id, const struct rec_port *p)
-{
-	const struct rec_service *sv = p->has_service ? &p->service : NULL;
-	const char *bad = NULL;
-
-	if ((unsigned)p->proto >= REC_PROTO__COUNT)
-		bad = "not a protocol";
-	else if (p->port < 0 || p->port > 65535)
-		bad = "port out of range";
-	else if ((unsigned)p->state >= REC_PORT__COUNT)
-		bad = "not a port state";
-	else if (p->reason_ttl > 255)
-		bad = "reason_ttl above 255";
-	else if (sv && sv->conf > 10)
-		bad = "service conf above 10";
-	else if (sv && sv->method && strcmp(sv->method, "table") != 0 &&
-	         strcmp(sv->method, "probed") != 0)
-		bad = "service method is neither 'table' nor 'probed'";
-	if (bad)
-		return store__set_err(&s->base, SDB_ERANGE,
-		                      "port %d (protocol %d) of host %lld: %s", p->port,
-		                      (int)p->proto, (long long)host_id, bad);
-	return 0;
-}
-
 static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
                           const struct rec_port *p)
 {
@@ -2073,7 +2021,7 @@ static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_port(s, host_id, p)) != 0 || (r = store__cpes_json(&s->base, p, &cpe)) != 0)
+	if ((r = store__cpes_json(&s->base, p, &cpe)) != 0)
 		return r;
 	start = store__pg_row_start(s, PC_PORTS);
 	e |= store__pg_f_int(b, 1, job_id);
@@ -2104,10 +2052,6 @@ static int pg_extraports_insert(struct store *st, int64_t job_id, int64_t host_i
 	size_t start;
 	int e = 0;
 
-	if ((unsigned)x->state >= REC_PORT__COUNT || x->count < 0)
-		return store__set_err(st, SDB_ERANGE, "extraports of host %lld in job %lld: %s",
-		                      (long long)host_id, (long long)job_id,
-		                      x->count < 0 ? "negative count" : "not a port state");
 	start = store__pg_row_start(s, PC_EXTRAPORTS);
 	e |= store__pg_f_int(b, 1, job_id);
 	e |= store__pg_f_int(b, 0, host_id);
@@ -2125,10 +2069,6 @@ static int pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 	size_t start;
 	int e = 0;
 
-	if (port &&
-	    ((unsigned)port->proto >= REC_PROTO__COUNT || port->port < 0 || port->port > 65535))
-		return store__set_err(st, SDB_ERANGE, "script %.64s of host %lld: bad port", sc->id,
-		                      (long long)host_id);
 	start = store__pg_row_start(s, PC_SCRIPTS);
 	e |= store__pg_f_int(b, 1, job_id);
 	e |= store__pg_f_int(b, 0, host_id);

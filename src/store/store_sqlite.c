@@ -1054,17 +1054,6 @@ static int sq_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 
 /* ---- hosts and what was seen of them ------------------------------------ */
 
-/* rec_host_status_name() maps unknown values to "unknown", which the CHECK
- * would accept: refuse them here.  (Port enums map to "?", which the CHECKs
- * refuse by themselves.) */
-static int check_host_status(struct store_sqlite *s, const struct rec_host *h)
-{
-	if ((unsigned)h->status > REC_HOST_SKIPPED)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %d is not a host status",
-		                      h->addr, (int)h->status);
-	return 0;
-}
-
 /* The host's "current" fields follow the newest observation by scan time,
  * so importing an old file after a new one does not roll them back.  One
  * SET clause, V(col) naming the new value: excluded.col in the upsert, the
@@ -1125,8 +1114,6 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	int64_t hinted;
 	int family, b = 0, rc = SQLITE_OK, r;
 
-	if ((r = check_host_status(s, h)) != 0)
-		return r;
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
@@ -1179,8 +1166,7 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	char *names = NULL, *osm = NULL;
 	int b = 0, rc = SQLITE_OK, r;
 
-	if ((r = check_host_status(s, h)) != 0 ||
-	    (r = store__hostnames_json(&s->base, h, &names)) != 0 ||
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0 ||
 	    (r = store__osmatches_json(&s->base, h, &osm)) != 0)
 		goto out;
 	if ((r = store__sqlite_stmt(
