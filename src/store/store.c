@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "history/events.h"
@@ -476,12 +477,60 @@ int store_history_states_put(struct store *st, const struct store_scan_key *keys
 	STORE__CALL(st, history_states_put, keys, docs, n);
 }
 
+/* The caller's callback behind the kinds filter (store_events_each). */
+struct events_kinds {
+	unsigned kinds;
+	int (*cb)(void *ctx, struct store_event *e);
+	void *ctx;
+};
+
+static int event_of_kinds(void *ctx, struct store_event *e)
+{
+	struct events_kinds *k = ctx;
+	enum ev_kind kind;
+
+	if (ev_kind_parse(e->kind, &kind) != 0 || !(k->kinds & (1u << kind))) {
+		store_event_free(e);
+		return 0;
+	}
+	return k->cb(k->ctx, e);
+}
+
+/* The filter as both backends' slots read it: has_net always set (every
+ * address when the caller gave no block), kinds 0 (applied here).  0 when
+ * it selects nothing: one host (addr) that does not parse or lies outside
+ * the block. */
+static int events_filter(const struct store_event_filter *f, struct store_event_filter *out)
+{
+	unsigned char key[16];
+
+	*out = *f;
+	out->kinds = 0;
+	if (!f->has_net) {
+		out->has_net = 1;
+		memset(out->net_lo, 0x00, sizeof(out->net_lo));
+		memset(out->net_hi, 0xff, sizeof(out->net_hi));
+	}
+	if (f->addr && (addr_parse(f->addr, NULL, NULL, key) != 0 ||
+	                memcmp(key, out->net_lo, 16) < 0 || memcmp(key, out->net_hi, 16) > 0))
+		return 0;
+	return 1;
+}
+
 int store_events_each(struct store *st, const struct store_event_filter *f,
                       int (*cb)(void *ctx, struct store_event *e), void *ctx)
 {
-	if (!f || !cb)
+	struct store_event_filter nf;
+	struct events_kinds k;
+
+	if (!st || !f || !cb)
 		return SDB_EUSAGE;
-	STORE__CALL(st, events_each, f, cb, ctx);
+	if (!events_filter(f, &nf))
+		return 0;
+	if (!f->kinds)
+		STORE__CALL(st, events_each, &nf, cb, ctx);
+	k = (struct events_kinds){f->kinds, cb, ctx};
+	STORE__CALL(st, events_each, &nf, event_of_kinds, &k);
 }
 
 /* ---- queries ------------------------------------------------------------ */

@@ -112,6 +112,9 @@ struct store_ops {
 	int (*history_states_put)(struct store *st, const struct store_scan_key *keys,
 	                          const char *const *docs, size_t n);
 
+	/* f as store_events_each (store.c) normalises it: has_net always set
+	 * (the whole address space when the caller gave no block), addr (if
+	 * any) known to be inside it, kinds 0 (store.c filters the kinds). */
 	int (*events_each)(struct store *st, const struct store_event_filter *f,
 	                   int (*cb)(void *ctx, struct store_event *e), void *ctx);
 
