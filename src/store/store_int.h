@@ -37,6 +37,13 @@ struct store_applied {
 	int64_t applied_at;
 };
 
+/* A job the reaper marks failed (store_ops.c: the rule is job_stale). */
+struct store__stale_job {
+	int64_t id;
+	int timed_out; /* 1: stale by its timeout_at; 0: its worker is gone */
+	char why[512]; /* the error recorded */
+};
+
 struct store_ops {
 	const char *name;
 	const struct store_migration_src *migrations; /* sorted by version */
@@ -88,7 +95,15 @@ struct store_ops {
 	                         const struct rec_script *s);
 	int (*run_scripts)(struct store *st, int64_t job_id, int post, struct store_script **out,
 	                   size_t *n);
-	int (*jobs_reap_stale)(struct store *st, int64_t now, const char *hostname, int *reaped);
+	/* The reaper's write (store_jobs_reap_stale, store_ops.c, decides
+	 * which jobs and why): in a transaction of its own, retried whole
+	 * when it is lost, mark each of v[0..n) failed with error v[i].why if
+	 * it is still running -- and, for a timed_out one, if its timeout_at
+	 * is still before `now` (a heartbeat since then wins).  *count: the
+	 * jobs marked.  PostgreSQL takes no writers' lock for it (`scandb
+	 * jobs` is a reader and must not wait for an import). */
+	int (*jobs_fail)(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+	                 int *count);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
 	/* scripts only when store_history_in_order(out, at, job_id) */

@@ -98,11 +98,6 @@ int store__schema_state(struct store *st, struct store__schema_state *ss)
 
 /* ---- stale jobs ---- */
 
-int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
-{
-	STORE__CALL(st, jobs_reap_stale, now, hostname, reaped);
-}
-
 int store_worker_is_dead(const char *worker_id, const char *hostname)
 {
 	const char *colon = strrchr(worker_id, ':');
@@ -120,29 +115,106 @@ int store_worker_is_dead(const char *worker_id, const char *hostname)
 	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }
 
-int store_job_is_stale(const struct store_job *j, int64_t now, const char *hostname, char *why,
-                       size_t whylen)
+/* Why a job is stale -- the one rule, for the reaper and for the readers
+ * that show a job as the reaper will record it. */
+enum stale { NOT_STALE = 0, STALE_WORKER_GONE, STALE_TIMED_OUT };
+
+static enum stale job_stale(const struct store_job *j, int64_t now, const char *hostname, char *why,
+                            size_t whylen)
 {
 	char at[TIME_ISO_LEN];
 
 	if (!j->status || strcmp(j->status, "running") != 0)
-		return 0;
-	/* the same words the backends' reapers record (reap_in_tx) */
+		return NOT_STALE;
 	if (hostname && *hostname && j->worker_id && store_worker_is_dead(j->worker_id, hostname)) {
 		if (why)
 			snprintf(why, whylen,
 			         "worker %s is gone (process died before the job finished)",
 			         j->worker_id);
-		return 1;
+		return STALE_WORKER_GONE;
 	}
 	if (j->timeout_at != 0 && j->timeout_at < now) {
 		if (why) {
 			time_format_iso(j->timeout_at, at);
 			snprintf(why, whylen, "timed out at %s without a heartbeat", at);
 		}
-		return 1;
+		return STALE_TIMED_OUT;
 	}
+	return NOT_STALE;
+}
+
+int store_job_is_stale(const struct store_job *j, int64_t now, const char *hostname, char *why,
+                       size_t whylen)
+{
+	return job_stale(j, now, hostname, why, whylen) != NOT_STALE;
+}
+
+/* The running jobs that are stale, as the jobs_fail slot takes them. */
+struct stale_jobs {
+	int64_t now;
+	const char *hostname;
+	struct store__stale_job *v;
+	size_t n, cap;
+};
+
+static int collect_stale(void *ctx, struct store_job *j)
+{
+	struct stale_jobs *l = ctx;
+	struct store__stale_job x;
+	enum stale why = job_stale(j, l->now, l->hostname, x.why, sizeof(x.why));
+
+	x.id = j->id;
+	x.timed_out = why == STALE_TIMED_OUT;
+	store_job_free(j);
+	if (why == NOT_STALE)
+		return 0;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+		void *p = sdb_reallocarray(l->v, ncap, sizeof(*l->v));
+		if (!p)
+			return SDB_ENOMEM;
+		l->v = p;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = x;
 	return 0;
+}
+
+/* The running jobs are read, the rule (job_stale) picks the stale ones, and
+ * the backend marks them failed in a transaction of its own, each only if
+ * it is still running (and, for a timeout, still past it: a heartbeat in
+ * between wins). */
+int store_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
+{
+	struct stale_jobs l = {.now = now, .hostname = hostname};
+	int count = 0, r;
+
+	if (reaped)
+		*reaped = 0;
+	if (!st)
+		return SDB_EUSAGE;
+	if (!st->ops->jobs_fail)
+		return store__set_err(st, SDB_EUNSUPPORTED,
+		                      "jobs_reap_stale: not supported by the %s backend",
+		                      st->ops->name);
+	if ((r = store__fault(st, "jobs_reap_stale")) != 0)
+		return r;
+	if (st->in_tx)
+		return store__set_err(st, SDB_EUSAGE,
+		                      "reaping stale jobs needs its own transaction, but one is "
+		                      "already open");
+	if ((r = store_jobs_each(st, "running", collect_stale, &l)) != 0) {
+		if (r == SDB_ENOMEM)
+			r = store__set_err(st, r, "reaping stale jobs: out of memory");
+		goto out;
+	}
+	if (l.n > 0 && (r = st->ops->jobs_fail(st, l.v, l.n, now, &count)) != 0)
+		goto out;
+	if (reaped)
+		*reaped = count;
+out:
+	free(l.v);
+	return r;
 }
 
 /* ---- health ---- */

@@ -1733,74 +1733,45 @@ static int pg_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 
 /* ---- reaping stale jobs ---------------------------------------------------------- */
 
-static int reap_in_tx(struct store_pg *s, int64_t now, const char *hostname, int *count)
+static int fail_in_tx(struct store_pg *s, const struct store__stale_job *v, size_t n, int64_t now,
+                      int *count)
 {
-	struct pg_params p = {0};
-	PGresult *res = NULL, *up = NULL;
-	int r;
+	for (size_t i = 0; i < n; i++) {
+		struct pg_params p = {0};
+		PGresult *up = NULL;
+		int r;
 
-	if (hostname && *hostname) {
-		if ((r = store__pg_exec(s, PG_REAP_RUNNING,
-		                        "SELECT id, worker_id FROM jobs"
-		                        " WHERE status = 'running' AND worker_id IS NOT NULL",
-		                        NULL, 0, &res,
-		                        "reaping stale jobs: reading running jobs")) != 0)
+		store__pg_p_int(&p, v[i].id);
+		store__pg_p_text(&p, v[i].why);
+		store__pg_p_int(&p, v[i].timed_out);
+		store__pg_p_int(&p, now);
+		if ((r = store__pg_exec(s, PG_JOB_FAIL,
+		                        "UPDATE jobs SET status = 'failed', error = $2::text"
+		                        " WHERE id = $1::bigint AND status = 'running'"
+		                        " AND ($3::integer = 0"
+		                        " OR timeout_at < to_timestamp($4::bigint))",
+		                        &p, 0, &up, "reaping stale jobs: marking a job failed")) !=
+		    0)
 			return r;
-		for (int i = 0; i < PQntuples(res); i++) {
-			char msg[512];
-			struct pg_params q = {0};
-
-			if (!store_worker_is_dead(PQgetvalue(res, i, 1), hostname))
-				continue;
-			snprintf(msg, sizeof(msg),
-			         "worker %s is gone (process died before the job finished)",
-			         PQgetvalue(res, i, 1));
-			store__pg_p_int(&q, store__pg_i64(res, i, 0));
-			store__pg_p_text(&q, msg);
-			if ((r = store__pg_exec(
-			         s, PG_REAP_ONE,
-			         "UPDATE jobs SET status = 'failed', error = $2::text"
-			         " WHERE id = $1::bigint AND status = 'running'",
-			         &q, 0, &up, "reaping stale jobs: marking a job failed")) != 0) {
-				PQclear(res);
-				return r;
-			}
-			*count += atoi(PQcmdTuples(up));
-			PQclear(up);
-		}
-		PQclear(res);
+		*count += atoi(PQcmdTuples(up));
+		PQclear(up);
 	}
-	store__pg_p_int(&p, now);
-	if ((r = store__pg_exec(
-	         s, PG_REAP_TIMEOUTS,
-	         "UPDATE jobs SET status = 'failed', error = 'timed out at ' ||"
-	         " to_char(timeout_at AT TIME ZONE 'UTC',"
-	         " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' without a heartbeat'"
-	         " WHERE status = 'running' AND timeout_at < to_timestamp($1::bigint)",
-	         &p, 0, &up, "reaping stale jobs: marking timed-out jobs failed")) != 0)
-		return r;
-	*count += atoi(PQcmdTuples(up));
-	PQclear(up);
 	return 0;
 }
 
-static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
+static int pg_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+                        int *count)
 {
 	struct store_pg *s = store__pg(st);
-	int count = 0, r = 0;
+	int r = 0;
 
-	if (reaped)
-		*reaped = 0;
-	if (s->in_tx)
-		return store__set_err(st, SDB_EUSAGE,
-		                      "reaping stale jobs needs its own transaction, but one is "
-		                      "already open");
-	/* A transaction of its own, retried whole when it is lost.  It does
+	/* (store_jobs_reap_stale refuses to run inside a transaction.)  A
+	 * transaction of its own, retried whole when it is lost.  It does
 	 * not queue for the write lock (`scandb jobs` is a reader and must not
 	 * wait for an import): its UPDATEs re-check status and timeout_at
 	 * under their row locks, so concurrent reapers and heartbeats agree. */
 	for (int attempt = 0; attempt <= STORE_RETRY_MAX; attempt++) {
-		count = 0;
+		*count = 0;
 		if (PQstatus(s->conn) != CONNECTION_OK)
 			reconnect(s);
 		clear_tx_state(s);
@@ -1811,18 +1782,15 @@ static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 			continue;
 		}
 		s->in_tx = 1;
-		if ((r = reap_in_tx(s, now, hostname, &count)) == 0 && (r = pg_tx_commit(st)) == 0)
-			break;
+		if ((r = fail_in_tx(s, v, n, now, count)) == 0 && (r = pg_tx_commit(st)) == 0)
+			return 0;
 		pg_tx_rollback(st);
 		if (r != SDB_ETRANSIENT)
-			return r;
+			break;
 		store__backoff(attempt);
 	}
-	if (r != 0)
-		return r;
-	if (reaped)
-		*reaped = count;
-	return 0;
+	*count = 0;
+	return r;
 }
 
 /* ---- hosts and what was seen of them ----------------------------------------------- */
@@ -2127,7 +2095,7 @@ const struct store_ops store_pg_ops = {
     .script_insert = pg_script_insert,
     .run_script_insert = pg_run_script_insert,
     .run_scripts = store__pg_run_scripts,
-    .jobs_reap_stale = pg_jobs_reap_stale,
+    .jobs_fail = pg_jobs_fail,
     .job_find_by_hash = pg_job_find_by_hash,
     .history_load = store__pg_history_load,
     .port_state_save = store__pg_port_state_save,

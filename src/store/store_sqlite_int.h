@@ -33,9 +33,7 @@ enum sq_stmt {
 	SQ_EXTRAPORTS_INSERT,
 	SQ_SCRIPT_INSERT,
 	SQ_RUN_SCRIPT_INSERT,
-	SQ_REAP_TIMEOUTS,
-	SQ_REAP_RUNNING,
-	SQ_REAP_ONE,
+	SQ_JOB_FAIL,
 	SQ_PORT_STATE_PUT, /* history (store_sqlite_history.c) */
 	SQ_FIND_OF_HOST,   /* findings, once per host scan (store_sqlite_findings.c) */
 	SQ_FIND_INSERT,

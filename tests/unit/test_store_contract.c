@@ -1585,6 +1585,19 @@ static void assert_job_status(struct store *st, int64_t id, const char *want)
 }
 
 /* Stale running jobs: dead local worker or past timeout → failed. */
+static void assert_job_error(struct store *st, int64_t id, const char *want)
+{
+	struct store_job *j = NULL;
+
+	assert_ok(st, store_job_get(st, id, &j));
+	if (!j->error || strcmp(j->error, want) != 0)
+		print_error("job %lld: error '%s', want '%s'\n", (long long)id,
+		            j->error ? j->error : "(null)", want);
+	assert_non_null(j->error);
+	assert_string_equal(j->error, want);
+	store_job_free(j);
+}
+
 static void test_reap_stale(void **state)
 {
 	struct fixture *fx = *state;
@@ -1615,6 +1628,18 @@ static void test_reap_stale(void **state)
 	assert_job_status(st, id_live, "running");
 	assert_job_status(st, id_live_other, "running");
 	assert_job_status(st, id_live_progress, "running");
+	/* the errors recorded are the rule's words (store_job_is_stale), the
+	 * same on both backends */
+	{
+		char want[160], at[TIME_ISO_LEN];
+
+		snprintf(want, sizeof(want),
+		         "worker %s is gone (process died before the job finished)", dead);
+		assert_job_error(st, id_dead, want);
+		time_format_iso(now - 60, at);
+		snprintf(want, sizeof(want), "timed out at %s without a heartbeat", at);
+		assert_job_error(st, id_timeout, want);
+	}
 	{
 		struct store_job *j = NULL;
 		assert_ok(st, store_job_get(st, id_live_progress, &j));
