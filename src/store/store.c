@@ -660,6 +660,12 @@ int store__q_exec(struct store *st, const char *sql, const int64_t *params, size
 	STORE__CALL(st, exec_params, sql, params, nparams, changes);
 }
 
+int store__q_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                  int (*cb)(void *ctx, const char *const *col, const size_t *len), void *ctx)
+{
+	STORE__CALL(st, query_text, sql, params, nparams, cb, ctx);
+}
+
 int store_findings_scan_decided(struct store *st, int64_t host_id, int (*cb)(void *ctx, int64_t id),
                                 void *ctx)
 {

@@ -2,8 +2,8 @@
  * store_doctor.c - `scandb doctor`, the part written once for every backend
  * (store.h store_doctor, docs/OPERATIONS.md): the report and its checks
  * (store__doctor_check / _problem), the migrations check, the audit of the
- * port state documents (store__doctor_doc / _docs_done, fed by the
- * backends), orphans generated from store__relations, stuck jobs (and
+ * port state documents (store__doctor_docs, also run by PostgreSQL's
+ * backup), orphans generated from store__relations, stuck jobs (and
  * --fix, through the reaper), and the order the checks run in.  The
  * engine's own checks (integrity, foreign keys, CHECK constraints,
  * privileges) are the backends' doctor slots.
@@ -149,10 +149,25 @@ static int doctor_migrations(struct store *st, struct store_doctor_report *rep)
 	return r;
 }
 
-int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *doc, size_t len)
-{
-	int r = store__port_state_check(doc ? doc : "", doc ? len : 0);
+/* ---- the port state documents ---- */
 
+/* The documents read, those that are not what scandb writes, and the first
+ * of those hosts (named in the fix).  `after`: the last host read, where
+ * the next page starts. */
+struct doc_audit {
+	int64_t read, bad, after;
+	int64_t first[16];
+	int page;
+};
+
+static int audit_doc(void *ctx, const char *const *col, const size_t *len)
+{
+	struct doc_audit *t = ctx;
+	int64_t host_id = col[0] ? strtoll(col[0], NULL, 10) : 0;
+	int r = store__port_state_check(col[1] ? col[1] : "", col[1] ? len[1] : 0);
+
+	t->after = host_id;
+	t->page++;
 	t->read++;
 	if (r == SDB_ENOMEM)
 		return r;
@@ -164,7 +179,7 @@ int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *d
 	return 0;
 }
 
-int store__doctor_docs_done(struct store_doctor_report *rep, const struct store__doc_tally *t)
+static int audit_report(struct store_doctor_report *rep, const struct doc_audit *t)
 {
 	char what[512], fix[768];
 	size_t off, shown = 0;
@@ -186,6 +201,35 @@ int store__doctor_docs_done(struct store_doctor_report *rep, const struct store_
 		         ");%s  (those hosts' port state then starts again from their next scan)",
 		         (int64_t)shown < t->bad ? "  (the first of them; run doctor again)" : "");
 	return store__doctor_problem(rep, "port_state", t->bad, what, fix);
+}
+
+/* A page of documents at a time: a PostgreSQL result holds no more. */
+#define DOC_PAGE 2000
+#define STR_(x)  #x
+#define STR(x)   STR_(x)
+
+/* store_int.h */
+int store__doctor_docs(struct store *st, struct store_doctor_report *rep)
+{
+	static const char sql[] = "SELECT host_id, CAST(ports AS TEXT) FROM host_state"
+	                          " WHERE host_id > $1 ORDER BY host_id LIMIT " STR(DOC_PAGE);
+	struct doc_audit t;
+	int exists = 0, r;
+
+	memset(&t, 0, sizeof(t));
+	if ((r = st->ops->table_exists(st, "host_state", &exists)) != 0)
+		return r;
+	if (!exists)
+		return store__doctor_check(rep, "port_state", "skipped",
+		                           "no host_state table (schema before 0005)");
+	do {
+		t.page = 0;
+		r = store__q_text(st, sql, &t.after, 1, audit_doc, &t);
+	} while (r == 0 && t.page == DOC_PAGE);
+	if (r == SDB_ENOMEM)
+		r = store__set_err(st, r,
+		                   "doctor: reading the port state documents: out of memory");
+	return r != 0 ? r : audit_report(rep, &t);
 }
 
 /* Relations whose tables exist at this schema version. */
@@ -373,8 +417,10 @@ int store_doctor(struct store *st, int flags, int64_t now, struct store_doctor_r
 		goto fail;
 	}
 	if (st->ops->doctor) {
-		if ((r = store__fault(st, "doctor")) == 0)
-			r = st->ops->doctor(st, quick, out);
+		/* the engine's checks, then the documents the engine cannot check */
+		if ((r = store__fault(st, "doctor")) == 0 &&
+		    (r = st->ops->doctor(st, quick, out)) == 0)
+			r = store__doctor_docs(st, out);
 		if ((r = check_ran(st, out, "integrity", r)) != 0)
 			goto fail;
 	} else if ((r = store__doctor_check(out, "integrity", "skipped",

@@ -44,6 +44,9 @@ struct store__stale_job {
 	char why[512]; /* the error recorded */
 };
 
+/* The columns query_text hands over (the first ones of each row). */
+#define STORE__TEXT_COLS 8
+
 struct store_ops {
 	const char *name;
 	const struct store_migration_src *migrations; /* sorted by version */
@@ -170,6 +173,12 @@ struct store_ops {
 	                 int (*cb)(void *ctx, int64_t v), void *ctx);
 	int (*exec_params)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
 	                   int64_t *changes);
+	/* query_int with every column as text: col[i] (NULL for SQL NULL) of
+	 * len[i] bytes, for the first STORE__TEXT_COLS columns; valid only
+	 * during the call. */
+	int (*query_text)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+	                  int (*cb)(void *ctx, const char *const *col, const size_t *len),
+	                  void *ctx);
 	/* A trivial query; version[len] = the engine's version text. */
 	int (*ping)(struct store *st, char *version, size_t len);
 	/* Fill out->size_method, db_bytes, free_bytes and objs (every table
@@ -182,8 +191,9 @@ struct store_ops {
 	 * "integrity" (integrity_check), "foreign_keys" (foreign_key_check),
 	 * "check_constraints" (CHECKs re-validated); PostgreSQL: at least
 	 * "check_constraints" (every CHECK of pg_constraint re-evaluated on
-	 * the rows).  The generic checks (migrations, orphans from
-	 * store__relations, stuck jobs) are store_doctor.c's.  quick: the routine
+	 * the rows).  The generic checks (migrations, the port state
+	 * documents, orphans from store__relations, stuck jobs) are
+	 * store_doctor.c's.  quick: the routine
 	 * check (STORE_DOCTOR_QUICK): no work that repeats what the engine
 	 * enforces, and the engine's quick check.  Returns an error only
 	 * when a check could not run. */
@@ -334,18 +344,15 @@ int store__port_state_read(const char *doc, size_t len, struct ev_host *out);
  * audit: read into a host that is thrown away). */
 int store__port_state_check(const char *doc, size_t len);
 
-/* doctor's "port_state" check, for the backends' doctor slots: every port
- * state document is read with store__port_state_read; feed each to
- * store__doctor_doc (it remembers the first hosts that fail), then report
- * with store__doctor_docs_done.  (SQLite keeps no CHECK on the document --
- * a JSON parse per write was a tenth of an import's time; PostgreSQL's
- * jsonb only knows it is JSON.) */
-struct store__doc_tally {
-	int64_t read, bad;
-	int64_t first[16];
-};
-int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *doc, size_t len);
-int store__doctor_docs_done(struct store_doctor_report *rep, const struct store__doc_tally *t);
+/* doctor's "port_state" check (store_doctor.c): every port state document
+ * read with store__port_state_read, a page of hosts at a time; the first
+ * hosts whose document is not what scandb writes are named with the SQL
+ * that resets them.  Run by store_doctor after the backend's doctor slot,
+ * and by PostgreSQL's backup in the snapshot it dumps.  (SQLite keeps no
+ * CHECK on the document -- a JSON parse per write was a tenth of an
+ * import's time; PostgreSQL's jsonb only knows it is JSON.)  An error only
+ * when the documents could not be read. */
+int store__doctor_docs(struct store *st, struct store_doctor_report *rep);
 
 /* Fault injection (store.c): if store_inject_fault named `op` (or "*")
  * and its count is not used up, set st's message and return the error to
@@ -416,13 +423,15 @@ void store__backoff(int attempt);
 
 /* ---- operations helpers (store.c, store_ops.c, store_doctor.c) ------------ */
 
-/* The query_int / exec_params slots through one place (fault injection, a
+/* The query_int / exec_params / query_text slots through one place (fault injection, a
  * NULL slot answered SDB_EUNSUPPORTED): store.c.  store__q_one: the first
  * column of the first row, 0 if there is no row (store_ops.c). */
 int store__q_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                  int (*cb)(void *ctx, int64_t v), void *ctx);
 int store__q_exec(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                   int64_t *changes);
+int store__q_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                  int (*cb)(void *ctx, const char *const *col, const size_t *len), void *ctx);
 int store__q_one(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                  int64_t *out);
 

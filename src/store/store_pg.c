@@ -2115,6 +2115,7 @@ const struct store_ops store_pg_ops = {
     .findings_each = store__pg_findings_each,
     .sql_time = "to_timestamp",
     .query_int = store__pg_query_int,
+    .query_text = store__pg_query_text,
     .exec_params = store__pg_exec_params,
     .ping = store__pg_ping,
     .stats = store__pg_stats,

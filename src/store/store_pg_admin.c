@@ -144,6 +144,32 @@ int store__pg_query_int(struct store *st, const char *sql, const int64_t *params
 	return r;
 }
 
+int store__pg_query_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                         int (*cb)(void *ctx, const char *const *col, const size_t *len), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	const char *col[STORE__TEXT_COLS];
+	size_t len[STORE__TEXT_COLS];
+	PGresult *res;
+	int ncol, r;
+
+	if ((r = adm_exec_i64(s, sql, params, nparams, &res, "running an operations query")) != 0)
+		return r;
+	ncol = PQnfields(res);
+	if (ncol > STORE__TEXT_COLS)
+		ncol = STORE__TEXT_COLS;
+	r = 0;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		for (int k = 0; k < ncol; k++) {
+			col[k] = PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k);
+			len[k] = (size_t)PQgetlength(res, i, k);
+		}
+		r = cb(ctx, col, len);
+	}
+	PQclear(res);
+	return r;
+}
+
 int store__pg_exec_params(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                           int64_t *changes)
 {
@@ -532,42 +558,6 @@ static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep,
 	return r;
 }
 
-/* Every port state document read as the job writer reads it (schema 5+),
- * a page of hosts at a time (a result holds no more than that). */
-static int doctor_docs(struct store_pg *s, struct store_doctor_report *rep)
-{
-	struct store__doc_tally t;
-	PGresult *q = NULL;
-	int64_t after = 0;
-	int r, n;
-
-	memset(&t, 0, sizeof(t));
-	if ((r = adm_exec(s, "SELECT to_regclass('host_state') IS NOT NULL", 0, NULL, NULL, &q,
-	                  "doctor: looking for host_state")) != 0)
-		return r;
-	n = strcmp(PQgetvalue(q, 0, 0), "t") == 0;
-	PQclear(q);
-	if (!n)
-		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_state table (schema before 0005)");
-	do {
-		if ((r = adm_exec_i64(s,
-		                      "SELECT host_id, ports::text FROM host_state"
-		                      " WHERE host_id > $1::bigint ORDER BY host_id LIMIT 2000",
-		                      &after, 1, &q, "doctor: reading the port state documents")) !=
-		    0)
-			return r;
-		n = PQntuples(q);
-		for (int i = 0; i < n && r == 0; i++) {
-			after = strtoll(PQgetvalue(q, i, 0), NULL, 10);
-			r = store__doctor_doc(&t, after, PQgetvalue(q, i, 1),
-			                      (size_t)PQgetlength(q, i, 1));
-		}
-		PQclear(q);
-	} while (r == 0 && n == 2000);
-	return r != 0 ? r : store__doctor_docs_done(rep, &t);
-}
-
 /* --quick: PostgreSQL enforces every CHECK itself; what can leave rows
  * unchecked is a constraint added NOT VALID, which the catalog says. */
 static const char unvalidated_sql[] =
@@ -619,8 +609,6 @@ int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *re
 	r = quick ? doctor_checks_quick(s, rep) : doctor_checks(s, rep);
 	if (r == 0)
 		r = doctor_fks(s, quick, rep);
-	if (r == 0)
-		r = doctor_docs(s, rep);
 	store__pg_read_end(s, opened);
 	return r;
 }
@@ -1147,7 +1135,7 @@ static int backup_checked_snapshot(struct store_pg *s, char *snap, size_t snaple
 	snprintf(snap, snaplen, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if ((r = doctor_checks(s, &rep)) == 0 && (r = doctor_fks(s, 0, &rep)) == 0)
-		r = doctor_docs(s, &rep);
+		r = store__doctor_docs(&s->base, &rep);
 	if (r == 0 && rep.nproblems > 0)
 		r = store__set_err(&s->base, SDB_EPARSE,
 		                   "the database is damaged, no backup was written (%s: %s%s): run "

@@ -1303,6 +1303,7 @@ const struct store_ops store_sqlite_ops = {
     .findings_each = store__sqlite_findings_each,
     /* operations (store_sqlite_admin.c) */
     .query_int = store__sqlite_query_int,
+    .query_text = store__sqlite_query_text,
     .exec_params = store__sqlite_exec_params,
     .ping = store__sqlite_ping,
     .stats = store__sqlite_stats,

@@ -69,6 +69,36 @@ int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *pa
 	return r;
 }
 
+int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *params,
+                             size_t nparams,
+                             int (*cb)(void *ctx, const char *const *col, const size_t *len),
+                             void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	const char *col[STORE__TEXT_COLS];
+	size_t len[STORE__TEXT_COLS];
+	sqlite3_stmt *stmt;
+	int rc, ncol, r;
+
+	if ((r = prepare_params(s, sql, params, nparams, &stmt)) != 0)
+		return r;
+	ncol = sqlite3_column_count(stmt);
+	if (ncol > STORE__TEXT_COLS)
+		ncol = STORE__TEXT_COLS;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (int i = 0; i < ncol; i++) {
+			col[i] = (const char *)sqlite3_column_text(stmt, i);
+			len[i] = (size_t)sqlite3_column_bytes(stmt, i);
+		}
+		if ((r = cb(ctx, col, len)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "running an operations query");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes)
 {
@@ -652,48 +682,14 @@ out:
 	return r;
 }
 
-/* Every port state document read as the job writer reads it (schema 5+). */
-static int doctor_docs(struct store_sqlite *s, struct store_doctor_report *rep)
-{
-	struct store__doc_tally t;
-	sqlite3_stmt *stmt = NULL;
-	int rc, r = 0;
-
-	memset(&t, 0, sizeof(t));
-	rc = sqlite3_prepare_v2(s->db,
-	                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-	                        " AND name = 'host_state'",
-	                        -1, &stmt, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_DONE) {
-		sqlite3_finalize(stmt);
-		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_state table (schema before 0005)");
-	}
-	sqlite3_finalize(stmt);
-	stmt = NULL;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_prepare_v2(s->db, "SELECT host_id, ports FROM host_state", -1, &stmt,
-		                        NULL);
-	while (rc == SQLITE_OK && r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *doc = (const char *)sqlite3_column_text(stmt, 1);
-		r = store__doctor_doc(&t, sqlite3_column_int64(stmt, 0), doc,
-		                      (size_t)sqlite3_column_bytes(stmt, 1));
-		rc = SQLITE_OK;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store__sqlite_err(s, rc, "doctor: reading the port state documents");
-	sqlite3_finalize(stmt);
-	return r != 0 ? r : store__doctor_docs_done(rep, &t);
-}
-
 int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	int r;
 
-	if ((r = doctor_integrity(s, quick, rep)) != 0 || (r = doctor_fk(s, rep)) != 0)
+	if ((r = doctor_integrity(s, quick, rep)) != 0)
 		return r;
-	return doctor_docs(s, rep);
+	return doctor_fk(s, rep);
 }
 
 /* ---- backup ---------------------------------------------------------------- */

@@ -180,6 +180,10 @@ int store__sqlite_findings_each(struct store *st, const struct store_finding_fil
 /* ---- operations slots (store_sqlite_admin.c) ---- */
 int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *params,
                             size_t nparams, int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *params,
+                             size_t nparams,
+                             int (*cb)(void *ctx, const char *const *col, const size_t *len),
+                             void *ctx);
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes);
 int store__sqlite_ping(struct store *st, char *version, size_t len);
