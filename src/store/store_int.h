@@ -207,15 +207,29 @@ struct store_ops {
 	 * SQLite: online backup API; PostgreSQL: pg_dump -Fc (SDB_EUNSUPPORTED
 	 * with "pg_dump not found: install postgresql-client" if missing). */
 	int (*backup)(struct store *st, const char *path, struct store_backup_info *info);
-	/* store.h store_restore, all of it: validate the file (use
-	 * store__check_backup_migrations on its schema_migrations rows and the
-	 * backend's integrity check) before touching anything, refuse a
-	 * non-empty target unless force, then replace atomically.
-	 * PostgreSQL: validated with pg_restore --list and the archive's
-	 * schema_migrations rows, then pg_restore --single-transaction --clean
-	 * under the writers' advisory lock (store_pg_admin.c). */
-	int (*restore)(struct store *st, const char *path, int force,
-	               struct store_restore_info *info);
+	/* store.h store_restore: the policy -- what is checked, in which order,
+	 * what a non-empty target needs -- is store_ops.c's; it calls these in
+	 * this order.  restore_open: open the file at `path` (checked to be a
+	 * regular file) as a backup of this backend, reading only the file,
+	 * and read its schema_migrations rows into *rows (malloc'ed, free());
+	 * *file is the backend's handle of it for the calls below, closed by
+	 * restore_close.  SQLite: opened read-only (the database itself is
+	 * refused); PostgreSQL: pg_restore --list, the archive's schema and its
+	 * schema_migrations rows (store_pg_admin.c).  restore_verify
+	 * (optional): the file's own integrity (SQLite: integrity_check,
+	 * foreign_key_check).  restore_lock (optional): take (1) or let go of
+	 * (0) the writers' lock from before the emptiness check until the
+	 * restore is done (PostgreSQL: a session advisory lock, as pg_restore
+	 * runs in another session; SQLite's copy is one write transaction).
+	 * restore_apply: replace the whole database by the file's, at once
+	 * (SQLite: the online backup API in one step; PostgreSQL: pg_restore
+	 * --single-transaction --clean). */
+	int (*restore_open)(struct store *st, const char *path, void **file,
+	                    struct store_applied **rows, size_t *n);
+	int (*restore_verify)(struct store *st, void *file, const char *path);
+	int (*restore_lock)(struct store *st, int lock);
+	int (*restore_apply)(struct store *st, void *file, const char *path);
+	void (*restore_close)(struct store *st, void *file);
 };
 
 struct store {

@@ -390,12 +390,100 @@ int store_backup(struct store *st, const char *path, struct store_backup_info *i
 	STORE__CALL(st, backup, path, info);
 }
 
+/* Rows of a table of the target: 0 when the table does not exist, -1 when
+ * they could not be counted (st's message says why). */
+static int64_t target_rows(struct store *st, const char *table, const char *count_sql)
+{
+	int64_t n = 0;
+	int exists = 0;
+
+	if (st->ops->table_exists(st, table, &exists) != 0)
+		return -1;
+	if (!exists)
+		return 0;
+	return store__q_one(st, count_sql, NULL, 0, &n) == 0 ? n : -1;
+}
+
+/* Restoring replaces all of the target: refused, unless force, when it has
+ * jobs or hosts, or when nobody can tell whether it has. */
+static int restore_target_empty(struct store *st, int force)
+{
+	int64_t jobs, hosts;
+
+	if (force)
+		return 0;
+	jobs = target_rows(st, "jobs", "SELECT count(*) FROM jobs");
+	hosts = jobs < 0 ? -1 : target_rows(st, "hosts", "SELECT count(*) FROM hosts");
+	if (jobs < 0 || hosts < 0) {
+		char why[sizeof(st->errmsg)];
+		snprintf(why, sizeof(why), "%s", st->errmsg);
+		return store__set_err(st, SDB_EBUSY,
+		                      "cannot tell whether the database is empty (%s); restoring "
+		                      "replaces all of it: add --force to replace it anyway",
+		                      why);
+	}
+	if (jobs || hosts)
+		return store__set_err(
+		    st, SDB_EEXISTS,
+		    "the database is not empty (%lld jobs, %lld hosts); restoring "
+		    "replaces all of it: add --force (and back it up first)",
+		    (long long)jobs, (long long)hosts);
+	return 0;
+}
+
+/* The restore policy, for every backend (store_int.h restore_*): the file is
+ * validated before anything is touched -- a regular file, a backup of this
+ * backend, migrations this scandb knows with the same checksums
+ * (store__check_backup_migrations), the file's own integrity -- then, under
+ * the writers' lock, a target with data is refused unless force, and the
+ * backend replaces the whole database at once. */
 int store_restore(struct store *st, const char *path, int force, struct store_restore_info *info)
 {
-	if (!path || !*path || !info)
+	struct store_applied *rows = NULL;
+	const struct store_ops *ops;
+	void *file = NULL;
+	struct stat sb;
+	size_t n = 0;
+	int locked = 0, r;
+
+	if (!st || !path || !*path || !info)
 		return SDB_EUSAGE;
 	memset(info, 0, sizeof(*info));
-	STORE__CALL(st, restore, path, force, info);
+	ops = st->ops;
+	if (!ops->restore_open || !ops->restore_apply)
+		return store__set_err(st, SDB_EUNSUPPORTED,
+		                      "restore: not supported by the %s backend", ops->name);
+	if ((r = store__fault(st, "restore")) != 0)
+		return r;
+	if (st->in_tx)
+		return store__set_err(st, SDB_EUSAGE, "restore: a transaction is open");
+	if (stat(path, &sb) != 0)
+		return store__set_err(st, SDB_ENOTFOUND, "cannot read %s: %s", path,
+		                      strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return store__set_err(st, SDB_EPARSE, "%s is not a regular file", path);
+	if ((r = ops->restore_open(st, path, &file, &rows, &n)) != 0 ||
+	    (r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
+	                                        &info->pending)) != 0 ||
+	    (ops->restore_verify && (r = ops->restore_verify(st, file, path)) != 0))
+		goto out;
+	if (ops->restore_lock) {
+		if ((r = ops->restore_lock(st, 1)) != 0)
+			goto out;
+		locked = 1;
+	}
+	if ((r = restore_target_empty(st, force)) != 0 ||
+	    (r = ops->restore_apply(st, file, path)) != 0)
+		goto out;
+	info->jobs = target_rows(st, "jobs", "SELECT count(*) FROM jobs");
+	info->hosts = target_rows(st, "hosts", "SELECT count(*) FROM hosts");
+out:
+	if (locked)
+		ops->restore_lock(st, 0);
+	if (file)
+		ops->restore_close(st, file);
+	free(rows);
+	return r;
 }
 
 /* ---- prune ---- */

@@ -2122,5 +2122,8 @@ const struct store_ops store_pg_ops = {
     .doctor = store__pg_doctor,
     .doctor_privileges = store__pg_doctor_privileges,
     .backup = store__pg_backup,
-    .restore = store__pg_restore,
+    .restore_open = store__pg_restore_open,
+    .restore_lock = store__pg_restore_lock,
+    .restore_apply = store__pg_restore_apply,
+    .restore_close = store__pg_restore_close,
 };

@@ -307,8 +307,11 @@ int store__pg_stats(struct store *st, int exact, struct store_stats *out);
 int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__pg_doctor_privileges(struct store *st, struct store_doctor_report *rep);
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info);
-int store__pg_restore(struct store *st, const char *path, int force,
-                      struct store_restore_info *info);
+int store__pg_restore_open(struct store *st, const char *path, void **file,
+                           struct store_applied **rows, size_t *n);
+int store__pg_restore_lock(struct store *st, int lock);
+int store__pg_restore_apply(struct store *st, void *file, const char *path);
+void store__pg_restore_close(struct store *st, void *file);
 
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"

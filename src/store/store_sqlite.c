@@ -1310,5 +1310,8 @@ const struct store_ops store_sqlite_ops = {
     .doctor = store__sqlite_doctor,
     .doctor_privileges = NULL, /* no roles or grants in a file */
     .backup = store__sqlite_backup,
-    .restore = store__sqlite_restore,
+    .restore_open = store__sqlite_restore_open,
+    .restore_verify = store__sqlite_restore_verify,
+    .restore_apply = store__sqlite_restore_apply,
+    .restore_close = store__sqlite_restore_close,
 };

@@ -938,90 +938,61 @@ static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path)
 	return r;
 }
 
-/* Rows counted by `sql` in db: 0 if its table does not exist, -1 if it
- * could not be counted (busy, I/O: then nobody can say it is empty). */
-static int64_t count_if_exists(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	int64_t n = -1;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-
-	if (rc != SQLITE_OK)
-		n = strstr(sqlite3_errmsg(db), "no such table") ? 0 : -1;
-	else if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return n;
-}
-
-int store__sqlite_restore(struct store *st, const char *path, int force,
-                          struct store_restore_info *info)
+/* The restore slots (store_int.h; store_ops.c's store_restore holds the
+ * policy): the file is opened read-only, so no journal of its own is
+ * created or replayed into it, and validated before anything is touched. */
+int store__sqlite_restore_open(struct store *st, const char *path, void **file,
+                               struct store_applied **rows, size_t *n)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	struct store_applied *rows = NULL;
-	sqlite3 *src = NULL;
 	const char *main_file = sqlite3_db_filename(s->db, "main");
+	sqlite3 *src = NULL;
 	struct stat a, b;
-	size_t n = 0;
-	int64_t jobs, hosts;
 	int r;
 
-	if (stat(path, &a) != 0)
-		return store__set_err(st, SDB_ENOTFOUND, "cannot read %s: %s", path,
-		                      strerror(errno));
-	if (!S_ISREG(a.st_mode))
-		return store__set_err(st, SDB_EPARSE, "%s is not a regular file", path);
-	if (main_file && *main_file && stat(main_file, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
+	*file = NULL;
+	if (main_file && *main_file && stat(path, &a) == 0 && stat(main_file, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return store__set_err(st, SDB_EUSAGE, "%s is the database itself", path);
-	if (!sqlite3_get_autocommit(s->db))
-		return store__set_err(st, SDB_EUSAGE, "restore: a transaction is open");
-	/* Validate the file before touching anything: read-only, and no
-	 * journal of its own is created or replayed into it. */
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		r = store__set_err(st, SDB_EPARSE, "cannot open %s: %s", path,
 		                   src ? sqlite3_errmsg(src) : "out of memory");
-		goto out;
+		sqlite3_close(src);
+		return r;
 	}
-	if ((r = read_applied(s, src, path, &rows, &n)) != 0)
-		goto out;
-	if ((r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
-	                                        &info->pending)) != 0)
-		goto out;
-	if ((r = check_file(s, src, path)) != 0)
-		goto out;
-	jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
-	hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
-	if ((jobs < 0 || hosts < 0) && !force) {
-		r = store__set_err(st, SDB_EBUSY,
-		                   "cannot tell whether the database is empty (%s); restoring "
-		                   "replaces all of it: add --force to replace it anyway",
-		                   sqlite3_errmsg(s->db));
-		goto out;
+	if ((r = read_applied(s, src, path, rows, n)) != 0) {
+		sqlite3_close(src);
+		return r;
 	}
-	if ((jobs || hosts) && !force) {
-		r = store__set_err(st, SDB_EEXISTS,
-		                   "the database is not empty (%lld jobs, %lld hosts); restoring "
-		                   "replaces all of it: add --force (and back it up first)",
-		                   (long long)jobs, (long long)hosts);
-		goto out;
-	}
+	*file = src;
+	return 0;
+}
+
+int store__sqlite_restore_verify(struct store *st, void *file, const char *path)
+{
+	return check_file(store__sqlite(st), file, path);
+}
+
+int store__sqlite_restore_apply(struct store *st, void *file, const char *path)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r;
+
+	(void)path;
 	/* One step: the whole copy is one write transaction on the target,
 	 * so other connections see the old database or the restored one. */
-	if ((r = copy_db(s, s->db, src, NULL, "restoring the database")) != 0)
-		goto out;
+	if ((r = copy_db(s, s->db, file, NULL, "restoring the database")) != 0)
+		return r;
 	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
 	 * journal flag is not copied); make sure, for a target that was not. */
-	if ((r = exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
-	                 "switching to WAL after the restore")) != 0)
-		goto out;
-	info->jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
-	info->hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
-out:
-	free(rows);
-	if (src)
-		sqlite3_close(src);
-	return r;
+	return exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
+	               "switching to WAL after the restore");
+}
+
+void store__sqlite_restore_close(struct store *st, void *file)
+{
+	(void)st;
+	sqlite3_close(file);
 }
 
 /* ---- a database too damaged to open ------------------------------------------ */

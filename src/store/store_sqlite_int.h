@@ -190,7 +190,10 @@ int store__sqlite_ping(struct store *st, char *version, size_t len);
 int store__sqlite_stats(struct store *st, int exact, struct store_stats *out);
 int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info);
-int store__sqlite_restore(struct store *st, const char *path, int force,
-                          struct store_restore_info *info);
+int store__sqlite_restore_open(struct store *st, const char *path, void **file,
+                               struct store_applied **rows, size_t *n);
+int store__sqlite_restore_verify(struct store *st, void *file, const char *path);
+int store__sqlite_restore_apply(struct store *st, void *file, const char *path);
+void store__sqlite_restore_close(struct store *st, void *file);
 
 #endif
