@@ -154,13 +154,14 @@ struct stale_jobs {
 	int64_t now;
 	const char *hostname;
 	struct store__stale_job *v;
-	size_t n, cap;
+	size_t n;
 };
 
 static int collect_stale(void *ctx, struct store_job *j)
 {
 	struct stale_jobs *l = ctx;
 	struct store__stale_job x;
+	void *p;
 	enum stale why = job_stale(j, l->now, l->hostname, x.why, sizeof(x.why));
 
 	x.id = j->id;
@@ -168,14 +169,10 @@ static int collect_stale(void *ctx, struct store_job *j)
 	store_job_free(j);
 	if (why == NOT_STALE)
 		return 0;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 8;
-		void *p = sdb_reallocarray(l->v, ncap, sizeof(*l->v));
-		if (!p)
-			return SDB_ENOMEM;
-		l->v = p;
-		l->cap = ncap;
-	}
+	/* one at a time: stale jobs are few */
+	if (!(p = sdb_reallocarray(l->v, l->n + 1, sizeof(*l->v))))
+		return SDB_ENOMEM;
+	l->v = p;
 	l->v[l->n++] = x;
 	return 0;
 }
@@ -381,9 +378,11 @@ int store_backup(struct store *st, const char *path, struct store_backup_info *i
 {
 	struct stat sb;
 
-	if (!path || !*path || !info)
+	if (!st || !path || !*path || !info)
 		return SDB_EUSAGE;
 	memset(info, 0, sizeof(*info));
+	if (st->in_tx)
+		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	if (stat(path, &sb) == 0)
 		return store__set_err(
 		    st, SDB_EEXISTS, "%s already exists; choose another name (or remove it)", path);

@@ -1158,8 +1158,6 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 	int pfd = -1, opened = 0, r;
 
 	buf_init(&conn, 1 << 16);
-	if (s->in_tx || s->read_tx)
-		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	if ((r = tool_path(s, "pg_dump", tool, sizeof(tool))) != 0 ||
 	    (r = current_schema(s, schema, sizeof(schema))) != 0 ||
 	    (r = tool_conninfo(s, &conn)) != 0 || (r = pass_fd(s, &pfd)) != 0)

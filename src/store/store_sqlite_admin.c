@@ -795,8 +795,6 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 	struct stat sb;
 	int r;
 
-	if (!sqlite3_get_autocommit(s->db))
-		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	/* FILE.tmp-XXXXXX: removed (with its journal) on any error, and by a
 	 * SIGINT, SIGTERM or SIGHUP that ends scandb on the way */
 	if ((r = store__tmp_create(st, path, &tmp)) != 0)
