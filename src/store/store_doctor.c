@@ -242,9 +242,52 @@ static int relation_present(const struct store__relation *rel, int version)
  * the backend verified every row's keys, nor with quick (the engine
  * enforces them) -- unless the foreign_keys check found something: then
  * the orphans are counted, with the SQL that removes them. */
+/* n rows of rel->child whose rel->column names a missing row: the problem
+ * and the SQL that removes them (or, for a SET NULL key, clears it). */
+static int orphan_problem(struct store_doctor_report *rep, const struct store__relation *rel,
+                          int64_t n)
+{
+	char fix[768], what[1024];
+
+	snprintf(what, sizeof(what),
+	         "%lld row%s of %s reference%s a missing %s row (%s.%s -> %s.%s)", (long long)n,
+	         n == 1 ? "" : "s", rel->child, n == 1 ? "s" : "", rel->parent, rel->child,
+	         rel->column, rel->parent, rel->parent_column);
+	if (!rel->fk) {
+		/* references inside the port state documents: the engine cannot
+		 * clear them, and an event naming such a job as the previous scan
+		 * would break its foreign key; the hosts' state starts again from
+		 * their next scan */
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+		         "; these are references inside the port state documents"
+		         " (host_state.ports), which scandb never leaves behind"
+		         " (prune keeps every job they name): a job was deleted by"
+		         " hand, and imports that change those ports fail");
+		snprintf(fix, sizeof(fix),
+		         "DELETE FROM host_state WHERE host_id IN (SELECT c.host_id FROM %s c"
+		         " WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s p WHERE"
+		         " p.%s = c.%s));  (those hosts' port state then starts again from"
+		         " their next scan)",
+		         rel->child, rel->column, rel->parent, rel->parent_column, rel->column);
+	} else if (rel->on_delete == STORE__CASCADE) {
+		snprintf(fix, sizeof(fix),
+		         "DELETE FROM %s WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+		         "%s p WHERE p.%s = %s.%s);",
+		         rel->child, rel->column, rel->parent, rel->parent_column, rel->child,
+		         rel->column);
+	} else {
+		snprintf(fix, sizeof(fix),
+		         "UPDATE %s SET %s = NULL WHERE %s IS NOT NULL AND NOT EXISTS "
+		         "(SELECT 1 FROM %s p WHERE p.%s = %s.%s);",
+		         rel->child, rel->column, rel->column, rel->parent, rel->parent_column,
+		         rel->child, rel->column);
+	}
+	return store__doctor_problem(rep, "orphans", n, what, fix);
+}
+
 static int doctor_orphans(struct store *st, int version, int quick, struct store_doctor_report *rep)
 {
-	char sql[512], fix[768], what[1024];
+	char sql[512];
 	int found = 0, skipped = 0, r;
 
 	for (size_t i = 0; i < rep->nproblems; i++)
@@ -271,42 +314,7 @@ static int doctor_orphans(struct store *st, int version, int quick, struct store
 		if (n == 0)
 			continue;
 		found = 1;
-		snprintf(what, sizeof(what),
-		         "%lld row%s of %s reference%s a missing %s row (%s.%s -> %s.%s)",
-		         (long long)n, n == 1 ? "" : "s", rel->child, n == 1 ? "s" : "",
-		         rel->parent, rel->child, rel->column, rel->parent, rel->parent_column);
-		if (!rel->fk) {
-			/* references inside the port state documents: the
-			 * engine cannot clear them, and an event naming such
-			 * a job as the previous scan would break its foreign
-			 * key; the hosts' state starts again from their next
-			 * scan */
-			snprintf(what + strlen(what), sizeof(what) - strlen(what),
-			         "; these are references inside the port state documents"
-			         " (host_state.ports), which scandb never leaves behind"
-			         " (prune keeps every job they name): a job was deleted by"
-			         " hand, and imports that change those ports fail");
-			snprintf(
-			    fix, sizeof(fix),
-			    "DELETE FROM host_state WHERE host_id IN (SELECT c.host_id FROM %s c"
-			    " WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s p WHERE"
-			    " p.%s = c.%s));  (those hosts' port state then starts again from"
-			    " their next scan)",
-			    rel->child, rel->column, rel->parent, rel->parent_column, rel->column);
-		} else if (rel->on_delete == STORE__CASCADE)
-			snprintf(
-			    fix, sizeof(fix),
-			    "DELETE FROM %s WHERE %s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-			    "%s p WHERE p.%s = %s.%s);",
-			    rel->child, rel->column, rel->parent, rel->parent_column, rel->child,
-			    rel->column);
-		else
-			snprintf(fix, sizeof(fix),
-			         "UPDATE %s SET %s = NULL WHERE %s IS NOT NULL AND NOT EXISTS "
-			         "(SELECT 1 FROM %s p WHERE p.%s = %s.%s);",
-			         rel->child, rel->column, rel->column, rel->parent,
-			         rel->parent_column, rel->child, rel->column);
-		if ((r = store__doctor_problem(rep, "orphans", n, what, fix)) != 0)
+		if ((r = orphan_problem(rep, rel, n)) != 0)
 			return r;
 	}
 	if (found)

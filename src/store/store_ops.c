@@ -587,6 +587,37 @@ static void prune_count_sql(const struct store__relation *rel, char *sql, size_t
 	}
 }
 
+/* Rows each relation to jobs loses (or has set to NULL) with the jobs in
+ * scandb_prune_jobs; counts[0] is the jobs themselves. */
+static int prune_counts(struct store *st, struct store_prune_result *out)
+{
+	char sql[2048];
+	int r;
+
+	out->counts = calloc(store__nrelations + 1, sizeof(*out->counts));
+	if (!out->counts)
+		return store__set_err(st, SDB_ENOMEM, "prune: out of memory");
+	snprintf(out->counts[0].table, sizeof(out->counts[0].table), "jobs");
+	snprintf(out->counts[0].column, sizeof(out->counts[0].column), "id");
+	out->counts[0].rows = (int64_t)out->njobs;
+	out->ncounts = 1;
+	for (size_t i = 0; i < store__nrelations; i++) {
+		const struct store__relation *rel = &store__relations[i];
+		struct store_prune_count *c = &out->counts[out->ncounts];
+
+		if (rel->until != 0 || strcmp(rel->parent, "jobs") != 0)
+			continue;
+		prune_count_sql(rel, sql, sizeof(sql));
+		if ((r = store__q_one(st, sql, NULL, 0, &c->rows)) != 0)
+			return r;
+		snprintf(c->table, sizeof(c->table), "%s", rel->child);
+		snprintf(c->column, sizeof(c->column), "%s", rel->column);
+		c->set_null = rel->on_delete == STORE__SET_NULL;
+		out->ncounts++;
+	}
+	return 0;
+}
+
 static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
                        struct store_prune_result *out)
 {
@@ -620,30 +651,8 @@ static int prune_in_tx(struct store *st, const struct store_prune_opts *o,
 	out->kept_unfinished = old - old_finished;
 	out->kept_last = old_finished - old_finished_not_last;
 	out->kept_current = old_finished_not_last - (int64_t)out->njobs;
-	/* Rows each relation to jobs loses (or has set to NULL). */
-	out->counts = calloc(store__nrelations + 1, sizeof(*out->counts));
-	if (!out->counts) {
-		r = store__set_err(st, SDB_ENOMEM, "prune: out of memory");
+	if ((r = prune_counts(st, out)) != 0)
 		goto out;
-	}
-	snprintf(out->counts[0].table, sizeof(out->counts[0].table), "jobs");
-	snprintf(out->counts[0].column, sizeof(out->counts[0].column), "id");
-	out->counts[0].rows = (int64_t)out->njobs;
-	out->ncounts = 1;
-	for (size_t i = 0; i < store__nrelations; i++) {
-		const struct store__relation *rel = &store__relations[i];
-		struct store_prune_count *c = &out->counts[out->ncounts];
-
-		if (rel->until != 0 || strcmp(rel->parent, "jobs") != 0)
-			continue;
-		prune_count_sql(rel, sql, sizeof(sql));
-		if ((r = store__q_one(st, sql, NULL, 0, &c->rows)) != 0)
-			goto out;
-		snprintf(c->table, sizeof(c->table), "%s", rel->child);
-		snprintf(c->column, sizeof(c->column), "%s", rel->column);
-		c->set_null = rel->on_delete == STORE__SET_NULL;
-		out->ncounts++;
-	}
 	if (!o->dry_run) {
 		int64_t changes = 0;
 

@@ -542,13 +542,66 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The rows integrity_check found breaking their table's CHECK or NOT NULL
+ * constraints, a problem per table (the "check_constraints" check). */
+static int report_constraints(struct store_doctor_report *rep, const struct tally *checks,
+                              size_t nchecks)
+{
+	int r;
+
+	for (size_t i = 0; i < nchecks; i++) {
+		char what[512], fix[512];
+		snprintf(what, sizeof(what),
+		         "%lld row%s of %s break%s the table's CHECK or NOT NULL constraints",
+		         (long long)checks[i].n, checks[i].n == 1 ? "" : "s", checks[i].table,
+		         checks[i].n == 1 ? "s" : "");
+		snprintf(fix, sizeof(fix),
+		         "find them with the CHECK expressions of: sqlite3 DB '.schema %s' "
+		         "(SELECT rowid, * FROM %s WHERE NOT (<check>)); correct or DELETE them, "
+		         "or restore a backup (scandb restore --force FILE)",
+		         checks[i].table, checks[i].table);
+		if ((r = store__doctor_problem(rep, "check_constraints", checks[i].n, what, fix)) !=
+		    0)
+			return r;
+	}
+	return nchecks == 0 ? store__doctor_check(rep, "check_constraints", "ok", NULL) : 0;
+}
+
+/* The "integrity" check's result: `other` problems that are not constraint
+ * violations (the first of them in `first`), found in `took` seconds. */
+static int report_integrity(struct store_doctor_report *rep, int quick, int64_t other,
+                            const char *first, double took)
+{
+	char what[768], detail[512];
+
+	if (other) {
+		int index_only = strstr(first, "index") != NULL;
+		snprintf(what, sizeof(what), "%s found %lld problem%s, first: %s",
+		         quick ? "quick_check" : "integrity_check", (long long)other,
+		         other == 1 ? "" : "s", first);
+		return store__doctor_problem(rep, "integrity", other, what,
+		                             index_only ? "REINDEX;  (then run scandb doctor again)"
+		                                        : "restore the latest good backup: scandb "
+		                                          "restore --force FILE (or salvage with: "
+		                                          "sqlite3 DB .recover | sqlite3 NEW.db)");
+	}
+	if (quick)
+		snprintf(detail, sizeof(detail),
+		         "quick_check in %.1f s; the full check (doctor without --quick) also "
+		         "matches every index entry to its row: about %.0f s on this file",
+		         took, took * FULL_OVER_QUICK + 0.5);
+	else
+		snprintf(detail, sizeof(detail), "integrity_check in %.1f s", took);
+	return store__doctor_check(rep, "integrity", "ok", detail);
+}
+
 static int doctor_integrity(struct store_sqlite *s, int quick, struct store_doctor_report *rep)
 {
 	struct tally *checks = NULL;
 	size_t nchecks = 0;
 	sqlite3_stmt *stmt = NULL;
 	int64_t other = 0;
-	char first[512] = "", detail[512];
+	char first[512] = "";
 	struct timespec t0;
 	double took;
 	int rc, r = 0;
@@ -587,48 +640,8 @@ static int doctor_integrity(struct store_sqlite *s, int quick, struct store_doct
 		    "FILE (or salvage with: sqlite3 DB .recover | sqlite3 NEW.db)");
 		goto out;
 	}
-	if (other) {
-		char what[768];
-		int index_only = strstr(first, "index") != NULL;
-		snprintf(what, sizeof(what), "%s found %lld problem%s, first: %s",
-		         quick ? "quick_check" : "integrity_check", (long long)other,
-		         other == 1 ? "" : "s", first);
-		r = store__doctor_problem(rep, "integrity", other, what,
-		                          index_only ? "REINDEX;  (then run scandb doctor again)"
-		                                     : "restore the latest good backup: scandb "
-		                                       "restore --force FILE (or salvage with: "
-		                                       "sqlite3 DB .recover | sqlite3 NEW.db)");
-		if (r != 0)
-			goto out;
-	} else {
-		if (quick)
-			snprintf(
-			    detail, sizeof(detail),
-			    "quick_check in %.1f s; the full check (doctor without --quick) also "
-			    "matches every index entry to its row: about %.0f s on this file",
-			    took, took * FULL_OVER_QUICK + 0.5);
-		else
-			snprintf(detail, sizeof(detail), "integrity_check in %.1f s", took);
-		if ((r = store__doctor_check(rep, "integrity", "ok", detail)) != 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nchecks; i++) {
-		char what[512], fix[512];
-		snprintf(what, sizeof(what),
-		         "%lld row%s of %s break%s the table's CHECK or NOT NULL constraints",
-		         (long long)checks[i].n, checks[i].n == 1 ? "" : "s", checks[i].table,
-		         checks[i].n == 1 ? "s" : "");
-		snprintf(fix, sizeof(fix),
-		         "find them with the CHECK expressions of: sqlite3 DB '.schema %s' "
-		         "(SELECT rowid, * FROM %s WHERE NOT (<check>)); correct or DELETE them, "
-		         "or restore a backup (scandb restore --force FILE)",
-		         checks[i].table, checks[i].table);
-		if ((r = store__doctor_problem(rep, "check_constraints", checks[i].n, what, fix)) !=
-		    0)
-			goto out;
-	}
-	if (nchecks == 0)
-		r = store__doctor_check(rep, "check_constraints", "ok", NULL);
+	if ((r = report_integrity(rep, quick, other, first, took)) == 0)
+		r = report_constraints(rep, checks, nchecks);
 out:
 	sqlite3_finalize(stmt);
 	free(checks);
@@ -1066,17 +1079,88 @@ static int move_if_there(const char *from, const char *to)
 	return -1;
 }
 
+static const char *const side_files[] = {"-wal", "-journal"};
+
+/* 1. The backup restored into a new file next to the damaged one (tmp, a
+ * "PATH.restore-XXXXXX" name), with the database's own mode, validated as
+ * every restore is: migrations, integrity.  On failure tmp is left for the
+ * caller to remove. */
+static int restore_beside(const char *path, mode_t mode, const char *backup,
+                          struct store_restore_info *info, char *tmp, size_t tmplen, char *errmsg,
+                          size_t errlen)
+{
+	struct store *st = NULL;
+	int fd, r;
+
+	tmp[0] = '\0';
+	if (snprintf(tmp, tmplen, "%s.restore-XXXXXX", path) >= (int)tmplen) {
+		tmp[0] = '\0';
+		snprintf(errmsg, errlen, "%s: the name is too long", path);
+		return SDB_EUSAGE;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		tmp[0] = '\0';
+		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
+		         strerror(errno));
+		return SDB_EIO;
+	}
+	(void)fchmod(fd, mode & 0777);
+	close(fd);
+	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+		return r;
+	if ((r = store_restore(st, backup, 0, info)) != 0)
+		snprintf(errmsg, errlen, "%s", store_errmsg(st));
+	store_close(st); /* checkpoints: the file alone holds it all */
+	return r;
+}
+
+/* 2a. "PATH.damaged-<stamp>[-k]": a name no earlier damaged file (or its
+ * WAL or journal) has, since rename would replace it. */
+static int damaged_name(const char *path, char *name, size_t len, char *errmsg, size_t errlen)
+{
+	char stamp[32], to[4200];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int k = 0; k < 100; k++) {
+		struct stat x;
+		int taken = 0;
+
+		snprintf(name, len, "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side_files[i] : "");
+			taken |= lstat(to, &x) == 0 || errno != ENOENT;
+		}
+		if (!taken)
+			return 0;
+	}
+	snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path, stamp);
+	return SDB_EEXISTS;
+}
+
+/* A file and its -wal, -journal and -shm removed (a failed restore's). */
+static void remove_with_sides(const char *file)
+{
+	char side[4200];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(side, sizeof(side), "%s%s", file, side_files[i]);
+		unlink(side);
+	}
+	snprintf(side, sizeof(side), "%s-shm", file);
+	unlink(side);
+	unlink(file);
+}
+
 int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
                           char *kept, size_t keptlen, char *errmsg, size_t errlen)
 {
-	static const char *const side[] = {"-wal", "-journal"};
 	const char *path = sqlite_file(target);
-	char tmp[4096], name[4200], from[4200], to[4200], stamp[32];
-	struct store *st = NULL;
+	char tmp[4096], name[4200], from[4200], to[4200];
 	struct stat sb;
-	time_t now = time(NULL);
-	struct tm tm;
-	int fd, moved = 0, r;
+	int moved = 0, r;
 
 	if (kept && keptlen)
 		kept[0] = '\0';
@@ -1085,54 +1169,16 @@ int store_restore_damaged(const char *target, const char *backup, struct store_r
 		         path ? path : "the target");
 		return SDB_EUSAGE;
 	}
-	/* 1. the backup restored into a new file next to it (validated as
-	 * every restore is: migrations, integrity) */
-	if (snprintf(tmp, sizeof(tmp), "%s.restore-XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(errmsg, errlen, "%s: the name is too long", path);
-		return SDB_EUSAGE;
-	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
-		         strerror(errno));
-		return SDB_EIO;
-	}
-	(void)fchmod(fd, sb.st_mode & 0777); /* the database's own mode */
-	close(fd);
-	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+	if ((r = restore_beside(path, sb.st_mode, backup, info, tmp, sizeof(tmp), errmsg,
+	                        errlen)) != 0 ||
+	    (r = damaged_name(path, name, sizeof(name), errmsg, errlen)) != 0)
 		goto fail;
-	if ((r = store_restore(st, backup, 0, info)) != 0) {
-		snprintf(errmsg, errlen, "%s", store_errmsg(st));
-		goto fail;
-	}
-	store_close(st); /* checkpoints: the file alone holds it all */
-	st = NULL;
-	/* 2. the damaged file and its WAL / journal kept aside under one name
+	/* 2b. the damaged file and its WAL / journal kept aside under that name
 	 * (a WAL or hot journal left next to the new file would be replayed
 	 * into it); its -shm (a cache of the WAL's index) is dropped */
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	/* a name no earlier damaged file has (rename would replace it) */
-	for (int k = 0;; k++) {
-		struct stat x;
-		int taken = 0;
-
-		if (k == 100) {
-			snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path,
-			         stamp);
-			r = SDB_EEXISTS;
-			goto fail;
-		}
-		snprintf(name, sizeof(name), "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
-		for (size_t i = 0; i < 3; i++) {
-			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side[i] : "");
-			taken |= lstat(to, &x) == 0 || errno != ENOENT;
-		}
-		if (!taken)
-			break;
-	}
 	for (moved = 0; moved < 2; moved++) {
-		snprintf(from, sizeof(from), "%s%s", path, side[moved]);
-		snprintf(to, sizeof(to), "%s%s", name, side[moved]);
+		snprintf(from, sizeof(from), "%s%s", path, side_files[moved]);
+		snprintf(to, sizeof(to), "%s%s", name, side_files[moved]);
 		if (move_if_there(from, to) != 0) {
 			snprintf(errmsg, errlen, "cannot move %s aside: %s", from, strerror(errno));
 			r = SDB_EIO;
@@ -1160,18 +1206,12 @@ int store_restore_damaged(const char *target, const char *backup, struct store_r
 	return 0;
 undo:
 	while (moved-- > 0) {
-		snprintf(from, sizeof(from), "%s%s", name, side[moved]);
-		snprintf(to, sizeof(to), "%s%s", path, side[moved]);
+		snprintf(from, sizeof(from), "%s%s", name, side_files[moved]);
+		snprintf(to, sizeof(to), "%s%s", path, side_files[moved]);
 		(void)move_if_there(from, to);
 	}
 fail:
-	store_close(st);
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(from, sizeof(from), "%s%s", tmp, side[i]);
-		unlink(from);
-	}
-	snprintf(from, sizeof(from), "%s-shm", tmp);
-	unlink(from);
-	unlink(tmp);
+	if (tmp[0])
+		remove_with_sides(tmp);
 	return r;
 }
