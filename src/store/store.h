@@ -1,8 +1,22 @@
 /*
  * store.h - the storage interface: everything outside src/store/ calls these
- * wrappers, never a backend directly (ARCHITECTURE "Stores are backends
- * behind one interface"; STYLE: curl's vtls).  The wrappers check arguments,
- * keep the handle's error message, and are where tests inject faults.
+ * functions, never a backend directly (ARCHITECTURE "Stores: two backends
+ * behind one interface"; STYLE: curl's vtls).  In order, it holds:
+ *   - job kinds and statuses (C enums mirrored by CHECKs);
+ *   - opening and closing a database, its target and backend (store.c,
+ *     store_target.c);
+ *   - migrations (store_migrate.c);
+ *   - the job write path: transactions, jobs, hosts, ports, scripts, and the
+ *     rule that says a running job is stale and its reaper (store_ops.c);
+ *   - history: events, the current state, re-deriving it for late scans;
+ *   - queries: hosts, jobs, events, as owned copies;
+ *   - the fault-injection hook for tests;
+ *   - findings (history/findings.c's storage);
+ *   - operations: health, stats, doctor, backup, restore, prune
+ *     (store_ops.c, store_doctor.c; SQLite's damaged-file repair:
+ *     store_sqlite_admin.c).
+ * The wrappers (store.c) check arguments once for both backends, keep the
+ * handle's error message, and are where tests inject faults.
  *
  * Backends: SQLite (store_sqlite*.c) and PostgreSQL (store_pg*.c, chosen by a
  * postgresql:// / postgres:// URL or a "pg:" / "postgresql:" key=value

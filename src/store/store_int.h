@@ -37,6 +37,16 @@ struct store_applied {
 	int64_t applied_at;
 };
 
+/* A job the reaper marks failed (store_ops.c: the rule is job_stale). */
+struct store__stale_job {
+	int64_t id;
+	int timed_out; /* 1: stale by its timeout_at; 0: its worker is gone */
+	char why[512]; /* the error recorded */
+};
+
+/* The columns query_text hands over (the first ones of each row). */
+#define STORE__TEXT_COLS 8
+
 struct store_ops {
 	const char *name;
 	const struct store_migration_src *migrations; /* sorted by version */
@@ -88,7 +98,15 @@ struct store_ops {
 	                         const struct rec_script *s);
 	int (*run_scripts)(struct store *st, int64_t job_id, int post, struct store_script **out,
 	                   size_t *n);
-	int (*jobs_reap_stale)(struct store *st, int64_t now, const char *hostname, int *reaped);
+	/* The reaper's write (store_jobs_reap_stale, store_ops.c, decides
+	 * which jobs and why): in a transaction of its own, retried whole
+	 * when it is lost, mark each of v[0..n) failed with error v[i].why if
+	 * it is still running -- and, for a timed_out one, if its timeout_at
+	 * is still before `now` (a heartbeat since then wins).  *count: the
+	 * jobs marked.  PostgreSQL takes no writers' lock for it (`scandb
+	 * jobs` is a reader and must not wait for an import). */
+	int (*jobs_fail)(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+	                 int *count);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
 	/* scripts only when store_history_in_order(out, at, job_id) */
@@ -112,6 +130,9 @@ struct store_ops {
 	int (*history_states_put)(struct store *st, const struct store_scan_key *keys,
 	                          const char *const *docs, size_t n);
 
+	/* f as store_events_each (store.c) normalises it: has_net always set
+	 * (the whole address space when the caller gave no block), addr (if
+	 * any) known to be inside it, kinds 0 (store.c filters the kinds). */
 	int (*events_each)(struct store *st, const struct store_event_filter *f,
 	                   int (*cb)(void *ctx, struct store_event *e), void *ctx);
 
@@ -136,14 +157,14 @@ struct store_ops {
 	 * All optional: a NULL slot makes its command answer "not supported by
 	 * the <backend> backend" (doctor: the check is reported skipped).
 	 *
-	 * query_int / exec_params run SQL that store.c writes from constant text
+	 * query_int / exec_params run SQL that store*.c write from constant text
 	 * only (never from input), in SQL both backends accept; parameters are
 	 * written $1, $2, ... and bound from params[0..nparams-1].  They run in
 	 * the caller's transaction if one is open.  query_int calls cb with the
 	 * first column of each row as an integer (NULL as 0); a non-zero return
 	 * from cb stops and is returned.  exec_params sets *changes (optional)
 	 * to the rows the statement changed itself (not cascades). */
-	/* How SQL written by store.c compares a time column with a Unix-seconds
+	/* How SQL written by store*.c compares a time column with a Unix-seconds
 	 * parameter: "<sql_time>($1)".  NULL or "" when times are stored as
 	 * Unix seconds (SQLite: "($1)"); PostgreSQL's timestamptz columns:
 	 * "to_timestamp" (to_timestamp($1), exact for whole seconds). */
@@ -152,20 +173,27 @@ struct store_ops {
 	                 int (*cb)(void *ctx, int64_t v), void *ctx);
 	int (*exec_params)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
 	                   int64_t *changes);
+	/* query_int with every column as text: col[i] (NULL for SQL NULL) of
+	 * len[i] bytes, for the first STORE__TEXT_COLS columns; valid only
+	 * during the call. */
+	int (*query_text)(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+	                  int (*cb)(void *ctx, const char *const *col, const size_t *len),
+	                  void *ctx);
 	/* A trivial query; version[len] = the engine's version text. */
 	int (*ping)(struct store *st, char *version, size_t len);
 	/* Fill out->size_method, db_bytes, free_bytes and objs (every table
 	 * and index of the schema, tables first, each group by name; objs
 	 * malloc'ed, freed by store_stats_free).  exact: count every row and
 	 * page; else large objects may be estimated from a sample (objs[].
-	 * estimated).  The job fields are store.c's. */
+	 * estimated).  The job fields are store_ops.c's. */
 	int (*stats)(struct store *st, int exact, struct store_stats *out);
 	/* Backend checks, reported with store__doctor_check/_problem: SQLite:
 	 * "integrity" (integrity_check), "foreign_keys" (foreign_key_check),
 	 * "check_constraints" (CHECKs re-validated); PostgreSQL: at least
 	 * "check_constraints" (every CHECK of pg_constraint re-evaluated on
-	 * the rows).  The generic checks (migrations, orphans from
-	 * store__relations, stuck jobs) are store.c's.  quick: the routine
+	 * the rows).  The generic checks (migrations, the port state
+	 * documents, orphans from store__relations, stuck jobs) are
+	 * store_doctor.c's.  quick: the routine
 	 * check (STORE_DOCTOR_QUICK): no work that repeats what the engine
 	 * enforces, and the engine's quick check.  Returns an error only
 	 * when a check could not run. */
@@ -175,19 +203,33 @@ struct store_ops {
 	 * command works; each problem's fix is the GRANT/ALTER ... OWNER
 	 * statement).  NULL for SQLite (reported skipped). */
 	int (*doctor_privileges)(struct store *st, struct store_doctor_report *rep);
-	/* store.h store_backup: `path` is checked not to exist by store.c.
+	/* store.h store_backup: `path` is checked not to exist by store_ops.c.
 	 * SQLite: online backup API; PostgreSQL: pg_dump -Fc (SDB_EUNSUPPORTED
 	 * with "pg_dump not found: install postgresql-client" if missing). */
 	int (*backup)(struct store *st, const char *path, struct store_backup_info *info);
-	/* store.h store_restore, all of it: validate the file (use
-	 * store__check_backup_migrations on its schema_migrations rows and the
-	 * backend's integrity check) before touching anything, refuse a
-	 * non-empty target unless force, then replace atomically.
-	 * PostgreSQL: validated with pg_restore --list and the archive's
-	 * schema_migrations rows, then pg_restore --single-transaction --clean
-	 * under the writers' advisory lock (store_pg_admin.c). */
-	int (*restore)(struct store *st, const char *path, int force,
-	               struct store_restore_info *info);
+	/* store.h store_restore: the policy -- what is checked, in which order,
+	 * what a non-empty target needs -- is store_ops.c's; it calls these in
+	 * this order.  restore_open: open the file at `path` (checked to be a
+	 * regular file) as a backup of this backend, reading only the file,
+	 * and read its schema_migrations rows into *rows (malloc'ed, free());
+	 * *file is the backend's handle of it for the calls below, closed by
+	 * restore_close.  SQLite: opened read-only (the database itself is
+	 * refused); PostgreSQL: pg_restore --list, the archive's schema and its
+	 * schema_migrations rows (store_pg_admin.c).  restore_verify
+	 * (optional): the file's own integrity (SQLite: integrity_check,
+	 * foreign_key_check).  restore_lock (optional): take (1) or let go of
+	 * (0) the writers' lock from before the emptiness check until the
+	 * restore is done (PostgreSQL: a session advisory lock, as pg_restore
+	 * runs in another session; SQLite's copy is one write transaction).
+	 * restore_apply: replace the whole database by the file's, at once
+	 * (SQLite: the online backup API in one step; PostgreSQL: pg_restore
+	 * --single-transaction --clean). */
+	int (*restore_open)(struct store *st, const char *path, void **file,
+	                    struct store_applied **rows, size_t *n);
+	int (*restore_verify)(struct store *st, void *file, const char *path);
+	int (*restore_lock)(struct store *st, int lock);
+	int (*restore_apply)(struct store *st, void *file, const char *path);
+	void (*restore_close)(struct store *st, void *file);
 };
 
 struct store {
@@ -237,7 +279,7 @@ int store__scan_rows_add(struct store__scan_rows *b, size_t slot, int64_t host_i
 int store__scan_rows_end(struct store__scan_rows *b);
 void store__scan_rows_free(struct store__scan_rows *b);
 
-/* Put a finished backup file in place (store.c, for every backend's backup
+/* Put a finished backup file in place (store_ops.c, for every backend's backup
  * slot): fsync `tmp`, link it to `path` -- never replacing a file that
  * appeared meanwhile; rename() on a file system without hard links --,
  * remove `tmp` and fsync the directory.  On failure st's message says why
@@ -309,19 +351,40 @@ int store__port_state_doc(const struct ev_host *h, struct buf *out);
  * out's ports (ev_host_put_port).  SDB_EDB if it is not
  * exactly that shape with valid values, SDB_ENOMEM. */
 int store__port_state_read(const char *doc, size_t len, struct ev_host *out);
+/* Is doc[len] such a document?  0, SDB_EDB or SDB_ENOMEM (the doctor's
+ * audit: read into a host that is thrown away). */
+int store__port_state_check(const char *doc, size_t len);
 
-/* doctor's "port_state" check, for the backends' doctor slots: every port
- * state document is read with store__port_state_read; feed each to
- * store__doctor_doc (it remembers the first hosts that fail), then report
- * with store__doctor_docs_done.  (SQLite keeps no CHECK on the document --
- * a JSON parse per write was a tenth of an import's time; PostgreSQL's
- * jsonb only knows it is JSON.) */
-struct store__doc_tally {
-	int64_t read, bad;
-	int64_t first[16];
-};
-int store__doctor_doc(struct store__doc_tally *t, int64_t host_id, const char *doc, size_t len);
-int store__doctor_docs_done(struct store_doctor_report *rep, const struct store__doc_tally *t);
+/* doctor's "port_state" check (store_doctor.c): every port state document
+ * read with store__port_state_read, a page of hosts at a time; the first
+ * hosts whose document is not what scandb writes are named with the SQL
+ * that resets them.  Run by store_doctor after the backend's doctor slot,
+ * and by PostgreSQL's backup in the snapshot it dumps.  (SQLite keeps no
+ * CHECK on the document -- a JSON parse per write was a tenth of an
+ * import's time; PostgreSQL's jsonb only knows it is JSON.)  An error only
+ * when the documents could not be read. */
+int store__doctor_docs(struct store *st, struct store_doctor_report *rep);
+
+/* Fault injection (store.c): if store_inject_fault named `op` (or "*")
+ * and its count is not used up, set st's message and return the error to
+ * inject; else 0.  Every wrapper calls it before its slot. */
+int store__fault(struct store *st, const char *op);
+
+/* The common prologue of a wrapper (store.c, store_ops.c): check the
+ * handle and the slot, inject a fault, then return the slot's result. */
+#define STORE__CALL(st, slot, ...)                                                                 \
+	do {                                                                                       \
+		int r_;                                                                            \
+		if (!(st))                                                                         \
+			return SDB_EUSAGE;                                                         \
+		if (!(st)->ops->slot)                                                              \
+			return store__set_err((st), SDB_EUNSUPPORTED,                              \
+			                      "%s: not supported by the %s backend", #slot,        \
+			                      (st)->ops->name);                                    \
+		if ((r_ = store__fault((st), #slot)) != 0)                                         \
+			return r_;                                                                 \
+		return (st)->ops->slot((st), __VA_ARGS__);                                         \
+	} while (0)
 
 /* Set st->errmsg (printf-style) and return err, for `return store__set_err(...)`. */
 int store__set_err(struct store *st, int err, const char *fmt, ...)
@@ -370,13 +433,34 @@ extern const size_t store_pg_nmigrations;
 #define STORE_RETRY_MAX 12
 void store__backoff(int attempt);
 
-/* ---- operations helpers (store.c) ---------------------------------------- */
+/* ---- operations helpers (store.c, store_ops.c, store_doctor.c) ------------ */
+
+/* The query_int / exec_params / query_text slots through one place (fault injection, a
+ * NULL slot answered SDB_EUNSUPPORTED): store.c.  store__q_one: the first
+ * column of the first row, 0 if there is no row (store_ops.c). */
+int store__q_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                 int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__q_exec(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                  int64_t *changes);
+int store__q_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                  int (*cb)(void *ctx, const char *const *col, const size_t *len), void *ctx);
+int store__q_one(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                 int64_t *out);
+
+/* The schema's migrations as health and doctor report them (store_ops.c):
+ * highest applied, latest known, and how many are pending, unknown to
+ * this scandb, or changed since they were applied. */
+struct store__schema_state {
+	int version, latest, pending, unknown, changed;
+};
+int store__schema_state(struct store *st, struct store__schema_state *ss);
 
 /*
  * Every foreign key of the schema, backend-neutral: child.column references
  * parent.parent_column, with its ON DELETE action, in the schema versions
- * [since, until) (until 0: still there).  store.c generates the doctor's
- * orphan checks and prune's per-table counts from it;
+ * [since, until) (until 0: still there), in store_ops.c.  The doctor's
+ * orphan checks (store_doctor.c) and prune's per-table counts (store_ops.c)
+ * are generated from it;
  * tests/unit/test_sqlite_admin.c checks it against the SQLite schema (a new
  * foreign key must be added here).  An entry with fk 0 is a reference the
  * engine does not check -- port_state.job_id, inside the port state
@@ -396,7 +480,7 @@ struct store__relation {
 extern const struct store__relation store__relations[];
 extern const size_t store__nrelations;
 
-/* Record that check `name` ran with `status` ("ok", "problems", "fixed",
+/* (store_doctor.c) Record that check `name` ran with `status` ("ok", "problems", "fixed",
  * "skipped"), detail optional (copied).  A later call for the same name
  * replaces status and detail.  0 or SDB_ENOMEM. */
 int store__doctor_check(struct store_doctor_report *rep, const char *name, const char *status,
@@ -408,7 +492,7 @@ int store__doctor_problem(struct store_doctor_report *rep, const char *check, in
 
 /*
  * Validate the schema_migrations rows of a backup against this backend's
- * embedded migrations: every row must be a known migration with the same
+ * embedded migrations (store_migrate.c): every row must be a known migration with the same
  * checksum, and at least the first migration must be applied.  Sets
  * *version (highest applied) and *pending; SDB_ESCHEMA otherwise, st's
  * message "PATH is not a backup this scandb can restore: " and the

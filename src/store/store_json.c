@@ -562,3 +562,14 @@ out:
 	free(d.out);
 	return r;
 }
+
+int store__port_state_check(const char *doc, size_t len)
+{
+	struct ev_host h;
+	int r;
+
+	ev_host_init(&h);
+	r = store__port_state_read(doc, len, &h);
+	ev_host_free(&h);
+	return r;
+}

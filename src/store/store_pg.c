@@ -1733,74 +1733,45 @@ static int pg_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 
 /* ---- reaping stale jobs ---------------------------------------------------------- */
 
-static int reap_in_tx(struct store_pg *s, int64_t now, const char *hostname, int *count)
+static int fail_in_tx(struct store_pg *s, const struct store__stale_job *v, size_t n, int64_t now,
+                      int *count)
 {
-	struct pg_params p = {0};
-	PGresult *res = NULL, *up = NULL;
-	int r;
+	for (size_t i = 0; i < n; i++) {
+		struct pg_params p = {0};
+		PGresult *up = NULL;
+		int r;
 
-	if (hostname && *hostname) {
-		if ((r = store__pg_exec(s, PG_REAP_RUNNING,
-		                        "SELECT id, worker_id FROM jobs"
-		                        " WHERE status = 'running' AND worker_id IS NOT NULL",
-		                        NULL, 0, &res,
-		                        "reaping stale jobs: reading running jobs")) != 0)
+		store__pg_p_int(&p, v[i].id);
+		store__pg_p_text(&p, v[i].why);
+		store__pg_p_int(&p, v[i].timed_out);
+		store__pg_p_int(&p, now);
+		if ((r = store__pg_exec(s, PG_JOB_FAIL,
+		                        "UPDATE jobs SET status = 'failed', error = $2::text"
+		                        " WHERE id = $1::bigint AND status = 'running'"
+		                        " AND ($3::integer = 0"
+		                        " OR timeout_at < to_timestamp($4::bigint))",
+		                        &p, 0, &up, "reaping stale jobs: marking a job failed")) !=
+		    0)
 			return r;
-		for (int i = 0; i < PQntuples(res); i++) {
-			char msg[512];
-			struct pg_params q = {0};
-
-			if (!store_worker_is_dead(PQgetvalue(res, i, 1), hostname))
-				continue;
-			snprintf(msg, sizeof(msg),
-			         "worker %s is gone (process died before the job finished)",
-			         PQgetvalue(res, i, 1));
-			store__pg_p_int(&q, store__pg_i64(res, i, 0));
-			store__pg_p_text(&q, msg);
-			if ((r = store__pg_exec(
-			         s, PG_REAP_ONE,
-			         "UPDATE jobs SET status = 'failed', error = $2::text"
-			         " WHERE id = $1::bigint AND status = 'running'",
-			         &q, 0, &up, "reaping stale jobs: marking a job failed")) != 0) {
-				PQclear(res);
-				return r;
-			}
-			*count += atoi(PQcmdTuples(up));
-			PQclear(up);
-		}
-		PQclear(res);
+		*count += atoi(PQcmdTuples(up));
+		PQclear(up);
 	}
-	store__pg_p_int(&p, now);
-	if ((r = store__pg_exec(
-	         s, PG_REAP_TIMEOUTS,
-	         "UPDATE jobs SET status = 'failed', error = 'timed out at ' ||"
-	         " to_char(timeout_at AT TIME ZONE 'UTC',"
-	         " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' without a heartbeat'"
-	         " WHERE status = 'running' AND timeout_at < to_timestamp($1::bigint)",
-	         &p, 0, &up, "reaping stale jobs: marking timed-out jobs failed")) != 0)
-		return r;
-	*count += atoi(PQcmdTuples(up));
-	PQclear(up);
 	return 0;
 }
 
-static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
+static int pg_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+                        int *count)
 {
 	struct store_pg *s = store__pg(st);
-	int count = 0, r = 0;
+	int r = 0;
 
-	if (reaped)
-		*reaped = 0;
-	if (s->in_tx)
-		return store__set_err(st, SDB_EUSAGE,
-		                      "reaping stale jobs needs its own transaction, but one is "
-		                      "already open");
-	/* A transaction of its own, retried whole when it is lost.  It does
+	/* (store_jobs_reap_stale refuses to run inside a transaction.)  A
+	 * transaction of its own, retried whole when it is lost.  It does
 	 * not queue for the write lock (`scandb jobs` is a reader and must not
 	 * wait for an import): its UPDATEs re-check status and timeout_at
 	 * under their row locks, so concurrent reapers and heartbeats agree. */
 	for (int attempt = 0; attempt <= STORE_RETRY_MAX; attempt++) {
-		count = 0;
+		*count = 0;
 		if (PQstatus(s->conn) != CONNECTION_OK)
 			reconnect(s);
 		clear_tx_state(s);
@@ -1811,41 +1782,18 @@ static int pg_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 			continue;
 		}
 		s->in_tx = 1;
-		if ((r = reap_in_tx(s, now, hostname, &count)) == 0 && (r = pg_tx_commit(st)) == 0)
-			break;
+		if ((r = fail_in_tx(s, v, n, now, count)) == 0 && (r = pg_tx_commit(st)) == 0)
+			return 0;
 		pg_tx_rollback(st);
 		if (r != SDB_ETRANSIENT)
-			return r;
+			break;
 		store__backoff(attempt);
 	}
-	if (r != 0)
-		return r;
-	if (reaped)
-		*reaped = count;
-	return 0;
+	*count = 0;
+	return r;
 }
 
 /* ---- hosts and what was seen of them ----------------------------------------------- */
-
-static int check_host(struct store_pg *s, const struct rec_host *h, int scan)
-{
-	const char *bad = NULL;
-
-	if ((unsigned)h->status > REC_HOST_SKIPPED)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %d is not a host status",
-		                      h->addr, (int)h->status);
-	if (h->has_os && (h->os.name || scan) && h->os.accuracy > 100)
-		bad = "OS accuracy above 100";
-	else if (scan && h->reason_ttl > 255)
-		bad = "reason_ttl above 255";
-	else if (scan && h->distance > 255)
-		bad = "distance above 255";
-	else if (scan && h->starttime && h->endtime && h->endtime < h->starttime)
-		bad = "end time before start time";
-	if (bad)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %s", h->addr, bad);
-	return 0;
-}
 
 int store__pg_sync_ids(struct store_pg *s)
 {
@@ -1911,8 +1859,6 @@ static int pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 
 	hinted = s->hint.valid && strcmp(s->hint.addr, h->addr) == 0;
 	s->hint.valid = 0;
-	if ((r = check_host(s, h, 0)) != 0)
-		return r;
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
@@ -1996,16 +1942,11 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_host(s, h, 1)) != 0 || (r = store__hostnames_json(&s->base, h, &names)) != 0)
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0)
 		return r;
 	if ((r = store__osmatches_json(&s->base, h, &osm)) != 0) {
 		free(names);
 		return r;
-	}
-	if (seen_at < 0) {
-		free(names);
-		free(osm);
-		return store__set_err(st, SDB_ERANGE, "host %s: scan time before 1970", h->addr);
 	}
 	start = store__pg_row_start(s, PC_HOST_SCANS);
 	e |= store__pg_f_int(b, 1, job_id);
@@ -2038,31 +1979,6 @@ static int pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	return store__pg_row_end(s, PC_HOST_SCANS, start, e, what);
 }
 
-static int check_port(struct store_pg *s, int64_t host_id, const struct rec_port *p)
-{
-	const struct rec_service *sv = p->has_service ? &p->service : NULL;
-	const char *bad = NULL;
-
-	if ((unsigned)p->proto >= REC_PROTO__COUNT)
-		bad = "not a protocol";
-	else if (p->port < 0 || p->port > 65535)
-		bad = "port out of range";
-	else if ((unsigned)p->state >= REC_PORT__COUNT)
-		bad = "not a port state";
-	else if (p->reason_ttl > 255)
-		bad = "reason_ttl above 255";
-	else if (sv && sv->conf > 10)
-		bad = "service conf above 10";
-	else if (sv && sv->method && strcmp(sv->method, "table") != 0 &&
-	         strcmp(sv->method, "probed") != 0)
-		bad = "service method is neither 'table' nor 'probed'";
-	if (bad)
-		return store__set_err(&s->base, SDB_ERANGE,
-		                      "port %d (protocol %d) of host %lld: %s", p->port,
-		                      (int)p->proto, (long long)host_id, bad);
-	return 0;
-}
-
 static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
                           const struct rec_port *p)
 {
@@ -2073,7 +1989,7 @@ static int pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
 	size_t start;
 	int e = 0, r;
 
-	if ((r = check_port(s, host_id, p)) != 0 || (r = store__cpes_json(&s->base, p, &cpe)) != 0)
+	if ((r = store__cpes_json(&s->base, p, &cpe)) != 0)
 		return r;
 	start = store__pg_row_start(s, PC_PORTS);
 	e |= store__pg_f_int(b, 1, job_id);
@@ -2104,10 +2020,6 @@ static int pg_extraports_insert(struct store *st, int64_t job_id, int64_t host_i
 	size_t start;
 	int e = 0;
 
-	if ((unsigned)x->state >= REC_PORT__COUNT || x->count < 0)
-		return store__set_err(st, SDB_ERANGE, "extraports of host %lld in job %lld: %s",
-		                      (long long)host_id, (long long)job_id,
-		                      x->count < 0 ? "negative count" : "not a port state");
 	start = store__pg_row_start(s, PC_EXTRAPORTS);
 	e |= store__pg_f_int(b, 1, job_id);
 	e |= store__pg_f_int(b, 0, host_id);
@@ -2125,10 +2037,6 @@ static int pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
 	size_t start;
 	int e = 0;
 
-	if (port &&
-	    ((unsigned)port->proto >= REC_PROTO__COUNT || port->port < 0 || port->port > 65535))
-		return store__set_err(st, SDB_ERANGE, "script %.64s of host %lld: bad port", sc->id,
-		                      (long long)host_id);
 	start = store__pg_row_start(s, PC_SCRIPTS);
 	e |= store__pg_f_int(b, 1, job_id);
 	e |= store__pg_f_int(b, 0, host_id);
@@ -2187,7 +2095,7 @@ const struct store_ops store_pg_ops = {
     .script_insert = pg_script_insert,
     .run_script_insert = pg_run_script_insert,
     .run_scripts = store__pg_run_scripts,
-    .jobs_reap_stale = pg_jobs_reap_stale,
+    .jobs_fail = pg_jobs_fail,
     .job_find_by_hash = pg_job_find_by_hash,
     .history_load = store__pg_history_load,
     .port_state_save = store__pg_port_state_save,
@@ -2207,11 +2115,15 @@ const struct store_ops store_pg_ops = {
     .findings_each = store__pg_findings_each,
     .sql_time = "to_timestamp",
     .query_int = store__pg_query_int,
+    .query_text = store__pg_query_text,
     .exec_params = store__pg_exec_params,
     .ping = store__pg_ping,
     .stats = store__pg_stats,
     .doctor = store__pg_doctor,
     .doctor_privileges = store__pg_doctor_privileges,
     .backup = store__pg_backup,
-    .restore = store__pg_restore,
+    .restore_open = store__pg_restore_open,
+    .restore_lock = store__pg_restore_lock,
+    .restore_apply = store__pg_restore_apply,
+    .restore_close = store__pg_restore_close,
 };

@@ -143,6 +143,32 @@ int store__pg_query_int(struct store *st, const char *sql, const int64_t *params
 	return r;
 }
 
+int store__pg_query_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                         int (*cb)(void *ctx, const char *const *col, const size_t *len), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	const char *col[STORE__TEXT_COLS];
+	size_t len[STORE__TEXT_COLS];
+	PGresult *res;
+	int ncol, r;
+
+	if ((r = adm_exec_i64(s, sql, params, nparams, &res, "running an operations query")) != 0)
+		return r;
+	ncol = PQnfields(res);
+	if (ncol > STORE__TEXT_COLS)
+		ncol = STORE__TEXT_COLS;
+	r = 0;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		for (int k = 0; k < ncol; k++) {
+			col[k] = PQgetisnull(res, i, k) ? NULL : PQgetvalue(res, i, k);
+			len[k] = (size_t)PQgetlength(res, i, k);
+		}
+		r = cb(ctx, col, len);
+	}
+	PQclear(res);
+	return r;
+}
+
 int store__pg_exec_params(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                           int64_t *changes)
 {
@@ -531,42 +557,6 @@ static int doctor_composite(struct store_pg *s, struct store_doctor_report *rep,
 	return r;
 }
 
-/* Every port state document read as the job writer reads it (schema 5+),
- * a page of hosts at a time (a result holds no more than that). */
-static int doctor_docs(struct store_pg *s, struct store_doctor_report *rep)
-{
-	struct store__doc_tally t;
-	PGresult *q = NULL;
-	int64_t after = 0;
-	int r, n;
-
-	memset(&t, 0, sizeof(t));
-	if ((r = adm_exec(s, "SELECT to_regclass('host_state') IS NOT NULL", 0, NULL, NULL, &q,
-	                  "doctor: looking for host_state")) != 0)
-		return r;
-	n = strcmp(PQgetvalue(q, 0, 0), "t") == 0;
-	PQclear(q);
-	if (!n)
-		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_state table (schema before 0005)");
-	do {
-		if ((r = adm_exec_i64(s,
-		                      "SELECT host_id, ports::text FROM host_state"
-		                      " WHERE host_id > $1::bigint ORDER BY host_id LIMIT 2000",
-		                      &after, 1, &q, "doctor: reading the port state documents")) !=
-		    0)
-			return r;
-		n = PQntuples(q);
-		for (int i = 0; i < n && r == 0; i++) {
-			after = strtoll(PQgetvalue(q, i, 0), NULL, 10);
-			r = store__doctor_doc(&t, after, PQgetvalue(q, i, 1),
-			                      (size_t)PQgetlength(q, i, 1));
-		}
-		PQclear(q);
-	} while (r == 0 && n == 2000);
-	return r != 0 ? r : store__doctor_docs_done(rep, &t);
-}
-
 /* --quick: PostgreSQL enforces every CHECK itself; what can leave rows
  * unchecked is a constraint added NOT VALID, which the catalog says. */
 static const char unvalidated_sql[] =
@@ -618,8 +608,6 @@ int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *re
 	r = quick ? doctor_checks_quick(s, rep) : doctor_checks(s, rep);
 	if (r == 0)
 		r = doctor_fks(s, quick, rep);
-	if (r == 0)
-		r = doctor_docs(s, rep);
 	store__pg_read_end(s, opened);
 	return r;
 }
@@ -1076,7 +1064,7 @@ static int backup_checked_snapshot(struct store_pg *s, char *snap, size_t snaple
 	snprintf(snap, snaplen, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if ((r = doctor_checks(s, &rep)) == 0 && (r = doctor_fks(s, 0, &rep)) == 0)
-		r = doctor_docs(s, &rep);
+		r = store__doctor_docs(&s->base, &rep);
 	if (r == 0 && rep.nproblems > 0)
 		r = store__set_err(&s->base, SDB_EPARSE,
 		                   "the database is damaged, no backup was written (%s: %s%s): run "
@@ -1099,8 +1087,6 @@ int store__pg_backup(struct store *st, const char *path, struct store_backup_inf
 	int pfd = -1, opened = 0, r;
 
 	buf_init(&conn, 1 << 16);
-	if (s->in_tx || s->read_tx)
-		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	if ((r = tool_path(s, "pg_dump", tool, sizeof(tool))) != 0 ||
 	    (r = current_schema(s, schema, sizeof(schema))) != 0 ||
 	    (r = tool_conninfo(s, &conn)) != 0 || (r = pass_fd(s, &pfd)) != 0)
@@ -1282,37 +1268,6 @@ static int parse_migrations(struct store_pg *s, const char *script, const char *
 	return 0;
 }
 
-/* jobs and hosts rows of the target (0 for a table that does not exist). */
-static int target_counts(struct store_pg *s, int64_t *jobs, int64_t *hosts)
-{
-	PGresult *res;
-	int r;
-
-	*jobs = *hosts = 0;
-	if ((r = adm_exec(
-	         s, "SELECT to_regclass('jobs') IS NOT NULL, to_regclass('hosts') IS NOT NULL", 0,
-	         NULL, NULL, &res, "restore: reading the target")) != 0)
-		return r;
-	int hj = strcmp(PQgetvalue(res, 0, 0), "t") == 0,
-	    hh = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	PQclear(res);
-	if (hj) {
-		if ((r = adm_exec(s, "SELECT count(*) FROM jobs", 0, NULL, NULL, &res,
-		                  "restore: counting jobs")) != 0)
-			return r;
-		*jobs = store__pg_i64(res, 0, 0);
-		PQclear(res);
-	}
-	if (hh) {
-		if ((r = adm_exec(s, "SELECT count(*) FROM hosts", 0, NULL, NULL, &res,
-		                  "restore: counting hosts")) != 0)
-			return r;
-		*hosts = store__pg_i64(res, 0, 0);
-		PQclear(res);
-	}
-	return 0;
-}
-
 /* The writers' lock for the whole restore (a session lock: pg_restore
  * runs in another session).  Waits up to 60 s for running writers. */
 static int writers_lock(struct store_pg *s, int lock)
@@ -1343,36 +1298,29 @@ static int writers_lock(struct store_pg *s, int lock)
 	}
 }
 
-int store__pg_restore(struct store *st, const char *path, int force,
-                      struct store_restore_info *info)
+/* The restore slots (store_int.h; store_ops.c's store_restore holds the
+ * policy).  A backup file being restored: */
+struct pg_restore_file {
+	char tool[4096];  /* pg_restore */
+	char schema[256]; /* the target's schema */
+	struct buf list;  /* the archive's list without the schema itself */
+};
+
+/* 1-3: the file read, never the target: what the archive holds, that it is
+ * a scandb database in this schema, and its migrations. */
+static int restore_read(struct store_pg *s, const char *path, struct pg_restore_file *f,
+                        struct store_applied **rows, size_t *n)
 {
-	struct store_pg *s = store__pg(st);
-	char tool[4096], schema[256], other[256], schema_arg[300];
-	struct buf toc, list, script, conn;
-	struct store_applied *rows = NULL;
-	struct store__tmp watch = {.fd = -1};
+	struct store *st = &s->base;
+	char other[256], schema_arg[300];
+	struct buf toc, script;
 	char **env = NULL;
-	struct stat sb;
-	size_t n = 0;
-	int64_t jobs = 0, hosts = 0;
-	int has_mig = 0, locked = 0, fds[2] = {-1, -1}, r;
+	int has_mig = 0, r;
 
 	buf_init(&toc, 64 << 20);
-	buf_init(&list, 64 << 20);
 	buf_init(&script, 64 << 20);
-	buf_init(&conn, 1 << 16);
-	if (s->in_tx)
-		return store__set_err(st, SDB_EUSAGE, "restore: a transaction is open");
-	if (stat(path, &sb) != 0) {
-		r = store__set_err(st, SDB_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		r = store__set_err(st, SDB_EPARSE, "%s is not a regular file", path);
-		goto out;
-	}
-	if ((r = tool_path(s, "pg_restore", tool, sizeof(tool))) != 0 ||
-	    (r = current_schema(s, schema, sizeof(schema))) != 0)
+	if ((r = tool_path(s, "pg_restore", f->tool, sizeof(f->tool))) != 0 ||
+	    (r = current_schema(s, f->schema, sizeof(f->schema))) != 0)
 		goto out;
 	if (!(env = tool_env(""))) {
 		r = store__set_err(st, SDB_ENOMEM, "restore: out of memory");
@@ -1381,7 +1329,7 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	/* 1. a pg_dump custom-format archive: pg_restore lists it (reads the
 	 * file only, no connection) */
 	{
-		char *argv[] = {tool, "--list", (char *)path, NULL};
+		char *argv[] = {f->tool, "--list", (char *)path, NULL};
 		if ((r = run_tool(s, argv, env, &toc, 600, "reading the backup", NULL, 0, NULL)) !=
 		    0) {
 			char why[sizeof(st->errmsg)];
@@ -1393,7 +1341,8 @@ int store__pg_restore(struct store *st, const char *path, int force,
 		}
 	}
 	/* 2. a scandb database in this schema */
-	if ((r = filter_toc(buf_str(&toc), schema, &list, &has_mig, other, sizeof(other))) != 0) {
+	if ((r = filter_toc(buf_str(&toc), f->schema, &f->list, &has_mig, other, sizeof(other))) !=
+	    0) {
 		r = store__set_err(st, SDB_ENOMEM, "restore: out of memory");
 		goto out;
 	}
@@ -1404,54 +1353,76 @@ int store__pg_restore(struct store *st, const char *path, int force,
 			    "%s holds scandb's tables in schema %s, but this database "
 			    "uses schema %s (set search_path, e.g. "
 			    "options=-csearch_path=%s in the target)",
-			    path, other, schema, other);
+			    path, other, f->schema, other);
 		else
 			r = store__set_err(
 			    st, SDB_EPARSE,
 			    "%s is not a scandb database (no schema_migrations table)", path);
 		goto out;
 	}
-	/* 3. its migrations: every one known, same checksums */
-	snprintf(schema_arg, sizeof(schema_arg), "--schema=%s", schema);
+	/* 3. its migrations (store_restore checks them against ours) */
+	snprintf(schema_arg, sizeof(schema_arg), "--schema=%s", f->schema);
 	{
-		char *argv[] = {tool,       "--data-only", schema_arg, "--table=schema_migrations",
+		char *argv[] = {f->tool,    "--data-only", schema_arg, "--table=schema_migrations",
 		                "--file=-", (char *)path,  NULL};
 		if ((r = run_tool(s, argv, env, &script, 600, "reading the backup's migrations",
 		                  NULL, 0, NULL)) != 0)
 			goto out;
 	}
-	if ((r = parse_migrations(s, buf_str(&script), path, &rows, &n)) != 0)
-		goto out;
-	if ((r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
-	                                        &info->pending)) != 0)
-		goto out;
-	/* 4. no writer between the emptiness check and the restore */
-	if ((r = writers_lock(s, 1)) != 0)
-		goto out;
-	locked = 1;
-	if ((r = target_counts(s, &jobs, &hosts)) != 0)
-		goto out;
-	if ((jobs || hosts) && !force) {
-		r = store__set_err(st, SDB_EEXISTS,
-		                   "the database is not empty (%lld jobs, %lld hosts); restoring "
-		                   "replaces all of it: add --force (and back it up first)",
-		                   (long long)jobs, (long long)hosts);
-		goto out;
+	r = parse_migrations(s, buf_str(&script), path, rows, n);
+out:
+	free(env);
+	buf_free(&toc);
+	buf_free(&script);
+	return r;
+}
+
+int store__pg_restore_open(struct store *st, const char *path, void **file,
+                           struct store_applied **rows, size_t *n)
+{
+	struct pg_restore_file *f = calloc(1, sizeof(*f));
+	int r;
+
+	*file = NULL;
+	if (!f)
+		return store__set_err(st, SDB_ENOMEM, "restore: out of memory");
+	buf_init(&f->list, 64 << 20);
+	if ((r = restore_read(store__pg(st), path, f, rows, n)) != 0) {
+		store__pg_restore_close(st, f);
+		return r;
 	}
-	/* 5. one transaction: pg_restore --single-transaction drops each of the
-	 * archive's objects that exists (--clean --if-exists), creates them,
-	 * loads the rows, builds indexes and constraints (every row checked),
-	 * and commits; any error rolls all of it back. */
+	*file = f;
+	return 0;
+}
+
+/* 4. no writer between the emptiness check and the restore */
+int store__pg_restore_lock(struct store *st, int lock)
+{
+	return writers_lock(store__pg(st), lock);
+}
+
+/* 5. one transaction: pg_restore --single-transaction drops each of the
+ * archive's objects that exists (--clean --if-exists), creates them,
+ * loads the rows, builds indexes and constraints (every row checked),
+ * and commits; any error rolls all of it back. */
+int store__pg_restore_apply(struct store *st, void *file, const char *path)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_restore_file *f = file;
+	struct store__tmp watch = {.fd = -1};
+	struct buf conn;
+	char **env = NULL;
+	int fds[2] = {-1, -1}, r;
+
+	buf_init(&conn, 1 << 16);
 	/* the list (fd 3) and the password (fd 4, if any) in anonymous files:
 	 * nothing of the restore is left in TMPDIR, whatever ends it */
-	if ((fds[0] = anon_file("scandb-restore-list", list.data, list.len)) < 0) {
+	if ((fds[0] = anon_file("scandb-restore-list", f->list.data, f->list.len)) < 0) {
 		r = store__set_err(
 		    st, SDB_EIO, "restore: cannot make an anonymous file for pg_restore's list: %s",
 		    strerror(errno));
 		goto out;
 	}
-	free(env);
-	env = NULL;
 	if ((r = pass_fd(s, &fds[1])) != 0 || (r = tool_conninfo(s, &conn)) != 0)
 		goto out;
 	if (!(env = tool_env(fds[1] >= 0 ? "/dev/fd/4" : ""))) {
@@ -1463,7 +1434,7 @@ int store__pg_restore(struct store *st, const char *path, int force,
 	if ((r = store__tmp_watch(st, &watch)) != 0)
 		goto out;
 	{
-		char *argv[] = {tool,
+		char *argv[] = {f->tool,
 		                "--single-transaction",
 		                "--exit-on-error",
 		                "--clean",
@@ -1476,23 +1447,26 @@ int store__pg_restore(struct store *st, const char *path, int force,
 		                (char *)buf_str(&conn),
 		                (char *)path,
 		                NULL};
-		if ((r = run_tool(s, argv, env, NULL, tool_timeout(), "restoring", fds,
-		                  fds[1] >= 0 ? 2 : 1, &watch)) != 0)
-			goto out;
+		r = run_tool(s, argv, env, NULL, tool_timeout(), "restoring", fds,
+		             fds[1] >= 0 ? 2 : 1, &watch);
 	}
-	r = target_counts(s, &info->jobs, &info->hosts);
 out:
 	store__tmp_release(&watch);
-	if (locked)
-		writers_lock(s, 0);
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(env);
-	free(rows);
-	buf_free(&toc);
-	buf_free(&list);
-	buf_free(&script);
 	buf_free(&conn);
 	return r;
+}
+
+void store__pg_restore_close(struct store *st, void *file)
+{
+	struct pg_restore_file *f = file;
+
+	(void)st;
+	if (!f)
+		return;
+	buf_free(&f->list);
+	free(f);
 }

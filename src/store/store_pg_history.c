@@ -873,30 +873,17 @@ static int load_event(const PGresult *q, int i, struct store_event **out)
 	return 0;
 }
 
+/* f as store.c's store_events_each hands it over: has_net set, no kinds. */
 int store__pg_events_each(struct store *st, const struct store_event_filter *f,
                           int (*cb)(void *ctx, struct store_event *e), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
-	unsigned char lo[16], hi[16];
 	char lohex[35], hihex[35];
 	int64_t last_at = -1, last_id = 0; /* before any event (at >= 1970) */
 	int opened = 0, r;
 
-	memset(lo, 0x00, sizeof(lo));
-	memset(hi, 0xff, sizeof(hi));
-	if (f->has_net) {
-		memcpy(lo, f->net_lo, sizeof(lo));
-		memcpy(hi, f->net_hi, sizeof(hi));
-	}
-	if (f->addr) {
-		unsigned char key[16];
-		/* one host: it must also be inside the block, if one is given */
-		if (addr_parse(f->addr, NULL, NULL, key) != 0 || memcmp(key, lo, 16) < 0 ||
-		    memcmp(key, hi, 16) > 0)
-			return 0;
-	}
-	store__pg_key_hex(lo, lohex);
-	store__pg_key_hex(hi, hihex);
+	store__pg_key_hex(f->net_lo, lohex);
+	store__pg_key_hex(f->net_hi, hihex);
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
 		return r;
 	for (;;) {
@@ -916,13 +903,9 @@ int store__pg_events_each(struct store *st, const struct store_event_filter *f,
 		n = PQntuples(q);
 		for (int i = 0; i < n && r == 0; i++) {
 			struct store_event *e;
-			enum ev_kind kind;
 
 			last_at = store__pg_i64(q, i, 12);
 			last_id = store__pg_i64(q, i, 0);
-			if (f->kinds && (ev_kind_parse(store__pg_col(q, i, 6), &kind) != 0 ||
-			                 !(f->kinds & (1u << kind))))
-				continue;
 			if ((r = load_event(q, i, &e)) != 0) {
 				r = store__set_err(st, r, "reading events: out of memory");
 				break;

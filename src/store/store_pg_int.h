@@ -42,9 +42,7 @@ enum pg_stmt {
 	PG_STAGE_PS_APPLY,
 	PG_STAGE_HOSTS_CLEAR,
 	PG_STAGE_PS_CLEAR,
-	PG_REAP_RUNNING,
-	PG_REAP_ONE,
-	PG_REAP_TIMEOUTS,
+	PG_JOB_FAIL,
 	PG_RUN_SCRIPT_INSERT,
 	PG_HIST_LOAD, /* history (store_pg_history.c) */
 	PG_HIST_BLOCK,
@@ -299,6 +297,9 @@ int store__pg_findings_each(struct store *st, const struct store_finding_filter 
 /* Operations slots (store_pg_admin.c). */
 int store__pg_query_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                         int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__pg_query_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
+                         int (*cb)(void *ctx, const char *const *col, const size_t *len),
+                         void *ctx);
 int store__pg_exec_params(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                           int64_t *changes);
 int store__pg_ping(struct store *st, char *version, size_t len);
@@ -306,8 +307,11 @@ int store__pg_stats(struct store *st, int exact, struct store_stats *out);
 int store__pg_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__pg_doctor_privileges(struct store *st, struct store_doctor_report *rep);
 int store__pg_backup(struct store *st, const char *path, struct store_backup_info *info);
-int store__pg_restore(struct store *st, const char *path, int force,
-                      struct store_restore_info *info);
+int store__pg_restore_open(struct store *st, const char *path, void **file,
+                           struct store_applied **rows, size_t *n);
+int store__pg_restore_lock(struct store *st, int lock);
+int store__pg_restore_apply(struct store *st, void *file, const char *path);
+void store__pg_restore_close(struct store *st, void *file);
 
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"

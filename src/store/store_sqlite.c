@@ -2,9 +2,10 @@
  * store_sqlite.c - the SQLite backend (store_int.h): opening and configuring a
  * connection, transactions with BUSY retries (invariant 7), the migrations
  * bookkeeping slots, and the job write path (jobs, host upserts, host_scans,
- * ports, extraports, scripts, reaping stale jobs).  The read queries live in
- * store_sqlite_query.c; the generic migration algorithm and the wrappers in
- * store.c.  No SQL text is ever built from input: all data is bound.
+ * ports, extraports, scripts, marking stale jobs failed).  The read queries
+ * live in store_sqlite_query.c; the generic migration algorithm in
+ * store_migrate.c, the wrappers in store.c, which jobs are stale in
+ * store_ops.c.  No SQL text is ever built from input: all data is bound.
  *
  * Every statement is prepared once per connection (store__sqlite_stmt) and
  * reused: the import hot path is one bind/step/reset per row.
@@ -927,143 +928,42 @@ static int sq_job_find_by_hash(struct store *st, const char *hash, int64_t *id)
 	return r;
 }
 
-/* ---- reaping stale jobs -------------------------------------------------- */
+/* ---- the reaper's write (store_int.h jobs_fail) -------------------------- */
 
-struct dead_job {
-	int64_t id;
-	char worker[256];
-};
-
-/* Running jobs of this machine whose worker process is gone, into *out. */
-static int find_dead_workers(struct store_sqlite *s, const char *hostname, struct dead_job **out,
-                             size_t *n)
-{
-	struct dead_job *v = NULL;
-	sqlite3_stmt *stmt;
-	size_t cnt = 0, cap = 0;
-	int rc, r;
-
-	*out = NULL;
-	*n = 0;
-	if ((r = store__sqlite_stmt(s, SQ_REAP_RUNNING,
-	                            "SELECT id, worker_id FROM jobs"
-	                            " WHERE status = 'running' AND worker_id IS NOT NULL",
-	                            &stmt)) != 0)
-		return r;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *w = (const char *)sqlite3_column_text(stmt, 1);
-
-		if (!w || !store_worker_is_dead(w, hostname))
-			continue;
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			void *p = sdb_reallocarray(v, ncap, sizeof(*v));
-			if (!p) {
-				r = store__set_err(&s->base, SDB_ENOMEM,
-				                   "reaping stale jobs: out of memory");
-				goto out;
-			}
-			v = p;
-			cap = ncap;
-		}
-		v[cnt].id = sqlite3_column_int64(stmt, 0);
-		sdb_strlcpy(v[cnt].worker, w, sizeof(v[cnt].worker));
-		cnt++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = store__sqlite_err(s, rc, "reaping stale jobs: reading running jobs");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	r = 0;
-out:
-	store__sqlite_done(stmt);
-	free(v);
-	return r;
-}
-
-static int reap_in_tx(struct store_sqlite *s, int64_t now, const char *hostname, int *count)
-{
-	struct dead_job *dead = NULL;
-	sqlite3_stmt *stmt;
-	size_t ndead = 0;
-	int r;
-
-	if (hostname && *hostname) {
-		if ((r = find_dead_workers(s, hostname, &dead, &ndead)) != 0)
-			goto out;
-		for (size_t i = 0; i < ndead; i++) {
-			char msg[512];
-
-			snprintf(msg, sizeof(msg),
-			         "worker %s is gone (process died before the job finished)",
-			         dead[i].worker);
-			if ((r = store__sqlite_stmt(s, SQ_REAP_ONE,
-			                            "UPDATE jobs SET status = 'failed', error = ?2"
-			                            " WHERE id = ?1 AND status = 'running'",
-			                            &stmt)) != 0)
-				goto out;
-			sqlite3_bind_int64(stmt, 1, dead[i].id);
-			sqlite3_bind_text(stmt, 2, msg, -1, SQLITE_STATIC);
-			if ((r = step_done(s, stmt, "reaping stale jobs: marking a job failed")) !=
-			    0)
-				goto out;
-			*count += sqlite3_changes(s->db);
-		}
-	}
-	if ((r = store__sqlite_stmt(s, SQ_REAP_TIMEOUTS,
-	                            "UPDATE jobs SET status = 'failed', error = 'timed out at ' ||"
-	                            " strftime('%Y-%m-%dT%H:%M:%SZ', timeout_at, 'unixepoch') ||"
-	                            " ' without a heartbeat'"
-	                            " WHERE status = 'running' AND timeout_at < ?1",
-	                            &stmt)) != 0)
-		goto out;
-	sqlite3_bind_int64(stmt, 1, now);
-	if ((r = step_done(s, stmt, "reaping stale jobs: marking timed-out jobs failed")) != 0)
-		goto out;
-	*count += sqlite3_changes(s->db);
-	r = 0;
-out:
-	free(dead);
-	return r;
-}
-
-static int sq_jobs_reap_stale(struct store *st, int64_t now, const char *hostname, int *reaped)
+static int sq_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+                        int *count)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	int count = 0, r;
+	sqlite3_stmt *stmt;
+	int r;
 
-	if (reaped)
-		*reaped = 0;
-	if (!sqlite3_get_autocommit(s->db))
-		return store__set_err(st, SDB_EUSAGE,
-		                      "reaping stale jobs needs its own transaction, but one is "
-		                      "already open");
+	*count = 0;
 	if ((r = sq_tx_begin(st)) != 0)
 		return r;
-	if ((r = reap_in_tx(s, now, hostname, &count)) != 0 || (r = sq_tx_commit(st)) != 0) {
-		sq_tx_rollback(st);
-		return r;
+	for (size_t i = 0; i < n; i++) {
+		if ((r = store__sqlite_stmt(s, SQ_JOB_FAIL,
+		                            "UPDATE jobs SET status = 'failed', error = ?2"
+		                            " WHERE id = ?1 AND status = 'running'"
+		                            " AND (?3 = 0 OR timeout_at < ?4)",
+		                            &stmt)) != 0)
+			goto fail;
+		sqlite3_bind_int64(stmt, 1, v[i].id);
+		sqlite3_bind_text(stmt, 2, v[i].why, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 3, v[i].timed_out);
+		sqlite3_bind_int64(stmt, 4, now);
+		if ((r = step_done(s, stmt, "reaping stale jobs: marking a job failed")) != 0)
+			goto fail;
+		*count += sqlite3_changes(s->db);
 	}
-	if (reaped)
-		*reaped = count;
-	return 0;
+	if ((r = sq_tx_commit(st)) == 0)
+		return 0;
+fail:
+	sq_tx_rollback(st);
+	*count = 0;
+	return r;
 }
 
 /* ---- hosts and what was seen of them ------------------------------------ */
-
-/* rec_host_status_name() maps unknown values to "unknown", which the CHECK
- * would accept: refuse them here.  (Port enums map to "?", which the CHECKs
- * refuse by themselves.) */
-static int check_host_status(struct store_sqlite *s, const struct rec_host *h)
-{
-	if ((unsigned)h->status > REC_HOST_SKIPPED)
-		return store__set_err(&s->base, SDB_ERANGE, "host %s: %d is not a host status",
-		                      h->addr, (int)h->status);
-	return 0;
-}
 
 /* The host's "current" fields follow the newest observation by scan time,
  * so importing an old file after a new one does not roll them back.  One
@@ -1125,8 +1025,6 @@ static int sq_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
 	int64_t hinted;
 	int family, b = 0, rc = SQLITE_OK, r;
 
-	if ((r = check_host_status(s, h)) != 0)
-		return r;
 	if (addr_parse(h->addr, NULL, &family, key) != 0)
 		return store__set_err(st, SDB_EPARSE, "host address '%s' is not an IP address",
 		                      h->addr);
@@ -1179,8 +1077,7 @@ static int sq_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id
 	char *names = NULL, *osm = NULL;
 	int b = 0, rc = SQLITE_OK, r;
 
-	if ((r = check_host_status(s, h)) != 0 ||
-	    (r = store__hostnames_json(&s->base, h, &names)) != 0 ||
+	if ((r = store__hostnames_json(&s->base, h, &names)) != 0 ||
 	    (r = store__osmatches_json(&s->base, h, &osm)) != 0)
 		goto out;
 	if ((r = store__sqlite_stmt(
@@ -1385,7 +1282,7 @@ const struct store_ops store_sqlite_ops = {
     .script_insert = sq_script_insert,
     .run_script_insert = sq_run_script_insert,
     .run_scripts = store__sqlite_run_scripts,
-    .jobs_reap_stale = sq_jobs_reap_stale,
+    .jobs_fail = sq_jobs_fail,
     .job_find_by_hash = sq_job_find_by_hash,
     .history_load = store__sqlite_history_load,
     .port_state_save = store__sqlite_port_state_save,
@@ -1406,11 +1303,15 @@ const struct store_ops store_sqlite_ops = {
     .findings_each = store__sqlite_findings_each,
     /* operations (store_sqlite_admin.c) */
     .query_int = store__sqlite_query_int,
+    .query_text = store__sqlite_query_text,
     .exec_params = store__sqlite_exec_params,
     .ping = store__sqlite_ping,
     .stats = store__sqlite_stats,
     .doctor = store__sqlite_doctor,
     .doctor_privileges = NULL, /* no roles or grants in a file */
     .backup = store__sqlite_backup,
-    .restore = store__sqlite_restore,
+    .restore_open = store__sqlite_restore_open,
+    .restore_verify = store__sqlite_restore_verify,
+    .restore_apply = store__sqlite_restore_apply,
+    .restore_close = store__sqlite_restore_close,
 };

@@ -69,6 +69,36 @@ int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *pa
 	return r;
 }
 
+int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *params,
+                             size_t nparams,
+                             int (*cb)(void *ctx, const char *const *col, const size_t *len),
+                             void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	const char *col[STORE__TEXT_COLS];
+	size_t len[STORE__TEXT_COLS];
+	sqlite3_stmt *stmt;
+	int rc, ncol, r;
+
+	if ((r = prepare_params(s, sql, params, nparams, &stmt)) != 0)
+		return r;
+	ncol = sqlite3_column_count(stmt);
+	if (ncol > STORE__TEXT_COLS)
+		ncol = STORE__TEXT_COLS;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (int i = 0; i < ncol; i++) {
+			col[i] = (const char *)sqlite3_column_text(stmt, i);
+			len[i] = (size_t)sqlite3_column_bytes(stmt, i);
+		}
+		if ((r = cb(ctx, col, len)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store__sqlite_err(s, rc, "running an operations query");
+	sqlite3_finalize(stmt);
+	return r;
+}
+
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes)
 {
@@ -512,13 +542,66 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* The rows integrity_check found breaking their table's CHECK or NOT NULL
+ * constraints, a problem per table (the "check_constraints" check). */
+static int report_constraints(struct store_doctor_report *rep, const struct tally *checks,
+                              size_t nchecks)
+{
+	int r;
+
+	for (size_t i = 0; i < nchecks; i++) {
+		char what[512], fix[512];
+		snprintf(what, sizeof(what),
+		         "%lld row%s of %s break%s the table's CHECK or NOT NULL constraints",
+		         (long long)checks[i].n, checks[i].n == 1 ? "" : "s", checks[i].table,
+		         checks[i].n == 1 ? "s" : "");
+		snprintf(fix, sizeof(fix),
+		         "find them with the CHECK expressions of: sqlite3 DB '.schema %s' "
+		         "(SELECT rowid, * FROM %s WHERE NOT (<check>)); correct or DELETE them, "
+		         "or restore a backup (scandb restore --force FILE)",
+		         checks[i].table, checks[i].table);
+		if ((r = store__doctor_problem(rep, "check_constraints", checks[i].n, what, fix)) !=
+		    0)
+			return r;
+	}
+	return nchecks == 0 ? store__doctor_check(rep, "check_constraints", "ok", NULL) : 0;
+}
+
+/* The "integrity" check's result: `other` problems that are not constraint
+ * violations (the first of them in `first`), found in `took` seconds. */
+static int report_integrity(struct store_doctor_report *rep, int quick, int64_t other,
+                            const char *first, double took)
+{
+	char what[768], detail[512];
+
+	if (other) {
+		int index_only = strstr(first, "index") != NULL;
+		snprintf(what, sizeof(what), "%s found %lld problem%s, first: %s",
+		         quick ? "quick_check" : "integrity_check", (long long)other,
+		         other == 1 ? "" : "s", first);
+		return store__doctor_problem(rep, "integrity", other, what,
+		                             index_only ? "REINDEX;  (then run scandb doctor again)"
+		                                        : "restore the latest good backup: scandb "
+		                                          "restore --force FILE (or salvage with: "
+		                                          "sqlite3 DB .recover | sqlite3 NEW.db)");
+	}
+	if (quick)
+		snprintf(detail, sizeof(detail),
+		         "quick_check in %.1f s; the full check (doctor without --quick) also "
+		         "matches every index entry to its row: about %.0f s on this file",
+		         took, took * FULL_OVER_QUICK + 0.5);
+	else
+		snprintf(detail, sizeof(detail), "integrity_check in %.1f s", took);
+	return store__doctor_check(rep, "integrity", "ok", detail);
+}
+
 static int doctor_integrity(struct store_sqlite *s, int quick, struct store_doctor_report *rep)
 {
 	struct tally *checks = NULL;
 	size_t nchecks = 0;
 	sqlite3_stmt *stmt = NULL;
 	int64_t other = 0;
-	char first[512] = "", detail[512];
+	char first[512] = "";
 	struct timespec t0;
 	double took;
 	int rc, r = 0;
@@ -557,48 +640,8 @@ static int doctor_integrity(struct store_sqlite *s, int quick, struct store_doct
 		    "FILE (or salvage with: sqlite3 DB .recover | sqlite3 NEW.db)");
 		goto out;
 	}
-	if (other) {
-		char what[768];
-		int index_only = strstr(first, "index") != NULL;
-		snprintf(what, sizeof(what), "%s found %lld problem%s, first: %s",
-		         quick ? "quick_check" : "integrity_check", (long long)other,
-		         other == 1 ? "" : "s", first);
-		r = store__doctor_problem(rep, "integrity", other, what,
-		                          index_only ? "REINDEX;  (then run scandb doctor again)"
-		                                     : "restore the latest good backup: scandb "
-		                                       "restore --force FILE (or salvage with: "
-		                                       "sqlite3 DB .recover | sqlite3 NEW.db)");
-		if (r != 0)
-			goto out;
-	} else {
-		if (quick)
-			snprintf(
-			    detail, sizeof(detail),
-			    "quick_check in %.1f s; the full check (doctor without --quick) also "
-			    "matches every index entry to its row: about %.0f s on this file",
-			    took, took * FULL_OVER_QUICK + 0.5);
-		else
-			snprintf(detail, sizeof(detail), "integrity_check in %.1f s", took);
-		if ((r = store__doctor_check(rep, "integrity", "ok", detail)) != 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nchecks; i++) {
-		char what[512], fix[512];
-		snprintf(what, sizeof(what),
-		         "%lld row%s of %s break%s the table's CHECK or NOT NULL constraints",
-		         (long long)checks[i].n, checks[i].n == 1 ? "" : "s", checks[i].table,
-		         checks[i].n == 1 ? "s" : "");
-		snprintf(fix, sizeof(fix),
-		         "find them with the CHECK expressions of: sqlite3 DB '.schema %s' "
-		         "(SELECT rowid, * FROM %s WHERE NOT (<check>)); correct or DELETE them, "
-		         "or restore a backup (scandb restore --force FILE)",
-		         checks[i].table, checks[i].table);
-		if ((r = store__doctor_problem(rep, "check_constraints", checks[i].n, what, fix)) !=
-		    0)
-			goto out;
-	}
-	if (nchecks == 0)
-		r = store__doctor_check(rep, "check_constraints", "ok", NULL);
+	if ((r = report_integrity(rep, quick, other, first, took)) == 0)
+		r = report_constraints(rep, checks, nchecks);
 out:
 	sqlite3_finalize(stmt);
 	free(checks);
@@ -652,48 +695,14 @@ out:
 	return r;
 }
 
-/* Every port state document read as the job writer reads it (schema 5+). */
-static int doctor_docs(struct store_sqlite *s, struct store_doctor_report *rep)
-{
-	struct store__doc_tally t;
-	sqlite3_stmt *stmt = NULL;
-	int rc, r = 0;
-
-	memset(&t, 0, sizeof(t));
-	rc = sqlite3_prepare_v2(s->db,
-	                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-	                        " AND name = 'host_state'",
-	                        -1, &stmt, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_DONE) {
-		sqlite3_finalize(stmt);
-		return store__doctor_check(rep, "port_state", "skipped",
-		                           "no host_state table (schema before 0005)");
-	}
-	sqlite3_finalize(stmt);
-	stmt = NULL;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_prepare_v2(s->db, "SELECT host_id, ports FROM host_state", -1, &stmt,
-		                        NULL);
-	while (rc == SQLITE_OK && r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *doc = (const char *)sqlite3_column_text(stmt, 1);
-		r = store__doctor_doc(&t, sqlite3_column_int64(stmt, 0), doc,
-		                      (size_t)sqlite3_column_bytes(stmt, 1));
-		rc = SQLITE_OK;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store__sqlite_err(s, rc, "doctor: reading the port state documents");
-	sqlite3_finalize(stmt);
-	return r != 0 ? r : store__doctor_docs_done(rep, &t);
-}
-
 int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	int r;
 
-	if ((r = doctor_integrity(s, quick, rep)) != 0 || (r = doctor_fk(s, rep)) != 0)
+	if ((r = doctor_integrity(s, quick, rep)) != 0)
 		return r;
-	return doctor_docs(s, rep);
+	return doctor_fk(s, rep);
 }
 
 /* ---- backup ---------------------------------------------------------------- */
@@ -799,8 +808,6 @@ int store__sqlite_backup(struct store *st, const char *path, struct store_backup
 	struct stat sb;
 	int r;
 
-	if (!sqlite3_get_autocommit(s->db))
-		return store__set_err(st, SDB_EUSAGE, "backup: a transaction is open");
 	/* FILE.tmp-XXXXXX: removed (with its journal) on any error, and by a
 	 * SIGINT, SIGTERM or SIGHUP that ends scandb on the way */
 	if ((r = store__tmp_create(st, path, &tmp)) != 0)
@@ -942,90 +949,61 @@ static int check_file(struct store_sqlite *s, sqlite3 *db, const char *path)
 	return r;
 }
 
-/* Rows counted by `sql` in db: 0 if its table does not exist, -1 if it
- * could not be counted (busy, I/O: then nobody can say it is empty). */
-static int64_t count_if_exists(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	int64_t n = -1;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-
-	if (rc != SQLITE_OK)
-		n = strstr(sqlite3_errmsg(db), "no such table") ? 0 : -1;
-	else if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return n;
-}
-
-int store__sqlite_restore(struct store *st, const char *path, int force,
-                          struct store_restore_info *info)
+/* The restore slots (store_int.h; store_ops.c's store_restore holds the
+ * policy): the file is opened read-only, so no journal of its own is
+ * created or replayed into it, and validated before anything is touched. */
+int store__sqlite_restore_open(struct store *st, const char *path, void **file,
+                               struct store_applied **rows, size_t *n)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	struct store_applied *rows = NULL;
-	sqlite3 *src = NULL;
 	const char *main_file = sqlite3_db_filename(s->db, "main");
+	sqlite3 *src = NULL;
 	struct stat a, b;
-	size_t n = 0;
-	int64_t jobs, hosts;
 	int r;
 
-	if (stat(path, &a) != 0)
-		return store__set_err(st, SDB_ENOTFOUND, "cannot read %s: %s", path,
-		                      strerror(errno));
-	if (!S_ISREG(a.st_mode))
-		return store__set_err(st, SDB_EPARSE, "%s is not a regular file", path);
-	if (main_file && *main_file && stat(main_file, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
+	*file = NULL;
+	if (main_file && *main_file && stat(path, &a) == 0 && stat(main_file, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return store__set_err(st, SDB_EUSAGE, "%s is the database itself", path);
-	if (!sqlite3_get_autocommit(s->db))
-		return store__set_err(st, SDB_EUSAGE, "restore: a transaction is open");
-	/* Validate the file before touching anything: read-only, and no
-	 * journal of its own is created or replayed into it. */
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		r = store__set_err(st, SDB_EPARSE, "cannot open %s: %s", path,
 		                   src ? sqlite3_errmsg(src) : "out of memory");
-		goto out;
+		sqlite3_close(src);
+		return r;
 	}
-	if ((r = read_applied(s, src, path, &rows, &n)) != 0)
-		goto out;
-	if ((r = store__check_backup_migrations(st, path, rows, n, &info->schema_version,
-	                                        &info->pending)) != 0)
-		goto out;
-	if ((r = check_file(s, src, path)) != 0)
-		goto out;
-	jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
-	hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
-	if ((jobs < 0 || hosts < 0) && !force) {
-		r = store__set_err(st, SDB_EBUSY,
-		                   "cannot tell whether the database is empty (%s); restoring "
-		                   "replaces all of it: add --force to replace it anyway",
-		                   sqlite3_errmsg(s->db));
-		goto out;
+	if ((r = read_applied(s, src, path, rows, n)) != 0) {
+		sqlite3_close(src);
+		return r;
 	}
-	if ((jobs || hosts) && !force) {
-		r = store__set_err(st, SDB_EEXISTS,
-		                   "the database is not empty (%lld jobs, %lld hosts); restoring "
-		                   "replaces all of it: add --force (and back it up first)",
-		                   (long long)jobs, (long long)hosts);
-		goto out;
-	}
+	*file = src;
+	return 0;
+}
+
+int store__sqlite_restore_verify(struct store *st, void *file, const char *path)
+{
+	return check_file(store__sqlite(st), file, path);
+}
+
+int store__sqlite_restore_apply(struct store *st, void *file, const char *path)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	int r;
+
+	(void)path;
 	/* One step: the whole copy is one write transaction on the target,
 	 * so other connections see the old database or the restored one. */
-	if ((r = copy_db(s, s->db, src, NULL, "restoring the database")) != 0)
-		goto out;
+	if ((r = copy_db(s, s->db, file, NULL, "restoring the database")) != 0)
+		return r;
 	/* SQLite keeps a WAL destination in WAL mode (the backup's rollback
 	 * journal flag is not copied); make sure, for a target that was not. */
-	if ((r = exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
-	                 "switching to WAL after the restore")) != 0)
-		goto out;
-	info->jobs = count_if_exists(s->db, "SELECT count(*) FROM jobs");
-	info->hosts = count_if_exists(s->db, "SELECT count(*) FROM hosts");
-out:
-	free(rows);
-	if (src)
-		sqlite3_close(src);
-	return r;
+	return exec_on(s, s->db, NULL, "PRAGMA journal_mode=WAL",
+	               "switching to WAL after the restore");
+}
+
+void store__sqlite_restore_close(struct store *st, void *file)
+{
+	(void)st;
+	sqlite3_close(file);
 }
 
 /* ---- a database too damaged to open ------------------------------------------ */
@@ -1101,17 +1079,88 @@ static int move_if_there(const char *from, const char *to)
 	return -1;
 }
 
+static const char *const side_files[] = {"-wal", "-journal"};
+
+/* 1. The backup restored into a new file next to the damaged one (tmp, a
+ * "PATH.restore-XXXXXX" name), with the database's own mode, validated as
+ * every restore is: migrations, integrity.  On failure tmp is left for the
+ * caller to remove. */
+static int restore_beside(const char *path, mode_t mode, const char *backup,
+                          struct store_restore_info *info, char *tmp, size_t tmplen, char *errmsg,
+                          size_t errlen)
+{
+	struct store *st = NULL;
+	int fd, r;
+
+	tmp[0] = '\0';
+	if (snprintf(tmp, tmplen, "%s.restore-XXXXXX", path) >= (int)tmplen) {
+		tmp[0] = '\0';
+		snprintf(errmsg, errlen, "%s: the name is too long", path);
+		return SDB_EUSAGE;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		tmp[0] = '\0';
+		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
+		         strerror(errno));
+		return SDB_EIO;
+	}
+	(void)fchmod(fd, mode & 0777);
+	close(fd);
+	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+		return r;
+	if ((r = store_restore(st, backup, 0, info)) != 0)
+		snprintf(errmsg, errlen, "%s", store_errmsg(st));
+	store_close(st); /* checkpoints: the file alone holds it all */
+	return r;
+}
+
+/* 2a. "PATH.damaged-<stamp>[-k]": a name no earlier damaged file (or its
+ * WAL or journal) has, since rename would replace it. */
+static int damaged_name(const char *path, char *name, size_t len, char *errmsg, size_t errlen)
+{
+	char stamp[32], to[4200];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int k = 0; k < 100; k++) {
+		struct stat x;
+		int taken = 0;
+
+		snprintf(name, len, "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side_files[i] : "");
+			taken |= lstat(to, &x) == 0 || errno != ENOENT;
+		}
+		if (!taken)
+			return 0;
+	}
+	snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path, stamp);
+	return SDB_EEXISTS;
+}
+
+/* A file and its -wal, -journal and -shm removed (a failed restore's). */
+static void remove_with_sides(const char *file)
+{
+	char side[4200];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(side, sizeof(side), "%s%s", file, side_files[i]);
+		unlink(side);
+	}
+	snprintf(side, sizeof(side), "%s-shm", file);
+	unlink(side);
+	unlink(file);
+}
+
 int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
                           char *kept, size_t keptlen, char *errmsg, size_t errlen)
 {
-	static const char *const side[] = {"-wal", "-journal"};
 	const char *path = sqlite_file(target);
-	char tmp[4096], name[4200], from[4200], to[4200], stamp[32];
-	struct store *st = NULL;
+	char tmp[4096], name[4200], from[4200], to[4200];
 	struct stat sb;
-	time_t now = time(NULL);
-	struct tm tm;
-	int fd, moved = 0, r;
+	int moved = 0, r;
 
 	if (kept && keptlen)
 		kept[0] = '\0';
@@ -1120,54 +1169,16 @@ int store_restore_damaged(const char *target, const char *backup, struct store_r
 		         path ? path : "the target");
 		return SDB_EUSAGE;
 	}
-	/* 1. the backup restored into a new file next to it (validated as
-	 * every restore is: migrations, integrity) */
-	if (snprintf(tmp, sizeof(tmp), "%s.restore-XXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(errmsg, errlen, "%s: the name is too long", path);
-		return SDB_EUSAGE;
-	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		snprintf(errmsg, errlen, "cannot create a file next to %s: %s", path,
-		         strerror(errno));
-		return SDB_EIO;
-	}
-	(void)fchmod(fd, sb.st_mode & 0777); /* the database's own mode */
-	close(fd);
-	if ((r = store_open_mode(tmp, STORE_OPEN_CREATE, &st, errmsg, errlen)) != 0)
+	if ((r = restore_beside(path, sb.st_mode, backup, info, tmp, sizeof(tmp), errmsg,
+	                        errlen)) != 0 ||
+	    (r = damaged_name(path, name, sizeof(name), errmsg, errlen)) != 0)
 		goto fail;
-	if ((r = store_restore(st, backup, 0, info)) != 0) {
-		snprintf(errmsg, errlen, "%s", store_errmsg(st));
-		goto fail;
-	}
-	store_close(st); /* checkpoints: the file alone holds it all */
-	st = NULL;
-	/* 2. the damaged file and its WAL / journal kept aside under one name
+	/* 2b. the damaged file and its WAL / journal kept aside under that name
 	 * (a WAL or hot journal left next to the new file would be replayed
 	 * into it); its -shm (a cache of the WAL's index) is dropped */
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	/* a name no earlier damaged file has (rename would replace it) */
-	for (int k = 0;; k++) {
-		struct stat x;
-		int taken = 0;
-
-		if (k == 100) {
-			snprintf(errmsg, errlen, "cannot find a free name for %s.damaged-%s", path,
-			         stamp);
-			r = SDB_EEXISTS;
-			goto fail;
-		}
-		snprintf(name, sizeof(name), "%s.damaged-%s%s%.0d", path, stamp, k ? "-" : "", k);
-		for (size_t i = 0; i < 3; i++) {
-			snprintf(to, sizeof(to), "%s%s", name, i < 2 ? side[i] : "");
-			taken |= lstat(to, &x) == 0 || errno != ENOENT;
-		}
-		if (!taken)
-			break;
-	}
 	for (moved = 0; moved < 2; moved++) {
-		snprintf(from, sizeof(from), "%s%s", path, side[moved]);
-		snprintf(to, sizeof(to), "%s%s", name, side[moved]);
+		snprintf(from, sizeof(from), "%s%s", path, side_files[moved]);
+		snprintf(to, sizeof(to), "%s%s", name, side_files[moved]);
 		if (move_if_there(from, to) != 0) {
 			snprintf(errmsg, errlen, "cannot move %s aside: %s", from, strerror(errno));
 			r = SDB_EIO;
@@ -1195,18 +1206,12 @@ int store_restore_damaged(const char *target, const char *backup, struct store_r
 	return 0;
 undo:
 	while (moved-- > 0) {
-		snprintf(from, sizeof(from), "%s%s", name, side[moved]);
-		snprintf(to, sizeof(to), "%s%s", path, side[moved]);
+		snprintf(from, sizeof(from), "%s%s", name, side_files[moved]);
+		snprintf(to, sizeof(to), "%s%s", path, side_files[moved]);
 		(void)move_if_there(from, to);
 	}
 fail:
-	store_close(st);
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(from, sizeof(from), "%s%s", tmp, side[i]);
-		unlink(from);
-	}
-	snprintf(from, sizeof(from), "%s-shm", tmp);
-	unlink(from);
-	unlink(tmp);
+	if (tmp[0])
+		remove_with_sides(tmp);
 	return r;
 }

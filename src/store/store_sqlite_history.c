@@ -208,44 +208,26 @@ static int load_event(sqlite3_stmt *q, struct store_event **out)
 	return 0;
 }
 
+/* f as store.c's store_events_each hands it over: has_net set, no kinds. */
 int store__sqlite_events_each(struct store *st, const struct store_event_filter *f,
                               int (*cb)(void *ctx, struct store_event *e), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
-	unsigned char lo[16], hi[16];
 	sqlite3_stmt *q;
 	int rc, r;
 
-	memset(lo, 0x00, sizeof(lo));
-	memset(hi, 0xff, sizeof(hi));
-	if (f->has_net) {
-		memcpy(lo, f->net_lo, sizeof(lo));
-		memcpy(hi, f->net_hi, sizeof(hi));
-	}
-	if (f->addr) {
-		unsigned char key[16];
-		/* one host: it must also be inside the block, if one is given */
-		if (addr_parse(f->addr, NULL, NULL, key) != 0 || memcmp(key, lo, 16) < 0 ||
-		    memcmp(key, hi, 16) > 0)
-			return 0;
-	}
 	if ((r = hot(s, f->addr ? SQ_EVENTS_HOST : SQ_EVENTS_SINCE, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, f->since);
 	if (f->addr) {
 		sqlite3_bind_text(q, 4, f->addr, -1, SQLITE_STATIC);
 	} else {
-		sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
-		sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, f->net_lo, sizeof(f->net_lo), SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, f->net_hi, sizeof(f->net_hi), SQLITE_STATIC);
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_event *e;
-		enum ev_kind kind;
 
-		if (f->kinds) {
-			if (ev_kind_parse(col_text(q, 5), &kind) != 0 || !(f->kinds & (1u << kind)))
-				continue;
-		}
 		if ((r = load_event(q, &e)) != 0) {
 			r = store__set_err(&s->base, r, "reading events: out of memory");
 			goto out;

@@ -33,9 +33,7 @@ enum sq_stmt {
 	SQ_EXTRAPORTS_INSERT,
 	SQ_SCRIPT_INSERT,
 	SQ_RUN_SCRIPT_INSERT,
-	SQ_REAP_TIMEOUTS,
-	SQ_REAP_RUNNING,
-	SQ_REAP_ONE,
+	SQ_JOB_FAIL,
 	SQ_PORT_STATE_PUT, /* history (store_sqlite_history.c) */
 	SQ_FIND_OF_HOST,   /* findings, once per host scan (store_sqlite_findings.c) */
 	SQ_FIND_INSERT,
@@ -182,13 +180,20 @@ int store__sqlite_findings_each(struct store *st, const struct store_finding_fil
 /* ---- operations slots (store_sqlite_admin.c) ---- */
 int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *params,
                             size_t nparams, int (*cb)(void *ctx, int64_t v), void *ctx);
+int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *params,
+                             size_t nparams,
+                             int (*cb)(void *ctx, const char *const *col, const size_t *len),
+                             void *ctx);
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes);
 int store__sqlite_ping(struct store *st, char *version, size_t len);
 int store__sqlite_stats(struct store *st, int exact, struct store_stats *out);
 int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep);
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info);
-int store__sqlite_restore(struct store *st, const char *path, int force,
-                          struct store_restore_info *info);
+int store__sqlite_restore_open(struct store *st, const char *path, void **file,
+                               struct store_applied **rows, size_t *n);
+int store__sqlite_restore_verify(struct store *st, void *file, const char *path);
+int store__sqlite_restore_apply(struct store *st, void *file, const char *path);
+void store__sqlite_restore_close(struct store *st, void *file);
 
 #endif

@@ -478,6 +478,27 @@ def doctor_port_state_document_not_readable():
 
 
 @t.case
+def doctor_port_state_documents_past_the_first_page():
+    """The documents are read a page of 2,000 hosts at a time, the same SQL
+    on both backends (store_doctor.c): a bad one on a later page is found
+    and every document is counted."""
+    d = tmpdir("scandb-ops-")
+    db = big_db(d, hosts=2500, ports=1)
+    n = sql1(db, "SELECT count(*) FROM host_state")
+    check(n > 2000, f"{n} documents: more than a page")
+    host = sql1(db, "SELECT max(host_id) FROM host_state")
+    cast = "::jsonb" if PG else ""
+    sql_script(db, f"UPDATE host_state SET ports = '[[\"tcp\", 22]]'{cast} "
+                   f"WHERE host_id = {host};")
+    r, rep = doctor_json(db, expect=1)
+    bad = problems_of(rep, "port_state")
+    eq([p["count"] for p in bad], [1], f"port_state problems {bad}")
+    check(bad[0]["what"].startswith(f"1 of {n} port state documents"), bad[0]["what"])
+    check(bad[0]["fix"].startswith(f"DELETE FROM host_state WHERE host_id IN ({host});"),
+          bad[0]["fix"])
+
+
+@t.case
 def doctor_multi_column_foreign_key():
     """PostgreSQL: a port whose job and host both exist, but not the host
     scan (job_id, host_id) it references: only the multi-column check sees

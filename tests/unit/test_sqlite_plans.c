@@ -79,10 +79,9 @@ static const struct plan_spec sqlite_c_plans[] = {
      * with?  Only completed rows are in the unique index, so the query
      * says so and the partial index serves it. */
     {SQ_JOB_BY_HASH_ANY, "job_by_hash_any", {"SEARCH jobs USING INDEX jobs_content_hash"}},
-    /* jobs: running jobs whose worker may be gone. */
-    {SQ_REAP_RUNNING, "reap_running", {"SEARCH jobs USING INDEX jobs_status_created (status=?)"}},
-    {SQ_REAP_ONE, "reap_one", {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
-    {SQ_REAP_TIMEOUTS, "reap_timeouts", {"SEARCH jobs USING INDEX jobs_status_created (status=?)"}},
+    /* the reaper's write: one stale job, by id (which jobs are stale is
+     * read with the jobs listing by status, a hot query) */
+    {SQ_JOB_FAIL, "job_fail", {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
 };
 
 /* One query to check: name, the program's SQL, the expected fragments. */

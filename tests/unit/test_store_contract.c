@@ -1047,6 +1047,92 @@ static void test_constraint_host_status(void **state)
 	check_refused(fx->st, &h, "host status -1");
 }
 
+/* The same refusal of a bad value, word for word, on both backends: the
+ * wrappers check once (store.c), before the backend sees the row.  (Before,
+ * only PostgreSQL checked in C; SQLite left these to its CHECKs, which said
+ * only "CHECK constraint failed".) */
+static void expect_range(struct store *st, int r, const char *want)
+{
+	assert_rc(st, r, SDB_ERANGE);
+	if (strcmp(store_errmsg(st), want) != 0)
+		print_error("message '%s', want '%s'\n", store_errmsg(st), want);
+	assert_string_equal(store_errmsg(st), want);
+}
+
+static void test_value_checks_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct store_job_new jn = {.kind = STORE_JOB_IMPORT,
+	                           .status = STORE_JOB_RUNNING,
+	                           .source = "checks.xml",
+	                           .created_at = 1000};
+	struct rec_host h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
+	struct rec_port p;
+	struct rec_extraports ep = {.state = REC_PORT_CLOSED, .count = -5};
+	struct rec_script sc = {.id = "banner", .output = "x"};
+	int64_t job = 0, hid = 0;
+	char want[160];
+
+	assert_ok(st, store_tx_begin(st));
+	assert_ok(st, store_job_insert(st, &jn, &job));
+	assert_ok(st, store_host_upsert(st, job, 1000, &h, &hid));
+
+	h.has_os = 1;
+	h.os.name = "Linux";
+	h.os.accuracy = 101;
+	expect_range(st, store_host_upsert(st, job, 1000, &h, &hid),
+	             "host 10.0.0.1: OS accuracy above 100");
+	expect_range(st, store_host_scan_insert(st, job, hid, 1000, &h, NULL),
+	             "host 10.0.0.1: OS accuracy above 100");
+	h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
+	h.reason_ttl = 256;
+	expect_range(st, store_host_scan_insert(st, job, hid, 1000, &h, NULL),
+	             "host 10.0.0.1: reason_ttl above 255");
+	h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
+	h.distance = 256;
+	expect_range(st, store_host_scan_insert(st, job, hid, 1000, &h, NULL),
+	             "host 10.0.0.1: distance above 255");
+	h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
+	h.endtime = 999;
+	expect_range(st, store_host_scan_insert(st, job, hid, 1000, &h, NULL),
+	             "host 10.0.0.1: end time before start time");
+	h = host_rec("10.0.0.1", REC_HOST_UP, 1000);
+	expect_range(st, store_host_scan_insert(st, job, hid, -1, &h, NULL),
+	             "host 10.0.0.1: scan time before 1970");
+	h.status = (enum rec_host_status)9;
+	expect_range(st, store_host_upsert(st, job, 1000, &h, &hid),
+	             "host 10.0.0.1: 9 is not a host status");
+
+	p = port_rec(REC_PROTO_TCP, 22, (enum rec_port_state)42, NULL);
+	snprintf(want, sizeof(want), "port 22 (protocol 0) of host %lld: not a port state",
+	         (long long)hid);
+	expect_range(st, store_port_insert(st, job, hid, &p), want);
+	p = port_rec(REC_PROTO_TCP, 22, REC_PORT_OPEN, "ssh");
+	p.service.conf = 11;
+	snprintf(want, sizeof(want), "port 22 (protocol 0) of host %lld: service conf above 10",
+	         (long long)hid);
+	expect_range(st, store_port_insert(st, job, hid, &p), want);
+	p = port_rec(REC_PROTO_TCP, 22, REC_PORT_OPEN, "ssh");
+	p.service.method = "guessed";
+	snprintf(want, sizeof(want),
+	         "port 22 (protocol 0) of host %lld: service method is neither 'table' nor "
+	         "'probed'",
+	         (long long)hid);
+	expect_range(st, store_port_insert(st, job, hid, &p), want);
+
+	snprintf(want, sizeof(want), "extraports of host %lld in job %lld: negative count",
+	         (long long)hid, (long long)job);
+	expect_range(st, store_extraports_insert(st, job, hid, &ep), want);
+
+	p = port_rec((enum rec_proto)17, 22, REC_PORT_OPEN, NULL);
+	snprintf(want, sizeof(want), "script banner of host %lld: bad port", (long long)hid);
+	expect_range(st, store_script_insert(st, job, hid, &p, &sc), want);
+
+	assert_ok(st, store_tx_rollback(st));
+	assert_empty(st, "refused values");
+}
+
 /* Invariant 5: SQL text in data is stored and returned byte for byte. */
 static void test_sql_text_verbatim(void **state)
 {
@@ -1500,6 +1586,19 @@ static void assert_job_status(struct store *st, int64_t id, const char *want)
 }
 
 /* Stale running jobs: dead local worker or past timeout → failed. */
+static void assert_job_error(struct store *st, int64_t id, const char *want)
+{
+	struct store_job *j = NULL;
+
+	assert_ok(st, store_job_get(st, id, &j));
+	if (!j->error || strcmp(j->error, want) != 0)
+		print_error("job %lld: error '%s', want '%s'\n", (long long)id,
+		            j->error ? j->error : "(null)", want);
+	assert_non_null(j->error);
+	assert_string_equal(j->error, want);
+	store_job_free(j);
+}
+
 static void test_reap_stale(void **state)
 {
 	struct fixture *fx = *state;
@@ -1530,6 +1629,18 @@ static void test_reap_stale(void **state)
 	assert_job_status(st, id_live, "running");
 	assert_job_status(st, id_live_other, "running");
 	assert_job_status(st, id_live_progress, "running");
+	/* the errors recorded are the rule's words (store_job_is_stale), the
+	 * same on both backends */
+	{
+		char want[160], at[TIME_ISO_LEN];
+
+		snprintf(want, sizeof(want),
+		         "worker %s is gone (process died before the job finished)", dead);
+		assert_job_error(st, id_dead, want);
+		time_format_iso(now - 60, at);
+		snprintf(want, sizeof(want), "timed out at %s without a heartbeat", at);
+		assert_job_error(st, id_timeout, want);
+	}
 	{
 		struct store_job *j = NULL;
 		assert_ok(st, store_job_get(st, id_live_progress, &j));
@@ -3016,6 +3127,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_content_hash_duplicate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_constraint_host_status, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_checks_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sql_text_verbatim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_callback_stop_and_order, setup, teardown),
