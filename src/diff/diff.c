@@ -26,99 +26,18 @@
 #include <time.h>
 
 #include "core/addr.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "ingest/nmap_xml.h"
 
 #define ARENA_BLOCK ((size_t)1 << 20)
-#define ARENA_ALIGN _Alignof(max_align_t)
 /* Line diff of script output: above this many cells (lines a x lines b)
  * the changed middle is shown as all removed + all added. */
 #define LINE_DIFF_MAX_CELLS ((size_t)1 << 22)
 /* Cap of one buffered text block (a host's port table). */
 #define TEXT_MAX ((size_t)1 << 30)
-
-/* ---- arena ----------------------------------------------------------------- */
-
-/* Blocks are chained through their first bytes; pointers into a block stay
- * valid until arena_free(). */
-struct arena {
-	char *cur, *end;
-	void *blocks;
-};
-
-#define BLOCK_HDR ((sizeof(void *) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1))
-
-static void *arena_block(struct arena *a, size_t size)
-{
-	char *blk;
-
-	if (size > SIZE_MAX - BLOCK_HDR || !(blk = malloc(BLOCK_HDR + size)))
-		return NULL;
-	*(void **)blk = a->blocks;
-	a->blocks = blk;
-	return blk + BLOCK_HDR;
-}
-
-static void *arena_alloc(struct arena *a, size_t n, size_t align)
-{
-	uintptr_t p;
-	char *mem;
-
-	if (n == 0)
-		n = 1;
-	if (a->cur) {
-		p = ((uintptr_t)a->cur + align - 1) & ~(uintptr_t)(align - 1);
-		if (p <= (uintptr_t)a->end && n <= (size_t)((uintptr_t)a->end - p)) {
-			a->cur = (char *)p + n;
-			return (void *)p;
-		}
-	}
-	if (n > ARENA_BLOCK / 4) /* big: its own block; keep filling the current one */
-		return arena_block(a, n);
-	if (!(mem = arena_block(a, ARENA_BLOCK)))
-		return NULL;
-	a->cur = mem + n;
-	a->end = mem + ARENA_BLOCK;
-	return mem;
-}
-
-static void *arena_array(struct arena *a, size_t n, size_t size)
-{
-	if (n && size > SIZE_MAX / n)
-		return NULL;
-	return arena_alloc(a, n * size, size >= ARENA_ALIGN ? ARENA_ALIGN : sizeof(void *));
-}
-
-/* Copy of s (NULL stays NULL); sets *oom on failure. */
-static const char *arena_str(struct arena *a, const char *s, int *oom)
-{
-	size_t n;
-	char *c;
-
-	if (!s)
-		return NULL;
-	n = strlen(s) + 1;
-	if (!(c = arena_alloc(a, n, 1))) {
-		*oom = 1;
-		return NULL;
-	}
-	memcpy(c, s, n);
-	return c;
-}
-
-static void arena_free(struct arena *a)
-{
-	void *b = a->blocks;
-
-	while (b) {
-		void *next = *(void **)b;
-		free(b);
-		b = next;
-	}
-	memset(a, 0, sizeof(*a));
-}
 
 /* ---- snapshots ----------------------------------------------------------- */
 
@@ -150,8 +69,10 @@ struct diff_snapshot {
 
 int diff_snapshot_new(struct diff_snapshot **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : SDB_ENOMEM;
+	if (!(*out = calloc(1, sizeof(**out))))
+		return SDB_ENOMEM;
+	arena_init(&(*out)->ar, ARENA_BLOCK, 0);
+	return 0;
 }
 
 void diff_snapshot_free(struct diff_snapshot *s)
@@ -166,6 +87,19 @@ void diff_snapshot_free(struct diff_snapshot *s)
 	free(s->ptmp);
 	store_host_rec_free(&s->rec);
 	free(s);
+}
+
+/* A copy of s in the snapshot's arena (NULL stays NULL); sets *oom when
+ * out of memory. */
+static const char *arena_str(struct arena *a, const char *s, int *oom)
+{
+	const char *c;
+
+	if (!s)
+		return NULL;
+	if (!(c = arena_strdup(a, s)))
+		*oom = 1;
+	return c;
 }
 
 /* Make room for n elements of `size` in *v (capacity *cap). */

@@ -60,6 +60,7 @@
 #include <expat.h>
 
 #include "core/addr.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -70,7 +71,7 @@
 
 #define FEED_SLICE  (64 * 1024) /* bytes handed to expat per XML_Parse call */
 #define READ_CHUNK  (64 * 1024) /* nmap_xml_parse_fd read size */
-#define ARENA_BLOCK (64 * 1024) /* arena block size; bigger strings get their own */
+#define ARENA_BLOCK (64 * 1024) /* arena block size; strings over a quarter get their own */
 #define ARENA_KEEP  16          /* standard blocks kept between hosts */
 #define ARRAY_KEEP  4096        /* array slots kept between hosts */
 #define SHOW_MAX    64          /* bytes of an offending value quoted in messages */
@@ -178,20 +179,6 @@ static const unsigned elem_parents[E__COUNT] = {
     [E_OSCLASS] = IN(E_OS) | IN(E_OSMATCH),
     [E_FINISHED] = IN(E_RUNSTATS),
     [E_HOSTS] = IN(E_RUNSTATS),
-};
-
-/* String arena for the current host: a list of blocks that never move, so
- * pointers into it stay valid until arena_reset(). */
-struct ablock {
-	struct ablock *next;
-	size_t cap;
-	size_t used;
-	char data[];
-};
-
-struct arena {
-	struct ablock *head;
-	struct ablock *cur;
 };
 
 enum capture { CAP_NONE = 0, CAP_SVC_CPE, CAP_OS_CPE };
@@ -341,91 +328,6 @@ static void *mm_realloc(void *ptr, size_t n)
 }
 
 static const XML_Memory_Handling_Suite mm_suite = {mm_malloc, mm_realloc, mm_free};
-
-/* ---- arena ---------------------------------------------------------- */
-
-static struct ablock *arena_grow(struct arena *a, size_t need)
-{
-	struct ablock *next = a->cur ? a->cur->next : a->head;
-	struct ablock *b;
-	size_t cap;
-
-	if (next && next->cap >= need) {
-		a->cur = next;
-		return next;
-	}
-	cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
-	if (cap > SIZE_MAX - sizeof(*b))
-		return NULL;
-	if (!(b = malloc(sizeof(*b) + cap)))
-		return NULL;
-	b->cap = cap;
-	b->used = 0;
-	b->next = next;
-	if (a->cur)
-		a->cur->next = b;
-	else
-		a->head = b;
-	a->cur = b;
-	return b;
-}
-
-/* n bytes in the arena (n > 0); NULL on ENOMEM. */
-static char *arena_alloc(struct arena *a, size_t n)
-{
-	struct ablock *b = a->cur;
-	char *d;
-
-	if (!b || b->cap - b->used < n) {
-		if (!(b = arena_grow(a, n)))
-			return NULL;
-	}
-	d = b->data + b->used;
-	b->used += n;
-	return d;
-}
-
-/* Copy s[0..n) as a C string into the arena; NULL on ENOMEM. */
-static char *arena_strndup(struct arena *a, const char *s, size_t n)
-{
-	char *d = n == SIZE_MAX ? NULL : arena_alloc(a, n + 1);
-
-	if (!d)
-		return NULL;
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
-/* Forget all strings; keep up to ARENA_KEEP standard blocks. */
-static void arena_reset(struct arena *a)
-{
-	struct ablock **pp = &a->head, *b;
-	unsigned kept = 0;
-
-	while ((b = *pp) != NULL) {
-		if (b->cap > ARENA_BLOCK || kept >= ARENA_KEEP) {
-			*pp = b->next;
-			free(b);
-			continue;
-		}
-		b->used = 0;
-		kept++;
-		pp = &b->next;
-	}
-	a->cur = a->head;
-}
-
-static void arena_free(struct arena *a)
-{
-	struct ablock *b, *next;
-
-	for (b = a->head; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	a->head = a->cur = NULL;
-}
 
 /* Make room for one more element in *arr (cap *cap, n used). */
 static int grow(void *arr, size_t *cap, size_t n, size_t size)
@@ -1489,7 +1391,7 @@ static int dup_output(struct nmap_parser *p, struct arena *a, size_t *used, size
 		if (a == &p->arena && (r = host_charge(p, nlen)) != 0)
 			return r;
 	}
-	if (!(d = arena_alloc(a, keep + nlen + 1)))
+	if (!(d = arena_alloc(a, keep + nlen + 1, 1)))
 		return nomem(p);
 	memcpy(d, v, keep);
 	memcpy(d + keep, note, nlen);
@@ -1963,6 +1865,8 @@ int nmap_parser_new(const struct ingest_sink *sink, const char *name, struct nma
 	*out = NULL;
 	if (!(p = calloc(1, sizeof(*p))))
 		goto out;
+	arena_init(&p->arena, ARENA_BLOCK, ARENA_KEEP);
+	arena_init(&p->run_arena, ARENA_BLOCK, 0);
 	if (sink)
 		p->sink = *sink;
 	if (!(p->name = sdb_strdup(name ? name : "<input>")))
