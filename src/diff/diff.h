@@ -7,7 +7,8 @@
  * Owns: the scan snapshot (one scan's hosts in one arena, whether they come
  * from an nmap XML file or from a stored job), the comparison of two
  * snapshots, and the three writers.  Does not own: parsing (ingest/), the
- * database (store/), arguments and exit statuses (cli/cmd_diff.c).
+ * database (store/), arguments and exit statuses (cli/cmd_diff.c).  Which
+ * file holds which part: diff_int.h.
  *
  * The rules, and where they differ from ndiff 7.93 on purpose (its bugs),
  * are in docs/DIFF.md.
