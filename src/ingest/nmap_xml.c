@@ -2,12 +2,12 @@
  * nmap_xml.c - streaming parser for nmap's XML output on expat (see
  * nmap_xml.h); this file is its expat wiring: the parser's setup, expat's
  * memory cap, the "NAME:LINE:COL: what" errors and warnings, the expat
- * callbacks (element nesting, <cpe> text, entities refused) and the
- * streaming loop.  What each element becomes: nmap_xml_elem.c (the
- * elements outside <host>, attribute values) and nmap_xml_host.c (a <host>,
- * buffered in an arena reset at every <host>, and <script>); what they
- * share: nmap_xml_int.h.  Does not own: storage (the sink), address syntax
- * (core/addr.c), the record model (core/record.h).
+ * callbacks (element nesting, which element is which, <cpe> text, entities
+ * refused) and the streaming loop.  What each element becomes:
+ * nmap_xml_host.c (a <host>, buffered in an arena reset at every <host>,
+ * and <script>) and nmap_xml_run.c (the elements outside <host>, attribute
+ * values); what they share: nmap_xml_int.h.  Does not own: storage (the
+ * sink), address syntax (core/addr.c), the record model (core/record.h).
  *
  * Hostile input: every <!ENTITY> is refused (billion laughs, XXE), nothing
  * is ever fetched, bytes fed without any expat event are capped
@@ -298,6 +298,152 @@ static int finish_run(struct nmap_parser *p)
 	return nmap_xml__run_end(p);
 }
 
+/* ---- which element is which ------------------------------------------------ */
+
+const char *const nmap_xml__elem_names[E__COUNT] = {
+    [E_OTHER] = "?",
+    [E_NMAPRUN] = "nmaprun",
+    [E_SCANINFO] = "scaninfo",
+    [E_TASKPROGRESS] = "taskprogress",
+    [E_HOST] = "host",
+    [E_STATUS] = "status",
+    [E_ADDRESS] = "address",
+    [E_HOSTNAMES] = "hostnames",
+    [E_HOSTNAME] = "hostname",
+    [E_PORTS] = "ports",
+    [E_EXTRAPORTS] = "extraports",
+    [E_EXTRAREASONS] = "extrareasons",
+    [E_PORT] = "port",
+    [E_STATE] = "state",
+    [E_SERVICE] = "service",
+    [E_CPE] = "cpe",
+    [E_SCRIPT] = "script",
+    [E_OS] = "os",
+    [E_OSMATCH] = "osmatch",
+    [E_OSCLASS] = "osclass",
+    [E_UPTIME] = "uptime",
+    [E_DISTANCE] = "distance",
+    [E_HOSTSCRIPT] = "hostscript",
+    [E_RUNSTATS] = "runstats",
+    [E_FINISHED] = "finished",
+    [E_HOSTS] = "hosts",
+    [E_PRESCRIPT] = "prescript",
+    [E_POSTSCRIPT] = "postscript",
+};
+
+/* Where each element is recognised: a bit mask of allowed parents. */
+#define IN(e) (1u << (e))
+static const unsigned elem_parents[E__COUNT] = {
+    [E_SCANINFO] = IN(E_NMAPRUN),
+    [E_TASKPROGRESS] = IN(E_NMAPRUN),
+    [E_HOST] = IN(E_NMAPRUN),
+    [E_RUNSTATS] = IN(E_NMAPRUN),
+    [E_PRESCRIPT] = IN(E_NMAPRUN),
+    [E_POSTSCRIPT] = IN(E_NMAPRUN),
+    [E_STATUS] = IN(E_HOST),
+    [E_ADDRESS] = IN(E_HOST),
+    [E_HOSTNAMES] = IN(E_HOST),
+    [E_PORTS] = IN(E_HOST),
+    [E_OS] = IN(E_HOST),
+    [E_UPTIME] = IN(E_HOST),
+    [E_DISTANCE] = IN(E_HOST),
+    [E_HOSTSCRIPT] = IN(E_HOST),
+    [E_HOSTNAME] = IN(E_HOSTNAMES),
+    [E_EXTRAPORTS] = IN(E_PORTS),
+    [E_PORT] = IN(E_PORTS),
+    [E_EXTRAREASONS] = IN(E_EXTRAPORTS),
+    [E_STATE] = IN(E_PORT),
+    [E_SERVICE] = IN(E_PORT),
+    [E_SCRIPT] = IN(E_PORT) | IN(E_HOSTSCRIPT) | IN(E_PRESCRIPT) | IN(E_POSTSCRIPT),
+    [E_CPE] = IN(E_SERVICE) | IN(E_OSCLASS),
+    [E_OSMATCH] = IN(E_OS),
+    [E_OSCLASS] = IN(E_OS) | IN(E_OSMATCH),
+    [E_FINISHED] = IN(E_RUNSTATS),
+    [E_HOSTS] = IN(E_RUNSTATS),
+};
+
+static enum elem elem_lookup(const char *n)
+{
+	switch (n[0]) {
+	case 'a':
+		return strcmp(n, "address") == 0 ? E_ADDRESS : E_OTHER;
+	case 'c':
+		return strcmp(n, "cpe") == 0 ? E_CPE : E_OTHER;
+	case 'd':
+		return strcmp(n, "distance") == 0 ? E_DISTANCE : E_OTHER;
+	case 'e':
+		if (strcmp(n, "extraports") == 0)
+			return E_EXTRAPORTS;
+		return strcmp(n, "extrareasons") == 0 ? E_EXTRAREASONS : E_OTHER;
+	case 'f':
+		return strcmp(n, "finished") == 0 ? E_FINISHED : E_OTHER;
+	case 'h':
+		if (strncmp(n, "host", 4) != 0)
+			return E_OTHER;
+		switch (n[4]) {
+		case '\0':
+			return E_HOST;
+		case 'n':
+			if (strcmp(n + 4, "name") == 0)
+				return E_HOSTNAME;
+			return strcmp(n + 4, "names") == 0 ? E_HOSTNAMES : E_OTHER;
+		case 's':
+			if (n[5] == '\0')
+				return E_HOSTS;
+			return strcmp(n + 4, "script") == 0 ? E_HOSTSCRIPT : E_OTHER;
+		}
+		return E_OTHER;
+	case 'n':
+		return strcmp(n, "nmaprun") == 0 ? E_NMAPRUN : E_OTHER;
+	case 'o':
+		if (n[1] != 's')
+			return E_OTHER;
+		if (n[2] == '\0')
+			return E_OS;
+		if (strcmp(n, "osmatch") == 0)
+			return E_OSMATCH;
+		return strcmp(n, "osclass") == 0 ? E_OSCLASS : E_OTHER;
+	case 'p':
+		if (strcmp(n, "port") == 0)
+			return E_PORT;
+		if (strcmp(n, "ports") == 0)
+			return E_PORTS;
+		if (strcmp(n, "prescript") == 0)
+			return E_PRESCRIPT;
+		return strcmp(n, "postscript") == 0 ? E_POSTSCRIPT : E_OTHER;
+	case 'r':
+		return strcmp(n, "runstats") == 0 ? E_RUNSTATS : E_OTHER;
+	case 's':
+		switch (n[1]) {
+		case 'c':
+			if (strcmp(n, "script") == 0)
+				return E_SCRIPT;
+			return strcmp(n, "scaninfo") == 0 ? E_SCANINFO : E_OTHER;
+		case 't':
+			if (strcmp(n, "state") == 0)
+				return E_STATE;
+			return strcmp(n, "status") == 0 ? E_STATUS : E_OTHER;
+		case 'e':
+			return strcmp(n, "service") == 0 ? E_SERVICE : E_OTHER;
+		}
+		return E_OTHER;
+	case 't':
+		return strcmp(n, "taskprogress") == 0 ? E_TASKPROGRESS : E_OTHER;
+	case 'u':
+		return strcmp(n, "uptime") == 0 ? E_UPTIME : E_OTHER;
+	}
+	return E_OTHER;
+}
+
+/* Element `name` inside `parent`: E_OTHER (skipped with its subtree) when it
+ * is not one of ours or not where nmap writes it. */
+static enum elem elem_at(const char *name, enum elem parent)
+{
+	enum elem e = parent == E_OTHER ? E_OTHER : elem_lookup(name);
+
+	return elem_parents[e] & IN(parent) ? e : E_OTHER;
+}
+
 /* ---- expat callbacks ------------------------------------------------ */
 
 /* An element begins: check the nesting, recognise the element where it is
@@ -327,7 +473,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 		return;
 	}
 	parent = (enum elem)p->stack[p->depth - 1];
-	e = nmap_xml__elem(name, parent);
+	e = elem_at(name, parent);
 	p->stack[p->depth++] = (unsigned char)e;
 	if (e != E_OTHER)
 		nmap_xml__start(p, e, parent, atts);

@@ -6,7 +6,8 @@
  * arrays whose allocation is reused, all charged to NMAP_XML_MAX_HOST) and
  * handed to the sink at </host> as one struct rec_host.  Also <script>
  * wherever it is: a port's, a host's, or the run's pre-/post-scan scripts
- * (kept in the run's arena until run_end).
+ * (kept in the run's arena until run_end).  The dispatch of each element
+ * to its handler.
  */
 #include "ingest/nmap_xml_int.h"
 
@@ -108,6 +109,18 @@ static int a_dup(struct nmap_parser *p, enum elem e, const char *k, const char *
 	return a_dup_in(p, &p->arena, e, k, v, max, out);
 }
 
+/* v in lower case into out (at most n - 1 bytes; longer values are cut,
+ * which no enumeration value matches).  nmap 3.x wrote "UNfiltered". */
+static const char *lower(char *out, size_t n, const char *v)
+{
+	size_t i = 0;
+
+	for (; v[i] && i + 1 < n; i++)
+		out[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') : v[i];
+	out[i] = '\0';
+	return v[i] ? "" : out;
+}
+
 /* ---- the elements of a <host> --------------------------------------------------- */
 
 /* Forget the previous host; keep (bounded) allocations for the next. */
@@ -188,7 +201,7 @@ static int start_status(struct nmap_parser *p, const char **atts)
 		return r;
 	if (!state)
 		return nmap_xml__missing(p, E_STATUS, "state");
-	if (rec_host_status_parse(nmap_xml__lower(lc, sizeof(lc), state), &p->host.status) != 0) {
+	if (rec_host_status_parse(lower(lc, sizeof(lc), state), &p->host.status) != 0) {
 		p->host.status = REC_HOST_UNKNOWN;
 		return nmap_xml__warn(p, "unknown host state \"%s\" read as \"unknown\"",
 		                      nmap_xml__show(sb, state));
@@ -313,7 +326,7 @@ static int start_extraports(struct nmap_parser *p, const char **atts)
 		return nmap_xml__missing(p, E_EXTRAPORTS, "state");
 	if (ep.count < 0)
 		return nmap_xml__missing(p, E_EXTRAPORTS, "count");
-	if (strcmp(nmap_xml__lower(lc, sizeof(lc), state), "unknown") == 0) {
+	if (strcmp(lower(lc, sizeof(lc), state), "unknown") == 0) {
 		/* nmap 3.x writes state="unknown" count="0"; ndiff and libnmap
 		 * read it.  No port is in it, or none we could store. */
 		if (ep.count == 0)
@@ -491,7 +504,7 @@ static int start_state(struct nmap_parser *p, const char **atts)
 		return r;
 	if (!state)
 		return nmap_xml__missing(p, E_STATE, "state");
-	if (strcmp(nmap_xml__lower(lc, sizeof(lc), state), "unknown") == 0) {
+	if (strcmp(lower(lc, sizeof(lc), state), "unknown") == 0) {
 		/* nmap's PORT_UNKNOWN: nothing we can store about the port */
 		p->port_has_state = p->port_drop = 1;
 		return nmap_xml__warn(p, "port %d/%s in state \"unknown\" left out", pt->port,
@@ -513,7 +526,7 @@ static int service_method(struct nmap_parser *p, const char *v, const char **out
 {
 	char sb[SHOW_MAX + 4], lc[8];
 
-	nmap_xml__lower(lc, sizeof(lc), v);
+	lower(lc, sizeof(lc), v);
 	if (strcmp(lc, "table") == 0) {
 		*out = "table";
 	} else if (strcmp(lc, "probed") == 0) {
@@ -874,7 +887,8 @@ static int end_host(struct nmap_parser *p)
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
-int nmap_xml__host_start(struct nmap_parser *p, enum elem e, enum elem parent, const char **atts)
+/* The elements of a <host> and <script> here; any other: nmap_xml__run_start(). */
+int nmap_xml__start(struct nmap_parser *p, enum elem e, enum elem parent, const char **atts)
 {
 	switch (e) {
 	case E_PORT:
@@ -908,11 +922,12 @@ int nmap_xml__host_start(struct nmap_parser *p, enum elem e, enum elem parent, c
 	case E_DISTANCE:
 		return start_distance(p, atts);
 	default:
-		return 0;
+		return nmap_xml__run_start(p, e, atts);
 	}
 }
 
-int nmap_xml__host_end(struct nmap_parser *p, enum elem e)
+/* Only the elements of a <host> have something to do at their end. */
+int nmap_xml__end(struct nmap_parser *p, enum elem e)
 {
 	switch (e) {
 	case E_PORT:

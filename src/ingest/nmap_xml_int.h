@@ -3,13 +3,14 @@
  * callers (they use nmap_xml.h):
  *   nmap_xml.c       the expat wiring: the parser's setup and memory cap,
  *                    error and warning messages with their positions, the
- *                    expat callbacks (nesting, <cpe> text, entities refused)
- *                    and the streaming loop
- *   nmap_xml_elem.c  which element is which (names, allowed parents), the
- *                    attribute value readers, the elements outside <host>
- *                    (<nmaprun>, <scaninfo>, <taskprogress>, <runstats>)
- *   nmap_xml_host.c  a <host> and everything in it, and <script> wherever
- *                    it is: what each element becomes in the records
+ *                    expat callbacks (nesting, which element is which,
+ *                    <cpe> text, entities refused) and the streaming loop
+ *   nmap_xml_host.c  what a <host> and everything in it become in the
+ *                    records, and <script> wherever it is; the dispatch of
+ *                    each element to its handler
+ *   nmap_xml_run.c   what the elements outside <host> become (<nmaprun>,
+ *                    <scaninfo>, <taskprogress>, <runstats>), and the
+ *                    attribute value readers
  * Here: the parser's state, the element enumeration, and the functions one
  * piece calls in another.  Every function that takes a parser and returns
  * an int returns 0 or the error it recorded (the first error wins and stops
@@ -29,7 +30,7 @@
 
 #define SHOW_MAX 64 /* bytes of an offending value quoted in messages */
 
-/* The elements we read.  Where each is recognised: nmap_xml__elem(). */
+/* The elements we read (where each is recognised: nmap_xml.c, elem_at()). */
 enum elem {
 	E_OTHER = 0, /* not ours (or not where nmap writes it): skipped */
 	E_NMAPRUN,
@@ -160,15 +161,22 @@ const char *nmap_xml__show(char out[SHOW_MAX + 4], const char *v);
 /* expat's current position: line (from 1), column (from 1). */
 unsigned long long nmap_xml__line(const struct nmap_parser *p);
 unsigned long long nmap_xml__col(const struct nmap_parser *p);
+/* Each element's name, for messages. */
+extern const char *const nmap_xml__elem_names[E__COUNT];
 
-/* ---- elements and attribute values (nmap_xml_elem.c) ------------------------------- */
+/* ---- a <host>, and <script> (nmap_xml_host.c) ---------------------------------------- */
 
-/* Element `name` inside `parent`: E_OTHER (skipped with its subtree) when it
- * is not one of ours or not where nmap writes it. */
-enum elem nmap_xml__elem(const char *name, enum elem parent);
-/* An element begins (its attributes) / ends: what it becomes. */
+/* Element e (recognised inside `parent`) begins, with its attributes: what
+ * it becomes.  The elements outside <host> go on to nmap_xml__run_start();
+ * one without a handler is ignored. */
 int nmap_xml__start(struct nmap_parser *p, enum elem e, enum elem parent, const char **atts);
+/* Element e ends. */
 int nmap_xml__end(struct nmap_parser *p, enum elem e);
+
+/* ---- outside <host>; attribute values (nmap_xml_run.c) ------------------------------- */
+
+/* An element outside <host> begins. */
+int nmap_xml__run_start(struct nmap_parser *p, enum elem e, const char **atts);
 /* The document is complete: hand <runstats> and the pre-/post-scan
  * scripts to the sink's run_end. */
 int nmap_xml__run_end(struct nmap_parser *p);
@@ -187,15 +195,5 @@ int nmap_xml__a_oint(struct nmap_parser *p, enum elem e, const char *k, const ch
 /* Strict decimal "123" or "123.45" in [lo, hi], whatever the locale. */
 int nmap_xml__a_dbl(struct nmap_parser *p, enum elem e, const char *k, const char *v, double lo,
                     double hi, double *out);
-/* v in lower case into out[n] (longer values give "", which no
- * enumeration value matches); returns out or "". */
-const char *nmap_xml__lower(char *out, size_t n, const char *v);
-
-/* ---- a <host>, and <script> (nmap_xml_host.c) ---------------------------------------- */
-
-/* The elements of a <host>, and <script> wherever it is: an element
- * begins / ends.  Elements without a handler are ignored. */
-int nmap_xml__host_start(struct nmap_parser *p, enum elem e, enum elem parent, const char **atts);
-int nmap_xml__host_end(struct nmap_parser *p, enum elem e);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * nmap_xml_elem.c - the nmap XML parser's elements (see nmap_xml_int.h):
- * which element is which (its name, where nmap writes it), the readers of
- * attribute values (lengths, strict integers and decimals, enumerations in
- * any case), the dispatch of each element to its handler, and what the
- * elements outside <host> become: <nmaprun> (run_begin), <scaninfo>,
- * <taskprogress>, <runstats> (kept for run_end).  A <host> and <script>:
- * nmap_xml_host.c.
+ * nmap_xml_run.c - what the elements of nmap XML outside <host> become
+ * (see nmap_xml_int.h): <nmaprun> (the sink's run_begin; masscan refused),
+ * <scaninfo> (its services must be a port list), <taskprogress>, and
+ * <runstats> (kept for run_end, which hands them over with the run's
+ * pre-/post-scan scripts).  Also the readers of attribute values every
+ * handler uses: lengths, strict integers and decimals, with their
+ * NAME:LINE:COL messages.  A <host> and <script>: nmap_xml_host.c.
  */
 #include "ingest/nmap_xml_int.h"
 
@@ -21,153 +21,10 @@
  * other port", so neither MAX_FIELD nor MAX_ARGS fits. */
 #define MAX_SERVICES NMAP_XML_MAX_SERVICES
 
-/* ---- which element is which ------------------------------------------------ */
-
-static const char *const elem_names[E__COUNT] = {
-    [E_OTHER] = "?",
-    [E_NMAPRUN] = "nmaprun",
-    [E_SCANINFO] = "scaninfo",
-    [E_TASKPROGRESS] = "taskprogress",
-    [E_HOST] = "host",
-    [E_STATUS] = "status",
-    [E_ADDRESS] = "address",
-    [E_HOSTNAMES] = "hostnames",
-    [E_HOSTNAME] = "hostname",
-    [E_PORTS] = "ports",
-    [E_EXTRAPORTS] = "extraports",
-    [E_EXTRAREASONS] = "extrareasons",
-    [E_PORT] = "port",
-    [E_STATE] = "state",
-    [E_SERVICE] = "service",
-    [E_CPE] = "cpe",
-    [E_SCRIPT] = "script",
-    [E_OS] = "os",
-    [E_OSMATCH] = "osmatch",
-    [E_OSCLASS] = "osclass",
-    [E_UPTIME] = "uptime",
-    [E_DISTANCE] = "distance",
-    [E_HOSTSCRIPT] = "hostscript",
-    [E_RUNSTATS] = "runstats",
-    [E_FINISHED] = "finished",
-    [E_HOSTS] = "hosts",
-    [E_PRESCRIPT] = "prescript",
-    [E_POSTSCRIPT] = "postscript",
-};
-
-/* Where each element is recognised: a bit mask of allowed parents. */
-#define IN(e) (1u << (e))
-static const unsigned elem_parents[E__COUNT] = {
-    [E_SCANINFO] = IN(E_NMAPRUN),
-    [E_TASKPROGRESS] = IN(E_NMAPRUN),
-    [E_HOST] = IN(E_NMAPRUN),
-    [E_RUNSTATS] = IN(E_NMAPRUN),
-    [E_PRESCRIPT] = IN(E_NMAPRUN),
-    [E_POSTSCRIPT] = IN(E_NMAPRUN),
-    [E_STATUS] = IN(E_HOST),
-    [E_ADDRESS] = IN(E_HOST),
-    [E_HOSTNAMES] = IN(E_HOST),
-    [E_PORTS] = IN(E_HOST),
-    [E_OS] = IN(E_HOST),
-    [E_UPTIME] = IN(E_HOST),
-    [E_DISTANCE] = IN(E_HOST),
-    [E_HOSTSCRIPT] = IN(E_HOST),
-    [E_HOSTNAME] = IN(E_HOSTNAMES),
-    [E_EXTRAPORTS] = IN(E_PORTS),
-    [E_PORT] = IN(E_PORTS),
-    [E_EXTRAREASONS] = IN(E_EXTRAPORTS),
-    [E_STATE] = IN(E_PORT),
-    [E_SERVICE] = IN(E_PORT),
-    [E_SCRIPT] = IN(E_PORT) | IN(E_HOSTSCRIPT) | IN(E_PRESCRIPT) | IN(E_POSTSCRIPT),
-    [E_CPE] = IN(E_SERVICE) | IN(E_OSCLASS),
-    [E_OSMATCH] = IN(E_OS),
-    [E_OSCLASS] = IN(E_OS) | IN(E_OSMATCH),
-    [E_FINISHED] = IN(E_RUNSTATS),
-    [E_HOSTS] = IN(E_RUNSTATS),
-};
-
-static enum elem elem_lookup(const char *n)
-{
-	switch (n[0]) {
-	case 'a':
-		return strcmp(n, "address") == 0 ? E_ADDRESS : E_OTHER;
-	case 'c':
-		return strcmp(n, "cpe") == 0 ? E_CPE : E_OTHER;
-	case 'd':
-		return strcmp(n, "distance") == 0 ? E_DISTANCE : E_OTHER;
-	case 'e':
-		if (strcmp(n, "extraports") == 0)
-			return E_EXTRAPORTS;
-		return strcmp(n, "extrareasons") == 0 ? E_EXTRAREASONS : E_OTHER;
-	case 'f':
-		return strcmp(n, "finished") == 0 ? E_FINISHED : E_OTHER;
-	case 'h':
-		if (strncmp(n, "host", 4) != 0)
-			return E_OTHER;
-		switch (n[4]) {
-		case '\0':
-			return E_HOST;
-		case 'n':
-			if (strcmp(n + 4, "name") == 0)
-				return E_HOSTNAME;
-			return strcmp(n + 4, "names") == 0 ? E_HOSTNAMES : E_OTHER;
-		case 's':
-			if (n[5] == '\0')
-				return E_HOSTS;
-			return strcmp(n + 4, "script") == 0 ? E_HOSTSCRIPT : E_OTHER;
-		}
-		return E_OTHER;
-	case 'n':
-		return strcmp(n, "nmaprun") == 0 ? E_NMAPRUN : E_OTHER;
-	case 'o':
-		if (n[1] != 's')
-			return E_OTHER;
-		if (n[2] == '\0')
-			return E_OS;
-		if (strcmp(n, "osmatch") == 0)
-			return E_OSMATCH;
-		return strcmp(n, "osclass") == 0 ? E_OSCLASS : E_OTHER;
-	case 'p':
-		if (strcmp(n, "port") == 0)
-			return E_PORT;
-		if (strcmp(n, "ports") == 0)
-			return E_PORTS;
-		if (strcmp(n, "prescript") == 0)
-			return E_PRESCRIPT;
-		return strcmp(n, "postscript") == 0 ? E_POSTSCRIPT : E_OTHER;
-	case 'r':
-		return strcmp(n, "runstats") == 0 ? E_RUNSTATS : E_OTHER;
-	case 's':
-		switch (n[1]) {
-		case 'c':
-			if (strcmp(n, "script") == 0)
-				return E_SCRIPT;
-			return strcmp(n, "scaninfo") == 0 ? E_SCANINFO : E_OTHER;
-		case 't':
-			if (strcmp(n, "state") == 0)
-				return E_STATE;
-			return strcmp(n, "status") == 0 ? E_STATUS : E_OTHER;
-		case 'e':
-			return strcmp(n, "service") == 0 ? E_SERVICE : E_OTHER;
-		}
-		return E_OTHER;
-	case 't':
-		return strcmp(n, "taskprogress") == 0 ? E_TASKPROGRESS : E_OTHER;
-	case 'u':
-		return strcmp(n, "uptime") == 0 ? E_UPTIME : E_OTHER;
-	}
-	return E_OTHER;
-}
-
-enum elem nmap_xml__elem(const char *name, enum elem parent)
-{
-	enum elem e = parent == E_OTHER ? E_OTHER : elem_lookup(name);
-
-	return elem_parents[e] & IN(parent) ? e : E_OTHER;
-}
-
 int nmap_xml__missing(struct nmap_parser *p, enum elem e, const char *attr)
 {
-	return nmap_xml__fail(p, SDB_EPARSE, "<%s> has no %s attribute", elem_names[e], attr);
+	return nmap_xml__fail(p, SDB_EPARSE, "<%s> has no %s attribute", nmap_xml__elem_names[e],
+	                      attr);
 }
 
 /* ---- attribute values ------------------------------------------------ */
@@ -180,7 +37,7 @@ int nmap_xml__a_len(struct nmap_parser *p, enum elem e, const char *k, const cha
 	if (n > max)
 		return nmap_xml__fail(p, SDB_ETOOBIG,
 		                      "attribute %s of <%s> is %zu bytes, limit %zu", k,
-		                      elem_names[e], strlen(v), max);
+		                      nmap_xml__elem_names[e], strlen(v), max);
 	return 0;
 }
 
@@ -201,12 +58,12 @@ int nmap_xml__a_int(struct nmap_parser *p, enum elem e, const char *k, const cha
 		goto nan;
 	if (errno == ERANGE || x < lo || x > hi)
 		return nmap_xml__fail(p, SDB_ERANGE, "%s %s of <%s> out of range %lld-%lld", k,
-		                      nmap_xml__show(sb, v), elem_names[e], lo, hi);
+		                      nmap_xml__show(sb, v), nmap_xml__elem_names[e], lo, hi);
 	*out = x;
 	return 0;
 nan:
 	return nmap_xml__fail(p, SDB_EPARSE, "attribute %s of <%s> is not a number: \"%s\"", k,
-	                      elem_names[e], nmap_xml__show(sb, v));
+	                      nmap_xml__elem_names[e], nmap_xml__show(sb, v));
 }
 
 /* An optional integer: as a_int, but an empty value (Zenmap saves
@@ -249,27 +106,15 @@ int nmap_xml__a_dbl(struct nmap_parser *p, enum elem e, const char *k, const cha
 	}
 	if (digits == 0 || digits > 30 || *s != '\0')
 		return nmap_xml__fail(p, SDB_EPARSE, "attribute %s of <%s> is not a number: \"%s\"",
-		                      k, elem_names[e], nmap_xml__show(sb, v));
+		                      k, nmap_xml__elem_names[e], nmap_xml__show(sb, v));
 	mant /= scale;
 	if (neg)
 		mant = -mant;
 	if (mant < lo || mant > hi)
 		return nmap_xml__fail(p, SDB_ERANGE, "%s %s of <%s> out of range %g-%g", k,
-		                      nmap_xml__show(sb, v), elem_names[e], lo, hi);
+		                      nmap_xml__show(sb, v), nmap_xml__elem_names[e], lo, hi);
 	*out = mant;
 	return 0;
-}
-
-/* v in lower case into out (at most n - 1 bytes; longer values are cut,
- * which no enumeration value matches).  nmap 3.x wrote "UNfiltered". */
-const char *nmap_xml__lower(char *out, size_t n, const char *v)
-{
-	size_t i = 0;
-
-	for (; v[i] && i + 1 < n; i++)
-		out[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') : v[i];
-	out[i] = '\0';
-	return v[i] ? "" : out;
 }
 
 /* ---- the elements outside <host> -------------------------------------------- */
@@ -468,7 +313,7 @@ int nmap_xml__run_end(struct nmap_parser *p)
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
-int nmap_xml__start(struct nmap_parser *p, enum elem e, enum elem parent, const char **atts)
+int nmap_xml__run_start(struct nmap_parser *p, enum elem e, const char **atts)
 {
 	switch (e) {
 	case E_NMAPRUN:
@@ -482,12 +327,6 @@ int nmap_xml__start(struct nmap_parser *p, enum elem e, enum elem parent, const 
 	case E_HOSTS:
 		return start_hosts(p, atts);
 	default:
-		return nmap_xml__host_start(p, e, parent, atts);
+		return 0;
 	}
-}
-
-int nmap_xml__end(struct nmap_parser *p, enum elem e)
-{
-	/* the elements outside <host> have nothing to do at their end */
-	return nmap_xml__host_end(p, e);
 }
