@@ -75,17 +75,6 @@ void *arena_array(struct arena *a, size_t n, size_t size)
 	return arena_alloc(a, n * size, align);
 }
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
-{
-	char *d = n == SIZE_MAX ? NULL : arena_alloc(a, n + 1, 1);
-
-	if (!d)
-		return NULL;
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
 char *arena_strdup(struct arena *a, const char *s)
 {
 	return arena_strndup(a, s, strlen(s));

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The largest alignment arena_alloc() gives (malloc's). */
 #define ARENA_ALIGN _Alignof(max_align_t)
@@ -64,7 +65,16 @@ static inline void *arena_alloc(struct arena *a, size_t n, size_t align)
 void *arena_array(struct arena *a, size_t n, size_t size);
 /* s[0..n) as a C string (s need not be NUL-terminated); NULL when out of
  * memory. */
-char *arena_strndup(struct arena *a, const char *s, size_t n);
+static inline char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *d = n == SIZE_MAX ? NULL : (char *)arena_alloc(a, n + 1, 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
 /* A copy of C string s; NULL when out of memory. */
 char *arena_strdup(struct arena *a, const char *s);
 

@@ -188,10 +188,18 @@ int nmap_xml__a_len(struct nmap_parser *p, enum elem e, const char *k, const cha
 /* Strict decimal integer in [lo, hi] (SDB_EPARSE, SDB_ERANGE). */
 int nmap_xml__a_int(struct nmap_parser *p, enum elem e, const char *k, const char *v, long long lo,
                     long long hi, long long *out);
-/* The same, but an empty value (Zenmap saves seconds="") is absent:
- * *out = absent. */
-int nmap_xml__a_oint(struct nmap_parser *p, enum elem e, const char *k, const char *v, long long lo,
-                     long long hi, long long absent, long long *out);
+/* The same, but an empty value (Zenmap saves seconds="" and the like) is
+ * absent: *out = absent.  Inline: most optional attributes are empty or
+ * short. */
+static inline int nmap_xml__a_oint(struct nmap_parser *p, enum elem e, const char *k, const char *v,
+                                   long long lo, long long hi, long long absent, long long *out)
+{
+	if (*v == '\0') {
+		*out = absent;
+		return 0;
+	}
+	return nmap_xml__a_int(p, e, k, v, lo, hi, out);
+}
 /* Strict decimal "123" or "123.45" in [lo, hi], whatever the locale. */
 int nmap_xml__a_dbl(struct nmap_parser *p, enum elem e, const char *k, const char *v, double lo,
                     double hi, double *out);

@@ -66,18 +66,6 @@ nan:
 	                      nmap_xml__elem_names[e], nmap_xml__show(sb, v));
 }
 
-/* An optional integer: as a_int, but an empty value (Zenmap saves
- * seconds="" and the like) is absent: *out = `absent`. */
-int nmap_xml__a_oint(struct nmap_parser *p, enum elem e, const char *k, const char *v, long long lo,
-                     long long hi, long long absent, long long *out)
-{
-	if (*v == '\0') {
-		*out = absent;
-		return 0;
-	}
-	return nmap_xml__a_int(p, e, k, v, lo, hi, out);
-}
-
 /*
  * Strict decimal "123", "123.45" in [lo, hi].  Parsed by hand, not strtod():
  * strtod follows LC_NUMERIC and would read "122.97" as 122 under a locale
