@@ -13,8 +13,8 @@
  * The rules, and where they differ from ndiff 7.93 on purpose (its bugs),
  * are in docs/DIFF.md.
  */
-#ifndef SDB_HISTORY_DIFF_H
-#define SDB_HISTORY_DIFF_H
+#ifndef SDB_DIFF_DIFF_H
+#define SDB_DIFF_DIFF_H
 
 #include <stddef.h>
 #include <stdint.h>
