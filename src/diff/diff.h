@@ -7,13 +7,14 @@
  * Owns: the scan snapshot (one scan's hosts in one arena, whether they come
  * from an nmap XML file or from a stored job), the comparison of two
  * snapshots, and the three writers.  Does not own: parsing (ingest/), the
- * database (store/), arguments and exit statuses (cli/cmd_diff.c).
+ * database (store/), arguments and exit statuses (cli/cmd_diff.c).  Which
+ * file holds which part: diff_int.h.
  *
  * The rules, and where they differ from ndiff 7.93 on purpose (its bugs),
  * are in docs/DIFF.md.
  */
-#ifndef SDB_HISTORY_DIFF_H
-#define SDB_HISTORY_DIFF_H
+#ifndef SDB_DIFF_DIFF_H
+#define SDB_DIFF_DIFF_H
 
 #include <stddef.h>
 #include <stdint.h>

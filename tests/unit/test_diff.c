@@ -1,5 +1,5 @@
 /*
- * test_diff.c - unit tests of src/diff/diff.c: snapshots built by hand
+ * test_diff.c - unit tests of src/diff/ (diff.h): snapshots built by hand
  * (from records and from stored-host structs), every kind of change the
  * walk reports (host added/removed, status, MAC, host names, ports: state,
  * each service field, scripts; OS, extraports, host scripts), ndiff's

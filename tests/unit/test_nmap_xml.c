@@ -1,6 +1,6 @@
 /*
  * test_nmap_xml.c - unit tests of the streaming nmap XML parser
- * (src/ingest/nmap_xml.c): every field of the shared sample files and of a
+ * (src/ingest/nmap_xml*.c): every field of the shared sample files and of a
  * modern nmap 7.9x document, chunking independence, validation errors with
  * their file:line:col messages, and hostile input (entities, truncation,
  * giant tokens, deep nesting, garbage).  No database: a recording sink
