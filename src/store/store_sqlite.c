@@ -556,8 +556,9 @@ static int sq_table_exists(struct store *st, const char *name, int *exists)
 
 /* ---- transactions -------------------------------------------------------- */
 
-static int sq_tx_begin(struct store *st)
+static int sq_tx_begin(struct store *st, int64_t order_at)
 {
+	(void)order_at;                 /* SQLite's writers take the lock as they come */
 	store__sqlite(st)->hint_id = 0; /* only what this transaction loaded */
 	return step_retry(store__sqlite(st), SQ_BEGIN, "BEGIN IMMEDIATE",
 	                  "begin write transaction");
@@ -1041,7 +1042,7 @@ static int sq_jobs_reap_stale(struct store *st, int64_t now, const char *hostnam
 		return store__set_err(st, SDB_EUSAGE,
 		                      "reaping stale jobs needs its own transaction, but one is "
 		                      "already open");
-	if ((r = sq_tx_begin(st)) != 0)
+	if ((r = sq_tx_begin(st, 0)) != 0)
 		return r;
 	if ((r = reap_in_tx(s, now, hostname, &count)) != 0 || (r = sq_tx_commit(st)) != 0) {
 		sq_tx_rollback(st);
