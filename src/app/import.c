@@ -188,6 +188,77 @@ static void settle(struct job_writer *w, struct store *st, const struct import_c
 	}
 }
 
+/* How much of a file is read to find its scan time (nmap writes <nmaprun>
+ * within the first few hundred bytes, after the XML declaration, DOCTYPE,
+ * stylesheet and a comment). */
+#define ORDER_PEEK_MAX ((size_t)64 << 10)
+
+struct peek {
+	int seen;
+	int64_t start;
+};
+
+static int peek_run_begin(void *ctx, const struct rec_run *run)
+{
+	struct peek *pk = ctx;
+
+	pk->seen = 1;
+	pk->start = run->start;
+	return SDB_EINTR; /* that is all we wanted */
+}
+
+/*
+ * The scan time in the regular file open on `fd` for ordering, read by the
+ * nmap parser from its first ORDER_PEEK_MAX bytes (with pread: the file
+ * offset does not move): 1 and *start (0: undated) when its <nmaprun> was
+ * read, 0 when it cannot be told (not a regular file - a pipe cannot be
+ * read twice -, not nmap XML there): the import itself says what is wrong
+ * with such a file.
+ */
+static int peek_start_fd(int fd, const char *path, int64_t *start)
+{
+	struct ingest_sink sink = {.run_begin = peek_run_begin};
+	struct nmap_parser *p = NULL;
+	struct peek pk = {0, 0};
+	struct stat sb;
+	char buf[4096];
+	size_t total = 0;
+	int r = 0;
+
+	*start = 0;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	sink.ctx = &pk;
+	if (nmap_parser_new(&sink, path, &p) == 0) {
+		while (!pk.seen && r == 0 && total < ORDER_PEEK_MAX) {
+			ssize_t n = pread(fd, buf, sizeof(buf), (off_t)total);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+			r = nmap_parser_feed(p, buf, (size_t)n, 0);
+		}
+		nmap_parser_free(p);
+	}
+	*start = pk.start;
+	return pk.seen;
+}
+
+/* The same for the file at `path` (opened without blocking: a FIFO is not
+ * read). */
+static int peek_start(const char *path, int64_t *start)
+{
+	int fd, seen;
+
+	*start = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return 0;
+	seen = peek_start_fd(fd, path, start);
+	close(fd);
+	return seen;
+}
+
 /* One attempt at one file.  partial: 0 = a whole scan, 1 = store a partial
  * job (2: the same, its warnings already told), -1 = a whole scan, but a
  * cut-off file ends with *cut_off set (nothing stored) so that the caller
@@ -218,6 +289,9 @@ static void import_one(struct store *st, const char *path, const struct app_impo
 	o.source = source;
 	o.forced = io->force;
 	o.partial = partial > 0;
+	/* its scan time, so that concurrent importers store in scan-time order */
+	if (fd != STDIN_FILENO)
+		peek_start_fd(fd, path, &o.scan_time);
 	ic.partial = partial > 0;
 	ic.warned = partial == 2;
 	if ((r = job_writer_begin(st, &o, &w)) != 0) {
@@ -328,61 +402,6 @@ enum app_import_status app_import_file(struct store *st, const char *path,
 }
 
 /* ---- import order (app_import_order) ------------------------------------ */
-
-/* How much of a file is read to find its scan time (nmap writes <nmaprun>
- * within the first few hundred bytes, after the XML declaration, DOCTYPE,
- * stylesheet and a comment). */
-#define ORDER_PEEK_MAX ((size_t)64 << 10)
-
-struct peek {
-	int seen;
-	int64_t start;
-};
-
-static int peek_run_begin(void *ctx, const struct rec_run *run)
-{
-	struct peek *pk = ctx;
-
-	pk->seen = 1;
-	pk->start = run->start;
-	return SDB_EINTR; /* that is all we wanted */
-}
-
-/*
- * The scan time of `path` for ordering, read by the nmap parser from the
- * first ORDER_PEEK_MAX bytes: 1 and *start (0: undated) when its <nmaprun>
- * was read, 0 when it cannot be told (cannot open, a directory, not nmap
- * XML there): the import itself says what is wrong with such a file.
- */
-static int peek_start(const char *path, int64_t *start)
-{
-	struct ingest_sink sink = {.run_begin = peek_run_begin};
-	struct nmap_parser *p = NULL;
-	struct peek pk = {0, 0};
-	char buf[4096];
-	size_t total = 0;
-	int fd, r = 0;
-
-	*start = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	sink.ctx = &pk;
-	if (nmap_parser_new(&sink, path, &p) == 0) {
-		while (!pk.seen && r == 0 && total < ORDER_PEEK_MAX) {
-			ssize_t n = read(fd, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			total += (size_t)n;
-			r = nmap_parser_feed(p, buf, (size_t)n, 0);
-		}
-		nmap_parser_free(p);
-	}
-	close(fd);
-	*start = pk.start;
-	return pk.seen;
-}
 
 struct order_ent {
 	const char *file;

@@ -1360,7 +1360,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->forced = o->forced;
 	w->existing_job_id = o->existing_job_id;
 	w->warning = o->warning;
-	if ((r = store_tx_begin(st)) != 0)
+	if ((r = store_tx_begin_ordered(st, o->scan_time)) != 0)
 		goto fail;
 	if (o->existing_job_id > 0) {
 		w->job_id = o->existing_job_id;

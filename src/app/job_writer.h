@@ -37,6 +37,10 @@ struct job_writer_opts {
 	const char *args;        /* for scans: the command line we ran */
 	int forced;              /* --force: store even if content seen */
 	int64_t existing_job_id; /* scan: its row is already committed */
+	/* The scan's time when it is known before the document is read (an
+	 * imported file's <nmaprun start>): the write lock is then taken in
+	 * scan-time order (store_tx_begin_ordered).  0: unknown. */
+	int64_t scan_time;
 	/* Part of a scan (import --partial): a cut-off document is taken
 	 * (sink accept_truncated), the job is marked partial, and its probed
 	 * scope is empty - it closes no port and downs no host it does not

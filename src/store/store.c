@@ -166,7 +166,7 @@ const char *store_backend_name(const struct store *st)
 
 /* ---- transactions and the job write path ------------------------------ */
 
-int store_tx_begin(struct store *st)
+int store_tx_begin_ordered(struct store *st, int64_t scan_time)
 {
 	int r;
 
@@ -174,9 +174,14 @@ int store_tx_begin(struct store *st)
 		return SDB_EUSAGE;
 	if ((r = store__fault(st, "tx_begin")) != 0)
 		return r;
-	if ((r = st->ops->tx_begin(st)) == 0)
+	if ((r = st->ops->tx_begin(st, scan_time > 0 ? scan_time : 0)) == 0)
 		st->in_tx = 1;
 	return r;
+}
+
+int store_tx_begin(struct store *st)
+{
+	return store_tx_begin_ordered(st, 0);
 }
 
 int store_tx_commit(struct store *st)

@@ -183,6 +183,14 @@ struct store_job_final {
 /* Transactions: begin takes the write lock at once (SQLite: BEGIN
  * IMMEDIATE), retrying SDB_EBUSY with backoff and jitter. */
 int store_tx_begin(struct store *st);
+/* The same, for a job whose scan time is known before it is written (an
+ * imported file's <nmaprun start>; 0: unknown, as store_tx_begin).  On
+ * PostgreSQL, writers that said their scan time take the write lock in
+ * scan-time order: one that would go before an earlier scan already
+ * waiting lets it go first, so that concurrent importers store their
+ * scans in order and none replays a later one (docs/ARCHITECTURE.md, "Out
+ * of order").  SQLite's writers take the lock as they come. */
+int store_tx_begin_ordered(struct store *st, int64_t scan_time);
 int store_tx_commit(struct store *st);
 int store_tx_rollback(struct store *st);
 

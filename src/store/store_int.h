@@ -56,7 +56,9 @@ struct store_ops {
 	int (*open)(const char *target, struct store **out, char *errmsg, size_t errlen);
 	void (*close)(struct store *st);
 
-	int (*tx_begin)(struct store *st); /* takes the write lock, retries BUSY */
+	/* Takes the write lock, retries BUSY; order_at: the scan time to queue
+	 * by (0: none; store_tx_begin_ordered). */
+	int (*tx_begin)(struct store *st, int64_t order_at);
 	int (*tx_commit)(struct store *st);
 	int (*tx_rollback)(struct store *st);
 

@@ -111,6 +111,12 @@ struct store_pg {
 	/* the transaction id (pg_current_xact_id, txid_current before 13),
 	 * for pg_xact_status after a lost COMMIT; "" if unknown */
 	char tx_xid[32];
+	/* The scan-time key this session announced while it queued for the
+	 * write lock in scan-time order (a session-level ORDER_SPACE lock,
+	 * given back when the write transaction ends); 0: none.  listening:
+	 * LISTEN scandb_write was sent on this connection. */
+	int32_t order_key;
+	int listening;
 	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
 	int64_t next_host_id; /* 0: not read yet in this transaction */
 	int ids_taken;        /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */

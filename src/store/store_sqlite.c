@@ -557,8 +557,9 @@ static int sq_table_exists(struct store *st, const char *name, int *exists)
 
 /* ---- transactions -------------------------------------------------------- */
 
-static int sq_tx_begin(struct store *st)
+static int sq_tx_begin(struct store *st, int64_t order_at)
 {
+	(void)order_at;                 /* SQLite's writers take the lock as they come */
 	store__sqlite(st)->hint_id = 0; /* only what this transaction loaded */
 	return step_retry(store__sqlite(st), SQ_BEGIN, "BEGIN IMMEDIATE",
 	                  "begin write transaction");
@@ -938,7 +939,7 @@ static int sq_jobs_fail(struct store *st, const struct store__stale_job *v, size
 	int r;
 
 	*count = 0;
-	if ((r = sq_tx_begin(st)) != 0)
+	if ((r = sq_tx_begin(st, 0)) != 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		if ((r = store__sqlite_stmt(s, SQ_JOB_FAIL,

@@ -15,8 +15,8 @@ import subprocess
 import threading
 import time
 
-from e2e_util import (SCANDB, DBError, Tests, WriteLockHolder, check, epoch, eq, integrity,
-                      missing_table, newdb, sql, sql1, sql_snapshot, tmpdir)
+from e2e_util import (PG, SCANDB, DBError, Tests, WriteLockHolder, check, epoch, eq, integrity,
+                      missing_table, newdb, pg_env, skip_case, sql, sql1, sql_snapshot, tmpdir)
 from gen_nmap_xml import generate, host_addr
 
 t = Tests("concurrency")
@@ -399,6 +399,77 @@ def import_waits_for_a_held_write_lock():
     eq(stderr_problems(err), [], "importer stderr")
     eq(q(db, "SELECT count(*), min(status) FROM jobs"), [(1, "completed")], "jobs")
     eq(q(db, "SELECT count(*) FROM ports")[0][0], s.ports, "ports")
+    shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
+
+
+# store_pg.c: the writers' advisory lock, and the space of the scan times
+# ordered writers announce while they queue for it
+LOCK_SPACE, LOCK_WRITER, ORDER_SPACE = 1935893602, 1, 1935893615
+
+
+@t.case
+def pg_writers_take_the_lock_in_scan_time_order():
+    """PostgreSQL: importers that queue for the write lock store their scans
+    in scan-time order, not in the order they came (three importers come
+    newest scan first while the lock is held; their jobs are made oldest
+    first, so none is stored late), and while they queue they hold no
+    snapshot (a waiter that did would keep every row version the writer
+    replaces: backend_xmin NULL) and no transaction."""
+    if not PG:
+        skip_case("PostgreSQL only: SQLite's writers take the lock as they come")
+    d = tmpdir("scandb-conc-order-")
+    db = newdb()
+    run_parallel([[SCANDB, "--db", db, "migrate", "up"]])
+    files = []
+    for i in range(3):  # scan i at START + i hours
+        path = os.path.join(d, f"s{i}.xml")
+        generate(path, hosts=20, ports=3, seed=70 + i, start=START + 3600 * i)
+        files.append(path)
+    e = pg_env()
+    holder = subprocess.Popen(
+        [os.path.join(e["SCANDB_PG_BIN"], "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+         "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=dict(os.environ, PGCONNECT_TIMEOUT="10"))
+    procs = []
+    try:
+        holder.stdin.write(f"SELECT 'locked' FROM pg_advisory_lock({LOCK_SPACE}, {LOCK_WRITER});\n")
+        holder.stdin.flush()
+        eq(holder.stdout.readline().strip(), "locked", "the write lock held by psql")
+        for n, path in enumerate(reversed(files), 1):  # newest scan first
+            procs.append(subprocess.Popen([SCANDB, "--db", db, "-q", "import", path],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, stdin=subprocess.DEVNULL))
+            deadline = time.monotonic() + 60
+            while sql1(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                           f"classid = {ORDER_SPACE} AND objsubid = 2") < n:
+                if procs[-1].poll() is not None:
+                    raise AssertionError(f"importer {n} ended while the lock was held: "
+                                         f"{procs[-1].communicate()[1]!r}")
+                check(time.monotonic() < deadline, f"importer {n} did not queue within 60 s")
+                time.sleep(0.05)
+        time.sleep(0.5)  # each has looked at the lock and gone to wait
+        waiting = sql(db, "SELECT backend_xmin IS NULL, backend_xid IS NULL, state "
+                          "FROM pg_stat_activity WHERE datname = current_database() AND "
+                          "application_name = 'scandb'")
+        eq(len(waiting), 3, f"three importers connected: {waiting}")
+        for snap_free, xid_free, state in waiting:
+            check(snap_free in (True, "t") and xid_free in (True, "t") and state == "idle",
+                  f"a queued importer holds a snapshot or a transaction: {waiting}")
+        check(all(p.poll() is None for p in procs), "the importers wait for the lock")
+    finally:
+        try:
+            holder.communicate(f"SELECT pg_advisory_unlock({LOCK_SPACE}, {LOCK_WRITER});\n",
+                               timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        eq(p.returncode, 0, f"an importer: {err.strip()}")
+    made = [os.path.basename(r[0]) for r in sql(db, "SELECT source FROM jobs ORDER BY id")]
+    eq(made, ["s0.xml", "s1.xml", "s2.xml"], "jobs made in scan-time order")
+    eq(sql1(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                f"classid = {ORDER_SPACE}"), 0, "no scan time left announced")
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 

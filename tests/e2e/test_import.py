@@ -3,8 +3,9 @@
 files.  Every failure must name the file (and line), exit 1, and leave the
 database exactly as it was; other files in the same command still import."""
 import os
+import subprocess
 
-from e2e_util import (Tests, check, data, db_exists, dump, eq, iso, newdb, run, sql, sql1,
+from e2e_util import (SCANDB, Tests, check, data, db_exists, dump, eq, iso, newdb, run, sql, sql1,
                       sqlite_case, tmpdir, write)
 
 t = Tests("import")
@@ -83,6 +84,21 @@ def stdin_import():
     r = run(db, "import", "-", input=read("simple.xml"), expect=0)
     check("-: imported as job 1" in r.out, f"{r!r}")
     eq(count(db, "SELECT source FROM jobs"), "<stdin>", "job source")
+
+
+@t.case
+def several_pipes_imported_whole():
+    """`import <(zcat a.xml.gz) <(zcat b.xml.gz)`: files that are pipes are
+    not read ahead to order them by scan time (a pipe cannot be read twice);
+    each is imported whole, in the order given."""
+    db = newdb()
+    a, b = data("simple.xml"), data("complex.xml")
+    r = subprocess.run(["bash", "-c", f'"$0" --db "$1" import <(cat "$2") <(cat "$3")',
+                        SCANDB, db, b, a], capture_output=True, text=True, timeout=120)
+    eq(r.returncode, 0, f"import of two pipes: {r.stderr!r}")
+    eq(len(r.stdout.splitlines()), 2, f"a line per pipe: {r.stdout!r}")
+    check(all("imported as job" in ln for ln in r.stdout.splitlines()), f"{r.stdout!r}")
+    eq(count(db, "SELECT count(*) FROM jobs"), 2, "jobs")
 
 
 @t.case
