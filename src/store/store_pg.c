@@ -42,7 +42,8 @@
 /* Writers' scan times while they queue for LOCK_WRITER in scan-time order
  * (begin_ordered): (ORDER_SPACE, order_key(t)), shared, session-level. */
 #define ORDER_SPACE 1935893615 /* "scdo" */
-/* Every write transaction NOTIFYs this channel (delivered at its COMMIT):
+/* Every write transaction NOTIFYs this channel when it ends (an unordered
+ * one at its COMMIT, an ordered one once its announcement is given back):
  * ordered writers wait for it, idle. */
 #define ORDER_CHANNEL     "scandb_write"
 #define ORDER_TICK_MS     200                /* ... and wake this often anyway */
@@ -849,16 +850,19 @@ static PGresult *begin_queued(struct store_pg *s, long ms)
 }
 
 /* Give back this session's announcement (after its write transaction
- * ended; a lost connection took it along). */
+ * ended; a lost connection took it along), and tell the waiters: the
+ * NOTIFY of the COMMIT reached them while this one was still announced,
+ * and the next in line would wait for the tick. */
 static void order_release(struct store_pg *s)
 {
-	char sql[96];
+	char sql[128];
 
 	if (!s->order_key)
 		return;
 	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) == PQTRANS_IDLE) {
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock_shared(%d, %d)", ORDER_SPACE,
-		         (int)s->order_key);
+		snprintf(sql, sizeof(sql),
+		         "SELECT pg_advisory_unlock_shared(%d, %d); NOTIFY " ORDER_CHANNEL,
+		         ORDER_SPACE, (int)s->order_key);
 		PQclear(PQexec(s->conn, sql));
 	}
 	s->order_key = 0;
@@ -964,9 +968,10 @@ static PGresult *begin_ordered(struct store_pg *s, long ms, int64_t order_at)
 			got = first_set(res, 0);
 			if (got && first_set(res, 1)) {
 				PQclear(res);
+				/* (no NOTIFY at its COMMIT: order_release's comes
+				 * when the announcement is gone) */
 				snprintf(sql, sizeof(sql),
-				         "SET LOCAL lock_timeout = %ld; NOTIFY " ORDER_CHANNEL
-				         "; SELECT true, %s::text",
+				         "SET LOCAL lock_timeout = %ld; SELECT true, %s::text",
 				         left, xid_func(s));
 				return PQexec(s->conn, sql);
 			}
