@@ -254,6 +254,26 @@ static void drain_err(struct proc *p)
 	}
 }
 
+/* Wait until `fd` is ready for `events` (or hung up), keeping the child's
+ * stderr meanwhile: 1 ready, 0 not yet (stderr had something: wait
+ * again), SDB_EINTR at the deadline or on a signal, SDB_EIO. */
+static int wait_io(struct proc *p, int fd, short events, double deadline)
+{
+	struct pollfd f[2];
+	int nf = 0, n;
+
+	f[nf++] = (struct pollfd){.fd = fd, .events = events};
+	if (p->err_fd >= 0)
+		f[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+	if ((n = poll(f, (nfds_t)nf, left_ms(deadline))) < 0)
+		return errno == EINTR ? SDB_EINTR : SDB_EIO;
+	if (n == 0)
+		return SDB_EINTR;
+	if (nf > 1 && (f[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		drain_err(p);
+	return (f[0].revents & (events | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 long proc_read(struct proc *p, void *buf, size_t len, int timeout_ms)
 {
 	double deadline = deadline_in(timeout_ms);
@@ -261,29 +281,22 @@ long proc_read(struct proc *p, void *buf, size_t len, int timeout_ms)
 	if (p->out_fd < 0)
 		return 0;
 	for (;;) {
-		struct pollfd f[2];
-		int nf = 0, n;
+		int r = wait_io(p, p->out_fd, POLLIN, deadline);
+		ssize_t got;
 
-		f[nf++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
-		if (p->err_fd >= 0)
-			f[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-		if ((n = poll(f, (nfds_t)nf, left_ms(deadline))) < 0)
-			return errno == EINTR ? SDB_EINTR : SDB_EIO;
-		if (n == 0)
-			return SDB_EINTR;
-		if (nf > 1 && (f[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			drain_err(p);
-		if (f[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
-			ssize_t got = read(p->out_fd, buf, len);
-			if (got < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				return SDB_EIO;
-			}
-			if (got == 0)
-				close_fd(&p->out_fd);
-			return (long)got;
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			continue;
 		}
+		if ((got = read(p->out_fd, buf, len)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return SDB_EIO;
+		}
+		if (got == 0)
+			close_fd(&p->out_fd);
+		return (long)got;
 	}
 }
 
@@ -324,27 +337,20 @@ long proc_write(struct proc *p, const void *buf, size_t len, int timeout_ms)
 	if (len == 0)
 		return 0;
 	for (;;) {
-		struct pollfd f[2];
-		int nf = 0, n;
+		int r = wait_io(p, p->in_fd, POLLOUT, deadline);
+		ssize_t put;
 
-		f[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT};
-		if (p->err_fd >= 0)
-			f[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-		if ((n = poll(f, (nfds_t)nf, left_ms(deadline))) < 0)
-			return errno == EINTR ? SDB_EINTR : SDB_EIO;
-		if (n == 0)
-			return SDB_EINTR;
-		if (nf > 1 && (f[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			drain_err(p);
-		if (f[0].revents & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) {
-			ssize_t put = write_nosigpipe(p->in_fd, buf, len);
-			if (put < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				return SDB_EIO;
-			}
-			return (long)put;
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			continue;
 		}
+		if ((put = write_nosigpipe(p->in_fd, buf, len)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return SDB_EIO;
+		}
+		return (long)put;
 	}
 }
 
