@@ -24,7 +24,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/retry.h"
-#include "history/events.h"
+#include "core/hoststate.h"
 #include "store/store_int.h"
 
 static const char *const job_kind_names[] = {"import", "scan"};

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "core/record.h"
-#include "history/events.h"
+#include "core/hoststate.h"
 
 struct store;
 

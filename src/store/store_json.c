@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "history/events.h"
+#include "core/hoststate.h"
 #include "store/store_int.h"
 
 /* Duplicates are looked for among this many leading entries only, so a

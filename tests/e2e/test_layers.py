@@ -41,14 +41,14 @@ def an_upward_include_fails_and_is_named():
 def an_exception_that_is_gone_must_leave_the_list():
     src = os.path.join(tmpdir("scandb-layers-"), "src")
     shutil.copytree(os.path.join(REPO, "src"), src)
-    p = os.path.join(src, "store", "store_json.c")
+    p = os.path.join(src, "history", "findings.c")
     with open(p, encoding="utf-8") as f:
         text = f.read()
     with open(p, "w", encoding="utf-8") as f:
-        f.write(text.replace('#include "history/events.h"', '#include "core/buf.h"'))
+        f.write(text.replace('#include "store/store.h"', '#include "core/buf.h"'))
     r = layers(src)
     eq(r.returncode, 1, f"exit: {r.stdout}")
-    check("'store/store_json.c -> history' no longer exists" in r.stdout, r.stdout)
+    check("'history/findings.c -> store' no longer exists" in r.stdout, r.stdout)
 
 
 if __name__ == "__main__":
