@@ -128,7 +128,16 @@ int store_open_mode(const char *target, int flags, struct store **out, char *err
 		snprintf(errmsg, errlen, "no database given");
 		return SDB_EUSAGE;
 	}
+#ifdef SCANDB_WITH_PG
 	ops = store__is_pg_target(target) ? &store_pg_ops : &store_sqlite_ops;
+#else
+	if (store__is_pg_target(target)) {
+		snprintf(errmsg, errlen,
+		         "this scandb was built without PostgreSQL support (-DSCANDB_WITH_PG=OFF)");
+		return SDB_EUNSUPPORTED;
+	}
+	ops = &store_sqlite_ops;
+#endif
 	if (ops->open_mode)
 		r = ops->open_mode(target, flags, out, errmsg, errlen);
 	else

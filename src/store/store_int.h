@@ -392,7 +392,8 @@ int store__fault(struct store *st, const char *op);
 int store__set_err(struct store *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Backends compiled in (store.c picks by URL). */
+/* Backends compiled in (store.c picks by URL; store_pg_ops with
+ * SCANDB_WITH_PG only). */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
 /* 1 if `target` names a PostgreSQL database: "postgresql://..." or
@@ -422,6 +423,8 @@ struct store__target_secrets {
 };
 int store__target_secrets(const char *target, struct store__target_secrets *ts);
 void store__target_secrets_free(struct store__target_secrets *ts);
+/* A process that holds a password dumps no core (store_target.c). */
+void store__no_core_dumps(void);
 
 /* Generated at build time (cmake/embed_migrations.cmake). */
 extern const struct store_migration_src store_sqlite_migrations[];

@@ -322,9 +322,7 @@ void store__pg_restore_close(struct store *st, void *file);
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"
 
-/* store_target.c: PQconninfoFree after wiping every secret value; and a
- * process that holds a password dumps no core (store_protect_secrets). */
+/* store_target.c: PQconninfoFree after wiping every secret value. */
 void store__conninfo_free_wiped(PQconninfoOption *opts);
-void store__no_core_dumps(void);
 
 #endif

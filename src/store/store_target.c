@@ -21,6 +21,11 @@
  * port or a database name.  Hiding too much costs a less helpful message;
  * hiding too little is the leak.
  *
+ * Built without PostgreSQL (-DSCANDB_WITH_PG=OFF: no libpq), a PostgreSQL
+ * target that is a URI or holds a '=' is shown as its scheme and "***":
+ * without libpq's table and its check of the reading, hiding it all is
+ * the safe side (such a target cannot be opened anyway).
+ *
  * Not here: the redaction of secrets in driver messages (store_pg.c, which
  * uses store__target_secrets), and what a backend does with them.
  */
@@ -31,10 +36,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include <libpq-fe.h>
-
 #include "core/error.h"
+#ifdef SCANDB_WITH_PG
 #include "store/store_pg_int.h"
+#else
+#include "store/store_int.h"
+#endif
 
 static int has_prefix(const char *s, const char *p)
 {
@@ -64,6 +71,7 @@ static size_t conninfo_offset(const char *target)
 	return (size_t)-1;
 }
 
+#ifdef SCANDB_WITH_PG
 /* Is `keyword` secret by libpq's table (dispchar "*")?  password and
  * sslpassword are secret whatever the table says. */
 static int keyword_secret(const PQconninfoOption *table, const char *keyword)
@@ -87,6 +95,7 @@ static int add_span(struct store__target_secrets *ts, size_t off, size_t len)
 	ts->nspans++;
 	return 0;
 }
+#endif
 
 int store__hexval(char c)
 {
@@ -99,6 +108,7 @@ int store__hexval(char c)
 	return -1;
 }
 
+#ifdef SCANDB_WITH_PG
 /* libpq's conninfo_uri_decode of [p, p + n) into out (n + 1 bytes): 0, or
  * -1 for an escape libpq refuses (then it would not parse). */
 static int uri_decode(const char *p, size_t n, char *out)
@@ -274,6 +284,8 @@ static int kv_spans(const char *c, size_t base, const PQconninfoOption *table,
 	return 0;
 }
 
+#endif
+
 /* The target with every span replaced by "***" (overlapping spans merged):
  * malloc'ed, or NULL. */
 static char *render(const char *target, const struct store__target_secrets *ts)
@@ -304,6 +316,7 @@ static char *render(const char *target, const struct store__target_secrets *ts)
 	return out;
 }
 
+#ifdef SCANDB_WITH_PG
 void store__conninfo_free_wiped(PQconninfoOption *opts)
 {
 	for (PQconninfoOption *o = opts; o && o->keyword; o++)
@@ -311,6 +324,8 @@ void store__conninfo_free_wiped(PQconninfoOption *opts)
 			explicit_bzero(o->val, strlen(o->val));
 	PQconninfoFree(opts);
 }
+
+#endif
 
 void store__no_core_dumps(void)
 {
@@ -339,6 +354,7 @@ int store_protect_secrets(const char *target)
 	return held;
 }
 
+#ifdef SCANDB_WITH_PG
 /* Does `shown` (a rendered target) still carry a secret by libpq's
  * reading?  1 if it does or cannot be read, 0 if it is clean. */
 static int still_secret(const char *shown, size_t from)
@@ -361,6 +377,8 @@ static int still_secret(const char *shown, size_t from)
 	return dirty;
 }
 
+#endif
+
 void store__target_secrets_free(struct store__target_secrets *ts)
 {
 	for (size_t i = 0; i < ts->nvalues; i++) {
@@ -370,6 +388,7 @@ void store__target_secrets_free(struct store__target_secrets *ts)
 	memset(ts, 0, sizeof(*ts));
 }
 
+#ifdef SCANDB_WITH_PG
 int store__target_secrets(const char *target, struct store__target_secrets *ts)
 {
 	size_t from = conninfo_offset(target);
@@ -424,6 +443,24 @@ int store__target_secrets(const char *target, struct store__target_secrets *ts)
 	}
 	return 0;
 }
+#else
+/* Without libpq: a PostgreSQL target that libpq would read for keywords
+ * (a URI, or key=value) is all hidden after its scheme. */
+int store__target_secrets(const char *target, struct store__target_secrets *ts)
+{
+	size_t from = conninfo_offset(target);
+	const char *c;
+
+	memset(ts, 0, sizeof(*ts));
+	if (from == (size_t)-1)
+		return 0; /* a SQLite file: nothing secret */
+	c = target + from;
+	ts->from = from + uri_prefix(c);
+	if (uri_prefix(c) || strchr(c, '='))
+		ts->opaque = 1;
+	return 0;
+}
+#endif
 
 char *store_target_display(const char *target, char *out, size_t outlen)
 {
