@@ -881,8 +881,8 @@ static int order_drain(struct store_pg *s)
 	return any;
 }
 
-/* Wait, outside any transaction, up to `ms` for a writer's COMMIT (its
- * NOTIFY); 0, or -1 when the connection failed. */
+/* Wait, outside any transaction, up to `ms` (at most ORDER_TICK_MS) for a
+ * writer's NOTIFY; 0, or -1 when the connection or poll failed. */
 static int order_sleep(struct store_pg *s, long ms)
 {
 	struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
@@ -911,7 +911,7 @@ static int first_set(const PGresult *res, int col)
  * The ordered begin (store_tx_begin_ordered on PostgreSQL).  The writer
  * announces its scan time (a shared session-level ORDER_SPACE lock on
  * order_key) and LISTENs on ORDER_CHANNEL.  While another writer announced
- * an earlier scan, it waits for a COMMIT's NOTIFY, idle and outside any
+ * an earlier scan, it waits for a writer's NOTIFY, idle and outside any
  * transaction: a waiter that held a snapshot (as one blocked in
  * pg_advisory_xact_lock does) would keep every row version the writers
  * replace, and doubled the heap pages the importers read (20 concurrent
@@ -984,8 +984,11 @@ static PGresult *begin_ordered(struct store_pg *s, long ms, int64_t order_at)
 				return res;
 		}
 		PQclear(res);
+		/* a wait that failed (the connection, or poll) queues as the
+		 * unordered do: their BEGIN fails on a lost connection, and
+		 * takes the lock on a good one */
 		if (order_sleep(s, left) != 0)
-			return PQexec(s->conn, "SELECT 1"); /* the connection's error */
+			return begin_queued(s, left);
 	}
 }
 
