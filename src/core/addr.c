@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 
 int addr_parse(const char *s, char *out, int *family, unsigned char key[16])
 {
@@ -159,14 +160,8 @@ static void portlist_normalise(struct portlist *pl)
 
 static int portlist_push(struct portlist *pl, size_t *cap, int lo, int hi)
 {
-	if (pl->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		struct portrange *nr = sdb_reallocarray(pl->r, ncap, sizeof(*nr));
-		if (!nr)
-			return SDB_ENOMEM;
-		pl->r = nr;
-		*cap = ncap;
-	}
+	if (VEC_RESERVE(pl->r, *cap, pl->n + 1, 16))
+		return SDB_ENOMEM;
 	pl->r[pl->n].lo = lo;
 	pl->r[pl->n].hi = hi;
 	pl->n++;

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 
 static const char *const kind_names[EV__COUNT] = {
     "host_up",    "host_down",   "port_opened",      "port_closed",    "service_changed",
@@ -126,14 +127,8 @@ size_t ev_host_port_find(const struct ev_host *h, int proto, int port, int *foun
 /* Insert a zeroed port at position i; returns it or NULL. */
 struct ev_port *ev_host_port_insert_at(struct ev_host *h, size_t i)
 {
-	if (h->nports == h->cap) {
-		size_t ncap = h->cap ? h->cap * 2 : 16;
-		struct ev_port *np = sdb_reallocarray(h->ports, ncap, sizeof(*np));
-		if (!np)
-			return NULL;
-		h->ports = np;
-		h->cap = ncap;
-	}
+	if (VEC_RESERVE(h->ports, h->cap, h->nports + 1, 16))
+		return NULL;
 	memmove(&h->ports[i + 1], &h->ports[i], (h->nports - i) * sizeof(h->ports[0]));
 	memset(&h->ports[i], 0, sizeof(h->ports[0]));
 	h->nports++;
@@ -230,14 +225,8 @@ struct ev_script *ev_host_script_entry(struct ev_host *h, int proto, int port, c
 	if (!s) {
 		if (sidx_reserve(h) != 0)
 			return NULL;
-		if (h->nscripts == h->scap) {
-			size_t ncap = h->scap ? h->scap * 2 : 8;
-			struct ev_script *ns = sdb_reallocarray(h->scripts, ncap, sizeof(*ns));
-			if (!ns)
-				return NULL;
-			h->scripts = ns;
-			h->scap = ncap;
-		}
+		if (VEC_RESERVE(h->scripts, h->scap, h->nscripts + 1, 8))
+			return NULL;
 		s = &h->scripts[h->nscripts];
 		memset(s, 0, sizeof(*s));
 		s->proto = proto;
