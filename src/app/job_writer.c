@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "app/findings.h"
 #include "app/process.h"
 #include "core/addr.h"
 #include "core/scope.h"

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "app/findings.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "history/findings.h"
