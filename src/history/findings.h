@@ -203,7 +203,7 @@ int findings_detect(const struct findings_rules *rules, const struct rec_host *s
 /* The decisions of a scan at `at` by job `job_id` (whose detections
  * findings_detect() put in p) on the host's known findings, into p->v.
  * scope: what the scan probed (a port it covers and did not report is
- * probed and not open), or NULL.  0, SDB_ENOMEM. */
+ * probed and not open), or NULL.  0, SDB_EUSAGE, SDB_ENOMEM. */
 int findings_decide(struct findings_plan *p, const struct rec_host *scan,
                     const struct scan_scope *scope, const struct findings_known *known,
                     size_t nknown, int64_t at, int64_t job_id);
