@@ -38,7 +38,7 @@
 
 #include "core/error.h"
 #ifdef SCANDB_WITH_PG
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 #else
 #include "store/store_int.h"
 #endif

@@ -19,8 +19,8 @@
  * commit.  So a row call validates its values itself (what a CHECK would
  * refuse is refused by the call, as on SQLite).
  */
-#ifndef SDB_STORE_STORE_PG_INT_H
-#define SDB_STORE_STORE_PG_INT_H
+#ifndef SDB_STORE_PG_PG_INT_H
+#define SDB_STORE_PG_PG_INT_H
 
 #include <libpq-fe.h>
 

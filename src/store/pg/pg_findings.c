@@ -13,7 +13,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 static int dup_col(const PGresult *q, int i, int c, char **dst)
 {

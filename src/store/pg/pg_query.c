@@ -14,7 +14,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 #define HOSTS_PAGE 500
 

@@ -18,7 +18,7 @@
  * a file with a name (so nothing is left to clean, even after SIGKILL).
  */
 #define _GNU_SOURCE /* memfd_create, O_TMPFILE */
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

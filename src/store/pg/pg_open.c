@@ -16,7 +16,7 @@
  *   the caller retries the whole transaction.  Outside in_tx, statements
  *   retry by themselves (reconnecting with PQreset).
  */
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

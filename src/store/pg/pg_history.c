@@ -15,7 +15,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 #define EPT(col) "(" EP(col) ")::text"
 
