@@ -1,23 +1,20 @@
 /*
- * store_pg_int.h - private to the PostgreSQL backend (store_pg.c: connection,
- * transactions, retries, migrations bookkeeping, the COPY buffers and the
- * write path; store_pg_history.c, store_pg_query.c, store_pg_findings.c,
- * store_pg_admin.c, and store_target.c, which reads targets as libpq does).
- * Nothing outside these files includes it.
+ * pg_int.h - private to the PostgreSQL backend (the files of src/store/pg/, and
+ * store_target.c, which reads targets as libpq does): the handle, the
+ * prepared statements' slots, and what the files of the backend share
+ * (pg_open.c lists them).  Nothing else includes it.
  *
  * Statements are prepared once per connection, lazily, into a fixed slot
  * (store__pg_exec prepares on first use, and again after a reconnect).
  * Parameters travel as text; times as Unix seconds (to_timestamp() in SQL,
  * extract(epoch ...)::bigint out).
  *
- * Bulk rows (host_scans, ports, extraports, scripts, host_events, host_state
- * and the host upserts through a staging table) are not sent one statement
- * at a time: they are appended to per-table COPY buffers in memory and sent
- * with COPY ... FROM STDIN when the buffers grow large, before any other
- * statement runs on the connection (store__pg_exec flushes first unless the
- * statement is marked PGX_NOFLUSH because it cannot depend on them), and at
- * commit.  So a row call validates its values itself (what a CHECK would
- * refuse is refused by the call, as on SQLite).
+ * Bulk rows (host_scans, ports, extraports, scripts, host_events,
+ * host_state and the host upserts through a staging table) are not sent
+ * one statement at a time: they wait in per-table COPY buffers, sent
+ * before any statement that may read them and at commit.  That layer, its
+ * flush flags, its ids and the caches every writer must keep true are
+ * pg_writebehind.c's: its header draws them.
  */
 #ifndef SDB_STORE_PG_PG_INT_H
 #define SDB_STORE_PG_PG_INT_H
@@ -54,11 +51,11 @@ enum pg_stmt {
 	PG_HIST_STATES,
 	PG_HIST_STATES_PUT,
 	PG_EVENTS_SINCE,
-	PG_FIND_OF_HOST, /* findings (store_pg_findings.c) */
+	PG_FIND_OF_HOST, /* findings (pg_findings.c) */
 	PG_FIND_UPSERT,
 	PG_FIND_SET_STATUS,
 	PG_FIND_LIST,
-	PG_HOSTS_LATEST, /* queries (store_pg_query.c) */
+	PG_HOSTS_LATEST, /* queries (pg_query.c) */
 	PG_HOSTS_JOB,
 	PG_PAGE_PORT_STATE,
 	PG_PAGE_PORTS,
@@ -117,19 +114,21 @@ struct store_pg {
 	 * LISTEN scandb_write was sent on this connection. */
 	int32_t order_key;
 	int listening;
-	/* host ids are max(id) + 1 under the write lock, like SQLite's rowids */
-	int64_t next_host_id; /* 0: not read yet in this transaction */
-	int ids_taken;        /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */
-	int64_t max_new_host_id;
+	/* ---- the write-behind layer (pg_writebehind.c, whose header says
+	 * who sets and who clears each of these) ---- */
+	/* the next free host / host_events id (max(id) + 1 under the write
+	 * lock, like SQLite's rowids: store__pg_next_id); 0: not read yet in
+	 * this transaction */
+	int64_t next_host_id;
+	int64_t next_event_id;
+	int ids_taken; /* this transaction assigned max(id) + 1 ids (store__pg_sync_ids) */
 	/* the lowest id of a new host whose row waits in the PC_HOSTS buffer
 	 * (not in hosts yet); 0: none */
 	int64_t staged_new_lo;
-	int64_t next_event_id; /* likewise host_events ids; 0: read again */
 	struct buf copy[PC__COUNT];
 	size_t buffered; /* bytes in all COPY buffers */
-	/* the range of host ids with rows in the event / host_state buffers */
-	int64_t evps_lo, evps_hi;
-	/* history_load's answer for the host the job writer upserts next */
+	/* history_load's answer for the host the job writer upserts next
+	 * (the hint: host_upsert consumes it) */
 	struct {
 		char addr[64];
 		int64_t id;
@@ -145,7 +144,8 @@ struct store_pg {
 		size_t n, cap;
 		PGresult *res; /* their rows */
 	} block;
-	/* the findings of one host, read by history_load with the host */
+	/* the findings cache: the findings of one host, read by history_load
+	 * with the host; every slot that writes findings clears it */
 	struct {
 		int64_t host_id;
 		int valid;
@@ -159,7 +159,7 @@ static inline struct store_pg *store__pg(struct store *st)
 	return (struct store_pg *)st;
 }
 
-/* ---- parameters (text format) ---- */
+/* ---- parameters (text format; pg_values.c) ---- */
 #define PG_MAX_PARAMS 24
 struct pg_params {
 	int n;
@@ -172,7 +172,8 @@ void store__pg_p_opt(struct pg_params *p, long v);      /* < 0 -> NULL */
 void store__pg_p_time(struct pg_params *p, int64_t t);  /* 0 -> NULL */
 void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 
-/* store__pg_exec flags */
+/* store__pg_exec flags: which COPY buffers to send first (none of them:
+ * all; pg_writebehind.c draws when each applies) */
 #define PGX_NOFLUSH 1 /* the statement cannot depend on buffered rows */
 /* it reads only hosts, host_scans and their children (ports, extraports,
  * scripts) / only hosts and host_scans: send just those buffers */
@@ -185,46 +186,93 @@ void store__pg_p_double(struct pg_params *p, double v); /* < 0 -> NULL */
 	     statement): for queries run once per page or command,                                 \
 	     where a generic plan can be far worse */
 
-/*
- * Run prepared statement `id` (prepared from `sql`, which must be the same
- * constant text every time) with `p` (may be NULL).  Flushes the COPY
- * buffers first unless PGX_NOFLUSH.  Outside a transaction, transient
- * failures (serialization failure, deadlock, lost connection) are retried
- * with backoff, reconnecting; inside one they return SDB_ETRANSIENT (the
- * transaction is gone).  On success *out (if out) holds the result, which
- * the caller PQclear()s.  On failure the handle's message is "<what>: <what
- * PostgreSQL said>" (fmt says what).
- */
 /* Replace every occurrence of the password (and of the secrets) in msg, a
- * buffer of len bytes, by "***". */
+ * buffer of len bytes, by "***" (pg_secrets.c). */
 void store__pg_redact(const struct store_pg *s, char *msg, size_t len);
 
+/* ---- running statements (pg_exec.c) ---- */
+/*
+ * Run prepared statement `id` (prepared from `sql`, which must be the same
+ * constant text every time) with `p` (may be NULL).  Sends the COPY
+ * buffers `flags` asks for first (store__pg_flush_for).  Outside a
+ * transaction, transient failures (serialization failure, deadlock, lost
+ * connection) are retried with backoff, reconnecting; inside one they
+ * return SDB_ETRANSIENT (the transaction is gone).  On success *out (if
+ * out) holds the result, which the caller PQclear()s.  On failure the
+ * handle's message is "<what>: <what PostgreSQL said>" (fmt says what).
+ */
 int store__pg_exec(struct store_pg *s, enum pg_stmt id, const char *sql, const struct pg_params *p,
                    int flags, PGresult **out, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+/* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement
+ * read when no transaction is open (*opened says whether one was). */
+int store__pg_read_begin(struct store_pg *s, int *opened);
+void store__pg_read_end(struct store_pg *s, int opened);
+/* One statement without parameters (setup, transaction control, migration
+ * scripts) with PQexec, no retries, no flush. */
+int store__pg_exec_simple(struct store_pg *s, const char *sql, const char *what);
+/* Errors: set the handle's message "<what>: <PostgreSQL's message>" and
+ * mark an open transaction failed (store__pg_err); the SDB_E* of a failed
+ * result, transient ones included (store__pg_result_code); did the
+ * connection go (store__pg_conn_lost); PostgreSQL's message as one
+ * redacted line (store__pg_message). */
+int store__pg_err(struct store_pg *s, const PGresult *r, int code, const char *what);
+int store__pg_result_code(struct store_pg *s, const PGresult *r);
+int store__pg_conn_lost(const struct store_pg *s, const PGresult *r);
+void store__pg_message(const struct store_pg *s, const PGresult *r, char *out, size_t len);
+/* PQreset, forgetting what went with the session (prepared statements,
+ * staging tables, session locks, LISTEN); 0 or -1. */
+int store__pg_reconnect(struct store_pg *s);
+void store__pg_quiet_notices(void *arg, const char *message);
+
+/* ---- the connection's secrets (pg_secrets.c) ---- */
+/* Every form of a password written in target (conninfo: the target
+ * without its "pg:" prefix); *opaque: libpq cannot parse it.  0,
+ * SDB_ENOMEM, or SDB_ETOOBIG (more than the handle can keep). */
+int store__pg_collect_secrets(struct store_pg *s, const char *target, const char *conninfo,
+                              int *opaque);
+/* The password and secret options the connection used. */
+int store__pg_remember_password(struct store_pg *s);
+void store__pg_secrets_free(struct store_pg *s);
+
+/* ---- locks (pg_lock.c) and transactions (pg_tx.c) ---- */
+/* How long a writer waits for the writers' lock (SCANDB_LOCK_TIMEOUT). */
+long store__pg_lock_wait_ms(void);
+/* BEGIN with the writers' lock, in scan-time order if order_at; the last
+ * result (TUPLES_OK: held, column 1 the transaction id). */
+PGresult *store__pg_lock_begin(struct store_pg *s, long ms, int64_t order_at);
+/* Give back this session's scan-time announcement, if any. */
+void store__pg_order_release(struct store_pg *s);
+/* Forget the transaction (its buffers, caches, job and xid). */
+void store__pg_clear_tx_state(struct store_pg *s);
+
+/* ---- the write-behind layer (pg_writebehind.c) ---- */
+void store__pg_wb_init(struct store_pg *s);  /* the buffers of a new handle */
+void store__pg_wb_free(struct store_pg *s);  /* ... and all they hold */
+void store__pg_wb_reset(struct store_pg *s); /* transaction end: drop all, forget caches */
+/* Send the buffers a statement with store__pg_exec `flags` may read. */
+int store__pg_flush_for(struct store_pg *s, int flags);
 /* Send all buffered COPY rows. */
 int store__pg_flush(struct store_pg *s);
+/* Tables whose ids are max(id) + 1 read once per transaction under the
+ * writers' lock and counted in C: *id is the next free one; the caller
+ * advances s->next_host_id / s->next_event_id when it uses it. */
+enum pg_id_table { PG_ID_HOST = 0, PG_ID_EVENT, PG_ID__COUNT };
+int store__pg_next_id(struct store_pg *s, enum pg_id_table t, int64_t *id);
 /*
- * scandb assigns job, host, event and finding ids as max(id) + 1 under the
- * write lock (as SQLite assigns rowids); this moves the identity sequences
- * of those tables up to their max(id), so that a row another writer inserts
- * with the column default does not collide.  Called before COMMIT when the
- * transaction took ids (ids_taken), and after a job row inserted outside
- * one.
+ * Move the identity sequences of jobs, hosts, host_events and findings up
+ * to their max(id), so that a row another writer inserts with the column
+ * default does not collide with the ids scandb took as max(id) + 1.
+ * Called before COMMIT when the transaction took ids (ids_taken), and
+ * after a job row inserted outside one.
  */
 int store__pg_sync_ids(struct store_pg *s);
 /* The flags for a statement that needs host `host_id` to be in hosts and
  * reads no other buffered row (findings): PGX_NOFLUSH unless the host is
  * new and its row still waits in the COPY buffer. */
 int store__pg_host_flags(const struct store_pg *s, int64_t host_id);
-/* Host `host_id` has rows in the event / host_state buffers. */
-void store__pg_evps_note(struct store_pg *s, int64_t host_id);
-/* Open / close a REPEATABLE READ READ ONLY snapshot for a multi-statement
- * read when no transaction is open (*opened says whether one was). */
-int store__pg_read_begin(struct store_pg *s, int *opened);
-void store__pg_read_end(struct store_pg *s, int opened);
 
-/* ---- COPY rows (text format) ---- */
+/* ---- COPY rows (text format; pg_writebehind.c, the fields pg_values.c) ---- */
 /* Start a row of buffer `c`; returns the offset to roll back to. */
 size_t store__pg_row_start(struct store_pg *s, enum pg_copy c);
 /* Field appenders: a tab before every field but the first of a row. */
@@ -238,7 +286,7 @@ int store__pg_f_nz(struct buf *b, int first, int64_t v);   /* 0 -> \N (ids) */
  * back to `start` and set the handle's message; may flush when large. */
 int store__pg_row_end(struct store_pg *s, enum pg_copy c, size_t start, int r, const char *what);
 
-/* ---- results ---- */
+/* ---- results (pg_values.c) ---- */
 /* Text of a column, NULL for SQL NULL. */
 static inline const char *store__pg_col(const PGresult *r, int row, int col)
 {
@@ -253,6 +301,7 @@ char *store__pg_dup(const PGresult *r, int row, int col, int *oom);
 int store__pg_addr_text(const char *hex_key, int family, char out[64]);
 /* addr_key as a bytea literal parameter "\\x0a0b...". */
 void store__pg_key_hex(const unsigned char key[16], char out[35]);
+/* Forget the findings cache (every slot that writes findings). */
 void store__pg_fcache_clear(struct store_pg *s);
 /* A host now exists: keep the block of known hosts right (no-op if the
  * key is outside it). */
@@ -260,7 +309,44 @@ int store__pg_block_add(struct store_pg *s, const unsigned char key[16]);
 void store__pg_block_reset(struct store_pg *s); /* forget it (transaction end) */
 void store__pg_block_free(struct store_pg *s);
 
-/* History slots (store_pg_history.c). */
+/* ---- slots (the ops table: pg_open.c) ---- */
+
+/* Transactions (pg_tx.c) and the migrations bookkeeping (pg_migrate.c;
+ * its lock and restore's: pg_lock.c). */
+int store__pg_tx_begin(struct store *st, int64_t order_at);
+int store__pg_tx_commit(struct store *st);
+int store__pg_tx_rollback(struct store *st);
+int store__pg_migrate_lock(struct store *st);
+int store__pg_exec_script(struct store *st, const char *sql);
+int store__pg_migrations_table(struct store *st);
+int store__pg_migrations_applied(struct store *st, struct store_applied **out, size_t *n);
+int store__pg_migration_record(struct store *st, const struct store_applied *a);
+int store__pg_migration_unrecord(struct store *st, int version);
+int store__pg_is_empty(struct store *st, int *empty);
+int store__pg_table_exists(struct store *st, const char *name, int *exists);
+
+/* The job writer's slots (pg_write.c). */
+int store__pg_job_insert(struct store *st, const struct store_job_new *j, int64_t *id);
+int store__pg_job_progress(struct store *st, int64_t id, int progress, int64_t timeout_at);
+int store__pg_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
+                         int64_t *existing_id);
+int store__pg_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
+int store__pg_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n, int64_t now,
+                        int *count);
+int store__pg_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
+                          const struct rec_host *h, int64_t *host_id);
+int store__pg_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
+                               const struct rec_host *h, const char *state);
+int store__pg_port_insert(struct store *st, int64_t job_id, int64_t host_id,
+                          const struct rec_port *p);
+int store__pg_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
+                                const struct rec_extraports *x);
+int store__pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
+                            const struct rec_port *port, const struct rec_script *sc);
+int store__pg_run_script_insert(struct store *st, int64_t job_id, int post, int seq,
+                                const struct rec_script *sc);
+
+/* History slots (pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
                            int64_t *host_id, struct ev_host *out);
 int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
@@ -280,7 +366,7 @@ int store__pg_history_states_put(struct store *st, const struct store_scan_key *
 int store__pg_events_each(struct store *st, const struct store_event_filter *f,
                           int (*cb)(void *ctx, struct store_event *e), void *ctx);
 
-/* Query slots (store_pg_query.c). */
+/* Query slots (pg_query.c). */
 int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
                          int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__pg_jobs_each(struct store *st, const char *status,
@@ -289,7 +375,7 @@ int store__pg_job_get(struct store *st, int64_t id, struct store_job **out);
 int store__pg_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
                           size_t *n);
 
-/* Findings slots (store_pg_findings.c). */
+/* Findings slots (pg_findings.c). */
 int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_finding_ref **out,
                                size_t *n);
 int store__pg_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
@@ -300,7 +386,8 @@ int store__pg_finding_set_status(struct store *st, int64_t id, const char *new_s
 int store__pg_findings_each(struct store *st, const struct store_finding_filter *f,
                             int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
-/* Operations slots (store_pg_admin.c). */
+/* Operations slots (pg_admin_sql.c, pg_admin_doctor.c, pg_admin_backup.c;
+ * restore_lock: pg_lock.c). */
 int store__pg_query_int(struct store *st, const char *sql, const int64_t *params, size_t nparams,
                         int (*cb)(void *ctx, int64_t v), void *ctx);
 int store__pg_query_text(struct store *st, const char *sql, const int64_t *params, size_t nparams,
@@ -318,6 +405,61 @@ int store__pg_restore_open(struct store *st, const char *path, void **file,
 int store__pg_restore_lock(struct store *st, int lock);
 int store__pg_restore_apply(struct store *st, void *file, const char *path);
 void store__pg_restore_close(struct store *st, void *file);
+
+/* ---- what the pg_admin_*.c files share ---- */
+/* Run sql with text parameters (n of them, types from `types` or the
+ * server's inference), after sending every buffered COPY row.  Outside a
+ * transaction a lost connection is re-made once.  *out holds a TUPLES_OK /
+ * COMMAND_OK result (PQclear it).  (pg_admin_sql.c) */
+int store__pg_adm_exec(struct store_pg *s, const char *sql, int n, const Oid *types,
+                       const char *const *vals, PGresult **out, const char *what);
+/* The doctor's checks of the data backup runs in its snapshot: every
+ * CHECK constraint on the rows, then the foreign keys (pg_admin_doctor.c). */
+int store__pg_doctor_data(struct store_pg *s, struct store_doctor_report *rep);
+/* The schema scandb's tables are in (the connection's current_schema). */
+int store__pg_current_schema(struct store_pg *s, char *out, size_t len);
+/* pg_dump / pg_restore (pg_admin_tools.c): the tool's path, how long it
+ * may run, a connection string without the password, the password as an
+ * anonymous passfile (*fd -1: none), an anonymous sealed file of data,
+ * the tool's environment (free()), and running it (0 when it exited 0;
+ * else the message names it and has its stderr). */
+int store__pg_tool_path(struct store_pg *s, const char *name, char *out, size_t len);
+double store__pg_tool_timeout(void);
+int store__pg_tool_conninfo(struct store_pg *s, struct buf *out);
+int store__pg_pass_fd(struct store_pg *s, int *fd);
+int store__pg_anon_file(const char *name, const void *data, size_t len);
+char **store__pg_tool_env(const char *passfile);
+int store__pg_run_tool(struct store_pg *s, char *const argv[], char *const env[], struct buf *out,
+                       double timeout, const char *what, const int *pass, int npass,
+                       struct store__tmp *guard);
+
+/* The host merge rule in SQL (the direct upsert, pg_write.c, and the
+ * staged one, pg_writebehind.c): each host found-or-created (ON CONFLICT
+ * (addr) DO UPDATE), the newest observation by scan time winning its
+ * current fields. */
+#define NEWER "excluded.last_seen >= h.last_seen"
+#define HOST_MERGE                                                                                 \
+	" ON CONFLICT (addr) DO UPDATE SET"                                                        \
+	" status = CASE WHEN " NEWER " AND (excluded.status IN ('up', 'down')"                     \
+	"  OR h.status NOT IN ('up', 'down')) THEN excluded.status ELSE h.status END,"             \
+	" mac = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                                  \
+	"  THEN excluded.mac ELSE h.mac END,"                                                      \
+	" mac_vendor = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                           \
+	"  THEN excluded.mac_vendor ELSE h.mac_vendor END,"                                        \
+	" hostnames = CASE WHEN " NEWER " AND excluded.hostnames <> '[]'::jsonb"                   \
+	"  THEN excluded.hostnames ELSE h.hostnames END,"                                          \
+	" os_name = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                          \
+	"  THEN excluded.os_name ELSE h.os_name END,"                                              \
+	" os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                      \
+	"  THEN excluded.os_accuracy ELSE h.os_accuracy END,"                                      \
+	" last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE h.last_job_id END,"     \
+	" first_seen = CASE WHEN excluded.first_seen = 'epoch' THEN h.first_seen"                  \
+	"  WHEN h.first_seen = 'epoch' THEN excluded.first_seen"                                   \
+	"  ELSE LEAST(h.first_seen, excluded.first_seen) END,"                                     \
+	" last_seen = GREATEST(h.last_seen, excluded.last_seen)"
+#define HOST_COLS_INS                                                                              \
+	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \
+	" first_seen, last_seen, last_job_id"
 
 /* Time in epoch seconds as SQL text, for the SELECT lists. */
 #define EP(col) "extract(epoch from " col ")::bigint"
