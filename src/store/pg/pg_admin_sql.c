@@ -19,7 +19,7 @@
 /* ---- errors ----------------------------------------------------------------- */
 
 /* "<what>: <what PostgreSQL said>"; a failure inside a write transaction
- * marks it failed (store_pg.c's commit then refuses). */
+ * marks it failed (pg_tx.c's commit then refuses). */
 static int adm_err(struct store_pg *s, const PGresult *res, const char *what)
 {
 	const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;

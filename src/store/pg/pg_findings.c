@@ -1,5 +1,5 @@
 /*
- * store_pg_findings.c - the PostgreSQL backend's findings slots: a host's
+ * pg_findings.c - the PostgreSQL backend's findings slots: a host's
  * findings for the scan-time logic (usually already read by history_load
  * with the host), the upsert by fingerprint with its set of jobs (one
  * statement), status changes with their record (one statement), and the

@@ -1,11 +1,14 @@
 /*
- * store_pg_history.c - the PostgreSQL backend's history slots: loading what
+ * pg_history.c - the PostgreSQL backend's history slots: loading what
  * is known of a host before a scan of it is applied (in ONE round trip: the
- * host, its latest attributes, port state document, script history and findings, as
- * one UNION ALL result), saving its port state and events through the COPY
- * buffers, the reads a late scan's re-derivation needs (the stored scans of
- * a block of hosts in one round trip) and `changes`.  The rules that derive
- * events are in history/events.c.
+ * host, its latest attributes, port state document, script history and
+ * findings, as one UNION ALL result; or from the block of known hosts read
+ * at once), saving its port state and events through the COPY buffers, the
+ * reads a late scan's re-derivation needs (the stored scans of a block of
+ * hosts in one round trip) and `changes`.  history_load leaves the hint
+ * host_upsert consumes and fills the findings cache; the block cache is
+ * this file's (pg_writebehind.c rules 4-6 say who keeps them true).  The
+ * rules that derive events are in history/events.c.
  */
 #include <stdlib.h>
 #include <string.h>

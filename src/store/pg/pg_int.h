@@ -41,7 +41,7 @@ enum pg_stmt {
 	PG_STAGE_PS_CLEAR,
 	PG_JOB_FAIL,
 	PG_RUN_SCRIPT_INSERT,
-	PG_HIST_LOAD, /* history (store_pg_history.c) */
+	PG_HIST_LOAD, /* history (pg_history.c) */
 	PG_HIST_BLOCK,
 	PG_HIST_BLOCK_KEYS,
 	PG_EVENT_NEXT_ID,
@@ -136,7 +136,7 @@ struct store_pg {
 		int valid;
 	} hint;
 	/* The hosts of one block of 4096 addresses, read at once under the
-	 * write lock (store_pg_history.c). */
+	 * write lock (pg_history.c). */
 	struct {
 		int valid;
 		unsigned char lo[16], hi[16];

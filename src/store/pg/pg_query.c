@@ -1,5 +1,5 @@
 /*
- * store_pg_query.c - the PostgreSQL backend's read queries: hosts as seen by
+ * pg_query.c - the PostgreSQL backend's read queries: hosts as seen by
  * one job (or their current state) with their ports, scripts and
  * extraports, and jobs.  Results are owned heap copies (invariant 8) freed
  * with store_host_free / store_job_free (store_result.c).
