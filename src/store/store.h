@@ -113,6 +113,11 @@ int store_protect_secrets(const char *target);
 int store_target_is_pg(const char *target);
 /* Last error detail of this handle: what failed and what the driver said. */
 const char *store_errmsg(const struct store *st);
+/* Record the message store_errmsg() returns from now on (printf-style) and
+ * return `code`: for a layer above the store (app/) whose failure inside a
+ * store transaction is told through the same handle. */
+int store_set_error(struct store *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *store_backend_name(const struct store *st);
 
 /* ---- migrations (invariant 6) ---------------------------------------- */
