@@ -597,7 +597,7 @@ int store_job_get(struct store *st, int64_t id, struct store_job **out)
 	STORE__CALL(st, job_get, id, out);
 }
 
-/* ---- findings (history/findings.c, store_<backend>_findings.c) -------- */
+/* ---- findings (app/findings.c writes; the backends' findings files) -------- */
 
 void store_finding_refs_free(struct store_finding_ref *v, size_t n)
 {

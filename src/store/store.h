@@ -11,7 +11,7 @@
  *   - history: events, the current state, re-deriving it for late scans;
  *   - queries: hosts, jobs, events, as owned copies;
  *   - the fault-injection hook for tests;
- *   - findings (history/findings.c's storage);
+ *   - findings (the storage app/findings.c writes decisions to);
  *   - operations: health, stats, doctor, backup, restore, prune
  *     (store_ops.c, store_doctor.c; SQLite's damaged-file repair:
  *     store_sqlite_admin.c).
@@ -211,7 +211,7 @@ int store_job_finish(struct store *st, int64_t id, const struct store_job_final 
 int store_host_upsert(struct store *st, int64_t job_id, int64_t seen_at, const struct rec_host *h,
                       int64_t *host_id);
 /* `state`: the host's history state after this scan (a checkpoint for late
- * scans, see job_writer.c), or NULL; stored as given. */
+ * scans, see app/job_late.c), or NULL; stored as given. */
 int store_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
                            const struct rec_host *h, const char *state);
 int store_port_insert(struct store *st, int64_t job_id, int64_t host_id, const struct rec_port *p);
@@ -513,7 +513,7 @@ int store_events_each(struct store *st, const struct store_event_filter *f,
  * "tx_commit", or "*") fail with `err`.  For fault-injection tests. */
 void store_inject_fault(struct store *st, const char *op, int count, int err);
 
-/* ---- findings (history/findings.c; docs/FINDINGS.md) -------------------- */
+/* ---- findings (app/findings.c writes; docs/FINDINGS.md) -------------------- */
 
 /* What a scan detected: one finding, identified by its fingerprint. */
 struct store_finding_new {

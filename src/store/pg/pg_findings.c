@@ -3,7 +3,7 @@
  * findings for the scan-time logic (usually already read by history_load
  * with the host), the upsert by fingerprint with its set of jobs (one
  * statement), status changes with their record (one statement), and the
- * `findings` listing.  The rules are in history/findings.c.
+ * `findings` listing.  The rules are in history/findings.c, applied by app/findings.c.
  */
 #include <stdlib.h>
 #include <string.h>
