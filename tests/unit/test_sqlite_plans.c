@@ -50,7 +50,7 @@
 #include "app/job_writer.h"
 #include "app/process.h"
 #include "store/store.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "testutil.h"
 
 /* Size of the test database: realistic enough that every query returns rows

@@ -10,7 +10,7 @@
  * Every statement is prepared once per connection (store__sqlite_stmt) and
  * reused: the import hot path is one bind/step/reset per row.
  */
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -7,7 +7,7 @@
  * relations are checked for orphans, how backups are named) are store.c's
  * and the CLI's, not this file's.
  */
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

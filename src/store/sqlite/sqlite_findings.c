@@ -15,7 +15,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const char *what)
 {

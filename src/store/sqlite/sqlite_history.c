@@ -15,7 +15,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 static int hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
 {

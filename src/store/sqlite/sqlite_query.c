@@ -8,7 +8,7 @@
  * cached child queries (ports, scripts, extraports) that read the same
  * snapshot because the host query keeps its read transaction open.
  */
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
