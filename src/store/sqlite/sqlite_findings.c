@@ -1,5 +1,5 @@
 /*
- * store_sqlite_findings.c - the SQLite backend's findings slots: a host's
+ * sqlite_findings.c - the SQLite backend's findings slots: a host's
  * findings for the scan-time logic, the upsert by fingerprint with its set
  * of jobs, status changes with their record, and the `findings` listing.
  * The rules that decide what is a finding, and when it is resolved or
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 #include "store/sqlite/sqlite_int.h"
 
 static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const char *what)
@@ -65,15 +65,9 @@ int store__sqlite_findings_of_host(struct store *st, int64_t host_id,
 		struct store_finding_ref *f;
 		enum rec_proto p;
 
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_finding_ref *nv = sdb_reallocarray(v, ncap, sizeof(*nv));
-			if (!nv) {
-				r = SDB_ENOMEM;
-				goto nomem;
-			}
-			v = nv;
-			cap = ncap;
+		if (VEC_RESERVE(v, cap, cnt + 1, 8) != 0) {
+			r = SDB_ENOMEM;
+			goto nomem;
 		}
 		f = &v[cnt++];
 		memset(f, 0, sizeof(*f));
@@ -304,15 +298,9 @@ static int load_jobs(struct store_sqlite *s, sqlite3_stmt *q, struct store_findi
 	sqlite3_reset(q);
 	sqlite3_bind_int64(q, 1, f->id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (f->njobs == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			int64_t *nv = sdb_reallocarray(f->jobs, ncap, sizeof(*nv));
-			if (!nv)
-				return store__set_err(&s->base, SDB_ENOMEM,
-				                      "listing findings: out of memory");
-			f->jobs = nv;
-			cap = ncap;
-		}
+		if (VEC_RESERVE(f->jobs, cap, f->njobs + 1, 4) != 0)
+			return store__set_err(&s->base, SDB_ENOMEM,
+			                      "listing findings: out of memory");
 		f->jobs[f->njobs++] = sqlite3_column_int64(q, 0);
 	}
 	return rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "listing the jobs of a finding");
@@ -328,15 +316,8 @@ static int load_history(struct store_sqlite *s, sqlite3_stmt *q, struct store_fi
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_finding_change *c;
 
-		if (f->nhistory == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			struct store_finding_change *nv =
-			    sdb_reallocarray(f->history, ncap, sizeof(*nv));
-			if (!nv)
-				goto nomem;
-			f->history = nv;
-			cap = ncap;
-		}
+		if (VEC_RESERVE(f->history, cap, f->nhistory + 1, 4) != 0)
+			goto nomem;
 		c = &f->history[f->nhistory++];
 		memset(c, 0, sizeof(*c));
 		c->at = sqlite3_column_int64(q, 0);

@@ -1,11 +1,11 @@
 /*
- * store_sqlite_history.c - the SQLite backend's history slots: loading what
+ * sqlite_history.c - the SQLite backend's history slots: loading what
  * is known of a host before a scan of it is applied (status, latest
  * attributes, port_state, latest script outputs), saving its new port
  * state, inserting change events, and the reads a late scan's re-derivation
  * needs (the stored scans of a block of hosts, a few statements for all).  The rules
  * that derive events are in history/events.c; read SQL is in the hot-query
- * table (store_sqlite_query.c) so its plans are tested.
+ * table (sqlite_query.c) so its plans are tested.
  */
 #include <stdlib.h>
 #include <string.h>
