@@ -28,16 +28,6 @@ static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const
 	return 0;
 }
 
-static int dup_col(sqlite3_stmt *q, int i, char **dst)
-{
-	const char *v = (const char *)sqlite3_column_text(q, i);
-
-	*dst = NULL;
-	if (v && !(*dst = strdup(v)))
-		return SDB_ENOMEM;
-	return 0;
-}
-
 static int col_opt_int(sqlite3_stmt *q, int i)
 {
 	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int(q, i);
@@ -72,9 +62,11 @@ int store__sqlite_findings_of_host(struct store *st, int64_t host_id,
 		f = &v[cnt++];
 		memset(f, 0, sizeof(*f));
 		f->id = sqlite3_column_int64(q, 0);
-		if (dup_col(q, 1, &f->fingerprint) || dup_col(q, 2, &f->type) ||
-		    dup_col(q, 3, &f->source) || dup_col(q, 4, &f->key) ||
-		    dup_col(q, 7, &f->status)) {
+		if (store__sqlite_col_dup(q, 1, &f->fingerprint) ||
+		    store__sqlite_col_dup(q, 2, &f->type) ||
+		    store__sqlite_col_dup(q, 3, &f->source) ||
+		    store__sqlite_col_dup(q, 4, &f->key) ||
+		    store__sqlite_col_dup(q, 7, &f->status)) {
 			r = SDB_ENOMEM;
 			goto nomem;
 		}
@@ -232,7 +224,7 @@ int store__sqlite_finding_set_status(struct store *st, int64_t id, const char *n
 		r = store__sqlite_err(s, rc, "%s %lld", what, (long long)id);
 		goto out;
 	}
-	if (dup_col(q, 0, &prev) != 0) {
+	if (store__sqlite_col_dup(q, 0, &prev) != 0) {
 		r = store__set_err(st, SDB_ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
@@ -323,8 +315,9 @@ static int load_history(struct store_sqlite *s, sqlite3_stmt *q, struct store_fi
 		c->at = sqlite3_column_int64(q, 0);
 		c->job_id =
 		    sqlite3_column_type(q, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, 1);
-		if (dup_col(q, 2, &c->old_status) || dup_col(q, 3, &c->new_status) ||
-		    dup_col(q, 4, &c->note))
+		if (store__sqlite_col_dup(q, 2, &c->old_status) ||
+		    store__sqlite_col_dup(q, 3, &c->new_status) ||
+		    store__sqlite_col_dup(q, 4, &c->note))
 			goto nomem;
 	}
 	return rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "listing the history of a finding");
@@ -359,11 +352,16 @@ int store__sqlite_findings_each(struct store *st, const struct store_finding_fil
 		f->port = col_opt_int(q, 3);
 		f->first_seen = sqlite3_column_int64(q, 11);
 		f->last_seen = sqlite3_column_int64(q, 12);
-		if (dup_col(q, 1, &f->addr) || dup_col(q, 2, &f->protocol) ||
-		    dup_col(q, 4, &f->type) || dup_col(q, 5, &f->source) ||
-		    dup_col(q, 6, &f->key) || dup_col(q, 7, &f->title) ||
-		    dup_col(q, 8, &f->severity) || dup_col(q, 9, &f->status) ||
-		    dup_col(q, 10, &f->fingerprint) || dup_col(q, 13, &f->details))
+		if (store__sqlite_col_dup(q, 1, &f->addr) ||
+		    store__sqlite_col_dup(q, 2, &f->protocol) ||
+		    store__sqlite_col_dup(q, 4, &f->type) ||
+		    store__sqlite_col_dup(q, 5, &f->source) ||
+		    store__sqlite_col_dup(q, 6, &f->key) ||
+		    store__sqlite_col_dup(q, 7, &f->title) ||
+		    store__sqlite_col_dup(q, 8, &f->severity) ||
+		    store__sqlite_col_dup(q, 9, &f->status) ||
+		    store__sqlite_col_dup(q, 10, &f->fingerprint) ||
+		    store__sqlite_col_dup(q, 13, &f->details))
 			goto nomem;
 		if ((r = load_jobs(s, qj, f)) != 0 || (r = load_history(s, qh, f)) != 0)
 			goto out;

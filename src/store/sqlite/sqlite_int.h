@@ -88,7 +88,17 @@ struct store_sqlite {
 	struct store base; /* first: a struct store * is a struct store_sqlite * */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ__COUNT];
-	/* history_load's answer for the host the job writer upserts next */
+	/*
+	 * The hint: history_load's answer for the host the job writer upserts
+	 * next.  history_load of an address it finds sets it (addresses under
+	 * 64 bytes); host_upsert of that same address consumes it and updates
+	 * the row by id (one probe less per host on the import hot path) with
+	 * the same merge rule as the upsert.  Cleared by every history_load
+	 * (before it looks), every host_upsert, tx_begin and tx_rollback.  The
+	 * job writer calls both in one write transaction, so the row the hint
+	 * names still exists when it is used (writers hold the lock); an
+	 * update by id that finds no row fails ("storing host ...").
+	 */
 	char hint_addr[64];
 	int64_t hint_id; /* 0: none */
 	int query_only;  /* opened STORE_OPEN_QUERY_ONLY */
@@ -131,6 +141,9 @@ int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t 
 int store__sqlite_bind_text(sqlite3_stmt *st, int idx, const char *v);
 int store__sqlite_bind_opt_int(sqlite3_stmt *st, int idx, long v);
 int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t);
+/* *dst = an owned copy of text column i of q's current row (NULL for SQL
+ * NULL): 0, or SDB_ENOMEM. */
+int store__sqlite_col_dup(sqlite3_stmt *q, int i, char **dst);
 
 /* rc is SQLITE_BUSY or SQLITE_LOCKED (primary or extended). */
 int store__sqlite_busy(int rc);

@@ -104,6 +104,16 @@ int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t)
 	return t != 0 ? sqlite3_bind_int64(st, idx, t) : sqlite3_bind_null(st, idx);
 }
 
+int store__sqlite_col_dup(sqlite3_stmt *q, int i, char **dst)
+{
+	const char *v = (const char *)sqlite3_column_text(q, i);
+
+	*dst = NULL;
+	if (v && !(*dst = strdup(v)))
+		return SDB_ENOMEM;
+	return 0;
+}
+
 int store__sqlite_busy(int rc)
 {
 	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
