@@ -31,8 +31,7 @@ static int copy_db(struct store_sqlite *s, sqlite3 *dst, sqlite3 *src, const cha
 		return store__set_err(&s->base, SDB_EDB, "%s: %s", what, sqlite3_errmsg(dst));
 	for (;;) {
 		rc = sqlite3_backup_step(b, -1);
-		if (rc == SQLITE_DONE ||
-		    ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED))
+		if (rc == SQLITE_DONE || !store__sqlite_busy(rc))
 			break;
 		if (time_mono() - start > 600)
 			break;
