@@ -37,11 +37,8 @@ declare -A allowed=(
 	[cli]="core ingest scan history store diff app cli"
 )
 
-# "file -> layer": known exceptions (issue 10 removes them)
+# "file -> layer": known exceptions (issue 10 removes them; none may be added)
 exceptions=(
-	# the findings rules read and write findings themselves; they become pure
-	# decisions that app/ writes
-	"history/findings.c -> store"
 )
 
 fail=0

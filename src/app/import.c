@@ -1,12 +1,24 @@
 /*
  * import.c - the use case "import one file" (app/import.h): one file, one
- * job, one transaction.  Holds: the sink that hands the parser's records to
- * the job writer and keeps the import's policy (a failure told as the
- * store's or the parser's; a cut-off document stopped before it ends a
- * whole scan), the content hash and its dedup decision (job_writer_commit
+ * job, one transaction.  Holds: the import's sink in front of the job
+ * writer's, the content hash and its dedup decision (job_writer_commit
  * answers SDB_EEXISTS), the --partial second reading, the retries of a lost
  * transaction, and the import order of many files (oldest scan first).
  * Prints nothing: progress, warnings and retries go to the observer.
+ *
+ * The import's sink (fwd_*, "the import adapter") hands each record on to
+ * the job writer's sink, and is not only a relay: it keeps the import's
+ * policy, which neither the parser nor the writer can know -
+ *   - whose failure it is: a callback of the writer that fails is the
+ *     store's (the error is store_errmsg(), naming the job), anything else
+ *     the parser's (its "FILE:LINE:COL: ..." message);
+ *   - a cut-off document: unless the import is partial, the run's end of a
+ *     cut-off file is not handed on (its hosts were stored with the scan's
+ *     scope): the reading stops, and --partial reads the file again;
+ *   - what the observer is told: the hosts read (progress), each warning
+ *     once across both readings.
+ * The content hash is taken from the bytes as they are read (on_chunk),
+ * not from the records.
  *
  * --partial: a file cut off after complete hosts (nmap killed) is read
  * once as usual; when it turns out cut off, that attempt is dropped and
@@ -15,10 +27,13 @@
  * cannot be read again: with --partial it is read as partial at once.
  *
  * Order: the files are imported oldest scan first (app_import_order:
- * nmap's start time, read from the first few KB of each), so that one
+ * nmap's start time, read from the first few KB of each and kept for the
+ * file's import, which takes the write lock in scan-time order with it: a
+ * file is read for its time once; a single file, by its first attempt,
+ * never standard input), so that one
  * command importing an archive appends every scan after the ones it stored
  * before it and the history never has to be derived again
- * (app/job_writer.c, late scans).
+ * (app/job_late.c, late scans).
  */
 #include "app/import.h"
 
@@ -37,10 +52,8 @@
 #include "ingest/ingest_pipe.h"
 #include "ingest/nmap_xml.h"
 
-/* One reading of one file.  Its sink hands each record to the job writer
- * (inner) and keeps the import's policy: whether a failure came from the
- * store (vs. the parser), and a cut-off document stopped before it ends a
- * whole scan.  Progress is told to the observer (obs), not forwarded. */
+/* One reading of one file: the import's sink in front of the job writer's
+ * (inner), see above. */
 struct import_ctx {
 	const struct ingest_sink *inner;
 	int store_failed;
@@ -55,47 +68,45 @@ struct import_ctx {
 	int warned;  /* the warnings were told by an earlier attempt */
 };
 
+/* What the job writer's callback answered: a failure there is the store's. */
+static int writer_said(struct import_ctx *ic, int r)
+{
+	ic->store_failed |= r != 0;
+	return r;
+}
+
 static int fwd_run_begin(void *ctx, const struct rec_run *run)
 {
 	struct import_ctx *ic = ctx;
-	int r = ic->inner->run_begin(ic->inner->ctx, run);
 
-	ic->store_failed |= r != 0;
-	return r;
+	return writer_said(ic, ic->inner->run_begin(ic->inner->ctx, run));
 }
 
 static int fwd_scaninfo(void *ctx, const struct rec_scaninfo *si)
 {
 	struct import_ctx *ic = ctx;
-	int r = ic->inner->scaninfo(ic->inner->ctx, si);
 
-	ic->store_failed |= r != 0;
-	return r;
+	return writer_said(ic, ic->inner->scaninfo(ic->inner->ctx, si));
 }
 
 static int fwd_host(void *ctx, const struct rec_host *h)
 {
 	struct import_ctx *ic = ctx;
-	int r = ic->inner->host(ic->inner->ctx, h);
 
-	ic->store_failed |= r != 0;
 	ic->hosts++;
-	return r;
+	return writer_said(ic, ic->inner->host(ic->inner->ctx, h));
 }
 
 static int fwd_run_end(void *ctx, const struct rec_runstats *rs)
 {
 	struct import_ctx *ic = ctx;
-	int r;
 
 	if (rs->truncated && !ic->partial) {
 		/* its hosts were stored with the scan's scope: read it again */
 		ic->cut_off = 1;
 		return SDB_EINTR;
 	}
-	r = ic->inner->run_end(ic->inner->ctx, rs);
-	ic->store_failed |= r != 0;
-	return r;
+	return writer_said(ic, ic->inner->run_end(ic->inner->ctx, rs));
 }
 
 static int fwd_warning(void *ctx, const char *msg)
@@ -259,19 +270,59 @@ static int peek_start(const char *path, int64_t *start)
 	return seen;
 }
 
+/* Read the file open on fd through the import's sink into writer w (ic
+ * set up), then commit the job: 0 or the error (the parser's in perr). */
+static int read_and_commit(struct import_ctx *ic, struct job_writer *w, int fd,
+                           const struct app_import_opts *io, int partial, char *perr,
+                           size_t perrlen, int64_t *existing)
+{
+	const struct app_import_observer *obs = ic->obs;
+	struct ingest_sink sink = {
+	    .ctx = ic,
+	    .run_begin = fwd_run_begin,
+	    .scaninfo = fwd_scaninfo,
+	    .host = fwd_host,
+	    .run_end = fwd_run_end,
+	    .warning = fwd_warning,
+	    .accept_truncated = partial != 0,
+	    .truncated_hint = io->truncated_hint,
+	};
+	char hex[HASH_HEX_LEN + 1];
+	int r;
+
+	ic->inner = job_writer_sink(w);
+	if ((r = ingest_pipe_parse_fd(fd, ic->name, &sink, on_chunk, ic, perr, perrlen)) != 0)
+		return r;
+	if (obs->progress) {
+		struct app_import_progress p = {.name = ic->name,
+		                                .bytes = ic->bytes,
+		                                .size = ic->size,
+		                                .hosts = ic->hosts,
+		                                .committing = 1};
+		obs->progress(obs->ctx, &p);
+	}
+	r = hash_final(ic->hash, hex);
+	ic->hash = NULL;
+	if (r == 0)
+		r = job_writer_commit(w, hex, existing);
+	ic->store_failed = r != 0;
+	return r;
+}
+
 /* One attempt at one file.  partial: 0 = a whole scan, 1 = store a partial
  * job (2: the same, its warnings already told), -1 = a whole scan, but a
  * cut-off file ends with *cut_off set (nothing stored) so that the caller
- * can read it again as partial. */
+ * can read it again as partial.  *t: the file's scan time, read here
+ * (once) if nobody has. */
 static void import_one(struct store *st, const char *path, const struct app_import_opts *io,
-                       int partial, const struct app_import_observer *obs,
-                       struct app_import_result *res, int *cut_off)
+                       int partial, struct app_import_time *t,
+                       const struct app_import_observer *obs, struct app_import_result *res,
+                       int *cut_off)
 {
 	struct job_writer *w = NULL;
 	struct job_writer_opts o;
 	struct import_ctx ic;
-	struct ingest_sink sink;
-	char source[PATH_MAX], perr[1024], hex[HASH_HEX_LEN + 1];
+	char source[PATH_MAX], perr[1024];
 	const char *name;
 	int64_t existing = 0;
 	int fd, r;
@@ -290,8 +341,13 @@ static void import_one(struct store *st, const char *path, const struct app_impo
 	o.forced = io->force;
 	o.partial = partial > 0;
 	/* its scan time, so that concurrent importers store in scan-time order */
-	if (fd != STDIN_FILENO)
-		peek_start_fd(fd, path, &o.scan_time);
+	if (fd != STDIN_FILENO) {
+		if (!t->read) {
+			peek_start_fd(fd, path, &t->start);
+			t->read = 1;
+		}
+		o.scan_time = t->start;
+	}
 	ic.partial = partial > 0;
 	ic.warned = partial == 2;
 	if ((r = job_writer_begin(st, &o, &w)) != 0) {
@@ -305,34 +361,8 @@ static void import_one(struct store *st, const char *path, const struct app_impo
 	}
 	if (obs->begin)
 		obs->begin(obs->ctx);
-	ic.inner = job_writer_sink(w);
 	ic.name = name;
-	sink = (struct ingest_sink){
-	    .ctx = &ic,
-	    .run_begin = fwd_run_begin,
-	    .scaninfo = fwd_scaninfo,
-	    .host = fwd_host,
-	    .run_end = fwd_run_end,
-	    .warning = fwd_warning,
-	    .accept_truncated = partial != 0,
-	    .truncated_hint = io->truncated_hint,
-	};
-	r = ingest_pipe_parse_fd(fd, name, &sink, on_chunk, &ic, perr, sizeof(perr));
-	if (r == 0) {
-		if (obs->progress) {
-			struct app_import_progress p = {.name = name,
-			                                .bytes = ic.bytes,
-			                                .size = ic.size,
-			                                .hosts = ic.hosts,
-			                                .committing = 1};
-			obs->progress(obs->ctx, &p);
-		}
-		r = hash_final(ic.hash, hex);
-		ic.hash = NULL;
-		if (r == 0)
-			r = job_writer_commit(w, hex, &existing);
-		ic.store_failed = r != 0;
-	}
+	r = read_and_commit(&ic, w, fd, io, partial, perr, sizeof(perr), &existing);
 	if (obs->end)
 		obs->end(obs->ctx);
 	if (ic.cut_off) {
@@ -364,6 +394,8 @@ enum app_import_status app_import_file(struct store *st, const char *path,
 {
 	static const struct app_import_observer nobody;
 	const struct app_import_observer *obs = o->obs ? o->obs : &nobody;
+	/* the scan time: app_import_order's, else read by the first attempt */
+	struct app_import_time t = o->time ? *o->time : (struct app_import_time){0, 0};
 	int partial = o->partial;
 	/* --partial: standard input is read once, as partial; a file is read
 	 * whole first and again as partial only if it was cut off */
@@ -373,10 +405,10 @@ enum app_import_status app_import_file(struct store *st, const char *path,
 		char tmp[sizeof(res->error)];
 		int cut_off;
 
-		import_one(st, path, o, mode, obs, res, &cut_off);
+		import_one(st, path, o, mode, &t, obs, res, &cut_off);
 		if (cut_off) {
 			mode = 2;
-			import_one(st, path, o, mode, obs, res, &cut_off);
+			import_one(st, path, o, mode, &t, obs, res, &cut_off);
 		}
 		if (res->status != APP_IMPORT_FAILED || res->code != SDB_ETRANSIENT)
 			return res->status;
@@ -420,14 +452,17 @@ static int cmp_order(const void *a, const void *b)
 
 /* Undated files rank below every dated scan, hence first; standard input
  * comes last because it cannot be read twice. */
-int app_import_order(const char **files, int n)
+int app_import_order(const char **files, struct app_import_time *times, int n)
 {
 	struct order_ent *v;
 	unsigned char *readable;
 	int nv = 0, k = 0, stdin_at = -1;
 
-	if (n < 2)
+	if (n < 2) {
+		if (times && n == 1)
+			times[0] = (struct app_import_time){0, 0}; /* not read */
 		return 0;
+	}
 	v = calloc((size_t)n, sizeof(*v));
 	readable = calloc((size_t)n, 1);
 	if (!v || !readable) {
@@ -436,25 +471,39 @@ int app_import_order(const char **files, int n)
 		return SDB_ENOMEM;
 	}
 	for (int i = 0; i < n; i++) {
-		int64_t start;
+		struct app_import_time t = {0, 0};
 
 		if (strcmp(files[i], "-") == 0) {
 			stdin_at = i;
-		} else if (peek_start(files[i], &start)) {
-			v[nv++] = (struct order_ent){files[i], start, i};
-			readable[i] = 1;
+		} else {
+			t.read = 1; /* (start stays 0 when the peek reads nothing) */
+			if (peek_start(files[i], &t.start)) {
+				v[nv++] = (struct order_ent){files[i], t.start, i};
+				readable[i] = 1;
+			}
 		}
+		if (times)
+			times[i] = t;
 	}
 	qsort(v, (size_t)nv, sizeof(*v), cmp_order);
 	/* the files whose time was read take, in time order, the places
 	 * those files had; the others stay where they were */
-	for (int i = 0; i < n; i++)
-		if (readable[i])
+	for (int i = 0; i < n; i++) {
+		if (readable[i]) {
+			if (times)
+				times[i] = (struct app_import_time){1, v[k].start};
 			files[i] = v[k++].file;
+		}
+	}
 	if (stdin_at >= 0) {
 		memmove(&files[stdin_at], &files[stdin_at + 1],
 		        (size_t)(n - stdin_at - 1) * sizeof(*files));
 		files[n - 1] = "-";
+		if (times) {
+			memmove(&times[stdin_at], &times[stdin_at + 1],
+			        (size_t)(n - stdin_at - 1) * sizeof(*times));
+			times[n - 1] = (struct app_import_time){0, 0};
+		}
 	}
 	free(v);
 	free(readable);

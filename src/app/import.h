@@ -3,7 +3,8 @@
  * today; an HTTP server or a worker tomorrow).  Holds: app_import_file()
  * (one file, one job, one transaction: the content-hash dedup decision, the
  * --partial second reading, the retries of a lost transaction) and
- * app_import_order() (many files: oldest scan first).  Prints nothing: what
+ * app_import_order() (many files: oldest scan first, each one's scan time
+ * kept for its import: struct app_import_time).  Prints nothing: what
  * happens is told to an observer and in a result.
  *
  * Progress is an observer, not a link in the write chain: the records go
@@ -51,6 +52,14 @@ struct app_import_observer {
 	void (*retrying)(void *ctx, const char *error, int attempt, int attempts);
 };
 
+/* A file's scan time as app_import_order() read it, for its import
+ * (app_import_opts.time): the file is not read for it a second time. */
+struct app_import_time {
+	int read;      /* app_import_order() looked (0: the import reads it) */
+	int64_t start; /* then: nmap's start time; 0 when the file has none or
+	                  none could be read there (not nmap XML, unreadable) */
+};
+
 struct app_import_opts {
 	int force;   /* import even if the same content was imported before */
 	int partial; /* keep the complete hosts of a file cut off (a partial job:
@@ -62,6 +71,10 @@ struct app_import_opts {
 	 * nothing.  Borrowed for the call. */
 	const char *truncated_hint;
 	const struct app_import_observer *obs; /* NULL: nobody is told */
+	/* The file's scan time, taken as the order of the write lock (see
+	 * job_writer_opts.scan_time).  NULL or not read: the import reads it
+	 * from the file's first 64 KB (a regular file only).  Borrowed. */
+	const struct app_import_time *time;
 };
 
 struct app_import_result {
@@ -93,8 +106,11 @@ enum app_import_status app_import_file(struct store *st, const char *path,
  * given, so that an archive imported at once never stores a scan older
  * than one it already stored.  A file whose time cannot be read keeps its
  * place (and fails as it would have); "-" (standard input) goes last.
- * Reads the first 64 KB of each file.  0, or SDB_ENOMEM (files unchanged).
+ * Reads the first 64 KB of each file (none when n < 2, never standard
+ * input) and, if `times` (n entries) is not NULL, leaves there what it read
+ * of files[i] in times[i], to pass to its import (app_import_opts.time).
+ * 0, or SDB_ENOMEM (files and times unchanged).
  */
-int app_import_order(const char **files, int n);
+int app_import_order(const char **files, struct app_import_time *times, int n);
 
 #endif

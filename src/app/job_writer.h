@@ -2,7 +2,8 @@
  * job_writer.h - the one write path (ARCHITECTURE "One write path"), a use
  * case of src/app/: it combines a source's records, the history rules
  * (events, findings) and the store.  Holds: the job writer (begin, sink,
- * commit, abort, stats).
+ * commit, abort, stats), built in job_writer.c (the writer and its sink),
+ * job_late.c (late scans) and checkpoint.c (the per-host checkpoint).
  *
  * A job writer is a sink: a source (nmap XML parser, nmap runner) pushes a
  * job's records into it and it stores them inside ONE transaction, opened at

@@ -266,6 +266,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	struct app_import_opts opts = {
 	    .truncated_hint = "`scandb import --partial` keeps what is complete", .obs = &obs};
 	struct import_tally t = {0};
+	struct app_import_time *times = NULL;
 	double t0;
 	json_t *arr = NULL;
 	int rc;
@@ -279,7 +280,8 @@ int cmd_import(struct cli *c, int argc, char **argv)
 		goto out;
 	rc = CLI_FAIL;
 	if ((a.fmt == CLI_FMT_JSON && !(arr = json_array())) ||
-	    app_import_order(a.files, a.nfiles) != 0) {
+	    !(times = calloc((size_t)a.nfiles + 1, sizeof(*times))) ||
+	    app_import_order(a.files, times, a.nfiles) != 0) {
 		cli_err("out of memory");
 		goto out;
 	}
@@ -289,6 +291,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	for (int i = 0; i < a.nfiles; i++) {
 		struct app_import_result res;
 
+		opts.time = &times[i]; /* read by app_import_order: not again */
 		app_import_file(c->st, a.files[i], &opts, &res);
 		report(c, a.files[i], &res, a.fmt, arr, &t);
 	}
@@ -306,5 +309,6 @@ int cmd_import(struct cli *c, int argc, char **argv)
 out:
 	json_decref(arr);
 	free(a.files);
+	free(times);
 	return rc;
 }

@@ -5,7 +5,7 @@
  * no other fd; every wait bounded by poll() timeouts; stopping it is SIGTERM,
  * then SIGKILL after a grace; its exit status or the signal that ended it
  * reported.  Runs nmap (scan/nmap_run.c) and pg_dump / pg_restore
- * (store/store_pg_admin.c).  It does not build argv, choose timeouts or word
+ * (store/pg/pg_admin_tools.c).  It does not build argv, choose timeouts or word
  * error messages: the callers do.
  *
  *   proc_init ──► proc_start ──► proc_read / proc_write (streamed, each call

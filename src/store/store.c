@@ -1,7 +1,8 @@
 /*
  * store.c - the wrappers every caller goes through (store.h): the job kind
- * and status names, backend selection by URL, open/close, transactions, and
- * one wrapper per slot of struct store_ops (store_int.h).  A wrapper checks
+ * and status names, backend selection by URL, open/close, the handle's
+ * error message (store_set_error), transactions, and one wrapper per slot
+ * of struct store_ops (store_int.h).  A wrapper checks
  * its arguments once for both backends, turns an empty optional slot into
  * SDB_EUNSUPPORTED, and is where store_inject_fault() makes a named
  * operation fail for tests (STORE__CALL).  Also here: the findings
@@ -52,12 +53,31 @@ int store_job_status_parse(const char *s, enum store_job_status *out)
 	return SDB_EPARSE;
 }
 
+static int set_errv(struct store *st, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int set_errv(struct store *st, int err, const char *fmt, va_list ap)
+{
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	return err;
+}
+
+int store_set_error(struct store *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	code = set_errv(st, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 int store__set_err(struct store *st, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	err = set_errv(st, err, fmt, ap);
 	va_end(ap);
 	return err;
 }

@@ -14,11 +14,11 @@
  *   - findings (history/findings.c's storage);
  *   - operations: health, stats, doctor, backup, restore, prune
  *     (store_ops.c, store_doctor.c; SQLite's damaged-file repair:
- *     store_sqlite_admin.c).
+ *     sqlite/sqlite_admin_damaged.c).
  * The wrappers (store.c) check arguments once for both backends, keep the
  * handle's error message, and are where tests inject faults.
  *
- * Backends: SQLite (store_sqlite*.c) and PostgreSQL (store_pg*.c, chosen by a
+ * Backends: SQLite (sqlite/) and PostgreSQL (pg/, chosen by a
  * postgresql:// / postgres:// URL or a "pg:" / "postgresql:" key=value
  * string), behind the same ops table (store_int.h).
  *
@@ -113,6 +113,11 @@ int store_protect_secrets(const char *target);
 int store_target_is_pg(const char *target);
 /* Last error detail of this handle: what failed and what the driver said. */
 const char *store_errmsg(const struct store *st);
+/* Record the message store_errmsg() returns from now on (printf-style) and
+ * return `code`: for a layer above the store (app/) whose failure inside a
+ * store transaction is told through the same handle. */
+int store_set_error(struct store *st, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 const char *store_backend_name(const struct store *st);
 
 /* ---- migrations (invariant 6) ---------------------------------------- */

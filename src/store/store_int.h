@@ -7,6 +7,83 @@
  *
  * Backends set st->errmsg (store__set_err) on every failure, including the
  * driver's own message.  They never print.
+ *
+ * Backends: SQLite (sqlite/, its files listed in sqlite/sqlite_int.h) and
+ * PostgreSQL (pg/, its files listed in pg/pg_open.c).
+ *
+ * ---- Protocols between the slots, and the backends' caches ----
+ *
+ * The slots are primitives, but not independent: the job writer
+ * (app/job_writer.c, through store.c's wrappers) calls them in an order the
+ * backends rely on, and the backends keep caches that are true only while
+ * that order holds.  Every backend keeps P1-P4; P5-P8 are how PostgreSQL
+ * keeps them (pg/pg_writebehind.c draws the whole layer).  A new caller of
+ * the write slots, or a new backend, must keep all of them.
+ *
+ * P1 Transactions.  tx_begin (the writers' lock) .. tx_commit / tx_rollback;
+ *    tx_rollback is safe after any failure and with no transaction open.
+ *    A statement the database refused inside a transaction aborts it on
+ *    PostgreSQL (its tx_commit then refuses): the caller rolls back.  (An
+ *    answer such as SDB_ENOTFOUND or SDB_EEXISTS that no failed statement
+ *    caused does not.)  A lost transaction is SDB_ETRANSIENT: the caller
+ *    retries it whole.  Write slots outside a
+ *    transaction run on their own (no writers' lock: ids below are then
+ *    only as safe as one statement is).
+ *
+ * P2 One host of a job, in this order:
+ *      history_load(addr)          optional; what is known of the host
+ *      host_upsert(addr)           the host row; its id
+ *      host_scan_insert, port_insert, extraports_insert, script_insert
+ *      event_insert ...            the events the rules derived
+ *      port_state_save(h)          h: the ev_host history_load filled
+ *      findings_of_host, finding_upsert, finding_set_status
+ *    The job writer sends each address once per job.
+ *
+ * P3 The hint.  history_load(addr) leaves a hint -- SQLite: the host's id
+ *    when it was found; PostgreSQL: found or not, and the id -- and the
+ *    NEXT host_upsert consumes it: it always clears it, and uses it only if
+ *    its address is the same (then SQLite updates by id instead of
+ *    upserting; PostgreSQL knows the id without a round trip and stages
+ *    the row, P5).  history_load clears it first; so do tx_begin (SQLite),
+ *    tx_rollback and every transaction end (PostgreSQL).  Nothing may write
+ *    that host between the two calls: a hint of "not found" would make
+ *    PostgreSQL stage a second row for the address, refused at the flush
+ *    (SDB_ETRANSIENT, "created by another writer").
+ *
+ * P4 port_state_save's h is what history_load filled: h->stored says the
+ *    host has a host_state row.  PostgreSQL writes a host without one by a
+ *    plain COPY (P5), which fails the flush if the row exists after all.
+ *
+ * P5 Write-behind (PostgreSQL).  Rows of host_scan_insert, port_insert,
+ *    extraports_insert, script_insert, event_insert, port_state_save and a
+ *    hinted host_upsert wait in per-table COPY buffers.  Every slot that may
+ *    read them sends the ones it reads first (per-statement flush flags),
+ *    tx_commit and the query_int / query_text / exec_params slots send all:
+ *    a caller reads its own writes through the slots.  But a buffered row
+ *    meets the table's CHECKs and foreign keys only when it is sent, at a
+ *    later slot or at tx_commit; so each row slot checks its own values
+ *    (what a CHECK would refuse, the call refuses, as on SQLite).
+ *
+ * P6 Ids (PostgreSQL, as SQLite's rowids): host and host_events ids are
+ *    max(id) + 1, read once per transaction under the writers' lock and
+ *    counted in C; a finding's is max(id) + 1 in its INSERT (it may be
+ *    stored outside a write transaction); a job's is past the
+ *    job_id_high_water mark (an id is never used twice).  A transaction
+ *    that took ids moves the identity sequences up to max(id) before its
+ *    COMMIT (a job row inserted outside one: at once), so a row inserted
+ *    with the column default by anyone else does not collide.
+ *
+ * P7 The findings cache (PostgreSQL).  history_load reads the host's
+ *    findings with the host; findings_of_host answers from them while it
+ *    asks for that host.  Every slot that writes findings (finding_upsert,
+ *    finding_set_status) clears it first; host_upsert of a new host makes
+ *    it valid and empty; every transaction end clears it.
+ *
+ * P8 The block of known hosts (PostgreSQL).  Inside a write transaction
+ *    history_load reads the hosts of 4096 addresses at once and answers
+ *    "never seen" from that block; host_upsert adds each host it writes to
+ *    it, so a host this transaction created is never "never seen".  Each
+ *    host's rows serve once; the block is forgotten at transaction end.
  */
 #ifndef SDB_STORE_STORE_INT_H
 #define SDB_STORE_STORE_INT_H
@@ -86,6 +163,7 @@ struct store_ops {
 	int (*job_progress)(struct store *st, int64_t id, int progress, int64_t timeout_at);
 	int (*job_finish)(struct store *st, int64_t id, const struct store_job_final *f,
 	                  int64_t *existing_id);
+	/* consumes history_load's hint (P3) */
 	int (*host_upsert)(struct store *st, int64_t job_id, int64_t seen_at,
 	                   const struct rec_host *h, int64_t *host_id);
 	int (*host_scan_insert)(struct store *st, int64_t job_id, int64_t host_id, int64_t seen_at,
@@ -111,11 +189,13 @@ struct store_ops {
 	                 int *count);
 	int (*job_find_by_hash)(struct store *st, const char *hash, int64_t *id);
 
-	/* scripts only when store_history_in_order(out, at, job_id) */
+	/* scripts only when store_history_in_order(out, at, job_id); leaves
+	 * the hint host_upsert consumes (P3) */
 	int (*history_load)(struct store *st, const char *addr, int64_t at, int64_t job_id,
 	                    int64_t *host_id, struct ev_host *out);
 	/* the host's host_state row: h's attributes and `doc`, its port state
-	 * document (store__port_state_doc; store.c decides whether to write) */
+	 * document (store__port_state_doc; store.c decides whether to write);
+	 * h->stored as history_load set it (P4) */
 	int (*port_state_save)(struct store *st, int64_t host_id, const struct ev_host *h,
 	                       const char *doc, size_t len);
 	int (*event_insert)(struct store *st, int64_t host_id, const struct ev_event *e);
@@ -144,7 +224,7 @@ struct store_ops {
 	                 int (*cb)(void *ctx, struct store_job *j), void *ctx);
 	int (*job_get)(struct store *st, int64_t id, struct store_job **out);
 
-	/* ---- findings (store.h "findings") ---- */
+	/* ---- findings (store.h "findings"; PostgreSQL's cache: P7) ---- */
 	int (*findings_of_host)(struct store *st, int64_t host_id, struct store_finding_ref **out,
 	                        size_t *n);
 	int (*finding_upsert)(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
@@ -217,7 +297,7 @@ struct store_ops {
 	 * *file is the backend's handle of it for the calls below, closed by
 	 * restore_close.  SQLite: opened read-only (the database itself is
 	 * refused); PostgreSQL: pg_restore --list, the archive's schema and its
-	 * schema_migrations rows (store_pg_admin.c).  restore_verify
+	 * schema_migrations rows (pg/pg_admin_backup.c).  restore_verify
 	 * (optional): the file's own integrity (SQLite: integrity_check,
 	 * foreign_key_check).  restore_lock (optional): take (1) or let go of
 	 * (0) the writers' lock from before the emptiness check until the
@@ -392,8 +472,8 @@ int store__fault(struct store *st, const char *op);
 int store__set_err(struct store *st, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Backends compiled in (store.c picks by URL; store_pg_ops with
- * SCANDB_WITH_PG only). */
+/* Backends compiled in (store.c picks by URL; store_pg_ops, pg/pg_open.c,
+ * with SCANDB_WITH_PG only). */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
 /* 1 if `target` names a PostgreSQL database: "postgresql://..." or

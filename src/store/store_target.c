@@ -26,7 +26,7 @@
  * without libpq's table and its check of the reading, hiding it all is
  * the safe side (such a target cannot be opened anyway).
  *
- * Not here: the redaction of secrets in driver messages (store_pg.c, which
+ * Not here: the redaction of secrets in driver messages (pg/pg_secrets.c, which
  * uses store__target_secrets), and what a backend does with them.
  */
 #include <ctype.h>
@@ -38,7 +38,7 @@
 
 #include "core/error.h"
 #ifdef SCANDB_WITH_PG
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 #else
 #include "store/store_int.h"
 #endif

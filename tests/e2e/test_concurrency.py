@@ -402,7 +402,7 @@ def import_waits_for_a_held_write_lock():
     shutil.rmtree(d, ignore_errors=True)  # kept only when the test fails
 
 
-# store_pg.c: the writers' advisory lock, and the space of the scan times
+# store/pg/pg_lock.c: the writers' advisory lock, and the space of the scan times
 # ordered writers announce while they queue for it
 LOCK_SPACE, LOCK_WRITER, ORDER_SPACE = 1935893602, 1, 1935893615
 

@@ -3,10 +3,13 @@
  * the CLI would call them: no cli/ code, a store opened here, an observer
  * that counts what it is told.  Import one file (imported, duplicate,
  * forced, failures, the --partial second reading, warnings told once, the
- * progress observer), the import order, and run one scan (with stand-in
- * nmap scripts: completed, nmap failing, stopped, warnings that leave no
- * host), and this process's identity.  SQLite only: the use cases are the same code on both
- * backends, whose contract the store suite checks.
+ * progress observer), the import order (and the scan times it keeps for
+ * the imports), the job writer's checkpoint document (app/checkpoint.h),
+ * an error told through the store handle (store_set_error), run one scan
+ * (with stand-in nmap scripts: completed, nmap failing, stopped, warnings
+ * that leave no host), and this process's identity.  SQLite only: the use
+ * cases are the same code on both backends, whose contract the store suite
+ * checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "app/checkpoint.h"
 #include "app/import.h"
 #include "app/process.h"
 #include "app/scan.h"
@@ -245,9 +249,15 @@ static void test_import_order_oldest_first(void **state)
 	char *complex = tu_path(data, "complex.xml"), *simple = tu_path(data, "simple.xml"),
 	     *os = tu_path(data, "os.xml");
 	const char *files[] = {complex, "-", "/nonexistent.xml", simple, os};
+	const char *again[] = {simple, os};
+	struct app_import_time times[5], one = {7, 7};
+	struct import_seen seen = {0};
+	const struct app_import_observer obs = observer(&seen);
+	struct app_import_opts o = {.obs = &obs};
+	struct app_import_result res;
 
-	(void)fx;
-	assert_int_equal(app_import_order(files, 5), 0);
+	memset(times, 0x5a, sizeof(times));
+	assert_int_equal(app_import_order(files, times, 5), 0);
 	/* the dated files take their places (0, 3, 4) in time order; the
 	 * unreadable one keeps its place; standard input goes last */
 	assert_string_equal(files[0], os);
@@ -255,9 +265,120 @@ static void test_import_order_oldest_first(void **state)
 	assert_string_equal(files[2], simple);
 	assert_string_equal(files[3], complex);
 	assert_string_equal(files[4], "-");
+	/* each file's scan time, as read, goes with it: not read again by its
+	 * import; standard input was not read */
+	assert_int_equal(times[0].read, 1);
+	assert_int_equal(times[0].start, 1247268183);
+	assert_int_equal(times[1].read, 1);
+	assert_int_equal(times[1].start, 0);
+	assert_int_equal(times[2].read, 1);
+	assert_int_equal(times[2].start, 1247268210);
+	assert_int_equal(times[3].read, 1);
+	assert_int_equal(times[3].start, 1247269633);
+	assert_int_equal(times[4].read, 0);
+	/* without times, the same order */
+	assert_int_equal(app_import_order(again, NULL, 2), 0);
+	assert_string_equal(again[0], os);
+	assert_string_equal(again[1], simple);
+	/* one file: nothing read, its import reads it */
+	assert_int_equal(app_import_order(again, &one, 1), 0);
+	assert_int_equal(one.read, 0);
+	/* the imports take the times with them */
+	for (int i = 0; i < 4; i++) {
+		o.time = &times[i];
+		assert_int_equal(app_import_file(fx->st, files[i], &o, &res),
+		                 i == 1 ? APP_IMPORT_FAILED : APP_IMPORT_IMPORTED);
+	}
 	free(complex);
 	free(simple);
 	free(os);
+}
+
+/* ---- the job writer's checkpoint document -------------------------------- */
+
+static void test_checkpoint_round_trip(void **state)
+{
+	struct ev_host h, back;
+	struct ev_port p = {.proto = REC_PROTO_TCP,
+	                    .port = 22,
+	                    .state = REC_PORT_OPEN,
+	                    .reason = "syn-ack",
+	                    .service = "ssh",
+	                    .product = "OpenSSH",
+	                    .job_id = 3,
+	                    .seen_at = 1000,
+	                    .first_seen = 900};
+	char *doc = NULL;
+
+	(void)state;
+	ev_host_init(&h);
+	ev_host_init(&back);
+	h.known = 1;
+	h.status = REC_HOST_UP;
+	h.job_id = 3;
+	h.at = 1000;
+	assert_non_null(h.os = strdup("Linux"));
+	assert_int_equal(ev_host_put_port(&h, &p), 0);
+	p.proto = REC_PROTO_UDP;
+	p.port = 53;
+	p.state = REC_PORT_CLOSED;
+	p.service = NULL;
+	assert_int_equal(ev_host_put_port(&h, &p), 0);
+	assert_int_equal(ev_host_put_script(&h, REC_PROTO_TCP, 22, "ssh-hostkey", "key", 3), 0);
+	assert_int_equal(ev_host_put_script(&h, -1, -1, "smb-os-discovery", "Windows", 2), 0);
+	assert_int_equal(checkpoint_doc(&h, &doc), 0);
+	assert_non_null(doc);
+	assert_int_equal(checkpoint_read(doc, &back), 0);
+	assert_int_equal(ev_host_same(&h, &back), 1);
+	assert_int_equal(back.nports, 2);
+	assert_string_equal(back.ports[0].reason, "syn-ack");
+	assert_int_equal(back.ports[0].seen_at, 1000);
+	assert_int_equal(back.ports[0].first_seen, 0); /* not kept: see checkpoint.h */
+	assert_null(back.mac);
+	ev_host_free(&back);
+	free(doc);
+	ev_host_free(&h);
+}
+
+static void test_checkpoint_refuses_what_is_not_one(void **state)
+{
+	static const char *const bad[] = {
+	    "not json",
+	    "[]",
+	    "{\"status\": \"up\", \"job\": 1, \"at\": 2, \"ports\": []}",
+	    "{\"status\": \"sideways\", \"job\": 1, \"at\": 2, \"ports\": [], \"scripts\": []}",
+	    "{\"status\": \"up\", \"job\": 1, \"at\": 2, \"os\": 5, \"ports\": [], "
+	    "\"scripts\": []}",
+	    "{\"status\": \"up\", \"job\": 1, \"at\": 2, \"ports\": [[\"tcp\", 70000, \"open\", "
+	    "1, 2, null, null, null, null, null, null, null]], \"scripts\": []}",
+	    "{\"status\": \"up\", \"job\": 1, \"at\": 2, \"ports\": [[\"tcp\", 22, \"open\", "
+	    "1, 2, null, null, null, null, null, null, null]], \"scripts\": [[null, -1, null, "
+	    "\"out\", 1]]}",
+	};
+	struct ev_host h;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		ev_host_init(&h);
+		assert_int_equal(checkpoint_read(bad[i], &h), SDB_EDB);
+		/* nothing half-read is left */
+		assert_int_equal(h.nports, 0);
+		assert_int_equal(h.nscripts, 0);
+		assert_null(h.os);
+		ev_host_free(&h);
+	}
+}
+
+/* ---- an error told through the store handle ------------------------------ */
+
+static void test_store_set_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(
+	    store_set_error(fx->st, SDB_EDB, "%s: scan %lld came out of order", "192.0.2.1", 42LL),
+	    SDB_EDB);
+	assert_string_equal(store_errmsg(fx->st), "192.0.2.1: scan 42 came out of order");
 }
 
 /* ---- scan --------------------------------------------------------------- */
@@ -432,6 +553,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_import_partial_reads_again_warns_once, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_import_order_oldest_first, setup, teardown),
+	    cmocka_unit_test(test_checkpoint_round_trip),
+	    cmocka_unit_test(test_checkpoint_refuses_what_is_not_one),
+	    cmocka_unit_test_setup_teardown(test_store_set_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_completed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_scan_failures_mark_the_job, setup, teardown),
 	    cmocka_unit_test(test_scan_refused_args),

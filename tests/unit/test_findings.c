@@ -1,8 +1,10 @@
 /*
- * test_findings.c - the pure parts of history/findings.c: severity/status
- * names, CVSS to severity, "VULNERABLE" detection and its title/risk
- * factor, vulners CVE lines, and strict rules parsing with file:line
- * errors.  The lifecycle against a database is in tests/e2e/test_findings.py.
+ * test_findings.c - history/findings.c's names (severity/status, CVSS to
+ * severity), nse_vuln.c's "VULNERABLE" detection and its title/risk factor
+ * and vulners CVE lines, findings_rules.c's strict parsing with file:line
+ * errors, and app/findings.c's reading of the rules file.  The decision
+ * rule is in test_findings_decide.c; the lifecycle against a database is in
+ * tests/e2e/test_findings.py.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "app/findings.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "history/findings.h"

@@ -89,15 +89,14 @@ struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ__COUNT];
 	/*
-	 * The hint: history_load's answer for the host the job writer upserts
-	 * next.  history_load of an address it finds sets it (addresses under
-	 * 64 bytes); host_upsert of that same address consumes it and updates
-	 * the row by id (one probe less per host on the import hot path) with
-	 * the same merge rule as the upsert.  Cleared by every history_load
-	 * (before it looks), every host_upsert, tx_begin and tx_rollback.  The
-	 * job writer calls both in one write transaction, so the row the hint
-	 * names still exists when it is used (writers hold the lock); an
-	 * update by id that finds no row fails ("storing host ...").
+	 * The hint (store_int.h P3): history_load's answer for the host the
+	 * job writer upserts next.  history_load of an address it finds sets
+	 * it (addresses under 64 bytes); host_upsert of that same address
+	 * consumes it and updates the row by id (one probe less per host on
+	 * the import hot path) with the upsert's merge rule.  Cleared by every
+	 * history_load (before it looks), every host_upsert, tx_begin and
+	 * tx_rollback.  An update by id that finds no row fails ("storing
+	 * host ...").
 	 */
 	char hint_addr[64];
 	int64_t hint_id; /* 0: none */

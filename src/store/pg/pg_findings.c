@@ -1,5 +1,5 @@
 /*
- * store_pg_findings.c - the PostgreSQL backend's findings slots: a host's
+ * pg_findings.c - the PostgreSQL backend's findings slots: a host's
  * findings for the scan-time logic (usually already read by history_load
  * with the host), the upsert by fingerprint with its set of jobs (one
  * statement), status changes with their record (one statement), and the
@@ -13,7 +13,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "store/pg/pg_int.h"
 
 static int dup_col(const PGresult *q, int i, int c, char **dst)
 {
@@ -113,7 +113,10 @@ int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_f
 
 /* Found-or-created by fingerprint, then linked to the job, in one
  * statement: a new finding is 'open'; one seen again takes the newest
- * sighting's words and widens its times. */
+ * sighting's words and widens its times.  Its id is max(id) + 1 taken by
+ * the statement itself, not by store__pg_next_id (pg_writebehind.c rule
+ * 3): a finding may be stored outside a write transaction, and only the
+ * statement knows whether it created one. */
 static const char sql_upsert[] =
     "WITH ins AS (INSERT INTO findings (id, host_id, protocol, port, type, source, key, title,"
     "  severity, status, fingerprint, first_seen, last_seen, state_at, details)"

@@ -1,5 +1,5 @@
 /*
- * store_pg_query.c - the PostgreSQL backend's read queries: hosts as seen by
+ * pg_query.c - the PostgreSQL backend's read queries: hosts as seen by
  * one job (or their current state) with their ports, scripts and
  * extraports, and jobs.  Results are owned heap copies (invariant 8) freed
  * with store_host_free / store_job_free (store_result.c).
@@ -14,7 +14,8 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "core/vec.h"
+#include "store/pg/pg_int.h"
 
 #define HOSTS_PAGE 500
 
@@ -254,14 +255,8 @@ static int add_port(struct store_host *h, const PGresult *q, int i, int current,
 	struct store_port *p;
 	int oom = 0;
 
-	if (h->nports == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		void *np = sdb_reallocarray(h->ports, ncap, sizeof(*h->ports));
-		if (!np)
-			return SDB_ENOMEM;
-		h->ports = np;
-		*cap = ncap;
-	}
+	if (VEC_RESERVE(h->ports, *cap, h->nports + 1, 16))
+		return SDB_ENOMEM;
 	p = &h->ports[h->nports++];
 	memset(p, 0, sizeof(*p));
 	p->protocol = store__pg_dup(q, i, 1, &oom);
@@ -321,55 +316,47 @@ static int pair_arrays(const struct page *pg, struct buf *jobs, struct buf *host
 	return r ? SDB_ENOMEM : 0;
 }
 
-static int load_children(struct store_pg *s, struct page *pg, int current, int flags)
+/* The page's ports ($1 jobs, $2 hosts of p): the job's, or the current
+ * port state. */
+static int load_ports(struct store_pg *s, struct page *pg, int current, int flags,
+                      const struct pg_params *p)
 {
-	struct buf jobs, hosts;
-	struct pg_params p = {0};
 	PGresult *q = NULL;
-	size_t *caps = NULL;
+	size_t *caps;
 	int r;
 
-	buf_init(&jobs, (size_t)16 << 20);
-	buf_init(&hosts, (size_t)16 << 20);
-	for (int i = 0; i < pg->n; i++) {
-		pg->map[i].id = pg->h[i]->id;
-		pg->map[i].idx = i;
-	}
-	qsort(pg->map, (size_t)pg->n, sizeof(pg->map[0]), cmp_map);
-	if ((r = pair_arrays(pg, &jobs, &hosts)) != 0 ||
-	    !(caps = calloc((size_t)pg->n, sizeof(*caps)))) {
-		r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
-		goto out;
-	}
-	store__pg_p_text(&p, buf_str(&jobs));
-	store__pg_p_text(&p, buf_str(&hosts));
-
+	if (!(caps = calloc((size_t)pg->n, sizeof(*caps))))
+		return store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
 	if (current)
-		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, &p, flags, &q,
+		r = store__pg_exec(s, PG_PAGE_PORT_STATE, sql_page_port_state, p, flags, &q,
 		                   "reading the ports of hosts");
 	else
-		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, &p, flags, &q,
+		r = store__pg_exec(s, PG_PAGE_PORTS, sql_page_ports, p, flags, &q,
 		                   "reading the ports of hosts");
-	if (r != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(q); i++) {
+	for (int i = 0; r == 0 && i < PQntuples(q); i++) {
 		int k = page_idx(pg, store__pg_i64(q, i, 0));
 		struct store_host *h = k < 0 ? NULL : pg->h[k];
 		if (!h)
 			continue;
-		if ((r = add_port(h, q, i, current, &caps[k])) != 0) {
+		if ((r = add_port(h, q, i, current, &caps[k])) != 0)
 			r = store__set_err(&s->base, r, "reading the ports of host %s: %s", h->addr,
 			                   r == SDB_ENOMEM ? "out of memory"
 			                                   : "a port's cpe is not a JSON array");
-			goto out;
-		}
 	}
 	PQclear(q);
-	q = NULL;
+	free(caps);
+	return r;
+}
 
-	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, &p, flags, &q,
+/* The page's scripts, each on its host or its port. */
+static int load_scripts(struct store_pg *s, struct page *pg, int flags, const struct pg_params *p)
+{
+	PGresult *q = NULL;
+	int r;
+
+	if ((r = store__pg_exec(s, PG_PAGE_SCRIPTS, sql_page_scripts, p, flags, &q,
 	                        "reading the scripts of hosts")) != 0)
-		goto out;
+		return r;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
 		struct store_host *h = page_host(pg, store__pg_i64(q, i, 0));
 		const char *proto = store__pg_col(q, i, 1);
@@ -386,15 +373,21 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 		}
 	}
 	PQclear(q);
-	q = NULL;
-	if (r != 0) {
+	if (r != 0)
 		r = store__set_err(&s->base, r, "reading the scripts of hosts: out of memory");
-		goto out;
-	}
+	return r;
+}
 
-	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, &p, flags, &q,
+/* The page's extraports. */
+static int load_extraports(struct store_pg *s, struct page *pg, int flags,
+                           const struct pg_params *p)
+{
+	PGresult *q = NULL;
+	int r;
+
+	if ((r = store__pg_exec(s, PG_PAGE_EXTRAPORTS, sql_page_extraports, p, flags, &q,
 	                        "reading the extraports of hosts")) != 0)
-		goto out;
+		return r;
 	for (int i = 0; i < PQntuples(q); i++) {
 		struct store_host *h = page_host(pg, store__pg_i64(q, i, 0));
 		struct store_extraports *e;
@@ -406,7 +399,7 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 		if (!(nv = sdb_reallocarray(h->extraports, h->nextraports + 1,
 		                            sizeof(*h->extraports)))) {
 			r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
-			goto out;
+			break;
 		}
 		h->extraports = nv;
 		e = &h->extraports[h->nextraports++];
@@ -415,13 +408,37 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 		e->reasons = store__pg_dup(q, i, 3, &oom);
 		if (oom) {
 			r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
-			goto out;
+			break;
 		}
 	}
-	r = 0;
-out:
 	PQclear(q);
-	free(caps);
+	return r;
+}
+
+/* The children of a page of hosts (ports, scripts, extraports), three
+ * queries for the whole page. */
+static int load_children(struct store_pg *s, struct page *pg, int current, int flags)
+{
+	struct buf jobs, hosts;
+	struct pg_params p = {0};
+	int r;
+
+	buf_init(&jobs, (size_t)16 << 20);
+	buf_init(&hosts, (size_t)16 << 20);
+	for (int i = 0; i < pg->n; i++) {
+		pg->map[i].id = pg->h[i]->id;
+		pg->map[i].idx = i;
+	}
+	qsort(pg->map, (size_t)pg->n, sizeof(pg->map[0]), cmp_map);
+	if ((r = pair_arrays(pg, &jobs, &hosts)) != 0) {
+		r = store__set_err(&s->base, SDB_ENOMEM, "reading hosts: out of memory");
+	} else {
+		store__pg_p_text(&p, buf_str(&jobs));
+		store__pg_p_text(&p, buf_str(&hosts));
+		if ((r = load_ports(s, pg, current, flags, &p)) == 0 &&
+		    (r = load_scripts(s, pg, flags, &p)) == 0)
+			r = load_extraports(s, pg, flags, &p);
+	}
 	buf_free(&jobs);
 	buf_free(&hosts);
 	return r;

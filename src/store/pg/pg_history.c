@@ -1,11 +1,14 @@
 /*
- * store_pg_history.c - the PostgreSQL backend's history slots: loading what
+ * pg_history.c - the PostgreSQL backend's history slots: loading what
  * is known of a host before a scan of it is applied (in ONE round trip: the
- * host, its latest attributes, port state document, script history and findings, as
- * one UNION ALL result), saving its port state and events through the COPY
- * buffers, the reads a late scan's re-derivation needs (the stored scans of
- * a block of hosts in one round trip) and `changes`.  The rules that derive
- * events are in history/events.c.
+ * host, its latest attributes, port state document, script history and
+ * findings, as one UNION ALL result; or from the block of known hosts read
+ * at once), saving its port state and events through the COPY buffers, the
+ * reads a late scan's re-derivation needs (the stored scans of a block of
+ * hosts in one round trip) and `changes`.  history_load leaves the hint
+ * host_upsert consumes and fills the findings cache; the block cache is
+ * this file's (pg_writebehind.c rules 4-6 say who keeps them true).  The
+ * rules that derive events are in history/events.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,8 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_pg_int.h"
+#include "core/vec.h"
+#include "store/pg/pg_int.h"
 
 #define EPT(col) "(" EP(col) ")::text"
 
@@ -264,18 +268,7 @@ static int block_find(const struct store_pg *s, const unsigned char key[16], siz
 
 static int block_reserve(struct store_pg *s, size_t n)
 {
-	size_t ncap = s->block.cap ? s->block.cap : 64;
-	void *nv;
-
-	if (n <= s->block.cap)
-		return 0;
-	while (ncap < n)
-		ncap *= 2;
-	if (!(nv = sdb_reallocarray(s->block.v, ncap, sizeof(*s->block.v))))
-		return SDB_ENOMEM;
-	s->block.v = nv;
-	s->block.cap = ncap;
-	return 0;
+	return VEC_RESERVE(s->block.v, s->block.cap, n, 64);
 }
 
 int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
@@ -497,7 +490,6 @@ int store__pg_port_state_save(struct store *st, int64_t host_id, const struct ev
 	int e = 0;
 
 	(void)len; /* NUL-terminated too */
-	store__pg_evps_note(s, host_id);
 	start = store__pg_row_start(s, c);
 	e |= store__pg_f_int(&s->copy[c], 1, host_id);
 	e |= store__pg_f_text(&s->copy[c], 0, h->os);
@@ -513,27 +505,17 @@ int store__pg_event_insert(struct store *st, int64_t host_id, const struct ev_ev
 	struct buf *b = &s->copy[PC_EVENTS];
 	int has_port = e->proto >= 0;
 	size_t start;
-	int x = 0;
+	int64_t id;
+	int x = 0, r;
 
 	if (has_port && ((unsigned)e->proto >= REC_PROTO__COUNT || e->port < 0 || e->port > 65535))
 		return store__set_err(st, SDB_ERANGE, "a %s event of host %lld: bad port",
 		                      ev_kind_name(e->kind), (long long)host_id);
-	if (!s->next_event_id) {
-		/* max(id) + 1 as SQLite's rowids (the write lock makes it
-		 * ours); read after any buffered events are in */
-		PGresult *q = NULL;
-		int r = store__pg_exec(
-		    s, PG_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM host_events", NULL,
-		    s->copy[PC_EVENTS].len ? 0 : PGX_NOFLUSH, &q, "allocating an event id");
-		if (r != 0)
-			return r;
-		s->next_event_id = store__pg_i64(q, 0, 0);
-		PQclear(q);
-		s->ids_taken = 1;
-	}
-	store__pg_evps_note(s, host_id);
+	/* max(id) + 1 as SQLite's rowids (pg_writebehind.c rule 3) */
+	if ((r = store__pg_next_id(s, PG_ID_EVENT, &id)) != 0)
+		return r;
 	start = store__pg_row_start(s, PC_EVENTS);
-	x |= store__pg_f_int(b, 1, s->next_event_id);
+	x |= store__pg_f_int(b, 1, id);
 	x |= store__pg_f_int(b, 0, host_id);
 	x |= store__pg_f_int(b, 0, e->job_id);
 	x |= store__pg_f_nz(b, 0, e->prev_job_id);
