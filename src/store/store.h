@@ -14,11 +14,11 @@
  *   - findings (the storage app/findings.c writes decisions to);
  *   - operations: health, stats, doctor, backup, restore, prune
  *     (store_ops.c, store_doctor.c; SQLite's damaged-file repair:
- *     store_sqlite_admin.c).
+ *     sqlite/sqlite_admin_damaged.c).
  * The wrappers (store.c) check arguments once for both backends, keep the
  * handle's error message, and are where tests inject faults.
  *
- * Backends: SQLite (store_sqlite*.c) and PostgreSQL (store_pg*.c, chosen by a
+ * Backends: SQLite (sqlite/) and PostgreSQL (pg/, chosen by a
  * postgresql:// / postgres:// URL or a "pg:" / "postgresql:" key=value
  * string), behind the same ops table (store_int.h).
  *

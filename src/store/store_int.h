@@ -8,8 +8,8 @@
  * Backends set st->errmsg (store__set_err) on every failure, including the
  * driver's own message.  They never print.
  *
- * Backends: SQLite (store_sqlite*.c) and PostgreSQL (pg/, its files listed
- * in pg/pg_open.c).
+ * Backends: SQLite (sqlite/, its files listed in sqlite/sqlite_int.h) and
+ * PostgreSQL (pg/, its files listed in pg/pg_open.c).
  *
  * ---- Protocols between the slots, and the backends' caches ----
  *

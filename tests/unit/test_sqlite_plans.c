@@ -5,11 +5,11 @@
  * checked in a test").
  *
  * The SQL checked is the very text the program prepares, never a copy:
- *  - the read queries come from store__sqlite_hot_queries (store_sqlite_int.h),
- *    the table store_sqlite_query.c prepares its statements from; the test
+ *  - the read queries come from store__sqlite_hot_queries (sqlite/sqlite_int.h),
+ *    the table sqlite/sqlite_query.c prepares its statements from; the test
  *    also checks that the statements the program cached were prepared from
  *    exactly those strings;
- *  - the job lookups and reaping statements of store_sqlite.c are read back
+ *  - the job lookups and reaping statements of sqlite/sqlite_jobs.c are read back
  *    with sqlite3_sql() from the statement cache of a handle that has just
  *    run them (their expected plans are listed here, in sqlite_c_plans).
  *
@@ -50,7 +50,7 @@
 #include "app/job_writer.h"
 #include "app/process.h"
 #include "store/store.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "testutil.h"
 
 /* Size of the test database: realistic enough that every query returns rows
@@ -59,10 +59,10 @@
 #define NHOSTS 2000
 #define NPORTS 10
 
-/* ---- the statements of store_sqlite.c and their plans ------------------------ */
+/* ---- the statements of sqlite_jobs.c and their plans ------------------------- */
 
 /*
- * store_sqlite.c keeps these statements' text inline; the test reads it back
+ * sqlite/sqlite_jobs.c keeps these statements' text inline; the test reads it back
  * from the handle's statement cache after the fixture has run each of them.
  * Expected plans use the same fragments as store__sqlite_hot_queries.
  */
@@ -746,7 +746,7 @@ static void test_hot_query_plans(void **state)
 	sqlite3 *db = open_db(fx->path);
 	int bad = 0;
 
-	/* Every statement slot of store_sqlite_query.c is in the table, with
+	/* Every statement slot of sqlite_query.c is in the table, with
 	 * a plan: a new query cannot skip this test. */
 	for (int i = SQ_HOSTS_LATEST; i < SQ__COUNT; i++) {
 		const struct store__sqlite_query *q = &store__sqlite_hot_queries[i];

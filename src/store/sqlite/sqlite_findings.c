@@ -1,5 +1,5 @@
 /*
- * store_sqlite_findings.c - the SQLite backend's findings slots: a host's
+ * sqlite_findings.c - the SQLite backend's findings slots: a host's
  * findings for the scan-time logic, the upsert by fingerprint with its set
  * of jobs, status changes with their record, and the `findings` listing.
  * The rules that decide what is a finding, and when it is resolved or
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
 #include "core/error.h"
-#include "store/store_sqlite_int.h"
+#include "core/vec.h"
+#include "store/sqlite/sqlite_int.h"
 
 static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const char *what)
 {
@@ -25,16 +25,6 @@ static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const
 		*q = NULL;
 		return store__sqlite_err(s, rc, "%s: preparing", what);
 	}
-	return 0;
-}
-
-static int dup_col(sqlite3_stmt *q, int i, char **dst)
-{
-	const char *v = (const char *)sqlite3_column_text(q, i);
-
-	*dst = NULL;
-	if (v && !(*dst = strdup(v)))
-		return SDB_ENOMEM;
 	return 0;
 }
 
@@ -65,22 +55,18 @@ int store__sqlite_findings_of_host(struct store *st, int64_t host_id,
 		struct store_finding_ref *f;
 		enum rec_proto p;
 
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_finding_ref *nv = sdb_reallocarray(v, ncap, sizeof(*nv));
-			if (!nv) {
-				r = SDB_ENOMEM;
-				goto nomem;
-			}
-			v = nv;
-			cap = ncap;
+		if (VEC_RESERVE(v, cap, cnt + 1, 8) != 0) {
+			r = SDB_ENOMEM;
+			goto nomem;
 		}
 		f = &v[cnt++];
 		memset(f, 0, sizeof(*f));
 		f->id = sqlite3_column_int64(q, 0);
-		if (dup_col(q, 1, &f->fingerprint) || dup_col(q, 2, &f->type) ||
-		    dup_col(q, 3, &f->source) || dup_col(q, 4, &f->key) ||
-		    dup_col(q, 7, &f->status)) {
+		if (store__sqlite_col_dup(q, 1, &f->fingerprint) ||
+		    store__sqlite_col_dup(q, 2, &f->type) ||
+		    store__sqlite_col_dup(q, 3, &f->source) ||
+		    store__sqlite_col_dup(q, 4, &f->key) ||
+		    store__sqlite_col_dup(q, 7, &f->status)) {
 			r = SDB_ENOMEM;
 			goto nomem;
 		}
@@ -238,7 +224,7 @@ int store__sqlite_finding_set_status(struct store *st, int64_t id, const char *n
 		r = store__sqlite_err(s, rc, "%s %lld", what, (long long)id);
 		goto out;
 	}
-	if (dup_col(q, 0, &prev) != 0) {
+	if (store__sqlite_col_dup(q, 0, &prev) != 0) {
 		r = store__set_err(st, SDB_ENOMEM, "%s: out of memory", what);
 		goto out;
 	}
@@ -304,15 +290,9 @@ static int load_jobs(struct store_sqlite *s, sqlite3_stmt *q, struct store_findi
 	sqlite3_reset(q);
 	sqlite3_bind_int64(q, 1, f->id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (f->njobs == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			int64_t *nv = sdb_reallocarray(f->jobs, ncap, sizeof(*nv));
-			if (!nv)
-				return store__set_err(&s->base, SDB_ENOMEM,
-				                      "listing findings: out of memory");
-			f->jobs = nv;
-			cap = ncap;
-		}
+		if (VEC_RESERVE(f->jobs, cap, f->njobs + 1, 4) != 0)
+			return store__set_err(&s->base, SDB_ENOMEM,
+			                      "listing findings: out of memory");
 		f->jobs[f->njobs++] = sqlite3_column_int64(q, 0);
 	}
 	return rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "listing the jobs of a finding");
@@ -328,22 +308,16 @@ static int load_history(struct store_sqlite *s, sqlite3_stmt *q, struct store_fi
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_finding_change *c;
 
-		if (f->nhistory == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			struct store_finding_change *nv =
-			    sdb_reallocarray(f->history, ncap, sizeof(*nv));
-			if (!nv)
-				goto nomem;
-			f->history = nv;
-			cap = ncap;
-		}
+		if (VEC_RESERVE(f->history, cap, f->nhistory + 1, 4) != 0)
+			goto nomem;
 		c = &f->history[f->nhistory++];
 		memset(c, 0, sizeof(*c));
 		c->at = sqlite3_column_int64(q, 0);
 		c->job_id =
 		    sqlite3_column_type(q, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, 1);
-		if (dup_col(q, 2, &c->old_status) || dup_col(q, 3, &c->new_status) ||
-		    dup_col(q, 4, &c->note))
+		if (store__sqlite_col_dup(q, 2, &c->old_status) ||
+		    store__sqlite_col_dup(q, 3, &c->new_status) ||
+		    store__sqlite_col_dup(q, 4, &c->note))
 			goto nomem;
 	}
 	return rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "listing the history of a finding");
@@ -378,11 +352,16 @@ int store__sqlite_findings_each(struct store *st, const struct store_finding_fil
 		f->port = col_opt_int(q, 3);
 		f->first_seen = sqlite3_column_int64(q, 11);
 		f->last_seen = sqlite3_column_int64(q, 12);
-		if (dup_col(q, 1, &f->addr) || dup_col(q, 2, &f->protocol) ||
-		    dup_col(q, 4, &f->type) || dup_col(q, 5, &f->source) ||
-		    dup_col(q, 6, &f->key) || dup_col(q, 7, &f->title) ||
-		    dup_col(q, 8, &f->severity) || dup_col(q, 9, &f->status) ||
-		    dup_col(q, 10, &f->fingerprint) || dup_col(q, 13, &f->details))
+		if (store__sqlite_col_dup(q, 1, &f->addr) ||
+		    store__sqlite_col_dup(q, 2, &f->protocol) ||
+		    store__sqlite_col_dup(q, 4, &f->type) ||
+		    store__sqlite_col_dup(q, 5, &f->source) ||
+		    store__sqlite_col_dup(q, 6, &f->key) ||
+		    store__sqlite_col_dup(q, 7, &f->title) ||
+		    store__sqlite_col_dup(q, 8, &f->severity) ||
+		    store__sqlite_col_dup(q, 9, &f->status) ||
+		    store__sqlite_col_dup(q, 10, &f->fingerprint) ||
+		    store__sqlite_col_dup(q, 13, &f->details))
 			goto nomem;
 		if ((r = load_jobs(s, qj, f)) != 0 || (r = load_history(s, qh, f)) != 0)
 			goto out;

@@ -1,11 +1,11 @@
 /*
- * store_sqlite_history.c - the SQLite backend's history slots: loading what
+ * sqlite_history.c - the SQLite backend's history slots: loading what
  * is known of a host before a scan of it is applied (status, latest
  * attributes, port_state, latest script outputs), saving its new port
  * state, inserting change events, and the reads a late scan's re-derivation
  * needs (the stored scans of a block of hosts, a few statements for all).  The rules
  * that derive events are in history/events.c; read SQL is in the hot-query
- * table (store_sqlite_query.c) so its plans are tested.
+ * table (sqlite_query.c) so its plans are tested.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 static int hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
 {
@@ -30,16 +30,6 @@ static const char *col_text(sqlite3_stmt *q, int i)
 static int64_t col_time(sqlite3_stmt *q, int i)
 {
 	return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, i);
-}
-
-static int dupcol(sqlite3_stmt *q, int i, char **dst)
-{
-	const char *v = col_text(q, i);
-
-	*dst = NULL;
-	if (v && !(*dst = strdup(v)))
-		return SDB_ENOMEM;
-	return 0;
 }
 
 static int load_scripts(struct store_sqlite *s, int64_t host_id, struct ev_host *out)
@@ -102,8 +92,9 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t at, i
 	if (sqlite3_column_type(q, 7) != SQLITE_NULL) { /* its host_state row */
 		const char *doc = col_text(q, 7);
 		out->stored = 1;
-		if ((r = dupcol(q, 4, &out->os)) != 0 || (r = dupcol(q, 5, &out->mac)) != 0 ||
-		    (r = dupcol(q, 6, &out->hostnames)) != 0)
+		if ((r = store__sqlite_col_dup(q, 4, &out->os)) != 0 ||
+		    (r = store__sqlite_col_dup(q, 5, &out->mac)) != 0 ||
+		    (r = store__sqlite_col_dup(q, 6, &out->hostnames)) != 0)
 			r = store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 		else if ((r = store__port_state_read(
 		              doc ? doc : "", (size_t)sqlite3_column_bytes(q, 7), out)) == SDB_EDB)
@@ -198,9 +189,12 @@ static int load_event(sqlite3_stmt *q, struct store_event **out)
 	e->prev_job_id = col_time(q, 4);
 	e->port = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 7);
 	e->at = sqlite3_column_int64(q, 11);
-	if ((r = dupcol(q, 2, &e->addr)) || (r = dupcol(q, 5, &e->kind)) ||
-	    (r = dupcol(q, 6, &e->protocol)) || (r = dupcol(q, 8, &e->detail)) ||
-	    (r = dupcol(q, 9, &e->old_value)) || (r = dupcol(q, 10, &e->new_value))) {
+	if ((r = store__sqlite_col_dup(q, 2, &e->addr)) ||
+	    (r = store__sqlite_col_dup(q, 5, &e->kind)) ||
+	    (r = store__sqlite_col_dup(q, 6, &e->protocol)) ||
+	    (r = store__sqlite_col_dup(q, 8, &e->detail)) ||
+	    (r = store__sqlite_col_dup(q, 9, &e->old_value)) ||
+	    (r = store__sqlite_col_dup(q, 10, &e->new_value))) {
 		store_event_free(e);
 		return r;
 	}

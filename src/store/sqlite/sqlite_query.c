@@ -1,5 +1,5 @@
 /*
- * store_sqlite_query.c - the SQLite backend's read queries: hosts as seen by
+ * sqlite_query.c - the SQLite backend's read queries: hosts as seen by
  * one job (or each host's latest job) with their ports, scripts and
  * extraports, and jobs.  Results are owned heap copies (invariant 8) freed
  * with store_host_free / store_job_free (store_result.c).
@@ -8,7 +8,7 @@
  * cached child queries (ports, scripts, extraports) that read the same
  * snapshot because the host query keeps its read transaction open.
  */
-#include "store/store_sqlite_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 
 /* ---- column helpers ------------------------------------------------------- */
 
@@ -87,15 +88,9 @@ static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 		struct store_port *p;
 		int oom = 0;
 
-		if (h->nports == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *np = sdb_reallocarray(h->ports, ncap, sizeof(*h->ports));
-			if (!np) {
-				r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
-				goto out;
-			}
-			h->ports = np;
-			cap = ncap;
+		if (VEC_RESERVE(h->ports, cap, h->nports + 1, 16) != 0) {
+			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+			goto out;
 		}
 		p = &h->ports[h->nports++];
 		memset(p, 0, sizeof(*p));
@@ -234,15 +229,9 @@ static int load_extraports(struct store_sqlite *s, struct store_host *h)
 		struct store_extraports *e;
 		int oom = 0;
 
-		if (h->nextraports == cap) {
-			size_t ncap = cap ? cap * 2 : 4;
-			void *nv = sdb_reallocarray(h->extraports, ncap, sizeof(*h->extraports));
-			if (!nv) {
-				r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
-				goto out;
-			}
-			h->extraports = nv;
-			cap = ncap;
+		if (VEC_RESERVE(h->extraports, cap, h->nextraports + 1, 4) != 0) {
+			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+			goto out;
 		}
 		e = &h->extraports[h->nextraports++];
 		e->state = col_dup(q, 0, &oom);
@@ -602,7 +591,7 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                            {"SEARCH jobs USING INDEX jobs_status_created (status=?)"}},
     [SQ_JOB_GET] = {"job_get", sql_job_get, {"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)"}},
 
-    /* History, once per host of every import (store_sqlite_history.c). */
+    /* History, once per host of every import (sqlite_history.c). */
     /* The host and what the history knows of it (host_state: the latest
      * OS, MAC and names an up scan reported, its ports' state), by key. */
     [SQ_HIST_HOST] = {"hist_host",

@@ -1,16 +1,32 @@
 /*
- * store_sqlite_int.h - private to the SQLite backend (store_sqlite.c: connection,
- * transactions, migrations bookkeeping and the write path; store_sqlite_query.c:
- * the read queries; _history, _findings, _admin: their slots).  Nothing
- * outside the backend's files includes it.
+ * sqlite_int.h - private to the SQLite backend (src/store/sqlite/): the
+ * handle, its statement slots, the common helpers, and every slot function
+ * with the file that holds it.  Nothing outside this folder includes it but
+ * tests/unit/test_sqlite_plans.c (the hot-query table).
+ *
+ *   sqlite_stmt.c          errors, the statement cache, bind and step helpers
+ *   sqlite_open.c          open, close, the connection's settings
+ *   sqlite_tx.c            transactions (BUSY retried)
+ *   sqlite_migrate.c       migrations bookkeeping, table_exists
+ *   sqlite_jobs.c          job rows, content-hash lookups, the reaper's write
+ *   sqlite_write.c         hosts and what a job saw of them
+ *   sqlite_history.c       history slots (states, events, late scans)
+ *   sqlite_query.c         read queries and the hot-query table
+ *   sqlite_findings.c      findings slots
+ *   sqlite_admin_query.c   the generic operations slots, ping
+ *   sqlite_admin_stats.c   stats
+ *   sqlite_admin_doctor.c  doctor
+ *   sqlite_admin_backup.c  backup, restore
+ *   sqlite_admin_damaged.c a database too damaged to open (store.h)
+ *   sqlite_ops.c           the slot table
  *
  * Statements are prepared once per connection, lazily, into a fixed slot of
  * struct store_sqlite, and reused (store__sqlite_stmt resets and clears them);
  * every use ends with store__sqlite_done so no statement stays active and holds
  * a read snapshot or blocks a DROP in a migration.
  */
-#ifndef SDB_STORE_STORE_SQLITE_INT_H
-#define SDB_STORE_STORE_SQLITE_INT_H
+#ifndef SDB_STORE_SQLITE_SQLITE_INT_H
+#define SDB_STORE_SQLITE_SQLITE_INT_H
 
 #include <sqlite3.h>
 
@@ -34,13 +50,13 @@ enum sq_stmt {
 	SQ_SCRIPT_INSERT,
 	SQ_RUN_SCRIPT_INSERT,
 	SQ_JOB_FAIL,
-	SQ_PORT_STATE_PUT, /* history (store_sqlite_history.c) */
-	SQ_FIND_OF_HOST,   /* findings, once per host scan (store_sqlite_findings.c) */
+	SQ_PORT_STATE_PUT, /* history (sqlite_history.c) */
+	SQ_FIND_OF_HOST,   /* findings, once per host scan (sqlite_findings.c) */
 	SQ_FIND_INSERT,
 	SQ_FIND_SEEN,
 	SQ_FIND_JOB_ADD,
 	SQ_EVENT_INSERT,
-	SQ_HIST_SCAN_LIST, /* late scans (store_sqlite_history.c) */
+	SQ_HIST_SCAN_LIST, /* late scans (sqlite_history.c) */
 	SQ_HIST_FINDINGS_HOSTS,
 	SQ_HIST_SCANS, /* four: host_scans, ports, extraports, scripts */
 	SQ_HIST_SCANS_PORTS,
@@ -49,7 +65,7 @@ enum sq_stmt {
 	SQ_HIST_FORGET,
 	SQ_HIST_STATES,
 	SQ_HIST_STATE_PUT,
-	/* queries (store_sqlite_query.c) */
+	/* queries (sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
 	SQ_HOST_PORTS,
@@ -60,7 +76,7 @@ enum sq_stmt {
 	SQ_JOBS_BY_STATUS,
 	SQ_JOB_GET,
 	SQ_RUN_SCRIPTS,
-	/* history reads (store_sqlite_history.c; SQL in the hot table) */
+	/* history reads (sqlite_history.c; SQL in the hot table) */
 	SQ_HIST_HOST,
 	SQ_HIST_SCRIPTS,
 	SQ_EVENTS_SINCE,
@@ -72,7 +88,16 @@ struct store_sqlite {
 	struct store base; /* first: a struct store * is a struct store_sqlite * */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ__COUNT];
-	/* history_load's answer for the host the job writer upserts next */
+	/*
+	 * The hint (store_int.h P3): history_load's answer for the host the
+	 * job writer upserts next.  history_load of an address it finds sets
+	 * it (addresses under 64 bytes); host_upsert of that same address
+	 * consumes it and updates the row by id (one probe less per host on
+	 * the import hot path) with the upsert's merge rule.  Cleared by every
+	 * history_load (before it looks), every host_upsert, tx_begin and
+	 * tx_rollback.  An update by id that finds no row fails ("storing
+	 * host ...").
+	 */
 	char hint_addr[64];
 	int64_t hint_id; /* 0: none */
 	int query_only;  /* opened STORE_OPEN_QUERY_ONLY */
@@ -106,7 +131,7 @@ int store__sqlite_code(int rc);
 /* rc from db is a full disk (SQLITE_FULL, or an I/O error with ENOSPC /
  * EDQUOT): 1, and out says so and where (the directory of `name`, else of
  * the database's file, or SQLite's temporary directory if that has less
- * room); else 0.  store_sqlite_admin.c. */
+ * room); else 0. */
 int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t len);
 
 /* Binding helpers: absent values (NULL string, negative optional int, 0
@@ -115,9 +140,25 @@ int store__sqlite_full(sqlite3 *db, int rc, const char *name, char *out, size_t 
 int store__sqlite_bind_text(sqlite3_stmt *st, int idx, const char *v);
 int store__sqlite_bind_opt_int(sqlite3_stmt *st, int idx, long v);
 int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t);
+/* *dst = an owned copy of text column i of q's current row (NULL for SQL
+ * NULL): 0, or SDB_ENOMEM. */
+int store__sqlite_col_dup(sqlite3_stmt *q, int i, char **dst);
+
+/* rc is SQLITE_BUSY or SQLITE_LOCKED (primary or extended). */
+int store__sqlite_busy(int rc);
+/* A failed bind of a cached statement: the error SQLite recorded on the
+ * connection, as "<what>: binding values"; the statement is done. */
+int store__sqlite_bind_failed(struct store_sqlite *s, sqlite3_stmt *stmt, const char *what);
+/* Run a cached statement that returns no rows; it is done after. */
+int store__sqlite_step_done(struct store_sqlite *s, sqlite3_stmt *stmt, const char *what);
+/* Run a cached "... RETURNING id" statement (one row) into *id; done after. */
+int store__sqlite_step_id(struct store_sqlite *s, sqlite3_stmt *stmt, const char *what,
+                          int64_t *id);
+/* Run SQL without data (settings, migration scripts); `what` names it. */
+int store__sqlite_exec(struct store_sqlite *s, const char *sql, const char *what);
 
 /*
- * The hot read queries (store_sqlite_query.c), indexed by their statement
+ * The hot read queries (sqlite_query.c), indexed by their statement
  * slot; slots that are not in it have sql == NULL.  The query code prepares
  * exactly these strings: there is no other copy of their text.
  * tests/unit/test_sqlite_plans.c runs EXPLAIN QUERY PLAN on each and checks
@@ -135,7 +176,61 @@ struct store__sqlite_query {
 };
 extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
 
-/* History slots (store_sqlite_history.c). */
+/* Connection slots (sqlite_open.c). */
+int store__sqlite_open(const char *target, struct store **out, char *errmsg, size_t errlen);
+int store__sqlite_open_mode(const char *target, int flags, struct store **out, char *errmsg,
+                            size_t errlen);
+void store__sqlite_close(struct store *st);
+int store__sqlite_is_readonly(const struct store *st);
+int store__sqlite_table_exists(struct store *st, const char *name, int *exists);
+
+/* Transaction slots (sqlite_tx.c). */
+int store__sqlite_tx_begin(struct store *st, int64_t order_at);
+int store__sqlite_tx_commit(struct store *st);
+int store__sqlite_tx_rollback(struct store *st);
+
+/* Migrations bookkeeping slots (sqlite_migrate.c), and whether the schema
+ * has a table `name` (one-shot, uncached: tables come and go). */
+int store__sqlite_has_table(struct store_sqlite *s, const char *name, int *exists);
+/* The applied migrations, oldest first, as store__sqlite_applied_rows reads
+ * them (also from a backup being restored, sqlite_admin_backup.c). */
+#define STORE__SQLITE_APPLIED_SQL                                                                  \
+	"SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
+/* Step `stmt` (STORE__SQLITE_APPLIED_SQL) to its end into *out[0..*n)
+ * (malloc'ed): 0, SDB_ENOMEM, or SDB_EDB with *rc the failed step's code;
+ * nothing is kept on failure and no message is set. */
+int store__sqlite_applied_rows(sqlite3_stmt *stmt, struct store_applied **out, size_t *n, int *rc);
+int store__sqlite_exec_script(struct store *st, const char *sql);
+int store__sqlite_migrations_table(struct store *st);
+int store__sqlite_migrations_applied(struct store *st, struct store_applied **out, size_t *n);
+int store__sqlite_migration_record(struct store *st, const struct store_applied *a);
+int store__sqlite_migration_unrecord(struct store *st, int version);
+int store__sqlite_is_empty(struct store *st, int *empty);
+
+/* Job slots (sqlite_jobs.c). */
+int store__sqlite_job_insert(struct store *st, const struct store_job_new *j, int64_t *id);
+int store__sqlite_job_progress(struct store *st, int64_t id, int progress, int64_t timeout_at);
+int store__sqlite_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
+                             int64_t *existing_id);
+int store__sqlite_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
+int store__sqlite_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n,
+                            int64_t now, int *count);
+
+/* Write slots (sqlite_write.c). */
+int store__sqlite_host_upsert(struct store *st, int64_t job_id, int64_t seen_at,
+                              const struct rec_host *h, int64_t *host_id);
+int store__sqlite_host_scan_insert(struct store *st, int64_t job_id, int64_t host_id,
+                                   int64_t seen_at, const struct rec_host *h, const char *state);
+int store__sqlite_port_insert(struct store *st, int64_t job_id, int64_t host_id,
+                              const struct rec_port *p);
+int store__sqlite_extraports_insert(struct store *st, int64_t job_id, int64_t host_id,
+                                    const struct rec_extraports *e);
+int store__sqlite_script_insert(struct store *st, int64_t job_id, int64_t host_id,
+                                const struct rec_port *port, const struct rec_script *sc);
+int store__sqlite_run_script_insert(struct store *st, int64_t job_id, int post, int seq,
+                                    const struct rec_script *sc);
+
+/* History slots (sqlite_history.c). */
 int store__sqlite_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
                                int64_t *host_id, struct ev_host *out);
 int store__sqlite_port_state_save(struct store *st, int64_t host_id, const struct ev_host *h,
@@ -157,7 +252,7 @@ int store__sqlite_history_states(struct store *st, const struct store_scan_key *
 int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
                                      const char *const *docs, size_t n);
 
-/* Query slots (store_sqlite_query.c). */
+/* Query slots (sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__sqlite_jobs_each(struct store *st, const char *status,
@@ -166,7 +261,7 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out);
 int store__sqlite_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
                               size_t *n);
 
-/* ---- findings slots (store_sqlite_findings.c) ---- */
+/* ---- findings slots (sqlite_findings.c) ---- */
 int store__sqlite_findings_of_host(struct store *st, int64_t host_id,
                                    struct store_finding_ref **out, size_t *n);
 int store__sqlite_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
@@ -177,7 +272,8 @@ int store__sqlite_finding_set_status(struct store *st, int64_t id, const char *n
 int store__sqlite_findings_each(struct store *st, const struct store_finding_filter *f,
                                 int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
-/* ---- operations slots (store_sqlite_admin.c) ---- */
+/* ---- operations slots (sqlite_admin_*.c) ---- */
+/* sqlite_admin_query.c */
 int store__sqlite_query_int(struct store *st, const char *sql, const int64_t *params,
                             size_t nparams, int (*cb)(void *ctx, int64_t v), void *ctx);
 int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *params,
@@ -187,8 +283,11 @@ int store__sqlite_query_text(struct store *st, const char *sql, const int64_t *p
 int store__sqlite_exec_params(struct store *st, const char *sql, const int64_t *params,
                               size_t nparams, int64_t *changes);
 int store__sqlite_ping(struct store *st, char *version, size_t len);
+/* sqlite_admin_stats.c */
 int store__sqlite_stats(struct store *st, int exact, struct store_stats *out);
+/* sqlite_admin_doctor.c */
 int store__sqlite_doctor(struct store *st, int quick, struct store_doctor_report *rep);
+/* sqlite_admin_backup.c */
 int store__sqlite_backup(struct store *st, const char *path, struct store_backup_info *info);
 int store__sqlite_restore_open(struct store *st, const char *path, void **file,
                                struct store_applied **rows, size_t *n);
