@@ -16,7 +16,7 @@
  * The slots are primitives, but not independent: the job writer
  * (app/job_writer.c, through store.c's wrappers) calls them in an order the
  * backends rely on, and the backends keep caches that are true only while
- * that order holds.  Every backend keeps P1-P4; P5-P8 are how PostgreSQL
+ * that order holds.  Every backend keeps P1-P4, P9, P10; P5-P8 are how PostgreSQL
  * keeps them (pg/pg_writebehind.c draws the whole layer).  A new caller of
  * the write slots, or a new backend, must keep all of them.
  *
@@ -25,7 +25,10 @@
  *    A statement the database refused inside a transaction aborts it on
  *    PostgreSQL (its tx_commit then refuses): the caller rolls back.  (An
  *    answer such as SDB_ENOTFOUND or SDB_EEXISTS that no failed statement
- *    caused does not.)  A lost transaction is SDB_ETRANSIENT: the caller
+ *    caused does not; nor does job_finish's SDB_EEXISTS: on SQLite the
+ *    UNIQUE index on content_hash refuses that one statement, which SQLite
+ *    undoes alone, and PostgreSQL looks before it writes.)  A lost
+ *    transaction is SDB_ETRANSIENT: the caller
  *    retries it whole.  Write slots outside a
  *    transaction run on their own (no writers' lock: ids below are then
  *    only as safe as one statement is).
@@ -37,7 +40,9 @@
  *      event_insert ...            the events the rules derived
  *      port_state_save(h)          h: the ev_host history_load filled
  *      findings_of_host, finding_upsert, finding_set_status
- *    The job writer sends each address once per job.
+ *    The job writer sends each address once per job.  A port's
+ *    script_insert follows that port's port_insert (hosts_each drops the
+ *    scripts of a port that is not stored).
  *
  * P3 The hint.  history_load(addr) leaves a hint -- SQLite: the host's id
  *    when it was found; PostgreSQL: found or not, and the id -- and the
@@ -84,6 +89,18 @@
  *    "never seen" from that block; host_upsert adds each host it writes to
  *    it, so a host this transaction created is never "never seen".  Each
  *    host's rows serve once; the block is forgotten at transaction end.
+ *
+ * P9 Walks.  The callbacks of hosts_each, jobs_each and events_each run
+ *    while the walk's statement is still being read (SQLite: its cached
+ *    statement steps, holding a read snapshot all along).  A callback must
+ *    not enter the same slot on the same handle, nor call tx_rollback
+ *    (which resets every cached statement): the outer walk would restart
+ *    or end without a word.  Open a second handle for that.
+ *
+ * P10 Slots with their own transaction.  jobs_fail opens its own write
+ *    transaction: call it with none open (SQLite's BEGIN IMMEDIATE fails
+ *    inside one).  stats reads inside its own read transaction when none
+ *    is open, and inside the caller's (its snapshot) when one is.
  */
 #ifndef SDB_STORE_STORE_INT_H
 #define SDB_STORE_STORE_INT_H
