@@ -98,15 +98,23 @@ static void merge_ports(struct findings_rule *rule)
 	rule->nports = out + 1;
 }
 
+/* Why a line is refused, and where on it (the column reported). */
+struct rule_err {
+	char why[300];
+	const char *at;
+};
+
 /* "3389/tcp,23/tcp,1000-2000,53/udp" into rule->ports. */
-static int parse_ports(const char *b, const char *e, struct findings_rule *rule, char *why,
-                       size_t whylen)
+static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
+                       struct rule_err *er)
 {
 	const char *p = b;
 
 	while (p < e) {
 		const char *ie = memchr(p, ',', (size_t)(e - p));
 		struct rule_ports rp = {-1, 0, 0};
+
+		er->at = p;
 
 		if (!ie)
 			ie = e;
@@ -141,7 +149,7 @@ static int parse_ports(const char *b, const char *e, struct findings_rule *rule,
 			goto bad; /* trailing comma */
 		continue;
 	bad:
-		snprintf(why, whylen,
+		snprintf(er->why, sizeof(er->why),
 		         "bad port list '%.*s' (use e.g. 3389/tcp,23/tcp, 1-1024/tcp, 53 or *)",
 		         (int)(e - b), b);
 		return SDB_EPARSE;
@@ -159,7 +167,7 @@ static void blanks(const char **p, const char *e)
 /* The three words before the TITLE into tok (begin, end each); *rest is
  * what follows them. */
 static int rule_words(const char *l, const char *e, const char *tok[3][2], const char **rest,
-                      char *why, size_t whylen)
+                      struct rule_err *er)
 {
 	const char *p = l;
 
@@ -170,7 +178,8 @@ static int rule_words(const char *l, const char *e, const char *tok[3][2], const
 			p++;
 		tok[i][1] = p;
 		if (tok[i][0] == p) {
-			snprintf(why, whylen,
+			er->at = p;
+			snprintf(er->why, sizeof(er->why),
 			         "expected EVENT PORTS SEVERITY \"TITLE\" (e.g. port_opened "
 			         "3389/tcp high \"RDP exposed\")");
 			return SDB_EPARSE;
@@ -181,7 +190,7 @@ static int rule_words(const char *l, const char *e, const char *tok[3][2], const
 }
 
 /* EVENT, PORTS and SEVERITY (the words of rule_words) into *rule. */
-static int rule_head(const char *tok[3][2], struct findings_rule *rule, char *why, size_t whylen)
+static int rule_head(const char *tok[3][2], struct findings_rule *rule, struct rule_err *er)
 {
 	char word[32];
 	int r;
@@ -189,7 +198,8 @@ static int rule_head(const char *tok[3][2], struct findings_rule *rule, char *wh
 	findings__copy_trimmed(tok[0][0], tok[0][1], word, sizeof(word));
 	if ((size_t)(tok[0][1] - tok[0][0]) >= sizeof(word) ||
 	    ev_kind_parse(word, &rule->kind) != 0) {
-		snprintf(why, whylen,
+		er->at = tok[0][0];
+		snprintf(er->why, sizeof(er->why),
 		         "unknown event '%.*s' (use host_up, host_down, port_opened, port_closed, "
 		         "service_changed, os_changed, mac_changed, hostname_changed or "
 		         "script_changed)",
@@ -199,15 +209,18 @@ static int rule_head(const char *tok[3][2], struct findings_rule *rule, char *wh
 	if (tok[1][1] - tok[1][0] == 1 && *tok[1][0] == '*') {
 		rule->any = 1;
 	} else if (host_level_kind(rule->kind)) {
-		snprintf(why, whylen, "%s is a host event: its PORTS must be '*'", word);
+		er->at = tok[1][0];
+		snprintf(er->why, sizeof(er->why), "%s is a host event: its PORTS must be '*'",
+		         word);
 		return SDB_EPARSE;
-	} else if ((r = parse_ports(tok[1][0], tok[1][1], rule, why, whylen)) != 0) {
+	} else if ((r = parse_ports(tok[1][0], tok[1][1], rule, er)) != 0) {
 		return r;
 	}
 	findings__copy_trimmed(tok[2][0], tok[2][1], word, sizeof(word));
 	if ((size_t)(tok[2][1] - tok[2][0]) >= sizeof(word) ||
 	    findings_severity_parse(word, &rule->sev) != 0) {
-		snprintf(why, whylen,
+		er->at = tok[2][0];
+		snprintf(er->why, sizeof(er->why),
 		         "unknown severity '%.*s' (use info, low, medium, high or critical)",
 		         (int)(tok[2][1] - tok[2][0]), tok[2][0]);
 		return SDB_EPARSE;
@@ -217,15 +230,17 @@ static int rule_head(const char *tok[3][2], struct findings_rule *rule, char *wh
 
 /* The double-quoted TITLE at [p, e) (\" and \\ escaped), then nothing but
  * a comment, into rule->title (malloc'ed). */
-static int rule_title(const char *p, const char *e, struct findings_rule *rule, char *why,
-                      size_t whylen)
+static int rule_title(const char *p, const char *e, struct findings_rule *rule, struct rule_err *er)
 {
+	const char *quote;
 	struct buf title;
 	int r;
 
 	blanks(&p, e);
+	er->at = quote = p;
 	if (p >= e || *p != '"') {
-		snprintf(why, whylen, "expected a double-quoted TITLE after the severity");
+		snprintf(er->why, sizeof(er->why),
+		         "expected a double-quoted TITLE after the severity");
 		return SDB_EPARSE;
 	}
 	buf_init(&title, FINDINGS_TITLE_MAX + 1);
@@ -233,24 +248,29 @@ static int rule_title(const char *p, const char *e, struct findings_rule *rule, 
 		if (*p == '\\' && p + 1 < e && (p[1] == '"' || p[1] == '\\'))
 			p++;
 		if ((r = buf_append_char(&title, *p)) != 0) {
-			snprintf(why, whylen, "TITLE is longer than %d bytes", FINDINGS_TITLE_MAX);
+			er->at = p;
+			snprintf(er->why, sizeof(er->why), "TITLE is longer than %d bytes",
+			         FINDINGS_TITLE_MAX);
 			r = r == SDB_ENOMEM ? r : SDB_EPARSE;
 			goto out;
 		}
 	}
 	r = SDB_EPARSE;
 	if (p >= e) {
-		snprintf(why, whylen, "unterminated TITLE (missing closing '\"')");
+		snprintf(er->why, sizeof(er->why), "unterminated TITLE (missing closing '\"')");
 		goto out;
 	}
 	p++;
 	blanks(&p, e);
 	if (p < e && *p != '#') {
-		snprintf(why, whylen, "unexpected text after the TITLE: '%.*s'", (int)(e - p), p);
+		er->at = p;
+		snprintf(er->why, sizeof(er->why), "unexpected text after the TITLE: '%.*s'",
+		         (int)(e - p), p);
 		goto out;
 	}
 	if (title.len == 0) {
-		snprintf(why, whylen, "empty TITLE");
+		er->at = quote;
+		snprintf(er->why, sizeof(er->why), "empty TITLE");
 		goto out;
 	}
 	r = (rule->title = buf_steal(&title)) ? 0 : SDB_ENOMEM;
@@ -259,17 +279,15 @@ out:
 	return r;
 }
 
-/* One non-comment line into *rule; why[whylen] on SDB_EPARSE. */
-static int parse_rule(const char *l, const char *e, struct findings_rule *rule, char *why,
-                      size_t whylen)
+/* One non-comment line into *rule; *er on SDB_EPARSE. */
+static int parse_rule(const char *l, const char *e, struct findings_rule *rule, struct rule_err *er)
 {
 	const char *tok[3][2], *rest;
 	int r;
 
-	if ((r = rule_words(l, e, tok, &rest, why, whylen)) != 0 ||
-	    (r = rule_head(tok, rule, why, whylen)) != 0)
+	if ((r = rule_words(l, e, tok, &rest, er)) != 0 || (r = rule_head(tok, rule, er)) != 0)
 		return r;
-	return rule_title(rest, e, rule, why, whylen);
+	return rule_title(rest, e, rule, er);
 }
 
 int findings_rules_parse(const char *name, const char *text, struct findings_rules **out, char *err,
@@ -289,7 +307,7 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 	while (l && *l) {
 		const char *e = strchr(l, '\n'), *t;
 		struct findings_rule rule;
-		char why[300];
+		struct rule_err er;
 
 		if (!e)
 			e = l + strlen(l);
@@ -300,14 +318,16 @@ int findings_rules_parse(const char *name, const char *text, struct findings_rul
 			goto next;
 		memset(&rule, 0, sizeof(rule));
 		rule.line = line;
-		why[0] = '\0';
-		if ((r = parse_rule(t, e > t && e[-1] == '\r' ? e - 1 : e, &rule, why,
-		                    sizeof(why))) != 0) {
+		er.why[0] = '\0';
+		er.at = t;
+		if ((r = parse_rule(t, e > t && e[-1] == '\r' ? e - 1 : e, &rule, &er)) != 0) {
 			free(rule.ports);
 			free(rule.title);
+			/* the column counts bytes from 1, as the XML parser's do */
 			if (err && errlen)
-				snprintf(err, errlen, "%s:%d: %s", rs->name, line,
-				         r == SDB_ENOMEM ? "out of memory" : why);
+				snprintf(err, errlen, "%s:%d:%d: %s", rs->name, line,
+				         (int)(er.at - l) + 1,
+				         r == SDB_ENOMEM ? "out of memory" : er.why);
 			goto out;
 		}
 		if (VEC_RESERVE(rs->v, rs->cap, rs->n + 1, 8) != 0) {

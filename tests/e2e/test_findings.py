@@ -164,7 +164,7 @@ def bad_rules_file_fails_import_with_line():
         f.write("port_opened 3389/tcp high \"ok\"\nport_open 23/tcp high \"typo\"\n")
     r = run(db, "import", scan(d, "a.xml", T0, {22: []}), env={"SCANDB_RULES": rules})
     eq(r.code, 1, "exit status")
-    check(f"{rules}:2: unknown event 'port_open'" in r.err, f"stderr: {r.err!r}")
+    check(f"{rules}:2:1: unknown event 'port_open'" in r.err, f"stderr: {r.err!r}")
 
 
 @t.case

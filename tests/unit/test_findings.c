@@ -226,22 +226,24 @@ static void expect_bad(const char *text, const char *want)
 static void test_rules_bad(void **state)
 {
 	(void)state;
-	expect_bad("port_open 3389/tcp high \"x\"\n", "my.conf:1: unknown event 'port_open'");
+	expect_bad("port_open 3389/tcp high \"x\"\n", "my.conf:1:1: unknown event 'port_open'");
 	expect_bad("# ok\nport_opened 3389/tcp severe \"x\"\n",
-	           "my.conf:2: unknown severity 'severe'");
-	expect_bad("port_opened 3389/tcpx high \"x\"\n", "my.conf:1: bad port list");
+	           "my.conf:2:22: unknown severity 'severe'");
+	expect_bad("port_opened 3389/tcpx high \"x\"\n", "my.conf:1:13: bad port list");
 	expect_bad("port_opened 70000/tcp high \"x\"\n", "bad port list");
 	expect_bad("port_opened 20-10/tcp high \"x\"\n", "bad port list");
 	expect_bad("port_opened 22, high \"x\"\n", "bad port list");
 	expect_bad("port_opened 22,/tcp high \"x\"\n", "bad port list");
 	expect_bad("port_opened 22/tcp, high \"x\"\n", "bad port list");
-	expect_bad("port_opened 22/tcp high x\n", "expected a double-quoted TITLE");
+	expect_bad("port_opened 22/tcp high x\n", "my.conf:1:25: expected a double-quoted TITLE");
 	expect_bad("port_opened 22/tcp high \"x\n", "unterminated TITLE");
-	expect_bad("port_opened 22/tcp high \"x\" extra\n", "unexpected text after the TITLE");
+	expect_bad("port_opened 22/tcp high \"x\" extra\n",
+	           "my.conf:1:29: unexpected text after the TITLE");
 	expect_bad("port_opened 22/tcp high \"\"\n", "empty TITLE");
-	expect_bad("port_opened 22/tcp\n", "my.conf:1: expected EVENT PORTS SEVERITY");
-	expect_bad("host_up 22/tcp info \"x\"\n", "host event: its PORTS must be '*'");
-	expect_bad("\n\n\nport_opened 22/tcp high \"x\"\nhost_down * critical\n", "my.conf:5:");
+	expect_bad("port_opened 22/tcp\n", "my.conf:1:19: expected EVENT PORTS SEVERITY");
+	expect_bad("host_up 22/tcp info \"x\"\n",
+	           "my.conf:1:9: host_up is a host event: its PORTS must be '*'");
+	expect_bad("\n\n\nport_opened 22/tcp high \"x\"\nhost_down * critical\n", "my.conf:5:21:");
 }
 
 static void test_rules_load_env(void **state)
@@ -260,7 +262,7 @@ static void test_rules_load_env(void **state)
 	setenv("SCANDB_RULES", path, 1);
 	assert_int_equal(findings_rules_load(&r, err, sizeof(err)), SDB_EPARSE);
 	assert_null(r);
-	assert_non_null(strstr(err, ":2: "));
+	assert_non_null(strstr(err, ":2:6: "));
 	assert_non_null(strstr(err, path));
 
 	assert_non_null(f = fopen(path, "w"));
