@@ -87,7 +87,8 @@ int findings_vulners_parse(const char *output, struct findings_cve **out, size_t
 /* ---- the rules text (findings_rules.c) -------------------------------------- */
 
 /*
- * Parse rules text (`name` is used in errors: "NAME:LINE:COL: problem", COL counting bytes from 1).
+ * Parse rules text (`name` is used in errors: "NAME:LINE:COL: problem",
+ * COL counting bytes from 1).
  * Line format, see docs/FINDINGS.md:
  *   EVENT PORTS SEVERITY "TITLE"     e.g.  port_opened 3389/tcp,23/tcp high "RDP/telnet"
  * *out is NULL when the text holds no rules.  0, SDB_EPARSE or SDB_ENOMEM.
