@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "store/pg/pg_int.h"
+#include "store/store_sql.h"
 
 static int dup_col(const PGresult *q, int i, int c, char **dst)
 {
@@ -125,20 +126,15 @@ static const char sql_upsert[] =
     "  $8::text, 'open', $9::text, to_timestamp($10::bigint), to_timestamp($10::bigint),"
     "  to_timestamp($10::bigint), $11::jsonb)"
     "  ON CONFLICT (fingerprint) DO NOTHING RETURNING id),"
-    " upd AS (UPDATE findings SET"
-    "  title = CASE WHEN to_timestamp($10::bigint) >= last_seen THEN $7::text ELSE title END,"
-    "  severity = CASE WHEN to_timestamp($10::bigint) >= last_seen THEN $8::text"
-    "   ELSE severity END,"
-    "  details = CASE WHEN to_timestamp($10::bigint) >= last_seen THEN $11::jsonb"
-    "   ELSE details END,"
-    "  first_seen = LEAST(first_seen, to_timestamp($10::bigint)),"
-    "  last_seen = GREATEST(last_seen, to_timestamp($10::bigint)),"
-    "  state_at = GREATEST(state_at, to_timestamp($10::bigint))"
+    /* clang-format off */
+    " upd AS (UPDATE findings SET" STORE_SQL_FINDING_SEEN_SET("to_timestamp($10::bigint)",
+        "$7::text", "$8::text", "$11::jsonb", "LEAST", "GREATEST")
     "  WHERE fingerprint = $9::text AND NOT EXISTS (SELECT 1 FROM ins) RETURNING id),"
     " ids AS (SELECT id, 1 AS created FROM ins UNION ALL SELECT id, 0 FROM upd),"
     " j AS (INSERT INTO finding_jobs (finding_id, job_id) SELECT id, $12::bigint FROM ids"
     "  ON CONFLICT (finding_id, job_id) DO NOTHING)"
     " SELECT id, created FROM ids";
+/* clang-format on */
 
 int store__pg_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, int64_t at,
                              const struct store_finding_new *f, int64_t *id, int *created)
@@ -182,13 +178,15 @@ int store__pg_finding_upsert(struct store *st, int64_t host_id, int64_t job_id, 
 /* The previous status, the new one, and its record, in one statement. */
 static const char sql_set_status[] =
     "WITH old AS (SELECT id, status FROM findings WHERE id = $1::bigint FOR UPDATE),"
-    " upd AS (UPDATE findings f SET status = $2::text,"
-    "  state_at = CASE WHEN $3::bigint > 0 THEN GREATEST(f.state_at, to_timestamp($3::bigint))"
-    "  ELSE f.state_at END FROM old WHERE f.id = old.id RETURNING f.id),"
+    /* clang-format off */
+    " upd AS (UPDATE findings f SET status = $2::text," STORE_SQL_FINDING_STATE_AT("$3::bigint",
+        "to_timestamp($3::bigint)", "f.state_at", "GREATEST")
+    "  FROM old WHERE f.id = old.id RETURNING f.id),"
     " ch AS (INSERT INTO finding_status_changes (finding_id, at, job_id, old_status,"
     "  new_status, note) SELECT old.id, to_timestamp($4::bigint), $5::bigint,"
     "  CASE WHEN $6::boolean THEN NULL ELSE old.status END, $2::text, $7::text FROM old)"
     " SELECT status FROM old";
+/* clang-format on */
 
 int store__pg_finding_set_status(struct store *st, int64_t id, const char *new_status, int64_t at,
                                  int64_t job_id, const char *note, int64_t scan_at,

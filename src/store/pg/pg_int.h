@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "store/store_int.h"
+#include "store/store_sql.h"
 
 /* One slot per prepared statement. */
 enum pg_stmt {
@@ -437,26 +438,11 @@ int store__pg_run_tool(struct store_pg *s, char *const argv[], char *const env[]
  * staged one, pg_writebehind.c): each host found-or-created (ON CONFLICT
  * (addr) DO UPDATE), the newest observation by scan time winning its
  * current fields. */
-#define NEWER "excluded.last_seen >= h.last_seen"
+#define PG_NEW_(col)    "excluded." #col
+#define PG_STORED_(col) "h." #col
 #define HOST_MERGE                                                                                 \
-	" ON CONFLICT (addr) DO UPDATE SET"                                                        \
-	" status = CASE WHEN " NEWER " AND (excluded.status IN ('up', 'down')"                     \
-	"  OR h.status NOT IN ('up', 'down')) THEN excluded.status ELSE h.status END,"             \
-	" mac = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                                  \
-	"  THEN excluded.mac ELSE h.mac END,"                                                      \
-	" mac_vendor = CASE WHEN " NEWER " AND excluded.mac IS NOT NULL"                           \
-	"  THEN excluded.mac_vendor ELSE h.mac_vendor END,"                                        \
-	" hostnames = CASE WHEN " NEWER " AND excluded.hostnames <> '[]'::jsonb"                   \
-	"  THEN excluded.hostnames ELSE h.hostnames END,"                                          \
-	" os_name = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                          \
-	"  THEN excluded.os_name ELSE h.os_name END,"                                              \
-	" os_accuracy = CASE WHEN " NEWER " AND excluded.os_name IS NOT NULL"                      \
-	"  THEN excluded.os_accuracy ELSE h.os_accuracy END,"                                      \
-	" last_job_id = CASE WHEN " NEWER " THEN excluded.last_job_id ELSE h.last_job_id END,"     \
-	" first_seen = CASE WHEN excluded.first_seen = 'epoch' THEN h.first_seen"                  \
-	"  WHEN h.first_seen = 'epoch' THEN excluded.first_seen"                                   \
-	"  ELSE LEAST(h.first_seen, excluded.first_seen) END,"                                     \
-	" last_seen = GREATEST(h.last_seen, excluded.last_seen)"
+	" ON CONFLICT (addr) DO UPDATE SET" STORE_SQL_HOST_MERGE_SET(                              \
+	    PG_NEW_, PG_STORED_, "'[]'::jsonb", "'epoch'", "LEAST", "GREATEST")
 #define HOST_COLS_INS                                                                              \
 	"id, addr, addr_key, status, mac, mac_vendor, hostnames, os_name, os_accuracy,"            \
 	" first_seen, last_seen, last_job_id"

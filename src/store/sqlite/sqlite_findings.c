@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/vec.h"
 #include "store/sqlite/sqlite_int.h"
+#include "store/store_sql.h"
 
 static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const char *what)
 {
@@ -109,13 +110,8 @@ static const char sql_insert[] =
     " ON CONFLICT (fingerprint) DO NOTHING RETURNING id";
 
 /* Seen again: the newest sighting's words win; times widen. */
-static const char sql_seen[] = "UPDATE findings SET"
-                               " title = CASE WHEN ?2 >= last_seen THEN ?3 ELSE title END,"
-                               " severity = CASE WHEN ?2 >= last_seen THEN ?4 ELSE severity END,"
-                               " details = CASE WHEN ?2 >= last_seen THEN ?5 ELSE details END,"
-                               " first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?2),"
-                               " state_at = max(state_at, ?2)"
-                               " WHERE fingerprint = ?1 RETURNING id";
+static const char sql_seen[] = "UPDATE findings SET" STORE_SQL_FINDING_SEEN_SET(
+    "?2", "?3", "?4", "?5", "min", "max") " WHERE fingerprint = ?1 RETURNING id";
 
 static const char sql_job_add[] = "INSERT INTO finding_jobs (finding_id, job_id) VALUES (?1, ?2)"
                                   " ON CONFLICT (finding_id, job_id) DO NOTHING";
@@ -194,9 +190,8 @@ out:
 /* ---- status ------------------------------------------------------------------ */
 
 static const char sql_status_get[] = "SELECT status FROM findings WHERE id = ?1";
-static const char sql_status_set[] =
-    "UPDATE findings SET status = ?2,"
-    " state_at = CASE WHEN ?3 > 0 THEN max(state_at, ?3) ELSE state_at END WHERE id = ?1";
+static const char sql_status_set[] = "UPDATE findings SET status = ?2," STORE_SQL_FINDING_STATE_AT(
+    "?3", "?3", "state_at", "max") " WHERE id = ?1";
 static const char sql_change_insert[] =
     "INSERT INTO finding_status_changes (finding_id, at, job_id, old_status, new_status, note)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";

@@ -14,16 +14,16 @@
 
 #include "core/addr.h"
 #include "core/error.h"
+#include "store/store_sql.h"
 
 /* Shorter local names. */
 #define bind_text store__sqlite_bind_text
 #define bind_opt  store__sqlite_bind_opt_int
 #define bind_time store__sqlite_bind_time
 
-/* The host's "current" fields follow the newest observation by scan time,
- * so importing an old file after a new one does not roll them back.  One
- * SET clause, V(col) naming the new value: excluded.col in the upsert, the
- * bound parameter in the update by id (a host the history just loaded). */
+/* The host merge rule (store/store_sql.h), V(col) naming the new value:
+ * excluded.col in the upsert, the bound parameter in the update by id (a
+ * host the history just loaded). */
 /* clang-format off */
 #define NEW_EXCLUDED(col) "excluded." #col
 #define NEW_PARAM(col) NEW_PARAM_##col
@@ -36,27 +36,8 @@
 #define NEW_PARAM_first_seen "?10"
 #define NEW_PARAM_last_seen "?10"
 #define NEW_PARAM_last_job_id "?11"
-#define NEWER_THAN_STORED(V) V(last_seen) " >= hosts.last_seen"
-#define HOST_MERGE_SET(V) \
-	" status = CASE WHEN " NEWER_THAN_STORED(V) " AND (" V(status) " = 'up'" \
-	"  OR " V(status) " = 'down' OR (hosts.status <> 'up' AND hosts.status <> 'down'))" \
-	"  THEN " V(status) " ELSE hosts.status END," \
-	" mac = CASE WHEN " NEWER_THAN_STORED(V) " AND " V(mac) " IS NOT NULL" \
-	"  THEN " V(mac) " ELSE hosts.mac END," \
-	" mac_vendor = CASE WHEN " NEWER_THAN_STORED(V) " AND " V(mac) " IS NOT NULL" \
-	"  THEN " V(mac_vendor) " ELSE hosts.mac_vendor END," \
-	" hostnames = CASE WHEN " NEWER_THAN_STORED(V) " AND " V(hostnames) " <> '[]'" \
-	"  THEN " V(hostnames) " ELSE hosts.hostnames END," \
-	" os_name = CASE WHEN " NEWER_THAN_STORED(V) " AND " V(os_name) " IS NOT NULL" \
-	"  THEN " V(os_name) " ELSE hosts.os_name END," \
-	" os_accuracy = CASE WHEN " NEWER_THAN_STORED(V) " AND " V(os_name) " IS NOT NULL" \
-	"  THEN " V(os_accuracy) " ELSE hosts.os_accuracy END," \
-	" last_job_id = CASE WHEN " NEWER_THAN_STORED(V) " THEN " V(last_job_id) \
-	"  ELSE hosts.last_job_id END," \
-	" first_seen = CASE WHEN " V(first_seen) " = 0 THEN hosts.first_seen" \
-	"  WHEN hosts.first_seen = 0 THEN " V(first_seen) \
-	"  ELSE min(hosts.first_seen, " V(first_seen) ") END," \
-	" last_seen = max(hosts.last_seen, " V(last_seen) ")"
+#define STORED(col) "hosts." #col
+#define HOST_MERGE_SET(V) STORE_SQL_HOST_MERGE_SET(V, STORED, "'[]'", "0", "min", "max")
 /* clang-format on */
 
 static const char sql_host_upsert[] =
