@@ -186,12 +186,10 @@ static int count_host(void *ctx, struct store_host *h)
 /* history of an address never seen: an error, as `host` says it. */
 static int host_known(struct cli *c, const char *addr)
 {
-	struct store_host_filter hf;
+	struct store_host_filter hf = STORE_HOST_FILTER_ANY;
 	int n = 0, r;
 
-	memset(&hf, 0, sizeof(hf));
 	hf.addr = addr;
-	hf.port = -1;
 	if ((r = store_hosts_each(c->st, &hf, count_host, &n)) != 0)
 		return output_store_err(c, "cannot read the database", r);
 	if (n == 0) {

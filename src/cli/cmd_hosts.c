@@ -185,15 +185,12 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = "hosts";
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct hosts_ctx x;
-	enum rec_host_status hs;
 	enum cli_format fmt = CLI_FMT_TABLE;
 	int ch, proto, r;
 
-	memset(&f, 0, sizeof(f));
 	memset(&x, 0, sizeof(x));
-	f.port = -1;
 	if (cli_wants_help(argc, argv)) {
 		fputs(hosts_usage, stdout);
 		return CLI_OK;
@@ -208,7 +205,7 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 				                     "--port: '%s' is not a port (use N or "
 				                     "N/tcp, N/udp, N/sctp with N 0-65535)",
 				                     optarg);
-			f.protocol = proto >= 0 ? rec_proto_name((enum rec_proto)proto) : NULL;
+			f.protocol = proto >= 0 ? (enum rec_proto)proto : REC_PROTO_ANY;
 			break;
 		case OPT_SERVICE:
 			if (!*optarg)
@@ -216,12 +213,11 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 			f.service = optarg;
 			break;
 		case OPT_STATUS:
-			if (rec_host_status_parse(optarg, &hs) != 0)
+			if (rec_host_status_parse(optarg, &f.status) != 0)
 				return cli_usage_err(cmd,
 				                     "--status: unknown host status '%s' (use up, "
 				                     "down, unknown or skipped)",
 				                     optarg);
-			f.status = rec_host_status_name(hs);
 			break;
 		case OPT_NET:
 			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
@@ -497,13 +493,11 @@ int cmd_host(struct cli *c, int argc, char **argv)
 	};
 	const char *cmd = "host";
 	char addr[ADDR_TEXT_MAX];
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct store_host *one = NULL;
 	enum cli_format fmt = CLI_FMT_TABLE;
 	int ch, r;
 
-	memset(&f, 0, sizeof(f));
-	f.port = -1;
 	if (cli_wants_help(argc, argv)) {
 		fputs(host_usage, stdout);
 		return CLI_OK;

@@ -482,7 +482,7 @@ static int load_job_host(void *ctx, struct store_host *h)
 int diff_snapshot_load_job(struct diff_snapshot *s, struct store *st, int64_t job_id, char *err,
                            size_t errlen)
 {
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct store_job *j = NULL;
 	struct diff_meta m;
 	int r;
@@ -520,9 +520,7 @@ int diff_snapshot_load_job(struct diff_snapshot *s, struct store *st, int64_t jo
 		         r == SDB_ENOMEM ? "out of memory" : store_errmsg(st));
 		goto out;
 	}
-	memset(&f, 0, sizeof(f));
 	f.job_id = job_id;
-	f.port = -1;
 	if ((r = store_hosts_each(st, &f, load_job_host, s)) != 0) {
 		if (r == SDB_ENOMEM)
 			snprintf(err, errlen, "reading job %lld: out of memory", (long long)job_id);

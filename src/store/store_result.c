@@ -264,6 +264,13 @@ int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16
 	return 1;
 }
 
+void store__host_filter_text(const struct store_host_filter *f, const char **protocol,
+                             const char **status)
+{
+	*protocol = f->protocol == REC_PROTO_ANY ? NULL : rec_proto_name(f->protocol);
+	*status = f->status == REC_HOST_ANY ? NULL : rec_host_status_name(f->status);
+}
+
 /* ---- store_history_scans: scans built from rows (store_int.h) ------------ */
 
 /* A script row waiting for its scan's ports to be sorted. */
