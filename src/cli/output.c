@@ -9,7 +9,6 @@
 
 #include "core/utf8.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -763,19 +762,6 @@ out:
 }
 
 /* ---- shared by the read commands -------------------------------------------- */
-
-int output_getopt_err(const char *cmd, int ch, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?", *best;
-
-	if (ch == ':')
-		return cli_usage_err(cmd, "option '%s' needs a value", arg);
-	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
-		return cli_usage_err(cmd, "unknown option '-%c'", optopt);
-	if ((best = cli_closest_option(arg)) != NULL)
-		return cli_usage_err(cmd, "unknown option '%s'; did you mean '--%s'?", arg, best);
-	return cli_usage_err(cmd, "unknown option '%s'", arg);
-}
 
 int output_err(const char *what, int err)
 {
