@@ -33,6 +33,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 
 static const char backup_usage[] =
     "usage: scandb backup [--keep N] [--format table|json] FILE\n"
@@ -252,15 +253,9 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *p = sdb_reallocarray(v, ncap, sizeof(*v));
-			if (!p) {
-				r = SDB_ENOMEM;
-				break;
-			}
-			v = p;
-			cap = ncap;
+		if (VEC_RESERVE(v, cap, n + 1, 16) != 0) {
+			r = SDB_ENOMEM;
+			break;
 		}
 		memcpy(v[n].key, key, sizeof(key));
 		if (!(v[n].name = strdup(de->d_name))) {

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 
 /* Compact objects; 15 significant digits print 122.97 as 122.97. */
 #define OUTPUT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -651,15 +652,9 @@ int output_table_add(struct output_table *t, const char *const *cells)
 {
 	char **row;
 
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		char **c = sdb_reallocarray(t->cells, cap, t->ncols * sizeof(char *));
-
-		if (!c)
-			return SDB_ENOMEM;
-		t->cells = c;
-		t->cap = cap;
-	}
+	/* a row is ncols cells: the element is the row */
+	if (vec_reserve(&t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof(char *), 16) != 0)
+		return SDB_ENOMEM;
 	row = t->cells + t->nrows * t->ncols;
 	for (size_t i = 0; i < t->ncols; i++) {
 		if (!(row[i] = output_text(cells[i], t->maxw[i], "-"))) {

@@ -20,6 +20,7 @@
 #include "core/addr.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/vec.h"
 #include "ingest/nmap_xml.h"
 
 #define ARENA_BLOCK ((size_t)1 << 20)
@@ -290,14 +291,8 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
 	struct diff_host *d;
 	int fam = 0, oom = 0, r;
 
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 256;
-		void *nv = sdb_reallocarray(s->hosts, ncap, sizeof(*s->hosts));
-		if (!nv)
-			return SDB_ENOMEM;
-		s->hosts = nv;
-		s->cap = ncap;
-	}
+	if (VEC_RESERVE(s->hosts, s->cap, s->n + 1, 256) != 0)
+		return SDB_ENOMEM;
 	d = &s->hosts[s->n];
 	memset(d, 0, sizeof(*d));
 	if (!h->addr || addr_parse(h->addr, NULL, &fam, d->key) != 0)
