@@ -412,7 +412,7 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	                              .missing = "FILE"};
 	struct store_backup_info info;
 	char file[BACKUP_NAME_MAX], dir[BACKUP_NAME_MAX];
-	const char *base;
+	const char *base = NULL;
 	int first, r, rc = CLI_OK;
 	json_t *removed;
 
