@@ -1,6 +1,7 @@
 /*
  * cli.c - what every subcommand shares (see cli.h): error printing, opening
- * the store with the schema check, option value parsing, the progress line.
+ * the store with the schema check, option value parsing, the getopt prologue
+ * of every command (cli_parse_args), the progress line.
  */
 #include "cli/cli.h"
 
@@ -174,14 +175,6 @@ int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, i
 	return 0;
 }
 
-static const struct option *last_opts;
-
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts)
-{
-	last_opts = opts;
-	return getopt_long(argc, argv, shortopts, opts, NULL);
-}
-
 size_t cli_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), row[64], i, j;
@@ -204,11 +197,6 @@ size_t cli_edit_distance(const char *a, const char *b)
 		}
 	}
 	return row[lb];
-}
-
-const char *cli_closest_option(const char *arg)
-{
-	return cli_closest_in(arg, last_opts);
 }
 
 const char *cli_closest_in(const char *arg, const struct option *opts)
@@ -245,6 +233,47 @@ int cli_wants_help(int argc, char **argv)
 			return 1;
 	}
 	return 0;
+}
+
+/* A getopt_long() failure (ch '?' or ':', or an option the command
+ * refused) as a usage error of `cmd`; CLI_USAGE. */
+static int getopt_err(const char *cmd, const struct option *opts, int ch, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?", *best;
+
+	if (ch == ':')
+		return cli_usage_err(cmd, "option '%s' needs a value", arg);
+	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+		return cli_usage_err(cmd, "unknown option '-%c'", optopt);
+	if ((best = cli_closest_in(arg, opts)) != NULL)
+		return cli_usage_err(cmd, "unknown option '%s'; did you mean '--%s'?", arg, best);
+	return cli_usage_err(cmd, "unknown option '%s'", arg);
+}
+
+int cli_parse_args(const struct cli_args *a, int argc, char **argv, int *first)
+{
+	int ch, r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(a->usage, stdout);
+		return CLI_OK;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, a->shortopts, a->opts, NULL)) != -1) {
+		r = ch == ':' || ch == '?' ? CLI_ARG_UNKNOWN : a->on_opt(a->ctx, ch, optarg);
+		if (r == CLI_ARG_UNKNOWN)
+			return getopt_err(a->cmd, a->opts, ch, argv);
+		if (r != 0)
+			return r;
+	}
+	if (argc - optind < a->min)
+		return cli_usage_err(a->cmd, "missing %s", a->missing);
+	if (a->max >= 0 && argc - optind > a->max)
+		return cli_usage_err(a->cmd, "unexpected argument '%s'", argv[optind + a->max]);
+	if (first)
+		*first = optind;
+	return CLI_GO_ON;
 }
 
 void cli_progress_start(struct cli_progress *p, const struct cli *c)

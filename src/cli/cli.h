@@ -73,14 +73,41 @@ int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, i
                   int64_t *out);
 
 struct option;
-/* getopt_long() that remembers `opts`, so that an unknown option's message
- * (output_getopt_err) can suggest the closest one. */
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
-/* The long option of the last cli_getopt() table closest to `arg`
- * ("--formt" -> "format"), or NULL if none is close. */
-const char *cli_closest_option(const char *arg);
-/* The same for a command that parses its options by hand: the closest
- * name in `opts` (terminated by a NULL name). */
+
+/*
+ * The prologue of every command that takes getopt options (cli_parse_args):
+ *   1. -h/--help before "--" (cli_wants_help): `usage` on stdout, CLI_OK;
+ *   2. getopt_long(shortopts, opts) from argv[1]; each option it finds goes
+ *      to on_opt(ctx, ch, optarg), which returns 0 to go on, CLI_ARG_UNKNOWN
+ *      for one this command refuses, or the exit status to stop with (after
+ *      printing its usage error);
+ *   3. an unknown option or a missing value: "scandb CMD: unknown option
+ *      '--formt'; did you mean '--format'?" (the closest name in opts),
+ *      CLI_USAGE;
+ *   4. the operands counted: fewer than min is "missing <missing>", more
+ *      than max "unexpected argument '<the first one too many>'", CLI_USAGE.
+ * shortopts starts with ':' (a missing value is told from an unknown option).
+ */
+enum { CLI_ARG_UNKNOWN = -2, CLI_GO_ON = -1 };
+struct cli_args {
+	const char *cmd;   /* the command's name, in messages */
+	const char *usage; /* its --help text */
+	const char *shortopts;
+	const struct option *opts; /* ends with a NULL name */
+	int (*on_opt)(void *ctx, int ch, char *arg);
+	void *ctx;
+	int min, max;        /* operands accepted; max -1: any number */
+	const char *missing; /* what the first operand is ("FILE"), for min > 0 */
+};
+/* CLI_GO_ON with the operands in argv[*first..argc-1] (first may be NULL
+ * for a command that takes none), or the exit status
+ * the command returns now (CLI_OK after --help, else CLI_USAGE or what
+ * on_opt returned). */
+int cli_parse_args(const struct cli_args *a, int argc, char **argv, int *first);
+
+/* For a command that parses its options by hand: the name in `opts`
+ * (terminated by a NULL name) closest to `arg` ("--formt" -> "format"),
+ * or NULL if none is close. */
 const char *cli_closest_in(const char *arg, const struct option *opts);
 /* Levenshtein distance of a and b (99 for words of 63 bytes or more). */
 size_t cli_edit_distance(const char *a, const char *b);

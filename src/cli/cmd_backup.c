@@ -33,6 +33,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 
 static const char backup_usage[] =
     "usage: scandb backup [--keep N] [--format table|json] FILE\n"
@@ -252,15 +253,9 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *p = sdb_reallocarray(v, ncap, sizeof(*v));
-			if (!p) {
-				r = SDB_ENOMEM;
-				break;
-			}
-			v = p;
-			cap = ncap;
+		if (VEC_RESERVE(v, cap, n + 1, 16) != 0) {
+			r = SDB_ENOMEM;
+			break;
 		}
 		memcpy(v[n].key, key, sizeof(key));
 		if (!(v[n].name = strdup(de->d_name))) {
@@ -301,6 +296,102 @@ static int rotate(const char *dir, const char *pat, const char *self, long keep,
 
 /* ---- backup ------------------------------------------------------------------ */
 
+/* What `backup` or `restore` was asked. */
+struct backup_args {
+	const char *cmd;
+	enum cli_format fmt;
+	int64_t keep; /* backup --keep N, 0 if not given */
+	int force;    /* restore --force */
+};
+
+/* cli_args.on_opt of both commands (--keep is backup's, --force restore's). */
+static int backup_opt(void *ctx, int ch, char *arg)
+{
+	struct backup_args *a = ctx;
+
+	switch (ch) {
+	case 'k':
+		return cli_parse_i64(a->cmd, "--keep", arg, 1, 1000000, &a->keep);
+	case 'F':
+		a->force = 1;
+		return 0;
+	case 'f':
+		return ops_parse_format(a->cmd, arg, 0, &a->fmt);
+	default:
+		return CLI_ARG_UNKNOWN;
+	}
+}
+
+/* The longest backup name (and directory) taken. */
+#define BACKUP_NAME_MAX 4096
+
+/*
+ * Check backup's FILE argument `arg` and fill in its time fields: file[BACKUP_NAME_MAX]
+ * receives the name to write, dir[BACKUP_NAME_MAX] its directory, *base the pattern
+ * (arg's last component).  0, or CLI_USAGE after printing.
+ */
+static int backup_target(const char *arg, int64_t keep, char *file, char *dir, const char **base)
+{
+	const char *b;
+	char name[BACKUP_NAME_MAX];
+	int fields;
+
+	if (!*arg)
+		return cli_usage_err("backup", "FILE is empty");
+	*base = b = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+	if (!*b)
+		return cli_usage_err("backup", "FILE '%s' names a directory", arg);
+	if (strchr(arg, '%') && strchr(arg, '%') < b)
+		return cli_usage_err("backup", "time fields (%%Y ...) are allowed only in the file "
+		                               "name, not in its directory");
+	if (pattern_check(b, &fields) != 0)
+		return cli_usage_err("backup", "FILE may contain only the time fields %%Y %%m %%d "
+		                               "%%H %%M %%S (and %%%% for '%%')");
+	if (keep && fields == 0)
+		return cli_usage_err("backup", "--keep needs a FILE with time fields, e.g. "
+		                               "scandb-%%Y%%m%%d-%%H%%M%%S.db");
+	snprintf(dir, BACKUP_NAME_MAX, "%.*s", b > arg ? (int)(b - arg - 1) : 1,
+	         b > arg ? arg : ".");
+	if (b - arg == 1)
+		snprintf(dir, BACKUP_NAME_MAX, "/");
+	if (pattern_expand(b, time_now(), name, sizeof(name)) != 0 ||
+	    snprintf(file, BACKUP_NAME_MAX, "%.*s%s", (int)(b - arg), arg, name) >= BACKUP_NAME_MAX)
+		return cli_usage_err("backup", "FILE is too long");
+	return 0;
+}
+
+/* Say what backup wrote (and what --keep removed) in format fmt. */
+static int backup_report(const struct cli *c, const char *file,
+                         const struct store_backup_info *info, json_t *removed, enum cli_format fmt)
+{
+	char size[32];
+
+	ops_bytes(info->bytes, size, sizeof(size));
+	if (fmt == CLI_FMT_JSON) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "bytes", json_integer(info->bytes));
+		json_object_set_new(o, "seconds", json_real(info->seconds));
+		json_object_set_new(o, "method", json_string(info->method));
+		json_object_set(o, "removed", removed);
+		if (output_json_print(stdout, o) != 0)
+			return output_err("backup", SDB_EIO);
+		return CLI_OK;
+	}
+	printf("%s\n", file);
+	if (c->quiet)
+		return CLI_OK;
+	cli_err("backed up to %s (%s in %.2f s, %s)", file, size, info->seconds, info->method);
+	for (size_t i = 0; i < json_array_size(removed); i++) {
+		const char *x = json_string_value(json_array_get(removed, i));
+		const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
+		cli_err("removed %s %s",
+		        strstr(b, ".tmp-") ? "what an interrupted backup left:" : "old backup", x);
+	}
+	return CLI_OK;
+}
+
 int cmd_backup(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -309,99 +400,39 @@ int cmd_backup(struct cli *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	enum cli_format fmt = CLI_FMT_TABLE;
+	struct backup_args a = {"backup", CLI_FMT_TABLE, 0, 0};
+	const struct cli_args spec = {.cmd = "backup",
+	                              .usage = backup_usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = backup_opt,
+	                              .ctx = &a,
+	                              .min = 1,
+	                              .max = 1,
+	                              .missing = "FILE"};
 	struct store_backup_info info;
-	char file[4096], dir[4096], size[32];
-	const char *arg, *base;
-	int64_t keep = 0;
-	int ch, fields, r, rc = CLI_OK;
+	char file[BACKUP_NAME_MAX], dir[BACKUP_NAME_MAX];
+	const char *base = NULL;
+	int first, r, rc = CLI_OK;
 	json_t *removed;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(backup_usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		if (ch == 'k') {
-			if ((r = cli_parse_i64("backup", "--keep", optarg, 1, 1000000, &keep)) != 0)
-				return r;
-		} else if (ch == 'f') {
-			if ((r = ops_parse_format("backup", optarg, 0, &fmt)) != 0)
-				return r;
-		} else {
-			return output_getopt_err("backup", ch, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_err("backup", "missing FILE");
-	if (optind + 1 < argc)
-		return cli_usage_err("backup", "unexpected argument '%s'", argv[optind + 1]);
-	arg = argv[optind];
-	if (!*arg)
-		return cli_usage_err("backup", "FILE is empty");
-	base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
-	if (!*base)
-		return cli_usage_err("backup", "FILE '%s' names a directory", arg);
-	if (strchr(arg, '%') && strchr(arg, '%') < base)
-		return cli_usage_err("backup", "time fields (%%Y ...) are allowed only in the file "
-		                               "name, not in its directory");
-	if (pattern_check(base, &fields) != 0)
-		return cli_usage_err("backup", "FILE may contain only the time fields %%Y %%m %%d "
-		                               "%%H %%M %%S (and %%%% for '%%')");
-	if (keep && fields == 0)
-		return cli_usage_err("backup", "--keep needs a FILE with time fields, e.g. "
-		                               "scandb-%%Y%%m%%d-%%H%%M%%S.db");
-	snprintf(dir, sizeof(dir), "%.*s", base > arg ? (int)(base - arg - 1) : 1,
-	         base > arg ? arg : ".");
-	if (base - arg == 1)
-		snprintf(dir, sizeof(dir), "/");
-	{
-		char name[4096];
-		if (pattern_expand(base, time_now(), name, sizeof(name)) != 0 ||
-		    snprintf(file, sizeof(file), "%.*s%s", (int)(base - arg), arg, name) >=
-		        (int)sizeof(file))
-			return cli_usage_err("backup", "FILE is too long");
-	}
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if ((r = backup_target(argv[first], a.keep, file, dir, &base)) != 0)
+		return r;
 	if ((r = cli_open_db(c, 1, 0, NULL, 0)) != CLI_OK)
 		return r;
 	if ((r = store_backup(c->st, file, &info)) != 0)
 		return output_store_err(c, "backup", r);
 	if (!(removed = json_array()))
 		return output_err("backup", SDB_ENOMEM);
-	if (keep) {
+	if (a.keep) {
 		const char *self = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-		rc = rotate(dir, base, self, (long)keep, removed);
+		rc = rotate(dir, base, self, (long)a.keep, removed);
 	}
-	ops_bytes(info.bytes, size, sizeof(size));
-	if (fmt == CLI_FMT_JSON) {
-		json_t *o = json_object();
-
-		json_object_set_new(o, "file", json_string(file));
-		json_object_set_new(o, "bytes", json_integer(info.bytes));
-		json_object_set_new(o, "seconds", json_real(info.seconds));
-		json_object_set_new(o, "method", json_string(info.method));
-		json_object_set(o, "removed", removed);
-		if (output_json_print(stdout, o) != 0)
-			rc = output_err("backup", SDB_EIO);
-	} else {
-		printf("%s\n", file);
-		if (!c->quiet) {
-			cli_err("backed up to %s (%s in %.2f s, %s)", file, size, info.seconds,
-			        info.method);
-			for (size_t i = 0; i < json_array_size(removed); i++) {
-				const char *x = json_string_value(json_array_get(removed, i));
-				const char *b = strrchr(x, '/') ? strrchr(x, '/') + 1 : x;
-				cli_err("removed %s %s",
-				        strstr(b, ".tmp-") ? "what an interrupted backup left:"
-				                           : "old backup",
-				        x);
-			}
-		}
-	}
+	r = backup_report(c, file, &info, removed, a.fmt);
 	json_decref(removed);
-	return rc;
+	return r != CLI_OK ? r : rc;
 }
 
 /* ---- restore ------------------------------------------------------------------ */
@@ -423,6 +454,64 @@ static void remove_new_db(struct cli *c)
 	}
 }
 
+/*
+ * Restore into a database that cannot be opened (msg says why): only a
+ * SQLite file too damaged to open, and only with --force; the damaged file
+ * is kept aside, its name in kept[klen].  CLI_OK, or CLI_FAIL after printing.
+ */
+static int restore_damaged(struct cli *c, const char *file, int force, const char *msg,
+                           struct store_restore_info *info, char *kept, size_t klen)
+{
+	char why[512], err[1024];
+
+	cli_err("%s", msg);
+	if (!store_file_damaged(c->db, why, sizeof(why)))
+		return CLI_FAIL;
+	if (!force) {
+		cli_err("the database is damaged (%s): 'scandb restore --force FILE' "
+		        "replaces it (the damaged file is kept aside)",
+		        why);
+		cli_err("nothing was changed");
+		return CLI_FAIL;
+	}
+	if (store_restore_damaged(c->db, file, info, kept, klen, err, sizeof(err)) != 0) {
+		cli_err("restore: %s", err);
+		cli_err("nothing was changed");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+/* Say what restore did (kept: where a damaged database went, or ""). */
+static int restore_report(const struct cli *c, const char *file,
+                          const struct store_restore_info *info, const char *kept,
+                          enum cli_format fmt)
+{
+	if (kept[0])
+		cli_err("the damaged database was kept as %s (salvage from it with: sqlite3 %s "
+		        ".recover | sqlite3 NEW.db; remove it when done)",
+		        kept, kept);
+	if (fmt == CLI_FMT_JSON) {
+		json_t *o = json_object();
+		json_object_set_new(o, "file", json_string(file));
+		if (kept[0])
+			json_object_set_new(o, "damaged_kept_as", json_string(kept));
+		json_object_set_new(o, "schema_version", json_integer(info->schema_version));
+		json_object_set_new(o, "pending_migrations", json_integer(info->pending));
+		json_object_set_new(o, "jobs", json_integer(info->jobs));
+		json_object_set_new(o, "hosts", json_integer(info->hosts));
+		if (output_json_print(stdout, o) != 0)
+			return output_err("restore", SDB_EIO);
+	} else {
+		printf("restored %s: schema version %d, %lld jobs, %lld hosts\n", file,
+		       info->schema_version, (long long)info->jobs, (long long)info->hosts);
+	}
+	if (info->pending && !c->quiet)
+		cli_err("the backup is %d migration%s behind this scandb: run 'scandb migrate up'",
+		        info->pending, info->pending == 1 ? "" : "s");
+	return CLI_OK;
+}
+
 int cmd_restore(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -431,85 +520,42 @@ int cmd_restore(struct cli *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	enum cli_format fmt = CLI_FMT_TABLE;
+	struct backup_args a = {"restore", CLI_FMT_TABLE, 0, 0};
+	const struct cli_args spec = {.cmd = "restore",
+	                              .usage = restore_usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = backup_opt,
+	                              .ctx = &a,
+	                              .min = 1,
+	                              .max = 1,
+	                              .missing = "FILE"};
 	struct store_restore_info info;
 	char msg[1024], kept[4300] = "";
-	int ch, force = 0, created, r;
+	const char *file;
+	int first, created, r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(restore_usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		if (ch == 'F') {
-			force = 1;
-		} else if (ch == 'f') {
-			if ((r = ops_parse_format("restore", optarg, 0, &fmt)) != 0)
-				return r;
-		} else {
-			return output_getopt_err("restore", ch, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_err("restore", "missing FILE");
-	if (optind + 1 < argc)
-		return cli_usage_err("restore", "unexpected argument '%s'", argv[optind + 1]);
-	if (!argv[optind][0])
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	file = argv[first];
+	if (!file[0])
 		return cli_usage_err("restore", "FILE is empty");
 	/* The target may be new: it is created, and the restore fills it; if
 	 * the restore fails, the new (empty) file is removed again. */
 	created = store_open_existing(c->db, &c->st, NULL, 0) == SDB_ENOTFOUND;
 	cli_close(c);
-	if ((r = cli_open_db(c, 0, 0, msg, sizeof(msg))) != CLI_OK) {
+	if (cli_open_db(c, 0, 0, msg, sizeof(msg)) != CLI_OK) {
 		/* a SQLite file too damaged to open: replacing it is what restore
 		 * is for (with --force, as for any database with data) */
-		char why[512];
-		cli_err("%s", msg);
-		if (!store_file_damaged(c->db, why, sizeof(why)))
+		if ((r = restore_damaged(c, file, a.force, msg, &info, kept, sizeof(kept))) !=
+		    CLI_OK)
 			return r;
-		if (!force) {
-			cli_err("the database is damaged (%s): 'scandb restore --force FILE' "
-			        "replaces it (the damaged file is kept aside)",
-			        why);
-			cli_err("nothing was changed");
-			return CLI_FAIL;
-		}
-		if (store_restore_damaged(c->db, argv[optind], &info, kept, sizeof(kept), msg,
-		                          sizeof(msg)) != 0) {
-			cli_err("restore: %s", msg);
-			cli_err("nothing was changed");
-			return CLI_FAIL;
-		}
-	} else if ((r = store_restore(c->st, argv[optind], force, &info)) != 0) {
+	} else if ((r = store_restore(c->st, file, a.force, &info)) != 0) {
 		output_store_err(c, "restore", r);
 		if (created)
 			remove_new_db(c);
 		cli_err("nothing was changed");
 		return CLI_FAIL;
 	}
-	if (kept[0])
-		cli_err("the damaged database was kept as %s (salvage from it with: sqlite3 %s "
-		        ".recover | sqlite3 NEW.db; remove it when done)",
-		        kept, kept);
-	if (fmt == CLI_FMT_JSON) {
-		json_t *o = json_object();
-		json_object_set_new(o, "file", json_string(argv[optind]));
-		if (kept[0])
-			json_object_set_new(o, "damaged_kept_as", json_string(kept));
-		json_object_set_new(o, "schema_version", json_integer(info.schema_version));
-		json_object_set_new(o, "pending_migrations", json_integer(info.pending));
-		json_object_set_new(o, "jobs", json_integer(info.jobs));
-		json_object_set_new(o, "hosts", json_integer(info.hosts));
-		if (output_json_print(stdout, o) != 0)
-			return output_err("restore", SDB_EIO);
-	} else {
-		printf("restored %s: schema version %d, %lld jobs, %lld hosts\n", argv[optind],
-		       info.schema_version, (long long)info.jobs, (long long)info.hosts);
-	}
-	if (info.pending && !c->quiet)
-		cli_err("the backup is %d migration%s behind this scandb: run 'scandb migrate up'",
-		        info.pending, info.pending == 1 ? "" : "s");
-	return CLI_OK;
+	return restore_report(c, file, &info, kept, a.fmt);
 }

@@ -186,12 +186,10 @@ static int count_host(void *ctx, struct store_host *h)
 /* history of an address never seen: an error, as `host` says it. */
 static int host_known(struct cli *c, const char *addr)
 {
-	struct store_host_filter hf;
+	struct store_host_filter hf = STORE_HOST_FILTER_ANY;
 	int n = 0, r;
 
-	memset(&hf, 0, sizeof(hf));
 	hf.addr = addr;
-	hf.port = -1;
 	if ((r = store_hosts_each(c->st, &hf, count_host, &n)) != 0)
 		return output_store_err(c, "cannot read the database", r);
 	if (n == 0) {
@@ -201,105 +199,122 @@ static int host_known(struct cli *c, const char *addr)
 	return CLI_OK;
 }
 
-static int run(struct cli *c, const char *cmd, int argc, char **argv, int history)
-{
-	static const struct option opts[] = {
-	    {"since", required_argument, NULL, OPT_SINCE},
-	    {"host", required_argument, NULL, OPT_HOST},
-	    {"net", required_argument, NULL, OPT_NET},
-	    {"kind", required_argument, NULL, OPT_KIND},
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {NULL, 0, NULL, 0},
-	};
-	struct store_event_filter f;
-	enum cli_format fmt = CLI_FMT_TABLE;
-	struct output_list l;
-	char addr[ADDR_TEXT_MAX];
-	const char *host = NULL;
-	int ch, r;
+static const struct option opts[] = {
+    {"since", required_argument, NULL, OPT_SINCE},   {"host", required_argument, NULL, OPT_HOST},
+    {"net", required_argument, NULL, OPT_NET},       {"kind", required_argument, NULL, OPT_KIND},
+    {"format", required_argument, NULL, OPT_FORMAT}, {NULL, 0, NULL, 0},
+};
 
-	memset(&f, 0, sizeof(f));
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":", opts)) != -1) {
-		switch (ch) {
-		case OPT_SINCE:
-			if (time_parse_since(optarg, time_now(), &f.since) != 0)
-				return cli_usage_err(cmd,
-				                     "--since: '%s' is not a duration (7d, 12h, "
-				                     "90m, 6mo) or a real date (2026-11-01)",
-				                     optarg);
-			if (f.since < 0)
-				f.since = 0;
-			break;
-		case OPT_HOST:
-			if (history)
-				return cli_usage_err(cmd, "unknown option '--host' (an option of "
-				                          "'scandb changes')");
-			host = optarg;
-			break;
-		case OPT_NET:
-			if (history)
-				return cli_usage_err(cmd, "unknown option '--net' (an option of "
-				                          "'scandb changes')");
-			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
-				return cli_usage_err(
-				    cmd, "--net: '%s' is not an address or CIDR block", optarg);
-			f.has_net = 1;
-			break;
-		case OPT_KIND:
-			if (history)
-				return cli_usage_err(cmd, "unknown option '--kind' (an option of "
-				                          "'scandb changes')");
-			if ((r = parse_kinds(cmd, optarg, &f.kinds)) != 0)
-				return r;
-			break;
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
-				return r;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
+/* What `changes` or `history` was asked. */
+struct changes_args {
+	const char *cmd;
+	int history; /* `history`: --host, --net and --kind are not its options */
+	struct store_event_filter f;
+	enum cli_format fmt;
+	const char *host; /* --host, as given */
+};
+
+/* An option of `changes` that `history` refuses. */
+static int changes_only(const struct changes_args *a, const char *opt)
+{
+	return cli_usage_err(a->cmd, "unknown option '%s' (an option of 'scandb changes')", opt);
+}
+
+/* cli_args.on_opt of both commands. */
+static int changes_opt(void *ctx, int ch, char *arg)
+{
+	struct changes_args *a = ctx;
+
+	switch (ch) {
+	case OPT_SINCE:
+		if (time_parse_since(arg, time_now(), &a->f.since) != 0)
+			return cli_usage_err(a->cmd,
+			                     "--since: '%s' is not a duration (7d, 12h, "
+			                     "90m, 6mo) or a real date (2026-11-01)",
+			                     arg);
+		if (a->f.since < 0)
+			a->f.since = 0;
+		return 0;
+	case OPT_HOST:
+		if (a->history)
+			return changes_only(a, "--host");
+		a->host = arg;
+		return 0;
+	case OPT_NET:
+		if (a->history)
+			return changes_only(a, "--net");
+		if (addr_cidr_parse(arg, a->f.net_lo, a->f.net_hi) != 0)
+			return cli_usage_err(a->cmd, "--net: '%s' is not an address or CIDR block",
+			                     arg);
+		a->f.has_net = 1;
+		return 0;
+	case OPT_KIND:
+		if (a->history)
+			return changes_only(a, "--kind");
+		return parse_kinds(a->cmd, arg, &a->f.kinds);
+	case OPT_FORMAT:
+		return cli_parse_format(a->cmd, arg, &a->fmt);
+	default:
+		return CLI_ARG_UNKNOWN;
 	}
-	if (history) {
-		if (optind >= argc)
-			return cli_usage_err(cmd, "missing ADDRESS");
-		host = argv[optind++];
-	}
-	if (optind < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
-	if (host) {
-		if (addr_parse(host, addr, NULL, NULL) != 0)
-			return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", host);
-		f.addr = addr;
-	}
+}
+
+/* List the events a asks for (of a known host, for `history`). */
+static int list_changes(struct cli *c, struct changes_args *a)
+{
+	struct output_list l;
+	int r;
+
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if (history && (r = host_known(c, addr)) != CLI_OK)
+	if (a->history && (r = host_known(c, a->f.addr)) != CLI_OK)
 		return r;
-	if ((r = output_list_begin(&l, fmt, 7, cols, csv_header)) == 0) {
+	if ((r = output_list_begin(&l, a->fmt, 7, cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 4, 40);
 		output_table_max(&l.tab, 5, 40);
-		r = store_events_each(c->st, &f, on_event, &l);
+		r = store_events_each(c->st, &a->f, on_event, &l);
 	}
 	return output_list_end(c, &l, r, "change");
 }
 
+static int run(struct cli *c, const char *cmd, const char *usage, int argc, char **argv,
+               int history)
+{
+	struct changes_args a;
+	const struct cli_args spec = {.cmd = cmd,
+	                              .usage = usage,
+	                              .shortopts = ":",
+	                              .opts = opts,
+	                              .on_opt = changes_opt,
+	                              .ctx = &a,
+	                              .min = history,
+	                              .max = history,
+	                              .missing = "ADDRESS"};
+	char addr[ADDR_TEXT_MAX];
+	int first, r;
+
+	memset(&a, 0, sizeof(a));
+	a.cmd = cmd;
+	a.history = history;
+	a.fmt = CLI_FMT_TABLE;
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if (history)
+		a.host = argv[first];
+	if (a.host) {
+		if (addr_parse(a.host, addr, NULL, NULL) != 0)
+			return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", a.host);
+		a.f.addr = addr;
+	}
+	return list_changes(c, &a);
+}
+
 int cmd_changes(struct cli *c, int argc, char **argv)
 {
-	if (cli_wants_help(argc, argv)) {
-		fputs(changes_usage, stdout);
-		return CLI_OK;
-	}
-	return run(c, "changes", argc, argv, 0);
+	return run(c, "changes", changes_usage, argc, argv, 0);
 }
 
 int cmd_history(struct cli *c, int argc, char **argv)
 {
-	if (cli_wants_help(argc, argv)) {
-		fputs(history_usage, stdout);
-		return CLI_OK;
-	}
-	return run(c, "history", argc, argv, 1);
+	return run(c, "history", history_usage, argc, argv, 1);
 }

@@ -145,95 +145,81 @@ static void warn_dups(const struct side *sd)
 		        sd->arg, n, n == 1 ? "" : "s");
 }
 
-int cmd_diff(struct cli *c, int argc, char **argv)
+static const struct option opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"text", no_argument, NULL, OPT_TEXT},
+    {"xml", no_argument, NULL, OPT_XML},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What `diff` was asked. */
+struct diff_args {
+	enum diff_format fmt;
+	int fmt_set; /* a format option was given: another must agree */
+	int verbose;
+};
+
+/* cli_args.on_opt of `diff`. */
+static int diff_opt(void *ctx, int ch, char *arg)
 {
-	static const struct option opts[] = {
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"text", no_argument, NULL, OPT_TEXT},
-	    {"xml", no_argument, NULL, OPT_XML},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "diff";
-	enum diff_format fmt = DIFF_FMT_TEXT;
-	struct side sd[2];
-	struct store *a_st = NULL;
-	pthread_t th;
-	int ch, verbose = 0, threaded = 0, different = 0, fmt_set = 0, r;
+	struct diff_args *a = ctx;
+	enum diff_format f;
 
-	memset(sd, 0, sizeof(sd));
-	if (cli_wants_help(argc, argv)) {
-		fputs(diff_usage, stdout);
-		return DIFF_EXIT_SAME;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":hv", opts)) != -1) {
-		enum diff_format f = fmt;
-
-		switch (ch) {
-		case 'v':
-			verbose = 1;
-			continue;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "text") == 0)
-				f = DIFF_FMT_TEXT;
-			else if (strcmp(optarg, "xml") == 0)
-				f = DIFF_FMT_XML;
-			else if (strcmp(optarg, "json") == 0)
-				f = DIFF_FMT_JSON;
-			else
-				return cli_usage_err(
-				    cmd, "unknown format '%s' (use text, xml or json)", optarg);
-			break;
-		case OPT_TEXT:
+	switch (ch) {
+	case 'v':
+		a->verbose = 1;
+		return 0;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") == 0)
 			f = DIFF_FMT_TEXT;
-			break;
-		case OPT_XML:
+		else if (strcmp(arg, "xml") == 0)
 			f = DIFF_FMT_XML;
-			break;
-		case OPT_JSON:
+		else if (strcmp(arg, "json") == 0)
 			f = DIFF_FMT_JSON;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
-		if (fmt_set && f != fmt)
-			return cli_usage_err(cmd, "contradictory output format options");
-		fmt = f;
-		fmt_set = 1;
+		else
+			return cli_usage_err("diff", "unknown format '%s' (use text, xml or json)",
+			                     arg);
+		break;
+	case OPT_TEXT:
+		f = DIFF_FMT_TEXT;
+		break;
+	case OPT_XML:
+		f = DIFF_FMT_XML;
+		break;
+	case OPT_JSON:
+		f = DIFF_FMT_JSON;
+		break;
+	default:
+		return CLI_ARG_UNKNOWN;
 	}
-	if (argc - optind != 2)
-		return cli_usage_err(cmd, "need exactly two scans (files or job ids), got %d",
-		                     argc - optind);
-	sd[0].arg = argv[optind];
-	sd[1].arg = argv[optind + 1];
-	if (classify(&sd[0]) < 0 || classify(&sd[1]) < 0)
-		return DIFF_EXIT_ERROR;
-	if (sd[0].is_file && sd[1].is_file && strcmp(sd[0].arg, "-") == 0 &&
-	    strcmp(sd[1].arg, "-") == 0)
-		return cli_usage_err(cmd, "standard input ('-') can be only one of the two");
-	if ((!sd[0].is_file || !sd[1].is_file) && (r = open_db(c)) != 0)
-		return r;
-	if (diff_snapshot_new(&sd[0].snap) != 0 || diff_snapshot_new(&sd[1].snap) != 0) {
-		cli_err("diff: out of memory");
-		r = DIFF_EXIT_ERROR;
-		goto out;
-	}
-	/*
-	 * Side A loads on a second thread while B loads on this one: a file
-	 * is parsed there, a job read on a second connection when B needs
-	 * c->st too (one connection, one thread).  If that connection or the
-	 * thread cannot be had, A loads here first.
-	 */
+	if (a->fmt_set && f != a->fmt)
+		return cli_usage_err("diff", "contradictory output format options");
+	a->fmt = f;
+	a->fmt_set = 1;
+	return 0;
+}
+
+/*
+ * Load both sides: A on a second thread while B loads on this one (a file
+ * is parsed there, a job read on a second connection, *a_st, when B needs
+ * c->st too: one connection, one thread).  If that connection or the
+ * thread cannot be had, A loads here first.  0, or DIFF_EXIT_ERROR after
+ * printing the first side's error.
+ */
+static int load_sides(struct cli *c, struct side sd[2], struct store **a_st)
+{
+	pthread_t th;
+	int threaded = 0;
+
 	sd[0].st = sd[1].st = c->st;
 	if (!sd[0].is_file && !sd[1].is_file) {
 		char msg[256];
 
-		if (store_open_mode(c->db, STORE_OPEN_READONLY, &a_st, msg, sizeof(msg)) == 0)
-			sd[0].st = a_st;
+		if (store_open_mode(c->db, STORE_OPEN_READONLY, a_st, msg, sizeof(msg)) == 0)
+			sd[0].st = *a_st;
 	}
 	if (sd[0].is_file || sd[1].is_file || sd[0].st != sd[1].st)
 		threaded = pthread_create(&th, NULL, load_side, &sd[0]) == 0;
@@ -248,13 +234,20 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 				snprintf(sd[i].err, sizeof(sd[i].err), "%s: %s", sd[i].arg,
 				         strerror(sd[i].open_errno));
 			cli_err("%s", sd[i].err[0] ? sd[i].err : sdb_strerror(sd[i].r));
-			r = DIFF_EXIT_ERROR;
-			goto out;
+			return DIFF_EXIT_ERROR;
 		}
 	}
+	return 0;
+}
+
+/* Write the comparison of the loaded sides; ndiff's exit status. */
+static int write_diff(struct side sd[2], const struct diff_args *a)
+{
+	int different = 0, r;
+
 	warn_dups(&sd[0]);
 	warn_dups(&sd[1]);
-	if ((r = diff_write(stdout, fmt, sd[0].snap, sd[1].snap, verbose, &different)) != 0 ||
+	if ((r = diff_write(stdout, a->fmt, sd[0].snap, sd[1].snap, a->verbose, &different)) != 0 ||
 	    fflush(stdout) != 0 || ferror(stdout)) {
 		cli_err("diff: %s", r == SDB_ENOMEM ? "out of memory" : "error writing output");
 		/* Reported here, with ndiff's status 2: drop what could not be
@@ -262,13 +255,56 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 		 * CLI_FAIL, which means "different" for diff. */
 		__fpurge(stdout);
 		clearerr(stdout);
-		r = DIFF_EXIT_ERROR;
-		goto out;
+		return DIFF_EXIT_ERROR;
 	}
-	r = different ? DIFF_EXIT_DIFFERENT : DIFF_EXIT_SAME;
-out:
+	return different ? DIFF_EXIT_DIFFERENT : DIFF_EXIT_SAME;
+}
+
+/* Compare the scans named by sd[0].arg and sd[1].arg. */
+static int run_diff(struct cli *c, struct side sd[2], const struct diff_args *a)
+{
+	struct store *a_st = NULL;
+	int r;
+
+	if (classify(&sd[0]) < 0 || classify(&sd[1]) < 0)
+		return DIFF_EXIT_ERROR;
+	if (sd[0].is_file && sd[1].is_file && strcmp(sd[0].arg, "-") == 0 &&
+	    strcmp(sd[1].arg, "-") == 0)
+		return cli_usage_err("diff", "standard input ('-') can be only one of the two");
+	if ((!sd[0].is_file || !sd[1].is_file) && (r = open_db(c)) != 0)
+		return r;
+	if (diff_snapshot_new(&sd[0].snap) != 0 || diff_snapshot_new(&sd[1].snap) != 0) {
+		cli_err("diff: out of memory");
+		r = DIFF_EXIT_ERROR;
+	} else if ((r = load_sides(c, sd, &a_st)) == 0) {
+		r = write_diff(sd, a);
+	}
 	store_close(a_st);
 	diff_snapshot_free(sd[0].snap);
 	diff_snapshot_free(sd[1].snap);
 	return r;
+}
+
+int cmd_diff(struct cli *c, int argc, char **argv)
+{
+	struct diff_args a = {DIFF_FMT_TEXT, 0, 0};
+	const struct cli_args spec = {.cmd = "diff",
+	                              .usage = diff_usage,
+	                              .shortopts = ":hv",
+	                              .opts = opts,
+	                              .on_opt = diff_opt,
+	                              .ctx = &a,
+	                              .max = -1};
+	struct side sd[2];
+	int first, r;
+
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if (argc - first != 2)
+		return cli_usage_err("diff", "need exactly two scans (files or job ids), got %d",
+		                     argc - first);
+	memset(sd, 0, sizeof(sd));
+	sd[0].arg = argv[first];
+	sd[1].arg = argv[first + 1];
+	return run_diff(c, sd, &a);
 }

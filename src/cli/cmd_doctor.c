@@ -120,6 +120,28 @@ static int print_table(const struct store_doctor_report *rep)
 	return CLI_OK;
 }
 
+/* What `doctor` was asked. */
+struct doctor_args {
+	enum cli_format fmt;
+	int fix, quick;
+};
+
+/* cli_args.on_opt: --fix, --quick, --format. */
+static int doctor_opt(void *ctx, int ch, char *arg)
+{
+	struct doctor_args *a = ctx;
+
+	if (ch == 'x')
+		a->fix = 1;
+	else if (ch == 'q')
+		a->quick = 1;
+	else if (ch == 'f')
+		return ops_parse_format("doctor", arg, 1, &a->fmt);
+	else
+		return CLI_ARG_UNKNOWN;
+	return 0;
+}
+
 int cmd_doctor(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,31 +151,20 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	enum cli_format fmt = CLI_FMT_TABLE;
+	struct doctor_args a = {CLI_FMT_TABLE, 0, 0};
+	const struct cli_args spec = {.cmd = "doctor",
+	                              .usage = usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = doctor_opt,
+	                              .ctx = &a};
 	struct store_doctor_report rep;
 	char msg[1024];
-	int ch, fix = 0, quick = 0, r;
+	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		if (ch == 'x')
-			fix = 1;
-		else if (ch == 'q')
-			quick = 1;
-		else if (ch == 'f') {
-			if ((r = ops_parse_format("doctor", optarg, 1, &fmt)) != 0)
-				return r;
-		} else
-			return output_getopt_err("doctor", ch, argv);
-	}
-	if (optind < argc)
-		return cli_usage_err("doctor", "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_open_as(c, fix ? CLI_OPEN_ADMIN : CLI_OPEN_INSPECT, msg, sizeof(msg))) !=
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
+	if ((r = cli_open_as(c, a.fix ? CLI_OPEN_ADMIN : CLI_OPEN_INSPECT, msg, sizeof(msg))) !=
 	    CLI_OK) {
 		/* a SQLite file too damaged to open is doctor's finding, with
 		 * restore as the way out */
@@ -161,13 +172,13 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 		if (store_doctor_damaged(c->db, &rep) != 1)
 			return r;
 	} else if ((r = store_doctor(
-	                c->st, (fix ? STORE_DOCTOR_FIX : 0) | (quick ? STORE_DOCTOR_QUICK : 0),
+	                c->st, (a.fix ? STORE_DOCTOR_FIX : 0) | (a.quick ? STORE_DOCTOR_QUICK : 0),
 	                time_now(), &rep)) != 0) {
 		return output_store_err(c, "doctor", r);
 	}
-	r = fmt == CLI_FMT_JSON    ? print_json(&rep)
-	    : fmt == CLI_FMT_TABLE ? print_table(&rep)
-	                           : print_rows(&rep, fmt);
+	r = a.fmt == CLI_FMT_JSON    ? print_json(&rep)
+	    : a.fmt == CLI_FMT_TABLE ? print_table(&rep)
+	                             : print_rows(&rep, a.fmt);
 	if (r == CLI_OK && !c->quiet) {
 		if (rep.fixed_stuck_jobs)
 			cli_err("marked %d stuck job%s failed", rep.fixed_stuck_jobs,

@@ -199,6 +199,48 @@ static int on_finding(void *ctx, struct store_finding *f)
 
 /* ---- findings -------------------------------------------------------------- */
 
+/* What `findings` was asked (flt.addr points into addr). */
+struct findings_args {
+	struct store_finding_filter flt;
+	enum cli_format fmt;
+	char addr[ADDR_TEXT_MAX];
+};
+
+/* cli_args.on_opt of `findings`. */
+static int findings_opt(void *ctx, int ch, char *arg)
+{
+	const char *cmd = "findings";
+	struct findings_args *a = ctx;
+	enum findings_severity sev;
+	enum findings_status stat;
+
+	switch (ch) {
+	case OPT_FORMAT:
+		return cli_parse_format(cmd, arg, &a->fmt);
+	case OPT_STATUS:
+		if (findings_status_parse(arg, &stat) != 0)
+			return cli_usage_err(cmd, "--status: unknown status '%s' (use %s)", arg,
+			                     status_list);
+		a->flt.status = findings_status_name(stat);
+		return 0;
+	case OPT_SEVERITY:
+		if (findings_severity_parse(arg, &sev) != 0)
+			return cli_usage_err(cmd,
+			                     "--severity: unknown severity '%s' (use "
+			                     "info, low, medium, high or critical)",
+			                     arg);
+		a->flt.severity = findings_severity_name(sev);
+		return 0;
+	case OPT_HOST:
+		if (addr_parse(arg, a->addr, NULL, NULL) != 0)
+			return cli_usage_err(cmd, "--host: '%s' is not an IP address", arg);
+		a->flt.addr = a->addr;
+		return 0;
+	default:
+		return CLI_ARG_UNKNOWN;
+	}
+}
+
 int cmd_findings(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -209,58 +251,23 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	    {"status", required_argument, NULL, OPT_STATUS},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *cmd = "findings";
-	enum cli_format fmt = CLI_FMT_TABLE;
-	struct store_finding_filter flt = {0, NULL, NULL, NULL};
-	enum findings_severity sev;
-	enum findings_status stat;
+	struct findings_args a = {{0, NULL, NULL, NULL}, CLI_FMT_TABLE, ""};
+	const struct cli_args spec = {.cmd = "findings",
+	                              .usage = findings_usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = findings_opt,
+	                              .ctx = &a};
 	struct output_list l;
-	char addr[ADDR_TEXT_MAX];
-	int ch, r;
+	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(findings_usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		switch (ch) {
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
-				return r;
-			break;
-		case OPT_STATUS:
-			if (findings_status_parse(optarg, &stat) != 0)
-				return cli_usage_err(cmd, "--status: unknown status '%s' (use %s)",
-				                     optarg, status_list);
-			flt.status = findings_status_name(stat);
-			break;
-		case OPT_SEVERITY:
-			if (findings_severity_parse(optarg, &sev) != 0)
-				return cli_usage_err(cmd,
-				                     "--severity: unknown severity '%s' (use "
-				                     "info, low, medium, high or critical)",
-				                     optarg);
-			flt.severity = findings_severity_name(sev);
-			break;
-		case OPT_HOST:
-			if (addr_parse(optarg, addr, NULL, NULL) != 0)
-				return cli_usage_err(cmd, "--host: '%s' is not an IP address",
-				                     optarg);
-			flt.addr = addr;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if ((r = output_list_begin(&l, fmt, 8, table_cols, csv_header)) == 0) {
+	if ((r = output_list_begin(&l, a.fmt, 8, table_cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 5, FINDINGS_TITLE_MAX);
-		r = store_findings_each(c->st, &flt, on_finding, &l);
+		r = store_findings_each(c->st, &a.flt, on_finding, &l);
 	}
 	return output_list_end(c, &l, r, "finding");
 }
@@ -346,68 +353,61 @@ static int set_status(struct cli *c, int64_t id, const char *status, const char 
 	return CLI_OK;
 }
 
-int cmd_finding(struct cli *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {"note", required_argument, NULL, OPT_NOTE},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "finding", *note = NULL;
-	enum cli_format fmt = CLI_FMT_TABLE;
-	struct store_finding_filter flt = {0, NULL, NULL, NULL};
-	enum findings_status stat;
-	struct one one = {NULL};
-	int64_t id;
-	int ch, r, have_fmt = 0;
+/* What `finding` was asked. */
+struct finding_args {
+	enum cli_format fmt;
+	int have_fmt;
+	const char *note;
+};
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(finding_usage, stdout);
-		return CLI_OK;
+/* cli_args.on_opt of `finding`. */
+static int finding_opt(void *ctx, int ch, char *arg)
+{
+	struct finding_args *a = ctx;
+
+	switch (ch) {
+	case OPT_FORMAT:
+		a->have_fmt = 1;
+		return cli_parse_format("finding", arg, &a->fmt);
+	case OPT_NOTE:
+		a->note = arg;
+		return 0;
+	default:
+		return CLI_ARG_UNKNOWN;
 	}
-	optind = 1;
-	opterr = 0;
-	/* "+": options may come after the operands only via permutation, which
-	 * getopt_long does by default; keep it (ID set-status S --note T). */
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		switch (ch) {
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
-				return r;
-			have_fmt = 1;
-			break;
-		case OPT_NOTE:
-			note = optarg;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_err(cmd, "missing finding ID");
-	if ((r = cli_parse_i64(cmd, "ID", argv[optind], 1, INT64_MAX, &id)) != 0)
+}
+
+/* `finding ID set-status STATUS`: ops = its operands after ID. */
+static int finding_set_status(struct cli *c, int64_t id, const struct finding_args *a, int nops,
+                              char **ops)
+{
+	const char *cmd = "finding";
+	enum findings_status stat;
+	int r;
+
+	if (strcmp(ops[0], "set-status") != 0)
+		return cli_usage_err(cmd, "unknown action '%s' (use set-status)", ops[0]);
+	if (nops < 2)
+		return cli_usage_err(cmd, "set-status: missing STATUS (use %s)", status_list);
+	if (nops > 2)
+		return cli_usage_err(cmd, "unexpected argument '%s'", ops[2]);
+	if (findings_status_parse(ops[1], &stat) != 0)
+		return cli_usage_err(cmd, "set-status: unknown status '%s' (use %s)", ops[1],
+		                     status_list);
+	if (a->have_fmt)
+		return cli_usage_err(cmd, "set-status takes no --format");
+	if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
 		return r;
-	if (optind + 1 < argc) {
-		if (strcmp(argv[optind + 1], "set-status") != 0)
-			return cli_usage_err(cmd, "unknown action '%s' (use set-status)",
-			                     argv[optind + 1]);
-		if (optind + 2 >= argc)
-			return cli_usage_err(cmd, "set-status: missing STATUS (use %s)",
-			                     status_list);
-		if (optind + 3 < argc)
-			return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 3]);
-		if (findings_status_parse(argv[optind + 2], &stat) != 0)
-			return cli_usage_err(cmd, "set-status: unknown status '%s' (use %s)",
-			                     argv[optind + 2], status_list);
-		if (have_fmt)
-			return cli_usage_err(cmd, "set-status takes no --format");
-		if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
-			return r;
-		return set_status(c, id, findings_status_name(stat), note);
-	}
-	if (note)
-		return cli_usage_err(cmd, "--note goes with set-status");
+	return set_status(c, id, findings_status_name(stat), a->note);
+}
+
+/* Finding id with its history, in format fmt. */
+static int show_finding(struct cli *c, int64_t id, enum cli_format fmt)
+{
+	struct store_finding_filter flt = {0, NULL, NULL, NULL};
+	struct one one = {NULL};
+	int r;
+
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	flt.id = id;
@@ -433,4 +433,38 @@ int cmd_finding(struct cli *c, int argc, char **argv)
 	}
 	store_finding_free(one.f);
 	return r ? output_err("cannot show the finding", r) : CLI_OK;
+}
+
+int cmd_finding(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"note", required_argument, NULL, OPT_NOTE},
+	    {NULL, 0, NULL, 0},
+	};
+	struct finding_args a = {CLI_FMT_TABLE, 0, NULL};
+	/* getopt_long permutes: options may follow the operands
+	 * (ID set-status S --note T). */
+	const struct cli_args spec = {.cmd = "finding",
+	                              .usage = finding_usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = finding_opt,
+	                              .ctx = &a,
+	                              .min = 1,
+	                              .max = -1,
+	                              .missing = "finding ID"};
+	int64_t id;
+	int first, r;
+
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if ((r = cli_parse_i64("finding", "ID", argv[first], 1, INT64_MAX, &id)) != 0)
+		return r;
+	if (first + 1 < argc)
+		return finding_set_status(c, id, &a, argc - first - 1, argv + first + 1);
+	if (a.note)
+		return cli_usage_err("finding", "--note goes with set-status");
+	return show_finding(c, id, a.fmt);
 }

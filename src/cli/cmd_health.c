@@ -65,6 +65,12 @@ static void print_table(const struct store_health *h)
 		printf("problem:         %s\n", h->problem);
 }
 
+/* cli_args.on_opt: --format table|json. */
+static int health_opt(void *ctx, int ch, char *arg)
+{
+	return ch == 'f' ? ops_parse_format("health", arg, 0, ctx) : CLI_ARG_UNKNOWN;
+}
+
 int cmd_health(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -73,24 +79,18 @@ int cmd_health(struct cli *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	enum cli_format fmt = CLI_FMT_TABLE;
+	const struct cli_args spec = {.cmd = "health",
+	                              .usage = usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = health_opt,
+	                              .ctx = &fmt};
 	struct store_health h;
 	char msg[1536];
-	int ch, r;
+	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		if (ch != 'f')
-			return output_getopt_err("health", ch, argv);
-		if ((r = ops_parse_format("health", optarg, 0, &fmt)) != 0)
-			return r;
-	}
-	if (optind < argc)
-		return cli_usage_err("health", "unexpected argument '%s'", argv[optind]);
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
 	memset(&h, 0, sizeof(h));
 	if (cli_open_as(c, CLI_OPEN_INSPECT, msg, sizeof(msg)) != CLI_OK) {
 		cli_err("not healthy: %s", msg);

@@ -169,112 +169,122 @@ static int on_one_host(void *ctx, struct store_host *h)
 	return 0;
 }
 
+static const struct option hosts_opts[] = {
+    {"port", required_argument, NULL, OPT_PORT},
+    {"service", required_argument, NULL, OPT_SERVICE},
+    {"status", required_argument, NULL, OPT_STATUS},
+    {"net", required_argument, NULL, OPT_NET},
+    {"job", required_argument, NULL, OPT_JOB},
+    {"all-states", no_argument, NULL, OPT_ALL_STATES},
+    {"changed-since", required_argument, NULL, OPT_CHANGED_SINCE},
+    {"new-since", required_argument, NULL, OPT_NEW_SINCE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What `hosts` was asked. */
+struct hosts_args {
+	struct store_host_filter f;
+	int all_states;
+	enum cli_format fmt;
+};
+
+/* --changed-since / --new-since WHEN (ch says which). */
+static int hosts_since(int ch, const char *arg, struct store_host_filter *f)
+{
+	int64_t t;
+
+	if (time_parse_since(arg, time_now(), &t) != 0)
+		return cli_usage_err("hosts",
+		                     "%s: '%s' is not a duration (7d, 12h, 90m, "
+		                     "2w) or a date (2026-11-01)",
+		                     ch == OPT_NEW_SINCE ? "--new-since" : "--changed-since", arg);
+	if (t < 1)
+		t = 1;
+	if (ch == OPT_NEW_SINCE)
+		f->new_since = t;
+	else
+		f->changed_since = t;
+	return 0;
+}
+
+/* cli_args.on_opt of `hosts`. */
+static int hosts_opt(void *ctx, int ch, char *arg)
+{
+	const char *cmd = "hosts";
+	struct hosts_args *a = ctx;
+	struct store_host_filter *f = &a->f;
+	int proto;
+
+	switch (ch) {
+	case OPT_PORT:
+		if (addr_port_spec_parse(arg, &f->port, &proto) != 0)
+			return cli_usage_err(cmd,
+			                     "--port: '%s' is not a port (use N or "
+			                     "N/tcp, N/udp, N/sctp with N 0-65535)",
+			                     arg);
+		f->protocol = proto >= 0 ? (enum rec_proto)proto : REC_PROTO_ANY;
+		return 0;
+	case OPT_SERVICE:
+		if (!*arg)
+			return cli_usage_err(cmd, "--service needs a service name");
+		f->service = arg;
+		return 0;
+	case OPT_STATUS:
+		if (rec_host_status_parse(arg, &f->status) != 0)
+			return cli_usage_err(cmd,
+			                     "--status: unknown host status '%s' (use up, "
+			                     "down, unknown or skipped)",
+			                     arg);
+		return 0;
+	case OPT_NET:
+		if (addr_cidr_parse(arg, f->net_lo, f->net_hi) != 0)
+			return cli_usage_err(cmd,
+			                     "--net: '%s' is not an address or CIDR block "
+			                     "(e.g. 10.0.0.0/8, 2001:db8::/32)",
+			                     arg);
+		f->has_net = 1;
+		return 0;
+	case OPT_JOB:
+		return cli_parse_i64(cmd, "--job", arg, 1, INT64_MAX, &f->job_id);
+	case OPT_ALL_STATES:
+		a->all_states = 1;
+		return 0;
+	case OPT_CHANGED_SINCE:
+	case OPT_NEW_SINCE:
+		return hosts_since(ch, arg, f);
+	case OPT_FORMAT:
+		return cli_parse_format(cmd, arg, &a->fmt);
+	default:
+		return CLI_ARG_UNKNOWN;
+	}
+}
+
 int cmd_hosts(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"service", required_argument, NULL, OPT_SERVICE},
-	    {"status", required_argument, NULL, OPT_STATUS},
-	    {"net", required_argument, NULL, OPT_NET},
-	    {"job", required_argument, NULL, OPT_JOB},
-	    {"all-states", no_argument, NULL, OPT_ALL_STATES},
-	    {"changed-since", required_argument, NULL, OPT_CHANGED_SINCE},
-	    {"new-since", required_argument, NULL, OPT_NEW_SINCE},
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "hosts";
-	struct store_host_filter f;
+	struct hosts_args a = {STORE_HOST_FILTER_ANY, 0, CLI_FMT_TABLE};
+	const struct cli_args spec = {.cmd = "hosts",
+	                              .usage = hosts_usage,
+	                              .shortopts = ":h",
+	                              .opts = hosts_opts,
+	                              .on_opt = hosts_opt,
+	                              .ctx = &a};
 	struct hosts_ctx x;
-	enum rec_host_status hs;
-	enum cli_format fmt = CLI_FMT_TABLE;
-	int ch, proto, r;
+	int r;
 
-	memset(&f, 0, sizeof(f));
-	memset(&x, 0, sizeof(x));
-	f.port = -1;
-	if (cli_wants_help(argc, argv)) {
-		fputs(hosts_usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		switch (ch) {
-		case OPT_PORT:
-			if (addr_port_spec_parse(optarg, &f.port, &proto) != 0)
-				return cli_usage_err(cmd,
-				                     "--port: '%s' is not a port (use N or "
-				                     "N/tcp, N/udp, N/sctp with N 0-65535)",
-				                     optarg);
-			f.protocol = proto >= 0 ? rec_proto_name((enum rec_proto)proto) : NULL;
-			break;
-		case OPT_SERVICE:
-			if (!*optarg)
-				return cli_usage_err(cmd, "--service needs a service name");
-			f.service = optarg;
-			break;
-		case OPT_STATUS:
-			if (rec_host_status_parse(optarg, &hs) != 0)
-				return cli_usage_err(cmd,
-				                     "--status: unknown host status '%s' (use up, "
-				                     "down, unknown or skipped)",
-				                     optarg);
-			f.status = rec_host_status_name(hs);
-			break;
-		case OPT_NET:
-			if (addr_cidr_parse(optarg, f.net_lo, f.net_hi) != 0)
-				return cli_usage_err(cmd,
-				                     "--net: '%s' is not an address or CIDR block "
-				                     "(e.g. 10.0.0.0/8, 2001:db8::/32)",
-				                     optarg);
-			f.has_net = 1;
-			break;
-		case OPT_JOB:
-			if ((r = cli_parse_i64(cmd, "--job", optarg, 1, INT64_MAX, &f.job_id)) != 0)
-				return r;
-			break;
-		case OPT_ALL_STATES:
-			x.all_states = 1;
-			break;
-		case OPT_CHANGED_SINCE:
-		case OPT_NEW_SINCE: {
-			int64_t t;
-			if (time_parse_since(optarg, time_now(), &t) != 0)
-				return cli_usage_err(cmd,
-				                     "%s: '%s' is not a duration (7d, 12h, 90m, "
-				                     "2w) or a date (2026-11-01)",
-				                     ch == OPT_NEW_SINCE ? "--new-since"
-				                                         : "--changed-since",
-				                     optarg);
-			if (t < 1)
-				t = 1;
-			if (ch == OPT_NEW_SINCE)
-				f.new_since = t;
-			else
-				f.changed_since = t;
-			break;
-		}
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
-				return r;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
-
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
+	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK)
 		return r;
-	if ((r = output_list_begin(&x.l, fmt, 6, hosts_cols, output_host_csv_header)) == 0) {
+	memset(&x, 0, sizeof(x));
+	x.all_states = a.all_states;
+	if ((r = output_list_begin(&x.l, a.fmt, 6, hosts_cols, output_host_csv_header)) == 0) {
 		output_table_max(&x.l.tab, 2, HOSTS_NAME_MAX);
 		output_table_max(&x.l.tab, 3, HOSTS_OS_MAX);
-		r = store_hosts_each(c->st, &f, on_host, &x);
+		r = store_hosts_each(c->st, &a.f, on_host, &x);
 	}
 	return output_list_end(c, &x.l, r, "host");
 }
@@ -402,6 +412,57 @@ static int host_ports_table(const struct store_host *h, FILE *f)
 	return r;
 }
 
+/* The OS lines of the `host` view: OS, Device type, Running, OS CPE (b: scratch). */
+static int host_os_lines(const struct store_host *h, FILE *f, struct buf *b)
+{
+	int r = 0;
+
+	if (h->os) {
+		if (h->os_accuracy >= 0)
+			r = line(f, "OS:          %s (%d%%)", h->os, h->os_accuracy);
+		else
+			r = line(f, "OS:          %s", h->os);
+	}
+	if (r == 0 && h->os_type)
+		r = line(f, "Device type: %s", h->os_type);
+	if (r == 0 && (h->os_vendor || h->os_family || h->os_gen)) {
+		/* nmap's "Running": vendor, family unless the same, generation. */
+		const char *parts[3] = {h->os_vendor, h->os_family, h->os_gen};
+
+		if (h->os_vendor && h->os_family && strcmp(h->os_vendor, h->os_family) == 0)
+			parts[1] = NULL;
+		buf_reset(b);
+		for (size_t i = 0; i < 3 && r == 0; i++)
+			if (parts[i] && *parts[i])
+				r = buf_printf(b, "%s%s", b->len ? " " : "", parts[i]);
+		if (r == 0)
+			r = line(f, "Running:     %s", buf_str(b));
+	}
+	if (r == 0 && h->os_cpe)
+		r = line(f, "OS CPE:      %s", h->os_cpe);
+	return r;
+}
+
+/* "Not shown:   998 closed tcp ports (reset:998)", if the host has extraports. */
+static int host_extraports_line(const struct store_host *h, FILE *f, struct buf *b)
+{
+	int r = 0;
+
+	if (!h->nextraports)
+		return 0;
+	buf_reset(b);
+	for (size_t i = 0; i < h->nextraports && r == 0; i++) {
+		const struct store_extraports *e = &h->extraports[i];
+
+		r = buf_printf(b, "%s%ld %s ports", i ? ", " : "", e->count,
+		               e->state ? e->state : "?");
+		if (r == 0 && e->reasons && *e->reasons)
+			r = buf_printf(b, " (%s)", e->reasons);
+	}
+	return r ? r : line(f, "Not shown:   %s", buf_str(b));
+}
+
+/* The `host` view, nmap-like: the host's lines, its ports, its scripts. */
 static int print_host_block(const struct store_host *h, FILE *f)
 {
 	char first[TIME_ISO_LEN], last[TIME_ISO_LEN], scanned[TIME_ISO_LEN];
@@ -425,29 +486,8 @@ static int print_host_block(const struct store_host *h, FILE *f)
 	if (r == 0)
 		r = line(f, "Status:      %s%s%s%s", h->status ? h->status : "?",
 		         h->reason ? " (" : "", h->reason ? h->reason : "", h->reason ? ")" : "");
-	if (r == 0 && h->os) {
-		if (h->os_accuracy >= 0)
-			r = line(f, "OS:          %s (%d%%)", h->os, h->os_accuracy);
-		else
-			r = line(f, "OS:          %s", h->os);
-	}
-	if (r == 0 && h->os_type)
-		r = line(f, "Device type: %s", h->os_type);
-	if (r == 0 && (h->os_vendor || h->os_family || h->os_gen)) {
-		/* nmap's "Running": vendor, family unless the same, generation. */
-		const char *parts[3] = {h->os_vendor, h->os_family, h->os_gen};
-
-		if (h->os_vendor && h->os_family && strcmp(h->os_vendor, h->os_family) == 0)
-			parts[1] = NULL;
-		buf_reset(&b);
-		for (size_t i = 0; i < 3 && r == 0; i++)
-			if (parts[i] && *parts[i])
-				r = buf_printf(&b, "%s%s", b.len ? " " : "", parts[i]);
-		if (r == 0)
-			r = line(f, "Running:     %s", buf_str(&b));
-	}
-	if (r == 0 && h->os_cpe)
-		r = line(f, "OS CPE:      %s", h->os_cpe);
+	if (r == 0)
+		r = host_os_lines(h, f, &b);
 	if (r == 0 && h->uptime >= 0)
 		r = line(f, "Uptime:      %.3f days%s%s%s", (double)h->uptime / 86400.0,
 		         h->lastboot ? " (since " : "", h->lastboot ? h->lastboot : "",
@@ -460,19 +500,8 @@ static int print_host_block(const struct store_host *h, FILE *f)
 		r = line(f, "Last seen:   %s", last);
 	if (r == 0)
 		r = line(f, "Shown:       job %" PRId64 ", scanned %s", h->job_id, scanned);
-	if (r == 0 && h->nextraports) {
-		buf_reset(&b);
-		for (size_t i = 0; i < h->nextraports && r == 0; i++) {
-			const struct store_extraports *e = &h->extraports[i];
-
-			r = buf_printf(&b, "%s%ld %s ports", i ? ", " : "", e->count,
-			               e->state ? e->state : "?");
-			if (r == 0 && e->reasons && *e->reasons)
-				r = buf_printf(&b, " (%s)", e->reasons);
-		}
-		if (r == 0)
-			r = line(f, "Not shown:   %s", buf_str(&b));
-	}
+	if (r == 0)
+		r = host_extraports_line(h, f, &b);
 	if (r == 0 && h->nports) {
 		fputc('\n', f);
 		r = host_ports_table(h, f);
@@ -487,64 +516,42 @@ static int print_host_block(const struct store_host *h, FILE *f)
 	return r;
 }
 
-int cmd_host(struct cli *c, int argc, char **argv)
+static const struct option host_opts[] = {
+    {"job", required_argument, NULL, OPT_JOB},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* cli_args.on_opt of `host`. */
+static int host_opt(void *ctx, int ch, char *arg)
 {
-	static const struct option opts[] = {
-	    {"job", required_argument, NULL, OPT_JOB},
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *cmd = "host";
-	char addr[ADDR_TEXT_MAX];
-	struct store_host_filter f;
+	struct hosts_args *a = ctx;
+
+	if (ch == OPT_JOB)
+		return cli_parse_i64("host", "--job", arg, 1, INT64_MAX, &a->f.job_id);
+	if (ch == OPT_FORMAT)
+		return cli_parse_format("host", arg, &a->fmt);
+	return CLI_ARG_UNKNOWN;
+}
+
+/* The host of filter f (an address, maybe a job) in format fmt. */
+static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_format fmt)
+{
 	struct store_host *one = NULL;
-	enum cli_format fmt = CLI_FMT_TABLE;
-	int ch, r;
+	int r;
 
-	memset(&f, 0, sizeof(f));
-	f.port = -1;
-	if (cli_wants_help(argc, argv)) {
-		fputs(host_usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		switch (ch) {
-		case OPT_JOB:
-			if ((r = cli_parse_i64(cmd, "--job", optarg, 1, INT64_MAX, &f.job_id)) != 0)
-				return r;
-			break;
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, &fmt)) != 0)
-				return r;
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_err(cmd, "missing ADDRESS");
-	if (optind + 1 < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if (addr_parse(argv[optind], addr, NULL, NULL) != 0)
-		return cli_usage_err(cmd, "'%s' is not an IPv4 or IPv6 address", argv[optind]);
-	f.addr = addr;
-
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if (f->job_id > 0 && (r = output_find_job(c, f->job_id, NULL)) != CLI_OK)
 		return r;
-	if (f.job_id > 0 && (r = output_find_job(c, f.job_id, NULL)) != CLI_OK)
-		return r;
-	if ((r = store_hosts_each(c->st, &f, on_one_host, &one)) != 0) {
+	if ((r = store_hosts_each(c->st, f, on_one_host, &one)) != 0) {
 		r = output_store_err(c, "cannot read the database", r);
 		goto out;
 	}
 	if (!one) {
-		if (f.job_id > 0)
-			cli_err("no host %s in job %" PRId64, addr, f.job_id);
+		if (f->job_id > 0)
+			cli_err("no host %s in job %" PRId64, f->addr, f->job_id);
 		else
-			cli_err("no host %s in the database", addr);
+			cli_err("no host %s in the database", f->addr);
 		r = CLI_FAIL;
 		goto out;
 	}
@@ -566,4 +573,29 @@ int cmd_host(struct cli *c, int argc, char **argv)
 out:
 	store_host_free(one);
 	return r;
+}
+
+int cmd_host(struct cli *c, int argc, char **argv)
+{
+	struct hosts_args a = {STORE_HOST_FILTER_ANY, 0, CLI_FMT_TABLE};
+	const struct cli_args spec = {.cmd = "host",
+	                              .usage = host_usage,
+	                              .shortopts = ":h",
+	                              .opts = host_opts,
+	                              .on_opt = host_opt,
+	                              .ctx = &a,
+	                              .min = 1,
+	                              .max = 1,
+	                              .missing = "ADDRESS"};
+	char addr[ADDR_TEXT_MAX];
+	int first, r;
+
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if (addr_parse(argv[first], addr, NULL, NULL) != 0)
+		return cli_usage_err("host", "'%s' is not an IPv4 or IPv6 address", argv[first]);
+	a.f.addr = addr;
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+		return r;
+	return show_host(c, &a.f, a.fmt);
 }

@@ -39,47 +39,45 @@ static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjso
                                 "\n"
                                 "  --format FORMAT   table (default), json, ndjson or csv\n";
 
-/* Parse the options both commands share (--format, and --status when
- * status != NULL); leaves optind at the first operand. */
-static int parse_opts(const char *cmd, int argc, char **argv, enum cli_format *fmt,
-                      const char **status)
-{
-	static const struct option all[] = {
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {"status", required_argument, NULL, OPT_STATUS},
-	    {NULL, 0, NULL, 0},
-	};
-	static const struct option no_status[] = {
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	enum store_job_status st;
-	int ch, r;
+static const struct option jobs_opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {"status", required_argument, NULL, OPT_STATUS},
+    {NULL, 0, NULL, 0},
+};
+static const struct option job_opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", status ? all : no_status)) != -1) {
-		switch (ch) {
-		case OPT_FORMAT:
-			if ((r = cli_parse_format(cmd, optarg, fmt)) != 0)
-				return r;
-			break;
-		case OPT_STATUS:
-			if (store_job_status_parse(optarg, &st) != 0)
-				return cli_usage_err(
-				    cmd,
-				    "--status: unknown job status '%s' (use queued, "
-				    "running, completed, failed or cancelled)",
-				    optarg);
-			*status = store_job_status_name(st);
-			break;
-		default:
-			return output_getopt_err(cmd, ch, argv);
-		}
+/* What `jobs` or `job` was asked. */
+struct jobs_args {
+	const char *cmd;
+	enum cli_format fmt;
+	const char *status; /* jobs --status, or NULL */
+};
+
+/* cli_args.on_opt of both commands (only jobs_opts has --status). */
+static int jobs_opt(void *ctx, int ch, char *arg)
+{
+	struct jobs_args *a = ctx;
+	enum store_job_status st;
+
+	switch (ch) {
+	case OPT_FORMAT:
+		return cli_parse_format(a->cmd, arg, &a->fmt);
+	case OPT_STATUS:
+		if (store_job_status_parse(arg, &st) != 0)
+			return cli_usage_err(a->cmd,
+			                     "--status: unknown job status '%s' (use queued, "
+			                     "running, completed, failed or cancelled)",
+			                     arg);
+		a->status = store_job_status_name(st);
+		return 0;
+	default:
+		return CLI_ARG_UNKNOWN;
 	}
-	return 0;
 }
 
 /* A running job the reaper would fail is shown as it will be recorded:
@@ -181,20 +179,20 @@ static int on_job(void *ctx, struct store_job *j)
 
 int cmd_jobs(struct cli *c, int argc, char **argv)
 {
-	const char *cmd = "jobs", *status = NULL, *query_status;
-	enum cli_format fmt = CLI_FMT_TABLE;
+	struct jobs_args a = {"jobs", CLI_FMT_TABLE, NULL};
+	const struct cli_args spec = {.cmd = "jobs",
+	                              .usage = jobs_usage,
+	                              .shortopts = ":h",
+	                              .opts = jobs_opts,
+	                              .on_opt = jobs_opt,
+	                              .ctx = &a};
+	const char *status, *query_status;
 	struct jobs_list jl = {0};
 	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(jobs_usage, stdout);
-		return CLI_OK;
-	}
-	/* &status non-NULL: --status is accepted. */
-	if ((r = parse_opts(cmd, argc, argv, &fmt, &status)) != 0)
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
 		return r;
-	if (optind < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	status = a.status;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	/* a running job may be shown failed: those two statuses are decided
@@ -203,7 +201,7 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
 	query_status = status && (strcmp(status, "running") == 0 || strcmp(status, "failed") == 0)
 	                   ? NULL
 	                   : status;
-	if ((r = output_list_begin(&jl.l, fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
+	if ((r = output_list_begin(&jl.l, a.fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
 		output_table_max(&jl.l.tab, 8, JOBS_ERROR_MAX);
 		r = store_jobs_each(c->st, query_status, on_job, &jl);
 	}
@@ -229,28 +227,12 @@ static int print_job_block(const struct store_job *j, FILE *f)
 	return ferror(f) ? SDB_EIO : 0;
 }
 
-int cmd_job(struct cli *c, int argc, char **argv)
+/* Job id in format fmt, shown as the reaper would record it. */
+static int show_job(struct cli *c, int64_t id, enum cli_format fmt)
 {
-	const char *cmd = "job";
-	enum cli_format fmt = CLI_FMT_TABLE;
 	struct store_job *j = NULL;
-	int64_t id;
 	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(job_usage, stdout);
-		return CLI_OK;
-	}
-	if ((r = parse_opts(cmd, argc, argv, &fmt, NULL)) != 0)
-		return r;
-	if (optind >= argc)
-		return cli_usage_err(cmd, "missing job ID");
-	if (optind + 1 < argc)
-		return cli_usage_err(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if ((r = cli_parse_i64(cmd, "ID", argv[optind], 1, INT64_MAX, &id)) != 0)
-		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
-		return r;
 	if ((r = output_find_job(c, id, &j)) != CLI_OK)
 		return r;
 	if ((r = show_as_reaped(j)) != 0) {
@@ -273,4 +255,28 @@ int cmd_job(struct cli *c, int argc, char **argv)
 	}
 	store_job_free(j);
 	return r ? output_err("cannot show the job", r) : CLI_OK;
+}
+
+int cmd_job(struct cli *c, int argc, char **argv)
+{
+	struct jobs_args a = {"job", CLI_FMT_TABLE, NULL};
+	const struct cli_args spec = {.cmd = "job",
+	                              .usage = job_usage,
+	                              .shortopts = ":h",
+	                              .opts = job_opts,
+	                              .on_opt = jobs_opt,
+	                              .ctx = &a,
+	                              .min = 1,
+	                              .max = 1,
+	                              .missing = "job ID"};
+	int64_t id;
+	int first, r;
+
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if ((r = cli_parse_i64("job", "ID", argv[first], 1, INT64_MAX, &id)) != 0)
+		return r;
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+		return r;
+	return show_job(c, id, a.fmt);
 }

@@ -153,6 +153,44 @@ static int print_table(const struct store_prune_opts *o, const struct store_prun
 	return CLI_OK;
 }
 
+/* What `prune` was asked. */
+struct prune_args {
+	struct store_prune_opts o;
+	enum cli_format fmt;
+	int64_t now;
+	const char *older_arg; /* --older-than's text, NULL if not given */
+	int force;
+};
+
+/* cli_args.on_opt of `prune`. */
+static int prune_opt(void *ctx, int ch, char *arg)
+{
+	struct prune_args *a = ctx;
+
+	switch (ch) {
+	case 'o':
+		if (time_parse_since(arg, a->now, &a->o.older_than) != 0)
+			return cli_usage_err("prune",
+			                     "--older-than: '%s' is not a duration (90d, "
+			                     "12w, 36h) or a date (2026-01-01)",
+			                     arg);
+		a->older_arg = arg;
+		return 0;
+	case 'k':
+		return cli_parse_i64("prune", "--keep-last", arg, 0, INT64_MAX, &a->o.keep_last);
+	case 'n':
+		a->o.dry_run = 1;
+		return 0;
+	case 'F':
+		a->force = 1;
+		return 0;
+	case 'f':
+		return ops_parse_format("prune", arg, 1, &a->fmt);
+	default:
+		return CLI_ARG_UNKNOWN;
+	}
+}
+
 int cmd_prune(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -164,70 +202,37 @@ int cmd_prune(struct cli *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct store_prune_opts o = {0, 0, 0};
+	struct prune_args a = {{0, 0, 0}, CLI_FMT_TABLE, time_now(), NULL, 0};
+	const struct cli_args spec = {.cmd = "prune",
+	                              .usage = usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = prune_opt,
+	                              .ctx = &a};
 	struct store_prune_result res;
-	enum cli_format fmt = CLI_FMT_TABLE;
-	const char *older_arg = NULL;
-	int have_older = 0, force = 0, ch, r;
-	int64_t now = time_now();
+	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		switch (ch) {
-		case 'o':
-			if (time_parse_since(optarg, now, &o.older_than) != 0)
-				return cli_usage_err("prune",
-				                     "--older-than: '%s' is not a duration (90d, "
-				                     "12w, 36h) or a date (2026-01-01)",
-				                     optarg);
-			have_older = 1;
-			older_arg = optarg;
-			break;
-		case 'k':
-			if ((r = cli_parse_i64("prune", "--keep-last", optarg, 0, INT64_MAX,
-			                       &o.keep_last)) != 0)
-				return r;
-			break;
-		case 'n':
-			o.dry_run = 1;
-			break;
-		case 'F':
-			force = 1;
-			break;
-		case 'f':
-			if ((r = ops_parse_format("prune", optarg, 1, &fmt)) != 0)
-				return r;
-			break;
-		default:
-			return output_getopt_err("prune", ch, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_err("prune", "unexpected argument '%s'", argv[optind]);
-	if (!have_older)
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
+	if (!a.older_arg)
 		return cli_usage_err("prune", "--older-than WHEN is required (e.g. 90d)");
-	if (now - o.older_than < 86400 && !force && !o.dry_run) {
+	if (a.now - a.o.older_than < 86400 && !a.force && !a.o.dry_run) {
 		char when[TIME_ISO_LEN];
-		time_format_iso(o.older_than, when);
+		time_format_iso(a.o.older_than, when);
 		return cli_usage_err("prune",
 		                     "--older-than %s is less than a day ago (%s): it would "
 		                     "remove nearly every job; add --force if that is meant, "
 		                     "or --dry-run to see what would go",
-		                     older_arg, when[0] ? when : "the epoch");
+		                     a.older_arg, when[0] ? when : "the epoch");
 	}
 	if ((r = cli_open_as(c, CLI_OPEN_UPDATE, NULL, 0)) != CLI_OK)
 		return r;
-	if ((r = store_prune(c->st, &o, &res)) != 0)
+	if ((r = store_prune(c->st, &a.o, &res)) != 0)
 		return output_store_err(c, "prune", r);
-	r = fmt == CLI_FMT_JSON    ? print_json(&o, &res)
-	    : fmt == CLI_FMT_TABLE ? print_table(&o, &res)
-	                           : print_rows(&res, fmt);
-	if (r == CLI_OK && !c->quiet && o.dry_run)
+	r = a.fmt == CLI_FMT_JSON    ? print_json(&a.o, &res)
+	    : a.fmt == CLI_FMT_TABLE ? print_table(&a.o, &res)
+	                             : print_rows(&res, a.fmt);
+	if (r == CLI_OK && !c->quiet && a.o.dry_run)
 		cli_err("dry run: nothing was changed");
 	store_prune_result_free(&res);
 	return r;

@@ -183,6 +183,24 @@ static int print_table(const struct store_stats *s)
 	return r ? output_err("stats", r) : CLI_OK;
 }
 
+/* What `stats` was asked. */
+struct stats_args {
+	enum cli_format fmt;
+	int exact;
+};
+
+/* cli_args.on_opt: --exact, --format. */
+static int stats_opt(void *ctx, int ch, char *arg)
+{
+	struct stats_args *a = ctx;
+
+	if (ch == 'x') {
+		a->exact = 1;
+		return 0;
+	}
+	return ch == 'f' ? ops_parse_format("stats", arg, 1, &a->fmt) : CLI_ARG_UNKNOWN;
+}
+
 int cmd_stats(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -191,35 +209,25 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	enum cli_format fmt = CLI_FMT_TABLE;
+	struct stats_args a = {CLI_FMT_TABLE, 0};
+	const struct cli_args spec = {.cmd = "stats",
+	                              .usage = usage,
+	                              .shortopts = ":h",
+	                              .opts = opts,
+	                              .on_opt = stats_opt,
+	                              .ctx = &a};
 	struct store_stats s;
-	int ch, exact = 0, r;
+	int r;
 
-	if (cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return CLI_OK;
-	}
-	optind = 1;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", opts)) != -1) {
-		if (ch == 'x') {
-			exact = 1;
-			continue;
-		}
-		if (ch != 'f')
-			return output_getopt_err("stats", ch, argv);
-		if ((r = ops_parse_format("stats", optarg, 1, &fmt)) != 0)
-			return r;
-	}
-	if (optind < argc)
-		return cli_usage_err("stats", "unexpected argument '%s'", argv[optind]);
+	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+		return r;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
-	if ((r = store_stats(c->st, exact, &s)) != 0)
+	if ((r = store_stats(c->st, a.exact, &s)) != 0)
 		return output_store_err(c, "stats", r);
-	r = fmt == CLI_FMT_JSON    ? print_json(&s)
-	    : fmt == CLI_FMT_TABLE ? print_table(&s)
-	                           : print_rows(&s, fmt);
+	r = a.fmt == CLI_FMT_JSON    ? print_json(&s)
+	    : a.fmt == CLI_FMT_TABLE ? print_table(&s)
+	                             : print_rows(&s, a.fmt);
 	store_stats_free(&s);
 	return r;
 }

@@ -131,7 +131,7 @@ static int unknown_command(const char *name)
 /*
  * One global option at argv[*i] (--db PATH, --db=PATH, -q, --quiet,
  * --no-progress): taken into c / *db and 1 returned (with *i past its
- * value); 0 if argv[*i] is not one; CLI_USAGE (printed) if --db lacks its
+ * value); 0 if argv[*i] is not one; -CLI_USAGE (printed) if --db lacks its
  * value.
  */
 static int global_option(struct cli *c, char **db, int argc, char **argv, int *i)
@@ -176,11 +176,142 @@ static void global_help(void)
 	       "--no-progress.\n");
 }
 
+/* An unknown option before the command: "did you mean" one of the global options. */
+static int unknown_global_option(const char *a)
+{
+	static const struct option known[] = {
+	    {"db", required_argument, NULL, 0},    {"help", no_argument, NULL, 0},
+	    {"no-progress", no_argument, NULL, 0}, {"quiet", no_argument, NULL, 0},
+	    {"version", no_argument, NULL, 0},     {NULL, 0, NULL, 0},
+	};
+	const char *best = cli_closest_in(a, known);
+
+	if (best)
+		fprintf(stderr, "scandb: unknown option '%s'; did you mean '--%s'?\n", a, best);
+	else
+		fprintf(stderr, "scandb: unknown option '%s'\nTry 'scandb --help'.\n", a);
+	return CLI_USAGE;
+}
+
+/*
+ * The options before the command: global ones, --help, --version.
+ * CLI_GO_ON with *i at the command (or argc), or the exit status.
+ */
+static int leading_options(struct cli *c, char **db, int argc, char **argv, int *i)
+{
+	for (*i = 1; *i < argc; ++*i) {
+		const char *a = argv[*i];
+		int g = global_option(c, db, argc, argv, i);
+
+		if (g < 0)
+			return -g;
+		if (g > 0)
+			continue;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return CLI_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("scandb %s\n", SCANDB_VERSION);
+			return CLI_OK;
+		}
+		if (a[0] == '-')
+			return unknown_global_option(a);
+		break;
+	}
+	return CLI_GO_ON;
+}
+
+/*
+ * The same options after the command at argv[i] (before a "--"): taken out
+ * of the command's arguments, so that `scandb hosts --db x.db` works and
+ * `scandb scan ... --db x.db` does not hand --db to nmap.  The new argc, or
+ * minus the exit status of a usage error.
+ */
+static int trailing_options(struct cli *c, char **db, int argc, char **argv, int i)
+{
+	int j, k = i + 1;
+
+	for (j = i + 1; j < argc; j++) {
+		int g;
+		if (strcmp(argv[j], "--") == 0)
+			break;
+		if ((g = global_option(c, db, argc, argv, &j)) < 0)
+			return g;
+		if (g == 0)
+			argv[k++] = argv[j];
+	}
+	while (j < argc)
+		argv[k++] = argv[j++];
+	argv[k] = NULL;
+	return k;
+}
+
+/* c->db from --db (then masked in argv), or the default. */
+static int set_db(struct cli *c, char *db)
+{
+	if (db) {
+		if (snprintf(c->db, sizeof(c->db), "%s", db) >= (int)sizeof(c->db)) {
+			fprintf(stderr, "scandb: --db value too long\n");
+			return CLI_USAGE;
+		}
+		hide_password(db);
+	} else if (default_db(c->db, sizeof(c->db)) != 0) {
+		fprintf(stderr, "scandb: no database: set --db, SCANDB_DB or HOME\n");
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(commands[k].name, name) == 0)
+			return &commands[k];
+	return NULL;
+}
+
+/* `scandb help [COMMAND]`. */
+static int help_command(struct cli *c, const char *name)
+{
+	const struct command *cmd;
+	char *hargv[] = {(char *)name, "--help", NULL};
+	int rc;
+
+	if (!name) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!(cmd = find_command(name)))
+		return unknown_command(name);
+	if ((rc = cmd->fn(c, 2, hargv)) == CLI_OK)
+		global_help();
+	return rc;
+}
+
+/* Run cmd with its argv; a failed write of its output is a failure. */
+static int run_command(struct cli *c, const struct command *cmd, int argc, char **argv)
+{
+	int help = asks_help(cmd->name, argc, argv);
+	int rc = cmd->fn(c, argc, argv);
+
+	if (help && rc == CLI_OK)
+		global_help();
+	cli_close(c);
+	fflush(stdout);
+	if (ferror(stdout)) {
+		cli_err("error writing output");
+		return CLI_FAIL;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	const struct command *cmd;
 	struct cli c;
 	char *db = NULL;
-	int i;
+	int i, r;
 
 	/* Keep freed memory for reuse instead of handing it back to the kernel
 	 * after every host: the brk/munmap churn cost ~6% of an import.  Peak
@@ -194,105 +325,21 @@ int main(int argc, char **argv)
 	 * flushed line by line, as stderr is, when it is not a terminal. */
 	if (!isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int g = global_option(&c, &db, argc, argv, &i);
-
-		if (g < 0)
-			return -g;
-		if (g > 0)
-			continue;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return CLI_OK;
-		} else if (strcmp(a, "--version") == 0) {
-			printf("scandb %s\n", SCANDB_VERSION);
-			return CLI_OK;
-		} else if (a[0] == '-') {
-			static const struct option known[] = {
-			    {"db", required_argument, NULL, 0},    {"help", no_argument, NULL, 0},
-			    {"no-progress", no_argument, NULL, 0}, {"quiet", no_argument, NULL, 0},
-			    {"version", no_argument, NULL, 0},     {NULL, 0, NULL, 0},
-			};
-			const char *best = cli_closest_in(a, known);
-
-			if (best)
-				fprintf(stderr,
-				        "scandb: unknown option '%s'; did you mean '--%s'?\n", a,
-				        best);
-			else
-				fprintf(stderr,
-				        "scandb: unknown option '%s'\nTry 'scandb --help'.\n", a);
-			return CLI_USAGE;
-		} else {
-			break;
-		}
-	}
-	/* The same options after the command (before a "--"): taken out of
-	 * the command's arguments, so that `scandb hosts --db x.db` works and
-	 * `scandb scan ... --db x.db` does not hand --db to nmap. */
-	if (i < argc) {
-		int j, k = i + 1;
-		for (j = i + 1; j < argc; j++) {
-			int g;
-			if (strcmp(argv[j], "--") == 0)
-				break;
-			if ((g = global_option(&c, &db, argc, argv, &j)) < 0)
-				return -g;
-			if (g == 0)
-				argv[k++] = argv[j];
-		}
-		while (j < argc)
-			argv[k++] = argv[j++];
-		argv[k] = NULL;
-		argc = k;
-	}
+	if ((r = leading_options(&c, &db, argc, argv, &i)) != CLI_GO_ON)
+		return r;
+	if (i < argc && (argc = trailing_options(&c, &db, argc, argv, i)) < 0)
+		return -argc;
 	if (i >= argc) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	if (db) {
-		if (snprintf(c.db, sizeof(c.db), "%s", db) >= (int)sizeof(c.db)) {
-			fprintf(stderr, "scandb: --db value too long\n");
-			return CLI_USAGE;
-		}
-		hide_password(db);
-	} else if (default_db(c.db, sizeof(c.db)) != 0) {
-		fprintf(stderr, "scandb: no database: set --db, SCANDB_DB or HOME\n");
-		return CLI_USAGE;
-	}
+	if ((r = set_db(&c, db)) != CLI_OK)
+		return r;
 	/* a password held from here on stays out of core dumps */
 	store_protect_secrets(c.db);
-	if (strcmp(argv[i], "help") == 0) {
-		if (i + 1 < argc) {
-			char *hargv[] = {argv[i + 1], "--help", NULL};
-			for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-				if (strcmp(commands[k].name, argv[i + 1]) == 0) {
-					int rc = commands[k].fn(&c, 2, hargv);
-					if (rc == CLI_OK)
-						global_help();
-					return rc;
-				}
-			}
-			return unknown_command(argv[i + 1]);
-		}
-		usage(stdout);
-		return CLI_OK;
-	}
-	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-		if (strcmp(commands[k].name, argv[i]) == 0) {
-			int help = asks_help(argv[i], argc - i, argv + i);
-			int rc = commands[k].fn(&c, argc - i, argv + i);
-			if (help && rc == CLI_OK)
-				global_help();
-			cli_close(&c);
-			fflush(stdout);
-			if (ferror(stdout)) {
-				cli_err("error writing output");
-				return CLI_FAIL;
-			}
-			return rc;
-		}
-	}
-	return unknown_command(argv[i]);
+	if (strcmp(argv[i], "help") == 0)
+		return help_command(&c, i + 1 < argc ? argv[i + 1] : NULL);
+	if (!(cmd = find_command(argv[i])))
+		return unknown_command(argv[i]);
+	return run_command(&c, cmd, argc - i, argv + i);
 }

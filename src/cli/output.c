@@ -9,7 +9,6 @@
 
 #include "core/utf8.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +18,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 
 /* Compact objects; 15 significant digits print 122.97 as 122.97. */
 #define OUTPUT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -652,15 +652,9 @@ int output_table_add(struct output_table *t, const char *const *cells)
 {
 	char **row;
 
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		char **c = sdb_reallocarray(t->cells, cap, t->ncols * sizeof(char *));
-
-		if (!c)
-			return SDB_ENOMEM;
-		t->cells = c;
-		t->cap = cap;
-	}
+	/* a row is ncols cells: the element is the row */
+	if (vec_reserve(&t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof(char *), 16) != 0)
+		return SDB_ENOMEM;
 	row = t->cells + t->nrows * t->ncols;
 	for (size_t i = 0; i < t->ncols; i++) {
 		if (!(row[i] = output_text(cells[i], t->maxw[i], "-"))) {
@@ -763,19 +757,6 @@ out:
 }
 
 /* ---- shared by the read commands -------------------------------------------- */
-
-int output_getopt_err(const char *cmd, int ch, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?", *best;
-
-	if (ch == ':')
-		return cli_usage_err(cmd, "option '%s' needs a value", arg);
-	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
-		return cli_usage_err(cmd, "unknown option '-%c'", optopt);
-	if ((best = cli_closest_option(arg)) != NULL)
-		return cli_usage_err(cmd, "unknown option '%s'; did you mean '--%s'?", arg, best);
-	return cli_usage_err(cmd, "unknown option '%s'", arg);
-}
 
 int output_err(const char *what, int err)
 {

@@ -147,9 +147,6 @@ int output_list_end(struct cli *c, struct output_list *l, int r, const char *nou
 
 /* ---- shared by the read commands ----------------------------------------- */
 
-/* Report a getopt_long() failure (ch '?' or ':', optstring starting with
- * ':') as a usage error for `cmd`; returns CLI_USAGE. */
-int output_getopt_err(const char *cmd, int ch, char **argv);
 /* Report our own failure `err` (SDB_*) as "scandb: WHAT: reason", except a
  * write error, which main() reports when it checks stdout.  Returns
  * CLI_FAIL. */

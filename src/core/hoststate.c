@@ -247,15 +247,8 @@ static int script_drop(struct ev_host *h, struct ev_script *s, int now)
 			free(s->output);
 		goto out;
 	}
-	if (h->ndropped == h->cdropped) {
-		size_t ncap = h->cdropped ? h->cdropped * 2 : 8;
-		char **nv = sdb_reallocarray(h->dropped, ncap, sizeof(*nv));
-
-		if (!nv)
-			return SDB_ENOMEM;
-		h->dropped = nv;
-		h->cdropped = ncap;
-	}
+	if (VEC_RESERVE(h->dropped, h->cdropped, h->ndropped + 1, 8) != 0)
+		return SDB_ENOMEM;
 	h->dropped[h->ndropped++] = s->output;
 out:
 	s->output = NULL;

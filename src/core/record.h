@@ -15,15 +15,25 @@
 #include <stdint.h>
 
 /* Each enumeration below is mirrored by a CHECK constraint in the schema;
- * the *_name() strings are exactly the values stored. */
+ * the *_name() strings are exactly the values stored.  The *_ANY values
+ * are a host filter's wildcard (store.h): never in a record, no name, and
+ * the store refuses a record that holds one. */
 enum rec_host_status {
+	REC_HOST_ANY = -1,
 	REC_HOST_UNKNOWN = 0,
 	REC_HOST_UP,
 	REC_HOST_DOWN,
 	REC_HOST_SKIPPED,
 };
 
-enum rec_proto { REC_PROTO_TCP = 0, REC_PROTO_UDP, REC_PROTO_SCTP, REC_PROTO_IP, REC_PROTO__COUNT };
+enum rec_proto {
+	REC_PROTO_ANY = -1,
+	REC_PROTO_TCP = 0,
+	REC_PROTO_UDP,
+	REC_PROTO_SCTP,
+	REC_PROTO_IP,
+	REC_PROTO__COUNT
+};
 
 enum rec_port_state {
 	REC_PORT_OPEN = 0,

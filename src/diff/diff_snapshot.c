@@ -20,6 +20,7 @@
 #include "core/addr.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/vec.h"
 #include "ingest/nmap_xml.h"
 
 #define ARENA_BLOCK ((size_t)1 << 20)
@@ -290,14 +291,8 @@ int diff_snapshot_add_rec(struct diff_snapshot *s, const struct rec_host *h)
 	struct diff_host *d;
 	int fam = 0, oom = 0, r;
 
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 256;
-		void *nv = sdb_reallocarray(s->hosts, ncap, sizeof(*s->hosts));
-		if (!nv)
-			return SDB_ENOMEM;
-		s->hosts = nv;
-		s->cap = ncap;
-	}
+	if (VEC_RESERVE(s->hosts, s->cap, s->n + 1, 256) != 0)
+		return SDB_ENOMEM;
 	d = &s->hosts[s->n];
 	memset(d, 0, sizeof(*d));
 	if (!h->addr || addr_parse(h->addr, NULL, &fam, d->key) != 0)
@@ -482,7 +477,7 @@ static int load_job_host(void *ctx, struct store_host *h)
 int diff_snapshot_load_job(struct diff_snapshot *s, struct store *st, int64_t job_id, char *err,
                            size_t errlen)
 {
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct store_job *j = NULL;
 	struct diff_meta m;
 	int r;
@@ -520,9 +515,7 @@ int diff_snapshot_load_job(struct diff_snapshot *s, struct store *st, int64_t jo
 		         r == SDB_ENOMEM ? "out of memory" : store_errmsg(st));
 		goto out;
 	}
-	memset(&f, 0, sizeof(f));
 	f.job_id = job_id;
-	f.port = -1;
 	if ((r = store_hosts_each(st, &f, load_job_host, s)) != 0) {
 		if (r == SDB_ENOMEM)
 			snprintf(err, errlen, "reading job %lld: out of memory", (long long)job_id);

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 
 #define ARRAY_KEEP 4096 /* array slots kept between hosts */
 /* The ids of the run's pre-/post-scan scripts in all (a few KiB in nmap's
@@ -25,23 +26,6 @@
 #define RUN_IDS_MAX (1 << 20)
 
 /* ---- the host's memory ------------------------------------------------------- */
-
-/* Make room for one more element in *arr (cap *cap, n used). */
-static int grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-	void **pa = arr;
-	size_t ncap;
-	void *np;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	if (!(np = sdb_reallocarray(*pa, ncap, size)))
-		return SDB_ENOMEM;
-	*pa = np;
-	*cap = ncap;
-	return 0;
-}
 
 /* Drop an array's allocation if one unusual host made it big. */
 static void trim(void *arr, size_t *cap)
@@ -293,7 +277,7 @@ static int start_hostname(struct nmap_parser *p, const char **atts)
 		                      NMAP_XML_MAX_NAMES);
 	if ((r = host_charge(p, sizeof(*p->hostnames))) != 0)
 		return r;
-	if (grow(&p->hostnames, &p->chostnames, p->nhostnames, sizeof(*p->hostnames)))
+	if (VEC_RESERVE(p->hostnames, p->chostnames, p->nhostnames + 1, 16))
 		return nmap_xml__nomem(p);
 	p->hostnames[p->nhostnames++] = hn;
 	return 0;
@@ -355,7 +339,7 @@ static int start_extraports(struct nmap_parser *p, const char **atts)
 		                      NMAP_XML_MAX_NAMES);
 	if ((r = host_charge(p, sizeof(*p->extraports))) != 0)
 		return r;
-	if (grow(&p->extraports, &p->cextraports, p->nextraports, sizeof(*p->extraports)))
+	if (VEC_RESERVE(p->extraports, p->cextraports, p->nextraports + 1, 16))
 		return nmap_xml__nomem(p);
 	p->ep_cur = (long)p->nextraports;
 	p->extraports[p->nextraports++] = ep;
@@ -445,7 +429,7 @@ static int start_port(struct nmap_parser *p, const char **atts)
 		                      NMAP_XML_MAX_PORTS);
 	if ((r = host_charge(p, sizeof(*p->ports))) != 0)
 		return r;
-	if (grow(&p->ports, &p->cports, p->nports, sizeof(*p->ports)))
+	if (VEC_RESERVE(p->ports, p->cports, p->nports + 1, 16))
 		return nmap_xml__nomem(p);
 	p->seen[idx / 64] |= 1ull << (idx % 64);
 	pt = &p->ports[p->nports++];
@@ -624,7 +608,7 @@ static int end_cpe(struct nmap_parser *p)
 		p->host.os.cpe = s;
 		return 0;
 	}
-	if (grow(&p->cpes, &p->ccpes, p->ncpes, sizeof(*p->cpes)))
+	if (VEC_RESERVE(p->cpes, p->ccpes, p->ncpes + 1, 16))
 		return nmap_xml__nomem(p);
 	p->cpes[p->ncpes++] = s;
 	p->ports[p->nports - 1].service.ncpes++;
@@ -636,8 +620,7 @@ static int end_cpe(struct nmap_parser *p)
  * at every <host>). */
 static int add_run_script(struct nmap_parser *p, const struct rec_script *sc, int post)
 {
-	if (grow(&p->rscripts[post], &p->crscripts[post], p->nrscripts[post],
-	         sizeof(*p->rscripts[post])))
+	if (VEC_RESERVE(p->rscripts[post], p->crscripts[post], p->nrscripts[post] + 1, 16))
 		return nmap_xml__nomem(p);
 	p->rscripts[post][p->nrscripts[post]++] = *sc;
 	return 0;
@@ -733,12 +716,12 @@ static int start_script(struct nmap_parser *p, const char **atts, enum elem pare
 	if ((r = host_charge(p, sizeof(sc))) != 0)
 		return r;
 	if (parent == E_PORT) {
-		if (grow(&p->pscripts, &p->cpscripts, p->npscripts, sizeof(*p->pscripts)))
+		if (VEC_RESERVE(p->pscripts, p->cpscripts, p->npscripts + 1, 16))
 			return nmap_xml__nomem(p);
 		p->pscripts[p->npscripts++] = sc;
 		p->ports[p->nports - 1].nscripts++;
 	} else {
-		if (grow(&p->hscripts, &p->chscripts, p->nhscripts, sizeof(*p->hscripts)))
+		if (VEC_RESERVE(p->hscripts, p->chscripts, p->nhscripts + 1, 16))
 			return nmap_xml__nomem(p);
 		p->hscripts[p->nhscripts++] = sc;
 	}
@@ -776,7 +759,7 @@ static int start_osmatch(struct nmap_parser *p, const char **atts)
 		                      NMAP_XML_MAX_NAMES);
 	if ((r = host_charge(p, sizeof(*p->osm))) != 0)
 		return r;
-	if (grow(&p->osm, &p->cosm, p->nosm, sizeof(*p->osm)))
+	if (VEC_RESERVE(p->osm, p->cosm, p->nosm + 1, 16))
 		return nmap_xml__nomem(p);
 	p->osm[p->nosm++] = name;
 	return 0;

@@ -572,8 +572,14 @@ int store_events_each(struct store *st, const struct store_event_filter *f,
 int store_hosts_each(struct store *st, const struct store_host_filter *f,
                      int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
-	if (!f || !cb)
+	if (!st || !f || !cb)
 		return SDB_EUSAGE;
+	if (f->protocol != REC_PROTO_ANY && (unsigned)f->protocol >= REC_PROTO__COUNT)
+		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a protocol",
+		                      (int)f->protocol);
+	if (f->status != REC_HOST_ANY && (unsigned)f->status > REC_HOST_SKIPPED)
+		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a host status",
+		                      (int)f->status);
 	STORE__CALL(st, hosts_each, f, cb, ctx);
 }
 

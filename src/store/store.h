@@ -421,13 +421,21 @@ struct store_host_rec {
 int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v);
 void store_host_rec_free(struct store_host_rec *v);
 
+/* A filter that selects every host: start from it and set what narrows. */
+#define STORE_HOST_FILTER_ANY                                                                      \
+	{                                                                                          \
+		.port = -1, .protocol = REC_PROTO_ANY, .status = REC_HOST_ANY                      \
+	}
+
+/* store_hosts_each() refuses (SDB_EUSAGE) a protocol or status that is
+ * neither a value of its enumeration nor *_ANY. */
 struct store_host_filter {
-	int64_t job_id;       /* 0: current state (see below) */
-	const char *addr;     /* exact canonical address, or NULL */
-	int port;             /* -1: any; else host must have it open */
-	const char *protocol; /* with port: "tcp"/"udp"/...; NULL = any */
-	const char *service;  /* host must have an open port with this service */
-	const char *status;   /* host status in the job shown */
+	int64_t job_id;              /* 0: current state (see below) */
+	const char *addr;            /* exact canonical address, or NULL */
+	int port;                    /* -1: any; else host must have it open */
+	enum rec_proto protocol;     /* host must have an open port of it; REC_PROTO_ANY */
+	const char *service;         /* host must have an open port with this service */
+	enum rec_host_status status; /* host status in the job shown; REC_HOST_ANY */
 	int has_net;
 	unsigned char net_lo[16]; /* inclusive addr_key range (see core/addr.h) */
 	unsigned char net_hi[16];

@@ -422,6 +422,11 @@ struct store_port *store__host_port(struct store_host *h, const char *proto, int
  * parse, or is outside the net). */
 int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16],
                           unsigned char hi[16]);
+/* The stored text a host filter's protocol and status compare with
+ * (store_result.c, core/record.h's names; NULL = any), for both backends'
+ * SQL.  The values were checked by store_hosts_each(). */
+void store__host_filter_text(const struct store_host_filter *f, const char **protocol,
+                             const char **status);
 
 /* JSON text of stored string arrays (store_json.c), the same for every
  * backend.  Names of a host / CPEs of a port as a compact JSON array,

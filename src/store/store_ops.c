@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/vec.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -544,14 +545,8 @@ static int collect_id(void *ctx, int64_t v)
 {
 	struct id_list *l = ctx;
 
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 64;
-		void *p = sdb_reallocarray(l->v, ncap, sizeof(*l->v));
-		if (!p)
-			return SDB_ENOMEM;
-		l->v = p;
-		l->cap = ncap;
-	}
+	if (VEC_RESERVE(l->v, l->cap, l->n + 1, 64) != 0)
+		return SDB_ENOMEM;
 	l->v[l->n++] = v;
 	return 0;
 }

@@ -2,7 +2,9 @@
  * store_result.c - the owned query results of store.h (struct store_host,
  * struct store_job, struct store_event): freeing them, and viewing a stored
  * host as a record.  Backend-independent: every backend fills these structs
- * with malloc'ed copies that these functions release.
+ * with malloc'ed copies that these functions release.  Also what both
+ * backends make of a host filter (its key range, the text its protocol and
+ * status compare with) and the store_history_scans builder over rows.
  */
 #include "store/store.h"
 
@@ -12,6 +14,7 @@
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 #include "store/store_int.h"
 
 void store_scripts_free(struct store_script *v, size_t n)
@@ -106,37 +109,10 @@ void store_event_free(struct store_event *e)
 	free(e);
 }
 
-/* Grow a reused array to hold n elements. */
-static int reserve(void *v, size_t *cap, size_t n, size_t size)
+/* The host's own fields of store_host_as_rec (no arrays); SDB_EPARSE for a
+ * status that is not one. */
+static int host_fields_as_rec(const struct store_host *sh, struct rec_host *h)
 {
-	void **vp = v;
-	size_t ncap = *cap ? *cap : 16;
-	void *nv;
-
-	if (n <= *cap)
-		return 0;
-	while (ncap < n)
-		ncap *= 2;
-	if (!(nv = sdb_reallocarray(*vp, ncap, size)))
-		return SDB_ENOMEM;
-	*vp = nv;
-	*cap = ncap;
-	return 0;
-}
-
-int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v)
-{
-	struct rec_host *h = &v->h;
-	size_t nscripts = sh->nscripts, k = 0;
-	int r;
-
-	for (size_t i = 0; i < sh->nports; i++)
-		nscripts += sh->ports[i].nscripts;
-	if ((r = reserve(&v->names, &v->names_cap, sh->nhostnames, sizeof(*v->names))) != 0 ||
-	    (r = reserve(&v->ports, &v->ports_cap, sh->nports, sizeof(*v->ports))) != 0 ||
-	    (r = reserve(&v->scripts, &v->scripts_cap, nscripts, sizeof(*v->scripts))) != 0 ||
-	    (r = reserve(&v->extra, &v->extra_cap, sh->nextraports, sizeof(*v->extra))) != 0)
-		return r;
 	memset(h, 0, sizeof(*h));
 	if (rec_host_status_parse(sh->status, &h->status) != 0)
 		return SDB_EPARSE;
@@ -161,6 +137,54 @@ int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v)
 	h->uptime_seconds = sh->uptime;
 	h->lastboot = sh->lastboot;
 	h->distance = sh->distance;
+	return 0;
+}
+
+/* Port sp as a record into *p, its scripts into v->scripts from *k on. */
+static int port_as_rec(const struct store_port *sp, struct store_host_rec *v, size_t *k,
+                       struct rec_port *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (rec_proto_parse(sp->protocol, &p->proto) != 0 ||
+	    rec_port_state_parse(sp->state, &p->state) != 0)
+		return SDB_EPARSE;
+	p->port = sp->port;
+	p->reason = sp->reason;
+	p->reason_ttl = sp->reason_ttl;
+	p->has_service =
+	    sp->service || sp->product || sp->version || sp->extrainfo || sp->tunnel || sp->method;
+	p->service = (struct rec_service){.name = sp->service,
+	                                  .product = sp->product,
+	                                  .version = sp->version,
+	                                  .extrainfo = sp->extrainfo,
+	                                  .ostype = sp->ostype,
+	                                  .method = sp->method,
+	                                  .tunnel = sp->tunnel,
+	                                  .conf = sp->conf,
+	                                  .cpes = (const char *const *)sp->cpes,
+	                                  .ncpes = sp->ncpes};
+	p->scripts = v->scripts ? v->scripts + *k : NULL;
+	p->nscripts = sp->nscripts;
+	for (size_t j = 0; j < sp->nscripts; j++, ++*k)
+		v->scripts[*k] = (struct rec_script){sp->scripts[j].id, sp->scripts[j].output};
+	return 0;
+}
+
+int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v)
+{
+	struct rec_host *h = &v->h;
+	size_t nscripts = sh->nscripts, k = 0;
+	int r;
+
+	for (size_t i = 0; i < sh->nports; i++)
+		nscripts += sh->ports[i].nscripts;
+	if (VEC_RESERVE(v->names, v->names_cap, sh->nhostnames, 16) != 0 ||
+	    VEC_RESERVE(v->ports, v->ports_cap, sh->nports, 16) != 0 ||
+	    VEC_RESERVE(v->scripts, v->scripts_cap, nscripts, 16) != 0 ||
+	    VEC_RESERVE(v->extra, v->extra_cap, sh->nextraports, 16) != 0)
+		return SDB_ENOMEM;
+	if ((r = host_fields_as_rec(sh, h)) != 0)
+		return r;
 	for (size_t i = 0; i < sh->nhostnames; i++)
 		v->names[i] = (struct rec_hostname){.name = sh->hostnames[i]};
 	h->hostnames = v->names;
@@ -177,35 +201,9 @@ int store_host_as_rec(const struct store_host *sh, struct store_host_rec *v)
 		v->scripts[k] = (struct rec_script){sh->scripts[i].id, sh->scripts[i].output};
 	h->scripts = v->scripts;
 	h->nscripts = sh->nscripts;
-	for (size_t i = 0; i < sh->nports; i++) {
-		const struct store_port *sp = &sh->ports[i];
-		struct rec_port *p = &v->ports[i];
-
-		memset(p, 0, sizeof(*p));
-		if (rec_proto_parse(sp->protocol, &p->proto) != 0 ||
-		    rec_port_state_parse(sp->state, &p->state) != 0)
-			return SDB_EPARSE;
-		p->port = sp->port;
-		p->reason = sp->reason;
-		p->reason_ttl = sp->reason_ttl;
-		p->has_service = sp->service || sp->product || sp->version || sp->extrainfo ||
-		                 sp->tunnel || sp->method;
-		p->service = (struct rec_service){.name = sp->service,
-		                                  .product = sp->product,
-		                                  .version = sp->version,
-		                                  .extrainfo = sp->extrainfo,
-		                                  .ostype = sp->ostype,
-		                                  .method = sp->method,
-		                                  .tunnel = sp->tunnel,
-		                                  .conf = sp->conf,
-		                                  .cpes = (const char *const *)sp->cpes,
-		                                  .ncpes = sp->ncpes};
-		p->scripts = v->scripts ? v->scripts + k : NULL;
-		p->nscripts = sp->nscripts;
-		for (size_t j = 0; j < sp->nscripts; j++, k++)
-			v->scripts[k] =
-			    (struct rec_script){sp->scripts[j].id, sp->scripts[j].output};
-	}
+	for (size_t i = 0; i < sh->nports; i++)
+		if ((r = port_as_rec(&sh->ports[i], v, &k, &v->ports[i])) != 0)
+			return r;
 	h->ports = v->ports;
 	h->nports = sh->nports;
 	return 0;
@@ -262,6 +260,13 @@ int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16
 		memcpy(hi, key, 16);
 	}
 	return 1;
+}
+
+void store__host_filter_text(const struct store_host_filter *f, const char **protocol,
+                             const char **status)
+{
+	*protocol = f->protocol == REC_PROTO_ANY ? NULL : rec_proto_name(f->protocol);
+	*status = f->status == REC_HOST_ANY ? NULL : rec_host_status_name(f->status);
 }
 
 /* ---- store_history_scans: scans built from rows (store_int.h) ------------ */
@@ -386,8 +391,7 @@ static int row_port(struct store__scan_slot *sl, const char *const *c)
 	struct store_port *p;
 	int oom = 0;
 
-	if (h->nports == sl->ports_cap &&
-	    reserve(&h->ports, &sl->ports_cap, h->nports + 1, sizeof(*h->ports)) != 0)
+	if (VEC_RESERVE(h->ports, sl->ports_cap, h->nports + 1, 16) != 0)
 		return SDB_ENOMEM;
 	p = &h->ports[h->nports++];
 	memset(p, 0, sizeof(*p));
@@ -411,9 +415,7 @@ static int row_extra(struct store__scan_slot *sl, const char *const *c)
 	struct store_extraports *e;
 	int oom = 0;
 
-	if (h->nextraports == sl->extra_cap &&
-	    reserve(&h->extraports, &sl->extra_cap, h->nextraports + 1, sizeof(*h->extraports)) !=
-	        0)
+	if (VEC_RESERVE(h->extraports, sl->extra_cap, h->nextraports + 1, 16) != 0)
 		return SDB_ENOMEM;
 	e = &h->extraports[h->nextraports++];
 	memset(e, 0, sizeof(*e));
@@ -427,8 +429,7 @@ static int row_script(struct store__scan_slot *sl, const char *const *c)
 	struct pending_script *ps;
 	int oom = 0;
 
-	if (sl->nscripts == sl->scripts_cap &&
-	    reserve(&sl->scripts, &sl->scripts_cap, sl->nscripts + 1, sizeof(*sl->scripts)) != 0)
+	if (VEC_RESERVE(sl->scripts, sl->scripts_cap, sl->nscripts + 1, 16) != 0)
 		return SDB_ENOMEM;
 	ps = &sl->scripts[sl->nscripts++];
 	memset(ps, 0, sizeof(*ps));

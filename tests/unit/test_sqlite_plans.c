@@ -337,7 +337,7 @@ static void job_hash(int j, char out[65])
  * handle's statement cache. */
 static void exercise(struct store *st)
 {
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct store_job *job = NULL;
 	struct store_job_new jn = {.kind = STORE_JOB_SCAN,
 	                           .status = STORE_JOB_RUNNING,
@@ -350,11 +350,9 @@ static void exercise(struct store *st)
 	pid_t pid;
 
 	/* the latest view with a port filter, and one job's view */
-	memset(&f, 0, sizeof(f));
 	f.port = 22;
 	assert_ok(st, store_hosts_each(st, &f, count_host, &n));
 	assert_true(n > 0);
-	memset(&f, 0, sizeof(f));
 	f.port = -1;
 	f.job_id = 2;
 	n = 0;

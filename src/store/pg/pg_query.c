@@ -450,6 +450,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	struct store_pg *s = store__pg(st);
 	unsigned char lo[16], hi[16];
 	char lohex[35], hihex[35], lasthex[35] = "\\x";
+	const char *proto, *status;
 	int64_t last_id = 0;
 	struct page *pg;
 	/* a listing is planned for its filters; a one-host lookup (replays
@@ -463,6 +464,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		return 0;
 	store__pg_key_hex(lo, lohex);
 	store__pg_key_hex(hi, hihex);
+	store__host_filter_text(f, &proto, &status);
 	if (!(pg = calloc(1, sizeof(*pg))))
 		return store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
@@ -476,9 +478,9 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		store__pg_p_text(&p, lohex);
 		store__pg_p_text(&p, hihex);
 		store__pg_p_text(&p, f->addr);
-		store__pg_p_text(&p, f->status);
+		store__pg_p_text(&p, status);
 		store__pg_p_opt(&p, f->port);
-		store__pg_p_text(&p, f->protocol);
+		store__pg_p_text(&p, proto);
 		store__pg_p_text(&p, f->service);
 		store__pg_p_time(&p, f->changed_since);
 		store__pg_p_time(&p, f->new_since);

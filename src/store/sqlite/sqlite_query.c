@@ -381,6 +381,7 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 {
 	struct store_sqlite *s = store__sqlite(st);
 	unsigned char lo[16], hi[16];
+	const char *proto, *status;
 	sqlite3_stmt *q;
 	int b = 0, rc, r;
 
@@ -399,9 +400,10 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 	b |= sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
 	b |= sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
 	b |= store__sqlite_bind_text(q, 4, f->addr);
-	b |= store__sqlite_bind_text(q, 5, f->status);
+	store__host_filter_text(f, &proto, &status);
+	b |= store__sqlite_bind_text(q, 5, status);
 	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
-	b |= store__sqlite_bind_text(q, 7, f->protocol);
+	b |= store__sqlite_bind_text(q, 7, proto);
 	b |= store__sqlite_bind_text(q, 8, f->service);
 	b |= store__sqlite_bind_time(q, 9, f->changed_since);
 	b |= store__sqlite_bind_time(q, 10, f->new_since);

@@ -189,10 +189,8 @@ fail:
 
 struct store_host_filter any_filter(void)
 {
-	struct store_host_filter f;
+	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 
-	memset(&f, 0, sizeof(f));
-	f.port = -1;
 	return f;
 }
 

@@ -229,15 +229,19 @@ static void test_filters(void **state)
 	assert_filter(st, &f, "192.168.1.1", "port 443 (filtered is not open)");
 	f.port = 53;
 	assert_filter(st, &f, "10.0.0.2", "port 53");
-	f.protocol = "udp";
+	f.protocol = REC_PROTO_UDP;
 	assert_filter(st, &f, "10.0.0.2", "port 53/udp");
-	f.protocol = "tcp";
+	f.protocol = REC_PROTO_TCP;
 	assert_filter(st, &f, "", "port 53/tcp");
 	f.port = 22;
 	assert_filter(st, &f, "10.0.0.1,2001:db8::1", "port 22/tcp");
 	f.port = 9999;
-	f.protocol = NULL;
+	f.protocol = REC_PROTO_ANY;
 	assert_filter(st, &f, "", "port 9999");
+	/* a protocol alone: an open port of it */
+	f.port = -1;
+	f.protocol = REC_PROTO_UDP;
+	assert_filter(st, &f, "10.0.0.2", "any udp port");
 
 	f = any_filter();
 	f.service = "ssh";
@@ -252,9 +256,9 @@ static void test_filters(void **state)
 	assert_filter(st, &f, "", "service nope");
 
 	f = any_filter();
-	f.status = "down";
+	f.status = REC_HOST_DOWN;
 	assert_filter(st, &f, "10.0.1.5", "status down");
-	f.status = "up";
+	f.status = REC_HOST_UP;
 	assert_filter(st, &f, "9.1.2.3,10.0.0.1,10.0.0.2,192.168.1.1,2001:db8::1", "status up");
 
 	f = any_filter();
@@ -276,7 +280,7 @@ static void test_filters(void **state)
 	f.port = 22;
 	assert_filter(st, &f, "10.0.0.1", "net 10/8 + port 22");
 	f.port = -1;
-	f.status = "down";
+	f.status = REC_HOST_DOWN;
 	assert_filter(st, &f, "10.0.1.5", "net 10/8 + status down");
 
 	f = any_filter();
@@ -347,6 +351,29 @@ static void test_callback_stop_and_order(void **state)
 	assert_int_equal(count_jobs(st, "completed"), 3);
 	assert_rc(st, store_jobs_each(st, "bogus", collect_job, &jl), SDB_EUSAGE);
 	assert_rc(st, store_job_get(st, ids[2] + 100, &(struct store_job *){NULL}), SDB_ENOTFOUND);
+}
+
+/* A filter's protocol and status outside their enumerations: refused by
+ * the wrapper with a message naming the value, before any backend runs. */
+static void test_filter_bad_enum(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct store_host_filter f = any_filter();
+	int calls = 0;
+
+	f.protocol = REC_PROTO__COUNT;
+	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
+	assert_string_equal(store_errmsg(st), "host filter: 4 is not a protocol");
+	f.protocol = (enum rec_proto) - 2;
+	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
+	f = any_filter();
+	f.status = (enum rec_host_status)(REC_HOST_SKIPPED + 1);
+	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
+	assert_string_equal(store_errmsg(st), "host filter: 4 is not a host status");
+	f.status = (enum rec_host_status) - 2;
+	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
+	assert_int_equal(calls, 0);
 }
 
 /* Invariant 8: results stay valid after the connection is closed. */
@@ -426,6 +453,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_host_upsert_many, setup, teardown),
     cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
     cmocka_unit_test_setup_teardown(test_callback_stop_and_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_filter_bad_enum, setup, teardown),
     cmocka_unit_test_setup_teardown(test_results_outlive_store, setup, teardown),
 };
 const struct contract_group contract_hosts = {"hosts", tests, sizeof(tests) / sizeof(tests[0])};
