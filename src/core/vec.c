@@ -9,13 +9,11 @@
 #include "core/buf.h"
 #include "core/error.h"
 
-int vec_reserve(void *pp, size_t *cap, size_t need, size_t elem, size_t first)
+int vec_grow_(void *pp, size_t *cap, size_t need, size_t elem, size_t first)
 {
 	void *old, *grown;
 	size_t ncap;
 
-	if (need <= *cap)
-		return 0;
 	ncap = *cap ? *cap : (first ? first : 1);
 	while (ncap < need) {
 		if (ncap > SIZE_MAX / 2)

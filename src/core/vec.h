@@ -20,7 +20,15 @@
  * capacity is `*cap`: nothing when it fits, else the capacity doubles from
  * `first` (or from the current one) until it does.  0, or SDB_ENOMEM (on
  * allocation failure or an overflowing size) with *pp and *cap untouched. */
-int vec_reserve(void *pp, size_t *cap, size_t need, size_t elem, size_t first);
+static inline int vec_reserve(void *pp, size_t *cap, size_t need, size_t elem, size_t first);
+
+/* (vec_reserve's slow path: the array must grow.) */
+int vec_grow_(void *pp, size_t *cap, size_t need, size_t elem, size_t first);
+
+static inline int vec_reserve(void *pp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	return need <= *cap ? 0 : vec_grow_(pp, cap, need, elem, first);
+}
 
 /* VEC_RESERVE(ptr, cap, need, first): vec_reserve() on an array `ptr` of
  * any element type with its size_t capacity `cap` (both lvalues). */

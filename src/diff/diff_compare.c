@@ -36,7 +36,7 @@ static int push_script(struct diff_walker *w, const struct diff_script *a,
 {
 	int r;
 
-	if ((r = scratch(&w->sp, &w->sp_cap, w->ns + 1, sizeof(*w->sp))) != 0)
+	if ((r = vec_reserve(&w->sp, &w->sp_cap, w->ns + 1, sizeof(*w->sp), 16)) != 0)
 		return r;
 	w->sp[w->ns].a = a;
 	w->sp[w->ns].b = b;
@@ -98,8 +98,8 @@ static int compare_port(struct diff_walker *w, const struct diff_host *ha,
 		w->ns = mark;
 		return 0;
 	}
-	if ((r = scratch(&w->pp, &w->pp_cap, w->np + 1, sizeof(*w->pp))) != 0 ||
-	    (r = scratch(&w->pp_off, &w->off_cap, w->np + 1, sizeof(*w->pp_off))) != 0)
+	if ((r = vec_reserve(&w->pp, &w->pp_cap, w->np + 1, sizeof(*w->pp), 16)) != 0 ||
+	    (r = vec_reserve(&w->pp_off, &w->off_cap, w->np + 1, sizeof(*w->pp_off), 16)) != 0)
 		return r;
 	w->pp[w->np].a = pa;
 	w->pp[w->np].b = pb;

@@ -21,6 +21,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/vec.h"
 #include "core/record.h"
 #include "diff/diff.h"
 
@@ -50,29 +51,6 @@ struct diff_snapshot {
 	size_t ntaken, ctaken;
 	int take;
 };
-
-/* Make room for n elements of `size` in *v (capacity *cap): 0 or
- * SDB_ENOMEM. */
-static inline int scratch(void *v, size_t *cap, size_t n, size_t size)
-{
-	void **vp = v;
-	size_t ncap;
-	void *nv;
-
-	if (n <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap < n) {
-		if (ncap > SIZE_MAX / 2)
-			return SDB_ENOMEM;
-		ncap *= 2;
-	}
-	if (!(nv = sdb_reallocarray(*vp, ncap, size)))
-		return SDB_ENOMEM;
-	*vp = nv;
-	*cap = ncap;
-	return 0;
-}
 
 /* ---- rules the comparison and the writers share ---------------------------- */
 

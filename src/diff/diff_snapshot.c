@@ -162,7 +162,7 @@ static int copy_ports(struct diff_snapshot *s, const struct rec_host *h, struct 
 		return 0;
 	if (h->nports > UINT32_MAX)
 		return SDB_ETOOBIG;
-	if ((r = scratch(&s->ptmp, &s->ptmp_cap, h->nports, sizeof(*s->ptmp))) != 0)
+	if ((r = vec_reserve(&s->ptmp, &s->ptmp_cap, h->nports, sizeof(*s->ptmp), 16)) != 0)
 		return r;
 	for (size_t i = 0; i < h->nports; i++) {
 		const struct rec_port *rp = &h->ports[i];
@@ -348,7 +348,7 @@ int diff_snapshot_take_store(struct diff_snapshot *s, struct store_host *h)
 
 	for (size_t i = 0; i < h->nports; i++)
 		n += h->ports[i].nscripts;
-	if ((r = scratch(&s->taken, &s->ctaken, s->ntaken + n, sizeof(*s->taken))) != 0 ||
+	if ((r = vec_reserve(&s->taken, &s->ctaken, s->ntaken + n, sizeof(*s->taken), 16)) != 0 ||
 	    (r = store_host_as_rec(h, &s->rec)) != 0)
 		return r;
 	/* the record view points at the outputs; the snapshot owns them now */

@@ -136,7 +136,7 @@ static int tab_push(struct diff_wr *w, unsigned ncells)
 {
 	int r;
 
-	if ((r = scratch(&w->rows, &w->rows_cap, w->nrows + 1, sizeof(*w->rows))) != 0)
+	if ((r = vec_reserve(&w->rows, &w->rows_cap, w->nrows + 1, sizeof(*w->rows), 16)) != 0)
 		return r;
 	w->rows[w->nrows].off = w->cells.len;
 	w->rows[w->nrows].ncells = ncells;
@@ -265,7 +265,7 @@ static int script_lines(const struct diff_script *s, struct buf *b, size_t **off
 		else if (*next)
 			next++;
 		last = *next == '\0';
-		if ((r = scratch(off, cap, nl + 1, sizeof(**off))) != 0)
+		if ((r = vec_reserve(off, cap, nl + 1, sizeof(**off), 16)) != 0)
 			return r;
 		(*off)[nl++] = b->len;
 		r = buf_append_str(b, last ? "|_ " : "|  ");
@@ -289,7 +289,7 @@ static int emit_tab(struct diff_wr *w, char mark, const char *line)
 /* The lines script_lines() put in `b` at offsets off[0..n), as pointers. */
 static int line_ptrs(const struct buf *b, const size_t *off, size_t n, const char ***v, size_t *cap)
 {
-	int r = scratch(v, cap, n ? n : 1, sizeof(**v));
+	int r = vec_reserve(v, cap, n ? n : 1, sizeof(**v), 16);
 
 	for (size_t i = 0; i < n && r == 0; i++)
 		(*v)[i] = b->data + off[i];

@@ -43,7 +43,7 @@ static int lcs_table(struct diff_wr *w, const char *const *A, size_t ma, const c
 	size_t cols = mb + 1;
 	int r;
 
-	if ((r = scratch(&w->lcs, &w->lcs_cap, (ma + 1) * cols, sizeof(*w->lcs))) != 0)
+	if ((r = vec_reserve(&w->lcs, &w->lcs_cap, (ma + 1) * cols, sizeof(*w->lcs), 16)) != 0)
 		return r;
 	for (size_t x = ma + 1; x-- > 0;)
 		for (size_t y = mb + 1; y-- > 0;) {
