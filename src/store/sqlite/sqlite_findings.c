@@ -31,7 +31,7 @@ static int prep(struct store_sqlite *s, const char *sql, sqlite3_stmt **q, const
 
 static int col_opt_int(sqlite3_stmt *q, int i)
 {
-	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : sqlite3_column_int(q, i);
+	return (int)store__sqlite_col_opt(q, i);
 }
 
 /* ---- the host's findings ------------------------------------------------- */

@@ -17,10 +17,7 @@
 #include "core/error.h"
 #include "store/sqlite/sqlite_int.h"
 
-static int hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
-{
-	return store__sqlite_stmt(s, id, store__sqlite_hot_queries[id].sql, out);
-}
+#define hot store__sqlite_hot
 
 static const char *col_text(sqlite3_stmt *q, int i)
 {

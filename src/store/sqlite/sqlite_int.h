@@ -141,8 +141,10 @@ int store__sqlite_bind_text(sqlite3_stmt *st, int idx, const char *v);
 int store__sqlite_bind_opt_int(sqlite3_stmt *st, int idx, long v);
 int store__sqlite_bind_time(sqlite3_stmt *st, int idx, int64_t t);
 /* *dst = an owned copy of text column i of q's current row (NULL for SQL
- * NULL): 0, or SDB_ENOMEM. */
+ * NULL): 0, or SDB_ENOMEM (also when SQLite could not make the text). */
 int store__sqlite_col_dup(sqlite3_stmt *q, int i, char **dst);
+/* An optional integer column: -1 for SQL NULL. */
+long store__sqlite_col_opt(sqlite3_stmt *q, int i);
 
 /* rc is SQLITE_BUSY or SQLITE_LOCKED (primary or extended). */
 int store__sqlite_busy(int rc);
@@ -175,6 +177,9 @@ struct store__sqlite_query {
 	const char *plan[STORE__SQLITE_PLAN_MAX]; /* NULL-terminated */
 };
 extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
+/* The cached statement of hot query `id`, prepared from its one text in
+ * store__sqlite_hot_queries (store__sqlite_stmt). */
+int store__sqlite_hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out);
 
 /* Connection slots (sqlite_open.c). */
 int store__sqlite_open(const char *target, struct store **out, char *errmsg, size_t errlen);

@@ -24,25 +24,14 @@
 /* Owned copy of a text column; NULL for SQL NULL.  Sets *oom on failure. */
 static char *col_dup(sqlite3_stmt *q, int i, int *oom)
 {
-	const unsigned char *v = sqlite3_column_text(q, i);
 	char *c;
 
-	if (!v) {
-		/* NULL column, or an allocation failure inside SQLite. */
-		if (sqlite3_column_type(q, i) != SQLITE_NULL)
-			*oom = 1;
-		return NULL;
-	}
-	if (!(c = strdup((const char *)v)))
+	if (store__sqlite_col_dup(q, i, &c) != 0)
 		*oom = 1;
 	return c;
 }
 
-/* Optional integer column: -1 for NULL. */
-static long col_opt(sqlite3_stmt *q, int i)
-{
-	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(q, i);
-}
+#define col_opt store__sqlite_col_opt
 
 /* Set the handle's message for a failure of `r` while reading host data. */
 static int host_fail(struct store_sqlite *s, int r, const char *addr, const char *what)
@@ -53,9 +42,7 @@ static int host_fail(struct store_sqlite *s, int r, const char *addr, const char
 	                      what ? what : sdb_strerror(r));
 }
 
-/* The cached statement of hot query `id`, prepared from its one text in
- * store__sqlite_hot_queries. */
-static int hot_stmt(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
+int store__sqlite_hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out)
 {
 	return store__sqlite_stmt(s, id, store__sqlite_hot_queries[id].sql, out);
 }
@@ -80,7 +67,7 @@ static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 	size_t cap = 0;
 	int rc, r;
 
-	if ((r = hot_stmt(s, current ? SQ_HOST_PORT_STATE : SQ_HOST_PORTS, &q)) != 0)
+	if ((r = store__sqlite_hot(s, current ? SQ_HOST_PORT_STATE : SQ_HOST_PORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -155,7 +142,7 @@ static int load_scripts(struct store_sqlite *s, struct store_host *h)
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = hot_stmt(s, SQ_HOST_SCRIPTS, &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_HOST_SCRIPTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -195,7 +182,7 @@ int store__sqlite_run_scripts(struct store *st, int64_t job_id, int post, struct
 	sqlite3_stmt *q;
 	int rc = SQLITE_DONE, r;
 
-	if ((r = hot_stmt(s, SQ_RUN_SCRIPTS, &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_RUN_SCRIPTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, job_id);
 	sqlite3_bind_text(q, 2, post ? "post" : "pre", -1, SQLITE_STATIC);
@@ -221,7 +208,7 @@ static int load_extraports(struct store_sqlite *s, struct store_host *h)
 	size_t cap = 0;
 	int rc, r;
 
-	if ((r = hot_stmt(s, SQ_HOST_EXTRAPORTS, &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_HOST_EXTRAPORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -389,11 +376,11 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 	if (!store__host_key_range(f, lo, hi))
 		return 0;
 	if (f->job_id != 0) {
-		r = hot_stmt(s, SQ_HOSTS_JOB, &q);
+		r = store__sqlite_hot(s, SQ_HOSTS_JOB, &q);
 		if (r == 0)
 			b |= sqlite3_bind_int64(q, 1, f->job_id);
 	} else {
-		r = hot_stmt(s, SQ_HOSTS_LATEST, &q);
+		r = store__sqlite_hot(s, SQ_HOSTS_LATEST, &q);
 	}
 	if (r != 0)
 		return r;
@@ -489,10 +476,10 @@ int store__sqlite_jobs_each(struct store *st, const char *status,
 	int rc, r;
 
 	if (status) {
-		if ((r = hot_stmt(s, SQ_JOBS_BY_STATUS, &q)) != 0)
+		if ((r = store__sqlite_hot(s, SQ_JOBS_BY_STATUS, &q)) != 0)
 			return r;
 		sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
-	} else if ((r = hot_stmt(s, SQ_JOBS_ALL, &q)) != 0) {
+	} else if ((r = store__sqlite_hot(s, SQ_JOBS_ALL, &q)) != 0) {
 		return r;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -520,7 +507,7 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 	int rc, r;
 
 	*out = NULL;
-	if ((r = hot_stmt(s, SQ_JOB_GET, &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_JOB_GET, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);

@@ -109,9 +109,16 @@ int store__sqlite_col_dup(sqlite3_stmt *q, int i, char **dst)
 	const char *v = (const char *)sqlite3_column_text(q, i);
 
 	*dst = NULL;
-	if (v && !(*dst = strdup(v)))
+	if (!v) /* SQL NULL, or an allocation failure inside SQLite */
+		return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : SDB_ENOMEM;
+	if (!(*dst = strdup(v)))
 		return SDB_ENOMEM;
 	return 0;
+}
+
+long store__sqlite_col_opt(sqlite3_stmt *q, int i)
+{
+	return sqlite3_column_type(q, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(q, i);
 }
 
 int store__sqlite_busy(int rc)
