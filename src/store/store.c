@@ -92,6 +92,24 @@ void store__backoff(int attempt)
 	retry_sleep(&store_retry, attempt);
 }
 
+/* Writers queue behind each other (a big import holds the lock while it
+ * runs), so the default is generous. */
+#define LOCK_WAIT_DEFAULT_S 600
+
+double store__lock_wait_seconds(void)
+{
+	const char *v = getenv("SCANDB_LOCK_TIMEOUT");
+	char *end;
+	double d;
+
+	if (v && *v) {
+		d = strtod(v, &end);
+		if (*end == '\0' && d >= 0 && d <= 86400)
+			return d;
+	}
+	return LOCK_WAIT_DEFAULT_S;
+}
+
 /* ---- fault injection --------------------------------------------------- */
 
 void store_inject_fault(struct store *st, const char *op, int count, int err)

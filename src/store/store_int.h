@@ -539,6 +539,9 @@ extern const size_t store_pg_nmigrations;
  * store's backoff (core/retry.h: 2 ms doubling to ~1 s, up to 100% jitter). */
 #define STORE_RETRY_MAX 12
 void store__backoff(int attempt);
+/* How long a writer waits for the write lock before giving up, in seconds:
+ * SCANDB_LOCK_TIMEOUT (0 to 86400), else 600.  Both backends' tx_begin. */
+double store__lock_wait_seconds(void);
 
 /* ---- operations helpers (store.c, store_ops.c, store_doctor.c) ------------ */
 

@@ -31,20 +31,12 @@
 #define ORDER_CHANNEL     "scandb_write"
 #define ORDER_TICK_MS     200   /* ... and wake this often anyway */
 #define ORDER_PATIENCE_MS 60000 /* then queue as unordered writers do */
-#define LOCK_WAIT_DFLT    600   /* seconds; SCANDB_LOCK_TIMEOUT overrides */
 
 long store__pg_lock_wait_ms(void)
 {
-	const char *v = getenv("SCANDB_LOCK_TIMEOUT");
-	char *end;
-	double d;
+	double ms = store__lock_wait_seconds() * 1000;
 
-	if (v && *v) {
-		d = strtod(v, &end);
-		if (*end == '\0' && d >= 0 && d <= 86400)
-			return d * 1000 < 1 ? 1 : (long)(d * 1000);
-	}
-	return LOCK_WAIT_DFLT * 1000L;
+	return ms < 1 ? 1 : (long)ms;
 }
 
 /* A scan time as the second key of an ORDER_SPACE lock: seconds since

@@ -11,32 +11,13 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 
-/* How long a writer waits for the write lock before giving up: writers
- * queue behind each other (a big import holds the lock while it runs), so
- * this is generous.  SCANDB_LOCK_TIMEOUT (seconds) overrides it. */
-#define LOCK_WAIT_DEFAULT_S 600
-
-static double lock_wait_seconds(void)
-{
-	const char *v = getenv("SCANDB_LOCK_TIMEOUT");
-	char *end;
-	double d;
-
-	if (v && *v) {
-		d = strtod(v, &end);
-		if (*end == '\0' && d >= 0 && d <= 86400)
-			return d;
-	}
-	return LOCK_WAIT_DEFAULT_S;
-}
-
 /* Run a cached statement that takes no parameters, retrying BUSY with
  * backoff and jitter until the lock wait runs out (BEGIN IMMEDIATE /
  * COMMIT); `what` completes "could not ...". */
 static int step_retry(struct store_sqlite *s, enum sq_stmt id, const char *sql, const char *what)
 {
 	sqlite3_stmt *stmt;
-	double start = time_mono(), limit = lock_wait_seconds();
+	double start = time_mono(), limit = store__lock_wait_seconds();
 	int rc = SQLITE_OK, r, attempt;
 
 	for (attempt = 0;; attempt++) {
