@@ -131,7 +131,7 @@ static int event_row(struct output_list *l, const struct store_event *e)
 		cells[4] = old;
 		cells[5] = new_;
 		cells[6] = job;
-		r = output_table_add(&l->tab, cells);
+		r = output_list_row(l, cells);
 	}
 	free(old);
 	free(new_);

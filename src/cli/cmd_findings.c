@@ -171,7 +171,7 @@ static int table_row(struct output_list *l, const struct store_finding *f)
 	cells[5] = f->title;
 	cells[6] = last;
 	cells[7] = njobs;
-	return output_table_add(&l->tab, cells);
+	return output_list_row(l, cells);
 }
 
 static int on_finding(void *ctx, struct store_finding *f)

@@ -128,7 +128,7 @@ static int hosts_table_row(struct hosts_ctx *x, const struct store_host *h)
 	cells[3] = h->os;
 	cells[4] = buf_str(&ports);
 	cells[5] = last;
-	r = output_table_add(&x->l.tab, cells);
+	r = output_list_row(&x->l, cells);
 out:
 	buf_free(&names);
 	buf_free(&ports);

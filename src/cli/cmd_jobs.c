@@ -141,7 +141,7 @@ static int jobs_table_row(struct output_list *l, const struct store_job *j)
 	cells[6] = j->hosts_up >= 0 ? up : NULL;
 	cells[7] = j->ports_open >= 0 ? open : NULL;
 	cells[8] = j->error;
-	return output_table_add(&l->tab, cells);
+	return output_list_row(l, cells);
 }
 
 struct jobs_list {

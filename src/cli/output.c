@@ -673,13 +673,18 @@ int output_table_add(struct output_table *t, const char *const *cells)
 	return 0;
 }
 
+/* Cells padded to their column's width plus two spaces; a cell wider than
+ * its column (a streamed row) is followed by the two spaces alone. */
 static void print_row(const struct output_table *t, FILE *f, const char *const *cells)
 {
 	for (size_t i = 0; i < t->ncols; i++) {
+		size_t w = output_width(cells[i]);
+		size_t end = (w > t->widths[i] ? w : t->widths[i]) + 2;
+
 		fputs(cells[i], f);
 		if (i + 1 == t->ncols)
 			break;
-		for (size_t w = output_width(cells[i]); w < t->widths[i] + 2; w++)
+		for (; w < end; w++)
 			fputc(' ', f);
 	}
 	fputc('\n', f);
@@ -699,6 +704,28 @@ int output_table_print_row(const struct output_table *t, FILE *f, size_t r)
 	return ferror(f) ? SDB_EIO : 0;
 }
 
+int output_table_stream_row(const struct output_table *t, FILE *f, const char *const *cells)
+{
+	char *row[OUTPUT_TABLE_MAXCOLS] = {NULL};
+	size_t n = 0;
+	int r = 0;
+
+	if (t->ncols > OUTPUT_TABLE_MAXCOLS)
+		return SDB_EUSAGE;
+	for (; n < t->ncols; n++)
+		if (!(row[n] = output_text(cells[n], t->maxw[n], "-"))) {
+			r = SDB_ENOMEM;
+			break;
+		}
+	if (r == 0) {
+		print_row(t, f, (const char *const *)row);
+		r = ferror(f) ? SDB_EIO : 0;
+	}
+	while (n-- > 0)
+		free(row[n]);
+	return r;
+}
+
 int output_table_print(const struct output_table *t, FILE *f)
 {
 	int e = output_table_print_header(t, f);
@@ -708,11 +735,18 @@ int output_table_print(const struct output_table *t, FILE *f)
 	return e;
 }
 
-void output_table_free(struct output_table *t)
+void output_table_drop_rows(struct output_table *t)
 {
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	t->cells = NULL;
+	t->nrows = t->cap = 0;
+}
+
+void output_table_free(struct output_table *t)
+{
+	output_table_drop_rows(t);
 	free(t->maxw);
 	free(t->widths);
 	memset(t, 0, sizeof(*t));
@@ -734,6 +768,23 @@ int output_list_begin(struct output_list *l, enum cli_format fmt, size_t ncols,
 	return r;
 }
 
+int output_list_row(struct output_list *l, const char *const *cells)
+{
+	int r;
+
+	if (l->streaming)
+		return output_table_stream_row(&l->tab, stdout, cells);
+	if ((r = output_table_add(&l->tab, cells)) != 0 || l->tab.nrows < OUTPUT_LIST_SIZE_ROWS)
+		return r;
+	/* the widths are set: print what we have, at once, and keep nothing */
+	r = output_table_print(&l->tab, stdout);
+	output_table_drop_rows(&l->tab);
+	l->streaming = 1;
+	if (r == 0 && fflush(stdout) != 0)
+		r = SDB_EIO;
+	return r;
+}
+
 int output_list_end(struct cli *c, struct output_list *l, int r, const char *noun)
 {
 	if (r != 0) {
@@ -748,7 +799,7 @@ int output_list_end(struct cli *c, struct output_list *l, int r, const char *nou
 	else if (l->n == 0) {
 		if (!c->quiet) /* -q: an empty answer is no output at all */
 			fprintf(stderr, "no %ss match\n", noun);
-	} else
+	} else if (!l->streaming)
 		r = output_table_print(&l->tab, stdout);
 	r = r ? output_err("cannot list", r) : CLI_OK;
 out:

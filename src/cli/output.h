@@ -95,8 +95,10 @@ size_t output_width(const char *s);
 /*
  * A table: rows are buffered so that column widths fit every row; columns
  * are separated by two spaces and the last one is not padded.  Cells are
- * made safe with output_text().
+ * made safe with output_text().  A row can also be printed without being
+ * kept (output_table_stream_row), with the widths the kept rows set.
  */
+#define OUTPUT_TABLE_MAXCOLS 16 /* columns output_table_stream_row takes */
 struct output_table {
 	size_t ncols;
 	const char *const *headers; /* borrowed, ncols of them */
@@ -116,32 +118,49 @@ int output_table_print(const struct output_table *t, FILE *f);
  * script output under its port row this way). */
 int output_table_print_header(const struct output_table *t, FILE *f);
 int output_table_print_row(const struct output_table *t, FILE *f, size_t r);
+/* Print a row of ncols cells (made safe as by output_table_add) without
+ * keeping it, padded to the current widths; a cell wider than its column
+ * is printed whole, followed by the two-space separator.  0, SDB_ENOMEM,
+ * SDB_EIO, or SDB_EUSAGE for more than OUTPUT_TABLE_MAXCOLS columns. */
+int output_table_stream_row(const struct output_table *t, FILE *f, const char *const *cells);
+/* Free the kept rows; the widths they set stay. */
+void output_table_drop_rows(struct output_table *t);
 void output_table_free(struct output_table *t);
 
 /* ---- listings (hosts, jobs) ---------------------------------------------- */
 
 /*
  * A listing: json/ndjson/csv items are written as they come from the store
- * walk, table rows are buffered in `tab`.  The walk's callback writes one
- * item for `fmt`, counts it in `n`, and records its own failure in `err`.
+ * walk.  A table keeps its first OUTPUT_LIST_SIZE_ROWS rows in `tab` to
+ * size the columns; when it has that many it prints the header and them
+ * (and flushes, so that `| head -1` sees them at once), then prints every
+ * later row as it comes, with those widths: memory does not grow with the
+ * number of rows.  A smaller listing is printed whole at the end, as one
+ * table.  The walk's callback writes one item for `fmt` (a table row with
+ * output_list_row), counts it in `n`, and records its own failure in `err`.
  */
+#define OUTPUT_LIST_SIZE_ROWS 256
 struct output_list {
 	enum cli_format fmt;
 	struct output_stream js;
 	struct output_table tab;
 	size_t n;
 	int err;
+	int streaming; /* the first rows are printed; rows are no longer kept */
 };
 /* Make the table (ncols columns named by cols) and print what precedes the
  * items: "[" for json, the header for csv (csv_header).  Returns 0 or an
  * SDB_* code kept in l->err; either way finish with output_list_end(). */
 int output_list_begin(struct output_list *l, enum cli_format fmt, size_t ncols,
                       const char *const *cols, int (*csv_header)(FILE *f));
+/* Add (or, once streaming, print) a table row of the list's ncols cells.
+ * 0 or an SDB_* code. */
+int output_list_row(struct output_list *l, const char *const *cells);
 /*
  * After the store walk returned `r`: report a failure (the callback's own,
- * or the store's), else print the table, or "no NOUNs match" on stderr if
- * it is empty, or close the json array.  Frees the list.  Returns CLI_OK or
- * CLI_FAIL.
+ * or the store's), else print the table's rows not printed yet, or "no
+ * NOUNs match" on stderr if it is empty, or close the json array.  Frees
+ * the list.  Returns CLI_OK or CLI_FAIL.
  */
 int output_list_end(struct cli *c, struct output_list *l, int r, const char *noun);
 
