@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/host_filter.h"
 #include "cli/output.h"
 #include "core/addr.h"
 #include "core/buf.h"
@@ -24,17 +25,7 @@
 /* Cap on one formatted line of the `host` view. */
 #define HOST_LINE_MAX (16u << 20)
 
-enum {
-	OPT_PORT = 256,
-	OPT_SERVICE,
-	OPT_STATUS,
-	OPT_NET,
-	OPT_JOB,
-	OPT_ALL_STATES,
-	OPT_FORMAT,
-	OPT_CHANGED_SINCE,
-	OPT_NEW_SINCE
-};
+enum { OPT_ALL_STATES = CLI_HF_NEXT, OPT_FORMAT };
 
 static const char hosts_usage[] =
     "usage: scandb hosts [--port N[/tcp|udp|sctp]] [--service NAME]\n"
@@ -170,14 +161,14 @@ static int on_one_host(void *ctx, struct store_host *h)
 }
 
 static const struct option hosts_opts[] = {
-    {"port", required_argument, NULL, OPT_PORT},
-    {"service", required_argument, NULL, OPT_SERVICE},
-    {"status", required_argument, NULL, OPT_STATUS},
-    {"net", required_argument, NULL, OPT_NET},
-    {"job", required_argument, NULL, OPT_JOB},
+    CLI_HF_OPT_PORT,
+    CLI_HF_OPT_SERVICE,
+    CLI_HF_OPT_STATUS,
+    CLI_HF_OPT_NET,
+    CLI_HF_OPT_JOB,
     {"all-states", no_argument, NULL, OPT_ALL_STATES},
-    {"changed-since", required_argument, NULL, OPT_CHANGED_SINCE},
-    {"new-since", required_argument, NULL, OPT_NEW_SINCE},
+    CLI_HF_OPT_CHANGED_SINCE,
+    CLI_HF_OPT_NEW_SINCE,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -190,74 +181,19 @@ struct hosts_args {
 	enum cli_format fmt;
 };
 
-/* --changed-since / --new-since WHEN (ch says which). */
-static int hosts_since(int ch, const char *arg, struct store_host_filter *f)
-{
-	int64_t t;
-
-	if (time_parse_since(arg, time_now(), &t) != 0)
-		return cli_usage_err("hosts",
-		                     "%s: '%s' is not a duration (7d, 12h, 90m, "
-		                     "2w) or a date (2026-11-01)",
-		                     ch == OPT_NEW_SINCE ? "--new-since" : "--changed-since", arg);
-	if (t < 1)
-		t = 1;
-	if (ch == OPT_NEW_SINCE)
-		f->new_since = t;
-	else
-		f->changed_since = t;
-	return 0;
-}
-
 /* cli_args.on_opt of `hosts`. */
 static int hosts_opt(void *ctx, int ch, char *arg)
 {
-	const char *cmd = "hosts";
 	struct hosts_args *a = ctx;
-	struct store_host_filter *f = &a->f;
-	int proto;
 
 	switch (ch) {
-	case OPT_PORT:
-		if (addr_port_spec_parse(arg, &f->port, &proto) != 0)
-			return cli_usage_err(cmd,
-			                     "--port: '%s' is not a port (use N or "
-			                     "N/tcp, N/udp, N/sctp with N 0-65535)",
-			                     arg);
-		f->protocol = proto >= 0 ? (enum rec_proto)proto : REC_PROTO_ANY;
-		return 0;
-	case OPT_SERVICE:
-		if (!*arg)
-			return cli_usage_err(cmd, "--service needs a service name");
-		f->service = arg;
-		return 0;
-	case OPT_STATUS:
-		if (rec_host_status_parse(arg, &f->status) != 0)
-			return cli_usage_err(cmd,
-			                     "--status: unknown host status '%s' (use up, "
-			                     "down, unknown or skipped)",
-			                     arg);
-		return 0;
-	case OPT_NET:
-		if (addr_cidr_parse(arg, f->net_lo, f->net_hi) != 0)
-			return cli_usage_err(cmd,
-			                     "--net: '%s' is not an address or CIDR block "
-			                     "(e.g. 10.0.0.0/8, 2001:db8::/32)",
-			                     arg);
-		f->has_net = 1;
-		return 0;
-	case OPT_JOB:
-		return cli_parse_i64(cmd, "--job", arg, 1, INT64_MAX, &f->job_id);
 	case OPT_ALL_STATES:
 		a->all_states = 1;
 		return 0;
-	case OPT_CHANGED_SINCE:
-	case OPT_NEW_SINCE:
-		return hosts_since(ch, arg, f);
 	case OPT_FORMAT:
-		return cli_parse_format(cmd, arg, &a->fmt);
+		return cli_parse_format("hosts", arg, &a->fmt);
 	default:
-		return CLI_ARG_UNKNOWN;
+		return cli_host_filter_opt("hosts", ch, arg, &a->f);
 	}
 }
 
@@ -517,7 +453,7 @@ static int print_host_block(const struct store_host *h, FILE *f)
 }
 
 static const struct option host_opts[] = {
-    {"job", required_argument, NULL, OPT_JOB},
+    CLI_HF_OPT_JOB,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -528,8 +464,8 @@ static int host_opt(void *ctx, int ch, char *arg)
 {
 	struct hosts_args *a = ctx;
 
-	if (ch == OPT_JOB)
-		return cli_parse_i64("host", "--job", arg, 1, INT64_MAX, &a->f.job_id);
+	if (ch == CLI_HF_JOB)
+		return cli_host_filter_opt("host", ch, arg, &a->f);
 	if (ch == OPT_FORMAT)
 		return cli_parse_format("host", arg, &a->fmt);
 	return CLI_ARG_UNKNOWN;

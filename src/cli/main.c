@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"scan", cmd_scan, "run nmap and store its results"},
     {"hosts", cmd_hosts, "list hosts and their ports"},
     {"host", cmd_host, "show one host"},
+    {"services", cmd_services, "list open ports with service and version"},
     {"jobs", cmd_jobs, "list scans and imports"},
     {"job", cmd_job, "show one job"},
     {"findings", cmd_findings, "list findings (vulnerabilities, rule matches)"},
@@ -59,10 +60,10 @@ static void usage(FILE *f)
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
-	           "Reading commands (hosts, host, jobs, job, findings, finding, changes,\n"
-	           "history, diff, stats, doctor, health, backup, migrate status) never\n"
-	           "create or change a database; import, scan, migrate up and restore\n"
-	           "create a new one.\n\n"
+	           "Reading commands (hosts, host, services, jobs, job, findings, finding,\n"
+	           "changes, history, diff, stats, doctor, health, backup, migrate status)\n"
+	           "never create or change a database; import, scan, migrate up and\n"
+	           "restore create a new one.\n\n"
 	           "Exit status: 0 success, 1 failure, 2 usage error (diff: 0 same,\n"
 	           "1 different, 2 error).\n");
 }
