@@ -4,7 +4,7 @@
 # tests/e2e/test_docs.py checks that each command's options here are exactly
 # those its --help lists.
 
-_scandb_commands="import scan hosts host jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
+_scandb_commands="import scan hosts host services jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
 # global options: before the command all of them, after it these
 _scandb_global_before="--db -q --quiet --no-progress --version --help"
 _scandb_global_after="--db -q --quiet --no-progress --help"
@@ -16,6 +16,7 @@ _scandb_options()
 	scan) echo "" ;;
 	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --format" ;;
 	host) echo "--job --format" ;;
+	services) echo "--port --service --status --net --changed-since --new-since --limit --format" ;;
 	jobs) echo "--status --format" ;;
 	job) echo "--format" ;;
 	changes) echo "--since --host --net --kind --format" ;;
@@ -82,7 +83,7 @@ _scandb()
 		;;
 	--status)
 		case $cmd in
-		hosts) w="up down unknown skipped" ;;
+		hosts | services) w="up down unknown skipped" ;;
 		jobs) w="queued running completed failed cancelled" ;;
 		*) w="open pending_validation confirmed false_positive manual_review skipped error resolved" ;;
 		esac

@@ -25,34 +25,15 @@ enum {
 };
 
 /* struct option entries of the flags, for a command's option table. */
-#define CLI_HF_OPT_PORT                                                                            \
-	{                                                                                          \
-		"port", required_argument, NULL, CLI_HF_PORT                                       \
-	}
-#define CLI_HF_OPT_SERVICE                                                                         \
-	{                                                                                          \
-		"service", required_argument, NULL, CLI_HF_SERVICE                                 \
-	}
-#define CLI_HF_OPT_STATUS                                                                          \
-	{                                                                                          \
-		"status", required_argument, NULL, CLI_HF_STATUS                                   \
-	}
-#define CLI_HF_OPT_NET                                                                             \
-	{                                                                                          \
-		"net", required_argument, NULL, CLI_HF_NET                                         \
-	}
-#define CLI_HF_OPT_JOB                                                                             \
-	{                                                                                          \
-		"job", required_argument, NULL, CLI_HF_JOB                                         \
-	}
-#define CLI_HF_OPT_CHANGED_SINCE                                                                   \
-	{                                                                                          \
-		"changed-since", required_argument, NULL, CLI_HF_CHANGED_SINCE                     \
-	}
-#define CLI_HF_OPT_NEW_SINCE                                                                       \
-	{                                                                                          \
-		"new-since", required_argument, NULL, CLI_HF_NEW_SINCE                             \
-	}
+/* clang-format off */
+#define CLI_HF_OPT_PORT          {"port", required_argument, NULL, CLI_HF_PORT}
+#define CLI_HF_OPT_SERVICE       {"service", required_argument, NULL, CLI_HF_SERVICE}
+#define CLI_HF_OPT_STATUS        {"status", required_argument, NULL, CLI_HF_STATUS}
+#define CLI_HF_OPT_NET           {"net", required_argument, NULL, CLI_HF_NET}
+#define CLI_HF_OPT_JOB           {"job", required_argument, NULL, CLI_HF_JOB}
+#define CLI_HF_OPT_CHANGED_SINCE {"changed-since", required_argument, NULL, CLI_HF_CHANGED_SINCE}
+#define CLI_HF_OPT_NEW_SINCE     {"new-since", required_argument, NULL, CLI_HF_NEW_SINCE}
+/* clang-format on */
 
 /*
  * Parse flag `ch` (a CLI_HF_* code) with argument `arg` into *f; usage
