@@ -648,6 +648,20 @@ void output_table_max(struct output_table *t, size_t col, size_t max)
 		t->maxw[col] = max;
 }
 
+/* row[ncols] = the cells made safe (output_text, each column's max width):
+ * 0, or SDB_ENOMEM with nothing left allocated. */
+static int row_cells(const struct output_table *t, const char *const *cells, char **row)
+{
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!(row[i] = output_text(cells[i], t->maxw[i], "-"))) {
+			while (i-- > 0)
+				free(row[i]);
+			return SDB_ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int output_table_add(struct output_table *t, const char *const *cells)
 {
 	char **row;
@@ -656,13 +670,8 @@ int output_table_add(struct output_table *t, const char *const *cells)
 	if (vec_reserve(&t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof(char *), 16) != 0)
 		return SDB_ENOMEM;
 	row = t->cells + t->nrows * t->ncols;
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (!(row[i] = output_text(cells[i], t->maxw[i], "-"))) {
-			while (i-- > 0)
-				free(row[i]);
-			return SDB_ENOMEM;
-		}
-	}
+	if (row_cells(t, cells, row) != 0)
+		return SDB_ENOMEM;
 	for (size_t i = 0; i < t->ncols; i++) {
 		size_t w = output_width(row[i]);
 
@@ -706,23 +715,16 @@ int output_table_print_row(const struct output_table *t, FILE *f, size_t r)
 
 int output_table_stream_row(const struct output_table *t, FILE *f, const char *const *cells)
 {
-	char *row[OUTPUT_TABLE_MAXCOLS] = {NULL};
-	size_t n = 0;
-	int r = 0;
+	char **row = calloc(t->ncols ? t->ncols : 1, sizeof(*row));
+	int r = SDB_ENOMEM;
 
-	if (t->ncols > OUTPUT_TABLE_MAXCOLS)
-		return SDB_EUSAGE;
-	for (; n < t->ncols; n++)
-		if (!(row[n] = output_text(cells[n], t->maxw[n], "-"))) {
-			r = SDB_ENOMEM;
-			break;
-		}
-	if (r == 0) {
+	if (row && row_cells(t, cells, row) == 0) {
 		print_row(t, f, (const char *const *)row);
 		r = ferror(f) ? SDB_EIO : 0;
+		for (size_t i = 0; i < t->ncols; i++)
+			free(row[i]);
 	}
-	while (n-- > 0)
-		free(row[n]);
+	free(row);
 	return r;
 }
 

@@ -98,7 +98,6 @@ size_t output_width(const char *s);
  * made safe with output_text().  A row can also be printed without being
  * kept (output_table_stream_row), with the widths the kept rows set.
  */
-#define OUTPUT_TABLE_MAXCOLS 16 /* columns output_table_stream_row takes */
 struct output_table {
 	size_t ncols;
 	const char *const *headers; /* borrowed, ncols of them */
@@ -120,8 +119,8 @@ int output_table_print_header(const struct output_table *t, FILE *f);
 int output_table_print_row(const struct output_table *t, FILE *f, size_t r);
 /* Print a row of ncols cells (made safe as by output_table_add) without
  * keeping it, padded to the current widths; a cell wider than its column
- * is printed whole, followed by the two-space separator.  0, SDB_ENOMEM,
- * SDB_EIO, or SDB_EUSAGE for more than OUTPUT_TABLE_MAXCOLS columns. */
+ * is printed whole, followed by the two-space separator.  0, SDB_ENOMEM or
+ * SDB_EIO. */
 int output_table_stream_row(const struct output_table *t, FILE *f, const char *const *cells);
 /* Free the kept rows; the widths they set stay. */
 void output_table_drop_rows(struct output_table *t);
