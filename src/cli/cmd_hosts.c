@@ -64,16 +64,6 @@ struct hosts_ctx {
 static const char *const hosts_cols[] = {"ADDRESS", "STATUS",     "HOSTNAME",
                                          "OS",      "OPEN PORTS", "LAST SEEN"};
 
-/* The service as nmap shows it: "ssl/http" when tunnelled; nothing if none. */
-static int append_service(struct buf *b, const struct store_port *p)
-{
-	if (!p->service || !*p->service)
-		return 0;
-	if (p->tunnel && *p->tunnel)
-		return buf_printf(b, "%s/%s", p->tunnel, p->service);
-	return buf_append_str(b, p->service);
-}
-
 /* The OPEN PORTS cell: "22/tcp ssh, 443/tcp ssl/http", or with all_states
  * every port "22/tcp open ssh, 81/tcp closed". */
 static int ports_cell(const struct store_host *h, int all_states, struct buf *b)
@@ -92,7 +82,7 @@ static int ports_cell(const struct store_host *h, int all_states, struct buf *b)
 		if (r == 0 && p->service && *p->service)
 			r = buf_append_char(b, ' ');
 		if (r == 0)
-			r = append_service(b, p);
+			r = output_service_append(b, p);
 	}
 	return r;
 }
@@ -324,7 +314,7 @@ static int host_ports_table(const struct store_host *h, FILE *f)
 		buf_reset(&ver);
 		r = buf_printf(&port, "%d/%s", p->port, p->protocol ? p->protocol : "?");
 		if (r == 0)
-			r = append_service(&svc, p);
+			r = output_service_append(&svc, p);
 		if (r == 0)
 			r = version_cell(p, &ver);
 		cells[0] = buf_str(&port);

@@ -125,7 +125,8 @@ static json_t *services_json(const struct services_text *t, int port)
 }
 
 /* A table row: "22/tcp", the service as nmap shows it ("ssl/http"). */
-static int services_table_row(struct output_list *l, const struct services_text *t)
+static int services_table_row(struct output_list *l, const struct store_port *p,
+                              const struct services_text *t)
 {
 	const char *cells[7];
 	struct buf port, svc;
@@ -134,10 +135,8 @@ static int services_table_row(struct output_list *l, const struct services_text 
 	buf_init(&port, SERVICES_CELL_MAX);
 	buf_init(&svc, SERVICES_CELL_MAX);
 	r = buf_printf(&port, "%s/%s", t->port, t->v[1] ? t->v[1] : "?");
-	if (r == 0 && t->v[3] && *t->v[3] && t->v[4] && *t->v[4])
-		r = buf_printf(&svc, "%s/%s", t->v[4], t->v[3]);
-	else if (r == 0 && t->v[3])
-		r = buf_append_str(&svc, t->v[3]);
+	if (r == 0)
+		r = output_service_append(&svc, p);
 	cells[0] = t->v[0];
 	cells[1] = buf_str(&port);
 	cells[2] = buf_str(&svc);
@@ -169,7 +168,7 @@ static int on_row(void *ctx, const struct store_host *h, const struct store_port
 		r = output_csv_row(stdout, t.v, SERVICES_NFIELDS);
 		break;
 	default:
-		r = services_table_row(l, &t);
+		r = services_table_row(l, p, &t);
 		break;
 	}
 	l->n++;

@@ -595,6 +595,15 @@ size_t output_width(const char *s)
 	return w;
 }
 
+int output_service_append(struct buf *b, const struct store_port *p)
+{
+	if (!p->service || !*p->service)
+		return 0;
+	if (p->tunnel && *p->tunnel)
+		return buf_printf(b, "%s/%s", p->tunnel, p->service);
+	return buf_append_str(b, p->service);
+}
+
 char *output_text(const char *s, size_t max, const char *dflt)
 {
 	const unsigned char *p;

@@ -91,6 +91,10 @@ void output_job_text(const struct store_job *j, struct output_job_text *t);
 char *output_text(const char *s, size_t max, const char *dflt);
 /* Columns `s` takes on a terminal: its UTF-8 code points. */
 size_t output_width(const char *s);
+/* Append a port's service to b as nmap shows it: "ssl/http" when
+ * tunnelled; nothing if none.  0 or an SDB_* code (buf's). */
+struct buf;
+int output_service_append(struct buf *b, const struct store_port *p);
 
 /*
  * A table: rows are buffered so that column widths fit every row; columns
