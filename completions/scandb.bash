@@ -14,15 +14,15 @@ _scandb_options()
 	case $1 in
 	import) echo "--force --partial --format" ;;
 	scan) echo "" ;;
-	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --format" ;;
+	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --sort --limit --format" ;;
 	host) echo "--job --format" ;;
-	services) echo "--port --service --status --net --changed-since --new-since --limit --format" ;;
-	jobs) echo "--status --format" ;;
+	services) echo "--port --service --status --net --changed-since --new-since --sort --limit --top -n --format" ;;
+	jobs) echo "--status --sort --limit --format" ;;
 	job) echo "--format" ;;
-	changes) echo "--since --host --net --kind --format" ;;
-	history) echo "--since --format" ;;
+	changes) echo "--since --host --net --kind --sort --limit --format" ;;
+	history) echo "--since --sort --limit --format" ;;
 	diff) echo "--format --text --xml --json -v --verbose" ;;
-	findings) echo "--status --severity --host --format" ;;
+	findings) echo "--status --severity --host --sort --limit --format" ;;
 	finding) echo "--format --note" ;;
 	migrate) echo "--format --force" ;;
 	health) echo "--format" ;;
@@ -94,6 +94,23 @@ _scandb()
 		COMPREPLY=($(compgen -W "info low medium high critical" -- "$cur"))
 		return 0
 		;;
+	--sort)
+		case $cmd in
+		hosts) w="addr status hostname os ports first_seen last_seen" ;;
+		services) w="addr port protocol service product version first_seen last_seen" ;;
+		jobs) w="created_at id kind status started_at completed_at hosts_up ports_open elapsed" ;;
+		changes | history) w="at addr kind port job_id" ;;
+		findings) w="id severity status addr port type title first_seen last_seen" ;;
+		*) w="" ;;
+		esac
+		# FIELD or -FIELD (descending)
+		COMPREPLY=($(compgen -W "$w $(printf -- '-%s ' $w)" -- "$cur"))
+		return 0
+		;;
+	--top)
+		COMPREPLY=($(compgen -W "service product port os cpe" -- "$cur"))
+		return 0
+		;;
 	--kind)
 		# a comma-separated list: complete the last element
 		local head= last=$cur
@@ -106,7 +123,7 @@ _scandb()
 		return 0
 		;;
 	--port | --service | --net | --job | --changed-since | --new-since | --since | --host | \
-		--note | --keep | --keep-last | --older-than)
+		--note | --keep | --keep-last | --older-than | --limit | -n)
 		return 0 # a value of the user's
 		;;
 	esac
