@@ -56,6 +56,14 @@ static int sev_rank(const char *s)
 	return s && findings_severity_parse(s, &v) == 0 ? (int)v : -1;
 }
 
+/* static int NAME(a, b): CMP(MAC(a)->FIELD, MAC(b)->FIELD), MAC casting an
+ * item to its type. */
+#define CMP_FIELD(name, MAC, field, CMP)                                                           \
+	static int name(const void *a, const void *b)                                              \
+	{                                                                                          \
+		return CMP(MAC(a)->field, MAC(b)->field);                                          \
+	}
+
 /* ---- hosts (struct store_host) ------------------------------------------- */
 
 #define HOST(x) ((const struct store_host *)(x))
@@ -69,35 +77,20 @@ static size_t open_ports(const struct store_host *h)
 	return n;
 }
 
-static int host_addr(const void *a, const void *b)
-{
-	return cmp_addr(HOST(a)->addr, HOST(b)->addr);
-}
-static int host_status(const void *a, const void *b)
-{
-	return cmp_str(HOST(a)->status, HOST(b)->status);
-}
+CMP_FIELD(host_addr, HOST, addr, cmp_addr)
+CMP_FIELD(host_status, HOST, status, cmp_str)
 static int host_hostname(const void *a, const void *b)
 {
 	return cmp_str(HOST(a)->nhostnames ? HOST(a)->hostnames[0] : NULL,
 	               HOST(b)->nhostnames ? HOST(b)->hostnames[0] : NULL);
 }
-static int host_os(const void *a, const void *b)
-{
-	return cmp_str(HOST(a)->os, HOST(b)->os);
-}
+CMP_FIELD(host_os, HOST, os, cmp_str)
 static int host_ports(const void *a, const void *b)
 {
 	return cmp_i64((int64_t)open_ports(HOST(a)), (int64_t)open_ports(HOST(b)));
 }
-static int host_first(const void *a, const void *b)
-{
-	return cmp_i64(HOST(a)->first_seen, HOST(b)->first_seen);
-}
-static int host_last(const void *a, const void *b)
-{
-	return cmp_i64(HOST(a)->last_seen, HOST(b)->last_seen);
-}
+CMP_FIELD(host_first, HOST, first_seen, cmp_i64)
+CMP_FIELD(host_last, HOST, last_seen, cmp_i64)
 
 const struct listing_field listing_host_fields[] = {
     {"addr", host_addr, 1},         {"status", host_status, 0},
@@ -110,40 +103,19 @@ const struct listing_field listing_host_fields[] = {
 
 #define ROW(x) ((const struct services_row *)(x))
 
-static int svc_addr(const void *a, const void *b)
-{
-	return cmp_addr(ROW(a)->h->addr, ROW(b)->h->addr);
-}
+CMP_FIELD(svc_addr, ROW, h->addr, cmp_addr)
 static int svc_port(const void *a, const void *b)
 {
 	int c = cmp_i64(ROW(a)->p->port, ROW(b)->p->port);
 
 	return c ? c : cmp_str(ROW(a)->p->protocol, ROW(b)->p->protocol);
 }
-static int svc_protocol(const void *a, const void *b)
-{
-	return cmp_str(ROW(a)->p->protocol, ROW(b)->p->protocol);
-}
-static int svc_service(const void *a, const void *b)
-{
-	return cmp_str(ROW(a)->p->service, ROW(b)->p->service);
-}
-static int svc_product(const void *a, const void *b)
-{
-	return cmp_str(ROW(a)->p->product, ROW(b)->p->product);
-}
-static int svc_version(const void *a, const void *b)
-{
-	return cmp_str(ROW(a)->p->version, ROW(b)->p->version);
-}
-static int svc_first(const void *a, const void *b)
-{
-	return cmp_i64(ROW(a)->p->first_seen, ROW(b)->p->first_seen);
-}
-static int svc_last(const void *a, const void *b)
-{
-	return cmp_i64(ROW(a)->p->last_seen, ROW(b)->p->last_seen);
-}
+CMP_FIELD(svc_protocol, ROW, p->protocol, cmp_str)
+CMP_FIELD(svc_service, ROW, p->service, cmp_str)
+CMP_FIELD(svc_product, ROW, p->product, cmp_str)
+CMP_FIELD(svc_version, ROW, p->version, cmp_str)
+CMP_FIELD(svc_first, ROW, p->first_seen, cmp_i64)
+CMP_FIELD(svc_last, ROW, p->last_seen, cmp_i64)
 
 const struct listing_field listing_service_fields[] = {
     {"addr", svc_addr, 1},        {"port", svc_port, 0},       {"protocol", svc_protocol, 0},
@@ -155,26 +127,11 @@ const struct listing_field listing_service_fields[] = {
 
 #define EV(x) ((const struct store_event *)(x))
 
-static int ev_at(const void *a, const void *b)
-{
-	return cmp_i64(EV(a)->at, EV(b)->at);
-}
-static int ev_addr(const void *a, const void *b)
-{
-	return cmp_addr(EV(a)->addr, EV(b)->addr);
-}
-static int ev_kind(const void *a, const void *b)
-{
-	return cmp_str(EV(a)->kind, EV(b)->kind);
-}
-static int ev_port(const void *a, const void *b)
-{
-	return cmp_i64(EV(a)->port, EV(b)->port);
-}
-static int ev_job(const void *a, const void *b)
-{
-	return cmp_i64(EV(a)->job_id, EV(b)->job_id);
-}
+CMP_FIELD(ev_at, EV, at, cmp_i64)
+CMP_FIELD(ev_addr, EV, addr, cmp_addr)
+CMP_FIELD(ev_kind, EV, kind, cmp_str)
+CMP_FIELD(ev_port, EV, port, cmp_i64)
+CMP_FIELD(ev_job, EV, job_id, cmp_i64)
 
 const struct listing_field listing_event_fields[] = {
     {"at", ev_at, 1},     {"addr", ev_addr, 0},  {"kind", ev_kind, 0},
@@ -185,42 +142,18 @@ const struct listing_field listing_event_fields[] = {
 
 #define FND(x) ((const struct store_finding *)(x))
 
-static int fnd_id(const void *a, const void *b)
-{
-	return cmp_i64(FND(a)->id, FND(b)->id);
-}
+CMP_FIELD(fnd_id, FND, id, cmp_i64)
 static int fnd_severity(const void *a, const void *b)
 {
 	return sev_rank(FND(a)->severity) - sev_rank(FND(b)->severity);
 }
-static int fnd_status(const void *a, const void *b)
-{
-	return cmp_str(FND(a)->status, FND(b)->status);
-}
-static int fnd_addr(const void *a, const void *b)
-{
-	return cmp_addr(FND(a)->addr, FND(b)->addr);
-}
-static int fnd_port(const void *a, const void *b)
-{
-	return cmp_i64(FND(a)->port, FND(b)->port);
-}
-static int fnd_type(const void *a, const void *b)
-{
-	return cmp_str(FND(a)->type, FND(b)->type);
-}
-static int fnd_title(const void *a, const void *b)
-{
-	return cmp_str(FND(a)->title, FND(b)->title);
-}
-static int fnd_first(const void *a, const void *b)
-{
-	return cmp_i64(FND(a)->first_seen, FND(b)->first_seen);
-}
-static int fnd_last(const void *a, const void *b)
-{
-	return cmp_i64(FND(a)->last_seen, FND(b)->last_seen);
-}
+CMP_FIELD(fnd_status, FND, status, cmp_str)
+CMP_FIELD(fnd_addr, FND, addr, cmp_addr)
+CMP_FIELD(fnd_port, FND, port, cmp_i64)
+CMP_FIELD(fnd_type, FND, type, cmp_str)
+CMP_FIELD(fnd_title, FND, title, cmp_str)
+CMP_FIELD(fnd_first, FND, first_seen, cmp_i64)
+CMP_FIELD(fnd_last, FND, last_seen, cmp_i64)
 
 const struct listing_field listing_finding_fields[] = {
     {"id", fnd_id, 1},       {"severity", fnd_severity, 0}, {"status", fnd_status, 0},
@@ -239,38 +172,14 @@ static int job_created(const void *a, const void *b)
 
 	return c ? c : cmp_i64(JOB(a)->id, JOB(b)->id);
 }
-static int job_id(const void *a, const void *b)
-{
-	return cmp_i64(JOB(a)->id, JOB(b)->id);
-}
-static int job_kind(const void *a, const void *b)
-{
-	return cmp_str(JOB(a)->kind, JOB(b)->kind);
-}
-static int job_status(const void *a, const void *b)
-{
-	return cmp_str(JOB(a)->status, JOB(b)->status);
-}
-static int job_started(const void *a, const void *b)
-{
-	return cmp_i64(JOB(a)->started_at, JOB(b)->started_at);
-}
-static int job_completed(const void *a, const void *b)
-{
-	return cmp_i64(JOB(a)->completed_at, JOB(b)->completed_at);
-}
-static int job_hosts_up(const void *a, const void *b)
-{
-	return cmp_i64(JOB(a)->hosts_up, JOB(b)->hosts_up);
-}
-static int job_ports_open(const void *a, const void *b)
-{
-	return cmp_i64(JOB(a)->ports_open, JOB(b)->ports_open);
-}
-static int job_elapsed(const void *a, const void *b)
-{
-	return cmp_double(JOB(a)->elapsed, JOB(b)->elapsed);
-}
+CMP_FIELD(job_id, JOB, id, cmp_i64)
+CMP_FIELD(job_kind, JOB, kind, cmp_str)
+CMP_FIELD(job_status, JOB, status, cmp_str)
+CMP_FIELD(job_started, JOB, started_at, cmp_i64)
+CMP_FIELD(job_completed, JOB, completed_at, cmp_i64)
+CMP_FIELD(job_hosts_up, JOB, hosts_up, cmp_i64)
+CMP_FIELD(job_ports_open, JOB, ports_open, cmp_i64)
+CMP_FIELD(job_elapsed, JOB, elapsed, cmp_double)
 
 /* The store lists jobs newest first: created_at, then id, descending. */
 const struct listing_field listing_job_fields[] = {
