@@ -264,7 +264,7 @@ static int print_top(struct cli *c, const struct services_args *a)
 		l.err = r;
 	}
 	services_counts_free(v, nv);
-	return output_list_end(c, &l, r, "service");
+	return output_list_end(c, &l, r, "value");
 }
 
 /* Usage errors of option combinations: -n and --sort/--limit go with or

@@ -255,7 +255,7 @@ def top_formats_and_filters():
     got = [(o["value"], o["count"]) for o in js(db, "services", "--top", "port", "--port", "22")]
     eq(got, [("22/tcp", len(rows))] if rows else [], "--top port --port 22")
     r = run(db, "services", "--top", "service", "--port", "9", expect=0)
-    check("no services match" in r.err, r.err)
+    check("no values match" in r.err, r.err)
     eq(js(db, "services", "--top", "product", "--port", "9"), [], "json: empty array")
 
 
