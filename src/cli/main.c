@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"job", cmd_job, "show one job"},
     {"findings", cmd_findings, "list findings (vulnerabilities, rule matches)"},
     {"finding", cmd_finding, "show one finding or set its status"},
+    {"export", cmd_export, "write a job or the current state as nmap XML, CSV, JSON or HTML"},
     {"diff", cmd_diff, "compare two scans (jobs or nmap XML files), like ndiff"},
     {"changes", cmd_changes, "what changed on the network (since a time)"},
     {"history", cmd_history, "one host's timeline of changes"},

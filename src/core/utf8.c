@@ -1,4 +1,4 @@
-/* utf8.c - UTF-8 sequence validation (see utf8.h). */
+/* utf8.c - UTF-8 sequence validation and the XML/HTML escaper (see utf8.h). */
 #include "core/utf8.h"
 
 size_t utf8_seq_len(const unsigned char *s)
@@ -24,4 +24,66 @@ size_t utf8_seq_len(const unsigned char *s)
 		return 4;
 	}
 	return 0;
+}
+
+/* The reference or replacement for the character of n bytes at u, or NULL
+ * to copy it; *n becomes the bytes it takes. */
+static const char *xml_rep(const unsigned char *u, size_t *n)
+{
+	if (*n == 0) {
+		*n = 1;
+		return "\xef\xbf\xbd";
+	}
+	if (*n == 3 && u[0] == 0xef && u[1] == 0xbf && u[2] >= 0xbe)
+		return "?"; /* U+FFFE, U+FFFF are not XML characters */
+	if (*n > 1)
+		return NULL;
+	switch (u[0]) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\t':
+		return "&#x9;";
+	case '\n':
+		return "&#xa;";
+	case '\r':
+		return "&#xd;";
+	default:
+		return u[0] < 0x20 ? "?" : NULL;
+	}
+}
+
+void utf8_xml_text(FILE *f, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0, i = 0;
+
+	while (u[i]) {
+		size_t n = utf8_seq_len(u + i);
+		const char *rep = xml_rep(u + i, &n);
+
+		if (!rep) {
+			i += n;
+			continue;
+		}
+		fwrite(s + run, 1, i - run, f);
+		fputs(rep, f);
+		i += n;
+		run = i;
+	}
+	fwrite(s + run, 1, i - run, f);
+}
+
+void utf8_xml_attr(FILE *f, const char *name, const char *v)
+{
+	if (!v)
+		return;
+	fprintf(f, " %s=\"", name);
+	utf8_xml_text(f, v);
+	fputc('"', f);
 }
