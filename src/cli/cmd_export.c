@@ -99,9 +99,9 @@ static int json_begin(void *ctx, const struct export_run *run)
 	                 "exported_at", at, "filtered", run->filtered, "scandb", SCANDB_VERSION);
 	if (fputs("{\"export\":", f) == EOF || (r = output_json_print(f, meta)) != 0)
 		return meta ? SDB_EIO : SDB_ENOMEM;
-	if (fputs(",\"job\":", f) == EOF)
+	if (fputs(",\"job\":", f) == EOF || (!run->job && fputs("null", f) == EOF))
 		return SDB_EIO;
-	if ((r = output_json_print(f, run->job ? output_job_json(run->job) : json_null())) != 0)
+	if (run->job && (r = output_json_print(f, output_job_json(run->job))) != 0)
 		return r;
 	if (fputs(",\"hosts\":", f) == EOF)
 		return SDB_EIO;
