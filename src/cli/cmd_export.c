@@ -49,8 +49,8 @@ static const char export_usage[] =
     "  --changed-since WHEN  only hosts with a change event since WHEN (7d, 12h, a date)\n"
     "  --new-since WHEN  only hosts first seen since WHEN\n"
     "\n"
-    "A filtered export holds whole hosts (all their ports). docs/EXPORT.md\n"
-    "says what each format holds and which tools read it.\n";
+    "A filtered export holds whole hosts (all their ports).  The man page,\n"
+    "scandb(1), says what each format holds and which tools read it.\n";
 
 static const struct option export_opts[] = {
     CLI_HF_OPT_PORT,
