@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from e2e_util import (PG, REPO, SCANDB, Tests, check, data, eq, newdb, nodb, run
 
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from loopback_scan import Listeners  # noqa: E402
+from test_scan import free_ports  # noqa: E402
 
 t = Tests("export")
 
@@ -371,18 +371,6 @@ def usage_errors():
     missing = nodb()
     r = run(missing, "export", "--current", expect=1)
     check("no database" in r.err or "does not exist" in r.err, f"{r!r}")
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 @t.case
