@@ -79,9 +79,10 @@ struct export_args {
 
 /* ---- JSON: {"export":{...},"job":{...},"hosts":[...],"totals":{...}} ---- */
 
-/* The ctx of the JSON and CSV writers. */
+/* The ctx of every writer: the JSON and CSV ones here, and export/'s, which
+ * take it as the struct export_file it starts with. */
 struct export_cli {
-	struct export_file out;
+	struct export_file out; /* first */
 	struct output_stream js;
 };
 
