@@ -788,7 +788,9 @@ static void test_utf8_xml_text(void **state)
 	    {"<a href=\"x\">&amp;</a> ]]>",
 	     "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt; ]]&gt;"},
 	    {"tab\tlf\ncr\r", "tab&#x9;lf&#xa;cr&#xd;"},
-	    {"bell\x07" "esc\x1b[0m\x01\x7f", "bell?esc?[0m?\x7f"},
+	    {"bell\x07"
+	     "esc\x1b[0m\x01\x7f",
+	     "bell?esc?[0m?\x7f"},
 	    {"bad \xff \xc3 \xed\xa0\x80 end", "bad \xef\xbf\xbd \xef\xbf\xbd "
 	                                       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end"},
 	    {"nonchar \xef\xbf\xbe \xef\xbf\xbf", "nonchar ? ?"},
