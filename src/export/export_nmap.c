@@ -4,7 +4,7 @@
  * and scandb's own importer read back.  Each stored field is written where
  * nmap writes it (docs/EXPORT.md has the list); what scandb does not keep
  * (hostname types, a host's endtime, the accuracy of OS matches but the
- * best, the scan type) is left out, or written as docs/EXPORT.md says.
+ * best: 0, the scan type) is left out, or written as docs/EXPORT.md says.
  * Every text and attribute value goes through the one escaper
  * (core/utf8.h): hostile bytes in a banner still give a well-formed file.
  */
@@ -276,8 +276,10 @@ static void os(FILE *f, const struct store_host *h)
 	for (size_t i = 0; i < n; i++) {
 		fputs("<osmatch", f);
 		A(f, "name", h->nosmatches ? h->osmatches[i] : h->os);
-		if (i == 0)
-			attr_int(f, "accuracy", h->os_accuracy);
+		/* the accuracy of the other matches is not stored: 0 (nmap.dtd
+		 * requires one; readers such as python-libnmap refuse a match
+		 * without it), never more than it could have been */
+		attr_int(f, "accuracy", i == 0 ? h->os_accuracy : 0);
 		fputs(" line=\"0\">", f);
 		if (i == 0 && has_class) {
 			fputs("<osclass", f);

@@ -124,6 +124,23 @@ def xslt(path):
     return p.stdout
 
 
+def libnmap_view(path):
+    """What python-libnmap (another reader of nmap's XML) makes of a file:
+    each host's address, status, names, OS matches and services (in port
+    order: the store keeps them so)."""
+    try:
+        from libnmap.parser import NmapParser
+    except ImportError:
+        skip_case("python3-libnmap is not installed (scripts/install-deps.sh)")
+    rep = NmapParser.parse_fromfile(path)
+    return [(h.address, h.status, sorted(set(h.hostnames)),
+             [m.name for m in h.os_match_probabilities()],
+             sorted((s.protocol, s.port, s.state, s.service, s.banner, s.tunnel,
+                     sorted((x["id"], x["output"]) for x in s.scripts_results))
+                    for s in h.services))
+            for h in rep.hosts]
+
+
 def well_formed(text, what):
     try:
         return ET.fromstring(text.encode("utf-8"))
@@ -163,6 +180,7 @@ def samples_ndiff_xsltproc_and_reimport():
         a, path = round_trip(data(name), name)
         r = run_ndiff(data(name), path)
         eq((r.code, r.out), (0, ""), f"ndiff {name} export: {r!r}")
+        eq(libnmap_view(path), libnmap_view(data(name)), f"python-libnmap reads {name}'s export")
         page = xslt(path)
         for h in hosts_json(a):
             check(h["addr"] in page, f"{name}: nmap.xsl shows {h['addr']}")
@@ -177,6 +195,7 @@ def rich_scan_round_trip():
     a, path = round_trip(src, "rich")
     r = run_ndiff(src, path, fixed=True)
     eq((r.code, r.out), (0, ""), f"ndiff rich export: {r!r}")
+    eq(libnmap_view(path), libnmap_view(src), "python-libnmap reads the rich export")
     xslt(path)
     root = well_formed(open(path, encoding="utf-8").read(), "rich export")
     eq([s.get("output") for s in root.iter("script") if s.get("id") == "http-title"],
