@@ -14,7 +14,8 @@ json: one document whose hosts are what `hosts --format json` prints.
 html: one self-contained file (html.parser reads it; no script, no
 http(s) address in a src or href) with every text escaped.  -o FILE is
 written whole or not at all.  Usage errors exit 2, a missing job 1.
-`scan --keep-xml FILE` keeps nmap's own XML (a real scan of 127.0.0.1).
+`scan --keep-xml FILE` keeps nmap's own XML (a real scan of 127.0.0.1); an
+interrupted scan leaves neither FILE nor a temporary file.
 Memory: exporting 4N hosts takes no more than N (the hosts are streamed).
 """
 import csv
@@ -25,8 +26,10 @@ import os
 import re
 import shutil
 import subprocess
+import signal
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 
 from e2e_util import (PG, REPO, SCANDB, Tests, check, data, eq, newdb, nodb, run, run_ndiff,
@@ -436,6 +439,36 @@ def scan_keep_xml_keeps_nmaps_output():
                        (["--keep-xml="], "empty")):
         r = run(db, "scan", *args, expect=2)
         check(says in r.err, f"{args}: {r!r}")
+
+
+@t.case
+def scan_keep_xml_stopped_keeps_nothing():
+    """A scan interrupted (SIGINT) while nmap writes: neither FILE nor its
+    temporary file is left; a FILE there before is as it was."""
+    if not shutil.which("nmap"):
+        skip_case("nmap is not installed")
+    db = newdb()
+    d = tmpdir()
+    kept = write(os.path.join(d, "kept.xml"), "before")
+    argv = [SCANDB, "--db", db, "--no-progress", "scan", f"--keep-xml={kept}", "-sT", "-Pn",
+            "-n", "--max-rate", "50", "-p", "1-65535", "127.0.0.1"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and len(os.listdir(d)) < 2:
+            time.sleep(0.2)
+        eq(len(os.listdir(d)), 2, "the temporary file beside FILE while nmap runs")
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    eq(p.returncode, 1, f"exit after SIGINT ({err!r})")
+    eq(sorted(os.listdir(d)), ["kept.xml"], "no temporary file left")
+    eq(open(kept, encoding="utf-8").read(), "before", "FILE as it was")
 
 
 def many_hosts(path, n):
