@@ -16,7 +16,8 @@ http(s) address in a src or href) with every text escaped.  -o FILE is
 written whole or not at all.  Usage errors exit 2, a missing job 1.
 `scan --keep-xml FILE` keeps nmap's own XML (a real scan of 127.0.0.1); an
 interrupted scan leaves neither FILE nor a temporary file.
-Memory: exporting 4N hosts takes no more than N (the hosts are streamed).
+Memory: an export takes no more than `hosts --format ndjson` (which streams)
+at N and 4N hosts.
 """
 import csv
 import html.parser
