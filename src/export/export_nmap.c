@@ -358,6 +358,8 @@ static void runstats(FILE *f, const struct export_run *run, const struct export_
 	attr_time(f, "time", "timestr", end);
 	if (j && j->elapsed >= 0)
 		fprintf(f, " elapsed=\"%.15g\"", j->elapsed);
+	else if (!j)
+		fputs(" elapsed=\"0\"", f); /* no scan ran (nmap.dtd requires one) */
 	A(f, "summary", summary);
 	fprintf(f, " exit=\"%s\"", ok ? "success" : "error");
 	if (!ok)
