@@ -198,6 +198,7 @@ def samples_ndiff_xsltproc_and_reimport():
         r = run_ndiff(data(name), path)
         eq((r.code, r.out), (0, ""), f"ndiff {name} export: {r!r}")
         eq(libnmap_view(path), libnmap_view(data(name)), f"python-libnmap reads {name}'s export")
+        eq(dtd_errors(path), [], f"{name}'s export against nmap.dtd")
         page = xslt(path)
         for h in hosts_json(a):
             check(h["addr"] in page, f"{name}: nmap.xsl shows {h['addr']}")
