@@ -26,10 +26,32 @@ size_t utf8_seq_len(const unsigned char *s)
 	return 0;
 }
 
-/* The reference or replacement for the character of n bytes at u, or NULL
- * to copy it; *n becomes the bytes it takes. */
-static const char *xml_rep(const unsigned char *u, size_t *n)
+void utf8_write_escaped(FILE *f, const char *s, utf8_rep_fn rep)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0, i = 0;
+
+	while (u[i]) {
+		char tmp[8];
+		size_t n = utf8_seq_len(u + i);
+		const char *r = rep(u + i, &n, tmp);
+
+		if (!r) {
+			i += n;
+			continue;
+		}
+		fwrite(s + run, 1, i - run, f);
+		fputs(r, f);
+		i += n;
+		run = i;
+	}
+	fwrite(s + run, 1, i - run, f);
+}
+
+/* utf8_rep_fn of XML and HTML text. */
+static const char *xml_rep(const unsigned char *u, size_t *n, char tmp[8])
+{
+	(void)tmp;
 	if (*n == 0) {
 		*n = 1;
 		return "\xef\xbf\xbd";
@@ -60,23 +82,7 @@ static const char *xml_rep(const unsigned char *u, size_t *n)
 
 void utf8_xml_text(FILE *f, const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t run = 0, i = 0;
-
-	while (u[i]) {
-		size_t n = utf8_seq_len(u + i);
-		const char *rep = xml_rep(u + i, &n);
-
-		if (!rep) {
-			i += n;
-			continue;
-		}
-		fwrite(s + run, 1, i - run, f);
-		fputs(rep, f);
-		i += n;
-		run = i;
-	}
-	fwrite(s + run, 1, i - run, f);
+	utf8_write_escaped(f, s, xml_rep);
 }
 
 void utf8_xml_attr(FILE *f, const char *name, const char *v)

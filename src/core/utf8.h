@@ -16,6 +16,17 @@
 size_t utf8_seq_len(const unsigned char *s);
 
 /*
+ * Write s to f with some characters replaced: for each character (n bytes
+ * of valid UTF-8 at c, or n == 0 for a byte that is not UTF-8), rep
+ * returns its replacement (it may write one into tmp[8]) or NULL to keep
+ * it, and sets *n to the bytes it takes (1 for a byte that is not UTF-8).
+ * The one loop under every escaper of text for a format (XML and HTML
+ * below, diff's JSON strings).  Errors show in ferror(f).
+ */
+typedef const char *(*utf8_rep_fn)(const unsigned char *c, size_t *n, char tmp[8]);
+void utf8_write_escaped(FILE *f, const char *s, utf8_rep_fn rep);
+
+/*
  * Write s to f escaped for XML (and HTML) text or an attribute value:
  * & < > " and TAB/LF/CR as character references (so that a parser gives
  * back the same text), other characters XML 1.0 cannot hold (control
