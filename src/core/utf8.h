@@ -1,7 +1,8 @@
 /*
  * utf8.h - UTF-8 validation for output: JSON must be UTF-8 and XML must be
  * well-formed, while stored names and script output may hold any bytes;
- * the one XML/HTML escaper (diff's XML, export's nmap XML and HTML).
+ * the one XML/HTML escaper (diff's XML, export's nmap XML and HTML) and the
+ * one loop under every text escaper (diff's JSON strings too).
  */
 #ifndef SDB_CORE_UTF8_H
 #define SDB_CORE_UTF8_H
