@@ -103,30 +103,18 @@ static void usage(FILE *f)
 	           "SCANDB_NMAP names the nmap binary if it is not on PATH.\n");
 }
 
-static void report_completed(const struct app_scan_result *res)
-{
-	printf("scan job %lld completed: %ld hosts (%ld up), %ld ports (%ld open)\n",
-	       (long long)res->job_id, res->stats.hosts, res->stats.hosts_up, res->stats.ports,
-	       res->stats.ports_open);
-}
-
-/* The scan's outcome, said as it always was; a --keep-xml file that could
- * not be written fails the command (the scan itself is stored). */
-static int report(const struct app_scan_result *res)
+/* The scan's outcome, said as it always was. */
+static int report_outcome(const struct app_scan_result *res)
 {
 	long long id = (long long)res->job_id;
 
 	if (res->unmarked)
 		cli_err("scan: could not mark job %lld failed: %s", id, res->mark_error);
-	if (res->keep_error[0]) {
-		cli_err("scan: job %lld: --keep-xml: %s", id, res->keep_error);
-		if (res->outcome == APP_SCAN_COMPLETED)
-			report_completed(res);
-		return CLI_FAIL;
-	}
 	switch (res->outcome) {
 	case APP_SCAN_COMPLETED:
-		report_completed(res);
+		printf("scan job %lld completed: %ld hosts (%ld up), %ld ports (%ld open)\n", id,
+		       res->stats.hosts, res->stats.hosts_up, res->stats.ports,
+		       res->stats.ports_open);
 		return CLI_OK;
 	case APP_SCAN_NO_MEMORY:
 		cli_err("out of memory");
@@ -154,6 +142,19 @@ static int report(const struct app_scan_result *res)
 		break;
 	}
 	return CLI_FAIL;
+}
+
+/* The outcome, then a --keep-xml file that could not be written, which
+ * fails the command (the scan itself is stored or failed as it says). */
+static int report(const struct app_scan_result *res)
+{
+	int rc = report_outcome(res);
+
+	if (res->keep_error[0]) {
+		cli_err("scan: job %lld: --keep-xml: %s", (long long)res->job_id, res->keep_error);
+		rc = CLI_FAIL;
+	}
+	return rc;
 }
 
 /* Take scandb's own "--keep-xml FILE" (or "--keep-xml=FILE") out of nmap's
