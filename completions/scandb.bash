@@ -4,7 +4,7 @@
 # tests/e2e/test_docs.py checks that each command's options here are exactly
 # those its --help lists.
 
-_scandb_commands="import scan hosts host services jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
+_scandb_commands="import scan hosts host services export jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
 # global options: before the command all of them, after it these
 _scandb_global_before="--db -q --quiet --no-progress --version --help"
 _scandb_global_after="--db -q --quiet --no-progress --help"
@@ -13,10 +13,11 @@ _scandb_options()
 {
 	case $1 in
 	import) echo "--force --partial --format" ;;
-	scan) echo "" ;;
+	scan) echo "--keep-xml" ;;
 	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --sort --limit --format" ;;
 	host) echo "--job --format" ;;
 	services) echo "--port --service --status --net --changed-since --new-since --sort --limit --top -n --format" ;;
+	export) echo "--current --format -o --output --port --service --status --net --changed-since --new-since" ;;
 	jobs) echo "--status --sort --limit --format" ;;
 	job) echo "--format" ;;
 	changes) echo "--since --host --net --kind --sort --limit --format" ;;
@@ -39,6 +40,7 @@ _scandb_formats()
 	case $1 in
 	import | health | backup | restore | migrate) echo "table json" ;;
 	diff) echo "text xml json" ;;
+	export) echo "nmap-xml csv json html" ;;
 	*) echo "table json ndjson csv" ;;
 	esac
 }
@@ -77,13 +79,17 @@ _scandb()
 		_scandb_files "$cur"
 		return 0
 		;;
+	-o | --output | --keep-xml)
+		_scandb_files "$cur"
+		return 0
+		;;
 	--format)
 		COMPREPLY=($(compgen -W "$(_scandb_formats "$cmd")" -- "$cur"))
 		return 0
 		;;
 	--status)
 		case $cmd in
-		hosts | services) w="up down unknown skipped" ;;
+		hosts | services | export) w="up down unknown skipped" ;;
 		jobs) w="queued running completed failed cancelled" ;;
 		*) w="open pending_validation confirmed false_positive manual_review skipped error resolved" ;;
 		esac

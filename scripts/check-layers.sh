@@ -7,7 +7,8 @@
 #   history   core (its rules are pure: no store, no I/O)
 #   store     core
 #   diff      core, ingest (files) and store (stored jobs, through store.h)
-#   app       core, ingest, scan, history, store, diff: the use cases, the
+#   export    core and store (the export writers read stored hosts)
+#   app       core, ingest, scan, history, store, diff, export: the use cases, the
 #             only layer that combines sources, rules and store
 #   cli       any layer (app for the use cases)
 #
@@ -33,8 +34,9 @@ declare -A allowed=(
 	[history]="core history"
 	[store]="core store"
 	[diff]="core ingest store diff"
-	[app]="core ingest scan history store diff app"
-	[cli]="core ingest scan history store diff app cli"
+	[export]="core store export"
+	[app]="core ingest scan history store diff export app"
+	[cli]="core ingest scan history store diff export app cli"
 )
 
 # "file -> layer": known exceptions (issue 10 removes them; none may be added)

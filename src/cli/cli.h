@@ -146,6 +146,7 @@ int cmd_scan(struct cli *c, int argc, char **argv);
 int cmd_hosts(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);
 int cmd_services(struct cli *c, int argc, char **argv);
+int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_jobs(struct cli *c, int argc, char **argv);
 int cmd_job(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"job", cmd_job, "show one job"},
     {"findings", cmd_findings, "list findings (vulnerabilities, rule matches)"},
     {"finding", cmd_finding, "show one finding or set its status"},
+    {"export", cmd_export, "write a job or the current state as nmap XML, CSV, JSON or HTML"},
     {"diff", cmd_diff, "compare two scans (jobs or nmap XML files), like ndiff"},
     {"changes", cmd_changes, "what changed on the network (since a time)"},
     {"history", cmd_history, "one host's timeline of changes"},
@@ -60,8 +61,9 @@ static void usage(FILE *f)
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
-	           "Reading commands (hosts, host, services, jobs, job, findings, finding,\n"
-	           "changes, history, diff, stats, doctor, health, backup, migrate status)\n"
+	           "Reading commands (hosts, host, services, export, jobs, job, findings,\n"
+	           "finding, changes, history, diff, stats, doctor, health, backup, migrate\n"
+	           "status)\n"
 	           "never create or change a database; import, scan, migrate up and\n"
 	           "restore create a new one.\n\n"
 	           "Exit status: 0 success, 1 failure, 2 usage error (diff: 0 same,\n"
