@@ -49,7 +49,7 @@
 #include "app/job_retry.h"
 #include "core/error.h"
 #include "core/hash.h"
-#include "ingest/ingest_pipe.h"
+#include "ingest/ingest_detect.h"
 #include "ingest/nmap_xml.h"
 
 /* One reading of one file: the import's sink in front of the job writer's
@@ -287,11 +287,13 @@ static int read_and_commit(struct import_ctx *ic, struct job_writer *w, int fd,
 	    .accept_truncated = partial != 0,
 	    .truncated_hint = io->truncated_hint,
 	};
+	struct ingest_opts iopts = {.ports = io->ports};
 	char hex[HASH_HEX_LEN + 1];
 	int r;
 
 	ic->inner = job_writer_sink(w);
-	if ((r = ingest_pipe_parse_fd(fd, ic->name, &sink, on_chunk, ic, perr, perrlen)) != 0)
+	if ((r = ingest_parse_fd(fd, ic->name, &sink, on_chunk, ic, &iopts, NULL, perr, perrlen)) !=
+	    0)
 		return r;
 	if (obs->progress) {
 		struct app_import_progress p = {.name = ic->name,

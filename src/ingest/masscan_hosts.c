@@ -1,0 +1,335 @@
+/*
+ * masscan_hosts.c - the part of the masscan and zmap parsers (masscan.h)
+ * every format shares: the parser object (new, feed, free, its error),
+ * the line splitter of the line-based formats, and the per-host collector
+ * that turns entries seen in any order into one host record per address
+ * at the end, with the probed scope (the user's --ports and the ports the
+ * file reports).  Holds no format's syntax.
+ *
+ * Memory: the collector keeps one struct ms_host per distinct address, one
+ * struct ms_entry per (host, port) state or banner read, and the banners'
+ * text (each cut at MS_MAX_BANNER, all of them capped at MS_MAX_BANNERS);
+ * the input itself is never held beyond the current line (MS_MAX_LINE).
+ */
+#include "ingest/masscan_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "core/error.h"
+#include "core/vec.h"
+
+#define ARENA_BLOCK (64 * 1024)
+
+/* ---- the parser object ----------------------------------------------- */
+
+int ms__fail(struct ms_parser *p, int code, long line, long col, const char *fmt, ...)
+{
+	char what[768];
+	va_list ap;
+
+	if (p->err)
+		return p->err;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (line > 0 && col > 0)
+		snprintf(p->errmsg, sizeof(p->errmsg), "%s:%ld:%ld: %s", p->name, line, col, what);
+	else if (line > 0)
+		snprintf(p->errmsg, sizeof(p->errmsg), "%s:%ld: %s", p->name, line, what);
+	else
+		snprintf(p->errmsg, sizeof(p->errmsg), "%s: %s", p->name, what);
+	p->err = code;
+	return code;
+}
+
+int ms__warn(struct ms_parser *p, long line, const char *fmt, ...)
+{
+	char what[768], msg[1024];
+	va_list ap;
+
+	if (!p->sink.warning)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "%s:%ld: %s", p->name, line, what);
+	return p->sink.warning(p->sink.ctx, msg);
+}
+
+int ms_parser_new(enum ingest_format f, const struct ingest_sink *sink, const char *name,
+                  const char *ports, struct ms_parser **out)
+{
+	struct ms_parser *p;
+
+	*out = NULL;
+	if (f < INGEST_MASSCAN_XML || f > INGEST_ZMAP_ADDRS)
+		return SDB_EUSAGE;
+	if (ports && ingest_ports_check(ports, NULL, 0) != 0)
+		return SDB_EPARSE;
+	if (!(p = calloc(1, sizeof(*p))))
+		return SDB_ENOMEM;
+	p->format = f;
+	p->sink = *sink;
+	p->scanner = f >= INGEST_ZMAP_CSV ? "zmap" : "masscan";
+	for (int i = 0; i < 7; i++)
+		p->zcol[i] = -1;
+	arena_init(&p->hs.strs, ARENA_BLOCK, 0);
+	if (!(p->name = strdup(name ? name : "<input>")) || (ports && !(p->ports = strdup(ports))) ||
+	    (f == INGEST_MASSCAN_XML && ms__xml_new(p) != 0)) {
+		ms_parser_free(p);
+		return SDB_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+int ms_parser_feed(struct ms_parser *p, const void *data, size_t len, int final)
+{
+	int r;
+
+	if (p->err)
+		return p->err;
+	if (p->done)
+		return 0;
+	if (p->format == INGEST_MASSCAN_XML)
+		return ms__xml_feed(p, data, len, final);
+	/* (-oJ without its closing ']' is taken: masscan often leaves it out) */
+	if ((r = ms__lines_feed(p, data, len, final)) != 0 || !final)
+		return r;
+	return ms__emit(p, 0);
+}
+
+const char *ms_parser_errmsg(const struct ms_parser *p)
+{
+	return p->errmsg;
+}
+
+void ms_parser_free(struct ms_parser *p)
+{
+	if (!p)
+		return;
+	ms__xml_free(p);
+	ms__hosts_free(&p->hs);
+	free(p->line);
+	free(p->name);
+	free(p->ports);
+	free(p);
+}
+
+/* ---- lines -------------------------------------------------------------- */
+
+static int one_line(struct ms_parser *p)
+{
+	size_t n = p->line_len;
+
+	p->lineno++;
+	if (n && p->line[n - 1] == '\r')
+		n--;
+	p->line[n] = '\0';
+	if (memchr(p->line, '\0', n))
+		return ms__fail(p, SDB_EPARSE, p->lineno, (long)strlen(p->line) + 1,
+		                "NUL byte in a text line");
+	switch (p->format) {
+	case INGEST_MASSCAN_JSON:
+	case INGEST_MASSCAN_NDJSON:
+	case INGEST_ZMAP_JSON:
+		return ms__json_line(p, p->line, n);
+	case INGEST_MASSCAN_LIST:
+		return ms__list_line(p, p->line, n);
+	default:
+		return ms__zmap_line(p, p->line, n);
+	}
+}
+
+int ms__lines_feed(struct ms_parser *p, const char *data, size_t len, int final)
+{
+	int r;
+
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+
+		if (p->line_len + take > MS_MAX_LINE)
+			return ms__fail(p, SDB_ETOOBIG, p->lineno + 1, 0,
+			                "line longer than %u bytes", MS_MAX_LINE);
+		if (VEC_RESERVE(p->line, p->line_cap, p->line_len + take + 1, 256))
+			return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+		memcpy(p->line + p->line_len, data, take);
+		p->line_len += take;
+		data += take;
+		len -= take;
+		if (nl) {
+			data++;
+			len--;
+			if ((r = one_line(p)) != 0)
+				return r;
+			p->line_len = 0;
+		}
+	}
+	if (final && p->line_len > 0) { /* a last line without its newline */
+		if (VEC_RESERVE(p->line, p->line_cap, p->line_len + 1, 256))
+			return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+		r = one_line(p);
+		p->line_len = 0;
+		return r;
+	}
+	return 0;
+}
+
+/* ---- the collector -------------------------------------------------------- */
+
+int64_t ms__ts(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' && *end != '.')
+		return 0;
+	return v > 0 && v < 253402300800LL ? (int64_t)v : 0; /* before year 10000 */
+}
+
+static uint32_t addr_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Double the slot table (keys are in hs->hosts). */
+static int slots_grow(struct ms_hosts *hs)
+{
+	size_t n = hs->nslots ? hs->nslots * 2 : 1024;
+	uint32_t *s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return SDB_ENOMEM;
+	for (size_t i = 0; i < hs->nhosts; i++) {
+		size_t j = addr_hash(hs->hosts[i].addr) & (n - 1);
+		while (s[j])
+			j = (j + 1) & (n - 1);
+		s[j] = (uint32_t)i + 1;
+	}
+	free(hs->slots);
+	hs->slots = s;
+	hs->nslots = n;
+	return 0;
+}
+
+/* The index of the host at canonical address `addr` (added if new). */
+static int host_index(struct ms_hosts *hs, const char *addr, int family, uint32_t *out)
+{
+	size_t j;
+
+	if ((hs->nhosts + 1) * 2 > hs->nslots && slots_grow(hs) != 0)
+		return SDB_ENOMEM;
+	for (j = addr_hash(addr) & (hs->nslots - 1); hs->slots[j]; j = (j + 1) & (hs->nslots - 1)) {
+		if (strcmp(hs->hosts[hs->slots[j] - 1].addr, addr) == 0) {
+			*out = hs->slots[j] - 1;
+			return 0;
+		}
+	}
+	if (hs->nhosts >= UINT32_MAX - 1 || VEC_RESERVE(hs->hosts, hs->hosts_cap, hs->nhosts + 1, 64))
+		return SDB_ENOMEM;
+	memset(&hs->hosts[hs->nhosts], 0, sizeof(hs->hosts[0]));
+	memcpy(hs->hosts[hs->nhosts].addr, addr, strlen(addr) + 1);
+	hs->hosts[hs->nhosts].family = family;
+	hs->slots[j] = (uint32_t)hs->nhosts + 1;
+	*out = (uint32_t)hs->nhosts++;
+	return 0;
+}
+
+/* A short string the collector keeps (reasons, banner types). */
+static const char *keep_str(struct ms_hosts *hs, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return arena_strndup(&hs->strs, s, n > max ? max : n);
+}
+
+/* The banner's text as kept: cut at MS_MAX_BANNER on a character. */
+static int keep_banner(struct ms_parser *p, const struct ms_item *it, struct ms_entry *e,
+                       long line)
+{
+	size_t n = it->text_len;
+	int r;
+
+	if (n > MS_MAX_BANNER) {
+		n = MS_MAX_BANNER;
+		while (n > 0 && ((unsigned char)it->text[n] & 0xC0) == 0x80)
+			n--; /* do not cut a UTF-8 sequence */
+		if ((r = ms__warn(p, line, "banner of %s port %ld cut to %zu of its %zu bytes",
+		                  it->addr, it->port, n, it->text_len)) != 0)
+			return r;
+	}
+	if (n > MS_MAX_BANNERS - p->hs.banner_bytes)
+		return ms__fail(p, SDB_ETOOBIG, line, 0, "banners over %u bytes in all",
+		                MS_MAX_BANNERS);
+	p->hs.banner_bytes += n;
+	if (!(e->text = arena_strndup(&p->hs.strs, it->text, n)) ||
+	    !(e->type = keep_str(&p->hs, it->type && *it->type ? it->type : "banner", 64)))
+		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	e->text_len = n;
+	return 0;
+}
+
+int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
+{
+	struct ms_hosts *hs = &p->hs;
+	char canon[ADDR_TEXT_MAX];
+	struct ms_entry e;
+	int family, r;
+
+	if (!it->addr || addr_parse(it->addr, canon, &family, NULL) != 0)
+		return ms__fail(p, SDB_EPARSE, line, col, "'%.64s' is not an IP address",
+		                it->addr ? it->addr : "");
+	if (it->port < 0 || it->port > 65535)
+		return ms__fail(p, SDB_EPARSE, line, col, "port %ld out of range 0-65535", it->port);
+	if (hs->nents >= MS_MAX_ENTRIES)
+		return ms__fail(p, SDB_ETOOBIG, line, col, "more than %u entries", MS_MAX_ENTRIES);
+	memset(&e, 0, sizeof(e));
+	if (host_index(hs, canon, family, &e.host) != 0)
+		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	e.seq = (uint32_t)hs->nents;
+	e.port = (uint16_t)it->port;
+	e.proto = (uint8_t)it->proto;
+	e.is_banner = it->is_banner != 0;
+	e.state = (uint8_t)it->state;
+	e.ttl = it->ttl >= 0 && it->ttl <= 255 ? (int16_t)it->ttl : -1;
+	if (it->reason && *it->reason && !(e.reason = keep_str(hs, it->reason, 64)))
+		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	if (e.is_banner && (r = keep_banner(p, it, &e, line)) != 0)
+		return r;
+	if (it->ts > 0) {
+		struct ms_host *h = &hs->hosts[e.host];
+		if (!h->first || it->ts < h->first)
+			h->first = it->ts;
+		if (it->ts > h->last)
+			h->last = it->ts;
+		if (!hs->first || it->ts < hs->first)
+			hs->first = it->ts;
+		if (it->ts > hs->last)
+			hs->last = it->ts;
+	}
+	if (VEC_RESERVE(hs->ents, hs->ents_cap, hs->nents + 1, 256))
+		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	hs->ents[hs->nents++] = e;
+	return 0;
+}
+
+void ms__hosts_free(struct ms_hosts *hs)
+{
+	free(hs->hosts);
+	free(hs->slots);
+	free(hs->ents);
+	arena_free(&hs->strs);
+	memset(hs, 0, sizeof(*hs));
+}
