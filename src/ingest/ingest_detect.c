@@ -27,15 +27,24 @@
 const char *ingest_format_name(enum ingest_format f)
 {
 	switch (f) {
-	case INGEST_NMAP_XML: return "nmap XML";
-	case INGEST_MASSCAN_XML: return "masscan -oX";
-	case INGEST_MASSCAN_JSON: return "masscan -oJ";
-	case INGEST_MASSCAN_LIST: return "masscan -oL";
-	case INGEST_MASSCAN_NDJSON: return "masscan -oD";
-	case INGEST_ZMAP_CSV: return "zmap CSV";
-	case INGEST_ZMAP_JSON: return "zmap JSON";
-	case INGEST_ZMAP_ADDRS: return "zmap address list";
-	default: return "unknown";
+	case INGEST_NMAP_XML:
+		return "nmap XML";
+	case INGEST_MASSCAN_XML:
+		return "masscan -oX";
+	case INGEST_MASSCAN_JSON:
+		return "masscan -oJ";
+	case INGEST_MASSCAN_LIST:
+		return "masscan -oL";
+	case INGEST_MASSCAN_NDJSON:
+		return "masscan -oD";
+	case INGEST_ZMAP_CSV:
+		return "zmap CSV";
+	case INGEST_ZMAP_JSON:
+		return "zmap JSON";
+	case INGEST_ZMAP_ADDRS:
+		return "zmap address list";
+	default:
+		return "unknown";
 	}
 }
 
@@ -55,7 +64,8 @@ static enum ingest_format detect_xml(const char *s, size_t n)
 	for (size_t i = 0; i + 8 <= n; i++) {
 		if (memcmp(s + i, "<nmaprun", 8) == 0) {
 			size_t m = n - i < 512 ? n - i : 512;
-			return has(s + i, m, "scanner=\"masscan\"") || has(s + i, m, "scanner='masscan'")
+			return has(s + i, m, "scanner=\"masscan\"") ||
+			               has(s + i, m, "scanner='masscan'")
 			           ? INGEST_MASSCAN_XML
 			           : INGEST_NMAP_XML;
 		}
@@ -106,9 +116,12 @@ enum ingest_format ingest_detect(const char *head, size_t len)
 	for (eol = 0; eol < n && s[eol] != '\n'; eol++)
 		;
 	switch (*s) {
-	case '<': return detect_xml(s, n);
-	case '[': return INGEST_MASSCAN_JSON;
-	case '#': return INGEST_MASSCAN_LIST;
+	case '<':
+		return detect_xml(s, n);
+	case '[':
+		return INGEST_MASSCAN_JSON;
+	case '#':
+		return INGEST_MASSCAN_LIST;
 	case '{':
 		if (has(s, eol, "\"rec_type\""))
 			return INGEST_MASSCAN_NDJSON;
@@ -117,7 +130,8 @@ enum ingest_format ingest_detect(const char *head, size_t len)
 		if (has(s, eol, "\"ports\"") || has(s, eol, "\"ip\""))
 			return INGEST_MASSCAN_JSON;
 		return INGEST_UNKNOWN;
-	default: return detect_text(s, n);
+	default:
+		return detect_text(s, n);
 	}
 }
 
@@ -151,8 +165,7 @@ struct feed_ctx {
 };
 
 /* Hand bytes to on_chunk and the parser. */
-static int feed(struct ms_parser *p, struct feed_ctx *fc, const char *data, size_t len,
-                int final)
+static int feed(struct ms_parser *p, struct feed_ctx *fc, const char *data, size_t len, int final)
 {
 	int r;
 
@@ -163,9 +176,9 @@ static int feed(struct ms_parser *p, struct feed_ctx *fc, const char *data, size
 }
 
 /* A masscan or zmap input: the head (when not re-readable) then the rest. */
-static int parse_ms(int fd, const char *name, enum ingest_format f,
-                    const struct ingest_sink *sink, struct feed_ctx *fc, const char *ports,
-                    const char *head, size_t hlen, char *err, size_t errlen)
+static int parse_ms(int fd, const char *name, enum ingest_format f, const struct ingest_sink *sink,
+                    struct feed_ctx *fc, const char *ports, const char *head, size_t hlen,
+                    char *err, size_t errlen)
 {
 	struct ms_parser *p = NULL;
 	char *buf = malloc(READ_CHUNK);
@@ -191,8 +204,8 @@ static int parse_ms(int fd, const char *name, enum ingest_format f,
 			break;
 	}
 	if (r != 0 && !err[0])
-		snprintf(err, errlen, "%s", ms_parser_errmsg(p)[0] ? ms_parser_errmsg(p)
-		                                                   : sdb_strerror(r));
+		snprintf(err, errlen, "%s",
+		         ms_parser_errmsg(p)[0] ? ms_parser_errmsg(p) : sdb_strerror(r));
 	ms_parser_free(p);
 	free(buf);
 	return r;
@@ -223,19 +236,21 @@ int ingest_parse_fd(int fd, const char *name, const struct ingest_sink *sink,
 	if (format)
 		*format = f;
 	if (f == INGEST_UNKNOWN) {
-		snprintf(err, errlen,
-		         "%s:1:1: %s: not nmap XML, masscan -oX/-oJ/-oL/-oD or zmap CSV/JSON output "
-		         "(the format is told from the content, not the file name)",
-		         name, hlen ? "unknown format" : "empty input");
+		snprintf(
+		    err, errlen,
+		    "%s:1:1: %s: not nmap XML, masscan -oX/-oJ/-oL/-oD or zmap CSV/JSON output "
+		    "(the format is told from the content, not the file name)",
+		    name, hlen ? "unknown format" : "empty input");
 		return SDB_EPARSE;
 	}
 	if (f == INGEST_NMAP_XML) {
 		struct ingest_pipe_opts po = {.prefix = head, .prefix_len = (size_t)hlen};
 		if (o && o->ports) {
-			snprintf(err, errlen,
-			         "%s: --ports is for masscan and zmap files: nmap XML states the ports "
-			         "it scanned",
-			         name);
+			snprintf(
+			    err, errlen,
+			    "%s: --ports is for masscan and zmap files: nmap XML states the ports "
+			    "it scanned",
+			    name);
 			return SDB_EUSAGE;
 		}
 		return ingest_pipe_parse_fd_ex(fd, name, sink, on_chunk, chunk_ctx,

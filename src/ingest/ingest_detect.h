@@ -15,14 +15,14 @@
 
 enum ingest_format {
 	INGEST_UNKNOWN = 0,
-	INGEST_NMAP_XML,      /* nmap -oX (also any XML that is not masscan's) */
-	INGEST_MASSCAN_XML,   /* masscan -oX: <nmaprun scanner="masscan"> */
-	INGEST_MASSCAN_JSON,  /* masscan -oJ: a list of objects, one a line */
-	INGEST_MASSCAN_LIST,  /* masscan -oL: "open tcp 80 10.0.0.1 1700000000" */
+	INGEST_NMAP_XML,       /* nmap -oX (also any XML that is not masscan's) */
+	INGEST_MASSCAN_XML,    /* masscan -oX: <nmaprun scanner="masscan"> */
+	INGEST_MASSCAN_JSON,   /* masscan -oJ: a list of objects, one a line */
+	INGEST_MASSCAN_LIST,   /* masscan -oL: "open tcp 80 10.0.0.1 1700000000" */
 	INGEST_MASSCAN_NDJSON, /* masscan -oD: one object a line, "rec_type" */
-	INGEST_ZMAP_CSV,      /* zmap -O csv: a header line naming the fields */
-	INGEST_ZMAP_JSON,     /* zmap -O json: one object a line, "saddr" */
-	INGEST_ZMAP_ADDRS,    /* zmap's default output: one address a line */
+	INGEST_ZMAP_CSV,       /* zmap -O csv: a header line naming the fields */
+	INGEST_ZMAP_JSON,      /* zmap -O json: one object a line, "saddr" */
+	INGEST_ZMAP_ADDRS,     /* zmap's default output: one address a line */
 };
 
 /* How many bytes detection looks at (at most). */

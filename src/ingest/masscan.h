@@ -23,11 +23,11 @@
 
 /* Limits on untrusted input: past one, a parse error naming it (but for a
  * banner, which is cut and warned about). */
-#define MS_MAX_LINE       (1u << 20)  /* one line of a line-based format */
-#define MS_MAX_BANNER     (64u << 10) /* one banner, kept; the rest is cut */
-#define MS_MAX_BANNERS    (256u << 20) /* all banners of a file, kept */
-#define MS_MAX_ENTRIES    (64u << 20)  /* (host, port) entries of a file */
-#define MS_MAX_ZMAP_COLS  256          /* fields of a zmap CSV header */
+#define MS_MAX_LINE      (1u << 20)   /* one line of a line-based format */
+#define MS_MAX_BANNER    (64u << 10)  /* one banner, kept; the rest is cut */
+#define MS_MAX_BANNERS   (256u << 20) /* all banners of a file, kept */
+#define MS_MAX_ENTRIES   (64u << 20)  /* (host, port) entries of a file */
+#define MS_MAX_ZMAP_COLS 256          /* fields of a zmap CSV header */
 
 struct ms_parser;
 

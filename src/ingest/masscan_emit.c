@@ -46,8 +46,7 @@ static long port_num(const char **s)
 }
 
 /* Parse spec into bits[proto] (each 8192 bytes, or NULL to check only). */
-static int ports_parse(const char *spec, uint8_t *bits[REC_PROTO__COUNT], char *err,
-                       size_t errlen)
+static int ports_parse(const char *spec, uint8_t *bits[REC_PROTO__COUNT], char *err, size_t errlen)
 {
 	enum rec_proto proto = REC_PROTO_TCP;
 	const char *s = spec;
@@ -60,7 +59,9 @@ static int ports_parse(const char *spec, uint8_t *bits[REC_PROTO__COUNT], char *
 
 		if (s[0] && s[1] == ':') {
 			char c = s[0] | 0x20;
-			proto = c == 't' ? REC_PROTO_TCP : c == 'u' ? REC_PROTO_UDP : REC_PROTO_SCTP;
+			proto = c == 't'   ? REC_PROTO_TCP
+			        : c == 'u' ? REC_PROTO_UDP
+			                   : REC_PROTO_SCTP;
 			if (c != 't' && c != 'u' && c != 's')
 				goto bad_item;
 			s += 2;
@@ -83,9 +84,10 @@ static int ports_parse(const char *spec, uint8_t *bits[REC_PROTO__COUNT], char *
 		continue;
 	bad_item:
 		if (err && errlen)
-			snprintf(err, errlen,
-			         "--ports: '%.40s' is not a port or range 0-65535 (e.g. 22,80-90,U:53)",
-			         item);
+			snprintf(
+			    err, errlen,
+			    "--ports: '%.40s' is not a port or range 0-65535 (e.g. 22,80-90,U:53)",
+			    item);
 		return SDB_EPARSE;
 	}
 bad:
@@ -180,12 +182,24 @@ static int cmp_entry(const void *a, const void *b)
 static const char *type_service(const char *type)
 {
 	static const char *const map[][2] = {
-	    {"ftp", "ftp"},       {"http", "http"},     {"pop3", "pop3"},
-	    {"imap4", "imap"},    {"smtp", "smtp"},     {"ssh", "ssh"},
-	    {"telnet", "telnet"}, {"rdp", "ms-wbt-server"}, {"vnc", "vnc"},
-	    {"smbv1", "microsoft-ds"}, {"smbv2", "microsoft-ds"}, {"dns", "domain"},
-	    {"snmp", "snmp"},     {"ntp", "ntp"},       {"sip", "sip"},
-	    {"rtsp", "rtsp"},     {"memcached", "memcache"}, {"redis", "redis"},
+	    {"ftp", "ftp"},
+	    {"http", "http"},
+	    {"pop3", "pop3"},
+	    {"imap4", "imap"},
+	    {"smtp", "smtp"},
+	    {"ssh", "ssh"},
+	    {"telnet", "telnet"},
+	    {"rdp", "ms-wbt-server"},
+	    {"vnc", "vnc"},
+	    {"smbv1", "microsoft-ds"},
+	    {"smbv2", "microsoft-ds"},
+	    {"dns", "domain"},
+	    {"snmp", "snmp"},
+	    {"ntp", "ntp"},
+	    {"sip", "sip"},
+	    {"rtsp", "rtsp"},
+	    {"memcached", "memcache"},
+	    {"redis", "redis"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -275,8 +289,7 @@ static int build_port(struct host_build *b, const struct ms_entry *e, size_t n)
 }
 
 /* Push the host whose entries are e[0..n). */
-static int emit_host(struct ms_parser *p, struct host_build *b, const struct ms_entry *e,
-                     size_t n)
+static int emit_host(struct ms_parser *p, struct host_build *b, const struct ms_entry *e, size_t n)
 {
 	const struct ms_host *mh = &p->hs.hosts[e[0].host];
 	struct rec_host h;
@@ -292,7 +305,8 @@ static int emit_host(struct ms_parser *p, struct host_build *b, const struct ms_
 	}
 	for (size_t k = 0; k < b->nports; k++) {
 		size_t end = k + 1 < b->nports ? b->first_script[k + 1] : b->nscripts;
-		b->ports[k].scripts = end > b->first_script[k] ? b->scripts + b->first_script[k] : NULL;
+		b->ports[k].scripts =
+		    end > b->first_script[k] ? b->scripts + b->first_script[k] : NULL;
 		b->ports[k].nscripts = end - b->first_script[k];
 	}
 	memset(&h, 0, sizeof(h));

@@ -20,6 +20,7 @@
 
 #include "core/addr.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "core/vec.h"
 
 #define ARENA_BLOCK (64 * 1024)
@@ -78,7 +79,8 @@ int ms_parser_new(enum ingest_format f, const struct ingest_sink *sink, const ch
 	for (int i = 0; i < 7; i++)
 		p->zcol[i] = -1;
 	arena_init(&p->hs.strs, ARENA_BLOCK, 0);
-	if (!(p->name = strdup(name ? name : "<input>")) || (ports && !(p->ports = strdup(ports))) ||
+	if (!(p->name = strdup(name ? name : "<input>")) ||
+	    (ports && !(p->ports = strdup(ports))) ||
 	    (f == INGEST_MASSCAN_XML && ms__xml_new(p) != 0)) {
 		ms_parser_free(p);
 		return SDB_ENOMEM;
@@ -237,7 +239,8 @@ static int host_index(struct ms_hosts *hs, const char *addr, int family, uint32_
 			return 0;
 		}
 	}
-	if (hs->nhosts >= UINT32_MAX - 1 || VEC_RESERVE(hs->hosts, hs->hosts_cap, hs->nhosts + 1, 64))
+	if (hs->nhosts >= UINT32_MAX - 1 ||
+	    VEC_RESERVE(hs->hosts, hs->hosts_cap, hs->nhosts + 1, 64))
 		return SDB_ENOMEM;
 	memset(&hs->hosts[hs->nhosts], 0, sizeof(hs->hosts[0]));
 	memcpy(hs->hosts[hs->nhosts].addr, addr, strlen(addr) + 1);
@@ -247,17 +250,63 @@ static int host_index(struct ms_hosts *hs, const char *addr, int family, uint32_
 	return 0;
 }
 
-/* A short string the collector keeps (reasons, banner types). */
-static const char *keep_str(struct ms_hosts *hs, const char *s, size_t max)
+/* The length of the character at s[i] (of n) to keep as it is, or 0 for
+ * a byte to escape: not UTF-8, or a control character but tab, CR, LF. */
+static size_t char_len(const char *s, size_t i, size_t n)
 {
-	size_t n = strlen(s);
+	unsigned char c = (unsigned char)s[i];
+	size_t k = c < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i);
 
-	return arena_strndup(&hs->strs, s, n > max ? max : n);
+	if (k == 0 || i + k > n || c == 0x7f || (c < 0x20 && c != '\t' && c != '\r' && c != '\n'))
+		return 0;
+	return k;
+}
+
+/* s[0..n) into the arena with each byte char_len() refuses written as
+ * masscan writes them, "\\xNN": a banner is text in every backend.  NULL
+ * if out of memory. */
+static char *keep_text(struct arena *a, const char *s, size_t n)
+{
+	size_t out = 0, k;
+	char *d, *w;
+
+	for (size_t i = 0; i < n; i += k ? k : 1)
+		out += (k = char_len(s, i, n)) ? k : 4;
+	if (!(d = arena_alloc(a, out + 1, 1)))
+		return NULL;
+	w = d;
+	for (size_t i = 0; i < n; i += k ? k : 1) {
+		if ((k = char_len(s, i, n)) != 0) {
+			memcpy(w, s + i, k);
+			w += k;
+		} else {
+			snprintf(w, 5, "\\x%02x", (unsigned char)s[i]);
+			w += 4;
+		}
+	}
+	*w = '\0';
+	return d;
+}
+
+/* A banner type as kept: letters, digits, '.', '-' and '_' (others '_'). */
+static const char *keep_type(struct arena *a, const char *t)
+{
+	size_t n = t && *t ? strlen(t) : 0;
+	char *d;
+
+	if (!n)
+		return "banner";
+	if (!(d = arena_strndup(a, t, n > 32 ? 32 : n)))
+		return NULL;
+	for (char *c = d; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
+			*c = '_';
+	return d;
 }
 
 /* The banner's text as kept: cut at MS_MAX_BANNER on a character. */
-static int keep_banner(struct ms_parser *p, const struct ms_item *it, struct ms_entry *e,
-                       long line)
+static int keep_banner(struct ms_parser *p, const struct ms_item *it, struct ms_entry *e, long line)
 {
 	size_t n = it->text_len;
 	int r;
@@ -274,10 +323,10 @@ static int keep_banner(struct ms_parser *p, const struct ms_item *it, struct ms_
 		return ms__fail(p, SDB_ETOOBIG, line, 0, "banners over %u bytes in all",
 		                MS_MAX_BANNERS);
 	p->hs.banner_bytes += n;
-	if (!(e->text = arena_strndup(&p->hs.strs, it->text, n)) ||
-	    !(e->type = keep_str(&p->hs, it->type && *it->type ? it->type : "banner", 64)))
+	if (!(e->text = keep_text(&p->hs.strs, it->text, n)) ||
+	    !(e->type = keep_type(&p->hs.strs, it->type)))
 		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
-	e->text_len = n;
+	e->text_len = strlen(e->text);
 	return 0;
 }
 
@@ -292,7 +341,8 @@ int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
 		return ms__fail(p, SDB_EPARSE, line, col, "'%.64s' is not an IP address",
 		                it->addr ? it->addr : "");
 	if (it->port < 0 || it->port > 65535)
-		return ms__fail(p, SDB_EPARSE, line, col, "port %ld out of range 0-65535", it->port);
+		return ms__fail(p, SDB_EPARSE, line, col, "port %ld out of range 0-65535",
+		                it->port);
 	if (hs->nents >= MS_MAX_ENTRIES)
 		return ms__fail(p, SDB_ETOOBIG, line, col, "more than %u entries", MS_MAX_ENTRIES);
 	memset(&e, 0, sizeof(e));
@@ -304,8 +354,13 @@ int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
 	e.is_banner = it->is_banner != 0;
 	e.state = (uint8_t)it->state;
 	e.ttl = it->ttl >= 0 && it->ttl <= 255 ? (int16_t)it->ttl : -1;
-	if (it->reason && *it->reason && !(e.reason = keep_str(hs, it->reason, 64)))
-		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	if (it->reason && *it->reason) { /* nearly always the one before */
+		if (hs->last_reason && strncmp(hs->last_reason, it->reason, 64) == 0)
+			e.reason = hs->last_reason;
+		else if (!(e.reason = hs->last_reason =
+		               keep_text(&hs->strs, it->reason, strnlen(it->reason, 64))))
+			return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	}
 	if (e.is_banner && (r = keep_banner(p, it, &e, line)) != 0)
 		return r;
 	if (it->ts > 0) {

@@ -19,10 +19,10 @@ struct ms_entry {
 	uint32_t host; /* index into ms_hosts.hosts */
 	uint32_t seq;  /* file order */
 	uint16_t port;
-	uint8_t proto;     /* enum rec_proto */
-	uint8_t is_banner; /* 1: banner (type, text), 0: state */
-	uint8_t state;     /* enum rec_port_state (a state entry) */
-	int16_t ttl;       /* -1 absent */
+	uint8_t proto;      /* enum rec_proto */
+	uint8_t is_banner;  /* 1: banner (type, text), 0: state */
+	uint8_t state;      /* enum rec_port_state (a state entry) */
+	int16_t ttl;        /* -1 absent */
 	const char *reason; /* interned, NULL absent */
 	const char *type;   /* banner: masscan's type ("http", "ssh", ...) */
 	const char *text;   /* banner: its text (arena) */
@@ -43,7 +43,8 @@ struct ms_hosts {
 	size_t nslots;
 	struct ms_entry *ents;
 	size_t nents, ents_cap;
-	struct arena strs; /* banners, reasons, types */
+	struct arena strs;       /* banners, reasons, types */
+	const char *last_reason; /* the reason kept last (reused when equal) */
 	size_t banner_bytes;
 	int64_t first, last; /* over the file */
 };
@@ -67,12 +68,12 @@ struct ms_parser {
 	enum ingest_format format;
 	struct ingest_sink sink;
 	char *name;
-	char *ports;       /* the user's --ports, or NULL */
+	char *ports;         /* the user's --ports, or NULL */
 	const char *scanner; /* "masscan" / "zmap" */
-	char version[64];  /* masscan -oX's version attribute */
-	int64_t start, end; /* the file's own run times (-oX), 0 absent */
+	char version[64];    /* masscan -oX's version attribute */
+	int64_t start, end;  /* the file's own run times (-oX), 0 absent */
 	struct ms_hosts hs;
-	int err;           /* the first error, sticky */
+	int err; /* the first error, sticky */
 	char errmsg[1024];
 	int done;
 	/* line formats */

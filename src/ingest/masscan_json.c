@@ -49,7 +49,8 @@ static int proto_of(struct ms_parser *p, json_t *o, long col, enum rec_proto *pr
 	*proto = REC_PROTO_TCP;
 	if (!s || rec_proto_parse(s, proto) == 0)
 		return 0;
-	return ms__fail(p, SDB_EPARSE, p->lineno, col, "protocol '%.32s' is not tcp, udp or sctp", s);
+	return ms__fail(p, SDB_EPARSE, p->lineno, col, "protocol '%.32s' is not tcp, udp or sctp",
+	                s);
 }
 
 /* One element of -oJ's "ports" array. */
@@ -59,7 +60,8 @@ static int oj_port(struct ms_parser *p, struct ms_item *it, json_t *pt, long col
 	int r;
 
 	if (!json_is_object(pt))
-		return ms__fail(p, SDB_EPARSE, p->lineno, col, "a \"ports\" element is not an object");
+		return ms__fail(p, SDB_EPARSE, p->lineno, col,
+		                "a \"ports\" element is not an object");
 	if ((r = proto_of(p, pt, col, &it->proto)) != 0)
 		return r;
 	it->port = (long)num_of(pt, "port", -1);
@@ -140,8 +142,8 @@ static int od_object(struct ms_parser *p, json_t *o, long col)
 /* A zmap JSON object: its fields as zmap.c reads them. */
 static int zmap_object(struct ms_parser *p, json_t *o, long col)
 {
-	const char *fields[] = {"saddr", "sport", "classification", "success",
-	                        "timestamp-ts", "timestamp-str", "ttl"};
+	const char *fields[] = {
+	    "saddr", "sport", "classification", "success", "timestamp-ts", "timestamp-str", "ttl"};
 	char num[7][32];
 	const char *vals[7];
 

@@ -77,7 +77,8 @@ int ms__list_line(struct ms_parser *p, char *line, size_t len)
 	if ((it.port = whole(f[2])) < 0)
 		return ms__fail(p, SDB_EPARSE, p->lineno, col[2], "'%.32s' is not a port", f[2]);
 	if ((it.ts = ms__ts(f[4])) == 0 && strcmp(f[4], "0") != 0)
-		return ms__fail(p, SDB_EPARSE, p->lineno, col[4], "'%.32s' is not a Unix time", f[4]);
+		return ms__fail(p, SDB_EPARSE, p->lineno, col[4], "'%.32s' is not a Unix time",
+		                f[4]);
 	it.addr = f[3];
 	return ms__add(p, &it, p->lineno, col[3]);
 }

@@ -64,8 +64,8 @@ static void stop(struct ms_parser *p, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	ms__fail(p, code, (long)XML_GetCurrentLineNumber(x), (long)XML_GetCurrentColumnNumber(x) + 1,
-	         "%s", what);
+	ms__fail(p, code, (long)XML_GetCurrentLineNumber(x),
+	         (long)XML_GetCurrentColumnNumber(x) + 1, "%s", what);
 	XML_StopParser(x, XML_FALSE);
 }
 
@@ -115,18 +115,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 	struct xml_state *xs = p->xml_host;
 
 	xs->since_event = 0;
-	if (++xs->depth > MS_XML_MAX_DEPTH)
-		{
+	if (++xs->depth > MS_XML_MAX_DEPTH) {
 		stop(p, SDB_EPARSE, "elements nested deeper than %d", MS_XML_MAX_DEPTH);
 		return;
 	}
 	if (xs->depth == 1) {
 		const char *sc = attr(a, "scanner");
-		if (strcmp(el, "nmaprun") != 0 || !sc || strcmp(sc, "masscan") != 0)
-			{
-		stop(p, SDB_EPARSE, "not masscan XML (<nmaprun scanner=\"masscan\">)");
-		return;
-	}
+		if (strcmp(el, "nmaprun") != 0 || !sc || strcmp(sc, "masscan") != 0) {
+			stop(p, SDB_EPARSE, "not masscan XML (<nmaprun scanner=\"masscan\">)");
+			return;
+		}
 		xs->root_seen = 1;
 		p->start = ms__ts(attr(a, "start"));
 		copy(p->version, sizeof(p->version), attr(a, "version"));
@@ -151,18 +149,15 @@ static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 static void port_end(struct ms_parser *p, struct xml_state *xs)
 {
 	xs->in_port = 0;
-	if (!xs->have_addr)
-		{
+	if (!xs->have_addr) {
 		stop(p, SDB_EPARSE, "<port> of a <host> without <address>");
 		return;
 	}
-	if (rec_proto_parse(xs->proto, &xs->it.proto) != 0)
-		{
+	if (rec_proto_parse(xs->proto, &xs->it.proto) != 0) {
 		stop(p, SDB_EPARSE, "protocol '%.32s' is not tcp, udp or sctp", xs->proto);
 		return;
 	}
-	if (xs->it.port < 0)
-		{
+	if (xs->it.port < 0) {
 		stop(p, SDB_EPARSE, "portid is not a port number");
 		return;
 	}

@@ -77,8 +77,8 @@ int ms__zmap_fields(struct ms_parser *p, const char *const v[7], long col)
 	if (v[Z_SPORT]) {
 		it.port = strtol(v[Z_SPORT], &end, 10);
 		if (!*v[Z_SPORT] || *end)
-			return ms__fail(p, SDB_EPARSE, p->lineno, col, "sport '%.32s' is not a port",
-			                v[Z_SPORT]);
+			return ms__fail(p, SDB_EPARSE, p->lineno, col,
+			                "sport '%.32s' is not a port", v[Z_SPORT]);
 	} else if ((r = default_port(p, col, &it)) != 0) {
 		return r;
 	}
@@ -133,16 +133,21 @@ static int csv_split(char *line, char **f, long *col, int max)
 /* The header line: which column holds each field read. */
 static int csv_header(struct ms_parser *p, char **f, int n)
 {
-	static const char *const names[][2] = {
-	    {"saddr", NULL},           {"sport", NULL},           {"classification", NULL},
-	    {"success", NULL},         {"timestamp-ts", "timestamp_ts"},
-	    {"timestamp-str", "timestamp_str"}, {"ttl", NULL}};
+	static const char *const names[][2] = {{"saddr", NULL},
+	                                       {"sport", NULL},
+	                                       {"classification", NULL},
+	                                       {"success", NULL},
+	                                       {"timestamp-ts", "timestamp_ts"},
+	                                       {"timestamp-str", "timestamp_str"},
+	                                       {"ttl", NULL}};
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < Z_NFIELDS; k++)
-			if (strcmp(f[i], names[k][0]) == 0 || (names[k][1] && strcmp(f[i], names[k][1]) == 0))
+			if (strcmp(f[i], names[k][0]) == 0 ||
+			    (names[k][1] && strcmp(f[i], names[k][1]) == 0))
 				p->zcol[k] = i;
 	if (p->zcol[Z_SADDR] < 0)
-		return ms__fail(p, SDB_EPARSE, p->lineno, 1, "zmap CSV header without a saddr field");
+		return ms__fail(p, SDB_EPARSE, p->lineno, 1,
+		                "zmap CSV header without a saddr field");
 	p->ncols = n;
 	return 0;
 }
