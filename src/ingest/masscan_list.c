@@ -76,6 +76,9 @@ int ms__list_line(struct ms_parser *p, char *line, size_t len)
 		                f[1]);
 	if ((it.port = whole(f[2])) < 0)
 		return ms__fail(p, SDB_EPARSE, p->lineno, col[2], "'%.32s' is not a port", f[2]);
+	if (it.port > 65535)
+		return ms__fail(p, SDB_EPARSE, p->lineno, col[2], "port %ld out of range 0-65535",
+		                it.port);
 	if ((it.ts = ms__ts(f[4])) == 0 && strcmp(f[4], "0") != 0)
 		return ms__fail(p, SDB_EPARSE, p->lineno, col[4], "'%.32s' is not a Unix time",
 		                f[4]);
