@@ -104,6 +104,7 @@ static void on_service(struct ms_parser *p, struct xml_state *xs, const XML_Char
 	const char *b = attr(a, "banner");
 
 	copy(xs->type, sizeof(xs->type), attr(a, "name"));
+	free(xs->banner); /* a second <service> in one <port>: the last one */
 	if (!(xs->banner = strdup(b ? b : "")))
 		stop(p, SDB_ENOMEM, "out of memory");
 	xs->it.is_banner = 1;

@@ -437,6 +437,24 @@ static void test_bad_lines(void **state)
 	}
 }
 
+/* Two <service> in one <port> (found by fuzz_masscan: the first one
+ * leaked): the last one is the banner. */
+static void test_xml_two_services(void **state)
+{
+	const char *text = "<nmaprun scanner=\"masscan\"><host endtime=\"1700000000\">"
+	                   "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/><ports>"
+	                   "<port protocol=\"tcp\" portid=\"21\"><service name=\"ftp\" "
+	                   "banner=\"one\"/><service name=\"ftp\" banner=\"two\"/></port>"
+	                   "</ports></host></nmaprun>";
+	struct log lg;
+
+	(void)state;
+	log_init(&lg);
+	assert_int_equal(parse("t", text, strlen(text), 7, NULL, &lg), 0);
+	assert_non_null(strstr(buf_str(&lg.b), " 21/tcp open - -1 svc=ftp\n  banner-ftp=two\n"));
+	buf_free(&lg.b);
+}
+
 /* A line past MS_MAX_LINE is refused, not held. */
 static void test_line_cap(void **state)
 {
@@ -470,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_truncated_accepted),
 	    cmocka_unit_test(test_bad_lines),
 	    cmocka_unit_test(test_line_cap),
+	    cmocka_unit_test(test_xml_two_services),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
