@@ -35,7 +35,8 @@ static int on_host(void *ctx, const struct rec_host *h)
 		const struct rec_port *p = &h->ports[i];
 		if (p->port < 0 || p->port > 65535 || (unsigned)p->state >= REC_PORT__COUNT ||
 		    (unsigned)p->proto >= REC_PROTO__COUNT || p->reason_ttl < -1 ||
-		    p->reason_ttl > 255 || (i > 0 && p->proto == p[-1].proto && p->port == p[-1].port))
+		    p->reason_ttl > 255 ||
+		    (i > 0 && p->proto == p[-1].proto && p->port == p[-1].port))
 			abort(); /* one port once */
 		for (size_t k = 0; k < p->nscripts; k++)
 			sink_sum += strlen(p->scripts[k].id) + strlen(p->scripts[k].output);
@@ -55,13 +56,14 @@ static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
 /* The format to read data as. */
 static enum ingest_format pick(const uint8_t *data, size_t size)
 {
-	enum ingest_format f =
-	    ingest_detect((const char *)data, size < INGEST_DETECT_HEAD ? size : INGEST_DETECT_HEAD);
+	enum ingest_format f = ingest_detect((const char *)data,
+	                                     size < INGEST_DETECT_HEAD ? size : INGEST_DETECT_HEAD);
 
 	if (f >= INGEST_MASSCAN_XML)
 		return f;
 	return (enum ingest_format)(INGEST_MASSCAN_XML +
-	                            (size ? data[0] : 0) % (INGEST_ZMAP_ADDRS - INGEST_MASSCAN_XML + 1));
+	                            (size ? data[0] : 0) %
+	                                (INGEST_ZMAP_ADDRS - INGEST_MASSCAN_XML + 1));
 }
 
 /* What the parser accepted, the store must take. */
@@ -102,8 +104,9 @@ static void store_it(const uint8_t *data, size_t size, enum ingest_format f, con
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct ingest_sink sink = {
-	    .host = on_host, .scaninfo = on_scaninfo, .accept_truncated = size > 1 && (data[1] & 1)};
+	const struct ingest_sink sink = {.host = on_host,
+	                                 .scaninfo = on_scaninfo,
+	                                 .accept_truncated = size > 1 && (data[1] & 1)};
 	enum ingest_format f = pick(data, size);
 	const char *ports = size > 2 && (data[2] & 1) ? "80" : NULL;
 	struct ms_parser *p;
