@@ -206,36 +206,55 @@ static uint32_t addr_hash(const char *s)
 	return h;
 }
 
-/* Double the slot table (keys are in hs->hosts). */
-static int slots_grow(struct ms_hosts *hs)
+static uint32_t port_hash(const struct ms_entry *e)
 {
-	size_t n = hs->nslots ? hs->nslots * 2 : 1024;
-	uint32_t *s = calloc(n, sizeof(*s));
+	return (e->host * 2654435761u) ^ ((uint32_t)e->proto << 16 | e->port) * 40503u;
+}
 
-	if (!s)
+/* The hash of host i (MS_IX_HOSTS) or of state entry i's (host, proto,
+ * port) (MS_IX_PORTS). */
+static uint32_t ix_hash(const struct ms_hosts *hs, int which, uint32_t i)
+{
+	return which == MS_IX_HOSTS ? addr_hash(hs->hosts[i].addr) : port_hash(&hs->ents[i]);
+}
+
+/* Make room in index `which` for one more element, rehashing when it
+ * would pass half full.  0 or SDB_ENOMEM. */
+static int ix_reserve(struct ms_hosts *hs, int which)
+{
+	struct ms_index *ix = &hs->ix[which];
+	size_t n = ix->cap ? ix->cap * 2 : 1024;
+	uint32_t *s;
+
+	if ((ix->count + 1) * 2 <= ix->cap)
+		return 0;
+	if (!(s = calloc(n, sizeof(*s))))
 		return SDB_ENOMEM;
-	for (size_t i = 0; i < hs->nhosts; i++) {
-		size_t j = addr_hash(hs->hosts[i].addr) & (n - 1);
-		while (s[j])
-			j = (j + 1) & (n - 1);
-		s[j] = (uint32_t)i + 1;
+	for (size_t k = 0; k < ix->cap; k++) {
+		if (ix->slot[k]) {
+			size_t j = ix_hash(hs, which, ix->slot[k] - 1) & (n - 1);
+			while (s[j])
+				j = (j + 1) & (n - 1);
+			s[j] = ix->slot[k];
+		}
 	}
-	free(hs->slots);
-	hs->slots = s;
-	hs->nslots = n;
+	free(ix->slot);
+	ix->slot = s;
+	ix->cap = n;
 	return 0;
 }
 
 /* The index of the host at canonical address `addr` (added if new). */
 static int host_index(struct ms_hosts *hs, const char *addr, int family, uint32_t *out)
 {
+	struct ms_index *ix = &hs->ix[MS_IX_HOSTS];
 	size_t j;
 
-	if ((hs->nhosts + 1) * 2 > hs->nslots && slots_grow(hs) != 0)
+	if (ix_reserve(hs, MS_IX_HOSTS) != 0)
 		return SDB_ENOMEM;
-	for (j = addr_hash(addr) & (hs->nslots - 1); hs->slots[j]; j = (j + 1) & (hs->nslots - 1)) {
-		if (strcmp(hs->hosts[hs->slots[j] - 1].addr, addr) == 0) {
-			*out = hs->slots[j] - 1;
+	for (j = addr_hash(addr) & (ix->cap - 1); ix->slot[j]; j = (j + 1) & (ix->cap - 1)) {
+		if (strcmp(hs->hosts[ix->slot[j] - 1].addr, addr) == 0) {
+			*out = ix->slot[j] - 1;
 			return 0;
 		}
 	}
@@ -245,9 +264,28 @@ static int host_index(struct ms_hosts *hs, const char *addr, int family, uint32_
 	memset(&hs->hosts[hs->nhosts], 0, sizeof(hs->hosts[0]));
 	memcpy(hs->hosts[hs->nhosts].addr, addr, strlen(addr) + 1);
 	hs->hosts[hs->nhosts].family = family;
-	hs->slots[j] = (uint32_t)hs->nhosts + 1;
+	ix->slot[j] = (uint32_t)hs->nhosts + 1;
+	ix->count++;
 	*out = (uint32_t)hs->nhosts++;
 	return 0;
+}
+
+/* The state entry already kept for e's (host, proto, port), or NULL; else
+ * *slot is where e's index goes once it is added. */
+static struct ms_entry *state_of(struct ms_hosts *hs, const struct ms_entry *e, uint32_t **slot)
+{
+	struct ms_index *ix = &hs->ix[MS_IX_PORTS];
+
+	for (size_t j = port_hash(e) & (ix->cap - 1);; j = (j + 1) & (ix->cap - 1)) {
+		struct ms_entry *o;
+		if (!ix->slot[j]) {
+			*slot = &ix->slot[j];
+			return NULL;
+		}
+		o = &hs->ents[ix->slot[j] - 1];
+		if (o->host == e->host && o->proto == e->proto && o->port == e->port)
+			return o;
+	}
 }
 
 /* The length of the character at s[i] (of n) to keep as it is, or 0 for
@@ -330,6 +368,40 @@ static int keep_banner(struct ms_parser *p, const struct ms_item *it, struct ms_
 	return 0;
 }
 
+/* Keep e: a state of a (host, port) the file gave before replaces that
+ * one (the last state counts; one entry per port however often a file
+ * repeats it), a banner is added. */
+static int keep_entry(struct ms_parser *p, const struct ms_entry *e)
+{
+	struct ms_hosts *hs = &p->hs;
+	uint32_t *slot = NULL;
+	struct ms_entry *old;
+
+	if (!e->is_banner) {
+		if (ix_reserve(hs, MS_IX_PORTS) != 0)
+			return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+		if ((old = state_of(hs, e, &slot)) != NULL) {
+			old->state = e->state;
+			old->ttl = e->ttl;
+			old->reason = e->reason;
+			return 0;
+		}
+	}
+	if (hs->nents >= MS_MAX_ENTRIES)
+		return ms__fail(p, SDB_ETOOBIG, p->lineno, 0, "more than %u (host, port) entries",
+		                MS_MAX_ENTRIES);
+	if (VEC_RESERVE(hs->ents, hs->ents_cap, hs->nents + 1, 256))
+		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
+	hs->ents[hs->nents] = *e;
+	hs->ents[hs->nents].seq = (uint32_t)hs->nents;
+	if (slot) {
+		*slot = (uint32_t)hs->nents + 1;
+		hs->ix[MS_IX_PORTS].count++;
+	}
+	hs->nents++;
+	return 0;
+}
+
 int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
 {
 	struct ms_hosts *hs = &p->hs;
@@ -343,12 +415,9 @@ int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
 	if (it->port < 0 || it->port > 65535)
 		return ms__fail(p, SDB_EPARSE, line, col, "port %ld out of range 0-65535",
 		                it->port);
-	if (hs->nents >= MS_MAX_ENTRIES)
-		return ms__fail(p, SDB_ETOOBIG, line, col, "more than %u entries", MS_MAX_ENTRIES);
 	memset(&e, 0, sizeof(e));
 	if (host_index(hs, canon, family, &e.host) != 0)
 		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
-	e.seq = (uint32_t)hs->nents;
 	e.port = (uint16_t)it->port;
 	e.proto = (uint8_t)it->proto;
 	e.is_banner = it->is_banner != 0;
@@ -374,16 +443,14 @@ int ms__add(struct ms_parser *p, const struct ms_item *it, long line, long col)
 		if (it->ts > hs->last)
 			hs->last = it->ts;
 	}
-	if (VEC_RESERVE(hs->ents, hs->ents_cap, hs->nents + 1, 256))
-		return ms__fail(p, SDB_ENOMEM, 0, 0, "out of memory");
-	hs->ents[hs->nents++] = e;
-	return 0;
+	return keep_entry(p, &e);
 }
 
 void ms__hosts_free(struct ms_hosts *hs)
 {
 	free(hs->hosts);
-	free(hs->slots);
+	free(hs->ix[MS_IX_HOSTS].slot);
+	free(hs->ix[MS_IX_PORTS].slot);
 	free(hs->ents);
 	arena_free(&hs->strs);
 	memset(hs, 0, sizeof(*hs));

@@ -35,12 +35,20 @@ struct ms_host {
 	int64_t first, last; /* timestamps, 0 absent */
 };
 
-/* The collector: hosts by address, entries in file order. */
+/* An open-addressing index: slot = element index + 1, 0 empty. */
+struct ms_index {
+	uint32_t *slot;
+	size_t cap, count;
+};
+enum { MS_IX_HOSTS, MS_IX_PORTS };
+
+/* The collector: hosts by address (ix[MS_IX_HOSTS]); entries in file
+ * order, one state entry per (host, proto, port) (ix[MS_IX_PORTS]), and
+ * the banners. */
 struct ms_hosts {
 	struct ms_host *hosts;
 	size_t nhosts, hosts_cap;
-	uint32_t *slots; /* open addressing: host index + 1, 0 empty */
-	size_t nslots;
+	struct ms_index ix[2];
 	struct ms_entry *ents;
 	size_t nents, ents_cap;
 	struct arena strs;       /* banners, reasons, types */
