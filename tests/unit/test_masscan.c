@@ -253,6 +253,29 @@ static void test_regroup_any_order(void **state)
 	buf_free(&lg.b);
 }
 
+/* A port listed again and again is one port, its state the last one. */
+static void test_repeated_lines(void **state)
+{
+	struct buf in;
+	struct log lg;
+
+	(void)state;
+	buf_init(&in, (size_t)64 << 20);
+	for (int i = 0; i < 100000; i++)
+		buf_printf(&in, "%s tcp %d 10.0.0.%d 1700000000\n", i == 99998 ? "closed" : "open",
+		           80 + i % 2, i % 3);
+	log_init(&lg);
+	assert_int_equal(parse("t", buf_str(&in), in.len, 65536, NULL, &lg), 0);
+	assert_string_equal(buf_str(&lg.b), "run masscan start=1700000000\nscope tcp 80-81\n"
+	                                    "host 10.0.0.0 v4 up\n 80/tcp open - -1\n"
+	                                    " 81/tcp open - -1\nhost 10.0.0.1 v4 up\n"
+	                                    " 80/tcp open - -1\n 81/tcp open - -1\n"
+	                                    "host 10.0.0.2 v4 up\n 80/tcp closed - -1\n"
+	                                    " 81/tcp open - -1\nend up=3 truncated=0\n");
+	buf_free(&lg.b);
+	buf_free(&in);
+}
+
 static void test_ports_scope(void **state)
 {
 	const char *text = "open tcp 22 10.0.0.1 1700000000\n";
@@ -489,6 +512,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_lines),
 	    cmocka_unit_test(test_line_cap),
 	    cmocka_unit_test(test_xml_two_services),
+	    cmocka_unit_test(test_repeated_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
