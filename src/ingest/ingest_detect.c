@@ -135,6 +135,100 @@ enum ingest_format ingest_detect(const char *head, size_t len)
 	}
 }
 
+/* The digits after the first `key` in s[0..n) (skipping quotes, colons
+ * and blanks); 0 if none. */
+static int64_t number_after(const char *s, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+	int64_t v = 0;
+
+	for (size_t i = 0; i + k <= n; i++) {
+		if (memcmp(s + i, key, k) != 0)
+			continue;
+		for (i += k; i < n && (s[i] == '"' || s[i] == ':' || s[i] == '=' || s[i] == ' ');)
+			i++;
+		for (; i < n && s[i] >= '0' && s[i] <= '9' && v < INT64_MAX / 10; i++)
+			v = v * 10 + (s[i] - '0');
+		return v;
+	}
+	return 0;
+}
+
+/* -oL: the fifth field of the first open/closed/banner line. */
+static int64_t list_time(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		const char *eol = memchr(s + i, '\n', n - i);
+		size_t len = eol ? (size_t)(eol - (s + i)) : n - i;
+		char line[256], f[5][64];
+
+		if (!eol)
+			return 0; /* a line cut by the head's end */
+		snprintf(line, sizeof(line), "%.*s", (int)(len < 255 ? len : 255), s + i);
+		if (line[0] != '#' &&
+		    sscanf(line, "%63s %63s %63s %63s %63s", f[0], f[1], f[2], f[3], f[4]) == 5)
+			return number_after(f[4], strlen(f[4]), "");
+		i += len + 1;
+	}
+	return 0;
+}
+
+/* zmap CSV: the timestamp-ts field of the first row after the header. */
+static int64_t csv_time(const char *s, size_t n)
+{
+	const char *eol = memchr(s, '\n', n), *row, *end;
+	int col = 0, want = -1;
+
+	if (!eol)
+		return 0;
+	for (const char *f = s; f < eol; col++) {
+		const char *c = memchr(f, ',', (size_t)(eol - f));
+		size_t len = (size_t)((c ? c : eol) - f);
+		if ((len == 12 &&
+		     (memcmp(f, "timestamp-ts", 12) == 0 || memcmp(f, "timestamp_ts", 12) == 0)))
+			want = col;
+		f = c ? c + 1 : eol;
+	}
+	row = eol + 1;
+	if (want < 0 || !(end = memchr(row, '\n', n - (size_t)(row - s))))
+		return 0;
+	for (col = 0; col < want && row < end; col++) {
+		const char *c = memchr(row, ',', (size_t)(end - row));
+		row = c ? c + 1 : end;
+	}
+	return row < end ? number_after(row, (size_t)(end - row), "") : 0;
+}
+
+int ingest_peek_time(enum ingest_format f, const char *head, size_t len, int64_t *t)
+{
+	switch (f) {
+	case INGEST_MASSCAN_XML:
+		*t = number_after(head, len, " start=");
+		break;
+	case INGEST_MASSCAN_JSON:
+	case INGEST_MASSCAN_NDJSON:
+		*t = number_after(head, len, "\"timestamp\"");
+		break;
+	case INGEST_MASSCAN_LIST:
+		*t = list_time(head, len);
+		break;
+	case INGEST_ZMAP_CSV:
+		*t = csv_time(head, len);
+		break;
+	case INGEST_ZMAP_JSON:
+		*t = number_after(head, len, "\"timestamp-ts\"");
+		if (!*t)
+			*t = number_after(head, len, "\"timestamp_ts\"");
+		break;
+	default:
+		*t = 0;
+		break;
+	}
+	if (*t <= 0 || *t > 253402300799LL)
+		*t = 0;
+	return *t != 0;
+}
+
 /* Read up to `want` bytes of the head: pread() on a regular file (the
  * offset does not move), read() on anything else.  The count, or -1. */
 static ssize_t read_head(int fd, int is_reg, char *buf, size_t want)

@@ -35,6 +35,12 @@ enum ingest_format ingest_detect(const char *head, size_t len);
 /* "nmap XML", "masscan -oX", ...: for messages.  Never NULL. */
 const char *ingest_format_name(enum ingest_format f);
 
+/* The scan time that the first bytes of a masscan or zmap file show
+ * (head[0..len), format f): -oX's start attribute, else the first
+ * entry's timestamp (zmap: timestamp-ts).  1 and *t, or 0 (none there,
+ * another format). */
+int ingest_peek_time(enum ingest_format f, const char *head, size_t len, int64_t *t);
+
 /* What the user says about a file that its content does not. */
 struct ingest_opts {
 	/* The ports the scan probed ("22,80,U:53": nmap's and masscan's -p

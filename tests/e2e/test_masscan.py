@@ -149,6 +149,16 @@ def history_is_scope_aware():
 
 
 @t.case
+def many_files_import_oldest_scan_first():
+    db = newdb()
+    r = run(db, "import", os.path.join(MASSCAN, "scan2.xml"), os.path.join(ZMAP, "zmap80.csv"),
+            os.path.join(MASSCAN, "scan1.list"), expect=0)
+    order = [line.split(":")[0] for line in r.out.splitlines() if "imported as job" in line]
+    eq([os.path.basename(f) for f in order], ["scan1.list", "zmap80.csv", "scan2.xml"],
+       "oldest scan first (masscan's and zmap's times read from their first bytes)")
+
+
+@t.case
 def broken_files_fail_with_position_and_store_nothing():
     db = newdb()
     run(db, "import", os.path.join(MASSCAN, "scan1.xml"), expect=0)

@@ -355,6 +355,35 @@ static void test_detect(void **state)
 	}
 }
 
+/* The scan time from a file's first bytes, for the import order. */
+static void test_peek_time(void **state)
+{
+	static const struct {
+		const char *dir, *file;
+		int64_t t;
+	} cases[] = {
+	    {"masscan", "scan1.xml", 1796689103},       {"masscan", "scan1.json", 1796689109},
+	    {"masscan", "scan1.list", 1796689112},      {"masscan", "scan1.ndjson", 1796689130},
+	    {"zmap", "zmap80.csv", 1796689441},         {"zmap", "zmap443.json", 1796689450},
+	    {"masscan", "mixed-v6.ndjson", 1796689418},
+	};
+	int64_t t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		char *text = fixture(cases[i].dir, cases[i].file, &len);
+		assert_int_equal(ingest_peek_time(ingest_detect(text, len), text, len, &t), 1);
+		assert_int_equal(t, cases[i].t);
+		free(text);
+	}
+	assert_int_equal(ingest_peek_time(INGEST_ZMAP_ADDRS, "10.0.0.1\n", 9, &t), 0);
+	assert_int_equal(
+	    ingest_peek_time(INGEST_MASSCAN_LIST, "#masscan\nopen tcp 1 1.2.3.4", 27, &t),
+	    0); /* a line cut by the head's end */
+	assert_int_equal(ingest_peek_time(INGEST_NMAP_XML, "<nmaprun start=\"5\">", 19, &t), 0);
+}
+
 /* ---- hostile input ------------------------------------------------------- */
 
 static void test_hostile_samples(void **state)
@@ -513,6 +542,7 @@ int main(void)
 	    cmocka_unit_test(test_line_cap),
 	    cmocka_unit_test(test_xml_two_services),
 	    cmocka_unit_test(test_repeated_lines),
+	    cmocka_unit_test(test_peek_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
