@@ -277,8 +277,10 @@ int ms__xml_feed(struct ms_parser *p, const char *data, size_t len, int final)
 		if ((xs->since_event += n) > MS_XML_MAX_TOKEN)
 			return ms__fail(p, SDB_ETOOBIG, (long)XML_GetCurrentLineNumber(p->xml), 0,
 			                "a token longer than %u bytes", MS_XML_MAX_TOKEN);
-		data += n;
-		len -= n;
+		if (n) { /* (data may be NULL with len 0) */
+			data += n;
+			len -= n;
+		}
 	} while (len > 0);
 	return final ? xml_end(p, xs) : 0;
 }
