@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -384,6 +385,69 @@ static void test_peek_time(void **state)
 	assert_int_equal(ingest_peek_time(INGEST_NMAP_XML, "<nmaprun start=\"5\">", 19, &t), 0);
 }
 
+/* ingest_parse_fd on a pipe (what detection read first is parsed, and
+ * hashed, once) and on a regular file: the same records and bytes. */
+static int count_chunk(void *ctx, const void *data, size_t len, uint64_t total)
+{
+	(void)data;
+	*(uint64_t *)ctx += len;
+	return total == *(uint64_t *)ctx ? 0 : SDB_EIO;
+}
+
+static void parse_pipe(const char *text, size_t len, const char *ports, enum ingest_format want,
+                       struct log *lg, int expect)
+{
+	struct ingest_sink sink = {
+	    .ctx = lg, .run_begin = on_run, .scaninfo = on_si, .host = on_host, .run_end = on_end};
+	struct ingest_opts o = {.ports = ports};
+	enum ingest_format f;
+	uint64_t seen = 0;
+	int fds[2];
+
+	assert_true(len < 60000); /* fits a pipe's buffer: no writer thread needed */
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], text, len), (ssize_t)len);
+	close(fds[1]);
+	assert_int_equal(
+	    ingest_parse_fd(fds[0], "p", &sink, count_chunk, &seen, &o, &f, errbuf, sizeof(errbuf)),
+	    expect);
+	close(fds[0]);
+	assert_int_equal(f, want);
+	if (expect == 0)
+		assert_int_equal(seen, len);
+}
+
+static void test_parse_fd_pipe(void **state)
+{
+	size_t len;
+	char *text = fixture("masscan", "scan1.list", &len), *nmap;
+	struct log lg;
+
+	(void)state;
+	log_init(&lg);
+	parse_pipe(text, len, NULL, INGEST_MASSCAN_LIST, &lg, 0);
+	assert_non_null(strstr(buf_str(&lg.b), "host 10.77.0.2 v4 up\n 22/tcp open"));
+	buf_free(&lg.b);
+	free(text);
+	/* nmap XML through a pipe: the prefix detection read goes first */
+	nmap = tu_read_nmap_sample("simple.xml", &len);
+	log_init(&lg);
+	parse_pipe(nmap, len, NULL, INGEST_NMAP_XML, &lg, 0);
+	assert_non_null(strstr(buf_str(&lg.b), "run nmap"));
+	assert_non_null(strstr(buf_str(&lg.b), "end up="));
+	buf_free(&lg.b);
+	/* --ports with nmap XML is refused */
+	log_init(&lg);
+	parse_pipe(nmap, len, "80", INGEST_NMAP_XML, &lg, SDB_EUSAGE);
+	assert_non_null(strstr(errbuf, "--ports is for masscan and zmap files"));
+	buf_free(&lg.b);
+	free(nmap);
+	log_init(&lg);
+	parse_pipe("", 0, NULL, INGEST_UNKNOWN, &lg, SDB_EPARSE);
+	assert_non_null(strstr(errbuf, "p:1:1: empty input"));
+	buf_free(&lg.b);
+}
+
 /* ---- hostile input ------------------------------------------------------- */
 
 static void test_hostile_samples(void **state)
@@ -543,6 +607,7 @@ int main(void)
 	    cmocka_unit_test(test_xml_two_services),
 	    cmocka_unit_test(test_repeated_lines),
 	    cmocka_unit_test(test_peek_time),
+	    cmocka_unit_test(test_parse_fd_pipe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
