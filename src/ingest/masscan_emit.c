@@ -152,8 +152,8 @@ static int emit_scope(struct ms_parser *p)
 		if (services && p->sink.scaninfo) {
 			si.services = services;
 			si.numservices = 0;
-			for (const char *c = services; *c; c++)
-				si.numservices += *c == ',';
+			for (int b = 0; b < 8192; b++)
+				si.numservices += __builtin_popcount(bits[i][b]);
 			r = p->sink.scaninfo(p->sink.ctx, &si);
 		}
 		free(services);
