@@ -18,10 +18,15 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strset.h"
 
 #define MS_XML_MAX_DEPTH 32
 #define MS_XML_MAX_TOKEN (4u << 20) /* bytes fed with no element event */
 #define XML_CHUNK        (64 * 1024)
+/* expat keeps every distinct element and attribute name it meets: the
+ * names are capped so that its tables stay small (masscan uses about 30). */
+#define MS_XML_MAX_NAMES    256
+#define MS_XML_MAX_NAME_LEN 64
 
 /* What the current <host> and <port> hold. */
 struct xml_state {
@@ -36,6 +41,7 @@ struct xml_state {
 	char *banner; /* the <service banner>, malloc'ed */
 	size_t since_event;
 	long entries;
+	struct strset names; /* "element" and "element attribute" seen */
 };
 
 static const char *attr(const XML_Char **a, const char *name)
@@ -110,12 +116,49 @@ static void on_service(struct ms_parser *p, struct xml_state *xs, const XML_Char
 	xs->it.is_banner = 1;
 }
 
+/* Count element el's name (attr NULL) or its attribute attr's among the
+ * distinct names; 0, or the parser stopped. */
+static int note_name(struct ms_parser *p, struct xml_state *xs, const char *el, const char *attr)
+{
+	char key[2 * MS_XML_MAX_NAME_LEN + 2];
+	int r;
+
+	if (strlen(el) > MS_XML_MAX_NAME_LEN || (attr && strlen(attr) > MS_XML_MAX_NAME_LEN)) {
+		stop(p, SDB_EPARSE, "a name longer than %d bytes", MS_XML_MAX_NAME_LEN);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%s%s%s", el, attr ? " " : "", attr ? attr : "");
+	if ((r = strset_add(&xs->names, key)) < 0) {
+		stop(p, SDB_ENOMEM, "out of memory");
+		return -1;
+	}
+	if (xs->names.n > MS_XML_MAX_NAMES) {
+		stop(p, SDB_ETOOBIG, "more than %d distinct element and attribute names",
+		     MS_XML_MAX_NAMES);
+		return -1;
+	}
+	return 0;
+}
+
+static int count_names(struct ms_parser *p, struct xml_state *xs, const XML_Char *el,
+                       const XML_Char **a)
+{
+	if (note_name(p, xs, el, NULL) != 0)
+		return -1;
+	for (; a && a[0]; a += 2)
+		if (note_name(p, xs, el, a[0]) != 0)
+			return -1;
+	return 0;
+}
+
 static void XMLCALL on_start(void *ud, const XML_Char *el, const XML_Char **a)
 {
 	struct ms_parser *p = ud;
 	struct xml_state *xs = p->xml_host;
 
 	xs->since_event = 0;
+	if (count_names(p, xs, el, a) != 0)
+		return;
 	if (++xs->depth > MS_XML_MAX_DEPTH) {
 		stop(p, SDB_EPARSE, "elements nested deeper than %d", MS_XML_MAX_DEPTH);
 		return;
@@ -215,6 +258,7 @@ int ms__xml_new(struct ms_parser *p)
 		free(xs);
 		return SDB_ENOMEM;
 	}
+	strset_init(&xs->names);
 	XML_SetUserData(x, p);
 	XML_SetElementHandler(x, on_start, on_end);
 	XML_SetStartDoctypeDeclHandler(x, on_doctype);
@@ -231,8 +275,10 @@ void ms__xml_free(struct ms_parser *p)
 
 	if (p->xml)
 		XML_ParserFree(p->xml);
-	if (xs)
+	if (xs) {
 		free(xs->banner);
+		strset_free(&xs->names);
+	}
 	free(xs);
 	p->xml = p->xml_host = NULL;
 }

@@ -571,6 +571,26 @@ static void test_xml_two_services(void **state)
 	buf_free(&lg.b);
 }
 
+/* expat keeps every distinct name: they are capped (memory stays flat). */
+static void test_xml_names_capped(void **state)
+{
+	struct buf in;
+	struct log lg;
+
+	(void)state;
+	buf_init(&in, (size_t)1 << 20);
+	buf_append_str(&in, "<nmaprun scanner=\"masscan\">\n");
+	for (int i = 0; i < 300; i++)
+		buf_printf(&in, "<host a%d=\"1\"/>", i);
+	buf_append_str(&in, "</nmaprun>\n");
+	log_init(&lg);
+	assert_int_equal(parse("n", buf_str(&in), in.len, 0, NULL, &lg), SDB_ETOOBIG);
+	assert_non_null(strstr(errbuf, "n:2:"));
+	assert_non_null(strstr(errbuf, "more than 256 distinct element and attribute names"));
+	buf_free(&lg.b);
+	buf_free(&in);
+}
+
 /* A line past MS_MAX_LINE is refused, not held. */
 static void test_line_cap(void **state)
 {
@@ -608,6 +628,7 @@ int main(void)
 	    cmocka_unit_test(test_repeated_lines),
 	    cmocka_unit_test(test_peek_time),
 	    cmocka_unit_test(test_parse_fd_pipe),
+	    cmocka_unit_test(test_xml_names_capped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
