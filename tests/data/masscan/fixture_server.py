@@ -1,3 +1,5 @@
+"""Listeners for the masscan/zmap fixtures (see README.md): run inside a test
+network namespace only.  Argument: seconds to stay up."""
 import socket, threading, sys, time
 def serve(port, banner, fam=socket.AF_INET, addr='0.0.0.0'):
     s = socket.socket(fam, socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -14,6 +16,6 @@ def serve(port, banner, fam=socket.AF_INET, addr='0.0.0.0'):
             c.close()
     threading.Thread(target=loop, daemon=True).start()
 serve(22, b"SSH-2.0-OpenSSH_7.4 scandb-fixture\r\n")
-#serve(80, None)
+serve(80, None)  # scan2.xml: made with this listener stopped
 serve(8080, None, socket.AF_INET6, '::')
 time.sleep(int(sys.argv[1]))
