@@ -12,7 +12,7 @@ _scandb_global_after="--db -q --quiet --no-progress --help"
 _scandb_options()
 {
 	case $1 in
-	import) echo "--force --partial --format" ;;
+	import) echo "--force --partial --ports --format" ;;
 	scan) echo "--keep-xml" ;;
 	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --sort --limit --format" ;;
 	host) echo "--job --format" ;;

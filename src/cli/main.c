@@ -19,7 +19,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"import", cmd_import, "import nmap XML files (or '-' for stdin)"},
+    {"import", cmd_import, "import nmap XML, masscan or zmap files (or '-' for stdin)"},
     {"scan", cmd_scan, "run nmap and store its results"},
     {"hosts", cmd_hosts, "list hosts and their ports"},
     {"host", cmd_host, "show one host"},
