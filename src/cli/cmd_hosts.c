@@ -195,16 +195,25 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	                              .shortopts = ":h",
 	                              .opts = hosts_opts,
 	                              .on_opt = hosts_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct hosts_ctx x;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = cli_host_filter_terms("hosts", argc, argv, first, &expr, &a.f)) != 0)
 		return r;
-	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
 		return r;
+	}
+	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
 	memset(&x, 0, sizeof(x));
 	x.all_states = a.all_states;
 	if ((r = output_list_begin(&x.l, a.fmt, 6, hosts_cols, output_host_csv_header)) == 0) {
@@ -212,7 +221,9 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		output_table_max(&x.l.tab, 3, HOSTS_OS_MAX);
 		r = store_hosts_each(c->st, &a.f, on_host, &x);
 	}
-	return output_list_end(c, &x.l, r, "host");
+	r = output_list_end(c, &x.l, r, "host");
+	filter_free(&expr);
+	return r;
 }
 
 /* ---- `host`: the nmap-like view ------------------------------------------- */

@@ -199,19 +199,28 @@ int cmd_services(struct cli *c, int argc, char **argv)
 	                              .shortopts = ":h",
 	                              .opts = services_opts,
 	                              .on_opt = services_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct output_list l;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = cli_host_filter_terms("services", argc, argv, first, &expr, &a.f)) != 0)
 		return r;
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
 	memset(&l, 0, sizeof(l));
 	if ((r = output_list_begin(&l, a.fmt, 7, services_cols, services_csv_header)) == 0) {
 		output_table_max(&l.tab, 3, SERVICES_PRODUCT_MAX);
 		output_table_max(&l.tab, 4, SERVICES_VERSION_MAX);
 		r = services_each(c->st, &a.f, (size_t)a.limit, on_row, &l);
 	}
-	return output_list_end(c, &l, r, "service");
+	r = output_list_end(c, &l, r, "service");
+	filter_free(&expr);
+	return r;
 }
