@@ -208,8 +208,7 @@ static char *lower_dup(const char *s)
 static int set_text(struct parser *ps, struct filter_node *nd, const char *v, int lower)
 {
 	if (!*v)
-		return perr(ps, nd->word, SDB_EPARSE, "%s needs a value",
-		            field_names[nd->field]);
+		return perr(ps, nd->word, SDB_EPARSE, "%s needs a value", field_names[nd->field]);
 	if (!(nd->text = lower ? lower_dup(v) : strdup(v)))
 		return perr(ps, 0, SDB_ENOMEM, "out of memory");
 	return 0;
@@ -231,8 +230,9 @@ static int set_ports(struct parser *ps, struct filter_node *nd, const char *v)
 			return perr(ps, nd->word, SDB_ETOOBIG, "more than %d ports",
 			            FILTER_PORTS_MAX);
 		if (n == 0 || n >= sizeof(one))
-			return perr(ps, nd->word, SDB_EPARSE,
-			            "a port is N or N/tcp, N/udp, N/sctp (0-65535), comma-separated");
+			return perr(
+			    ps, nd->word, SDB_EPARSE,
+			    "a port is N or N/tcp, N/udp, N/sctp (0-65535), comma-separated");
 		memcpy(one, p, n);
 		one[n] = '\0';
 		if (addr_port_spec_parse(one, &fp->port, &fp->proto) != 0)
@@ -279,6 +279,33 @@ static int set_version(struct parser *ps, struct filter_node *nd, const char *v)
 	return set_text(ps, nd, norm, 0);
 }
 
+/* Are the regex's parentheses balanced (outside brackets and escapes)?
+ * glibc takes a lone ")" as a literal, PostgreSQL refuses it: both
+ * backends must see the same expressions, so it is refused here. */
+static int regex_balanced(const char *re)
+{
+	int depth = 0;
+
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '[') {
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return 0;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth < 0) {
+			return 0;
+		}
+	}
+	return depth == 0;
+}
+
 /* script:ID or script:ID~/REGEX/ or script:ID~/REGEX/i */
 static int set_script(struct parser *ps, struct filter_node *nd, const char *v)
 {
@@ -297,13 +324,17 @@ static int set_script(struct parser *ps, struct filter_node *nd, const char *v)
 		return perr(ps, nd->word, SDB_EPARSE,
 		            "a script output regex is written ID~/REGEX/ or ID~/REGEX/i");
 	if (strcmp(close + 1, "i") != 0 && close[1])
-		return perr(ps, nd->word, SDB_EPARSE, "unknown regex flag '%s' (only i)", close + 1);
+		return perr(ps, nd->word, SDB_EPARSE, "unknown regex flag '%s' (only i)",
+		            close + 1);
 	nd->icase = close[1] == 'i';
 	if ((size_t)(close - open - 1) > FILTER_REGEX_MAX)
 		return perr(ps, nd->word, SDB_ETOOBIG, "regex longer than %d bytes",
 		            FILTER_REGEX_MAX);
 	if (!(nd->regex = strndup(open + 1, (size_t)(close - open - 1))))
 		return perr(ps, 0, SDB_ENOMEM, "out of memory");
+	if (!regex_balanced(nd->regex))
+		return perr(ps, nd->word, SDB_EPARSE,
+		            "bad regex: unbalanced parentheses or brackets");
 	rc = regcomp(&re, nd->regex, REG_EXTENDED | REG_NOSUB | (nd->icase ? REG_ICASE : 0));
 	if (rc != 0) {
 		char why[128];
@@ -365,8 +396,7 @@ static int set_status(struct parser *ps, struct filter_node *nd, const char *v)
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
 		if (strcasecmp(v, st[i]) == 0)
 			return set_text(ps, nd, st[i], 0);
-	return perr(ps, nd->word, SDB_EPARSE,
-	            "status is up, down, unknown, skipped or gone");
+	return perr(ps, nd->word, SDB_EPARSE, "status is up, down, unknown, skipped or gone");
 }
 
 static int set_value(struct parser *ps, struct filter_node *nd, const char *v)
@@ -383,8 +413,9 @@ static int set_value(struct parser *ps, struct filter_node *nd, const char *v)
 		return set_script(ps, nd, v);
 	case FILTER_NET:
 		if (addr_cidr_parse(v, nd->lo, nd->hi) != 0)
-			return perr(ps, nd->word, SDB_EPARSE,
-			            "net needs an address or CIDR block (10.0.0.0/8, 2001:db8::/32)");
+			return perr(
+			    ps, nd->word, SDB_EPARSE,
+			    "net needs an address or CIDR block (10.0.0.0/8, 2001:db8::/32)");
 		return 0;
 	case FILTER_TAG:
 		if (strlen(v) > 64)
@@ -456,7 +487,9 @@ static int parse_unary(struct parser *ps, int *out)
 		return parse_term(ps, t, out);
 	if (t->kind != TOK_NOT && t->kind != TOK_LPAREN)
 		return perr(ps, t->word, SDB_EPARSE, "'%s' where a term is expected",
-		            t->kind == TOK_RPAREN ? ")" : t->kind == TOK_OR ? "or" : "and");
+		            t->kind == TOK_RPAREN ? ")"
+		            : t->kind == TOK_OR   ? "or"
+		                                  : "and");
 	if (++ps->depth > FILTER_DEPTH_MAX)
 		return perr(ps, t->word, SDB_ETOOBIG, "nested deeper than %d", FILTER_DEPTH_MAX);
 	if (t->kind == TOK_LPAREN) {
@@ -758,8 +791,8 @@ static int port_term(const struct filter_node *nd, const struct filter_port_view
 			if (nd->ports[i].port == p->port &&
 			    (nd->ports[i].proto < 0 ||
 			     (p->protocol &&
-			      strcmp(p->protocol, rec_proto_name((enum rec_proto)nd->ports[i].proto)) ==
-			          0)))
+			      strcmp(p->protocol,
+			             rec_proto_name((enum rec_proto)nd->ports[i].proto)) == 0)))
 				return 1;
 		return 0;
 	case FILTER_SERVICE:

@@ -85,23 +85,53 @@
 
 /* The current state: each host with the host_scans row of its latest scan
  * ($1 is unused here). */
-static const char sql_hosts_latest[] =
-    "SELECT " HOST_COLS("h.status") " FROM hosts h"
-                                    " CROSS JOIN LATERAL (SELECT " HS_COLS " FROM host_scans hs"
-                                    "  WHERE hs.job_id = h.last_job_id AND hs.host_id = h.id"
-                                    "  OFFSET 0) hs"
-                                    " WHERE ($1::bigint IS NULL OR true) AND" FILTERS_STATE
-                                    " ORDER BY h.addr_key, h.id LIMIT 500";
+#define SQL_HOSTS_LATEST                                                                           \
+	"SELECT " HOST_COLS("h.status") " FROM hosts h"                                            \
+	                                " CROSS JOIN LATERAL (SELECT " HS_COLS                     \
+	                                " FROM host_scans hs"                                      \
+	                                "  WHERE hs.job_id = h.last_job_id AND hs.host_id = h.id"  \
+	                                "  OFFSET 0) hs"                                           \
+	                                " WHERE ($1::bigint IS NULL OR true) AND" FILTERS_STATE
+#define SQL_HOSTS_PAGE " ORDER BY h.addr_key, h.id LIMIT 500"
+static const char sql_hosts_latest[] = SQL_HOSTS_LATEST SQL_HOSTS_PAGE;
 
 /* One job's view: the hosts in address order, each probed for its row of
  * the job (a page costs the hosts it passes, not the job's or the
  * database's scans). */
-static const char sql_hosts_job[] =
-    "SELECT " HOST_COLS("hs.status") " FROM hosts h"
-                                     " CROSS JOIN LATERAL (SELECT " HS_COLS " FROM host_scans hs"
-                                     "  WHERE hs.job_id = $1::bigint AND hs.host_id = h.id"
-                                     "  OFFSET 0) hs"
-                                     " WHERE" FILTERS_JOB " ORDER BY h.addr_key, h.id LIMIT 500";
+#define SQL_HOSTS_JOB                                                                              \
+	"SELECT " HOST_COLS("hs.status") " FROM hosts h"                                           \
+	                                 " CROSS JOIN LATERAL (SELECT " HS_COLS                    \
+	                                 " FROM host_scans hs"                                     \
+	                                 "  WHERE hs.job_id = $1::bigint AND hs.host_id = h.id"    \
+	                                 "  OFFSET 0) hs"                                          \
+	                                 " WHERE" FILTERS_JOB
+static const char sql_hosts_job[] = SQL_HOSTS_JOB SQL_HOSTS_PAGE;
+
+/* A search expression's values: the elements of one text[] parameter $13
+ * (store_filter.c). */
+#define EXPR_PARAM 13
+
+/* A listing with a search expression: the host query with the fragment
+ * ANDed into *sql, and the value of $13 into *vals. */
+static int expr_sql(struct store_pg *s, const struct store_host_filter *f, struct buf *sql,
+                    struct buf *vals)
+{
+	struct store_fsql fp = {0};
+	int r;
+
+	r = buf_append_str(sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_PG, EXPR_PARAM, sql,
+		                      &fp);
+	if (r == 0)
+		r = buf_append_str(sql, ")" SQL_HOSTS_PAGE);
+	if (r == 0)
+		r = store__fsql_pg_array(&fp, vals);
+	store__fsql_free(&fp);
+	if (r != 0)
+		return store__set_err(&s->base, r, "listing hosts: the search is too large");
+	return 0;
+}
 
 /* The page's (job, host) pairs, each probing its table's key. */
 #define PAIRS "unnest($1::bigint[], $2::bigint[]) AS k(job_id, host_id)"
@@ -459,14 +489,26 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	/* a job's view reads no events or port states: buffered ones wait */
 	int fl = oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
 	int opened = 0, r = 0;
+	int expr = f->expr && f->expr->root >= 0;
+	struct buf esql, evals;
 
 	if (!store__host_key_range(f, lo, hi))
 		return 0;
 	store__pg_key_hex(lo, lohex);
 	store__pg_key_hex(hi, hihex);
 	store__host_filter_text(f, &proto, &status);
-	if (!(pg = calloc(1, sizeof(*pg))))
-		return store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
+	buf_init(&esql, (size_t)1 << 20);
+	buf_init(&evals, (size_t)1 << 20);
+	if (expr) {
+		/* its own text: planned each page, every buffer sent first */
+		fl = oneshot = PGX_ONESHOT;
+		if ((r = expr_sql(s, f, &esql, &evals)) != 0)
+			goto out_bufs;
+	}
+	if (!(pg = calloc(1, sizeof(*pg)))) {
+		r = store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
+		goto out_bufs;
+	}
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
 		goto out;
 	for (;;) {
@@ -486,10 +528,14 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		store__pg_p_time(&p, f->new_since);
 		store__pg_p_text(&p, lasthex);
 		store__pg_p_int(&p, last_id);
-		r = f->job_id ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, fl, &q,
-		                               "listing hosts")
-		              : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, oneshot,
-		                               &q, "listing hosts");
+		if (expr)
+			store__pg_p_text(&p, buf_str(&evals));
+		r = f->job_id
+		        ? store__pg_exec(s, PG_HOSTS_JOB, expr ? buf_str(&esql) : sql_hosts_job, &p,
+		                         fl, &q, "listing hosts")
+		        : store__pg_exec(s, PG_HOSTS_LATEST,
+		                         expr ? buf_str(&esql) : sql_hosts_latest, &p, oneshot, &q,
+		                         "listing hosts");
 		if (r != 0)
 			break;
 		n = PQntuples(q);
@@ -520,6 +566,9 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 out:
 	page_free(pg, 0);
 	free(pg);
+out_bufs:
+	buf_free(&esql);
+	buf_free(&evals);
 	return r;
 }
 
