@@ -619,7 +619,9 @@ int filter_parse_words(const char *const *words, size_t nwords, int64_t now, str
 	return parse_words(words, nwords, "argument", now, out, err);
 }
 
-/* Split s into words at spaces outside double quotes and a ~/regex/. */
+/* Split s into words at spaces outside a value's double quotes (KEY:"...")
+ * and a script regex (~/.../); a backslash in them escapes the next
+ * character. */
 static int split_words(const char *s, char *buf, char **words, size_t *nwords, size_t max)
 {
 	size_t n = 0, o = 0;
@@ -636,10 +638,13 @@ static int split_words(const char *s, char *buf, char **words, size_t *nwords, s
 				return SDB_ETOOBIG;
 			words[n++] = buf + o;
 		}
-		if (*p == '"' && !regex && (p == s || p[-1] != '\\'))
-			quote = !quote;
-		else if (!quote && *p == '/' && (regex || (p > s && p[-1] == '~')))
-			regex = !regex;
+		if ((quote || regex) && *p == '\\' && p[1]) {
+			buf[o++] = *p++; /* an escaped character: kept, ends nothing */
+		} else if (*p == '"' && !regex && (quote || (p > s && p[-1] == ':'))) {
+			quote = !quote; /* a value's quotes */
+		} else if (!quote && *p == '/' && (regex || (p > s && p[-1] == '~'))) {
+			regex = !regex; /* a script regex's slashes */
+		}
 		buf[o++] = *p;
 	}
 	buf[o] = '\0';
