@@ -279,12 +279,23 @@ static int set_version(struct parser *ps, struct filter_node *nd, const char *v)
 	return set_text(ps, nd, norm, 0);
 }
 
-/* Are the regex's parentheses balanced (outside brackets and escapes)?
- * glibc takes a lone ")" as a literal, PostgreSQL refuses it: both
- * backends must see the same expressions, so it is refused here. */
-static int regex_balanced(const char *re)
+/* Is a quantifier (* + ? {) at p? */
+static int is_quant(const char *p)
 {
-	int depth = 0;
+	return *p == '*' || *p == '+' || *p == '?' || *p == '{';
+}
+
+/*
+ * What both backends' regex engines take the same way and at a bounded
+ * cost, or the reason it is refused: balanced parentheses and brackets
+ * (glibc takes a lone ")" as a literal, PostgreSQL refuses it), no
+ * quantifier right after another ("a++", "a*?": glibc's compiler grows
+ * exponentially on a run of them), at most two {m,n} repetitions and none
+ * over 100 (a repetition copies what it repeats).  NULL when fine.
+ */
+static const char *regex_problem(const char *re)
+{
+	int depth = 0, braces = 0;
 
 	for (const char *p = re; *p; p++) {
 		if (*p == '\\' && p[1]) {
@@ -296,20 +307,33 @@ static int regex_balanced(const char *re)
 			while (*p && *p != ']')
 				p++;
 			if (!*p)
-				return 0;
+				return "unbalanced brackets";
 		} else if (*p == '(') {
 			depth++;
 		} else if (*p == ')' && --depth < 0) {
-			return 0;
+			return "unbalanced parentheses";
+		} else if (*p == '{') {
+			char *end;
+			long n = strtol(p + 1, &end, 10);
+			if (++braces > 2)
+				return "more than two {m,n} repetitions";
+			if (*end == ',')
+				n = end[1] == '}' ? 101 : strtol(end + 1, &end, 10);
+			if (n > 100 || (*end != '}' && *end != ','))
+				return "a {m,n} repetition over 100 (or unclosed)";
 		}
+		if (is_quant(p) && p[0] != '{' && is_quant(p + 1))
+			return "a quantifier right after another";
+		if (*p == '}' && is_quant(p + 1))
+			return "a quantifier right after another";
 	}
-	return depth == 0;
+	return depth == 0 ? NULL : "unbalanced parentheses";
 }
 
 /* script:ID or script:ID~/REGEX/ or script:ID~/REGEX/i */
 static int set_script(struct parser *ps, struct filter_node *nd, const char *v)
 {
-	const char *tilde = strchr(v, '~'), *open, *close;
+	const char *tilde = strchr(v, '~'), *open, *close, *why;
 	regex_t re;
 	int rc;
 
@@ -332,14 +356,13 @@ static int set_script(struct parser *ps, struct filter_node *nd, const char *v)
 		            FILTER_REGEX_MAX);
 	if (!(nd->regex = strndup(open + 1, (size_t)(close - open - 1))))
 		return perr(ps, 0, SDB_ENOMEM, "out of memory");
-	if (!regex_balanced(nd->regex))
-		return perr(ps, nd->word, SDB_EPARSE,
-		            "bad regex: unbalanced parentheses or brackets");
+	if ((why = regex_problem(nd->regex)) != NULL)
+		return perr(ps, nd->word, SDB_EPARSE, "bad regex: %s", why);
 	rc = regcomp(&re, nd->regex, REG_EXTENDED | REG_NOSUB | (nd->icase ? REG_ICASE : 0));
 	if (rc != 0) {
-		char why[128];
-		regerror(rc, &re, why, sizeof(why));
-		return perr(ps, nd->word, SDB_EPARSE, "bad regex: %s", why);
+		char msg[128];
+		regerror(rc, &re, msg, sizeof(msg));
+		return perr(ps, nd->word, SDB_EPARSE, "bad regex: %s", msg);
 	}
 	regfree(&re);
 	return 0;

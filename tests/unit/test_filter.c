@@ -194,6 +194,15 @@ static void test_errors(void **state)
 	assert_err("script:x~/(/", "bad regex");
 	assert_err("script:x~/)/", "unbalanced");
 	assert_err("script:x~/[a/", "bad regex");
+	/* what would cost glibc's compiler exponential memory (found by
+	 * fuzz_filter: "d++++...") or that PostgreSQL reads otherwise */
+	assert_err("script:x~/d++++++++++++++++++++/", "quantifier right after another");
+	assert_err("script:x~/a*?/", "quantifier right after another");
+	assert_err("script:x~/a{2}+/", "quantifier right after another");
+	assert_err("script:x~/a{1000}/", "over 100");
+	assert_err("script:x~/a{1,}/", "over 100");
+	assert_err("script:x~/(a{2}){3}b{4}/", "more than two");
+	assert_tree("script:x~/(ab){2,100}[)(]\\)+/", "5=x");
 	assert_err("product:\"abc", "unterminated quote");
 	assert_err("product:\"abc\"x", "after the closing quote");
 }
