@@ -41,7 +41,7 @@ static const char hosts_usage[] =
     "                    port:22/tcp service:ssh product:openssh version:<8.0\n"
     "                    cpe:PREFIX script:ID[~/REGEX/i] hostname:GLOB os:linux\n"
     "                    mac-vendor:cisco net:CIDR tag:lab status:up first-seen:<7d\n"
-    "                    changed:<1d finding:high+ (see docs/SEARCH.md)\n"
+    "                    changed:<1d finding:high+ (man scandb: SEARCH)\n"
     "  --port N[/PROTO]  hosts with port N open (any protocol unless given)\n"
     "  --service NAME    hosts with an open port running service NAME\n"
     "  --status STATUS   hosts whose status in the scan shown is STATUS\n"

@@ -38,7 +38,7 @@ static const char services_usage[] =
     "address order: its service, product and version, and when it was first and\n"
     "last seen open.\n"
     "\n"
-    "  FILTER            search terms (docs/SEARCH.md), e.g. product:openssh\n"
+    "  FILTER            search terms (man scandb: SEARCH), e.g. product:openssh\n"
     "                    version:<8.0 '!tag:lab': rows of the hosts that match, and\n"
     "                    of those only the ports that pass the port terms ANDed\n"
     "  --port N[/PROTO]  only port N (any protocol unless given)\n"

@@ -86,8 +86,9 @@ int cli_host_filter_terms(const char *cmd, int argc, char **argv, int first, str
 	r = filter_parse_words((const char *const *)argv + first, (size_t)(argc - first),
 	                       time_now(), expr, err);
 	if (r != 0) {
-		fprintf(stderr, "scandb: filter: %s\nTry 'scandb %s --help' or see docs/SEARCH.md.\n",
-		        err, cmd);
+		fprintf(stderr,
+		        "scandb: filter: %s\nTry 'scandb %s --help' (man scandb: SEARCH).\n", err,
+		        cmd);
 		return CLI_USAGE;
 	}
 	f->expr = expr;

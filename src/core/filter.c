@@ -139,8 +139,7 @@ static int term_tok(struct parser *ps, int word, const char *s, size_t n, const 
 
 	*rest = end;
 	if (!colon || colon == s)
-		return perr(ps, word, SDB_EPARSE,
-		            "not a term (KEY:VALUE, e.g. port:22; see docs/SEARCH.md)");
+		return perr(ps, word, SDB_EPARSE, "not a term (KEY:VALUE, e.g. port:22)");
 	if (!(key = strndup(s, (size_t)(colon - s))))
 		return perr(ps, 0, SDB_ENOMEM, "out of memory");
 	if (colon[1] == '"') {
@@ -291,14 +290,17 @@ static int is_quant(const char *p)
  * (glibc takes a lone ")" as a literal, PostgreSQL refuses it), no
  * quantifier right after another ("a++", "a*?": glibc's compiler grows
  * exponentially on a run of them), at most two {m,n} repetitions and none
- * over 100 (a repetition copies what it repeats).  NULL when fine.
+ * over 100 (a repetition copies what it repeats), no back-reference (their
+ * matching is exponential).  NULL when fine.
  */
 static const char *regex_problem(const char *re)
 {
 	int depth = 0, braces = 0;
 
 	for (const char *p = re; *p; p++) {
-		if (*p == '\\' && p[1]) {
+		if (*p == '\\' && p[1] >= '1' && p[1] <= '9') {
+			return "back-references (\\1) are not supported";
+		} else if (*p == '\\' && p[1]) {
 			p++;
 		} else if (*p == '[') {
 			p += p[1] == '^' ? 2 : 1;

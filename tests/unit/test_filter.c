@@ -202,6 +202,7 @@ static void test_errors(void **state)
 	assert_err("script:x~/a{1000}/", "over 100");
 	assert_err("script:x~/a{1,}/", "over 100");
 	assert_err("script:x~/(a{2}){3}b{4}/", "more than two");
+	assert_err("script:x~/(a*)*\\1/", "back-references");
 	assert_tree("script:x~/(ab){2,100}[)(]\\)+/", "5=x");
 	assert_err("product:\"abc", "unterminated quote");
 	assert_err("product:\"abc\"x", "after the closing quote");

@@ -474,69 +474,92 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 	return r;
 }
 
+/* What every page of one listing binds and runs. */
+struct listing {
+	char lohex[35], hihex[35];
+	const char *proto, *status;
+	int oneshot, fl, expr;
+	struct buf esql, evals; /* with a search expression: its SQL, its values */
+};
+
+/* One page of hosts after (lasthex, last_id) into *q. */
+static int page_query(struct store_pg *s, const struct store_host_filter *f,
+                      const struct listing *ls, const char *lasthex, int64_t last_id, PGresult **q)
+{
+	struct pg_params p = {0};
+
+	store__pg_p_time(&p, f->job_id);
+	store__pg_p_text(&p, ls->lohex);
+	store__pg_p_text(&p, ls->hihex);
+	store__pg_p_text(&p, f->addr);
+	store__pg_p_text(&p, ls->status);
+	store__pg_p_opt(&p, f->port);
+	store__pg_p_text(&p, ls->proto);
+	store__pg_p_text(&p, f->service);
+	store__pg_p_time(&p, f->changed_since);
+	store__pg_p_time(&p, f->new_since);
+	store__pg_p_text(&p, lasthex);
+	store__pg_p_int(&p, last_id);
+	if (ls->expr) {
+		store__pg_p_text(&p, buf_str(&ls->evals));
+		return store__pg_exec(s, f->job_id ? PG_HOSTS_JOB : PG_HOSTS_LATEST,
+		                      buf_str(&ls->esql), &p, ls->fl, q, "listing hosts");
+	}
+	return f->job_id
+	           ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, ls->fl, q, "listing hosts")
+	           : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, ls->oneshot, q,
+	                            "listing hosts");
+}
+
+/* Set up ls for listing f; 0 when f selects no host at all (*none). */
+static int listing_init(struct store_pg *s, const struct store_host_filter *f, struct listing *ls,
+                        int *none)
+{
+	unsigned char lo[16], hi[16];
+
+	memset(ls, 0, sizeof(*ls));
+	buf_init(&ls->esql, (size_t)1 << 20);
+	buf_init(&ls->evals, (size_t)1 << 20);
+	*none = !store__host_key_range(f, lo, hi);
+	store__pg_key_hex(lo, ls->lohex);
+	store__pg_key_hex(hi, ls->hihex);
+	store__host_filter_text(f, &ls->proto, &ls->status);
+	/* a listing is planned for its filters; a one-host lookup (replays
+	 * run it per host) keeps its prepared plan */
+	ls->oneshot = f->addr ? 0 : PGX_ONESHOT;
+	/* a job's view reads no events or port states: buffered ones wait */
+	ls->fl = ls->oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
+	ls->expr = f->expr && f->expr->root >= 0;
+	if (!ls->expr || *none)
+		return 0;
+	/* its own text: planned each page, every buffer sent first */
+	ls->fl = ls->oneshot = PGX_ONESHOT;
+	return expr_sql(s, f, &ls->esql, &ls->evals);
+}
+
 int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
                          int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
-	unsigned char lo[16], hi[16];
-	char lohex[35], hihex[35], lasthex[35] = "\\x";
-	const char *proto, *status;
+	char lasthex[35] = "\\x";
 	int64_t last_id = 0;
-	struct page *pg;
-	/* a listing is planned for its filters; a one-host lookup (replays
-	 * run it per host) keeps its prepared plan */
-	int oneshot = f->addr ? 0 : PGX_ONESHOT;
-	/* a job's view reads no events or port states: buffered ones wait */
-	int fl = oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
-	int opened = 0, r = 0;
-	int expr = f->expr && f->expr->root >= 0;
-	struct buf esql, evals;
+	struct page *pg = NULL;
+	struct listing ls;
+	int opened = 0, none, r;
 
-	if (!store__host_key_range(f, lo, hi))
-		return 0;
-	store__pg_key_hex(lo, lohex);
-	store__pg_key_hex(hi, hihex);
-	store__host_filter_text(f, &proto, &status);
-	buf_init(&esql, (size_t)1 << 20);
-	buf_init(&evals, (size_t)1 << 20);
-	if (expr) {
-		/* its own text: planned each page, every buffer sent first */
-		fl = oneshot = PGX_ONESHOT;
-		if ((r = expr_sql(s, f, &esql, &evals)) != 0)
-			goto out_bufs;
-	}
+	if ((r = listing_init(s, f, &ls, &none)) != 0 || none)
+		goto out;
 	if (!(pg = calloc(1, sizeof(*pg)))) {
 		r = store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
-		goto out_bufs;
+		goto out;
 	}
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
 		goto out;
 	for (;;) {
-		struct pg_params p = {0};
 		PGresult *q = NULL;
 		int n, i;
 
-		store__pg_p_time(&p, f->job_id);
-		store__pg_p_text(&p, lohex);
-		store__pg_p_text(&p, hihex);
-		store__pg_p_text(&p, f->addr);
-		store__pg_p_text(&p, status);
-		store__pg_p_opt(&p, f->port);
-		store__pg_p_text(&p, proto);
-		store__pg_p_text(&p, f->service);
-		store__pg_p_time(&p, f->changed_since);
-		store__pg_p_time(&p, f->new_since);
-		store__pg_p_text(&p, lasthex);
-		store__pg_p_int(&p, last_id);
-		if (expr)
-			store__pg_p_text(&p, buf_str(&evals));
-		r = f->job_id
-		        ? store__pg_exec(s, PG_HOSTS_JOB, expr ? buf_str(&esql) : sql_hosts_job, &p,
-		                         fl, &q, "listing hosts")
-		        : store__pg_exec(s, PG_HOSTS_LATEST,
-		                         expr ? buf_str(&esql) : sql_hosts_latest, &p, oneshot, &q,
-		                         "listing hosts");
-		if (r != 0)
+		if ((r = page_query(s, f, &ls, lasthex, last_id, &q)) != 0)
 			break;
 		n = PQntuples(q);
 		pg->n = 0;
@@ -552,7 +575,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		}
 		PQclear(q);
 		if (r == 0 && pg->n > 0)
-			r = load_children(s, pg, f->job_id == 0, fl);
+			r = load_children(s, pg, f->job_id == 0, ls.fl);
 		for (i = 0; i < pg->n && r == 0; i++) {
 			struct store_host *h = pg->h[i];
 			pg->h[i] = NULL;
@@ -564,11 +587,11 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	}
 	store__pg_read_end(s, opened);
 out:
-	page_free(pg, 0);
+	if (pg)
+		page_free(pg, 0);
 	free(pg);
-out_bufs:
-	buf_free(&esql);
-	buf_free(&evals);
+	buf_free(&ls.esql);
+	buf_free(&ls.evals);
 	return r;
 }
 
