@@ -172,6 +172,38 @@ def version_terms():
     expect(("net:2001:db8::/32", "!version:>=0"), ["2001:db8::1"])
 
 
+# One host, a port per version spelling: which ports pass each comparison
+# (services lists the ports that pass the port terms), the same on both
+# backends (SQLite's scandb_vercmp, PostgreSQL's numeric[] expression).
+VERSIONS = {1001: "8", 1002: "8.0.0", 1003: "08.00", 1004: "8.0.1", 1005: "10", 1006: "9.99",
+            1007: "4.10", 1008: "99999999999999999999.1", 1009: "8.0p1-Debian", 1010: "beta",
+            1011: "v8.0", 1012: "8.", 1013: "0", 1014: "8.10.0.0.0.1"}
+VERSION_CASES = {
+    "version:=8": [1001, 1002, 1003, 1009, 1012],
+    "version:<8": [1007, 1013],
+    "version:<=8.0.0": [1001, 1002, 1003, 1007, 1009, 1012, 1013],
+    "version:>8": [1004, 1005, 1006, 1008, 1014],
+    "version:>=9.99": [1005, 1006, 1008],
+    "version:<4.9": [1013],
+    "version:>8.10": [1005, 1006, 1008, 1014],
+    "version:>=99999999999999999999": [1008],
+}
+
+
+@t.case
+def version_order_on_one_host():
+    ports = "".join(port(n, "x", "p", v) for n, v in VERSIONS.items())
+    db_ = newdb()
+    text = scan(T1, [host("198.51.100.1", ports=ports)],
+                ports=",".join(str(n) for n in VERSIONS))
+    run(db_, "import", write(os.path.join(tmpdir(), "v.xml"), text), expect=0)
+    for term, want in VERSION_CASES.items():
+        r = run(db_, "services", "--format", "json", term, expect=0)
+        eq([x["port"] for x in json.loads(r.out)], want, f"services {term}")
+        r = run(db_, "hosts", "--format", "json", "--job", "1", "!" + term, expect=0)
+        eq(len(json.loads(r.out)), 0, f"hosts --job 1 !{term}: some port passes")
+
+
 @t.case
 def host_terms():
     expect("os:linux", ["192.0.2.10"])
