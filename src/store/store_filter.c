@@ -32,25 +32,28 @@ struct dialect {
 	const char *fence;   /* ends a per-row subquery */
 	const char *ver_cmp; /* SQLite's version order: column, placeholder, op */
 	const char *re, *re_i;
+	const char *escape; /* LIKE's escape clause: one backslash */
 };
 
 static const struct dialect dialects[2] = {
-    [STORE_DIALECT_SQLITE] = {"lower(@1)", "json_each(@1) j", "",
-                              "scandb_vercmp(@1, @2) @3 0", "scandb_regexp(@1, @2, 0)",
-                              "scandb_regexp(@1, @2, 1)"},
+    [STORE_DIALECT_SQLITE] = {"lower(@1)", "json_each(@1) j", "", "scandb_vercmp(@1, @2) @3 0",
+                              "scandb_regexp(@1, @2, 0)", "scandb_regexp(@1, @2, 1)",
+                              " ESCAPE '\\'"},
     /* translate(): ASCII only, as SQLite's lower() */
     [STORE_DIALECT_PG] = {"translate(@1, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
                           "'abcdefghijklmnopqrstuvwxyz')",
                           "jsonb_array_elements_text(@1) AS j(value)", " OFFSET 0",
-                          NULL /* PG_VERSION_ARRAY */, "@1 ~ @2", "@1 ~* @2"},
+                          NULL /* PG_VERSION_ARRAY */, "@1 ~ @2", "@1 ~* @2",
+                          /* E'': whatever standard_conforming_strings says */
+                          " ESCAPE E'\\\\'"},
 };
 
 /* PostgreSQL's version order: the leading dotted numeric part, trailing
  * .0 components cut, as numeric[] (compared element by element, then by
  * length: the same order as filter_version_cmp). */
 #define PG_VERSION_ARRAY                                                                           \
-	"string_to_array(regexp_replace(substring(@1 from '^[0-9]+(?:\\.[0-9]+)*'),"               \
-	" '(\\.0+)+$', ''), '.')::numeric[]"
+	"string_to_array(regexp_replace(substring(@1 from E'^[0-9]+(?:\\\\.[0-9]+)*'),"            \
+	" E'(\\\\.0+)+$', ''), '.')::numeric[]"
 
 struct compiler {
 	const struct filter *f;
@@ -114,10 +117,11 @@ static void tpl(struct compiler *c, const char *t, const char *a1, const char *a
 
 static struct store_fparam *param(struct compiler *c, enum store_fparam_type t, char ph[64])
 {
-	static const char *const pg_cast[] = {
-	    [STORE_FP_TEXT] = "@1", [STORE_FP_INT] = "(@1)::bigint",
-	    [STORE_FP_TIME] = "to_timestamp((@1)::bigint)", [STORE_FP_KEY] = "(@1)::bytea",
-	    [STORE_FP_VER] = "(@1)::numeric[]"};
+	static const char *const pg_cast[] = {[STORE_FP_TEXT] = "@1",
+	                                      [STORE_FP_INT] = "(@1)::bigint",
+	                                      [STORE_FP_TIME] = "to_timestamp((@1)::bigint)",
+	                                      [STORE_FP_KEY] = "(@1)::bytea",
+	                                      [STORE_FP_VER] = "(@1)::numeric[]"};
 	struct store_fsql *o = c->out;
 	char elem[48];
 
@@ -181,14 +185,16 @@ static void like(struct compiler *c, const char *col, const char *ph)
 
 	snprintf(e, sizeof(e), "coalesce(%s, '')", col);
 	tpl(c, c->d->fold, e, NULL, NULL);
-	emitf(c, " LIKE %s ESCAPE '\\'", ph);
+	emitf(c, " LIKE %s%s", ph, c->d->escape);
 }
 
 /* ---- port terms (alias p: a port_state or ports row) --------------------------- */
 
-static const char *const cmp_ops[] = {
-    [FILTER_EQ] = "=", [FILTER_LT] = "<", [FILTER_LE] = "<=", [FILTER_GT] = ">",
-    [FILTER_GE] = ">="};
+static const char *const cmp_ops[] = {[FILTER_EQ] = "=",
+                                      [FILTER_LT] = "<",
+                                      [FILTER_LE] = "<=",
+                                      [FILTER_GT] = ">",
+                                      [FILTER_GE] = ">="};
 
 static void port_list(struct compiler *c, const struct filter_node *nd)
 {

@@ -10,7 +10,8 @@ import json
 import os
 import time
 
-from e2e_util import Tests, check, eq, newdb, run, sql1, sql_script, tmpdir, ts_sql, write
+from e2e_util import (PG, Tests, check, eq, newdb, run, skip_case, sql1, sql_script, tmpdir,
+                       ts_sql, write)
 
 t = Tests("search")
 
@@ -300,6 +301,18 @@ def services_rows_follow_the_port_terms():
     eq([(x["addr"], x["port"]) for x in json.loads(r.out)],
        [("10.1.2.3", 22), ("192.0.2.10", 22), ("192.0.2.20", 22), ("192.0.2.20", 80),
         ("2001:db8::1", 22)], "services: a port expression under or")
+
+
+@t.case
+def pg_without_standard_conforming_strings():
+    if not PG:
+        skip_case("PostgreSQL only: a server setting")
+    env = {"PGOPTIONS": "-c standard_conforming_strings=off"}
+    for terms, want in ((("product:apache httpd",), ["192.0.2.20"]),
+                        (("product:openssh", "version:<8.0"), ["192.0.2.10"]),
+                        (("product:50%",), [])):
+        r = run(db(), "hosts", "--format", "json", *terms, env=env, expect=0)
+        eq([h["addr"] for h in json.loads(r.out)], want, f"{terms} without conforming strings")
 
 
 INJECTIONS = [
