@@ -351,6 +351,23 @@ static const struct {
     {"port:22 service:ssh or net:10.0.0.0/8", 2, "p.job_id = hs.job_id", NULL},
 };
 
+/* The listings of search_exprs, each a statement of its own (store_filter.c). */
+static void exercise_search(struct store *st)
+{
+	for (size_t i = 0; i < sizeof(search_exprs) / sizeof(search_exprs[0]); i++) {
+		struct store_host_filter f = STORE_HOST_FILTER_ANY;
+		struct filter e;
+		char err[FILTER_ERR_MAX];
+		size_t n = 0;
+
+		assert_int_equal(filter_parse_string(search_exprs[i].expr, time_now(), &e, err), 0);
+		f.expr = &e;
+		f.job_id = search_exprs[i].job;
+		assert_ok(st, store_hosts_each(st, &f, count_host, &n));
+		filter_free(&e);
+	}
+}
+
 static void exercise(struct store *st)
 {
 	struct store_host_filter f = STORE_HOST_FILTER_ANY;
@@ -374,20 +391,7 @@ static void exercise(struct store *st)
 	n = 0;
 	assert_ok(st, store_hosts_each(st, &f, count_host, &n));
 	assert_int_equal(n, NHOSTS);
-	/* search terms (store_filter.c), each a statement of its own */
-	for (size_t i = 0; i < sizeof(search_exprs) / sizeof(search_exprs[0]); i++) {
-		struct filter e;
-		char err[FILTER_ERR_MAX];
-
-		assert_int_equal(filter_parse_string(search_exprs[i].expr, time_now(), &e, err), 0);
-		f.expr = &e;
-		f.job_id = search_exprs[i].job;
-		n = 0;
-		assert_ok(st, store_hosts_each(st, &f, count_host, &n));
-		filter_free(&e);
-	}
-	f.expr = NULL;
-	f.job_id = 0;
+	exercise_search(st);
 	/* findings (the rules file of setup raised some) */
 	{
 		struct store_finding_filter ff;

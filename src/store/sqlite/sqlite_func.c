@@ -64,7 +64,8 @@ static void fn_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		c->icase = icase;
 		if (regcomp(&c->re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0) {
 			free(c);
-			sqlite3_result_error(ctx, "scandb_regexp: the pattern does not compile", -1);
+			sqlite3_result_error(ctx, "scandb_regexp: the pattern does not compile",
+			                     -1);
 			return;
 		}
 		/* SQLite owns c from here (re_free), even if it cannot keep it */
@@ -74,8 +75,8 @@ static void fn_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 			struct cached_re once;
 			if (regcomp(&once.re, pat,
 			            REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0) {
-				sqlite3_result_error(ctx, "scandb_regexp: the pattern does not compile",
-				                     -1);
+				sqlite3_result_error(
+				    ctx, "scandb_regexp: the pattern does not compile", -1);
 				return;
 			}
 			sqlite3_result_int(ctx, regexec(&once.re, text, 0, NULL, 0) == 0);
@@ -93,7 +94,7 @@ int store__sqlite_functions(struct store_sqlite *s)
 
 	rc = sqlite3_create_function(s->db, "scandb_vercmp", 2, flags, NULL, fn_vercmp, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(s->db, "scandb_regexp", 3, flags, NULL, fn_regexp, NULL,
-		                             NULL);
+		rc = sqlite3_create_function(s->db, "scandb_regexp", 3, flags, NULL, fn_regexp,
+		                             NULL, NULL);
 	return rc == SQLITE_OK ? 0 : store__sqlite_err(s, rc, "registering SQL functions");
 }
