@@ -6,12 +6,16 @@ injection attempts that simply match nothing (the database unchanged), and
 bad expressions (exit 2, naming the term and its argument).  The same
 expectations run on both backends (e2e.test_search.sqlite / .pg), so the
 results are the same on both."""
+import fnmatch
+import ipaddress
 import json
 import os
+import re
 import time
 
 from e2e_util import (PG, Tests, check, eq, newdb, run, skip_case, sql1, sql_script, tmpdir,
                        ts_sql, write)
+from gen_nmap_xml import generate
 
 t = Tests("search")
 
@@ -313,6 +317,89 @@ def pg_without_standard_conforming_strings():
                         (("product:50%",), [])):
         r = run(db(), "hosts", "--format", "json", *terms, env=env, expect=0)
         eq([h["addr"] for h in json.loads(r.out)], want, f"{terms} without conforming strings")
+
+
+# ---- the real samples and generated scans, against a reading in Python ----
+
+def py_version(v):
+    """The rule of docs/SEARCH.md, written again: the leading dotted number
+    as integers, trailing zeros cut; None without a leading number."""
+    m = re.match(r"[0-9]+(?:\.[0-9]+)*", v or "")
+    if not m:
+        return None
+    parts = [int(x) for x in m.group(0).split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return parts
+
+
+def py_vercmp(v, op, q):
+    a, b = py_version(v), py_version(q)
+    if a is None:
+        return False
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "=": a == b}[op]
+
+
+def opened(h):
+    return [p for p in h["ports"] if p["state"] == "open"]
+
+
+def low(v):
+    return (v or "").lower()
+
+
+ORACLE = {
+    ("port:22",): lambda h: any(p["port"] == 22 for p in opened(h)),
+    ("port:80,443/tcp",): lambda h: any(p["port"] == 80 or (p["port"] == 443 and
+                                        p["protocol"] == "tcp") for p in opened(h)),
+    ("service:http",): lambda h: any(low(p["service"]) == "http" for p in opened(h)),
+    ("product:openssh",): lambda h: any("openssh" in low(p["product"]) for p in opened(h)),
+    ("product:microsoft",): lambda h: any("microsoft" in low(p["product"]) for p in opened(h)),
+    ("version:<3",): lambda h: any(py_vercmp(p["version"], "<", "3") for p in opened(h)),
+    ("version:>=9.18.18",): lambda h: any(py_vercmp(p["version"], ">=", "9.18.18")
+                                          for p in opened(h)),
+    ("product:bind", "version:<9.18.18"):
+        lambda h: any("bind" in low(p["product"]) and py_vercmp(p["version"], "<", "9.18.18")
+                      for p in opened(h)),
+    ("cpe:cpe:/a:isc",): lambda h: any(c.lower().startswith("cpe:/a:isc")
+                                       for p in opened(h) for c in p["cpe"]),
+    ("os:windows",): lambda h: "windows" in low(h["os"]) or "windows" in low(h["os_family"]),
+    ("mac-vendor:qemu",): lambda h: "qemu" in low(h["mac_vendor"]),
+    ("hostname:*.org",): lambda h: any(fnmatch.fnmatchcase(n.lower(), "*.org")
+                                       for n in h["hostnames"]),
+    ("script:http-title",): lambda h: any(sc["id"] == "http-title" for sc in h["scripts"]) or
+        any(sc["id"] == "http-title" for p in h["ports"] for sc in p["scripts"]),
+    ("net:10.0.0.0/25",): lambda h: ipaddress.ip_address(h["addr"]) in
+        ipaddress.ip_network("10.0.0.0/25"),
+    ("status:up",): lambda h: h["status"] == "up",
+    ("!service:http",): lambda h: not any(low(p["service"]) == "http" for p in opened(h)),
+    ("service:ssh", "or", "os:linux"):
+        lambda h: any(low(p["service"]) == "ssh" for p in opened(h)) or
+        "linux" in low(h["os"]) or "linux" in low(h["os_family"]),
+}
+
+
+@t.case
+def real_and_generated_scans_match_a_reading_in_python():
+    db_ = newdb()
+    d = tmpdir()
+    files = [os.path.join(os.environ["SCANDB_TEST_DATA"], f)
+             for f in ("simple.xml", "complex.xml", "os.xml", "down.xml", "single.xml")]
+    for k in range(2):
+        f = os.path.join(d, f"gen{k}.xml")
+        generate(f, hosts=300, ports=8, seed=k + 1, start=1700000000 + k * 86400, down=0.05,
+                 progress=False)
+        files.append(f)
+    for f in files:
+        run(db_, "-q", "import", "--force", f, expect=0, env={"SCANDB_RULES": ""})
+    every = json.loads(run(db_, "hosts", "--format", "json", expect=0).out)
+    check(len(every) > 300, f"{len(every)} hosts")
+    for terms, pred in ORACLE.items():
+        got = [h["addr"] for h in json.loads(
+            run(db_, "hosts", "--format", "json", *terms, expect=0).out)]
+        want = [h["addr"] for h in every if pred(h)]
+        eq(got, want, f"hosts {' '.join(terms)} ({len(want)} expected)")
+        check(0 < len(want) or terms == ("hostname:*.org",), f"{terms}: a term that selects")
 
 
 INJECTIONS = [
