@@ -166,6 +166,18 @@ _scandb()
 	scan)
 		COMPREPLY=($(compgen -A hostname -- "$cur"))
 		;;
+	hosts | services)
+		# search terms (man scandb: SEARCH): their keys, and the values of a few
+		case $cur in
+		status:*) COMPREPLY=($(compgen -P status: -W "up down unknown skipped gone" -- "${cur#status:}")) ;;
+		finding:*) COMPREPLY=($(compgen -P finding: -W "info low medium high critical info+ low+ medium+ high+" -- "${cur#finding:}")) ;;
+		*:*) ;;
+		*)
+			COMPREPLY=($(compgen -W "port: service: product: version: cpe: script: hostname: os: mac-vendor: net: tag: status: first-seen: changed: finding: or not" -- "$cur"))
+			compopt -o nospace 2>/dev/null
+			;;
+		esac
+		;;
 	esac
 	return 0
 }

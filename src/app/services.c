@@ -27,7 +27,8 @@ struct services_walk {
 };
 
 /* Does port p make a row under filter f: open, and the port, protocol and
- * service asked for (the store matches the service exactly too)? */
+ * service asked for (the store matches the service exactly too), and the
+ * port terms of its search expression (filter_port_required)? */
 static int row_matches(const struct store_host_filter *f, const struct store_port *p)
 {
 	if (!p->state || strcmp(p->state, "open") != 0)
@@ -39,6 +40,12 @@ static int row_matches(const struct store_host_filter *f, const struct store_por
 		return 0;
 	if (f->service && (!p->service || strcmp(p->service, f->service) != 0))
 		return 0;
+	if (f->expr) {
+		/* the port terms of a search: the port itself passes them */
+		struct filter_port_view v = {p->port,    p->protocol, p->service, p->product,
+		                             p->version, p->cpes,     p->ncpes};
+		return filter_port_required(f->expr, &v);
+	}
 	return 1;
 }
 

@@ -40,6 +40,11 @@ static const char hosts_usage[] =
     "recent scan that probed it saw it (a scan of other ports, or one that found\n"
     "the host down, changes nothing), or exactly as job ID saw them.\n"
     "\n"
+    "  FILTER            search terms, ANDed (also or, not or !, parentheses):\n"
+    "                    port:22/tcp service:ssh product:openssh version:<8.0\n"
+    "                    cpe:PREFIX script:ID[~/REGEX/i] hostname:GLOB os:linux\n"
+    "                    mac-vendor:cisco net:CIDR tag:lab status:up first-seen:<7d\n"
+    "                    changed:<1d finding:high+ (man scandb: SEARCH)\n"
     "  --port N[/PROTO]  hosts with port N open (any protocol unless given)\n"
     "  --service NAME    hosts with an open port running service NAME\n"
     "  --status STATUS   hosts whose status in the scan shown is STATUS\n"
@@ -223,16 +228,25 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 	                              .shortopts = ":h",
 	                              .opts = hosts_opts,
 	                              .on_opt = hosts_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct hosts_ctx x;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = cli_host_filter_terms("hosts", argc, argv, first, &expr, &a.f)) != 0)
 		return r;
-	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
 		return r;
+	}
+	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
 	memset(&x, 0, sizeof(x));
 	x.all_states = a.all_states;
 	listing_init(&x.lst, &a.o, emit_host, drop_host, &x);
@@ -242,7 +256,9 @@ int cmd_hosts(struct cli *c, int argc, char **argv)
 		r = store_hosts_each(c->st, &a.f, on_host, &x);
 	}
 	r = listing_end(&x.lst, r);
-	return output_list_end(c, &x.l, r, "host");
+	r = output_list_end(c, &x.l, r, "host");
+	filter_free(&expr);
+	return r;
 }
 
 /* ---- `host`: the nmap-like view ------------------------------------------- */

@@ -47,6 +47,9 @@ static const char services_usage[] =
     "last seen open.  With --top, count the distinct values of a field over\n"
     "those rows instead, most frequent first.\n"
     "\n"
+    "  FILTER            search terms (man scandb: SEARCH), e.g. product:openssh\n"
+    "                    version:<8.0 '!tag:lab': rows of the hosts that match, and\n"
+    "                    of those only the ports that pass the port terms ANDed\n"
     "  --port N[/PROTO]  only port N (any protocol unless given)\n"
     "  --service NAME    only ports running service NAME\n"
     "  --status STATUS   only hosts whose current status is STATUS\n"
@@ -287,23 +290,35 @@ int cmd_services(struct cli *c, int argc, char **argv)
 	                              .shortopts = ":hn:",
 	                              .opts = services_opts,
 	                              .on_opt = services_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct output_list l;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
 	if ((r = services_check(&a)) != 0)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = cli_host_filter_terms("services", argc, argv, first, &expr, &a.f)) != 0)
 		return r;
-	if (a.top)
-		return print_top(c, &a);
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
+	if (a.top) {
+		r = print_top(c, &a);
+		filter_free(&expr);
+		return r;
+	}
 	memset(&l, 0, sizeof(l));
 	if ((r = output_list_begin(&l, a.fmt, 7, services_cols, services_csv_header)) == 0) {
 		output_table_max(&l.tab, 3, SERVICES_PRODUCT_MAX);
 		output_table_max(&l.tab, 4, SERVICES_VERSION_MAX);
 		r = services_list(c->st, &a.f, &a.o, on_row, &l);
 	}
-	return output_list_end(c, &l, r, "service");
+	r = output_list_end(c, &l, r, "service");
+	filter_free(&expr);
+	return r;
 }

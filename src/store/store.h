@@ -33,8 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/record.h"
+#include "core/filter.h"
 #include "core/hoststate.h"
+#include "core/record.h"
 
 struct store;
 
@@ -441,6 +442,9 @@ struct store_host_filter {
 	unsigned char net_hi[16];
 	int64_t changed_since; /* host has a change event at or after; 0: any */
 	int64_t new_since;     /* host first seen at or after; 0: any */
+	/* a search expression (core/filter.h, docs/SEARCH.md) the host must
+	 * also pass, or NULL; ANDed with the fields above */
+	const struct filter *expr;
 };
 
 /*

@@ -6,6 +6,7 @@
  *
  *   sqlite_stmt.c          errors, the statement cache, bind and step helpers
  *   sqlite_open.c          open, close, the connection's settings
+ *   sqlite_func.c          SQL functions of the search language (regex, versions)
  *   sqlite_tx.c            transactions (BUSY retried)
  *   sqlite_migrate.c       migrations bookkeeping, table_exists
  *   sqlite_jobs.c          job rows, content-hash lookups, the reaper's write
@@ -180,6 +181,10 @@ extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
 /* The cached statement of hot query `id`, prepared from its one text in
  * store__sqlite_hot_queries (store__sqlite_stmt). */
 int store__sqlite_hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out);
+
+/* Register scandb_vercmp and scandb_regexp on the connection
+ * (sqlite_func.c; store_filter.c's SQL calls them). */
+int store__sqlite_functions(struct store_sqlite *s);
 
 /* Connection slots (sqlite_open.c). */
 int store__sqlite_open(const char *target, struct store **out, char *errmsg, size_t errlen);
