@@ -1077,8 +1077,8 @@ static void test_search_term_plans(void **state)
 			    strstr(fx->traced.sql[k], "FROM hosts h"))
 				sql = fx->traced.sql[k];
 		if (!sql)
-			print_error("%s: no statement of the program holds %s\n", search_exprs[i].expr,
-			            search_exprs[i].marker);
+			print_error("%s: no statement of the program holds %s\n",
+			            search_exprs[i].expr, search_exprs[i].marker);
 		assert_non_null(sql);
 		assert_int_equal(plan_get(db, sql, &p), 0);
 		for (size_t k = 0; k < p.n; k++)

@@ -385,8 +385,8 @@ static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
 	buf_init(&sql, (size_t)1 << 20);
 	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
 	if (r == 0)
-		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE, &sql,
-		                      fp);
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
+		                      &sql, fp);
 	if (r == 0)
 		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
 	if (r != 0) {
@@ -409,7 +409,8 @@ static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
 			b |= sqlite3_bind_text(*out, idx, p->text, -1, SQLITE_STATIC);
 	}
 	if (b)
-		return store__sqlite_err(s, sqlite3_errcode(s->db), "listing hosts: binding values");
+		return store__sqlite_err(s, sqlite3_errcode(s->db),
+		                         "listing hosts: binding values");
 	return 0;
 }
 
