@@ -148,6 +148,7 @@ int cmd_host(struct cli *c, int argc, char **argv);
 int cmd_services(struct cli *c, int argc, char **argv);
 int cmd_jobs(struct cli *c, int argc, char **argv);
 int cmd_job(struct cli *c, int argc, char **argv);
+int cmd_job_rm(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_findings(struct cli *c, int argc, char **argv);
 int cmd_finding(struct cli *c, int argc, char **argv);

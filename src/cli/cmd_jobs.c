@@ -1,6 +1,7 @@
 /*
  * cmd_jobs.c - `scandb jobs` (scans and imports, newest first) and
- * `scandb job ID` (one job, every field).  Both are readers and never write
+ * `scandb job ID` (one job, every field; `job rm ...` goes to
+ * cmd_job_rm.c).  Both are readers and never write
  * (invariant 13): a running job whose process died or timed out is SHOWN
  * failed, with the error the reaper will record (store_job_is_stale), so a
  * crashed scan is never shown as running forever; the next import or scan
@@ -34,6 +35,7 @@ static const char jobs_usage[] =
     "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
+                                "       scandb job rm ID [--dry-run] (see scandb job rm --help)\n"
                                 "\n"
                                 "Show every field of one scan or import.\n"
                                 "\n"
@@ -272,6 +274,8 @@ int cmd_job(struct cli *c, int argc, char **argv)
 	int64_t id;
 	int first, r;
 
+	if (argc >= 2 && strcmp(argv[1], "rm") == 0) /* `job rm ID`: cmd_job_rm.c */
+		return cmd_job_rm(c, argc - 1, argv + 1);
 	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
 	if ((r = cli_parse_i64("job", "ID", argv[first], 1, INT64_MAX, &id)) != 0)

@@ -775,6 +775,34 @@ int store_doctor_damaged(const char *target, struct store_doctor_report *out);
 int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
                           char *kept, size_t keptlen, char *errmsg, size_t errlen);
 
+/* ---- job rm: one job removed, its hosts' history derived again ---------- */
+
+/* What removing a job touches (store_job_rm_count). */
+struct store_job_rm_count {
+	int64_t hosts;        /* hosts the job saw */
+	int64_t hosts_gone;   /* of those, seen by no other job: they go */
+	int64_t ports;        /* its port rows */
+	int64_t events;       /* change events it made: they go */
+	int64_t events_again; /* events of its hosts' later scans: derived again */
+	int64_t findings;     /* findings it saw */
+};
+int store_job_rm_count(struct store *st, int64_t job_id, struct store_job_rm_count *out);
+/* The hosts job `job_id` saw that another job saw too, by host id:
+ * cb(ctx, host_id, addr, stored) (stored: it has a host_state row). */
+int store_job_rm_hosts(struct store *st, int64_t job_id,
+                       int (*cb)(void *ctx, int64_t host_id, const char *addr, int stored),
+                       void *ctx);
+/* The current fields of those hosts folded again from their other scans
+ * (store_sql.h STORE_SQL_HOST_REFOLD_SET: the host merge in scan order). */
+int store_job_rm_refold(struct store *st, int64_t job_id);
+/* Delete the hosts only job `job_id` saw (*hosts_gone: how many), then the
+ * job and every row that names it (foreign-key cascades). */
+int store_job_rm_delete(struct store *st, int64_t job_id, int64_t *hosts_gone);
+/* Delete the host's findings whose every status change a scan made (as
+ * store_findings_scan_decided), with their jobs and history: job rm makes
+ * them again from the scans that stay. */
+int store_findings_forget_scan_decided(struct store *st, int64_t host_id);
+
 struct store_prune_opts {
 	int64_t older_than; /* cutoff: jobs whose scan time is before it */
 	int64_t keep_last;  /* the N newest jobs are kept whatever their age */
