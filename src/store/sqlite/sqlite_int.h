@@ -66,6 +66,7 @@ enum sq_stmt {
 	SQ_HIST_FORGET,
 	SQ_HIST_STATES,
 	SQ_HIST_STATE_PUT,
+	SQ_NOTE_ADD, /* sqlite_tags.c */
 	/* queries (sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -82,14 +83,13 @@ enum sq_stmt {
 	SQ_HIST_SCRIPTS,
 	SQ_EVENTS_SINCE,
 	SQ_EVENTS_HOST,
-	/* tags and notes (sqlite_tags.c) */
+	/* tags and notes (sqlite_tags.c; SQL in the hot table) */
 	SQ_HOST_ID,
 	SQ_TAG_MATCH,
 	SQ_TAG_ADD,
 	SQ_TAG_RM,
 	SQ_TAGS_EACH,
 	SQ_HOST_TAGS,
-	SQ_NOTE_ADD,
 	SQ_HOST_NOTES,
 	SQ_NOTE_RM,
 	SQ__COUNT

@@ -21,8 +21,7 @@ int store__sqlite_host_id(struct store *st, const char *addr, int64_t *id)
 	int rc, r;
 
 	*id = 0;
-	if ((r = store__sqlite_stmt(s, SQ_HOST_ID, "SELECT id FROM hosts WHERE addr = ?1", &q)) !=
-	    0)
+	if ((r = store__sqlite_hot(s, SQ_HOST_ID, &q)) != 0)
 		return r;
 	sqlite3_bind_text(q, 1, addr, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
@@ -38,15 +37,7 @@ int store__sqlite_host_id(struct store *st, const char *addr, int64_t *id)
 	return r;
 }
 
-/* ?1, ?2: the addr_key range; ?3 the tag; ?4, ?5 its time and author. */
-static const char sql_tag_match[] = "SELECT count(*) FROM hosts WHERE addr_key BETWEEN ?1 AND ?2";
-static const char sql_tag_add[] =
-    "INSERT INTO host_tags (host_id, tag, created_at, author)"
-    " SELECT id, ?3, ?4, ?5 FROM hosts WHERE addr_key BETWEEN ?1 AND ?2"
-    " ON CONFLICT DO NOTHING RETURNING host_id";
-static const char sql_tag_rm[] =
-    "DELETE FROM host_tags WHERE tag = ?3 AND host_id IN"
-    " (SELECT id FROM hosts WHERE addr_key BETWEEN ?1 AND ?2) RETURNING host_id";
+/* The statements are in the hot table (sqlite_query.c), with their plans. */
 
 static int bind_range(sqlite3_stmt *q, const unsigned char lo[16], const unsigned char hi[16])
 {
@@ -62,7 +53,7 @@ int store__sqlite_tag_set(struct store *st, const unsigned char lo[16], const un
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_TAG_MATCH, sql_tag_match, &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_TAG_MATCH, &q)) != 0)
 		return r;
 	rc = bind_range(q, lo, hi);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -72,8 +63,7 @@ int store__sqlite_tag_set(struct store *st, const unsigned char lo[16], const un
 	store__sqlite_done(q);
 	if (rc != SQLITE_OK)
 		return store__sqlite_err(s, rc, "finding the hosts to tag");
-	r = add ? store__sqlite_stmt(s, SQ_TAG_ADD, sql_tag_add, &q)
-	        : store__sqlite_stmt(s, SQ_TAG_RM, sql_tag_rm, &q);
+	r = store__sqlite_hot(s, add ? SQ_TAG_ADD : SQ_TAG_RM, &q);
 	if (r != 0)
 		return r;
 	rc = bind_range(q, lo, hi) | sqlite3_bind_text(q, 3, tag, -1, SQLITE_STATIC);
@@ -96,9 +86,7 @@ int store__sqlite_tags_each(struct store *st, int (*cb)(void *ctx, const char *t
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_TAGS_EACH,
-	                            "SELECT tag, count(*) FROM host_tags GROUP BY tag ORDER BY tag",
-	                            &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_TAGS_EACH, &q)) != 0)
 		return r;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if ((r = cb(ctx, col_text(q, 0), sqlite3_column_int64(q, 1))) != 0)
@@ -117,10 +105,7 @@ int store__sqlite_host_tags(struct store *st, int64_t host_id,
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_HOST_TAGS,
-	                            "SELECT tag, created_at, author FROM host_tags"
-	                            " WHERE host_id = ?1 ORDER BY tag",
-	                            &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_HOST_TAGS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, host_id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
@@ -162,10 +147,7 @@ int store__sqlite_host_notes(struct store *st, int64_t host_id,
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_HOST_NOTES,
-	                            "SELECT id, at, author, text FROM host_notes"
-	                            " WHERE host_id = ?1 ORDER BY at, id",
-	                            &q)) != 0)
+	if ((r = store__sqlite_hot(s, SQ_HOST_NOTES, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, host_id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -186,8 +168,7 @@ int store__sqlite_note_rm(struct store *st, int64_t id)
 	sqlite3_stmt *q;
 	int rc, r;
 
-	if ((r = store__sqlite_stmt(s, SQ_NOTE_RM, "DELETE FROM host_notes WHERE id = ?1", &q)) !=
-	    0)
+	if ((r = store__sqlite_hot(s, SQ_NOTE_RM, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);
