@@ -34,12 +34,14 @@ static const char jobs_usage[] =
     "  --status STATUS   only jobs with this status\n"
     "  --format FORMAT   table (default), json, ndjson or csv\n";
 
-static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
-                                "       scandb job rm ID [--dry-run] (see scandb job rm --help)\n"
-                                "\n"
-                                "Show every field of one scan or import.\n"
-                                "\n"
-                                "  --format FORMAT   table (default), json, ndjson or csv\n";
+static const char job_usage[] =
+    "usage: scandb job ID [--format table|json|ndjson|csv]\n"
+    "       scandb job rm ID [--dry-run] [--format table|json|ndjson|csv]\n"
+    "\n"
+    "Show every field of one scan or import; `job rm` removes one (its own\n"
+    "help says how).\n"
+    "\n"
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const struct option jobs_opts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
