@@ -14,10 +14,15 @@
 #include <string.h>
 
 #include "app/findings.h"
+#include "app/job_retry.h"
 #include "app/job_writer_int.h"
 #include "core/error.h"
+#include "core/retry.h"
 #include "core/vec.h"
 #include "history/findings.h"
+
+/* How often a removal lost to a transient failure is tried in all. */
+#define JOB_RM_ATTEMPTS 5
 
 struct rm_host {
 	int64_t id;
@@ -100,6 +105,24 @@ out:
 	return r;
 }
 
+/* One attempt: the whole removal in one transaction, or nothing. */
+static int rm_once(struct store *st, int64_t job_id, int dry_run,
+                   const struct findings_rules *rules, struct store_job_rm_count *out)
+{
+	int r;
+
+	if ((r = store_tx_begin(st)) != 0)
+		return r;
+	if ((r = rm_check_job(st, job_id)) == 0 && (r = store_job_rm_count(st, job_id, out)) == 0 &&
+	    !dry_run)
+		r = rm_in_tx(st, job_id, rules);
+	if (r == 0 && !dry_run)
+		r = store_tx_commit(st);
+	else
+		store_tx_rollback(st);
+	return r;
+}
+
 int app_job_rm(struct store *st, int64_t job_id, int dry_run, struct store_job_rm_count *out)
 {
 	struct findings_rules *rules = NULL;
@@ -108,16 +131,14 @@ int app_job_rm(struct store *st, int64_t job_id, int dry_run, struct store_job_r
 
 	if (!dry_run && (r = findings_rules_load(&rules, err, sizeof(err))) != 0)
 		return store_set_error(st, r, "%s", err[0] ? err : "could not load finding rules");
-	if ((r = store_tx_begin(st)) != 0)
-		goto out;
-	if ((r = rm_check_job(st, job_id)) == 0 && (r = store_job_rm_count(st, job_id, out)) == 0 &&
-	    !dry_run)
-		r = rm_in_tx(st, job_id, rules);
-	if (r == 0 && !dry_run)
-		r = store_tx_commit(st);
-	else
-		store_tx_rollback(st);
-out:
+	/* a transaction lost to a transient failure (PostgreSQL) left nothing:
+	 * tried again whole, as an import is (job_retry.h) */
+	for (int attempt = 1;; attempt++) {
+		r = rm_once(st, job_id, dry_run, rules, out);
+		if (r != SDB_ETRANSIENT || attempt >= JOB_RM_ATTEMPTS)
+			break;
+		retry_sleep(&app_job_retry, attempt - 1);
+	}
 	findings_rules_free(rules);
 	return r;
 }

@@ -15,7 +15,9 @@
  * Remove job `job_id` (dry_run: count, change nothing).  *out: what goes
  * and what is derived again (counted before the removal).  SDB_ENOTFOUND
  * for no such job, SDB_EBUSY for a queued or running one (store_errmsg
- * says why), else the store's error; nothing changed on any error.
+ * says why), else the store's error; nothing changed on any error.  A
+ * transaction lost to a transient failure (PostgreSQL) is tried again
+ * whole, up to 5 times in all.
  */
 int app_job_rm(struct store *st, int64_t job_id, int dry_run, struct store_job_rm_count *out);
 

@@ -100,6 +100,17 @@ def removing_a_job_imported_late():
 
 
 @t.case
+def a_removed_file_imports_again():
+    """Its content hash goes with it: importing the file again is no
+    duplicate, and gives the history of importing every file."""
+    files = th.ooo_files(th.Dir())
+    db = same_as_without(files, 2)
+    r = run(db, "import", files[2], expect=0)
+    check("already imported" not in r.err, r.err)
+    eq(state(db), state(imported(files)), "removed, then imported again (late)")
+
+
+@t.case
 def findings_as_if_never_seen():
     """A finding opened by A, resolved by B, reopened by C: without B it is
     open from A with no resolution; without A it opens at B's time."""
