@@ -45,9 +45,10 @@
  *
  * job rm (app/job_rm.c, late_job.remove) runs the same derivation the other
  * way: the removed job's scan is listed but not applied, every host goes
- * from its first scan with its findings (those scans decided are made
- * again from scratch), and the host's state is N's: what an import of the
- * other scans alone would have written.
+ * from its first scan to its last, and the host's state is N's: what an
+ * import of the other scans alone would have written.  A host with
+ * findings, or whose later scans now detect one, has them made again from
+ * scratch (those scans decided are forgotten first).
  *
  * Cost per late host: c + 1 + 2k scans applied in memory and read, where c
  * is the number of scans between its checkpoint and L (about
@@ -671,16 +672,16 @@ static int late_begin(struct late_block *b, unsigned char *sel)
 	size_t nsel = 0;
 	int r;
 
-	if (b->j->remove) /* job rm: every scan of every host, findings too */
-		memset(sel, 1, b->n);
-	else if ((r = late_list(b, NULL, 0, LATE_LIST_LATER, sel)) != 0)
+	/* job rm: every scan of every host, from its first */
+	if ((r = b->j->remove ? late_list(b, NULL, 1, 0, sel)
+	                      : late_list(b, NULL, 0, LATE_LIST_LATER, sel)) != 0)
 		return r;
 	/* the hosts with findings derive them from all their scans */
 	for (size_t i = 0; i < b->n; i++) {
 		b->v[i]->findings = sel[i];
 		nsel += sel[i];
 	}
-	if (nsel && (r = late_list(b, sel, 1, 0, NULL)) != 0)
+	if (nsel && !b->j->remove && (r = late_list(b, sel, 1, 0, NULL)) != 0)
 		return r;
 	for (size_t i = 0; i < b->n && r == 0; i++)
 		r = late_start(b->j, b->v[i]);
