@@ -124,7 +124,9 @@ int cmd_tag(struct cli *c, int argc, char **argv)
 		o = json_pack("{s:s, s:s, s:o?, s:I, s:I}", "target", argv[first], "action",
 		              add ? "add" : "rm", "tags", tags, "hosts_matched",
 		              (json_int_t)res.matched, "hosts_changed", (json_int_t)res.changed);
-		return o && output_json_print(stdout, o) == 0 ? CLI_OK : output_err("tag", SDB_EIO);
+		if (!o)
+			return output_err("tag", SDB_ENOMEM);
+		return output_json_print(stdout, o) == 0 ? CLI_OK : output_err("tag", SDB_EIO);
 	}
 	printf("%s: %" PRId64 " of %" PRId64 " known host%s changed\n", add ? "added" : "removed",
 	       res.changed, res.matched, res.matched == 1 ? "" : "s");
