@@ -45,7 +45,9 @@
  *
  * job rm (app/job_rm.c, late_job.remove) runs the same derivation the other
  * way: the removed job's scan is listed but not applied, every host goes
- * from its first scan to its last, and the host's state is N's: what an
+ * from its first scan to its last (a checkpoint holds no first_seen,
+ * last_seen or closed_at, which a removal may move back, and no stored
+ * state can stand in for them), and the host's state is N's: what an
  * import of the other scans alone would have written.  A host with
  * findings, or whose later scans now detect one, has them made again from
  * scratch (those scans decided are forgotten first).
