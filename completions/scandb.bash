@@ -4,7 +4,7 @@
 # tests/e2e/test_docs.py checks that each command's options here are exactly
 # those its --help lists.
 
-_scandb_commands="import scan hosts host services export jobs job findings finding diff changes history migrate health stats doctor backup restore prune"
+_scandb_commands="import scan hosts host services export jobs job tag tags note findings finding diff changes history migrate health stats doctor backup restore prune"
 # global options: before the command all of them, after it these
 _scandb_global_before="--db -q --quiet --no-progress --version --help"
 _scandb_global_after="--db -q --quiet --no-progress --help"
@@ -19,7 +19,10 @@ _scandb_options()
 	services) echo "--port --service --status --net --changed-since --new-since --sort --limit --top -n --format" ;;
 	export) echo "--current --format -o --output --port --service --status --net --changed-since --new-since" ;;
 	jobs) echo "--status --sort --limit --format" ;;
-	job) echo "--format" ;;
+	job) echo "--dry-run --format" ;;
+	tag) echo "--format" ;;
+	tags) echo "--format" ;;
+	note) echo "--format" ;;
 	changes) echo "--since --host --net --kind --sort --limit --format" ;;
 	history) echo "--since --sort --limit --format" ;;
 	diff) echo "--format --text --xml --json -v --verbose" ;;
@@ -38,7 +41,7 @@ _scandb_options()
 _scandb_formats()
 {
 	case $1 in
-	import | health | backup | restore | migrate) echo "table json" ;;
+	import | health | backup | restore | migrate | tag) echo "table json" ;;
 	diff) echo "text xml json" ;;
 	export) echo "nmap-xml csv json html" ;;
 	*) echo "table json ndjson csv" ;;
@@ -177,6 +180,15 @@ _scandb()
 			compopt -o nospace 2>/dev/null
 			;;
 		esac
+		;;
+	job)
+		((COMP_CWORD == cmdi + 1)) && COMPREPLY=($(compgen -W "rm" -- "$cur"))
+		;;
+	tag)
+		((COMP_CWORD == cmdi + 2)) && COMPREPLY=($(compgen -W "add rm" -- "$cur"))
+		;;
+	note)
+		((COMP_CWORD == cmdi + 1)) && COMPREPLY=($(compgen -W "rm" -- "$cur"))
 		;;
 	esac
 	return 0

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/host_filter.h"
 #include "cli/listing_opt.h"
+#include "cli/host_says.h"
 #include "cli/output.h"
 #include "core/addr.h"
 #include "core/buf.h"
@@ -529,9 +530,15 @@ static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_
 	}
 	switch (fmt) {
 	case CLI_FMT_JSON:
-	case CLI_FMT_NDJSON:
-		r = output_host_json_write(stdout, one, "\n");
+	case CLI_FMT_NDJSON: {
+		/* what people say about it: tags and notes (host_says.c) */
+		json_t *more = json_object();
+		r = more ? host_says_add_json(c->st, one->id, more) : SDB_ENOMEM;
+		if (r == 0)
+			r = output_host_json_write_more(stdout, one, more, "\n");
+		json_decref(more);
 		break;
+	}
 	case CLI_FMT_CSV:
 		r = output_host_csv_header(stdout);
 		if (r == 0)
@@ -539,6 +546,8 @@ static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_
 		break;
 	default:
 		r = print_host_block(one, stdout);
+		if (r == 0)
+			r = host_says_print(c->st, one->id, stdout);
 		break;
 	}
 	r = r ? output_err("cannot show the host", r) : CLI_OK;

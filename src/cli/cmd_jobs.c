@@ -1,6 +1,7 @@
 /*
  * cmd_jobs.c - `scandb jobs` (scans and imports, newest first) and
- * `scandb job ID` (one job, every field).  Both are readers and never write
+ * `scandb job ID` (one job, every field; `job rm ...` goes to
+ * cmd_job_rm.c).  Both are readers and never write
  * (invariant 13): a running job whose process died or timed out is SHOWN
  * failed, with the error the reaper will record (store_job_is_stale), so a
  * crashed scan is never shown as running forever; the next import or scan
@@ -39,11 +40,14 @@ static const char jobs_usage[] =
     "kind, status, started_at, completed_at, hosts_up, ports_open, elapsed.\n"
     "Another order holds the jobs in memory (only N with --limit N).\n";
 
-static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
-                                "\n"
-                                "Show every field of one scan or import.\n"
-                                "\n"
-                                "  --format FORMAT   table (default), json, ndjson or csv\n";
+static const char job_usage[] =
+    "usage: scandb job ID [--format table|json|ndjson|csv]\n"
+    "       scandb job rm ID [--dry-run] [--format table|json|ndjson|csv]\n"
+    "\n"
+    "Show every field of one scan or import; `job rm` removes one (its own\n"
+    "help says how).\n"
+    "\n"
+    "  --format FORMAT   table (default), json, ndjson or csv\n";
 
 static const struct option jobs_opts[] = {
     CLI_LIST_OPT_SORT,
@@ -304,6 +308,8 @@ int cmd_job(struct cli *c, int argc, char **argv)
 	int64_t id;
 	int first, r;
 
+	if (argc >= 2 && strcmp(argv[1], "rm") == 0) /* `job rm ID`: cmd_job_rm.c */
+		return cmd_job_rm(c, argc - 1, argv + 1);
 	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
 	if ((r = cli_parse_i64("job", "ID", argv[first], 1, INT64_MAX, &id)) != 0)

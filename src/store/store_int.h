@@ -252,6 +252,22 @@ struct store_ops {
 	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
 	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
+	/* ---- tags and notes (store.h; store_tags.c checks the values) ---- */
+	int (*host_id)(struct store *st, const char *addr, int64_t *id);
+	int (*tag_set)(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+	               const char *tag, int add, int64_t at, const char *author, int64_t *matched,
+	               int (*changed)(void *ctx, int64_t host_id), void *ctx);
+	int (*tags_each)(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+	                 void *ctx);
+	int (*host_tags)(struct store *st, int64_t host_id,
+	                 int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+	                 void *ctx);
+	int (*note_add)(struct store *st, int64_t host_id, int64_t at, const char *author,
+	                const char *text, int64_t *id);
+	int (*host_notes)(struct store *st, int64_t host_id,
+	                  int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+	int (*note_rm)(struct store *st, int64_t id);
+
 	/* ---- operations (store.h "operations", docs/OPERATIONS.md) ----
 	 * All optional: a NULL slot makes its command answer "not supported by
 	 * the <backend> backend" (doctor: the check is reported skipped).

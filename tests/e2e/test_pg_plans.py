@@ -277,6 +277,10 @@ def every_index_is_used():
         ["findings", "--host", "10.0.0.30"], ["finding", "1"], ["host", "10.0.0.30"],
         ["history", "10.0.0.30"],
         ["finding", "1", "set-status", "confirmed", "--note", "seen"],
+        ["tag", "10.0.0.0/24", "add", "web", "lab"], ["tag", "10.0.0.30", "add", "one"],
+        ["tags"], ["tags", "10.0.0.30"], ["tag", "10.0.0.0/24", "rm", "web"],
+        ["note", "10.0.0.30", "a note"], ["note", "10.0.0.30"], ["note", "rm", "1"],
+        ["job", "rm", "2", "--dry-run"], ["job", "rm", "3"],
         ["diff", "1", "2"], ["stats"], ["doctor"],
         ["prune", "--older-than", "2023-11-16", "--keep-last", "1"])]
     plans = logged_plans(db, work, " -c enable_seqscan=off")

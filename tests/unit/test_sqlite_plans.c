@@ -44,6 +44,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/addr.h"
 #include "core/error.h"
 #include "core/filter.h"
 #include "core/record.h"
@@ -367,6 +368,7 @@ static void exercise_search(struct store *st)
 		filter_free(&e);
 	}
 }
+static void exercise_tags(struct store *st);
 
 static void exercise(struct store *st)
 {
@@ -454,6 +456,57 @@ static void exercise(struct store *st)
 		assert_ok(st, store_events_each(st, &ef, count_event, &n));
 		assert_true(n > 0);
 	}
+	exercise_tags(st);
+}
+
+static int count_tag(void *ctx, const char *tag, int64_t hosts)
+{
+	(void)tag;
+	(void)hosts;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int count_host_tag(void *ctx, const char *tag, int64_t at, const char *author)
+{
+	(void)tag;
+	(void)at;
+	(void)author;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int count_note(void *ctx, const struct store_note *nt)
+{
+	(void)nt;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* Tags on a block and on one host, the tag counts, a host's tags and
+ * notes, a note removed (store.h "tags and notes"). */
+static void exercise_tags(struct store *st)
+{
+	unsigned char lo[16], hi[16];
+	int64_t host_id = 0, note = 0, matched = 0;
+	size_t n = 0;
+
+	assert_int_equal(addr_cidr_parse("10.0.0.0/24", lo, hi), 0);
+	assert_ok(st, store_tag_set(st, lo, hi, "web", 1, 1, "plans", &matched, NULL, NULL));
+	assert_true(matched > 0);
+	assert_ok(st, store_tag_set(st, lo, hi, "web", 0, 1, NULL, &matched, NULL, NULL));
+	assert_ok(st, store_tag_set(st, lo, hi, "lab", 1, 1, NULL, &matched, NULL, NULL));
+	assert_ok(st, store_tags_each(st, count_tag, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_host_id(st, "10.0.0.1", &host_id));
+	n = 0;
+	assert_ok(st, store_host_tags(st, host_id, count_host_tag, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_note_add(st, host_id, 1, "plans", "a note", &note));
+	n = 0;
+	assert_ok(st, store_host_notes(st, host_id, count_note, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_note_rm(st, note));
 }
 
 /* A prune of the jobs of the first day, on a copy of the database (the other tests

@@ -14,6 +14,7 @@
  *   sqlite_history.c       history slots (states, events, late scans)
  *   sqlite_query.c         read queries and the hot-query table
  *   sqlite_findings.c      findings slots
+ *   sqlite_tags.c          tags and notes slots
  *   sqlite_admin_query.c   the generic operations slots, ping
  *   sqlite_admin_stats.c   stats
  *   sqlite_admin_doctor.c  doctor
@@ -66,6 +67,7 @@ enum sq_stmt {
 	SQ_HIST_FORGET,
 	SQ_HIST_STATES,
 	SQ_HIST_STATE_PUT,
+	SQ_NOTE_ADD, /* sqlite_tags.c */
 	/* queries (sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -82,6 +84,15 @@ enum sq_stmt {
 	SQ_HIST_SCRIPTS,
 	SQ_EVENTS_SINCE,
 	SQ_EVENTS_HOST,
+	/* tags and notes (sqlite_tags.c; SQL in the hot table) */
+	SQ_HOST_ID,
+	SQ_TAG_MATCH,
+	SQ_TAG_ADD,
+	SQ_TAG_RM,
+	SQ_TAGS_EACH,
+	SQ_HOST_TAGS,
+	SQ_HOST_NOTES,
+	SQ_NOTE_RM,
 	SQ__COUNT
 };
 
@@ -223,6 +234,21 @@ int store__sqlite_job_progress(struct store *st, int64_t id, int progress, int64
 int store__sqlite_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
                              int64_t *existing_id);
 int store__sqlite_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
+/* Tags and notes (sqlite_tags.c; store.h "tags and notes"). */
+int store__sqlite_host_id(struct store *st, const char *addr, int64_t *id);
+int store__sqlite_tag_set(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+                          const char *tag, int add, int64_t at, const char *author,
+                          int64_t *matched, int (*changed)(void *ctx, int64_t host_id), void *ctx);
+int store__sqlite_tags_each(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+                            void *ctx);
+int store__sqlite_host_tags(struct store *st, int64_t host_id,
+                            int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+                            void *ctx);
+int store__sqlite_note_add(struct store *st, int64_t host_id, int64_t at, const char *author,
+                           const char *text, int64_t *id);
+int store__sqlite_host_notes(struct store *st, int64_t host_id,
+                             int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+int store__sqlite_note_rm(struct store *st, int64_t id);
 int store__sqlite_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n,
                             int64_t now, int *count);
 

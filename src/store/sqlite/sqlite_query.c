@@ -589,6 +589,10 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 #define PLAN_PORT_STATE                                                                            \
 	"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", "SCAN p VIRTUAL TABLE INDEX 1:"
 
+/* The known hosts of an addr_key range. */
+#define PLAN_ADDR_RANGE(t)                                                                         \
+	"SEARCH " t " USING COVERING INDEX hosts_addr_key (addr_key>? AND addr_key<?)"
+
 const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     /* Walk hosts in address order (no sort: rows stream), one host_scans
      * row each; both port filters probe that host's ports by key. */
@@ -668,4 +672,41 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                         " WHERE h.addr = ?4 AND e.at >= ?1 ORDER BY e.at, e.id",
                         {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
+
+    /* Tags and notes (sqlite_tags.c).  A host by its address, the unique
+     * index; the known hosts of an address range ?1..?2 by hosts_addr_key
+     * (counted, tagged with ?3 at ?4 by ?5, or untagged); the tags with
+     * their counts walk host_tags_tag (no sort); one host's tags and notes
+     * by its id.  (tag_rm probes (tag, host) for each host of the range, a
+     * LIST SUBQUERY: its line is not an access path.) */
+    [SQ_HOST_ID] = {"host_id",
+                    "SELECT id FROM hosts WHERE addr = ?1",
+                    {"SEARCH hosts USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)"}},
+    [SQ_TAG_MATCH] = {"tag_match",
+                      "SELECT count(*) FROM hosts WHERE addr_key BETWEEN ?1 AND ?2",
+                      {PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAG_ADD] = {"tag_add",
+                    "INSERT INTO host_tags (host_id, tag, created_at, author)"
+                    " SELECT id, ?3, ?4, ?5 FROM hosts WHERE addr_key BETWEEN ?1 AND ?2"
+                    " ON CONFLICT DO NOTHING RETURNING host_id",
+                    {PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAG_RM] = {"tag_rm",
+                   "DELETE FROM host_tags WHERE tag = ?3 AND host_id IN"
+                   " (SELECT id FROM hosts WHERE addr_key BETWEEN ?1 AND ?2) RETURNING host_id",
+                   {"SEARCH host_tags USING COVERING INDEX host_tags_tag (tag=? AND host_id=?)",
+                    PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAGS_EACH] = {"tags_each",
+                      "SELECT tag, count(*) FROM host_tags GROUP BY tag ORDER BY tag",
+                      {"SCAN host_tags USING COVERING INDEX host_tags_tag"}},
+    [SQ_HOST_TAGS] = {"host_tags",
+                      "SELECT tag, created_at, author FROM host_tags"
+                      " WHERE host_id = ?1 ORDER BY tag",
+                      {"SEARCH host_tags USING PRIMARY KEY (host_id=?)"}},
+    [SQ_HOST_NOTES] = {"host_notes",
+                       "SELECT id, at, author, text FROM host_notes"
+                       " WHERE host_id = ?1 ORDER BY at, id",
+                       {"SEARCH host_notes USING INDEX host_notes_host (host_id=?)"}},
+    [SQ_NOTE_RM] = {"note_rm",
+                    "DELETE FROM host_notes WHERE id = ?1",
+                    {"SEARCH host_notes USING INTEGER PRIMARY KEY (rowid=?)"}},
 };
