@@ -30,7 +30,7 @@ static const char export_usage[] =
     "usage: scandb export JOB | --current [--format nmap-xml|csv|json|html]\n"
     "                     [-o FILE] [--port N[/tcp|udp|sctp]] [--service NAME]\n"
     "                     [--status up|down|unknown|skipped] [--net CIDR]\n"
-    "                     [--changed-since WHEN] [--new-since WHEN]\n"
+    "                     [--changed-since WHEN] [--new-since WHEN] [FILTER...]\n"
     "\n"
     "Write a stored job (JOB, its id) or the current state (--current: each\n"
     "host as its latest scan saw it) as one document: nmap's XML (ndiff,\n"
@@ -49,7 +49,9 @@ static const char export_usage[] =
     "  --changed-since WHEN  only hosts with a change event since WHEN (7d, 12h, a date)\n"
     "  --new-since WHEN  only hosts first seen since WHEN\n"
     "\n"
-    "A filtered export holds whole hosts (all their ports).  The man page,\n"
+    "FILTER: search terms, as for `hosts` (port:22 product:openssh '!tag:lab';\n"
+    "the man page's SEARCH section).  A filtered export holds whole hosts (all\n"
+    "their ports).  The man page,\n"
     "scandb(1), says what each format holds and which tools read it.\n";
 
 static const struct option export_opts[] = {
@@ -188,17 +190,19 @@ static int export_opt(void *ctx, int ch, char *arg)
 	}
 }
 
-/* The job named by the operands (0 with --current), or the usage error. */
+/* The job named by the first operand (0 with --current, where every
+ * operand is a search term), or the usage error; *terms: the index of the
+ * first search term. */
 static int export_job_id(const struct export_args *a, int argc, char **argv, int first,
-                         int64_t *job)
+                         int64_t *job, int *terms)
 {
 	*job = 0;
-	if (a->current && first < argc)
-		return cli_usage_err("export", "give a JOB or --current, not both");
-	if (!a->current && first >= argc)
-		return cli_usage_err("export", "missing JOB (a job id, or --current)");
+	*terms = first;
 	if (a->current)
 		return 0;
+	if (first >= argc)
+		return cli_usage_err("export", "missing JOB (a job id, or --current)");
+	*terms = first + 1;
 	return cli_parse_i64("export", "JOB", argv[first], 1, INT64_MAX, job);
 }
 
@@ -221,40 +225,28 @@ static int export_write(struct cli *c, const struct export_args *a, int64_t job,
 	return CLI_OK;
 }
 
-int cmd_export(struct cli *c, int argc, char **argv)
+/* Open the database and the output, run the export, publish the file.
+ * CLI_OK or the exit status. */
+static int export_open_run(struct cli *c, const struct export_args *a, int64_t job)
 {
-	struct export_args a = {STORE_HOST_FILTER_ANY, 0, EXPORT_NMAP_XML, NULL};
-	const struct cli_args spec = {.cmd = "export",
-	                              .usage = export_usage,
-	                              .shortopts = ":ho:",
-	                              .opts = export_opts,
-	                              .on_opt = export_opt,
-	                              .ctx = &a,
-	                              .min = 0,
-	                              .max = 1};
 	struct export_cli x;
 	struct outfile of;
 	char err[4096];
-	int64_t job;
-	int first = argc, r;
+	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
-		return r;
-	if ((r = export_job_id(&a, argc, argv, first, &job)) != 0)
-		return r;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	memset(&x, 0, sizeof(x));
 	x.out.f = stdout;
-	if (a.output) {
-		if (outfile_open(&of, a.output, err, sizeof(err)) != 0) {
+	if (a->output) {
+		if (outfile_open(&of, a->output, err, sizeof(err)) != 0) {
 			cli_err("%s", err);
 			return CLI_FAIL;
 		}
 		x.out.f = of.f;
 	}
-	r = export_write(c, &a, job, &x);
-	if (!a.output)
+	r = export_write(c, a, job, &x);
+	if (!a->output)
 		return r;
 	if (r != CLI_OK) {
 		outfile_abort(&of);
@@ -265,4 +257,30 @@ int cmd_export(struct cli *c, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	return CLI_OK;
+}
+
+int cmd_export(struct cli *c, int argc, char **argv)
+{
+	struct export_args a = {STORE_HOST_FILTER_ANY, 0, EXPORT_NMAP_XML, NULL};
+	const struct cli_args spec = {.cmd = "export",
+	                              .usage = export_usage,
+	                              .shortopts = ":ho:",
+	                              .opts = export_opts,
+	                              .on_opt = export_opt,
+	                              .ctx = &a,
+	                              .min = 0,
+	                              .max = -1};
+	struct filter expr;
+	int64_t job;
+	int first = argc, terms, r;
+
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
+		return r;
+	if ((r = export_job_id(&a, argc, argv, first, &job, &terms)) != 0)
+		return r;
+	if ((r = cli_host_filter_terms("export", argc, argv, terms, &expr, &a.f)) != 0)
+		return r;
+	r = export_open_run(c, &a, job);
+	filter_free(&expr);
+	return r;
 }

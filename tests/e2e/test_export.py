@@ -394,14 +394,30 @@ def output_file_is_whole_or_absent():
 
 
 @t.case
+def search_terms_select_the_hosts():
+    """export takes the search terms of `hosts` as operands (after JOB, or
+    all of them with --current): the same hosts as `hosts` with the terms."""
+    db = imported(data("simple.xml"), data("complex.xml"), data("os.xml"))
+    for args in (["port:22"], ["service:ssh", "or", "port:80"], ["!port:22"], ["net:10.0.0.0/8"]):
+        want = sorted(h["addr"] for h in hosts_json(db, *args))
+        got = json.loads(export(db, "--current", "--format", "json", *args).out)
+        eq(sorted(h["addr"] for h in got["hosts"]), want, f"--current {args}")
+    job = json.loads(run(db, "jobs", "--format", "json").out)[0]["id"]
+    want = sorted(h["addr"] for h in hosts_json(db, "--job", str(job), "port:22"))
+    got = json.loads(export(db, str(job), "--format", "json", "port:22").out)
+    eq(sorted(h["addr"] for h in got["hosts"]), want, f"job {job} port:22")
+
+
+@t.case
 def usage_errors():
     db = imported(data("simple.xml"))
     for args, says in ((["export"], "missing JOB"),
-                       (["export", "1", "--current"], "not both"),
+                       (["export", "1", "--current"], "not a term"),
+                       (["export", "1", "version:<x"], "version:<x"),
                        (["export", "1", "--format", "pdf"], "unknown format 'pdf'"),
                        (["export", "x"], "JOB"),
                        (["export", "0"], "JOB"),
-                       (["export", "1", "2"], "unexpected argument"),
+                       (["export", "1", "2"], "not a term"),
                        (["export", "1", "--port", "99999"], "--port"),
                        (["export", "1", "--frmat", "csv"], "--format"),
                        (["export", "1", "-o", ""], "-o")):
