@@ -169,7 +169,7 @@ _scandb()
 	scan)
 		COMPREPLY=($(compgen -A hostname -- "$cur"))
 		;;
-	hosts | services)
+	hosts | services | export)
 		# search terms (man scandb: SEARCH): their keys, and the values of a few
 		case $cur in
 		status:*) COMPREPLY=($(compgen -P status: -W "up down unknown skipped gone" -- "${cur#status:}")) ;;
