@@ -308,7 +308,7 @@ static int late_step_n(struct late_block *b, struct late *l, size_t i, const str
 			return r;
 	}
 	/* earlier scans: their events are needed for findings only */
-	if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan,
+	if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan, b->j->gone_after,
 	                 i >= l->pos || l->findings ? emit_event : NULL, ec)) != 0)
 		return r;
 	evs = ec->n > first ? ec->ev + first : NULL; /* this scan's */
@@ -350,7 +350,7 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 		goto out;
 	}
 	if (i > l->pos) {
-		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h, NULL,
+		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h, b->j->gone_after, NULL,
 		                 NULL)) != 0)
 			goto out;
 		/* the two derivations met: every later scan derives the same

@@ -52,6 +52,7 @@ struct job_writer {
 	long rs_up, rs_down, rs_total;
 	struct job_writer_stats stats;
 	int partial;  /* opts.partial: no probed scope */
+	int gone_after; /* opts.gone_after */
 	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
 	int forced;
@@ -229,7 +230,11 @@ int emit_event(void *ctx, const struct ev_event *e)
 static struct late_job late_job_of(const struct job_writer *w)
 {
 	return (struct late_job){
-	    .st = w->st, .job_id = w->job_id, .scope = &w->scope, .rules = w->rules};
+	    .st = w->st,
+	    .job_id = w->job_id,
+	    .scope = &w->scope,
+	    .gone_after = w->gone_after,
+	    .rules = w->rules};
 }
 
 static int on_host(void *ctx, const struct rec_host *h)
@@ -266,7 +271,8 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if (w->history && in_order) {
 		/* its events first: the state after it may be kept with it */
 		ec.host_id = host_id;
-		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, emit_event, &ec)) != 0)
+		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, w->gone_after, emit_event,
+		                   &ec)) != 0)
 			goto out;
 		if (checkpoint_due(host_id, w->job_id) &&
 		    (r = checkpoint_doc(&state, &checkpoint)) != 0)
@@ -374,6 +380,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
 	w->partial = w->stats.partial = o->partial != 0;
+	w->gone_after = o->gone_after;
 	w->sink = (struct ingest_sink){
 	    .ctx = w,
 	    .run_begin = on_run_begin,

@@ -47,6 +47,10 @@ struct job_writer_opts {
 	 * scope is empty - it closes no port and downs no host it does not
 	 * list, whether or not the document turns out complete. */
 	int partial;
+	/* --gone-after: a host is gone when this many covering scans in a row
+	 * saw it down or did not list it (history/events.h); 0: never.  The
+	 * caller passes EV_GONE_AFTER_DEFAULT unless told otherwise. */
+	int gone_after;
 	const char *warning; /* kept as the completed job's error text (nmap's
 	                        warnings); NULL: none.  Caller-owned, valid
 	                        until commit */

@@ -43,6 +43,7 @@ struct late_job {
 	struct store *st; /* inside the job's transaction */
 	int64_t job_id;
 	const struct scan_scope *scope; /* the job's probed scope (not stored yet) */
+	int gone_after;                 /* job_writer_opts.gone_after */
 	const struct findings_rules *rules;
 };
 

@@ -260,7 +260,8 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
  */
 int store_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
                        int64_t *host_id, struct ev_host *out);
-/* Is a scan at (at, job_id) after the host's latest stored one in `h`? */
+/* Is a scan at (at, job_id) after the host's latest stored one in `h`, and
+ * after the latest scan that covered it without listing it (h->miss_*)? */
 int store_history_in_order(const struct ev_host *h, int64_t at, int64_t job_id);
 /* Write the host's host_state row (its attributes and ports' state as one
  * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
@@ -322,6 +323,39 @@ int store_history_states(struct store *st, const struct store_scan_key *keys, si
  * transaction's scans too.  PostgreSQL: one statement per thousands. */
 int store_history_states_put(struct store *st, const struct store_scan_key *keys,
                              const char *const *docs, size_t n);
+
+/* ---- history: gone hosts (job writer; docs/HISTORY.md "Gone") ---------- */
+
+/* An inclusive range of addr_keys (core/addr.h). */
+struct store_addr_range {
+	unsigned char lo[16], hi[16];
+};
+/* Record the target ranges of job job_id (what it covers besides the hosts
+ * it lists), inside its transaction; duplicates are stored once. */
+int store_job_targets_put(struct store *st, int64_t job_id, const struct store_addr_range *v,
+                          size_t n);
+/* The target ranges of every completed job that is dated (started_at) and
+ * not partial: cb(ctx, job_id, started_at, range), by job id.  One query. */
+int store_job_targets_each(struct store *st,
+                           int (*cb)(void *ctx, int64_t job_id, int64_t at,
+                                     const struct store_addr_range *r),
+                           void *ctx);
+/*
+ * The known hosts whose addr_key is in r and of which job job_id stored no
+ * scan (this transaction's included): cb(ctx, host_id, addr, h) for each,
+ * h holding what ev_miss reads (known, status, latest scan, misses, the
+ * latest miss, stored: it has a host_state row) -- no ports, attributes or
+ * scripts.  h and addr are valid during the call.  One query per range
+ * (the hosts_addr_key index); cb must not write (P9).
+ */
+int store_hosts_missed(struct store *st, int64_t job_id, const struct store_addr_range *r,
+                       int (*cb)(void *ctx, int64_t host_id, const char *addr,
+                                 const struct ev_host *h),
+                       void *ctx);
+/* Save what the gone rule changed of a host: its misses and latest miss
+ * (host_state; a row is created when h->stored is 0: the caller then sets
+ * it) and its status (hosts.status, when it differs). */
+int store_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 

@@ -744,7 +744,7 @@ static void test_record_names(void **state)
 		assert_int_equal(rec_proto_parse(n, &pr), 0);
 		assert_int_equal(pr, i);
 	}
-	for (int i = REC_HOST_UNKNOWN; i <= REC_HOST_SKIPPED; i++) {
+	for (int i = REC_HOST_UNKNOWN; i <= REC_HOST_GONE; i++) {
 		const char *n = rec_host_status_name((enum rec_host_status)i);
 		assert_int_equal(rec_host_status_parse(n, &hs), 0);
 		assert_int_equal(hs, i);
