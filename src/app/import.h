@@ -71,6 +71,7 @@ struct app_import_opts {
 	 * nothing.  Borrowed for the call. */
 	const char *truncated_hint;
 	const struct app_import_observer *obs; /* NULL: nobody is told */
+	int gone_after; /* --gone-after (job_writer_opts.gone_after; 0: the default) */
 	/* The file's scan time, taken as the order of the write lock (see
 	 * job_writer_opts.scan_time).  NULL or not read: the import reads it
 	 * from the file's first 64 KB (a regular file only).  Borrowed. */

@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/scope.h"
+#include "core/targets.h"
 #include "core/timeutil.h"
 #include "core/vec.h"
 #include "history/events.h"
@@ -53,6 +54,12 @@ struct job_writer {
 	struct job_writer_stats stats;
 	int partial;  /* opts.partial: no probed scope */
 	int gone_after; /* opts.gone_after */
+	/* its target ranges (gone): from opts.target_args, else from nmap's
+	 * command line (args); have_targets once read */
+	struct targets targets;
+	int have_targets;
+	char **target_args;
+	size_t ntarget_args;
 	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
 	int forced;
@@ -72,6 +79,8 @@ static int replace_str(char **dst, const char *src)
 	return 0;
 }
 
+static int read_targets(struct job_writer *w);
+
 static int on_run_begin(void *ctx, const struct rec_run *run)
 {
 	struct job_writer *w = ctx;
@@ -82,7 +91,7 @@ static int on_run_begin(void *ctx, const struct rec_run *run)
 	    (r = replace_str(&w->args, run->args)) != 0)
 		return r;
 	w->run_start = run->start;
-	return 0;
+	return read_targets(w);
 }
 
 static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
@@ -226,6 +235,29 @@ int emit_event(void *ctx, const struct ev_event *e)
 	return 0;
 }
 
+/* ---- gone: the job's target ranges and the hosts it missed -------------- */
+
+/* Its misses count: a whole scan (not partial), dated. */
+static int misses_count(const struct job_writer *w)
+{
+	return !w->partial && w->run_start > 0;
+}
+
+/* Read the job's target ranges (once the run's command line is known). */
+static int read_targets(struct job_writer *w)
+{
+	int r;
+
+	if (w->have_targets)
+		return 0;
+	r = w->target_args ? targets_from_argv(w->target_args, w->ntarget_args, &w->targets)
+	                   : targets_from_cmdline(w->args, &w->targets);
+	if (r != 0)
+		return r;
+	w->have_targets = 1;
+	return 0;
+}
+
 /* What the late scans read of this job. */
 static struct late_job late_job_of(const struct job_writer *w)
 {
@@ -234,7 +266,85 @@ static struct late_job late_job_of(const struct job_writer *w)
 	    .job_id = w->job_id,
 	    .scope = &w->scope,
 	    .gone_after = w->gone_after,
+	    .targets = w->have_targets && misses_count(w) ? &w->targets : NULL,
+	    .at = w->run_start,
 	    .rules = w->rules};
+}
+
+/* A known host of a range the job did not list. */
+struct missed {
+	int64_t id;
+	char *addr;
+	struct ev_host h; /* what ev_miss reads (no ports, no scripts) */
+};
+
+struct missed_list {
+	struct missed *v;
+	size_t n, cap;
+};
+
+static int missed_cb(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h)
+{
+	struct missed_list *m = ctx;
+
+	if (VEC_RESERVE(m->v, m->cap, m->n + 1, 64))
+		return SDB_ENOMEM;
+	m->v[m->n] = (struct missed){.id = host_id, .addr = strdup(addr ? addr : ""), .h = *h};
+	if (!m->v[m->n].addr)
+		return SDB_ENOMEM;
+	m->n++;
+	return 0;
+}
+
+/* One missed host: in order, one more miss saved at once; else (a scan of
+ * it or a miss came after this job's) its history is derived again. */
+static int miss_host(struct job_writer *w, struct missed *m)
+{
+	struct emit_ctx ec = {.st = w->st, .store = 1, .host_id = m->id};
+	struct ev_host state;
+	int64_t id = 0;
+	int r;
+
+	if (store_history_in_order(&m->h, w->run_start, w->job_id)) {
+		r = ev_miss(&m->h, w->job_id, w->run_start, w->gone_after, emit_event, &ec);
+		if (r == 0)
+			r = store_host_gone_save(w->st, m->id, &m->h);
+		emit_ctx_free(&ec);
+		return r;
+	}
+	ev_host_init(&state);
+	r = store_history_load(w->st, m->addr, w->run_start, w->job_id, &id, &state);
+	if (r == 0) {
+		struct late_job lj = late_job_of(w);
+		r = late_add(&w->late, &lj, m->id, m->addr, w->run_start, 1, &state);
+	}
+	ev_host_free(&state);
+	return r;
+}
+
+/* The job's misses: the known hosts of its target ranges it did not list
+ * (ev_miss), stored with the job's ranges, before its late scans. */
+static int job_misses(struct job_writer *w)
+{
+	struct missed_list m = {0};
+	int r;
+
+	if ((r = read_targets(w)) != 0 ||
+	    (r = store_job_targets_put(w->st, w->job_id, w->targets.v, w->targets.n)) != 0)
+		return r;
+	if (!w->history || !misses_count(w))
+		return 0;
+	for (size_t i = 0; i < w->targets.n && r == 0; i++) {
+		m.n = 0;
+		r = store_hosts_missed(w->st, w->job_id, &w->targets.v[i], missed_cb, &m);
+		for (size_t k = 0; k < m.n; k++) {
+			if (r == 0)
+				r = miss_host(w, &m.v[k]);
+			free(m.v[k].addr);
+		}
+	}
+	free(m.v);
+	return r;
 }
 
 static int on_host(void *ctx, const struct rec_host *h)
@@ -300,12 +410,16 @@ static int on_host(void *ctx, const struct rec_host *h)
 		if (in_order) {
 			r = findings_on_scan(st, w->rules, host_id, w->job_id, seen, &w->scope, h,
 			                     ec.ev, ec.n, NULL);
+			/* its misses and status first: its host_state row then exists */
+			if (r == 0 && state.gone_dirty &&
+			    (r = store_host_gone_save(st, host_id, &state)) == 0)
+				state.stored = 1;
 			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
 				goto out;
 		} else {
 			struct late_job lj = late_job_of(w);
 
-			if ((r = late_add(&w->late, &lj, host_id, h->addr, seen, &state)) != 0)
+			if ((r = late_add(&w->late, &lj, host_id, h->addr, seen, 0, &state)) != 0)
 				goto out;
 		}
 	}
@@ -380,7 +494,21 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
 	w->partial = w->stats.partial = o->partial != 0;
-	w->gone_after = o->gone_after;
+	w->gone_after = o->gone_after == 0   ? EV_GONE_AFTER_DEFAULT
+	                : o->gone_after < 0 ? 0
+	                                    : o->gone_after;
+	if (o->target_args && o->ntarget_args) {
+		if (!(w->target_args = calloc(o->ntarget_args, sizeof(*w->target_args)))) {
+			r = SDB_ENOMEM;
+			goto fail;
+		}
+		w->ntarget_args = o->ntarget_args;
+		for (size_t i = 0; i < o->ntarget_args; i++)
+			if (!(w->target_args[i] = strdup(o->target_args[i] ? o->target_args[i] : ""))) {
+				r = SDB_ENOMEM;
+				goto fail;
+			}
+	}
 	w->sink = (struct ingest_sink){
 	    .ctx = w,
 	    .run_begin = on_run_begin,
@@ -523,6 +651,8 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 		return SDB_EUSAGE;
 	if (w->nmap_error)
 		return commit_nmap_failed(w, content_hash);
+	if ((r = job_misses(w)) != 0)
+		goto fail;
 	lj = late_job_of(w);
 	if ((r = late_run(&w->late, &lj)) != 0 || (r = scope_format(&w->scope, &scope)) != 0)
 		goto fail;
@@ -579,5 +709,9 @@ void job_writer_free(struct job_writer *w)
 	free(w->source);
 	free(w->nmap_error);
 	late_queue_free(&w->late);
+	targets_free(&w->targets);
+	for (size_t i = 0; i < w->ntarget_args; i++)
+		free(w->target_args[i]);
+	free(w->target_args);
 	free(w);
 }

@@ -13,6 +13,7 @@
 
 #include "core/hoststate.h"
 #include "core/scope.h"
+#include "core/targets.h"
 #include "store/store.h"
 
 struct findings_rules;
@@ -44,6 +45,10 @@ struct late_job {
 	int64_t job_id;
 	const struct scan_scope *scope; /* the job's probed scope (not stored yet) */
 	int gone_after;                 /* job_writer_opts.gone_after */
+	/* the job's target ranges and its time, when its misses count (dated,
+	 * not partial); NULL otherwise */
+	const struct targets *targets;
+	int64_t at;
 	const struct findings_rules *rules;
 };
 
@@ -56,9 +61,10 @@ struct late_queue {
 
 /* Host host_id (addr; its stored state *state, which is taken and left
  * empty) waits for its history to be derived again; a full block
- * (LATE_BLOCK hosts) is derived at once. */
+ * (LATE_BLOCK hosts) is derived at once.  miss: the job covered the host
+ * without listing it (its scan of the host is a miss, at j->at). */
 int late_add(struct late_queue *q, const struct late_job *j, int64_t host_id, const char *addr,
-             int64_t at, struct ev_host *state);
+             int64_t at, int miss, struct ev_host *state);
 /* Derive the history of the waiting hosts again and write it, inside the
  * job's transaction; the queue is empty afterwards, whatever the outcome
  * (an error is told in store_errmsg()). */

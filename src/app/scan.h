@@ -69,6 +69,7 @@ struct app_scan_opts {
 	char *const *args;                   /* nmap's options and targets (app_scan_refused_arg) */
 	size_t nargs;                        /* scandb adds "-oX -" and "--stats-every 2s" */
 	const struct app_scan_observer *obs; /* NULL: nobody is told */
+	int gone_after;                      /* --gone-after (job_writer_opts; 0: the default) */
 };
 
 struct app_scan_result {

@@ -69,7 +69,8 @@ static void view_retrying(void *ctx, const char *error, int attempt, int attempt
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: scandb import [--force] [--partial] [--format table|json] FILE... | -\n\n"
+	        "usage: scandb import [--force] [--partial] [--gone-after N] [--format table|json]\n"
+	        "                     FILE... | -\n\n"
 	        "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
 	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
 	        "the other files are still imported.  '-' reads standard input.  Options\n"
@@ -83,6 +84,11 @@ static void usage(FILE *f)
 	        "                 killed) as a partial job: it closes no port and downs\n"
 	        "                 no host it does not list (standard input: always read\n"
 	        "                 as partial)\n"
+	        "  --gone-after N a host is gone when the last N scans that covered it saw\n"
+	        "                 it down or did not list it (default 3; 0: never).  A scan\n"
+	        "                 covers the addresses, CIDRs and octet ranges of nmap's\n"
+	        "                 command line (not host names, -iL, -iR) and the hosts it\n"
+	        "                 lists\n"
 	        "  --format FMT   table (default) or json: one result per file on stdout\n\n"
 	        "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
 	        "unknown service method, an end time before the start, ...) are read as\n"
@@ -150,6 +156,7 @@ static json_t *json_result(const char *file, const struct app_import_result *res
 struct import_args {
 	enum cli_format fmt;
 	int force, partial;
+	int gone_after; /* job_writer_opts.gone_after (0: the default) */
 	const char **files; /* argv's, in the order given; freed by the caller */
 	int nfiles;
 };
@@ -175,6 +182,11 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 			a->force = 1;
 		} else if (strcmp(s, "--partial") == 0) {
 			a->partial = 1;
+		} else if (strcmp(s, "--gone-after") == 0 || strncmp(s, "--gone-after=", 13) == 0) {
+			const char *v = s[12] == '=' ? s + 13 : i + 1 < argc ? argv[++i] : NULL;
+
+			if ((rc = cli_parse_gone_after("import", v, &a->gone_after)) != 0)
+				return rc;
 		} else if (strcmp(s, "--format") == 0 || strncmp(s, "--format=", 9) == 0) {
 			const char *v = s[8] == '=' ? s + 9 : i + 1 < argc ? argv[++i] : NULL;
 
@@ -190,6 +202,7 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 			static const struct option known[] = {
 			    {"force", no_argument, NULL, 0},
 			    {"format", required_argument, NULL, 0},
+			    {"gone-after", required_argument, NULL, 0},
 			    {"help", no_argument, NULL, 0},
 			    {"partial", no_argument, NULL, 0},
 			    {NULL, 0, NULL, 0},
@@ -287,6 +300,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	}
 	opts.force = a.force;
 	opts.partial = a.partial;
+	opts.gone_after = a.gone_after;
 	t0 = time_mono();
 	for (int i = 0; i < a.nfiles; i++) {
 		struct app_import_result res;

@@ -89,7 +89,7 @@ static void view_retrying(void *ctx, int64_t job_id, const char *error, int atte
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: scandb scan [NMAP-OPTIONS...] TARGET...\n\n"
+	fprintf(f, "usage: scandb scan [--gone-after N] [NMAP-OPTIONS...] TARGET...\n\n"
 	           "Runs nmap with the given options and targets (scandb adds '-oX -' and\n"
 	           "'--stats-every 2s') and stores the results as one job.  The job is\n"
 	           "visible as 'running' at once (scandb jobs); its results appear together\n"
@@ -97,6 +97,10 @@ static void usage(FILE *f)
 	           "nmap's error output.\n\n"
 	           "  scandb scan -sT -p 1-1024 127.0.0.1\n"
 	           "  scandb scan -sV --top-ports 100 192.0.2.0/24\n\n"
+	           "  --gone-after N  (first, before nmap's options) a host is gone when the\n"
+	           "                  last N scans that covered it saw it down or did not\n"
+	           "                  list it (default 3; 0: never); a scan covers its\n"
+	           "                  target addresses, CIDRs and octet ranges\n\n"
 	           "Options -oX/-oA are not allowed (scandb reads nmap's XML itself).\n"
 	           "SCANDB_NMAP names the nmap binary if it is not on PATH.\n");
 }
@@ -163,6 +167,19 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
+	/* scandb's own options come first; the rest is nmap's */
+	while (o.nargs > 0 && (strcmp(o.args[0], "--gone-after") == 0 ||
+	                       strncmp(o.args[0], "--gone-after=", 13) == 0)) {
+		const char *val = o.args[0][12] == '=' ? o.args[0] + 13 : o.nargs > 1 ? o.args[1] : NULL;
+		size_t used = o.args[0][12] == '=' ? 1 : 2;
+
+		if ((rc = cli_parse_gone_after("scan", val, &o.gone_after)) != 0)
+			return rc;
+		o.args += used;
+		o.nargs -= used < o.nargs ? used : o.nargs;
+	}
+	if (o.nargs == 0)
+		return cli_usage_err("scan", "no nmap options or targets given");
 	if ((bad = app_scan_refused_arg(o.args, o.nargs)))
 		return cli_usage_err("scan",
 		                     "'%s' is not allowed: scandb reads nmap's XML "

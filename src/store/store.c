@@ -475,7 +475,7 @@ int store_port_state_save(struct store *st, int64_t host_id, const struct ev_hos
 	return r;
 }
 
-int store_job_targets_put(struct store *st, int64_t job_id, const struct store_addr_range *v,
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
                           size_t n)
 {
 	if (!st || job_id <= 0 || (n && !v))
@@ -491,7 +491,7 @@ int store_job_targets_put(struct store *st, int64_t job_id, const struct store_a
 
 int store_job_targets_each(struct store *st,
                            int (*cb)(void *ctx, int64_t job_id, int64_t at,
-                                     const struct store_addr_range *r),
+                                     const struct addr_range *r),
                            void *ctx)
 {
 	if (!st || !cb)
@@ -499,7 +499,7 @@ int store_job_targets_each(struct store *st,
 	STORE__CALL(st, job_targets_each, cb, ctx);
 }
 
-int store_hosts_missed(struct store *st, int64_t job_id, const struct store_addr_range *r,
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r,
                        int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                  const struct ev_host *h),
                        void *ctx)

@@ -35,6 +35,7 @@
 
 #include "core/record.h"
 #include "core/hoststate.h"
+#include "core/targets.h"
 
 struct store;
 
@@ -279,6 +280,10 @@ struct store_scan_key {
 	int64_t job_id;
 	int64_t at;
 	int has_state; /* store_history_scan_list: the checkpoint it starts at */
+	/* Not the store's: app/job_late.c marks a scan that covered the host
+	 * without listing it (no host_scans row; never passed to the store
+	 * but to store_history_forget, whose events it names). */
+	int miss;
 };
 /*
  * The stored scans of the hosts of the late scans lates[0..n) (one key per
@@ -326,19 +331,15 @@ int store_history_states_put(struct store *st, const struct store_scan_key *keys
 
 /* ---- history: gone hosts (job writer; docs/HISTORY.md "Gone") ---------- */
 
-/* An inclusive range of addr_keys (core/addr.h). */
-struct store_addr_range {
-	unsigned char lo[16], hi[16];
-};
 /* Record the target ranges of job job_id (what it covers besides the hosts
  * it lists), inside its transaction; duplicates are stored once. */
-int store_job_targets_put(struct store *st, int64_t job_id, const struct store_addr_range *v,
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
                           size_t n);
 /* The target ranges of every completed job that is dated (started_at) and
  * not partial: cb(ctx, job_id, started_at, range), by job id.  One query. */
 int store_job_targets_each(struct store *st,
                            int (*cb)(void *ctx, int64_t job_id, int64_t at,
-                                     const struct store_addr_range *r),
+                                     const struct addr_range *r),
                            void *ctx);
 /*
  * The known hosts whose addr_key is in r and of which job job_id stored no
@@ -348,7 +349,7 @@ int store_job_targets_each(struct store *st,
  * scripts.  h and addr are valid during the call.  One query per range
  * (the hosts_addr_key index); cb must not write (P9).
  */
-int store_hosts_missed(struct store *st, int64_t job_id, const struct store_addr_range *r,
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r,
                        int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                  const struct ev_host *h),
                        void *ctx);

@@ -230,13 +230,13 @@ struct store_ops {
 	                          const char *const *docs, size_t n);
 
 	/* store.h "gone hosts"; values checked by store.c */
-	int (*job_targets_put)(struct store *st, int64_t job_id, const struct store_addr_range *v,
+	int (*job_targets_put)(struct store *st, int64_t job_id, const struct addr_range *v,
 	                       size_t n);
 	int (*job_targets_each)(struct store *st,
 	                        int (*cb)(void *ctx, int64_t job_id, int64_t at,
-	                                  const struct store_addr_range *r),
+	                                  const struct addr_range *r),
 	                        void *ctx);
-	int (*hosts_missed)(struct store *st, int64_t job_id, const struct store_addr_range *r,
+	int (*hosts_missed)(struct store *st, int64_t job_id, const struct addr_range *r,
 	                    int (*cb)(void *ctx, int64_t host_id, const char *addr,
 	                              const struct ev_host *h),
 	                    void *ctx);

@@ -15,7 +15,7 @@ static const char sql_target_put[] =
     "INSERT INTO job_targets (job_id, lo, hi) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 
 int store__sqlite_job_targets_put(struct store *st, int64_t job_id,
-                                  const struct store_addr_range *v, size_t n)
+                                  const struct addr_range *v, size_t n)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
@@ -45,7 +45,7 @@ static int blob16(sqlite3_stmt *q, int i, unsigned char out[16])
 
 int store__sqlite_job_targets_each(struct store *st,
                                    int (*cb)(void *ctx, int64_t job_id, int64_t at,
-                                             const struct store_addr_range *r),
+                                             const struct addr_range *r),
                                    void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
@@ -55,7 +55,7 @@ int store__sqlite_job_targets_each(struct store *st,
 	if ((r = store__sqlite_hot(s, SQ_TARGETS_EACH, &q)) != 0)
 		return r;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct store_addr_range t;
+		struct addr_range t;
 
 		if (blob16(q, 2, t.lo) || blob16(q, 3, t.hi)) {
 			r = store__set_err(st, SDB_EDB, "job %lld: a target range is not 16 bytes",
@@ -71,7 +71,7 @@ out:
 	return r;
 }
 
-int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct store_addr_range *rg,
+int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
                                int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                          const struct ev_host *h),
                                void *ctx)

@@ -325,7 +325,7 @@ int store__sqlite_history_scan_list(struct store *st, const struct store_scan_ke
 	sqlite3_bind_int(q, 3, max_later);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_scan_key k = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3)};
+		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3), 0};
 		if ((r = cb(ctx, &k)) != 0)
 			break;
 	}

@@ -265,12 +265,12 @@ int store__sqlite_history_states_put(struct store *st, const struct store_scan_k
 
 /* Gone hosts (sqlite_gone.c). */
 int store__sqlite_job_targets_put(struct store *st, int64_t job_id,
-                                  const struct store_addr_range *v, size_t n);
+                                  const struct addr_range *v, size_t n);
 int store__sqlite_job_targets_each(struct store *st,
                                    int (*cb)(void *ctx, int64_t job_id, int64_t at,
-                                             const struct store_addr_range *r),
+                                             const struct addr_range *r),
                                    void *ctx);
-int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct store_addr_range *rg,
+int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
                                int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                          const struct ev_host *h),
                                void *ctx);

@@ -11,8 +11,8 @@ ALTER TABLE host_state DROP COLUMN misses;
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema
    SET sql = replace(sql,
-       'status TEXT NOT NULL CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'' OR status = ''gone'')',
-       'status TEXT NOT NULL CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'')')
+       'CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'' OR status = ''gone'')',
+       'CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'')')
  WHERE type = 'table' AND name = 'hosts';
 UPDATE sqlite_schema
    SET sql = replace(sql, 'OR kind = ''script_changed'' OR kind = ''host_gone'')', 'OR kind = ''script_changed'')')

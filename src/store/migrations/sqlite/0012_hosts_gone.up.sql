@@ -29,8 +29,8 @@
 PRAGMA writable_schema = ON;
 UPDATE sqlite_schema
    SET sql = replace(sql,
-       'status TEXT NOT NULL CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'')',
-       'status TEXT NOT NULL CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'' OR status = ''gone'')')
+       'CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'')',
+       'CHECK (status = ''unknown'' OR status = ''up'' OR status = ''down'' OR status = ''skipped'' OR status = ''gone'')')
  WHERE type = 'table' AND name = 'hosts';
 UPDATE sqlite_schema
    SET sql = replace(sql, 'OR kind = ''script_changed'')', 'OR kind = ''script_changed'' OR kind = ''host_gone'')')
