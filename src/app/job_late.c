@@ -601,12 +601,13 @@ static int late_write(struct late_block *b)
 
 	/* the stored events of the later scans derived again go first */
 	for (size_t i = 0; i < b->n; i++)
-		cap += b->v[i]->next - b->v[i]->pos - 1;
+		if (!b->v[i]->skip && b->v[i]->next > b->v[i]->pos)
+			cap += b->v[i]->next - b->v[i]->pos - 1;
 	if (cap && !(keys = calloc(cap, sizeof(*keys))))
 		return SDB_ENOMEM;
 	for (size_t i = 0; i < b->n; i++) {
 		struct late *l = b->v[i];
-		for (size_t k = l->pos + 1; k < l->next; k++)
+		for (size_t k = l->pos + 1; !l->skip && k < l->next; k++)
 			keys[nkeys++] = l->scans[k];
 	}
 	r = store_history_forget(st, keys, nkeys);

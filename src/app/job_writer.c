@@ -21,6 +21,7 @@
 #include "app/findings.h"
 #include "app/job_writer_int.h"
 #include "app/process.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/scope.h"
@@ -60,6 +61,14 @@ struct job_writer {
 	int have_targets;
 	char **target_args;
 	size_t ntarget_args;
+	/* the ranges of the stored jobs after this one (read once, at its
+	 * first new host): a host this job creates is late for them */
+	struct later_cover {
+		int64_t job_id, at;
+		struct addr_range r;
+	} * later;
+	size_t nlater, clater;
+	int have_later;
 	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
 	int forced;
@@ -347,6 +356,46 @@ static int job_misses(struct job_writer *w)
 	return r;
 }
 
+static int later_cb(void *ctx, int64_t job_id, int64_t at, const struct addr_range *r)
+{
+	struct job_writer *w = ctx;
+
+	if (at < w->run_start || job_id == w->job_id)
+		return 0;
+	if (VEC_RESERVE(w->later, w->clater, w->nlater + 1, 8))
+		return SDB_ENOMEM;
+	w->later[w->nlater++] = (struct later_cover){job_id, at, *r};
+	return 0;
+}
+
+/*
+ * A host this job creates, seen at `seen`: did a stored job after it cover
+ * its address without listing it (it did not exist then)?  Then those
+ * misses count, and its history is derived as a late scan's (job_late.c
+ * merges them in).  Asked once per new host; the later jobs' ranges are
+ * read once per job (none, importing in scan-time order).
+ */
+static int later_covers(struct job_writer *w, const char *addr, int64_t seen, int *covers)
+{
+	unsigned char key[16];
+	int r;
+
+	*covers = 0;
+	if (!w->have_later) {
+		if ((r = store_job_targets_each(w->st, later_cb, w)) != 0)
+			return r;
+		w->have_later = 1;
+	}
+	if (w->nlater == 0 || addr_parse(addr, NULL, NULL, key) != 0)
+		return 0;
+	for (size_t i = 0; i < w->nlater && !*covers; i++) {
+		const struct later_cover *c = &w->later[i];
+		*covers = memcmp(key, c->r.lo, 16) >= 0 && memcmp(key, c->r.hi, 16) <= 0 &&
+		          (c->at > seen || (c->at == seen && c->job_id > w->job_id));
+	}
+	return 0;
+}
+
 static int on_host(void *ctx, const struct rec_host *h)
 {
 	struct job_writer *w = ctx;
@@ -366,6 +415,12 @@ static int on_host(void *ctx, const struct rec_host *h)
 		if (r != 0 && r != SDB_ENOTFOUND)
 			goto out;
 		in_order = store_history_in_order(&state, seen, w->job_id);
+		if (w->history && !known_id && !maybe_dup) {
+			int covers;
+			if ((r = later_covers(w, h->addr, seen, &covers)) != 0)
+				goto out;
+			in_order = !covers;
+		}
 	}
 	if (maybe_dup) {
 		/* nmap lists a host twice when it is given twice: keep the first */
@@ -710,6 +765,7 @@ void job_writer_free(struct job_writer *w)
 	free(w->nmap_error);
 	late_queue_free(&w->late);
 	targets_free(&w->targets);
+	free(w->later);
 	for (size_t i = 0; i < w->ntarget_args; i++)
 		free(w->target_args[i]);
 	free(w->target_args);
