@@ -52,6 +52,7 @@ const struct store__relation store__relations[] = {
     {"finding_jobs", "job_id", "jobs", "id", STORE__CASCADE, 3, 0, 1},
     {"finding_status_changes", "finding_id", "findings", "id", STORE__CASCADE, 3, 0, 1},
     {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3, 0, 1},
+    {"job_targets", "job_id", "jobs", "id", STORE__CASCADE, 12, 0, 1},
 };
 const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relations[0]);
 

@@ -615,12 +615,15 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
 
     /* Gone hosts (sqlite_gone.c).  Every completed, dated, whole job's
-     * ranges: a scan of the (small) job_targets table, in key order. */
+     * ranges: the completed jobs (jobs_status_created), each one's ranges
+     * by key, sorted (one row per range of a job: few). */
     [SQ_TARGETS_EACH] = {"targets_each",
                          "SELECT t.job_id, j.started_at, t.lo, t.hi FROM job_targets t"
                          " JOIN jobs j ON j.id = t.job_id WHERE j.status = 'completed'"
                          " AND j.partial = 0 AND j.started_at > 0 ORDER BY t.job_id, t.lo",
-                         {"SCAN t", "SEARCH j USING INTEGER PRIMARY KEY (rowid=?)"}},
+                         {"SEARCH j USING INDEX jobs_status_created (status=?)",
+                          "SEARCH t USING PRIMARY KEY (job_id=?)",
+                          "USE TEMP B-TREE FOR ORDER BY"}},
     /* The known hosts of a range (hosts_addr_key) the job has no scan of
      * (its host_scans key), with their host_state row by key. */
     [SQ_HOSTS_MISSED] = {"hosts_missed",
