@@ -31,7 +31,9 @@ static const char changes_usage[] =
     "  --net CIDR       hosts in a block\n"
     "  --kind LIST      host_up, host_down, port_opened, port_closed,\n"
     "                   service_changed, os_changed, mac_changed,\n"
-    "                   hostname_changed, script_changed\n"
+    "                   hostname_changed, script_changed, host_gone (the\n"
+    "                   last --gone-after scans that covered it saw it down\n"
+    "                   or did not list it; see scandb import --help)\n"
     "  --format FORMAT  table (default), json, ndjson or csv\n";
 
 static const char history_usage[] =

@@ -706,6 +706,8 @@ struct store_stats {
 	struct store_stat_obj *objs; /* tables then indexes, by name */
 	size_t nobjs;
 	int64_t jobs_by_status[5]; /* indexed by enum store_job_status */
+	int64_t hosts_by_status[REC_HOST_GONE + 1]; /* indexed by enum rec_host_status */
+	int64_t hosts_total;
 	int64_t jobs_total;
 	struct store_job *oldest_job; /* by scan time (started_at, else created_at); NULL if none */
 	struct store_job *newest_job;
