@@ -39,6 +39,16 @@
  *            last_seen and closed_at of its ports taken from N (the only
  *            fields that can still differ); else N's.
  *
+ * Gone (history/events.h): a host's list holds, besides its stored scans,
+ * the scans that covered it without listing it (keys with .miss set:
+ * job_late_miss.c merges them in from every dated, whole job's target
+ * ranges, this job's included), applied with ev_miss in their place
+ * (late_misses; they have no stored scan to read).  This job's own entry
+ * may be such a miss (late_add's miss: a host it covered and did not list,
+ * with a later scan or miss stored); a miss before the host's first scan
+ * changes nothing (l->skip).  The host's status and misses are saved with
+ * its state (store_host_gone_save).
+ *
  * A host with findings (or whose re-derived scans detect one) has its
  * findings' lifecycle derived again from all of its scans (findings_replay,
  * as findings.h says), so for it every scan is listed, read and applied.
@@ -132,17 +142,10 @@ struct scope_ent {
 	struct scan_scope scope;
 };
 
-/* A job's target range, for the misses of a late host (gone). */
-struct cover {
-	int64_t job_id, at;
-	struct addr_range r;
-};
-
 struct late_block {
 	const struct late_job *j;
-	struct cover *cov; /* every dated, whole job's ranges, this job's too */
-	size_t ncov, covcap;
-	struct late **v; /* sorted by host id */
+	struct late_covers cov; /* every dated, whole job's ranges, this job's too */
+	struct late **v;        /* sorted by host id */
 	size_t n;
 	size_t cursor; /* where the last row's host was */
 	struct scope_ent *scopes;
@@ -340,7 +343,8 @@ static int late_misses(struct late_block *b, struct late *l)
 			return r;
 		l->next = i + 1;
 		if (i > l->pos) {
-			if ((r = ev_miss(&l->o, k->job_id, k->at, b->j->gone_after, NULL, NULL)) != 0)
+			if ((r = ev_miss(&l->o, k->job_id, k->at, b->j->gone_after, NULL, NULL)) !=
+			    0)
 				return r;
 			late_check_met(l, i);
 		}
@@ -420,8 +424,8 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 		goto out;
 	}
 	if (i > l->pos) {
-		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h, b->j->gone_after, NULL,
-		                 NULL)) != 0)
+		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h,
+		                 b->j->gone_after, NULL, NULL)) != 0)
 			goto out;
 		late_check_met(l, i);
 	}
@@ -657,70 +661,6 @@ static int late_write(struct late_block *b)
 	return r;
 }
 
-/* (at, job) order of scans */
-static int key_cmp(const struct store_scan_key *a, const struct store_scan_key *b)
-{
-	if (a->at != b->at)
-		return a->at < b->at ? -1 : 1;
-	return (a->job_id > b->job_id) - (a->job_id < b->job_id);
-}
-
-static int key_qcmp(const void *a, const void *b)
-{
-	return key_cmp(a, b);
-}
-
-static int listed_job(const struct late *l, int64_t job_id)
-{
-	for (size_t i = 0; i < l->nscans; i++)
-		if (l->scans[i].job_id == job_id)
-			return 1;
-	return 0;
-}
-
-/* Put into l's list (its listed scans) the scans that covered it without
- * listing it (b->cov): after the first listed one (what the list starts
- * from already counts those before), and up to the last one when the list
- * stops short.  Both in (time, job) order. */
-static int late_merge_misses(struct late_block *b, struct late *l)
-{
-	struct store_scan_key *m = NULL, *all;
-	size_t nm = 0, cap = 0, a = 0, c = 0;
-
-	for (size_t i = 0; i < b->ncov && l->nscans; i++) {
-		const struct cover *cv = &b->cov[i];
-		struct store_scan_key k = {l->host_id, cv->job_id, cv->at, 0, 1};
-
-		if (memcmp(l->key, cv->r.lo, 16) < 0 || memcmp(l->key, cv->r.hi, 16) > 0 ||
-		    key_cmp(&k, &l->scans[0]) <= 0 ||
-		    (!l->complete && key_cmp(&k, &l->scans[l->nscans - 1]) > 0) ||
-		    listed_job(l, cv->job_id))
-			continue;
-		if (VEC_RESERVE(m, cap, nm + 1, 8)) {
-			free(m);
-			return SDB_ENOMEM;
-		}
-		m[nm++] = k;
-	}
-	if (nm == 0)
-		return 0;
-	qsort(m, nm, sizeof(*m), key_qcmp);
-	if (!(all = calloc(l->nscans + nm, sizeof(*all)))) {
-		free(m);
-		return SDB_ENOMEM;
-	}
-	for (size_t o = 0; o < l->nscans + nm; o++)
-		all[o] = c >= nm || (a < l->nscans && key_cmp(&l->scans[a], &m[c]) <= 0)
-		             ? l->scans[a++]
-		             : m[c++];
-	free(m);
-	free(l->scans);
-	l->scans = all;
-	l->nscans += nm;
-	l->cap = l->nscans;
-	return 0;
-}
-
 /* After listing l's scans: whether the list goes to its newest scan (fewer
  * than max_later listed after this job's), its misses merged in, and this
  * job's place among them (a miss before the host's first scan: nothing to
@@ -732,9 +672,10 @@ static int late_listed(struct late_block *b, struct late *l, int max_later)
 	int r;
 
 	for (size_t i = 0; i < l->nscans; i++)
-		later += key_cmp(&l->scans[i], &me) > 0;
+		later += late_key_cmp(&l->scans[i], &me) > 0;
 	l->complete = !max_later || later < (size_t)max_later;
-	if ((r = late_merge_misses(b, l)) != 0)
+	if ((r = late_misses_merge(&l->scans, &l->nscans, &l->cap, l->host_id, l->key, &b->cov,
+	                           l->complete)) != 0)
 		return r;
 	for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != b->j->job_id; l->pos++)
 		;
@@ -775,7 +716,8 @@ static int late_list(struct late_block *b, const unsigned char *sel, int from_st
 		if (sel && !sel[i])
 			continue;
 		b->v[i]->nscans = 0;
-		lates[n++] = (struct store_scan_key){b->v[i]->host_id, j->job_id, b->v[i]->at, 0, 0};
+		lates[n++] =
+		    (struct store_scan_key){b->v[i]->host_id, j->job_id, b->v[i]->at, 0, 0};
 	}
 	b->cursor = 0;
 	if ((r = store_history_scan_list(j->st, lates, n, from_start, max_later, hf, late_list_cb,
@@ -869,35 +811,6 @@ static int late_round_end(struct late_block *b, unsigned char *sel, size_t round
 	return r;
 }
 
-static int cover_cb(void *ctx, int64_t job_id, int64_t at, const struct addr_range *r)
-{
-	struct late_block *b = ctx;
-
-	if (job_id == b->j->job_id) /* (not completed yet: never listed) */
-		return 0;
-	if (VEC_RESERVE(b->cov, b->covcap, b->ncov + 1, 64))
-		return SDB_ENOMEM;
-	b->cov[b->ncov++] = (struct cover){job_id, at, *r};
-	return 0;
-}
-
-/* The ranges the misses of the block's hosts come from: every completed,
- * dated, whole job's, and this job's (j->targets). */
-static int late_cover(struct late_block *b)
-{
-	const struct late_job *j = b->j;
-	int r;
-
-	if ((r = store_job_targets_each(j->st, cover_cb, b)) != 0)
-		return r;
-	for (size_t i = 0; j->targets && i < j->targets->n; i++) {
-		if (VEC_RESERVE(b->cov, b->covcap, b->ncov + 1, 64))
-			return SDB_ENOMEM;
-		b->cov[b->ncov++] = (struct cover){j->job_id, j->at, j->targets->v[i]};
-	}
-	return 0;
-}
-
 /* A host still to derive. */
 static int late_pending(const struct late_block *b)
 {
@@ -920,7 +833,10 @@ int late_run(struct late_queue *q, const struct late_job *j)
 	if (q->n == 0)
 		return 0;
 	qsort(b.v, b.n, sizeof(*b.v), cmp_late);
-	r = (sel = calloc(b.n, 1)) ? late_cover(&b) : SDB_ENOMEM;
+	/* the ranges the misses come from: the stored jobs', and this job's */
+	r = (sel = calloc(b.n, 1)) ? late_covers_load(j->st, j->job_id, &b.cov) : SDB_ENOMEM;
+	for (size_t i = 0; r == 0 && j->targets && i < j->targets->n; i++)
+		r = late_covers_add(&b.cov, j->job_id, j->at, &j->targets->v[i]);
 	if (r == 0)
 		r = late_begin(&b, sel);
 	while (r == 0) {
@@ -931,7 +847,8 @@ int late_run(struct late_queue *q, const struct late_job *j)
 		if (nkeys == 0 && !late_pending(&b))
 			break;
 		if (++round > LATE_MAX_ROUNDS) {
-			r = store_set_error(j->st, SDB_EDB, "deriving late scans: no end after %d rounds",
+			r = store_set_error(j->st, SDB_EDB,
+			                    "deriving late scans: no end after %d rounds",
 			                    LATE_MAX_ROUNDS);
 			break;
 		}
@@ -948,7 +865,7 @@ int late_run(struct late_queue *q, const struct late_job *j)
 	for (size_t i = 0; i < b.nscopes; i++)
 		scope_free(&b.scopes[i].scope);
 	free(b.scopes);
-	free(b.cov);
+	late_covers_free(&b.cov);
 	store_host_rec_free(&b.rec);
 	free(keys);
 	free(sel);

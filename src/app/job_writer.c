@@ -53,7 +53,7 @@ struct job_writer {
 	double elapsed;
 	long rs_up, rs_down, rs_total;
 	struct job_writer_stats stats;
-	int partial;  /* opts.partial: no probed scope */
+	int partial;    /* opts.partial: no probed scope */
 	int gone_after; /* opts.gone_after */
 	/* its target ranges (gone): from opts.target_args, else from nmap's
 	 * command line (args); have_targets once read */
@@ -61,13 +61,9 @@ struct job_writer {
 	int have_targets;
 	char **target_args;
 	size_t ntarget_args;
-	/* the ranges of the stored jobs after this one (read once, at its
-	 * first new host): a host this job creates is late for them */
-	struct later_cover {
-		int64_t job_id, at;
-		struct addr_range r;
-	} * later;
-	size_t nlater, clater;
+	/* the ranges of the stored jobs (read once, at its first new host):
+	 * a host this job creates is late for those after it */
+	struct late_covers later;
 	int have_later;
 	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
@@ -270,14 +266,13 @@ static int read_targets(struct job_writer *w)
 /* What the late scans read of this job. */
 static struct late_job late_job_of(const struct job_writer *w)
 {
-	return (struct late_job){
-	    .st = w->st,
-	    .job_id = w->job_id,
-	    .scope = &w->scope,
-	    .gone_after = w->gone_after,
-	    .targets = w->have_targets && misses_count(w) ? &w->targets : NULL,
-	    .at = w->run_start,
-	    .rules = w->rules};
+	return (struct late_job){.st = w->st,
+	                         .job_id = w->job_id,
+	                         .scope = &w->scope,
+	                         .gone_after = w->gone_after,
+	                         .targets = w->have_targets && misses_count(w) ? &w->targets : NULL,
+	                         .at = w->run_start,
+	                         .rules = w->rules};
 }
 
 /* A known host of a range the job did not list. */
@@ -356,18 +351,6 @@ static int job_misses(struct job_writer *w)
 	return r;
 }
 
-static int later_cb(void *ctx, int64_t job_id, int64_t at, const struct addr_range *r)
-{
-	struct job_writer *w = ctx;
-
-	if (at < w->run_start || job_id == w->job_id)
-		return 0;
-	if (VEC_RESERVE(w->later, w->clater, w->nlater + 1, 8))
-		return SDB_ENOMEM;
-	w->later[w->nlater++] = (struct later_cover){job_id, at, *r};
-	return 0;
-}
-
 /*
  * A host this job creates, seen at `seen`: did a stored job after it cover
  * its address without listing it (it did not exist then)?  Then those
@@ -382,18 +365,50 @@ static int later_covers(struct job_writer *w, const char *addr, int64_t seen, in
 
 	*covers = 0;
 	if (!w->have_later) {
-		if ((r = store_job_targets_each(w->st, later_cb, w)) != 0)
+		if ((r = late_covers_load(w->st, w->job_id, &w->later)) != 0)
 			return r;
 		w->have_later = 1;
 	}
-	if (w->nlater == 0 || addr_parse(addr, NULL, NULL, key) != 0)
+	if (w->later.n == 0 || addr_parse(addr, NULL, NULL, key) != 0)
 		return 0;
-	for (size_t i = 0; i < w->nlater && !*covers; i++) {
-		const struct later_cover *c = &w->later[i];
+	for (size_t i = 0; i < w->later.n && !*covers; i++) {
+		const struct late_cover *c = &w->later.v[i];
 		*covers = memcmp(key, c->r.lo, 16) >= 0 && memcmp(key, c->r.hi, 16) <= 0 &&
 		          (c->at > seen || (c->at == seen && c->job_id > w->job_id));
 	}
 	return 0;
+}
+
+/* What is known of the host (*known_id 0: nothing) and whether this scan
+ * of it is in order (else late: job_late.c). */
+static int load_host(struct job_writer *w, const char *addr, int64_t seen, int maybe_dup,
+                     int64_t *known_id, struct ev_host *state, int *in_order)
+{
+	int covers, r = store_history_load(w->st, addr, seen, w->job_id, known_id, state);
+
+	if (r != 0 && r != SDB_ENOTFOUND)
+		return r;
+	*in_order = store_history_in_order(state, seen, w->job_id);
+	if (!w->history || *known_id || maybe_dup)
+		return 0;
+	if ((r = later_covers(w, addr, seen, &covers)) != 0)
+		return r;
+	*in_order = !covers;
+	return 0;
+}
+
+/* Save the host's state after its scan: its misses and status first (its
+ * host_state row then exists: store_host_gone_save), then the rest. */
+static int save_state(struct store *st, int64_t host_id, struct ev_host *state)
+{
+	int r;
+
+	if (state->gone_dirty) {
+		if ((r = store_host_gone_save(st, host_id, state)) != 0)
+			return r;
+		state->stored = 1;
+	}
+	return store_port_state_save(st, host_id, state);
 }
 
 static int on_host(void *ctx, const struct rec_host *h)
@@ -410,18 +425,9 @@ static int on_host(void *ctx, const struct rec_host *h)
 	state.borrow = 1; /* h outlives the state: its script outputs are not copied */
 	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
-	if (w->history || maybe_dup) {
-		r = store_history_load(st, h->addr, seen, w->job_id, &known_id, &state);
-		if (r != 0 && r != SDB_ENOTFOUND)
-			goto out;
-		in_order = store_history_in_order(&state, seen, w->job_id);
-		if (w->history && !known_id && !maybe_dup) {
-			int covers;
-			if ((r = later_covers(w, h->addr, seen, &covers)) != 0)
-				goto out;
-			in_order = !covers;
-		}
-	}
+	if ((w->history || maybe_dup) &&
+	    (r = load_host(w, h->addr, seen, maybe_dup, &known_id, &state, &in_order)) != 0)
+		goto out;
 	if (maybe_dup) {
 		/* nmap lists a host twice when it is given twice: keep the first */
 		if ((r = job_has_host(w, known_id, &dup)) != 0)
@@ -437,7 +443,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 		/* its events first: the state after it may be kept with it */
 		ec.host_id = host_id;
 		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, w->gone_after, emit_event,
-		                   &ec)) != 0)
+		                 &ec)) != 0)
 			goto out;
 		if (checkpoint_due(host_id, w->job_id) &&
 		    (r = checkpoint_doc(&state, &checkpoint)) != 0)
@@ -465,11 +471,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 		if (in_order) {
 			r = findings_on_scan(st, w->rules, host_id, w->job_id, seen, &w->scope, h,
 			                     ec.ev, ec.n, NULL);
-			/* its misses and status first: its host_state row then exists */
-			if (r == 0 && state.gone_dirty &&
-			    (r = store_host_gone_save(st, host_id, &state)) == 0)
-				state.stored = 1;
-			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
+			if (r != 0 || (r = save_state(st, host_id, &state)) != 0)
 				goto out;
 		} else {
 			struct late_job lj = late_job_of(w);
@@ -513,6 +515,25 @@ static int on_run_end(void *ctx, const struct rec_runstats *rs)
 	return 0;
 }
 
+/* The gone rule's options: its count (0: the default, < 0: never), and
+ * opts.target_args, kept: the job's target ranges are read from them once
+ * the job's time is known. */
+static int copy_target_args(struct job_writer *w, const struct job_writer_opts *o)
+{
+	w->gone_after = o->gone_after == 0  ? EV_GONE_AFTER_DEFAULT
+	                : o->gone_after < 0 ? 0
+	                                    : o->gone_after;
+	if (!o->target_args || !o->ntarget_args)
+		return 0;
+	if (!(w->target_args = calloc(o->ntarget_args, sizeof(*w->target_args))))
+		return SDB_ENOMEM;
+	w->ntarget_args = o->ntarget_args;
+	for (size_t i = 0; i < o->ntarget_args; i++)
+		if (!(w->target_args[i] = strdup(o->target_args[i] ? o->target_args[i] : "")))
+			return SDB_ENOMEM;
+	return 0;
+}
+
 int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct job_writer **out)
 {
 	struct job_writer *w;
@@ -549,21 +570,8 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
 	w->partial = w->stats.partial = o->partial != 0;
-	w->gone_after = o->gone_after == 0   ? EV_GONE_AFTER_DEFAULT
-	                : o->gone_after < 0 ? 0
-	                                    : o->gone_after;
-	if (o->target_args && o->ntarget_args) {
-		if (!(w->target_args = calloc(o->ntarget_args, sizeof(*w->target_args)))) {
-			r = SDB_ENOMEM;
-			goto fail;
-		}
-		w->ntarget_args = o->ntarget_args;
-		for (size_t i = 0; i < o->ntarget_args; i++)
-			if (!(w->target_args[i] = strdup(o->target_args[i] ? o->target_args[i] : ""))) {
-				r = SDB_ENOMEM;
-				goto fail;
-			}
-	}
+	if ((r = copy_target_args(w, o)) != 0)
+		goto fail;
 	w->sink = (struct ingest_sink){
 	    .ctx = w,
 	    .run_begin = on_run_begin,
@@ -765,7 +773,7 @@ void job_writer_free(struct job_writer *w)
 	free(w->nmap_error);
 	late_queue_free(&w->late);
 	targets_free(&w->targets);
-	free(w->later);
+	late_covers_free(&w->later);
 	for (size_t i = 0; i < w->ntarget_args; i++)
 		free(w->target_args[i]);
 	free(w->target_args);

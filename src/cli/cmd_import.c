@@ -68,34 +68,34 @@ static void view_retrying(void *ctx, const char *error, int attempt, int attempt
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: scandb import [--force] [--partial] [--gone-after N] [--format table|json]\n"
-	        "                     FILE... | -\n\n"
-	        "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
-	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
-	        "the other files are still imported.  '-' reads standard input.  Options\n"
-	        "may come before or after the files; '--' ends the options.\n\n"
-	        "Files are imported in scan-time order (nmap's start time, oldest first;\n"
-	        "files without one first), whatever order they are given in, and the\n"
-	        "results are listed in that order; a file whose time cannot be read keeps\n"
-	        "its place, and standard input comes last.\n\n"
-	        "  --force        import even if the same content was imported before\n"
-	        "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
-	        "                 killed) as a partial job: it closes no port and downs\n"
-	        "                 no host it does not list (standard input: always read\n"
-	        "                 as partial)\n"
-	        "  --gone-after N a host is gone when the last N scans that covered it saw\n"
-	        "                 it down or did not list it (default 3; 0: never).  A scan\n"
-	        "                 covers the addresses, CIDRs and octet ranges of nmap's\n"
-	        "                 command line (not host names, -iL, -iR) and the hosts it\n"
-	        "                 lists\n"
-	        "  --format FMT   table (default) or json: one result per file on stdout\n\n"
-	        "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
-	        "unknown service method, an end time before the start, ...) are read as\n"
-	        "documented ones, with a warning naming FILE:LINE:COL on stderr.  A run\n"
-	        "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
-	        "Exit status: 0 if every file was imported (or already was), 1 if any\n"
-	        "file failed, 2 on usage errors.\n");
+	fprintf(
+	    f, "usage: scandb import [--force] [--partial] [--gone-after N] [--format table|json]\n"
+	       "                     FILE... | -\n\n"
+	       "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
+	       "one transaction: a file that fails to parse leaves nothing behind, and\n"
+	       "the other files are still imported.  '-' reads standard input.  Options\n"
+	       "may come before or after the files; '--' ends the options.\n\n"
+	       "Files are imported in scan-time order (nmap's start time, oldest first;\n"
+	       "files without one first), whatever order they are given in, and the\n"
+	       "results are listed in that order; a file whose time cannot be read keeps\n"
+	       "its place, and standard input comes last.\n\n"
+	       "  --force        import even if the same content was imported before\n"
+	       "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
+	       "                 killed) as a partial job: it closes no port and downs\n"
+	       "                 no host it does not list (standard input: always read\n"
+	       "                 as partial)\n"
+	       "  --gone-after N a host is gone when the last N scans that covered it saw\n"
+	       "                 it down or did not list it (default 3; 0: never).  A scan\n"
+	       "                 covers the addresses, CIDRs and octet ranges of nmap's\n"
+	       "                 command line (not host names, -iL, -iR) and the hosts it\n"
+	       "                 lists\n"
+	       "  --format FMT   table (default) or json: one result per file on stdout\n\n"
+	       "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
+	       "unknown service method, an end time before the start, ...) are read as\n"
+	       "documented ones, with a warning naming FILE:LINE:COL on stderr.  A run\n"
+	       "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
+	       "Exit status: 0 if every file was imported (or already was), 1 if any\n"
+	       "file failed, 2 on usage errors.\n");
 }
 
 /* What each file's import came to, as one line of the table. */
@@ -156,7 +156,7 @@ static json_t *json_result(const char *file, const struct app_import_result *res
 struct import_args {
 	enum cli_format fmt;
 	int force, partial;
-	int gone_after; /* job_writer_opts.gone_after (0: the default) */
+	int gone_after;     /* job_writer_opts.gone_after (0: the default) */
 	const char **files; /* argv's, in the order given; freed by the caller */
 	int nfiles;
 };

@@ -170,7 +170,9 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	/* scandb's own options come first; the rest is nmap's */
 	while (o.nargs > 0 && (strcmp(o.args[0], "--gone-after") == 0 ||
 	                       strncmp(o.args[0], "--gone-after=", 13) == 0)) {
-		const char *val = o.args[0][12] == '=' ? o.args[0] + 13 : o.nargs > 1 ? o.args[1] : NULL;
+		const char *val = o.args[0][12] == '=' ? o.args[0] + 13
+		                  : o.nargs > 1        ? o.args[1]
+		                                       : NULL;
 		size_t used = o.args[0][12] == '=' ? 1 : 2;
 
 		if ((rc = cli_parse_gone_after("scan", val, &o.gone_after)) != 0)

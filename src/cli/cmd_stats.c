@@ -102,8 +102,9 @@ static int print_json(const struct store_stats *s)
 	for (int i = 0; i <= REC_HOST_GONE; i++)
 		json_object_set_new(hby, rec_host_status_name((enum rec_host_status)i),
 		                    json_integer(s->hosts_by_status[i]));
-	json_object_set_new(o, "hosts", json_pack("{s:I, s:o}", "total",
-	                                          (json_int_t)s->hosts_total, "by_status", hby));
+	json_object_set_new(
+	    o, "hosts",
+	    json_pack("{s:I, s:o}", "total", (json_int_t)s->hosts_total, "by_status", hby));
 	json_object_set_new(o, "backend", json_string(s->backend));
 	json_object_set_new(o, "size_method", json_string(s->size_method));
 	json_object_set_new(o, "estimated", json_boolean(estimated));

@@ -363,9 +363,9 @@ fail:
 int ev_host_same(const struct ev_host *a, const struct ev_host *b)
 {
 	if (a->known != b->known || a->status != b->status || a->job_id != b->job_id ||
-	    a->at != b->at || a->misses != b->misses || !ev_str_eq(a->os, b->os) || !ev_str_eq(a->mac, b->mac) ||
-	    !ev_str_eq(a->hostnames, b->hostnames) || a->nports != b->nports ||
-	    a->nscripts != b->nscripts)
+	    a->at != b->at || a->misses != b->misses || !ev_str_eq(a->os, b->os) ||
+	    !ev_str_eq(a->mac, b->mac) || !ev_str_eq(a->hostnames, b->hostnames) ||
+	    a->nports != b->nports || a->nscripts != b->nscripts)
 		return 0;
 	for (size_t i = 0; i < a->nports; i++) {
 		const struct ev_port *p = &a->ports[i], *q = &b->ports[i];

@@ -17,17 +17,68 @@
 
 /* nmap's options that take their value as the next argument (nmap(1)). */
 static const char *const with_value[] = {
-    "-iL", "-iR", "--exclude", "--excludefile", "-p", "--exclude-ports", "--top-ports",
-    "--port-ratio", "-sI", "-b", "--scanflags", "-e", "-S", "-g", "--source-port", "-D",
-    "--data", "--data-string", "--data-length", "--ip-options", "--ttl", "--spoof-mac",
-    "--proxies", "--mtu", "--script", "--script-args", "--script-args-file", "--script-help",
-    "--script-timeout", "--version-intensity", "--max-os-tries", "--min-hostgroup",
-    "--max-hostgroup", "--min-parallelism", "--max-parallelism", "--min-rtt-timeout",
-    "--max-rtt-timeout", "--initial-rtt-timeout", "--max-retries", "--host-timeout",
-    "--scan-delay", "--max-scan-delay", "--min-rate", "--max-rate", "-oN", "-oX", "-oS", "-oG",
-    "-oA", "-oM", "-oH", "--stylesheet", "--datadir", "--servicedb", "--versiondb",
-    "--dns-servers", "--resume", "--stats-every", "--nsock-engine", "--route-dst",
-    "--max-scan-delay", "--sI",
+    "-iL",
+    "-iR",
+    "--exclude",
+    "--excludefile",
+    "-p",
+    "--exclude-ports",
+    "--top-ports",
+    "--port-ratio",
+    "-sI",
+    "-b",
+    "--scanflags",
+    "-e",
+    "-S",
+    "-g",
+    "--source-port",
+    "-D",
+    "--data",
+    "--data-string",
+    "--data-length",
+    "--ip-options",
+    "--ttl",
+    "--spoof-mac",
+    "--proxies",
+    "--mtu",
+    "--script",
+    "--script-args",
+    "--script-args-file",
+    "--script-help",
+    "--script-timeout",
+    "--version-intensity",
+    "--max-os-tries",
+    "--min-hostgroup",
+    "--max-hostgroup",
+    "--min-parallelism",
+    "--max-parallelism",
+    "--min-rtt-timeout",
+    "--max-rtt-timeout",
+    "--initial-rtt-timeout",
+    "--max-retries",
+    "--host-timeout",
+    "--scan-delay",
+    "--max-scan-delay",
+    "--min-rate",
+    "--max-rate",
+    "-oN",
+    "-oX",
+    "-oS",
+    "-oG",
+    "-oA",
+    "-oM",
+    "-oH",
+    "--stylesheet",
+    "--datadir",
+    "--servicedb",
+    "--versiondb",
+    "--dns-servers",
+    "--resume",
+    "--stats-every",
+    "--nsock-engine",
+    "--route-dst",
+    "--max-scan-delay",
+    "--sI",
 };
 
 static int takes_value(const char *opt)
@@ -257,7 +308,8 @@ static int subtract(struct targets *t, const struct targets *x)
 		for (size_t k = 0; k < x->n && open && r == 0; k++) {
 			unsigned char end[16];
 
-			if (memcmp(x->v[k].hi, lo, 16) < 0 || memcmp(x->v[k].lo, t->v[i].hi, 16) > 0)
+			if (memcmp(x->v[k].hi, lo, 16) < 0 ||
+			    memcmp(x->v[k].lo, t->v[i].hi, 16) > 0)
 				continue;
 			memcpy(end, x->v[k].lo, 16);
 			if (memcmp(end, lo, 16) > 0 && key_prev(end))
@@ -308,7 +360,8 @@ int targets_from_argv(char *const *argv, size_t argc, struct targets *t)
 		if (!a || !*a)
 			continue;
 		if (a[0] == '-') {
-			if (strcmp(a, "--excludefile") == 0 || strncmp(a, "--excludefile=", 14) == 0)
+			if (strcmp(a, "--excludefile") == 0 ||
+			    strncmp(a, "--excludefile=", 14) == 0)
 				unknown_exclusions = 1;
 			if (strcmp(a, "--exclude") == 0 && i + 1 < argc)
 				r = exclude_add(&x, argv[i + 1]);

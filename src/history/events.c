@@ -300,25 +300,27 @@ static int step_status(struct step *s, const struct rec_host *scan, int gone_aft
 		now = old == REC_HOST_GONE || (gone_after > 0 && misses >= gone_after)
 		          ? REC_HOST_GONE
 		          : REC_HOST_DOWN;
-	} else if (!h->known || (old != REC_HOST_UP && old != REC_HOST_DOWN && old != REC_HOST_GONE)) {
+	} else if (!h->known ||
+	           (old != REC_HOST_UP && old != REC_HOST_DOWN && old != REC_HOST_GONE)) {
 		/* a list scan's "unknown" says nothing about up or down */
 		now = scan->status;
 	}
 	if (!h->known) {
 		if (now == REC_HOST_UP || now == REC_HOST_GONE)
-			r = emit(s, now == REC_HOST_UP ? EV_HOST_UP : EV_HOST_GONE, -1, -1, NULL, NULL,
-			         rec_host_status_name(now), 0);
-	} else if (now != old && (now == REC_HOST_GONE ||
-	                          ((now == REC_HOST_UP || now == REC_HOST_DOWN) &&
-	                           (old == REC_HOST_UP || old == REC_HOST_DOWN ||
-	                            old == REC_HOST_GONE)))) {
+			r = emit(s, now == REC_HOST_UP ? EV_HOST_UP : EV_HOST_GONE, -1, -1, NULL,
+			         NULL, rec_host_status_name(now), 0);
+	} else if (now != old &&
+	           (now == REC_HOST_GONE ||
+	            ((now == REC_HOST_UP || now == REC_HOST_DOWN) &&
+	             (old == REC_HOST_UP || old == REC_HOST_DOWN || old == REC_HOST_GONE)))) {
 		enum ev_kind k = now == REC_HOST_UP     ? EV_HOST_UP
 		                 : now == REC_HOST_DOWN ? EV_HOST_DOWN
 		                                        : EV_HOST_GONE;
 		r = emit(s, k, -1, -1, NULL, rec_host_status_name(old), rec_host_status_name(now),
 		         s->prev_job);
 	}
-	h->gone_dirty = misses != h->misses || (now != old && (now == REC_HOST_GONE || old == REC_HOST_GONE));
+	h->gone_dirty =
+	    misses != h->misses || (now != old && (now == REC_HOST_GONE || old == REC_HOST_GONE));
 	h->misses = misses;
 	h->status = now;
 	return r;

@@ -475,14 +475,14 @@ int store_port_state_save(struct store *st, int64_t host_id, const struct ev_hos
 	return r;
 }
 
-int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
-                          size_t n)
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v, size_t n)
 {
 	if (!st || job_id <= 0 || (n && !v))
 		return SDB_EUSAGE;
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(v[i].lo, v[i].hi, 16) > 0)
-			return store__set_err(st, SDB_ERANGE, "job %lld: a target range ends before it starts",
+			return store__set_err(st, SDB_ERANGE,
+			                      "job %lld: a target range ends before it starts",
 			                      (long long)job_id);
 	if (n == 0)
 		return 0;

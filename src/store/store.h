@@ -333,8 +333,7 @@ int store_history_states_put(struct store *st, const struct store_scan_key *keys
 
 /* Record the target ranges of job job_id (what it covers besides the hosts
  * it lists), inside its transaction; duplicates are stored once. */
-int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
-                          size_t n);
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v, size_t n);
 /* The target ranges of every completed job that is dated (started_at) and
  * not partial: cb(ctx, job_id, started_at, range), by job id.  One query. */
 int store_job_targets_each(struct store *st,
@@ -705,7 +704,7 @@ struct store_stats {
 	int64_t free_bytes;          /* of which unused (SQLite freelist); -1 unknown */
 	struct store_stat_obj *objs; /* tables then indexes, by name */
 	size_t nobjs;
-	int64_t jobs_by_status[5]; /* indexed by enum store_job_status */
+	int64_t jobs_by_status[5];                  /* indexed by enum store_job_status */
 	int64_t hosts_by_status[REC_HOST_GONE + 1]; /* indexed by enum rec_host_status */
 	int64_t hosts_total;
 	int64_t jobs_total;

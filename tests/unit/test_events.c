@@ -1205,7 +1205,8 @@ static void test_script_outputs_not_copied(void **state)
 		h.job_id = 1;
 		h.at = T1;
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 2, T2, &sc, &s1, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 2, T2, &sc, &s1, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		/* the replaced output is still readable (ASan: not freed) */
 		assert_string_equal(raw.old_value[0], "OS: Windows 8");
@@ -1219,13 +1220,15 @@ static void test_script_outputs_not_copied(void **state)
 		/* borrowed again from the next scan; the event's old output is
 		 * the previous scan's own */
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 3, T3, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 3, T3, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		assert_string_equal(raw.old_value[0], "OS: Windows 10");
 		assert_string_equal(raw.new_value[0], "OS: Windows 11");
 		/* the same output again: no event, nothing copied */
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 4, T4, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 4, T4, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 0);
 		assert_int_equal(h.scripts[0].job_id, 4);
 		/* kept across scans: owned copies, the scan may go */
@@ -1234,7 +1237,8 @@ static void test_script_outputs_not_copied(void **state)
 		assert_string_equal(h.scripts[0].output, "OS: Windows 11");
 		memset(out2, 'x', sizeof(out2) - 1);
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 5, T5, &sc, &s3, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 5, T5, &sc, &s3, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		assert_string_equal(raw.old_value[0], "OS: Windows 11");
 		memcpy(out2, "OS: Windows 11", sizeof(out2));
@@ -1277,11 +1281,13 @@ static void test_many_scripts(void **state)
 	assert_int_equal(scope_parse("tcp:1-65535", &sc_all), 0);
 	ev_host_init(&h);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw),
+	                 0);
 	/* the last port's outputs change: the state finds each old one */
 	for (int k = 0; k < PER; k++)
 		out[(NP - 1) * PER + k][0] = 'O';
-	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
+	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw),
+	                 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	assert_int_equal(h.nscripts, (size_t)NP * PER);
@@ -1314,7 +1320,8 @@ static void test_emit_error_stops(void **state)
 	evlog_clear(&log);
 	log.fail_at = 2;
 	assert_int_equal(scope_parse("tcp:1-1000", &sc), 0);
-	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect, &log), SDB_EIO);
+	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect, &log),
+	                 SDB_EIO);
 	scope_free(&sc);
 	assert_int_equal(log.calls, 2);
 	assert_int_equal(log.n, 1);

@@ -29,11 +29,11 @@ int store__pg_job_targets_put(struct store *st, int64_t job_id, const struct add
 		store__pg_p_int(&p, job_id);
 		store__pg_p_text(&p, lo);
 		store__pg_p_text(&p, hi);
-		r = store__pg_exec(s, PG_TARGET_PUT,
-		                   "INSERT INTO job_targets (job_id, lo, hi)"
-		                   " VALUES ($1::bigint, $2::bytea, $3::bytea) ON CONFLICT DO NOTHING",
-		                   &p, PGX_NOFLUSH, NULL, "storing a target range of job %lld",
-		                   (long long)job_id);
+		r = store__pg_exec(
+		    s, PG_TARGET_PUT,
+		    "INSERT INTO job_targets (job_id, lo, hi)"
+		    " VALUES ($1::bigint, $2::bytea, $3::bytea) ON CONFLICT DO NOTHING",
+		    &p, PGX_NOFLUSH, NULL, "storing a target range of job %lld", (long long)job_id);
 	}
 	return r;
 }
@@ -47,12 +47,15 @@ int store__pg_job_targets_each(struct store *st,
 	PGresult *q = NULL;
 	int r;
 
-	if ((r = store__pg_exec(s, PG_TARGETS_EACH,
-	                        "SELECT t.job_id, " EP("j.started_at") ", encode(t.lo, 'hex'),"
-	                        " encode(t.hi, 'hex') FROM job_targets t JOIN jobs j"
-	                        " ON j.id = t.job_id WHERE j.status = 'completed' AND NOT j.partial"
-	                        " AND j.started_at > 'epoch' ORDER BY t.job_id, t.lo",
-	                        NULL, PGX_NOFLUSH, &q, "reading the jobs' target ranges")) != 0)
+	if ((r = store__pg_exec(
+	         s, PG_TARGETS_EACH,
+	         "SELECT t.job_id, " EP(
+	             "j.started_at") ", encode(t.lo, 'hex'),"
+	                             " encode(t.hi, 'hex') FROM job_targets t JOIN jobs j"
+	                             " ON j.id = t.job_id WHERE j.status = 'completed' AND NOT "
+	                             "j.partial"
+	                             " AND j.started_at > 'epoch' ORDER BY t.job_id, t.lo",
+	         NULL, PGX_NOFLUSH, &q, "reading the jobs' target ranges")) != 0)
 		return r;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
 		struct addr_range t;
@@ -72,11 +75,11 @@ int store__pg_job_targets_each(struct store *st,
  * host_scans key), with their host_state row by key. */
 static const char sql_missed[] =
     "SELECT h.id, encode(h.addr_key, 'hex'), family(h.addr), h.status, h.last_job_id,"
-    " " EP("h.last_seen") ", s.misses, s.miss_job_id, " EP("s.miss_at")
-    " FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
-    " WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea"
-    " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = $3::bigint"
-    " AND hs.host_id = h.id)";
+    " " EP("h.last_seen") ", s.misses, s.miss_job_id, " EP(
+        "s.miss_at") " FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
+                     " WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea"
+                     " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = $3::bigint"
+                     " AND hs.host_id = h.id)";
 
 static int missed_row(struct store_pg *s, const PGresult *q, int i, int64_t *id, char addr[64],
                       struct ev_host *h)

@@ -14,8 +14,8 @@
 static const char sql_target_put[] =
     "INSERT INTO job_targets (job_id, lo, hi) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 
-int store__sqlite_job_targets_put(struct store *st, int64_t job_id,
-                                  const struct addr_range *v, size_t n)
+int store__sqlite_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
+                                  size_t n)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
@@ -100,8 +100,8 @@ int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct ad
 		h.misses = sqlite3_column_int(q, 5);
 		h.miss_job = sqlite3_column_int64(q, 6);
 		h.miss_at = sqlite3_column_int64(q, 7);
-		if ((r = cb(ctx, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
-		            &h)) != 0)
+		if ((r = cb(ctx, sqlite3_column_int64(q, 0),
+		            (const char *)sqlite3_column_text(q, 1), &h)) != 0)
 			goto out;
 	}
 	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "reading the hosts a job missed");

@@ -264,8 +264,8 @@ int store__sqlite_history_states_put(struct store *st, const struct store_scan_k
                                      const char *const *docs, size_t n);
 
 /* Gone hosts (sqlite_gone.c). */
-int store__sqlite_job_targets_put(struct store *st, int64_t job_id,
-                                  const struct addr_range *v, size_t n);
+int store__sqlite_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
+                                  size_t n);
 int store__sqlite_job_targets_each(struct store *st,
                                    int (*cb)(void *ctx, int64_t job_id, int64_t at,
                                              const struct addr_range *r),

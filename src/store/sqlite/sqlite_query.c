@@ -622,8 +622,7 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                          " JOIN jobs j ON j.id = t.job_id WHERE j.status = 'completed'"
                          " AND j.partial = 0 AND j.started_at > 0 ORDER BY t.job_id, t.lo",
                          {"SEARCH j USING INDEX jobs_status_created (status=?)",
-                          "SEARCH t USING PRIMARY KEY (job_id=?)",
-                          "USE TEMP B-TREE FOR ORDER BY"}},
+                          "SEARCH t USING PRIMARY KEY (job_id=?)", "USE TEMP B-TREE FOR ORDER BY"}},
     /* The known hosts of a range (hosts_addr_key) the job has no scan of
      * (its host_scans key), with their host_state row by key. */
     [SQ_HOSTS_MISSED] = {"hosts_missed",
