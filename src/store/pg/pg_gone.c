@@ -120,7 +120,8 @@ int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_r
 	store__pg_p_text(&p, lo);
 	store__pg_p_text(&p, hi);
 	store__pg_p_int(&p, job_id);
-	if ((r = store__pg_exec(s, PG_HOSTS_MISSED, sql_missed, &p, PGX_FLUSH_HOST_SCANS, &q,
+	/* hosts, host_scans and host_state: every buffer (once per range) */
+	if ((r = store__pg_exec(s, PG_HOSTS_MISSED, sql_missed, &p, 0, &q,
 	                        "reading the hosts job %lld missed", (long long)job_id)) != 0)
 		return r;
 	for (int i = 0; i < PQntuples(q) && r == 0; i++) {
