@@ -381,15 +381,15 @@ static int later_covers(struct job_writer *w, const char *addr, int64_t seen, in
 
 /* What is known of the host (*known_id 0: nothing) and whether this scan
  * of it is in order (else late: job_late.c). */
-static int load_host(struct job_writer *w, const char *addr, int64_t seen, int maybe_dup,
-                     int64_t *known_id, struct ev_host *state, int *in_order)
+static int load_host(struct job_writer *w, const char *addr, int64_t seen, int64_t *known_id,
+                     struct ev_host *state, int *in_order)
 {
 	int covers, r = store_history_load(w->st, addr, seen, w->job_id, known_id, state);
 
 	if (r != 0 && r != SDB_ENOTFOUND)
 		return r;
 	*in_order = store_history_in_order(state, seen, w->job_id);
-	if (!w->history || *known_id || maybe_dup)
+	if (!w->history || *known_id)
 		return 0;
 	if ((r = later_covers(w, addr, seen, &covers)) != 0)
 		return r;
@@ -426,7 +426,7 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
 	if ((w->history || maybe_dup) &&
-	    (r = load_host(w, h->addr, seen, maybe_dup, &known_id, &state, &in_order)) != 0)
+	    (r = load_host(w, h->addr, seen, &known_id, &state, &in_order)) != 0)
 		goto out;
 	if (maybe_dup) {
 		/* nmap lists a host twice when it is given twice: keep the first */
