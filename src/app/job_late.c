@@ -47,7 +47,7 @@
  * may be such a miss (late_add's miss: a host it covered and did not list,
  * with a later scan or miss stored); a miss before the host's first scan
  * changes nothing (l->skip).  The host's status and misses are saved with
- * its state (store_host_gone_save).
+ * its state (store_hosts_gone_save).
  *
  * A host with findings (or whose re-derived scans detect one) has its
  * findings' lifecycle derived again from all of its scans (findings_replay,
@@ -650,7 +650,7 @@ static int late_write(struct late_block *b)
 		ev_host_init(&f);
 		/* its status and misses first: its host_state row then exists */
 		if (r == 0 && (r = late_final(l, &f)) == 0 &&
-		    (r = store_host_gone_save(st, l->host_id, &f)) == 0) {
+		    (r = store_hosts_gone_save(st, &(struct store_gone){l->host_id, &f}, 1)) == 0) {
 			f.stored = 1;
 			r = store_port_state_save(st, l->host_id, &f);
 		}

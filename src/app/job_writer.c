@@ -300,22 +300,14 @@ static int missed_cb(void *ctx, int64_t host_id, const char *addr, const struct 
 	return 0;
 }
 
-/* One missed host: in order, one more miss saved at once; else (a scan of
- * it or a miss came after this job's) its history is derived again. */
-static int miss_host(struct job_writer *w, struct missed *m)
+/* A missed host for which a scan or a miss came after this job's: its
+ * history is derived again (job_late.c), this job's miss in its place. */
+static int miss_late(struct job_writer *w, const struct missed *m)
 {
-	struct emit_ctx ec = {.st = w->st, .store = 1, .host_id = m->id};
 	struct ev_host state;
 	int64_t id = 0;
 	int r;
 
-	if (store_history_in_order(&m->h, w->run_start, w->job_id)) {
-		r = ev_miss(&m->h, w->job_id, w->run_start, w->gone_after, emit_event, &ec);
-		if (r == 0)
-			r = store_host_gone_save(w->st, m->id, &m->h);
-		emit_ctx_free(&ec);
-		return r;
-	}
 	ev_host_init(&state);
 	r = store_history_load(w->st, m->addr, w->run_start, w->job_id, &id, &state);
 	if (r == 0) {
@@ -323,6 +315,32 @@ static int miss_host(struct job_writer *w, struct missed *m)
 		r = late_add(&w->late, &lj, m->id, m->addr, w->run_start, 1, &state);
 	}
 	ev_host_free(&state);
+	return r;
+}
+
+/* The missed hosts of one range: in order, one more miss each (ev_miss,
+ * its event stored), saved together; the others derived again. */
+static int misses_apply(struct job_writer *w, struct missed_list *m)
+{
+	struct store_gone *g = calloc(m->n ? m->n : 1, sizeof(*g));
+	size_t ng = 0;
+	int r = g ? 0 : SDB_ENOMEM;
+
+	for (size_t k = 0; k < m->n && r == 0; k++) {
+		struct missed *x = &m->v[k];
+		struct emit_ctx ec = {.st = w->st, .store = 1, .host_id = x->id};
+
+		if (!store_history_in_order(&x->h, w->run_start, w->job_id)) {
+			r = miss_late(w, x);
+			continue;
+		}
+		r = ev_miss(&x->h, w->job_id, w->run_start, w->gone_after, emit_event, &ec);
+		emit_ctx_free(&ec);
+		g[ng++] = (struct store_gone){x->id, &x->h};
+	}
+	if (r == 0)
+		r = store_hosts_gone_save(w->st, g, ng);
+	free(g);
 	return r;
 }
 
@@ -341,11 +359,10 @@ static int job_misses(struct job_writer *w)
 	for (size_t i = 0; i < w->targets.n && r == 0; i++) {
 		m.n = 0;
 		r = store_hosts_missed(w->st, w->job_id, &w->targets.v[i], missed_cb, &m);
-		for (size_t k = 0; k < m.n; k++) {
-			if (r == 0)
-				r = miss_host(w, &m.v[k]);
+		if (r == 0)
+			r = misses_apply(w, &m);
+		for (size_t k = 0; k < m.n; k++)
 			free(m.v[k].addr);
-		}
 	}
 	free(m.v);
 	return r;
@@ -398,13 +415,15 @@ static int load_host(struct job_writer *w, const char *addr, int64_t seen, int64
 }
 
 /* Save the host's state after its scan: its misses and status first (its
- * host_state row then exists: store_host_gone_save), then the rest. */
+ * host_state row then exists: store_hosts_gone_save), then the rest. */
 static int save_state(struct store *st, int64_t host_id, struct ev_host *state)
 {
 	int r;
 
 	if (state->gone_dirty) {
-		if ((r = store_host_gone_save(st, host_id, state)) != 0)
+		struct store_gone g = {host_id, state};
+
+		if ((r = store_hosts_gone_save(st, &g, 1)) != 0)
 			return r;
 		state->stored = 1;
 	}

@@ -509,14 +509,21 @@ int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range
 	STORE__CALL(st, hosts_missed, job_id, r, cb, ctx);
 }
 
-int store_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h)
+int store_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n)
 {
-	if (!st || !h || host_id <= 0)
+	if (!st || (n && !v))
 		return SDB_EUSAGE;
-	if ((unsigned)h->status > REC_HOST_GONE || h->misses < 0)
-		return store__set_err(st, SDB_ERANGE, "host %lld: not a status or miss count",
-		                      (long long)host_id);
-	STORE__CALL(st, host_gone_save, host_id, h);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].h || v[i].host_id <= 0)
+			return SDB_EUSAGE;
+		if ((unsigned)v[i].h->status > REC_HOST_GONE || v[i].h->misses < 0)
+			return store__set_err(st, SDB_ERANGE,
+			                      "host %lld: not a status or miss count",
+			                      (long long)v[i].host_id);
+	}
+	if (n == 0)
+		return 0;
+	STORE__CALL(st, hosts_gone_save, v, n);
 }
 
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)

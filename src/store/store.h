@@ -352,10 +352,15 @@ int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range
                        int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                  const struct ev_host *h),
                        void *ctx);
-/* Save what the gone rule changed of a host: its misses and latest miss
- * (host_state; a row is created when h->stored is 0: the caller then sets
- * it) and its status (hosts.status, when it differs). */
-int store_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h);
+/* Save what the gone rule changed of hosts v[0..n) (each once): their
+ * misses and latest miss (host_state; a row is created when there is none:
+ * the caller then sets h->stored) and their status (hosts.status, when it
+ * differs).  PostgreSQL: one statement per thousands of hosts. */
+struct store_gone {
+	int64_t host_id;
+	const struct ev_host *h;
+};
+int store_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 

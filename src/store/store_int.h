@@ -240,7 +240,7 @@ struct store_ops {
 	                    int (*cb)(void *ctx, int64_t host_id, const char *addr,
 	                              const struct ev_host *h),
 	                    void *ctx);
-	int (*host_gone_save)(struct store *st, int64_t host_id, const struct ev_host *h);
+	int (*hosts_gone_save)(struct store *st, const struct store_gone *v, size_t n);
 
 	/* f as store_events_each (store.c) normalises it: has_net always set
 	 * (the whole address space when the caller gave no block), addr (if

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "store/pg/pg_int.h"
 
@@ -136,27 +137,68 @@ int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_r
 	return r;
 }
 
-/* One statement: the host_state row's misses (the row created when there
- * is none) and the host's status. */
+/* The hosts' host_state misses (a row created where there is none) and
+ * their status, for a chunk of hosts: one statement, the values as arrays. */
 static const char sql_gone_save[] =
-    "WITH st AS (INSERT INTO host_state (host_id, misses, miss_job_id, miss_at)"
-    " VALUES ($1::bigint, $2::integer, $3::bigint, to_timestamp($4::bigint))"
-    " ON CONFLICT (host_id) DO UPDATE SET misses = excluded.misses,"
-    " miss_job_id = excluded.miss_job_id, miss_at = excluded.miss_at RETURNING 1)"
-    " UPDATE hosts SET status = $5::text WHERE id = $1::bigint AND status <> $5::text";
+    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[],"
+    "  $5::text[]) AS v(id, m, j, a, st)),"
+    " s AS (INSERT INTO host_state (host_id, misses, miss_job_id, miss_at)"
+    "  SELECT id, m, NULLIF(j, 0), CASE WHEN j = 0 THEN NULL ELSE to_timestamp(a) END FROM v"
+    "  ON CONFLICT (host_id) DO UPDATE SET misses = excluded.misses,"
+    "  miss_job_id = excluded.miss_job_id, miss_at = excluded.miss_at RETURNING 1)"
+    " UPDATE hosts h SET status = v.st FROM v WHERE h.id = v.id AND h.status <> v.st";
 
-int store__pg_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h)
+#define GONE_CHUNK  4096
+#define GONE_FIELDS 5
+
+/* Field f of v[0..n) as a PostgreSQL array literal "{...}". */
+static int gone_array(struct buf *b, const struct store_gone *v, size_t n, int f)
+{
+	int r = buf_append_char(b, '{');
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct ev_host *h = v[i].h;
+		const char *sep = i ? "," : "";
+
+		if (f == 4)
+			r = buf_printf(b, "%s%s", sep, rec_host_status_name(h->status));
+		else
+			r = buf_printf(b, "%s%lld", sep,
+			               (long long)(f == 0   ? v[i].host_id
+			                           : f == 1 ? h->misses
+			                           : f == 2 ? h->miss_job
+			                                    : h->miss_at));
+	}
+	return r ? r : buf_append_char(b, '}');
+}
+
+int store__pg_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n)
 {
 	struct store_pg *s = store__pg(st);
-	struct pg_params p = {0};
+	struct buf a[GONE_FIELDS];
+	int r = 0;
 
-	store__pg_p_int(&p, host_id);
-	store__pg_p_int(&p, h->misses);
-	store__pg_p_time(&p, h->miss_job);
-	store__pg_p_time(&p, h->miss_job ? h->miss_at : 0);
-	store__pg_p_text(&p, rec_host_status_name(h->status));
-	/* the host's row may wait in PC_HOSTS; its host_state row is not
-	 * buffered (see the header) */
-	return store__pg_exec(s, PG_GONE_SAVE, sql_gone_save, &p, PGX_FLUSH_HOSTS, NULL,
-	                      "saving the misses of host %lld", (long long)host_id);
+	for (int f = 0; f < GONE_FIELDS; f++)
+		buf_init(&a[f], (size_t)64 << 20);
+	for (size_t at = 0; at < n && r == 0; at += GONE_CHUNK) {
+		size_t cnt = n - at < GONE_CHUNK ? n - at : GONE_CHUNK;
+		struct pg_params p = {0};
+
+		for (int f = 0; f < GONE_FIELDS && r == 0; f++) {
+			buf_reset(&a[f]);
+			if ((r = gone_array(&a[f], v + at, cnt, f)) != 0)
+				r = store__set_err(st, SDB_ENOMEM,
+				                   "saving the misses of hosts: out of memory");
+			else
+				store__pg_p_text(&p, buf_str(&a[f]));
+		}
+		/* the hosts' rows may wait in PC_HOSTS; their host_state rows are
+		 * not buffered (see the header) */
+		if (r == 0)
+			r = store__pg_exec(s, PG_GONE_SAVE, sql_gone_save, &p, PGX_FLUSH_HOSTS,
+			                   NULL, "saving the misses of %zu host(s)", cnt);
+	}
+	for (int f = 0; f < GONE_FIELDS; f++)
+		buf_free(&a[f]);
+	return r;
 }

@@ -365,7 +365,7 @@ int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_r
                            int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                      const struct ev_host *h),
                            void *ctx);
-int store__pg_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h);
+int store__pg_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* History slots (pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,

@@ -116,7 +116,7 @@ static const char sql_gone_state[] =
     " miss_job_id = excluded.miss_job_id, miss_at = excluded.miss_at";
 static const char sql_gone_status[] = "UPDATE hosts SET status = ?2 WHERE id = ?1 AND status <> ?2";
 
-int store__sqlite_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h)
+static int gone_save(struct store *st, int64_t host_id, const struct ev_host *h)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
@@ -139,4 +139,13 @@ int store__sqlite_host_gone_save(struct store *st, int64_t host_id, const struct
 	if (b)
 		return store__sqlite_bind_failed(s, q, "saving a host's status");
 	return store__sqlite_step_done(s, q, "saving a host's status");
+}
+
+int store__sqlite_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = gone_save(st, v[i].host_id, v[i].h);
+	return r;
 }

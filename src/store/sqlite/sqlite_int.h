@@ -274,7 +274,7 @@ int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct ad
                                int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                          const struct ev_host *h),
                                void *ctx);
-int store__sqlite_host_gone_save(struct store *st, int64_t host_id, const struct ev_host *h);
+int store__sqlite_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* Query slots (sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,

@@ -528,7 +528,10 @@ static void test_history_gone_slots(void **state)
 	m.h.miss_job = j1;
 	m.h.miss_at = HT(1);
 	m.h.status = REC_HOST_GONE;
-	assert_ok(st, store_host_gone_save(st, m.id, &m.h));
+	{
+		struct store_gone g = {m.id, &m.h};
+		assert_ok(st, store_hosts_gone_save(st, &g, 1));
+	}
 	assert_ok(st, store_tx_commit(st));
 
 	assert_ok(st, store_job_targets_each(st, ranges_cb, &x));
