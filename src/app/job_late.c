@@ -811,13 +811,21 @@ static int late_round_end(struct late_block *b, unsigned char *sel, size_t round
 	return r;
 }
 
-/* A host still to derive. */
-static int late_pending(const struct late_block *b)
+/* A host still to derive: one whose list is complete and wholly applied
+ * is done (its last entry may have been a listed scan applied earlier, or
+ * a list that stopped short turned out complete). */
+static int late_pending(struct late_block *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (!b->v[i]->done)
-			return 1;
-	return 0;
+	int any = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct late *l = b->v[i];
+
+		if (!l->done && l->complete && l->next >= l->nscans)
+			l->done = 1;
+		any |= !l->done;
+	}
+	return any;
 }
 
 #define LATE_MAX_ROUNDS 60 /* the rounds double what they read: far more than enough */

@@ -77,8 +77,6 @@ static const char *const with_value[] = {
     "--stats-every",
     "--nsock-engine",
     "--route-dst",
-    "--max-scan-delay",
-    "--sI",
 };
 
 static int takes_value(const char *opt)

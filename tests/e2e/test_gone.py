@@ -179,6 +179,32 @@ def out_of_order_imports_give_the_same_result():
 
 
 @t.case
+def a_scan_late_by_more_than_eight_scans():
+    """A late scan's host list is read 8 later scans at a time; past that the
+    list goes on (job_late.c): with misses in it, the derivation still ends,
+    and gives what the import in order gives."""
+    d = tmpdir()
+    s = [scan(d, f"m{k:02d}", k, ALL if k in (0, 5, 11) else ALL[:4]) for k in range(12)]
+    want = outcome(imported(s))
+    eq(sorted(e[1] for e in want[1] if e[0] == "10.0.0.5"),
+       ["host_gone"] * 2 + ["host_up"] * 3, "in order: the events of .5")
+    got = outcome(imported(list(reversed(s))))
+    eq(got, want, "imported newest first")
+    got = outcome(imported(s[1:] + s[:1]))
+    eq(got, want, "the first scan last")
+    # a late miss with exactly 8 later scans of the host, which never meet
+    # (the late one's miss stays one ahead in the count): the list that
+    # stopped short is read on to its end, and the derivation ends there
+    s = [scan(d, "u0", 0, ALL)] + [scan(d, f"d{k}", k, ALL[:4], down=["10.0.0.5"])
+                                   for k in range(1, 9)]
+    late = scan(d, "late_miss", 0.5, ALL[:4])
+    want = outcome(imported([s[0], late] + s[1:]))
+    eq(want[2]["10.0.0.5"], 9, "in order: 9 misses")
+    got = outcome(imported(s + [late]))
+    eq(got, want, "the miss imported late")
+
+
+@t.case
 def late_scan_that_lists_it_up_breaks_the_run_of_misses():
     d = tmpdir()
     s = series(d)[:4]
