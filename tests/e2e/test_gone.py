@@ -179,6 +179,27 @@ def out_of_order_imports_give_the_same_result():
 
 
 @t.case
+def scan_covers_the_targets_it_was_given():
+    """`scandb scan --gone-after N ARGS`: the job's ranges are read from the
+    arguments nmap was given (here a stand-in nmap, SCANDB_NMAP, that prints
+    a file whose own command line names no target)."""
+    d = tmpdir()
+    db = newdb()
+    fake = os.path.join(d, "nmap")
+    for k in range(3):
+        out = scan(d, f"n{k}", k, ALL if k == 0 else ALL[:4], args="nmap -iL list.txt")
+        with open(fake, "w", encoding="utf-8") as f:
+            f.write(f"#!/bin/sh\ncat '{out}'\n")
+        os.chmod(fake, 0o755)
+        run(db, "scan", "--gone-after", "2", "-p", "22", "10.0.0.0/28",
+            env={"SCANDB_NMAP": fake}, expect=0)
+    eq(status(db)["10.0.0.5"], "gone", "two scans of 10.0.0.0/28 without it")
+    eq([e[1:4] for e in events(db, "host_gone")], [("host_gone", "up", "gone")], "host_gone")
+    r = run(db, "scan", "--gone-after", env={"SCANDB_NMAP": fake}, expect=2)
+    check("--gone-after" in r.err, r.err)
+
+
+@t.case
 def a_scan_late_by_more_than_eight_scans():
     """A late scan's host list is read 8 later scans at a time; past that the
     list goes on (job_late.c): with misses in it, the derivation still ends,
