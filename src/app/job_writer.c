@@ -65,7 +65,8 @@ struct job_writer {
 	 * a host this job creates is late for those after it */
 	struct late_covers later;
 	int have_later;
-	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
+	int missed_page; /* STORE_MISSED_PAGE (tests: SCANDB_TEST_MISSED_PAGE) */
+	char *source;    /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
 	int forced;
 	int64_t existing_job_id;
@@ -344,6 +345,20 @@ static int misses_apply(struct job_writer *w, struct missed_list *m)
 	return r;
 }
 
+/* The range left after address `last` (in it): 0 when nothing is left. */
+static int next_page(struct addr_range *rg, const char *last)
+{
+	unsigned char k[16];
+
+	if (addr_parse(last, NULL, NULL, k) != 0 || memcmp(k, rg->hi, 16) >= 0)
+		return 0;
+	for (int i = 15; i >= 0; i--) /* k + 1 */
+		if (++k[i] != 0)
+			break;
+	memcpy(rg->lo, k, 16);
+	return 1;
+}
+
 /* The job's misses: the known hosts of its target ranges it did not list
  * (ev_miss), stored with the job's ranges, before its late scans. */
 static int job_misses(struct job_writer *w)
@@ -357,12 +372,21 @@ static int job_misses(struct job_writer *w)
 	if (!w->history || !misses_count(w))
 		return 0;
 	for (size_t i = 0; i < w->targets.n && r == 0; i++) {
-		m.n = 0;
-		r = store_hosts_missed(w->st, w->job_id, &w->targets.v[i], missed_cb, &m);
-		if (r == 0)
-			r = misses_apply(w, &m);
-		for (size_t k = 0; k < m.n; k++)
-			free(m.v[k].addr);
+		struct addr_range rg = w->targets.v[i];
+		int more = 1;
+
+		/* a page at a time: what is held stays bounded */
+		while (more && r == 0) {
+			m.n = 0;
+			r = store_hosts_missed(w->st, w->job_id, &rg, w->missed_page, missed_cb,
+			                       &m);
+			more = r == 0 && m.n == (size_t)w->missed_page &&
+			       next_page(&rg, m.v[m.n - 1].addr);
+			if (r == 0)
+				r = misses_apply(w, &m);
+			for (size_t k = 0; k < m.n; k++)
+				free(m.v[k].addr);
+		}
 	}
 	free(m.v);
 	return r;
@@ -553,6 +577,33 @@ static int copy_target_args(struct job_writer *w, const struct job_writer_opts *
 	return 0;
 }
 
+/* What the environment may change, for benchmarks and tests only. */
+static void env_knobs(struct job_writer *w)
+{
+	const char *v;
+
+	/* Benchmarks only: measure ingest without deriving events.  A
+	 * database written this way has no history for these jobs. */
+	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
+	/* Tests only: a tiny filter, so that nearly every host is a false
+	 * positive the store must settle (a power of two, 64 or more). */
+	w->seen_bits = SEEN_BITS;
+	if ((v = getenv("SCANDB_TEST_SEEN_BITS"))) {
+		unsigned long long b = strtoull(v, NULL, 10);
+
+		if (b >= 64 && b <= SEEN_BITS && (b & (b - 1)) == 0)
+			w->seen_bits = (size_t)b;
+	}
+	/* Tests only: tiny pages of missed hosts, so that the pages show */
+	w->missed_page = STORE_MISSED_PAGE;
+	if ((v = getenv("SCANDB_TEST_MISSED_PAGE"))) {
+		long n = strtol(v, NULL, 10);
+
+		if (n >= 1 && n <= STORE_MISSED_PAGE)
+			w->missed_page = (int)n;
+	}
+}
+
 int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct job_writer **out)
 {
 	struct job_writer *w;
@@ -566,19 +617,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->st = st;
 	w->created_at = time_now();
 	scope_init(&w->scope);
-	/* Benchmarks only: measure ingest without deriving events.  A
-	 * database written this way has no history for these jobs. */
-	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
-	/* Tests only: a tiny filter, so that nearly every host is a false
-	 * positive the store must settle (a power of two, 64 or more). */
-	w->seen_bits = SEEN_BITS;
-	{
-		const char *v = getenv("SCANDB_TEST_SEEN_BITS");
-		unsigned long long b = v ? strtoull(v, NULL, 10) : 0;
-
-		if (b >= 64 && b <= SEEN_BITS && (b & (b - 1)) == 0)
-			w->seen_bits = (size_t)b;
-	}
+	env_knobs(w);
 	{
 		char err[512] = "";
 		if ((r = findings_rules_load(&w->rules, err, sizeof(err))) != 0) {

@@ -499,14 +499,14 @@ int store_job_targets_each(struct store *st,
 	STORE__CALL(st, job_targets_each, cb, ctx);
 }
 
-int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r,
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
                        int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                  const struct ev_host *h),
                        void *ctx)
 {
-	if (!st || !r || !cb || job_id <= 0)
+	if (!st || !r || !cb || job_id <= 0 || limit < 1)
 		return SDB_EUSAGE;
-	STORE__CALL(st, hosts_missed, job_id, r, cb, ctx);
+	STORE__CALL(st, hosts_missed, job_id, r, limit, cb, ctx);
 }
 
 int store_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n)

@@ -342,13 +342,17 @@ int store_job_targets_each(struct store *st,
                            void *ctx);
 /*
  * The known hosts whose addr_key is in r and of which job job_id stored no
- * scan (this transaction's included): cb(ctx, host_id, addr, h) for each,
- * h holding what ev_miss reads (known, status, latest scan, misses, the
- * latest miss, stored: it has a host_state row) -- no ports, attributes or
- * scripts.  h and addr are valid during the call.  One query per range
- * (the hosts_addr_key index); cb must not write (P9).
+ * scan (this transaction's included), the first `limit` of them in
+ * addr_key order (the caller asks again from after the last one, so that
+ * what it holds stays bounded; STORE_MISSED_PAGE unless a test says
+ * otherwise): cb(ctx, host_id, addr, h) for each, h holding what ev_miss
+ * reads (known, status, latest scan, misses, the latest miss, stored: it
+ * has a host_state row) -- no ports, attributes or scripts.  h and addr
+ * are valid during the call.  One query per page (the hosts_addr_key
+ * index); cb must not write (P9).
  */
-int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r,
+#define STORE_MISSED_PAGE 4096
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
                        int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                  const struct ev_host *h),
                        void *ctx);

@@ -236,7 +236,7 @@ struct store_ops {
 	                        int (*cb)(void *ctx, int64_t job_id, int64_t at,
 	                                  const struct addr_range *r),
 	                        void *ctx);
-	int (*hosts_missed)(struct store *st, int64_t job_id, const struct addr_range *r,
+	int (*hosts_missed)(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
 	                    int (*cb)(void *ctx, int64_t host_id, const char *addr,
 	                              const struct ev_host *h),
 	                    void *ctx);

@@ -226,6 +226,22 @@ def a_scan_late_by_more_than_eight_scans():
 
 
 @t.case
+def missed_hosts_are_read_a_page_at_a_time():
+    """The misses of a job are read 4,096 hosts at a time (a test makes the
+    pages 2 hosts): every page counts, the same as in one."""
+    d = tmpdir()
+    many = [scan(d, "w0", 0, ALL), scan(d, "w1", 1, ALL[:1]), scan(d, "w2", 2, ALL[:2]),
+            scan(d, "w3", 3, ALL[:1])]
+    want = outcome(imported(many))
+    eq(want[0], {"10.0.0.1": "up", "10.0.0.2": "up", "10.0.0.3": "gone", "10.0.0.4": "gone",
+                 "10.0.0.5": "gone"}, "in one page")
+    db = newdb()
+    for f in many:
+        run(db, "import", f, expect=0, env={"SCANDB_TEST_MISSED_PAGE": "2"})
+    eq(outcome(db), want, "in pages of 2")
+
+
+@t.case
 def late_scan_that_lists_it_up_breaks_the_run_of_misses():
     d = tmpdir()
     s = series(d)[:4]

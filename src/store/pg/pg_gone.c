@@ -74,13 +74,15 @@ int store__pg_job_targets_each(struct store *st,
 
 /* The hosts of the range (hosts_addr_key) the job has no scan of (the
  * host_scans key), with their host_state row by key. */
+/* clang-format off */
 static const char sql_missed[] =
     "SELECT h.id, encode(h.addr_key, 'hex'), family(h.addr), h.status, h.last_job_id,"
-    " " EP("h.last_seen") ", s.misses, s.miss_job_id, " EP(
-        "s.miss_at") " FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
-                     " WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea"
-                     " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = $3::bigint"
-                     " AND hs.host_id = h.id)";
+    " " EP("h.last_seen") ", s.misses, s.miss_job_id, " EP("s.miss_at")
+    " FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
+    " WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea"
+    " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = $3::bigint"
+    " AND hs.host_id = h.id) ORDER BY h.addr_key LIMIT $4::integer";
+/* clang-format on */
 
 static int missed_row(struct store_pg *s, const PGresult *q, int i, int64_t *id, char addr[64],
                       struct ev_host *h)
@@ -105,7 +107,7 @@ static int missed_row(struct store_pg *s, const PGresult *q, int i, int64_t *id,
 	return 0;
 }
 
-int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
+int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
                            int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                      const struct ev_host *h),
                            void *ctx)
@@ -121,6 +123,7 @@ int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_r
 	store__pg_p_text(&p, lo);
 	store__pg_p_text(&p, hi);
 	store__pg_p_int(&p, job_id);
+	store__pg_p_int(&p, limit);
 	/* hosts, host_scans and host_state: every buffer (once per range) */
 	if ((r = store__pg_exec(s, PG_HOSTS_MISSED, sql_missed, &p, 0, &q,
 	                        "reading the hosts job %lld missed", (long long)job_id)) != 0)

@@ -361,7 +361,7 @@ int store__pg_job_targets_each(struct store *st,
                                int (*cb)(void *ctx, int64_t job_id, int64_t at,
                                          const struct addr_range *r),
                                void *ctx);
-int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
+int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
                            int (*cb)(void *ctx, int64_t host_id, const char *addr,
                                      const struct ev_host *h),
                            void *ctx);

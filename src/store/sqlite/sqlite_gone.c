@@ -71,10 +71,9 @@ out:
 	return r;
 }
 
-int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
-                               int (*cb)(void *ctx, int64_t host_id, const char *addr,
-                                         const struct ev_host *h),
-                               void *ctx)
+int store__sqlite_hosts_missed(
+    struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
+    int (*cb)(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	sqlite3_stmt *q;
@@ -85,6 +84,7 @@ int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct ad
 	sqlite3_bind_blob(q, 1, rg->lo, 16, SQLITE_STATIC);
 	sqlite3_bind_blob(q, 2, rg->hi, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, job_id);
+	sqlite3_bind_int(q, 4, limit);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct ev_host h;
 		enum rec_host_status status;

@@ -270,10 +270,9 @@ int store__sqlite_job_targets_each(struct store *st,
                                    int (*cb)(void *ctx, int64_t job_id, int64_t at,
                                              const struct addr_range *r),
                                    void *ctx);
-int store__sqlite_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg,
-                               int (*cb)(void *ctx, int64_t host_id, const char *addr,
-                                         const struct ev_host *h),
-                               void *ctx);
+int store__sqlite_hosts_missed(
+    struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
+    int (*cb)(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h), void *ctx);
 int store__sqlite_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* Query slots (sqlite_query.c). */

@@ -630,7 +630,7 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                          " s.miss_job_id, s.miss_at FROM hosts h LEFT JOIN host_state s"
                          " ON s.host_id = h.id WHERE h.addr_key BETWEEN ?1 AND ?2"
                          " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = ?3"
-                         " AND hs.host_id = h.id)",
+                         " AND hs.host_id = h.id) ORDER BY h.addr_key LIMIT ?4",
                          {"SEARCH h USING INDEX hosts_addr_key (addr_key>? AND addr_key<?)",
                           "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
                           "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST}},

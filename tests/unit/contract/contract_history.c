@@ -517,7 +517,7 @@ static void test_history_gone_slots(void **state)
 	assert_ok(st, store_tx_begin(st));
 	assert_ok(st, store_job_targets_put(st, j1, r, 2));
 	/* job 1 listed .1 only: .2 is in its range and missed; 198.51.100.1 is not */
-	assert_ok(st, store_hosts_missed(st, j1, &r[0], missed_cb, &m));
+	assert_ok(st, store_hosts_missed(st, j1, &r[0], STORE_MISSED_PAGE, missed_cb, &m));
 	assert_int_equal(m.n, 1);
 	assert_string_equal(m.addr, "192.0.2.2");
 	assert_true(m.h.known);
