@@ -319,8 +319,9 @@ static int step_status(struct step *s, const struct rec_host *scan, int gone_aft
 		r = emit(s, k, -1, -1, NULL, rec_host_status_name(old), rec_host_status_name(now),
 		         s->prev_job);
 	}
-	h->gone_dirty =
-	    misses != h->misses || (now != old && (now == REC_HOST_GONE || old == REC_HOST_GONE));
+	/* a gone host's status is saved whatever the scan (the hosts row's
+	 * merge rule takes a list scan's "unknown" over it) */
+	h->gone_dirty = misses != h->misses || now == REC_HOST_GONE || old == REC_HOST_GONE;
 	h->misses = misses;
 	h->status = now;
 	return r;

@@ -25,18 +25,21 @@ NET = "nmap -p 22 10.0.0.0/28"
 ALL = [f"10.0.0.{i}" for i in range(1, 6)]
 
 
-def scan(d, name, hour, addrs, args=NET, down=()):
-    """One nmap XML file: `addrs` listed up (and `down` listed down), at T0 + hour."""
+def scan(d, name, hour, addrs, args=NET, down=(), unknown=()):
+    """One nmap XML file: `addrs` listed up (and `down` listed down, `unknown`
+    as a list scan lists them), at T0 + hour."""
     buf = io.StringIO()
-    generate(buf, ports=2, seed=1, start=T0 + int(hour * HOUR), addrs=list(addrs) + list(down),
-             scripts=False, os_detect=False, progress=False)
+    generate(buf, ports=2, seed=1, start=T0 + int(hour * HOUR),
+             addrs=list(addrs) + list(down) + list(unknown), scripts=False, os_detect=False,
+             progress=False)
     x = re.sub(r'args="[^"]*"', f'args="{args}"', buf.getvalue(), count=1)
-    for a in down:  # that host's <status> says down, without ports
+    for a in list(down) + list(unknown):  # that host's <status>, without ports
         i = x.index(f'<address addr="{a}"')
         j = x.rindex("<host ", 0, i)
         k = x.index("</host>", i)
         host = x[j:k]
-        host = re.sub(r'<status state="up"', '<status state="down"', host)
+        host = re.sub(r'<status state="up"',
+                      f'<status state="{"down" if a in down else "unknown"}"', host)
         host = re.sub(r"<ports>.*?</ports>", "", host, flags=re.S)
         x = x[:j] + host + x[k:]
     path = os.path.join(d, name + ".xml")
@@ -141,6 +144,8 @@ def gone_after_one_and_down_scans_count():
        "the host's events")
     run(db, "import", scan(d, "h", 4, ALL[:4], down=["10.0.0.5"]), expect=0)
     eq(status(db)["10.0.0.5"], "gone", "a down scan keeps it gone")
+    run(db, "import", scan(d, "h2", 5, ALL[:4], unknown=["10.0.0.5"]), expect=0)
+    eq(status(db)["10.0.0.5"], "gone", "a list scan's unknown keeps it gone")
     # --gone-after 0: never
     db = imported([scan(d, "i", 0, ALL)] + [scan(d, f"j{k}", k, ALL[:4]) for k in (1, 2, 3, 4)],
                   "--gone-after", "0")
