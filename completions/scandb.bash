@@ -12,8 +12,8 @@ _scandb_global_after="--db -q --quiet --no-progress --help"
 _scandb_options()
 {
 	case $1 in
-	import) echo "--force --partial --ports --format" ;;
-	scan) echo "--keep-xml" ;;
+	import) echo "--force --partial --ports --gone-after --format" ;;
+	scan) echo "--keep-xml --gone-after" ;;
 	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --sort --limit --format" ;;
 	host) echo "--job --format" ;;
 	services) echo "--port --service --status --net --changed-since --new-since --sort --limit --top -n --format" ;;
@@ -92,7 +92,7 @@ _scandb()
 		;;
 	--status)
 		case $cmd in
-		hosts | services | export) w="up down unknown skipped" ;;
+		hosts | services | export) w="up down gone unknown skipped" ;;
 		jobs) w="queued running completed failed cancelled" ;;
 		*) w="open pending_validation confirmed false_positive manual_review skipped error resolved" ;;
 		esac
@@ -127,7 +127,7 @@ _scandb()
 			head=${cur%,*},
 			last=${cur##*,}
 		fi
-		COMPREPLY=($(compgen -P "$head" -W "host_up host_down port_opened port_closed service_changed os_changed mac_changed hostname_changed script_changed" -- "$last"))
+		COMPREPLY=($(compgen -P "$head" -W "host_up host_down port_opened port_closed service_changed os_changed mac_changed hostname_changed script_changed host_gone" -- "$last"))
 		compopt -o nospace 2>/dev/null
 		return 0
 		;;

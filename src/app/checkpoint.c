@@ -6,6 +6,7 @@
  */
 #include "app/checkpoint.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,15 @@ int checkpoint_doc(const struct ev_host *h, char **out)
 	              rec_host_status_name(h->status), "job", (json_int_t)h->job_id, "at",
 	              (json_int_t)h->at, "os", h->os, "mac", h->mac, "names", h->hostnames, "ports",
 	              ports, "scripts", scripts);
+	/* gone (0012): only when there is something to say, so that a
+	 * checkpoint of a host that never missed reads as before */
+	if (o && h->misses &&
+	    json_object_set_new(o, "misses", json_integer((json_int_t)h->misses)) != 0)
+		goto out;
+	if (o && h->miss_job &&
+	    (json_object_set_new(o, "miss_job", json_integer((json_int_t)h->miss_job)) != 0 ||
+	     json_object_set_new(o, "miss_at", json_integer((json_int_t)h->miss_at)) != 0))
+		goto out;
 	r = 0;
 	if (o && !(*out = json_dumps(o, JSON_COMPACT)))
 		r = SDB_ENOMEM;
@@ -93,13 +103,30 @@ static const char *json_str_or_null(const json_t *v, int *bad)
 	return json_string_value(v);
 }
 
+/* Its misses and latest miss (absent: none), as history/events.h counts
+ * them: 0 or SDB_EDB. */
+static int read_misses(json_t *o, struct ev_host *out)
+{
+	json_t *m = json_object_get(o, "misses"), *j = json_object_get(o, "miss_job"),
+	       *a = json_object_get(o, "miss_at");
+
+	if ((m && (!json_is_integer(m) || json_integer_value(m) < 0 ||
+	           json_integer_value(m) > INT32_MAX)) ||
+	    (j && !json_is_integer(j)) || (a && !json_is_integer(a)) || (!j != !a))
+		return SDB_EDB;
+	out->misses = m ? (int)json_integer_value(m) : 0;
+	out->miss_job = j ? json_integer_value(j) : 0;
+	out->miss_at = a ? json_integer_value(a) : 0;
+	return 0;
+}
+
 /* The host's own values (status, latest scan, os, mac, names) into out:
  * 0, SDB_EDB or SDB_ENOMEM. */
 static int read_host(json_t *o, struct ev_host *out)
 {
 	enum rec_host_status status;
 	const char *os, *mac, *names;
-	int bad = 0;
+	int bad = 0, r;
 
 	if (!json_is_string(json_object_get(o, "status")) ||
 	    rec_host_status_parse(json_string_value(json_object_get(o, "status")), &status) != 0 ||
@@ -110,6 +137,8 @@ static int read_host(json_t *o, struct ev_host *out)
 	out->status = status;
 	out->job_id = json_integer_value(json_object_get(o, "job"));
 	out->at = json_integer_value(json_object_get(o, "at"));
+	if ((r = read_misses(o, out)) != 0)
+		return r;
 	os = json_str_or_null(json_object_get(o, "os"), &bad);
 	mac = json_str_or_null(json_object_get(o, "mac"), &bad);
 	names = json_str_or_null(json_object_get(o, "names"), &bad);

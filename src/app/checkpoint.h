@@ -16,7 +16,8 @@
  *   {"status": S, "job": J, "at": T, "os": O, "mac": M, "names": N,
  *    "ports": [[proto, port, state, job, seen_at, reason, method, service,
  *               product, version, extrainfo, tunnel], ...],
- *    "scripts": [[proto or null, port, id, output, job], ...]}
+ *    "scripts": [[proto or null, port, id, output, job], ...],
+ *    "misses": K, "miss_job": J, "miss_at": T}     (gone; absent when 0)
  * but not first_seen, last_seen, closed_at: a late scan may move those in
  * every later state; the current state keeps them (see late_final in
  * job_late.c).  So a checkpoint stays true when a late scan arrives before

@@ -366,6 +366,7 @@ static void import_one(struct store *st, const char *path, const struct app_impo
 	o.source = source;
 	o.forced = io->force;
 	o.partial = partial > 0;
+	o.gone_after = io->gone_after;
 	/* its scan time, so that concurrent importers store in scan-time order */
 	if (fd != STDIN_FILENO) {
 		if (!t->read) {

@@ -76,6 +76,7 @@ struct app_import_opts {
 	 * then taken as not probed).  An nmap XML file with it fails. */
 	const char *ports;
 	const struct app_import_observer *obs; /* NULL: nobody is told */
+	int gone_after; /* --gone-after (job_writer_opts.gone_after; 0: the default) */
 	/* The file's scan time, taken as the order of the write lock (see
 	 * job_writer_opts.scan_time).  NULL or not read: the import reads it
 	 * from the file's first 64 KB (a regular file only).  Borrowed. */

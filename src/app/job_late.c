@@ -39,6 +39,16 @@
  *            last_seen and closed_at of its ports taken from N (the only
  *            fields that can still differ); else N's.
  *
+ * Gone (history/events.h): a host's list holds, besides its stored scans,
+ * the scans that covered it without listing it (keys with .miss set:
+ * job_late_miss.c merges them in from every dated, whole job's target
+ * ranges, this job's included), applied with ev_miss in their place
+ * (late_misses; they have no stored scan to read).  This job's own entry
+ * may be such a miss (late_add's miss: a host it covered and did not list,
+ * with a later scan or miss stored); a miss before the host's first scan
+ * changes nothing (l->skip).  The host's status and misses are saved with
+ * its state (store_hosts_gone_save).
+ *
  * A host with findings (or whose re-derived scans detect one) has its
  * findings' lifecycle derived again from all of its scans (findings_replay,
  * as findings.h says), so for it every scan is listed, read and applied.
@@ -69,6 +79,7 @@
 #include "app/checkpoint.h"
 #include "app/findings.h"
 #include "core/buf.h"
+#include "core/addr.h"
 #include "core/error.h"
 #include "core/vec.h"
 #include "history/events.h"
@@ -82,6 +93,9 @@ struct late {
 	int64_t host_id;
 	char *addr;
 	int64_t at;                   /* this job's scan time of it */
+	unsigned char key[16];        /* its address key (coverage) */
+	int miss;                     /* this job covered it without listing it */
+	int skip;                     /* ... before it was known: nothing to derive */
 	struct ev_host cur;           /* its state before this job (stored) */
 	struct ev_host n;             /* derivation with this job's scan */
 	struct ev_host o;             /* and without it, from that scan on */
@@ -139,7 +153,8 @@ struct scope_ent {
 
 struct late_block {
 	const struct late_job *j;
-	struct late **v; /* sorted by host id */
+	struct late_covers cov; /* every dated, whole job's ranges, this job's too */
+	struct late **v;        /* sorted by host id */
 	size_t n;
 	size_t cursor; /* where the last row's host was */
 	struct scope_ent *scopes;
@@ -229,6 +244,8 @@ static int late_start(const struct late_job *j, struct late *l)
 {
 	int r;
 
+	if (l->skip)
+		return 0;
 	ev_host_free(&l->n);
 	ev_host_free(&l->o);
 	emit_ctx_clear(&l->ev);
@@ -303,6 +320,66 @@ static int late_scan_rec(struct late_block *b, struct late *l, struct store_host
 	return block_scope(b, sh->job_id, probed_scope, scope);
 }
 
+/* The state as of this job's scan: O goes on from here without it;
+ * closed_at that N never sets stays the stored one. */
+static int late_fork(struct late *l)
+{
+	for (size_t k = 0; k < l->n.nports; k++)
+		if (l->n.ports[k].state != REC_PORT_OPEN)
+			l->n.ports[k].closed_at = CLOSED_AT_UNSET;
+	return ev_host_copy(&l->o, &l->n);
+}
+
+/* After scans[i], a later scan applied to both: the two derivations met
+ * when every later scan derives the same events from both (a later scan
+ * at the same time would make closed_at ambiguous: go on then). */
+static void late_check_met(struct late *l, size_t i)
+{
+	if (!l->findings && ev_host_same(&l->n, &l->o) &&
+	    (i + 1 == l->nscans || l->scans[i + 1].at > l->scans[i].at)) {
+		l->met = 1;
+		l->done = 1;
+	}
+}
+
+/* Apply the misses (scans that covered the host without listing it) at
+ * l->next, up to what this round reads: to N, and from this job's place
+ * on to O too; this job's own and later ones' events kept. */
+static int late_misses(struct late_block *b, struct late *l)
+{
+	int r;
+
+	while (!l->done && l->next < l->want && l->scans[l->next].miss) {
+		size_t i = l->next;
+		const struct store_scan_key *k = &l->scans[i];
+
+		if (i == l->pos && (r = late_fork(l)) != 0)
+			return r;
+		if ((r = ev_miss(&l->n, k->job_id, k->at, b->j->gone_after,
+		                 i >= l->pos ? emit_event : NULL, &l->ev)) != 0)
+			return r;
+		l->next = i + 1;
+		if (i > l->pos) {
+			if ((r = ev_miss(&l->o, k->job_id, k->at, b->j->gone_after, NULL, NULL)) !=
+			    0)
+				return r;
+			late_check_met(l, i);
+		}
+		if (l->next == l->nscans && l->complete)
+			l->done = 1;
+	}
+	return 0;
+}
+
+static int late_misses_all(struct late_block *b)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < b->n && r == 0; i++)
+		r = late_misses(b, b->v[i]);
+	return r;
+}
+
 /* Apply scans[i] (sh, read as `scan`) to N, keeping the events the
  * findings or the write need, and run the findings on them: all of them
  * when l's findings are derived again, else only whether this job's scan
@@ -315,17 +392,10 @@ static int late_step_n(struct late_block *b, struct late *l, size_t i, const str
 	const struct ev_event *evs;
 	int r;
 
-	if (i == l->pos) {
-		/* the state as of this job's scan: O goes on from here without
-		 * it; closed_at that N never sets stays the stored one */
-		for (size_t k = 0; k < l->n.nports; k++)
-			if (l->n.ports[k].state != REC_PORT_OPEN)
-				l->n.ports[k].closed_at = CLOSED_AT_UNSET;
-		if ((r = ev_host_copy(&l->o, &l->n)) != 0)
-			return r;
-	}
+	if (i == l->pos && (r = late_fork(l)) != 0)
+		return r;
 	/* earlier scans: their events are needed for findings only */
-	if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan,
+	if ((r = ev_step(&l->n, sh->job_id, sh->scanned_at, scope, scan, b->j->gone_after,
 	                 i >= l->pos || l->findings ? emit_event : NULL, ec)) != 0)
 		return r;
 	evs = ec->n > first ? ec->ev + first : NULL; /* this scan's */
@@ -348,6 +418,10 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 	size_t i;
 	int r, detects = 0;
 
+	if (l && (r = late_misses(b, l)) != 0) {
+		store_host_free(sh);
+		return r;
+	}
 	if (!l || l->done) {
 		store_host_free(sh);
 		return 0;
@@ -369,17 +443,10 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 		goto out;
 	}
 	if (i > l->pos && !b->j->remove) {
-		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h, NULL,
-		                 NULL)) != 0)
+		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h,
+		                 b->j->gone_after, NULL, NULL)) != 0)
 			goto out;
-		/* the two derivations met: every later scan derives the same
-		 * events from both (a later scan at the same time would make
-		 * closed_at ambiguous: go on then) */
-		if (!l->findings && ev_host_same(&l->n, &l->o) &&
-		    (i + 1 == l->nscans || l->scans[i + 1].at > l->scans[i].at)) {
-			l->met = 1;
-			l->done = 1;
-		}
+		late_check_met(l, i);
 	}
 	/* the checkpoints of the scans derived again (from here on, N's
 	 * state), and one an earlier scan lacked (the last before this job's,
@@ -535,8 +602,8 @@ static int round_keys(struct late_block *b, struct store_scan_key **keys, size_t
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n; i++)
-		if (!b->v[i]->done)
-			n += b->v[i]->want - b->v[i]->next;
+		for (size_t k = b->v[i]->next; !b->v[i]->done && k < b->v[i]->want; k++)
+			n += !b->v[i]->scans[k].miss; /* a miss has no stored scan */
 	*nkeys = 0;
 	if (n == 0)
 		return 0;
@@ -547,8 +614,9 @@ static int round_keys(struct late_block *b, struct store_scan_key **keys, size_t
 		struct late *l = b->v[i];
 		if (l->done)
 			continue;
-		memcpy(*keys + *nkeys, l->scans + l->next, (l->want - l->next) * sizeof(**keys));
-		*nkeys += l->want - l->next;
+		for (size_t k = l->next; k < l->want; k++)
+			if (!l->scans[k].miss)
+				(*keys)[(*nkeys)++] = l->scans[k];
 	}
 	return 0;
 }
@@ -563,12 +631,13 @@ static int late_write(struct late_block *b)
 
 	/* the stored events of the later scans derived again go first */
 	for (size_t i = 0; i < b->n; i++)
-		cap += b->v[i]->next - b->v[i]->pos - 1;
+		if (!b->v[i]->skip && b->v[i]->next > b->v[i]->pos)
+			cap += b->v[i]->next - b->v[i]->pos - 1;
 	if (cap && !(keys = calloc(cap, sizeof(*keys))))
 		return SDB_ENOMEM;
 	for (size_t i = 0; i < b->n; i++) {
 		struct late *l = b->v[i];
-		for (size_t k = l->pos + 1; k < l->next; k++)
+		for (size_t k = l->pos + 1; !l->skip && k < l->next; k++)
 			keys[nkeys++] = l->scans[k];
 	}
 	r = store_history_forget(st, keys, nkeys);
@@ -600,16 +669,51 @@ static int late_write(struct late_block *b)
 		struct late *l = b->v[i];
 		struct ev_host f;
 
+		if (l->skip)
+			continue;
 		for (size_t k = 0; k < l->ev.n && r == 0; k++)
 			r = store_event_insert(st, l->host_id, &l->ev.ev[k]);
 		ev_host_init(&f);
-		if (r == 0 && (r = late_final(l, b->j->remove, &f)) == 0)
+		/* its status and misses first: its host_state row then exists */
+		if (r == 0 && (r = late_final(l, b->j->remove, &f)) == 0 &&
+		    (r = store_hosts_gone_save(st, &(struct store_gone){l->host_id, &f}, 1)) == 0) {
+			f.stored = 1;
 			r = store_port_state_save(st, l->host_id, &f);
+		}
 		ev_host_free(&f);
 		if (r == 0 && l->findings)
 			r = findings_replay_finish(st, &l->fr);
 	}
 	return r;
+}
+
+/* After listing l's scans: whether the list goes to its newest scan (fewer
+ * than max_later listed after this job's), its misses merged in, and this
+ * job's place among them (a miss before the host's first scan: nothing to
+ * derive, l->skip). */
+static int late_listed(struct late_block *b, struct late *l, int max_later)
+{
+	struct store_scan_key me = {l->host_id, b->j->job_id, l->at, 0, 0};
+	size_t later = 0;
+	int r;
+
+	for (size_t i = 0; i < l->nscans; i++)
+		later += late_key_cmp(&l->scans[i], &me) > 0;
+	l->complete = !max_later || later < (size_t)max_later;
+	if ((r = late_misses_merge(&l->scans, &l->nscans, &l->cap, l->host_id, l->key, &b->cov,
+	                           l->complete)) != 0)
+		return r;
+	for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != b->j->job_id; l->pos++)
+		;
+	if (l->pos == l->nscans && l->miss) {
+		l->skip = l->done = 1;
+		l->want = l->next = 0;
+		return 0;
+	}
+	if (l->pos == l->nscans)
+		return store_set_error(b->j->st, SDB_EDB, "%s: this job's scan of it is not stored",
+		                       l->addr);
+	return 0;
 }
 
 /*
@@ -638,7 +742,8 @@ static int late_list(struct late_block *b, const unsigned char *sel, int from_st
 		if (sel && !sel[i])
 			continue;
 		b->v[i]->nscans = 0;
-		lates[n++] = (struct store_scan_key){b->v[i]->host_id, j->job_id, b->v[i]->at, 0};
+		lates[n++] =
+		    (struct store_scan_key){b->v[i]->host_id, j->job_id, b->v[i]->at, 0, 0};
 	}
 	b->cursor = 0;
 	if ((r = store_history_scan_list(j->st, lates, n, from_start, max_later, hf, late_list_cb,
@@ -652,13 +757,7 @@ static int late_list(struct late_block *b, const unsigned char *sel, int from_st
 		if (has_findings)
 			has_findings[i] = hf[k];
 		k++;
-		for (l->pos = 0; l->pos < l->nscans && l->scans[l->pos].job_id != j->job_id;
-		     l->pos++)
-			;
-		if (l->pos == l->nscans)
-			r = store_set_error(j->st, SDB_EDB,
-			                    "%s: this job's scan of it is not stored", l->addr);
-		l->complete = !max_later || l->nscans - l->pos - 1 < (size_t)max_later;
+		r = late_listed(b, l, max_later);
 	}
 out:
 	free(lates);
@@ -740,6 +839,25 @@ static int late_round_end(struct late_block *b, unsigned char *sel, size_t round
 	return r;
 }
 
+/* A host still to derive: one whose list is complete and wholly applied
+ * is done (its last entry may have been a listed scan applied earlier, or
+ * a list that stopped short turned out complete). */
+static int late_pending(struct late_block *b)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct late *l = b->v[i];
+
+		if (!l->done && l->complete && l->next >= l->nscans)
+			l->done = 1;
+		any |= !l->done;
+	}
+	return any;
+}
+
+#define LATE_MAX_ROUNDS 60 /* the rounds double what they read: far more than enough */
+
 int late_run(struct late_queue *q, const struct late_job *j)
 {
 	struct late_block b = {.j = j, .v = q->v, .n = q->n};
@@ -751,14 +869,30 @@ int late_run(struct late_queue *q, const struct late_job *j)
 	if (q->n == 0)
 		return 0;
 	qsort(b.v, b.n, sizeof(*b.v), cmp_late);
-	r = (sel = calloc(b.n, 1)) ? late_begin(&b, sel) : SDB_ENOMEM;
+	/* the ranges the misses come from: the stored jobs', and this job's */
+	r = (sel = calloc(b.n, 1)) ? late_covers_load(j->st, j->job_id, &b.cov) : SDB_ENOMEM;
+	for (size_t i = 0; r == 0 && j->targets && i < j->targets->n; i++)
+		r = late_covers_add(&b.cov, j->job_id, j->at, &j->targets->v[i]);
+	if (r == 0)
+		r = late_begin(&b, sel);
 	while (r == 0) {
 		b.cursor = 0;
-		if ((r = round_keys(&b, &keys, &nkeys)) != 0 || nkeys == 0)
+		/* the misses that come first need no read */
+		if ((r = late_misses_all(&b)) != 0 || (r = round_keys(&b, &keys, &nkeys)) != 0)
 			break;
-		if ((r = store_history_scans(j->st, keys, nkeys, late_apply, &b)) != 0)
+		if (nkeys == 0 && !late_pending(&b))
 			break;
-		r = late_round_end(&b, sel, ++round);
+		if (++round > LATE_MAX_ROUNDS) {
+			r = store_set_error(j->st, SDB_EDB,
+			                    "deriving late scans: no end after %d rounds",
+			                    LATE_MAX_ROUNDS);
+			break;
+		}
+		if (nkeys && (r = store_history_scans(j->st, keys, nkeys, late_apply, &b)) != 0)
+			break;
+		if ((r = late_misses_all(&b)) != 0)
+			break;
+		r = late_round_end(&b, sel, round);
 	}
 	if (r == 0)
 		r = late_write(&b);
@@ -767,6 +901,7 @@ int late_run(struct late_queue *q, const struct late_job *j)
 	for (size_t i = 0; i < b.nscopes; i++)
 		scope_free(&b.scopes[i].scope);
 	free(b.scopes);
+	late_covers_free(&b.cov);
 	store_host_rec_free(&b.rec);
 	free(keys);
 	free(sel);
@@ -775,7 +910,7 @@ int late_run(struct late_queue *q, const struct late_job *j)
 }
 
 int late_add(struct late_queue *q, const struct late_job *j, int64_t host_id, const char *addr,
-             int64_t at, struct ev_host *state)
+             int64_t at, int miss, struct ev_host *state)
 {
 	struct late *l;
 
@@ -787,6 +922,9 @@ int late_add(struct late_queue *q, const struct late_job *j, int64_t host_id, co
 	}
 	l->host_id = host_id;
 	l->at = at;
+	l->miss = miss;
+	if (addr_parse(addr, NULL, NULL, l->key) != 0)
+		memset(l->key, 0, sizeof(l->key)); /* (stored addresses parse) */
 	l->cur = *state;
 	l->cur.borrow = 0; /* only read from here on */
 	ev_host_init(state);

@@ -90,7 +90,7 @@ static int rm_in_tx(struct store *st, int64_t job_id, const struct findings_rule
 
 		ev_host_init(&state);
 		state.stored = h.v[i].stored;
-		r = late_add(&q, &lj, h.v[i].id, h.v[i].addr, 0, &state);
+		r = late_add(&q, &lj, h.v[i].id, h.v[i].addr, 0, 0, &state);
 		ev_host_free(&state);
 	}
 	if (r == 0)

@@ -21,9 +21,11 @@
 #include "app/findings.h"
 #include "app/job_writer_int.h"
 #include "app/process.h"
+#include "core/addr.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/scope.h"
+#include "core/targets.h"
 #include "core/timeutil.h"
 #include "core/vec.h"
 #include "history/events.h"
@@ -51,8 +53,20 @@ struct job_writer {
 	double elapsed;
 	long rs_up, rs_down, rs_total;
 	struct job_writer_stats stats;
-	int partial;  /* opts.partial: no probed scope */
-	char *source; /* opts.source, opts.kind ... for commit_nmap_failed */
+	int partial;    /* opts.partial: no probed scope */
+	int gone_after; /* opts.gone_after */
+	/* its target ranges (gone): from opts.target_args, else from nmap's
+	 * command line (args); have_targets once read */
+	struct targets targets;
+	int have_targets;
+	char **target_args;
+	size_t ntarget_args;
+	/* the ranges of the stored jobs (read once, at its first new host):
+	 * a host this job creates is late for those after it */
+	struct late_covers later;
+	int have_later;
+	int missed_page; /* STORE_MISSED_PAGE (tests: SCANDB_TEST_MISSED_PAGE) */
+	char *source;    /* opts.source, opts.kind ... for commit_nmap_failed */
 	enum store_job_kind kind;
 	int forced;
 	int64_t existing_job_id;
@@ -71,6 +85,8 @@ static int replace_str(char **dst, const char *src)
 	return 0;
 }
 
+static int read_targets(struct job_writer *w);
+
 static int on_run_begin(void *ctx, const struct rec_run *run)
 {
 	struct job_writer *w = ctx;
@@ -81,7 +97,7 @@ static int on_run_begin(void *ctx, const struct rec_run *run)
 	    (r = replace_str(&w->args, run->args)) != 0)
 		return r;
 	w->run_start = run->start;
-	return 0;
+	return read_targets(w);
 }
 
 static int on_scaninfo(void *ctx, const struct rec_scaninfo *si)
@@ -225,11 +241,217 @@ int emit_event(void *ctx, const struct ev_event *e)
 	return 0;
 }
 
+/* ---- gone: the job's target ranges and the hosts it missed -------------- */
+
+/* Its misses count: a whole scan (not partial), dated. */
+static int misses_count(const struct job_writer *w)
+{
+	return !w->partial && w->run_start > 0;
+}
+
+/* Read the job's target ranges (once the run's command line is known). */
+static int read_targets(struct job_writer *w)
+{
+	int r;
+
+	if (w->have_targets)
+		return 0;
+	r = w->target_args ? targets_from_argv(w->target_args, w->ntarget_args, &w->targets)
+	                   : targets_from_cmdline(w->args, &w->targets);
+	if (r != 0)
+		return r;
+	w->have_targets = 1;
+	return 0;
+}
+
 /* What the late scans read of this job. */
 static struct late_job late_job_of(const struct job_writer *w)
 {
-	return (struct late_job){
-	    .st = w->st, .job_id = w->job_id, .scope = &w->scope, .rules = w->rules};
+	return (struct late_job){.st = w->st,
+	                         .job_id = w->job_id,
+	                         .scope = &w->scope,
+	                         .gone_after = w->gone_after,
+	                         .targets = w->have_targets && misses_count(w) ? &w->targets : NULL,
+	                         .at = w->run_start,
+	                         .rules = w->rules};
+}
+
+/* A known host of a range the job did not list. */
+struct missed {
+	int64_t id;
+	char *addr;
+	struct ev_host h; /* what ev_miss reads (no ports, no scripts) */
+};
+
+struct missed_list {
+	struct missed *v;
+	size_t n, cap;
+};
+
+static int missed_cb(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h)
+{
+	struct missed_list *m = ctx;
+
+	if (VEC_RESERVE(m->v, m->cap, m->n + 1, 64))
+		return SDB_ENOMEM;
+	m->v[m->n] = (struct missed){.id = host_id, .addr = strdup(addr ? addr : ""), .h = *h};
+	if (!m->v[m->n].addr)
+		return SDB_ENOMEM;
+	m->n++;
+	return 0;
+}
+
+/* A missed host for which a scan or a miss came after this job's: its
+ * history is derived again (job_late.c), this job's miss in its place. */
+static int miss_late(struct job_writer *w, const struct missed *m)
+{
+	struct ev_host state;
+	int64_t id = 0;
+	int r;
+
+	ev_host_init(&state);
+	r = store_history_load(w->st, m->addr, w->run_start, w->job_id, &id, &state);
+	if (r == 0) {
+		struct late_job lj = late_job_of(w);
+		r = late_add(&w->late, &lj, m->id, m->addr, w->run_start, 1, &state);
+	}
+	ev_host_free(&state);
+	return r;
+}
+
+/* The missed hosts of one range: in order, one more miss each (ev_miss,
+ * its event stored), saved together; the others derived again. */
+static int misses_apply(struct job_writer *w, struct missed_list *m)
+{
+	struct store_gone *g = calloc(m->n ? m->n : 1, sizeof(*g));
+	size_t ng = 0;
+	int r = g ? 0 : SDB_ENOMEM;
+
+	for (size_t k = 0; k < m->n && r == 0; k++) {
+		struct missed *x = &m->v[k];
+		struct emit_ctx ec = {.st = w->st, .store = 1, .host_id = x->id};
+
+		if (!store_history_in_order(&x->h, w->run_start, w->job_id)) {
+			r = miss_late(w, x);
+			continue;
+		}
+		r = ev_miss(&x->h, w->job_id, w->run_start, w->gone_after, emit_event, &ec);
+		emit_ctx_free(&ec);
+		g[ng++] = (struct store_gone){x->id, &x->h};
+	}
+	if (r == 0)
+		r = store_hosts_gone_save(w->st, g, ng);
+	free(g);
+	return r;
+}
+
+/* The range left after address `last` (in it): 0 when nothing is left. */
+static int next_page(struct addr_range *rg, const char *last)
+{
+	unsigned char k[16];
+
+	if (addr_parse(last, NULL, NULL, k) != 0 || memcmp(k, rg->hi, 16) >= 0)
+		return 0;
+	for (int i = 15; i >= 0; i--) /* k + 1 */
+		if (++k[i] != 0)
+			break;
+	memcpy(rg->lo, k, 16);
+	return 1;
+}
+
+/* The job's misses: the known hosts of its target ranges it did not list
+ * (ev_miss), stored with the job's ranges, before its late scans. */
+static int job_misses(struct job_writer *w)
+{
+	struct missed_list m = {0};
+	int r;
+
+	if ((r = read_targets(w)) != 0 ||
+	    (r = store_job_targets_put(w->st, w->job_id, w->targets.v, w->targets.n)) != 0)
+		return r;
+	if (!w->history || !misses_count(w))
+		return 0;
+	for (size_t i = 0; i < w->targets.n && r == 0; i++) {
+		struct addr_range rg = w->targets.v[i];
+		int more = 1;
+
+		/* a page at a time: what is held stays bounded */
+		while (more && r == 0) {
+			m.n = 0;
+			r = store_hosts_missed(w->st, w->job_id, &rg, w->missed_page, missed_cb,
+			                       &m);
+			more = r == 0 && m.n == (size_t)w->missed_page &&
+			       next_page(&rg, m.v[m.n - 1].addr);
+			if (r == 0)
+				r = misses_apply(w, &m);
+			for (size_t k = 0; k < m.n; k++)
+				free(m.v[k].addr);
+		}
+	}
+	free(m.v);
+	return r;
+}
+
+/*
+ * A host this job creates, seen at `seen`: did a stored job after it cover
+ * its address without listing it (it did not exist then)?  Then those
+ * misses count, and its history is derived as a late scan's (job_late.c
+ * merges them in).  Asked once per new host; the later jobs' ranges are
+ * read once per job (none, importing in scan-time order).
+ */
+static int later_covers(struct job_writer *w, const char *addr, int64_t seen, int *covers)
+{
+	unsigned char key[16];
+	int r;
+
+	*covers = 0;
+	if (!w->have_later) {
+		if ((r = late_covers_load(w->st, w->job_id, &w->later)) != 0)
+			return r;
+		w->have_later = 1;
+	}
+	if (w->later.n == 0 || addr_parse(addr, NULL, NULL, key) != 0)
+		return 0;
+	for (size_t i = 0; i < w->later.n && !*covers; i++) {
+		const struct late_cover *c = &w->later.v[i];
+		*covers = memcmp(key, c->r.lo, 16) >= 0 && memcmp(key, c->r.hi, 16) <= 0 &&
+		          (c->at > seen || (c->at == seen && c->job_id > w->job_id));
+	}
+	return 0;
+}
+
+/* What is known of the host (*known_id 0: nothing) and whether this scan
+ * of it is in order (else late: job_late.c). */
+static int load_host(struct job_writer *w, const char *addr, int64_t seen, int64_t *known_id,
+                     struct ev_host *state, int *in_order)
+{
+	int covers, r = store_history_load(w->st, addr, seen, w->job_id, known_id, state);
+
+	if (r != 0 && r != SDB_ENOTFOUND)
+		return r;
+	*in_order = store_history_in_order(state, seen, w->job_id);
+	if (!w->history || *known_id)
+		return 0;
+	if ((r = later_covers(w, addr, seen, &covers)) != 0)
+		return r;
+	*in_order = !covers;
+	return 0;
+}
+
+/* Save the host's state after its scan: its misses and status first (its
+ * host_state row then exists: store_hosts_gone_save), then the rest. */
+static int save_state(struct store *st, int64_t host_id, struct ev_host *state)
+{
+	int r;
+
+	if (state->gone_dirty) {
+		struct store_gone g = {host_id, state};
+
+		if ((r = store_hosts_gone_save(st, &g, 1)) != 0)
+			return r;
+		state->stored = 1;
+	}
+	return store_port_state_save(st, host_id, state);
 }
 
 static int on_host(void *ctx, const struct rec_host *h)
@@ -246,12 +468,9 @@ static int on_host(void *ctx, const struct rec_host *h)
 	state.borrow = 1; /* h outlives the state: its script outputs are not copied */
 	if ((r = seen_add(w, h->addr, &maybe_dup)) != 0)
 		goto out;
-	if (w->history || maybe_dup) {
-		r = store_history_load(st, h->addr, seen, w->job_id, &known_id, &state);
-		if (r != 0 && r != SDB_ENOTFOUND)
-			goto out;
-		in_order = store_history_in_order(&state, seen, w->job_id);
-	}
+	if ((w->history || maybe_dup) &&
+	    (r = load_host(w, h->addr, seen, &known_id, &state, &in_order)) != 0)
+		goto out;
 	if (maybe_dup) {
 		/* nmap lists a host twice when it is given twice: keep the first */
 		if ((r = job_has_host(w, known_id, &dup)) != 0)
@@ -266,7 +485,8 @@ static int on_host(void *ctx, const struct rec_host *h)
 	if (w->history && in_order) {
 		/* its events first: the state after it may be kept with it */
 		ec.host_id = host_id;
-		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, emit_event, &ec)) != 0)
+		if ((r = ev_step(&state, w->job_id, seen, &w->scope, h, w->gone_after, emit_event,
+		                 &ec)) != 0)
 			goto out;
 		if (checkpoint_due(host_id, w->job_id) &&
 		    (r = checkpoint_doc(&state, &checkpoint)) != 0)
@@ -294,12 +514,12 @@ static int on_host(void *ctx, const struct rec_host *h)
 		if (in_order) {
 			r = findings_on_scan(st, w->rules, host_id, w->job_id, seen, &w->scope, h,
 			                     ec.ev, ec.n, NULL);
-			if (r != 0 || (r = store_port_state_save(st, host_id, &state)) != 0)
+			if (r != 0 || (r = save_state(st, host_id, &state)) != 0)
 				goto out;
 		} else {
 			struct late_job lj = late_job_of(w);
 
-			if ((r = late_add(&w->late, &lj, host_id, h->addr, seen, &state)) != 0)
+			if ((r = late_add(&w->late, &lj, host_id, h->addr, seen, 0, &state)) != 0)
 				goto out;
 		}
 	}
@@ -338,6 +558,52 @@ static int on_run_end(void *ctx, const struct rec_runstats *rs)
 	return 0;
 }
 
+/* The gone rule's options: its count (0: the default, < 0: never), and
+ * opts.target_args, kept: the job's target ranges are read from them once
+ * the job's time is known. */
+static int copy_target_args(struct job_writer *w, const struct job_writer_opts *o)
+{
+	w->gone_after = o->gone_after == 0  ? EV_GONE_AFTER_DEFAULT
+	                : o->gone_after < 0 ? 0
+	                                    : o->gone_after;
+	if (!o->target_args || !o->ntarget_args)
+		return 0;
+	if (!(w->target_args = calloc(o->ntarget_args, sizeof(*w->target_args))))
+		return SDB_ENOMEM;
+	w->ntarget_args = o->ntarget_args;
+	for (size_t i = 0; i < o->ntarget_args; i++)
+		if (!(w->target_args[i] = strdup(o->target_args[i] ? o->target_args[i] : "")))
+			return SDB_ENOMEM;
+	return 0;
+}
+
+/* What the environment may change, for benchmarks and tests only. */
+static void env_knobs(struct job_writer *w)
+{
+	const char *v;
+
+	/* Benchmarks only: measure ingest without deriving events.  A
+	 * database written this way has no history for these jobs. */
+	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
+	/* Tests only: a tiny filter, so that nearly every host is a false
+	 * positive the store must settle (a power of two, 64 or more). */
+	w->seen_bits = SEEN_BITS;
+	if ((v = getenv("SCANDB_TEST_SEEN_BITS"))) {
+		unsigned long long b = strtoull(v, NULL, 10);
+
+		if (b >= 64 && b <= SEEN_BITS && (b & (b - 1)) == 0)
+			w->seen_bits = (size_t)b;
+	}
+	/* Tests only: tiny pages of missed hosts, so that the pages show */
+	w->missed_page = STORE_MISSED_PAGE;
+	if ((v = getenv("SCANDB_TEST_MISSED_PAGE"))) {
+		long n = strtol(v, NULL, 10);
+
+		if (n >= 1 && n <= STORE_MISSED_PAGE)
+			w->missed_page = (int)n;
+	}
+}
+
 int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct job_writer **out)
 {
 	struct job_writer *w;
@@ -351,19 +617,7 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->st = st;
 	w->created_at = time_now();
 	scope_init(&w->scope);
-	/* Benchmarks only: measure ingest without deriving events.  A
-	 * database written this way has no history for these jobs. */
-	w->history = !getenv("SCANDB_BENCH_NO_HISTORY");
-	/* Tests only: a tiny filter, so that nearly every host is a false
-	 * positive the store must settle (a power of two, 64 or more). */
-	w->seen_bits = SEEN_BITS;
-	{
-		const char *v = getenv("SCANDB_TEST_SEEN_BITS");
-		unsigned long long b = v ? strtoull(v, NULL, 10) : 0;
-
-		if (b >= 64 && b <= SEEN_BITS && (b & (b - 1)) == 0)
-			w->seen_bits = (size_t)b;
-	}
+	env_knobs(w);
 	{
 		char err[512] = "";
 		if ((r = findings_rules_load(&w->rules, err, sizeof(err))) != 0) {
@@ -374,6 +628,8 @@ int job_writer_begin(struct store *st, const struct job_writer_opts *o, struct j
 	w->elapsed = -1;
 	w->rs_up = w->rs_down = w->rs_total = -1;
 	w->partial = w->stats.partial = o->partial != 0;
+	if ((r = copy_target_args(w, o)) != 0)
+		goto fail;
 	w->sink = (struct ingest_sink){
 	    .ctx = w,
 	    .run_begin = on_run_begin,
@@ -516,6 +772,8 @@ int job_writer_commit(struct job_writer *w, const char *content_hash, int64_t *e
 		return SDB_EUSAGE;
 	if (w->nmap_error)
 		return commit_nmap_failed(w, content_hash);
+	if ((r = job_misses(w)) != 0)
+		goto fail;
 	lj = late_job_of(w);
 	if ((r = late_run(&w->late, &lj)) != 0 || (r = scope_format(&w->scope, &scope)) != 0)
 		goto fail;
@@ -572,5 +830,10 @@ void job_writer_free(struct job_writer *w)
 	free(w->source);
 	free(w->nmap_error);
 	late_queue_free(&w->late);
+	targets_free(&w->targets);
+	late_covers_free(&w->later);
+	for (size_t i = 0; i < w->ntarget_args; i++)
+		free(w->target_args[i]);
+	free(w->target_args);
 	free(w);
 }

@@ -32,6 +32,8 @@
 
 struct job_writer;
 
+#define JOB_WRITER_GONE_NEVER (-1)
+
 struct job_writer_opts {
 	enum store_job_kind kind;
 	const char *source;      /* file name, "<stdin>", "nmap" */
@@ -47,6 +49,15 @@ struct job_writer_opts {
 	 * scope is empty - it closes no port and downs no host it does not
 	 * list, whether or not the document turns out complete. */
 	int partial;
+	/* --gone-after: a host is gone when this many covering scans in a row
+	 * saw it down or did not list it (history/events.h); 0: the default
+	 * (EV_GONE_AFTER_DEFAULT, 3); JOB_WRITER_GONE_NEVER: never. */
+	int gone_after;
+	/* The targets the job was given (nmap's arguments, as `scandb scan`
+	 * passes them): its target ranges are read from them; NULL: from
+	 * nmap's command line in the document (<nmaprun args>). */
+	char *const *target_args;
+	size_t ntarget_args;
 	const char *warning; /* kept as the completed job's error text (nmap's
 	                        warnings); NULL: none.  Caller-owned, valid
 	                        until commit */

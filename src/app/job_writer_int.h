@@ -3,8 +3,10 @@
  * (the writer and its sink), job_late.c (late scans) and job_rm.c (the
  * history of a removed job's hosts, derived by job_late.c); no other file
  * includes it.  Holds: the event collector (struct emit_ctx, in
- * job_writer.c) and the queue of late hosts the writer fills and
- * job_late.c derives again (late_add, late_run, in job_late.c).
+ * job_writer.c), the queue of late hosts the writer fills and
+ * job_late.c derives again (late_add, late_run, in job_late.c), and the
+ * misses of the gone rule (late_covers, late_misses_merge, in
+ * job_late_miss.c).
  */
 #ifndef SDB_APP_JOB_WRITER_INT_H
 #define SDB_APP_JOB_WRITER_INT_H
@@ -14,6 +16,7 @@
 
 #include "core/hoststate.h"
 #include "core/scope.h"
+#include "core/targets.h"
 #include "store/store.h"
 
 struct findings_rules;
@@ -44,6 +47,11 @@ struct late_job {
 	struct store *st; /* inside the job's transaction */
 	int64_t job_id;
 	const struct scan_scope *scope; /* the job's probed scope (not stored yet) */
+	int gone_after;                 /* job_writer_opts.gone_after */
+	/* the job's target ranges and its time, when its misses count (dated,
+	 * not partial); NULL otherwise */
+	const struct targets *targets;
+	int64_t at;
 	const struct findings_rules *rules;
 	/* job rm (app/job_rm.c): the job is being removed.  Its scans are
 	 * skipped: each host's history is derived again from its first scan
@@ -60,13 +68,42 @@ struct late_queue {
 
 /* Host host_id (addr; its stored state *state, which is taken and left
  * empty) waits for its history to be derived again; a full block
- * (LATE_BLOCK hosts) is derived at once. */
+ * (LATE_BLOCK hosts) is derived at once.  miss: the job covered the host
+ * without listing it (its scan of the host is a miss, at j->at). */
 int late_add(struct late_queue *q, const struct late_job *j, int64_t host_id, const char *addr,
-             int64_t at, struct ev_host *state);
+             int64_t at, int miss, struct ev_host *state);
 /* Derive the history of the waiting hosts again and write it, inside the
  * job's transaction; the queue is empty afterwards, whatever the outcome
  * (an error is told in store_errmsg()). */
 int late_run(struct late_queue *q, const struct late_job *j);
+/* ---- the misses of the gone rule (job_late_miss.c) ---- */
+
+/* Jobs' target ranges, as the misses read them. */
+struct late_covers {
+	struct late_cover {
+		int64_t job_id, at; /* the job and its time (jobs.started_at) */
+		struct addr_range r;
+	} * v;
+	size_t n, cap;
+};
+int late_covers_add(struct late_covers *c, int64_t job_id, int64_t at, const struct addr_range *r);
+/* Every completed, dated, whole job's ranges (store_job_targets_each) but
+ * job `except`'s, added to c.  0, SDB_ENOMEM or the store's error. */
+int late_covers_load(struct store *st, int64_t except, struct late_covers *c);
+void late_covers_free(struct late_covers *c);
+/* Scan-time order of scans: time, then job id. */
+int late_key_cmp(const struct store_scan_key *a, const struct store_scan_key *b);
+/*
+ * Merge into a host's stored scans (*scans[0..*n), capacity *cap, in
+ * scan-time order) the scans of c that covered it (key in a range) without
+ * listing it, as keys with .miss set: those after the first listed one
+ * (what the list starts from already counted the earlier ones) and, when
+ * the list stops short of the host's newest scan (!complete), up to its
+ * last one.  0 or SDB_ENOMEM (the list is then unchanged).
+ */
+int late_misses_merge(struct store_scan_key **scans, size_t *n, size_t *cap, int64_t host_id,
+                      const unsigned char key[16], const struct late_covers *c, int complete);
+
 /* Drop the waiting hosts (the job is rolled back). */
 void late_discard(struct late_queue *q);
 void late_queue_free(struct late_queue *q);

@@ -132,19 +132,20 @@ static enum app_scan_outcome store_failure(struct scan_run *s, const char *error
  * to a transient failure (the spool file is read again each time). */
 #define SCAN_STORE_ATTEMPTS 5
 
-static int store_results_once(struct store *st, int64_t id, int fd, const char *warning, char *err,
-                              size_t errlen, struct job_writer_stats *stats);
+static int store_results_once(struct store *st, const struct app_scan_opts *so, int64_t id, int fd,
+                              const char *warning, char *err, size_t errlen,
+                              struct job_writer_stats *stats);
 
 /* Parse the spooled XML into the job in one transaction, retried whole
  * (with backoff) while it fails with SDB_ETRANSIENT. */
-static int store_results(struct store *st, const struct app_scan_observer *obs, int64_t id, int fd,
-                         const char *warning, char *err, size_t errlen,
-                         struct job_writer_stats *stats)
+static int store_results(struct store *st, const struct app_scan_observer *obs,
+                         const struct app_scan_opts *so, int64_t id, int fd, const char *warning,
+                         char *err, size_t errlen, struct job_writer_stats *stats)
 {
 	int r;
 
 	for (int attempt = 1;; attempt++) {
-		r = store_results_once(st, id, fd, warning, err, errlen, stats);
+		r = store_results_once(st, so, id, fd, warning, err, errlen, stats);
 		if (r != SDB_ETRANSIENT || attempt >= SCAN_STORE_ATTEMPTS)
 			return r;
 		if (obs->retrying)
@@ -153,11 +154,18 @@ static int store_results(struct store *st, const struct app_scan_observer *obs, 
 	}
 }
 
-static int store_results_once(struct store *st, int64_t id, int fd, const char *warning, char *err,
-                              size_t errlen, struct job_writer_stats *stats)
+static int store_results_once(struct store *st, const struct app_scan_opts *so, int64_t id, int fd,
+                              const char *warning, char *err, size_t errlen,
+                              struct job_writer_stats *stats)
 {
-	struct job_writer_opts o = {
-	    .kind = STORE_JOB_SCAN, .source = "nmap", .existing_job_id = id, .warning = warning};
+	/* its target ranges from the arguments nmap was given */
+	struct job_writer_opts o = {.kind = STORE_JOB_SCAN,
+	                            .source = "nmap",
+	                            .existing_job_id = id,
+	                            .warning = warning,
+	                            .gone_after = so->gone_after,
+	                            .target_args = so->args,
+	                            .ntarget_args = so->nargs};
 	struct job_writer *w = NULL;
 	int r;
 
@@ -395,7 +403,7 @@ static enum app_scan_outcome run_and_store(struct scan_run *s, const struct app_
 		return (enum app_scan_outcome)r;
 	fflush(s->spool);
 	memset(&res->stats, 0, sizeof(res->stats));
-	if (store_results(s->st, s->obs, res->job_id, fileno(s->spool), warn[0] ? warn : NULL,
+	if (store_results(s->st, s->obs, o, res->job_id, fileno(s->spool), warn[0] ? warn : NULL,
 	                  res->error, sizeof(res->error), &res->stats) != 0)
 		return store_failure(s, res->error, APP_SCAN_FAILED);
 	res->error[0] = '\0';

@@ -74,6 +74,7 @@ struct app_scan_opts {
 	 * it streams under a temporary name beside it and renamed when nmap's
 	 * output has ended (core/outfile.h); a stopped scan keeps none. */
 	const char *keep_xml;
+	int gone_after; /* --gone-after (job_writer_opts; 0: the default) */
 };
 
 struct app_scan_result {

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "app/job_writer.h"
 #include "app/process.h"
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -172,6 +173,19 @@ int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, i
 		return cli_usage_err(cmd, "%s: '%s' is not a number in %lld..%lld", opt, s,
 		                     (long long)lo, (long long)hi);
 	*out = (int64_t)v;
+	return 0;
+}
+
+int cli_parse_gone_after(const char *cmd, const char *s, int *out)
+{
+	int64_t v;
+	int rc;
+
+	if (!s)
+		return cli_usage_err(cmd, "--gone-after needs a number of scans");
+	if ((rc = cli_parse_i64(cmd, "--gone-after", s, 0, CLI_GONE_AFTER_MAX, &v)) != 0)
+		return rc;
+	*out = v == 0 ? JOB_WRITER_GONE_NEVER : (int)v;
 	return 0;
 }
 

@@ -71,6 +71,10 @@ int cli_parse_format(const char *cmd, const char *s, enum cli_format *out);
 /* Strict integer option parse; CLI_USAGE after printing on error. */
 int cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
                   int64_t *out);
+/* `--gone-after N` of import and scan (0: never gone) as
+ * job_writer_opts.gone_after takes it.  CLI_USAGE after printing on error. */
+int cli_parse_gone_after(const char *cmd, const char *s, int *out);
+#define CLI_GONE_AFTER_MAX 100000
 
 struct option;
 

@@ -34,7 +34,9 @@ static const char changes_usage[] =
     "  --net CIDR       hosts in a block\n"
     "  --kind LIST      host_up, host_down, port_opened, port_closed,\n"
     "                   service_changed, os_changed, mac_changed,\n"
-    "                   hostname_changed, script_changed\n" CLI_LIST_USAGE
+    "                   hostname_changed, script_changed, host_gone (the\n"
+    "                   last --gone-after scans that covered it saw it down\n"
+    "                   or did not list it; see scandb import --help)\n" CLI_LIST_USAGE
     "  --format FORMAT  table (default), json, ndjson or csv\n\n"
     "Sort fields: at (the default order, streamed), addr, kind, port, job_id.\n"
     "Another order holds the events in memory (only N with --limit N);\n"

@@ -32,7 +32,7 @@ enum { OPT_ALL_STATES = CLI_HF_NEXT, OPT_FORMAT };
 
 static const char hosts_usage[] =
     "usage: scandb hosts [--port N[/tcp|udp|sctp]] [--service NAME]\n"
-    "                    [--status up|down|unknown|skipped] [--net CIDR] [--job ID]\n"
+    "                    [--status up|down|gone|unknown|skipped] [--net CIDR] [--job ID]\n"
     "                    [--changed-since WHEN] [--new-since WHEN]\n"
     "                    [--all-states] [--sort [-]FIELD] [--limit N]\n"
     "                    [--format table|json|ndjson|csv]\n"

@@ -69,35 +69,39 @@ static void view_retrying(void *ctx, const char *error, int attempt, int attempt
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: scandb import [--force] [--partial] [--ports SPEC] [--format table|json]\n"
-	        "                     FILE... | -\n\n"
-	        "Import scan results: nmap XML (nmap -oX), masscan -oX, -oJ, -oL and -oD,\n"
-	        "zmap CSV (with a header line) and JSON; the format is told from the\n"
-	        "content, never the file name.  Each file becomes one job, stored in\n"
-	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
-	        "the other files are still imported.  '-' reads standard input.  Options\n"
-	        "may come before or after the files; '--' ends the options.\n\n"
-	        "Files are imported in scan-time order (nmap's start time, masscan's and\n"
-	        "zmap's first timestamp; oldest first, files without one first), whatever\n"
-	        "order they are given in, and the results are listed in that order; a file\n"
-	        "whose time cannot be read keeps its place, and standard input comes last.\n\n"
-	        "  --force        import even if the same content was imported before\n"
-	        "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
-	        "                 killed) as a partial job: it closes no port and downs\n"
-	        "                 no host it does not list (standard input: always read\n"
-	        "                 as partial)\n"
-	        "  --ports SPEC   masscan and zmap files: the ports the scan probed\n"
-	        "                 (22,80-90,U:53 as masscan's -p).  Without it, only the\n"
-	        "                 ports the file reports count as probed: a port it does\n"
-	        "                 not list is never taken as closed (scandb(1))\n"
-	        "  --format FMT   table (default) or json: one result per file on stdout\n\n"
-	        "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
-	        "unknown service method, an end time before the start, ...) are read as\n"
-	        "documented ones, with a warning naming FILE:LINE:COL on stderr.  A run\n"
-	        "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
-	        "Exit status: 0 if every file was imported (or already was), 1 if any\n"
-	        "file failed, 2 on usage errors.\n");
+	fprintf(f, "usage: scandb import [--force] [--partial] [--ports SPEC] [--gone-after N]\n"
+	           "                     [--format table|json] FILE... | -\n\n"
+	           "Import scan results: nmap XML (nmap -oX), masscan -oX, -oJ, -oL and -oD,\n"
+	           "zmap CSV (with a header line) and JSON; the format is told from the\n"
+	           "content, never the file name.  Each file becomes one job, stored in\n"
+	           "one transaction: a file that fails to parse leaves nothing behind, and\n"
+	           "the other files are still imported.  '-' reads standard input.  Options\n"
+	           "may come before or after the files; '--' ends the options.\n\n"
+	           "Files are imported in scan-time order (nmap's start time, masscan's and\n"
+	           "zmap's first timestamp; oldest first, files without one first), whatever\n"
+	           "order they are given in, and the results are listed in that order; a file\n"
+	           "whose time cannot be read keeps its place, and standard input comes last.\n\n"
+	           "  --force        import even if the same content was imported before\n"
+	           "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
+	           "                 killed) as a partial job: it closes no port and downs\n"
+	           "                 no host it does not list (standard input: always read\n"
+	           "                 as partial)\n"
+	           "  --ports SPEC   masscan and zmap files: the ports the scan probed\n"
+	           "                 (22,80-90,U:53 as masscan's -p).  Without it, only the\n"
+	           "                 ports the file reports count as probed: a port it does\n"
+	           "                 not list is never taken as closed (scandb(1))\n"
+	           "  --gone-after N a host is gone when the last N scans that covered it saw\n"
+	           "                 it down or did not list it (default 3; 0: never).  A scan\n"
+	           "                 covers the addresses, CIDRs and octet ranges of nmap's\n"
+	           "                 command line (not host names, -iL, -iR) and the hosts it\n"
+	           "                 lists\n"
+	           "  --format FMT   table (default) or json: one result per file on stdout\n\n"
+	           "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
+	           "unknown service method, an end time before the start, ...) are read as\n"
+	           "documented ones, with a warning naming FILE:LINE:COL on stderr.  A run\n"
+	           "that nmap ended in error is stored as a failed job with nmap's message.\n\n"
+	           "Exit status: 0 if every file was imported (or already was), 1 if any\n"
+	           "file failed, 2 on usage errors.\n");
 }
 
 /* What each file's import came to, as one line of the table. */
@@ -159,6 +163,7 @@ struct import_args {
 	enum cli_format fmt;
 	int force, partial;
 	const char *ports;  /* --ports SPEC, or NULL */
+	int gone_after;     /* job_writer_opts.gone_after (0: the default) */
 	const char **files; /* argv's, in the order given; freed by the caller */
 	int nfiles;
 };
@@ -184,6 +189,11 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 			a->force = 1;
 		} else if (strcmp(s, "--partial") == 0) {
 			a->partial = 1;
+		} else if (strcmp(s, "--gone-after") == 0 || strncmp(s, "--gone-after=", 13) == 0) {
+			const char *v = s[12] == '=' ? s + 13 : i + 1 < argc ? argv[++i] : NULL;
+
+			if ((rc = cli_parse_gone_after("import", v, &a->gone_after)) != 0)
+				return rc;
 		} else if (strcmp(s, "--format") == 0 || strncmp(s, "--format=", 9) == 0) {
 			const char *v = s[8] == '=' ? s + 9 : i + 1 < argc ? argv[++i] : NULL;
 
@@ -207,6 +217,7 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 			static const struct option known[] = {
 			    {"force", no_argument, NULL, 0},
 			    {"format", required_argument, NULL, 0},
+			    {"gone-after", required_argument, NULL, 0},
 			    {"help", no_argument, NULL, 0},
 			    {"partial", no_argument, NULL, 0},
 			    {"ports", required_argument, NULL, 0},
@@ -306,6 +317,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	opts.force = a.force;
 	opts.partial = a.partial;
 	opts.ports = a.ports;
+	opts.gone_after = a.gone_after;
 	t0 = time_mono();
 	for (int i = 0; i < a.nfiles; i++) {
 		struct app_import_result res;

@@ -89,18 +89,25 @@ static void view_retrying(void *ctx, int64_t job_id, const char *error, int atte
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: scandb scan [--keep-xml FILE] [NMAP-OPTIONS...] TARGET...\n\n"
-	           "Runs nmap with the given options and targets (scandb adds '-oX -' and\n"
-	           "'--stats-every 2s') and stores the results as one job.  The job is\n"
-	           "visible as 'running' at once (scandb jobs); its results appear together\n"
-	           "when nmap has finished.  If nmap fails, the job is marked failed with\n"
-	           "nmap's error output.\n\n"
-	           "  scandb scan -sT -p 1-1024 127.0.0.1\n"
-	           "  scandb scan -sV --top-ports 100 192.0.2.0/24\n\n"
-	           "  --keep-xml FILE  also keep nmap's own XML output as FILE (written as\n"
-	           "                   nmap runs, under a temporary name renamed at the end)\n\n"
-	           "Options -oX/-oA are not allowed (scandb reads nmap's XML itself).\n"
-	           "SCANDB_NMAP names the nmap binary if it is not on PATH.\n");
+	fprintf(
+	    f,
+	    "usage: scandb scan [--keep-xml FILE] [--gone-after N] [NMAP-OPTIONS...] TARGET...\n\n"
+	    "Runs nmap with the given options and targets (scandb adds '-oX -' and\n"
+	    "'--stats-every 2s') and stores the results as one job.  The job is\n"
+	    "visible as 'running' at once (scandb jobs); its results appear together\n"
+	    "when nmap has finished.  If nmap fails, the job is marked failed with\n"
+	    "nmap's error output.\n\n"
+	    "  scandb scan -sT -p 1-1024 127.0.0.1\n"
+	    "  scandb scan -sV --top-ports 100 192.0.2.0/24\n\n"
+	    "  --keep-xml FILE  also keep nmap's own XML output as FILE (written as\n"
+	    "                   nmap runs, under a temporary name renamed at the end)\n"
+	    "  --gone-after N   a host is gone when the last N scans that covered it\n"
+	    "                   saw it down or did not list it (default 3; 0: never);\n"
+	    "                   a scan covers its target addresses, CIDRs and octet\n"
+	    "                   ranges\n"
+	    "scandb's own options may come anywhere; the others are nmap's.\n\n"
+	    "Options -oX/-oA are not allowed (scandb reads nmap's XML itself).\n"
+	    "SCANDB_NMAP names the nmap binary if it is not on PATH.\n");
 }
 
 /* The scan's outcome, said as it always was. */
@@ -157,24 +164,39 @@ static int report(const struct app_scan_result *res)
 	return rc;
 }
 
-/* Take scandb's own "--keep-xml FILE" (or "--keep-xml=FILE") out of nmap's
- * arguments args[0..o->nargs) (compacted in place), into o->keep_xml.
- * 0, or CLI_USAGE after printing. */
-static int take_keep_xml(struct app_scan_opts *o, char **args)
+/* scandb's own options among nmap's, taken out of args[0..o->nargs) (which
+ * keeps nmap's, in order): --keep-xml FILE and --gone-after N, each also
+ * as --OPT=VALUE.  0 or the usage error's exit status (printed). */
+static int take_own_opts(struct app_scan_opts *o, char **args)
 {
 	size_t n = 0;
+	int rc, gone = 0;
 
 	for (size_t i = 0; i < o->nargs; i++) {
 		const char *v = NULL;
+		int keep = 0;
 
-		if (strcmp(args[i], "--keep-xml") == 0) {
+		if (strcmp(args[i], "--keep-xml") == 0 || strcmp(args[i], "--gone-after") == 0) {
+			keep = args[i][2] == 'k';
 			if (i + 1 >= o->nargs)
-				return cli_usage_err("scan", "--keep-xml needs a FILE");
-			v = args[++i];
+				return cli_usage_err("scan", "%s needs %s", args[i],
+				                     keep ? "a FILE" : "a number");
+			v = args[i + 1];
+			i++;
 		} else if (strncmp(args[i], "--keep-xml=", 11) == 0) {
+			keep = 1;
 			v = args[i] + 11;
+		} else if (strncmp(args[i], "--gone-after=", 13) == 0) {
+			v = args[i] + 13;
 		} else {
 			args[n++] = args[i];
+			continue;
+		}
+		if (!keep) {
+			if (gone++)
+				return cli_usage_err("scan", "--gone-after is given twice");
+			if ((rc = cli_parse_gone_after("scan", v, &o->gone_after)) != 0)
+				return rc;
 			continue;
 		}
 		if (o->keep_xml)
@@ -211,12 +233,10 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
-	if ((rc = take_keep_xml(&o, argv + 1)) != 0)
+	if ((rc = take_own_opts(&o, argv + 1)) != 0)
 		return rc;
-	if (o.nargs == 0) {
-		usage(stderr);
-		return CLI_USAGE;
-	}
+	if (o.nargs == 0)
+		return cli_usage_err("scan", "no nmap options or targets given");
 	if ((bad = app_scan_refused_arg(o.args, o.nargs)))
 		return cli_usage_err("scan",
 		                     "'%s' is not allowed: scandb reads nmap's XML "

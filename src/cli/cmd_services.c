@@ -36,7 +36,7 @@ enum { OPT_TOP = CLI_HF_NEXT, OPT_FORMAT };
 
 static const char services_usage[] =
     "usage: scandb services [--port N[/tcp|udp|sctp]] [--service NAME]\n"
-    "                       [--status up|down|unknown|skipped] [--net CIDR]\n"
+    "                       [--status up|down|gone|unknown|skipped] [--net CIDR]\n"
     "                       [--changed-since WHEN] [--new-since WHEN]\n"
     "                       [--sort [-]FIELD] [--limit N]\n"
     "                       [--top service|product|port|os|cpe [-n N]]\n"

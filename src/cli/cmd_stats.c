@@ -23,7 +23,8 @@ static const char usage[] =
     "usage: scandb stats [--exact] [--format table|json|ndjson|csv]\n"
     "\n"
     "Rows and on-disk size of every table and index, the database size, jobs\n"
-    "by status, and the oldest and newest job (by scan time).  The rows and\n"
+    "by status, hosts by status (up, down, gone, ...), and the oldest and\n"
+    "newest job (by scan time).  The rows and\n"
     "sizes of large tables and indexes are estimated from a sample of their\n"
     "pages (marked ~; \"estimated\": true), so stats answers in well under a\n"
     "second whatever the size of the database; the database size is exact.\n"
@@ -67,7 +68,7 @@ static json_t *job_json(const struct store_job *j)
 static int print_json(const struct store_stats *s)
 {
 	json_t *o = json_object(), *tables = json_array(), *indexes = json_array();
-	json_t *by = json_object(), *jobs;
+	json_t *by = json_object(), *jobs, *hby;
 	int estimated = 0;
 
 	if (!o || !tables || !indexes || !by) {
@@ -97,6 +98,13 @@ static int print_json(const struct store_stats *s)
 		                    json_integer(s->jobs_by_status[i]));
 	jobs = json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)s->jobs_total, "by_status",
 	                 by, "oldest", job_json(s->oldest_job), "newest", job_json(s->newest_job));
+	hby = json_object();
+	for (int i = 0; i <= REC_HOST_GONE; i++)
+		json_object_set_new(hby, rec_host_status_name((enum rec_host_status)i),
+		                    json_integer(s->hosts_by_status[i]));
+	json_object_set_new(
+	    o, "hosts",
+	    json_pack("{s:I, s:o}", "total", (json_int_t)s->hosts_total, "by_status", hby));
 	json_object_set_new(o, "backend", json_string(s->backend));
 	json_object_set_new(o, "size_method", json_string(s->size_method));
 	json_object_set_new(o, "estimated", json_boolean(estimated));
@@ -141,6 +149,11 @@ static int print_table(const struct store_stats *s)
 	       s->jobs_by_status[2], s->jobs_by_status[3], s->jobs_by_status[4]);
 	job_line("oldest job", s->oldest_job);
 	job_line("newest job", s->newest_job);
+	printf("%-12s %" PRId64 " (up %" PRId64 ", down %" PRId64 ", gone %" PRId64
+	       ", unknown %" PRId64 ", skipped %" PRId64 ")\n",
+	       "hosts", s->hosts_total, s->hosts_by_status[REC_HOST_UP],
+	       s->hosts_by_status[REC_HOST_DOWN], s->hosts_by_status[REC_HOST_GONE],
+	       s->hosts_by_status[REC_HOST_UNKNOWN], s->hosts_by_status[REC_HOST_SKIPPED]);
 	putchar('\n');
 	if ((r = output_table_init(&t, 3, tcols)) != 0)
 		return output_err("stats", r);

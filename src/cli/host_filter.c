@@ -53,7 +53,7 @@ int cli_host_filter_opt(const char *cmd, int ch, char *arg, struct store_host_fi
 		if (rec_host_status_parse(arg, &f->status) != 0)
 			return cli_usage_err(cmd,
 			                     "--status: unknown host status '%s' (use up, "
-			                     "down, unknown or skipped)",
+			                     "down, gone, unknown or skipped)",
 			                     arg);
 		return 0;
 	case CLI_HF_NET:

@@ -17,7 +17,7 @@
 
 static const char *const kind_names[EV__COUNT] = {
     "host_up",    "host_down",   "port_opened",      "port_closed",    "service_changed",
-    "os_changed", "mac_changed", "hostname_changed", "script_changed",
+    "os_changed", "mac_changed", "hostname_changed", "script_changed", "host_gone",
 };
 
 const char *ev_kind_name(enum ev_kind k)
@@ -316,6 +316,10 @@ int ev_host_copy(struct ev_host *dst, const struct ev_host *src)
 	dst->status = src->status;
 	dst->job_id = src->job_id;
 	dst->at = src->at;
+	dst->misses = src->misses;
+	dst->miss_job = src->miss_job;
+	dst->miss_at = src->miss_at;
+	dst->gone_dirty = src->gone_dirty;
 	dst->attrs_dirty = src->attrs_dirty;
 	if ((r = ev_str_set(&dst->os, src->os)) != 0 ||
 	    (r = ev_str_set(&dst->mac, src->mac)) != 0 ||
@@ -359,9 +363,9 @@ fail:
 int ev_host_same(const struct ev_host *a, const struct ev_host *b)
 {
 	if (a->known != b->known || a->status != b->status || a->job_id != b->job_id ||
-	    a->at != b->at || !ev_str_eq(a->os, b->os) || !ev_str_eq(a->mac, b->mac) ||
-	    !ev_str_eq(a->hostnames, b->hostnames) || a->nports != b->nports ||
-	    a->nscripts != b->nscripts)
+	    a->at != b->at || a->misses != b->misses || !ev_str_eq(a->os, b->os) ||
+	    !ev_str_eq(a->mac, b->mac) || !ev_str_eq(a->hostnames, b->hostnames) ||
+	    a->nports != b->nports || a->nscripts != b->nscripts)
 		return 0;
 	for (size_t i = 0; i < a->nports; i++) {
 		const struct ev_port *p = &a->ports[i], *q = &b->ports[i];

@@ -26,6 +26,7 @@ enum ev_kind {
 	EV_MAC_CHANGED,
 	EV_HOSTNAME_CHANGED,
 	EV_SCRIPT_CHANGED,
+	EV_HOST_GONE,
 	EV__COUNT
 };
 const char *ev_kind_name(enum ev_kind k);
@@ -74,6 +75,13 @@ struct ev_host {
 	enum rec_host_status status;
 	int64_t job_id; /* its latest scan */
 	int64_t at;
+	/* Gone (history/events.h): the covering scans in a row, up to the
+	 * latest, that saw it down or did not list it (0 after an up), and
+	 * the latest that did not list it (job and time; 0: none).  Changed
+	 * by the last ev_step or ev_miss: gone_dirty (status or misses). */
+	int misses;
+	int64_t miss_job, miss_at;
+	int gone_dirty;
 	char *os, *mac, *hostnames; /* latest reported; hostnames "a,b" sorted */
 	int attrs_dirty;            /* the last ev_step changed os, mac or hostnames */
 	/* (a store writes the host's state -- its latest OS, MAC, names and its
@@ -113,7 +121,7 @@ int ev_host_copy(struct ev_host *dst, const struct ev_host *src);
 /*
  * 1 when every later scan would derive the same events from a and from b:
  * they agree on what ev_step reads -- the host's status, latest scan (job
- * and time), OS, MAC and names; the same ports, each with its state,
+ * and time), its misses in a row, OS, MAC and names; the same ports, each with its state,
  * latest probing scan and service; the same scripts, each with its output
  * and the scan that wrote it.  What ev_step only writes is not compared:
  * a port's reason, first_seen, last_seen, closed_at and seen_at (the time

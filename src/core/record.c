@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-static const char *const host_status_names[] = {"unknown", "up", "down", "skipped"};
+static const char *const host_status_names[] = {"unknown", "up", "down", "skipped", "gone"};
 static const char *const proto_names[] = {"tcp", "udp", "sctp", "ip"};
 static const char *const port_state_names[] = {"open",       "closed",        "filtered",
                                                "unfiltered", "open|filtered", "closed|filtered"};

@@ -24,6 +24,9 @@ enum rec_host_status {
 	REC_HOST_UP,
 	REC_HOST_DOWN,
 	REC_HOST_SKIPPED,
+	/* Never in a scan: the history's word for a host that the last N
+	 * scans covering it saw down or did not list (history/events.h). */
+	REC_HOST_GONE,
 };
 
 enum rec_proto {

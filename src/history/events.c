@@ -284,8 +284,78 @@ static int step_script(struct step *s, int proto, int port, const struct rec_scr
 	return 0;
 }
 
+/* The host's status after a scan that listed it (rules in events.h): its
+ * change event, and its misses in a row. */
+static int step_status(struct step *s, const struct rec_host *scan, int gone_after)
+{
+	struct ev_host *h = s->h;
+	enum rec_host_status old = h->status, now = old;
+	int misses = h->misses, r = 0;
+
+	if (scan->status == REC_HOST_UP) {
+		now = REC_HOST_UP;
+		misses = 0;
+	} else if (scan->status == REC_HOST_DOWN) {
+		misses = misses < INT32_MAX ? misses + 1 : misses;
+		now = old == REC_HOST_GONE || (gone_after > 0 && misses >= gone_after)
+		          ? REC_HOST_GONE
+		          : REC_HOST_DOWN;
+	} else if (!h->known ||
+	           (old != REC_HOST_UP && old != REC_HOST_DOWN && old != REC_HOST_GONE)) {
+		/* a list scan's "unknown" says nothing about up or down */
+		now = scan->status;
+	}
+	if (!h->known) {
+		if (now == REC_HOST_UP || now == REC_HOST_GONE)
+			r = emit(s, now == REC_HOST_UP ? EV_HOST_UP : EV_HOST_GONE, -1, -1, NULL,
+			         NULL, rec_host_status_name(now), 0);
+	} else if (now != old &&
+	           (now == REC_HOST_GONE ||
+	            ((now == REC_HOST_UP || now == REC_HOST_DOWN) &&
+	             (old == REC_HOST_UP || old == REC_HOST_DOWN || old == REC_HOST_GONE)))) {
+		enum ev_kind k = now == REC_HOST_UP     ? EV_HOST_UP
+		                 : now == REC_HOST_DOWN ? EV_HOST_DOWN
+		                                        : EV_HOST_GONE;
+		r = emit(s, k, -1, -1, NULL, rec_host_status_name(old), rec_host_status_name(now),
+		         s->prev_job);
+	}
+	/* a gone host's status is saved whatever the scan (the hosts row's
+	 * merge rule takes a list scan's "unknown" over it) */
+	h->gone_dirty = misses != h->misses || now == REC_HOST_GONE || old == REC_HOST_GONE;
+	h->misses = misses;
+	h->status = now;
+	return r;
+}
+
+int ev_miss(struct ev_host *h, int64_t job_id, int64_t at, int gone_after, ev_emit_fn emit_fn,
+            void *ctx)
+{
+	struct step s = {
+	    .h = h, .job_id = job_id, .at = at, .prev_job = h->job_id, .emit = emit_fn, .ctx = ctx};
+	int r = 0;
+
+	ev_host_drop_dropped(h);
+	for (size_t i = 0; i < h->nports; i++)
+		h->ports[i].dirty = 0;
+	h->attrs_dirty = 0;
+	h->gone_dirty = 0;
+	if (!h->known)
+		return 0; /* a host no scan listed yet: nothing to miss */
+	if (h->misses < INT32_MAX)
+		h->misses++;
+	h->miss_job = job_id;
+	h->miss_at = at;
+	h->gone_dirty = 1;
+	if (gone_after > 0 && h->misses >= gone_after && h->status != REC_HOST_GONE) {
+		r = emit(&s, EV_HOST_GONE, -1, -1, NULL, rec_host_status_name(h->status),
+		         rec_host_status_name(REC_HOST_GONE), s.prev_job);
+		h->status = REC_HOST_GONE;
+	}
+	return r;
+}
+
 int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_scope *scope,
-            const struct rec_host *scan, ev_emit_fn emit_fn, void *ctx)
+            const struct rec_host *scan, int gone_after, ev_emit_fn emit_fn, void *ctx)
 {
 	struct step s = {
 	    .h = h, .job_id = job_id, .at = at, .prev_job = h->job_id, .emit = emit_fn, .ctx = ctx};
@@ -297,23 +367,9 @@ int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_sco
 	for (size_t i = 0; i < h->nports; i++)
 		h->ports[i].dirty = 0;
 	h->attrs_dirty = 0;
-	if (host_is_new) {
-		if (scan->status == REC_HOST_UP)
-			r = emit(&s, EV_HOST_UP, -1, -1, NULL, NULL, "up", 0);
-	} else if (h->status != scan->status &&
-	           (scan->status == REC_HOST_UP || scan->status == REC_HOST_DOWN) &&
-	           (h->status == REC_HOST_UP || h->status == REC_HOST_DOWN)) {
-		r = emit(&s, scan->status == REC_HOST_UP ? EV_HOST_UP : EV_HOST_DOWN, -1, -1, NULL,
-		         rec_host_status_name(h->status), rec_host_status_name(scan->status),
-		         s.prev_job);
-	}
-	if (r)
+	if ((r = step_status(&s, scan, gone_after)) != 0)
 		goto out;
 	h->known = 1;
-	/* a list scan's "unknown" says nothing about up or down */
-	if (scan->status == REC_HOST_UP || scan->status == REC_HOST_DOWN ||
-	    (h->status != REC_HOST_UP && h->status != REC_HOST_DOWN))
-		h->status = scan->status;
 	h->job_id = job_id;
 	h->at = at;
 	if (scan->status != REC_HOST_UP)

@@ -26,6 +26,16 @@
  *    wrote the old output).
  * A new host gives one host_up event (old value NULL); its ports are not
  * each reported as opened.
+ *
+ * Gone: a host is `gone` when the last `gone_after` scans that covered it
+ * (docs/HISTORY.md: a scan covers the addresses of its targets and those
+ * it listed) saw it down or did not list it.  A scan that lists it down
+ * (ev_step) or covers it without listing it (ev_miss) counts one miss; a
+ * scan that lists it up resets the count; a list scan's "unknown" neither
+ * counts nor resets.  Reaching the count gives one host_gone event (old
+ * value: the status before; the event replaces the host_down such a down
+ * scan would give); a gone host stays gone, whatever further misses, until
+ * a scan lists it up: host_up (old value "gone").  gone_after 0: never.
  */
 #ifndef SDB_HISTORY_EVENTS_H
 #define SDB_HISTORY_EVENTS_H
@@ -52,6 +62,20 @@ typedef int (*ev_emit_fn)(void *ctx, const struct ev_event *e);
  * ev_host_free() - and while `scan` does - so that they need no copy.
  */
 int ev_step(struct ev_host *h, int64_t job_id, int64_t at, const struct scan_scope *scope,
-            const struct rec_host *scan, ev_emit_fn emit, void *ctx);
+            const struct rec_host *scan, int gone_after, ev_emit_fn emit, void *ctx);
+
+/*
+ * Apply a scan (job_id at time `at`) that covered the host and did not
+ * list it: one more miss (h->miss_job, h->miss_at become this scan), and
+ * at `gone_after` misses in a row the host_gone event.  A host not known
+ * yet (h->known 0) is left as it is.  Sets h->gone_dirty when the state
+ * changed (and clears the port and attribute dirty flags: nothing else
+ * changed).  Returns 0, or the first non-zero emit return.
+ */
+int ev_miss(struct ev_host *h, int64_t job_id, int64_t at, int gone_after, ev_emit_fn emit,
+            void *ctx);
+
+/* The default of `--gone-after`. */
+#define EV_GONE_AFTER_DEFAULT 3
 
 #endif

@@ -185,7 +185,9 @@ static int start_status(struct nmap_parser *p, const char **atts)
 		return r;
 	if (!state)
 		return nmap_xml__missing(p, E_STATUS, "state");
-	if (rec_host_status_parse(lower(lc, sizeof(lc), state), &p->host.status) != 0) {
+	/* "gone" is the history's word, never nmap's: an unknown state too */
+	if (rec_host_status_parse(lower(lc, sizeof(lc), state), &p->host.status) != 0 ||
+	    p->host.status == REC_HOST_GONE) {
 		p->host.status = REC_HOST_UNKNOWN;
 		return nmap_xml__warn(p, "unknown host state \"%s\" read as \"unknown\"",
 		                      nmap_xml__show(sb, state));

@@ -438,7 +438,11 @@ int store_history_load(struct store *st, const char *addr, int64_t at, int64_t j
 
 int store_history_in_order(const struct ev_host *h, int64_t at, int64_t job_id)
 {
-	return !h->known || at > h->at || (at == h->at && job_id > h->job_id);
+	if (!h->known)
+		return 1;
+	if (h->miss_job && (at < h->miss_at || (at == h->miss_at && job_id < h->miss_job)))
+		return 0;
+	return at > h->at || (at == h->at && job_id > h->job_id);
 }
 
 static int port_state_slot(struct store *st, int64_t host_id, const struct ev_host *h,
@@ -469,6 +473,57 @@ int store_port_state_save(struct store *st, int64_t host_id, const struct ev_hos
 		r = port_state_slot(st, host_id, h, buf_str(&doc), doc.len);
 	buf_free(&doc);
 	return r;
+}
+
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v, size_t n)
+{
+	if (!st || job_id <= 0 || (n && !v))
+		return SDB_EUSAGE;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(v[i].lo, v[i].hi, 16) > 0)
+			return store__set_err(st, SDB_ERANGE,
+			                      "job %lld: a target range ends before it starts",
+			                      (long long)job_id);
+	if (n == 0)
+		return 0;
+	STORE__CALL(st, job_targets_put, job_id, v, n);
+}
+
+int store_job_targets_each(struct store *st,
+                           int (*cb)(void *ctx, int64_t job_id, int64_t at,
+                                     const struct addr_range *r),
+                           void *ctx)
+{
+	if (!st || !cb)
+		return SDB_EUSAGE;
+	STORE__CALL(st, job_targets_each, cb, ctx);
+}
+
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
+                       int (*cb)(void *ctx, int64_t host_id, const char *addr,
+                                 const struct ev_host *h),
+                       void *ctx)
+{
+	if (!st || !r || !cb || job_id <= 0 || limit < 1)
+		return SDB_EUSAGE;
+	STORE__CALL(st, hosts_missed, job_id, r, limit, cb, ctx);
+}
+
+int store_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n)
+{
+	if (!st || (n && !v))
+		return SDB_EUSAGE;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].h || v[i].host_id <= 0)
+			return SDB_EUSAGE;
+		if ((unsigned)v[i].h->status > REC_HOST_GONE || v[i].h->misses < 0)
+			return store__set_err(st, SDB_ERANGE,
+			                      "host %lld: not a status or miss count",
+			                      (long long)v[i].host_id);
+	}
+	if (n == 0)
+		return 0;
+	STORE__CALL(st, hosts_gone_save, v, n);
 }
 
 int store_event_insert(struct store *st, int64_t host_id, const struct ev_event *e)
@@ -595,7 +650,7 @@ int store_hosts_each(struct store *st, const struct store_host_filter *f,
 	if (f->protocol != REC_PROTO_ANY && (unsigned)f->protocol >= REC_PROTO__COUNT)
 		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a protocol",
 		                      (int)f->protocol);
-	if (f->status != REC_HOST_ANY && (unsigned)f->status > REC_HOST_SKIPPED)
+	if (f->status != REC_HOST_ANY && (unsigned)f->status > REC_HOST_GONE)
 		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a host status",
 		                      (int)f->status);
 	if (f->expr && f->expr->root >= 0 && (size_t)f->expr->root >= f->expr->n)

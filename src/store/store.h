@@ -36,6 +36,7 @@
 #include "core/filter.h"
 #include "core/hoststate.h"
 #include "core/record.h"
+#include "core/targets.h"
 
 struct store;
 
@@ -261,7 +262,8 @@ int store_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
  */
 int store_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,
                        int64_t *host_id, struct ev_host *out);
-/* Is a scan at (at, job_id) after the host's latest stored one in `h`? */
+/* Is a scan at (at, job_id) after the host's latest stored one in `h`, and
+ * after the latest scan that covered it without listing it (h->miss_*)? */
 int store_history_in_order(const struct ev_host *h, int64_t at, int64_t job_id);
 /* Write the host's host_state row (its attributes and ports' state as one
  * document) when a port of `h` is dirty or h->attrs_dirty; nothing else. */
@@ -279,6 +281,10 @@ struct store_scan_key {
 	int64_t job_id;
 	int64_t at;
 	int has_state; /* store_history_scan_list: the checkpoint it starts at */
+	/* Not the store's: app/job_late.c marks a scan that covered the host
+	 * without listing it (no host_scans row; never passed to the store
+	 * but to store_history_forget, whose events it names). */
+	int miss;
 };
 /*
  * The stored scans of the hosts of the late scans lates[0..n) (one key per
@@ -323,6 +329,43 @@ int store_history_states(struct store *st, const struct store_scan_key *keys, si
  * transaction's scans too.  PostgreSQL: one statement per thousands. */
 int store_history_states_put(struct store *st, const struct store_scan_key *keys,
                              const char *const *docs, size_t n);
+
+/* ---- history: gone hosts (job writer; docs/HISTORY.md "Gone") ---------- */
+
+/* Record the target ranges of job job_id (what it covers besides the hosts
+ * it lists), inside its transaction; duplicates are stored once. */
+int store_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v, size_t n);
+/* The target ranges of every completed job that is dated (started_at) and
+ * not partial: cb(ctx, job_id, started_at, range), by job id.  One query. */
+int store_job_targets_each(struct store *st,
+                           int (*cb)(void *ctx, int64_t job_id, int64_t at,
+                                     const struct addr_range *r),
+                           void *ctx);
+/*
+ * The known hosts whose addr_key is in r and of which job job_id stored no
+ * scan (this transaction's included), the first `limit` of them in
+ * addr_key order (the caller asks again from after the last one, so that
+ * what it holds stays bounded; STORE_MISSED_PAGE unless a test says
+ * otherwise): cb(ctx, host_id, addr, h) for each, h holding what ev_miss
+ * reads (known, status, latest scan, misses, the latest miss, stored: it
+ * has a host_state row) -- no ports, attributes or scripts.  h and addr
+ * are valid during the call.  One query per page (the hosts_addr_key
+ * index); cb must not write (P9).
+ */
+#define STORE_MISSED_PAGE 4096
+int store_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
+                       int (*cb)(void *ctx, int64_t host_id, const char *addr,
+                                 const struct ev_host *h),
+                       void *ctx);
+/* Save what the gone rule changed of hosts v[0..n) (each once): their
+ * misses and latest miss (host_state; a row is created when there is none:
+ * the caller then sets h->stored) and their status (hosts.status, when it
+ * differs).  PostgreSQL: one statement per thousands of hosts. */
+struct store_gone {
+	int64_t host_id;
+	const struct ev_host *h;
+};
+int store_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* ---- queries (owned copies, invariant 8) ------------------------------ */
 
@@ -674,7 +717,9 @@ struct store_stats {
 	int64_t free_bytes;          /* of which unused (SQLite freelist); -1 unknown */
 	struct store_stat_obj *objs; /* tables then indexes, by name */
 	size_t nobjs;
-	int64_t jobs_by_status[5]; /* indexed by enum store_job_status */
+	int64_t jobs_by_status[5];                  /* indexed by enum store_job_status */
+	int64_t hosts_by_status[REC_HOST_GONE + 1]; /* indexed by enum rec_host_status */
+	int64_t hosts_total;
 	int64_t jobs_total;
 	struct store_job *oldest_job; /* by scan time (started_at, else created_at); NULL if none */
 	struct store_job *newest_job;

@@ -229,6 +229,19 @@ struct store_ops {
 	int (*history_states_put)(struct store *st, const struct store_scan_key *keys,
 	                          const char *const *docs, size_t n);
 
+	/* store.h "gone hosts"; values checked by store.c */
+	int (*job_targets_put)(struct store *st, int64_t job_id, const struct addr_range *v,
+	                       size_t n);
+	int (*job_targets_each)(struct store *st,
+	                        int (*cb)(void *ctx, int64_t job_id, int64_t at,
+	                                  const struct addr_range *r),
+	                        void *ctx);
+	int (*hosts_missed)(struct store *st, int64_t job_id, const struct addr_range *r, int limit,
+	                    int (*cb)(void *ctx, int64_t host_id, const char *addr,
+	                              const struct ev_host *h),
+	                    void *ctx);
+	int (*hosts_gone_save)(struct store *st, const struct store_gone *v, size_t n);
+
 	/* f as store_events_each (store.c) normalises it: has_net always set
 	 * (the whole address space when the caller gave no block), addr (if
 	 * any) known to be inside it, kinds 0 (store.c filters the kinds). */

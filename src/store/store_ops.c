@@ -54,6 +54,7 @@ const struct store__relation store__relations[] = {
     {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3, 0, 1},
     {"host_tags", "host_id", "hosts", "id", STORE__CASCADE, 11, 0, 1},
     {"host_notes", "host_id", "hosts", "id", STORE__CASCADE, 11, 0, 1},
+    {"job_targets", "job_id", "jobs", "id", STORE__CASCADE, 12, 0, 1},
 };
 const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relations[0]);
 
@@ -291,6 +292,14 @@ int store_stats(struct store *st, int exact, struct store_stats *out)
 	    "SELECT count(*) FROM jobs WHERE status = 'failed'",
 	    "SELECT count(*) FROM jobs WHERE status = 'cancelled'",
 	};
+	/* hosts by status (enum rec_host_status: the CHECK's names) */
+	static const char *const hosts_by_status[REC_HOST_GONE + 1] = {
+	    "SELECT count(*) FROM hosts WHERE status = 'unknown'",
+	    "SELECT count(*) FROM hosts WHERE status = 'up'",
+	    "SELECT count(*) FROM hosts WHERE status = 'down'",
+	    "SELECT count(*) FROM hosts WHERE status = 'skipped'",
+	    "SELECT count(*) FROM hosts WHERE status = 'gone'",
+	};
 	int r;
 
 	if (!st || !out)
@@ -306,6 +315,12 @@ int store_stats(struct store *st, int exact, struct store_stats *out)
 		if ((r = store__q_one(st, by_status[i], NULL, 0, &out->jobs_by_status[i])) != 0)
 			goto fail;
 		out->jobs_total += out->jobs_by_status[i];
+	}
+	for (int i = 0; i <= REC_HOST_GONE; i++) {
+		if ((r = store__q_one(st, hosts_by_status[i], NULL, 0, &out->hosts_by_status[i])) !=
+		    0)
+			goto fail;
+		out->hosts_total += out->hosts_by_status[i];
 	}
 	if ((r = stat_job(st,
 	                  "SELECT id FROM jobs ORDER BY coalesce(started_at, created_at), id "

@@ -33,7 +33,7 @@ import json
 import os
 import re
 
-from e2e_util import PG, Tests, check, pg_env, psql, run, skip, tmpdir
+from e2e_util import PG, Tests, check, eq, pg_env, psql, run, skip, tmpdir
 from gen_nmap_xml import generate
 
 if not PG:
@@ -210,6 +210,38 @@ def search_terms_use_their_indexes():
             if not any(index in p for p in plans):
                 problems.append(f"{term} at {n} scan(s): no {index} in\n" + "\n".join(plans))
     check(not problems, "search terms off their index:\n" + "\n".join(problems))
+
+
+@t.case
+def gone_misses_reach_hosts_by_addr_key():
+    """A scan's misses (gone, docs/HISTORY.md): the known hosts of its target
+    range it did not list are found through hosts_addr_key, and its own
+    host_scans rows by their key -- never a scan of host_scans."""
+    dbs = databases()
+    db = dbs[SCANS]
+    d = tmpdir()
+    f = os.path.join(d, "fewer.xml")
+    # the next day, 100 of the hosts gone (the files cover 10.0.0.0/8)
+    generate(f, hosts=HOSTS - 100, ports=PORTS, seed=1, start=1700000000 + SCANS * DAY,
+             progress=False)
+    log = pg_env()["SCANDB_PG_LOG"]
+    start = os.path.getsize(log)
+    run(db, "-q", "import", f, expect=0, env={"SCANDB_RULES": "", "PGOPTIONS": AUTO_EXPLAIN},
+        timeout=300)
+    with open(log, encoding="utf-8", errors="replace") as fh:
+        fh.seek(start)
+        text = fh.read()
+    plans = [b for b in PLAN_START.split(text)[1:] if "NOT EXISTS (SELECT 1 FROM host_scans" in
+             re.split(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", b)[0]]
+    check(plans, "auto_explain logged no misses statement")
+    for plan in plans:
+        plan = re.split(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", plan)[0]
+        check("Seq Scan on host_scans" not in plan, f"the misses read all of host_scans:\n{plan}")
+        check("hosts_addr_key" in plan or "Seq Scan on hosts" in plan,
+              f"the misses' hosts: by hosts_addr_key (or all of them, for a range that"
+              f" holds every host)\n{plan}")
+    eq(len(run(db, "hosts", "--status", "up", "--format", "json", expect=0).json()) > 0, True,
+       "hosts still listed")
 
 
 def logged_plans(db, argvs, extra=""):

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/record.h"
+#include "core/targets.h"
 #include "core/timeutil.h"
 #include "core/utf8.h"
 
@@ -746,7 +747,7 @@ static void test_record_names(void **state)
 		assert_int_equal(rec_proto_parse(n, &pr), 0);
 		assert_int_equal(pr, i);
 	}
-	for (int i = REC_HOST_UNKNOWN; i <= REC_HOST_SKIPPED; i++) {
+	for (int i = REC_HOST_UNKNOWN; i <= REC_HOST_GONE; i++) {
 		const char *n = rec_host_status_name((enum rec_host_status)i);
 		assert_int_equal(rec_host_status_parse(n, &hs), 0);
 		assert_int_equal(hs, i);
@@ -818,6 +819,70 @@ static void test_utf8_xml_text(void **state)
 	}
 }
 
+/* ---- targets: the address ranges of an nmap command line ---------------- */
+
+static int covers(const struct targets *t, const char *addr)
+{
+	unsigned char k[16];
+
+	assert_int_equal(addr_parse(addr, NULL, NULL, k), 0);
+	return targets_cover(t, k);
+}
+
+static void test_targets_forms(void **state)
+{
+	struct targets t;
+
+	(void)state;
+	/* CIDR, octet ranges, IPv6, a host name; option values are not targets */
+	assert_int_equal(targets_from_cmdline("nmap -p 22 -S 10.9.9.9 -e eth0 --script-args x=1"
+	                                      " 10.0.0.0/28 192.168.1-2.* 172.16.0.5-7"
+	                                      " 10.1.0,2.9 2001:db8::/126 scanme.example.com",
+	                                      &t),
+	                 0);
+	assert_true(covers(&t, "10.0.0.0"));
+	assert_true(covers(&t, "10.0.0.15"));
+	assert_false(covers(&t, "10.0.0.16"));
+	assert_false(covers(&t, "10.9.9.9")); /* -S's value */
+	assert_true(covers(&t, "192.168.1.0"));
+	assert_true(covers(&t, "192.168.2.255"));
+	assert_false(covers(&t, "192.168.3.0"));
+	assert_true(covers(&t, "172.16.0.6"));
+	assert_false(covers(&t, "172.16.0.8"));
+	assert_true(covers(&t, "10.1.0.9"));
+	assert_true(covers(&t, "10.1.2.9"));
+	assert_false(covers(&t, "10.1.1.9"));
+	assert_true(covers(&t, "2001:db8::3"));
+	assert_false(covers(&t, "2001:db8::4"));
+	targets_free(&t);
+
+	/* -iL, -iR, host names: nothing; --exclude is left out */
+	assert_int_equal(targets_from_cmdline("nmap -iL hosts.txt -iR 100 example.com", &t), 0);
+	assert_int_equal(t.n, 0);
+	targets_free(&t);
+	assert_int_equal(
+	    targets_from_cmdline("nmap 10.0.0.0/24 --exclude 10.0.0.5,10.0.0.200-210", &t), 0);
+	assert_true(covers(&t, "10.0.0.4"));
+	assert_false(covers(&t, "10.0.0.5"));
+	assert_true(covers(&t, "10.0.0.6"));
+	assert_false(covers(&t, "10.0.0.205"));
+	assert_true(covers(&t, "10.0.0.255"));
+	targets_free(&t);
+	/* --excludefile: what it leaves out is unknown */
+	assert_int_equal(targets_from_cmdline("nmap --excludefile x 10.0.0.0/24", &t), 0);
+	assert_int_equal(t.n, 0);
+	targets_free(&t);
+	/* argv form, overlapping ranges merged; bad octets are no targets */
+	{
+		char *argv[] = {"-sT", "10.0.0.0/25", "10.0.0.100-200", "10.0.0.300", "10.0.0.1-x"};
+		assert_int_equal(targets_from_argv(argv, 5, &t), 0);
+		assert_int_equal(t.n, 1);
+		assert_true(covers(&t, "10.0.0.200"));
+		assert_false(covers(&t, "10.0.0.201"));
+		targets_free(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -841,6 +906,7 @@ int main(void)
 	    cmocka_unit_test(test_hash),
 	    cmocka_unit_test(test_record_names),
 	    cmocka_unit_test(test_utf8_xml_text),
+	    cmocka_unit_test(test_targets_forms),
 	};
 	size_t total = sizeof(tests) / sizeof(tests[0]);
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

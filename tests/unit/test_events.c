@@ -223,7 +223,7 @@ static void step(struct ev_host *h, int64_t job, int64_t at, const char *scope_t
 
 	evlog_clear(log);
 	assert_int_equal(scope_parse(scope_text, &sc), 0);
-	r = ev_step(h, job, at, &sc, scan, collect, log);
+	r = ev_step(h, job, at, &sc, scan, EV_GONE_AFTER_DEFAULT, collect, log);
 	scope_free(&sc);
 	assert_int_equal(r, 0);
 }
@@ -1205,7 +1205,8 @@ static void test_script_outputs_not_copied(void **state)
 		h.job_id = 1;
 		h.at = T1;
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 2, T2, &sc, &s1, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 2, T2, &sc, &s1, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		/* the replaced output is still readable (ASan: not freed) */
 		assert_string_equal(raw.old_value[0], "OS: Windows 8");
@@ -1219,13 +1220,15 @@ static void test_script_outputs_not_copied(void **state)
 		/* borrowed again from the next scan; the event's old output is
 		 * the previous scan's own */
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 3, T3, &sc, &s2, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 3, T3, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		assert_string_equal(raw.old_value[0], "OS: Windows 10");
 		assert_string_equal(raw.new_value[0], "OS: Windows 11");
 		/* the same output again: no event, nothing copied */
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 4, T4, &sc, &s2, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 4, T4, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 0);
 		assert_int_equal(h.scripts[0].job_id, 4);
 		/* kept across scans: owned copies, the scan may go */
@@ -1234,7 +1237,8 @@ static void test_script_outputs_not_copied(void **state)
 		assert_string_equal(h.scripts[0].output, "OS: Windows 11");
 		memset(out2, 'x', sizeof(out2) - 1);
 		memset(&raw, 0, sizeof(raw));
-		assert_int_equal(ev_step(&h, 5, T5, &sc, &s3, collect_raw, &raw), 0);
+		assert_int_equal(
+		    ev_step(&h, 5, T5, &sc, &s3, EV_GONE_AFTER_DEFAULT, collect_raw, &raw), 0);
 		assert_int_equal(raw.n, 1);
 		assert_string_equal(raw.old_value[0], "OS: Windows 11");
 		memcpy(out2, "OS: Windows 11", sizeof(out2));
@@ -1277,11 +1281,13 @@ static void test_many_scripts(void **state)
 	assert_int_equal(scope_parse("tcp:1-65535", &sc_all), 0);
 	ev_host_init(&h);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, collect_raw, &raw), 0);
+	assert_int_equal(ev_step(&h, 1, T1, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw),
+	                 0);
 	/* the last port's outputs change: the state finds each old one */
 	for (int k = 0; k < PER; k++)
 		out[(NP - 1) * PER + k][0] = 'O';
-	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, collect_raw, &raw), 0);
+	assert_int_equal(ev_step(&h, 2, T2, &sc_all, &s, EV_GONE_AFTER_DEFAULT, collect_raw, &raw),
+	                 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	assert_int_equal(h.nscripts, (size_t)NP * PER);
@@ -1314,7 +1320,8 @@ static void test_emit_error_stops(void **state)
 	evlog_clear(&log);
 	log.fail_at = 2;
 	assert_int_equal(scope_parse("tcp:1-1000", &sc), 0);
-	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, collect, &log), SDB_EIO);
+	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, EV_GONE_AFTER_DEFAULT, collect, &log),
+	                 SDB_EIO);
 	scope_free(&sc);
 	assert_int_equal(log.calls, 2);
 	assert_int_equal(log.n, 1);
@@ -1324,8 +1331,8 @@ static void test_emit_error_stops(void **state)
 	/* a NULL emit is allowed: the state still moves */
 	ev_host_init(&h);
 	assert_int_equal(scope_parse("tcp:1-1000", &sc), 0);
-	assert_int_equal(ev_step(&h, 1, T1, &sc, &s1, NULL, NULL), 0);
-	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, NULL, NULL), 0);
+	assert_int_equal(ev_step(&h, 1, T1, &sc, &s1, EV_GONE_AFTER_DEFAULT, NULL, NULL), 0);
+	assert_int_equal(ev_step(&h, 2, T2, &sc, &s2, EV_GONE_AFTER_DEFAULT, NULL, NULL), 0);
 	scope_free(&sc);
 	CHECK_PORT(&h, TCP, 80, CLSD, 2, T2, T1, T1, T2);
 	ev_host_free(&h);
@@ -1524,11 +1531,181 @@ static void test_copy_and_same(void **state)
 	evlog_clear(&lb);
 }
 
+/* ---- gone: the covering scans that saw the host down or did not list it ---- */
+
+static void miss(struct ev_host *h, int64_t job, int64_t at, int gone_after, struct evlog *log)
+{
+	evlog_clear(log);
+	assert_int_equal(ev_miss(h, job, at, gone_after, collect, log), 0);
+}
+
+static void step_n(struct ev_host *h, int64_t job, int64_t at, const struct rec_host *scan,
+                   int gone_after, struct evlog *log)
+{
+	struct scan_scope sc;
+	int r;
+
+	evlog_clear(log);
+	assert_int_equal(scope_parse("tcp:1-1000", &sc), 0);
+	r = ev_step(h, job, at, &sc, scan, gone_after, collect, log);
+	scope_free(&sc);
+	assert_int_equal(r, 0);
+}
+
+#define T(n) (T1 + 3600 * ((n)-1))
+
+/* Not listed by three covering scans: one host_gone at the third, no event
+ * before; further misses say nothing; listed up again: host_up from gone. */
+static void test_gone_after_three_misses(void **state)
+{
+	struct rec_port p1[] = {port(TCP, 22, OPEN)};
+	struct rec_host up = up_with(p1, N(p1));
+	struct ev_host h;
+	struct evlog log = {0};
+
+	(void)state;
+	ev_host_init(&h);
+	step_n(&h, 1, T(1), &up, 3, &log);
+	miss(&h, 2, T(2), 3, &log);
+	assert_nevents(&log, 0);
+	assert_int_equal(h.status, REC_HOST_UP);
+	assert_int_equal(h.misses, 1);
+	assert_true(h.gone_dirty);
+	assert_int_equal(h.miss_job, 2);
+	assert_int_equal(h.miss_at, T(2));
+	assert_int_equal(h.job_id, 1); /* its latest scan stays the one that listed it */
+	miss(&h, 3, T(3), 3, &log);
+	assert_nevents(&log, 0);
+	miss(&h, 4, T(4), 3, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_GONE, -1, -1, NULL, "up", "gone", 4, 1, T(4));
+	assert_int_equal(h.status, REC_HOST_GONE);
+	miss(&h, 5, T(5), 3, &log);
+	assert_nevents(&log, 0);
+	assert_int_equal(h.status, REC_HOST_GONE);
+	assert_int_equal(h.misses, 4);
+	/* its ports are what the last scan that saw it up said */
+	CHECK_PORT(&h, TCP, 22, OPEN, 1, T(1), T(1), T(1), 0);
+
+	step_n(&h, 6, T(6), &up, 3, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_UP, -1, -1, NULL, "gone", "up", 6, 1, T(6));
+	assert_int_equal(h.status, REC_HOST_UP);
+	assert_int_equal(h.misses, 0);
+	assert_true(h.gone_dirty);
+	evlog_clear(&log);
+	ev_host_free(&h);
+}
+
+/* Listed down counts as a miss too: host_down at the first, host_gone at
+ * the Nth; a down after gone keeps it gone; an up in between resets. */
+static void test_gone_down_scans_count(void **state)
+{
+	struct rec_host up = host(REC_HOST_UP), down = host(REC_HOST_DOWN),
+	                unknown = host(REC_HOST_UNKNOWN);
+	struct ev_host h;
+	struct evlog log = {0};
+
+	(void)state;
+	ev_host_init(&h);
+	step_n(&h, 1, T(1), &up, 3, &log);
+	step_n(&h, 2, T(2), &down, 3, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_DOWN, -1, -1, NULL, "up", "down", 2, 1, T(2));
+	miss(&h, 3, T(3), 3, &log);
+	assert_nevents(&log, 0);
+	/* an up resets the count */
+	step_n(&h, 4, T(4), &up, 3, &log);
+	CHECK_EV(&log, 0, EV_HOST_UP, -1, -1, NULL, "down", "up", 4, 2, T(4));
+	assert_int_equal(h.misses, 0);
+	step_n(&h, 5, T(5), &down, 3, &log);
+	/* a list scan's unknown neither counts nor resets */
+	step_n(&h, 6, T(6), &unknown, 3, &log);
+	assert_nevents(&log, 0);
+	assert_int_equal(h.status, REC_HOST_DOWN);
+	assert_int_equal(h.misses, 1);
+	assert_false(h.gone_dirty);
+	miss(&h, 7, T(7), 3, &log);
+	assert_nevents(&log, 0);
+	step_n(&h, 8, T(8), &down, 3, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_GONE, -1, -1, NULL, "down", "gone", 8, 6, T(8));
+	step_n(&h, 9, T(9), &down, 3, &log);
+	assert_nevents(&log, 0);
+	assert_int_equal(h.status, REC_HOST_GONE);
+	step_n(&h, 10, T(10), &unknown, 3, &log);
+	assert_int_equal(h.status, REC_HOST_GONE);
+	step_n(&h, 11, T(11), &up, 3, &log);
+	CHECK_EV(&log, 0, EV_HOST_UP, -1, -1, NULL, "gone", "up", 11, 10, T(11));
+	evlog_clear(&log);
+	ev_host_free(&h);
+}
+
+/* --gone-after 1: the first miss makes it gone (a down scan gives host_gone
+ * instead of host_down); 0: never gone; an unknown host misses nothing. */
+static void test_gone_after_one_and_never(void **state)
+{
+	struct rec_host up = host(REC_HOST_UP), down = host(REC_HOST_DOWN);
+	struct ev_host h;
+	struct evlog log = {0};
+
+	(void)state;
+	ev_host_init(&h);
+	miss(&h, 1, T(1), 1, &log);
+	assert_nevents(&log, 0);
+	assert_false(h.known);
+	assert_false(h.gone_dirty);
+	step_n(&h, 2, T(2), &up, 1, &log);
+	step_n(&h, 3, T(3), &down, 1, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_GONE, -1, -1, NULL, "up", "gone", 3, 2, T(3));
+	step_n(&h, 4, T(4), &up, 1, &log);
+	miss(&h, 5, T(5), 1, &log);
+	assert_nevents(&log, 1);
+	CHECK_EV(&log, 0, EV_HOST_GONE, -1, -1, NULL, "up", "gone", 5, 4, T(5));
+	ev_host_free(&h);
+
+	ev_host_init(&h);
+	step_n(&h, 1, T(1), &up, 0, &log);
+	for (int i = 2; i < 10; i++)
+		miss(&h, i, T(i), 0, &log);
+	assert_nevents(&log, 0);
+	assert_int_equal(h.status, REC_HOST_UP);
+	assert_int_equal(h.misses, 8);
+	evlog_clear(&log);
+	ev_host_free(&h);
+}
+
+/* Two states that differ only in their misses are not the same: a later
+ * miss would derive different events from them. */
+static void test_gone_misses_compared(void **state)
+{
+	struct rec_host up = host(REC_HOST_UP);
+	struct ev_host a, b;
+	struct evlog log = {0};
+
+	(void)state;
+	ev_host_init(&a);
+	ev_host_init(&b);
+	step_n(&a, 1, T(1), &up, 3, &log);
+	assert_int_equal(ev_host_copy(&b, &a), 0);
+	assert_true(ev_host_same(&a, &b));
+	miss(&b, 2, T(2), 3, &log);
+	assert_false(ev_host_same(&a, &b));
+	assert_int_equal(ev_host_copy(&a, &b), 0);
+	assert_true(ev_host_same(&a, &b));
+	assert_int_equal(a.misses, 1);
+	assert_int_equal(a.miss_job, 2);
+	evlog_clear(&log);
+	ev_host_free(&a);
+	ev_host_free(&b);
+}
+
 static void test_kind_names(void **state)
 {
 	static const char *const names[] = {
 	    "host_up",    "host_down",   "port_opened",      "port_closed",    "service_changed",
-	    "os_changed", "mac_changed", "hostname_changed", "script_changed",
+	    "os_changed", "mac_changed", "hostname_changed", "script_changed", "host_gone",
 	};
 	enum ev_kind k;
 
@@ -1602,6 +1779,10 @@ int main(void)
 	    cmocka_unit_test(test_script_outputs_not_copied),
 	    cmocka_unit_test(test_many_scripts),
 	    cmocka_unit_test(test_emit_error_stops),
+	    cmocka_unit_test(test_gone_after_three_misses),
+	    cmocka_unit_test(test_gone_down_scans_count),
+	    cmocka_unit_test(test_gone_after_one_and_never),
+	    cmocka_unit_test(test_gone_misses_compared),
 	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_hostnames_text),
 	};

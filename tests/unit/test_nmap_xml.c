@@ -1200,6 +1200,13 @@ static void test_liberal_values(void **state)
 	assert_int_equal(lg.hosts[0].status, REC_HOST_UNKNOWN);
 	assert_non_null(strstr(warnings(&lg), "test.xml:4:7: unknown host state \"sideways\""));
 	log_free(&lg);
+	/* "gone" is the history's word, not nmap's (no scan may store it) */
+	expect_ok(HEAD "<host><status state=\"gone\" reason=\"x\" reason_ttl=\"0\"/>"
+	               "<address addr=\"10.0.0.1\" addrtype=\"ipv4\"/></host>" TAIL,
+	          &lg);
+	assert_int_equal(lg.hosts[0].status, REC_HOST_UNKNOWN);
+	assert_non_null(strstr(warnings(&lg), "test.xml:4:7: unknown host state \"gone\""));
+	log_free(&lg);
 
 	/* endtime before starttime (the schema's CHECK): endtime left out */
 	expect_ok(HEAD "<host starttime=\"500\" endtime=\"400\"><status state=\"up\"/>"

@@ -30,11 +30,13 @@
 /* clang-format off */
 static const char sql_hist_load[] =
     "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, s.os, s.mac, s.hostnames,"
-    "  s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id WHERE h.addr = $1::inet)"
+    "  s.ports, s.misses, s.miss_job_id, s.miss_at FROM hosts h LEFT JOIN host_state s"
+    "  ON s.host_id = h.id WHERE h.addr = $1::inet)"
     " SELECT 0 AS k, h.id::text AS c1, h.status AS c2, h.last_job_id::text AS c3,"
     " " EPT("h.last_seen") " AS c4, h.os AS c5, h.mac AS c6, h.hostnames AS c7,"
-    " NULL::text AS c8, h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11,"
-    " NULL::text AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
+    " NULL::text AS c8, h.ports::text AS c9, h.misses::text AS c10,"
+    " h.miss_job_id::text AS c11, " EPT("h.miss_at") " AS c12, NULL::text AS c13,"
+    " NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3 FROM h"
     " UNION ALL"
     " SELECT 2, s.protocol, s.port::text, s.script_id, s.output, s.job_id::text, NULL, NULL,"
@@ -121,6 +123,9 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 		return store__set_err(&s->base, r, "loading host %s: out of memory", addr);
 	if (store__pg_col(q, first, off + 9)) { /* its host_state row */
 		out->stored = 1;
+		out->misses = (int)store__pg_i64(q, first, off + 10);
+		out->miss_job = store__pg_i64(q, first, off + 11);
+		out->miss_at = store__pg_i64(q, first, off + 12);
 		if ((r = load_ports(s, q, first, off, *host_id, out)) != 0)
 			return r == SDB_ENOMEM
 			           ? store__set_err(&s->base, r, "loading host %s: out of memory",
@@ -192,7 +197,8 @@ static int parse_host(struct store_pg *s, const PGresult *q, int first, int last
 /* clang-format off */
 static const char sql_hist_block[] =
     "WITH h AS (SELECT h.id, h.status, h.last_job_id, h.last_seen, h.addr_key, s.os, s.mac,"
-    "  s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s ON s.host_id = h.id"
+    "  s.hostnames, s.ports, s.misses, s.miss_job_id, s.miss_at FROM hosts h"
+    "  LEFT JOIN host_state s ON s.host_id = h.id"
     "  WHERE h.addr_key BETWEEN $1::bytea AND $2::bytea),"
     " he AS MATERIALIZED (SELECT h.id FROM h WHERE h.last_seen < to_timestamp($3::bigint)),"
     " sr AS MATERIALIZED (SELECT s.host_id, s.protocol, s.port, s.script_id, s.output,"
@@ -215,8 +221,8 @@ static const char sql_hist_block[] =
     "  WHEN h.id NOT IN (SELECT id FROM he)"
     "  AND EXISTS (SELECT 1 FROM scripts s WHERE s.host_id = h.id) THEN 'late'"
     "  ELSE 'false' END AS c8,"
-    " h.ports::text AS c9, NULL::text AS c10, NULL::text AS c11, NULL::text AS c12,"
-    " NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
+    " h.ports::text AS c9, h.misses::text AS c10, h.miss_job_id::text AS c11,"
+    " " EPT("h.miss_at") " AS c12, NULL::text AS c13, NULL::text AS c14, NULL::text AS c15,"
     " 0::bigint AS o1, 0::bigint AS o2, 0::bigint AS o3"
     " FROM h LEFT JOIN sb ON sb.host_id = h.id"
     " UNION ALL"
@@ -290,7 +296,7 @@ int store__pg_block_add(struct store_pg *s, const unsigned char key[16])
 	return 0;
 }
 
-static int hex_key(const char *hex, unsigned char key[16])
+int store__pg_key_from_hex(const char *hex, unsigned char key[16])
 {
 	static const char digits[] = "0123456789abcdef";
 
@@ -353,7 +359,7 @@ static int block_load(struct store_pg *s, const unsigned char key[16], int64_t a
 			return 0;
 		}
 		e = &s->block.v[s->block.n];
-		if (hex_key(PQgetvalue(q, i, 0), e->key) != 0)
+		if (store__pg_key_from_hex(PQgetvalue(q, i, 0), e->key) != 0)
 			continue;
 		e->start = i;
 		e->end = i + 1;
@@ -628,7 +634,7 @@ int store__pg_history_scan_list(struct store *st, const struct store_scan_key *l
 	for (int i = 0; i < rows && r == 0; i++) {
 		const char *hs = store__pg_col(q, i, 4);
 		struct store_scan_key k = {store__pg_i64(q, i, 1), store__pg_i64(q, i, 2),
-		                           store__pg_i64(q, i, 3), hs && hs[0] == 't'};
+		                           store__pg_i64(q, i, 3), hs && hs[0] == 't', 0};
 		if (store__pg_i64(q, i, 0) == 1) {
 			int at = store__scan_key_find(lates, n, k.host_id);
 			if (at >= 0)

@@ -52,6 +52,10 @@ enum pg_stmt {
 	PG_HIST_STATES,
 	PG_HIST_STATES_PUT,
 	PG_EVENTS_SINCE,
+	PG_TARGET_PUT, /* gone hosts (pg_gone.c) */
+	PG_TARGETS_EACH,
+	PG_HOSTS_MISSED,
+	PG_GONE_SAVE,
 	PG_FIND_OF_HOST, /* findings (pg_findings.c) */
 	PG_FIND_UPSERT,
 	PG_FIND_SET_STATUS,
@@ -311,6 +315,9 @@ char *store__pg_dup(const PGresult *r, int row, int col, int *oom);
 int store__pg_addr_text(const char *hex_key, int family, char out[64]);
 /* addr_key as a bytea literal parameter "\\x0a0b...". */
 void store__pg_key_hex(const unsigned char key[16], char out[35]);
+/* The key of 32 lower-case hex digits (encode(addr_key, 'hex')): 0 or -1
+ * (pg_history.c). */
+int store__pg_key_from_hex(const char *hex, unsigned char key[16]);
 /* Forget the findings cache (every slot that writes findings). */
 void store__pg_fcache_clear(struct store_pg *s);
 /* A host now exists: keep the block of known hosts right (no-op if the
@@ -355,6 +362,19 @@ int store__pg_script_insert(struct store *st, int64_t job_id, int64_t host_id,
                             const struct rec_port *port, const struct rec_script *sc);
 int store__pg_run_script_insert(struct store *st, int64_t job_id, int post, int seq,
                                 const struct rec_script *sc);
+
+/* Gone hosts (pg_gone.c). */
+int store__pg_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
+                              size_t n);
+int store__pg_job_targets_each(struct store *st,
+                               int (*cb)(void *ctx, int64_t job_id, int64_t at,
+                                         const struct addr_range *r),
+                               void *ctx);
+int store__pg_hosts_missed(struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
+                           int (*cb)(void *ctx, int64_t host_id, const char *addr,
+                                     const struct ev_host *h),
+                           void *ctx);
+int store__pg_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* History slots (pg_history.c). */
 int store__pg_history_load(struct store *st, const char *addr, int64_t at, int64_t job_id,

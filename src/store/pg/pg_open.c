@@ -14,6 +14,7 @@
  *   pg_write.c        the job writer's slots (jobs, hosts, scans, ports...)
  *   pg_migrate.c      the migrations bookkeeping slots
  *   pg_history.c      history: loading a host, events, late scans
+ *   pg_gone.c         gone hosts: job target ranges, misses
  *   pg_query.c        hosts, jobs and run scripts read back
  *   pg_findings.c     the findings slots
  *   pg_tags.c         the tags and notes slots
@@ -199,6 +200,10 @@ const struct store_ops store_pg_ops = {
     .history_forget = store__pg_history_forget,
     .history_states = store__pg_history_states,
     .history_states_put = store__pg_history_states_put,
+    .job_targets_put = store__pg_job_targets_put,
+    .job_targets_each = store__pg_job_targets_each,
+    .hosts_missed = store__pg_hosts_missed,
+    .hosts_gone_save = store__pg_hosts_gone_save,
     .events_each = store__pg_events_each,
     .hosts_each = store__pg_hosts_each,
     .jobs_each = store__pg_jobs_each,

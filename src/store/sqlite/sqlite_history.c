@@ -89,6 +89,9 @@ int store__sqlite_history_load(struct store *st, const char *addr, int64_t at, i
 	if (sqlite3_column_type(q, 7) != SQLITE_NULL) { /* its host_state row */
 		const char *doc = col_text(q, 7);
 		out->stored = 1;
+		out->misses = sqlite3_column_int(q, 8);
+		out->miss_job = col_time(q, 9);
+		out->miss_at = col_time(q, 10);
 		if ((r = store__sqlite_col_dup(q, 4, &out->os)) != 0 ||
 		    (r = store__sqlite_col_dup(q, 5, &out->mac)) != 0 ||
 		    (r = store__sqlite_col_dup(q, 6, &out->hostnames)) != 0)
@@ -322,7 +325,7 @@ int store__sqlite_history_scan_list(struct store *st, const struct store_scan_ke
 	sqlite3_bind_int(q, 3, max_later);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct store_scan_key k = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3)};
+		                           sqlite3_column_int64(q, 2), sqlite3_column_int(q, 3), 0};
 		if ((r = cb(ctx, &k)) != 0)
 			break;
 	}

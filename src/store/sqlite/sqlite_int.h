@@ -12,6 +12,7 @@
  *   sqlite_jobs.c          job rows, content-hash lookups, the reaper's write
  *   sqlite_write.c         hosts and what a job saw of them
  *   sqlite_history.c       history slots (states, events, late scans)
+ *   sqlite_gone.c          gone hosts: job target ranges, misses (store.h)
  *   sqlite_query.c         read queries and the hot-query table
  *   sqlite_findings.c      findings slots
  *   sqlite_tags.c          tags and notes slots
@@ -67,7 +68,10 @@ enum sq_stmt {
 	SQ_HIST_FORGET,
 	SQ_HIST_STATES,
 	SQ_HIST_STATE_PUT,
-	SQ_NOTE_ADD, /* sqlite_tags.c */
+	SQ_NOTE_ADD,   /* sqlite_tags.c */
+	SQ_TARGET_PUT, /* gone hosts (sqlite_gone.c) */
+	SQ_GONE_STATE,
+	SQ_GONE_STATUS,
 	/* queries (sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -93,6 +97,8 @@ enum sq_stmt {
 	SQ_HOST_TAGS,
 	SQ_HOST_NOTES,
 	SQ_NOTE_RM,
+	SQ_TARGETS_EACH, /* gone hosts (sqlite_gone.c; SQL in the hot table) */
+	SQ_HOSTS_MISSED,
 	SQ__COUNT
 };
 
@@ -287,6 +293,18 @@ int store__sqlite_history_states(struct store *st, const struct store_scan_key *
                                  int (*cb)(void *ctx, size_t i, const char *doc), void *ctx);
 int store__sqlite_history_states_put(struct store *st, const struct store_scan_key *keys,
                                      const char *const *docs, size_t n);
+
+/* Gone hosts (sqlite_gone.c). */
+int store__sqlite_job_targets_put(struct store *st, int64_t job_id, const struct addr_range *v,
+                                  size_t n);
+int store__sqlite_job_targets_each(struct store *st,
+                                   int (*cb)(void *ctx, int64_t job_id, int64_t at,
+                                             const struct addr_range *r),
+                                   void *ctx);
+int store__sqlite_hosts_missed(
+    struct store *st, int64_t job_id, const struct addr_range *rg, int limit,
+    int (*cb)(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h), void *ctx);
+int store__sqlite_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* Query slots (sqlite_query.c). */
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,

@@ -645,7 +645,8 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
      * OS, MAC and names an up scan reported, its ports' state), by key. */
     [SQ_HIST_HOST] = {"hist_host",
                       "SELECT h.id, h.status, h.last_job_id, h.last_seen, s.os, s.mac,"
-                      " s.hostnames, s.ports FROM hosts h LEFT JOIN host_state s"
+                      " s.hostnames, s.ports, s.misses, s.miss_job_id, s.miss_at"
+                      " FROM hosts h LEFT JOIN host_state s"
                       " ON s.host_id = h.id WHERE h.addr = ?1",
                       {"SEARCH h USING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                        "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)"}},
@@ -709,4 +710,24 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     [SQ_NOTE_RM] = {"note_rm",
                     "DELETE FROM host_notes WHERE id = ?1",
                     {"SEARCH host_notes USING INTEGER PRIMARY KEY (rowid=?)"}},
+    /* Gone hosts (sqlite_gone.c).  Every completed, dated, whole job's
+     * ranges: the completed jobs (jobs_status_created), each one's ranges
+     * by key, sorted (one row per range of a job: few). */
+    [SQ_TARGETS_EACH] = {"targets_each",
+                         "SELECT t.job_id, j.started_at, t.lo, t.hi FROM job_targets t"
+                         " JOIN jobs j ON j.id = t.job_id WHERE j.status = 'completed'"
+                         " AND j.partial = 0 AND j.started_at > 0 ORDER BY t.job_id, t.lo",
+                         {"SEARCH j USING INDEX jobs_status_created (status=?)",
+                          "SEARCH t USING PRIMARY KEY (job_id=?)", "USE TEMP B-TREE FOR ORDER BY"}},
+    /* The known hosts of a range (hosts_addr_key) the job has no scan of
+     * (its host_scans key), with their host_state row by key. */
+    [SQ_HOSTS_MISSED] = {"hosts_missed",
+                         "SELECT h.id, h.addr, h.status, h.last_job_id, h.last_seen, s.misses,"
+                         " s.miss_job_id, s.miss_at FROM hosts h LEFT JOIN host_state s"
+                         " ON s.host_id = h.id WHERE h.addr_key BETWEEN ?1 AND ?2"
+                         " AND NOT EXISTS (SELECT 1 FROM host_scans hs WHERE hs.job_id = ?3"
+                         " AND hs.host_id = h.id) ORDER BY h.addr_key LIMIT ?4",
+                         {"SEARCH h USING INDEX hosts_addr_key (addr_key>? AND addr_key<?)",
+                          "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+                          "SEARCH hs USING PRIMARY KEY " PLAN_JOB_HOST}},
 };

@@ -1,11 +1,15 @@
 /*
  * contract_history.c - storage contract: change events and the current port
  * state (issue 4): a port's lifecycle, scope-aware scans, the events and
- * hosts filters on history, atomicity and the same scan stored twice.
+ * hosts filters on history, atomicity, the same scan stored twice, and the
+ * gone slots (target ranges, missed hosts, saving misses).
  */
 #include "contract.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "core/addr.h"
 
 /* The lifecycle of one host's port, written in time order. */
 static void test_history_port_lifecycle(void **state)
@@ -455,6 +459,111 @@ static void test_history_events_host_and_net(void **state)
 
 /* ---- the group (test_store_contract.c runs it) ---------------------------- */
 
+/* Gone (store.h "gone hosts"): a job's target ranges (stored once each,
+ * read back with the job's time), the known hosts of a range a job did not
+ * list, and saving a host's misses and status. */
+struct missed_seen {
+	int n;
+	int64_t id;
+	char addr[64];
+	struct ev_host h;
+};
+
+static int missed_cb(void *ctx, int64_t host_id, const char *addr, const struct ev_host *h)
+{
+	struct missed_seen *m = ctx;
+
+	m->n++;
+	m->id = host_id;
+	snprintf(m->addr, sizeof(m->addr), "%s", addr);
+	m->h = *h;
+	return 0;
+}
+
+struct ranges_seen {
+	int n;
+	int64_t job_id, at;
+	struct addr_range r;
+};
+
+static int ranges_cb(void *ctx, int64_t job_id, int64_t at, const struct addr_range *r)
+{
+	struct ranges_seen *x = ctx;
+
+	x->n++;
+	x->job_id = job_id;
+	x->at = at;
+	x->r = *r;
+	return 0;
+}
+
+static void test_history_gone_slots(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *st = fx->st;
+	struct addr_range r[2];
+	struct missed_seen m = {0};
+	struct ranges_seen x = {0};
+	struct store_host_filter f = any_filter();
+	struct host_list hl;
+	struct ev_host h;
+	int64_t j1, id = 0;
+
+	j1 = hscan1(st, HT(1), "1-1000", NULL, hhost("192.0.2.1", REC_HOST_UP, NULL, 0), NULL);
+	hscan1(st, HT(2), "1-1000", NULL, hhost("192.0.2.2", REC_HOST_UP, NULL, 0), NULL);
+	hscan1(st, HT(3), "1-1000", NULL, hhost("198.51.100.1", REC_HOST_UP, NULL, 0), NULL);
+	assert_int_equal(addr_cidr_parse("192.0.2.0/24", r[0].lo, r[0].hi), 0);
+	r[1] = r[0];
+	assert_ok(st, store_tx_begin(st));
+	assert_ok(st, store_job_targets_put(st, j1, r, 2));
+	/* job 1 listed .1 only: .2 is in its range and missed; 198.51.100.1 is not */
+	assert_ok(st, store_hosts_missed(st, j1, &r[0], STORE_MISSED_PAGE, missed_cb, &m));
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.addr, "192.0.2.2");
+	assert_true(m.h.known);
+	assert_int_equal(m.h.status, REC_HOST_UP);
+	assert_int_equal(m.h.at, HT(2));
+	assert_int_equal(m.h.misses, 0);
+	m.h.misses = 3;
+	m.h.miss_job = j1;
+	m.h.miss_at = HT(1);
+	m.h.status = REC_HOST_GONE;
+	{
+		struct store_gone g = {m.id, &m.h};
+		assert_ok(st, store_hosts_gone_save(st, &g, 1));
+	}
+	assert_ok(st, store_tx_commit(st));
+
+	assert_ok(st, store_job_targets_each(st, ranges_cb, &x));
+	assert_int_equal(x.n, 1); /* stored once */
+	assert_int_equal(x.job_id, j1);
+	assert_int_equal(x.at, HT(1));
+	assert_memory_equal(x.r.lo, r[0].lo, 16);
+	assert_memory_equal(x.r.hi, r[0].hi, 16);
+	f.status = REC_HOST_GONE;
+	hl = get_hosts(st, &f);
+	assert_int_equal(hl.n, 1);
+	assert_string_equal(hl.v[0]->addr, "192.0.2.2");
+	assert_string_equal(hl.v[0]->status, "gone");
+	host_list_free(&hl);
+	ev_host_init(&h);
+	assert_ok(st, store_history_load(st, "192.0.2.2", HT(4), j1 + 10, &id, &h));
+	assert_int_equal(h.status, REC_HOST_GONE);
+	assert_int_equal(h.misses, 3);
+	assert_int_equal(h.miss_job, j1);
+	assert_int_equal(h.miss_at, HT(1));
+	/* a scan older than the latest miss is late */
+	assert_false(store_history_in_order(&h, HT(1) - 1, j1 + 10));
+	assert_true(store_history_in_order(&h, HT(4), j1 + 10));
+	ev_host_free(&h);
+	/* a range that ends before it starts is refused */
+	memcpy(r[1].lo, r[0].hi, 16);
+	memcpy(r[1].hi, r[0].lo, 16);
+	assert_ok(st, store_tx_begin(st));
+	assert_rc(st, store_job_targets_put(st, j1, &r[1], 1), SDB_ERANGE);
+	store_tx_rollback(st);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_history_port_lifecycle, setup, teardown),
     cmocka_unit_test_setup_teardown(test_history_scope_aware, setup, teardown),
@@ -463,5 +572,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_history_events_host_and_net, setup, teardown),
     cmocka_unit_test_setup_teardown(test_history_atomic, setup, teardown),
     cmocka_unit_test_setup_teardown(test_history_same_scan_twice, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_history_gone_slots, setup, teardown),
 };
 const struct contract_group contract_history = {"history", tests, sizeof(tests) / sizeof(tests[0])};

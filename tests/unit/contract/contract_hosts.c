@@ -368,9 +368,9 @@ static void test_filter_bad_enum(void **state)
 	f.protocol = (enum rec_proto) - 2;
 	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
 	f = any_filter();
-	f.status = (enum rec_host_status)(REC_HOST_SKIPPED + 1);
+	f.status = (enum rec_host_status)(REC_HOST_GONE + 1);
 	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
-	assert_string_equal(store_errmsg(st), "host filter: 4 is not a host status");
+	assert_string_equal(store_errmsg(st), "host filter: 5 is not a host status");
 	f.status = (enum rec_host_status) - 2;
 	assert_rc(st, store_hosts_each(st, &f, stop_after_one, &calls), SDB_EUSAGE);
 	assert_int_equal(calls, 0);
