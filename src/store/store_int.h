@@ -252,6 +252,13 @@ struct store_ops {
 	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
 	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
+	/* ---- API tokens (store.h; values checked by store_tokens.c) ---- */
+	int (*token_insert)(struct store *st, const struct store_token_new *t, int64_t *id);
+	int (*tokens_each)(struct store *st, int64_t id,
+	                   int (*cb)(void *ctx, struct store_token *t), void *ctx);
+	int (*token_revoke)(struct store *st, int64_t id, int64_t at, int *changed);
+	int (*token_touch)(struct store *st, int64_t id, int64_t at);
+
 	/* ---- operations (store.h "operations", docs/OPERATIONS.md) ----
 	 * All optional: a NULL slot makes its command answer "not supported by
 	 * the <backend> backend" (doctor: the check is reported skipped).
