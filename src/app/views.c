@@ -1,10 +1,10 @@
 /*
  * views.c - the JSON objects of what the read side shows (views.h): a
  * host with its ports, extraports and scripts, a job, a change event, a
- * finding; and a job shown as the reaper would record it.  Both front
- * doors print these (cli/output.c and the cmd_*.c; http/ answers them):
- * one shape of each.  The field names are a public contract documented in
- * docs/OUTPUT.md and docs/API.md; change both together or not at all.
+ * finding, an API token (never its secret or hash); and a job shown as the reaper would record it.
+ * Both front doors print these (cli/output.c and the cmd_*.c; http/ answers them): one shape of
+ * each.  The field names are a public contract documented in docs/OUTPUT.md and docs/API.md; change
+ * both together or not at all.
  */
 #include "app/views.h"
 
@@ -329,6 +329,22 @@ json_t *view_finding_json(const struct store_finding *f)
 		return NULL;
 	}
 	return o;
+}
+
+/* ---- API tokens ----------------------------------------------------------- */
+
+json_t *view_token_json(const struct store_token *t)
+{
+	struct jobj b = {json_object(), 0};
+
+	jset(&b, "id", json_integer(t->id));
+	jset(&b, "name", jstr(t->name));
+	jset(&b, "scope", jstr(t->scope));
+	jset(&b, "created_at", jtime(t->created_at));
+	jset(&b, "expires_at", jtime(t->expires_at));
+	jset(&b, "last_used_at", jtime(t->last_used_at));
+	jset(&b, "revoked_at", jtime(t->revoked_at));
+	return jobj_done(&b);
 }
 
 /* ---- a job as it will be recorded ----------------------------------------- */

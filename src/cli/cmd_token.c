@@ -8,9 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "app/tokens.h"
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "core/error.h"
@@ -94,23 +93,6 @@ static int token_create_cmd(struct cli *c, const struct token_args *a, const cha
 	return CLI_OK;
 }
 
-static json_t *jtime(int64_t t)
-{
-	char iso[TIME_ISO_LEN];
-
-	time_format_iso(t, iso);
-	return iso[0] ? json_string(iso) : json_null();
-}
-
-/* A token as JSON (never its salt or hash). */
-static json_t *token_json(const struct store_token *t)
-{
-	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)t->id, "name",
-	                 t->name, "scope", t->scope, "created_at", jtime(t->created_at),
-	                 "expires_at", jtime(t->expires_at), "last_used_at", jtime(t->last_used_at),
-	                 "revoked_at", jtime(t->revoked_at));
-}
-
 static const char *const list_cols[] = {"ID",      "NAME",      "SCOPE",  "CREATED",
                                         "EXPIRES", "LAST USED", "REVOKED"};
 
@@ -122,7 +104,7 @@ static int on_token(void *ctx, struct store_token *t)
 	int r;
 
 	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON) {
-		r = output_stream_item(&l->js, token_json(t));
+		r = output_stream_item(&l->js, view_token_json(t));
 	} else {
 		snprintf(id, sizeof(id), "%" PRId64, t->id);
 		time_format_iso(t->created_at, times[0]);

@@ -1,0 +1,65 @@
+/*
+ * router.c - the routes of `scandb serve` (http_int.h): each path pattern
+ * with its method, its metrics label, whether it needs the database, the
+ * scope it needs, and its handler.  A pattern's "{}" matches one path
+ * segment (an id, an address), handed to the handler as rq->arg.
+ */
+#include "http/http_int.h"
+
+#include <string.h>
+
+/* auth: 0 none, else enum token_scope + 1 */
+#define READ  (TOKEN_READ + 1)
+#define ADMIN (TOKEN_ADMIN + 1)
+
+const struct http_route http_routes[] = {
+    {"GET", "/healthz", "/healthz", 0, 0, http_api_healthz},
+    {"GET", "/readyz", "/readyz", 1, 0, http_api_readyz},
+    {"GET", "/metrics", "/metrics", 1, READ, http_api_metrics},
+    {"GET", "/api/v1/database/health", "/api/v1/database/health", 1, READ, http_api_db_health},
+    {"GET", "/api/v1/database/migrations", "/api/v1/database/migrations", 1, READ,
+     http_api_db_migrations},
+    {"GET", "/api/v1/hosts", "/api/v1/hosts", 1, READ, http_api_hosts},
+    {"GET", "/api/v1/hosts/{}", "/api/v1/hosts/{addr}", 1, READ, http_api_host},
+    {"GET", "/api/v1/jobs", "/api/v1/jobs", 1, READ, http_api_jobs},
+    {"GET", "/api/v1/jobs/{}", "/api/v1/jobs/{id}", 1, READ, http_api_job},
+    {"GET", "/api/v1/changes", "/api/v1/changes", 1, READ, http_api_changes},
+    {"GET", "/api/v1/findings", "/api/v1/findings", 1, READ, http_api_findings},
+    {"GET", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, READ, http_api_finding},
+    {"GET", "/api/v1/tokens", "/api/v1/tokens", 1, ADMIN, http_api_tokens},
+};
+const size_t http_nroutes = sizeof(http_routes) / sizeof(http_routes[0]);
+
+/* Does path match pattern?  The "{}" segment is copied to arg. */
+static int match(const char *pattern, const char *path, char *arg, size_t arglen)
+{
+	const char *brace = strstr(pattern, "{}");
+	size_t pre, seg;
+
+	if (!brace)
+		return strcmp(pattern, path) == 0;
+	pre = (size_t)(brace - pattern);
+	if (strncmp(pattern, path, pre) != 0)
+		return 0;
+	path += pre;
+	seg = strcspn(path, "/");
+	if (seg == 0 || seg >= arglen || strcmp(brace + 2, path + seg) != 0)
+		return 0;
+	memcpy(arg, path, seg);
+	arg[seg] = '\0';
+	return 1;
+}
+
+int http_route_find(const char *method, const char *path, char *arg, size_t arglen, int *allowed)
+{
+	*allowed = 0;
+	for (size_t i = 0; i < http_nroutes; i++) {
+		if (!match(http_routes[i].pattern, path, arg, arglen))
+			continue;
+		if (strcmp(http_routes[i].method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(http_routes[i].method, "GET") == 0))
+			return (int)i;
+		*allowed = 1;
+	}
+	return -1;
+}
