@@ -209,18 +209,24 @@ enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char 
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
+		/* A body without a Content-Length (chunked) is counted as it
+		 * comes; libmicrohttpd takes no response before it ends, so a body
+		 * over the cap is read and dropped, and answered 413 at its end;
+		 * one far over it is cut (the connection closed). */
 		s->rq.body_bytes += *upload_size;
 		*upload_size = 0;
-		if (s->rq.body_bytes > srv->cfg.max_body && !s->rq.refused) {
-			s->rq.refused = 1;
-			http_error(&rs, 413, "too_large", "body",
-			           "the request body exceeds %zu bytes", srv->cfg.max_body);
-			return queue(conn, s, &rs);
-		}
+		if (s->rq.body_bytes > srv->cfg.max_body * 8 + (1u << 20))
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (s->rq.refused)
 		return MHD_YES;
+	if (s->rq.body_bytes > srv->cfg.max_body) {
+		s->rq.refused = 1;
+		http_error(&rs, 413, "too_large", "body", "the request body exceeds %zu bytes",
+		           srv->cfg.max_body);
+		return queue(conn, s, &rs);
+	}
 	dispatch(s, &rs);
 	return queue(conn, s, &rs);
 }

@@ -87,6 +87,8 @@ static enum MHD_Result on_arg(void *ctx, enum MHD_ValueKind kind, const char *ke
 
 	(void)kind;
 	(void)value;
+	if (!*key) /* "?&limit=5": an empty pair, nothing asked */
+		return MHD_YES;
 	for (size_t i = 0; i < q->n; i++)
 		if (strcmp(key, q->names[i]) == 0)
 			return MHD_YES;

@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+"""End-to-end: `scandb serve`, the HTTP API, on loopback, on each backend.
+Started with --listen 127.0.0.1:0 (a free port, read from its "listening
+on" line) and waited for on /healthz with a deadline.  Tokens and scopes
+(401 without, with a bad, revoked or expired token; 403 for a scope too
+small; Bearer and X-API-Key), 400 naming the bad parameter, 404, 405, 413
+for an oversized header and body, a slow client (headers a byte at a time)
+cut off while other clients are served, the JSON bodies against what
+`scandb hosts|host|jobs|job|changes|findings --format json` prints for the
+same database (pages joined by cursor), metrics, database health and
+migrations, --no-auth, and a stop on SIGTERM."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from e2e_util import SCANDB, Tests, check, eq, newdb, run, tmpdir
+
+t = Tests("serve")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---- the fixture: one database with tokens --------------------------------
+
+_fx = {}
+
+
+def fixture():
+    """A database with three scans of 120 IPv4 hosts, overlapping (changes
+    between them), and one of 20 IPv6 hosts; and
+    tokens: read, admin, revoked, expired.  Built once."""
+    if _fx:
+        return _fx
+    d = tmpdir(shared=True)
+    db = newdb(shared=True)
+    scans = ((1700000000, 0, []), (1700086400, 0, []), (1700172800, 100, []),
+             (1700200000, 0, ["--ipv6", "--hosts", "20"]))
+    for i, (start, first, more) in enumerate(scans):
+        x = os.path.join(d, f"s{i}.xml")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_nmap_xml.py"), "--hosts", "120",
+                        "--ports", "6", "--seed", str(i + 1), "--start", str(start),
+                        "--first-host", str(first), *more, "-o", x], check=True, timeout=120)
+        run(db, "import", x, expect=0)
+    tok = {}
+    for name, scope in (("reader", "read"), ("boss", "admin"), ("gone", "read")):
+        r = run(db, "token", "create", name, "--scope", scope, expect=0)
+        tok[name] = r.out.split()[-1]
+    run(db, "token", "revoke", "gone", expect=0)
+    tok["old"] = run(db, "token", "create", "old", "--scope", "admin", "--expires", "1",
+                     expect=0).out.split()[-1]
+    _fx.update(db=db, tok=tok, dir=d, made=time.time())
+    return _fx
+
+
+class Server:
+    """`scandb serve` on 127.0.0.1 and a free port; stop() sends SIGTERM."""
+
+    def __init__(self, db, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.err_path = os.path.join(tmpdir(), "serve.err")
+        self.errf = open(self.err_path, "w+")
+        self.p = subprocess.Popen([SCANDB, "--db", db, "serve", "--listen", "127.0.0.1:0",
+                                   *args], stdout=subprocess.DEVNULL, stderr=self.errf, env=e)
+        self.port = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.port is None:
+            check(self.p.poll() is None, f"serve exited {self.p.returncode}: {self.stderr()}")
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.stderr())
+            if m:
+                self.port = int(m.group(1))
+            else:
+                time.sleep(0.05)
+        check(self.port, f"serve did not say where it listens: {self.stderr()}")
+        while time.time() < deadline:
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"/healthz did not answer within 30 s: {self.stderr()}")
+
+    def stderr(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def get(self, path, token=None, header="bearer", method="GET", headers=None, data=None):
+        h = dict(headers or {})
+        if token is not None:
+            if header == "bearer":
+                h["Authorization"] = f"Bearer {token}"
+            else:
+                h["X-API-Key"] = token
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=h,
+                                     method=method, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def json(self, path, token, expect=200, **kw):
+        code, body, _ = self.get(path, token, **kw)
+        eq(code, expect, f"GET {path}: {body[:300]!r}")
+        return json.loads(body)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            code = self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            raise AssertionError("serve did not stop within 30 s of SIGTERM")
+        self.errf.close()
+        return code
+
+
+def serving(*args, env=None):
+    fx = fixture()
+    return Server(fx["db"], *args, env=env), fx
+
+
+def error_of(body):
+    e = json.loads(body)["error"]
+    check(set(e) == {"code", "message", "param"}, f"error body: {e}")
+    return e
+
+
+# ---- cases -----------------------------------------------------------------
+
+@t.case
+def health_and_readiness_need_no_token():
+    s, fx = serving()
+    try:
+        eq(s.get("/healthz")[0], 200, "/healthz")
+        code, body, _ = s.get("/readyz")
+        eq((code, json.loads(body)["status"]), (200, "ready"), "/readyz")
+        h = s.json("/api/v1/database/health", fx["tok"]["reader"])
+        eq(h["status"], "healthy", "health status")
+        check(h["backend"] in ("sqlite", "postgresql"), f"backend {h['backend']}")
+        check(h["schema_version"] >= 15 and h["pending"] == 0, f"schema: {h}")
+        check(isinstance(h["latency_ms"], (int, float)) and h["server_version"], f"{h}")
+        eq(sorted(h["pool"]), sorted(["max", "open", "in_use", "idle", "waiting",
+                                      "wait_seconds_total"]), "pool keys")
+        eq(h["pool"]["max"], 10, "default pool size")
+        m = s.json("/api/v1/database/migrations", fx["tok"]["reader"])
+        eq(m["pending"], [], "pending migrations")
+        check(m["current_version"] == max(a["version"] for a in m["applied"]), f"{m}")
+        check(any(a["name"] == "api_tokens" for a in m["applied"]), "0015 applied")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def tokens_and_scopes():
+    s, fx = serving()
+    tok = fx["tok"]
+    # the expired token was made with --expires 1: make sure a second went by
+    time.sleep(max(0.0, fx["made"] + 1.5 - time.time()))
+    try:
+        for header in ("bearer", "x-api-key"):
+            eq(s.get("/api/v1/jobs", tok["reader"], header=header)[0], 200, header)
+        code, body, hdr = s.get("/api/v1/jobs")
+        eq(code, 401, "no token")
+        check("Bearer" in hdr.get("WWW-Authenticate", ""), f"WWW-Authenticate: {hdr}")
+        eq(error_of(body)["code"], "unauthorized", "no token: code")
+        wrong = re.sub(r"_[0-9a-f]{64}$", "_" + "0" * 64, tok["reader"])
+        bad = {"garbage": "not-a-token", "wrong secret": wrong,
+               "unknown id": "sdb_999999_" + "a" * 64, "revoked": tok["gone"],
+               "expired": tok["old"]}
+        for what, secret in bad.items():
+            code, body, _ = s.get("/api/v1/hosts", secret)
+            eq(code, 401, what)
+            check(secret not in body.decode(), f"{what}: secret echoed")
+        eq(error_of(s.get("/api/v1/hosts", tok["gone"])[1])["message"], "token revoked", "why")
+        eq(error_of(s.get("/api/v1/hosts", tok["old"])[1])["message"], "token expired", "why")
+        eq(s.get("/api/v1/jobs", "x", headers={"Authorization": "Basic eDp5"})[0], 401, "Basic")
+        code, body, _ = s.get("/api/v1/tokens", tok["reader"])
+        eq((code, error_of(body)["code"]), (403, "forbidden"), "read token on admin route")
+        listed = s.json("/api/v1/tokens", tok["boss"])["tokens"]
+        eq(sorted(x["name"] for x in listed), ["boss", "gone", "old", "reader"], "tokens")
+        text = json.dumps(listed)
+        for secret in tok.values():
+            check(secret.split("_")[-1] not in text, "a secret in the token list")
+        check("hash" not in listed[0] and "salt" not in listed[0], "hash or salt listed")
+        used = {x["name"]: x["last_used_at"] for x in listed}
+        check(used["reader"] and used["boss"], f"last_used_at kept: {used}")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+    log = s.stderr()
+    for secret in tok.values():
+        check(secret not in log and secret.split("_")[-1] not in log, "a secret in the log")
+    check(re.search(r'"GET /api/v1/tokens" 403 ', log), f"access log: {log[-800:]}")
+    out = run(fx["db"], "token", "list", "--format", "json", expect=0).json()
+    eq({x["name"]: bool(x["revoked_at"]) for x in out},
+       {"reader": False, "boss": False, "gone": True, "old": False}, "token list: revoked")
+    check(all(tok[n] not in run(fx["db"], "token", "list").out for n in tok), "list shows secret")
+
+
+def pages(s, tok, query, limit):
+    """Every host of /api/v1/hosts?query, `limit` at a time, by cursor."""
+    hosts, cursor, n = [], None, 0
+    while True:
+        q = f"{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        body = s.json(f"/api/v1/hosts?{q}", tok)
+        check(len(body["hosts"]) <= limit, "page longer than limit")
+        hosts += body["hosts"]
+        cursor = body["next_cursor"]
+        n += 1
+        check(n < 1000, "cursor loop")
+        if not cursor:
+            return hosts, n
+
+
+@t.case
+def hosts_json_is_the_clis():
+    s, fx = serving()
+    tok, db = fx["tok"]["reader"], fx["db"]
+    try:
+        cli = run(db, "hosts", "--format", "json", expect=0).json()
+        check(len(cli) > 200, f"fixture hosts: {len(cli)}")
+        got, n = pages(s, tok, "", 37)
+        eq(got, cli, "all hosts, 37 a page, joined")
+        eq(n, (len(cli) + 36) // 37, "pages")
+        eq(s.json("/api/v1/hosts", tok)["hosts"], cli[:100], "default limit 100")
+        for query, flags in (("port=22", ["--port", "22"]),
+                             ("port=80%2Ftcp&status=up", ["--port", "80/tcp", "--status", "up"]),
+                             ("net=10.0.0.0%2F26", ["--net", "10.0.0.0/26"]),
+                             ("job=2&net=10.0.0.0%2F25", ["--job", "2", "--net", "10.0.0.0/25"]),
+                             ("changed_since=2023-11-16", ["--changed-since", "2023-11-16"])):
+            want = run(db, "hosts", "--format", "json", *flags, expect=0).json()
+            check(want, f"{flags}: the fixture has matches")
+            eq(pages(s, tok, query, 9)[0], want, f"hosts?{query}")
+        addr = cli[5]["addr"]
+        eq(s.json(f"/api/v1/hosts/{addr}", tok),
+           run(db, "host", addr, "--format", "json", expect=0).json(), f"hosts/{addr}")
+        eq(s.json(f"/api/v1/hosts/{addr}?job=1", tok),
+           run(db, "host", addr, "--job", "1", "--format", "json", expect=0).json(), "?job=1")
+        v6 = [h["addr"] for h in cli if ":" in h["addr"]]
+        check(v6, "the fixture has IPv6 hosts")
+        eq(s.json(f"/api/v1/hosts/{v6[0]}", tok)["addr"], v6[0], "an IPv6 host")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def jobs_changes_findings_are_the_clis():
+    s, fx = serving()
+    tok, db = fx["tok"]["reader"], fx["db"]
+    try:
+        jobs = run(db, "jobs", "--format", "json", expect=0).json()
+        eq(s.json("/api/v1/jobs", tok)["jobs"], jobs, "jobs")
+        eq(s.json("/api/v1/jobs?status=completed&limit=2", tok)["jobs"], jobs[:2], "jobs page")
+        eq(s.json("/api/v1/jobs/2", tok), run(db, "job", "2", "--format", "json").json(), "job 2")
+        ch = run(db, "changes", "--since", "2020-01-01", "--format", "json", expect=0).json()
+        check(len(ch) > 10, "fixture changes")
+        got = s.json("/api/v1/changes?since=2020-01-01&limit=10000", tok)
+        eq((got["changes"], got["more"]), (ch, False), "changes")
+        k = run(db, "changes", "--since", "2020-01-01", "--kind", "port_opened,host_down",
+                "--format", "json", expect=0).json()
+        eq(s.json("/api/v1/changes?since=2020-01-01&kind=port_opened,host_down&limit=10000",
+                  tok)["changes"], k, "changes by kind")
+        eq(s.json("/api/v1/changes?since=2020-01-01&limit=3", tok)["more"], True, "more")
+        f = run(db, "findings", "--format", "json", expect=0).json()
+        eq(s.json("/api/v1/findings?limit=10000", tok)["findings"], f, "findings")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def bad_requests_name_the_parameter():
+    s, fx = serving()
+    tok = fx["tok"]["reader"]
+    try:
+        for path, param in (("/api/v1/hosts?port=99999", "port"),
+                            ("/api/v1/hosts?port=22&bogus=1", "bogus"),
+                            ("/api/v1/hosts?limit=0", "limit"),
+                            ("/api/v1/hosts?limit=10001", "limit"),
+                            ("/api/v1/hosts?status=sideways", "status"),
+                            ("/api/v1/hosts?net=10.0.0.0%2F99", "net"),
+                            ("/api/v1/hosts?cursor=h00", "cursor"),
+                            ("/api/v1/hosts?new_since=yesterday", "new_since"),
+                            ("/api/v1/hosts/not-an-address", "addr"),
+                            ("/api/v1/jobs?status=sleeping", "status"),
+                            ("/api/v1/jobs/abc", "id"),
+                            ("/api/v1/changes?kind=port_opened,nope", "kind"),
+                            ("/api/v1/findings?severity=dire", "severity")):
+            code, body, _ = s.get(path, tok)
+            e = error_of(body)
+            eq((code, e["code"], e["param"]), (400, "bad_parameter", param), path)
+        for path, param in (("/api/v1/jobs/999999", "id"), ("/api/v1/hosts/192.0.2.99", "addr"),
+                            ("/api/v1/hosts?job=999999", "job"), ("/api/v1/findings/999999", "id")):
+            code, body, _ = s.get(path, tok)
+            eq((code, error_of(body)["param"]), (404, param), path)
+        code, body, _ = s.get("/api/v1/nothing", tok)
+        eq((code, error_of(body)["code"]), (404, "not_found"), "unknown route")
+        code, body, _ = s.get("/api/v1/hosts", tok, method="DELETE")
+        eq((code, error_of(body)["code"]), (405, "method_not_allowed"), "DELETE hosts")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+def raw(port, data, timeout=10):
+    """Send bytes on a new connection; the status code of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(data)
+        got = b""
+        while b"\r\n" not in got:
+            part = c.recv(4096)
+            if not part:
+                break
+            got += part
+    return int(got.split()[1]) if got.startswith(b"HTTP/1.1 ") else None
+
+
+@t.case
+def oversized_headers_and_bodies_get_413():
+    s, fx = serving("--max-body", "1000")
+    tok = fx["tok"]["reader"]
+    try:
+        code, body, _ = s.get("/api/v1/jobs", tok, headers={"X-Pad": "a" * 12000})
+        eq((code, error_of(body)["param"]), (413, "headers"), "a 12 KB header")
+        code, body, _ = s.get("/api/v1/jobs?" + "x=" + "b" * 9000, tok)
+        eq((code, error_of(body)["param"]), (413, "headers"), "a 9 KB query string")
+        code, body, _ = s.get("/api/v1/jobs", tok, method="GET", data=b"z" * 5000)
+        eq((code, error_of(body)["param"]), (413, "body"), "a 5 KB body")
+        chunk = b"1000\r\n" + b"y" * 4096 + b"\r\n0\r\n\r\n"
+        eq(raw(s.port, b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               tok.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk), 413,
+           "a chunked 4 KB body")
+        eq(s.get("/api/v1/jobs", tok, data=b"z" * 500)[0], 200, "a small body is fine")
+        # a header too big even for the connection's memory: refused, never served
+        code = raw(s.port, b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"c" * 200000 + b"\r\n\r\n")
+        check(code in (413, 431, None), f"a 200 KB header: {code}")
+        eq(s.get("/healthz")[0], 200, "still serving")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def slow_client_is_cut_off_while_others_are_served():
+    s, fx = serving("--timeout", "2")
+    tok = fx["tok"]["reader"]
+    result = {}
+
+    def slow():
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        req = b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+        t0 = time.time()
+        try:
+            for b in req:
+                c.sendall(bytes([b]))
+                time.sleep(0.1)  # never idle for long: MHD's idle timeout alone keeps it
+            result["answer"] = c.recv(100)
+        except OSError as e:
+            result["error"] = repr(e)
+        result["secs"] = time.time() - t0
+        c.close()
+
+    th = threading.Thread(target=slow)
+    try:
+        th.start()
+        served = 0
+        t0 = time.time()
+        while th.is_alive() and time.time() - t0 < 30:
+            eq(s.get("/api/v1/hosts?limit=5", tok)[0], 200, "another client")
+            served += 1
+            time.sleep(0.2)
+        th.join(timeout=30)
+        check(not th.is_alive(), "the slow client was never cut off")
+        check(served >= 5, f"others served meanwhile: {served}")
+        check("error" in result or not result.get("answer", b"").startswith(b"HTTP/1.1 200"),
+              f"the slow client was answered: {result}")
+        check(result["secs"] < 10, f"cut after {result['secs']:.1f} s (timeout 2 s)")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def metrics_in_prometheus_text():
+    s, fx = serving()
+    tok = fx["tok"]["reader"]
+    try:
+        s.get("/api/v1/hosts?limit=1", tok)
+        s.get("/api/v1/hosts/10.0.0.5", tok)
+        s.get("/api/v1/hosts")
+        code, body, hdr = s.get("/metrics", tok)
+        eq(code, 200, "/metrics")
+        check(hdr["Content-Type"].startswith("text/plain"), f"type {hdr['Content-Type']}")
+        text = body.decode()
+        for want in (r'scandb_http_requests_total\{route="/api/v1/hosts",code="200"\} 1\n',
+                     r'scandb_http_requests_total\{route="/api/v1/hosts",code="401"\} 1\n',
+                     r'scandb_http_requests_total\{route="/api/v1/hosts/\{addr\}",code="200"\} 1',
+                     r'scandb_http_request_duration_seconds_bucket\{route="/api/v1/hosts",'
+                     r'le="\+Inf"\} 2\n',
+                     r'scandb_http_request_duration_seconds_count\{route="/api/v1/hosts"\} 2\n',
+                     r'scandb_build_info\{version="[0-9.]+",backend="[a-z]+"\} 1\n',
+                     r'scandb_jobs\{status="completed"\} 4\n',
+                     r'scandb_db_pool_connections\{state="max"\} 10\n'):
+            check(re.search(want, text), f"/metrics lacks {want}:\n{text[:3000]}")
+        eq(s.get("/metrics")[0], 401, "/metrics needs a token")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def no_auth_only_on_loopback_with_a_warning():
+    fx = fixture()
+    r = run(fx["db"], "serve", "--no-auth", "--listen", "0.0.0.0:0", expect=2)
+    check("loopback" in r.err, r.err)
+    r = run(fx["db"], "serve", "--listen", "localhost:80", expect=2)
+    check("--listen" in r.err, r.err)
+    s = Server(fx["db"], "--no-auth", "--pool-size", "3")
+    try:
+        check("WARNING" in s.stderr() and "--no-auth" in s.stderr(), s.stderr())
+        eq(s.get("/api/v1/tokens")[0], 200, "no token needed")
+        eq(s.json("/api/v1/database/health", None)["pool"]["max"], 3, "--pool-size")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+    s = Server(fx["db"], env={"SCANDB_POOL_MAX": "4"})
+    try:
+        eq(s.json("/api/v1/database/health", fx["tok"]["boss"])["pool"]["max"], 4,
+           "SCANDB_POOL_MAX")
+    finally:
+        s.stop()
+
+
+@t.case
+def sigterm_stops_cleanly():
+    s, fx = serving()
+    code = s.stop()
+    eq(code, 0, "exit status")
+    check("stopped" in s.stderr(), s.stderr())
+    try:
+        socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+        raise AssertionError("still accepting after SIGTERM")
+    except OSError:
+        pass
+
+
+t.main()
