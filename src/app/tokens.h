@@ -45,8 +45,9 @@ enum token_refusal {
 /*
  * Check `secret` at `now`: *refusal says whether it is valid and why not;
  * when valid, *scope and *id are the token's, and its last_used_at is
- * recorded (at most once a minute).  Returns 0 when the check ran (see
- * *refusal), or the store's error.
+ * recorded (at most once a minute; a failure to record it refuses
+ * nothing).  Returns 0 when the check ran (see *refusal), or the store's
+ * error.
  */
 int token_authenticate(struct store *st, const char *secret, int64_t now,
                        enum token_refusal *refusal, enum token_scope *scope, int64_t *id);
