@@ -172,6 +172,7 @@ static void watchdog(double limit)
 
 /* ---- the daemon ---------------------------------------------------------------- */
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
