@@ -31,7 +31,7 @@ _scandb_options()
 	backup) echo "--keep --format" ;;
 	restore) echo "--force --format" ;;
 	prune) echo "--older-than --keep-last --dry-run --force --format" ;;
-	serve) echo "--listen --no-auth --pool-size --max-connections --timeout --max-body --max-header" ;;
+	serve) echo "--listen --no-auth --pool-size --max-connections --timeout --max-body --max-header --max-upload" ;;
 	token) echo "--scope --expires --format" ;;
 	esac
 }

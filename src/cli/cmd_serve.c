@@ -15,7 +15,7 @@
 static const char serve_usage[] =
     "usage: scandb serve [--listen ADDR:PORT] [--no-auth] [--pool-size N]\n"
     "                    [--max-connections N] [--timeout SECONDS]\n"
-    "                    [--max-body BYTES] [--max-header BYTES]\n"
+    "                    [--max-body BYTES] [--max-header BYTES] [--max-upload BYTES]\n"
     "\n"
     "Answer the HTTP API (see the manual page) on ADDR:PORT until SIGTERM or\n"
     "SIGINT.\n"
@@ -35,9 +35,20 @@ static const char serve_usage[] =
     "                         stay idle, this long (default 10)\n"
     "  --max-body BYTES       larger request bodies get 413 (default 1048576)\n"
     "  --max-header BYTES     a larger request line and headers get 413\n"
-    "                         (default 8192)\n";
+    "                         (default 8192)\n"
+    "  --max-upload BYTES     a larger scan uploaded to POST /api/v1/imports\n"
+    "                         gets 413 (default 1073741824)\n";
 
-enum { OPT_LISTEN = 256, OPT_NO_AUTH, OPT_POOL, OPT_MAXCONN, OPT_TIMEOUT, OPT_BODY, OPT_HEADER };
+enum {
+	OPT_LISTEN = 256,
+	OPT_NO_AUTH,
+	OPT_POOL,
+	OPT_MAXCONN,
+	OPT_TIMEOUT,
+	OPT_BODY,
+	OPT_HEADER,
+	OPT_UPLOAD
+};
 
 static const struct option serve_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -47,6 +58,7 @@ static const struct option serve_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"max-body", required_argument, NULL, OPT_BODY},
     {"max-header", required_argument, NULL, OPT_HEADER},
+    {"max-upload", required_argument, NULL, OPT_UPLOAD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -83,6 +95,10 @@ static int serve_opt(void *ctx, int ch, char *arg)
 	case OPT_BODY:
 		r = cli_parse_i64("serve", "--max-body", arg, 1, INT64_C(1) << 40, &v);
 		cfg->max_body = (size_t)v;
+		return r;
+	case OPT_UPLOAD:
+		r = cli_parse_i64("serve", "--max-upload", arg, 1, INT64_C(1) << 40, &v);
+		cfg->max_upload = (size_t)v;
 		return r;
 	case OPT_HEADER:
 		r = cli_parse_i64("serve", "--max-header", arg, 256, 1 << 20, &v);

@@ -12,6 +12,7 @@
  *   metrics.c   counters and histograms, the Prometheus text
  *   api_db.c    /healthz, /readyz, database health and migrations, tokens
  *   api_read.c  hosts, jobs, changes, findings
+ *   api_imports.c  POST /api/v1/imports: the body spooled, then imported
  */
 #ifndef SDB_HTTP_HTTP_INT_H
 #define SDB_HTTP_HTTP_INT_H
@@ -94,7 +95,9 @@ struct http_req {
 	struct store *st;
 	double t0;
 	size_t body_bytes;
-	int refused; /* a response was queued before the body ended (413) */
+	int refused;         /* a response was queued before the body (404, 413, 401...) */
+	int spool_fd;        /* an upload's spool file (api_imports.c), or -1 */
+	char spool_path[64]; /* its name, unlinked when the request ends */
 };
 
 struct http_resp {
@@ -113,6 +116,7 @@ struct http_route {
 	int needs_db;
 	int auth; /* 0: none; else the scope + 1 it needs */
 	int (*fn)(struct http_req *rq, struct http_resp *rs);
+	int upload; /* its body is spooled to a file (cap: max_upload) */
 };
 extern const struct http_route http_routes[];
 extern const size_t http_nroutes;
@@ -154,5 +158,14 @@ int http_api_changes(struct http_req *rq, struct http_resp *rs);
 int http_api_findings(struct http_req *rq, struct http_resp *rs);
 int http_api_finding(struct http_req *rq, struct http_resp *rs);
 int http_api_metrics(struct http_req *rq, struct http_resp *rs);
+int http_api_imports(struct http_req *rq, struct http_resp *rs);
+
+/* ---- api_imports.c: an upload's spool file ---- */
+/* Create rq's spool file: 0, or 1 with a 500 in rs. */
+int http_spool_open(struct http_req *rq, struct http_resp *rs);
+/* Append a chunk: 0 or -1 (the disk is full...). */
+int http_spool_write(struct http_req *rq, const char *data, size_t n);
+/* Close and remove it (also when the client went away mid-body). */
+void http_spool_close(struct http_req *rq);
 
 #endif

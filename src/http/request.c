@@ -21,6 +21,7 @@
 /* Per request (MHD's con_cls). */
 struct reqstate {
 	struct http_req rq;
+	size_t cap;     /* the body's: max_upload for an upload, else max_body */
 	int status;     /* the response's, for the log and the metrics */
 	size_t out_len; /* its body's bytes */
 	char arg[256];
@@ -72,7 +73,7 @@ static enum MHD_Result add_len(void *ctx, enum MHD_ValueKind kind, const char *k
 /* 413 before the body when the headers or the announced body are too
  * big: 1 after filling rs, else 0. */
 static int too_big_first(struct MHD_Connection *conn, const struct http_config *cfg,
-                         const char *url, struct http_resp *rs)
+                         const char *url, size_t cap, struct http_resp *rs)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	size_t n = strlen(url);
@@ -84,9 +85,8 @@ static int too_big_first(struct MHD_Connection *conn, const struct http_config *
 		           "the request line and headers exceed %zu bytes", cfg->max_header);
 		return 1;
 	}
-	if (cl && strtoull(cl, NULL, 10) > cfg->max_body) {
-		http_error(rs, 413, "too_large", "body", "the request body exceeds %zu bytes",
-		           cfg->max_body);
+	if (cl && strtoull(cl, NULL, 10) > cap) {
+		http_error(rs, 413, "too_large", "body", "the request body exceeds %zu bytes", cap);
 		return 1;
 	}
 	return 0;
@@ -147,37 +147,95 @@ static int authorize(struct http_req *rq, const struct http_route *route, struct
 	return 0;
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
+/* ---- the request's stages ---------------------------------------------------- */
 
-static void dispatch(struct reqstate *s, struct http_resp *rs)
+/* A pool connection into rq->st: 0, or 1 with a 503 in rs. */
+static int take_store(struct http_req *rq, struct http_resp *rs)
+{
+	char msg[512];
+	int busy;
+
+	if ((rq->st = http_pool_acquire(&rq->srv->pool, &busy, msg, sizeof(msg))))
+		return 0;
+	rs->retry_after = 1;
+	http_error(rs, 503, "unavailable", NULL, "%s",
+	           busy ? msg : "the database cannot be reached");
+	return 1;
+}
+
+static void give_store(struct http_req *rq)
+{
+	http_pool_release(&rq->srv->pool, rq->st);
+	rq->st = NULL;
+}
+
+/* Once the headers are in, before any body is read: the route (404, 405),
+ * the caps (413), the token (401, 403), an upload's spool file.  0 to read
+ * the body; 1 with the refusal in rs. */
+static int admit(struct reqstate *s, const char *url, struct http_resp *rs)
 {
 	struct http_req *rq = &s->rq;
+	const struct http_config *cfg = &rq->srv->cfg;
 	const struct http_route *route;
-	char msg[512];
-	int allowed, busy;
+	int allowed, r;
 
-	rq->route = http_route_find(rq->method, rq->path, s->arg, sizeof(s->arg), &allowed);
+	rq->route = http_route_find(rq->method, url, s->arg, sizeof(s->arg), &allowed);
 	if (rq->route < 0) {
 		if (allowed)
 			http_error(rs, 405, "method_not_allowed", NULL, "%s is not allowed here",
 			           rq->method);
 		else
 			http_error(rs, 404, "not_found", NULL, "no such endpoint");
-		return;
+		return 1;
 	}
 	route = &http_routes[rq->route];
 	rq->arg = s->arg;
-	if (route->needs_db &&
-	    !(rq->st = http_pool_acquire(&rq->srv->pool, &busy, msg, sizeof(msg)))) {
-		rs->retry_after = 1;
-		http_error(rs, 503, "unavailable", NULL, "%s",
-		           busy ? msg : "the database cannot be reached");
+	s->cap = route->upload ? cfg->max_upload : cfg->max_body;
+	if (too_big_first(rq->conn, cfg, url, s->cap, rs))
+		return 1;
+	if (route->auth && !cfg->no_auth) {
+		if (take_store(rq, rs))
+			return 1;
+		r = authorize(rq, route, rs);
+		give_store(rq);
+		if (r)
+			return 1;
+	}
+	if (route->upload && http_spool_open(rq, rs) != 0)
+		return 1;
+	return 0;
+}
+
+/* A chunk of the body: written to an upload's spool, else counted and
+ * dropped.  A body over the cap is read and dropped to its end (then 413:
+ * libmicrohttpd takes no response in the middle of a body); one far over
+ * it is cut (MHD_NO: the connection closed). */
+static enum MHD_Result body_chunk(struct reqstate *s, const char *data, size_t n)
+{
+	struct http_req *rq = &s->rq;
+
+	rq->body_bytes += n;
+	if (rq->body_bytes > s->cap * 8 + (1u << 20))
+		return MHD_NO;
+	if (rq->spool_fd >= 0 && rq->body_bytes <= s->cap && http_spool_write(rq, data, n) != 0)
+		return MHD_NO;
+	return MHD_YES;
+}
+
+static void dispatch(struct reqstate *s, struct http_resp *rs)
+{
+	struct http_req *rq = &s->rq;
+	const struct http_route *route = &http_routes[rq->route];
+
+	if (rq->body_bytes > s->cap) {
+		http_error(rs, 413, "too_large", "body", "the request body exceeds %zu bytes",
+		           s->cap);
 		return;
 	}
-	if (authorize(rq, route, rs) == 0)
-		route->fn(rq, rs);
-	http_pool_release(&rq->srv->pool, rq->st);
-	rq->st = NULL;
+	if (route->needs_db && take_store(rq, rs))
+		return;
+	route->fn(rq, rs);
+	give_store(rq);
 }
 
 enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -189,7 +247,6 @@ enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char 
 	struct http_resp rs = {0};
 
 	(void)version;
-	(void)upload;
 	if (!s) {
 		if (!(s = calloc(1, sizeof(*s))))
 			return MHD_NO;
@@ -198,35 +255,25 @@ enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char 
 		s->rq.method = method;
 		s->rq.path = url;
 		s->rq.route = -1;
+		s->rq.spool_fd = -1;
 		s->rq.t0 = time_mono();
 		*con_cls = s;
 		atomic_fetch_add(&srv->active, 1);
 		http__conn_headers_done(conn);
-		if (too_big_first(conn, &srv->cfg, url, &rs)) {
+		if (admit(s, url, &rs) != 0) {
 			s->rq.refused = 1;
 			return queue(conn, s, &rs);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		/* A body without a Content-Length (chunked) is counted as it
-		 * comes; libmicrohttpd takes no response before it ends, so a body
-		 * over the cap is read and dropped, and answered 413 at its end;
-		 * one far over it is cut (the connection closed). */
-		s->rq.body_bytes += *upload_size;
+		size_t n = *upload_size;
+
 		*upload_size = 0;
-		if (s->rq.body_bytes > srv->cfg.max_body * 8 + (1u << 20))
-			return MHD_NO;
-		return MHD_YES;
+		return s->rq.refused ? MHD_YES : body_chunk(s, upload, n);
 	}
 	if (s->rq.refused)
 		return MHD_YES;
-	if (s->rq.body_bytes > srv->cfg.max_body) {
-		s->rq.refused = 1;
-		http_error(&rs, 413, "too_large", "body", "the request body exceeds %zu bytes",
-		           srv->cfg.max_body);
-		return queue(conn, s, &rs);
-	}
 	dispatch(s, &rs);
 	return queue(conn, s, &rs);
 }
@@ -276,6 +323,7 @@ void http__completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (s->status && srv->cfg.access_log)
 		access_log(conn, s, secs);
 	http__conn_request_done(conn);
+	http_spool_close(&s->rq);
 	atomic_fetch_sub(&srv->active, 1);
 	free(s);
 	*con_cls = NULL;

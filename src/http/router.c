@@ -10,23 +10,25 @@
 
 /* auth: 0 none, else enum token_scope + 1 */
 #define READ  (TOKEN_READ + 1)
+#define WRITE (TOKEN_WRITE + 1)
 #define ADMIN (TOKEN_ADMIN + 1)
 
 const struct http_route http_routes[] = {
-    {"GET", "/healthz", "/healthz", 0, 0, http_api_healthz},
-    {"GET", "/readyz", "/readyz", 1, 0, http_api_readyz},
-    {"GET", "/metrics", "/metrics", 1, READ, http_api_metrics},
-    {"GET", "/api/v1/database/health", "/api/v1/database/health", 1, READ, http_api_db_health},
+    {"GET", "/healthz", "/healthz", 0, 0, http_api_healthz, 0},
+    {"GET", "/readyz", "/readyz", 1, 0, http_api_readyz, 0},
+    {"GET", "/metrics", "/metrics", 1, READ, http_api_metrics, 0},
+    {"GET", "/api/v1/database/health", "/api/v1/database/health", 1, READ, http_api_db_health, 0},
     {"GET", "/api/v1/database/migrations", "/api/v1/database/migrations", 1, READ,
-     http_api_db_migrations},
-    {"GET", "/api/v1/hosts", "/api/v1/hosts", 1, READ, http_api_hosts},
-    {"GET", "/api/v1/hosts/{}", "/api/v1/hosts/{addr}", 1, READ, http_api_host},
-    {"GET", "/api/v1/jobs", "/api/v1/jobs", 1, READ, http_api_jobs},
-    {"GET", "/api/v1/jobs/{}", "/api/v1/jobs/{id}", 1, READ, http_api_job},
-    {"GET", "/api/v1/changes", "/api/v1/changes", 1, READ, http_api_changes},
-    {"GET", "/api/v1/findings", "/api/v1/findings", 1, READ, http_api_findings},
-    {"GET", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, READ, http_api_finding},
-    {"GET", "/api/v1/tokens", "/api/v1/tokens", 1, ADMIN, http_api_tokens},
+     http_api_db_migrations, 0},
+    {"GET", "/api/v1/hosts", "/api/v1/hosts", 1, READ, http_api_hosts, 0},
+    {"GET", "/api/v1/hosts/{}", "/api/v1/hosts/{addr}", 1, READ, http_api_host, 0},
+    {"GET", "/api/v1/jobs", "/api/v1/jobs", 1, READ, http_api_jobs, 0},
+    {"GET", "/api/v1/jobs/{}", "/api/v1/jobs/{id}", 1, READ, http_api_job, 0},
+    {"GET", "/api/v1/changes", "/api/v1/changes", 1, READ, http_api_changes, 0},
+    {"GET", "/api/v1/findings", "/api/v1/findings", 1, READ, http_api_findings, 0},
+    {"GET", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, READ, http_api_finding, 0},
+    {"GET", "/api/v1/tokens", "/api/v1/tokens", 1, ADMIN, http_api_tokens, 0},
+    {"POST", "/api/v1/imports", "/api/v1/imports", 1, WRITE, http_api_imports, 1},
 };
 const size_t http_nroutes = sizeof(http_routes) / sizeof(http_routes[0]);
 

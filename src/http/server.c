@@ -36,6 +36,7 @@ void http_config_default(struct http_config *cfg)
 	cfg->conn_timeout = 10;
 	cfg->max_header = 8 * 1024;
 	cfg->max_body = 1024 * 1024;
+	cfg->max_upload = (size_t)1 << 30;
 	cfg->access_log = 1;
 }
 

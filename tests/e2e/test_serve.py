@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 
-from e2e_util import SCANDB, Tests, check, eq, newdb, run, tmpdir
+from e2e_util import DATA, SCANDB, Tests, check, eq, newdb, run, tmpdir
 
 t = Tests("serve")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -432,6 +432,61 @@ def no_auth_only_on_loopback_with_a_warning():
            "SCANDB_POOL_MAX")
     finally:
         s.stop()
+
+
+@t.case
+def uploads_import_like_the_cli():
+    db = newdb()
+    spool = tmpdir()
+    run(db, "migrate", "up", expect=0)
+    w = run(db, "token", "create", "up", "--scope", "write", expect=0).out.split()[-1]
+    r = run(db, "token", "create", "ro", "--scope", "read", expect=0).out.split()[-1]
+    s = Server(db, "--max-upload", "200000", env={"TMPDIR": spool})
+    xml = open(os.path.join(DATA, "complex.xml"), "rb").read()
+    try:
+        eq(s.get("/api/v1/imports", r, method="POST", data=xml)[0], 403, "read token")
+        eq(s.get("/api/v1/imports", None, method="POST", data=xml)[0], 401, "no token")
+        code, body, _ = s.get("/api/v1/imports?name=complex.xml", w, method="POST", data=xml)
+        eq(code, 201, f"upload: {body[:300]!r}")
+        got = json.loads(body)
+        jid = got["job"]["id"]
+        eq(got["job"], run(db, "job", str(jid), "--format", "json", expect=0).json(), "job")
+        eq(got["job"]["source"], "upload:complex.xml", "source")
+        code, body, _ = s.get("/api/v1/imports", w, method="POST", data=xml)
+        eq((code, json.loads(body)["status"], json.loads(body)["job"]["id"]),
+           (200, "duplicate", jid), "the same content again")
+        code, body, _ = s.get("/api/v1/imports?force=1", w, method="POST", data=xml)
+        eq(code, 201, "force=1")
+        jobs = run(db, "jobs", "--format", "json", expect=0).json()
+        eq(len(jobs), 2, "jobs after two imports")
+        # a file the parser refuses: 422 naming NAME:LINE:COL, nothing stored
+        code, body, _ = s.get("/api/v1/imports?name=cut.xml", w, method="POST",
+                              data=xml[:len(xml) // 2])
+        e = error_of(body)
+        eq((code, e["code"], e["param"]), (422, "invalid_scan", "body"), "a cut file")
+        check(re.match(r"upload:cut\.xml:\d+:\d+: ", e["message"]), e["message"])
+        eq(len(run(db, "jobs", "--format", "json", expect=0).json()), 2, "nothing stored")
+        # too big: announced, and chunked
+        eq(s.get("/api/v1/imports", w, method="POST", data=b"x" * 300000)[0], 413, "too big")
+        chunk = b"%x\r\n" % 250000 + b"y" * 250000 + b"\r\n0\r\n\r\n"
+        eq(raw(s.port, b"POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
+               w.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk), 413,
+           "a chunked body over --max-upload")
+        # a client gone mid-body: nothing imported, the spool removed
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(b"POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
+                      w.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(xml) +
+                      xml[:len(xml) // 2])
+            time.sleep(0.5)
+        deadline = time.time() + 10
+        while os.listdir(spool) and time.time() < deadline:
+            time.sleep(0.1)
+        eq(os.listdir(spool), [], "spool files left")
+        eq(len(run(db, "jobs", "--format", "json", expect=0).json()), 2, "nothing stored")
+        eq(s.json("/api/v1/hosts", r)["hosts"], run(db, "hosts", "--format", "json").json(),
+           "hosts after uploads")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
 
 
 @t.case
