@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/findings.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "core/addr.h"
@@ -277,14 +278,7 @@ static int set_status(struct cli *c, int64_t id, const char *status, const char 
 	char *old = NULL;
 	int r;
 
-	if ((r = store_tx_begin(c->st)) != 0)
-		return output_store_err(c, "cannot change the finding", r);
-	r = store_finding_set_status(c->st, id, status, time_now(), 0, note, 0, 0, &old);
-	if (r == 0)
-		r = store_tx_commit(c->st);
-	if (r != 0) {
-		store_tx_rollback(c->st);
-		free(old);
+	if ((r = findings_set_user_status(c->st, id, status, note, time_now(), &old)) != 0) {
 		if (r == SDB_ENOTFOUND) {
 			cli_err("no finding %" PRId64 " in the database", id);
 			return CLI_FAIL;

@@ -402,6 +402,42 @@ int http_api_changes(struct http_req *rq, struct http_resp *rs)
 	return page_answer(rq, rs, &p, r, "changes", json_pack("{s:b}", "more", p.more));
 }
 
+/* /hosts/{addr}/history: the host's change events, as `scandb history`
+ * (404 for an address never seen). */
+int http_api_host_history(struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"since", "limit"};
+	struct store_host_filter hf = STORE_HOST_FILTER_ANY;
+	struct store_event_filter f = {0};
+	struct store_host *one = NULL;
+	const char *since = http_query(rq, "since");
+	char addr[ADDR_TEXT_MAX];
+	struct page p = {0};
+	int r;
+
+	if (http_query_check(rq, known, 2, rs) ||
+	    http_query_limit(rq, PAGE_DEFAULT, PAGE_MAX, &p.limit, rs))
+		return 0;
+	if (addr_parse(rq->arg, addr, NULL, NULL) != 0)
+		return http_error(rs, 400, "bad_parameter", "addr",
+		                  "addr: '%.64s' is not an IPv4 or IPv6 address", rq->arg);
+	if (since && time_parse_since(since, time_now(), &f.since) != 0)
+		return bad_param(rs, "since", "not a duration (7d, 12h, 90m, 2w) or a date");
+	if (f.since < 0)
+		f.since = 0;
+	hf.addr = addr;
+	if ((r = store_hosts_each(rq->st, &hf, keep_host, &one)) != 0)
+		return http_store_error(rs, rq->st, r);
+	if (!one)
+		return http_error(rs, 404, "not_found", "addr", "no host %s in the database", addr);
+	store_host_free(one);
+	f.addr = addr;
+	if (!(p.items = json_array()))
+		return http_error(rs, 500, "internal", NULL, "out of memory");
+	r = store_events_each(rq->st, &f, on_event, &p);
+	return page_answer(rq, rs, &p, r, "changes", json_pack("{s:b}", "more", p.more));
+}
+
 /* ---- findings ----------------------------------------------------------- */
 
 static int on_finding(void *ctx, struct store_finding *x)

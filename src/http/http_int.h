@@ -13,6 +13,7 @@
  *   api_db.c    /healthz, /readyz, database health and migrations, tokens
  *   api_read.c  hosts, jobs, changes, findings
  *   api_imports.c  POST /api/v1/imports: the body spooled, then imported
+ *   api_write.c PATCH /api/v1/findings/{id}
  */
 #ifndef SDB_HTTP_HTTP_INT_H
 #define SDB_HTTP_HTTP_INT_H
@@ -98,6 +99,7 @@ struct http_req {
 	int refused;         /* a response was queued before the body (404, 413, 401...) */
 	int spool_fd;        /* an upload's spool file (api_imports.c), or -1 */
 	char spool_path[64]; /* its name, unlinked when the request ends */
+	char *body;          /* a HTTP_BODY_KEEP route's body (NUL-terminated), or NULL */
 };
 
 struct http_resp {
@@ -116,8 +118,10 @@ struct http_route {
 	int needs_db;
 	int auth; /* 0: none; else the scope + 1 it needs */
 	int (*fn)(struct http_req *rq, struct http_resp *rs);
-	int upload; /* its body is spooled to a file (cap: max_upload) */
+	int upload; /* its body: 0 dropped, HTTP_BODY_SPOOL (to a file; cap
+	               max_upload) or HTTP_BODY_KEEP (in rq->body; max_body) */
 };
+enum { HTTP_BODY_SPOOL = 1, HTTP_BODY_KEEP = 2 };
 extern const struct http_route http_routes[];
 extern const size_t http_nroutes;
 /* The route of method and path: its index, with rq->arg set for "{}";
@@ -159,6 +163,8 @@ int http_api_findings(struct http_req *rq, struct http_resp *rs);
 int http_api_finding(struct http_req *rq, struct http_resp *rs);
 int http_api_metrics(struct http_req *rq, struct http_resp *rs);
 int http_api_imports(struct http_req *rq, struct http_resp *rs);
+int http_api_finding_patch(struct http_req *rq, struct http_resp *rs);
+int http_api_host_history(struct http_req *rq, struct http_resp *rs);
 
 /* ---- api_imports.c: an upload's spool file ---- */
 /* Create rq's spool file: 0, or 1 with a 500 in rs. */

@@ -190,7 +190,7 @@ static int admit(struct reqstate *s, const char *url, struct http_resp *rs)
 	}
 	route = &http_routes[rq->route];
 	rq->arg = s->arg;
-	s->cap = route->upload ? cfg->max_upload : cfg->max_body;
+	s->cap = route->upload == HTTP_BODY_SPOOL ? cfg->max_upload : cfg->max_body;
 	if (too_big_first(rq->conn, cfg, url, s->cap, rs))
 		return 1;
 	if (route->auth && !cfg->no_auth) {
@@ -201,7 +201,7 @@ static int admit(struct reqstate *s, const char *url, struct http_resp *rs)
 		if (r)
 			return 1;
 	}
-	if (route->upload && http_spool_open(rq, rs) != 0)
+	if (route->upload == HTTP_BODY_SPOOL && http_spool_open(rq, rs) != 0)
 		return 1;
 	return 0;
 }
@@ -214,11 +214,23 @@ static enum MHD_Result body_chunk(struct reqstate *s, const char *data, size_t n
 {
 	struct http_req *rq = &s->rq;
 
+	size_t had = rq->body_bytes;
+	char *more;
+
 	rq->body_bytes += n;
 	if (rq->body_bytes > s->cap * 8 + (1u << 20))
 		return MHD_NO;
-	if (rq->spool_fd >= 0 && rq->body_bytes <= s->cap && http_spool_write(rq, data, n) != 0)
-		return MHD_NO;
+	if (rq->body_bytes > s->cap)
+		return MHD_YES;
+	if (rq->spool_fd >= 0)
+		return http_spool_write(rq, data, n) == 0 ? MHD_YES : MHD_NO;
+	if (http_routes[rq->route].upload == HTTP_BODY_KEEP) {
+		if (!(more = realloc(rq->body, rq->body_bytes + 1)))
+			return MHD_NO;
+		memcpy(more + had, data, n);
+		more[rq->body_bytes] = '\0';
+		rq->body = more;
+	}
 	return MHD_YES;
 }
 
@@ -324,6 +336,7 @@ void http__completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		access_log(conn, s, secs);
 	http__conn_request_done(conn);
 	http_spool_close(&s->rq);
+	free(s->rq.body);
 	atomic_fetch_sub(&srv->active, 1);
 	free(s);
 	*con_cls = NULL;

@@ -28,7 +28,11 @@ const struct http_route http_routes[] = {
     {"GET", "/api/v1/findings", "/api/v1/findings", 1, READ, http_api_findings, 0},
     {"GET", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, READ, http_api_finding, 0},
     {"GET", "/api/v1/tokens", "/api/v1/tokens", 1, ADMIN, http_api_tokens, 0},
-    {"POST", "/api/v1/imports", "/api/v1/imports", 1, WRITE, http_api_imports, 1},
+    {"PATCH", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, WRITE, http_api_finding_patch,
+     HTTP_BODY_KEEP},
+    {"GET", "/api/v1/hosts/{}/history", "/api/v1/hosts/{addr}/history", 1, READ,
+     http_api_host_history, 0},
+    {"POST", "/api/v1/imports", "/api/v1/imports", 1, WRITE, http_api_imports, HTTP_BODY_SPOOL},
 };
 const size_t http_nroutes = sizeof(http_routes) / sizeof(http_routes[0]);
 

@@ -48,8 +48,13 @@ def fixture():
                         "--ports", "6", "--seed", str(i + 1), "--start", str(start),
                         "--first-host", str(first), *more, "-o", x], check=True, timeout=120)
         run(db, "import", x, expect=0)
+    vuln = os.path.join(d, "vuln.xml")
+    with open(vuln, "w") as f:
+        f.write(VULN_XML)
+    run(db, "import", vuln, expect=0)
     tok = {}
-    for name, scope in (("reader", "read"), ("boss", "admin"), ("gone", "read")):
+    for name, scope in (("reader", "read"), ("boss", "admin"), ("gone", "read"),
+                        ("writer", "write")):
         r = run(db, "token", "create", name, "--scope", scope, expect=0)
         tok[name] = r.out.split()[-1]
     run(db, "token", "revoke", "gone", expect=0)
@@ -57,6 +62,22 @@ def fixture():
                      expect=0).out.split()[-1]
     _fx.update(db=db, tok=tok, dir=d, made=time.time())
     return _fx
+
+
+# a host whose ssh has CVEs (vulners): findings to list, show and decide on
+VULN_XML = """<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -sV --script vulners -p 22 192.0.2.9" start="1700300000" version="7.93" xmloutputversion="1.05">
+<scaninfo type="connect" protocol="tcp" numservices="1" services="22"/>
+<host starttime="1700300000" endtime="1700300001"><status state="up" reason="syn-ack" reason_ttl="0"/>
+<address addr="192.0.2.9" addrtype="ipv4"/>
+<ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="0"/>
+<service name="ssh" product="OpenSSH" version="7.4" method="probed" conf="10"/>
+<script id="vulners" output="&#xa;  cpe:/a:openbsd:openssh:7.4: &#xa;    &#x9;CVE-2023-38408&#x9;9.8&#x9;https://vulners.com/cve/CVE-2023-38408&#xa;    &#x9;CVE-2020-15778&#x9;6.8&#x9;https://vulners.com/cve/CVE-2020-15778&#xa;"/>
+</port></ports>
+</host>
+<runstats><finished time="1700300002" timestr="x" elapsed="2.00" summary="x" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>
+"""
 
 
 class Server:
@@ -187,7 +208,8 @@ def tokens_and_scopes():
         code, body, _ = s.get("/api/v1/tokens", tok["reader"])
         eq((code, error_of(body)["code"]), (403, "forbidden"), "read token on admin route")
         listed = s.json("/api/v1/tokens", tok["boss"])["tokens"]
-        eq(sorted(x["name"] for x in listed), ["boss", "gone", "old", "reader"], "tokens")
+        eq(sorted(x["name"] for x in listed), ["boss", "gone", "old", "reader", "writer"],
+           "tokens")
         text = json.dumps(listed)
         for secret in tok.values():
             check(secret.split("_")[-1] not in text, "a secret in the token list")
@@ -202,7 +224,8 @@ def tokens_and_scopes():
     check(re.search(r'"GET /api/v1/tokens" 403 ', log), f"access log: {log[-800:]}")
     out = run(fx["db"], "token", "list", "--format", "json", expect=0).json()
     eq({x["name"]: bool(x["revoked_at"]) for x in out},
-       {"reader": False, "boss": False, "gone": True, "old": False}, "token list: revoked")
+       {"reader": False, "boss": False, "gone": True, "old": False, "writer": False},
+       "token list: revoked")
     check(all(tok[n] not in run(fx["db"], "token", "list").out for n in tok), "list shows secret")
 
 
@@ -271,7 +294,17 @@ def jobs_changes_findings_are_the_clis():
                   tok)["changes"], k, "changes by kind")
         eq(s.json("/api/v1/changes?since=2020-01-01&limit=3", tok)["more"], True, "more")
         f = run(db, "findings", "--format", "json", expect=0).json()
+        check(len(f) >= 2, f"fixture findings: {f}")
         eq(s.json("/api/v1/findings?limit=10000", tok)["findings"], f, "findings")
+        eq(s.json("/api/v1/findings?host=192.0.2.9&status=open", tok)["findings"],
+           run(db, "findings", "--host", "192.0.2.9", "--status", "open", "--format", "json",
+               expect=0).json(), "findings filtered")
+        fid = f[0]["id"]
+        eq(s.json(f"/api/v1/findings/{fid}", tok),
+           run(db, "finding", str(fid), "--format", "json", expect=0).json(), "one finding")
+        h = run(db, "history", "192.0.2.9", "--format", "json", expect=0).json()
+        eq(s.json("/api/v1/hosts/192.0.2.9/history", tok)["changes"], h, "history")
+        eq(s.get("/api/v1/hosts/192.0.2.250/history", tok)[0], 404, "history of no host")
     finally:
         eq(s.stop(), 0, "exit after SIGTERM")
 
@@ -404,7 +437,7 @@ def metrics_in_prometheus_text():
                      r'le="\+Inf"\} 2\n',
                      r'scandb_http_request_duration_seconds_count\{route="/api/v1/hosts"\} 2\n',
                      r'scandb_build_info\{version="[0-9.]+",backend="[a-z]+"\} 1\n',
-                     r'scandb_jobs\{status="completed"\} 4\n',
+                     r'scandb_jobs\{status="completed"\} 5\n',
                      r'scandb_db_pool_connections\{state="max"\} 10\n'):
             check(re.search(want, text), f"/metrics lacks {want}:\n{text[:3000]}")
         eq(s.get("/metrics")[0], 401, "/metrics needs a token")
@@ -485,6 +518,35 @@ def uploads_import_like_the_cli():
         eq(len(run(db, "jobs", "--format", "json", expect=0).json()), 2, "nothing stored")
         eq(s.json("/api/v1/hosts", r)["hosts"], run(db, "hosts", "--format", "json").json(),
            "hosts after uploads")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def finding_status_is_set_with_a_write_token():
+    s, fx = serving()
+    tok, db = fx["tok"], fx["db"]
+    fid = run(db, "findings", "--format", "json", expect=0).json()[0]["id"]
+    path = f"/api/v1/findings/{fid}"
+    hdr = {"Content-Type": "application/json"}
+    body = json.dumps({"status": "confirmed", "note": "seen by hand"}).encode()
+    try:
+        eq(s.get(path, tok["reader"], method="PATCH", data=body, headers=hdr)[0], 403, "read")
+        for bad, param in ((b"{", "body"), (b"[]", "body"),
+                           (b'{"status": "sideways"}', "status"),
+                           (b'{"status": "confirmed", "colour": 1}', "colour"),
+                           (b'{"status": "confirmed", "note": 5}', "note")):
+            code, out, _ = s.get(path, tok["writer"], method="PATCH", data=bad, headers=hdr)
+            eq((code, error_of(out)["param"]), (400, param), bad)
+        code, out, _ = s.get("/api/v1/findings/999999", tok["writer"], method="PATCH",
+                             data=body, headers=hdr)
+        eq(code, 404, "unknown finding")
+        code, out, _ = s.get(path, tok["writer"], method="PATCH", data=body, headers=hdr)
+        eq(code, 200, f"PATCH: {out[:300]!r}")
+        got = json.loads(out)
+        eq(got, run(db, "finding", str(fid), "--format", "json", expect=0).json(), "as the CLI")
+        eq((got["status"], got["history"][-1]["new_status"], got["history"][-1]["note"]),
+           ("confirmed", "confirmed", "seen by hand"), "the decision recorded")
     finally:
         eq(s.stop(), 0, "exit after SIGTERM")
 
