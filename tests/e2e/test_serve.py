@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 
+import e2e_util
 from e2e_util import DATA, SCANDB, Tests, check, eq, newdb, run, tmpdir
 
 t = Tests("serve")
@@ -547,6 +548,69 @@ def finding_status_is_set_with_a_write_token():
         eq(got, run(db, "finding", str(fid), "--format", "json", expect=0).json(), "as the CLI")
         eq((got["status"], got["history"][-1]["new_status"], got["history"][-1]["note"]),
            ("confirmed", "confirmed", "seen by hand"), "the decision recorded")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+def hold_write_lock(db, seconds):
+    """Another client holds the lock a finding's change needs for `seconds`
+    (SQLite: a write transaction; PostgreSQL: the findings table locked);
+    returns once it holds it, with the thread to join."""
+    held = threading.Event()
+
+    def sqlite_hold():
+        import sqlite3
+        con = sqlite3.connect(db, timeout=10, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        con.execute("ROLLBACK")
+        con.close()
+
+    def pg_hold():
+        e = e2e_util.pg_env()
+        p = subprocess.Popen([os.path.join(e["SCANDB_PG_BIN"], "psql"), "-X", "-q", "-d", db,
+                              "-c", "BEGIN", "-c", "LOCK TABLE findings IN ACCESS EXCLUSIVE MODE",
+                              "-c", "SELECT 'locked'", "-c", f"SELECT pg_sleep({seconds})",
+                              "-c", "COMMIT"], stdout=subprocess.PIPE, text=True)
+        for line in p.stdout:  # psql's table: a header, then "locked" (EOF: failed)
+            if "locked" in line:
+                held.set()
+                break
+        p.wait(timeout=seconds + 30)
+
+    th = threading.Thread(target=pg_hold if e2e_util.PG else sqlite_hold)
+    th.start()
+    check(held.wait(30), "the lock was never taken")
+    return th
+
+
+@t.case
+def pool_exhausted_is_503_with_retry_after_then_recovers():
+    s, fx = serving("--pool-size", "1", env={"SCANDB_POOL_ACQUIRE_TIMEOUT": "0.3"})
+    tok, db = fx["tok"], fx["db"]
+    fid = run(db, "findings", "--format", "json", expect=0).json()[0]["id"]
+    result = {}
+
+    def patch():
+        result["code"] = s.get(f"/api/v1/findings/{fid}", tok["writer"], method="PATCH",
+                               data=b'{"status": "manual_review"}')[0]
+
+    try:
+        holder = hold_write_lock(db, 2.5)
+        th = threading.Thread(target=patch)
+        th.start()
+        time.sleep(0.7)  # the PATCH has the only connection, waiting for the lock
+        code, body, hdr = s.get("/api/v1/jobs", tok["reader"])
+        eq((code, error_of(body)["code"]), (503, "unavailable"), "pool exhausted")
+        eq(hdr.get("Retry-After"), "1", "Retry-After")
+        th.join(timeout=30)
+        holder.join(timeout=30)
+        eq(result.get("code"), 200, "the waiting PATCH, once the lock is free")
+        eq(s.get("/api/v1/jobs", tok["reader"])[0], 200, "recovered")
+        h = s.json("/api/v1/database/health", tok["reader"])["pool"]
+        eq((h["max"], h["open"]), (1, 1), "pool")
+        check(h["wait_seconds_total"] >= 0.25, f"wait time counted: {h}")
     finally:
         eq(s.stop(), 0, "exit after SIGTERM")
 
