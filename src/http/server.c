@@ -222,18 +222,29 @@ static void wait_for_stop(struct http_server *srv, const sigset_t *set)
 	}
 }
 
-/* Stop accepting, give the requests in flight up to DRAIN_SECONDS, stop. */
-static void stop(struct http_server *srv, struct MHD_Daemon *d)
+/* Stop accepting, give the requests in flight up to DRAIN_SECONDS (a second
+ * SIGTERM or SIGINT: no longer), stop.  Signals that came meanwhile are
+ * taken, so that none is left pending to kill the process when the mask is
+ * restored. */
+static void stop(struct http_server *srv, struct MHD_Daemon *d, const sigset_t *set)
 {
 	double until = time_mono() + DRAIN_SECONDS;
 	MHD_socket fd = MHD_quiesce_daemon(d);
-	struct timespec ms = {0, 20 * 1000 * 1000};
+	struct timespec ms = {0, 20 * 1000 * 1000}, zero = {0, 0};
 
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	while (atomic_load(&srv->active) > 0 && time_mono() < until)
-		nanosleep(&ms, NULL);
+	while (atomic_load(&srv->active) > 0 && time_mono() < until) {
+		int sig = sigtimedwait(set, NULL, &ms);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			fprintf(stderr, "scandb serve: stopping now\n");
+			break;
+		}
+	}
 	MHD_stop_daemon(d);
+	while (sigtimedwait(set, NULL, &zero) > 0)
+		;
 }
 
 /* The listening address of cfg into *ss (port cfg->port). */
@@ -318,7 +329,7 @@ int http_serve(const struct http_config *cfg, const char *target, char *errmsg, 
 	        v6 ? "[" : "", cfg->host, v6 ? "]" : "", di ? di->port : (unsigned)cfg->port,
 	        srv.backend, cfg->pool_max);
 	wait_for_stop(&srv, &set);
-	stop(&srv, d);
+	stop(&srv, d, &set);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	http_pool_free(&srv.pool);
 	http_metrics_free(srv.metrics);

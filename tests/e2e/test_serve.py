@@ -616,6 +616,38 @@ def pool_exhausted_is_503_with_retry_after_then_recovers():
 
 
 @t.case
+def sigterm_lets_a_request_in_flight_finish():
+    s, fx = serving()
+    tok, db = fx["tok"], fx["db"]
+    fid = run(db, "findings", "--format", "json", expect=0).json()[0]["id"]
+    result = {}
+
+    def patch():
+        result["code"] = s.get(f"/api/v1/findings/{fid}", tok["writer"], method="PATCH",
+                               data=b'{"status": "open"}')[0]
+
+    holder = hold_write_lock(db, 2.0)
+    th = threading.Thread(target=patch)
+    th.start()
+    time.sleep(0.5)  # the PATCH is in flight, waiting for the lock
+    t0 = time.time()
+    s.p.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    try:
+        socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+        raise AssertionError("still accepting after SIGTERM")
+    except OSError:
+        pass
+    th.join(timeout=30)
+    holder.join(timeout=30)
+    eq(result.get("code"), 200, "the request in flight was answered")
+    eq(s.stop(), 0, "exit status")
+    check(time.time() - t0 < 15, "stopped within the drain deadline")
+    eq(run(db, "finding", str(fid), "--format", "json", expect=0).json()["status"], "open",
+       "its change stored")
+
+
+@t.case
 def sigterm_stops_cleanly():
     s, fx = serving()
     code = s.stop()
