@@ -1,7 +1,8 @@
 /*
  * views.c - the JSON objects of what the read side shows (views.h): a
  * host with its ports, extraports and scripts, a job, a change event, a
- * finding, an API token (never its secret or hash); and a job shown as the reaper would record it.
+ * finding, an API token (never its secret or hash), the database's
+ * statistics; and a job shown as the reaper would record it.
  * Both front doors print these (cli/output.c and the cmd_*.c; http/ answers them): one shape of
  * each.  The field names are a public contract documented in docs/OUTPUT.md and docs/API.md; change
  * both together or not at all.
@@ -328,6 +329,66 @@ json_t *view_finding_json(const struct store_finding *f)
 		json_decref(o);
 		return NULL;
 	}
+	return o;
+}
+
+/* ---- database statistics (`stats`, GET /api/v1/database/stats) ------------- */
+
+static int64_t stats_job_time(const struct store_job *j)
+{
+	return j->started_at ? j->started_at : j->created_at;
+}
+
+static json_t *stats_job_json(const struct store_job *j)
+{
+	if (!j)
+		return json_null();
+	return json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)j->id, "at",
+	                 jtime(stats_job_time(j)), "source", jstr(j->source), "status",
+	                 jstr(j->status));
+}
+
+json_t *view_stats_json(const struct store_stats *s)
+{
+	json_t *o = json_object(), *tables = json_array(), *indexes = json_array();
+	json_t *by = json_object(), *jobs;
+	int estimated = 0;
+
+	if (!o || !tables || !indexes || !by) {
+		json_decref(o);
+		json_decref(tables);
+		json_decref(indexes);
+		json_decref(by);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const struct store_stat_obj *x = &s->objs[i];
+		if (x->is_index)
+			json_array_append_new(
+			    indexes, json_pack("{s:s, s:s, s:o, s:o, s:b}", "name", x->name,
+			                       "table", x->table, "entries", jint(x->rows), "bytes",
+			                       jint(x->bytes), "estimated", x->estimated));
+		else
+			json_array_append_new(tables,
+			                      json_pack("{s:s, s:o, s:o, s:b}", "name", x->name,
+			                                "rows", jint(x->rows), "bytes",
+			                                jint(x->bytes), "estimated", x->estimated));
+		estimated |= x->estimated;
+	}
+	for (int i = 0; i < 5; i++)
+		json_object_set_new(by, store_job_status_name((enum store_job_status)i),
+		                    json_integer(s->jobs_by_status[i]));
+	jobs = json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)s->jobs_total, "by_status",
+	                 by, "oldest", stats_job_json(s->oldest_job), "newest",
+	                 stats_job_json(s->newest_job));
+	json_object_set_new(o, "backend", json_string(s->backend));
+	json_object_set_new(o, "size_method", json_string(s->size_method));
+	json_object_set_new(o, "estimated", json_boolean(estimated));
+	json_object_set_new(o, "database_bytes", json_integer(s->db_bytes));
+	json_object_set_new(o, "free_bytes", jint(s->free_bytes));
+	json_object_set_new(o, "tables", tables);
+	json_object_set_new(o, "indexes", indexes);
+	json_object_set_new(o, "jobs", jobs);
 	return o;
 }
 

@@ -20,6 +20,9 @@ json_t *view_host_json(const struct store_host *h);
 json_t *view_job_json(const struct store_job *j);
 json_t *view_event_json(const struct store_event *e);
 json_t *view_finding_json(const struct store_finding *f);
+/* store_stats as `scandb stats --format json` prints it: tables, indexes,
+ * sizes, jobs by status, the oldest and newest job. */
+json_t *view_stats_json(const struct store_stats *s);
 /* An API token: id, name, scope and its times; never its salt or hash. */
 json_t *view_token_json(const struct store_token *t);
 /* A host's keys before "ports" (head), one port, the keys after "ports"

@@ -2,12 +2,14 @@
  * api_db.c - the endpoints about the server and its database: GET /healthz
  * (the process answers; no database), /readyz (the database answers and its
  * schema is current), /api/v1/database/health (store_health and the pool),
- * /api/v1/database/migrations (store_migrate_status), /api/v1/tokens (the
+ * /api/v1/database/migrations (store_migrate_status), /api/v1/database/stats
+ * (store_stats, as `scandb stats --format json`), /api/v1/tokens (the
  * tokens, never a secret or its hash; admin scope).
  */
 #include "http/http_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "app/views.h"
 #include "core/error.h"
@@ -93,6 +95,26 @@ int http_api_db_migrations(struct http_req *rq, struct http_resp *rs)
 	return http_json(rs, 200,
 	                 json_pack("{s:i, s:o, s:o}", "current_version", current, "applied",
 	                           applied, "pending", pending));
+}
+
+/* GET /api/v1/database/stats: `scandb stats --format json` (large tables
+ * estimated from a sample: ?exact=1 counts every row, as --exact). */
+int http_api_db_stats(struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"exact"};
+	const char *exact = http_query(rq, "exact");
+	struct store_stats s;
+	int r;
+
+	if (http_query_check(rq, known, 1, rs))
+		return 0;
+	if (exact && strcmp(exact, "0") != 0 && strcmp(exact, "1") != 0)
+		return http_error(rs, 400, "bad_parameter", "exact", "exact: use 0 or 1");
+	if ((r = store_stats(rq->st, exact && *exact == '1', &s)) != 0)
+		return http_store_error(rs, rq->st, r);
+	r = http_json(rs, 200, view_stats_json(&s));
+	store_stats_free(&s);
+	return r;
 }
 
 static int on_token(void *ctx, struct store_token *t)

@@ -153,6 +153,7 @@ int http_api_healthz(struct http_req *rq, struct http_resp *rs);
 int http_api_readyz(struct http_req *rq, struct http_resp *rs);
 int http_api_db_health(struct http_req *rq, struct http_resp *rs);
 int http_api_db_migrations(struct http_req *rq, struct http_resp *rs);
+int http_api_db_stats(struct http_req *rq, struct http_resp *rs);
 int http_api_tokens(struct http_req *rq, struct http_resp *rs);
 int http_api_hosts(struct http_req *rq, struct http_resp *rs);
 int http_api_host(struct http_req *rq, struct http_resp *rs);

@@ -20,6 +20,7 @@ const struct http_route http_routes[] = {
     {"GET", "/api/v1/database/health", "/api/v1/database/health", 1, READ, http_api_db_health, 0},
     {"GET", "/api/v1/database/migrations", "/api/v1/database/migrations", 1, READ,
      http_api_db_migrations, 0},
+    {"GET", "/api/v1/database/stats", "/api/v1/database/stats", 1, READ, http_api_db_stats, 0},
     {"GET", "/api/v1/hosts", "/api/v1/hosts", 1, READ, http_api_hosts, 0},
     {"GET", "/api/v1/hosts/{}", "/api/v1/hosts/{addr}", 1, READ, http_api_host, 0},
     {"GET", "/api/v1/jobs", "/api/v1/jobs", 1, READ, http_api_jobs, 0},

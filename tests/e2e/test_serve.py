@@ -178,6 +178,14 @@ def health_and_readiness_need_no_token():
         eq(m["pending"], [], "pending migrations")
         check(m["current_version"] == max(a["version"] for a in m["applied"]), f"{m}")
         check(any(a["name"] == "api_tokens" for a in m["applied"]), "0015 applied")
+        st = s.json("/api/v1/database/stats?exact=1", fx["tok"]["reader"])
+        want = run(fx["db"], "stats", "--exact", "--format", "json", expect=0).json()
+        eq(st["jobs"], want["jobs"], "stats: jobs")
+        eq(sorted(x["name"] for x in st["tables"]), sorted(x["name"] for x in want["tables"]),
+           "stats: tables")
+        eq({x["name"]: x["rows"] for x in st["tables"]},
+           {x["name"]: x["rows"] for x in want["tables"]}, "stats: exact rows")
+        check(any(x["name"] == "api_tokens" for x in st["tables"]), "api_tokens in stats")
     finally:
         eq(s.stop(), 0, "exit after SIGTERM")
 
