@@ -9,7 +9,7 @@
 #   diff      core, ingest (files) and store (stored jobs, through store.h)
 #   app       core, ingest, scan, history, store, diff: the use cases, the
 #             only layer that combines sources, rules and store
-#   http      core, store, history (its pure parsers), app: the HTTP API
+#   http      core, store, history (its pure parsers), diff, app: the HTTP API
 #             (`scandb serve`), a front door beside cli; never SQL
 #   cli       any layer (app for the use cases)
 #
@@ -36,7 +36,7 @@ declare -A allowed=(
 	[store]="core store"
 	[diff]="core ingest store diff"
 	[app]="core ingest scan history store diff app"
-	[http]="core store history app http"
+	[http]="core store history diff app http"
 	[cli]="core ingest scan history store diff app http cli"
 )
 

@@ -14,6 +14,7 @@
  *   api_read.c  hosts, jobs, changes, findings
  *   api_imports.c  POST /api/v1/imports: the body spooled, then imported
  *   api_write.c PATCH /api/v1/findings/{id}
+ *   api_diff.c  GET /api/v1/diff (src/diff/, as `scandb diff`)
  */
 #ifndef SDB_HTTP_HTTP_INT_H
 #define SDB_HTTP_HTTP_INT_H
@@ -164,6 +165,7 @@ int http_api_findings(struct http_req *rq, struct http_resp *rs);
 int http_api_finding(struct http_req *rq, struct http_resp *rs);
 int http_api_metrics(struct http_req *rq, struct http_resp *rs);
 int http_api_imports(struct http_req *rq, struct http_resp *rs);
+int http_api_diff(struct http_req *rq, struct http_resp *rs);
 int http_api_finding_patch(struct http_req *rq, struct http_resp *rs);
 int http_api_host_history(struct http_req *rq, struct http_resp *rs);
 

@@ -28,6 +28,7 @@ const struct http_route http_routes[] = {
     {"GET", "/api/v1/changes", "/api/v1/changes", 1, READ, http_api_changes, 0},
     {"GET", "/api/v1/findings", "/api/v1/findings", 1, READ, http_api_findings, 0},
     {"GET", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, READ, http_api_finding, 0},
+    {"GET", "/api/v1/diff", "/api/v1/diff", 1, READ, http_api_diff, 0},
     {"GET", "/api/v1/tokens", "/api/v1/tokens", 1, ADMIN, http_api_tokens, 0},
     {"PATCH", "/api/v1/findings/{}", "/api/v1/findings/{id}", 1, WRITE, http_api_finding_patch,
      HTTP_BODY_KEEP},

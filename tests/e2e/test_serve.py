@@ -311,6 +311,14 @@ def jobs_changes_findings_are_the_clis():
         fid = f[0]["id"]
         eq(s.json(f"/api/v1/findings/{fid}", tok),
            run(db, "finding", str(fid), "--format", "json", expect=0).json(), "one finding")
+        for fmt in ("json", "xml", "text"):
+            want = run(db, "diff", "1", "3", "--format", fmt, expect=1).out
+            code, body, hdr = s.get(f"/api/v1/diff?a=1&b=3&format={fmt}", tok)
+            eq((code, body.decode()), (200, want), f"diff as {fmt}")
+        eq(json.loads(s.get("/api/v1/diff?a=2&b=2", tok)[1]),
+           run(db, "diff", "2", "2", "--json", expect=0).json(), "no difference")
+        eq(s.get("/api/v1/diff?a=1&b=999", tok)[0], 404, "diff: unknown job")
+        eq(error_of(s.get("/api/v1/diff?a=1", tok)[1])["param"], "b", "diff: b missing")
         h = run(db, "history", "192.0.2.9", "--format", "json", expect=0).json()
         eq(s.json("/api/v1/hosts/192.0.2.9/history", tok)["changes"], h, "history")
         eq(s.get("/api/v1/hosts/192.0.2.250/history", tok)[0], 404, "history of no host")
