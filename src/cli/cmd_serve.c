@@ -5,6 +5,7 @@
  * SIGINT.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,12 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 		        "scandb serve: WARNING: --no-auth: every request is allowed without "
 		        "a token\n");
 	cfg.access_log = !c->quiet;
+	/* A long-lived server with a thread per connection: few malloc arenas,
+	 * freed memory given back (main() tunes these for a one-shot import),
+	 * so that its RSS stays flat under load. */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	if (http_serve(&cfg, c->db, err, sizeof(err)) != 0) {
 		cli_err("serve: %s", err);
 		return CLI_FAIL;
