@@ -847,7 +847,8 @@ int store_token_get(struct store *st, int64_t id, struct store_token **out);
 int store_token_revoke(struct store *st, int64_t id, int64_t at, int *changed);
 /* Record a use of token `id` at `at`: last_used_at moves only when it is
  * a minute older or more (a token used by every request writes once a
- * minute). */
+ * minute).  Never waits for a writer's lock: while one holds it, the use
+ * is not recorded (SDB_EBUSY) and a later one is. */
 int store_token_touch(struct store *st, int64_t id, int64_t at);
 
 #endif

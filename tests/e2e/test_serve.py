@@ -664,6 +664,61 @@ def sigterm_lets_a_request_in_flight_finish():
 
 
 @t.case
+def readers_during_an_import_see_whole_jobs_and_no_5xx():
+    db = newdb()
+    d = tmpdir()
+    small, big = os.path.join(d, "small.xml"), os.path.join(d, "big.xml")
+    for path, n, first in ((small, 50, 0), (big, 6000, 1000)):
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_nmap_xml.py"), "--hosts",
+                        str(n), "--ports", "8", "--first-host", str(first), "-o", path],
+                       check=True, timeout=300)
+    run(db, "import", small, expect=0)
+    # a token never used: its first use is recorded while the import holds
+    # the write lock, and must not hold the request up
+    tok = run(db, "token", "create", "fresh", "--scope", "read", expect=0).out.split()[-1]
+    s = Server(db)
+    try:
+        imp = subprocess.Popen([SCANDB, "--db", db, "-q", "import", big],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if not e2e_util.PG:  # wait until the import holds SQLite's write lock
+            import sqlite3
+            deadline = time.time() + 60
+            while time.time() < deadline and imp.poll() is None:
+                con = sqlite3.connect(db, timeout=0, isolation_level=None)
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    con.execute("ROLLBACK")
+                except sqlite3.OperationalError:
+                    break  # locked: the import is writing
+                finally:
+                    con.close()
+                time.sleep(0.01)
+        n = slow = 0
+        seen = []  # the big file's first host: absent, then present, never back
+        while imp.poll() is None and n < 5000:
+            t0 = time.time()
+            code, body, _ = s.get("/api/v1/jobs", tok)
+            slow = max(slow, time.time() - t0)
+            eq(code, 200, f"GET jobs during the import: {body[:200]!r}")
+            jobs = json.loads(body)["jobs"]
+            check(all(j["status"] == "completed" for j in jobs), f"a job not whole: {jobs}")
+            code, body, _ = s.get("/api/v1/hosts/10.0.3.232", tok)
+            check(code in (200, 404), f"GET a host during the import: {code} {body[:200]!r}")
+            if not seen or seen[-1] != code:
+                seen.append(code)
+            code, body, _ = s.get("/api/v1/hosts?limit=20", tok)
+            eq((code, len(json.loads(body)["hosts"])), (200, 20), "a page during the import")
+            n += 1
+        eq(imp.wait(timeout=600), 0, f"the import: {imp.stderr.read()}")
+        check(n >= 3, f"requests during the import: {n}")
+        check(seen in ([404], [404, 200]), f"the new host seen as {seen}")
+        check(slow < 2.5, f"a request waited {slow:.1f} s for the import's lock")
+        eq(s.get("/api/v1/hosts/10.0.3.232", tok)[0], 200, "the new host, after")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
 def sigterm_stops_cleanly():
     s, fx = serving()
     code = s.stop()

@@ -33,6 +33,10 @@
 
 #include "store/store_int.h"
 
+/* How long a statement waits for a lock another connection holds
+ * (sqlite3_busy_timeout), in milliseconds. */
+#define STORE__SQLITE_BUSY_MS 5000
+
 /* One slot per cached statement. */
 enum sq_stmt {
 	SQ_BEGIN = 0,
