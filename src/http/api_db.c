@@ -1,5 +1,6 @@
 /*
- * api_db.c - the endpoints about the server and its database: GET /healthz
+ * api_db.c - the endpoints about the server and its database: GET
+ * /api/v1/openapi.json (docs/openapi.json, embedded), /healthz
  * (the process answers; no database), /readyz (the database answers and its
  * schema is current), /api/v1/database/health (store_health and the pool),
  * /api/v1/database/migrations (store_migrate_status), /api/v1/database/stats
@@ -14,6 +15,22 @@
 #include "app/views.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+
+/* docs/openapi.json, embedded at build time (cmake/embed_file.cmake). */
+extern const char http_openapi_json[];
+extern const size_t http_openapi_json_len;
+
+int http_api_openapi(struct http_req *rq, struct http_resp *rs)
+{
+	(void)rq;
+	if (!(rs->body = malloc(http_openapi_json_len + 1)))
+		return http_error(rs, 500, "internal", NULL, "out of memory");
+	memcpy(rs->body, http_openapi_json, http_openapi_json_len + 1);
+	rs->len = http_openapi_json_len;
+	rs->status = 200;
+	rs->ctype = "application/json";
+	return 0;
+}
 
 int http_api_healthz(struct http_req *rq, struct http_resp *rs)
 {

@@ -151,6 +151,7 @@ int http_query_limit(const struct http_req *rq, size_t def, size_t max, size_t *
 
 /* ---- the handlers (api_db.c, api_read.c, metrics.c) ---- */
 int http_api_healthz(struct http_req *rq, struct http_resp *rs);
+int http_api_openapi(struct http_req *rq, struct http_resp *rs);
 int http_api_readyz(struct http_req *rq, struct http_resp *rs);
 int http_api_db_health(struct http_req *rq, struct http_resp *rs);
 int http_api_db_migrations(struct http_req *rq, struct http_resp *rs);

@@ -16,6 +16,7 @@
 const struct http_route http_routes[] = {
     {"GET", "/healthz", "/healthz", 0, 0, http_api_healthz, 0},
     {"GET", "/readyz", "/readyz", 1, 0, http_api_readyz, 0},
+    {"GET", "/api/v1/openapi.json", "/api/v1/openapi.json", 0, 0, http_api_openapi, 0},
     {"GET", "/metrics", "/metrics", 1, READ, http_api_metrics, 0},
     {"GET", "/api/v1/database/health", "/api/v1/database/health", 1, READ, http_api_db_health, 0},
     {"GET", "/api/v1/database/migrations", "/api/v1/database/migrations", 1, READ,

@@ -81,6 +81,82 @@ VULN_XML = """<?xml version="1.0"?>
 """
 
 
+# ---- the OpenAPI document: every JSON response is checked against it ----------
+
+OPENAPI = json.load(open(os.path.join(e2e_util.REPO, "docs", "openapi.json")))
+_validated = {"n": 0}
+
+
+def _resolve(schema):
+    while "$ref" in schema:
+        schema = OPENAPI["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def conforms(value, schema, where="$"):
+    """The JSON Schema subset the document uses: type (or a list of types),
+    enum, properties, required, additionalProperties false, items, oneOf,
+    $ref.  Raises AssertionError naming the first place that differs."""
+    schema = _resolve(schema)
+    if "oneOf" in schema:
+        errors = []
+        for sub in schema["oneOf"]:
+            try:
+                conforms(value, sub, where)
+                return
+            except AssertionError as e:
+                errors.append(str(e))
+        raise AssertionError(f"{where}: matches none of oneOf: {errors}")
+    kinds = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+             "object": dict, "array": list, "null": type(None)}
+    types = schema.get("type")
+    if types is not None:
+        types = types if isinstance(types, list) else [types]
+        ok = any(isinstance(value, kinds[t]) and not (t in ("integer", "number") and
+                                                      isinstance(value, bool))
+                 for t in types)
+        check(ok, f"{where}: {value!r:.80} is not {types}")
+    if "enum" in schema:
+        check(value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for k in schema.get("required", []):
+            check(k in value, f"{where}: lacks {k!r}")
+        if schema.get("additionalProperties") is False:
+            extra = set(value) - set(props)
+            check(not extra, f"{where}: keys not in the document: {sorted(extra)}")
+        for k, v in value.items():
+            if k in props:
+                conforms(v, props[k], f"{where}.{k}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            conforms(v, schema["items"], f"{where}[{i}]")
+
+
+def check_response(method, path, code, body, ctype):
+    """The response's body against the document's schema for its route,
+    method and status (JSON bodies; text is checked for being a string)."""
+    path = path.split("?", 1)[0]
+    for tmpl, ops in OPENAPI["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", tmpl), path):
+            break
+    else:
+        check(code == 404, f"{method} {path}: {code} for a path the document lacks")
+        return
+    op = ops.get(method.lower())
+    if op is None:
+        eq(code, 405, f"{method} {path}: not in the document")
+        return
+    resp = op["responses"].get(str(code))
+    check(resp is not None, f"{method} {path}: status {code} not in the document")
+    media = ctype.split(";")[0].strip()
+    content = resp.get("content", {})
+    check(media in content, f"{method} {path} {code}: {media} not in the document")
+    if media == "application/json":
+        conforms(json.loads(body), content[media]["schema"], f"{method} {path} {code}")
+        _validated["n"] += 1
+
+
 class Server:
     """`scandb serve` on 127.0.0.1 and a free port; stop() sends SIGTERM."""
 
@@ -125,9 +201,12 @@ class Server:
                                      method=method, data=data)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.read(), dict(r.headers)
+                got = r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as e:
-            return e.code, e.read(), dict(e.headers)
+            got = e.code, e.read(), dict(e.headers)
+        if got[0] not in (413, 431) or got[2].get("Content-Type"):
+            check_response(method, path, got[0], got[1], got[2].get("Content-Type", ""))
+        return got
 
     def json(self, path, token, expect=200, **kw):
         code, body, _ = self.get(path, token, **kw)
@@ -716,6 +795,26 @@ def readers_during_an_import_see_whole_jobs_and_no_5xx():
         eq(s.get("/api/v1/hosts/10.0.3.232", tok)[0], 200, "the new host, after")
     finally:
         eq(s.stop(), 0, "exit after SIGTERM")
+
+
+@t.case
+def the_openapi_document_is_served_and_every_response_follows_it():
+    s, fx = serving()
+    try:
+        code, body, hdr = s.get("/api/v1/openapi.json")
+        eq(code, 200, "/api/v1/openapi.json")
+        eq(json.loads(body), OPENAPI, "the served document is docs/openapi.json")
+        check(OPENAPI["openapi"].startswith("3."), "an OpenAPI 3 document")
+        gen = subprocess.run([sys.executable, os.path.join(e2e_util.REPO, "scripts", "openapi.py")],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        eq(json.loads(gen), OPENAPI, "docs/openapi.json is what scripts/openapi.py writes")
+        # every route the server has is in the document (and its 404 is not)
+        for path in OPENAPI["paths"]:
+            probe = path.replace("{addr}", "10.0.0.5").replace("{id}", "1")
+            check(s.get(probe, fx["tok"]["boss"])[0] in (200, 400, 404, 405), probe)
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+    check(_validated["n"] > 10, f"responses checked: {_validated['n']}")
 
 
 @t.case
