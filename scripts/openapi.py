@@ -64,7 +64,7 @@ token = obj({"id": S("integer"), "name": S("string"),
 error = obj({"error": obj({"code": S("string"), "message": S("string"), "param": nul("string")})})
 pool = obj({"max": S("integer"), "open": S("integer"), "in_use": S("integer"),
             "idle": S("integer"), "waiting": S("integer"), "wait_seconds_total": S("number")})
-health = obj({"status": S("string", enum=["healthy", "unhealthy"]), "latency_ms": S("number"),
+health = obj({"status": S("string", enum=["healthy", "degraded", "unhealthy"]), "latency_ms": S("number"),
               "backend": S("string"), "server_version": S("string"),
               "schema_version": S("integer"), "latest_version": S("integer"),
               "pending": S("integer"), "problem": nul("string"), "pool": ref("Pool")},

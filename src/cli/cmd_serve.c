@@ -1,8 +1,8 @@
 /*
  * cmd_serve.c - `scandb serve`: parse its options (and SCANDB_POOL_MAX,
- * SCANDB_POOL_ACQUIRE_TIMEOUT), check the database is there with a current
- * schema, then hand over to the HTTP server (src/http/) until SIGTERM or
- * SIGINT.
+ * SCANDB_POOL_ACQUIRE_TIMEOUT, SCANDB_SLOW_QUERY_MS), check the database
+ * is there with a current schema, then hand over to the HTTP server
+ * (src/http/) until SIGTERM or SIGINT.
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -110,7 +110,8 @@ static int serve_opt(void *ctx, int ch, char *arg)
 	}
 }
 
-/* SCANDB_POOL_MAX and SCANDB_POOL_ACQUIRE_TIMEOUT (the flags win). */
+/* SCANDB_POOL_MAX, SCANDB_POOL_ACQUIRE_TIMEOUT and SCANDB_SLOW_QUERY_MS
+ * (the flags win). */
 static int serve_env(struct http_config *cfg)
 {
 	const char *v = getenv("SCANDB_POOL_MAX");
@@ -125,6 +126,16 @@ static int serve_env(struct http_config *cfg)
 			return CLI_USAGE;
 		}
 		cfg->pool_max = (int)n;
+	}
+	if ((v = getenv("SCANDB_SLOW_QUERY_MS")) && *v) {
+		n = strtol(v, &end, 10);
+		if (*end || n < 0 || n > 3600000) {
+			cli_err(
+			    "serve: SCANDB_SLOW_QUERY_MS: '%s' is not milliseconds in 0..3600000",
+			    v);
+			return CLI_USAGE;
+		}
+		cfg->slow_ms = (int)n;
 	}
 	if ((v = getenv("SCANDB_POOL_ACQUIRE_TIMEOUT")) && *v) {
 		t = strtod(v, &end);

@@ -74,13 +74,14 @@ int http_api_db_health(struct http_req *rq, struct http_resp *rs)
 		                           rq->srv->backend, "problem", store_errmsg(rq->st),
 		                           "pool", pool_json(&rq->srv->pool)));
 	}
-	return http_json(
-	    rs, h.healthy ? 200 : 503,
-	    json_pack("{s:s, s:f, s:s, s:s, s:i, s:i, s:i, s:s?, s:o}", "status",
-	              h.healthy ? "healthy" : "unhealthy", "latency_ms", h.latency_ms, "backend",
-	              h.backend, "server_version", h.server_version, "schema_version",
-	              h.schema_version, "latest_version", h.latest_version, "pending", h.pending,
-	              "problem", h.healthy ? NULL : h.problem, "pool", pool_json(&rq->srv->pool)));
+	return http_json(rs, h.healthy ? 200 : 503,
+	                 json_pack("{s:s, s:f, s:s, s:s, s:i, s:i, s:i, s:s?, s:o}", "status",
+	                           h.healthy ? http_health_word(rq->srv) : "unhealthy",
+	                           "latency_ms", h.latency_ms, "backend", h.backend,
+	                           "server_version", h.server_version, "schema_version",
+	                           h.schema_version, "latest_version", h.latest_version, "pending",
+	                           h.pending, "problem", h.healthy ? NULL : h.problem, "pool",
+	                           pool_json(&rq->srv->pool)));
 }
 
 int http_api_db_migrations(struct http_req *rq, struct http_resp *rs)

@@ -22,10 +22,11 @@ struct http_config {
 	size_t max_body;        /* bytes of a request body: 413 beyond */
 	size_t max_upload;      /* bytes of an uploaded scan (POST imports) */
 	int access_log;         /* one line per request on stderr */
+	int slow_ms;            /* a request slower is logged (route, time) */
 };
 /* The defaults: 127.0.0.1:8080, pool 10, 5 s acquire timeout, 256
  * connections, 10 s, 8 KiB of headers, 1 MiB of body, 1 GiB of upload,
- * access log on. */
+ * access log on, slow requests from 500 ms. */
 void http_config_default(struct http_config *cfg);
 
 /* Parse "ADDR:PORT", "[V6]:PORT", ":PORT" or "PORT" into cfg; 0 or -1. */

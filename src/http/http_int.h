@@ -42,6 +42,7 @@ struct http_pool {
 	double acquire_timeout;
 	double wait_seconds_total;
 	uint64_t timeouts;
+	double busy_at; /* time_mono() when more than 80 % were last in use */
 };
 int http_pool_init(struct http_pool *p, const char *target, int max, double acquire_timeout);
 /* A connection for this request, or NULL: *busy = 1 when none came free
@@ -53,6 +54,7 @@ void http_pool_release(struct http_pool *p, struct store *st);
 struct http_pool_stats {
 	int max, open, in_use, idle, waiting;
 	double wait_seconds_total;
+	double busy_at;
 };
 void http_pool_stats(struct http_pool *p, struct http_pool_stats *out);
 void http_pool_free(struct http_pool *p);
@@ -74,7 +76,13 @@ struct http_server {
 	struct http_pool pool;
 	struct http_metrics *metrics;
 	atomic_int active; /* requests begun and not yet completed */
+	/* slow requests (cfg.slow_ms): the last one's time_mono(), a count */
+	_Atomic double slow_at;
+	atomic_ullong slow_total;
 };
+/* "degraded" when, within the last minute, a request was slow or the pool
+ * was more than 80 % in use; else "healthy". */
+const char *http_health_word(struct http_server *srv);
 
 /* ---- request.c (libmicrohttpd's callbacks) and server.c (the watchdog) ---- */
 enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char *url,

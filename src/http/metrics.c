@@ -180,6 +180,13 @@ int http_api_metrics(struct http_req *rq, struct http_resp *rs)
 	pthread_mutex_unlock(&srv->metrics->mu);
 	if (r == 0)
 		r = pool_text(&srv->pool, &b);
+	if (r == 0)
+		r = buf_printf(
+		    &b,
+		    "# HELP scandb_http_slow_requests_total Requests slower than "
+		    "SCANDB_SLOW_QUERY_MS.\n# TYPE scandb_http_slow_requests_total counter\n"
+		    "scandb_http_slow_requests_total %llu\n",
+		    (unsigned long long)atomic_load(&srv->slow_total));
 	if (r == 0 && (r = jobs_text(rq->st, &b)) != 0) {
 		buf_free(&b);
 		return http_store_error(rs, rq->st, r);

@@ -21,6 +21,7 @@ int http_pool_init(struct http_pool *p, const char *target, int max, double acqu
 	pthread_condattr_t ca;
 
 	memset(p, 0, sizeof(*p));
+	p->busy_at = -1e9;
 	p->target = target;
 	p->max = max;
 	p->acquire_timeout = acquire_timeout;
@@ -85,6 +86,8 @@ struct store *http_pool_acquire(struct http_pool *p, int *busy, char *msg, size_
 		pthread_mutex_unlock(&p->mu);
 		return NULL;
 	}
+	if (p->in_use * 5 > p->max * 4)
+		p->busy_at = time_mono();
 	pthread_mutex_unlock(&p->mu);
 	return st ? st : open_one(p, msg, len);
 }
@@ -109,6 +112,7 @@ void http_pool_stats(struct http_pool *p, struct http_pool_stats *out)
 	out->idle = (int)p->nidle;
 	out->waiting = p->waiting;
 	out->wait_seconds_total = p->wait_seconds_total;
+	out->busy_at = p->busy_at;
 	pthread_mutex_unlock(&p->mu);
 }
 

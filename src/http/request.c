@@ -234,6 +234,19 @@ static enum MHD_Result body_chunk(struct reqstate *s, const char *data, size_t n
 	return MHD_YES;
 }
 
+/* A handler slower than cfg.slow_ms: one line with its route and time
+ * (never its parameters), counted, and health says degraded for a minute. */
+static void slow_check(struct http_server *srv, const struct http_route *route, double secs)
+{
+	if (srv->cfg.slow_ms <= 0 || secs * 1000.0 < srv->cfg.slow_ms)
+		return;
+	atomic_store(&srv->slow_at, time_mono());
+	atomic_fetch_add(&srv->slow_total, 1);
+	fprintf(stderr,
+	        "scandb serve: slow request: %s %s took %.0f ms (SCANDB_SLOW_QUERY_MS=%d)\n",
+	        route->method, route->label, secs * 1000.0, srv->cfg.slow_ms);
+}
+
 static void dispatch(struct reqstate *s, struct http_resp *rs)
 {
 	struct http_req *rq = &s->rq;
@@ -244,10 +257,14 @@ static void dispatch(struct reqstate *s, struct http_resp *rs)
 		           s->cap);
 		return;
 	}
+	double t0;
+
 	if (route->needs_db && take_store(rq, rs))
 		return;
+	t0 = time_mono();
 	route->fn(rq, rs);
 	give_store(rq);
+	slow_check(rq->srv, route, time_mono() - t0);
 }
 
 enum MHD_Result http__access(void *cls, struct MHD_Connection *conn, const char *url,

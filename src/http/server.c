@@ -38,6 +38,7 @@ void http_config_default(struct http_config *cfg)
 	cfg->max_body = 1024 * 1024;
 	cfg->max_upload = (size_t)1 << 30;
 	cfg->access_log = 1;
+	cfg->slow_ms = 500;
 }
 
 int http_parse_listen(const char *s, struct http_config *cfg)
@@ -171,6 +172,17 @@ static void watchdog(double limit)
 	pthread_mutex_unlock(&watch_mu);
 }
 
+const char *http_health_word(struct http_server *srv)
+{
+	struct http_pool_stats ps;
+	double now = time_mono();
+
+	http_pool_stats(&srv->pool, &ps);
+	if (now - atomic_load(&srv->slow_at) < 60.0 || now - ps.busy_at < 60.0)
+		return "degraded";
+	return "healthy";
+}
+
 /* ---- the daemon ---------------------------------------------------------------- */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -278,6 +290,8 @@ static int server_init(struct http_server *srv, const struct http_config *cfg, c
 	srv->cfg = *cfg;
 	srv->target = target;
 	atomic_init(&srv->active, 0);
+	atomic_init(&srv->slow_at, -1e9);
+	atomic_init(&srv->slow_total, 0);
 	if (store_open_mode(target, 0, &st, errmsg, len) != 0)
 		return -1;
 	snprintf(srv->backend, sizeof(srv->backend), "%s", store_backend_name(st));

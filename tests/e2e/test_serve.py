@@ -818,6 +818,26 @@ def the_openapi_document_is_served_and_every_response_follows_it():
 
 
 @t.case
+def slow_requests_are_logged_without_parameters_and_degrade_health():
+    s, fx = serving("--pool-size", "5", env={"SCANDB_SLOW_QUERY_MS": "1"})
+    tok = fx["tok"]["reader"]
+    try:
+        eq(s.json("/api/v1/database/health", tok)["status"], "healthy", "before")
+        s.get("/api/v1/hosts?limit=10000&net=10.0.0.0%2F8", tok)
+        eq(s.json("/api/v1/database/health", tok)["status"], "degraded", "after a slow one")
+        text = s.get("/metrics", tok)[1].decode()
+        m = re.search(r"^scandb_http_slow_requests_total (\d+)$", text, re.M)
+        check(m and int(m.group(1)) >= 1, f"slow requests counted: {text[-400:]}")
+    finally:
+        eq(s.stop(), 0, "exit after SIGTERM")
+    log = s.stderr()
+    check(re.search(r"slow request: GET /api/v1/hosts took \d+ ms", log), log[-800:])
+    check("10.0.0.0" not in log and "limit=" not in log, "a parameter in the log")
+    r = run(fx["db"], "serve", env={"SCANDB_SLOW_QUERY_MS": "soon"}, expect=2)
+    check("SCANDB_SLOW_QUERY_MS" in r.err, r.err)
+
+
+@t.case
 def sigterm_stops_cleanly():
     s, fx = serving()
     code = s.stop()
