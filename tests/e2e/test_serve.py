@@ -548,9 +548,13 @@ def no_auth_only_on_loopback_with_a_warning():
     check("loopback" in r.err, r.err)
     r = run(fx["db"], "serve", "--listen", "localhost:80", expect=2)
     check("--listen" in r.err, r.err)
+    r = run(e2e_util.nodb(), "serve", "--listen", "127.0.0.1:0", expect=1)
+    check("no database" in r.err or "does not exist" in r.err, f"a missing database: {r.err}")
     s = Server(fx["db"], "--no-auth", "--pool-size", "3")
     try:
         check("WARNING" in s.stderr() and "--no-auth" in s.stderr(), s.stderr())
+        r = run(fx["db"], "serve", "--listen", f"127.0.0.1:{s.port}", expect=1)
+        check("cannot listen" in r.err, f"a port in use: {r.err}")
         eq(s.get("/api/v1/tokens")[0], 200, "no token needed")
         eq(s.json("/api/v1/database/health", None)["pool"]["max"], 3, "--pool-size")
     finally:
