@@ -117,7 +117,8 @@ paths = {
   "/api/v1/database/health": {"get": op("database health and the pool", {**ok(ref("Health")), "503": {"description": "unhealthy", "content": {"application/json": {"schema": ref("Health")}}}, **E(401, 403, 413, 500)})},
   "/api/v1/database/migrations": {"get": op("applied and pending migrations", {**ok(obj({"current_version": S("integer"), "applied": arr(ref("Migration")), "pending": arr(ref("Migration"))})), **E(*std)})},
   "/api/v1/database/stats": {"get": op("rows and sizes per table and index, jobs by status", {**ok(ref("Stats")), **E(*std)}, [q("exact", "1: count every row", S("string", enum=["0", "1"]))])},
-  "/api/v1/hosts": {"get": op("hosts, a page at a time (as scandb hosts)", {**ok(page("hosts", ref("Host"), cursor=True)), **E(404, *std)}, [
+  "/api/v1/hosts": {"get": op("hosts, a page at a time (as scandb hosts); format=ndjson: every host, one a line", {"200": {"description": "a page, or every host as NDJSON", "content": {"application/json": {"schema": page("hosts", ref("Host"), cursor=True)}, "application/x-ndjson": {"schema": S("string")}}}, **E(404, *std)}, [
+      q("format", "json (a page) or ndjson (every host, no limit)", S("string", enum=["json", "ndjson"])),
       q("port", "N or N/tcp|udp|sctp"), q("service", "service name"), q("status", "up, down, unknown, skipped"),
       q("net", "CIDR block"), q("job", "hosts as job N saw them"), q("changed_since", "7d or a date"),
       q("new_since", "7d or a date"), limit, q("cursor", "next_cursor of the previous page")])},

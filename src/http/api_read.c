@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/host_filter.h"
 #include "app/views.h"
@@ -177,22 +178,94 @@ static int on_host(void *ctx, struct store_host *h)
 	return r;
 }
 
+/* store_hosts_each callback of format=ndjson: one host a line, to ctx (a
+ * FILE), in the CLI's bytes (compact, 15 significant digits). */
+static int on_host_line(void *ctx, struct store_host *h)
+{
+	json_t *o = view_host_json(h);
+	int r = 0;
+
+	store_host_free(h);
+	if (!o)
+		return SDB_ENOMEM;
+	if (json_dumpf(o, ctx, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0 ||
+	    fputc('\n', ctx) == EOF)
+		r = SDB_EIO;
+	json_decref(o);
+	return r;
+}
+
+/* format=ndjson: every matching host (no limit), written to an unlinked
+ * temporary file as the store walk gives them, then sent from the file:
+ * memory does not grow with the result. */
+static int hosts_ndjson(struct http_req *rq, const struct store_host_filter *f, int none,
+                        struct http_resp *rs)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[300];
+	FILE *out = NULL;
+	off_t len = -1;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/scandb-ndjson-XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(path)) < 0)
+		return http_error(rs, 500, "internal", NULL, "cannot make a temporary file");
+	unlink(path);
+	if (!(out = fdopen(dup(fd), "w")))
+		r = SDB_EIO;
+	if (r == 0 && !none)
+		r = store_hosts_each(rq->st, f, on_host_line, out);
+	if (out && fclose(out) != 0 && r == 0)
+		r = SDB_EIO;
+	if (r == 0 && ((len = lseek(fd, 0, SEEK_END)) < 0 || lseek(fd, 0, SEEK_SET) < 0))
+		r = SDB_EIO;
+	if (r != 0) {
+		close(fd);
+		if (r == SDB_EIO || r == SDB_ENOMEM)
+			return http_error(rs, 500, "internal", NULL, "cannot write the hosts");
+		return http_store_error(rs, rq->st, r);
+	}
+	rs->status = 200;
+	rs->ctype = "application/x-ndjson";
+	rs->has_fd = 1;
+	rs->fd = fd;
+	rs->len = (size_t)len;
+	return 0;
+}
+
+/* ?format=: 0 json (a page), 1 ndjson (everything); -1 after a 400. */
+static int hosts_format(struct http_req *rq, struct http_resp *rs)
+{
+	const char *v = http_query(rq, "format");
+
+	if (!v || strcmp(v, "json") == 0)
+		return 0;
+	if (strcmp(v, "ndjson") != 0)
+		return bad_param(rs, "format", "use json (a page) or ndjson (every host)"), -1;
+	if (http_query(rq, "limit"))
+		return bad_param(rs, "limit", "format=ndjson sends every host: no limit"), -1;
+	return 1;
+}
+
 int http_api_hosts(struct http_req *rq, struct http_resp *rs)
 {
-	static const char *const known[] = {"port",          "service",   "status", "net",   "job",
-	                                    "changed_since", "new_since", "limit",  "cursor"};
+	static const char *const known[] = {"port",   "service",       "status",    "net",
+	                                    "job",    "changed_since", "new_since", "limit",
+	                                    "cursor", "format"};
 	struct store_host_filter f = STORE_HOST_FILTER_ANY;
 	struct page p = {0};
 	const char *cursor = http_query(rq, "cursor");
 	char next[40];
-	int none = 0, r;
+	int none = 0, fmt = 0, r;
 
 	if (http_query_check(rq, known, sizeof(known) / sizeof(known[0]), rs) ||
-	    host_filter_from_query(rq, &f, rs) ||
+	    (fmt = hosts_format(rq, rs)) < 0 || host_filter_from_query(rq, &f, rs) ||
 	    http_query_limit(rq, PAGE_DEFAULT, PAGE_MAX, &p.limit, rs) ||
 	    (cursor && apply_cursor(cursor, &f, &none, rs)) ||
 	    (f.job_id > 0 && job_exists(rq, f.job_id, rs)))
 		return 0;
+	if (fmt == 1)
+		return hosts_ndjson(rq, &f, none, rs);
 	if (!(p.items = json_array()))
 		return http_error(rs, 500, "internal", NULL, "out of memory");
 	r = none ? 0 : store_hosts_each(rq->st, &f, on_host, &p);

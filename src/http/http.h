@@ -39,7 +39,8 @@ int http_host_is_loopback(const char *host);
  * until SIGTERM or SIGINT: then stop accepting, let requests in flight
  * finish (up to 10 s), close.  Prints "scandb serve: listening on
  * http://ADDR:PORT/" on stderr once listening (with the actual port when
- * cfg->port is 0).  Returns 0 after a clean stop, or -1 (errmsg[len] says
+ * cfg->port is 0).  Returns 0 after a clean stop (SIGTERM and SIGINT then
+ * stay blocked in this thread: the caller exits), or -1 (errmsg[len] says
  * why: the address is in use, ...).
  */
 int http_serve(const struct http_config *cfg, const char *target, char *errmsg, size_t len);

@@ -117,6 +117,8 @@ struct http_resp {
 	size_t len;
 	const char *ctype;
 	int retry_after; /* seconds; 0: no header */
+	int has_fd;      /* the body is instead the first len bytes of file fd */
+	int fd;          /* (taken: closed once sent) */
 };
 
 /* ---- router.c ---- */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -33,11 +34,16 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct reqstate *s, st
 	enum MHD_Result ok;
 	char ra[16];
 
-	if (!rs->body)
+	if (!rs->body && !rs->has_fd)
 		http_error(rs, 500, "internal", NULL, "no response");
-	r = MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
+	if (rs->has_fd)
+		r = MHD_create_response_from_fd(rs->len, rs->fd);
+	else
+		r = MHD_create_response_from_buffer(rs->len, rs->body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(rs->body);
+		if (rs->has_fd)
+			close(rs->fd);
 		return MHD_NO;
 	}
 	rs->body = NULL;

@@ -344,7 +344,8 @@ int http_serve(const struct http_config *cfg, const char *target, char *errmsg, 
 	        srv.backend, cfg->pool_max);
 	wait_for_stop(&srv, &set);
 	stop(&srv, d, &set);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* SIGTERM and SIGINT stay blocked: one more while the process exits
+	 * (a supervisor sending it twice) must not kill it with status 143 */
 	http_pool_free(&srv.pool);
 	http_metrics_free(srv.metrics);
 	fprintf(stderr, "scandb serve: stopped\n");

@@ -343,6 +343,16 @@ def hosts_json_is_the_clis():
         eq(got, cli, "all hosts, 37 a page, joined")
         eq(n, (len(cli) + 36) // 37, "pages")
         eq(s.json("/api/v1/hosts", tok)["hosts"], cli[:100], "default limit 100")
+        code, body, hdr = s.get("/api/v1/hosts?format=ndjson", tok)
+        eq((code, hdr["Content-Type"]), (200, "application/x-ndjson"), "format=ndjson")
+        eq(body.decode(), run(db, "hosts", "--format", "ndjson", expect=0).out,
+           "ndjson: the CLI's bytes")
+        code, body, _ = s.get("/api/v1/hosts?format=ndjson&port=22&net=10.0.0.0%2F26", tok)
+        eq(body.decode(), run(db, "hosts", "--format", "ndjson", "--port", "22", "--net",
+                              "10.0.0.0/26", expect=0).out, "ndjson filtered")
+        eq(error_of(s.get("/api/v1/hosts?format=ndjson&limit=5", tok)[1])["param"], "limit",
+           "ndjson takes no limit")
+        eq(error_of(s.get("/api/v1/hosts?format=xml", tok)[1])["param"], "format", "format")
         for query, flags in (("port=22", ["--port", "22"]),
                              ("port=80%2Ftcp&status=up", ["--port", "80/tcp", "--status", "up"]),
                              ("net=10.0.0.0%2F26", ["--net", "10.0.0.0/26"]),
