@@ -1,7 +1,8 @@
 /*
  * api_imports.c - POST /api/v1/imports (write scope): an nmap XML body,
- * spooled to a temporary file as it arrives (never held in memory; capped by
- * --max-upload), then imported by app/import.c's app_import_file, the use
+ * spooled to an unlinked temporary file as it arrives (never held in memory;
+ * capped by --max-upload; nothing is left behind, even by a kill -9), then
+ * imported by app/import.c's app_import_file, the use
  * case `scandb import` runs: one job, one transaction, the same dedup.  A
  * client that goes away mid-body leaves nothing (the import starts only
  * once the whole body is in; the spool is removed).  201 with the job, 200
@@ -34,6 +35,10 @@ int http_spool_open(struct http_req *rq, struct http_resp *rs)
 		           strerror(errno));
 		return 1;
 	}
+	/* unlinked at once: a server killed outright leaves no file behind;
+	 * the importer opens it again through its descriptor */
+	unlink(rq->spool_path);
+	snprintf(rq->spool_path, sizeof(rq->spool_path), "/proc/self/fd/%d", rq->spool_fd);
 	return 0;
 }
 
@@ -57,8 +62,6 @@ void http_spool_close(struct http_req *rq)
 	if (rq->spool_fd >= 0)
 		close(rq->spool_fd);
 	rq->spool_fd = -1;
-	if (rq->spool_path[0])
-		unlink(rq->spool_path);
 	rq->spool_path[0] = '\0';
 }
 

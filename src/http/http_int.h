@@ -107,7 +107,7 @@ struct http_req {
 	size_t body_bytes;
 	int refused;         /* a response was queued before the body (404, 413, 401...) */
 	int spool_fd;        /* an upload's spool file (api_imports.c), or -1 */
-	char spool_path[64]; /* its name, unlinked when the request ends */
+	char spool_path[64]; /* "/proc/self/fd/N": the file is unlinked at once */
 	char *body;          /* a HTTP_BODY_KEEP route's body (NUL-terminated), or NULL */
 };
 

@@ -628,8 +628,19 @@ def uploads_import_like_the_cli():
         eq(len(run(db, "jobs", "--format", "json", expect=0).json()), 2, "nothing stored")
         eq(s.json("/api/v1/hosts", r)["hosts"], run(db, "hosts", "--format", "json").json(),
            "hosts after uploads")
+        # the server killed outright mid-upload: no job, no spool file
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"POST /api/v1/imports?force=1 HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
+                  w.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(xml) +
+                  xml[:len(xml) // 2])
+        time.sleep(0.5)
+        s.p.kill()
+        s.p.wait(timeout=30)
+        c.close()
+        eq(os.listdir(spool), [], "spool files left by a kill -9")
+        eq(len(run(db, "jobs", "--format", "json", expect=0).json()), 2, "nothing stored")
     finally:
-        eq(s.stop(), 0, "exit after SIGTERM")
+        s.stop()
 
 
 @t.case
