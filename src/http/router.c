@@ -66,8 +66,10 @@ int http_route_find(const char *method, const char *path, char *arg, size_t argl
 		if (!match(http_routes[i].pattern, path, arg, arglen))
 			continue;
 		if (strcmp(http_routes[i].method, method) == 0 ||
-		    (strcmp(method, "HEAD") == 0 && strcmp(http_routes[i].method, "GET") == 0))
+		    (strcmp(method, "HEAD") == 0 && strcmp(http_routes[i].method, "GET") == 0)) {
+			*allowed = 0;
 			return (int)i;
+		}
 		*allowed = 1;
 	}
 	return -1;
