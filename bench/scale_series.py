@@ -12,11 +12,18 @@ usually up the next).  So a day's file is the state of the network on that
 day, and every day is reproducible on its own (the series is replayed from
 day 0 with fixed seeds: cheap next to writing the file).
 
-  scale_series.py --hosts 16384 --day 7 -o day7.xml
+--seed FILE takes the shape of the documents from a real nmap -oX (bench/
+scale.sh scans 127.0.0.1 for it): nmap's version and XML version, the scan
+type, how nmap wrote an up host's status, an open and a closed port's
+state reasons and a host's <times>; and --start puts day 0 at a chosen
+time (scale.sh: so that the last day is the seed's, today).
+
+  scale_series.py --hosts 16384 --day 7 [--seed real.xml] [--start T] -o day7.xml
 """
 import argparse
 import random
 import sys
+import xml.etree.ElementTree as ET
 
 PORT_POOL = [
     (21, "ftp", "vsftpd", ["2.3.4", "3.0.2", "3.0.3", "3.0.5"]),
@@ -85,15 +92,50 @@ def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def write(out, hosts, day):
+# The document's shape when there is no --seed (nmap 7.94 -sT).
+SHAPE = {"version": "7.94", "xmloutputversion": "1.05", "scantype": "connect",
+         "up_reason": "conn-refused", "open_reason": "syn-ack", "closed_reason": "conn-refused",
+         "times": 'srtt="50" rttvar="20" to="100000"'}
+
+
+def seed_shape(path):
+    """SHAPE as the real nmap output at `path` wrote it."""
+    shape = dict(SHAPE)
+    root = ET.parse(path).getroot()
+    if root.tag != "nmaprun" or root.get("scanner") != "nmap":
+        sys.exit(f"scale_series: {path}: not nmap -oX output")
+    shape["version"] = root.get("version", shape["version"])
+    shape["xmloutputversion"] = root.get("xmloutputversion", shape["xmloutputversion"])
+    si = root.find("scaninfo")
+    if si is not None and si.get("protocol") == "tcp":
+        shape["scantype"] = si.get("type", shape["scantype"])
+    host = root.find("host")
+    if host is None:
+        sys.exit(f"scale_series: {path}: no host in the seed scan")
+    st = host.find("status")
+    if st is not None and st.get("state") == "up":
+        shape["up_reason"] = st.get("reason", shape["up_reason"])
+    for port in host.iter("port"):
+        ps = port.find("state")
+        if ps is not None and ps.get("state") in ("open", "closed"):
+            shape[ps.get("state") + "_reason"] = ps.get("reason")
+    times = host.find("times")
+    if times is not None:
+        shape["times"] = " ".join(f'{k}="{esc(v)}"' for k, v in times.attrib.items())
+    return shape
+
+
+def write(out, hosts, day, shape=None, start=START):
+    shape = shape or SHAPE
     state, down = build(hosts, day)
-    t0 = START + day * DAY
+    t0 = start + day * DAY
     w = out.write
     args = "nmap -sT -sV -p 1-10000 -oX - 10.0.0.0/16"
     w('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n')
-    w(f'<nmaprun scanner="nmap" args="{args}" start="{t0}" version="7.94" '
-      'xmloutputversion="1.05">\n')
-    w('<scaninfo type="connect" protocol="tcp" numservices="10000" services="1-10000"/>\n')
+    w(f'<nmaprun scanner="nmap" args="{args}" start="{t0}" version="{esc(shape["version"])}" '
+      f'xmloutputversion="{esc(shape["xmloutputversion"])}">\n')
+    w(f'<scaninfo type="{esc(shape["scantype"])}" protocol="tcp" numservices="10000" '
+      'services="1-10000"/>\n')
     w('<verbose level="0"/>\n<debugging level="0"/>\n')
     nup = 0
     for i in range(hosts):
@@ -106,11 +148,11 @@ def write(out, hosts, day):
               '<times srtt="-1" rttvar="-1" to="1000000"/>\n</host>\n')
             continue
         nup += 1
-        w(f'<host starttime="{st}" endtime="{st + 9}"><status state="up" reason="conn-refused" '
-          f'reason_ttl="0"/>\n<address addr="{a}" addrtype="ipv4"/>\n<hostnames>\n'
+        w(f'<host starttime="{st}" endtime="{st + 9}"><status state="up" '
+          f'reason="{esc(shape["up_reason"])}" reason_ttl="0"/>\n<address addr="{a}" addrtype="ipv4"/>\n<hostnames>\n'
           f'<hostname name="h{i}.example.test" type="PTR"/>\n</hostnames>\n'
           f'<ports><extraports state="closed" count="{10000 - NPORTS}">\n'
-          f'<extrareasons reason="conn-refused" count="{10000 - NPORTS}"/>\n</extraports>\n')
+          f'<extrareasons reason="{esc(shape["closed_reason"])}" count="{10000 - NPORTS}"/>\n</extraports>\n')
         for k, is_open, vi in state[i]:
             port, name, product, versions = PORT_POOL[k]
             if is_open:
@@ -124,14 +166,14 @@ def write(out, hosts, day):
                 if product and ver:
                     cpe = (f'<cpe>cpe:/a:{product.split()[0].lower()}:'
                            f'{product.split()[0].lower()}:{esc(ver.split()[0])}</cpe>')
-                w(f'<port protocol="tcp" portid="{port}"><state state="open" reason="syn-ack" '
-                  f'reason_ttl="0"/><service {attrs} method="probed" conf="10">{cpe}'
+                w(f'<port protocol="tcp" portid="{port}"><state state="open" '
+                  f'reason="{esc(shape["open_reason"])}" reason_ttl="0"/><service {attrs} method="probed" conf="10">{cpe}'
                   '</service></port>\n')
             else:
                 w(f'<port protocol="tcp" portid="{port}"><state state="closed" '
-                  f'reason="conn-refused" reason_ttl="0"/><service name="{name}" '
+                  f'reason="{esc(shape["closed_reason"])}" reason_ttl="0"/><service name="{name}" '
                   'method="table" conf="3"/></port>\n')
-        w('</ports>\n<times srtt="50" rttvar="20" to="100000"/>\n</host>\n')
+        w(f'</ports>\n<times {shape["times"]}/>\n</host>\n')
     end = t0 + hosts // 64 + 10
     w(f'<runstats><finished time="{end}" elapsed="{end - t0}.00" exit="success" '
       f'summary="Nmap done; {hosts} IP addresses ({nup} hosts up)"/>'
@@ -142,15 +184,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, default=16384)
     ap.add_argument("--day", type=int, default=0, help="0 = the first scan")
+    ap.add_argument("--seed", help="a real nmap -oX whose shape the days take")
+    ap.add_argument("--start", type=int, default=START, help="day 0's scan time (epoch)")
     ap.add_argument("-o", "--output", default="-")
     a = ap.parse_args()
-    if a.hosts < 1 or a.hosts > 1 << 24 or a.day < 0:
-        ap.error("--hosts must be 1..16777216 and --day >= 0")
+    if a.hosts < 1 or a.hosts > 1 << 24 or a.day < 0 or a.start < 1:
+        ap.error("--hosts must be 1..16777216, --day >= 0 and --start > 0")
+    shape = seed_shape(a.seed) if a.seed else None
     if a.output == "-":
-        write(sys.stdout, a.hosts, a.day)
+        write(sys.stdout, a.hosts, a.day, shape, a.start)
     else:
         with open(a.output + ".tmp", "w") as f:
-            write(f, a.hosts, a.day)
+            write(f, a.hosts, a.day, shape, a.start)
         import os
         os.replace(a.output + ".tmp", a.output)
 

@@ -4,7 +4,7 @@
 # tests/e2e/test_docs.py checks that each command's options here are exactly
 # those its --help lists.
 
-_scandb_commands="import scan hosts host services jobs job findings finding diff changes history migrate health stats doctor backup restore prune serve token"
+_scandb_commands="import scan hosts host services export jobs job tag tags note findings finding diff changes history migrate health stats doctor backup restore prune serve token"
 # global options: before the command all of them, after it these
 _scandb_global_before="--db -q --quiet --no-progress --version --help"
 _scandb_global_after="--db -q --quiet --no-progress --help"
@@ -12,17 +12,21 @@ _scandb_global_after="--db -q --quiet --no-progress --help"
 _scandb_options()
 {
 	case $1 in
-	import) echo "--force --partial --format" ;;
-	scan) echo "" ;;
-	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --format" ;;
+	import) echo "--force --partial --ports --format" ;;
+	scan) echo "--keep-xml" ;;
+	hosts) echo "--port --service --status --net --job --changed-since --new-since --all-states --sort --limit --format" ;;
 	host) echo "--job --format" ;;
-	services) echo "--port --service --status --net --changed-since --new-since --limit --format" ;;
-	jobs) echo "--status --format" ;;
-	job) echo "--format" ;;
-	changes) echo "--since --host --net --kind --format" ;;
-	history) echo "--since --format" ;;
+	services) echo "--port --service --status --net --changed-since --new-since --sort --limit --top -n --format" ;;
+	export) echo "--current --format -o --output --port --service --status --net --changed-since --new-since" ;;
+	jobs) echo "--status --sort --limit --format" ;;
+	job) echo "--dry-run --format" ;;
+	tag) echo "--format" ;;
+	tags) echo "--format" ;;
+	note) echo "--format" ;;
+	changes) echo "--since --host --net --kind --sort --limit --format" ;;
+	history) echo "--since --sort --limit --format" ;;
 	diff) echo "--format --text --xml --json -v --verbose" ;;
-	findings) echo "--status --severity --host --format" ;;
+	findings) echo "--status --severity --host --sort --limit --format" ;;
 	finding) echo "--format --note" ;;
 	migrate) echo "--format --force" ;;
 	health) echo "--format" ;;
@@ -39,9 +43,10 @@ _scandb_options()
 _scandb_formats()
 {
 	case $1 in
-	import | health | backup | restore | migrate) echo "table json" ;;
+	import | health | backup | restore | migrate | tag) echo "table json" ;;
 	token) echo "table json ndjson" ;;
 	diff) echo "text xml json" ;;
+	export) echo "nmap-xml csv json html" ;;
 	*) echo "table json ndjson csv" ;;
 	esac
 }
@@ -80,13 +85,17 @@ _scandb()
 		_scandb_files "$cur"
 		return 0
 		;;
+	-o | --output | --keep-xml)
+		_scandb_files "$cur"
+		return 0
+		;;
 	--format)
 		COMPREPLY=($(compgen -W "$(_scandb_formats "$cmd")" -- "$cur"))
 		return 0
 		;;
 	--status)
 		case $cmd in
-		hosts | services) w="up down unknown skipped" ;;
+		hosts | services | export) w="up down unknown skipped" ;;
 		jobs) w="queued running completed failed cancelled" ;;
 		*) w="open pending_validation confirmed false_positive manual_review skipped error resolved" ;;
 		esac
@@ -95,6 +104,23 @@ _scandb()
 		;;
 	--severity)
 		COMPREPLY=($(compgen -W "info low medium high critical" -- "$cur"))
+		return 0
+		;;
+	--sort)
+		case $cmd in
+		hosts) w="addr status hostname os ports first_seen last_seen" ;;
+		services) w="addr port protocol service product version first_seen last_seen" ;;
+		jobs) w="created_at id kind status started_at completed_at hosts_up ports_open elapsed" ;;
+		changes | history) w="at addr kind port job_id" ;;
+		findings) w="id severity status addr port type title first_seen last_seen" ;;
+		*) w="" ;;
+		esac
+		# FIELD or -FIELD (descending)
+		COMPREPLY=($(compgen -W "$w $(printf -- '-%s ' $w)" -- "$cur"))
+		return 0
+		;;
+	--top)
+		COMPREPLY=($(compgen -W "service product port os cpe" -- "$cur"))
 		return 0
 		;;
 	--kind)
@@ -109,7 +135,7 @@ _scandb()
 		return 0
 		;;
 	--port | --service | --net | --job | --changed-since | --new-since | --since | --host | \
-		--note | --keep | --keep-last | --older-than)
+		--note | --keep | --keep-last | --older-than | --limit | -n)
 		return 0 # a value of the user's
 		;;
 	esac
@@ -145,6 +171,27 @@ _scandb()
 		;;
 	scan)
 		COMPREPLY=($(compgen -A hostname -- "$cur"))
+		;;
+	hosts | services | export)
+		# search terms (man scandb: SEARCH): their keys, and the values of a few
+		case $cur in
+		status:*) COMPREPLY=($(compgen -P status: -W "up down unknown skipped gone" -- "${cur#status:}")) ;;
+		finding:*) COMPREPLY=($(compgen -P finding: -W "info low medium high critical info+ low+ medium+ high+" -- "${cur#finding:}")) ;;
+		*:*) ;;
+		*)
+			COMPREPLY=($(compgen -W "port: service: product: version: cpe: script: hostname: os: mac-vendor: net: tag: status: first-seen: changed: finding: or not" -- "$cur"))
+			compopt -o nospace 2>/dev/null
+			;;
+		esac
+		;;
+	job)
+		((COMP_CWORD == cmdi + 1)) && COMPREPLY=($(compgen -W "rm" -- "$cur"))
+		;;
+	tag)
+		((COMP_CWORD == cmdi + 2)) && COMPREPLY=($(compgen -W "add rm" -- "$cur"))
+		;;
+	note)
+		((COMP_CWORD == cmdi + 1)) && COMPREPLY=($(compgen -W "rm" -- "$cur"))
 		;;
 	esac
 	return 0

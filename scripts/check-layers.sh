@@ -7,7 +7,8 @@
 #   history   core (its rules are pure: no store, no I/O)
 #   store     core
 #   diff      core, ingest (files) and store (stored jobs, through store.h)
-#   app       core, ingest, scan, history, store, diff: the use cases, the
+#   export    core and store (the export writers read stored hosts)
+#   app       core, ingest, scan, history, store, diff, export: the use cases, the
 #             only layer that combines sources, rules and store
 #   http      core, store, history (its pure parsers), diff, app: the HTTP API
 #             (`scandb serve`), a front door beside cli; never SQL
@@ -35,9 +36,10 @@ declare -A allowed=(
 	[history]="core history"
 	[store]="core store"
 	[diff]="core ingest store diff"
-	[app]="core ingest scan history store diff app"
+	[export]="core store export"
+	[app]="core ingest scan history store diff export app"
 	[http]="core store history diff app http"
-	[cli]="core ingest scan history store diff app http cli"
+	[cli]="core ingest scan history store diff export app http cli"
 )
 
 # "file -> layer": known exceptions (issue 10 removes them; none may be added)

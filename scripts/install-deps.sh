@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang clang-format git
       libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev libmicrohttpd-dev libcmocka-dev
       postgresql
-      python3 sqlite3 nmap ndiff python3-libnmap valgrind time wrk)
+      python3 sqlite3 nmap ndiff xsltproc libxml2-utils python3-libnmap valgrind time masscan zmap wrk)
 case "${1:-}" in
 "") ;;
 --runtime-only)

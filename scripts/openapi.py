@@ -36,6 +36,12 @@ host = obj({
     "ports": arr(ref("Port")),
     "extraports": arr(obj({"state": nul("string"), "count": S("integer"), "reasons": nul("string")})),
     "scripts": arr(ref("Script"))})
+# one host (GET /api/v1/hosts/{addr}, `scandb host --format json`) also has
+# what people say about it
+host["properties"]["tags"] = arr(obj({"tag": S("string"), "added": time_, "author": nul("string")},
+                                     required=["tag", "added"]))
+host["properties"]["notes"] = arr(obj({"id": S("integer"), "at": time_, "author": nul("string"),
+                                       "text": S("string")}, required=["id", "at", "text"]))
 job = obj({
     "id": S("integer"), "kind": S("string", enum=["import", "scan"]), "source": nul("string"),
     "status": S("string", enum=["queued", "running", "completed", "failed", "cancelled"]),

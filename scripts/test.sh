@@ -79,7 +79,8 @@ fi
 step "fuzzing the nmap XML parser (libFuzzer)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_FUZZ=ON \
 	-DCMAKE_C_COMPILER=clang >/dev/null
-cmake --build build-fuzz --target fuzz_nmap_xml fuzz_port_state_doc fuzz_findings_rules -j "$jobs"
+cmake --build build-fuzz --target fuzz_nmap_xml fuzz_port_state_doc fuzz_findings_rules fuzz_masscan \
+	fuzz_filter -j "$jobs"
 rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
 cp tests/data/nmap/*.xml build-fuzz/corpus/
 [ -d tests/data/hostile ] && cp tests/data/hostile/* build-fuzz/corpus/ 2>/dev/null || true
@@ -96,6 +97,17 @@ rm -rf build-fuzz/corpus-rules && mkdir -p build-fuzz/corpus-rules
 cp fuzz/findings_rules/* build-fuzz/corpus-rules/
 (cd build-fuzz && ./fuzz_findings_rules -max_total_time="${SCANDB_FUZZ_RULES_SECONDS:-10}" \
 	-max_len=2048 -rss_limit_mb=1024 -print_final_stats=1 corpus-rules 2>&1 | tail -n 12)
+step "fuzzing the masscan and zmap parsers (libFuzzer)"
+rm -rf build-fuzz/corpus-masscan && mkdir -p build-fuzz/corpus-masscan
+cp tests/data/masscan/* tests/data/zmap/* fuzz/masscan/* build-fuzz/corpus-masscan/
+cp tests/data/hostile/masscan_* tests/data/hostile/zmap_* build-fuzz/corpus-masscan/
+(cd build-fuzz && ./fuzz_masscan -max_total_time="${SCANDB_FUZZ_MASSCAN_SECONDS:-20}" \
+	-max_len=16384 -rss_limit_mb=1024 -print_final_stats=1 corpus-masscan 2>&1 | tail -n 12)
+step "fuzzing the search language and its SQL (libFuzzer)"
+rm -rf build-fuzz/corpus-filter && mkdir -p build-fuzz/corpus-filter
+cp fuzz/filter/* build-fuzz/corpus-filter/
+(cd build-fuzz && ./fuzz_filter -max_total_time="${SCANDB_FUZZ_FILTER_SECONDS:-10}" \
+	-max_len=8192 -rss_limit_mb=1024 -print_final_stats=1 corpus-filter 2>&1 | tail -n 12)
 
 step "release build and test suite"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANDB_TESTS=ON -DSCANDB_TEST_PG="$pg_release" \

@@ -49,7 +49,7 @@
 #include "app/job_retry.h"
 #include "core/error.h"
 #include "core/hash.h"
-#include "ingest/ingest_pipe.h"
+#include "ingest/ingest_detect.h"
 #include "ingest/nmap_xml.h"
 
 /* One reading of one file: the import's sink in front of the job writer's
@@ -218,13 +218,35 @@ static int peek_run_begin(void *ctx, const struct rec_run *run)
 	return SDB_EINTR; /* that is all we wanted */
 }
 
+/* A masscan or zmap file's scan time (ingest_peek_time, from its first
+ * bytes): 1 with *seen (1: its format was told) and *start, or 0 when the
+ * file is in another format (nmap XML: its parser reads it). */
+static int masscan_start(int fd, int64_t *start, int *seen)
+{
+	char head[INGEST_DETECT_HEAD];
+	ssize_t n;
+	enum ingest_format f;
+
+	do
+		n = pread(fd, head, sizeof(head), 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	f = ingest_detect(head, (size_t)n);
+	if (f == INGEST_UNKNOWN || f == INGEST_NMAP_XML)
+		return 0;
+	ingest_peek_time(f, head, (size_t)n, start);
+	*seen = 1;
+	return 1;
+}
+
 /*
  * The scan time in the regular file open on `fd` for ordering, read by the
  * nmap parser from its first ORDER_PEEK_MAX bytes (with pread: the file
  * offset does not move): 1 and *start (0: undated) when its <nmaprun> was
  * read, 0 when it cannot be told (not a regular file - a pipe cannot be
  * read twice -, not nmap XML there): the import itself says what is wrong
- * with such a file.
+ * with such a file.  masscan and zmap files: ingest_peek_time's.
  */
 static int peek_start_fd(int fd, const char *path, int64_t *start)
 {
@@ -239,6 +261,8 @@ static int peek_start_fd(int fd, const char *path, int64_t *start)
 	*start = 0;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		return 0;
+	if (masscan_start(fd, start, &r))
+		return r;
 	sink.ctx = &pk;
 	if (nmap_parser_new(&sink, path, &p) == 0) {
 		while (!pk.seen && r == 0 && total < ORDER_PEEK_MAX) {
@@ -287,11 +311,13 @@ static int read_and_commit(struct import_ctx *ic, struct job_writer *w, int fd,
 	    .accept_truncated = partial != 0,
 	    .truncated_hint = io->truncated_hint,
 	};
+	struct ingest_opts iopts = {.ports = io->ports};
 	char hex[HASH_HEX_LEN + 1];
 	int r;
 
 	ic->inner = job_writer_sink(w);
-	if ((r = ingest_pipe_parse_fd(fd, ic->name, &sink, on_chunk, ic, perr, perrlen)) != 0)
+	if ((r = ingest_parse_fd(fd, ic->name, &sink, on_chunk, ic, &iopts, NULL, perr, perrlen)) !=
+	    0)
 		return r;
 	if (obs->progress) {
 		struct app_import_progress p = {.name = ic->name,

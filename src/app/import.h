@@ -70,6 +70,11 @@ struct app_import_opts {
 	 * end of file (truncated?) after 6 complete hosts; HINT"); NULL:
 	 * nothing.  Borrowed for the call. */
 	const char *truncated_hint;
+	/* The ports a masscan or zmap file's scan probed ("22,80,U:53", see
+	 * ingest_opts.ports; checked by ingest_ports_check()): its probed
+	 * scope.  NULL: the ports the file reports (a port it does not list is
+	 * then taken as not probed).  An nmap XML file with it fails. */
+	const char *ports;
 	const struct app_import_observer *obs; /* NULL: nobody is told */
 	/* The file's scan time, taken as the order of the write lock (see
 	 * job_writer_opts.scan_time).  NULL or not read: the import reads it

@@ -43,6 +43,15 @@
  * findings' lifecycle derived again from all of its scans (findings_replay,
  * as findings.h says), so for it every scan is listed, read and applied.
  *
+ * job rm (app/job_rm.c, late_job.remove) runs the same derivation the other
+ * way: the removed job's scan is listed but not applied, every host goes
+ * from its first scan to its last (a checkpoint holds no first_seen,
+ * last_seen or closed_at, which a removal may move back, and no stored
+ * state can stand in for them), and the host's state is N's: what an
+ * import of the other scans alone would have written.  A host with
+ * findings, or whose later scans now detect one, has them made again from
+ * scratch (those scans decided are forgotten first).
+ *
  * Cost per late host: c + 1 + 2k scans applied in memory and read, where c
  * is the number of scans between its checkpoint and L (about
  * CHECKPOINT_EVERY: checkpoints are one scan in CHECKPOINT_EVERY) and k
@@ -216,8 +225,10 @@ static int late_list_cb(void *ctx, const struct store_scan_key *k)
 /* Start (or start again) deriving host l: from the nearest checkpoint
  * before this job's scan, or (no checkpoint, or its findings are derived
  * again: they need every scan) from its first scan. */
-static int late_start(struct store *st, struct late *l)
+static int late_start(const struct late_job *j, struct late *l)
 {
+	int r;
+
 	ev_host_free(&l->n);
 	ev_host_free(&l->o);
 	emit_ctx_clear(&l->ev);
@@ -237,7 +248,13 @@ static int late_start(struct store *st, struct late *l)
 	l->want = l->findings ? l->nscans : l->pos + 1 + LATE_FIRST_ROUND;
 	if (l->want > l->nscans)
 		l->want = l->nscans;
-	return l->findings ? findings_replay_begin(st, l->host_id, &l->fr) : 0;
+	if (!l->findings)
+		return 0;
+	/* job rm: the findings scans decided are made again from scratch by
+	 * the scans that stay, as an import of those alone would make them */
+	if (j->remove && (r = store_findings_forget_scan_decided(j->st, l->host_id)) != 0)
+		return r;
+	return findings_replay_begin(j->st, l->host_id, &l->fr);
 }
 
 /* The scan time of a port's state that ev_step never set: the stored one
@@ -339,6 +356,8 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 	if ((r = late_scan_rec(b, l, sh, probed_scope, &scope)) != 0)
 		goto out;
 	l->next = i + 1;
+	if (b->j->remove && i == l->pos)
+		goto last; /* job rm: the removed job's scan is not applied */
 	if ((r = late_step_n(b, l, i, sh, scope, &b->rec.h, &detects)) != 0)
 		goto out;
 	if (detects) {
@@ -349,7 +368,7 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 		l->done = 1;
 		goto out;
 	}
-	if (i > l->pos) {
+	if (i > l->pos && !b->j->remove) {
 		if ((r = ev_step(&l->o, sh->job_id, sh->scanned_at, scope, &b->rec.h, NULL,
 		                 NULL)) != 0)
 			goto out;
@@ -369,6 +388,7 @@ static int late_apply(void *ctx, struct store_host *sh, const char *probed_scope
 	if (checkpoint_due(l->host_id, sh->job_id) &&
 	    (i < l->pos ? !l->scans[i].has_state : !l->met) && (r = ck_add(l, i, i < l->pos)) != 0)
 		goto out;
+last:
 	if (l->next == l->nscans && l->complete)
 		l->done = 1;
 out:
@@ -400,7 +420,7 @@ static int port_cmp(const struct ev_port *a, const struct ev_port *b)
 	return (a->port > b->port) - (a->port < b->port);
 }
 
-static int late_final(struct late *l, struct ev_host *f)
+static int late_final(struct late *l, int remove, struct ev_host *f)
 {
 	const struct ev_host *src = l->met ? &l->cur : &l->n;
 	int64_t stop_at = l->met ? l->scans[l->next - 1].at : 0;
@@ -410,6 +430,12 @@ static int late_final(struct late *l, struct ev_host *f)
 	if ((r = ev_host_copy(f, src)) != 0)
 		return r;
 	f->stored = l->cur.stored;
+	if (remove) { /* job rm: N, derived from the first scan, is all of it */
+		for (size_t i = 0; i < f->nports; i++)
+			f->ports[i].dirty = 1;
+		f->attrs_dirty = 1;
+		return 0;
+	}
 	/* the ports of f, cur and n are each sorted by (protocol, port) */
 	for (size_t i = 0; i < f->nports; i++) {
 		struct ev_port *p = &f->ports[i];
@@ -577,7 +603,7 @@ static int late_write(struct late_block *b)
 		for (size_t k = 0; k < l->ev.n && r == 0; k++)
 			r = store_event_insert(st, l->host_id, &l->ev.ev[k]);
 		ev_host_init(&f);
-		if (r == 0 && (r = late_final(l, &f)) == 0)
+		if (r == 0 && (r = late_final(l, b->j->remove, &f)) == 0)
 			r = store_port_state_save(st, l->host_id, &f);
 		ev_host_free(&f);
 		if (r == 0 && l->findings)
@@ -648,17 +674,19 @@ static int late_begin(struct late_block *b, unsigned char *sel)
 	size_t nsel = 0;
 	int r;
 
-	if ((r = late_list(b, NULL, 0, LATE_LIST_LATER, sel)) != 0)
+	/* job rm: every scan of every host, from its first */
+	if ((r = b->j->remove ? late_list(b, NULL, 1, 0, sel)
+	                      : late_list(b, NULL, 0, LATE_LIST_LATER, sel)) != 0)
 		return r;
 	/* the hosts with findings derive them from all their scans */
 	for (size_t i = 0; i < b->n; i++) {
 		b->v[i]->findings = sel[i];
 		nsel += sel[i];
 	}
-	if (nsel && (r = late_list(b, sel, 1, 0, NULL)) != 0)
+	if (nsel && !b->j->remove && (r = late_list(b, sel, 1, 0, NULL)) != 0)
 		return r;
 	for (size_t i = 0; i < b->n && r == 0; i++)
-		r = late_start(b->j->st, b->v[i]);
+		r = late_start(b->j, b->v[i]);
 	return r != 0 ? r : late_read_states(b);
 }
 
@@ -687,7 +715,7 @@ static int late_round_end(struct late_block *b, unsigned char *sel, size_t round
 		for (size_t i = 0; i < b->n && r == 0; i++) {
 			if (sel[i]) {
 				b->v[i]->restart = 0;
-				r = late_start(b->j->st, b->v[i]);
+				r = late_start(b->j, b->v[i]);
 			}
 		}
 	}

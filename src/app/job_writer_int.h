@@ -1,6 +1,7 @@
 /*
  * job_writer_int.h - what the pieces of the job writer share: job_writer.c
- * (the writer and its sink) and job_late.c (late scans); no other file
+ * (the writer and its sink), job_late.c (late scans) and job_rm.c (the
+ * history of a removed job's hosts, derived by job_late.c); no other file
  * includes it.  Holds: the event collector (struct emit_ctx, in
  * job_writer.c) and the queue of late hosts the writer fills and
  * job_late.c derives again (late_add, late_run, in job_late.c).
@@ -44,6 +45,10 @@ struct late_job {
 	int64_t job_id;
 	const struct scan_scope *scope; /* the job's probed scope (not stored yet) */
 	const struct findings_rules *rules;
+	/* job rm (app/job_rm.c): the job is being removed.  Its scans are
+	 * skipped: each host's history is derived again from its first scan
+	 * without them (findings included), as if it had never been stored. */
+	int remove;
 };
 
 /* The hosts a job's scan came late for, waiting to be derived again. */

@@ -10,7 +10,9 @@
  * an unlinked temporary file; when nmap has finished, the spool goes
  * through the import path into the job in one transaction.  The write lock
  * is therefore held for the storing only, not for the whole scan, and
- * memory stays flat however big the scan.
+ * memory stays flat however big the scan.  With keep_xml, what nmap wrote
+ * is also copied as it streams to that file (core/outfile.h: a temporary
+ * name, renamed once nmap's output has ended).
  */
 #include "app/scan.h"
 
@@ -23,6 +25,7 @@
 #include "app/job_retry.h"
 #include "app/process.h"
 #include "core/error.h"
+#include "core/outfile.h"
 #include "core/timeutil.h"
 #include "ingest/nmap_xml.h"
 #include "scan/nmap_run.h"
@@ -75,7 +78,9 @@ struct scan_run {
 	struct nmap_parser *np;
 	struct scan_watch sw;
 	FILE *spool;
-	char *buf; /* READ_MAX bytes */
+	struct outfile keep; /* o->keep_xml, while keep.f */
+	int eof;             /* nmap's output was read to its end */
+	char *buf;           /* READ_MAX bytes */
 	int parse_failed;
 	int stopped; /* the signal number obs->stop() answered */
 };
@@ -217,6 +222,30 @@ static void heartbeat(struct scan_run *s)
 	}
 }
 
+/* A copy of what nmap wrote into the kept file; a failure is told in
+ * res->keep_error, and the copy stops (the scan goes on). */
+static void keep_write(struct scan_run *s, size_t n)
+{
+	if (!s->keep.f)
+		return;
+	if (fwrite(s->buf, 1, n, s->keep.f) != n) {
+		snprintf(s->res->keep_error, sizeof(s->res->keep_error), "cannot write %s: %s",
+		         s->keep.path, strerror(errno));
+		outfile_abort(&s->keep);
+	}
+}
+
+/* The kept file published when nmap's output was read whole, else removed. */
+static void keep_finish(struct scan_run *s)
+{
+	if (!s->keep.f)
+		return;
+	if (!s->eof || s->stopped)
+		outfile_abort(&s->keep);
+	else
+		(void)outfile_commit(&s->keep, s->res->keep_error, sizeof(s->res->keep_error));
+}
+
 /* 2. Read nmap's output until it ends (or stop() answers): spool it,
  * validate it as it streams, tell the progress, beat the heart. */
 static void watch_nmap(struct scan_run *s)
@@ -239,9 +268,11 @@ static void watch_nmap(struct scan_run *s)
 				s->parse_failed = 1;
 				break;
 			}
+			keep_write(s, (size_t)n);
 			if (!s->parse_failed && nmap_parser_feed(s->np, s->buf, (size_t)n, 0) != 0)
 				s->parse_failed = 1;
 		} else if (n == 0) {
+			s->eof = 1;
 			if (!s->parse_failed && nmap_parser_feed(s->np, "", 0, 1) != 0)
 				s->parse_failed = 1;
 			break;
@@ -359,6 +390,7 @@ static enum app_scan_outcome run_and_store(struct scan_run *s, const struct app_
 		return res->outcome = APP_SCAN_NO_MEMORY;
 	}
 	watch_nmap(s);
+	keep_finish(s);
 	if ((r = check_nmap(s)) != 0 || (r = check_warnings(s, warn, sizeof(warn))) != 0)
 		return (enum app_scan_outcome)r;
 	fflush(s->spool);
@@ -395,6 +427,11 @@ enum app_scan_outcome app_scan_run(struct store *st, const struct app_scan_opts 
 		res->outcome = APP_SCAN_NO_SPOOL;
 		goto out;
 	}
+	if (o->keep_xml &&
+	    outfile_open(&s.keep, o->keep_xml, res->error, sizeof(res->error)) != 0) {
+		res->outcome = APP_SCAN_NO_KEEP;
+		goto out;
+	}
 	if (create_job(&s, cmdline) != 0) {
 		snprintf(res->error, sizeof(res->error), "%s", store_errmsg(st));
 		res->outcome = APP_SCAN_NO_JOB;
@@ -408,6 +445,7 @@ out:
 	nmap_run_free(&s.nr);
 	if (s.spool)
 		fclose(s.spool);
+	outfile_abort(&s.keep);
 	free(cmdline);
 	free(s.buf);
 	return res->outcome;

@@ -27,6 +27,7 @@ enum app_scan_outcome {
 	/* no job row was made (error: why) */
 	APP_SCAN_NO_MEMORY, /* out of memory (a job may be left running: job_id) */
 	APP_SCAN_NO_SPOOL,  /* the temporary file could not be made */
+	APP_SCAN_NO_KEEP,   /* keep_xml's file could not be made (before nmap) */
 	APP_SCAN_NO_JOB,    /* the job row could not be stored (the store's message) */
 	/* the job is marked failed with `error` (unless mark_error says why not) */
 	APP_SCAN_NOT_STARTED, /* nmap could not be started */
@@ -69,6 +70,10 @@ struct app_scan_opts {
 	char *const *args;                   /* nmap's options and targets (app_scan_refused_arg) */
 	size_t nargs;                        /* scandb adds "-oX -" and "--stats-every 2s" */
 	const struct app_scan_observer *obs; /* NULL: nobody is told */
+	/* Also keep nmap's own XML as this file (NULL: not kept), written as
+	 * it streams under a temporary name beside it and renamed when nmap's
+	 * output has ended (core/outfile.h); a stopped scan keeps none. */
+	const char *keep_xml;
 };
 
 struct app_scan_result {
@@ -78,6 +83,7 @@ struct app_scan_result {
 	char error[2048];              /* not COMPLETED: why (the failed job's error) */
 	int unmarked;                  /* the job could not be marked failed ... */
 	char mark_error[1024];         /* ... and the store's message why */
+	char keep_error[1024];         /* keep_xml could not be written: why ("" if it was) */
 };
 
 /* The first of args that scandb does not allow (-oX..., -oA...,

@@ -332,6 +332,48 @@ json_t *view_finding_json(const struct store_finding *f)
 	return o;
 }
 
+/* ---- what people say about a host: tags and notes ------------------------- */
+
+json_t *view_host_tag_json(const char *tag, int64_t at, const char *author)
+{
+	return json_pack("{s:s, s:o, s:s?}", "tag", tag, "added", jtime(at), "author", author);
+}
+
+json_t *view_host_note_json(const struct store_note *n)
+{
+	return json_pack("{s:I, s:o, s:s?, s:s}", "id", (json_int_t)n->id, "at", jtime(n->at),
+	                 "author", n->author, "text", n->text);
+}
+
+static int add_tag_json(void *ctx, const char *tag, int64_t at, const char *author)
+{
+	json_t *o = view_host_tag_json(tag, at, author);
+
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : SDB_ENOMEM;
+}
+
+static int add_note_json(void *ctx, const struct store_note *n)
+{
+	json_t *o = view_host_note_json(n);
+
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : SDB_ENOMEM;
+}
+
+int view_host_says_add(struct store *st, int64_t host_id, json_t *obj)
+{
+	json_t *tags = json_array(), *notes = json_array();
+	int r = SDB_ENOMEM;
+
+	if (tags && notes && (r = store_host_tags(st, host_id, add_tag_json, tags)) == 0 &&
+	    (r = store_host_notes(st, host_id, add_note_json, notes)) == 0) {
+		json_object_set(obj, "tags", tags);
+		json_object_set(obj, "notes", notes);
+	}
+	json_decref(tags);
+	json_decref(notes);
+	return r;
+}
+
 /* ---- database statistics (`stats`, GET /api/v1/database/stats) ------------- */
 
 static int64_t stats_job_time(const struct store_job *j)

@@ -20,6 +20,12 @@ json_t *view_host_json(const struct store_host *h);
 json_t *view_job_json(const struct store_job *j);
 json_t *view_event_json(const struct store_event *e);
 json_t *view_finding_json(const struct store_finding *f);
+/* A host's tag {"tag", "added", "author"} and note {"id", "at", "author",
+ * "text"}; and both lists added to obj as "tags" and "notes" (what `host
+ * --format json` and GET /api/v1/hosts/{addr} show besides the host). */
+json_t *view_host_tag_json(const char *tag, int64_t at, const char *author);
+json_t *view_host_note_json(const struct store_note *n);
+int view_host_says_add(struct store *st, int64_t host_id, json_t *obj);
 /* store_stats as `scandb stats --format json` prints it: tables, indexes,
  * sizes, jobs by status, the oldest and newest job. */
 json_t *view_stats_json(const struct store_stats *s);

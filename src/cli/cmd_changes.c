@@ -10,7 +10,9 @@
 
 #include <jansson.h>
 
+#include "app/listing.h"
 #include "cli/cli.h"
+#include "cli/listing_opt.h"
 #include "cli/output.h"
 #include "core/addr.h"
 #include "core/error.h"
@@ -19,7 +21,8 @@
 
 static const char changes_usage[] =
     "usage: scandb changes [--since 7d|DATE] [--host ADDR] [--net CIDR]\n"
-    "                      [--kind KIND[,KIND...]] [--format table|json|ndjson|csv]\n\n"
+    "                      [--kind KIND[,KIND...]] [--sort [-]FIELD] [--limit N]\n"
+    "                      [--format table|json|ndjson|csv]\n\n"
     "What changed on the network, oldest first: hosts that came up or went down,\n"
     "ports opened or closed, services, OS, MAC, hostnames and script output that\n"
     "changed.  Times are scan times.  A port is reported closed only by a scan\n"
@@ -31,17 +34,22 @@ static const char changes_usage[] =
     "  --net CIDR       hosts in a block\n"
     "  --kind LIST      host_up, host_down, port_opened, port_closed,\n"
     "                   service_changed, os_changed, mac_changed,\n"
-    "                   hostname_changed, script_changed\n"
-    "  --format FORMAT  table (default), json, ndjson or csv\n";
+    "                   hostname_changed, script_changed\n" CLI_LIST_USAGE
+    "  --format FORMAT  table (default), json, ndjson or csv\n\n"
+    "Sort fields: at (the default order, streamed), addr, kind, port, job_id.\n"
+    "Another order holds the events in memory (only N with --limit N);\n"
+    "--sort -at --limit N gives the N latest.\n";
 
 static const char history_usage[] =
-    "usage: scandb history ADDRESS [--since WHEN] [--format table|json|ndjson|csv]\n\n"
+    "usage: scandb history ADDRESS [--since WHEN] [--sort [-]FIELD] [--limit N]\n"
+    "                      [--format table|json|ndjson|csv]\n\n"
     "One host's timeline: every change scandb derived for it, oldest first.\n"
     "An address scandb never saw is an error (exit 1).\n\n"
     "  --since WHEN     events at or after WHEN: a duration back from now (90m,\n"
     "                   12h, 7d, 2w, 6mo, 1y) or a date (2026-11-01,\n"
-    "                   2026-11-01T10:00:00Z); default: all\n"
-    "  --format FORMAT  table (default), json, ndjson or csv\n";
+    "                   2026-11-01T10:00:00Z); default: all\n" CLI_LIST_USAGE
+    "  --format FORMAT  table (default), json, ndjson or csv\n\n"
+    "Sort fields: at (the default order, streamed), kind, port, job_id.\n";
 
 static const char *const cols[] = {"WHEN", "ADDRESS", "EVENT", "PORT", "OLD", "NEW", "JOB"};
 
@@ -109,9 +117,11 @@ static int event_row(struct output_list *l, const struct store_event *e)
 	return r;
 }
 
-static int on_event(void *ctx, struct store_event *e)
+/* The listing's emit: print one event, then free it. */
+static int on_event(void *ctx, void *item)
 {
 	struct output_list *l = ctx;
+	struct store_event *e = item;
 	int r;
 
 	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON)
@@ -122,6 +132,17 @@ static int on_event(void *ctx, struct store_event *e)
 	l->n++;
 	l->err = r;
 	return r;
+}
+
+static void drop_event(void *item)
+{
+	store_event_free(item);
+}
+
+/* store_events_each() callback: the event to the listing (ctx). */
+static int to_listing(void *ctx, struct store_event *e)
+{
+	return listing_add(ctx, e);
 }
 
 static int parse_kinds(const char *cmd, const char *list, unsigned *out)
@@ -171,9 +192,14 @@ static int host_known(struct cli *c, const char *addr)
 }
 
 static const struct option opts[] = {
-    {"since", required_argument, NULL, OPT_SINCE},   {"host", required_argument, NULL, OPT_HOST},
-    {"net", required_argument, NULL, OPT_NET},       {"kind", required_argument, NULL, OPT_KIND},
-    {"format", required_argument, NULL, OPT_FORMAT}, {NULL, 0, NULL, 0},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"net", required_argument, NULL, OPT_NET},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    CLI_LIST_OPT_SORT,
+    CLI_LIST_OPT_LIMIT,
+    {NULL, 0, NULL, 0},
 };
 
 /* What `changes` or `history` was asked. */
@@ -181,6 +207,7 @@ struct changes_args {
 	const char *cmd;
 	int history; /* `history`: --host, --net and --kind are not its options */
 	struct store_event_filter f;
+	struct listing_order o;
 	enum cli_format fmt;
 	const char *host; /* --host, as given */
 };
@@ -225,6 +252,9 @@ static int changes_opt(void *ctx, int ch, char *arg)
 		return parse_kinds(a->cmd, arg, &a->f.kinds);
 	case OPT_FORMAT:
 		return cli_parse_format(a->cmd, arg, &a->fmt);
+	case CLI_LIST_SORT:
+	case CLI_LIST_LIMIT:
+		return cli_listing_opt(a->cmd, ch, arg, listing_event_fields, &a->o);
 	default:
 		return CLI_ARG_UNKNOWN;
 	}
@@ -234,17 +264,20 @@ static int changes_opt(void *ctx, int ch, char *arg)
 static int list_changes(struct cli *c, struct changes_args *a)
 {
 	struct output_list l;
+	struct listing lst;
 	int r;
 
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	if (a->history && (r = host_known(c, a->f.addr)) != CLI_OK)
 		return r;
+	listing_init(&lst, &a->o, on_event, drop_event, &l);
 	if ((r = output_list_begin(&l, a->fmt, 7, cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 4, 40);
 		output_table_max(&l.tab, 5, 40);
-		r = store_events_each(c->st, &a->f, on_event, &l);
+		r = store_events_each(c->st, &a->f, to_listing, &lst);
 	}
+	r = listing_end(&lst, r);
 	return output_list_end(c, &l, r, "change");
 }
 

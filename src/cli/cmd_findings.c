@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "app/findings.h"
+#include "app/listing.h"
 #include "cli/cli.h"
+#include "cli/listing_opt.h"
 #include "cli/output.h"
 #include "core/addr.h"
 #include "core/error.h"
@@ -24,7 +26,7 @@ enum { OPT_STATUS = 256, OPT_SEVERITY, OPT_HOST, OPT_FORMAT, OPT_NOTE };
 
 static const char findings_usage[] =
     "usage: scandb findings [--status STATUS] [--severity SEVERITY] [--host ADDR]\n"
-    "                       [--format table|json|ndjson|csv]\n"
+    "                       [--sort [-]FIELD] [--limit N] [--format table|json|ndjson|csv]\n"
     "\n"
     "List findings (vulnerabilities reported by NSE scripts, matches of your\n"
     "rules on changes), by id.\n"
@@ -32,8 +34,12 @@ static const char findings_usage[] =
     "  --status STATUS     open, pending_validation, confirmed, false_positive,\n"
     "                      manual_review, skipped, error or resolved\n"
     "  --severity SEV      info, low, medium, high or critical\n"
-    "  --host ADDR         one host\n"
-    "  --format FORMAT     table (default), json, ndjson or csv\n";
+    "  --host ADDR         one host\n" CLI_LIST_USAGE
+    "  --format FORMAT     table (default), json, ndjson or csv\n"
+    "\n"
+    "Sort fields: id (the default order, streamed), severity, status, addr, port,\n"
+    "type, title, first_seen, last_seen.  Another order holds the findings in\n"
+    "memory (only N with --limit N).\n";
 
 static const char finding_usage[] =
     "usage: scandb finding ID [--format table|json|ndjson|csv]\n"
@@ -119,9 +125,11 @@ static int table_row(struct output_list *l, const struct store_finding *f)
 	return output_list_row(l, cells);
 }
 
-static int on_finding(void *ctx, struct store_finding *f)
+/* The listing's emit: print one finding, then free it. */
+static int on_finding(void *ctx, void *item)
 {
 	struct output_list *l = ctx;
+	struct store_finding *f = item;
 	int r;
 
 	switch (l->fmt) {
@@ -142,11 +150,23 @@ static int on_finding(void *ctx, struct store_finding *f)
 	return r;
 }
 
+static void drop_finding(void *item)
+{
+	store_finding_free(item);
+}
+
+/* store_findings_each() callback: the finding to the listing (ctx). */
+static int to_listing(void *ctx, struct store_finding *f)
+{
+	return listing_add(ctx, f);
+}
+
 /* ---- findings -------------------------------------------------------------- */
 
 /* What `findings` was asked (flt.addr points into addr). */
 struct findings_args {
 	struct store_finding_filter flt;
+	struct listing_order o;
 	enum cli_format fmt;
 	char addr[ADDR_TEXT_MAX];
 };
@@ -162,6 +182,9 @@ static int findings_opt(void *ctx, int ch, char *arg)
 	switch (ch) {
 	case OPT_FORMAT:
 		return cli_parse_format(cmd, arg, &a->fmt);
+	case CLI_LIST_SORT:
+	case CLI_LIST_LIMIT:
+		return cli_listing_opt(cmd, ch, arg, listing_finding_fields, &a->o);
 	case OPT_STATUS:
 		if (findings_status_parse(arg, &stat) != 0)
 			return cli_usage_err(cmd, "--status: unknown status '%s' (use %s)", arg,
@@ -189,6 +212,8 @@ static int findings_opt(void *ctx, int ch, char *arg)
 int cmd_findings(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    CLI_LIST_OPT_SORT,
+	    CLI_LIST_OPT_LIMIT,
 	    {"format", required_argument, NULL, OPT_FORMAT},
 	    {"help", no_argument, NULL, 'h'},
 	    {"host", required_argument, NULL, OPT_HOST},
@@ -196,7 +221,7 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	    {"status", required_argument, NULL, OPT_STATUS},
 	    {NULL, 0, NULL, 0},
 	};
-	struct findings_args a = {{0, NULL, NULL, NULL}, CLI_FMT_TABLE, ""};
+	struct findings_args a = {{0, NULL, NULL, NULL}, {NULL, 0, 0}, CLI_FMT_TABLE, ""};
 	const struct cli_args spec = {.cmd = "findings",
 	                              .usage = findings_usage,
 	                              .shortopts = ":h",
@@ -204,16 +229,19 @@ int cmd_findings(struct cli *c, int argc, char **argv)
 	                              .on_opt = findings_opt,
 	                              .ctx = &a};
 	struct output_list l;
+	struct listing lst;
 	int r;
 
 	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
 		return r;
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
+	listing_init(&lst, &a.o, on_finding, drop_finding, &l);
 	if ((r = output_list_begin(&l, a.fmt, 8, table_cols, csv_header)) == 0) {
 		output_table_max(&l.tab, 5, FINDINGS_TITLE_MAX);
-		r = store_findings_each(c->st, &a.flt, on_finding, &l);
+		r = store_findings_each(c->st, &a.flt, to_listing, &lst);
 	}
+	r = listing_end(&lst, r);
 	return output_list_end(c, &l, r, "finding");
 }
 

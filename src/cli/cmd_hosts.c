@@ -11,8 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/listing.h"
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/host_filter.h"
+#include "cli/listing_opt.h"
+#include "cli/host_says.h"
 #include "cli/output.h"
 #include "core/addr.h"
 #include "core/buf.h"
@@ -31,12 +35,18 @@ static const char hosts_usage[] =
     "usage: scandb hosts [--port N[/tcp|udp|sctp]] [--service NAME]\n"
     "                    [--status up|down|unknown|skipped] [--net CIDR] [--job ID]\n"
     "                    [--changed-since WHEN] [--new-since WHEN]\n"
-    "                    [--all-states] [--format table|json|ndjson|csv]\n"
+    "                    [--all-states] [--sort [-]FIELD] [--limit N]\n"
+    "                    [--format table|json|ndjson|csv]\n"
     "\n"
     "List hosts in address order, in their current state: each port as the most\n"
     "recent scan that probed it saw it (a scan of other ports, or one that found\n"
     "the host down, changes nothing), or exactly as job ID saw them.\n"
     "\n"
+    "  FILTER            search terms, ANDed (also or, not or !, parentheses):\n"
+    "                    port:22/tcp service:ssh product:openssh version:<8.0\n"
+    "                    cpe:PREFIX script:ID[~/REGEX/i] hostname:GLOB os:linux\n"
+    "                    mac-vendor:cisco net:CIDR tag:lab status:up first-seen:<7d\n"
+    "                    changed:<1d finding:high+ (man scandb: SEARCH)\n"
     "  --port N[/PROTO]  hosts with port N open (any protocol unless given)\n"
     "  --service NAME    hosts with an open port running service NAME\n"
     "  --status STATUS   hosts whose status in the scan shown is STATUS\n"
@@ -44,8 +54,12 @@ static const char hosts_usage[] =
     "  --job ID          show hosts as job ID saw them (only hosts in that job)\n"
     "  --changed-since WHEN  hosts with a change event since WHEN (7d, 12h, a date)\n"
     "  --new-since WHEN  hosts first seen since WHEN\n"
-    "  --all-states      table: list every port with its state, not only open ones\n"
-    "  --format FORMAT   table (default), json, ndjson or csv\n";
+    "  --all-states      table: list every port with its state, not only open ones\n" CLI_LIST_USAGE
+    "  --format FORMAT   table (default), json, ndjson or csv\n"
+    "\n"
+    "Sort fields: addr (the default order, streamed), status, hostname, os, ports\n"
+    "(open ports), first_seen, last_seen.  Another order than addr holds the\n"
+    "hosts in memory (only N of them with --limit N) and prints them at the end.\n";
 
 static const char host_usage[] =
     "usage: scandb host ADDRESS [--job ID] [--format table|json|ndjson|csv]\n"
@@ -58,6 +72,7 @@ static const char host_usage[] =
 
 struct hosts_ctx {
 	struct output_list l;
+	struct listing lst;
 	int all_states;
 };
 
@@ -116,10 +131,11 @@ out:
 	return r;
 }
 
-/* store_hosts_each() callback: print or buffer one host, then free it. */
-static int on_host(void *ctx, struct store_host *h)
+/* The listing's emit: print or buffer one host, then free it. */
+static int emit_host(void *ctx, void *item)
 {
 	struct hosts_ctx *x = ctx;
+	struct store_host *h = item;
 	int r;
 
 	switch (x->l.fmt) {
@@ -138,6 +154,19 @@ static int on_host(void *ctx, struct store_host *h)
 	x->l.n++;
 	x->l.err = r;
 	return r;
+}
+
+static void drop_host(void *item)
+{
+	store_host_free(item);
+}
+
+/* store_hosts_each() callback: the host to the listing (sort, limit). */
+static int on_host(void *ctx, struct store_host *h)
+{
+	struct hosts_ctx *x = ctx;
+
+	return listing_add(&x->lst, h);
 }
 
 /* store_hosts_each() callback of `host`: keep the host in *ctx. */
@@ -159,6 +188,8 @@ static const struct option hosts_opts[] = {
     {"all-states", no_argument, NULL, OPT_ALL_STATES},
     CLI_HF_OPT_CHANGED_SINCE,
     CLI_HF_OPT_NEW_SINCE,
+    CLI_LIST_OPT_SORT,
+    CLI_LIST_OPT_LIMIT,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -167,6 +198,7 @@ static const struct option hosts_opts[] = {
 /* What `hosts` was asked. */
 struct hosts_args {
 	struct store_host_filter f;
+	struct listing_order o;
 	int all_states;
 	enum cli_format fmt;
 };
@@ -182,6 +214,9 @@ static int hosts_opt(void *ctx, int ch, char *arg)
 		return 0;
 	case OPT_FORMAT:
 		return cli_parse_format("hosts", arg, &a->fmt);
+	case CLI_LIST_SORT:
+	case CLI_LIST_LIMIT:
+		return cli_listing_opt("hosts", ch, arg, listing_host_fields, &a->o);
 	default:
 		return cli_host_filter_opt("hosts", ch, arg, &a->f);
 	}
@@ -189,30 +224,43 @@ static int hosts_opt(void *ctx, int ch, char *arg)
 
 int cmd_hosts(struct cli *c, int argc, char **argv)
 {
-	struct hosts_args a = {STORE_HOST_FILTER_ANY, 0, CLI_FMT_TABLE};
+	struct hosts_args a = {STORE_HOST_FILTER_ANY, {NULL, 0, 0}, 0, CLI_FMT_TABLE};
 	const struct cli_args spec = {.cmd = "hosts",
 	                              .usage = hosts_usage,
 	                              .shortopts = ":h",
 	                              .opts = hosts_opts,
 	                              .on_opt = hosts_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct hosts_ctx x;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = cli_host_filter_terms("hosts", argc, argv, first, &expr, &a.f)) != 0)
 		return r;
-	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK)
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
 		return r;
+	}
+	if (a.f.job_id > 0 && (r = output_find_job(c, a.f.job_id, NULL)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
 	memset(&x, 0, sizeof(x));
 	x.all_states = a.all_states;
+	listing_init(&x.lst, &a.o, emit_host, drop_host, &x);
 	if ((r = output_list_begin(&x.l, a.fmt, 6, hosts_cols, output_host_csv_header)) == 0) {
 		output_table_max(&x.l.tab, 2, HOSTS_NAME_MAX);
 		output_table_max(&x.l.tab, 3, HOSTS_OS_MAX);
 		r = store_hosts_each(c->st, &a.f, on_host, &x);
 	}
-	return output_list_end(c, &x.l, r, "host");
+	r = listing_end(&x.lst, r);
+	r = output_list_end(c, &x.l, r, "host");
+	filter_free(&expr);
+	return r;
 }
 
 /* ---- `host`: the nmap-like view ------------------------------------------- */
@@ -483,9 +531,15 @@ static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_
 	}
 	switch (fmt) {
 	case CLI_FMT_JSON:
-	case CLI_FMT_NDJSON:
-		r = output_host_json_write(stdout, one, "\n");
+	case CLI_FMT_NDJSON: {
+		/* what people say about it: tags and notes (host_says.c) */
+		json_t *more = json_object();
+		r = more ? view_host_says_add(c->st, one->id, more) : SDB_ENOMEM;
+		if (r == 0)
+			r = output_host_json_write_more(stdout, one, more, "\n");
+		json_decref(more);
 		break;
+	}
 	case CLI_FMT_CSV:
 		r = output_host_csv_header(stdout);
 		if (r == 0)
@@ -493,6 +547,8 @@ static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_
 		break;
 	default:
 		r = print_host_block(one, stdout);
+		if (r == 0)
+			r = host_says_print(c->st, one->id, stdout);
 		break;
 	}
 	r = r ? output_err("cannot show the host", r) : CLI_OK;
@@ -503,7 +559,7 @@ out:
 
 int cmd_host(struct cli *c, int argc, char **argv)
 {
-	struct hosts_args a = {STORE_HOST_FILTER_ANY, 0, CLI_FMT_TABLE};
+	struct hosts_args a = {STORE_HOST_FILTER_ANY, {NULL, 0, 0}, 0, CLI_FMT_TABLE};
 	const struct cli_args spec = {.cmd = "host",
 	                              .usage = host_usage,
 	                              .shortopts = ":h",

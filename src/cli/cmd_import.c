@@ -17,6 +17,7 @@
 #include "app/import.h"
 #include "cli/cli.h"
 #include "core/timeutil.h"
+#include "ingest/ingest_detect.h"
 
 /* The import's observer: the progress line, warnings and retries on stderr. */
 struct import_view {
@@ -69,20 +70,27 @@ static void view_retrying(void *ctx, const char *error, int attempt, int attempt
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: scandb import [--force] [--partial] [--format table|json] FILE... | -\n\n"
-	        "Import nmap XML files (nmap -oX).  Each file becomes one job, stored in\n"
+	        "usage: scandb import [--force] [--partial] [--ports SPEC] [--format table|json]\n"
+	        "                     FILE... | -\n\n"
+	        "Import scan results: nmap XML (nmap -oX), masscan -oX, -oJ, -oL and -oD,\n"
+	        "zmap CSV (with a header line) and JSON; the format is told from the\n"
+	        "content, never the file name.  Each file becomes one job, stored in\n"
 	        "one transaction: a file that fails to parse leaves nothing behind, and\n"
 	        "the other files are still imported.  '-' reads standard input.  Options\n"
 	        "may come before or after the files; '--' ends the options.\n\n"
-	        "Files are imported in scan-time order (nmap's start time, oldest first;\n"
-	        "files without one first), whatever order they are given in, and the\n"
-	        "results are listed in that order; a file whose time cannot be read keeps\n"
-	        "its place, and standard input comes last.\n\n"
+	        "Files are imported in scan-time order (nmap's start time, masscan's and\n"
+	        "zmap's first timestamp; oldest first, files without one first), whatever\n"
+	        "order they are given in, and the results are listed in that order; a file\n"
+	        "whose time cannot be read keeps its place, and standard input comes last.\n\n"
 	        "  --force        import even if the same content was imported before\n"
 	        "  --partial      keep the complete hosts of a file that was cut off (nmap\n"
 	        "                 killed) as a partial job: it closes no port and downs\n"
 	        "                 no host it does not list (standard input: always read\n"
 	        "                 as partial)\n"
+	        "  --ports SPEC   masscan and zmap files: the ports the scan probed\n"
+	        "                 (22,80-90,U:53 as masscan's -p).  Without it, only the\n"
+	        "                 ports the file reports count as probed: a port it does\n"
+	        "                 not list is never taken as closed (scandb(1))\n"
 	        "  --format FMT   table (default) or json: one result per file on stdout\n\n"
 	        "Values nmap or Zenmap wrote that scandb cannot store as they are (an\n"
 	        "unknown service method, an end time before the start, ...) are read as\n"
@@ -150,6 +158,7 @@ static json_t *json_result(const char *file, const struct app_import_result *res
 struct import_args {
 	enum cli_format fmt;
 	int force, partial;
+	const char *ports;  /* --ports SPEC, or NULL */
 	const char **files; /* argv's, in the order given; freed by the caller */
 	int nfiles;
 };
@@ -182,6 +191,14 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 				return cli_usage_err("import", "--format needs a value");
 			if ((rc = cli_parse_format("import", v, &a->fmt)) != 0)
 				return rc;
+		} else if (strcmp(s, "--ports") == 0 || strncmp(s, "--ports=", 8) == 0) {
+			char why[160];
+
+			a->ports = s[7] == '=' ? s + 8 : i + 1 < argc ? argv[++i] : NULL;
+			if (!a->ports)
+				return cli_usage_err("import", "--ports needs a value");
+			if (ingest_ports_check(a->ports, why, sizeof(why)) != 0)
+				return cli_usage_err("import", "%s", why);
 		} else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
 			usage(stdout);
 			a->nfiles = -1;
@@ -192,6 +209,7 @@ static int parse_args(int argc, char **argv, struct import_args *a)
 			    {"format", required_argument, NULL, 0},
 			    {"help", no_argument, NULL, 0},
 			    {"partial", no_argument, NULL, 0},
+			    {"ports", required_argument, NULL, 0},
 			    {NULL, 0, NULL, 0},
 			};
 			const char *best = cli_closest_in(s, known);
@@ -287,6 +305,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	}
 	opts.force = a.force;
 	opts.partial = a.partial;
+	opts.ports = a.ports;
 	t0 = time_mono();
 	for (int i = 0; i < a.nfiles; i++) {
 		struct app_import_result res;

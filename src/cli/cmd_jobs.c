@@ -1,6 +1,7 @@
 /*
  * cmd_jobs.c - `scandb jobs` (scans and imports, newest first) and
- * `scandb job ID` (one job, every field).  Both are readers and never write
+ * `scandb job ID` (one job, every field; `job rm ...` goes to
+ * cmd_job_rm.c).  Both are readers and never write
  * (invariant 13): a running job whose process died or timed out is SHOWN
  * failed, with the error the reaper will record (store_job_is_stale), so a
  * crashed scan is never shown as running forever; the next import or scan
@@ -12,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/listing.h"
 #include "cli/cli.h"
+#include "cli/listing_opt.h"
 #include "cli/output.h"
 #include "core/error.h"
 #include "core/timeutil.h"
@@ -25,20 +28,29 @@ enum { OPT_STATUS = 256, OPT_FORMAT };
 
 static const char jobs_usage[] =
     "usage: scandb jobs [--status queued|running|completed|failed|cancelled]\n"
-    "                   [--format table|json|ndjson|csv]\n"
+    "                   [--sort [-]FIELD] [--limit N] [--format table|json|ndjson|csv]\n"
     "\n"
     "List scans and imports, newest first.\n"
     "\n"
-    "  --status STATUS   only jobs with this status\n"
+    "  --status STATUS   only jobs with this status\n" CLI_LIST_USAGE
+    "  --format FORMAT   table (default), json, ndjson or csv\n"
+    "\n"
+    "Sort fields: created_at (-created_at is the default order, streamed), id,\n"
+    "kind, status, started_at, completed_at, hosts_up, ports_open, elapsed.\n"
+    "Another order holds the jobs in memory (only N with --limit N).\n";
+
+static const char job_usage[] =
+    "usage: scandb job ID [--format table|json|ndjson|csv]\n"
+    "       scandb job rm ID [--dry-run] [--format table|json|ndjson|csv]\n"
+    "\n"
+    "Show every field of one scan or import; `job rm` removes one (its own\n"
+    "help says how).\n"
+    "\n"
     "  --format FORMAT   table (default), json, ndjson or csv\n";
 
-static const char job_usage[] = "usage: scandb job ID [--format table|json|ndjson|csv]\n"
-                                "\n"
-                                "Show every field of one scan or import.\n"
-                                "\n"
-                                "  --format FORMAT   table (default), json, ndjson or csv\n";
-
 static const struct option jobs_opts[] = {
+    CLI_LIST_OPT_SORT,
+    CLI_LIST_OPT_LIMIT,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {"status", required_argument, NULL, OPT_STATUS},
@@ -55,6 +67,7 @@ struct jobs_args {
 	const char *cmd;
 	enum cli_format fmt;
 	const char *status; /* jobs --status, or NULL */
+	struct listing_order o;
 };
 
 /* cli_args.on_opt of both commands (only jobs_opts has --status). */
@@ -66,6 +79,9 @@ static int jobs_opt(void *ctx, int ch, char *arg)
 	switch (ch) {
 	case OPT_FORMAT:
 		return cli_parse_format(a->cmd, arg, &a->fmt);
+	case CLI_LIST_SORT:
+	case CLI_LIST_LIMIT:
+		return cli_listing_opt(a->cmd, ch, arg, listing_job_fields, &a->o);
 	case OPT_STATUS:
 		if (store_job_status_parse(arg, &st) != 0)
 			return cli_usage_err(a->cmd,
@@ -125,13 +141,15 @@ static int jobs_table_row(struct output_list *l, const struct store_job *j)
 
 struct jobs_list {
 	struct output_list l;
+	struct listing lst;
 	const char *status; /* --status, applied after view_job_as_reaped, or NULL */
 };
 
+/* store_jobs_each() callback: the job as shown, if --status wants it, to
+ * the listing (sort, limit). */
 static int on_job(void *ctx, struct store_job *j)
 {
 	struct jobs_list *jl = ctx;
-	struct output_list *l = &jl->l;
 	int r;
 
 	if ((r = view_job_as_reaped(j, time_now())) != 0 ||
@@ -139,6 +157,22 @@ static int on_job(void *ctx, struct store_job *j)
 		store_job_free(j);
 		return r;
 	}
+	return listing_add(&jl->lst, j);
+}
+
+static void drop_job(void *item)
+{
+	store_job_free(item);
+}
+
+/* The listing's emit: print one job, then free it. */
+static int emit_job(void *ctx, void *item)
+{
+	struct jobs_list *jl = ctx;
+	struct output_list *l = &jl->l;
+	struct store_job *j = item;
+	int r;
+
 	switch (l->fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
@@ -159,7 +193,7 @@ static int on_job(void *ctx, struct store_job *j)
 
 int cmd_jobs(struct cli *c, int argc, char **argv)
 {
-	struct jobs_args a = {"jobs", CLI_FMT_TABLE, NULL};
+	struct jobs_args a = {"jobs", CLI_FMT_TABLE, NULL, {NULL, 0, 0}};
 	const struct cli_args spec = {.cmd = "jobs",
 	                              .usage = jobs_usage,
 	                              .shortopts = ":h",
@@ -181,10 +215,12 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
 	query_status = status && (strcmp(status, "running") == 0 || strcmp(status, "failed") == 0)
 	                   ? NULL
 	                   : status;
+	listing_init(&jl.lst, &a.o, emit_job, drop_job, &jl);
 	if ((r = output_list_begin(&jl.l, a.fmt, 9, jobs_cols, output_job_csv_header)) == 0) {
 		output_table_max(&jl.l.tab, 8, JOBS_ERROR_MAX);
 		r = store_jobs_each(c->st, query_status, on_job, &jl);
 	}
+	r = listing_end(&jl.lst, r);
 	return output_list_end(c, &jl.l, r, "job");
 }
 
@@ -239,7 +275,7 @@ static int show_job(struct cli *c, int64_t id, enum cli_format fmt)
 
 int cmd_job(struct cli *c, int argc, char **argv)
 {
-	struct jobs_args a = {"job", CLI_FMT_TABLE, NULL};
+	struct jobs_args a = {"job", CLI_FMT_TABLE, NULL, {NULL, 0, 0}};
 	const struct cli_args spec = {.cmd = "job",
 	                              .usage = job_usage,
 	                              .shortopts = ":h",
@@ -252,6 +288,8 @@ int cmd_job(struct cli *c, int argc, char **argv)
 	int64_t id;
 	int first, r;
 
+	if (argc >= 2 && strcmp(argv[1], "rm") == 0) /* `job rm ID`: cmd_job_rm.c */
+		return cmd_job_rm(c, argc - 1, argv + 1);
 	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
 	if ((r = cli_parse_i64("job", "ID", argv[first], 1, INT64_MAX, &id)) != 0)

@@ -89,7 +89,7 @@ static void view_retrying(void *ctx, int64_t job_id, const char *error, int atte
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: scandb scan [NMAP-OPTIONS...] TARGET...\n\n"
+	fprintf(f, "usage: scandb scan [--keep-xml FILE] [NMAP-OPTIONS...] TARGET...\n\n"
 	           "Runs nmap with the given options and targets (scandb adds '-oX -' and\n"
 	           "'--stats-every 2s') and stores the results as one job.  The job is\n"
 	           "visible as 'running' at once (scandb jobs); its results appear together\n"
@@ -97,12 +97,14 @@ static void usage(FILE *f)
 	           "nmap's error output.\n\n"
 	           "  scandb scan -sT -p 1-1024 127.0.0.1\n"
 	           "  scandb scan -sV --top-ports 100 192.0.2.0/24\n\n"
+	           "  --keep-xml FILE  also keep nmap's own XML output as FILE (written as\n"
+	           "                   nmap runs, under a temporary name renamed at the end)\n\n"
 	           "Options -oX/-oA are not allowed (scandb reads nmap's XML itself).\n"
 	           "SCANDB_NMAP names the nmap binary if it is not on PATH.\n");
 }
 
 /* The scan's outcome, said as it always was. */
-static int report(const struct app_scan_result *res)
+static int report_outcome(const struct app_scan_result *res)
 {
 	long long id = (long long)res->job_id;
 
@@ -116,6 +118,9 @@ static int report(const struct app_scan_result *res)
 		return CLI_OK;
 	case APP_SCAN_NO_MEMORY:
 		cli_err("out of memory");
+		break;
+	case APP_SCAN_NO_KEEP:
+		cli_err("scan: --keep-xml: %s", res->error);
 		break;
 	case APP_SCAN_NO_SPOOL:
 		cli_err("scan: cannot create a temporary file: %s", res->error);
@@ -137,6 +142,49 @@ static int report(const struct app_scan_result *res)
 		break;
 	}
 	return CLI_FAIL;
+}
+
+/* The outcome, then a --keep-xml file that could not be written, which
+ * fails the command (the scan itself is stored or failed as it says). */
+static int report(const struct app_scan_result *res)
+{
+	int rc = report_outcome(res);
+
+	if (res->keep_error[0]) {
+		cli_err("scan: job %lld: --keep-xml: %s", (long long)res->job_id, res->keep_error);
+		rc = CLI_FAIL;
+	}
+	return rc;
+}
+
+/* Take scandb's own "--keep-xml FILE" (or "--keep-xml=FILE") out of nmap's
+ * arguments args[0..o->nargs) (compacted in place), into o->keep_xml.
+ * 0, or CLI_USAGE after printing. */
+static int take_keep_xml(struct app_scan_opts *o, char **args)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nargs; i++) {
+		const char *v = NULL;
+
+		if (strcmp(args[i], "--keep-xml") == 0) {
+			if (i + 1 >= o->nargs)
+				return cli_usage_err("scan", "--keep-xml needs a FILE");
+			v = args[++i];
+		} else if (strncmp(args[i], "--keep-xml=", 11) == 0) {
+			v = args[i] + 11;
+		} else {
+			args[n++] = args[i];
+			continue;
+		}
+		if (o->keep_xml)
+			return cli_usage_err("scan", "--keep-xml is given twice");
+		if (!*v)
+			return cli_usage_err("scan", "--keep-xml: empty file name");
+		o->keep_xml = v;
+	}
+	o->nargs = n;
+	return 0;
 }
 
 int cmd_scan(struct cli *c, int argc, char **argv)
@@ -162,6 +210,12 @@ int cmd_scan(struct cli *c, int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	if ((rc = take_keep_xml(&o, argv + 1)) != 0)
+		return rc;
+	if (o.nargs == 0) {
+		usage(stderr);
+		return CLI_USAGE;
 	}
 	if ((bad = app_scan_refused_arg(o.args, o.nargs)))
 		return cli_usage_err("scan",

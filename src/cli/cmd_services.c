@@ -1,9 +1,10 @@
 /*
  * cmd_services.c - `scandb services`: one row per open (host, port) of the
  * current state, with its service, product, version and first/last
- * sighting (Metasploit's `services`).  The rows come from app/services.c;
- * this file parses the options and prints them as a table, json, ndjson
- * or csv (docs/OUTPUT.md).
+ * sighting (Metasploit's `services`), or with --top the most frequent
+ * values among those rows (IVRE's `top`).  The rows and counts come from
+ * app/services.c; this file parses the options and prints them as a table,
+ * json, ndjson or csv (docs/OUTPUT.md).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,9 +13,11 @@
 
 #include <jansson.h>
 
+#include "app/listing.h"
 #include "app/services.h"
 #include "cli/cli.h"
 #include "cli/host_filter.h"
+#include "cli/listing_opt.h"
 #include "cli/output.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -26,26 +29,42 @@
 /* Cap on one built table cell. */
 #define SERVICES_CELL_MAX (1u << 20)
 
-enum { OPT_LIMIT = CLI_HF_NEXT, OPT_FORMAT };
+/* --top's default number of values. */
+#define SERVICES_TOP_N 20
+
+enum { OPT_TOP = CLI_HF_NEXT, OPT_FORMAT };
 
 static const char services_usage[] =
     "usage: scandb services [--port N[/tcp|udp|sctp]] [--service NAME]\n"
     "                       [--status up|down|unknown|skipped] [--net CIDR]\n"
     "                       [--changed-since WHEN] [--new-since WHEN]\n"
-    "                       [--limit N] [--format table|json|ndjson|csv]\n"
+    "                       [--sort [-]FIELD] [--limit N]\n"
+    "                       [--top service|product|port|os|cpe [-n N]]\n"
+    "                       [--format table|json|ndjson|csv]\n"
     "\n"
     "List every open port of the current state, one row per host and port, in\n"
     "address order: its service, product and version, and when it was first and\n"
-    "last seen open.\n"
+    "last seen open.  With --top, count the distinct values of a field over\n"
+    "those rows instead, most frequent first.\n"
     "\n"
+    "  FILTER            search terms (man scandb: SEARCH), e.g. product:openssh\n"
+    "                    version:<8.0 '!tag:lab': rows of the hosts that match, and\n"
+    "                    of those only the ports that pass the port terms ANDed\n"
     "  --port N[/PROTO]  only port N (any protocol unless given)\n"
     "  --service NAME    only ports running service NAME\n"
     "  --status STATUS   only hosts whose current status is STATUS\n"
     "  --net CIDR        only hosts inside CIDR (10.0.0.0/8, 2001:db8::/32, or one address)\n"
     "  --changed-since WHEN  only hosts with a change event since WHEN (7d, 12h, a date)\n"
-    "  --new-since WHEN  only hosts first seen since WHEN\n"
-    "  --limit N         at most N rows\n"
-    "  --format FORMAT   table (default), json, ndjson or csv\n";
+    "  --new-since WHEN  only hosts first seen since WHEN\n" CLI_LIST_USAGE
+    "  --top FIELD       the N most frequent values of FIELD among the rows:\n"
+    "                    service, product, port (22/tcp), cpe (each CPE of a port),\n"
+    "                    os (counted once per host); rows without one are not counted\n"
+    "  -n N              how many values --top shows (default 20)\n"
+    "  --format FORMAT   table (default), json, ndjson or csv\n"
+    "\n"
+    "Sort fields: addr (the default order, streamed), port, protocol, service,\n"
+    "product, version, first_seen, last_seen.  Another order holds the rows in\n"
+    "memory (only N with --limit N).\n";
 
 static const struct option services_opts[] = {
     CLI_HF_OPT_PORT,
@@ -54,7 +73,9 @@ static const struct option services_opts[] = {
     CLI_HF_OPT_NET,
     CLI_HF_OPT_CHANGED_SINCE,
     CLI_HF_OPT_NEW_SINCE,
-    {"limit", required_argument, NULL, OPT_LIMIT},
+    CLI_LIST_OPT_SORT,
+    CLI_LIST_OPT_LIMIT,
+    {"top", required_argument, NULL, OPT_TOP},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -73,8 +94,11 @@ static const char *const services_keys[SERVICES_NFIELDS] = {
 /* What `services` was asked. */
 struct services_args {
 	struct store_host_filter f;
-	int64_t limit;
+	struct listing_order o;
 	enum cli_format fmt;
+	const char *top; /* --top FIELD, or NULL */
+	enum services_top_field top_field;
+	int64_t top_n; /* -n, 0 if not given */
 };
 
 /* One row's fields as text, in services_keys order (NULL: absent). */
@@ -182,8 +206,19 @@ static int services_opt(void *ctx, int ch, char *arg)
 	struct services_args *a = ctx;
 
 	switch (ch) {
-	case OPT_LIMIT:
-		return cli_parse_i64("services", "--limit", arg, 1, INT64_MAX, &a->limit);
+	case CLI_LIST_SORT:
+	case CLI_LIST_LIMIT:
+		return cli_listing_opt("services", ch, arg, listing_service_fields, &a->o);
+	case OPT_TOP:
+		if (services_top_field_parse(arg, &a->top_field) != 0)
+			return cli_usage_err("services",
+			                     "--top: unknown field '%s' (use service, product, "
+			                     "port, os or cpe)",
+			                     arg);
+		a->top = arg;
+		return 0;
+	case 'n':
+		return cli_parse_i64("services", "-n", arg, 1, INT64_MAX, &a->top_n);
 	case OPT_FORMAT:
 		return cli_parse_format("services", arg, &a->fmt);
 	default:
@@ -191,27 +226,99 @@ static int services_opt(void *ctx, int ch, char *arg)
 	}
 }
 
+/* ---- --top ------------------------------------------------------------------ */
+
+static int top_csv_header(FILE *f)
+{
+	static const char *const h[] = {"value", "count"};
+
+	return output_csv_row(f, h, 2);
+}
+
+/* Print the counts of `services --top` as a's format asks. */
+static int print_top(struct cli *c, const struct services_args *a)
+{
+	static const char *const cols[][2] = {
+	    {"SERVICE", "COUNT"}, {"PRODUCT", "COUNT"}, {"PORT", "COUNT"},
+	    {"OS", "COUNT"},      {"CPE", "COUNT"},
+	};
+	struct services_count *v = NULL;
+	struct output_list l;
+	size_t nv = 0;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	if ((r = output_list_begin(&l, a->fmt, 2, cols[a->top_field], top_csv_header)) == 0)
+		r = services_top(c->st, &a->f, a->top_field,
+		                 a->top_n ? (size_t)a->top_n : SERVICES_TOP_N, &v, &nv);
+	for (size_t i = 0; r == 0 && i < nv; i++) {
+		char count[24];
+		const char *cells[2] = {v[i].value, count};
+
+		snprintf(count, sizeof(count), "%zu", v[i].count);
+		if (a->fmt == CLI_FMT_JSON || a->fmt == CLI_FMT_NDJSON)
+			r = output_stream_item(&l.js, json_pack("{s:s, s:I}", "value", v[i].value,
+			                                        "count", (json_int_t)v[i].count));
+		else if (a->fmt == CLI_FMT_CSV)
+			r = output_csv_row(stdout, cells, 2);
+		else
+			r = output_list_row(&l, cells);
+		l.n++;
+		l.err = r;
+	}
+	services_counts_free(v, nv);
+	return output_list_end(c, &l, r, "value");
+}
+
+/* Usage errors of option combinations: -n and --sort/--limit go with or
+ * without --top.  0 or CLI_USAGE (printed). */
+static int services_check(const struct services_args *a)
+{
+	if (a->top_n && !a->top)
+		return cli_usage_err("services", "-n goes with --top");
+	if (a->top && (a->o.field || a->o.limit))
+		return cli_usage_err("services",
+		                     "--top counts values: use -n N, not --sort or --limit");
+	return 0;
+}
+
 int cmd_services(struct cli *c, int argc, char **argv)
 {
-	struct services_args a = {STORE_HOST_FILTER_ANY, 0, CLI_FMT_TABLE};
+	struct services_args a = {STORE_HOST_FILTER_ANY, {NULL, 0, 0}, CLI_FMT_TABLE, NULL, 0, 0};
 	const struct cli_args spec = {.cmd = "services",
 	                              .usage = services_usage,
-	                              .shortopts = ":h",
+	                              .shortopts = ":hn:",
 	                              .opts = services_opts,
 	                              .on_opt = services_opt,
-	                              .ctx = &a};
+	                              .ctx = &a,
+	                              .max = -1};
+	struct filter expr;
+	int first = 0;
 	struct output_list l;
 	int r;
 
-	if ((r = cli_parse_args(&spec, argc, argv, NULL)) != CLI_GO_ON)
+	if ((r = cli_parse_args(&spec, argc, argv, &first)) != CLI_GO_ON)
 		return r;
-	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
+	if ((r = services_check(&a)) != 0)
 		return r;
+	if ((r = cli_host_filter_terms("services", argc, argv, first, &expr, &a.f)) != 0)
+		return r;
+	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK) {
+		filter_free(&expr);
+		return r;
+	}
+	if (a.top) {
+		r = print_top(c, &a);
+		filter_free(&expr);
+		return r;
+	}
 	memset(&l, 0, sizeof(l));
 	if ((r = output_list_begin(&l, a.fmt, 7, services_cols, services_csv_header)) == 0) {
 		output_table_max(&l.tab, 3, SERVICES_PRODUCT_MAX);
 		output_table_max(&l.tab, 4, SERVICES_VERSION_MAX);
-		r = services_each(c->st, &a.f, (size_t)a.limit, on_row, &l);
+		r = services_list(c->st, &a.f, &a.o, on_row, &l);
 	}
-	return output_list_end(c, &l, r, "service");
+	r = output_list_end(c, &l, r, "service");
+	filter_free(&expr);
+	return r;
 }

@@ -1,11 +1,13 @@
 /*
  * host_filter.c - the typed filter flags the listing commands share
- * (`hosts`, `services`; see host_filter.h): each flag's value is parsed by
- * app/host_filter.c, the parser the HTTP API's query parameters use too.
+ * (`hosts`, `services`) and their search terms (see host_filter.h): each
+ * flag's value is parsed by app/host_filter.c, the parser the HTTP API's
+ * query parameters use too.
  */
 #include "cli/host_filter.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "app/host_filter.h"
 #include "cli/cli.h"
@@ -36,4 +38,25 @@ int cli_host_filter_opt(const char *cmd, int ch, char *arg, struct store_host_fi
 		return 0;
 	}
 	return CLI_ARG_UNKNOWN;
+}
+
+int cli_host_filter_terms(const char *cmd, int argc, char **argv, int first, struct filter *expr,
+                          struct store_host_filter *f)
+{
+	char err[FILTER_ERR_MAX];
+	int r;
+
+	*expr = (struct filter){NULL, 0, -1};
+	if (first >= argc)
+		return 0;
+	r = filter_parse_words((const char *const *)argv + first, (size_t)(argc - first),
+	                       time_now(), expr, err);
+	if (r != 0) {
+		fprintf(stderr,
+		        "scandb: filter: %s\nTry 'scandb %s --help' (man scandb: SEARCH).\n", err,
+		        cmd);
+		return CLI_USAGE;
+	}
+	f->expr = expr;
+	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * host_filter.h - the typed filter flags shared by the listing commands
  * (`hosts`, `services`): --port, --service, --status, --net, --job,
- * --changed-since, --new-since, parsed into a store_host_filter.  One
- * parser, so that every listing spells and checks them the same way.
+ * --changed-since, --new-since, parsed into a store_host_filter, and the
+ * search terms given as operands (core/filter.h).  One parser, so that
+ * every listing spells and checks them the same way.
  */
 #ifndef SDB_CLI_HOST_FILTER_H
 #define SDB_CLI_HOST_FILTER_H
@@ -41,5 +42,15 @@ enum {
  * of a usage error (printed), or CLI_ARG_UNKNOWN if ch is not one of them.
  */
 int cli_host_filter_opt(const char *cmd, int ch, char *arg, struct store_host_filter *f);
+
+/*
+ * The search terms (docs/SEARCH.md) among a listing's operands,
+ * argv[first..argc), parsed into *expr and set as f->expr (ANDed with the
+ * typed flags).  A bad expression prints "scandb: filter: 'TERM' at
+ * argument N: what is wrong" and returns CLI_USAGE; else 0.  The caller
+ * frees *expr with filter_free() after the listing (also when none).
+ */
+int cli_host_filter_terms(const char *cmd, int argc, char **argv, int first, struct filter *expr,
+                          struct store_host_filter *f);
 
 #endif

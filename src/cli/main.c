@@ -19,15 +19,19 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"import", cmd_import, "import nmap XML files (or '-' for stdin)"},
+    {"import", cmd_import, "import nmap XML, masscan or zmap files (or '-' for stdin)"},
     {"scan", cmd_scan, "run nmap and store its results"},
     {"hosts", cmd_hosts, "list hosts and their ports"},
     {"host", cmd_host, "show one host"},
     {"services", cmd_services, "list open ports with service and version"},
     {"jobs", cmd_jobs, "list scans and imports"},
-    {"job", cmd_job, "show one job"},
+    {"job", cmd_job, "show one job (job rm ID: remove one)"},
+    {"tag", cmd_tag, "add or remove tags on hosts"},
+    {"tags", cmd_tags, "list tags (or one host's)"},
+    {"note", cmd_note, "add, list or remove notes on a host"},
     {"findings", cmd_findings, "list findings (vulnerabilities, rule matches)"},
     {"finding", cmd_finding, "show one finding or set its status"},
+    {"export", cmd_export, "write a job or the current state as nmap XML, CSV, JSON or HTML"},
     {"diff", cmd_diff, "compare two scans (jobs or nmap XML files), like ndiff"},
     {"changes", cmd_changes, "what changed on the network (since a time)"},
     {"history", cmd_history, "one host's timeline of changes"},
@@ -62,8 +66,9 @@ static void usage(FILE *f)
 	           "  -q, --quiet     no progress line, no summaries on stderr\n"
 	           "  --no-progress   no progress line\n"
 	           "  --version       print the version\n\n"
-	           "Reading commands (hosts, host, services, jobs, job, findings, finding,\n"
-	           "changes, history, diff, stats, doctor, health, backup, migrate status)\n"
+	           "Reading commands (hosts, host, services, export, jobs, job, findings,\n"
+	           "finding, changes, history, diff, stats, doctor, health, backup, migrate\n"
+	           "status)\n"
 	           "never create or change a database; import, scan, migrate up and\n"
 	           "restore create a new one.\n\n"
 	           "Exit status: 0 success, 1 failure, 2 usage error (diff: 0 same,\n"

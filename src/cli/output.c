@@ -102,11 +102,17 @@ static int put_json(FILE *f, json_t *obj, const char *after)
 
 int output_host_json_write(FILE *f, const struct store_host *h, const char *after)
 {
+	return output_host_json_write_more(f, h, NULL, after);
+}
+
+int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *more,
+                                const char *after)
+{
 	json_t *head = view_host_head(h), *tail = view_host_tail(h), *port;
 	struct dumpbuf *d = malloc(sizeof(*d));
 	int r = SDB_ENOMEM;
 
-	if (!head || !tail || !d)
+	if (!head || !tail || !d || (more && json_object_update(tail, more) != 0))
 		goto out;
 	d->f = f;
 	d->n = 0;

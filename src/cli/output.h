@@ -27,6 +27,10 @@
  * host of 65,535 ports as one jansson object takes ~170 MB).  0, SDB_EIO
  * or SDB_ENOMEM. */
 int output_host_json_write(FILE *f, const struct store_host *h, const char *after);
+/* The same with the keys of the object `more` (borrowed) after the host's
+ * own (`host` adds its tags and notes). */
+int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *more,
+                                const char *after);
 
 /*
  * Streams objects as a `json` array ("[", objects separated by ",\n",

@@ -17,6 +17,7 @@ void strset_free(struct strset *s)
 	for (size_t i = 0; i < s->cap; i++)
 		free(s->slot[i]);
 	free(s->slot);
+	free(s->hits);
 	strset_init(s);
 }
 
@@ -29,43 +30,72 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static char **find(char **slot, size_t cap, const char *s)
+/* The slot of s, or the empty slot where it would go. */
+static size_t find(char **slot, size_t cap, const char *s)
 {
 	size_t i = (size_t)fnv1a(s) & (cap - 1);
 
 	while (slot[i] && strcmp(slot[i], s) != 0)
 		i = (i + 1) & (cap - 1);
-	return &slot[i];
+	return i;
 }
 
 static int grow(struct strset *set)
 {
 	size_t ncap = set->cap ? set->cap * 2 : 64;
 	char **ns = calloc(ncap, sizeof(*ns));
+	size_t *nh = calloc(ncap, sizeof(*nh));
 
-	if (!ns)
+	if (!ns || !nh) {
+		free(ns);
+		free(nh);
 		return SDB_ENOMEM;
-	for (size_t i = 0; i < set->cap; i++)
-		if (set->slot[i])
-			*find(ns, ncap, set->slot[i]) = set->slot[i];
+	}
+	for (size_t i = 0; i < set->cap; i++) {
+		if (set->slot[i]) {
+			size_t k = find(ns, ncap, set->slot[i]);
+
+			ns[k] = set->slot[i];
+			nh[k] = set->hits[i];
+		}
+	}
 	free(set->slot);
+	free(set->hits);
 	set->slot = ns;
+	set->hits = nh;
 	set->cap = ncap;
 	return 0;
 }
 
-int strset_add(struct strset *set, const char *s)
+/* Add s (if new) and return its slot in *at: 1 added, 0 there, ENOMEM. */
+static int add(struct strset *set, const char *s, size_t *at)
 {
-	char **p;
 	int r;
 
 	if ((set->n + 1) * 2 > set->cap && (r = grow(set)) != 0)
 		return r;
-	p = find(set->slot, set->cap, s);
-	if (*p)
+	*at = find(set->slot, set->cap, s);
+	if (set->slot[*at])
 		return 0;
-	if (!(*p = strdup(s)))
+	if (!(set->slot[*at] = strdup(s)))
 		return SDB_ENOMEM;
 	set->n++;
 	return 1;
+}
+
+int strset_add(struct strset *set, const char *s)
+{
+	size_t at;
+
+	return add(set, s, &at);
+}
+
+int strset_count(struct strset *set, const char *s)
+{
+	size_t at;
+	int r = add(set, s, &at);
+
+	if (r >= 0)
+		set->hits[at]++;
+	return r;
 }

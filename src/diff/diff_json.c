@@ -12,58 +12,42 @@
 #include "core/timeutil.h"
 #include "core/utf8.h"
 
-/* A JSON string (or null): control characters escaped, bytes that are not
- * UTF-8 as U+FFFD. */
+/* utf8_rep_fn of a JSON string: control characters, quote and backslash escaped,
+ * bytes that are not UTF-8 as U+FFFD. */
+static const char *json_rep(const unsigned char *u, size_t *n, char tmp[8])
+{
+	if (*n == 0) {
+		*n = 1;
+		return "\\ufffd";
+	}
+	if (*n > 1 || (u[0] >= 0x20 && u[0] != '"' && u[0] != '\\'))
+		return NULL;
+	switch (u[0]) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	default:
+		snprintf(tmp, 8, "\\u%04x", u[0]);
+		return tmp;
+	}
+}
+
+/* A JSON string (or null). */
 static void json_str(FILE *f, const char *s)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t run = 0, i = 0;
-
 	if (!s) {
 		fputs("null", f);
 		return;
 	}
 	fputc('"', f);
-	while (u[i]) {
-		char esc[8];
-		const char *rep = NULL;
-		size_t n = utf8_seq_len(u + i);
-
-		if (n == 0) {
-			rep = "\\ufffd";
-			n = 1;
-		} else if (n == 1 && (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')) {
-			switch (u[i]) {
-			case '"':
-				rep = "\\\"";
-				break;
-			case '\\':
-				rep = "\\\\";
-				break;
-			case '\n':
-				rep = "\\n";
-				break;
-			case '\r':
-				rep = "\\r";
-				break;
-			case '\t':
-				rep = "\\t";
-				break;
-			default:
-				snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-				rep = esc;
-			}
-		}
-		if (!rep) {
-			i += n;
-			continue;
-		}
-		fwrite(s + run, 1, i - run, f);
-		fputs(rep, f);
-		i += n;
-		run = i;
-	}
-	fwrite(s + run, 1, i - run, f);
+	utf8_write_escaped(f, s, json_rep);
 	fputc('"', f);
 }
 

@@ -13,77 +13,11 @@
 
 #include "core/utf8.h"
 
-/* Escaped attribute value: & < > " and TAB/LF/CR as references (so that a
- * parser gives back the same text), other characters XML 1.0 cannot hold
- * as '?', bytes that are not UTF-8 as U+FFFD. */
-static void xml_text(FILE *f, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t run = 0, i = 0;
-
-	while (u[i]) {
-		const char *rep = NULL;
-		size_t n = utf8_seq_len(u + i);
-
-		if (n == 1) {
-			switch (u[i]) {
-			case '&':
-				rep = "&amp;";
-				break;
-			case '<':
-				rep = "&lt;";
-				break;
-			case '>':
-				rep = "&gt;";
-				break;
-			case '"':
-				rep = "&quot;";
-				break;
-			case '\t':
-				rep = "&#x9;";
-				break;
-			case '\n':
-				rep = "&#xa;";
-				break;
-			case '\r':
-				rep = "&#xd;";
-				break;
-			default:
-				if (u[i] < 0x20)
-					rep = "?";
-			}
-		} else if (n == 0) {
-			rep = "\xef\xbf\xbd";
-			n = 1;
-		} else if (n == 3 && u[i] == 0xef && u[i + 1] == 0xbf && u[i + 2] >= 0xbe) {
-			rep = "?"; /* U+FFFE, U+FFFF are not XML characters */
-		}
-		if (!rep) {
-			i += n;
-			continue;
-		}
-		fwrite(s + run, 1, i - run, f);
-		fputs(rep, f);
-		i += n;
-		run = i;
-	}
-	fwrite(s + run, 1, i - run, f);
-}
-
-static void xml_attr(FILE *f, const char *name, const char *v)
-{
-	if (!v)
-		return;
-	fprintf(f, " %s=\"", name);
-	xml_text(f, v);
-	fputc('"', f);
-}
-
 static void xml_nmaprun(struct diff_wr *w, const struct diff_meta *m)
 {
 	fputs("<nmaprun", w->f);
-	xml_attr(w->f, "scanner", m->scanner);
-	xml_attr(w->f, "args", m->args);
+	utf8_xml_attr(w->f, "scanner", m->scanner);
+	utf8_xml_attr(w->f, "args", m->args);
 	if (m->start) {
 		char d[64];
 		struct tm tm;
@@ -91,9 +25,9 @@ static void xml_nmaprun(struct diff_wr *w, const struct diff_meta *m)
 
 		fprintf(w->f, " start=\"%lld\"", (long long)m->start);
 		if (localtime_r(&t, &tm) && strftime(d, sizeof(d), "%a %b %d %H:%M:%S %Y", &tm))
-			xml_attr(w->f, "startstr", d);
+			utf8_xml_attr(w->f, "startstr", d);
 	}
-	xml_attr(w->f, "version", m->version);
+	utf8_xml_attr(w->f, "version", m->version);
 	fputs("/>\n", w->f);
 }
 
@@ -105,14 +39,14 @@ static void xml_status(struct diff_wr *w, const struct diff_host *h)
 static void xml_addr(struct diff_wr *w, const char *addr, const char *type)
 {
 	fputs("<address", w->f);
-	xml_attr(w->f, "addr", addr);
+	utf8_xml_attr(w->f, "addr", addr);
 	fprintf(w->f, " addrtype=\"%s\"/>\n", type);
 }
 
 static void xml_hostname(struct diff_wr *w, const char *name)
 {
 	fputs("<hostname", w->f);
-	xml_attr(w->f, "name", name);
+	utf8_xml_attr(w->f, "name", name);
 	fputs("/>\n", w->f);
 }
 
@@ -131,19 +65,19 @@ static void xml_service(struct diff_wr *w, const struct diff_port *p)
 	if (!in->name && !in->product && !in->version && !in->extrainfo && !in->tunnel)
 		return;
 	fputs("<service", w->f);
-	xml_attr(w->f, "name", in->name);
-	xml_attr(w->f, "product", in->product);
-	xml_attr(w->f, "version", in->version);
-	xml_attr(w->f, "extrainfo", in->extrainfo);
-	xml_attr(w->f, "tunnel", in->tunnel);
+	utf8_xml_attr(w->f, "name", in->name);
+	utf8_xml_attr(w->f, "product", in->product);
+	utf8_xml_attr(w->f, "version", in->version);
+	utf8_xml_attr(w->f, "extrainfo", in->extrainfo);
+	utf8_xml_attr(w->f, "tunnel", in->tunnel);
 	fputs("/>\n", w->f);
 }
 
 static void xml_script(struct diff_wr *w, const struct diff_script *s)
 {
 	fputs("<script", w->f);
-	xml_attr(w->f, "id", s->id);
-	xml_attr(w->f, "output", s->output);
+	utf8_xml_attr(w->f, "id", s->id);
+	utf8_xml_attr(w->f, "output", s->output);
 	fputs("/>\n", w->f);
 }
 
@@ -240,7 +174,7 @@ static void xml_whole_host(struct diff_wr *w, const struct diff_host *h)
 		fputs("<os>\n", w->f);
 		for (size_t i = 0; i < h->nosmatches; i++) {
 			fputs("<osmatch", w->f);
-			xml_attr(w->f, "name", h->osmatches[i]);
+			utf8_xml_attr(w->f, "name", h->osmatches[i]);
 			fputs("/>\n", w->f);
 		}
 		fputs("</os>\n", w->f);
@@ -348,7 +282,7 @@ static int emit_os_xml(struct diff_wr *w, char mark, const char *name)
 		w->xml_group = mark;
 	}
 	fputs("<osmatch", w->f);
-	xml_attr(w->f, "name", name);
+	utf8_xml_attr(w->f, "name", name);
 	fputs("/>\n", w->f);
 	return 0;
 }

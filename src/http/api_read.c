@@ -295,6 +295,7 @@ int http_api_host(struct http_req *rq, struct http_resp *rs)
 	struct store_host *one = NULL;
 	char addr[ADDR_TEXT_MAX], msg[256];
 	const char *job = http_query(rq, "job");
+	json_t *o;
 	int r;
 
 	if (http_query_check(rq, known, 1, rs))
@@ -317,9 +318,15 @@ int http_api_host(struct http_req *rq, struct http_resp *rs)
 			                  addr, (long long)f.job_id);
 		return http_error(rs, 404, "not_found", "addr", "no host %s in the database", addr);
 	}
-	r = http_json(rs, 200, view_host_json(one));
+	/* with its tags and notes, as `scandb host ADDR --format json` */
+	if (!(o = view_host_json(one)) || (r = view_host_says_add(rq->st, one->id, o)) != 0) {
+		json_decref(o);
+		store_host_free(one);
+		return o ? http_store_error(rs, rq->st, r)
+		         : http_error(rs, 500, "internal", NULL, "out of memory");
+	}
 	store_host_free(one);
-	return r;
+	return http_json(rs, 200, o);
 }
 
 /* ---- jobs --------------------------------------------------------------- */

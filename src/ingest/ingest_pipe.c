@@ -97,6 +97,8 @@ struct ingest_pipe {
 	const char *name;
 	int want_chunks;
 	size_t max_bytes, max_count, ref_min;
+	const char *prefix; /* opts.prefix: parsed before fd's bytes */
+	size_t prefix_len;
 	/* Parser thread only, once started. */
 	struct nmap_parser *parser;
 	char *buf;
@@ -333,10 +335,16 @@ static int wait_readable(struct ingest_pipe *pp)
 static void *parser_main(void *arg)
 {
 	struct ingest_pipe *pp = arg;
-	uint64_t total = 0;
+	uint64_t total = pp->prefix_len;
 	ssize_t n;
 	int r;
 
+	if (pp->prefix_len) { /* bytes the caller read first (format detection) */
+		if (pp->want_chunks && (r = push_chunk(pp, pp->prefix, pp->prefix_len, total)) != 0)
+			goto out;
+		if ((r = nmap_parser_feed(pp->parser, pp->prefix, pp->prefix_len, 0)) != 0)
+			goto parse_err;
+	}
 	for (;;) {
 		if (!pp->fd_is_reg && (r = wait_readable(pp)) != 0)
 			goto out;
@@ -534,6 +542,8 @@ static int pipe_start(int fd, int fd_is_reg, const char *name, const struct inge
 	pp->max_bytes = o && o->max_bytes ? o->max_bytes : INGEST_PIPE_MAX_BYTES;
 	pp->max_count = o && o->max_count ? o->max_count : INGEST_PIPE_MAX_COUNT;
 	pp->ref_min = o && o->ref_min ? o->ref_min : INGEST_PIPE_REF_MIN;
+	pp->prefix = o ? o->prefix : NULL;
+	pp->prefix_len = o && o->prefix ? o->prefix_len : 0;
 	if (sync_init(pp) != 0) {
 		free(pp);
 		return SDB_ENOMEM;
@@ -599,10 +609,16 @@ int ingest_pipe_parse_fd_ex(int fd, const char *name, const struct ingest_sink *
 	if (!name)
 		name = "<input>";
 	fd_is_reg = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-	if (fd_is_reg && (uint64_t)sb.st_size < min_size && !(opts && opts->force_thread))
+	if (fd_is_reg && (uint64_t)sb.st_size < min_size && !(opts && opts->force_thread) &&
+	    !(opts && opts->prefix_len))
 		goto direct;
-	if (pipe_start(fd, fd_is_reg, name, sink, on_chunk != NULL, opts, &pp, &tid) != 0)
-		goto direct;
+	if (pipe_start(fd, fd_is_reg, name, sink, on_chunk != NULL, opts, &pp, &tid) != 0) {
+		if (!(opts && opts->prefix_len))
+			goto direct;
+		if (err && errlen) /* the prefix's bytes are read: no going back */
+			snprintf(err, errlen, "%s: cannot start the parser thread", name);
+		return SDB_ENOMEM;
+	}
 
 	r = 0;
 	while (r == 0 && (m = pop(pp)) != NULL) {

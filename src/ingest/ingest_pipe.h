@@ -58,6 +58,11 @@ struct ingest_pipe_opts {
 	size_t max_bytes;
 	size_t max_count;
 	size_t ref_min;
+	/* Bytes already read from fd (by format detection, ingest_detect.c),
+	 * parsed and handed to on_chunk first; borrowed for the call.  With a
+	 * prefix the thread is always used. */
+	const void *prefix;
+	size_t prefix_len;
 };
 
 /* What happened, for tests and benchmarks. */

@@ -598,6 +598,8 @@ int store_hosts_each(struct store *st, const struct store_host_filter *f,
 	if (f->status != REC_HOST_ANY && (unsigned)f->status > REC_HOST_SKIPPED)
 		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a host status",
 		                      (int)f->status);
+	if (f->expr && f->expr->root >= 0 && (size_t)f->expr->root >= f->expr->n)
+		return store__set_err(st, SDB_EUSAGE, "host filter: a malformed search expression");
 	STORE__CALL(st, hosts_each, f, cb, ctx);
 }
 

@@ -33,8 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/record.h"
+#include "core/filter.h"
 #include "core/hoststate.h"
+#include "core/record.h"
 
 struct store;
 
@@ -441,6 +442,9 @@ struct store_host_filter {
 	unsigned char net_hi[16];
 	int64_t changed_since; /* host has a change event at or after; 0: any */
 	int64_t new_since;     /* host first seen at or after; 0: any */
+	/* a search expression (core/filter.h, docs/SEARCH.md) the host must
+	 * also pass, or NULL; ANDed with the fields above */
+	const struct filter *expr;
 };
 
 /*
@@ -774,6 +778,81 @@ int store_doctor_damaged(const char *target, struct store_doctor_report *out);
  * for salvage; nothing else is touched on any error (errmsg says why). */
 int store_restore_damaged(const char *target, const char *backup, struct store_restore_info *info,
                           char *kept, size_t keptlen, char *errmsg, size_t errlen);
+
+/* ---- tags and notes: what people say about hosts (store_tags.c) --------- */
+
+/* A tag is 1 to STORE_TAG_MAX bytes of ASCII letters, digits and "-_.:".
+ * 1 when tag is one, else 0. */
+#define STORE_TAG_MAX 64
+int store_tag_valid(const char *tag);
+/* A note's text: 1 to STORE_NOTE_MAX bytes of UTF-8 without control
+ * characters other than newline and tab (an author's: STORE_AUTHOR_MAX
+ * bytes, no newline or tab either).  1 when valid, else 0. */
+#define STORE_NOTE_MAX   65536
+#define STORE_AUTHOR_MAX 256
+int store_note_text_valid(const char *text, size_t max, int one_line);
+
+/* The id of the host with canonical address addr, or SDB_ENOTFOUND. */
+int store_host_id(struct store *st, const char *addr, int64_t *id);
+/*
+ * Add (add != 0) or remove `tag` on every known host whose addr_key is in
+ * [lo, hi] (one address: lo == hi); at and author: the tag's creation.
+ * *matched: the known hosts in the range; changed(ctx, host_id) for each
+ * host whose tags changed (a host that already had the tag, or did not
+ * have it to remove, is not).  One statement for the range.
+ */
+int store_tag_set(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+                  const char *tag, int add, int64_t at, const char *author, int64_t *matched,
+                  int (*changed)(void *ctx, int64_t host_id), void *ctx);
+/* Every tag with the number of hosts that have it, by tag. */
+int store_tags_each(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+                    void *ctx);
+/* The tags of one host, by tag: when and by whom each was added. */
+int store_host_tags(struct store *st, int64_t host_id,
+                    int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+                    void *ctx);
+struct store_note {
+	int64_t id;
+	int64_t host_id;
+	int64_t at;
+	const char *author; /* NULL: unknown */
+	const char *text;
+};
+int store_note_add(struct store *st, int64_t host_id, int64_t at, const char *author,
+                   const char *text, int64_t *id);
+/* The notes of one host, oldest first (valid during the call). */
+int store_host_notes(struct store *st, int64_t host_id,
+                     int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+/* Delete note id: SDB_ENOTFOUND when there is none. */
+int store_note_rm(struct store *st, int64_t id);
+
+/* ---- job rm: one job removed, its hosts' history derived again ---------- */
+
+/* What removing a job touches (store_job_rm_count). */
+struct store_job_rm_count {
+	int64_t hosts;        /* hosts the job saw */
+	int64_t hosts_gone;   /* of those, seen by no other job: they go */
+	int64_t ports;        /* its port rows */
+	int64_t events;       /* change events it made: they go */
+	int64_t events_again; /* events of its hosts' later scans: derived again */
+	int64_t findings;     /* findings it saw */
+};
+int store_job_rm_count(struct store *st, int64_t job_id, struct store_job_rm_count *out);
+/* The hosts job `job_id` saw that another job saw too, by host id:
+ * cb(ctx, host_id, addr, stored) (stored: it has a host_state row). */
+int store_job_rm_hosts(struct store *st, int64_t job_id,
+                       int (*cb)(void *ctx, int64_t host_id, const char *addr, int stored),
+                       void *ctx);
+/* The current fields of those hosts folded again from their other scans
+ * (store_sql.h STORE_SQL_HOST_REFOLD_SET: the host merge in scan order). */
+int store_job_rm_refold(struct store *st, int64_t job_id);
+/* Delete the hosts only job `job_id` saw (*hosts_gone: how many), then the
+ * job and every row that names it (foreign-key cascades). */
+int store_job_rm_delete(struct store *st, int64_t job_id, int64_t *hosts_gone);
+/* Delete the host's findings whose every status change a scan made (as
+ * store_findings_scan_decided), with their jobs and history: job rm makes
+ * them again from the scans that stay. */
+int store_findings_forget_scan_decided(struct store *st, int64_t host_id);
 
 struct store_prune_opts {
 	int64_t older_than; /* cutoff: jobs whose scan time is before it */

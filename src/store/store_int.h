@@ -252,6 +252,21 @@ struct store_ops {
 	int (*findings_each)(struct store *st, const struct store_finding_filter *f,
 	                     int (*cb)(void *ctx, struct store_finding *x), void *ctx);
 
+	/* ---- tags and notes (store.h; store_tags.c checks the values) ---- */
+	int (*host_id)(struct store *st, const char *addr, int64_t *id);
+	int (*tag_set)(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+	               const char *tag, int add, int64_t at, const char *author, int64_t *matched,
+	               int (*changed)(void *ctx, int64_t host_id), void *ctx);
+	int (*tags_each)(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+	                 void *ctx);
+	int (*host_tags)(struct store *st, int64_t host_id,
+	                 int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+	                 void *ctx);
+	int (*note_add)(struct store *st, int64_t host_id, int64_t at, const char *author,
+	                const char *text, int64_t *id);
+	int (*host_notes)(struct store *st, int64_t host_id,
+	                  int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+	int (*note_rm)(struct store *st, int64_t id);
 	/* ---- API tokens (store.h; values checked by store_tokens.c) ---- */
 	int (*token_insert)(struct store *st, const struct store_token_new *t, int64_t *id);
 	int (*tokens_each)(struct store *st, int64_t id,
@@ -429,6 +444,36 @@ struct store_port *store__host_port(struct store_host *h, const char *proto, int
  * parse, or is outside the net). */
 int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16],
                           unsigned char hi[16]);
+/*
+ * A search expression as a SQL WHERE fragment (store_filter.c), for the
+ * host queries of both backends (aliases h and hs): the fragment into sql,
+ * its bound values into out (the text never holds one, invariant 5).
+ * SQLite placeholders are ?base, ?base+1, ...; PostgreSQL's are elements
+ * of the one text[] parameter $base (store__fsql_pg_array writes its
+ * value).  current: the current state (port terms on port_state), else a
+ * job's view (on ports).  Free out with store__fsql_free.
+ */
+enum store_dialect { STORE_DIALECT_SQLITE, STORE_DIALECT_PG };
+enum store_fparam_type { STORE_FP_TEXT, STORE_FP_INT, STORE_FP_TIME, STORE_FP_KEY, STORE_FP_VER };
+struct store_fparam {
+	enum store_fparam_type type;
+	char *text; /* TEXT; VER: the normalised version "8.0.1" */
+	int64_t i;  /* INT; TIME: Unix seconds */
+	unsigned char key[16];
+};
+struct store_fsql {
+	struct store_fparam *params;
+	size_t n, cap;
+};
+struct buf;
+int store__filter_sql(const struct filter *f, int current, enum store_dialect d, int base,
+                      struct buf *sql, struct store_fsql *out);
+void store__fsql_free(struct store_fsql *q);
+int store__fsql_pg_array(const struct store_fsql *q, struct buf *out);
+/* Narrow [lo, hi] to the net: terms the whole expression needs (the terms
+ * of a top-level AND), so that the walk uses hosts_addr_key for them. */
+void store__filter_narrow(const struct filter *f, unsigned char lo[16], unsigned char hi[16]);
+
 /* The stored text a host filter's protocol and status compare with
  * (store_result.c, core/record.h's names; NULL = any), for both backends'
  * SQL.  The values were checked by store_hosts_each(). */

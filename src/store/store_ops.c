@@ -52,6 +52,8 @@ const struct store__relation store__relations[] = {
     {"finding_jobs", "job_id", "jobs", "id", STORE__CASCADE, 3, 0, 1},
     {"finding_status_changes", "finding_id", "findings", "id", STORE__CASCADE, 3, 0, 1},
     {"finding_status_changes", "job_id", "jobs", "id", STORE__SET_NULL, 3, 0, 1},
+    {"host_tags", "host_id", "hosts", "id", STORE__CASCADE, 11, 0, 1},
+    {"host_notes", "host_id", "hosts", "id", STORE__CASCADE, 11, 0, 1},
 };
 const size_t store__nrelations = sizeof(store__relations) / sizeof(store__relations[0]);
 

@@ -250,6 +250,9 @@ int store__host_key_range(const struct store_host_filter *f, unsigned char lo[16
 		memcpy(lo, f->net_lo, 16);
 		memcpy(hi, f->net_hi, 16);
 	}
+	store__filter_narrow(f->expr, lo, hi);
+	if (memcmp(lo, hi, 16) > 0)
+		return 0;
 	if (f->addr) {
 		/* canonical addresses only: one that does not parse is in no row */
 		if (addr_parse(f->addr, NULL, NULL, key) != 0)

@@ -47,6 +47,34 @@
 	" last_seen = " GREATEST "(" O(last_seen) ", " N(last_seen) ")"
 #define STORE_SQL_NEWER_(N, O) N(last_seen) " >= " O(last_seen)
 
+/* The host merge rule applied to a host's scans in scan-time order, as one
+ * SET list (job rm, store_jobrm.c: the host's fields as if job $1 had never
+ * been stored): each field is the newest scan's that the rule above lets
+ * win -- status: the newest up/down, else the newest; MAC, OS, hostnames:
+ * the newest that has one; last_job_id: the newest; first_seen the first
+ * set time, last_seen the latest.  "Newest" is (scanned_at, job_id), the
+ * order an import in scan order stores them in.  T0: the time never set
+ * (the NO_TIME above). */
+#define STORE_SQL_HOST_OTHER_ " FROM host_scans x WHERE x.host_id = hosts.id AND x.job_id <> $1"
+#define STORE_SQL_HOST_NEWEST_ " ORDER BY x.scanned_at DESC, x.job_id DESC LIMIT 1)"
+#define STORE_SQL_HOST_REFOLD_SET(T0) \
+	" status = coalesce((SELECT x.status" STORE_SQL_HOST_OTHER_ \
+	"  AND (x.status = 'up' OR x.status = 'down')" STORE_SQL_HOST_NEWEST_ "," \
+	"  (SELECT x.status" STORE_SQL_HOST_OTHER_ STORE_SQL_HOST_NEWEST_ ")," \
+	" mac = (SELECT x.mac" STORE_SQL_HOST_OTHER_ " AND x.mac IS NOT NULL" STORE_SQL_HOST_NEWEST_ "," \
+	" mac_vendor = (SELECT x.mac_vendor" STORE_SQL_HOST_OTHER_ " AND x.mac IS NOT NULL" \
+	"  " STORE_SQL_HOST_NEWEST_ "," \
+	" hostnames = coalesce((SELECT x.hostnames" STORE_SQL_HOST_OTHER_ \
+	"  AND x.hostnames <> '[]'" STORE_SQL_HOST_NEWEST_ ", '[]')," \
+	" os_name = (SELECT x.os_name" STORE_SQL_HOST_OTHER_ " AND x.os_name IS NOT NULL" \
+	"  " STORE_SQL_HOST_NEWEST_ "," \
+	" os_accuracy = (SELECT x.os_accuracy" STORE_SQL_HOST_OTHER_ " AND x.os_name IS NOT NULL" \
+	"  " STORE_SQL_HOST_NEWEST_ "," \
+	" last_job_id = (SELECT x.job_id" STORE_SQL_HOST_OTHER_ STORE_SQL_HOST_NEWEST_ "," \
+	" first_seen = coalesce((SELECT min(x.scanned_at)" STORE_SQL_HOST_OTHER_ \
+	"  AND x.scanned_at > " T0 "), " T0 ")," \
+	" last_seen = (SELECT max(x.scanned_at)" STORE_SQL_HOST_OTHER_ ")"
+
 /* A finding seen again (the SET list of its update; AT the sighting's
  * time, TITLE/SEV/DETAILS its words): the newest sighting's words win; the
  * times only widen. */

@@ -320,7 +320,6 @@ REFUSED = [
     ("libnmap-defused_et_local_includer.xml", "3:41", "entity declarations are not allowed"),
     ("libnmap-defused_et_included.xml", "2:1", "not an nmap XML file"),
     ("libnmap-test_osclass.xml", "14:1", 'invalid ipv4 address "IP"'),
-    ("masscan.xml", "3:1", "masscan XML is not supported yet"),
     ("scaninfo-port-70000.xml", "3:1", 'services "1-70000" of <scaninfo> is not a port list'),
     ("scaninfo-reversed-range.xml", "3:1", 'services "1000-1" of <scaninfo> is not a port list'),
     ("port-state-ajar.xml", "6:41", 'unknown port state "ajar"'),

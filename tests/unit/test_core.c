@@ -1,6 +1,7 @@
 /*
  * test_core.c - unit tests of src/core: address/CIDR/MAC/port-list parsing,
- * bounded buffers, time parsing and formatting, SHA-256, record enum names.
+ * bounded buffers, time parsing and formatting, SHA-256, record enum names,
+ * the XML/HTML escaper.
  * Pure functions only: no database, no files.
  */
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "core/hash.h"
 #include "core/record.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -764,6 +766,58 @@ static void test_record_names(void **state)
 	assert_non_null(sdb_strerror(-9999));
 }
 
+/* utf8_xml_text(s) as a string (free()). */
+static char *xml_escaped(const char *s)
+{
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	assert_non_null(f);
+	utf8_xml_text(f, s);
+	assert_int_equal(fclose(f), 0);
+	return out;
+}
+
+static void test_utf8_xml_text(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"plain é ü 日本", "plain é ü 日本"},
+	    {"<a href=\"x\">&amp;</a> ]]>",
+	     "&lt;a href=&quot;x&quot;&gt;&amp;amp;&lt;/a&gt; ]]&gt;"},
+	    {"tab\tlf\ncr\r", "tab&#x9;lf&#xa;cr&#xd;"},
+	    {"bell\x07"
+	     "esc\x1b[0m\x01\x7f",
+	     "bell?esc?[0m?\x7f"},
+	    {"bad \xff \xc3 \xed\xa0\x80 end", "bad \xef\xbf\xbd \xef\xbf\xbd "
+	                                       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end"},
+	    {"nonchar \xef\xbf\xbe \xef\xbf\xbf", "nonchar ? ?"},
+	    {"", ""},
+	};
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = xml_escaped(cases[i].in);
+		assert_string_equal(out, cases[i].out);
+		free(out);
+	}
+	{
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *f = open_memstream(&buf, &n);
+
+		assert_non_null(f);
+		utf8_xml_attr(f, "a", "x\"y");
+		utf8_xml_attr(f, "b", NULL);
+		assert_int_equal(fclose(f), 0);
+		assert_string_equal(buf, " a=\"x&quot;y\"");
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -786,6 +840,7 @@ int main(void)
 	    cmocka_unit_test(test_time_format),
 	    cmocka_unit_test(test_hash),
 	    cmocka_unit_test(test_record_names),
+	    cmocka_unit_test(test_utf8_xml_text),
 	};
 	size_t total = sizeof(tests) / sizeof(tests[0]);
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -853,7 +853,7 @@ static void test_json(void **state)
 	base(&b);
 	b.h.mac = "00:11:22:AA:BB:CC";
 	b.ports[0].service.version = "9.3p1";
-	b.scripts[0].output = "bad \xff byte, tab\t";
+	b.scripts[0].output = "bad \xff byte, tab\t, esc\x1b[0m \"q\" \\";
 	out = render(&pa, 1, &pb, 1, DIFF_FMT_JSON, 0, &different);
 	assert_int_equal(different, 1);
 	doc = json_loads(out, 0, &jerr);
@@ -881,7 +881,7 @@ static void test_json(void **state)
 	/* invalid UTF-8 becomes U+FFFD; control characters are escaped */
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(json_object_get(h, "scripts"), 0), "b")),
-	                    "bad \xef\xbf\xbd byte, tab\t");
+	                    "bad \xef\xbf\xbd byte, tab\t, esc\x1b[0m \"q\" \\");
 	json_decref(doc);
 	free(out);
 }

@@ -44,7 +44,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/addr.h"
 #include "core/error.h"
+#include "core/filter.h"
 #include "core/record.h"
 #include "core/timeutil.h"
 #include "app/job_writer.h"
@@ -335,6 +337,39 @@ static void job_hash(int j, char out[65])
 
 /* Run every hot statement once through store.h, so that each is in the
  * handle's statement cache. */
+/* Listings with search terms the fixture runs; `index`: the index the
+ * term's hot path must use in the statement the program prepared (marked
+ * by `marker`, a piece of store_filter.c's SQL for it). */
+static const struct {
+	const char *expr;
+	int64_t job;
+	const char *marker, *index;
+} search_exprs[] = {
+    {"net:10.0.0.0/24", 0, "h.addr_key BETWEEN ?11 AND ?12", "hosts_addr_key"},
+    {"tag:lab", 0, "FROM host_tags t WHERE t.tag = ?11", "host_tags_tag"},
+    {"changed:>2000-01-01", 0, "e.at >= ?11", "host_events_host_at"},
+    {"!tag:lab changed:>2000-01-01 port:22", 0, "FROM host_tags t", "host_tags_tag"},
+    {"port:22 service:ssh or net:10.0.0.0/8", 2, "p.job_id = hs.job_id", NULL},
+};
+
+/* The listings of search_exprs, each a statement of its own (store_filter.c). */
+static void exercise_search(struct store *st)
+{
+	for (size_t i = 0; i < sizeof(search_exprs) / sizeof(search_exprs[0]); i++) {
+		struct store_host_filter f = STORE_HOST_FILTER_ANY;
+		struct filter e;
+		char err[FILTER_ERR_MAX];
+		size_t n = 0;
+
+		assert_int_equal(filter_parse_string(search_exprs[i].expr, time_now(), &e, err), 0);
+		f.expr = &e;
+		f.job_id = search_exprs[i].job;
+		assert_ok(st, store_hosts_each(st, &f, count_host, &n));
+		filter_free(&e);
+	}
+}
+static void exercise_tags(struct store *st);
+
 static void exercise(struct store *st)
 {
 	struct store_host_filter f = STORE_HOST_FILTER_ANY;
@@ -358,6 +393,7 @@ static void exercise(struct store *st)
 	n = 0;
 	assert_ok(st, store_hosts_each(st, &f, count_host, &n));
 	assert_int_equal(n, NHOSTS);
+	exercise_search(st);
 	/* findings (the rules file of setup raised some) */
 	{
 		struct store_finding_filter ff;
@@ -420,6 +456,57 @@ static void exercise(struct store *st)
 		assert_ok(st, store_events_each(st, &ef, count_event, &n));
 		assert_true(n > 0);
 	}
+	exercise_tags(st);
+}
+
+static int count_tag(void *ctx, const char *tag, int64_t hosts)
+{
+	(void)tag;
+	(void)hosts;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int count_host_tag(void *ctx, const char *tag, int64_t at, const char *author)
+{
+	(void)tag;
+	(void)at;
+	(void)author;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+static int count_note(void *ctx, const struct store_note *nt)
+{
+	(void)nt;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* Tags on a block and on one host, the tag counts, a host's tags and
+ * notes, a note removed (store.h "tags and notes"). */
+static void exercise_tags(struct store *st)
+{
+	unsigned char lo[16], hi[16];
+	int64_t host_id = 0, note = 0, matched = 0;
+	size_t n = 0;
+
+	assert_int_equal(addr_cidr_parse("10.0.0.0/24", lo, hi), 0);
+	assert_ok(st, store_tag_set(st, lo, hi, "web", 1, 1, "plans", &matched, NULL, NULL));
+	assert_true(matched > 0);
+	assert_ok(st, store_tag_set(st, lo, hi, "web", 0, 1, NULL, &matched, NULL, NULL));
+	assert_ok(st, store_tag_set(st, lo, hi, "lab", 1, 1, NULL, &matched, NULL, NULL));
+	assert_ok(st, store_tags_each(st, count_tag, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_host_id(st, "10.0.0.1", &host_id));
+	n = 0;
+	assert_ok(st, store_host_tags(st, host_id, count_host_tag, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_note_add(st, host_id, 1, "plans", "a note", &note));
+	n = 0;
+	assert_ok(st, store_host_notes(st, host_id, count_note, &n));
+	assert_int_equal(n, 1);
+	assert_ok(st, store_note_rm(st, note));
 }
 
 /* A prune of the jobs of the first day, on a copy of the database (the other tests
@@ -1022,6 +1109,45 @@ static void test_every_index_is_used(void **state)
 	sqlite3_close(db);
 }
 
+/* Each search term's hot path uses its index (hosts_addr_key, host_tags_tag,
+ * host_events_host_at), in the very statement the program prepared for it
+ * (the traced text, with the term's bound placeholders). */
+static void test_search_term_plans(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = open_db(fx->path);
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(search_exprs) / sizeof(search_exprs[0]); i++) {
+		const char *sql = NULL;
+		struct plan p;
+		int used = 0;
+
+		if (!search_exprs[i].index)
+			continue;
+		for (size_t k = 0; k < fx->traced.n && !sql; k++)
+			if (strstr(fx->traced.sql[k], search_exprs[i].marker) &&
+			    strstr(fx->traced.sql[k], "FROM hosts h"))
+				sql = fx->traced.sql[k];
+		if (!sql)
+			print_error("%s: no statement of the program holds %s\n",
+			            search_exprs[i].expr, search_exprs[i].marker);
+		assert_non_null(sql);
+		assert_int_equal(plan_get(db, sql, &p), 0);
+		for (size_t k = 0; k < p.n; k++)
+			used |= line_uses_index(p.detail[k], search_exprs[i].index);
+		if (!used || getenv("SHOW_PLANS"))
+			plan_print(search_exprs[i].expr, &p);
+		if (!used)
+			print_error("%s: the plan does not use %s\n", search_exprs[i].expr,
+			            search_exprs[i].index);
+		bad += !used;
+		plan_free(&p);
+	}
+	sqlite3_close(db);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1031,6 +1157,7 @@ int main(void)
 	    cmocka_unit_test(test_dropped_index_is_detected),
 	    cmocka_unit_test(test_rewritten_query_is_detected),
 	    cmocka_unit_test(test_every_index_is_used),
+	    cmocka_unit_test(test_search_term_plans),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

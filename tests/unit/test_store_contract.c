@@ -2,7 +2,7 @@
  * test_store_contract.c - the storage contract suite: what every backend
  * behind store.h must do (ARCHITECTURE invariants 1-8).  The tests live
  * by area in contract/contract_*.c (migrate, jobs, hosts, values, history,
- * history_order, ops) with their shared fixture in contract/contract.c;
+ * history_order, ops, tags) with their shared fixture in contract/contract.c;
  * this file runs every area's group as one cmocka group, so the suite is
  * still one program run once per backend.
  *
@@ -15,7 +15,7 @@
 /* Every area, in the order they run. */
 static const struct contract_group *const groups[] = {
     &contract_migrate, &contract_jobs,          &contract_hosts, &contract_values,
-    &contract_history, &contract_history_order, &contract_ops,
+    &contract_history, &contract_history_order, &contract_ops,   &contract_tags,
 };
 
 #define CONTRACT_MAX_TESTS 128

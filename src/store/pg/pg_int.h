@@ -66,6 +66,15 @@ enum pg_stmt {
 	PG_JOBS_BY_STATUS,
 	PG_JOB_GET,
 	PG_RUN_SCRIPTS,
+	PG_HOST_ID, /* tags and notes (pg_tags.c) */
+	PG_TAG_MATCH,
+	PG_TAG_ADD,
+	PG_TAG_RM,
+	PG_TAGS_EACH,
+	PG_HOST_TAGS,
+	PG_NOTE_ADD,
+	PG_HOST_NOTES,
+	PG_NOTE_RM,
 	PG__COUNT
 };
 
@@ -375,6 +384,22 @@ int store__pg_jobs_each(struct store *st, const char *status,
 int store__pg_job_get(struct store *st, int64_t id, struct store_job **out);
 int store__pg_run_scripts(struct store *st, int64_t job_id, int post, struct store_script **out,
                           size_t *n);
+
+/* Tags and notes slots (pg_tags.c). */
+int store__pg_host_id(struct store *st, const char *addr, int64_t *id);
+int store__pg_tag_set(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+                      const char *tag, int add, int64_t at, const char *author, int64_t *matched,
+                      int (*changed)(void *ctx, int64_t host_id), void *ctx);
+int store__pg_tags_each(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+                        void *ctx);
+int store__pg_host_tags(struct store *st, int64_t host_id,
+                        int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+                        void *ctx);
+int store__pg_note_add(struct store *st, int64_t host_id, int64_t at, const char *author,
+                       const char *text, int64_t *id);
+int store__pg_host_notes(struct store *st, int64_t host_id,
+                         int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+int store__pg_note_rm(struct store *st, int64_t id);
 
 /* Findings slots (pg_findings.c). */
 int store__pg_findings_of_host(struct store *st, int64_t host_id, struct store_finding_ref **out,

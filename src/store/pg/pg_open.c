@@ -16,6 +16,7 @@
  *   pg_history.c      history: loading a host, events, late scans
  *   pg_query.c        hosts, jobs and run scripts read back
  *   pg_findings.c     the findings slots
+ *   pg_tags.c         the tags and notes slots
  *   pg_tokens.c       the API token slots (`scandb token`, `serve`)
  *   pg_admin_*.c      operations: SQL slots and stats, doctor, pg_dump /
  *                     pg_restore as child processes, backup and restore
@@ -184,6 +185,13 @@ const struct store_ops store_pg_ops = {
     .run_scripts = store__pg_run_scripts,
     .jobs_fail = store__pg_jobs_fail,
     .job_find_by_hash = store__pg_job_find_by_hash,
+    .host_id = store__pg_host_id,
+    .tag_set = store__pg_tag_set,
+    .tags_each = store__pg_tags_each,
+    .host_tags = store__pg_host_tags,
+    .note_add = store__pg_note_add,
+    .host_notes = store__pg_host_notes,
+    .note_rm = store__pg_note_rm,
     .history_load = store__pg_history_load,
     .port_state_save = store__pg_port_state_save,
     .event_insert = store__pg_event_insert,

@@ -85,23 +85,53 @@
 
 /* The current state: each host with the host_scans row of its latest scan
  * ($1 is unused here). */
-static const char sql_hosts_latest[] =
-    "SELECT " HOST_COLS("h.status") " FROM hosts h"
-                                    " CROSS JOIN LATERAL (SELECT " HS_COLS " FROM host_scans hs"
-                                    "  WHERE hs.job_id = h.last_job_id AND hs.host_id = h.id"
-                                    "  OFFSET 0) hs"
-                                    " WHERE ($1::bigint IS NULL OR true) AND" FILTERS_STATE
-                                    " ORDER BY h.addr_key, h.id LIMIT 500";
+#define SQL_HOSTS_LATEST                                                                           \
+	"SELECT " HOST_COLS("h.status") " FROM hosts h"                                            \
+	                                " CROSS JOIN LATERAL (SELECT " HS_COLS                     \
+	                                " FROM host_scans hs"                                      \
+	                                "  WHERE hs.job_id = h.last_job_id AND hs.host_id = h.id"  \
+	                                "  OFFSET 0) hs"                                           \
+	                                " WHERE ($1::bigint IS NULL OR true) AND" FILTERS_STATE
+#define SQL_HOSTS_PAGE " ORDER BY h.addr_key, h.id LIMIT 500"
+static const char sql_hosts_latest[] = SQL_HOSTS_LATEST SQL_HOSTS_PAGE;
 
 /* One job's view: the hosts in address order, each probed for its row of
  * the job (a page costs the hosts it passes, not the job's or the
  * database's scans). */
-static const char sql_hosts_job[] =
-    "SELECT " HOST_COLS("hs.status") " FROM hosts h"
-                                     " CROSS JOIN LATERAL (SELECT " HS_COLS " FROM host_scans hs"
-                                     "  WHERE hs.job_id = $1::bigint AND hs.host_id = h.id"
-                                     "  OFFSET 0) hs"
-                                     " WHERE" FILTERS_JOB " ORDER BY h.addr_key, h.id LIMIT 500";
+#define SQL_HOSTS_JOB                                                                              \
+	"SELECT " HOST_COLS("hs.status") " FROM hosts h"                                           \
+	                                 " CROSS JOIN LATERAL (SELECT " HS_COLS                    \
+	                                 " FROM host_scans hs"                                     \
+	                                 "  WHERE hs.job_id = $1::bigint AND hs.host_id = h.id"    \
+	                                 "  OFFSET 0) hs"                                          \
+	                                 " WHERE" FILTERS_JOB
+static const char sql_hosts_job[] = SQL_HOSTS_JOB SQL_HOSTS_PAGE;
+
+/* A search expression's values: the elements of one text[] parameter $13
+ * (store_filter.c). */
+#define EXPR_PARAM 13
+
+/* A listing with a search expression: the host query with the fragment
+ * ANDed into *sql, and the value of $13 into *vals. */
+static int expr_sql(struct store_pg *s, const struct store_host_filter *f, struct buf *sql,
+                    struct buf *vals)
+{
+	struct store_fsql fp = {0};
+	int r;
+
+	r = buf_append_str(sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_PG, EXPR_PARAM, sql,
+		                      &fp);
+	if (r == 0)
+		r = buf_append_str(sql, ")" SQL_HOSTS_PAGE);
+	if (r == 0)
+		r = store__fsql_pg_array(&fp, vals);
+	store__fsql_free(&fp);
+	if (r != 0)
+		return store__set_err(&s->base, r, "listing hosts: the search is too large");
+	return 0;
+}
 
 /* The page's (job, host) pairs, each probing its table's key. */
 #define PAIRS "unnest($1::bigint[], $2::bigint[]) AS k(job_id, host_id)"
@@ -444,53 +474,92 @@ static int load_children(struct store_pg *s, struct page *pg, int current, int f
 	return r;
 }
 
+/* What every page of one listing binds and runs. */
+struct listing {
+	char lohex[35], hihex[35];
+	const char *proto, *status;
+	int oneshot, fl, expr;
+	struct buf esql, evals; /* with a search expression: its SQL, its values */
+};
+
+/* One page of hosts after (lasthex, last_id) into *q. */
+static int page_query(struct store_pg *s, const struct store_host_filter *f,
+                      const struct listing *ls, const char *lasthex, int64_t last_id, PGresult **q)
+{
+	struct pg_params p = {0};
+
+	store__pg_p_time(&p, f->job_id);
+	store__pg_p_text(&p, ls->lohex);
+	store__pg_p_text(&p, ls->hihex);
+	store__pg_p_text(&p, f->addr);
+	store__pg_p_text(&p, ls->status);
+	store__pg_p_opt(&p, f->port);
+	store__pg_p_text(&p, ls->proto);
+	store__pg_p_text(&p, f->service);
+	store__pg_p_time(&p, f->changed_since);
+	store__pg_p_time(&p, f->new_since);
+	store__pg_p_text(&p, lasthex);
+	store__pg_p_int(&p, last_id);
+	if (ls->expr) {
+		store__pg_p_text(&p, buf_str(&ls->evals));
+		return store__pg_exec(s, f->job_id ? PG_HOSTS_JOB : PG_HOSTS_LATEST,
+		                      buf_str(&ls->esql), &p, ls->fl, q, "listing hosts");
+	}
+	return f->job_id
+	           ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, ls->fl, q, "listing hosts")
+	           : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, ls->oneshot, q,
+	                            "listing hosts");
+}
+
+/* Set up ls for listing f; 0 when f selects no host at all (*none). */
+static int listing_init(struct store_pg *s, const struct store_host_filter *f, struct listing *ls,
+                        int *none)
+{
+	unsigned char lo[16], hi[16];
+
+	memset(ls, 0, sizeof(*ls));
+	buf_init(&ls->esql, (size_t)1 << 20);
+	buf_init(&ls->evals, (size_t)1 << 20);
+	*none = !store__host_key_range(f, lo, hi);
+	store__pg_key_hex(lo, ls->lohex);
+	store__pg_key_hex(hi, ls->hihex);
+	store__host_filter_text(f, &ls->proto, &ls->status);
+	/* a listing is planned for its filters; a one-host lookup (replays
+	 * run it per host) keeps its prepared plan */
+	ls->oneshot = f->addr ? 0 : PGX_ONESHOT;
+	/* a job's view reads no events or port states: buffered ones wait */
+	ls->fl = ls->oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
+	ls->expr = f->expr && f->expr->root >= 0;
+	if (!ls->expr || *none)
+		return 0;
+	/* its own text: planned each page, every buffer sent first */
+	ls->fl = ls->oneshot = PGX_ONESHOT;
+	return expr_sql(s, f, &ls->esql, &ls->evals);
+}
+
 int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
                          int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_pg *s = store__pg(st);
-	unsigned char lo[16], hi[16];
-	char lohex[35], hihex[35], lasthex[35] = "\\x";
-	const char *proto, *status;
+	char lasthex[35] = "\\x";
 	int64_t last_id = 0;
-	struct page *pg;
-	/* a listing is planned for its filters; a one-host lookup (replays
-	 * run it per host) keeps its prepared plan */
-	int oneshot = f->addr ? 0 : PGX_ONESHOT;
-	/* a job's view reads no events or port states: buffered ones wait */
-	int fl = oneshot | (f->job_id && !f->changed_since ? PGX_FLUSH_SCANS : 0);
-	int opened = 0, r = 0;
+	struct page *pg = NULL;
+	struct listing ls;
+	int opened = 0, none, r;
 
-	if (!store__host_key_range(f, lo, hi))
-		return 0;
-	store__pg_key_hex(lo, lohex);
-	store__pg_key_hex(hi, hihex);
-	store__host_filter_text(f, &proto, &status);
-	if (!(pg = calloc(1, sizeof(*pg))))
-		return store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
+	if ((r = listing_init(s, f, &ls, &none)) != 0 || none)
+		goto out;
+	if (!(pg = calloc(1, sizeof(*pg)))) {
+		r = store__set_err(st, SDB_ENOMEM, "listing hosts: out of memory");
+		goto out;
+	}
 	if ((r = store__pg_read_begin(s, &opened)) != 0)
 		goto out;
 	for (;;) {
-		struct pg_params p = {0};
 		PGresult *q = NULL;
 		int n, i;
 
-		store__pg_p_time(&p, f->job_id);
-		store__pg_p_text(&p, lohex);
-		store__pg_p_text(&p, hihex);
-		store__pg_p_text(&p, f->addr);
-		store__pg_p_text(&p, status);
-		store__pg_p_opt(&p, f->port);
-		store__pg_p_text(&p, proto);
-		store__pg_p_text(&p, f->service);
-		store__pg_p_time(&p, f->changed_since);
-		store__pg_p_time(&p, f->new_since);
-		store__pg_p_text(&p, lasthex);
-		store__pg_p_int(&p, last_id);
-		r = f->job_id ? store__pg_exec(s, PG_HOSTS_JOB, sql_hosts_job, &p, fl, &q,
-		                               "listing hosts")
-		              : store__pg_exec(s, PG_HOSTS_LATEST, sql_hosts_latest, &p, oneshot,
-		                               &q, "listing hosts");
-		if (r != 0)
+		if ((r = page_query(s, f, &ls, lasthex, last_id, &q)) != 0)
 			break;
 		n = PQntuples(q);
 		pg->n = 0;
@@ -506,7 +575,7 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 		}
 		PQclear(q);
 		if (r == 0 && pg->n > 0)
-			r = load_children(s, pg, f->job_id == 0, fl);
+			r = load_children(s, pg, f->job_id == 0, ls.fl);
 		for (i = 0; i < pg->n && r == 0; i++) {
 			struct store_host *h = pg->h[i];
 			pg->h[i] = NULL;
@@ -518,8 +587,11 @@ int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
 	}
 	store__pg_read_end(s, opened);
 out:
-	page_free(pg, 0);
+	if (pg)
+		page_free(pg, 0);
 	free(pg);
+	buf_free(&ls.esql);
+	buf_free(&ls.evals);
 	return r;
 }
 

@@ -6,6 +6,7 @@
  *
  *   sqlite_stmt.c          errors, the statement cache, bind and step helpers
  *   sqlite_open.c          open, close, the connection's settings
+ *   sqlite_func.c          SQL functions of the search language (regex, versions)
  *   sqlite_tx.c            transactions (BUSY retried)
  *   sqlite_migrate.c       migrations bookkeeping, table_exists
  *   sqlite_jobs.c          job rows, content-hash lookups, the reaper's write
@@ -13,6 +14,7 @@
  *   sqlite_history.c       history slots (states, events, late scans)
  *   sqlite_query.c         read queries and the hot-query table
  *   sqlite_findings.c      findings slots
+ *   sqlite_tags.c          tags and notes slots
  *   sqlite_tokens.c        API token slots (`scandb token`, `serve`)
  *   sqlite_admin_query.c   the generic operations slots, ping
  *   sqlite_admin_stats.c   stats
@@ -70,6 +72,7 @@ enum sq_stmt {
 	SQ_HIST_FORGET,
 	SQ_HIST_STATES,
 	SQ_HIST_STATE_PUT,
+	SQ_NOTE_ADD, /* sqlite_tags.c */
 	/* queries (sqlite_query.c) */
 	SQ_HOSTS_LATEST,
 	SQ_HOSTS_JOB,
@@ -86,6 +89,15 @@ enum sq_stmt {
 	SQ_HIST_SCRIPTS,
 	SQ_EVENTS_SINCE,
 	SQ_EVENTS_HOST,
+	/* tags and notes (sqlite_tags.c; SQL in the hot table) */
+	SQ_HOST_ID,
+	SQ_TAG_MATCH,
+	SQ_TAG_ADD,
+	SQ_TAG_RM,
+	SQ_TAGS_EACH,
+	SQ_HOST_TAGS,
+	SQ_HOST_NOTES,
+	SQ_NOTE_RM,
 	SQ__COUNT
 };
 
@@ -186,6 +198,10 @@ extern const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT];
  * store__sqlite_hot_queries (store__sqlite_stmt). */
 int store__sqlite_hot(struct store_sqlite *s, enum sq_stmt id, sqlite3_stmt **out);
 
+/* Register scandb_vercmp and scandb_regexp on the connection
+ * (sqlite_func.c; store_filter.c's SQL calls them). */
+int store__sqlite_functions(struct store_sqlite *s);
+
 /* Connection slots (sqlite_open.c). */
 int store__sqlite_open(const char *target, struct store **out, char *errmsg, size_t errlen);
 int store__sqlite_open_mode(const char *target, int flags, struct store **out, char *errmsg,
@@ -223,6 +239,21 @@ int store__sqlite_job_progress(struct store *st, int64_t id, int progress, int64
 int store__sqlite_job_finish(struct store *st, int64_t id, const struct store_job_final *f,
                              int64_t *existing_id);
 int store__sqlite_job_find_by_hash(struct store *st, const char *hash, int64_t *id);
+/* Tags and notes (sqlite_tags.c; store.h "tags and notes"). */
+int store__sqlite_host_id(struct store *st, const char *addr, int64_t *id);
+int store__sqlite_tag_set(struct store *st, const unsigned char lo[16], const unsigned char hi[16],
+                          const char *tag, int add, int64_t at, const char *author,
+                          int64_t *matched, int (*changed)(void *ctx, int64_t host_id), void *ctx);
+int store__sqlite_tags_each(struct store *st, int (*cb)(void *ctx, const char *tag, int64_t hosts),
+                            void *ctx);
+int store__sqlite_host_tags(struct store *st, int64_t host_id,
+                            int (*cb)(void *ctx, const char *tag, int64_t at, const char *author),
+                            void *ctx);
+int store__sqlite_note_add(struct store *st, int64_t host_id, int64_t at, const char *author,
+                           const char *text, int64_t *id);
+int store__sqlite_host_notes(struct store *st, int64_t host_id,
+                             int (*cb)(void *ctx, const struct store_note *n), void *ctx);
+int store__sqlite_note_rm(struct store *st, int64_t id);
 int store__sqlite_jobs_fail(struct store *st, const struct store__stale_job *v, size_t n,
                             int64_t now, int *count);
 

@@ -140,6 +140,8 @@ static int configure(struct store_sqlite *s, int readonly)
 		return store__set_err(&s->base, SDB_EDB,
 		                      "this SQLite library cannot enforce foreign keys "
 		                      "(built with SQLITE_OMIT_FOREIGN_KEY?)");
+	if ((r = store__sqlite_functions(s)) != 0)
+		return r;
 	if (readonly)
 		return store__sqlite_exec(s, CACHE_SIZE_PRAGMA, "setting the cache size");
 	if ((r = set_wal(s)) != 0)

@@ -288,15 +288,22 @@ out:
 
 /* The current state: walk hosts in key order and look up the host_scans row
  * of each host's latest scan by its primary key.  (No ?1 here.) */
-static const char sql_hosts_latest[] =
-    "SELECT " HOST_COLS_CURRENT " FROM hosts h"
-    " CROSS JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"
-    " WHERE" STATE_FILTERS " ORDER BY h.addr_key";
+#define SQL_HOSTS_LATEST                                                                           \
+	"SELECT " HOST_COLS_CURRENT " FROM hosts h"                                                \
+	" CROSS JOIN host_scans hs ON hs.job_id = h.last_job_id AND hs.host_id = h.id"             \
+	" WHERE" STATE_FILTERS
+#define SQL_HOSTS_ORDER " ORDER BY h.addr_key"
+static const char sql_hosts_latest[] = SQL_HOSTS_LATEST SQL_HOSTS_ORDER;
 
 /* The hosts of one job. */
-static const char sql_hosts_job[] = "SELECT " HOST_COLS " FROM host_scans hs"
-                                    " JOIN hosts h ON h.id = hs.host_id"
-                                    " WHERE hs.job_id = ?1 AND" HOST_FILTERS " ORDER BY h.addr_key";
+#define SQL_HOSTS_JOB                                                                              \
+	"SELECT " HOST_COLS " FROM host_scans hs"                                                  \
+	" JOIN hosts h ON h.id = hs.host_id"                                                       \
+	" WHERE hs.job_id = ?1 AND" HOST_FILTERS
+static const char sql_hosts_job[] = SQL_HOSTS_JOB SQL_HOSTS_ORDER;
+
+/* A search expression's values are ?11, ?12, ... (store_filter.c). */
+#define EXPR_BASE 11
 
 /* A host's ports in the current state: each as the latest scan that probed
  * it saw it, with that scan's full port row when it listed the port. */
@@ -363,27 +370,72 @@ out:
 	return r;
 }
 
+/*
+ * A listing with a search expression: the host query with the expression's
+ * fragment ANDed, prepared for this call (its text depends on the
+ * expression's shape, never on its values), with those values bound.
+ */
+static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
+                     struct store_fsql *fp, sqlite3_stmt **out)
+{
+	struct buf sql;
+	int b = 0, rc, r;
+
+	*out = NULL;
+	buf_init(&sql, (size_t)1 << 20);
+	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
+		                      &sql, fp);
+	if (r == 0)
+		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
+	if (r != 0) {
+		buf_free(&sql);
+		return store__set_err(&s->base, r, "listing hosts: the search is too large");
+	}
+	rc = sqlite3_prepare_v2(s->db, buf_str(&sql), -1, out, NULL);
+	buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return store__sqlite_err(s, rc, "listing hosts: preparing the search");
+	for (size_t i = 0; i < fp->n; i++) {
+		const struct store_fparam *p = &fp->params[i];
+		int idx = EXPR_BASE + (int)i;
+
+		if (p->type == STORE_FP_INT || p->type == STORE_FP_TIME)
+			b |= sqlite3_bind_int64(*out, idx, p->i);
+		else if (p->type == STORE_FP_KEY)
+			b |= sqlite3_bind_blob(*out, idx, p->key, 16, SQLITE_STATIC);
+		else
+			b |= sqlite3_bind_text(*out, idx, p->text, -1, SQLITE_STATIC);
+	}
+	if (b)
+		return store__sqlite_err(s, sqlite3_errcode(s->db),
+		                         "listing hosts: binding values");
+	return 0;
+}
+
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	unsigned char lo[16], hi[16];
 	const char *proto, *status;
+	struct store_fsql fp = {0};
+	int expr = f->expr && f->expr->root >= 0;
 	sqlite3_stmt *q;
 	int b = 0, rc, r;
 
 	/* an address narrows the key range to it: one probe of hosts_addr_key */
 	if (!store__host_key_range(f, lo, hi))
 		return 0;
-	if (f->job_id != 0) {
-		r = store__sqlite_hot(s, SQ_HOSTS_JOB, &q);
-		if (r == 0)
-			b |= sqlite3_bind_int64(q, 1, f->job_id);
-	} else {
-		r = store__sqlite_hot(s, SQ_HOSTS_LATEST, &q);
-	}
+	if (expr)
+		r = expr_stmt(s, f, &fp, &q);
+	else
+		r = store__sqlite_hot(s, f->job_id ? SQ_HOSTS_JOB : SQ_HOSTS_LATEST, &q);
+	if (r == 0 && f->job_id != 0)
+		b |= sqlite3_bind_int64(q, 1, f->job_id);
 	if (r != 0)
-		return r;
+		goto out;
 	b |= sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
 	b |= sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
 	b |= store__sqlite_bind_text(q, 4, f->addr);
@@ -412,7 +464,11 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 	}
 	r = 0;
 out:
-	store__sqlite_done(q);
+	if (expr)
+		sqlite3_finalize(q);
+	else
+		store__sqlite_done(q);
+	store__fsql_free(&fp);
 	return r;
 }
 
@@ -533,6 +589,10 @@ int store__sqlite_job_get(struct store *st, int64_t id, struct store_job **out)
 #define PLAN_PORT_STATE                                                                            \
 	"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)", "SCAN p VIRTUAL TABLE INDEX 1:"
 
+/* The known hosts of an addr_key range. */
+#define PLAN_ADDR_RANGE(t)                                                                         \
+	"SEARCH " t " USING COVERING INDEX hosts_addr_key (addr_key>? AND addr_key<?)"
+
 const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
     /* Walk hosts in address order (no sort: rows stream), one host_scans
      * row each; both port filters probe that host's ports by key. */
@@ -612,4 +672,41 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                         " WHERE h.addr = ?4 AND e.at >= ?1 ORDER BY e.at, e.id",
                         {"SEARCH h USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)",
                          "SEARCH e USING INDEX host_events_host_at (host_id=? AND at>?)"}},
+
+    /* Tags and notes (sqlite_tags.c).  A host by its address, the unique
+     * index; the known hosts of an address range ?1..?2 by hosts_addr_key
+     * (counted, tagged with ?3 at ?4 by ?5, or untagged); the tags with
+     * their counts walk host_tags_tag (no sort); one host's tags and notes
+     * by its id.  (tag_rm probes (tag, host) for each host of the range, a
+     * LIST SUBQUERY: its line is not an access path.) */
+    [SQ_HOST_ID] = {"host_id",
+                    "SELECT id FROM hosts WHERE addr = ?1",
+                    {"SEARCH hosts USING COVERING INDEX sqlite_autoindex_hosts_1 (addr=?)"}},
+    [SQ_TAG_MATCH] = {"tag_match",
+                      "SELECT count(*) FROM hosts WHERE addr_key BETWEEN ?1 AND ?2",
+                      {PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAG_ADD] = {"tag_add",
+                    "INSERT INTO host_tags (host_id, tag, created_at, author)"
+                    " SELECT id, ?3, ?4, ?5 FROM hosts WHERE addr_key BETWEEN ?1 AND ?2"
+                    " ON CONFLICT DO NOTHING RETURNING host_id",
+                    {PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAG_RM] = {"tag_rm",
+                   "DELETE FROM host_tags WHERE tag = ?3 AND host_id IN"
+                   " (SELECT id FROM hosts WHERE addr_key BETWEEN ?1 AND ?2) RETURNING host_id",
+                   {"SEARCH host_tags USING COVERING INDEX host_tags_tag (tag=? AND host_id=?)",
+                    PLAN_ADDR_RANGE("hosts")}},
+    [SQ_TAGS_EACH] = {"tags_each",
+                      "SELECT tag, count(*) FROM host_tags GROUP BY tag ORDER BY tag",
+                      {"SCAN host_tags USING COVERING INDEX host_tags_tag"}},
+    [SQ_HOST_TAGS] = {"host_tags",
+                      "SELECT tag, created_at, author FROM host_tags"
+                      " WHERE host_id = ?1 ORDER BY tag",
+                      {"SEARCH host_tags USING PRIMARY KEY (host_id=?)"}},
+    [SQ_HOST_NOTES] = {"host_notes",
+                       "SELECT id, at, author, text FROM host_notes"
+                       " WHERE host_id = ?1 ORDER BY at, id",
+                       {"SEARCH host_notes USING INDEX host_notes_host (host_id=?)"}},
+    [SQ_NOTE_RM] = {"note_rm",
+                    "DELETE FROM host_notes WHERE id = ?1",
+                    {"SEARCH host_notes USING INTEGER PRIMARY KEY (rowid=?)"}},
 };

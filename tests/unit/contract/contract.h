@@ -42,6 +42,7 @@ extern const struct contract_group contract_values;
 extern const struct contract_group contract_history;
 extern const struct contract_group contract_history_order;
 extern const struct contract_group contract_ops;
+extern const struct contract_group contract_tags;
 
 /* ---- per-test database ------------------------------------------------------ */
 
