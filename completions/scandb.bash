@@ -4,7 +4,7 @@
 # tests/e2e/test_docs.py checks that each command's options here are exactly
 # those its --help lists.
 
-_scandb_commands="import scan hosts host services export jobs job tag tags note findings finding diff changes history migrate health stats doctor backup restore prune"
+_scandb_commands="import scan hosts host services export jobs job tag tags note findings finding diff changes history migrate health stats doctor backup restore prune serve token"
 # global options: before the command all of them, after it these
 _scandb_global_before="--db -q --quiet --no-progress --version --help"
 _scandb_global_after="--db -q --quiet --no-progress --help"
@@ -35,6 +35,8 @@ _scandb_options()
 	backup) echo "--keep --format" ;;
 	restore) echo "--force --format" ;;
 	prune) echo "--older-than --keep-last --dry-run --force --format" ;;
+	serve) echo "--listen --no-auth --pool-size --max-connections --timeout --max-body --max-header --max-upload" ;;
+	token) echo "--scope --expires --format" ;;
 	esac
 }
 
@@ -42,6 +44,7 @@ _scandb_formats()
 {
 	case $1 in
 	import | health | backup | restore | migrate | tag) echo "table json" ;;
+	token) echo "table json ndjson" ;;
 	diff) echo "text xml json" ;;
 	export) echo "nmap-xml csv json html" ;;
 	*) echo "table json ndjson csv" ;;

@@ -6,14 +6,14 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config clang clang-format git
-      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev libcmocka-dev
+      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev libmicrohttpd-dev libcmocka-dev
       postgresql
-      python3 sqlite3 nmap ndiff xsltproc libxml2-utils python3-libnmap valgrind time masscan zmap)
+      python3 sqlite3 nmap ndiff xsltproc libxml2-utils python3-libnmap valgrind time masscan zmap wrk)
 case "${1:-}" in
 "") ;;
 --runtime-only)
 	pkgs=(build-essential cmake ninja-build pkg-config
-	      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev nmap) ;;
+	      libsqlite3-dev libexpat1-dev libjansson-dev libssl-dev libpq-dev libmicrohttpd-dev nmap) ;;
 -h | --help)
 	sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0 ;;

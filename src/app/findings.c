@@ -321,3 +321,28 @@ out:
 	findings_plan_free(&p);
 	return r;
 }
+
+/* ---- a user's decision ---------------------------------------------------- */
+
+int findings_set_user_status(struct store *st, int64_t id, const char *status, const char *note,
+                             int64_t now, char **old)
+{
+	char *was = NULL;
+	int r;
+
+	if ((r = store_tx_begin(st)) != 0)
+		return r;
+	r = store_finding_set_status(st, id, status, now, 0, note, 0, 0, &was);
+	if (r == 0)
+		r = store_tx_commit(st);
+	if (r != 0) {
+		store_tx_rollback(st);
+		free(was);
+		was = NULL;
+	}
+	if (old)
+		*old = was;
+	else
+		free(was);
+	return r;
+}

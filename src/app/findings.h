@@ -76,4 +76,12 @@ int findings_on_scan(struct store *st, const struct findings_rules *rules, int64
                      const struct rec_host *scan, const struct ev_event *events, size_t nevents,
                      struct findings_replay *rp);
 
+/* A user's decision on finding `id`: its status becomes `status` (a
+ * findings_status_name()) at `now`, with `note` (or NULL), recorded in its
+ * history, in one transaction.  *old (optional, malloc'ed) receives the
+ * status it had.  SDB_ENOTFOUND for an unknown id.  `scandb finding ID
+ * set-status` and PATCH /api/v1/findings/{id} both call it. */
+int findings_set_user_status(struct store *st, int64_t id, const char *status, const char *note,
+                             int64_t now, char **old);
+
 #endif

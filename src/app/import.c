@@ -361,6 +361,10 @@ static void import_one(struct store *st, const char *path, const struct app_impo
 	perr[0] = '\0';
 	if ((fd = open_input(path, &name, source, sizeof(source), &ic.size, res)) < 0)
 		return;
+	if (io->name) {
+		name = io->name;
+		snprintf(source, sizeof(source), "%s", io->name);
+	}
 	memset(&o, 0, sizeof(o));
 	o.kind = STORE_JOB_IMPORT;
 	o.source = source;

@@ -81,6 +81,10 @@ struct app_import_opts {
 	 * job_writer_opts.scan_time).  NULL or not read: the import reads it
 	 * from the file's first 64 KB (a regular file only).  Borrowed. */
 	const struct app_import_time *time;
+	/* The file's name in messages ("NAME:LINE:COL: ...") and the job's
+	 * source, instead of its path: an upload spooled to a temporary file
+	 * (`scandb serve`).  NULL: the path.  Borrowed. */
+	const char *name;
 };
 
 struct app_import_result {

@@ -55,35 +55,6 @@ static const char history_usage[] =
 
 static const char *const cols[] = {"WHEN", "ADDRESS", "EVENT", "PORT", "OLD", "NEW", "JOB"};
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *event_json(const struct store_event *e)
-{
-	char at[TIME_ISO_LEN];
-	json_t *o;
-
-	time_format_iso(e->at, at);
-	o = json_object();
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "id", json_integer(e->id));
-	json_object_set_new(o, "at", json_string(at));
-	json_object_set_new(o, "addr", str_or_null(e->addr));
-	json_object_set_new(o, "kind", str_or_null(e->kind));
-	json_object_set_new(o, "protocol", str_or_null(e->protocol));
-	json_object_set_new(o, "port", e->port >= 0 ? json_integer(e->port) : json_null());
-	json_object_set_new(o, "script", str_or_null(e->detail));
-	json_object_set_new(o, "old", str_or_null(e->old_value));
-	json_object_set_new(o, "new", str_or_null(e->new_value));
-	json_object_set_new(o, "job_id", json_integer(e->job_id));
-	json_object_set_new(o, "prev_job_id",
-	                    e->prev_job_id ? json_integer(e->prev_job_id) : json_null());
-	return o;
-}
-
 static int csv_header(FILE *f)
 {
 	static const char *const h[] = {"at",     "addr", "kind", "protocol", "port",
@@ -156,7 +127,7 @@ static int on_event(void *ctx, void *item)
 	int r;
 
 	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON)
-		r = output_stream_item(&l->js, event_json(e));
+		r = output_stream_item(&l->js, view_event_json(e));
 	else
 		r = event_row(l, e);
 	store_event_free(e);

@@ -104,7 +104,7 @@ static int json_begin(void *ctx, const struct export_run *run)
 		return meta ? SDB_EIO : SDB_ENOMEM;
 	if (fputs(",\"job\":", f) == EOF || (!run->job && fputs("null", f) == EOF))
 		return SDB_EIO;
-	if (run->job && (r = output_json_print(f, output_job_json(run->job))) != 0)
+	if (run->job && (r = output_json_print(f, view_job_json(run->job))) != 0)
 		return r;
 	if (fputs(",\"hosts\":", f) == EOF)
 		return SDB_EIO;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/findings.h"
 #include "app/listing.h"
 #include "cli/cli.h"
 #include "cli/listing_opt.h"
@@ -54,62 +55,6 @@ static const char status_list[] = "open, pending_validation, confirmed, false_po
                                   "manual_review, skipped, error or resolved";
 
 /* ---- output ------------------------------------------------------------- */
-
-static json_t *time_json(int64_t t)
-{
-	char iso[TIME_ISO_LEN];
-
-	if (!t)
-		return json_null();
-	time_format_iso(t, iso);
-	return json_string(iso);
-}
-
-static json_t *finding_json(const struct store_finding *f)
-{
-	json_t *o = json_object(), *jobs = json_array(), *hist = json_array(), *det = NULL;
-	int bad = !o || !jobs || !hist;
-
-	for (size_t i = 0; !bad && i < f->njobs; i++)
-		bad |= json_array_append_new(jobs, json_integer(f->jobs[i]));
-	for (size_t i = 0; !bad && i < f->nhistory; i++) {
-		const struct store_finding_change *c = &f->history[i];
-		json_t *h =
-		    json_pack("{s:o, s:o, s:s?, s:s, s:s?}", "at", time_json(c->at), "job",
-		              c->job_id ? json_integer(c->job_id) : json_null(), "old_status",
-		              c->old_status, "new_status", c->new_status, "note", c->note);
-		bad |= !h || json_array_append_new(hist, h);
-	}
-	if (f->details)
-		det = json_loads(f->details, 0, NULL);
-	if (!det)
-		det = f->details ? json_string(f->details) : json_null();
-	bad |= json_object_set_new(o, "id", json_integer(f->id));
-	bad |= json_object_set_new(o, "addr", json_string(f->addr));
-	bad |= json_object_set_new(o, "protocol",
-	                           f->protocol ? json_string(f->protocol) : json_null());
-	bad |= json_object_set_new(o, "port", f->port >= 0 ? json_integer(f->port) : json_null());
-	bad |= json_object_set_new(o, "type", json_string(f->type));
-	bad |= json_object_set_new(o, "source", json_string(f->source));
-	bad |= json_object_set_new(o, "title", json_string(f->title));
-	bad |= json_object_set_new(o, "severity", json_string(f->severity));
-	bad |= json_object_set_new(o, "status", json_string(f->status));
-	bad |= json_object_set_new(o, "fingerprint", json_string(f->fingerprint));
-	bad |= json_object_set_new(o, "first_seen", time_json(f->first_seen));
-	bad |= json_object_set_new(o, "last_seen", time_json(f->last_seen));
-	bad |= json_object_set_new(o, "jobs", jobs);
-	jobs = NULL;
-	bad |= json_object_set_new(o, "details", det);
-	bad |= json_object_set_new(o, "history", hist);
-	hist = NULL;
-	json_decref(jobs);
-	json_decref(hist);
-	if (bad) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
 
 static const char *const csv_cols[] = {"id",        "addr",  "protocol",   "port",   "type",
                                        "source",    "title", "severity",   "status", "first_seen",
@@ -190,7 +135,7 @@ static int on_finding(void *ctx, void *item)
 	switch (l->fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_stream_item(&l->js, finding_json(f));
+		r = output_stream_item(&l->js, view_finding_json(f));
 		break;
 	case CLI_FMT_CSV:
 		r = csv_row(stdout, f);
@@ -361,14 +306,7 @@ static int set_status(struct cli *c, int64_t id, const char *status, const char 
 	char *old = NULL;
 	int r;
 
-	if ((r = store_tx_begin(c->st)) != 0)
-		return output_store_err(c, "cannot change the finding", r);
-	r = store_finding_set_status(c->st, id, status, time_now(), 0, note, 0, 0, &old);
-	if (r == 0)
-		r = store_tx_commit(c->st);
-	if (r != 0) {
-		store_tx_rollback(c->st);
-		free(old);
+	if ((r = findings_set_user_status(c->st, id, status, note, time_now(), &old)) != 0) {
 		if (r == SDB_ENOTFOUND) {
 			cli_err("no finding %" PRId64 " in the database", id);
 			return CLI_FAIL;
@@ -448,7 +386,7 @@ static int show_finding(struct cli *c, int64_t id, enum cli_format fmt)
 	switch (fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_json_print(stdout, finding_json(one.f));
+		r = output_json_print(stdout, view_finding_json(one.f));
 		break;
 	case CLI_FMT_CSV:
 		r = csv_header(stdout);

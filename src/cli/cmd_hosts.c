@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app/listing.h"
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/host_filter.h"
 #include "cli/listing_opt.h"
@@ -533,7 +534,7 @@ static int show_host(struct cli *c, const struct store_host_filter *f, enum cli_
 	case CLI_FMT_NDJSON: {
 		/* what people say about it: tags and notes (host_says.c) */
 		json_t *more = json_object();
-		r = more ? host_says_add_json(c->st, one->id, more) : SDB_ENOMEM;
+		r = more ? view_host_says_add(c->st, one->id, more) : SDB_ENOMEM;
 		if (r == 0)
 			r = output_host_json_write_more(stdout, one, more, "\n");
 		json_decref(more);

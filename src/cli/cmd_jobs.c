@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "app/listing.h"
-#include "app/process.h"
 #include "cli/cli.h"
 #include "cli/listing_opt.h"
 #include "cli/output.h"
@@ -96,26 +95,6 @@ static int jobs_opt(void *ctx, int ch, char *arg)
 	}
 }
 
-/* A running job the reaper would fail is shown as it will be recorded:
- * failed, with the reaper's error (nothing is written here). */
-static int show_as_reaped(struct store_job *j)
-{
-	char why[512];
-	char *status, *error;
-
-	if (!store_job_is_stale(j, time_now(), app_process_hostname(), why, sizeof(why)))
-		return 0;
-	if (!(status = strdup("failed")) || !(error = strdup(why))) {
-		free(status);
-		return SDB_ENOMEM;
-	}
-	free(j->status);
-	free(j->error);
-	j->status = status;
-	j->error = error;
-	return 0;
-}
-
 /* "…" + the last max - 1 columns of s (a path's end says most), or s. */
 static const char *tail_cell(const char *s, size_t max, char *out, size_t outlen)
 {
@@ -163,7 +142,7 @@ static int jobs_table_row(struct output_list *l, const struct store_job *j)
 struct jobs_list {
 	struct output_list l;
 	struct listing lst;
-	const char *status; /* --status, applied after show_as_reaped, or NULL */
+	const char *status; /* --status, applied after view_job_as_reaped, or NULL */
 };
 
 /* store_jobs_each() callback: the job as shown, if --status wants it, to
@@ -173,7 +152,8 @@ static int on_job(void *ctx, struct store_job *j)
 	struct jobs_list *jl = ctx;
 	int r;
 
-	if ((r = show_as_reaped(j)) != 0 || (jl->status && strcmp(j->status, jl->status) != 0)) {
+	if ((r = view_job_as_reaped(j, time_now())) != 0 ||
+	    (jl->status && strcmp(j->status, jl->status) != 0)) {
 		store_job_free(j);
 		return r;
 	}
@@ -196,7 +176,7 @@ static int emit_job(void *ctx, void *item)
 	switch (l->fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_stream_item(&l->js, output_job_json(j));
+		r = output_stream_item(&l->js, view_job_json(j));
 		break;
 	case CLI_FMT_CSV:
 		r = output_job_csv_row(stdout, j);
@@ -230,7 +210,7 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
 	if ((r = cli_open_as(c, CLI_OPEN_READ, NULL, 0)) != CLI_OK)
 		return r;
 	/* a running job may be shown failed: those two statuses are decided
-	 * here, after show_as_reaped, the others by the query */
+	 * here, after view_job_as_reaped, the others by the query */
 	jl.status = status;
 	query_status = status && (strcmp(status, "running") == 0 || strcmp(status, "failed") == 0)
 	                   ? NULL
@@ -271,14 +251,14 @@ static int show_job(struct cli *c, int64_t id, enum cli_format fmt)
 
 	if ((r = output_find_job(c, id, &j)) != CLI_OK)
 		return r;
-	if ((r = show_as_reaped(j)) != 0) {
+	if ((r = view_job_as_reaped(j, time_now())) != 0) {
 		store_job_free(j);
 		return output_err("cannot show the job", r);
 	}
 	switch (fmt) {
 	case CLI_FMT_JSON:
 	case CLI_FMT_NDJSON:
-		r = output_json_print(stdout, output_job_json(j));
+		r = output_json_print(stdout, view_job_json(j));
 		break;
 	case CLI_FMT_CSV:
 		r = output_job_csv_header(stdout);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "app/tags.h"
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/host_says.h"
 #include "cli/ops_util.h"
@@ -63,7 +64,7 @@ static int on_note(void *ctx, const struct store_note *n)
 	time_format_iso(n->at, at);
 	l->n++;
 	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON)
-		l->err = output_stream_item(&l->js, host_note_json(n));
+		l->err = output_stream_item(&l->js, view_host_note_json(n));
 	else if (l->fmt == CLI_FMT_CSV)
 		l->err = output_csv_row(stdout, cells, 4);
 	else

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/ops_util.h"
 #include "cli/output.h"
@@ -56,63 +57,12 @@ static int64_t job_time(const struct store_job *j)
 	return j->started_at ? j->started_at : j->created_at;
 }
 
-static json_t *job_json(const struct store_job *j)
-{
-	if (!j)
-		return json_null();
-	return json_pack("{s:I, s:o, s:o, s:o}", "id", (json_int_t)j->id, "at",
-	                 ops_json_time(job_time(j)), "source", ops_json_str(j->source), "status",
-	                 ops_json_str(j->status));
-}
-
 static int print_json(const struct store_stats *s)
 {
-	json_t *o = json_object(), *tables = json_array(), *indexes = json_array();
-	json_t *by = json_object(), *jobs, *hby;
-	int estimated = 0;
+	json_t *o = view_stats_json(s);
 
-	if (!o || !tables || !indexes || !by) {
-		json_decref(o);
-		json_decref(tables);
-		json_decref(indexes);
-		json_decref(by);
+	if (!o)
 		return output_err("stats", SDB_ENOMEM);
-	}
-	for (size_t i = 0; i < s->nobjs; i++) {
-		const struct store_stat_obj *x = &s->objs[i];
-		if (x->is_index)
-			json_array_append_new(indexes, json_pack("{s:s, s:s, s:o, s:o, s:b}",
-			                                         "name", x->name, "table", x->table,
-			                                         "entries", ops_json_opt(x->rows),
-			                                         "bytes", ops_json_opt(x->bytes),
-			                                         "estimated", x->estimated));
-		else
-			json_array_append_new(
-			    tables, json_pack("{s:s, s:o, s:o, s:b}", "name", x->name, "rows",
-			                      ops_json_opt(x->rows), "bytes",
-			                      ops_json_opt(x->bytes), "estimated", x->estimated));
-		estimated |= x->estimated;
-	}
-	for (int i = 0; i < 5; i++)
-		json_object_set_new(by, store_job_status_name((enum store_job_status)i),
-		                    json_integer(s->jobs_by_status[i]));
-	jobs = json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)s->jobs_total, "by_status",
-	                 by, "oldest", job_json(s->oldest_job), "newest", job_json(s->newest_job));
-	hby = json_object();
-	for (int i = 0; i <= REC_HOST_GONE; i++)
-		json_object_set_new(hby, rec_host_status_name((enum rec_host_status)i),
-		                    json_integer(s->hosts_by_status[i]));
-	json_object_set_new(
-	    o, "hosts",
-	    json_pack("{s:I, s:o}", "total", (json_int_t)s->hosts_total, "by_status", hby));
-	json_object_set_new(o, "backend", json_string(s->backend));
-	json_object_set_new(o, "size_method", json_string(s->size_method));
-	json_object_set_new(o, "estimated", json_boolean(estimated));
-	json_object_set_new(o, "database_bytes", json_integer(s->db_bytes));
-	json_object_set_new(o, "free_bytes", ops_json_opt(s->free_bytes));
-	json_object_set_new(o, "tables", tables);
-	json_object_set_new(o, "indexes", indexes);
-	json_object_set_new(o, "jobs", jobs);
 	return output_json_print(stdout, o) ? output_err("stats", SDB_EIO) : CLI_OK;
 }
 

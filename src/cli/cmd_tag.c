@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "app/tags.h"
+#include "app/views.h"
 #include "cli/cli.h"
 #include "cli/host_says.h"
 #include "cli/ops_util.h"
@@ -175,7 +176,7 @@ static int on_host_tag(void *ctx, const char *tag, int64_t at, const char *autho
 	time_format_iso(at, when);
 	l->n++;
 	if (l->fmt == CLI_FMT_JSON || l->fmt == CLI_FMT_NDJSON)
-		l->err = output_stream_item(&l->js, host_tag_json(tag, at, author));
+		l->err = output_stream_item(&l->js, view_host_tag_json(tag, at, author));
 	else if (l->fmt == CLI_FMT_CSV)
 		l->err = output_csv_row(stdout, cells, 3);
 	else

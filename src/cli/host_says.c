@@ -1,6 +1,7 @@
 /*
  * host_says.c - a host's tags and notes as the CLI shows them
- * (host_says.h): JSON objects and the `host` table's lines.
+ * (host_says.h): the `host` table's lines (their JSON objects are
+ * app/views.c's, which the HTTP API answers with too).
  */
 #include "cli/host_says.h"
 
@@ -8,51 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/views.h"
 #include "cli/ops_util.h"
 #include "cli/output.h"
 #include "core/buf.h"
 #include "core/error.h"
-
-json_t *host_tag_json(const char *tag, int64_t at, const char *author)
-{
-	return json_pack("{s:s, s:o, s:s?}", "tag", tag, "added", ops_json_time(at), "author",
-	                 author);
-}
-
-json_t *host_note_json(const struct store_note *n)
-{
-	return json_pack("{s:I, s:o, s:s?, s:s}", "id", (json_int_t)n->id, "at",
-	                 ops_json_time(n->at), "author", n->author, "text", n->text);
-}
-
-static int add_tag_json(void *ctx, const char *tag, int64_t at, const char *author)
-{
-	json_t *o = host_tag_json(tag, at, author);
-
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : SDB_ENOMEM;
-}
-
-static int add_note_json(void *ctx, const struct store_note *n)
-{
-	json_t *o = host_note_json(n);
-
-	return o && json_array_append_new(ctx, o) == 0 ? 0 : SDB_ENOMEM;
-}
-
-int host_says_add_json(struct store *st, int64_t host_id, json_t *obj)
-{
-	json_t *tags = json_array(), *notes = json_array();
-	int r = SDB_ENOMEM;
-
-	if (tags && notes && (r = store_host_tags(st, host_id, add_tag_json, tags)) == 0 &&
-	    (r = store_host_notes(st, host_id, add_note_json, notes)) == 0) {
-		json_object_set(obj, "tags", tags);
-		json_object_set(obj, "notes", notes);
-	}
-	json_decref(tags);
-	json_decref(notes);
-	return r;
-}
 
 static int tag_word(void *ctx, const char *tag, int64_t at, const char *author)
 {

@@ -13,12 +13,8 @@
 
 #include "store/store.h"
 
-/* {"tag", "added", "author"} and {"id", "at", "author", "text"}; new
- * references, NULL on ENOMEM. */
-json_t *host_tag_json(const char *tag, int64_t at, const char *author);
-json_t *host_note_json(const struct store_note *n);
-/* Add "tags" and "notes" (arrays of those) of host host_id to obj. */
-int host_says_add_json(struct store *st, int64_t host_id, json_t *obj);
+/* The JSON objects of tags and notes: app/views.h (view_host_tag_json,
+ * view_host_note_json, view_host_says_add). */
 /* The lines `host` prints: "Tags:" and, under "Notes:", each note's
  * header and its text a line at a time, made safe (output_text). */
 int host_says_print(struct store *st, int64_t host_id, FILE *f);

@@ -42,6 +42,8 @@ static const struct command commands[] = {
     {"backup", cmd_backup, "consistent copy of the database while it is in use"},
     {"restore", cmd_restore, "replace the database with a validated backup"},
     {"prune", cmd_prune, "remove old jobs and their results (keeps current state)"},
+    {"serve", cmd_serve, "the HTTP API (read endpoints, tokens, metrics)"},
+    {"token", cmd_token, "create, list or revoke API tokens of `serve`"},
 };
 
 static void usage(FILE *f)

@@ -7,10 +7,7 @@
  */
 #include "cli/output.h"
 
-#include "core/utf8.h"
-
 #include <inttypes.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,243 +21,6 @@
 #define OUTPUT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 /* Cap on one formatted text value (a cell, a joined list). */
 #define OUTPUT_TEXT_MAX (64u << 20)
-
-/* ---- JSON ------------------------------------------------------------- */
-
-/*
- * A JSON string for s, or null for NULL.  JSON text must be UTF-8, and a
- * database may hold anything, so bytes that are not valid UTF-8 become
- * U+FFFD instead of failing the whole output.  NULL on ENOMEM.
- */
-static json_t *jstr(const char *s)
-{
-	static const char repl[] = "\xef\xbf\xbd";
-	const unsigned char *p;
-	struct buf b;
-	json_t *v;
-	size_t n;
-
-	if (!s)
-		return json_null();
-	if ((v = json_string(s)) != NULL)
-		return v;
-	buf_init(&b, OUTPUT_TEXT_MAX);
-	for (p = (const unsigned char *)s; *p; p += n ? n : 1) {
-		n = utf8_seq_len(p);
-		if (buf_append(&b, n ? (const char *)p : repl, n ? n : 3) != 0) {
-			buf_free(&b);
-			return NULL;
-		}
-	}
-	v = json_string(buf_str(&b));
-	buf_free(&b);
-	return v;
-}
-
-/* An optional integer (< 0 = absent) or null. */
-static json_t *jint(long long v)
-{
-	return v < 0 ? json_null() : json_integer(v);
-}
-
-/* A Unix time as "YYYY-MM-DDTHH:MM:SSZ", or null for 0 (absent). */
-static json_t *jtime(int64_t t)
-{
-	char iso[TIME_ISO_LEN];
-
-	time_format_iso(t, iso);
-	return iso[0] ? json_string(iso) : json_null();
-}
-
-/* Builds one object; the first failed step marks it bad (ENOMEM). */
-struct jobj {
-	json_t *o;
-	int bad;
-};
-
-static void jset(struct jobj *b, const char *key, json_t *v)
-{
-	/* json_object_set_new() takes v even when it fails, and refuses NULL. */
-	if (!b->o || !v || json_object_set_new(b->o, key, v) != 0)
-		b->bad = 1;
-}
-
-/* Returns the object, or NULL (everything released) if a step failed. */
-static json_t *jobj_done(struct jobj *b)
-{
-	if (b->bad) {
-		json_decref(b->o);
-		return NULL;
-	}
-	return b->o;
-}
-
-static json_t *jstrings(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, jstr(v[i])) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *jscripts(const struct store_script *s, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		struct jobj b = {json_object(), 0};
-
-		jset(&b, "id", jstr(s[i].id));
-		jset(&b, "output", jstr(s[i].output));
-		if (json_array_append_new(a, jobj_done(&b)) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *jport(const struct store_port *p)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "protocol", jstr(p->protocol));
-	jset(&b, "port", json_integer(p->port));
-	jset(&b, "state", jstr(p->state));
-	jset(&b, "reason", jstr(p->reason));
-	jset(&b, "reason_ttl", jint(p->reason_ttl));
-	jset(&b, "service", jstr(p->service));
-	jset(&b, "product", jstr(p->product));
-	jset(&b, "version", jstr(p->version));
-	jset(&b, "extrainfo", jstr(p->extrainfo));
-	jset(&b, "ostype", jstr(p->ostype));
-	jset(&b, "method", jstr(p->method));
-	jset(&b, "conf", jint(p->conf));
-	jset(&b, "tunnel", jstr(p->tunnel));
-	jset(&b, "cpe", jstrings(p->cpes, p->ncpes));
-	jset(&b, "scripts", jscripts(p->scripts, p->nscripts));
-	/* history of the port: the current state only (null in a job's view) */
-	jset(&b, "first_seen", jtime(p->first_seen));
-	jset(&b, "last_seen", jtime(p->last_seen));
-	jset(&b, "closed_at", jtime(p->closed_at));
-	jset(&b, "state_job_id", p->state_job_id ? json_integer(p->state_job_id) : json_null());
-	return jobj_done(&b);
-}
-
-/* A host's keys before "ports" (head) and after it (tail), in the order of
- * docs/OUTPUT.md; output_host_json() puts the three together,
- * output_host_json_write() streams the ports between the two. */
-static json_t *host_head(const struct store_host *h)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "addr", jstr(h->addr));
-	jset(&b, "family", json_integer(h->family));
-	jset(&b, "status", jstr(h->status));
-	jset(&b, "reason", jstr(h->reason));
-	jset(&b, "hostnames", jstrings(h->hostnames, h->nhostnames));
-	jset(&b, "mac", jstr(h->mac));
-	jset(&b, "mac_vendor", jstr(h->mac_vendor));
-	jset(&b, "os", jstr(h->os));
-	jset(&b, "os_accuracy", jint(h->os_accuracy));
-	jset(&b, "os_family", jstr(h->os_family));
-	jset(&b, "os_vendor", jstr(h->os_vendor));
-	jset(&b, "os_gen", jstr(h->os_gen));
-	jset(&b, "os_type", jstr(h->os_type));
-	jset(&b, "os_cpe", jstr(h->os_cpe));
-	jset(&b, "uptime", jint(h->uptime));
-	jset(&b, "lastboot", jstr(h->lastboot));
-	jset(&b, "distance", jint(h->distance));
-	jset(&b, "first_seen", jtime(h->first_seen));
-	jset(&b, "last_seen", jtime(h->last_seen));
-	jset(&b, "job_id", json_integer(h->job_id));
-	jset(&b, "scanned_at", jtime(h->scanned_at));
-	return jobj_done(&b);
-}
-
-static json_t *host_extraports(const struct store_host *h)
-{
-	json_t *extra = json_array();
-
-	for (size_t i = 0; extra && i < h->nextraports; i++) {
-		struct jobj e = {json_object(), 0};
-
-		jset(&e, "state", jstr(h->extraports[i].state));
-		jset(&e, "count", json_integer(h->extraports[i].count));
-		jset(&e, "reasons", jstr(h->extraports[i].reasons));
-		if (json_array_append_new(extra, jobj_done(&e)) != 0) {
-			json_decref(extra);
-			extra = NULL;
-		}
-	}
-	return extra;
-}
-
-static json_t *host_tail(const struct store_host *h)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "extraports", host_extraports(h));
-	jset(&b, "scripts", jscripts(h->scripts, h->nscripts));
-	return jobj_done(&b);
-}
-
-json_t *output_host_json(const struct store_host *h)
-{
-	json_t *o = host_head(h), *tail = host_tail(h), *ports = json_array();
-
-	for (size_t i = 0; ports && i < h->nports; i++) {
-		if (json_array_append_new(ports, jport(&h->ports[i])) != 0) {
-			json_decref(ports);
-			ports = NULL;
-		}
-	}
-	if (!o || !tail || !ports || json_object_set_new(o, "ports", ports) != 0 ||
-	    json_object_update(o, tail) != 0) {
-		if (!o || !ports)
-			json_decref(ports);
-		json_decref(o);
-		o = NULL;
-	}
-	json_decref(tail);
-	return o;
-}
-
-json_t *output_job_json(const struct store_job *j)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "id", json_integer(j->id));
-	jset(&b, "kind", jstr(j->kind));
-	jset(&b, "source", jstr(j->source));
-	jset(&b, "status", jstr(j->status));
-	jset(&b, "args", jstr(j->args));
-	jset(&b, "scanner", jstr(j->scanner));
-	jset(&b, "scanner_version", jstr(j->scanner_version));
-	jset(&b, "progress", json_integer(j->progress));
-	jset(&b, "worker_id", jstr(j->worker_id));
-	jset(&b, "created_at", jtime(j->created_at));
-	jset(&b, "started_at", jtime(j->started_at));
-	jset(&b, "completed_at", jtime(j->completed_at));
-	jset(&b, "timeout_at", jtime(j->timeout_at));
-	jset(&b, "error", jstr(j->error));
-	jset(&b, "content_hash", jstr(j->content_hash));
-	jset(&b, "forced", json_boolean(j->forced));
-	jset(&b, "probed_scope", jstr(j->probed_scope));
-	jset(&b, "hosts_up", jint(j->hosts_up));
-	jset(&b, "hosts_down", jint(j->hosts_down));
-	jset(&b, "hosts_total", jint(j->hosts_total));
-	jset(&b, "ports_open", jint(j->ports_open));
-	jset(&b, "elapsed",
-	     j->elapsed >= 0 && isfinite(j->elapsed) ? json_real(j->elapsed) : json_null());
-	jset(&b, "partial", json_boolean(j->partial));
-	return jobj_done(&b);
-}
 
 /*
  * JSON text goes out through a 64 KiB buffer: not json_dumps() (the whole
@@ -348,7 +108,7 @@ int output_host_json_write(FILE *f, const struct store_host *h, const char *afte
 int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *more,
                                 const char *after)
 {
-	json_t *head = host_head(h), *tail = host_tail(h), *port;
+	json_t *head = view_host_head(h), *tail = view_host_tail(h), *port;
 	struct dumpbuf *d = malloc(sizeof(*d));
 	int r = SDB_ENOMEM;
 
@@ -361,7 +121,7 @@ int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *mor
 	if ((r = dump_json(d, head, 2)) != 0 || (r = dump_cb(",\"ports\":[", 10, d)) != 0)
 		goto out;
 	for (size_t i = 0; i < h->nports && r == 0; i++) {
-		if (!(port = jport(&h->ports[i]))) {
+		if (!(port = view_port_json(&h->ports[i]))) {
 			r = SDB_ENOMEM;
 			break;
 		}

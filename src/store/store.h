@@ -933,4 +933,46 @@ int store_prune(struct store *st, const struct store_prune_opts *opts,
                 struct store_prune_result *out);
 void store_prune_result_free(struct store_prune_result *r);
 
+/* ---- API tokens (`scandb token`, `scandb serve`; migration 0015) ------- */
+/* (store_tokens.c checks the values; sqlite/sqlite_tokens.c, pg/pg_tokens.c) */
+
+/* A stored token: never its secret, only the salted hash app/tokens.c
+ * compares with.  Times are Unix seconds, 0 when absent. */
+struct store_token {
+	int64_t id;
+	char *name;
+	char *scope; /* "read", "write" or "admin" */
+	char *salt;  /* 32 hex characters */
+	char *hash;  /* 64 hex characters: SHA-256(salt bytes || secret) */
+	int64_t created_at;
+	int64_t expires_at; /* 0: never */
+	int64_t last_used_at;
+	int64_t revoked_at;
+};
+void store_token_free(struct store_token *t);
+struct store_token_new {
+	const char *name; /* 1-64 bytes */
+	const char *scope;
+	const char *salt;
+	const char *hash;
+	int64_t created_at;
+	int64_t expires_at; /* 0: never; else after created_at */
+};
+/* Store a new token; *id = its id.  SDB_EEXISTS when the name is taken
+ * (revoked tokens keep theirs), SDB_EUSAGE for a value out of its rules. */
+int store_token_insert(struct store *st, const struct store_token_new *t, int64_t *id);
+/* Tokens by id (id > 0: only that one); cb owns each (store_token_free). */
+int store_tokens_each(struct store *st, int64_t id, int (*cb)(void *ctx, struct store_token *t),
+                      void *ctx);
+/* One token, or SDB_ENOTFOUND.  Free *out with store_token_free(). */
+int store_token_get(struct store *st, int64_t id, struct store_token **out);
+/* Revoke token `id` at `at`; a token revoked already keeps its time
+ * (*changed = 0).  SDB_ENOTFOUND for an unknown id. */
+int store_token_revoke(struct store *st, int64_t id, int64_t at, int *changed);
+/* Record a use of token `id` at `at`: last_used_at moves only when it is
+ * a minute older or more (a token used by every request writes once a
+ * minute).  Never waits for a writer's lock: while one holds it, the use
+ * is not recorded (SDB_EBUSY) and a later one is. */
+int store_token_touch(struct store *st, int64_t id, int64_t at);
+
 #endif

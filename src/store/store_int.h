@@ -280,6 +280,12 @@ struct store_ops {
 	int (*host_notes)(struct store *st, int64_t host_id,
 	                  int (*cb)(void *ctx, const struct store_note *n), void *ctx);
 	int (*note_rm)(struct store *st, int64_t id);
+	/* ---- API tokens (store.h; values checked by store_tokens.c) ---- */
+	int (*token_insert)(struct store *st, const struct store_token_new *t, int64_t *id);
+	int (*tokens_each)(struct store *st, int64_t id,
+	                   int (*cb)(void *ctx, struct store_token *t), void *ctx);
+	int (*token_revoke)(struct store *st, int64_t id, int64_t at, int *changed);
+	int (*token_touch)(struct store *st, int64_t id, int64_t at);
 
 	/* ---- operations (store.h "operations", docs/OPERATIONS.md) ----
 	 * All optional: a NULL slot makes its command answer "not supported by

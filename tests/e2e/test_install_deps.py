@@ -76,7 +76,8 @@ def apt_calls(log):
 def nothing_missing_runs_no_apt():
     d = tmpdir()
     everything = ["build-essential", "cmake", "ninja-build", "pkg-config", "libsqlite3-dev",
-                  "libexpat1-dev", "libjansson-dev", "libssl-dev", "libpq-dev", "nmap"]
+                  "libexpat1-dev", "libjansson-dev", "libssl-dev", "libpq-dev",
+                  "libmicrohttpd-dev", "nmap"]
     b, log = stand_ins(d, everything)
     r = run_script(b, "--runtime-only")
     eq(r.returncode, 0, f"exit status ({r.stderr})")
@@ -100,7 +101,8 @@ def waits_for_the_dpkg_lock_and_retries_a_locked_update():
     # the runtime set: no test tools
     for p in ("libcmocka-dev", "postgresql", "clang", "valgrind"):
         check(p not in installs[0], f"--runtime-only installs {p}: {installs[0]}")
-    check("libpq-dev" in installs[0] and "nmap" in installs[0],
+    check("libpq-dev" in installs[0] and "nmap" in installs[0] and
+          "libmicrohttpd-dev" in installs[0],
           f"--runtime-only misses a runtime package: {installs[0]}")
     check("cmake" not in installs[0].split(), "an installed package is installed again")
 

@@ -498,4 +498,11 @@ int store__pg_run_tool(struct store_pg *s, char *const argv[], char *const env[]
 /* store_target.c: PQconninfoFree after wiping every secret value. */
 void store__conninfo_free_wiped(PQconninfoOption *opts);
 
+/* pg_tokens.c */
+int store__pg_token_insert(struct store *st, const struct store_token_new *t, int64_t *id);
+int store__pg_tokens_each(struct store *st, int64_t id, int (*cb)(void *ctx, struct store_token *t),
+                          void *ctx);
+int store__pg_token_revoke(struct store *st, int64_t id, int64_t at, int *changed);
+int store__pg_token_touch(struct store *st, int64_t id, int64_t at);
+
 #endif

@@ -18,6 +18,7 @@
  *   pg_query.c        hosts, jobs and run scripts read back
  *   pg_findings.c     the findings slots
  *   pg_tags.c         the tags and notes slots
+ *   pg_tokens.c       the API token slots (`scandb token`, `serve`)
  *   pg_admin_*.c      operations: SQL slots and stats, doctor, pg_dump /
  *                     pg_restore as child processes, backup and restore
  *
@@ -212,6 +213,10 @@ const struct store_ops store_pg_ops = {
     .finding_upsert = store__pg_finding_upsert,
     .finding_set_status = store__pg_finding_set_status,
     .findings_each = store__pg_findings_each,
+    .token_insert = store__pg_token_insert,
+    .tokens_each = store__pg_tokens_each,
+    .token_revoke = store__pg_token_revoke,
+    .token_touch = store__pg_token_touch,
     .sql_time = "to_timestamp",
     .query_int = store__pg_query_int,
     .query_text = store__pg_query_text,

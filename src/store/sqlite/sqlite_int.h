@@ -16,6 +16,7 @@
  *   sqlite_query.c         read queries and the hot-query table
  *   sqlite_findings.c      findings slots
  *   sqlite_tags.c          tags and notes slots
+ *   sqlite_tokens.c        API token slots (`scandb token`, `serve`)
  *   sqlite_admin_query.c   the generic operations slots, ping
  *   sqlite_admin_stats.c   stats
  *   sqlite_admin_doctor.c  doctor
@@ -34,6 +35,10 @@
 #include <sqlite3.h>
 
 #include "store/store_int.h"
+
+/* How long a statement waits for a lock another connection holds
+ * (sqlite3_busy_timeout), in milliseconds. */
+#define STORE__SQLITE_BUSY_MS 5000
 
 /* One slot per cached statement. */
 enum sq_stmt {
@@ -348,5 +353,12 @@ int store__sqlite_restore_open(struct store *st, const char *path, void **file,
 int store__sqlite_restore_verify(struct store *st, void *file, const char *path);
 int store__sqlite_restore_apply(struct store *st, void *file, const char *path);
 void store__sqlite_restore_close(struct store *st, void *file);
+
+/* sqlite_tokens.c */
+int store__sqlite_token_insert(struct store *st, const struct store_token_new *t, int64_t *id);
+int store__sqlite_tokens_each(struct store *st, int64_t id,
+                              int (*cb)(void *ctx, struct store_token *t), void *ctx);
+int store__sqlite_token_revoke(struct store *st, int64_t id, int64_t at, int *changed);
+int store__sqlite_token_touch(struct store *st, int64_t id, int64_t at);
 
 #endif

@@ -19,7 +19,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 
-#define BUSY_TIMEOUT_MS   5000
+#define BUSY_TIMEOUT_MS   STORE__SQLITE_BUSY_MS
 #define CACHE_SIZE_PRAGMA "PRAGMA cache_size=-16000" /* 16 MB page cache */
 
 /* ---- open / close -------------------------------------------------------- */

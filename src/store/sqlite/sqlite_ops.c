@@ -63,6 +63,10 @@ const struct store_ops store_sqlite_ops = {
     .findings_of_host = store__sqlite_findings_of_host,
     .finding_upsert = store__sqlite_finding_upsert,
     .finding_set_status = store__sqlite_finding_set_status,
+    .token_insert = store__sqlite_token_insert,
+    .tokens_each = store__sqlite_tokens_each,
+    .token_revoke = store__sqlite_token_revoke,
+    .token_touch = store__sqlite_token_touch,
     .findings_each = store__sqlite_findings_each,
     /* operations (sqlite_admin_*.c) */
     .query_int = store__sqlite_query_int,

@@ -1,0 +1,2 @@
+-- Back to no API tokens: every token is forgotten.
+DROP TABLE api_tokens;
