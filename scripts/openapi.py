@@ -87,7 +87,8 @@ stats = obj({"backend": S("string"), "size_method": S("string"), "estimated": S(
              "database_bytes": S("integer"), "free_bytes": nul("integer"),
              "tables": arr(stat_table), "indexes": arr(stat_index),
              "jobs": obj({"total": S("integer"), "by_status": {"type": "object"},
-                          "oldest": stats_job, "newest": stats_job})})
+                          "oldest": stats_job, "newest": stats_job}),
+             "hosts": obj({"total": S("integer"), "by_status": {"type": "object"}})})
 
 def page(key, item, cursor=False):
     p = {key: arr(item)}
