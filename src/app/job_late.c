@@ -353,6 +353,14 @@ static int late_misses(struct late_block *b, struct late *l)
 		size_t i = l->next;
 		const struct store_scan_key *k = &l->scans[i];
 
+		if (b->j->remove && i == l->pos) {
+			/* job rm: the removed job's miss is not applied (as its
+			 * scan is not, in late_step) */
+			l->next = i + 1;
+			if (l->next == l->nscans && l->complete)
+				l->done = 1;
+			continue;
+		}
 		if (i == l->pos && (r = late_fork(l)) != 0)
 			return r;
 		if ((r = ev_miss(&l->n, k->job_id, k->at, b->j->gone_after,

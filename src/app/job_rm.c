@@ -28,6 +28,7 @@ struct rm_host {
 	int64_t id;
 	char *addr;
 	int stored;
+	int miss; /* the job covered it without listing it (gone rule) */
 };
 
 struct rm_hosts {
@@ -44,8 +45,64 @@ static int on_rm_host(void *ctx, int64_t host_id, const char *addr, int stored)
 		free(a);
 		return SDB_ENOMEM;
 	}
-	h->v[h->n++] = (struct rm_host){host_id, a, stored};
+	h->v[h->n++] = (struct rm_host){host_id, a, stored, 0};
 	return 0;
+}
+
+/* The job's target ranges (store_job_targets_each walks every job's). */
+struct rm_ranges {
+	int64_t job_id, at;
+	struct targets *t;
+};
+
+static int on_rm_range(void *ctx, int64_t job_id, int64_t at, const struct addr_range *r)
+{
+	struct rm_ranges *x = ctx;
+	struct targets *t = x->t;
+
+	if (job_id != x->job_id)
+		return 0;
+	if (VEC_RESERVE(t->v, t->cap, t->n + 1, 8))
+		return SDB_ENOMEM;
+	x->at = at;
+	t->v[t->n++] = *r;
+	return 0;
+}
+
+static int on_rm_missed(void *ctx, int64_t host_id, const char *addr, const struct ev_host *eh)
+{
+	struct rm_hosts *h = ctx;
+	int r = on_rm_host(ctx, host_id, addr, eh->stored);
+
+	if (r == 0)
+		h->v[h->n - 1].miss = 1;
+	return r;
+}
+
+/* The hosts the job covered without listing them: their misses (the gone
+ * rule) are derived again without it too.  Appended to *h; the job's
+ * ranges into lj->targets (*t) and its time, at which its misses stand,
+ * into lj->at: the derivation finds the job's miss among a host's scans
+ * there, and leaves it out (remove mode). */
+static int rm_missed_hosts(struct store *st, struct late_job *lj, struct targets *t,
+                           struct rm_hosts *h)
+{
+	struct rm_ranges x = {.job_id = lj->job_id, .t = t};
+	int r = store_job_targets_each(st, on_rm_range, &x);
+
+	for (size_t i = 0; i < t->n && r == 0; i++) {
+		struct addr_range rg = t->v[i];
+		size_t before;
+
+		do { /* a page at a time, as the job writer reads them */
+			before = h->n;
+			r = store_hosts_missed(st, lj->job_id, &rg, STORE_MISSED_PAGE, on_rm_missed, h);
+		} while (r == 0 && h->n - before == STORE_MISSED_PAGE &&
+		         addr_range_after(&rg, h->v[h->n - 1].addr));
+	}
+	lj->at = x.at;
+	lj->targets = t;
+	return r;
 }
 
 static void rm_hosts_free(struct rm_hosts *h)
@@ -81,16 +138,19 @@ static int rm_in_tx(struct store *st, int64_t job_id, const struct findings_rule
 	struct late_job lj = {.st = st, .job_id = job_id, .rules = rules, .remove = 1};
 	struct late_queue q = {0};
 	struct rm_hosts h = {0};
+	struct targets t = {0};
 	int r;
 
-	if ((r = store_job_rm_hosts(st, job_id, on_rm_host, &h)) != 0)
+	if ((r = store_job_rm_hosts(st, job_id, on_rm_host, &h)) != 0 ||
+	    (r = rm_missed_hosts(st, &lj, &t, &h)) != 0)
 		goto out;
 	for (size_t i = 0; i < h.n && r == 0; i++) {
 		struct ev_host state;
 
 		ev_host_init(&state);
 		state.stored = h.v[i].stored;
-		r = late_add(&q, &lj, h.v[i].id, h.v[i].addr, 0, 0, &state);
+		r = late_add(&q, &lj, h.v[i].id, h.v[i].addr, h.v[i].miss ? lj.at : 0, h.v[i].miss,
+		             &state);
 		ev_host_free(&state);
 	}
 	if (r == 0)
@@ -102,6 +162,7 @@ static int rm_in_tx(struct store *st, int64_t job_id, const struct findings_rule
 out:
 	late_queue_free(&q);
 	rm_hosts_free(&h);
+	targets_free(&t);
 	return r;
 }
 

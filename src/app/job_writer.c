@@ -345,20 +345,6 @@ static int misses_apply(struct job_writer *w, struct missed_list *m)
 	return r;
 }
 
-/* The range left after address `last` (in it): 0 when nothing is left. */
-static int next_page(struct addr_range *rg, const char *last)
-{
-	unsigned char k[16];
-
-	if (addr_parse(last, NULL, NULL, k) != 0 || memcmp(k, rg->hi, 16) >= 0)
-		return 0;
-	for (int i = 15; i >= 0; i--) /* k + 1 */
-		if (++k[i] != 0)
-			break;
-	memcpy(rg->lo, k, 16);
-	return 1;
-}
-
 /* The job's misses: the known hosts of its target ranges it did not list
  * (ev_miss), stored with the job's ranges, before its late scans. */
 static int job_misses(struct job_writer *w)
@@ -381,7 +367,7 @@ static int job_misses(struct job_writer *w)
 			r = store_hosts_missed(w->st, w->job_id, &rg, w->missed_page, missed_cb,
 			                       &m);
 			more = r == 0 && m.n == (size_t)w->missed_page &&
-			       next_page(&rg, m.v[m.n - 1].addr);
+			       addr_range_after(&rg, m.v[m.n - 1].addr);
 			if (r == 0)
 				r = misses_apply(w, &m);
 			for (size_t k = 0; k < m.n; k++)

@@ -437,3 +437,16 @@ void targets_free(struct targets *t)
 	t->v = NULL;
 	t->n = t->cap = 0;
 }
+
+int addr_range_after(struct addr_range *rg, const char *last)
+{
+	unsigned char k[16];
+
+	if (addr_parse(last, NULL, NULL, k) != 0 || memcmp(k, rg->hi, 16) >= 0)
+		return 0;
+	for (int i = 15; i >= 0; i--) /* k + 1 */
+		if (++k[i] != 0)
+			break;
+	memcpy(rg->lo, k, 16);
+	return 1;
+}

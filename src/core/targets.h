@@ -37,5 +37,8 @@ int targets_from_cmdline(const char *cmdline, struct targets *t);
 /* 1 if key is in one of t's ranges. */
 int targets_cover(const struct targets *t, const unsigned char key[16]);
 void targets_free(struct targets *t);
+/* Narrow *rg to what is left after address `last` (canonical text, inside
+ * *rg), to read a range a page at a time: 1, or 0 when nothing is left. */
+int addr_range_after(struct addr_range *rg, const char *last);
 
 #endif

@@ -184,6 +184,23 @@ def out_of_order_imports_give_the_same_result():
 
 
 @t.case
+def job_rm_forgets_the_misses_of_the_job():
+    """`job rm` of a scan that covered a host without listing it: the host's
+    misses and status are derived again without that scan, as if it had never
+    been imported (issue 11: job rm and gone together)."""
+    d = tmpdir()
+    s = series(d)[:4]  # s2..s4 miss 10.0.0.5: gone after s4
+    for k in range(4):
+        db = imported(s)
+        eq(status(db)["10.0.0.5"], "gone", "gone before the removal")
+        run(db, "-q", "job", "rm", str(k + 1), expect=0)
+        want = imported(s[:k] + s[k + 1:])
+        eq(status(db), status(want), f"job rm {k + 1}: statuses as without it")
+        eq(sorted(events(db)), sorted(events(want)), f"job rm {k + 1}: events as without it")
+        eq(misses(db), misses(want), f"job rm {k + 1}: miss counts as without it")
+
+
+@t.case
 def scan_covers_the_targets_it_was_given():
     """`scandb scan --gone-after N ARGS`: the job's ranges are read from the
     arguments nmap was given (here a stand-in nmap, SCANDB_NMAP, that prints
