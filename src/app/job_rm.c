@@ -96,7 +96,8 @@ static int rm_missed_hosts(struct store *st, struct late_job *lj, struct targets
 
 		do { /* a page at a time, as the job writer reads them */
 			before = h->n;
-			r = store_hosts_missed(st, lj->job_id, &rg, STORE_MISSED_PAGE, on_rm_missed, h);
+			r = store_hosts_missed(st, lj->job_id, &rg, STORE_MISSED_PAGE, on_rm_missed,
+			                       h);
 		} while (r == 0 && h->n - before == STORE_MISSED_PAGE &&
 		         addr_range_after(&rg, h->v[h->n - 1].addr));
 	}
