@@ -230,7 +230,8 @@ def hosts_latest_field_by_field():
     eq([h["addr"] for h in got], [LOOPBACK], "one host across both scans")
     check_host(got[0], s.h2, 2, s.first, s.last)
     one = js(s.db, "host", LOOPBACK)
-    eq(one, got[0], "host 127.0.0.1 json == its hosts element")
+    eq((one.pop("tags"), one.pop("notes")), ([], []), "host: no tags, no notes")
+    eq(one, got[0], "host 127.0.0.1 json == its hosts element (less tags and notes)")
     check_host(one, s.h2, 2, s.first, s.last)
     nd = run(s.db, "hosts", "--format", "ndjson", expect=0).out.splitlines()
     eq(len(nd), 1, "ndjson: one line")
@@ -242,6 +243,7 @@ def host_per_job_field_by_field():
     for job, exp in ((1, s.h1), (2, s.h2)):
         one = js(s.db, "host", LOOPBACK, "--job", str(job))
         check_host(one, exp, job, s.first, s.last, current=False)
+        eq((one.pop("tags"), one.pop("notes")), ([], []), f"host --job {job}: no tags, notes")
         eq(js(s.db, "hosts", "--job", str(job)), [one], f"hosts --job {job} == host --job {job}")
         # the table view of the same job shows each port, service and script
         r = run(s.db, "host", LOOPBACK, "--job", str(job), expect=0)
