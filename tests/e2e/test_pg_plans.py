@@ -61,8 +61,9 @@ LISTINGS = [
     ["hosts", "--job", "LAST", "--format", "json"],
     ["hosts", "--job", "LAST", "--port", "22", "--format", "json"],
     ["hosts", "--job", "LAST", "--service", "http", "--format", "csv"],
-    # search terms (docs/SEARCH.md): their hot paths (SEARCH_INDEXES below)
-    ["hosts", "net:10.0.1.0/24", "--format", "json"],
+    # search terms (docs/SEARCH.md): their hot paths (SEARCH_INDEXES below); net: a
+    # /28 of the 700 hosts (a /24 holds a third of them: a scan of hosts is then right)
+    ["hosts", "net:10.0.1.0/28", "--format", "json"],
     ["hosts", "tag:lab", "--format", "json"],
     ["hosts", "!tag:lab", "port:22", "--format", "json"],
     ["hosts", "changed:>2000-01-01", "--format", "json"],
@@ -71,7 +72,7 @@ LISTINGS = [
 ]
 # Each search term's index, in the plan of a listing by that term.
 SEARCH_INDEXES = {
-    "net:10.0.1.0/24": "hosts_addr_key",
+    "net:10.0.1.0/28": "hosts_addr_key",
     "tag:lab": "host_tags_tag",
     "changed:>2000-01-01": "host_events_host_at",
 }
