@@ -289,6 +289,9 @@ int store__sqlite_history_states_put(struct store *st, const struct store_scan_k
                                      const char *const *docs, size_t n);
 
 /* Query slots (sqlite_query.c). */
+int store__sqlite_top_values(struct store *st, const struct store_host_filter *f,
+                             enum store_top_field field,
+                             int (*cb)(void *ctx, const char *value, int64_t count), void *ctx);
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__sqlite_jobs_each(struct store *st, const char *status,

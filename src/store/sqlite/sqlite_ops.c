@@ -53,6 +53,7 @@ const struct store_ops store_sqlite_ops = {
     .history_states_put = store__sqlite_history_states_put,
     .events_each = store__sqlite_events_each,
     .hosts_each = store__sqlite_hosts_each,
+    .top_values = store__sqlite_top_values,
     .jobs_each = store__sqlite_jobs_each,
     .job_get = store__sqlite_job_get,
     /* findings (sqlite_findings.c) */

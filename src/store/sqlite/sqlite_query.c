@@ -370,31 +370,14 @@ out:
 	return r;
 }
 
-/*
- * A listing with a search expression: the host query with the expression's
- * fragment ANDed, prepared for this call (its text depends on the
- * expression's shape, never on its values), with those values bound.
- */
-static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
-                     struct store_fsql *fp, sqlite3_stmt **out)
+/* Prepare sql (freed here) into *out and bind fp's values from EXPR_BASE. */
+static int prepare_expr(struct store_sqlite *s, struct buf *sql, const struct store_fsql *fp,
+                        sqlite3_stmt **out)
 {
-	struct buf sql;
-	int b = 0, rc, r;
+	int b = 0, rc;
 
-	*out = NULL;
-	buf_init(&sql, (size_t)1 << 20);
-	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
-	if (r == 0)
-		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
-		                      &sql, fp);
-	if (r == 0)
-		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
-	if (r != 0) {
-		buf_free(&sql);
-		return store__set_err(&s->base, r, "listing hosts: the search is too large");
-	}
-	rc = sqlite3_prepare_v2(s->db, buf_str(&sql), -1, out, NULL);
-	buf_free(&sql);
+	rc = sqlite3_prepare_v2(s->db, buf_str(sql), -1, out, NULL);
+	buf_free(sql);
 	if (rc != SQLITE_OK)
 		return store__sqlite_err(s, rc, "listing hosts: preparing the search");
 	for (size_t i = 0; i < fp->n; i++) {
@@ -414,12 +397,57 @@ static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
 	return 0;
 }
 
+/* Bind f's filters ?2..?10 of a host query (the key range lo..hi). */
+static int bind_filters(sqlite3_stmt *q, const struct store_host_filter *f, const unsigned char *lo,
+                        const unsigned char *hi)
+{
+	const char *proto, *status;
+	int b = 0;
+
+	b |= sqlite3_bind_blob(q, 2, lo, 16, SQLITE_STATIC);
+	b |= sqlite3_bind_blob(q, 3, hi, 16, SQLITE_STATIC);
+	b |= store__sqlite_bind_text(q, 4, f->addr);
+	store__host_filter_text(f, &proto, &status);
+	b |= store__sqlite_bind_text(q, 5, status);
+	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
+	b |= store__sqlite_bind_text(q, 7, proto);
+	b |= store__sqlite_bind_text(q, 8, f->service);
+	b |= store__sqlite_bind_time(q, 9, f->changed_since);
+	b |= store__sqlite_bind_time(q, 10, f->new_since);
+	return b;
+}
+
+/*
+ * A listing with a search expression: the host query with the expression's
+ * fragment ANDed, prepared for this call (its text depends on the
+ * expression's shape, never on its values), with those values bound.
+ */
+static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
+                     struct store_fsql *fp, sqlite3_stmt **out)
+{
+	struct buf sql;
+	int r;
+
+	*out = NULL;
+	buf_init(&sql, (size_t)1 << 20);
+	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
+		                      &sql, fp);
+	if (r == 0)
+		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
+	if (r != 0) {
+		buf_free(&sql);
+		return store__set_err(&s->base, r, "listing hosts: the search is too large");
+	}
+	return prepare_expr(s, &sql, fp, out);
+}
+
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	unsigned char lo[16], hi[16];
-	const char *proto, *status;
 	struct store_fsql fp = {0};
 	int expr = f->expr && f->expr->root >= 0;
 	sqlite3_stmt *q;
@@ -436,16 +464,7 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 		b |= sqlite3_bind_int64(q, 1, f->job_id);
 	if (r != 0)
 		goto out;
-	b |= sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
-	b |= sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
-	b |= store__sqlite_bind_text(q, 4, f->addr);
-	store__host_filter_text(f, &proto, &status);
-	b |= store__sqlite_bind_text(q, 5, status);
-	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
-	b |= store__sqlite_bind_text(q, 7, proto);
-	b |= store__sqlite_bind_text(q, 8, f->service);
-	b |= store__sqlite_bind_time(q, 9, f->changed_since);
-	b |= store__sqlite_bind_time(q, 10, f->new_since);
+	b |= bind_filters(q, f, lo, hi);
 	if (b) {
 		r = store__sqlite_err(s, sqlite3_errcode(s->db), "listing hosts: binding values");
 		goto out;
@@ -468,6 +487,87 @@ out:
 		sqlite3_finalize(q);
 	else
 		store__sqlite_done(q);
+	store__fsql_free(&fp);
+	return r;
+}
+
+/* ---- top values ------------------------------------------------------------ */
+
+/* store_top_values: the value, its count, more joins, a non-empty test. */
+static const char *const top_sql[][4] = {
+    [STORE_TOP_SERVICE] = {"p.service", "count(*)", "", " AND p.service <> ''"},
+    [STORE_TOP_PRODUCT] = {"p.product", "count(*)", "", " AND p.product <> ''"},
+    [STORE_TOP_PORT] = {"p.port || '/' || coalesce(p.protocol, '?')", "count(*)", "", ""},
+    [STORE_TOP_OS] = {"hh.os_name", "count(DISTINCT hh.id)", "", " AND hh.os_name <> ''"},
+    /* the current state keeps no cpe: the probing scan's port row */
+    [STORE_TOP_CPE] = {"j.value", "count(*)",
+                       " CROSS JOIN ports pr ON pr.job_id = p.job_id AND pr.host_id = p.host_id"
+                       " AND pr.protocol = p.protocol AND pr.port = p.port"
+                       " CROSS JOIN json_each(pr.cpe) j",
+                       ""},
+};
+
+/* The open port rows of the hosts SQL_HOSTS_LATEST (and f's expression)
+ * selects, their values grouped: see store_top_values. */
+static int top_stmt(struct store_sqlite *s, const struct store_host_filter *f,
+                    enum store_top_field field, struct store_fsql *fp, sqlite3_stmt **out)
+{
+	const char *const *t = top_sql[field];
+	struct buf sql;
+	int r;
+
+	*out = NULL;
+	buf_init(&sql, (size_t)1 << 20);
+	r = buf_append_str(&sql, "WITH hh AS (" SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, 1, STORE_DIALECT_SQLITE, EXPR_BASE, &sql, fp);
+	if (r == 0)
+		r = buf_printf(
+		    &sql,
+		    ")) SELECT %s, %s FROM hh CROSS JOIN port_state p ON p.host_id = hh.id%s"
+		    " WHERE p.state = 'open' AND (?6 IS NULL OR p.port = ?6)"
+		    " AND (?7 IS NULL OR p.protocol = ?7) AND (?8 IS NULL OR p.service = ?8)"
+		    "%s AND (",
+		    t[0], t[1], t[2], t[3]);
+	if (r == 0)
+		r = store__filter_port_sql(f->expr, STORE_DIALECT_SQLITE, EXPR_BASE, &sql, fp);
+	if (r == 0)
+		r = buf_append_str(&sql, ") GROUP BY 1");
+	if (r != 0) {
+		buf_free(&sql);
+		return store__set_err(&s->base, r, "counting services: the search is too large");
+	}
+	return prepare_expr(s, &sql, fp, out);
+}
+
+int store__sqlite_top_values(struct store *st, const struct store_host_filter *f,
+                             enum store_top_field field,
+                             int (*cb)(void *ctx, const char *value, int64_t count), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	unsigned char lo[16], hi[16];
+	struct store_fsql fp = {0};
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if (!store__host_key_range(f, lo, hi))
+		return 0;
+	if ((r = top_stmt(s, f, field, &fp, &q)) != 0)
+		goto out;
+	if (bind_filters(q, f, lo, hi)) {
+		r = store__sqlite_err(s, sqlite3_errcode(s->db),
+		                      "counting services: binding values");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+
+		if (v && (r = cb(ctx, v, sqlite3_column_int64(q, 1))) != 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "counting services");
+out:
+	sqlite3_finalize(q);
 	store__fsql_free(&fp);
 	return r;
 }
