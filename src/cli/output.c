@@ -95,142 +95,6 @@ static json_t *jobj_done(struct jobj *b)
 	return b->o;
 }
 
-static json_t *jstrings(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, jstr(v[i])) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *jscripts(const struct store_script *s, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++) {
-		struct jobj b = {json_object(), 0};
-
-		jset(&b, "id", jstr(s[i].id));
-		jset(&b, "output", jstr(s[i].output));
-		if (json_array_append_new(a, jobj_done(&b)) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *jport(const struct store_port *p)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "protocol", jstr(p->protocol));
-	jset(&b, "port", json_integer(p->port));
-	jset(&b, "state", jstr(p->state));
-	jset(&b, "reason", jstr(p->reason));
-	jset(&b, "reason_ttl", jint(p->reason_ttl));
-	jset(&b, "service", jstr(p->service));
-	jset(&b, "product", jstr(p->product));
-	jset(&b, "version", jstr(p->version));
-	jset(&b, "extrainfo", jstr(p->extrainfo));
-	jset(&b, "ostype", jstr(p->ostype));
-	jset(&b, "method", jstr(p->method));
-	jset(&b, "conf", jint(p->conf));
-	jset(&b, "tunnel", jstr(p->tunnel));
-	jset(&b, "cpe", jstrings(p->cpes, p->ncpes));
-	jset(&b, "scripts", jscripts(p->scripts, p->nscripts));
-	/* history of the port: the current state only (null in a job's view) */
-	jset(&b, "first_seen", jtime(p->first_seen));
-	jset(&b, "last_seen", jtime(p->last_seen));
-	jset(&b, "closed_at", jtime(p->closed_at));
-	jset(&b, "state_job_id", p->state_job_id ? json_integer(p->state_job_id) : json_null());
-	return jobj_done(&b);
-}
-
-/* A host's keys before "ports" (head) and after it (tail), in the order of
- * docs/OUTPUT.md; output_host_json() puts the three together,
- * output_host_json_write() streams the ports between the two. */
-static json_t *host_head(const struct store_host *h)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "addr", jstr(h->addr));
-	jset(&b, "family", json_integer(h->family));
-	jset(&b, "status", jstr(h->status));
-	jset(&b, "reason", jstr(h->reason));
-	jset(&b, "hostnames", jstrings(h->hostnames, h->nhostnames));
-	jset(&b, "mac", jstr(h->mac));
-	jset(&b, "mac_vendor", jstr(h->mac_vendor));
-	jset(&b, "os", jstr(h->os));
-	jset(&b, "os_accuracy", jint(h->os_accuracy));
-	jset(&b, "os_family", jstr(h->os_family));
-	jset(&b, "os_vendor", jstr(h->os_vendor));
-	jset(&b, "os_gen", jstr(h->os_gen));
-	jset(&b, "os_type", jstr(h->os_type));
-	jset(&b, "os_cpe", jstr(h->os_cpe));
-	jset(&b, "uptime", jint(h->uptime));
-	jset(&b, "lastboot", jstr(h->lastboot));
-	jset(&b, "distance", jint(h->distance));
-	jset(&b, "first_seen", jtime(h->first_seen));
-	jset(&b, "last_seen", jtime(h->last_seen));
-	jset(&b, "job_id", json_integer(h->job_id));
-	jset(&b, "scanned_at", jtime(h->scanned_at));
-	return jobj_done(&b);
-}
-
-static json_t *host_extraports(const struct store_host *h)
-{
-	json_t *extra = json_array();
-
-	for (size_t i = 0; extra && i < h->nextraports; i++) {
-		struct jobj e = {json_object(), 0};
-
-		jset(&e, "state", jstr(h->extraports[i].state));
-		jset(&e, "count", json_integer(h->extraports[i].count));
-		jset(&e, "reasons", jstr(h->extraports[i].reasons));
-		if (json_array_append_new(extra, jobj_done(&e)) != 0) {
-			json_decref(extra);
-			extra = NULL;
-		}
-	}
-	return extra;
-}
-
-static json_t *host_tail(const struct store_host *h)
-{
-	struct jobj b = {json_object(), 0};
-
-	jset(&b, "extraports", host_extraports(h));
-	jset(&b, "scripts", jscripts(h->scripts, h->nscripts));
-	return jobj_done(&b);
-}
-
-json_t *output_host_json(const struct store_host *h)
-{
-	json_t *o = host_head(h), *tail = host_tail(h), *ports = json_array();
-
-	for (size_t i = 0; ports && i < h->nports; i++) {
-		if (json_array_append_new(ports, jport(&h->ports[i])) != 0) {
-			json_decref(ports);
-			ports = NULL;
-		}
-	}
-	if (!o || !tail || !ports || json_object_set_new(o, "ports", ports) != 0 ||
-	    json_object_update(o, tail) != 0) {
-		if (!o || !ports)
-			json_decref(ports);
-		json_decref(o);
-		o = NULL;
-	}
-	json_decref(tail);
-	return o;
-}
-
 json_t *output_job_json(const struct store_job *j)
 {
 	struct jobj b = {json_object(), 0};
@@ -348,9 +212,10 @@ int output_host_json_write(FILE *f, const struct store_host *h, const char *afte
 }
 
 /*
- * A host written straight as JSON text, byte for byte what jansson makes of
- * output_host_json(h) (compact, keys in insertion order, strings as jstr()
- * makes them): no tree of objects per port to build, dump and free.
+ * A host written straight as JSON text, byte for byte what jansson made of
+ * its object tree (compact, keys in the order of docs/OUTPUT.md, strings as
+ * jstr() makes them; tests/e2e/test_query_output.py checks the bytes):
+ * no object per port to build, dump and free.
  * Failures stick in d->err; the text already written is not taken back.
  */
 static void put(struct dumpbuf *d, const char *s, size_t n)
@@ -471,7 +336,7 @@ static void put_scripts(struct dumpbuf *d, const char *key, const struct store_s
 	put(d, "]", 1);
 }
 
-/* jport()'s text */
+/* A port's object (the keys of docs/OUTPUT.md) */
 static void put_port(struct dumpbuf *d, const struct store_port *p)
 {
 	put_str(d, "{\"protocol\":", p->protocol);
@@ -496,7 +361,7 @@ static void put_port(struct dumpbuf *d, const struct store_port *p)
 	put(d, "}", 1);
 }
 
-/* host_head()'s keys, without the braces */
+/* The host's keys before "ports", without the braces */
 static void put_host_head(struct dumpbuf *d, const struct store_host *h)
 {
 	put_str(d, "\"addr\":", h->addr);
@@ -522,7 +387,7 @@ static void put_host_head(struct dumpbuf *d, const struct store_host *h)
 	put_time(d, ",\"scanned_at\":", h->scanned_at);
 }
 
-/* host_tail()'s keys, without the braces */
+/* ... and after them */
 static void put_host_tail(struct dumpbuf *d, const struct store_host *h)
 {
 	put_s(d, ",\"extraports\":[");
@@ -545,8 +410,8 @@ int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *mor
 	if (!d)
 		return SDB_ENOMEM;
 	*d = (struct dumpbuf){.f = f};
-	/* {HEAD,"ports":[PORT,PORT],TAIL[,MORE]}: as output_host_json() with
-	 * more's keys (new ones) after the tail's */
+	/* {HEAD,"ports":[PORT,PORT],TAIL[,MORE]}: more's keys (new ones)
+	 * after the host's own */
 	put(d, "{", 1);
 	put_host_head(d, h);
 	put_s(d, ",\"ports\":[");

@@ -20,13 +20,12 @@
 
 /* ---- JSON objects (the contract in docs/OUTPUT.md) --------------------- */
 
-/* A host / a job as one JSON object; absent values are JSON null.  New
- * reference owned by the caller (json_decref); NULL on ENOMEM. */
-json_t *output_host_json(const struct store_host *h);
+/* A job as one JSON object; absent values are JSON null.  New reference
+ * owned by the caller (json_decref); NULL on ENOMEM. */
 json_t *output_job_json(const struct store_job *j);
-/* output_host_json(h)'s text, then `after`, written one port at a time (a
- * host of 65,535 ports as one jansson object takes ~170 MB).  0, SDB_EIO
- * or SDB_ENOMEM. */
+/* A host as one JSON object's text (docs/OUTPUT.md; absent values null),
+ * then `after`, written as it goes (no object tree: a host of 65,535 ports
+ * as one jansson object took ~170 MB).  0, SDB_EIO or SDB_ENOMEM. */
 int output_host_json_write(FILE *f, const struct store_host *h, const char *after);
 /* The same with the keys of the object `more` (borrowed) after the host's
  * own (`host` adds its tags and notes). */
@@ -47,8 +46,7 @@ struct output_stream {
 int output_stream_begin(struct output_stream *s, FILE *f, enum cli_format fmt);
 /* Writes and takes `obj` (decref'ed here, also on error; NULL = ENOMEM). */
 int output_stream_item(struct output_stream *s, json_t *obj);
-/* output_stream_item(s, output_host_json(h)), the host written a port at
- * a time (output_host_json_write). */
+/* The host as one item of the stream (output_host_json_write). */
 int output_stream_host(struct output_stream *s, const struct store_host *h);
 int output_stream_end(struct output_stream *s);
 
