@@ -1,8 +1,9 @@
 /*
  * services.c - the `services` use case: the open (host, port) rows of the
  * current state, walked host by host with store_hosts_each(), in the order
- * and length app/listing.c sets, and their top values (`--top`); see
- * services.h.
+ * and length app/listing.c sets, and their top values (`--top`: counted by
+ * the store, store_top_values(), or with SCANDB_TOP_WALK=1 by the walk, which
+ * the tests compare); see services.h.
  */
 #include "app/services.h"
 
@@ -183,6 +184,14 @@ int services_top_field_parse(const char *s, enum services_top_field *out)
 	return SDB_EUSAGE;
 }
 
+/* The store's order of the fields is ours. */
+_Static_assert((int)SERVICES_TOP_SERVICE == (int)STORE_TOP_SERVICE &&
+                   (int)SERVICES_TOP_PRODUCT == (int)STORE_TOP_PRODUCT &&
+                   (int)SERVICES_TOP_PORT == (int)STORE_TOP_PORT &&
+                   (int)SERVICES_TOP_OS == (int)STORE_TOP_OS &&
+                   (int)SERVICES_TOP_CPE == (int)STORE_TOP_CPE,
+               "services_top_field follows store_top_field");
+
 struct services_tally {
 	enum services_top_field field;
 	struct strset set;
@@ -243,39 +252,89 @@ void services_counts_free(struct services_count *v, size_t n)
 	free(v);
 }
 
-int services_top(struct store *st, const struct store_host_filter *f, enum services_top_field field,
-                 size_t n, struct services_count **out, size_t *nout)
+/* The counts gathered, then sorted and cut as the walk's. */
+struct services_counts {
+	struct services_count *v;
+	size_t n, cap;
+};
+
+/* store_top_values() callback: keep one value and its count. */
+static int take_count(void *ctx, const char *value, int64_t count)
+{
+	struct services_counts *c = ctx;
+
+	if (VEC_RESERVE(c->v, c->cap, c->n + 1, 64))
+		return SDB_ENOMEM;
+	if (!(c->v[c->n].value = strdup(value)))
+		return SDB_ENOMEM;
+	c->v[c->n++].count = (size_t)count;
+	return 0;
+}
+
+/* The walk: every matching row of every host, counted here. */
+static int top_walk(struct store *st, const struct store_host_filter *f,
+                    enum services_top_field field, struct services_counts *c)
 {
 	struct services_tally t = {.field = field};
-	struct services_count *v = NULL;
-	size_t nv = 0, cap = 0;
 	int r;
 
-	*out = NULL;
-	*nout = 0;
 	strset_init(&t.set);
 	r = services_each(st, f, 0, tally_row, &t);
 	for (size_t i = 0; r >= 0 && i < t.set.cap; i++) {
 		if (!t.set.slot[i])
 			continue;
-		if (VEC_RESERVE(v, cap, nv + 1, 64)) {
+		if (VEC_RESERVE(c->v, c->cap, c->n + 1, 64)) {
 			r = SDB_ENOMEM;
 			break;
 		}
-		v[nv].value = t.set.slot[i];
-		v[nv++].count = t.set.hits[i];
-		t.set.slot[i] = NULL; /* now v's */
+		c->v[c->n].value = t.set.slot[i];
+		c->v[c->n++].count = t.set.hits[i];
+		t.set.slot[i] = NULL; /* now c's */
 	}
 	strset_free(&t.set);
-	if (r < 0) {
-		services_counts_free(v, nv);
+	return r;
+}
+
+/* Counted by the store (GROUP BY: the same rows as the walk, see
+ * store_top_values), unless SCANDB_TOP_WALK=1 asks for the walk (the tests
+ * compare the two) or the backend cannot count. */
+static int top_counted(struct store *st, const struct store_host_filter *f,
+                       enum services_top_field field, struct services_counts *c)
+{
+	const char *walk = getenv("SCANDB_TOP_WALK");
+	struct store_host_filter cur = *f;
+	int r;
+
+	if (walk && strcmp(walk, "1") == 0)
+		return top_walk(st, f, field, c);
+	cur.job_id = 0;
+	r = store_top_values(st, &cur, (enum store_top_field)field, take_count, c);
+	if (r != SDB_EUNSUPPORTED)
+		return r;
+	services_counts_free(c->v, c->n);
+	*c = (struct services_counts){0};
+	return top_walk(st, f, field, c);
+}
+
+int services_top(struct store *st, const struct store_host_filter *f, enum services_top_field field,
+                 size_t n, struct services_count **out, size_t *nout)
+{
+	struct services_counts c = {0};
+	size_t keep;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = top_counted(st, f, field, &c)) < 0) {
+		services_counts_free(c.v, c.n);
 		return r;
 	}
-	if (nv)
-		qsort(v, nv, sizeof(*v), by_count);
-	for (size_t i = n && n < nv ? n : nv; i < nv; i++)
-		free(v[i].value);
-	*out = v;
-	*nout = n && n < nv ? n : nv;
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), by_count);
+	keep = n && n < c.n ? n : c.n;
+	for (size_t i = keep; i < c.n; i++)
+		free(c.v[i].value);
+	*out = c.v;
+	*nout = keep;
 	return 0;
 }

@@ -642,11 +642,9 @@ int store_events_each(struct store *st, const struct store_event_filter *f,
 
 /* ---- queries ------------------------------------------------------------ */
 
-int store_hosts_each(struct store *st, const struct store_host_filter *f,
-                     int (*cb)(void *ctx, struct store_host *h), void *ctx)
+/* The checks of a host filter both host reads make (0: sound). */
+static int host_filter_check(struct store *st, const struct store_host_filter *f)
 {
-	if (!st || !f || !cb)
-		return SDB_EUSAGE;
 	if (f->protocol != REC_PROTO_ANY && (unsigned)f->protocol >= REC_PROTO__COUNT)
 		return store__set_err(st, SDB_EUSAGE, "host filter: %d is not a protocol",
 		                      (int)f->protocol);
@@ -655,7 +653,34 @@ int store_hosts_each(struct store *st, const struct store_host_filter *f,
 		                      (int)f->status);
 	if (f->expr && f->expr->root >= 0 && (size_t)f->expr->root >= f->expr->n)
 		return store__set_err(st, SDB_EUSAGE, "host filter: a malformed search expression");
+	return 0;
+}
+
+int store_hosts_each(struct store *st, const struct store_host_filter *f,
+                     int (*cb)(void *ctx, struct store_host *h), void *ctx)
+{
+	int r;
+
+	if (!st || !f || !cb)
+		return SDB_EUSAGE;
+	if ((r = host_filter_check(st, f)) != 0)
+		return r;
 	STORE__CALL(st, hosts_each, f, cb, ctx);
+}
+
+int store_top_values(struct store *st, const struct store_host_filter *f,
+                     enum store_top_field field,
+                     int (*cb)(void *ctx, const char *value, int64_t count), void *ctx)
+{
+	int r;
+
+	if (!st || !f || !cb)
+		return SDB_EUSAGE;
+	if (f->job_id != 0 || (unsigned)field > STORE_TOP_CPE)
+		return store__set_err(st, SDB_EUSAGE, "top values: the current state's only");
+	if ((r = host_filter_check(st, f)) != 0)
+		return r;
+	STORE__CALL(st, top_values, f, field, cb, ctx);
 }
 
 int store_jobs_each(struct store *st, const char *status, int (*cb)(void *ctx, struct store_job *j),

@@ -503,6 +503,27 @@ struct store_host_filter {
 int store_hosts_each(struct store *st, const struct store_host_filter *f,
                      int (*cb)(void *ctx, struct store_host *h), void *ctx);
 
+/*
+ * The values of the open ports of the current state (f->job_id must be 0)
+ * that f selects, counted by the database (GROUP BY) instead of walked:
+ * the rows are those of store_hosts_each(f) whose port is open and passes
+ * f's port, protocol and service exactly and the port terms of f->expr
+ * (filter_port_required).  Values: a non-empty service or product; port
+ * "PORT/PROTO"; a host's non-empty OS name, counted once per host with
+ * such a row; each of a row's CPEs.  cb gets each distinct value and its
+ * count, in no particular order; a non-zero return stops and is returned.
+ */
+enum store_top_field {
+	STORE_TOP_SERVICE,
+	STORE_TOP_PRODUCT,
+	STORE_TOP_PORT,
+	STORE_TOP_OS,
+	STORE_TOP_CPE
+};
+int store_top_values(struct store *st, const struct store_host_filter *f,
+                     enum store_top_field field,
+                     int (*cb)(void *ctx, const char *value, int64_t count), void *ctx);
+
 struct store_job {
 	int64_t id;
 	char *kind;

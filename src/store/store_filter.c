@@ -464,6 +464,33 @@ int store__filter_sql(const struct filter *f, int current, enum store_dialect d,
 	return c.r;
 }
 
+/* The port terms filter_port_required() applies to one row: the root when
+ * it is a port tree, else the port trees among a top-level AND's children
+ * (core/filter.c); on the current state's row p. */
+int store__filter_port_sql(const struct filter *f, enum store_dialect d, int base, struct buf *sql,
+                           struct store_fsql *out)
+{
+	struct compiler c = {f, &dialects[d], d, 1, base, sql, out, 0};
+	const struct filter_node *root;
+
+	emit(&c, "1 = 1");
+	if (!f || f->root < 0)
+		return c.r;
+	if (filter_is_port_tree(f, f->root)) {
+		emit(&c, " AND ");
+		port_cond(&c, f->root);
+		return c.r;
+	}
+	root = &f->nodes[f->root];
+	for (int k = root->kind == FILTER_AND ? root->first : -1; k >= 0; k = f->nodes[k].next) {
+		if (!filter_is_port_tree(f, k))
+			continue;
+		emit(&c, " AND ");
+		port_cond(&c, k);
+	}
+	return c.r;
+}
+
 void store__fsql_free(struct store_fsql *q)
 {
 	for (size_t i = 0; q && i < q->n; i++)

@@ -250,6 +250,9 @@ struct store_ops {
 
 	int (*hosts_each)(struct store *st, const struct store_host_filter *f,
 	                  int (*cb)(void *ctx, struct store_host *h), void *ctx);
+	int (*top_values)(struct store *st, const struct store_host_filter *f,
+	                  enum store_top_field field,
+	                  int (*cb)(void *ctx, const char *value, int64_t count), void *ctx);
 	int (*jobs_each)(struct store *st, const char *status,
 	                 int (*cb)(void *ctx, struct store_job *j), void *ctx);
 	int (*job_get)(struct store *st, int64_t id, struct store_job **out);
@@ -481,6 +484,11 @@ struct store_fsql {
 struct buf;
 int store__filter_sql(const struct filter *f, int current, enum store_dialect d, int base,
                       struct buf *sql, struct store_fsql *out);
+/* The port terms `services` applies to each row (filter_port_required), as
+ * a fragment on the current state's port row p, its values appended to out
+ * after those already there. */
+int store__filter_port_sql(const struct filter *f, enum store_dialect d, int base, struct buf *sql,
+                           struct store_fsql *out);
 void store__fsql_free(struct store_fsql *q);
 int store__fsql_pg_array(const struct store_fsql *q, struct buf *out);
 /* Narrow [lo, hi] to the net: terms the whole expression needs (the terms

@@ -103,6 +103,19 @@ def run(db, *args, input=None, timeout=120, env=None, expect=None):
     return r
 
 
+def top_both(db, *args):
+    """`services --top ARGS --format json`, counted by the store (GROUP BY)
+    and by the walk (SCANDB_TOP_WALK=1): the two must be equal, values,
+    counts and order; returns [(value, count), ...]."""
+    argv = ("services", "--top") + tuple(str(a) for a in args) + ("--format", "json")
+    counted = run(db, *argv, expect=0)
+    walked = run(db, *argv, env={"SCANDB_TOP_WALK": "1"}, expect=0)
+    if counted.out != walked.out:
+        raise AssertionError(f"services --top {' '.join(map(str, args))}: counted "
+                             f"{counted.out!r}, walked {walked.out!r}")
+    return [(o["value"], o["count"]) for o in json.loads(counted.out)]
+
+
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)

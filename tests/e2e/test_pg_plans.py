@@ -69,6 +69,11 @@ LISTINGS = [
     ["hosts", "changed:>2000-01-01", "--format", "json"],
     ["hosts", "port:22", "product:ssh", "version:<8.0", "--format", "json"],
     ["hosts", "--job", "LAST", "service:http", "or", "port:22", "--format", "json"],
+    # services --top: one GROUP BY over the current state (store_top_values)
+    ["services", "--top", "service", "--format", "json"],
+    ["services", "--top", "cpe", "--format", "json"],
+    ["services", "--top", "os", "port:22", "product:ssh", "--format", "json"],
+    ["services", "--top", "port", "--port", "22", "tag:lab", "--format", "json"],
 ]
 # Each search term's index, in the plan of a listing by that term.
 SEARCH_INDEXES = {

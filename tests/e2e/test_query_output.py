@@ -8,10 +8,12 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 
 from e2e_util import (JOB_KEYS, Tests, addr_key, check, check_host, check_job, data, eq, iso,
-                      newdb, parse_nmap, run, sql, tmpdir, ts_sql, write)
+                      newdb, parse_nmap, run, sql, sql_script, sqlite_case, tmpdir, ts_sql,
+                      write)
 
 t = Tests("query_output")
 SAMPLES = ["simple.xml", "complex.xml", "os.xml", "single.xml", "down.xml", "empty.xml"]
@@ -468,6 +470,34 @@ def usage_errors_exit_2():
     for cmd in ("hosts", "host", "jobs", "job"):
         r = run(db, cmd, "--help", expect=0)
         check(r.out.startswith(f"usage: scandb {cmd}"), f"{cmd} --help: {r.out!r}")
+
+
+# Every byte a value may hold, as the JSON writer must spell it: the control
+# characters, quote, backslash, slash and DEL, multi-byte UTF-8 (kept), and
+# bytes that are not UTF-8 (each one U+FFFD).
+NASTY = (bytes(range(1, 0x20)) + b'"\\/\x7f' + "é€😀\u2028".encode() + b"\x80" +
+         b"\xc0\xaf" + b"\xff" + b"\xed\xa0\x80" + b"end")
+
+
+def jansson_text(raw):
+    """The JSON string jansson writes for raw (compact, not ASCII-only):
+    Python's, with jansson's upper-case \\u00XX."""
+    text = json.dumps(raw.decode("utf-8", "replace"), ensure_ascii=False)
+    return re.sub(r"\\u00([0-9a-f]{2})", lambda m: "\\u00" + m.group(1).upper(), text)
+
+
+@t.case
+def json_spells_every_byte_as_jansson():
+    sqlite_case("bytes that are not UTF-8 (PostgreSQL refuses them)")
+    db = imported(multi_file())
+    sql_script(db, f"UPDATE host_scans SET os_name = CAST(X'{NASTY.hex()}' AS TEXT);")
+    want = '"os":' + jansson_text(NASTY) + ',"os_accuracy"'
+    for fmt in ("json", "ndjson"):
+        out = run(db, "hosts", "--format", fmt, expect=0).out
+        check(want in out, f"hosts --format {fmt}: {want!r} not in {out[:600]!r}")
+        for addr in ("192.0.2.10", "2001:db8::1"):
+            out = run(db, "host", addr, "--format", fmt, expect=0).out
+            check(want in out, f"host {addr} --format {fmt}: {out[:600]!r}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import re
 import time
 
 from e2e_util import (PG, Tests, check, eq, newdb, run, skip_case, sql1, sql_script, tmpdir,
+                       top_both,
                        ts_sql, write)
 from gen_nmap_xml import generate
 
@@ -290,6 +291,22 @@ def job_view():
     eq(hosts("--job", "1", "status:down"), ["192.0.2.30"], "down in job 1")
     eq(hosts("--job", "2", "cpe:cpe:/a:openbsd"), ["192.0.2.10"], "cpe in job 2")
     eq(hosts("--job", "1", "product:nginx", "version:1.22"), ["192.0.2.10"], "version in job 1")
+
+
+@t.case
+def top_counts_follow_the_terms():
+    """services --top: the store's count equals the walk's under the terms."""
+    eq(top_both(db(), "port", "product:openssh", "version:<8.0"), [("22/tcp", 1)],
+       "--top port: only the port that passes")
+    eq(top_both(db(), "service", "tag:lab"), [("SSH", 1), ("domain", 1), ("http", 1),
+                                              ("mysql", 1), ("ssh", 1)],
+       "--top service: a host term keeps every open port")
+    for field in ("service", "product", "port", "os", "cpe"):
+        for terms in (("port:22", "or", "port:80"), ("not", "tag:lab"), ("finding:high",),
+                      ("cpe:cpe:/a:openbsd",), ("version:>=8", "or", "os:linux"),
+                      ("hostname:*.example",), ("changed:<1d",), ("script:http-title~/admin/i",),
+                      ("net:192.0.2.0/24", "not", "port:443"), ("tag:it's",)):
+            top_both(db(), field, *terms)
 
 
 @t.case

@@ -10,7 +10,7 @@ import io
 import json
 import os
 
-from e2e_util import Tests, check, eq, iso, newdb, run, tmpdir, write
+from e2e_util import Tests, check, eq, iso, newdb, run, tmpdir, top_both, write
 
 t = Tests("services")
 
@@ -97,6 +97,24 @@ def imported(*texts):
 
 def as_json(db, *args):
     return json.loads(run(db, "services", "--format", "json", *args, expect=0).out)
+
+
+@t.case
+def top_counts_the_rows_listed():
+    """--top counts the rows `services` lists: by the store and by the walk
+    alike (top_both), under the same filters."""
+    db = imported(DAY1, DAY2)
+    for field in ("service", "product", "port", "os", "cpe"):
+        for f in ((), ("--port", "443"), ("--port", "53/udp"), ("--service", "https")):
+            rows = as_json(db, *f)
+            got = top_both(db, field, "-n", "1000", *f)
+            if field == "port":
+                want = {}
+                for r in rows:
+                    k = f"{r['port']}/{r['protocol']}"
+                    want[k] = want.get(k, 0) + 1
+                eq(got, sorted(want.items(), key=lambda kv: (-kv[1], kv[0])),
+                   f"--top port {f}")
 
 
 @t.case

@@ -368,6 +368,35 @@ static void exercise_search(struct store *st)
 		filter_free(&e);
 	}
 }
+/* store_top_values() callback: count the values. */
+static int count_value(void *ctx, const char *value, int64_t count)
+{
+	(void)value;
+	*(int64_t *)ctx += count;
+	return 0;
+}
+
+/* services --top: each field's GROUP BY, plain and with search terms (a
+ * host term and the port terms it applies per row). */
+static void exercise_top(struct store *st)
+{
+	for (int field = STORE_TOP_SERVICE; field <= STORE_TOP_CPE; field++) {
+		struct store_host_filter f = STORE_HOST_FILTER_ANY;
+		struct filter e;
+		char err[FILTER_ERR_MAX];
+		int64_t n = 0;
+
+		assert_ok(st,
+		          store_top_values(st, &f, (enum store_top_field)field, count_value, &n));
+		assert_true(n > 0 || field == STORE_TOP_OS); /* the fixture has no OS */
+		assert_int_equal(filter_parse_string("net:10.0.0.0/8 port:22", time_now(), &e, err),
+		                 0);
+		f.expr = &e;
+		assert_ok(st,
+		          store_top_values(st, &f, (enum store_top_field)field, count_value, &n));
+		filter_free(&e);
+	}
+}
 static void exercise_tags(struct store *st);
 
 static void exercise(struct store *st)
@@ -394,6 +423,7 @@ static void exercise(struct store *st)
 	assert_ok(st, store_hosts_each(st, &f, count_host, &n));
 	assert_int_equal(n, NHOSTS);
 	exercise_search(st);
+	exercise_top(st);
 	/* findings (the rules file of setup raised some) */
 	{
 		struct store_finding_filter ff;
@@ -1148,6 +1178,42 @@ static void test_search_term_plans(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* services --top's GROUP BY walks the current state once, in hosts_addr_key:
+ * each host's host_scans row and port_state document by key, the CPEs'
+ * port rows by the ports key; no table is scanned whole, no index made. */
+static void test_top_values_plans(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = open_db(fx->path);
+	size_t seen = 0;
+	int bad = 0;
+
+	for (size_t k = 0; k < fx->traced.n; k++) {
+		const char *sql = fx->traced.sql[k];
+		struct plan p;
+
+		if (strncmp(sql, "WITH hh AS (", 12) != 0 || !strstr(sql, "GROUP BY 1"))
+			continue;
+		seen++;
+		assert_int_equal(plan_get(db, sql, &p), 0);
+		for (size_t i = 0; i < p.n; i++) {
+			const char *d = p.detail[i];
+			/* only the JSON arrays' elements are scanned (json_each) */
+			if ((strncmp(d, "SCAN ", 5) == 0 && !strstr(d, " VIRTUAL TABLE")) ||
+			    strstr(d, "AUTOMATIC")) {
+				print_error("top values: %s\n", d);
+				bad++;
+			}
+		}
+		if (bad || getenv("SHOW_PLANS"))
+			plan_print("top values", &p);
+		plan_free(&p);
+	}
+	sqlite3_close(db);
+	assert_int_equal(seen, 10);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1158,6 +1224,7 @@ int main(void)
 	    cmocka_unit_test(test_rewritten_query_is_detected),
 	    cmocka_unit_test(test_every_index_is_used),
 	    cmocka_unit_test(test_search_term_plans),
+	    cmocka_unit_test(test_top_values_plans),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

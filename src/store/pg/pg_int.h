@@ -397,6 +397,9 @@ int store__pg_events_each(struct store *st, const struct store_event_filter *f,
                           int (*cb)(void *ctx, struct store_event *e), void *ctx);
 
 /* Query slots (pg_query.c). */
+int store__pg_top_values(struct store *st, const struct store_host_filter *f,
+                         enum store_top_field field,
+                         int (*cb)(void *ctx, const char *value, int64_t count), void *ctx);
 int store__pg_hosts_each(struct store *st, const struct store_host_filter *f,
                          int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__pg_jobs_each(struct store *st, const char *status,

@@ -207,6 +207,7 @@ const struct store_ops store_pg_ops = {
     .hosts_gone_save = store__pg_hosts_gone_save,
     .events_each = store__pg_events_each,
     .hosts_each = store__pg_hosts_each,
+    .top_values = store__pg_top_values,
     .jobs_each = store__pg_jobs_each,
     .job_get = store__pg_job_get,
     .findings_of_host = store__pg_findings_of_host,

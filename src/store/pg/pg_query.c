@@ -482,24 +482,31 @@ struct listing {
 	struct buf esql, evals; /* with a search expression: its SQL, its values */
 };
 
+/* The host query's $1..$12: f's filters, after (lasthex, last_id). */
+static void host_params(struct pg_params *p, const struct store_host_filter *f,
+                        const struct listing *ls, const char *lasthex, int64_t last_id)
+{
+	store__pg_p_time(p, f->job_id);
+	store__pg_p_text(p, ls->lohex);
+	store__pg_p_text(p, ls->hihex);
+	store__pg_p_text(p, f->addr);
+	store__pg_p_text(p, ls->status);
+	store__pg_p_opt(p, f->port);
+	store__pg_p_text(p, ls->proto);
+	store__pg_p_text(p, f->service);
+	store__pg_p_time(p, f->changed_since);
+	store__pg_p_time(p, f->new_since);
+	store__pg_p_text(p, lasthex);
+	store__pg_p_int(p, last_id);
+}
+
 /* One page of hosts after (lasthex, last_id) into *q. */
 static int page_query(struct store_pg *s, const struct store_host_filter *f,
                       const struct listing *ls, const char *lasthex, int64_t last_id, PGresult **q)
 {
 	struct pg_params p = {0};
 
-	store__pg_p_time(&p, f->job_id);
-	store__pg_p_text(&p, ls->lohex);
-	store__pg_p_text(&p, ls->hihex);
-	store__pg_p_text(&p, f->addr);
-	store__pg_p_text(&p, ls->status);
-	store__pg_p_opt(&p, f->port);
-	store__pg_p_text(&p, ls->proto);
-	store__pg_p_text(&p, f->service);
-	store__pg_p_time(&p, f->changed_since);
-	store__pg_p_time(&p, f->new_since);
-	store__pg_p_text(&p, lasthex);
-	store__pg_p_int(&p, last_id);
+	host_params(&p, f, ls, lasthex, last_id);
 	if (ls->expr) {
 		store__pg_p_text(&p, buf_str(&ls->evals));
 		return store__pg_exec(s, f->job_id ? PG_HOSTS_JOB : PG_HOSTS_LATEST,
@@ -590,6 +597,94 @@ out:
 	if (pg)
 		page_free(pg, 0);
 	free(pg);
+	buf_free(&ls.esql);
+	buf_free(&ls.evals);
+	return r;
+}
+
+/* ---- top values ------------------------------------------------------------------ */
+
+/* store_top_values: the value, its count, more joins, a non-empty test. */
+static const char *const top_sql[][4] = {
+    [STORE_TOP_SERVICE] = {"p.service", "count(*)", "", " AND p.service <> ''"},
+    [STORE_TOP_PRODUCT] = {"p.product", "count(*)", "", " AND p.product <> ''"},
+    [STORE_TOP_PORT] = {"p.port::text || '/' || coalesce(p.protocol, '?')", "count(*)", "", ""},
+    [STORE_TOP_OS] = {"hh.os_name", "count(DISTINCT hh.id)", "", " AND hh.os_name <> ''"},
+    /* the current state keeps no cpe: the probing scan's port row */
+    [STORE_TOP_CPE] = {"j.value", "count(*)",
+                       " CROSS JOIN LATERAL (SELECT pr.cpe FROM ports pr"
+                       "  WHERE pr.job_id = p.job_id AND pr.host_id = p.host_id"
+                       "  AND pr.protocol = p.protocol AND pr.port = p.port OFFSET 0) pr"
+                       " CROSS JOIN LATERAL jsonb_array_elements_text(pr.cpe) AS j(value)",
+                       ""},
+};
+
+/* The open port rows of the hosts SQL_HOSTS_LATEST (and f's expression)
+ * selects, their values grouped, into *sql; the expression's values into
+ * *vals ($13, always there). */
+static int top_sql_text(const struct store_host_filter *f, enum store_top_field field,
+                        struct buf *sql, struct buf *vals)
+{
+	const char *const *t = top_sql[field];
+	struct store_fsql fp = {0};
+	int r;
+
+	r = buf_append_str(sql, "WITH hh AS (" SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, 1, STORE_DIALECT_PG, EXPR_PARAM, sql, &fp);
+	if (r == 0)
+		r = buf_printf(
+		    sql,
+		    ")) SELECT %s, %s FROM hh CROSS JOIN LATERAL (SELECT * FROM port_state p"
+		    " WHERE p.host_id = hh.id OFFSET 0) p%s WHERE p.state = 'open'"
+		    " AND ($6::integer IS NULL OR p.port = $6::integer)"
+		    " AND ($7::text IS NULL OR p.protocol = $7::text)"
+		    " AND ($8::text IS NULL OR p.service = $8::text)%s"
+		    " AND cardinality($13::text[]) >= 0 AND (",
+		    t[0], t[1], t[2], t[3]);
+	if (r == 0)
+		r = store__filter_port_sql(f->expr, STORE_DIALECT_PG, EXPR_PARAM, sql, &fp);
+	if (r == 0)
+		r = buf_append_str(sql, ") GROUP BY 1");
+	if (r == 0)
+		r = store__fsql_pg_array(&fp, vals);
+	store__fsql_free(&fp);
+	return r;
+}
+
+int store__pg_top_values(struct store *st, const struct store_host_filter *f,
+                         enum store_top_field field,
+                         int (*cb)(void *ctx, const char *value, int64_t count), void *ctx)
+{
+	struct store_pg *s = store__pg(st);
+	struct pg_params p = {0};
+	struct listing ls = {0};
+	unsigned char lo[16], hi[16];
+	PGresult *q = NULL;
+	int r;
+
+	if (!store__host_key_range(f, lo, hi))
+		return 0;
+	store__pg_key_hex(lo, ls.lohex);
+	store__pg_key_hex(hi, ls.hihex);
+	store__host_filter_text(f, &ls.proto, &ls.status);
+	buf_init(&ls.esql, (size_t)1 << 20);
+	buf_init(&ls.evals, (size_t)1 << 20);
+	if ((r = top_sql_text(f, field, &ls.esql, &ls.evals)) != 0) {
+		r = store__set_err(st, r, "counting services: the search is too large");
+		goto out;
+	}
+	host_params(&p, f, &ls, "\\x", 0);
+	store__pg_p_text(&p, buf_str(&ls.evals));
+	r = store__pg_exec(s, PG_HOSTS_LATEST, buf_str(&ls.esql), &p, PGX_ONESHOT, &q,
+	                   "counting services");
+	for (int i = 0; r == 0 && i < PQntuples(q); i++) {
+		const char *v = store__pg_col(q, i, 0);
+		if (v)
+			r = cb(ctx, v, store__pg_i64(q, i, 1));
+	}
+	PQclear(q);
+out:
 	buf_free(&ls.esql);
 	buf_free(&ls.evals);
 	return r;

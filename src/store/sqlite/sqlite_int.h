@@ -82,6 +82,7 @@ enum sq_stmt {
 	SQ_HOSTS_JOB,
 	SQ_HOST_PORTS,
 	SQ_HOST_PORT_STATE,
+	SQ_PORT_ROW,
 	SQ_HOST_SCRIPTS,
 	SQ_HOST_EXTRAPORTS,
 	SQ_JOBS_ALL,
@@ -312,6 +313,9 @@ int store__sqlite_hosts_missed(
 int store__sqlite_hosts_gone_save(struct store *st, const struct store_gone *v, size_t n);
 
 /* Query slots (sqlite_query.c). */
+int store__sqlite_top_values(struct store *st, const struct store_host_filter *f,
+                             enum store_top_field field,
+                             int (*cb)(void *ctx, const char *value, int64_t count), void *ctx);
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx);
 int store__sqlite_jobs_each(struct store *st, const char *status,

@@ -57,6 +57,7 @@ const struct store_ops store_sqlite_ops = {
     .hosts_gone_save = store__sqlite_hosts_gone_save,
     .events_each = store__sqlite_events_each,
     .hosts_each = store__sqlite_hosts_each,
+    .top_values = store__sqlite_top_values,
     .jobs_each = store__sqlite_jobs_each,
     .job_get = store__sqlite_job_get,
     /* findings (sqlite_findings.c) */

@@ -61,13 +61,163 @@ static const char sql_host_scripts[] = "SELECT protocol, port, script_id, output
 static const char sql_host_extraports[] = "SELECT state, count, reasons FROM extraports"
                                           " WHERE job_id = ?1 AND host_id = ?2";
 
+/*
+ * A host's ports in the current state: each as the latest scan that probed
+ * it saw it (its host_state document, read and parsed here once: the
+ * port_state view's 15 JSON extractions per port cost more than the rest
+ * of a listing), with that scan's full port row when it listed the port.
+ * The document's elements: [protocol, port, state, job_id, seen_at,
+ * first_seen, last_seen, closed_at, reason, method, service, product,
+ * version, extrainfo, tunnel] (migration 0005's view), trailing nulls left
+ * out.
+ */
+static const char sql_host_state[] = "SELECT ports FROM host_state WHERE host_id = ?1";
+static const char sql_port_row[] = "SELECT reason, reason_ttl, ostype, conf, cpe FROM ports"
+                                   " WHERE job_id = ?1 AND host_id = ?2 AND protocol = ?3"
+                                   " AND port = ?4";
+
+/* Element i of a document's port as the view's ->> gives it: text (a
+ * number as its digits), or NULL. */
+static char *doc_text(const json_t *a, size_t i, int *oom)
+{
+	const json_t *v = json_array_get(a, i);
+	char num[32], *out;
+
+	if (json_is_string(v))
+		out = strdup(json_string_value(v));
+	else if (json_is_integer(v))
+		out = (snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)),
+		       strdup(num));
+	else
+		return NULL;
+	if (!out)
+		*oom = 1;
+	return out;
+}
+
+/* ... as an integer (sqlite3_column_int64 of it: NULL is 0). */
+static int64_t doc_int(const json_t *a, size_t i)
+{
+	const json_t *v = json_array_get(a, i);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	return json_is_string(v) ? strtoll(json_string_value(v), NULL, 10) : 0;
+}
+
+/* ORDER BY protocol, port (BINARY: NULL first). */
+static int port_order(const void *a, const void *b)
+{
+	const struct store_port *x = a, *y = b;
+	int c = !x->protocol || !y->protocol ? !!x->protocol - !!y->protocol
+	                                     : strcmp(x->protocol, y->protocol);
+
+	return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+/* The fields of p the probing scan's ports row holds (if it has one). */
+static int port_row(struct store_sqlite *s, struct store_host *h, struct store_port *p)
+{
+	sqlite3_stmt *q;
+	int oom = 0, rc, r;
+
+	if ((r = store__sqlite_stmt(s, SQ_PORT_ROW, sql_port_row, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, p->state_job_id);
+	sqlite3_bind_int64(q, 2, h->id);
+	store__sqlite_bind_text(q, 3, p->protocol);
+	sqlite3_bind_int(q, 4, p->port);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (sqlite3_column_type(q, 0) != SQLITE_NULL) {
+			free(p->reason);
+			p->reason = col_dup(q, 0, &oom);
+		}
+		p->reason_ttl = (int)col_opt(q, 1);
+		p->ostype = col_dup(q, 2, &oom);
+		p->conf = (int)col_opt(q, 3);
+		r = oom ? host_fail(s, SDB_ENOMEM, h->addr, NULL)
+		        : store__json_strings((const char *)sqlite3_column_text(q, 4), &p->cpes,
+		                              &p->ncpes);
+		if (r != 0 && !oom)
+			r = host_fail(s, r, h->addr, "a port's cpe is not a JSON array");
+	} else if (rc != SQLITE_DONE) {
+		r = store__sqlite_err(s, rc, "reading the ports of host %s", h->addr);
+	}
+	store__sqlite_done(q);
+	return r;
+}
+
+/* One element of the document into p (reason_ttl, conf: -1 until the
+ * port's row says). */
+static int doc_port(const json_t *a, struct store_port *p)
+{
+	int oom = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->reason_ttl = p->conf = -1;
+	p->protocol = doc_text(a, 0, &oom);
+	p->port = (int)doc_int(a, 1);
+	p->state = doc_text(a, 2, &oom);
+	p->state_job_id = doc_int(a, 3);
+	p->state_seen_at = doc_int(a, 4);
+	p->first_seen = doc_int(a, 5);
+	p->last_seen = doc_int(a, 6);
+	p->closed_at = doc_int(a, 7);
+	p->reason = doc_text(a, 8, &oom);
+	p->method = doc_text(a, 9, &oom);
+	p->service = doc_text(a, 10, &oom);
+	p->product = doc_text(a, 11, &oom);
+	p->version = doc_text(a, 12, &oom);
+	p->extrainfo = doc_text(a, 13, &oom);
+	p->tunnel = doc_text(a, 14, &oom);
+	return oom ? SDB_ENOMEM : 0;
+}
+
+static int load_port_state(struct store_sqlite *s, struct store_host *h)
+{
+	json_t *doc = NULL;
+	sqlite3_stmt *q;
+	int rc, r;
+
+	if ((r = store__sqlite_hot(s, SQ_HOST_PORT_STATE, &q)) != 0)
+		return r;
+	sqlite3_bind_int64(q, 1, h->id);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(q, 0);
+		doc = text ? json_loadb(text, (size_t)sqlite3_column_bytes(q, 0), JSON_ALLOW_NUL,
+		                        NULL)
+		           : NULL;
+		if (text && !json_is_array(doc))
+			r = host_fail(s, SDB_EPARSE, h->addr, "its port state is not a JSON array");
+	} else if (rc != SQLITE_DONE) {
+		r = store__sqlite_err(s, rc, "reading the ports of host %s", h->addr);
+	}
+	store__sqlite_done(q);
+	if (r == 0 && doc && json_array_size(doc) > 0) {
+		if (!(h->ports = calloc(json_array_size(doc), sizeof(*h->ports))))
+			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
+		for (size_t i = 0; r == 0 && i < json_array_size(doc); i++) {
+			if ((r = doc_port(json_array_get(doc, i), &h->ports[h->nports++])) != 0)
+				r = host_fail(s, r, h->addr, NULL);
+		}
+		if (r == 0)
+			qsort(h->ports, h->nports, sizeof(*h->ports), port_order);
+		for (size_t i = 0; r == 0 && i < h->nports; i++)
+			r = port_row(s, h, &h->ports[i]);
+	}
+	json_decref(doc);
+	return r;
+}
+
 static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 {
 	sqlite3_stmt *q;
 	size_t cap = 0;
 	int rc, r;
 
-	if ((r = store__sqlite_hot(s, current ? SQ_HOST_PORT_STATE : SQ_HOST_PORTS, &q)) != 0)
+	if (current)
+		return load_port_state(s, h);
+	if ((r = store__sqlite_hot(s, SQ_HOST_PORTS, &q)) != 0)
 		return r;
 	sqlite3_bind_int64(q, 1, h->job_id);
 	sqlite3_bind_int64(q, 2, h->id);
@@ -94,13 +244,6 @@ static int load_ports(struct store_sqlite *s, struct store_host *h, int current)
 		p->method = col_dup(q, 10, &oom);
 		p->conf = (int)col_opt(q, 11);
 		p->tunnel = col_dup(q, 12, &oom);
-		if (current) {
-			p->first_seen = sqlite3_column_int64(q, 14);
-			p->last_seen = sqlite3_column_int64(q, 15);
-			p->closed_at = sqlite3_column_int64(q, 16);
-			p->state_job_id = sqlite3_column_int64(q, 17);
-			p->state_seen_at = sqlite3_column_int64(q, 18);
-		}
 		if (oom) {
 			r = host_fail(s, SDB_ENOMEM, h->addr, NULL);
 			goto out;
@@ -305,16 +448,6 @@ static const char sql_hosts_job[] = SQL_HOSTS_JOB SQL_HOSTS_ORDER;
 /* A search expression's values are ?11, ?12, ... (store_filter.c). */
 #define EXPR_BASE 11
 
-/* A host's ports in the current state: each as the latest scan that probed
- * it saw it, with that scan's full port row when it listed the port. */
-static const char sql_host_state[] =
-    "SELECT ps.protocol, ps.port, ps.state, coalesce(p.reason, ps.reason), p.reason_ttl,"
-    " ps.service, ps.product, ps.version, ps.extrainfo, p.ostype, ps.method, p.conf,"
-    " ps.tunnel, p.cpe, ps.first_seen, ps.last_seen, ps.closed_at, ps.job_id, ps.seen_at"
-    " FROM port_state ps LEFT JOIN ports p ON p.job_id = ps.job_id"
-    " AND p.host_id = ps.host_id AND p.protocol = ps.protocol AND p.port = ps.port"
-    " WHERE ps.host_id = ?2 ORDER BY ps.protocol, ps.port";
-
 /* Build one owned host from the current row of q, with its children. */
 static int load_host(struct store_sqlite *s, sqlite3_stmt *q, int current, struct store_host **out)
 {
@@ -370,31 +503,14 @@ out:
 	return r;
 }
 
-/*
- * A listing with a search expression: the host query with the expression's
- * fragment ANDed, prepared for this call (its text depends on the
- * expression's shape, never on its values), with those values bound.
- */
-static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
-                     struct store_fsql *fp, sqlite3_stmt **out)
+/* Prepare sql (freed here) into *out and bind fp's values from EXPR_BASE. */
+static int prepare_expr(struct store_sqlite *s, struct buf *sql, const struct store_fsql *fp,
+                        sqlite3_stmt **out)
 {
-	struct buf sql;
-	int b = 0, rc, r;
+	int b = 0, rc;
 
-	*out = NULL;
-	buf_init(&sql, (size_t)1 << 20);
-	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
-	if (r == 0)
-		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
-		                      &sql, fp);
-	if (r == 0)
-		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
-	if (r != 0) {
-		buf_free(&sql);
-		return store__set_err(&s->base, r, "listing hosts: the search is too large");
-	}
-	rc = sqlite3_prepare_v2(s->db, buf_str(&sql), -1, out, NULL);
-	buf_free(&sql);
+	rc = sqlite3_prepare_v2(s->db, buf_str(sql), -1, out, NULL);
+	buf_free(sql);
 	if (rc != SQLITE_OK)
 		return store__sqlite_err(s, rc, "listing hosts: preparing the search");
 	for (size_t i = 0; i < fp->n; i++) {
@@ -414,12 +530,57 @@ static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
 	return 0;
 }
 
+/* Bind f's filters ?2..?10 of a host query (the key range lo..hi). */
+static int bind_filters(sqlite3_stmt *q, const struct store_host_filter *f, const unsigned char *lo,
+                        const unsigned char *hi)
+{
+	const char *proto, *status;
+	int b = 0;
+
+	b |= sqlite3_bind_blob(q, 2, lo, 16, SQLITE_STATIC);
+	b |= sqlite3_bind_blob(q, 3, hi, 16, SQLITE_STATIC);
+	b |= store__sqlite_bind_text(q, 4, f->addr);
+	store__host_filter_text(f, &proto, &status);
+	b |= store__sqlite_bind_text(q, 5, status);
+	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
+	b |= store__sqlite_bind_text(q, 7, proto);
+	b |= store__sqlite_bind_text(q, 8, f->service);
+	b |= store__sqlite_bind_time(q, 9, f->changed_since);
+	b |= store__sqlite_bind_time(q, 10, f->new_since);
+	return b;
+}
+
+/*
+ * A listing with a search expression: the host query with the expression's
+ * fragment ANDed, prepared for this call (its text depends on the
+ * expression's shape, never on its values), with those values bound.
+ */
+static int expr_stmt(struct store_sqlite *s, const struct store_host_filter *f,
+                     struct store_fsql *fp, sqlite3_stmt **out)
+{
+	struct buf sql;
+	int r;
+
+	*out = NULL;
+	buf_init(&sql, (size_t)1 << 20);
+	r = buf_append_str(&sql, f->job_id ? SQL_HOSTS_JOB " AND (" : SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, f->job_id == 0, STORE_DIALECT_SQLITE, EXPR_BASE,
+		                      &sql, fp);
+	if (r == 0)
+		r = buf_append_str(&sql, ")" SQL_HOSTS_ORDER);
+	if (r != 0) {
+		buf_free(&sql);
+		return store__set_err(&s->base, r, "listing hosts: the search is too large");
+	}
+	return prepare_expr(s, &sql, fp, out);
+}
+
 int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f,
                              int (*cb)(void *ctx, struct store_host *h), void *ctx)
 {
 	struct store_sqlite *s = store__sqlite(st);
 	unsigned char lo[16], hi[16];
-	const char *proto, *status;
 	struct store_fsql fp = {0};
 	int expr = f->expr && f->expr->root >= 0;
 	sqlite3_stmt *q;
@@ -436,16 +597,7 @@ int store__sqlite_hosts_each(struct store *st, const struct store_host_filter *f
 		b |= sqlite3_bind_int64(q, 1, f->job_id);
 	if (r != 0)
 		goto out;
-	b |= sqlite3_bind_blob(q, 2, lo, sizeof(lo), SQLITE_STATIC);
-	b |= sqlite3_bind_blob(q, 3, hi, sizeof(hi), SQLITE_STATIC);
-	b |= store__sqlite_bind_text(q, 4, f->addr);
-	store__host_filter_text(f, &proto, &status);
-	b |= store__sqlite_bind_text(q, 5, status);
-	b |= f->port >= 0 ? sqlite3_bind_int(q, 6, f->port) : sqlite3_bind_null(q, 6);
-	b |= store__sqlite_bind_text(q, 7, proto);
-	b |= store__sqlite_bind_text(q, 8, f->service);
-	b |= store__sqlite_bind_time(q, 9, f->changed_since);
-	b |= store__sqlite_bind_time(q, 10, f->new_since);
+	b |= bind_filters(q, f, lo, hi);
 	if (b) {
 		r = store__sqlite_err(s, sqlite3_errcode(s->db), "listing hosts: binding values");
 		goto out;
@@ -468,6 +620,87 @@ out:
 		sqlite3_finalize(q);
 	else
 		store__sqlite_done(q);
+	store__fsql_free(&fp);
+	return r;
+}
+
+/* ---- top values ------------------------------------------------------------ */
+
+/* store_top_values: the value, its count, more joins, a non-empty test. */
+static const char *const top_sql[][4] = {
+    [STORE_TOP_SERVICE] = {"p.service", "count(*)", "", " AND p.service <> ''"},
+    [STORE_TOP_PRODUCT] = {"p.product", "count(*)", "", " AND p.product <> ''"},
+    [STORE_TOP_PORT] = {"p.port || '/' || coalesce(p.protocol, '?')", "count(*)", "", ""},
+    [STORE_TOP_OS] = {"hh.os_name", "count(DISTINCT hh.id)", "", " AND hh.os_name <> ''"},
+    /* the current state keeps no cpe: the probing scan's port row */
+    [STORE_TOP_CPE] = {"j.value", "count(*)",
+                       " CROSS JOIN ports pr ON pr.job_id = p.job_id AND pr.host_id = p.host_id"
+                       " AND pr.protocol = p.protocol AND pr.port = p.port"
+                       " CROSS JOIN json_each(pr.cpe) j",
+                       ""},
+};
+
+/* The open port rows of the hosts SQL_HOSTS_LATEST (and f's expression)
+ * selects, their values grouped: see store_top_values. */
+static int top_stmt(struct store_sqlite *s, const struct store_host_filter *f,
+                    enum store_top_field field, struct store_fsql *fp, sqlite3_stmt **out)
+{
+	const char *const *t = top_sql[field];
+	struct buf sql;
+	int r;
+
+	*out = NULL;
+	buf_init(&sql, (size_t)1 << 20);
+	r = buf_append_str(&sql, "WITH hh AS (" SQL_HOSTS_LATEST " AND (");
+	if (r == 0)
+		r = store__filter_sql(f->expr, 1, STORE_DIALECT_SQLITE, EXPR_BASE, &sql, fp);
+	if (r == 0)
+		r = buf_printf(
+		    &sql,
+		    ")) SELECT %s, %s FROM hh CROSS JOIN port_state p ON p.host_id = hh.id%s"
+		    " WHERE p.state = 'open' AND (?6 IS NULL OR p.port = ?6)"
+		    " AND (?7 IS NULL OR p.protocol = ?7) AND (?8 IS NULL OR p.service = ?8)"
+		    "%s AND (",
+		    t[0], t[1], t[2], t[3]);
+	if (r == 0)
+		r = store__filter_port_sql(f->expr, STORE_DIALECT_SQLITE, EXPR_BASE, &sql, fp);
+	if (r == 0)
+		r = buf_append_str(&sql, ") GROUP BY 1");
+	if (r != 0) {
+		buf_free(&sql);
+		return store__set_err(&s->base, r, "counting services: the search is too large");
+	}
+	return prepare_expr(s, &sql, fp, out);
+}
+
+int store__sqlite_top_values(struct store *st, const struct store_host_filter *f,
+                             enum store_top_field field,
+                             int (*cb)(void *ctx, const char *value, int64_t count), void *ctx)
+{
+	struct store_sqlite *s = store__sqlite(st);
+	unsigned char lo[16], hi[16];
+	struct store_fsql fp = {0};
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if (!store__host_key_range(f, lo, hi))
+		return 0;
+	if ((r = top_stmt(s, f, field, &fp, &q)) != 0)
+		goto out;
+	if (bind_filters(q, f, lo, hi)) {
+		r = store__sqlite_err(s, sqlite3_errcode(s->db),
+		                      "counting services: binding values");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+
+		if (v && (r = cb(ctx, v, sqlite3_column_int64(q, 1))) != 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : store__sqlite_err(s, rc, "counting services");
+out:
+	sqlite3_finalize(q);
 	store__fsql_free(&fp);
 	return r;
 }
@@ -611,13 +844,15 @@ const struct store__sqlite_query store__sqlite_hot_queries[SQ__COUNT] = {
                        "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)",
                        "SEARCH e USING COVERING INDEX host_events_host_at (host_id=? AND at>?)",
                        "USE TEMP B-TREE FOR ORDER BY"}},
-    /* The host's port state document by its key, then the probing scan's
-     * row of each port by the ports key; a host's few ports sorted. */
+    /* The host's port state document by its key (parsed and sorted in
+     * C), then the probing scan's row of each port by the ports key. */
     [SQ_HOST_PORT_STATE] = {"host_state",
                             sql_host_state,
-                            {PLAN_PORT_STATE, "USE TEMP B-TREE FOR ORDER BY",
-                             "SEARCH p USING PRIMARY KEY (job_id=? AND host_id=? AND protocol=? "
-                             "AND port=?)"}},
+                            {"SEARCH host_state USING INTEGER PRIMARY KEY (rowid=?)"}},
+    [SQ_PORT_ROW] = {"port_row",
+                     sql_port_row,
+                     {"SEARCH ports USING PRIMARY KEY (job_id=? AND host_id=? AND protocol=? "
+                      "AND port=?)"}},
     [SQ_HOST_PORTS] = {"host_ports",
                        sql_host_ports,
                        {"SEARCH ports USING PRIMARY KEY " PLAN_JOB_HOST}},
