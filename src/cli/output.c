@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 #include "core/vec.h"
 
 /* Compact objects; 15 significant digits print 122.97 as 122.97. */
@@ -31,6 +32,7 @@ struct dumpbuf {
 	FILE *f;
 	size_t n;
 	int skip; /* drop the next byte (an object's "{") */
+	int err;  /* the text writer below: the first failure */
 	char b[64 * 1024];
 };
 
@@ -89,9 +91,7 @@ static int put_json(FILE *f, json_t *obj, const char *after)
 		json_decref(obj);
 		return SDB_ENOMEM;
 	}
-	d->f = f;
-	d->n = 0;
-	d->skip = 0;
+	*d = (struct dumpbuf){.f = f};
 	r = dump_json(d, obj, 0);
 	json_decref(obj);
 	if (r == 0 && (dump_flush(d) != 0 || fputs(after, f) == EOF))
@@ -105,41 +105,227 @@ int output_host_json_write(FILE *f, const struct store_host *h, const char *afte
 	return output_host_json_write_more(f, h, NULL, after);
 }
 
+/*
+ * A host written straight as JSON text, byte for byte what jansson made of
+ * its object tree (compact, keys in the order of docs/OUTPUT.md, strings as
+ * jstr() makes them; tests/e2e/test_query_output.py checks the bytes):
+ * no object per port to build, dump and free.
+ * Failures stick in d->err; the text already written is not taken back.
+ */
+static void put(struct dumpbuf *d, const char *s, size_t n)
+{
+	if (d->err == 0 && dump_cb(s, n, d) != 0)
+		d->err = SDB_EIO;
+}
+
+static void put_s(struct dumpbuf *d, const char *s)
+{
+	put(d, s, strlen(s));
+}
+
+/* A JSON string as jansson dumps it: '"', '\\' and the control characters
+ * escaped (\b \f \n \r \t, else \u00XX), everything else as is; a byte
+ * that does not start a valid UTF-8 sequence becomes U+FFFD, as in jstr(). */
+static void put_jstr(struct dumpbuf *d, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0, i = 0;
+
+	if (!s) {
+		put(d, "null", 4);
+		return;
+	}
+	put(d, "\"", 1);
+	while (u[i]) {
+		unsigned char c = u[i];
+		const char *esc = NULL;
+		char hex[8];
+		size_t n = 1;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			if ((n = utf8_seq_len(u + i)) != 0) {
+				i += n;
+				continue;
+			}
+			esc = "\xef\xbf\xbd", n = 1;
+		} else if (c == '"' || c == '\\') {
+			esc = c == '"' ? "\\\"" : "\\\\";
+		} else {
+			esc = c == '\b'   ? "\\b"
+			      : c == '\f' ? "\\f"
+			      : c == '\n' ? "\\n"
+			      : c == '\r' ? "\\r"
+			      : c == '\t' ? "\\t"
+			                  : (snprintf(hex, sizeof(hex), "\\u%04X", c), hex);
+		}
+		put(d, s + run, i - run);
+		put_s(d, esc);
+		i += n;
+		run = i;
+	}
+	put(d, s + run, i - run);
+	put(d, "\"", 1);
+}
+
+/* key (with its separator: ",\"k\":") then the value. */
+static void put_str(struct dumpbuf *d, const char *key, const char *v)
+{
+	put_s(d, key);
+	put_jstr(d, v);
+}
+
+static void put_int(struct dumpbuf *d, const char *key, long long v)
+{
+	char num[32];
+
+	put_s(d, key);
+	put(d, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+/* jint(): < 0 is null */
+static void put_opt(struct dumpbuf *d, const char *key, long long v)
+{
+	if (v < 0) {
+		put_s(d, key);
+		put(d, "null", 4);
+	} else {
+		put_int(d, key, v);
+	}
+}
+
+/* jtime(): 0 is null */
+static void put_time(struct dumpbuf *d, const char *key, int64_t t)
+{
+	char iso[TIME_ISO_LEN];
+
+	time_format_iso(t, iso);
+	put_str(d, key, iso[0] ? iso : NULL);
+}
+
+static void put_strings(struct dumpbuf *d, const char *key, char *const *v, size_t n)
+{
+	put_s(d, key);
+	put(d, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			put(d, ",", 1);
+		put_jstr(d, v[i]);
+	}
+	put(d, "]", 1);
+}
+
+static void put_scripts(struct dumpbuf *d, const char *key, const struct store_script *s, size_t n)
+{
+	put_s(d, key);
+	put(d, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		put_str(d, i > 0 ? ",{\"id\":" : "{\"id\":", s[i].id);
+		put_str(d, ",\"output\":", s[i].output);
+		put(d, "}", 1);
+	}
+	put(d, "]", 1);
+}
+
+/* A port's object (the keys of docs/OUTPUT.md) */
+static void put_port(struct dumpbuf *d, const struct store_port *p)
+{
+	put_str(d, "{\"protocol\":", p->protocol);
+	put_int(d, ",\"port\":", p->port);
+	put_str(d, ",\"state\":", p->state);
+	put_str(d, ",\"reason\":", p->reason);
+	put_opt(d, ",\"reason_ttl\":", p->reason_ttl);
+	put_str(d, ",\"service\":", p->service);
+	put_str(d, ",\"product\":", p->product);
+	put_str(d, ",\"version\":", p->version);
+	put_str(d, ",\"extrainfo\":", p->extrainfo);
+	put_str(d, ",\"ostype\":", p->ostype);
+	put_str(d, ",\"method\":", p->method);
+	put_opt(d, ",\"conf\":", p->conf);
+	put_str(d, ",\"tunnel\":", p->tunnel);
+	put_strings(d, ",\"cpe\":", p->cpes, p->ncpes);
+	put_scripts(d, ",\"scripts\":", p->scripts, p->nscripts);
+	put_time(d, ",\"first_seen\":", p->first_seen);
+	put_time(d, ",\"last_seen\":", p->last_seen);
+	put_time(d, ",\"closed_at\":", p->closed_at);
+	put_opt(d, ",\"state_job_id\":", p->state_job_id ? p->state_job_id : -1);
+	put(d, "}", 1);
+}
+
+/* The host's keys before "ports", without the braces */
+static void put_host_head(struct dumpbuf *d, const struct store_host *h)
+{
+	put_str(d, "\"addr\":", h->addr);
+	put_int(d, ",\"family\":", h->family);
+	put_str(d, ",\"status\":", h->status);
+	put_str(d, ",\"reason\":", h->reason);
+	put_strings(d, ",\"hostnames\":", h->hostnames, h->nhostnames);
+	put_str(d, ",\"mac\":", h->mac);
+	put_str(d, ",\"mac_vendor\":", h->mac_vendor);
+	put_str(d, ",\"os\":", h->os);
+	put_opt(d, ",\"os_accuracy\":", h->os_accuracy);
+	put_str(d, ",\"os_family\":", h->os_family);
+	put_str(d, ",\"os_vendor\":", h->os_vendor);
+	put_str(d, ",\"os_gen\":", h->os_gen);
+	put_str(d, ",\"os_type\":", h->os_type);
+	put_str(d, ",\"os_cpe\":", h->os_cpe);
+	put_opt(d, ",\"uptime\":", h->uptime);
+	put_str(d, ",\"lastboot\":", h->lastboot);
+	put_opt(d, ",\"distance\":", h->distance);
+	put_time(d, ",\"first_seen\":", h->first_seen);
+	put_time(d, ",\"last_seen\":", h->last_seen);
+	put_int(d, ",\"job_id\":", h->job_id);
+	put_time(d, ",\"scanned_at\":", h->scanned_at);
+}
+
+/* ... and after them */
+static void put_host_tail(struct dumpbuf *d, const struct store_host *h)
+{
+	put_s(d, ",\"extraports\":[");
+	for (size_t i = 0; i < h->nextraports; i++) {
+		put_str(d, i > 0 ? ",{\"state\":" : "{\"state\":", h->extraports[i].state);
+		put_int(d, ",\"count\":", h->extraports[i].count);
+		put_str(d, ",\"reasons\":", h->extraports[i].reasons);
+		put(d, "}", 1);
+	}
+	put(d, "]", 1);
+	put_scripts(d, ",\"scripts\":", h->scripts, h->nscripts);
+}
+
 int output_host_json_write_more(FILE *f, const struct store_host *h, json_t *more,
                                 const char *after)
 {
-	json_t *head = view_host_head(h), *tail = view_host_tail(h), *port;
 	struct dumpbuf *d = malloc(sizeof(*d));
-	int r = SDB_ENOMEM;
+	int r;
 
-	if (!head || !tail || !d || (more && json_object_update(tail, more) != 0))
-		goto out;
-	d->f = f;
-	d->n = 0;
-	d->skip = 0;
-	/* {HEAD,"ports":[PORT,PORT],TAIL}: one port's object at a time */
-	if ((r = dump_json(d, head, 2)) != 0 || (r = dump_cb(",\"ports\":[", 10, d)) != 0)
-		goto out;
-	for (size_t i = 0; i < h->nports && r == 0; i++) {
-		if (!(port = view_port_json(&h->ports[i]))) {
-			r = SDB_ENOMEM;
-			break;
-		}
-		if (i > 0 && dump_cb(",", 1, d) != 0)
-			r = SDB_EIO;
-		if (r == 0)
-			r = dump_json(d, port, 0);
-		json_decref(port);
+	if (!d)
+		return SDB_ENOMEM;
+	*d = (struct dumpbuf){.f = f};
+	/* {HEAD,"ports":[PORT,PORT],TAIL[,MORE]}: more's keys (new ones)
+	 * after the host's own */
+	put(d, "{", 1);
+	put_host_head(d, h);
+	put_s(d, ",\"ports\":[");
+	for (size_t i = 0; i < h->nports && d->err == 0; i++) {
+		if (i > 0)
+			put(d, ",", 1);
+		put_port(d, &h->ports[i]);
 	}
-	if (r == 0 && dump_cb("],", 2, d) != 0)
-		r = SDB_EIO;
-	if (r == 0)
-		r = dump_json(d, tail, 1);
+	put(d, "]", 1);
+	put_host_tail(d, h);
+	if (more && json_object_size(more) > 0) {
+		put(d, ",", 1);
+		if (d->err == 0)
+			d->err = dump_json(d, more, 1);
+	} else {
+		put(d, "}", 1);
+	}
+	r = d->err;
 	if (r == 0 && (dump_flush(d) != 0 || fputs(after, f) == EOF))
 		r = SDB_EIO;
-out:
-	json_decref(head);
-	json_decref(tail);
 	free(d);
 	return r;
 }
