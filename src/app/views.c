@@ -123,7 +123,7 @@ static json_t *jscripts(const struct store_script *s, size_t n)
 	return a;
 }
 
-json_t *view_port_json(const struct store_port *p)
+static json_t *view_port_json(const struct store_port *p)
 {
 	struct jobj b = {json_object(), 0};
 
@@ -153,7 +153,7 @@ json_t *view_port_json(const struct store_port *p)
 /* A host's keys before "ports" (head) and after it (tail), in the order of
  * docs/OUTPUT.md; view_host_json() puts the three together,
  * output_host_json_write() (cli/output.c) streams the ports between the two. */
-json_t *view_host_head(const struct store_host *h)
+static json_t *view_host_head(const struct store_host *h)
 {
 	struct jobj b = {json_object(), 0};
 
@@ -199,7 +199,7 @@ static json_t *host_extraports(const struct store_host *h)
 	return extra;
 }
 
-json_t *view_host_tail(const struct store_host *h)
+static json_t *view_host_tail(const struct store_host *h)
 {
 	struct jobj b = {json_object(), 0};
 

@@ -31,12 +31,6 @@ int view_host_says_add(struct store *st, int64_t host_id, json_t *obj);
 json_t *view_stats_json(const struct store_stats *s);
 /* An API token: id, name, scope and its times; never its salt or hash. */
 json_t *view_token_json(const struct store_token *t);
-/* A host's keys before "ports" (head), one port, the keys after "ports"
- * (tail): for a writer that streams a host one port at a time
- * (cli/output.c output_host_json_write). */
-json_t *view_host_head(const struct store_host *h);
-json_t *view_port_json(const struct store_port *p);
-json_t *view_host_tail(const struct store_host *h);
 
 /* A running job the reaper would fail at `now` is shown as it will be
  * recorded: status failed, with the reaper's error (nothing is written:
