@@ -81,33 +81,30 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANDB_FUZZ=ON \
 	-DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-fuzz --target fuzz_nmap_xml fuzz_port_state_doc fuzz_findings_rules fuzz_masscan \
 	fuzz_filter -j "$jobs"
-rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
-cp tests/data/nmap/*.xml build-fuzz/corpus/
-[ -d tests/data/hostile ] && cp tests/data/hostile/* build-fuzz/corpus/ 2>/dev/null || true
-cp fuzz/nmap_xml/* build-fuzz/corpus/
-(cd build-fuzz && ./fuzz_nmap_xml -max_total_time="${SCANDB_FUZZ_SECONDS:-30}" \
-	-max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 corpus 2>&1 | tail -n 12)
+# fuzz TARGET SECONDS MAX_LEN SEED...: run libFuzzer target TARGET for
+# SECONDS on a fresh corpus (build-fuzz/corpus-TARGET) seeded with the files
+# SEED... (globs that match nothing are skipped), inputs up to MAX_LEN bytes.
+fuzz() {
+	local target=$1 seconds=$2 max_len=$3 corpus=build-fuzz/corpus-$1 seed
+	shift 3
+	rm -rf "$corpus" && mkdir -p "$corpus"
+	for seed in "$@"; do
+		[ -e "$seed" ] && cp "$seed" "$corpus/"
+	done
+	(cd build-fuzz && "./$target" -max_total_time="$seconds" -max_len="$max_len" \
+		-rss_limit_mb=1024 -print_final_stats=1 "corpus-$target" 2>&1 | tail -n 12)
+}
+fuzz fuzz_nmap_xml "${SCANDB_FUZZ_SECONDS:-30}" 65536 \
+	tests/data/nmap/*.xml tests/data/hostile/* fuzz/nmap_xml/*
 step "fuzzing the port state document reader (libFuzzer)"
-rm -rf build-fuzz/corpus-doc && mkdir -p build-fuzz/corpus-doc
-cp fuzz/port_state_doc/* build-fuzz/corpus-doc/
-(cd build-fuzz && ./fuzz_port_state_doc -max_total_time="${SCANDB_FUZZ_DOC_SECONDS:-15}" \
-	-max_len=4096 -rss_limit_mb=1024 -print_final_stats=1 corpus-doc 2>&1 | tail -n 12)
+fuzz fuzz_port_state_doc "${SCANDB_FUZZ_DOC_SECONDS:-15}" 4096 fuzz/port_state_doc/*
 step "fuzzing the findings rules parser (libFuzzer)"
-rm -rf build-fuzz/corpus-rules && mkdir -p build-fuzz/corpus-rules
-cp fuzz/findings_rules/* build-fuzz/corpus-rules/
-(cd build-fuzz && ./fuzz_findings_rules -max_total_time="${SCANDB_FUZZ_RULES_SECONDS:-10}" \
-	-max_len=2048 -rss_limit_mb=1024 -print_final_stats=1 corpus-rules 2>&1 | tail -n 12)
+fuzz fuzz_findings_rules "${SCANDB_FUZZ_RULES_SECONDS:-10}" 2048 fuzz/findings_rules/*
 step "fuzzing the masscan and zmap parsers (libFuzzer)"
-rm -rf build-fuzz/corpus-masscan && mkdir -p build-fuzz/corpus-masscan
-cp tests/data/masscan/* tests/data/zmap/* fuzz/masscan/* build-fuzz/corpus-masscan/
-cp tests/data/hostile/masscan_* tests/data/hostile/zmap_* build-fuzz/corpus-masscan/
-(cd build-fuzz && ./fuzz_masscan -max_total_time="${SCANDB_FUZZ_MASSCAN_SECONDS:-20}" \
-	-max_len=16384 -rss_limit_mb=1024 -print_final_stats=1 corpus-masscan 2>&1 | tail -n 12)
+fuzz fuzz_masscan "${SCANDB_FUZZ_MASSCAN_SECONDS:-20}" 16384 tests/data/masscan/* \
+	tests/data/zmap/* fuzz/masscan/* tests/data/hostile/masscan_* tests/data/hostile/zmap_*
 step "fuzzing the search language and its SQL (libFuzzer)"
-rm -rf build-fuzz/corpus-filter && mkdir -p build-fuzz/corpus-filter
-cp fuzz/filter/* build-fuzz/corpus-filter/
-(cd build-fuzz && ./fuzz_filter -max_total_time="${SCANDB_FUZZ_FILTER_SECONDS:-10}" \
-	-max_len=8192 -rss_limit_mb=1024 -print_final_stats=1 corpus-filter 2>&1 | tail -n 12)
+fuzz fuzz_filter "${SCANDB_FUZZ_FILTER_SECONDS:-10}" 8192 fuzz/filter/*
 
 step "release build and test suite"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANDB_TESTS=ON -DSCANDB_TEST_PG="$pg_release" \
